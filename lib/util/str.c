@@ -1,0 +1,49 @@
+/* Helpers over cpm_str slices. */
+#include "cpm/str.h"
+
+#include <strings.h>
+
+bool cpm_str_caseeq(struct cpm_str a, const char *lit)
+{
+	size_t n = strlen(lit);
+	return a.len == n && (n == 0 || strncasecmp(a.p, lit, n) == 0);
+}
+
+bool cpm_str_copy(char *dst, size_t cap, struct cpm_str s)
+{
+	if (cap == 0)
+		return false;
+	if (s.len >= cap) {
+		dst[0] = '\0';
+		return false;
+	}
+	if (s.len)
+		memcpy(dst, s.p, s.len);
+	dst[s.len] = '\0';
+	return true;
+}
+
+struct cpm_str cpm_str_trim(struct cpm_str s)
+{
+	while (s.len && (s.p[0] == ' ' || s.p[0] == '\t')) {
+		s.p++;
+		s.len--;
+	}
+	while (s.len && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
+		s.len--;
+	return s;
+}
+
+bool cpm_str_to_u64(struct cpm_str s, uint64_t *out)
+{
+	if (s.len == 0 || s.len > 19)
+		return false;
+	uint64_t v = 0;
+	for (size_t i = 0; i < s.len; i++) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s.p[i] - '0');
+	}
+	*out = v;
+	return true;
+}

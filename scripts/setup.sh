@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs every Debian package that cpmd's build, tests and benchmarks need.
+# Safe to run again; run as root on Debian 12.
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  libsofia-sip-ua-dev libssl-dev libsqlite3-dev
+  sip-tester tshark socat python3 procps iproute2 psmisc
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
+fi
