@@ -131,6 +131,9 @@ struct msrp_parser {
 	bool body_started;
 	uint64_t body_bytes; /* body bytes handed out for the current message */
 	struct msrp_msg msg;
+	/* Added with the implementation (lib/msrp/msrp_parse.c): */
+	size_t head_off;        /* header block bytes already scanned (complete lines) */
+	enum msrp_error failed; /* error of a fatal state, repeated on every call */
 };
 
 void msrp_parser_init(struct msrp_parser *p);

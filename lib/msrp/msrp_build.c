@@ -1,0 +1,327 @@
+/* MSRP builders, status phrases, error strings and random idents.
+ * Builders refuse anything our own parser would refuse (bad tid, CR/LF in
+ * a value, a bad Byte-Range): a relay must never emit a message that
+ * desyncs the next hop. */
+#include "msrp_priv.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+/* Bounded output: the first write that does not fit marks the buffer bad
+ * and every later write is a no-op, so callers check once at the end. */
+struct wbuf {
+	char *p;
+	size_t cap, len;
+	bool bad;
+};
+
+static void put(struct wbuf *w, const char *s, size_t n)
+{
+	if (w->bad || n > w->cap - w->len) {
+		w->bad = true;
+		return;
+	}
+	if (n)
+		memcpy(w->p + w->len, s, n);
+	w->len += n;
+}
+
+static void put_c(struct wbuf *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+static void put_s(struct wbuf *w, struct cpm_str s)
+{
+	put(w, s.p, s.len);
+}
+
+static void put_u64(struct wbuf *w, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof tmp;
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(w, tmp + i, sizeof tmp - i);
+}
+
+static void put_3digits(struct wbuf *w, int v)
+{
+	char d[3] = {(char)('0' + v / 100), (char)('0' + v / 10 % 10), (char)('0' + v % 10)};
+	put(w, d, 3);
+}
+
+static int finish(const struct wbuf *w)
+{
+	return w->bad || w->len > INT_MAX ? -1 : (int)w->len;
+}
+
+static bool tid_ok(const char *tid)
+{
+	return tid && msrp_is_ident(tid, strlen(tid));
+}
+
+static bool status_ok(int status)
+{
+	return status >= 100 && status <= 999;
+}
+
+/* A reason phrase or comment: may be empty, must stay on its line. */
+static bool comment_ok(const char *c)
+{
+	return !c || msrp_text_valid(cpm_str_c(c));
+}
+
+static const char *comment_or_phrase(const char *c, int status)
+{
+	return c ? c : msrp_status_phrase(status);
+}
+
+static void put_header(struct wbuf *w, const char *name, struct cpm_str v)
+{
+	put_c(w, name);
+	put(w, ": ", 2);
+	put_s(w, v);
+	put(w, "\r\n", 2);
+}
+
+static void put_range(struct wbuf *w, uint64_t v)
+{
+	if (v == MSRP_RANGE_STAR)
+		put(w, "*", 1);
+	else
+		put_u64(w, v);
+}
+
+static const char *report_word(enum msrp_report_mode m)
+{
+	switch (m) {
+	case MSRP_REPORT_YES:
+		return "yes";
+	case MSRP_REPORT_NO:
+		return "no";
+	case MSRP_REPORT_PARTIAL:
+		return "partial";
+	default:
+		return NULL;
+	}
+}
+
+/* Raw extra header lines: each "Name: value" CRLF, so that they cannot
+ * end the header block early or smuggle a second message. */
+static bool extra_ok(struct cpm_str x)
+{
+	const char *p = x.p, *e = x.p + x.len;
+
+	while (p < e) {
+		const char *eol = memmem(p, (size_t)(e - p), "\r\n", 2);
+		if (!eol || eol == p)
+			return false;
+		struct cpm_str line = {p, (size_t)(eol - p)};
+		if (!memchr(line.p, ':', line.len) || !msrp_text_valid(line))
+			return false;
+		p = eol + 2;
+	}
+	return true;
+}
+
+static const char *method_word(enum msrp_method m)
+{
+	switch (m) {
+	case MSRP_METHOD_SEND:
+		return "SEND";
+	case MSRP_METHOD_REPORT:
+		return "REPORT";
+	case MSRP_METHOD_AUTH:
+		return "AUTH";
+	default:
+		return NULL;
+	}
+}
+
+static bool head_ok(const struct msrp_request_head *h)
+{
+	bool needs_id = h->method == MSRP_METHOD_SEND || h->method == MSRP_METHOD_REPORT;
+
+	if (!tid_ok(h->tid) || !method_word(h->method))
+		return false;
+	if (!msrp_path_valid(h->to_path) || !msrp_path_valid(h->from_path))
+		return false;
+	if (h->message_id.len ? !msrp_is_ident(h->message_id.p, h->message_id.len) : needs_id)
+		return false;
+	if (h->range && !msrp_range_valid(h->range))
+		return false;
+	if (h->method == MSRP_METHOD_REPORT &&
+	    (!status_ok(h->status_code) || !comment_ok(h->status_comment)))
+		return false;
+	if (h->success_report == MSRP_REPORT_PARTIAL)
+		return false;
+	if (h->extra_headers.len && !extra_ok(h->extra_headers))
+		return false;
+	return msrp_text_valid(h->content_type);
+}
+
+int msrp_build_request_head(char *buf, size_t cap, const struct msrp_request_head *h)
+{
+	struct wbuf w = {buf, cap, 0, false};
+
+	if (!h || !head_ok(h))
+		return -1;
+	put(&w, "MSRP ", 5);
+	put_c(&w, h->tid);
+	put(&w, " ", 1);
+	put_c(&w, method_word(h->method));
+	put(&w, "\r\n", 2);
+	put_header(&w, "To-Path", h->to_path);
+	put_header(&w, "From-Path", h->from_path);
+	if (h->message_id.len)
+		put_header(&w, "Message-ID", h->message_id);
+	if (h->range) {
+		put_c(&w, "Byte-Range: ");
+		put_u64(&w, h->range->start);
+		put(&w, "-", 1);
+		put_range(&w, h->range->end);
+		put(&w, "/", 1);
+		put_range(&w, h->range->total);
+		put(&w, "\r\n", 2);
+	}
+	if (report_word(h->success_report))
+		put_header(&w, "Success-Report", cpm_str_c(report_word(h->success_report)));
+	if (report_word(h->failure_report))
+		put_header(&w, "Failure-Report", cpm_str_c(report_word(h->failure_report)));
+	if (h->method == MSRP_METHOD_REPORT) {
+		const char *c = comment_or_phrase(h->status_comment, h->status_code);
+		put_c(&w, "Status: 000 ");
+		put_3digits(&w, h->status_code);
+		if (*c) {
+			put(&w, " ", 1);
+			put_c(&w, c);
+		}
+		put(&w, "\r\n", 2);
+	}
+	put_s(&w, h->extra_headers);
+	if (h->content_type.len) {
+		put_header(&w, "Content-Type", h->content_type);
+		put(&w, "\r\n", 2);
+	}
+	return finish(&w);
+}
+
+int msrp_build_end(char *buf, size_t cap, const char *tid, char flag, bool had_body)
+{
+	struct wbuf w = {buf, cap, 0, false};
+
+	if (!tid_ok(tid) ||
+	    (flag != MSRP_FLAG_MORE && flag != MSRP_FLAG_END && flag != MSRP_FLAG_ABORT))
+		return -1;
+	if (had_body)
+		put(&w, "\r\n", 2);
+	put(&w, "-------", 7);
+	put_c(&w, tid);
+	put(&w, &flag, 1);
+	put(&w, "\r\n", 2);
+	return finish(&w);
+}
+
+int msrp_build_response(char *buf, size_t cap, const char *tid, int status, const char *comment,
+			struct cpm_str to_path, struct cpm_str from_path)
+{
+	struct wbuf w = {buf, cap, 0, false};
+	/* Passing the request's whole From-Path is fine: the previous hop is
+	 * its first URI (RFC 4975 §7.2). */
+	struct cpm_str to = msrp_path_first(to_path);
+	const char *c = comment_or_phrase(comment, status);
+
+	if (!tid_ok(tid) || !status_ok(status) || !comment_ok(comment) ||
+	    !msrp_path_valid(to) || !msrp_path_valid(from_path))
+		return -1;
+	put(&w, "MSRP ", 5);
+	put_c(&w, tid);
+	put(&w, " ", 1);
+	put_3digits(&w, status);
+	if (*c) {
+		put(&w, " ", 1);
+		put_c(&w, c);
+	}
+	put(&w, "\r\n", 2);
+	put_header(&w, "To-Path", to);
+	put_header(&w, "From-Path", from_path);
+	put(&w, "-------", 7);
+	put_c(&w, tid);
+	put(&w, "$\r\n", 3);
+	return finish(&w);
+}
+
+const char *msrp_status_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 408: return "Request Timeout";
+	case 413: return "Message Too Large";
+	case 415: return "Unsupported Media Type";
+	case 423: return "Parameter Out Of Bounds";
+	case 481: return "Session Does Not Exist";
+	case 501: return "Unknown Method";
+	case 506: return "Session Already Bound";
+	default: return "Unknown";
+	}
+}
+
+const char *msrp_strerror(enum msrp_error e)
+{
+	switch (e) {
+	case MSRP_OK: return "no error";
+	case MSRP_E_START_LINE: return "bad MSRP start line";
+	case MSRP_E_TID: return "transaction id is not an ident";
+	case MSRP_E_LINE_TOO_LONG: return "line too long";
+	case MSRP_E_HEADERS_TOO_BIG: return "header block too big";
+	case MSRP_E_TOO_MANY_HEADERS: return "too many headers";
+	case MSRP_E_HEADER_SYNTAX: return "bad header syntax";
+	case MSRP_E_PATHS: return "To-Path/From-Path missing, misplaced or bad";
+	case MSRP_E_BYTE_RANGE: return "bad Byte-Range";
+	case MSRP_E_STATUS: return "bad or missing Status";
+	case MSRP_E_REPORT_HDR: return "bad Success-Report/Failure-Report";
+	case MSRP_E_MESSAGE_ID: return "bad or missing Message-ID";
+	case MSRP_E_BODY_IN_RESPONSE: return "body in a response";
+	}
+	return "unknown error";
+}
+
+/* Fill buf from the kernel CSPRNG. An ident that could be guessed would
+ * let a third party inject into a session, so there is no fallback. */
+static void random_bytes(unsigned char *buf, size_t n)
+{
+	while (n) {
+		ssize_t r = getrandom(buf, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			abort();
+		}
+		buf += r;
+		n -= (size_t)r;
+	}
+}
+
+void msrp_random_ident(char *out, size_t len)
+{
+	static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	unsigned char rnd[64];
+	size_t i = 0;
+
+	/* Bytes >= 248 (= 4 * 62) are dropped so that b % 62 is uniform. */
+	while (i < len) {
+		random_bytes(rnd, sizeof rnd);
+		for (size_t k = 0; k < sizeof rnd && i < len; k++)
+			if (rnd[k] < 248)
+				out[i++] = alnum[rnd[k] % 62];
+	}
+	out[len] = '\0';
+}
