@@ -1,0 +1,150 @@
+/* cpmd: wiring. Options → location service → SIP (sipua) → MSRP hub → pf,
+ * all in one single-threaded su_root event loop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_wait.h>
+
+#include "cpmd/log.h"
+#include "cpmd/options.h"
+#include "net/msrp_relay.h"
+#include "pf/pf.h"
+#include "sipua/location.h"
+#include "sipua/sipua.h"
+
+struct daemon {
+	su_root_t *root;
+	struct sipua *sipua;
+	struct pf *pf;
+	int sigfd;
+	int stopping;
+};
+
+static int mkdir_p(const char *path)
+{
+	char buf[1100];
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		return -1;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return (mkdir(buf, 0700) && errno != EEXIST) ? -1 : 0;
+}
+
+static int on_signal(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof si) == sizeof si) {
+		if (d->stopping++) {
+			log_warn("second signal: exiting now");
+			su_root_break(d->root);
+			return 0;
+		}
+		log_info("signal %u: shutting down (%zu transfers in progress)", si.ssi_signo,
+			 pf_active_transfers(d->pf));
+		pf_terminate_all(d->pf);
+		sipua_shutdown(d->sipua);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cpmd_options opts;
+	struct daemon d;
+	struct location *loc = NULL;
+	struct msrp_hub *hub = NULL;
+	char blobs[1100];
+	int rc = 1;
+
+	memset(&d, 0, sizeof d);
+	d.sigfd = -1;
+	int r = cpmd_options_load(&opts, argc, argv);
+	if (r)
+		return r > 0 ? 0 : 2;
+	if (log_level_parse(opts.log_level, &log_threshold)) {
+		fprintf(stderr, "cpmd: invalid --log-level \"%s\" (error, warn, info, debug)\n", opts.log_level);
+		return 2;
+	}
+	snprintf(blobs, sizeof blobs, "%s/blobs/tmp", opts.data_dir);
+	if (mkdir_p(blobs)) {
+		log_error("cannot create data directory %s: %s", blobs, strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	su_init();
+	d.root = su_root_create(&d);
+	if (!d.root) {
+		log_error("cannot create the event loop");
+		goto out;
+	}
+	su_root_threading(d.root, 0);
+	if (location_create(&loc, opts.max_users, opts.max_devices)) {
+		log_error("out of memory");
+		goto out;
+	}
+	if (sipua_create(&d.sipua, d.root, &opts, loc))
+		goto out;
+	struct msrp_hub_cfg hc = {
+		.host = opts.msrp_host,
+		.port = opts.msrp_port,
+		.advertise = opts.msrp_advertise[0] ? opts.msrp_advertise : opts.msrp_host,
+	};
+	if (msrp_hub_create(&hub, d.root, &hc)) {
+		log_error("cannot listen for MSRP on %s:%u: %s", opts.msrp_host, opts.msrp_port, strerror(errno));
+		goto out;
+	}
+	if (pf_create(&d.pf, d.root, sipua_nua(d.sipua), &opts, loc, hub)) {
+		log_error("cannot create the participating function");
+		goto out;
+	}
+	sipua_set_handler(d.sipua, pf_nua_event, d.pf);
+
+	d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	su_wait_t w;
+	if (d.sigfd < 0 || su_wait_create(&w, d.sigfd, SU_WAIT_IN) ||
+	    su_root_register(d.root, &w, on_signal, &d, 0) < 0) {
+		log_error("cannot set up signal handling");
+		goto out;
+	}
+
+	fprintf(stderr, "cpmd: ready domain=%s sip=udp+tcp:%s:%u msrp=tcp:%s:%u data-dir=%s\n", opts.domains[0],
+		opts.sip_host, opts.sip_port, opts.msrp_host, opts.msrp_port, opts.data_dir);
+	su_root_run(d.root);
+	log_info("stopped");
+	rc = 0;
+out:
+	if (d.pf) {
+		pf_terminate_all(d.pf);
+		pf_destroy(d.pf);
+	}
+	sipua_destroy(d.sipua);
+	msrp_hub_destroy(hub);
+	location_destroy(loc);
+	if (d.sigfd >= 0)
+		close(d.sigfd);
+	if (d.root)
+		su_root_destroy(d.root);
+	su_deinit();
+	return rc;
+}

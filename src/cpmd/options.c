@@ -1,0 +1,290 @@
+/* Option parsing for cpmd (see options.h). */
+#include "cpmd/options.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cpm/conf.h"
+
+#define CPMD_VERSION "0.1.0"
+
+struct optdef {
+	const char *name;
+	int has_arg;
+	const char *arg;
+	const char *help;
+};
+
+/* The one list of options: drives getopt, the config keys and --help. */
+static const struct optdef optdefs[] = {
+	{"domain", 1, "D[,D2...]", "SIP domain(s) this server is the registrar and PF for (default: localhost)"},
+	{"sip", 1, "ADDR:PORT", "SIP listen address, UDP and TCP (default: 127.0.0.1:5060)"},
+	{"msrp", 1, "ADDR:PORT", "MSRP listen address, TCP (default: 127.0.0.1:2855)"},
+	{"msrp-advertise", 1, "HOST", "host written in our MSRP a=path URIs (default: the --msrp address)"},
+	{"data-dir", 1, "DIR", "directory for blobs and state (default: ./cpmd-data)"},
+	{"max-file-size", 1, "BYTES", "largest file accepted; bigger offers get 488 (default: 0 = no limit)"},
+	{"invite-timeout", 1, "SECONDS", "how long the forked invitation rings before giving up (default: 30)"},
+	{"max-devices", 1, "N", "registered devices per user (default: 16)"},
+	{"max-users", 1, "N", "registered users in all (default: 100000)"},
+	{"reg-min-expires", 1, "SECONDS", "shortest registration accepted, else 423 (default: 10)"},
+	{"reg-max-expires", 1, "SECONDS", "longest registration granted (default: 3600)"},
+	{"max-transfers", 1, "N", "concurrent anchored transfers; more get 503 (default: 10000)"},
+	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
+	{"config", 1, "FILE", "read settings from FILE (\"key = value\", keys = option names)"},
+	{"help", 0, NULL, "show this help and exit"},
+	{"version", 0, NULL, "show the version and exit"},
+};
+#define NOPTS (sizeof optdefs / sizeof optdefs[0])
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: cpmd [OPTIONS]\n"
+		   "cpmd is an OMA CPM Participating Function for file transfer: a SIP registrar\n"
+		   "and B2BUA that anchors MSRP file transfers (RFC 4975/5547) between users.\n\nOptions:\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		char left[64];
+		snprintf(left, sizeof left, "--%s%s%s", optdefs[i].name, optdefs[i].arg ? " " : "",
+			 optdefs[i].arg ? optdefs[i].arg : "");
+		fprintf(f, "  %-30s %s\n", left, optdefs[i].help);
+	}
+	fprintf(f, "\nEvery option can also be given in the --config file as \"name = value\";\n"
+		   "the command line wins over the file. Logs go to stderr.\n");
+}
+
+static int parse_hostport(const char *v, char *host, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(v, ':');
+	char *end;
+
+	if (!colon || colon == v)
+		return -1;
+	size_t hl = (size_t)(colon - v);
+	if (v[0] == '[' && hl >= 2 && v[hl - 1] == ']') { /* [v6]:port */
+		v++;
+		hl -= 2;
+	}
+	if (hl >= cap)
+		return -1;
+	errno = 0;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || p == 0 || p > 65535)
+		return -1;
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int parse_uint(const char *v, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (!*v || *v == '-')
+		return -1;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno || *end || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int set_domains(struct cpmd_options *o, const char *v)
+{
+	char buf[2048];
+	char *save = NULL;
+
+	if (strlen(v) >= sizeof buf)
+		return -1;
+	strcpy(buf, v);
+	o->ndomains = 0;
+	for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		if (o->ndomains == CPMD_MAX_DOMAINS || strlen(t) >= sizeof o->domains[0])
+			return -1;
+		strcpy(o->domains[o->ndomains++], t);
+	}
+	return o->ndomains ? 0 : -1;
+}
+
+static int copy_str(char *dst, size_t cap, const char *v)
+{
+	if (strlen(v) >= cap)
+		return -1;
+	strcpy(dst, v);
+	return 0;
+}
+
+/* Apply one setting; returns 0 or -1 (bad value). */
+static int apply(struct cpmd_options *o, const char *key, const char *v)
+{
+	uint64_t n;
+
+	if (!strcmp(key, "domain"))
+		return set_domains(o, v);
+	if (!strcmp(key, "sip"))
+		return parse_hostport(v, o->sip_host, sizeof o->sip_host, &o->sip_port);
+	if (!strcmp(key, "msrp"))
+		return parse_hostport(v, o->msrp_host, sizeof o->msrp_host, &o->msrp_port);
+	if (!strcmp(key, "msrp-advertise"))
+		return copy_str(o->msrp_advertise, sizeof o->msrp_advertise, v);
+	if (!strcmp(key, "data-dir"))
+		return copy_str(o->data_dir, sizeof o->data_dir, v);
+	if (!strcmp(key, "log-level"))
+		return copy_str(o->log_level, sizeof o->log_level, v);
+	if (!strcmp(key, "max-file-size"))
+		return parse_uint(v, UINT64_MAX >> 2, &o->max_file_size);
+#define UINT_OPT(name, field, lo, hi)                                                                  \
+	if (!strcmp(key, name)) {                                                                      \
+		if (parse_uint(v, hi, &n) || n < lo)                                                   \
+			return -1;                                                                     \
+		o->field = (unsigned)n;                                                                \
+		return 0;                                                                              \
+	}
+	UINT_OPT("invite-timeout", invite_timeout, 1, 3600)
+	UINT_OPT("max-devices", max_devices, 1, 1024)
+	UINT_OPT("max-users", max_users, 1, 10000000)
+	UINT_OPT("reg-min-expires", reg_min_expires, 1, 86400)
+	UINT_OPT("reg-max-expires", reg_max_expires, 1, 7 * 86400)
+	UINT_OPT("max-transfers", max_transfers, 1, 1000000)
+#undef UINT_OPT
+	return -2; /* unknown key */
+}
+
+static int conf_cb(void *arg, const char *key, const char *value, int line)
+{
+	struct cpmd_options *o = arg;
+	if (!strcmp(key, "config") || !strcmp(key, "help") || !strcmp(key, "version")) {
+		fprintf(stderr, "cpmd: %s:%d: \"%s\" is not allowed in a config file\n", o->config_file, line, key);
+		return 1;
+	}
+	int rc = apply(o, key, value);
+	if (rc == -2)
+		fprintf(stderr, "cpmd: %s:%d: unknown setting \"%s\"\n", o->config_file, line, key);
+	else if (rc)
+		fprintf(stderr, "cpmd: %s:%d: invalid value for %s: \"%s\"\n", o->config_file, line, key, value);
+	return rc ? 1 : 0;
+}
+
+static int load_config_file(struct cpmd_options *o)
+{
+	static char buf[CONF_MAX_BYTES + 1];
+	int fd = open(o->config_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "cpmd: cannot open config file %s: %s\n", o->config_file, strerror(errno));
+		return -1;
+	}
+	size_t len = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + len, sizeof buf - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "cpmd: reading %s: %s\n", o->config_file, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len == sizeof buf) {
+			fprintf(stderr, "cpmd: config file %s is larger than %d bytes\n", o->config_file,
+				CONF_MAX_BYTES);
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	struct conf_error err;
+	int rc = conf_parse(buf, len, conf_cb, o, &err);
+	if (rc < 0)
+		fprintf(stderr, "cpmd: %s:%d: %s\n", o->config_file, err.line, err.what);
+	return rc ? -1 : 0;
+}
+
+static void set_defaults(struct cpmd_options *o)
+{
+	memset(o, 0, sizeof *o);
+	strcpy(o->domains[0], "localhost");
+	o->ndomains = 1;
+	strcpy(o->sip_host, "127.0.0.1");
+	o->sip_port = 5060;
+	strcpy(o->msrp_host, "127.0.0.1");
+	o->msrp_port = 2855;
+	strcpy(o->data_dir, "./cpmd-data");
+	o->invite_timeout = 30;
+	o->max_devices = 16;
+	o->max_users = 100000;
+	o->reg_min_expires = 10;
+	o->reg_max_expires = 3600;
+	o->max_transfers = 10000;
+	strcpy(o->log_level, "info");
+}
+
+int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
+{
+	struct option longopts[NOPTS + 1];
+
+	set_defaults(o);
+	for (size_t i = 0; i < NOPTS; i++)
+		longopts[i] = (struct option){optdefs[i].name, optdefs[i].has_arg, NULL, (int)(i + 1000)};
+	memset(&longopts[NOPTS], 0, sizeof longopts[NOPTS]);
+
+	/* First pass: --help, --version and --config, so the file is applied
+	 * before the other flags whatever their order. */
+	opterr = 0;
+	for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
+		if (c == 'h' || (c >= 1000 && !strcmp(optdefs[c - 1000].name, "help"))) {
+			usage(stdout);
+			return 1;
+		}
+		if (c >= 1000 && !strcmp(optdefs[c - 1000].name, "version")) {
+			printf("cpmd %s\n", CPMD_VERSION);
+			return 1;
+		}
+		if (c >= 1000 && !strcmp(optdefs[c - 1000].name, "config") &&
+		    copy_str(o->config_file, sizeof o->config_file, optarg)) {
+			fprintf(stderr, "cpmd: --config path too long\n");
+			return -1;
+		}
+	}
+	if (o->config_file[0] && load_config_file(o))
+		return -1;
+
+	optind = 1;
+	opterr = 1;
+	for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
+		if (c < 1000) {
+			fprintf(stderr, "Try 'cpmd --help'.\n");
+			return -1;
+		}
+		const char *name = optdefs[c - 1000].name;
+		if (!strcmp(name, "config"))
+			continue;
+		if (apply(o, name, optarg)) {
+			fprintf(stderr, "cpmd: invalid value for --%s: \"%s\"\n", name, optarg);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cpmd: unexpected argument \"%s\"\nTry 'cpmd --help'.\n", argv[optind]);
+		return -1;
+	}
+	if (o->reg_min_expires > o->reg_max_expires) {
+		fprintf(stderr, "cpmd: --reg-min-expires is larger than --reg-max-expires\n");
+		return -1;
+	}
+	return 0;
+}
+
+bool cpmd_is_our_domain(const struct cpmd_options *o, const char *host, size_t len)
+{
+	for (int i = 0; i < o->ndomains; i++)
+		if (strlen(o->domains[i]) == len && strncasecmp(o->domains[i], host, len) == 0)
+			return true;
+	return false;
+}

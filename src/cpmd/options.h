@@ -1,0 +1,38 @@
+/* cpmd configuration: embedded defaults, then the --config file, then the
+ * command line (later wins). Every option is both a flag and a config key. */
+#ifndef CPMD_OPTIONS_H
+#define CPMD_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CPMD_MAX_DOMAINS 8
+
+struct cpmd_options {
+	char domains[CPMD_MAX_DOMAINS][256]; /* --domain (comma-separated list) */
+	int ndomains;
+	char sip_host[256];
+	uint16_t sip_port;
+	char msrp_host[256];
+	uint16_t msrp_port;
+	char msrp_advertise[256]; /* host put in our MSRP URIs (default: msrp host) */
+	char data_dir[1024];
+	uint64_t max_file_size;   /* 0 = no limit */
+	unsigned invite_timeout;  /* seconds */
+	unsigned max_devices;     /* per user */
+	unsigned max_users;
+	unsigned reg_min_expires;
+	unsigned reg_max_expires;
+	unsigned max_transfers;   /* concurrent anchored transfers */
+	char log_level[16];
+	char config_file[1024];
+};
+
+/* Fills opts from defaults, config file and argv. Returns 0 to run, 1 when
+ * the program should exit 0 (--help, --version), -1 on error (message
+ * already printed). */
+int cpmd_options_load(struct cpmd_options *opts, int argc, char **argv);
+bool cpmd_is_our_domain(const struct cpmd_options *opts, const char *host, size_t len);
+
+#endif

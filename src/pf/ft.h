@@ -1,0 +1,68 @@
+/* One anchored file transfer: the sender's leg (UP), the forked invitations
+ * to the recipient's devices (DOWN branches), and the MSRP relay between
+ * the sender and the device that accepted. Internal to pf. */
+#ifndef CPMD_PF_FT_H
+#define CPMD_PF_FT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <sofia-sip/nua.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/su_wait.h>
+
+#include "cpm/sdp.h"
+#include "net/msrp_relay.h"
+#include "sipua/location.h"
+
+struct pf;
+struct ft;
+
+enum ft_state {
+	FT_FORKING,  /* branches ringing, sender not answered yet */
+	FT_RELAYING, /* one device accepted; bytes flow */
+	FT_ENDING,   /* final answer given / BYEs sent; waiting for legs to close */
+};
+
+/* nua handle magic: tells which leg an event belongs to. */
+struct ft_leg {
+	struct ft *ft;
+	int branch;            /* -1 = UP (sender), else index into ft->branches */
+	nua_handle_t *nh;
+	bool answered;         /* 2xx seen (DOWN) / sent (UP) */
+	bool bye_sent;
+	bool terminated;       /* nua said callstate terminated; handle destroyed */
+	bool got_provisional;  /* DOWN: 1xx seen, so CANCEL may go */
+	bool cancel_wanted;    /* DOWN: cancel as soon as a 1xx arrives */
+	int final_status;      /* DOWN: final response status */
+	char device[LOC_MAX_INSTANCE];
+};
+
+struct ft {
+	struct ft *next, *prev; /* pf's list */
+	struct pf *pf;
+	su_home_t home[1];     /* everything below that is not inline */
+	char id[24];
+	enum ft_state state;
+	char sender[LOC_MAX_AOR + 8];
+	char recipient[LOC_MAX_AOR];
+	struct sdp_ft *offer;   /* the sender's SDP */
+	struct ft_relay *relay;
+	char blob_path[1200];
+	char *fork_ct;          /* Content-Type of the forked INVITE body */
+	char *fork_body;
+	size_t fork_body_len;
+	char *fork_headers;     /* SIPTAG_HEADER_STR lines carried to every fork */
+	char *fork_from;
+	su_timer_t *timer;      /* invitation timer, then the post-completion BYE timer */
+	const char *cancel_reason;
+	int best_status;        /* best non-2xx among ended branches */
+	char best_phrase[128];
+	bool any_real_answer;   /* some branch gave a non-"unavailable" failure */
+	int winner;             /* branch index, -1 */
+	struct ft_leg up;
+	size_t nbranches;
+	struct ft_leg *branches;
+};
+
+#endif

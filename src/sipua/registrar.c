@@ -1,0 +1,199 @@
+/* Built-in registrar: REGISTER for users of our domains, devices keyed by
+ * +sip.instance (RFC 5626), bounded expiry, wildcard de-registration.
+ * The flow (source address + transport of the REGISTER) is kept so that
+ * requests to the device go back over the connection it registered on. */
+#include "sipua/registrar.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/su_tagarg.h>
+
+#include "cpmd/log.h"
+
+static void respond(nua_t *nua, nua_handle_t *nh, int status, const char *phrase, tag_type_t tag,
+		    tag_value_t value, ...)
+{
+	ta_list ta;
+	ta_start(ta, tag, value);
+	nua_respond(nh, status, phrase, NUTAG_WITH_THIS(nua), ta_tags(ta));
+	ta_end(ta);
+	nua_handle_destroy(nh);
+}
+
+/* "sip:ip:port;transport=x" from where the request came from. */
+static int flow_of_request(nua_t *nua, char *out, size_t cap, int *is_tcp)
+{
+	msg_t *msg = nua_current_request(nua);
+	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
+	char ip[INET6_ADDRSTRLEN];
+	unsigned port;
+
+	if (!ai || !ai->ai_addr)
+		return -1;
+	if (ai->ai_addr->sa_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ai->ai_addr;
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
+		port = ntohs(sin->sin_port);
+		*is_tcp = ai->ai_protocol == IPPROTO_TCP;
+		snprintf(out, cap, "sip:%s:%u;transport=%s", ip, port, *is_tcp ? "tcp" : "udp");
+	} else if (ai->ai_addr->sa_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ai->ai_addr;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
+		port = ntohs(sin6->sin6_port);
+		*is_tcp = ai->ai_protocol == IPPROTO_TCP;
+		snprintf(out, cap, "sip:[%s]:%u;transport=%s", ip, port, *is_tcp ? "tcp" : "udp");
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* The +sip.instance value without its quotes, else the contact URI. */
+static int device_key(su_home_t *home, sip_contact_t const *m, char *out, size_t cap, const char *contact)
+{
+	const char *inst = msg_params_find(m->m_params, "+sip.instance=");
+	if (inst) {
+		size_t len = strlen(inst);
+		if (len >= 2 && inst[0] == '"' && inst[len - 1] == '"') {
+			inst++;
+			len -= 2;
+		}
+		if (len == 0 || len >= cap)
+			return -1;
+		memcpy(out, inst, len);
+		out[len] = '\0';
+		return 0;
+	}
+	(void)home;
+	if (strlen(contact) >= cap)
+		return -1;
+	strcpy(out, contact);
+	return 0;
+}
+
+static unsigned contact_expires(sip_contact_t const *m, sip_t const *sip)
+{
+	if (m->m_expires)
+		return (unsigned)strtoul(m->m_expires, NULL, 10);
+	if (sip->sip_expires)
+		return (unsigned)sip->sip_expires->ex_delta;
+	return 3600;
+}
+
+/* Build the Contact list of the 200 OK: every current binding with its
+ * remaining lifetime (RFC 3261 §10.3 step 8). */
+static char *contacts_of(su_home_t *home, struct location *loc, const char *aor)
+{
+	struct loc_device devs[64];
+	size_t n = location_lookup(loc, aor, devs, 64);
+	time_t now = location_now();
+	char *s = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		long left = (long)(devs[i].expires_at - now);
+		char *one = su_sprintf(home, "<%s>;expires=%ld", devs[i].contact, left > 0 ? left : 0);
+		s = s ? su_sprintf(home, "%s, %s", s, one) : one;
+	}
+	return s;
+}
+
+void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const struct cpmd_options *opts,
+		      struct location *loc)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	char aor[LOC_MAX_AOR], flow[LOC_MAX_FLOW];
+	int tcp = 0;
+
+	if (!sip || !sip->sip_to || !sip->sip_to->a_url->url_host) {
+		respond(nua, nh, SIP_400_BAD_REQUEST, TAG_END());
+		return;
+	}
+	const url_t *to = sip->sip_to->a_url;
+	if (!cpmd_is_our_domain(opts, to->url_host, strlen(to->url_host))) {
+		log_info("register refused: %s is not a domain of this server", to->url_host);
+		respond(nua, nh, 403, "Not A Domain Of This Registrar", TAG_END());
+		return;
+	}
+	if (location_aor_key(aor, sizeof aor, to->url_user, to->url_host)) {
+		respond(nua, nh, 400, "Bad To Header", TAG_END());
+		return;
+	}
+	if (flow_of_request(nua, flow, sizeof flow, &tcp)) {
+		respond(nua, nh, 500, "No Source Address", TAG_END());
+		return;
+	}
+
+	/* Query: no Contact → list the bindings. */
+	sip_contact_t const *m = sip->sip_contact;
+	if (m && m->m_url->url_type == url_any) {
+		if (!sip->sip_expires || sip->sip_expires->ex_delta != 0 || m->m_next) {
+			respond(nua, nh, 400, "Wildcard Contact Needs Expires 0", TAG_END());
+			return;
+		}
+		location_remove_all(loc, aor);
+		log_info("register %s: all devices removed", aor);
+		respond(nua, nh, SIP_200_OK, TAG_END());
+		return;
+	}
+
+	/* Check every contact first so a refused REGISTER changes nothing. */
+	for (sip_contact_t const *c = m; c; c = c->m_next) {
+		unsigned e = contact_expires(c, sip);
+		if (e != 0 && e < opts->reg_min_expires) {
+			char min[16];
+			snprintf(min, sizeof min, "%u", opts->reg_min_expires);
+			respond(nua, nh, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min), TAG_END());
+			return;
+		}
+	}
+	for (sip_contact_t const *c = m; c; c = c->m_next) {
+		struct loc_device dev;
+		memset(&dev, 0, sizeof dev);
+		char *uri = url_as_string(home, c->m_url);
+		if (!uri || strlen(uri) >= sizeof dev.contact ||
+		    device_key(home, c, dev.instance, sizeof dev.instance, uri)) {
+			respond(nua, nh, 400, "Contact Too Long", TAG_END());
+			su_home_deinit(home);
+			return;
+		}
+		strcpy(dev.contact, uri);
+		strcpy(dev.flow, flow);
+		dev.tcp = tcp;
+		unsigned e = contact_expires(c, sip);
+		if (e > opts->reg_max_expires)
+			e = opts->reg_max_expires;
+		enum loc_result r = location_bind(loc, aor, &dev, e);
+		if (r == LOC_TOO_MANY_DEVICES || r == LOC_TOO_MANY_USERS) {
+			log_warn("register %s refused: %s", aor,
+				 r == LOC_TOO_MANY_DEVICES ? "too many devices" : "too many users");
+			respond(nua, nh, 403, r == LOC_TOO_MANY_DEVICES ? "Too Many Devices" : "Too Many Users",
+				TAG_END());
+			su_home_deinit(home);
+			return;
+		}
+		if (r != LOC_OK) {
+			respond(nua, nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+			su_home_deinit(home);
+			return;
+		}
+		if (e)
+			log_info("register %s device=%s contact=%s flow=%s expires=%u", aor, dev.instance,
+				 dev.contact, flow, e);
+		else
+			log_info("unregister %s device=%s", aor, dev.instance);
+	}
+	char *list = contacts_of(home, loc, aor);
+	if (list)
+		respond(nua, nh, SIP_200_OK, SIPTAG_CONTACT_STR(list), TAG_END());
+	else
+		respond(nua, nh, SIP_200_OK, TAG_END());
+	su_home_deinit(home);
+}

@@ -1,0 +1,141 @@
+/* sipua: nua instance, REGISTER dispatch, event routing (see sipua.h). */
+#include "sipua/sipua.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_tag.h>
+#include <sofia-sip/tport_tag.h>
+
+#include "cpmd/log.h"
+#include "sipua/registrar.h"
+
+struct sipua {
+	su_root_t *root;
+	nua_t *nua;
+	const struct cpmd_options *opts;
+	struct location *loc;
+	sipua_event_f *handler;
+	void *handler_arg;
+	su_timer_t *sweep;
+	su_timer_t *shutdown_guard;
+	int shutting_down;
+};
+
+static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua, nua_magic_t *magic,
+			 nua_handle_t *nh, nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[])
+{
+	struct sipua *s = magic;
+
+	switch (event) {
+	case nua_i_register:
+		registrar_handle(nua, nh, sip, s->opts, s->loc);
+		return;
+	case nua_i_message:
+		/* Standalone/deferred messaging is a later capability: say so
+		 * rather than swallow the message with a 200. */
+		nua_respond(nh, 501, "Standalone Messages Not Supported", NUTAG_WITH_THIS(nua), TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	case nua_r_shutdown:
+		if (status >= 200) {
+			log_info("SIP stack stopped (%d %s)", status, phrase);
+			su_root_break(s->root);
+		}
+		return;
+	default:
+		break;
+	}
+	if (s->handler)
+		s->handler(s->handler_arg, event, status, phrase, nua, nh, hmagic, sip, tags);
+	else if (event == nua_i_invite)
+		nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
+}
+
+static void sweep_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+{
+	struct sipua *s = arg;
+	location_expire(s->loc);
+}
+
+int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *opts, struct location *loc)
+{
+	struct sipua *s = calloc(1, sizeof *s);
+	char url[300];
+
+	if (!s)
+		return -1;
+	s->root = root;
+	s->opts = opts;
+	s->loc = loc;
+	if (strchr(opts->sip_host, ':'))
+		snprintf(url, sizeof url, "sip:[%s]:%u", opts->sip_host, opts->sip_port);
+	else
+		snprintf(url, sizeof url, "sip:%s:%u", opts->sip_host, opts->sip_port);
+	/* No transport parameter: nua binds UDP and TCP on the port. Media is
+	 * off: we write our own SDP (RFC 5547) and anchor MSRP ourselves.
+	 * Session timers off: a file transfer needs no refresh, and a B2BUA
+	 * that refreshes one leg but not the other only causes trouble. */
+	s->nua = nua_create(root, on_nua_event, s, NUTAG_URL(url), NUTAG_MEDIA_ENABLE(0),
+			    NUTAG_APPL_METHOD("REGISTER"), NUTAG_APPL_METHOD("MESSAGE"), NUTAG_ALLOW("REGISTER"),
+			    NUTAG_SESSION_TIMER(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
+			    NUTAG_ENABLEMESSAGE(1), NUTAG_USER_AGENT("cpmd/0.1"),
+			    /* a SIP flow stays up while its device is registered */
+			    TPTAG_IDLE(opts->reg_max_expires * 1000 + 60000), TAG_END());
+	if (!s->nua) {
+		log_error("cannot listen for SIP on %s:%u (UDP and TCP): address in use or not local?",
+			  opts->sip_host, opts->sip_port);
+		free(s);
+		return -1;
+	}
+	s->sweep = su_timer_create(su_root_task(root), 60000);
+	if (s->sweep)
+		su_timer_set_for_ever(s->sweep, sweep_cb, s);
+	*sp = s;
+	return 0;
+}
+
+void sipua_set_handler(struct sipua *s, sipua_event_f *cb, void *arg)
+{
+	s->handler = cb;
+	s->handler_arg = arg;
+}
+
+nua_t *sipua_nua(struct sipua *s)
+{
+	return s->nua;
+}
+
+static void guard_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+{
+	struct sipua *s = arg;
+	log_warn("SIP stack did not stop in time; exiting anyway");
+	su_root_break(s->root);
+}
+
+void sipua_shutdown(struct sipua *s)
+{
+	if (s->shutting_down++)
+		return;
+	nua_shutdown(s->nua);
+	/* nua_shutdown waits for live calls; do not wait for ever. */
+	s->shutdown_guard = su_timer_create(su_root_task(s->root), 3000);
+	if (s->shutdown_guard)
+		su_timer_set(s->shutdown_guard, guard_cb, s);
+}
+
+void sipua_destroy(struct sipua *s)
+{
+	if (!s)
+		return;
+	if (s->sweep)
+		su_timer_destroy(s->sweep);
+	if (s->shutdown_guard)
+		su_timer_destroy(s->shutdown_guard);
+	if (s->nua)
+		nua_destroy(s->nua);
+	free(s);
+}
