@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# THE test command (README): on a fresh Debian 12 as root, or in CI (.ci/run).
+#
+#   1. scripts/setup.sh (apt packages)
+#   2. build with gcc and with clang, both -Werror         (build-gcc, build-clang)
+#   3. ctest -j2 on the gcc build: unit + e2e + interop
+#   4. clang -DCPM_SANITIZE=ON build, whole ctest suite again under ASan+UBSan
+#      (CPM_SANITIZE_RUN=1: size-heavy e2e tests use smaller big files)
+#   5. clang -DCPM_FUZZ=ON build, every fuzz/fuzz_*.c for FUZZ_SECONDS (30) s
+#
+# Exit status 0 only if every step passed. The last line is `N passed, N failed`
+# (ctest tests of both passes + fuzzers; a failed build counts as a failure).
+# Knobs: FUZZ_SECONDS, JOBS (default 2), SKIP_SETUP=1, SKIP_ASAN=1, SKIP_FUZZ=1
+# (the last three are for local iteration only; CI uses none of them).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${JOBS:-2}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+export FUZZ_SECONDS
+T0=$(date +%s)
+PASSED=0
+FAILED=0
+SUMMARY=()
+LOGS="$ROOT/build-logs"
+mkdir -p "$LOGS"
+
+note() { printf '\n==== [%4ds] %s\n' $(($(date +%s) - T0)) "$*"; }
+record() { # record pass|fail TEXT
+	if [ "$1" = pass ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+	SUMMARY+=("$(printf '%-4s %s' "$([ "$1" = pass ] && echo ok || echo FAIL)" "$2")")
+}
+step_fail() { # a step that is not a test (setup, build) failed
+	FAILED=$((FAILED + 1))
+	SUMMARY+=("FAIL $1")
+}
+
+# build NAME CC [cmake options...]
+build() {
+	local dir="build-$1" cc=$2
+	shift 2
+	note "build $dir ($cc $*)"
+	local t=$(date +%s)
+	if cmake --fresh -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCPM_WERROR=ON "$@" >"$LOGS/$1.configure.log" 2>&1 &&
+		cmake --build "$dir" -j"$JOBS" >"$LOGS/$1.build.log" 2>&1; then
+		SUMMARY+=("ok   build $dir ($cc) in $(($(date +%s) - t)) s")
+		return 0
+	fi
+	cat "$LOGS/$1.configure.log" "$LOGS/$1.build.log" | grep -E -B2 -A6 'error|Error|warning' | head -n 120
+	tail -n 30 "$LOGS/$1.build.log"
+	step_fail "build $dir ($cc): see build-logs/$1.*.log"
+	return 1
+}
+
+# run_ctest BUILD_DIR LABEL: runs the whole suite, records every test.
+run_ctest() {
+	local dir=$1 label=$2 log="$LOGS/ctest.$2.log" t=$(date +%s)
+	note "ctest $label ($dir, -j$JOBS)"
+	(cd "$dir" && ctest -j"$JOBS" --output-on-failure --timeout 600) 2>&1 | tee "$log" |
+		grep -E --line-buffered 'Test +#|tests passed|FAIL \[|PASS \[|Errors while' || true
+	local n=0 name res
+	while read -r name res; do
+		n=$((n + 1))
+		if [ "$res" = Passed ]; then record pass "$label $name"; else record fail "$label $name ($res)"; fi
+	done < <(sed -n -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.*[ *]*([A-Za-z]+( [A-Za-z]+)?).*/\1 \2/p' "$log")
+	if [ $n -eq 0 ]; then
+		step_fail "$label: ctest ran no tests (see build-logs/ctest.$label.log)"
+	fi
+	SUMMARY+=("     ctest $label: $n tests in $(($(date +%s) - t)) s")
+}
+
+if [ "${SKIP_SETUP:-0}" != 1 ]; then
+	note "setup"
+	bash scripts/setup.sh || step_fail "scripts/setup.sh"
+fi
+
+# 2+3: gcc build and the suite; clang build (compile check only).
+if build gcc gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+	run_ctest build-gcc gcc
+fi
+build clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo || true
+
+# 4: sanitizers.
+if [ "${SKIP_ASAN:-0}" != 1 ]; then
+	if build asan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_SANITIZE=ON; then
+		CPM_SANITIZE_RUN=1 \
+			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+			run_ctest build-asan asan
+	fi
+fi
+
+# 5: fuzzers.
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+	if build fuzz clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_FUZZ=ON; then
+		note "fuzzers (${FUZZ_SECONDS} s each)"
+		bash scripts/run-fuzzers.sh build-fuzz "$FUZZ_SECONDS" 2>&1 | tee "$LOGS/fuzz.log"
+		nf=0
+		while read -r res name rest; do
+			nf=$((nf + 1))
+			if [ "$res" = PASS ]; then record pass "fuzz $name $rest"; else record fail "fuzz $name $rest"; fi
+		done < <(grep -E '^(PASS|FAIL) fuzz_' "$LOGS/fuzz.log")
+		[ $nf -gt 0 ] || step_fail "fuzz: no fuzzer ran (see build-logs/fuzz.log)"
+	fi
+fi
+
+note "summary ($(($(date +%s) - T0)) s)"
+printf '%s\n' "${SUMMARY[@]}"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,362 @@
+# shellcheck shell=bash
+# Shared helpers for the end-to-end and interop tests (source it; never run it).
+#
+# Every test is a bash script that starts the real `cpmd` and `cpm` binaries on
+# 127.0.0.1. Tests run in parallel (ctest -j2), so nothing here is fixed:
+#   - ports are picked at random in 20000-60000 and checked free with `ss`;
+#     if cpmd still fails to bind (a race with another test) we retry;
+#   - every test works in its own `mktemp -d` directory (data dir, receive
+#     dirs, logs), removed at exit unless KEEP_TMP=1 or the test failed with
+#     KEEP_FAILED=1;
+#   - every process we start is recorded and killed by the EXIT trap.
+# At exit every log is searched for sanitizer reports; one report fails the
+# test even if all assertions passed. On failure the logs are dumped.
+#
+# Environment (set by CMake for ctest): CPMD, CPM (binaries), CPM_SRC (source
+# tree), CPM_BUILD (build tree). CPM_SANITIZE_RUN=1 (set by scripts/test.sh for
+# the ASan pass) makes size-heavy tests use smaller "big" files.
+
+set -euo pipefail
+
+T_NAME=$(basename "$0" .sh)
+CPM_SRC=${CPM_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+CPM_BUILD=${CPM_BUILD:-$CPM_SRC/build}
+CPMD=${CPMD:-$CPM_BUILD/cpmd}
+CPM=${CPM:-$CPM_BUILD/cpm}
+DOMAIN=${DOMAIN:-cpm.test}
+HOST=127.0.0.1
+E2E_DIR="$CPM_SRC/tests/e2e"
+DATA_DIR="$CPM_SRC/tests/data"
+
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cpm-$T_NAME.XXXXXX")
+LOGDIR="$T_DIR/logs"
+mkdir -p "$LOGDIR"
+
+PIDS=()              # every background process we started
+CPMD_PID=""
+SIP_PORT="" MSRP_PORT=""
+CPMD_LOG=""
+CPM_TRANSPORT=${CPM_TRANSPORT:-}   # "", udp or tcp: passed to every cpm we start
+declare -A RECV_PID=() RECV_DIR=() RECV_OUT=() RECV_ERR=()
+USED_PORTS=" "
+T_START=$(date +%s)
+
+log() { printf '[%s %s] %s\n' "$T_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
+
+dump_logs() {
+	local f
+	for f in "$LOGDIR"/*; do
+		[ -f "$f" ] || continue
+		echo "----- $(basename "$f") ($(wc -l <"$f") lines, last 80) -----" >&2
+		tail -n 80 "$f" | cut -c1-400 >&2
+	done
+	echo "----- end of logs -----" >&2
+}
+
+# fail MESSAGE: stop the test here; the EXIT trap dumps the logs.
+fail() {
+	echo "FAIL [$T_NAME]: $*" >&2
+	exit 1
+}
+
+# stop_pid PID [GRACE_S]: SIGTERM, wait up to GRACE_S, then SIGKILL. Sets
+# STOP_RC to the exit status, or "killed". (No command substitution: a
+# subshell cannot `wait` for our children.)
+stop_pid() {
+	local pid=$1 grace=${2:-5} i
+	STOP_RC=0
+	if ! kill -0 "$pid" 2>/dev/null; then
+		wait "$pid" 2>/dev/null || STOP_RC=$?
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < grace * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		STOP_RC=killed
+		return 0
+	fi
+	wait "$pid" 2>/dev/null || STOP_RC=$?
+}
+
+# Sanitizer reports in any log (ASan, LSan, UBSan): prints the files.
+sanitizer_reports() {
+	grep -l -E 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer' \
+		"$LOGDIR"/* 2>/dev/null || true
+}
+
+_cleanup() {
+	local rc=$? pid st bad
+	trap - EXIT
+	set +e
+	# cpmd last, so that it sees its peers go away first.
+	for pid in "${PIDS[@]}"; do
+		[ "$pid" = "$CPMD_PID" ] && continue
+		stop_pid "$pid" 3
+	done
+	if [ -n "$CPMD_PID" ]; then
+		stop_pid "$CPMD_PID" 10
+		st=$STOP_RC
+		case "$st" in
+		0 | 143) ;;
+		killed) log "WARNING: cpmd did not exit within 10 s of SIGTERM (killed)" ;;
+		*)
+			echo "FAIL [$T_NAME]: cpmd exited with status $st after SIGTERM (crash or sanitizer abort?)" >&2
+			[ $rc -eq 0 ] && rc=1
+			;;
+		esac
+	fi
+	bad=$(sanitizer_reports)
+	if [ -n "$bad" ]; then
+		echo "FAIL [$T_NAME]: sanitizer report(s) in: $bad" >&2
+		for f in $bad; do
+			echo "----- $(basename "$f") (sanitizer report) -----" >&2
+			grep -n -A40 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$f" | head -n 120 >&2
+		done
+		[ $rc -eq 0 ] && rc=1
+	fi
+	if [ $rc -ne 0 ]; then
+		dump_logs
+		echo "FAIL [$T_NAME] after $(($(date +%s) - T_START)) s (tmp dir: $T_DIR)" >&2
+	else
+		echo "PASS [$T_NAME] in $(($(date +%s) - T_START)) s" >&2
+	fi
+	if [ "${KEEP_TMP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ "${KEEP_FAILED:-0}" = 1 ]; }; then
+		echo "kept $T_DIR" >&2
+	else
+		rm -rf "$T_DIR"
+	fi
+	exit $rc
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+need_bin() {
+	local b
+	for b in "$@"; do
+		[ -x "$b" ] || fail "binary missing or not executable: $b (build first; see docs/TESTING.md)"
+	done
+}
+need_bin "$CPMD" "$CPM"
+
+# A free port in 20000-60000 (TCP and UDP), never twice in one test.
+pick_port() {
+	local p i
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+		case "$USED_PORTS" in *" $p "*) continue ;; esac
+		if [ -z "$(ss -Htuna "( sport = :$p )" 2>/dev/null)" ]; then
+			USED_PORTS="$USED_PORTS$p "
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "no free port found"
+}
+
+# wait_for TIMEOUT_S DESCRIPTION COMMAND...: poll COMMAND every 0.1 s.
+wait_for() {
+	local t=$1 what=$2 i
+	shift 2
+	for ((i = 0; i < t * 10; i++)); do
+		if "$@"; then return 0; fi
+		sleep 0.1
+	done
+	fail "timed out after ${t}s waiting for: $what"
+}
+
+# start_cpmd [extra cpmd options...]: starts cpmd on fresh ports with its own
+# data dir, waits for "cpmd: ready" on stderr. Sets SIP_PORT, MSRP_PORT,
+# CPMD_PID, CPMD_LOG, CPMD_DATA.
+CPMD_N=0
+start_cpmd() {
+	local attempt i
+	for attempt in 1 2 3 4 5; do
+		CPMD_N=$((CPMD_N + 1))
+		SIP_PORT=$(pick_port)
+		MSRP_PORT=$(pick_port)
+		CPMD_DATA="$T_DIR/cpmd-data.$CPMD_N"
+		CPMD_LOG="$LOGDIR/cpmd.$CPMD_N.log"
+		mkdir -p "$CPMD_DATA"
+		"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" \
+			--data-dir "$CPMD_DATA" "$@" </dev/null >"$LOGDIR/cpmd.$CPMD_N.stdout" 2>"$CPMD_LOG" &
+		CPMD_PID=$!
+		PIDS+=("$CPMD_PID")
+		for ((i = 0; i < 150; i++)); do
+			if grep -q 'cpmd: ready' "$CPMD_LOG"; then
+				log "cpmd pid $CPMD_PID ready: sip $SIP_PORT msrp $MSRP_PORT data $CPMD_DATA"
+				return 0
+			fi
+			kill -0 "$CPMD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$CPMD_PID" 2>/dev/null; then
+			fail "cpmd (pid $CPMD_PID) did not print 'cpmd: ready' within 15 s"
+		fi
+		local rc=0
+		wait "$CPMD_PID" || rc=$?
+		if grep -qiE 'in use|bind' "$CPMD_LOG"; then
+			log "cpmd could not bind (attempt $attempt, rc $rc), retrying on other ports"
+			continue
+		fi
+		fail "cpmd exited with status $rc before 'cpmd: ready'"
+	done
+	fail "cpmd could not bind after 5 attempts"
+}
+
+cpmd_alive() {
+	kill -0 "$CPMD_PID" 2>/dev/null || fail "cpmd (pid $CPMD_PID) is not running any more"
+}
+
+# Options every cpm gets: server, user, transport.
+_cpm_base() { # USER [DEVICE]
+	local a=(--server "$HOST:$SIP_PORT" --user "sip:$1@$DOMAIN")
+	[ -n "${2:-}" ] && a+=(--device "$2")
+	[ -n "$CPM_TRANSPORT" ] && a+=(--transport "$CPM_TRANSPORT")
+	printf '%s\n' "${a[@]}"
+}
+
+# Number of registration lines for USER in cpmd's log (grep loosely).
+reg_count() {
+	grep -i 'regist' "$CPMD_LOG" 2>/dev/null | grep -c -F "$1@$DOMAIN" || true
+}
+
+# start_receiver NAME USER DEVICE [receive options...]: starts
+# `cpm ... receive --dir DIR ...` and waits until cpmd logged its registration.
+start_receiver() {
+	local name=$1 user=$2 dev=$3
+	shift 3
+	local dir="$T_DIR/recv.$name" out="$LOGDIR/recv.$name.out" err="$LOGDIR/recv.$name.err"
+	mkdir -p "$dir"
+	local before base
+	before=$(reg_count "$user")
+	mapfile -t base < <(_cpm_base "$user" "$dev")
+	"$CPM" "${base[@]}" receive --dir "$dir" "$@" </dev/null >"$out" 2>"$err" &
+	local pid=$!
+	PIDS+=("$pid")
+	RECV_PID[$name]=$pid RECV_DIR[$name]=$dir RECV_OUT[$name]=$out RECV_ERR[$name]=$err
+	local i
+	for ((i = 0; i < 150; i++)); do
+		if [ "$(reg_count "$user")" -gt "$before" ]; then
+			log "receiver $name ($user/$dev, pid $pid) registered"
+			sleep 0.1 # let cpmd finish storing the binding after logging it
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			local rc=0
+			wait "$pid" || rc=$?
+			fail "receiver $name exited (status $rc) before registering"
+		fi
+		sleep 0.1
+	done
+	fail "receiver $name ($user/$dev): no registration line for $user@$DOMAIN in cpmd's log within 15 s"
+}
+
+# wait_exit PID TIMEOUT_S: sets WAIT_RC to the exit status, or "timeout".
+wait_exit() {
+	local pid=$1 t=$2 i
+	WAIT_RC=0
+	for ((i = 0; i < t * 10; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" || WAIT_RC=$?
+			return 0
+		fi
+		sleep 0.1
+	done
+	WAIT_RC=timeout
+}
+
+# send_file NAME FROM_USER TO_USER FILE [send options...]: runs `cpm send`
+# in the foreground (bounded by SEND_TIMEOUT, default 120 s). Sets SEND_RC,
+# SEND_LAST (last stdout line), SEND_OUT, SEND_ERR. Never fails by itself.
+send_file() {
+	local name=$1 from=$2 to=$3 file=$4
+	shift 4
+	SEND_OUT="$LOGDIR/send.$name.out" SEND_ERR="$LOGDIR/send.$name.err"
+	local base
+	mapfile -t base < <(_cpm_base "$from")
+	SEND_RC=0
+	timeout -k 5 "${SEND_TIMEOUT:-120}" "$CPM" "${base[@]}" send "sip:$to@$DOMAIN" "$file" "$@" \
+		</dev/null >"$SEND_OUT" 2>"$SEND_ERR" || SEND_RC=$?
+	SEND_LAST=$(tail -n 1 "$SEND_OUT" 2>/dev/null || true)
+	log "send $name: rc=$SEND_RC last line: $SEND_LAST"
+}
+
+# send_file_bg NAME FROM TO FILE [options...]: same, in the background (SEND_PID).
+send_file_bg() {
+	local name=$1 from=$2 to=$3 file=$4
+	shift 4
+	SEND_OUT="$LOGDIR/send.$name.out" SEND_ERR="$LOGDIR/send.$name.err"
+	local base
+	mapfile -t base < <(_cpm_base "$from")
+	"$CPM" "${base[@]}" send "sip:$to@$DOMAIN" "$file" "$@" </dev/null >"$SEND_OUT" 2>"$SEND_ERR" &
+	SEND_PID=$!
+	PIDS+=("$SEND_PID")
+}
+
+# expect_delivered: the last send printed `delivered` and exited 0.
+expect_delivered() {
+	[ "$SEND_RC" -eq 0 ] && [ "$SEND_LAST" = delivered ] ||
+		fail "expected sender exit 0 and last line 'delivered'; got exit $SEND_RC, last line '$SEND_LAST'"
+}
+
+gen_file() { # gen_file PATH SIZE_BYTES
+	head -c "$2" /dev/urandom >"$1"
+	[ "$(stat -c %s "$1")" -eq "$2" ] || fail "could not create $1 ($2 bytes)"
+}
+
+sha1() { sha1sum "$1" | cut -d' ' -f1; }
+
+# received_line NAME SHA1: the receiver's `received PATH SIZE SHA1` line for
+# that hash (PATH may contain spaces: SIZE and SHA1 are the last two fields).
+received_line() {
+	grep -a '^received ' "${RECV_OUT[$1]}" | grep -a -E " $2\$" | head -n 1 || true
+}
+
+# assert_received NAME SRC_FILE: receiver NAME printed `received PATH SIZE SHA1`
+# for SRC_FILE, PATH is inside its --dir, and the file is byte-identical.
+# Sets GOT_PATH.
+assert_received() {
+	local name=$1 src=$2 h size line rest path rsize rsha real dirreal
+	h=$(sha1 "$src")
+	size=$(stat -c %s "$src")
+	line=$(received_line "$name" "$h")
+	[ -n "$line" ] || fail "receiver $name printed no 'received ... $size $h' line for $(basename "$src")"
+	rest=${line#received }
+	rsha=${rest##* }
+	rest=${rest% *}
+	rsize=${rest##* }
+	path=${rest% *}
+	[ "$rsize" = "$size" ] || fail "receiver $name: size $rsize printed, $size expected ($line)"
+	[ "$rsha" = "$h" ] || fail "receiver $name: sha1 $rsha printed, $h expected"
+	[ -f "$path" ] || fail "receiver $name: printed path '$path' is not a file"
+	real=$(realpath -e -- "$path")
+	dirreal=$(realpath -e -- "${RECV_DIR[$name]}")
+	case "$real" in "$dirreal"/*) ;; *) fail "receiver $name: '$real' is outside --dir $dirreal" ;; esac
+	cmp -s -- "$src" "$path" || fail "receiver $name: '$path' differs from $(basename "$src") (cmp)"
+	[ "$(sha1 "$path")" = "$h" ] || fail "receiver $name: sha1 of '$path' differs"
+	GOT_PATH=$path
+}
+
+assert_grep() { # assert_grep FILE EREGEX [message]
+	grep -q -a -E -- "$2" "$1" || fail "${3:-expected /$2/ in $(basename "$1")}"
+}
+assert_no_grep() {
+	! grep -q -a -E -- "$2" "$1" || fail "${3:-unexpected /$2/ in $(basename "$1")}: $(grep -a -m3 -E -- "$2" "$1")"
+}
+# Files (any kind, recursively) in a directory, one per line.
+files_in() { find "$1" -mindepth 1 \( -type f -o -type l \) -print 2>/dev/null; }
+assert_dir_empty() { # assert_dir_empty DIR message
+	local f
+	f=$(files_in "$1")
+	[ -z "$f" ] || fail "${2:-$1 not empty}: $(echo "$f" | head -5 | tr '\n' ' ')"
+}
+
+# Size of the "big" file: 100 MiB, or smaller under sanitizers (slow).
+big_size() {
+	if [ "${CPM_SANITIZE_RUN:-0}" = 1 ]; then echo $((${1:-100} / 5 * 1048576)); else echo $((${1:-100} * 1048576)); fi
+}
