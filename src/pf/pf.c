@@ -21,8 +21,8 @@
 #include "cpmd/log.h"
 #include "pf/ft.h"
 #include "pf/policy.h"
+#include "sipua/sip_glue.h"
 
-#define FT_ICSI_TAG "+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.filetransfer\""
 #define REASON_ELSEWHERE "SIP;cause=200;text=\"Call completed elsewhere\""
 #define REASON_NO_ANSWER "SIP;cause=480;text=\"No answer\""
 #define REASON_DECLINED "SIP;cause=603;text=\"Declined\""
@@ -149,40 +149,6 @@ static void on_relay_done(void *arg, enum ft_relay_result res, const char *detai
 
 /* ------------------------------------------------------------ SDP bodies */
 
-/* The SDP part of an INVITE/200 body (application/sdp, or inside
- * multipart/mixed). Returns 0 and the slice, or a SIP status. */
-static int body_sdp(su_home_t *home, sip_t const *sip, struct cpm_str *sdp, struct mime_part *parts,
-		    size_t *nparts, char **ct_out)
-{
-	*nparts = 0;
-	if (!sip->sip_payload || !sip->sip_content_type || !sip->sip_content_type->c_type)
-		return 488;
-	if (sip->sip_payload->pl_len > MIME_MAX_BODY)
-		return 413;
-	struct cpm_str body = {sip->sip_payload->pl_data, sip->sip_payload->pl_len};
-	char *ct = sip_header_as_string(home, (sip_header_t const *)sip->sip_content_type);
-	if (!ct)
-		return 500;
-	*ct_out = ct;
-	struct cpm_str cts = cpm_str_c(ct);
-	if (cpm_str_caseeq(mime_type_only(cts), "application/sdp")) {
-		*sdp = body;
-		return 0;
-	}
-	if (!mime_is_multipart(cts))
-		return 415;
-	char boundary[MIME_MAX_BOUNDARY + 1];
-	if (mime_boundary(cts, boundary, sizeof boundary) != MIME_OK)
-		return 400;
-	if (mime_multipart_parse(body.p, body.len, boundary, parts, MIME_MAX_PARTS, nparts) != MIME_OK)
-		return 400;
-	const struct mime_part *p = mime_find_type(parts, *nparts, "application/sdp");
-	if (!p)
-		return 488;
-	*sdp = p->body;
-	return 0;
-}
-
 /* Rebuild the INVITE body for the forks: our SDP offer in place of the
  * sender's, every other part (the thumbnail) passed through unchanged. */
 static int build_fork_body(struct ft *ft, const char *sdp, const struct mime_part *parts, size_t nparts)
@@ -231,32 +197,6 @@ static void fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path)
 	s->has_max_size = false;
 }
 
-/* Headers carried unchanged from the sender's INVITE to every fork. */
-static const char *const carried_headers[] = {
-	"Conversation-ID", "Contribution-ID", "InReplyTo-Contribution-ID", "P-Preferred-Service",
-	"P-Asserted-Service", "Accept-Contact", "Referred-By", "Subject",
-};
-
-static char *collect_headers(su_home_t *home, sip_t const *sip)
-{
-	char *acc = su_strdup(home, "");
-	for (sip_unknown_t const *u = sip->sip_unknown; u && acc; u = u->un_next) {
-		for (size_t i = 0; i < sizeof carried_headers / sizeof carried_headers[0]; i++)
-			if (u->un_name && u->un_value && su_casematch(u->un_name, carried_headers[i]) &&
-			    strlen(u->un_value) < 1024)
-				acc = su_sprintf(home, "%s%s: %s\r\n", acc, carried_headers[i], u->un_value);
-	}
-	/* Accept-Contact is a header sofia knows (RFC 3841): re-encode it. */
-	for (sip_accept_contact_t const *a = sip->sip_accept_contact; a && acc; a = a->cp_next) {
-		char *v = sip_header_as_string(home, (sip_header_t const *)a);
-		if (v && strlen(v) < 1024)
-			acc = su_sprintf(home, "%sAccept-Contact: %s\r\n", acc, v);
-	}
-	if (acc && !strstr(acc, "Accept-Contact:"))
-		acc = su_sprintf(home, "%sAccept-Contact: *;%s\r\n", acc, FT_ICSI_TAG);
-	return acc;
-}
-
 /* ------------------------------------------------------------- forking */
 
 static void fork_one(struct ft *ft, struct ft_leg *b, const struct loc_device *dev)
@@ -277,7 +217,7 @@ static void fork_one(struct ft *ft, struct ft_leg *b, const struct loc_device *d
 	 * device registered on (sofia finds the open TCP connection by
 	 * address). NUTAG_PROXY must go here, not to nua_handle(). */
 	nua_invite(b->nh, NUTAG_URL(dev->contact), NUTAG_PROXY(dev->flow),
-		   TAG_IF(dev->tcp, NUTAG_M_PARAMS("transport=tcp")), NUTAG_M_FEATURES(";" FT_ICSI_TAG),
+		   TAG_IF(dev->tcp, NUTAG_M_PARAMS("transport=tcp")), NUTAG_M_FEATURES(";" CPM_FT_ICSI_TAG),
 		   SIPTAG_CONTENT_TYPE_STR(ft->fork_ct), SIPTAG_PAYLOAD(pl),
 		   TAG_IF(ft->fork_headers && *ft->fork_headers, SIPTAG_HEADER_STR(ft->fork_headers)), TAG_END());
 	log_info("ft %s: branch %d -> %s via %s", ft->id, b->branch, dev->contact, dev->flow);
@@ -311,7 +251,6 @@ static void pf_on_invite(struct pf *pf, nua_t *nua, nua_handle_t *nh, sip_t cons
 	struct mime_part parts[MIME_MAX_PARTS];
 	size_t nparts = 0;
 	struct cpm_str sdp;
-	char *ct = NULL;
 	struct pf_verdict v;
 	struct ft *ft = NULL;
 
@@ -328,7 +267,7 @@ static void pf_on_invite(struct pf *pf, nua_t *nua, nua_handle_t *nh, sip_t cons
 		nua_respond(nh, 503, "Too Many Transfers", SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
 		goto out;
 	}
-	int st = body_sdp(tmp, sip, &sdp, parts, &nparts, &ct);
+	int st = sipglue_body_sdp(tmp, sip, &sdp, parts, &nparts);
 	if (st) {
 		reject_new(nua, nh, st,
 			   st == 415   ? "Unsupported Body (application/sdp or multipart/mixed)"
@@ -416,7 +355,7 @@ static void pf_on_invite(struct pf *pf, nua_t *nua, nua_handle_t *nh, sip_t cons
 	down->dir = SDP_DIR_SENDONLY;
 	if (sdp_build_ft(sdpbuf, SDP_MAX_BYTES, down) < 0 || build_fork_body(ft, sdpbuf, parts, nparts))
 		goto oom;
-	ft->fork_headers = collect_headers(ft->home, sip);
+	ft->fork_headers = sipglue_carried_headers(ft->home, sip);
 	if (sip->sip_from->a_display)
 		ft->fork_from = su_sprintf(ft->home, "%s <%s>", sip->sip_from->a_display, ft->sender);
 	else
@@ -459,11 +398,10 @@ static void on_winner(struct ft *ft, struct ft_leg *b, sip_t const *sip)
 	struct mime_part parts[MIME_MAX_PARTS];
 	size_t nparts;
 	struct cpm_str sdp;
-	char *ct = NULL;
 	struct sdp_ft *ans = su_zalloc(tmp, sizeof *ans);
 	char *buf = su_alloc(tmp, SDP_MAX_BYTES);
 
-	if (!ans || !buf || body_sdp(tmp, sip, &sdp, parts, &nparts, &ct) ||
+	if (!ans || !buf || sipglue_body_sdp(tmp, sip, &sdp, parts, &nparts) ||
 	    sdp_parse_ft(sdp.p, sdp.len, ans) != SDP_OK || ans->port == 0 ||
 	    ft_relay_set_peer_path(ft->relay, FT_LEG_DOWN, ans->path)) {
 		log_info("ft %s: branch %d accepted with an unusable SDP answer; hanging it up", ft->id, b->branch);

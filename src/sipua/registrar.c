@@ -17,6 +17,7 @@
 #include <sofia-sip/su_tagarg.h>
 
 #include "cpmd/log.h"
+#include "sipua/sip_glue.h"
 
 static void respond(nua_t *nua, nua_handle_t *nh, int status, const char *phrase, tag_type_t tag,
 		    tag_value_t value, ...)
@@ -54,38 +55,6 @@ static int flow_of_request(nua_t *nua, char *out, size_t cap, int *is_tcp)
 		return -1;
 	}
 	return 0;
-}
-
-/* The +sip.instance value without its quotes, else the contact URI. */
-static int device_key(su_home_t *home, sip_contact_t const *m, char *out, size_t cap, const char *contact)
-{
-	const char *inst = msg_params_find(m->m_params, "+sip.instance=");
-	if (inst) {
-		size_t len = strlen(inst);
-		if (len >= 2 && inst[0] == '"' && inst[len - 1] == '"') {
-			inst++;
-			len -= 2;
-		}
-		if (len == 0 || len >= cap)
-			return -1;
-		memcpy(out, inst, len);
-		out[len] = '\0';
-		return 0;
-	}
-	(void)home;
-	if (strlen(contact) >= cap)
-		return -1;
-	strcpy(out, contact);
-	return 0;
-}
-
-static unsigned contact_expires(sip_contact_t const *m, sip_t const *sip)
-{
-	if (m->m_expires)
-		return (unsigned)strtoul(m->m_expires, NULL, 10);
-	if (sip->sip_expires)
-		return (unsigned)sip->sip_expires->ex_delta;
-	return 3600;
 }
 
 /* Build the Contact list of the 200 OK: every current binding with its
@@ -146,7 +115,11 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 
 	/* Check every contact first so a refused REGISTER changes nothing. */
 	for (sip_contact_t const *c = m; c; c = c->m_next) {
-		unsigned e = contact_expires(c, sip);
+		unsigned e;
+		if (sipglue_contact_expires(c, sip, 3600, &e)) {
+			respond(nua, nh, 400, "Bad Contact Expires", TAG_END());
+			return;
+		}
 		if (e != 0 && e < opts->reg_min_expires) {
 			char min[16];
 			snprintf(min, sizeof min, "%u", opts->reg_min_expires);
@@ -159,7 +132,7 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 		memset(&dev, 0, sizeof dev);
 		char *uri = url_as_string(home, c->m_url);
 		if (!uri || strlen(uri) >= sizeof dev.contact ||
-		    device_key(home, c, dev.instance, sizeof dev.instance, uri)) {
+		    sipglue_device_key(c, uri, dev.instance, sizeof dev.instance)) {
 			respond(nua, nh, 400, "Contact Too Long", TAG_END());
 			su_home_deinit(home);
 			return;
@@ -167,7 +140,8 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 		strcpy(dev.contact, uri);
 		strcpy(dev.flow, flow);
 		dev.tcp = tcp;
-		unsigned e = contact_expires(c, sip);
+		unsigned e = 0;
+		sipglue_contact_expires(c, sip, 3600, &e); /* checked above */
 		if (e > opts->reg_max_expires)
 			e = opts->reg_max_expires;
 		enum loc_result r = location_bind(loc, aor, &dev, e);

@@ -1,0 +1,45 @@
+/* libFuzzer driver for cpmd's SIP glue: sofia-sip parses the raw message,
+ * then every helper that reads peer-controlled parts of it runs (contact
+ * expiry and device keys, body/SDP extraction incl. multipart, carried CPM
+ * headers), and the SDP found goes through the RFC 5547 parser. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <sofia-sip/msg.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/su_alloc.h>
+
+#include "cpm/sdp.h"
+#include "sipua/sip_glue.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct sdp_ft ft;
+	msg_t *msg = msg_make(sip_default_mclass(), 0, data, (ssize_t)size);
+	if (!msg)
+		return 0;
+	sip_t *sip = sip_object(msg);
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	if (sip) {
+		for (sip_contact_t const *m = sip->sip_contact; m; m = m->m_next) {
+			unsigned e;
+			char key[256];
+			sipglue_contact_expires(m, sip, 3600, &e);
+			char *uri = url_as_string(home, m->m_url);
+			if (uri)
+				sipglue_device_key(m, uri, key, sizeof key);
+		}
+		struct mime_part parts[MIME_MAX_PARTS];
+		size_t nparts;
+		struct cpm_str sdp;
+		if (sipglue_body_sdp(home, sip, &sdp, parts, &nparts) == 0)
+			sdp_parse_ft(sdp.p, sdp.len, &ft);
+		sipglue_carried_headers(home, sip);
+	}
+	su_home_deinit(home);
+	msg_destroy(msg);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* Helpers that read what a peer put in a SIP message (already parsed by
+ * sofia-sip) and turn it into what cpmd needs. Everything here handles
+ * hostile input: bounded, strict, and fuzzed (fuzz/fuzz_sip.c). No I/O. */
+#ifndef CPMD_SIPUA_SIP_GLUE_H
+#define CPMD_SIPUA_SIP_GLUE_H
+
+#include <stddef.h>
+
+#include <sofia-sip/sip.h>
+#include <sofia-sip/su_alloc.h>
+
+#include "cpm/mime.h"
+#include "cpm/str.h"
+
+/* Longest value of a header we carry from one leg to the other. */
+#define SIPGLUE_MAX_CARRIED_VALUE 1024
+
+/* Registration lifetime of one Contact: its expires param, else the Expires
+ * header, else dflt. Returns 0, or -1 when the value is not a number. */
+int sipglue_contact_expires(sip_contact_t const *m, sip_t const *sip, unsigned dflt, unsigned *out);
+
+/* Device key: the +sip.instance value without quotes, else the contact URI
+ * string. Returns 0 or -1 (empty or too long). */
+int sipglue_device_key(sip_contact_t const *m, const char *contact_uri, char *out, size_t cap);
+
+/* The SDP of a request/response body: application/sdp, or the
+ * application/sdp part of multipart/mixed (parts filled, *nparts > 0).
+ * Returns 0, or the SIP status to answer: 488 no SDP, 413 body too big,
+ * 415 unsupported body type, 400 malformed multipart. */
+int sipglue_body_sdp(su_home_t *home, sip_t const *sip, struct cpm_str *sdp, struct mime_part *parts,
+		     size_t *nparts);
+
+/* The CPM headers carried unchanged from the sender's INVITE to the forks
+ * (Conversation-ID, Contribution-ID, InReplyTo-Contribution-ID,
+ * Accept-Contact, P-Preferred-/P-Asserted-Service, Referred-By, Subject),
+ * as "Name: value\r\n" lines. Accept-Contact defaults to the CPM FT ICSI.
+ * Returns NULL only when out of memory. */
+char *sipglue_carried_headers(su_home_t *home, sip_t const *sip);
+
+#define CPM_FT_ICSI_TAG "+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.filetransfer\""
+
+#endif
