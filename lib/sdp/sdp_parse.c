@@ -111,6 +111,16 @@ static enum sdp_error copy_value(char *dst, size_t cap, struct cpm_str v)
 
 /* ---- session-level lines ------------------------------------------------- */
 
+/* o= and c= fields: no control bytes (a tab would survive split_fields and
+ * change the field count for the next parser). */
+static bool field_ok(struct cpm_str s)
+{
+	for (size_t i = 0; i < s.len; i++)
+		if ((unsigned char)s.p[i] < 0x20 || s.p[i] == 0x7f)
+			return false;
+	return s.len > 0;
+}
+
 /* nettype addrtype address, shared by o= and c=. */
 static bool parse_addr(struct cpm_str *f, bool *ipv6)
 {
@@ -122,7 +132,7 @@ static bool parse_addr(struct cpm_str *f, bool *ipv6)
 		*ipv6 = true;
 	else
 		return false;
-	return f[2].len > 0;
+	return field_ok(f[2]);
 }
 
 static enum sdp_error parse_origin(struct sdp_pstate *st, struct cpm_str v)
@@ -134,7 +144,7 @@ static enum sdp_error parse_origin(struct sdp_pstate *st, struct cpm_str v)
 	if (st->origin || st->sec != SEC_SESSION)
 		return SDP_E_ORIGIN;
 	st->origin = true;
-	if (split_fields(v, f, 6) != 6 ||
+	if (split_fields(v, f, 6) != 6 || !field_ok(f[0]) ||
 	    !parse_u64(f[1], UINT64_MAX, &out->origin_sess_id) ||
 	    !parse_u64(f[2], UINT64_MAX, &out->origin_sess_version) ||
 	    !parse_addr(f + 3, &v6))
