@@ -145,10 +145,12 @@ static bool params(const char *p, const char *e, struct msrp_uri *out)
 
 int msrp_uri_parse(struct cpm_str s, struct msrp_uri *out)
 {
-	const char *p = s.p, *e = s.p + s.len, *a;
-
 	memset(out, 0, sizeof *out);
-	if (!s.p || !scheme(&p, e, &out->secure))
+	if (!s.p)
+		return -1;
+
+	const char *p = s.p, *e = s.p + s.len, *a;
+	if (!scheme(&p, e, &out->secure))
 		return -1;
 	for (a = p; a < e && *a != '/' && *a != ';'; a++)
 		;
