@@ -184,7 +184,11 @@ static void fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path)
 {
 	const char *adv = pf->opts->msrp_advertise[0] ? pf->opts->msrp_advertise : pf->opts->msrp_host;
 	snprintf(s->origin_user, sizeof s->origin_user, "cpmd");
-	s->origin_sess_id = (uint64_t)random();
+	char rnd[12];
+	msrp_random_ident(rnd, 9); /* digits are not needed: any unique number */
+	s->origin_sess_id = 0;
+	for (size_t i = 0; i < 9; i++)
+		s->origin_sess_id = s->origin_sess_id * 31 + (unsigned char)rnd[i];
 	s->origin_sess_version = s->origin_sess_id;
 	snprintf(s->origin_addr, sizeof s->origin_addr, "%s", adv);
 	snprintf(s->conn_addr, sizeof s->conn_addr, "%s", adv);
@@ -206,7 +210,8 @@ static void fork_one(struct ft *ft, struct ft_leg *b, const struct loc_device *d
 
 	snprintf(to, sizeof to, "<sip:%s>", ft->recipient);
 	snprintf(b->device, sizeof b->device, "%s", dev->instance);
-	b->nh = nua_handle(pf->nua, b, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(ft->fork_from), TAG_END());
+	b->nh = nua_handle(pf->nua, b, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(ft->fork_from),
+			   NUTAG_M_FEATURES(";" CPM_FT_ICSI_TAG), TAG_END());
 	if (!b->nh) {
 		b->final_status = 500;
 		b->terminated = true;
@@ -217,7 +222,7 @@ static void fork_one(struct ft *ft, struct ft_leg *b, const struct loc_device *d
 	 * device registered on (sofia finds the open TCP connection by
 	 * address). NUTAG_PROXY must go here, not to nua_handle(). */
 	nua_invite(b->nh, NUTAG_URL(dev->contact), NUTAG_PROXY(dev->flow),
-		   TAG_IF(dev->tcp, NUTAG_M_PARAMS("transport=tcp")), NUTAG_M_FEATURES(";" CPM_FT_ICSI_TAG),
+		   TAG_IF(dev->tcp, NUTAG_M_PARAMS("transport=tcp")),
 		   SIPTAG_CONTENT_TYPE_STR(ft->fork_ct), SIPTAG_PAYLOAD(pl),
 		   TAG_IF(ft->fork_headers && *ft->fork_headers, SIPTAG_HEADER_STR(ft->fork_headers)), TAG_END());
 	log_info("ft %s: branch %d -> %s via %s", ft->id, b->branch, dev->contact, dev->flow);
