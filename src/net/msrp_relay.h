@@ -46,6 +46,9 @@ struct msrp_hub_cfg {
 	const char *advertise;  /* host put in our a=path URIs (default: host) */
 	size_t high_water;      /* unsent bytes on one leg before the other is paused (default 1 MiB) */
 	unsigned bind_timeout;  /* seconds a session waits for its connection (default 30) */
+	/* Added with the implementation: */
+	unsigned txn_timeout_ms; /* wait for a response to a relayed chunk (default 30000, RFC 4975 §7.1.1) */
+	unsigned max_conns;      /* open MSRP connections before new ones are refused (default 4096) */
 };
 
 int msrp_hub_create(struct msrp_hub **hp, su_root_t *root, const struct msrp_hub_cfg *cfg);
@@ -57,6 +60,8 @@ struct msrp_hub_stats {
 	uint64_t bytes_relayed;
 };
 void msrp_hub_stats(const struct msrp_hub *h, struct msrp_hub_stats *st);
+/* The port actually bound (useful with cfg->port = 0). */
+uint16_t msrp_hub_port(const struct msrp_hub *h);
 
 enum ft_relay_leg { FT_LEG_UP = 0, FT_LEG_DOWN = 1 };
 
@@ -97,6 +102,12 @@ const char *ft_relay_path(const struct ft_relay *r, enum ft_relay_leg leg);
 int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char *path);
 /* Bytes of the file received from the sender so far, and sha-1 when complete. */
 uint64_t ft_relay_bytes(const struct ft_relay *r);
+/* The sha-1 of the received file, once the last chunk has been checked:
+ * returns true and fills out[20]; false before that. */
+bool ft_relay_sha1(const struct ft_relay *r, uint8_t out[20]);
+/* Largest number of bytes ever queued towards a leg (what the socket did not
+ * take): shows that back-pressure bounds memory. */
+size_t ft_relay_max_queued(const struct ft_relay *r, enum ft_relay_leg leg);
 /* Close both sessions and their connections (a '#' is sent on a chunk in
  * progress), free everything. Safe at any time, including from inside the
  * done callback. */

@@ -1,0 +1,496 @@
+/* One MSRP connection: socket, fixed receive buffer, parser, bounded send
+ * queue, and the binding of the connection to a session (RFC 4975 §5.4).
+ *
+ * A connection carries exactly one session: its first request names the
+ * session (session-id of the last To-Path URI); later requests for another
+ * session get 481 from the session owner. cpmd never shares a connection
+ * between sessions because it never opens one: every peer connects to us.
+ *
+ * Reading is level-triggered: we ask for SU_WAIT_IN only while we want
+ * bytes (no hold, room in the buffer, our own queue below high water), and
+ * for SU_WAIT_OUT only while something is queued. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "net/msrp_net.h"
+
+/* Reads per wake-up before giving other sockets a turn (level-triggered,
+ * so the rest is picked up on the next round). */
+#define CONN_READS_PER_WAKEUP 8
+/* Compact the receive buffer when less than this is free at its end. */
+#define CONN_COMPACT_ROOM (32 * 1024)
+/* A parser that keeps returning events without consuming input is a bug;
+ * stop rather than spin. */
+#define CONN_MAX_ZERO_EVENTS 64
+
+static int conn_io_cb(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg);
+
+int conn_create(struct msrp_hub *h, int fd, const char *peer, struct msrp_conn **cp)
+{
+	struct msrp_conn *c;
+	su_wait_t w;
+	int one = 1;
+
+	*cp = NULL;
+	c = malloc(sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	/* Everything but the receive buffer is zeroed; the buffer is
+	 * written by recv() before it is read. */
+	memset(c, 0, offsetof(struct msrp_conn, rbuf));
+	c->hub = h;
+	c->fd = fd;
+	c->state = CONN_UNBOUND;
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	/* Responses and end-lines are small and latency matters for them;
+	 * big writes are not affected by Nagle anyway. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	/* Room for one full receive buffer more than the high-water mark:
+	 * flow control stops reading once the queue passes high water, but
+	 * the buffer already read must still go somewhere. */
+	sendq_init(&c->q, hub_high_water(h) + 2 * MSRP_RBUF_SIZE + 64 * 1024);
+	msrp_parser_init(&c->parser);
+	c->last_progress = msrp_now_ms();
+	if (su_wait_create(&w, fd, SU_WAIT_IN)) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->mask = SU_WAIT_IN;
+	c->widx = su_root_register(hub_root(h), &w, conn_io_cb, c, 0);
+	if (c->widx <= 0) {
+		su_wait_destroy(&w);
+		free(c);
+		return -EIO;
+	}
+	hub_conn_opened(h, c);
+	*cp = c;
+	return 0;
+}
+
+void conn_free(struct msrp_conn *c)
+{
+	sendq_free(&c->q);
+	free(c);
+}
+
+static bool conn_wants_read(const struct msrp_conn *c)
+{
+	if (c->failed)
+		return false;
+	if (c->state == CONN_DRAINING)
+		return true; /* discard input, notice EOF */
+	if (c->state != CONN_UNBOUND && c->state != CONN_BOUND)
+		return false;
+	return c->hold == 0 && c->rlen < sizeof c->rbuf &&
+	       sendq_len(&c->q) <= hub_high_water(c->hub);
+}
+
+static void conn_update_mask(struct msrp_conn *c)
+{
+	int want = 0;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	if (conn_wants_read(c))
+		want |= SU_WAIT_IN;
+	if (sendq_len(&c->q) && !c->failed)
+		want |= SU_WAIT_OUT;
+	if (want != c->mask) {
+		c->mask = want;
+		su_root_eventmask(hub_root(c->hub), c->widx, c->fd, want);
+	}
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void conn_fail(struct msrp_conn *c, int err)
+{
+	if (c->failed || c->state == CONN_CLOSED)
+		return;
+	c->failed = true;
+	c->fail_err = err;
+	hub_conn_failed(c->hub, c);
+}
+
+static void conn_after_flush(struct msrp_conn *c)
+{
+	if (c->state == CONN_DRAINING && !sendq_len(&c->q) && !c->shut_wr) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut_wr = true;
+	}
+}
+
+/* writev(queue + extra); returns bytes of `extra` that went out, or -1 if
+ * the connection failed. */
+static ssize_t conn_write(struct msrp_conn *c, const void *p, size_t n)
+{
+	struct iovec iov[3];
+	struct msghdr mh;
+	size_t qlen = sendq_len(&c->q);
+	int cnt = sendq_iov(&c->q, iov);
+	ssize_t w;
+
+	if (n) {
+		iov[cnt].iov_base = (void *)p;
+		iov[cnt].iov_len = n;
+		cnt++;
+	}
+	if (!cnt)
+		return 0;
+	memset(&mh, 0, sizeof mh);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = (size_t)cnt;
+	do
+		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		conn_fail(c, errno);
+		return -1;
+	}
+	if (w > 0)
+		c->last_progress = msrp_now_ms();
+	if ((size_t)w <= qlen) {
+		sendq_consume(&c->q, (size_t)w);
+		return 0;
+	}
+	sendq_consume(&c->q, qlen);
+	return w - (ssize_t)qlen;
+}
+
+void conn_send(struct msrp_conn *c, const void *p, size_t n)
+{
+	ssize_t sent;
+
+	if (!c || c->failed || c->shut_wr || c->state == CONN_CLOSED)
+		return;
+	sent = conn_write(c, p, n);
+	if (sent < 0)
+		return;
+	if ((size_t)sent < n && sendq_append(&c->q, (const char *)p + sent, n - (size_t)sent)) {
+		msrp_log("%s: send queue over its limit, closing", c->peer);
+		conn_fail(c, ENOBUFS);
+		return;
+	}
+	conn_after_flush(c);
+	conn_update_mask(c);
+}
+
+void conn_queue(struct msrp_conn *c, const void *p, size_t n)
+{
+	if (!c || c->failed || c->shut_wr || c->state == CONN_CLOSED)
+		return;
+	if (sendq_append(&c->q, p, n)) {
+		msrp_log("%s: send queue over its limit, closing", c->peer);
+		conn_fail(c, ENOBUFS);
+		return;
+	}
+	conn_update_mask(c);
+}
+
+static void conn_flush(struct msrp_conn *c)
+{
+	size_t before = sendq_len(&c->q);
+
+	if (!before || c->failed)
+		return;
+	if (conn_write(c, NULL, 0) < 0)
+		return;
+	conn_after_flush(c);
+	if (sendq_len(&c->q) < before && c->state == CONN_BOUND && c->session)
+		c->session->ops->drained(c->session);
+}
+
+void conn_respond(struct msrp_conn *c, const struct msrp_msg *req, int status, const char *comment,
+		  struct cpm_str from)
+{
+	char buf[MSRP_MAX_HEADER_BYTES + MSRP_OUR_URI_MAX + 256];
+	int n;
+
+	if (!c || req->method == MSRP_METHOD_REPORT || req->method == MSRP_METHOD_NONE)
+		return; /* REPORTs and responses are never answered */
+	if (req->failure_report == MSRP_REPORT_NO)
+		return;
+	if (req->failure_report == MSRP_REPORT_PARTIAL && status == 200)
+		return;
+	if (!req->from_path.len)
+		return; /* nowhere to send it */
+	n = msrp_build_response(buf, sizeof buf, req->tid, status,
+				comment ? comment : msrp_status_phrase(status),
+				msrp_path_first(req->from_path), from);
+	if (n < 0) {
+		msrp_log("%s: cannot build %d response", c->peer, status);
+		return;
+	}
+	conn_send(c, buf, (size_t)n);
+}
+
+/* ---------------------------------------------------------------- state changes */
+
+void conn_close(struct msrp_conn *c, int err)
+{
+	struct msrp_session *s = c->session;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	if (err && err != ETIMEDOUT)
+		msrp_log("%s: closed: %s", c->peer, err == EPROTO ? "protocol error" : strerror(err));
+	else
+		msrp_log("%s: closed", c->peer);
+	c->state = CONN_CLOSED;
+	c->session = NULL;
+	if (s)
+		s->conn = NULL;
+	su_root_deregister(hub_root(c->hub), c->widx);
+	close(c->fd);
+	c->fd = -1;
+	hub_conn_gone(c->hub, c);
+	if (s)
+		s->ops->closed(s, err);
+}
+
+void conn_drain(struct msrp_conn *c)
+{
+	if (c->state == CONN_CLOSED || c->state == CONN_DRAINING)
+		return;
+	if (c->session) {
+		c->session->conn = NULL;
+		c->session = NULL;
+	}
+	c->state = CONN_DRAINING;
+	c->hold = 0;
+	hub_conn_draining(c->hub, c);
+	conn_after_flush(c);
+	conn_update_mask(c);
+}
+
+void conn_hold(struct msrp_conn *c, unsigned bits)
+{
+	if (!c || (c->hold & bits) == bits)
+		return;
+	c->hold |= bits;
+	conn_update_mask(c);
+}
+
+void conn_unhold(struct msrp_conn *c, unsigned bits)
+{
+	if (!c || !(c->hold & bits))
+		return;
+	c->hold &= ~bits;
+	if (c->hold == 0)
+		hub_conn_runnable(c->hub, c); /* buffered input waits for us */
+}
+
+/* ---------------------------------------------------------------- input */
+
+/* First request on an unbound connection: find its session. */
+static void conn_bind(struct msrp_conn *c, const struct msrp_event *ev)
+{
+	const struct msrp_msg *m = ev->msg;
+	struct cpm_str last = msrp_path_last(m->to_path);
+	struct msrp_uri u;
+	struct msrp_session *s = NULL;
+
+	if (msrp_uri_parse(last, &u) == 0)
+		s = hub_session_find(c->hub, u.session_id.p, u.session_id.len);
+	if (!s) {
+		msrp_log("%s: request for an unknown session, 481", c->peer);
+		conn_respond(c, m, 481, NULL, last);
+		conn_drain(c);
+		return;
+	}
+	if (s->conn) {
+		msrp_log("%s: session %s already bound elsewhere, 506", c->peer, s->id);
+		conn_respond(c, m, 506, NULL, last);
+		conn_drain(c);
+		return;
+	}
+	c->state = CONN_BOUND;
+	c->session = s;
+	s->conn = c;
+	hub_conn_bound(c->hub, c);
+	msrp_log("%s: bound to session %s", c->peer, s->id);
+	s->ops->bound(s);
+	if (c->state == CONN_BOUND && c->session == s)
+		s->ops->event(s, ev);
+}
+
+static void conn_unbound_event(struct msrp_conn *c, const struct msrp_event *ev)
+{
+	const struct msrp_msg *m = ev->msg;
+
+	switch (ev->type) {
+	case MSRP_EV_MSG:
+		if (m->method == MSRP_METHOD_SEND) {
+			conn_bind(c, ev);
+		} else if (m->method == MSRP_METHOD_AUTH || m->method == MSRP_METHOD_OTHER) {
+			/* We are not an RFC 4976 relay; stay unbound. */
+			conn_respond(c, m, 501, NULL, msrp_path_last(m->to_path));
+			c->skip_msg = true;
+		} else {
+			/* A response or REPORT cannot bind: there is nothing
+			 * we could have sent to this peer yet. */
+			msrp_log("%s: response or REPORT before binding, closing", c->peer);
+			conn_drain(c);
+		}
+		break;
+	case MSRP_EV_END:
+		c->skip_msg = false;
+		break;
+	case MSRP_EV_ERROR:
+		if (m)
+			conn_respond(c, m, 400, NULL, msrp_path_last(m->to_path));
+		break;
+	default:
+		break;
+	}
+}
+
+static void conn_dispatch(struct msrp_conn *c, const struct msrp_event *ev)
+{
+	if (ev->type == MSRP_EV_ERROR && ev->fatal) {
+		msrp_log("%s: unparseable stream (%s)", c->peer, msrp_strerror(ev->error));
+		conn_close(c, EPROTO);
+		return;
+	}
+	if (c->state == CONN_UNBOUND)
+		conn_unbound_event(c, ev);
+	else if (c->state == CONN_BOUND && c->session)
+		c->session->ops->event(c->session, ev);
+}
+
+static bool conn_parsing(const struct msrp_conn *c)
+{
+	return (c->state == CONN_UNBOUND || c->state == CONN_BOUND) && !c->hold && !c->failed;
+}
+
+static void conn_compact(struct msrp_conn *c)
+{
+	size_t left = c->rlen - c->roff;
+
+	if (left == 0) {
+		c->roff = c->rlen = 0;
+	} else if (c->roff && sizeof c->rbuf - c->rlen < CONN_COMPACT_ROOM) {
+		/* The tail is at most a header block or a held-back end-line. */
+		memmove(c->rbuf, c->rbuf + c->roff, left);
+		c->roff = 0;
+		c->rlen = left;
+	}
+}
+
+static void conn_parse(struct msrp_conn *c)
+{
+	if (c->in_parse)
+		return;
+	c->in_parse = true;
+	while (conn_parsing(c) && c->roff < c->rlen) {
+		struct msrp_event ev;
+		size_t consumed = 0;
+		enum msrp_ev t;
+
+		memset(&ev, 0, sizeof ev);
+		t = msrp_parse(&c->parser, c->rbuf + c->roff, c->rlen - c->roff, &consumed, &ev);
+		if (consumed > c->rlen - c->roff)
+			consumed = c->rlen - c->roff; /* never trust a count blindly */
+		c->roff += consumed;
+		if (t == MSRP_EV_NEED_MORE)
+			break;
+		c->zero_events = consumed ? 0 : c->zero_events + 1;
+		if (c->zero_events > CONN_MAX_ZERO_EVENTS) {
+			msrp_log("%s: parser makes no progress, closing", c->peer);
+			conn_close(c, EPROTO);
+			break;
+		}
+		conn_dispatch(c, &ev);
+	}
+	c->in_parse = false;
+	if (c->state == CONN_CLOSED)
+		return;
+	conn_compact(c);
+	if (c->rlen == sizeof c->rbuf && c->roff == 0 && conn_parsing(c)) {
+		/* Full buffer the parser will not eat: against its contract. */
+		msrp_log("%s: parser stalled on a full buffer, closing", c->peer);
+		conn_close(c, EPROTO);
+	}
+}
+
+static void conn_discard_input(struct msrp_conn *c)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, c->rbuf, sizeof c->rbuf, MSG_DONTWAIT);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_close(c, 0);
+		return;
+	}
+}
+
+static void conn_readable(struct msrp_conn *c, int revents)
+{
+	if (c->state == CONN_DRAINING) {
+		conn_discard_input(c);
+		return;
+	}
+	if (!conn_wants_read(c)) {
+		/* Hung up or in error while we do not read: nothing more can
+		 * be sent or received, and a level-triggered HUP would spin. */
+		if (revents & (SU_WAIT_HUP | SU_WAIT_ERR))
+			conn_close(c, ECONNRESET);
+		return;
+	}
+	for (int i = 0; i < CONN_READS_PER_WAKEUP && conn_wants_read(c); i++) {
+		ssize_t n = recv(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, MSG_DONTWAIT);
+
+		if (n > 0) {
+			c->rlen += (size_t)n;
+			conn_parse(c);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_close(c, n == 0 ? 0 : errno);
+		return;
+	}
+}
+
+static int conn_io_cb(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
+{
+	struct msrp_conn *c = arg;
+	struct msrp_hub *h = c->hub;
+	int rev = w->revents;
+
+	hub_enter(h);
+	if (c->state != CONN_CLOSED && (rev & SU_WAIT_OUT))
+		conn_flush(c);
+	if (c->state != CONN_CLOSED && !c->failed && (rev & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
+		conn_readable(c, rev);
+	if (c->state != CONN_CLOSED)
+		conn_update_mask(c);
+	hub_leave(h);
+	return 0;
+}
+
+void conn_run(struct msrp_conn *c)
+{
+	if (c->state == CONN_CLOSED || c->failed)
+		return;
+	if (conn_parsing(c))
+		conn_parse(c);
+	if (c->state != CONN_CLOSED)
+		conn_update_mask(c);
+}

@@ -1,0 +1,201 @@
+/* Private to src/net: the pieces the hub, the connections and the relay share.
+ * Nothing outside src/net includes this file; the public interface is
+ * msrp_relay.h.
+ *
+ * Re-entrancy rule (the reason for hub_enter()/hub_leave()): every entry
+ * from the event loop (socket and timer callbacks) and every public call that
+ * can make progress (ft_relay_set_peer_path, ft_relay_destroy) is bracketed
+ * by hub_enter()/hub_leave(). Inside the bracket nothing is freed and no
+ * connection is parsed recursively: a connection whose hold is lifted is put
+ * on the hub's run queue, a connection whose send() failed on the fail
+ * queue, and both queues are worked off in hub_leave() at depth zero, after
+ * which dead connections and relays are freed. So a done() callback may call
+ * ft_relay_destroy() and the code that called done() still finds its memory.
+ */
+#ifndef CPMD_NET_MSRP_NET_H
+#define CPMD_NET_MSRP_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpm/msrp.h"
+#include "net/msrp_relay.h"
+
+/* 20 ALPHANUM characters: ~119 bits, far above RFC 4975's 80-bit advice. */
+#define MSRP_SESSION_ID_LEN 20
+/* Our own tids on the relayed leg: 16 ALPHANUM (~95 bits), so a body the
+ * sender wrote cannot contain our end-line except by chance. */
+#define MSRP_OUR_TID_LEN 16
+/* "msrps://" + [IPv6]:port + "/" + session-id + ";tcp" */
+#define MSRP_OUR_URI_MAX 128
+/* Receive buffer: one 64 KiB read plus the parser's worst-case unconsumed
+ * tail (a header block), so a read never has less than 64 KiB of room after
+ * a compaction. */
+#define MSRP_RBUF_SIZE (64 * 1024 + MSRP_MAX_HEADER_BYTES)
+/* A connection that got an error response before close is drained (input
+ * discarded, output flushed, FIN sent) for at most this long. */
+#define MSRP_DRAIN_MS 2000
+
+/* ---- logging and time (net_util.c) ---- */
+void msrp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t msrp_now_ms(void);
+
+/* ---- bounded send queue (sendq.c) ---- */
+/* A ring buffer that grows on demand up to `max` bytes and never beyond: an
+ * append that does not fit fails, and the caller treats that as a broken
+ * connection. The flow control in the relay keeps real use far below max. */
+struct sendq {
+	char *buf;
+	size_t cap;  /* allocated */
+	size_t head; /* offset of the first queued byte */
+	size_t len;  /* queued bytes */
+	size_t max;  /* hard limit for len */
+};
+struct iovec;
+void sendq_init(struct sendq *q, size_t max);
+void sendq_free(struct sendq *q);
+static inline size_t sendq_len(const struct sendq *q) { return q->len; }
+int sendq_append(struct sendq *q, const void *p, size_t n);
+/* Fill at most 2 iovecs with the queued bytes, in order; returns the count. */
+int sendq_iov(const struct sendq *q, struct iovec *iov);
+void sendq_consume(struct sendq *q, size_t n);
+
+/* ---- sessions (owned by their user, indexed by the hub) ---- */
+struct msrp_session;
+struct msrp_conn;
+
+/* What a connection tells the owner of the session it is bound to. All are
+ * called inside the hub bracket. */
+struct msrp_session_ops {
+	/* The connection has just bound itself to the session (before the
+	 * binding request is passed to event()). */
+	void (*bound)(struct msrp_session *s);
+	/* One parser event (MSG, BODY, END, or a non-fatal ERROR). */
+	void (*event)(struct msrp_session *s, const struct msrp_event *ev);
+	/* The connection wrote some of its queue to the socket. */
+	void (*drained)(struct msrp_session *s);
+	/* The connection is gone: err 0 = orderly close by the peer, an errno
+	 * otherwise (EPROTO = unparseable stream). s->conn is already NULL. */
+	void (*closed)(struct msrp_session *s, int err);
+};
+
+struct msrp_session {
+	char id[MSRP_SESSION_ID_LEN + 1];
+	struct msrp_session *hnext;   /* hub hash chain */
+	struct msrp_conn *conn;       /* bound connection, or NULL */
+	const struct msrp_session_ops *ops;
+	void *owner;
+};
+
+/* ---- hub (msrp_hub.c) ---- */
+struct hub_defer {
+	struct hub_defer *next;
+	void (*fn)(struct hub_defer *d);
+};
+
+void hub_enter(struct msrp_hub *h);
+void hub_leave(struct msrp_hub *h);
+/* Give `s` a fresh random session-id and index it. Returns 0 or -ENOMEM. */
+int hub_session_add(struct msrp_hub *h, struct msrp_session *s);
+void hub_session_del(struct msrp_hub *h, struct msrp_session *s);
+struct msrp_session *hub_session_find(struct msrp_hub *h, const char *id, size_t len);
+/* Run d->fn(d) once the hub is back at depth zero (frees belong there). */
+void hub_defer(struct msrp_hub *h, struct hub_defer *d);
+su_root_t *hub_root(struct msrp_hub *h);
+const char *hub_advertise(const struct msrp_hub *h);
+size_t hub_high_water(const struct msrp_hub *h);
+unsigned hub_bind_timeout_ms(const struct msrp_hub *h);
+unsigned hub_txn_timeout_ms(const struct msrp_hub *h);
+void hub_count_relayed(struct msrp_hub *h, uint64_t n);
+/* Used by msrp_conn.c. */
+void hub_conn_opened(struct msrp_hub *h, struct msrp_conn *c);
+void hub_conn_gone(struct msrp_hub *h, struct msrp_conn *c); /* closed: free it later */
+void hub_conn_bound(struct msrp_hub *h, struct msrp_conn *c);
+void hub_conn_draining(struct msrp_hub *h, struct msrp_conn *c);
+void hub_conn_runnable(struct msrp_hub *h, struct msrp_conn *c);
+void hub_conn_failed(struct msrp_hub *h, struct msrp_conn *c);
+
+/* ---- connections (msrp_conn.c) ---- */
+enum conn_state {
+	CONN_UNBOUND = 0, /* accepted, waiting for its first request */
+	CONN_BOUND,       /* carries exactly one session */
+	CONN_DRAINING,    /* no session: flushing, then FIN, input discarded */
+	CONN_CLOSED,      /* fd closed; freed when the hub is back at depth 0 */
+};
+
+/* Reasons not to read or parse; reading resumes when all are clear. */
+#define CONN_HOLD_PEER 0x1  /* owner cannot take the current message yet */
+#define CONN_HOLD_BP 0x2    /* the other leg's queue is above high water */
+#define CONN_HOLD_ENDED 0x4 /* the relay has finished: read nothing more */
+
+struct msrp_conn {
+	struct msrp_hub *hub;
+	int fd;
+	int widx;          /* su_root registration index */
+	int mask;          /* events currently asked for */
+	enum conn_state state;
+	unsigned hold;
+	bool in_parse;
+	bool on_runq, on_failq;
+	bool failed;
+	bool shut_wr;
+	bool skip_msg;     /* unbound: ignore BODY/END of a refused request */
+	int fail_err;
+	struct msrp_session *session;
+	struct msrp_conn *tnext, *tprev; /* hub timeout list (unbound or draining) */
+	int tlist;                       /* which timeout list, 0 = none */
+	struct msrp_conn *anext, *aprev; /* hub list of all connections */
+	struct msrp_conn *qnext;         /* run queue / fail queue / reap list */
+	struct msrp_conn *fnext;
+	uint64_t deadline;       /* for the timeout list */
+	uint64_t last_progress;  /* last time the socket took bytes from us */
+	unsigned zero_events;    /* consecutive parser events that consumed nothing */
+	char peer[64];
+	struct sendq q;
+	size_t roff, rlen;
+	struct msrp_parser parser;
+	char rbuf[MSRP_RBUF_SIZE];
+};
+
+int conn_create(struct msrp_hub *h, int fd, const char *peer, struct msrp_conn **cp);
+void conn_free(struct msrp_conn *c);
+/* Send bytes now as far as the socket takes them, queue the rest. Never
+ * calls back into the owner; a socket error marks the connection failed and
+ * it is closed from hub_leave(). */
+void conn_send(struct msrp_conn *c, const void *p, size_t n);
+/* Queue bytes without a syscall; they leave with the next conn_send() or
+ * when the socket is writable. */
+void conn_queue(struct msrp_conn *c, const void *p, size_t n);
+static inline size_t conn_queued(const struct msrp_conn *c) { return c ? sendq_len(&c->q) : 0; }
+void conn_hold(struct msrp_conn *c, unsigned bits);
+void conn_unhold(struct msrp_conn *c, unsigned bits);
+/* Answer a request on this connection. `from` is the URI we answer as.
+ * Honours Failure-Report (no: nothing; partial: errors only). */
+void conn_respond(struct msrp_conn *c, const struct msrp_msg *req, int status, const char *comment,
+		  struct cpm_str from);
+/* Detach from its session, flush what is queued, send FIN, discard input,
+ * close on EOF or after MSRP_DRAIN_MS. */
+void conn_drain(struct msrp_conn *c);
+/* Close now (fd, registration); tells the session owner unless detached. */
+void conn_close(struct msrp_conn *c, int err);
+/* Work off buffered input after a hold was lifted (called by the hub). */
+void conn_run(struct msrp_conn *c);
+
+/* ---- the tee: blob file + sha-1 of the contiguous prefix (relay_tee.c) ---- */
+struct relay_tee {
+	int fd;                 /* -1: no blob file */
+	void *md;               /* EVP_MD_CTX */
+	uint64_t contig;        /* bytes 1..contig received, written and hashed */
+	bool final;
+	uint8_t digest[20];
+};
+int tee_open(struct relay_tee *t, const char *path);
+/* Body bytes at 0-based file offset `off` (off <= contig, caller checks).
+ * Only the part beyond contig is written and hashed. Returns 0 or -errno. */
+int tee_feed(struct relay_tee *t, uint64_t off, const char *p, size_t n);
+/* Finish the hash (once). */
+int tee_final(struct relay_tee *t);
+void tee_close(struct relay_tee *t);
+
+#endif

@@ -1,0 +1,27 @@
+/* Logging and the monotonic clock for the MSRP code. Connection-level events
+ * only: nothing is logged per chunk. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "net/msrp_net.h"
+
+void msrp_log(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	/* One fprintf per line so that lines from other modules do not mix. */
+	fprintf(stderr, "cpmd: msrp: %s\n", line);
+}
+
+uint64_t msrp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}

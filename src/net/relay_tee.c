@@ -1,0 +1,97 @@
+/* The tee of a relayed file: the contiguous prefix of the file goes to the
+ * blob file and through sha-1. Bytes that a sender re-sends (a range that
+ * overlaps what we have) are relayed but not written or hashed twice.
+ *
+ * The blob is written with plain write() on the event loop: it lands in the
+ * page cache and costs about a memcpy. Durability (fsync, rename, directory
+ * fsync) belongs to the store's writer thread, which comes with
+ * store-and-forward; see docs/internals/relay.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "net/msrp_net.h"
+
+int tee_open(struct relay_tee *t, const char *path)
+{
+	memset(t, 0, sizeof *t);
+	t->fd = -1;
+	t->md = EVP_MD_CTX_new();
+	if (!t->md || EVP_DigestInit_ex(t->md, EVP_sha1(), NULL) != 1) {
+		tee_close(t);
+		return -ENOMEM;
+	}
+	if (path) {
+		t->fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+		if (t->fd < 0) {
+			int err = errno;
+
+			tee_close(t);
+			return -err;
+		}
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int tee_feed(struct relay_tee *t, uint64_t off, const char *p, size_t n)
+{
+	uint64_t skip;
+	int rc;
+
+	if (off > t->contig || t->final)
+		return -EINVAL;
+	skip = t->contig - off; /* already have these */
+	if (skip >= n)
+		return 0;
+	p += skip;
+	n -= (size_t)skip;
+	if (t->fd >= 0) {
+		rc = write_all(t->fd, p, n);
+		if (rc)
+			return rc;
+	}
+	if (EVP_DigestUpdate(t->md, p, n) != 1)
+		return -EIO;
+	t->contig += n;
+	return 0;
+}
+
+int tee_final(struct relay_tee *t)
+{
+	unsigned int len = 0;
+
+	if (t->final)
+		return 0;
+	if (EVP_DigestFinal_ex(t->md, t->digest, &len) != 1 || len != sizeof t->digest)
+		return -EIO;
+	t->final = true;
+	return 0;
+}
+
+void tee_close(struct relay_tee *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	EVP_MD_CTX_free(t->md);
+	t->md = NULL;
+}

@@ -1,0 +1,111 @@
+/* Bounded send queue: a ring buffer that grows by doubling, up to a hard
+ * maximum. Only what a socket did not accept lands here, so in the steady
+ * state of a fast reader it stays empty and the buffer is never allocated. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "net/msrp_net.h"
+
+/* First allocation: big enough for a few responses and end-lines. */
+#define SENDQ_MIN_CAP (16 * 1024)
+
+void sendq_init(struct sendq *q, size_t max)
+{
+	memset(q, 0, sizeof *q);
+	q->max = max;
+}
+
+void sendq_free(struct sendq *q)
+{
+	free(q->buf);
+	memset(q, 0, sizeof *q);
+}
+
+/* Make room for `need` more bytes, keeping the queued bytes in order. */
+static int sendq_reserve(struct sendq *q, size_t need)
+{
+	size_t want = q->len + need, ncap;
+	char *nb;
+
+	if (need > q->max || want > q->max)
+		return -ENOBUFS;
+	if (want <= q->cap)
+		return 0;
+	ncap = q->cap ? q->cap : SENDQ_MIN_CAP;
+	while (ncap < want)
+		ncap *= 2;
+	if (ncap > q->max)
+		ncap = q->max;
+	nb = malloc(ncap);
+	if (!nb)
+		return -ENOMEM;
+	if (q->len) {
+		size_t first = q->cap - q->head;
+
+		if (first > q->len)
+			first = q->len;
+		memcpy(nb, q->buf + q->head, first);
+		memcpy(nb + first, q->buf, q->len - first);
+	}
+	free(q->buf);
+	q->buf = nb;
+	q->cap = ncap;
+	q->head = 0;
+	return 0;
+}
+
+int sendq_append(struct sendq *q, const void *p, size_t n)
+{
+	size_t tail, first;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	rc = sendq_reserve(q, n);
+	if (rc)
+		return rc;
+	tail = q->head + q->len;
+	if (tail >= q->cap)
+		tail -= q->cap;
+	first = q->cap - tail;
+	if (first > n)
+		first = n;
+	memcpy(q->buf + tail, p, first);
+	memcpy(q->buf, (const char *)p + first, n - first);
+	q->len += n;
+	return 0;
+}
+
+int sendq_iov(const struct sendq *q, struct iovec *iov)
+{
+	size_t first;
+
+	if (q->len == 0)
+		return 0;
+	first = q->cap - q->head;
+	if (first >= q->len) {
+		iov[0].iov_base = q->buf + q->head;
+		iov[0].iov_len = q->len;
+		return 1;
+	}
+	iov[0].iov_base = q->buf + q->head;
+	iov[0].iov_len = first;
+	iov[1].iov_base = q->buf;
+	iov[1].iov_len = q->len - first;
+	return 2;
+}
+
+void sendq_consume(struct sendq *q, size_t n)
+{
+	if (n >= q->len) {
+		q->len = 0;
+		q->head = 0;
+		return;
+	}
+	q->head += n;
+	if (q->head >= q->cap)
+		q->head -= q->cap;
+	q->len -= n;
+}
