@@ -143,7 +143,8 @@ need_bin() {
 }
 need_bin "$CPMD" "$CPM"
 
-# A free port in 20000-60000 (TCP and UDP), never twice in one test.
+# A free port in 20000-60000 (TCP and UDP), never twice in one test. Called
+# as $(pick_port), i.e. in a subshell: the caller adds it to USED_PORTS.
 pick_port() {
 	local p i
 	for ((i = 0; i < 200; i++)); do
@@ -178,7 +179,9 @@ start_cpmd() {
 	for attempt in 1 2 3 4 5; do
 		CPMD_N=$((CPMD_N + 1))
 		SIP_PORT=$(pick_port)
+		USED_PORTS="$USED_PORTS$SIP_PORT "
 		MSRP_PORT=$(pick_port)
+		USED_PORTS="$USED_PORTS$MSRP_PORT "
 		CPMD_DATA="$T_DIR/cpmd-data.$CPMD_N"
 		CPMD_LOG="$LOGDIR/cpmd.$CPMD_N.log"
 		mkdir -p "$CPMD_DATA"
@@ -359,4 +362,65 @@ assert_dir_empty() { # assert_dir_empty DIR message
 # Size of the "big" file: 100 MiB, or smaller under sanitizers (slow).
 big_size() {
 	if [ "${CPM_SANITIZE_RUN:-0}" = 1 ]; then echo $((${1:-100} / 5 * 1048576)); else echo $((${1:-100} * 1048576)); fi
+}
+
+# --- SIPp (interop tests) ------------------------------------------------------
+SIPP_DIR="$CPM_SRC/tests/interop/sipp"
+
+# N consecutive free ports (SIPp's -mp uses mp..mp+3 for RTP/RTCP).
+pick_port_block() {
+	local n=$1 p i j ok
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 39990))
+		ok=1
+		for ((j = 0; j < n; j++)); do
+			case "$USED_PORTS" in *" $((p + j)) "*) ok=0 ;; esac
+			[ -z "$(ss -Htuna "( sport = :$((p + j)) )" 2>/dev/null)" ] || ok=0
+		done
+		if [ $ok = 1 ]; then
+			for ((j = 0; j < n; j++)); do USED_PORTS="$USED_PORTS$((p + j)) "; done
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "no block of $n free ports found"
+}
+
+# Common SIPp options: own ports, no stdin, all traces into $LOGDIR/sipp.NAME.*
+# Sets SIPP_ARGS (no subshell, so that USED_PORTS is kept).
+_sipp_args() { # NAME
+	local n=$1 p mp
+	p=$(pick_port)
+	USED_PORTS="$USED_PORTS$p "
+	mp=$(pick_port_block 4)
+	USED_PORTS="$USED_PORTS$mp $((mp + 1)) $((mp + 2)) $((mp + 3)) "
+	SIPP_ARGS=(-i "$HOST" -p "$p" -mp "$mp" -nostdin
+		-trace_err -error_file "$LOGDIR/sipp.$n.errors"
+		-trace_msg -message_file "$LOGDIR/sipp.$n.messages"
+		-trace_logs -log_file "$LOGDIR/sipp.$n.log"
+		-trace_screen -screen_file "$LOGDIR/sipp.$n.screen")
+}
+
+# start_sipp NAME [sipp arguments...]: in the background (SIPP_PID[NAME]).
+declare -A SIPP_PID=()
+start_sipp() {
+	local n=$1
+	shift
+	command -v sipp >/dev/null || fail "sipp not installed (scripts/setup.sh installs sip-tester)"
+	_sipp_args "$n"
+	(cd "$T_DIR" && exec sipp "${SIPP_ARGS[@]}" "$@" </dev/null >"$LOGDIR/sipp.$n.stdout" 2>&1) &
+	SIPP_PID[$n]=$!
+	PIDS+=("${SIPP_PID[$n]}")
+	log "sipp $n (pid ${SIPP_PID[$n]}): $*"
+}
+
+# run_sipp NAME [sipp arguments...]: in the foreground, bounded; sets SIPP_RC.
+run_sipp() {
+	local n=$1
+	shift
+	command -v sipp >/dev/null || fail "sipp not installed (scripts/setup.sh installs sip-tester)"
+	_sipp_args "$n"
+	SIPP_RC=0
+	(cd "$T_DIR" && exec timeout -k 5 90 sipp "${SIPP_ARGS[@]}" "$@" </dev/null >"$LOGDIR/sipp.$n.stdout" 2>&1) || SIPP_RC=$?
+	log "sipp $n exited $SIPP_RC"
 }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Our wire format, judged by Wireshark's dissectors (a decoder we did not
+# write): capture one transfer (1 MiB with a thumbnail, forked to two devices
+# so that a CANCEL is on the wire too) on lo, decode SIP on the SIP port
+# (UDP and TCP) and MSRP on the MSRP port, and require:
+#   - SIP INVITE, 200, CANCEL and BYE decoded, INVITE and 200 carrying SDP;
+#   - MSRP SEND requests (> 0), MSRP 200 responses, and a REPORT when a SEND
+#     asked for Success-Report: yes;
+#   - zero frames matching `_ws.malformed || _ws.expert.severity == error`.
+. "$(dirname "$0")/../e2e/lib.sh"
+
+command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
+tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo interface (capture privileges?)"
+start_cpmd
+cap="$T_DIR/cap.pcapng"
+tshark -i lo -f "port $SIP_PORT or port $MSRP_PORT" -w "$cap" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
+TSHARK_PID=$!
+PIDS+=("$TSHARK_PID")
+capturing() { grep -q 'Capturing on' "$LOGDIR/tshark.capture"; }
+wait_for 20 "tshark to start capturing" capturing
+sleep 0.3
+gen_file "$T_DIR/photo.jpg" 1048576
+CPM_TRANSPORT=tcp start_receiver phone bob phone --count 1 --timeout 60 --answer accept
+CPM_TRANSPORT=udp start_receiver tablet bob tablet --count 1 --timeout 60 --answer ignore
+CPM_TRANSPORT=udp send_file photo alice bob "$T_DIR/photo.jpg" --thumbnail "$DATA_DIR/thumb.png"
+expect_delivered
+wait_exit "${RECV_PID[phone]}" 20
+[ "$WAIT_RC" = 0 ] || fail "receiver exit status $WAIT_RC"
+assert_received phone "$T_DIR/photo.jpg"
+sleep 1 # let the BYE/CANCEL transactions finish on the wire
+kill -INT "$TSHARK_PID"
+wait_exit "$TSHARK_PID" 10
+[ -s "$cap" ] || fail "empty capture"
+
+decode() { # decode DISPLAY_FILTER [-T fields -e ...]
+	local f=$1
+	shift
+	tshark -r "$cap" -o tcp.desegment_tcp_streams:TRUE -d "tcp.port==$MSRP_PORT,msrp" \
+		-d "udp.port==$SIP_PORT,sip" -d "tcp.port==$SIP_PORT,sip" -Y "$f" "$@" 2>>"$LOGDIR/tshark.decode.err"
+}
+count() { decode "$1" | wc -l; }
+decode "" >"$LOGDIR/tshark.summary"
+log "capture: $(wc -l <"$LOGDIR/tshark.summary") frames"
+need_at_least() { # FILTER N WHAT
+	local n
+	n=$(count "$1")
+	log "$3: $n"
+	[ "$n" -ge "$2" ] || fail "$3: $n frames match '$1', at least $2 expected (see tshark.summary)"
+}
+need_at_least 'sip.Method == "REGISTER"' 2 "SIP REGISTER"
+need_at_least 'sip.Method == "INVITE"' 3 "SIP INVITE (sender + two forks)"
+need_at_least 'sip.Method == "INVITE" && sdp' 3 "SIP INVITE with SDP"
+need_at_least 'sip.Status-Code == 200 && sdp' 2 "SIP 200 with SDP"
+need_at_least 'sip.Method == "CANCEL"' 1 "SIP CANCEL"
+need_at_least 'sip.Method == "BYE"' 1 "SIP BYE"
+need_at_least 'sip.Method == "ACK"' 2 "SIP ACK"
+need_at_least 'msrp.method == "SEND"' 2 "MSRP SEND"
+need_at_least 'msrp.status.code == 200' 2 "MSRP 200"
+if [ "$(count 'msrp.success.report == "yes"')" -gt 0 ]; then
+	need_at_least 'msrp.method == "REPORT"' 1 "MSRP REPORT (Success-Report: yes was asked)"
+fi
+need_at_least 'sdp.media_attr contains "file-selector"' 2 "SDP a=file-selector"
+bad=$(count '_ws.malformed || _ws.expert.severity == error')
+if [ "$bad" -ne 0 ]; then
+	decode '_ws.malformed || _ws.expert.severity == error' -V | head -n 200 >"$LOGDIR/tshark.malformed"
+	fail "$bad malformed/error frames (see tshark.malformed)"
+fi
