@@ -341,6 +341,11 @@ enum msrp_ev msrp_parse(struct msrp_parser *p, const char *data, size_t len, siz
 		size_t used = 0;
 		bool ready;
 
+		/* Nothing to look at (data may even be NULL): ask for bytes. */
+		if (done == len && p->state != ST_FATAL) {
+			need_more(ev);
+			break;
+		}
 		switch (p->state) {
 		case ST_HEAD:
 			ready = head_step(p, data + done, len - done, &used, ev);

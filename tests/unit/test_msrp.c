@@ -599,6 +599,20 @@ UNIT_TEST(bad_start_lines_are_fatal)
 	CHECK_EQ_INT(v.error, 0);
 }
 
+UNIT_TEST(empty_input)
+{
+	struct msrp_parser *p = malloc(sizeof *p);
+	struct msrp_event ev;
+	size_t used = 99;
+
+	msrp_parser_init(p);
+	CHECK_EQ_INT(msrp_parse(p, NULL, 0, &used, &ev), MSRP_EV_NEED_MORE);
+	CHECK_EQ_INT(used, 0);
+	CHECK_EQ_INT(msrp_parse(p, "MS", 2, &used, &ev), MSRP_EV_NEED_MORE);
+	CHECK_EQ_INT(used, 0);
+	free(p);
+}
+
 UNIT_TEST(fatal_is_sticky)
 {
 	struct msrp_parser *p = malloc(sizeof *p);
@@ -994,7 +1008,7 @@ UNIT_MAIN(T(split_chunked_send), T(split_interruptible_send), T(split_binding_se
 	  T(split_error_then_good), T(tricky_body_is_body), T(binding_fields),
 	  T(response_and_report_fields), T(empty_body_and_liberal_headers), T(unknown_methods),
 	  T(bad_byte_ranges), T(huge_total_is_just_a_number), T(bad_start_lines_are_fatal),
-	  T(fatal_is_sticky), T(overlong_lines), T(header_block_too_big), T(too_many_headers),
+	  T(empty_input), T(fatal_is_sticky), T(overlong_lines), T(header_block_too_big), T(too_many_headers),
 	  T(header_errors_are_not_fatal), T(error_then_good_message), T(bounded_buffering),
 	  T(roundtrip_build_parse), T(builders_refuse_bad_input), T(build_response), T(uri_parse),
 	  T(path_first_last), T(random_ident))
