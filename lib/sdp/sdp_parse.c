@@ -442,6 +442,8 @@ static enum sdp_error parse_attr(struct sdp_pstate *st, struct cpm_str line)
 		name.len = (size_t)(colon - line.p);
 		v = cpm_str_trim((struct cpm_str){colon + 1, line.len - name.len - 1});
 	}
+	/* "a=sendonly " must not become an unknown (ignored) attribute. */
+	name = cpm_str_trim(name);
 	if (st->sec == SEC_SESSION)
 		return session_attr(st, name, v, has_v);
 	if (st->sec == SEC_OURS)
@@ -537,7 +539,7 @@ enum sdp_error sdp_parse_ft(const char *sdp, size_t len, struct sdp_ft *out)
 	e = next_line(&rest, &line, &eof);
 	if (e != SDP_OK)
 		return e;
-	if (eof || !cpm_str_eq(line, "v=0"))
+	if (eof || !cpm_str_eq(cpm_str_trim(line), "v=0"))
 		return SDP_E_VERSION;
 	for (;;) {
 		e = next_line(&rest, &line, &eof);

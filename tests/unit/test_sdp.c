@@ -432,6 +432,13 @@ UNIT_TEST(unknown_attributes_ignored)
 
 	CHECK_EQ_INT(parse_attr("a=foo:bar baz\r\na=x-weird\r\nb=AS:64\r\nk=prompt", &ft), SDP_OK);
 	CHECK_EQ_INT(parse_attr("a=path-ish:1", &ft), SDP_OK);
+	/* Trailing blanks do not hide a known attribute. */
+	CHECK_EQ_INT(parse_s("v=0 \no=- 1 1 IN IP4 h \ns=-\nm=message 9 TCP/MSRP * \n"
+			     "a=path:msrp://h:9/a;tcp \na=recvonly \na=setup :passive\n", &ft), SDP_OK);
+	CHECK_EQ_INT(ft.dir, SDP_DIR_RECVONLY);
+	CHECK_EQ_INT(ft.setup, SDP_SETUP_PASSIVE);
+	CHECK_STR(ft.path, "msrp://h:9/a;tcp");
+	CHECK_STR(ft.origin_addr, "h");
 }
 
 UNIT_TEST(path_multiple_uris)
