@@ -1,0 +1,253 @@
+/* cpm: the CPM file-transfer client (device / user agent).
+ *
+ * One process, one thread, one su_root event loop: sofia-sip nua does the
+ * SIP side (REGISTER, INVITE, BYE), our own non-blocking TCP connections do
+ * MSRP (mconn.c). A transfer (struct xfer) joins one SIP dialog and one MSRP
+ * connection; `send` runs one outgoing transfer, `blast` many, `receive`
+ * takes any number of incoming ones in parallel.
+ *
+ * Files, one job each:
+ *   main.c       command line, usage, exit codes
+ *   agent.c      SIP user agent over nua, the loop, timers, signals, shutdown
+ *   offer.c      SDP offers/answers and multipart bodies (no sofia)
+ *   mconn.c      one MSRP TCP connection: connect, read + parse, write queue
+ *   msrp_out.c   sending a file as one chunked MSRP message
+ *   msrp_in.c    receiving a file into --dir (part file, hash, rename)
+ *   safe_name.c  turning a peer's file name into a safe local one (no sofia)
+ *   progress.c   progress bar on a tty
+ *   util.c       UUIDs, random tokens, MIME types, dates, addresses, logging
+ *
+ * Ownership: the app owns every xfer (doubly linked list); an xfer owns its
+ * nua handle (bound with nua_handle_bind), its mconn and its files. An xfer
+ * is freed by xfer_reap() once its handle is destroyed and its connection
+ * closed; nothing frees an xfer from inside a callback that still uses it.
+ */
+#ifndef CPM_CLIENT_H
+#define CPM_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <openssl/evp.h>
+#include <sofia-sip/nua.h>
+#include <sofia-sip/su_wait.h>
+
+#include "cpm/msrp.h"
+#include "cpm/sdp.h"
+
+/* Exit codes (documented in docs/internals/cpm.md and --help). */
+enum {
+	CPM_EXIT_OK = 0,
+	CPM_EXIT_FAILED = 1,
+	CPM_EXIT_USAGE = 2,
+	CPM_EXIT_DECLINED = 3,
+	CPM_EXIT_REJECTED = 4,
+};
+
+#define CPM_ICSI_FT_ENC "urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.filetransfer"
+#define CPM_ICSI_FT "urn:urn-7:3gpp-service.ims.icsi.oma.cpm.filetransfer"
+
+/* Our own limits (what we send, not what a peer controls). */
+#define CPM_CHUNK_DEFAULT 65536u
+#define CPM_CHUNK_MIN 1024u
+#define CPM_CHUNK_MAX (4u * 1024 * 1024)
+#define CPM_WINDOW_BYTES (4u * 1024 * 1024) /* unacknowledged bytes in flight */
+#define CPM_THUMB_MAX (100u * 1024)
+#define CPM_PROGRESS_TIMEOUT 30 /* seconds without progress: failed: timeout */
+#define CPM_URI_MAX 512
+
+enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST };
+enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE };
+
+struct cpm_opts {
+	enum cpm_cmd cmd;
+	const char *server;           /* ADDR:PORT as given */
+	char server_host[256];
+	uint16_t server_port;
+	const char *user;             /* sip:U@D */
+	char aor[CPM_URI_MAX];        /* normalised, with "sip:" */
+	char domain[256];
+	const char *device;
+	bool tcp;
+	bool verbose;
+	size_t chunk_size;
+	char local_ip[64];            /* address used to reach the server */
+
+	/* send / blast */
+	const char *target;
+	char target_uri[CPM_URI_MAX];
+	const char *file;
+	const char *thumbnail;
+	const char *conversation_id;
+	const char *in_reply_to;
+	unsigned invite_timeout;      /* seconds without a final answer */
+	unsigned count;               /* blast: transfers; receive: files (0 = no limit) */
+	unsigned parallel;
+	uint64_t blast_size;
+
+	/* receive */
+	const char *dir;
+	char dir_abs[4096];
+	unsigned timeout;             /* receive: 0 = none */
+	enum cpm_answer answer;
+	double answer_delay;
+};
+
+enum xfer_dir { XFER_OUT, XFER_IN };
+
+enum xfer_state {
+	XS_INVITING,   /* out: INVITE sent, no final answer yet */
+	XS_RINGING,    /* in: INVITE received, not answered yet */
+	XS_CONNECTING, /* TCP connect in progress */
+	XS_ACTIVE,     /* MSRP running */
+	XS_DONE,       /* result printed; waiting for SIP/TCP to wind down */
+};
+
+struct inflight {
+	char tid[MSRP_TID_MAX + 1];
+	uint64_t end; /* offset just past the chunk's last byte */
+	bool acked;
+};
+
+struct mconn;
+struct cpm_app;
+
+struct xfer {
+	struct cpm_app *app;
+	struct xfer *prev, *next;
+	enum xfer_dir dir;
+	enum xfer_state state;
+	unsigned id;                  /* for logs */
+	nua_handle_t *nh;
+	bool dialog_up;               /* 200 sent/received: BYE needed to end */
+	bool bye_sent;
+	struct mconn *conn;
+	double last_progress;         /* monotonic seconds */
+	double started;
+	double answer_at;             /* in: when to answer (answer-delay) */
+	double invite_deadline;       /* out: no final answer by then */
+
+	/* description of the file (both directions) */
+	struct sdp_file_selector sel;
+	char ftid[SDP_MAX_TOKEN + 1];
+	char local_sid[32];
+	char local_path[256];         /* our a=path URI */
+	char remote_path[SDP_MAX_PATH + 1];
+	char msgid[MSRP_MSGID_MAX + 1];
+	char remote_host[SDP_MAX_TOKEN + 1]; /* where to connect (first a=path URI) */
+	uint16_t remote_port;
+	char safe[256];               /* in: safe local name of the file */
+	bool success;
+	char display[64];             /* short name for progress/logs */
+
+	/* out */
+	int src_fd;                   /* file to send, or -1 */
+	const uint8_t *src_mem;       /* blast: shared random buffer */
+	uint64_t next_off;            /* next byte to put on the wire */
+	uint64_t acked_off;           /* all bytes below are acknowledged */
+	bool zero_sent;
+	struct inflight *ring;
+	size_t ring_cap, ring_head, ring_len;
+	char *chunk_buf;
+	bool report_ok;
+
+	/* in */
+	int part_fd;
+	char part_name[288];
+	uint64_t contig;              /* bytes from the start written in order */
+	uint64_t ooo_bytes;           /* bytes written out of order */
+	bool ooo;
+	bool got_last;                /* '$' seen */
+	bool have_msgid;
+	uint64_t cur_off;             /* current chunk: file offset of its next byte */
+	bool cur_ours;                /* current SEND carries our file */
+	bool cur_error;               /* current SEND already failed: 413 etc. */
+	int cur_status;
+	EVP_MD_CTX *md;
+	uint8_t *thumb;               /* decoded thumbnail from the INVITE */
+	size_t thumb_len;
+	char thumb_ext[16];
+};
+
+struct cpm_app {
+	struct cpm_opts *o;
+	su_root_t *root;
+	nua_t *nua;
+	su_timer_t *tick;
+	nua_handle_t *reg_nh;
+	bool registered;
+	bool unregistering;
+	int dir_fd;                   /* receive: --dir, opened once */
+	int sig_fd;
+	int sig_index;
+	struct xfer *xfers;
+	unsigned nxfers;
+	unsigned next_id;
+	int exit_code;
+	bool shutting_down;
+	bool nua_shutdown_sent;
+	double shutdown_deadline;
+	double deadline;              /* receive --timeout */
+	char instance[64];            /* urn:uuid:... */
+
+	/* results */
+	unsigned received;
+	unsigned blast_started, blast_ok, blast_failed;
+	double blast_t0;
+	uint8_t *blast_buf;
+	struct sdp_file_selector blast_sel;
+	bool progress_tty;
+};
+
+/* agent.c */
+int agent_run(struct cpm_app *app);
+void agent_finish(struct cpm_app *app, int exit_code);
+/* The transfer has its result: `code` is an exit code (CPM_EXIT_*); `line`
+ * (may be NULL) is the stdout result line of send. Tears down MSRP and SIP
+ * (a successful incoming transfer waits for the sender's BYE instead). */
+void xfer_done(struct xfer *x, int code, const char *line);
+struct xfer *xfer_new(struct cpm_app *app, enum xfer_dir dir);
+void xfer_reap(struct xfer *x);
+
+/* offer.c (no sofia) */
+void xfer_local_path(const struct cpm_opts *o, struct xfer *x);
+int offer_build(const struct cpm_opts *o, struct xfer *x, long mtime, const uint8_t *thumb,
+		size_t thumb_len, const char *thumb_type, char **body, char *ctype, size_t ctype_cap);
+int offer_parse_body(const char *ctype, const char *body, size_t len, struct sdp_ft *sdp,
+		     struct xfer *thumb_into, char *err, size_t errcap);
+int answer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
+
+/* msrp_out.c */
+int msrp_out_start(struct xfer *x, const struct sdp_ft *answer, char *err, size_t errcap);
+void msrp_out_free(struct xfer *x);
+
+/* msrp_in.c */
+int msrp_in_prepare(struct xfer *x, char *err, size_t errcap); /* part file, before 200 */
+int msrp_in_start(struct xfer *x, char *err, size_t errcap);   /* connect, after ACK */
+void msrp_in_abort(struct xfer *x, const char *reason);
+void msrp_in_free(struct xfer *x);
+
+/* progress.c */
+void progress_update(struct cpm_app *app, const struct xfer *x, uint64_t done, uint64_t total,
+		     bool force);
+void progress_clear(struct cpm_app *app);
+
+/* util.c */
+double now_mono(void);
+void random_token(char *out, size_t len);           /* ALPHANUM */
+void uuid_v4(char out[37]);
+void uuid_v5(char out[37], const char *name);
+const char *mime_guess(const char *path);
+const char *mime_ext(const char *ctype);            /* "jpg" for image/jpeg, "bin" otherwise */
+void rfc5322_date(char *out, size_t cap, long t);
+int parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
+int local_ip_for(const char *host, uint16_t port, char *out, size_t cap);
+int sha1_fd(int fd, uint8_t out[20], uint64_t *size);
+void hex_lower(char *out, const uint8_t *in, size_t n);
+void out_line(struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vlog(const struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void errlog(struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,332 @@
+/* cpm command line: options, usage, exit codes. Global options may come
+ * before or after the command; everything is checked before the SIP stack
+ * starts, so a usage error never leaves a registration behind. */
+#include "cpm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_main[] =
+	"usage: cpm --server ADDR:PORT --user sip:USER@DOMAIN [--device ID] [--transport udp|tcp]\n"
+	"           [--verbose] [--chunk-size BYTES] COMMAND [ARGS]\n"
+	"\n"
+	"A CPM file-transfer device: SIP (via --server as outbound proxy) + MSRP.\n"
+	"\n"
+	"commands:\n"
+	"  send TARGET FILE [--thumbnail IMG]   send one file; last stdout line is the result\n"
+	"  receive --dir DIR [--count N] ...     register and save incoming files\n"
+	"  blast TARGET --count N --parallel P --size BYTES   load generator\n"
+	"\n"
+	"global options:\n"
+	"  --server ADDR:PORT     SIP server (outbound proxy and registrar)\n"
+	"  --user sip:U@D         our address of record (From, To of REGISTER)\n"
+	"  --device ID            device name; the +sip.instance UUID is derived from user+device\n"
+	"  --transport udp|tcp    SIP transport (default udp)\n"
+	"  --chunk-size BYTES     MSRP chunk size when sending (default 65536)\n"
+	"  --verbose, -v          log SIP and MSRP events to stderr\n"
+	"  --help, -h             this text; `cpm COMMAND --help` for a command\n"
+	"\n"
+	"exit codes: 0 ok, 1 failed, 2 usage, 3 declined (603), 4 rejected (other SIP error)\n";
+
+static const char usage_send[] =
+	"usage: cpm [global options] send TARGET FILE [options]\n"
+	"\n"
+	"Sends FILE to TARGET (sip:user@domain, or just user: the domain of --user is added)\n"
+	"as one MSRP message (RFC 5547 push). The last line on stdout is the result:\n"
+	"  delivered                  every chunk acknowledged and the success REPORT received (exit 0)\n"
+	"  declined                   the recipient answered 603 (exit 3)\n"
+	"  rejected: CODE PHRASE      any other SIP error response (exit 4)\n"
+	"  failed: REASON             timeout, network, MSRP error, BYE before the end (exit 1)\n"
+	"\n"
+	"options:\n"
+	"  --thumbnail IMG            send IMG (<= 100 KB) as the file icon (multipart INVITE)\n"
+	"  --conversation-id ID       Conversation-ID (default: a fresh UUID)\n"
+	"  --in-reply-to ID           InReplyTo-Contribution-ID\n"
+	"  --invite-timeout SECONDS   give up when no final answer comes (default 120)\n";
+
+static const char usage_receive[] =
+	"usage: cpm [global options] receive --dir DIR [options]\n"
+	"\n"
+	"Registers and saves incoming files (any number in parallel) into DIR. For each file:\n"
+	"  received PATH SIZE SHA1HEX     (and `thumbnail PATH SIZE` when the INVITE had one)\n"
+	"  failed: NAME REASON            transfer aborted (not counted)\n"
+	"options:\n"
+	"  --dir DIR                  where files go (must exist); names are made safe, never overwritten\n"
+	"  --count N                  exit 0 after N files (default: until --timeout or a signal)\n"
+	"  --timeout SECONDS          give up (`failed: timeout`, exit 1) after this long\n"
+	"  --answer accept|decline|ignore   200 OK (default), 603 Decline, or ring until CANCEL\n"
+	"  --answer-delay SECONDS     send 180 Ringing and wait this long before answering\n"
+	"SIGINT/SIGTERM un-register (Expires 0) and exit.\n";
+
+static const char usage_blast[] =
+	"usage: cpm [global options] blast TARGET --count N --parallel P --size BYTES\n"
+	"\n"
+	"Runs N transfers of random in-memory files of BYTES each (suffixes k, M, G allowed),\n"
+	"at most P at a time, in one process, then prints:\n"
+	"  blast OK ok FAILED failed SECS seconds RATE transfers/s\n"
+	"exit 0 when all succeeded, 1 otherwise.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("cpm: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\n(try cpm --help)\n", stderr);
+	return CPM_EXIT_USAGE;
+}
+
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out, bool suffixes)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	unsigned long long mul = 1;
+	if (suffixes && *end) {
+		switch (*end) {
+		case 'k': case 'K': mul = 1024ULL; break;
+		case 'm': case 'M': mul = 1024ULL * 1024; break;
+		case 'g': case 'G': mul = 1024ULL * 1024 * 1024; break;
+		default: return -1;
+		}
+		end++;
+		if (*end == 'i' || *end == 'I')
+			end++;
+		if (*end == 'b' || *end == 'B')
+			end++;
+	}
+	if (*end || (v && mul > max / v) || v * mul > max)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || !(v >= 0) || v > 86400.0 * 365)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "--name value" or "--name=value". */
+static bool opt_match(const char *arg, const char *name, int *i, int argc, char **argv, const char **val)
+{
+	size_t n = strlen(name);
+	if (strncmp(arg, name, n) != 0)
+		return false;
+	if (arg[n] == '=') {
+		*val = arg + n + 1;
+		return true;
+	}
+	if (arg[n] != '\0')
+		return false;
+	*val = *i + 1 < argc ? argv[++*i] : NULL;
+	return true;
+}
+
+static int normalise_uri(const char *in, const char *domain, char *out, size_t cap)
+{
+	bool has_scheme = strncmp(in, "sip:", 4) == 0 || strncmp(in, "sips:", 5) == 0 || strncmp(in, "tel:", 4) == 0;
+	bool has_at = strchr(in, '@') != NULL;
+	int n;
+	if (strncmp(in, "tel:", 4) == 0)
+		n = snprintf(out, cap, "%s", in);
+	else
+		n = snprintf(out, cap, "%s%s%s%s", has_scheme ? "" : "sip:", in, has_at || !domain ? "" : "@",
+			     has_at || !domain ? "" : domain);
+	if (n < 0 || (size_t)n >= cap || strpbrk(out, " <>\r\n\""))
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct cpm_opts o;
+	static struct cpm_app app;
+	const char *positional[4];
+	int npos = 0;
+	bool help = false;
+	const char *transport = "udp", *answer = "accept";
+	unsigned long long num;
+
+	o.chunk_size = CPM_CHUNK_DEFAULT;
+	o.invite_timeout = 120;
+	o.parallel = 10;
+	app.o = &o;
+	app.dir_fd = -1;
+	app.sig_fd = -1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			help = true;
+		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+			o.verbose = true;
+		} else if (opt_match(a, "--server", &i, argc, argv, &v)) {
+			if (!v)
+				return usage_error("--server needs ADDR:PORT%s", "");
+			o.server = v;
+		} else if (opt_match(a, "--user", &i, argc, argv, &v)) {
+			if (!v)
+				return usage_error("--user needs sip:USER@DOMAIN%s", "");
+			o.user = v;
+		} else if (opt_match(a, "--device", &i, argc, argv, &v)) {
+			if (!v)
+				return usage_error("--device needs an ID%s", "");
+			o.device = v;
+		} else if (opt_match(a, "--transport", &i, argc, argv, &v)) {
+			transport = v ? v : "";
+		} else if (opt_match(a, "--chunk-size", &i, argc, argv, &v)) {
+			if (parse_uint(v, CPM_CHUNK_MAX, &num, true) < 0 || num < CPM_CHUNK_MIN)
+				return usage_error("--chunk-size must be 1024 .. 4194304, not %s", v ? v : "(none)");
+			o.chunk_size = (size_t)num;
+		} else if (opt_match(a, "--thumbnail", &i, argc, argv, &v)) {
+			if (!v)
+				return usage_error("--thumbnail needs a file%s", "");
+			o.thumbnail = v;
+		} else if (opt_match(a, "--conversation-id", &i, argc, argv, &v)) {
+			if (!v || !*v || strpbrk(v, " \t\r\n;,\""))
+				return usage_error("--conversation-id needs a token%s", "");
+			o.conversation_id = v;
+		} else if (opt_match(a, "--in-reply-to", &i, argc, argv, &v)) {
+			if (!v || !*v || strpbrk(v, " \t\r\n;,\""))
+				return usage_error("--in-reply-to needs a token%s", "");
+			o.in_reply_to = v;
+		} else if (opt_match(a, "--invite-timeout", &i, argc, argv, &v)) {
+			if (parse_uint(v, 86400, &num, false) < 0)
+				return usage_error("bad --invite-timeout %s", v ? v : "(none)");
+			o.invite_timeout = (unsigned)num;
+		} else if (opt_match(a, "--dir", &i, argc, argv, &v)) {
+			if (!v)
+				return usage_error("--dir needs a directory%s", "");
+			o.dir = v;
+		} else if (opt_match(a, "--count", &i, argc, argv, &v)) {
+			if (parse_uint(v, UINT_MAX, &num, false) < 0)
+				return usage_error("bad --count %s", v ? v : "(none)");
+			o.count = (unsigned)num;
+		} else if (opt_match(a, "--timeout", &i, argc, argv, &v)) {
+			if (parse_uint(v, 86400 * 365, &num, false) < 0)
+				return usage_error("bad --timeout %s", v ? v : "(none)");
+			o.timeout = (unsigned)num;
+		} else if (opt_match(a, "--answer", &i, argc, argv, &v)) {
+			answer = v ? v : "";
+		} else if (opt_match(a, "--answer-delay", &i, argc, argv, &v)) {
+			if (parse_seconds(v, &o.answer_delay) < 0)
+				return usage_error("bad --answer-delay %s", v ? v : "(none)");
+		} else if (opt_match(a, "--parallel", &i, argc, argv, &v)) {
+			if (parse_uint(v, 100000, &num, false) < 0 || num == 0)
+				return usage_error("bad --parallel %s", v ? v : "(none)");
+			o.parallel = (unsigned)num;
+		} else if (opt_match(a, "--size", &i, argc, argv, &v)) {
+			if (parse_uint(v, 1ULL << 32, &num, true) < 0)
+				return usage_error("bad --size %s (at most 4 GiB)", v ? v : "(none)");
+			o.blast_size = num;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return usage_error("unknown option %s", a);
+		} else if (o.cmd == CMD_NONE) {
+			if (strcmp(a, "send") == 0)
+				o.cmd = CMD_SEND;
+			else if (strcmp(a, "receive") == 0)
+				o.cmd = CMD_RECEIVE;
+			else if (strcmp(a, "blast") == 0)
+				o.cmd = CMD_BLAST;
+			else
+				return usage_error("unknown command %s", a);
+		} else {
+			if (npos == 4)
+				return usage_error("too many arguments (%s)", a);
+			positional[npos++] = a;
+		}
+	}
+
+	if (help) {
+		fputs(o.cmd == CMD_SEND ? usage_send
+		      : o.cmd == CMD_RECEIVE ? usage_receive
+		      : o.cmd == CMD_BLAST ? usage_blast
+					   : usage_main,
+		      stdout);
+		return CPM_EXIT_OK;
+	}
+	if (o.cmd == CMD_NONE)
+		return usage_error("no command given%s", "");
+	if (!o.server || parse_hostport(o.server, o.server_host, sizeof o.server_host, &o.server_port) < 0)
+		return usage_error("--server ADDR:PORT is required (got %s)", o.server ? o.server : "nothing");
+	if (!o.user || !strchr(o.user, '@') || normalise_uri(o.user, NULL, o.aor, sizeof o.aor) < 0)
+		return usage_error("--user sip:USER@DOMAIN is required (got %s)", o.user ? o.user : "nothing");
+	{
+		const char *at = strchr(o.aor, '@') + 1;
+		size_t dl = strcspn(at, ";>?");
+		if (dl == 0 || dl >= sizeof o.domain)
+			return usage_error("bad domain in --user %s", o.user);
+		memcpy(o.domain, at, dl);
+		o.domain[dl] = '\0';
+	}
+	if (strcmp(transport, "udp") == 0)
+		o.tcp = false;
+	else if (strcmp(transport, "tcp") == 0)
+		o.tcp = true;
+	else
+		return usage_error("--transport must be udp or tcp, not %s", transport);
+	if (strcmp(answer, "accept") == 0)
+		o.answer = ANSWER_ACCEPT;
+	else if (strcmp(answer, "decline") == 0)
+		o.answer = ANSWER_DECLINE;
+	else if (strcmp(answer, "ignore") == 0)
+		o.answer = ANSWER_IGNORE;
+	else
+		return usage_error("--answer must be accept, decline or ignore, not %s", answer);
+
+	switch (o.cmd) {
+	case CMD_SEND:
+		if (npos != 2)
+			return usage_error("send needs TARGET and FILE%s", "");
+		o.target = positional[0];
+		o.file = positional[1];
+		break;
+	case CMD_BLAST:
+		if (npos != 1)
+			return usage_error("blast needs TARGET%s", "");
+		o.target = positional[0];
+		if (!o.count)
+			o.count = 1;
+		break;
+	case CMD_RECEIVE:
+		if (npos != 0)
+			return usage_error("receive takes no arguments (got %s)", positional[0]);
+		if (!o.dir)
+			return usage_error("receive needs --dir DIR%s", "");
+		app.dir_fd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (app.dir_fd < 0 || !realpath(o.dir, o.dir_abs)) {
+			fprintf(stderr, "cpm: cannot open directory %s: %s\n", o.dir, strerror(errno));
+			return CPM_EXIT_USAGE;
+		}
+		break;
+	default:
+		break;
+	}
+	if (o.target && normalise_uri(o.target, o.domain, o.target_uri, sizeof o.target_uri) < 0)
+		return usage_error("bad TARGET %s", o.target);
+	if (local_ip_for(o.server_host, o.server_port, o.local_ip, sizeof o.local_ip) < 0) {
+		fprintf(stdout, "failed: cannot resolve or reach %s\n", o.server);
+		return CPM_EXIT_FAILED;
+	}
+	app.progress_tty = isatty(2) && o.cmd != CMD_BLAST;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	int rc = agent_run(&app);
+	if (app.dir_fd >= 0)
+		close(app.dir_fd);
+	return rc;
+}

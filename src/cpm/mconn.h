@@ -1,0 +1,55 @@
+/* One MSRP connection of the client: a non-blocking TCP socket registered in
+ * the su_root, a bounded receive buffer fed to the msrp.h streaming parser,
+ * and a bounded write queue.
+ *
+ * We are always the active side (a=setup:active), so a connection is always
+ * opened by us with mconn_open(). Events go to the owner through mconn_ops;
+ * the owner may call mconn_close() from inside any callback: the memory is
+ * released when the callback returns, and no callback runs after close.
+ *
+ * Back-pressure: reading stops while the write queue is nearly full (a peer
+ * that does not read our responses cannot make us buffer without bound);
+ * the owner fills the queue from on_writable when there is room.
+ */
+#ifndef CPM_CLIENT_MCONN_H
+#define CPM_CLIENT_MCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sofia-sip/su_wait.h>
+
+#include "cpm/msrp.h"
+
+struct mconn;
+
+struct mconn_ops {
+	void (*on_connect)(void *arg);
+	/* MSG / BODY / END / ERROR events of the parser, in order. */
+	void (*on_event)(void *arg, const struct msrp_event *ev);
+	/* The write queue has room (called after each successful write). */
+	void (*on_writable)(void *arg);
+	/* Connection failed or closed by the peer; the connection is already
+	 * closed when this runs (do not call mconn_close again). */
+	void (*on_close)(void *arg, const char *reason);
+};
+
+/* Connect to host:port (numeric IPv4/IPv6 address). wcap = write queue size. */
+int mconn_open(struct mconn **out, su_root_t *root, const char *host, uint16_t port, size_t wcap,
+	       const struct mconn_ops *ops, void *arg, bool verbose);
+/* Reading pauses while less than `n` bytes are free in the write queue
+ * (default 4096, for a side that answers requests). A pure sender sets 0:
+ * it must always read the responses that open its window. */
+void mconn_set_read_reserve(struct mconn *c, size_t n);
+/* Free bytes in the write queue. */
+size_t mconn_wspace(const struct mconn *c);
+/* Bytes queued and not yet written to the socket. */
+size_t mconn_wpending(const struct mconn *c);
+/* Append n bytes; returns 0, or -1 when they do not fit (nothing queued). */
+int mconn_write(struct mconn *c, const void *p, size_t n);
+/* Try to write the queue out now (normally done on writability). */
+void mconn_flush(struct mconn *c);
+void mconn_close(struct mconn *c);
+
+#endif

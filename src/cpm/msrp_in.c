@@ -1,0 +1,463 @@
+/* Receiving one file over MSRP into --dir.
+ *
+ * The offer comes from the server (it is passive, we are active): after the
+ * 200 OK is ACKed we connect to the first URI of its a=path and send an empty
+ * binding SEND (To-Path, From-Path, Message-ID only; RFC 4975 §5.4). Chunks
+ * are written at their Byte-Range offset into DIR/.NAME.cpm-part (created
+ * O_EXCL|O_NOFOLLOW relative to the directory fd) and hashed as they come in
+ * order. When the '$' chunk has arrived and every byte is there, size and
+ * sha-1 are checked, the part file is renamed to the first free
+ * "NAME", "NAME (1)", ... (renameat2 RENAME_NOREPLACE: never overwrite), the
+ * success REPORT is sent, and `received PATH SIZE SHA1` is printed.
+ *
+ * Nothing the peer sends sizes an allocation: bodies stream to the file,
+ * bytes beyond the announced size are refused with 413.
+ */
+#include "cpm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mconn.h"
+#include "safe_name.h"
+
+static void in_respond(struct xfer *x, const struct msrp_msg *m, int status, const char *comment)
+{
+	if (!x->conn)
+		return;
+	if (m->failure_report == MSRP_REPORT_NO)
+		return;
+	if (m->failure_report == MSRP_REPORT_PARTIAL && status == 200)
+		return;
+	char buf[MSRP_MAX_LINE * 2 + 256];
+	int n = msrp_build_response(buf, sizeof buf, m->tid, status, comment, m->from_path,
+				    cpm_str_c(x->local_path));
+	if (n < 0 || mconn_write(x->conn, buf, (size_t)n) < 0)
+		vlog(x->app, "[%u] MSRP: could not queue response %d to %s", x->id, status, m->tid);
+}
+
+static void in_remove_part(struct xfer *x)
+{
+	if (x->part_fd >= 0) {
+		close(x->part_fd);
+		x->part_fd = -1;
+	}
+	if (x->part_name[0] && x->app->dir_fd >= 0)
+		unlinkat(x->app->dir_fd, x->part_name, 0);
+	x->part_name[0] = '\0';
+}
+
+void msrp_in_abort(struct xfer *x, const char *reason)
+{
+	if (x->state == XS_DONE)
+		return;
+	in_remove_part(x);
+	out_line(x->app, "failed: %s %s", x->safe, reason);
+	xfer_done(x, CPM_EXIT_FAILED, NULL);
+}
+
+/* Move the part file to the first free final name; returns 0 and the name. */
+static int in_rename(struct xfer *x, char *final, size_t cap)
+{
+	int dfd = x->app->dir_fd;
+	for (unsigned n = 0; n < 10000; n++) {
+		if (!safe_name_numbered(final, cap, x->safe, n))
+			return -1;
+		if (renameat2(dfd, x->part_name, dfd, final, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == EEXIST)
+			continue;
+		if (errno != EINVAL && errno != ENOSYS)
+			return -1;
+		/* file system without RENAME_NOREPLACE: link() never replaces either */
+		if (linkat(dfd, x->part_name, dfd, final, 0) == 0) {
+			unlinkat(dfd, x->part_name, 0);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+static void in_save_thumbnail(struct xfer *x, const char *final)
+{
+	if (!x->thumb || !x->thumb_len)
+		return;
+	char name[512];
+	for (unsigned n = 0; n < 100; n++) {
+		int w = n ? snprintf(name, sizeof name, "%s.thumbnail (%u).%s", final, n, x->thumb_ext)
+			  : snprintf(name, sizeof name, "%s.thumbnail.%s", final, x->thumb_ext);
+		if (w < 0 || (size_t)w >= sizeof name || w > 255)
+			return;
+		int fd = openat(x->app->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			if (errno == EEXIST)
+				continue;
+			errlog(x->app, "cannot save thumbnail %s: %s", name, strerror(errno));
+			return;
+		}
+		size_t off = 0;
+		while (off < x->thumb_len) {
+			ssize_t r = write(fd, x->thumb + off, x->thumb_len - off);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			off += (size_t)r;
+		}
+		close(fd);
+		if (off != x->thumb_len) {
+			unlinkat(x->app->dir_fd, name, 0);
+			errlog(x->app, "cannot write thumbnail %s", name);
+			return;
+		}
+		out_line(x->app, "thumbnail %s/%s %zu", x->app->o->dir_abs, name, x->thumb_len);
+		return;
+	}
+}
+
+static bool in_complete(const struct xfer *x)
+{
+	if (!x->got_last)
+		return false;
+	if (x->contig == x->sel.size)
+		return true;
+	/* out of order: overlapping chunks may make this an overestimate;
+	 * the hash check below still catches a hole when a hash was given */
+	return x->ooo && x->contig + x->ooo_bytes >= x->sel.size;
+}
+
+/* The last byte is in: check, answer the chunk, rename, report, print. */
+static void in_finish(struct xfer *x, const struct msrp_msg *m)
+{
+	struct cpm_app *app = x->app;
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	struct stat st;
+
+	if (x->ooo) {
+		uint64_t sz = 0;
+		if (sha1_fd(x->part_fd, md, &sz) < 0) {
+			in_respond(x, m, 400, "Cannot read back the file");
+			msrp_in_abort(x, "cannot read back the part file");
+			return;
+		}
+		mdlen = 20;
+	} else if (!EVP_DigestFinal_ex(x->md, md, &mdlen)) {
+		in_respond(x, m, 400, "Hash failure");
+		msrp_in_abort(x, "sha-1 failed");
+		return;
+	}
+	if (fstat(x->part_fd, &st) < 0 || (uint64_t)st.st_size != x->sel.size) {
+		in_respond(x, m, 400, "Size mismatch");
+		msrp_in_abort(x, "size mismatch");
+		return;
+	}
+	if (x->sel.has_hash && strcmp(x->sel.hash_alg, "sha-1") == 0 &&
+	    (x->sel.hash_len != mdlen || memcmp(x->sel.hash, md, mdlen) != 0)) {
+		in_respond(x, m, 400, "Hash mismatch");
+		msrp_in_abort(x, "sha-1 mismatch");
+		return;
+	}
+	char final[SAFE_NAME_MAX + 32];
+	if (in_rename(x, final, sizeof final) < 0) {
+		int e = errno;
+		in_respond(x, m, 400, "Cannot store the file");
+		char why[128];
+		snprintf(why, sizeof why, "cannot rename: %s", strerror(e));
+		msrp_in_abort(x, why);
+		return;
+	}
+	close(x->part_fd);
+	x->part_fd = -1;
+	x->part_name[0] = '\0';
+
+	in_respond(x, m, 200, NULL);
+	if (m->success_report == MSRP_REPORT_YES && x->conn) {
+		char tid[MSRP_TID_MAX + 1];
+		random_token(tid, 16);
+		struct msrp_byte_range br = {1, x->sel.size, x->sel.size};
+		struct msrp_request_head h = {
+			.tid = tid,
+			.method = MSRP_METHOD_REPORT,
+			.to_path = m->from_path,
+			.from_path = cpm_str_c(x->local_path),
+			.message_id = m->message_id,
+			.range = &br,
+			.status_code = 200,
+			.status_comment = "OK",
+		};
+		char buf[MSRP_MAX_HEADER_BYTES + 64];
+		int n = msrp_build_request_head(buf, sizeof buf, &h);
+		int e = n < 0 ? -1 : msrp_build_end(buf + n, sizeof buf - (size_t)n, tid, MSRP_FLAG_END, false);
+		if (n < 0 || e < 0 || mconn_write(x->conn, buf, (size_t)(n + e)) < 0)
+			errlog(app, "could not send the success REPORT for %s", final);
+		else
+			vlog(app, "[%u] MSRP: REPORT %s Status 000 200 sent", x->id, tid);
+	}
+	char hex[41];
+	hex_lower(hex, md, 20);
+	progress_update(app, x, x->sel.size, x->sel.size, true);
+	out_line(app, "received %s/%s %llu %s", app->o->dir_abs, final, (unsigned long long)x->sel.size, hex);
+	in_save_thumbnail(x, final);
+	x->success = true;
+	xfer_done(x, CPM_EXIT_OK, NULL);
+}
+
+static void in_body(struct xfer *x, struct cpm_str b)
+{
+	if (!x->cur_ours || x->cur_status != 200 || b.len == 0)
+		return;
+	if (x->cur_off > x->sel.size || b.len > x->sel.size - x->cur_off) {
+		x->cur_status = 413;
+		return;
+	}
+	size_t done = 0;
+	while (done < b.len) {
+		ssize_t w = pwrite(x->part_fd, b.p + done, b.len - done, (off_t)(x->cur_off + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			errlog(x->app, "write %s: %s", x->part_name, w < 0 ? strerror(errno) : "short write");
+			x->cur_status = 500; /* answered as 400: MSRP has no 5xx */
+			return;
+		}
+		done += (size_t)w;
+	}
+	uint64_t off = x->cur_off, end = x->cur_off + b.len;
+	if (off <= x->contig && end > x->contig) {
+		size_t skip = (size_t)(x->contig - off);
+		if (!x->ooo)
+			EVP_DigestUpdate(x->md, b.p + skip, b.len - skip);
+		x->contig = end;
+	} else if (off > x->contig) {
+		x->ooo = true;
+		x->ooo_bytes += b.len;
+	}
+	x->cur_off = end;
+	x->last_progress = now_mono();
+	progress_update(x->app, x, x->contig, x->sel.size, false);
+}
+
+static void in_msg(struct xfer *x, const struct msrp_msg *m)
+{
+	x->cur_ours = false;
+	x->cur_status = 200;
+	if (m->method == MSRP_METHOD_NONE) {
+		if (m->status != 200) {
+			char why[128];
+			snprintf(why, sizeof why, "MSRP %d %.*s", m->status, (int)m->comment.len, m->comment.p);
+			msrp_in_abort(x, why);
+		}
+		return;
+	}
+	if (m->method == MSRP_METHOD_REPORT)
+		return;
+	if (m->method != MSRP_METHOD_SEND) {
+		x->cur_status = 501;
+		return;
+	}
+	struct msrp_uri u;
+	if (msrp_uri_parse(msrp_path_last(m->to_path), &u) < 0 || !cpm_str_eq(u.session_id, x->local_sid)) {
+		x->cur_status = 481;
+		return;
+	}
+	if (!m->has_body)
+		return; /* an empty SEND (keep-alive / binding): just 200 */
+	if (!x->have_msgid) {
+		if (!cpm_str_copy(x->msgid, sizeof x->msgid, m->message_id)) {
+			x->cur_status = 400;
+			return;
+		}
+		x->have_msgid = true;
+	} else if (!cpm_str_eq(m->message_id, x->msgid)) {
+		x->cur_status = 403; /* one file, one message per session */
+		return;
+	}
+	uint64_t start = m->has_byte_range ? m->range.start : 1;
+	if (start == 0 || (m->has_byte_range && m->range.total != MSRP_RANGE_STAR &&
+			   m->range.total != x->sel.size)) {
+		x->cur_status = 400;
+		return;
+	}
+	x->cur_off = start - 1;
+	x->cur_ours = true;
+	if (x->app->o->verbose)
+		vlog(x->app, "[%u] MSRP: SEND %s Byte-Range %llu-%s/%llu", x->id, m->tid,
+		     (unsigned long long)start,
+		     m->has_byte_range && m->range.end != MSRP_RANGE_STAR ? "n" : "*",
+		     (unsigned long long)x->sel.size);
+}
+
+static void in_end(struct xfer *x, const struct msrp_event *ev)
+{
+	const struct msrp_msg *m = ev->msg;
+	if (!m || m->method == MSRP_METHOD_NONE || m->method == MSRP_METHOD_REPORT)
+		return;
+	if (x->cur_status != 200) {
+		int st = x->cur_status == 500 ? 400 : x->cur_status;
+		in_respond(x, m, st, NULL);
+		if (x->cur_ours || st == 413) {
+			char why[64];
+			snprintf(why, sizeof why, st == 413 ? "more bytes than announced" : "MSRP error %d", st);
+			msrp_in_abort(x, why);
+		}
+		return;
+	}
+	if (!x->cur_ours) {
+		in_respond(x, m, 200, NULL);
+		return;
+	}
+	if (ev->flag == MSRP_FLAG_ABORT) {
+		in_respond(x, m, 200, NULL);
+		msrp_in_abort(x, "aborted by sender");
+		return;
+	}
+	if (ev->flag == MSRP_FLAG_END)
+		x->got_last = true;
+	if (in_complete(x)) {
+		in_finish(x, m);
+		return;
+	}
+	in_respond(x, m, 200, NULL);
+}
+
+static void in_on_event(void *arg, const struct msrp_event *ev)
+{
+	struct xfer *x = arg;
+	if (x->state == XS_DONE)
+		return;
+	switch (ev->type) {
+	case MSRP_EV_MSG:
+		in_msg(x, ev->msg);
+		break;
+	case MSRP_EV_BODY:
+		in_body(x, ev->body);
+		break;
+	case MSRP_EV_END:
+		in_end(x, ev);
+		break;
+	case MSRP_EV_ERROR:
+		vlog(x->app, "[%u] MSRP: bad message: %s%s", x->id, msrp_strerror(ev->error),
+		     ev->fatal ? " (fatal)" : "");
+		if (!ev->fatal && ev->msg && ev->msg->tid[0] && ev->msg->method != MSRP_METHOD_NONE &&
+		    ev->msg->method != MSRP_METHOD_REPORT)
+			in_respond(x, ev->msg, 400, NULL);
+		break;
+	default:
+		break;
+	}
+}
+
+static void in_on_connect(void *arg)
+{
+	struct xfer *x = arg;
+	struct cpm_app *app = x->app;
+	vlog(app, "[%u] MSRP: connected to %s:%u", x->id, x->remote_host, (unsigned)x->remote_port);
+	x->state = XS_ACTIVE;
+	x->last_progress = now_mono();
+	x->started = now_mono();
+	/* binding SEND: To-Path, From-Path, Message-ID, nothing else */
+	char tid[MSRP_TID_MAX + 1], mid[MSRP_MSGID_MAX + 1];
+	random_token(tid, 16);
+	random_token(mid, 20);
+	struct msrp_request_head h = {
+		.tid = tid,
+		.method = MSRP_METHOD_SEND,
+		.to_path = cpm_str_c(x->remote_path),
+		.from_path = cpm_str_c(x->local_path),
+		.message_id = cpm_str_c(mid),
+	};
+	char buf[MSRP_MAX_HEADER_BYTES + 64];
+	int n = msrp_build_request_head(buf, sizeof buf, &h);
+	int e = n < 0 ? -1 : msrp_build_end(buf + n, sizeof buf - (size_t)n, tid, MSRP_FLAG_END, false);
+	if (n < 0 || e < 0 || mconn_write(x->conn, buf, (size_t)(n + e)) < 0) {
+		msrp_in_abort(x, "cannot build the binding SEND");
+		return;
+	}
+	vlog(app, "[%u] MSRP: binding SEND %s sent", x->id, tid);
+}
+
+static void in_on_writable(void *arg)
+{
+	(void)arg;
+}
+
+static void in_on_close(void *arg, const char *reason)
+{
+	struct xfer *x = arg;
+	x->conn = NULL;
+	if (x->state != XS_DONE) {
+		char why[160];
+		snprintf(why, sizeof why, "MSRP %s", reason);
+		msrp_in_abort(x, why);
+	}
+}
+
+static const struct mconn_ops in_ops = {
+	.on_connect = in_on_connect,
+	.on_event = in_on_event,
+	.on_writable = in_on_writable,
+	.on_close = in_on_close,
+};
+
+int msrp_in_prepare(struct xfer *x, char *err, size_t errcap)
+{
+	struct cpm_app *app = x->app;
+	safe_name(x->safe, sizeof x->safe, x->sel.name, x->sel.name_len);
+	snprintf(x->display, sizeof x->display, "%.60s", x->safe);
+	for (unsigned n = 0; n < 1000; n++) {
+		if (n)
+			snprintf(x->part_name, sizeof x->part_name, ".%.200s.%u.cpm-part", x->safe, n);
+		else
+			snprintf(x->part_name, sizeof x->part_name, ".%.200s.cpm-part", x->safe);
+		x->part_fd = openat(app->dir_fd, x->part_name,
+				    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (x->part_fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (x->part_fd < 0) {
+		snprintf(err, errcap, "cannot create %s/%s: %s", app->o->dir_abs, x->part_name, strerror(errno));
+		x->part_name[0] = '\0';
+		return -1;
+	}
+	x->md = EVP_MD_CTX_new();
+	if (!x->md || !EVP_DigestInit_ex(x->md, EVP_sha1(), NULL)) {
+		snprintf(err, errcap, "sha-1 unavailable");
+		in_remove_part(x);
+		return -1;
+	}
+	return 0;
+}
+
+int msrp_in_start(struct xfer *x, char *err, size_t errcap)
+{
+	struct cpm_app *app = x->app;
+	int rc = mconn_open(&x->conn, app->root, x->remote_host, x->remote_port, 64 * 1024, &in_ops, x,
+			    app->o->verbose);
+	if (rc < 0) {
+		snprintf(err, errcap, "MSRP connect to %s:%u: %s", x->remote_host, (unsigned)x->remote_port,
+			 strerror(-rc));
+		return -1;
+	}
+	x->state = XS_CONNECTING;
+	x->last_progress = now_mono();
+	vlog(app, "[%u] MSRP: connecting to %s:%u, To-Path %s", x->id, x->remote_host,
+	     (unsigned)x->remote_port, x->remote_path);
+	return 0;
+}
+
+void msrp_in_free(struct xfer *x)
+{
+	in_remove_part(x);
+	EVP_MD_CTX_free(x->md);
+	x->md = NULL;
+	free(x->thumb);
+	x->thumb = NULL;
+}

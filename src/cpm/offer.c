@@ -1,0 +1,229 @@
+/* SDP offer/answer of the client (RFC 5547 push) and the SIP bodies that
+ * carry them: a plain application/sdp, or multipart/mixed with a thumbnail
+ * (file-icon). No sofia here: only lib/sdp and lib/mime. */
+#include "cpm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpm/mime.h"
+
+/* Fill the MSRP bits every SDP of ours has: we are always the active side,
+ * so the m= port is 9 and the a=path URI identifies the session only. */
+static void sdp_common(const struct cpm_opts *o, const struct xfer *x, struct sdp_ft *s)
+{
+	uint64_t r = 0;
+	for (size_t i = 0; i < 8 && x->local_sid[i]; i++)
+		r = r * 62 + (uint64_t)(unsigned char)x->local_sid[i];
+	snprintf(s->origin_user, sizeof s->origin_user, "-");
+	s->origin_sess_id = r % 4000000000u + 1;
+	s->origin_sess_version = s->origin_sess_id;
+	snprintf(s->origin_addr, sizeof s->origin_addr, "%s", o->local_ip);
+	snprintf(s->conn_addr, sizeof s->conn_addr, "%s", o->local_ip);
+	s->conn_ipv6 = strchr(o->local_ip, ':') != NULL;
+	s->port = 9;
+	snprintf(s->proto, sizeof s->proto, "TCP/MSRP");
+	snprintf(s->path, sizeof s->path, "%s", x->local_path);
+	snprintf(s->accept_types, sizeof s->accept_types, "*");
+	s->setup = SDP_SETUP_ACTIVE;
+}
+
+void xfer_local_path(const struct cpm_opts *o, struct xfer *x)
+{
+	random_token(x->local_sid, 20);
+	bool v6 = strchr(o->local_ip, ':') != NULL;
+	snprintf(x->local_path, sizeof x->local_path, "msrp://%s%s%s:9/%s;tcp", v6 ? "[" : "", o->local_ip,
+		 v6 ? "]" : "", x->local_sid);
+}
+
+/* base64 in lines of 76 characters (RFC 2045 §6.8), CRLF separated. */
+static char *base64_lines(const uint8_t *in, size_t len, size_t *outlen)
+{
+	size_t lines = (len + 56) / 57;
+	size_t cap = lines * 78 + 8;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < len; i += 57) {
+		size_t n = len - i < 57 ? len - i : 57;
+		int w = mime_base64_encode(out + o, cap - o, in + i, n);
+		if (w < 0) {
+			free(out);
+			return NULL;
+		}
+		o += (size_t)w;
+		if (i + n < len) {
+			out[o++] = '\r';
+			out[o++] = '\n';
+		}
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+int offer_build(const struct cpm_opts *o, struct xfer *x, long mtime, const uint8_t *thumb,
+		size_t thumb_len, const char *thumb_type, char **body, char *ctype, size_t ctype_cap)
+{
+	struct sdp_ft *s = calloc(1, sizeof *s);
+	char *sdp = malloc(SDP_MAX_BYTES);
+	char *b64 = NULL, *mp = NULL;
+	int rc = -1;
+	*body = NULL;
+	if (!s || !sdp)
+		goto out;
+	if (!x->local_path[0])
+		xfer_local_path(o, x);
+	if (!x->ftid[0])
+		random_token(x->ftid, 24);
+	sdp_common(o, x, s);
+	s->dir = SDP_DIR_SENDONLY;
+	s->has_selector = true;
+	s->sel = x->sel;
+	snprintf(s->file_transfer_id, sizeof s->file_transfer_id, "%s", x->ftid);
+	snprintf(s->file_disposition, sizeof s->file_disposition, "%s",
+		 strncmp(x->sel.type, "image/", 6) == 0 ? "render" : "attachment");
+	char date[64];
+	rfc5322_date(date, sizeof date, mtime);
+	snprintf(s->file_date, sizeof s->file_date, "modification:\"%s\"", date);
+
+	char cid[64] = "";
+	if (thumb) {
+		char r[17];
+		random_token(r, 16);
+		snprintf(cid, sizeof cid, "thumb-%s@cpm", r);
+		snprintf(s->file_icon, sizeof s->file_icon, "cid:%s", cid);
+	}
+	int n = sdp_build_ft(sdp, SDP_MAX_BYTES, s);
+	if (n < 0)
+		goto out;
+	if (!thumb) {
+		*body = sdp;
+		sdp = NULL;
+		snprintf(ctype, ctype_cap, "application/sdp");
+		rc = 0;
+		goto out;
+	}
+
+	size_t b64len = 0;
+	b64 = base64_lines(thumb, thumb_len, &b64len);
+	if (!b64)
+		goto out;
+	char thdr[256];
+	snprintf(thdr, sizeof thdr,
+		 "Content-Type: %s\r\nContent-Transfer-Encoding: base64\r\nContent-ID: <%s>\r\n"
+		 "Content-Disposition: icon\r\n",
+		 thumb_type, cid);
+	struct mime_part_out parts[2] = {
+		{CPM_STR_LIT("Content-Type: application/sdp\r\n"), {sdp, (size_t)n}},
+		{cpm_str_c(thdr), {b64, b64len}},
+	};
+	size_t cap = (size_t)n + b64len + 1024;
+	mp = malloc(cap);
+	if (!mp)
+		goto out;
+	char boundary[MIME_MAX_BOUNDARY + 1];
+	int w = -1;
+	for (int tries = 0; tries < 4 && w < 0; tries++) {
+		mime_random_boundary(boundary, 24);
+		w = mime_multipart_build(mp, cap, boundary, parts, 2);
+	}
+	if (w < 0 || (size_t)w >= cap)
+		goto out;
+	mp[w] = '\0';
+	snprintf(ctype, ctype_cap, "multipart/mixed;boundary=%s", boundary);
+	*body = mp;
+	mp = NULL;
+	rc = 0;
+out:
+	free(s);
+	free(sdp);
+	free(b64);
+	free(mp);
+	return rc;
+}
+
+/* Parse a SIP body that should hold our file-transfer SDP. Returns 0, or a
+ * SIP status to answer with (415 body type, 488 SDP). When `thumb_into` is
+ * given and the SDP names a file-icon part, that part is decoded into it. */
+int offer_parse_body(const char *ctype, const char *body, size_t len, struct sdp_ft *sdp,
+		     struct xfer *thumb_into, char *err, size_t errcap)
+{
+	struct cpm_str ct = cpm_str_c(ctype);
+	err[0] = '\0';
+	if (!body || len == 0) {
+		snprintf(err, errcap, "no body");
+		return 415;
+	}
+	if (len > MIME_MAX_BODY) {
+		snprintf(err, errcap, "body too big (%zu bytes)", len);
+		return 488;
+	}
+	struct cpm_str sdp_body = {body, len};
+	struct mime_part parts[MIME_MAX_PARTS];
+	size_t nparts = 0;
+	bool multipart = mime_is_multipart(ct);
+	if (multipart) {
+		char boundary[MIME_MAX_BOUNDARY + 1];
+		enum mime_error me = mime_boundary(ct, boundary, sizeof boundary);
+		if (me == MIME_OK)
+			me = mime_multipart_parse(body, len, boundary, parts, MIME_MAX_PARTS, &nparts);
+		if (me != MIME_OK) {
+			snprintf(err, errcap, "multipart: %s", mime_strerror(me));
+			return 415;
+		}
+		const struct mime_part *p = mime_find_type(parts, nparts, "application/sdp");
+		if (!p) {
+			snprintf(err, errcap, "no application/sdp part");
+			return 415;
+		}
+		sdp_body = p->body;
+	} else if (!cpm_str_caseeq(mime_type_only(ct), "application/sdp")) {
+		snprintf(err, errcap, "body type %s", ctype);
+		return 415;
+	}
+	enum sdp_error se = sdp_parse_ft(sdp_body.p, sdp_body.len, sdp);
+	if (se != SDP_OK) {
+		snprintf(err, errcap, "SDP: %s", sdp_strerror(se));
+		return 488;
+	}
+	if (thumb_into && multipart && strncmp(sdp->file_icon, "cid:", 4) == 0) {
+		const struct mime_part *tp = mime_find_cid(parts, nparts, cpm_str_c(sdp->file_icon));
+		if (tp && cpm_str_caseeq(tp->content_transfer_encoding, "base64")) {
+			/* bounded by MIME_MAX_BODY above, not by any number the peer sent */
+			size_t cap = tp->body.len / 4 * 3 + 3;
+			uint8_t *buf = malloc(cap);
+			int n = buf ? mime_base64_decode(buf, cap, tp->body) : -1;
+			if (n > 0) {
+				thumb_into->thumb = buf;
+				thumb_into->thumb_len = (size_t)n;
+				char t[SDP_MAX_TYPE + 1];
+				struct cpm_str ty = mime_type_only(tp->content_type);
+				if (!cpm_str_copy(t, sizeof t, ty))
+					t[0] = '\0';
+				snprintf(thumb_into->thumb_ext, sizeof thumb_into->thumb_ext, "%s", mime_ext(t));
+			} else {
+				free(buf);
+			}
+		}
+	}
+	return 0;
+}
+
+int answer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap)
+{
+	struct sdp_ft *s = calloc(1, sizeof *s);
+	if (!s)
+		return -1;
+	if (!x->local_path[0])
+		xfer_local_path(o, x);
+	sdp_common(o, x, s);
+	s->dir = SDP_DIR_RECVONLY;
+	s->has_selector = true;
+	s->sel = x->sel;
+	snprintf(s->file_transfer_id, sizeof s->file_transfer_id, "%s", x->ftid);
+	int n = sdp_build_ft(buf, cap, s);
+	free(s);
+	return n;
+}
