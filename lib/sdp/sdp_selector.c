@@ -267,8 +267,12 @@ static enum sdp_error parse_name(struct cpm_str v, struct sdp_file_selector *out
 	if (v.len < 3 || v.p[0] != '"' || v.p[v.len - 1] != '"')
 		return SDP_E_SELECTOR;
 	inner = (struct cpm_str){v.p + 1, v.len - 2};
-	if (memchr(inner.p, '"', inner.len))
-		return SDP_E_SELECTOR;
+	/* filename-char excludes DQUOTE, CR and LF; they must come encoded.
+	 * (The line splitter already removed CR/LF, but callers may hand us a
+	 * value from elsewhere.) */
+	for (size_t i = 0; i < inner.len; i++)
+		if (inner.p[i] == '"' || inner.p[i] == '\r' || inner.p[i] == '\n')
+			return SDP_E_SELECTOR;
 	switch (pct_decode(out->name, sizeof out->name, inner, &out->name_len)) {
 	case PCT_OK:
 		return SDP_OK;

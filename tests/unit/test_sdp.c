@@ -663,6 +663,10 @@ UNIT_TEST(selector_hostile)
 	CHECK_EQ_INT(parse_sel("name:\"abc", &s), SDP_E_SELECTOR);
 	CHECK_EQ_INT(parse_sel("name:\"a\"b\"", &s), SDP_E_SELECTOR);
 	CHECK_EQ_INT(parse_sel("name:\"a\"\"b\"", &s), SDP_E_SELECTOR);
+	CHECK_EQ_INT(parse_sel("name:\"a\rb\"", &s), SDP_E_SELECTOR);
+	CHECK_EQ_INT(parse_sel("name:\"a\nb\"", &s), SDP_E_SELECTOR);
+	CHECK_EQ_INT(sdp_selector_parse((struct cpm_str){"name:\"a\0b\"", 10}, &s), SDP_E_SELECTOR);
+	CHECK_EQ_INT(parse_sel("name:\"tab\there\"", &s), SDP_OK);    /* %x01-09 is a filename-char */
 	/* over-long names: decoded length counts */
 	strcpy(buf, "name:\"");
 	memset(buf + 6, 'n', SDP_MAX_FILENAME);
