@@ -81,6 +81,10 @@ struct ft_relay {
 	/* the UP chunk being relayed */
 	enum up_cur up_cur;
 	const struct msrp_msg *pending; /* parser-owned, valid while UP is held */
+	/* A device request that needs an answer while a DOWN chunk is open:
+	 * nothing may be written between a chunk's head and its end-line, so
+	 * DOWN is held and the request answered once the chunk ends. */
+	const struct msrp_msg *down_pending;
 	char fwd_down_tid[MSRP_TID_MAX + 1];
 	char fwd_up_tid[MSRP_TID_MAX + 1];
 	int fwd_txn; /* index in tab, or -1 */
@@ -206,10 +210,14 @@ static void up_respond_tid(struct ft_relay *r, const char *tid, int status, cons
 		relay_send(r, FT_LEG_UP, buf, (size_t)n);
 }
 
-/* End the DOWN chunk in progress. */
+static void down_msg(struct ft_relay *r, const struct msrp_msg *m);
+
+/* End the DOWN chunk in progress, then answer a device request that had to
+ * wait for it. */
 static void down_end(struct ft_relay *r, char flag)
 {
 	char buf[MSRP_END_LINE_MAX];
+	const struct msrp_msg *m = r->down_pending;
 	int n;
 
 	if (r->up_cur != UP_ACTIVE)
@@ -218,6 +226,11 @@ static void down_end(struct ft_relay *r, char flag)
 	if (n > 0)
 		relay_send(r, FT_LEG_DOWN, buf, (size_t)n);
 	r->up_cur = UP_NONE;
+	r->down_pending = NULL;
+	if (m && !r->destroyed) {
+		down_msg(r, m);
+		conn_unhold(leg_conn(r, FT_LEG_DOWN), CONN_HOLD_PEER);
+	}
 }
 
 /* ---------------------------------------------------------------- flow control and timers */
@@ -779,6 +792,12 @@ static void down_msg(struct ft_relay *r, const struct msrp_msg *m)
 			down_report(r, m);
 		return;
 	}
+	if (r->up_cur == UP_ACTIVE) {
+		/* Any answer would land inside the open chunk. */
+		r->down_pending = m;
+		conn_hold(L->s.conn, CONN_HOLD_PEER);
+		return;
+	}
 	if (leg_common_request(L, m))
 		return;
 	/* A SEND with a body from the recipient: a file transfer goes one
@@ -788,10 +807,18 @@ static void down_msg(struct ft_relay *r, const struct msrp_msg *m)
 
 static void down_event(struct ft_relay *r, const struct msrp_event *ev)
 {
-	if (ev->type == MSRP_EV_MSG)
+	if (ev->type == MSRP_EV_MSG) {
 		down_msg(r, ev->msg);
-	else if (ev->type == MSRP_EV_ERROR && ev->msg)
+		/* After the device's first request is answered (not before:
+		 * the answer must not land inside our chunk), relaying may
+		 * start. */
+		relay_try_pending(r);
+	} else if (ev->type == MSRP_EV_ERROR && ev->msg) {
+		if (r->up_cur == UP_ACTIVE)
+			return; /* cannot answer inside our chunk; the peer's
+				 * own 30 s timer covers this rare case */
 		leg_respond(&r->leg[FT_LEG_DOWN], ev->msg, 400, NULL);
+	}
 	/* BODY of a refused SEND and END: nothing to do */
 }
 
@@ -805,8 +832,6 @@ static void relay_bound(struct msrp_session *s)
 	L->bind_deadline = 0;
 	if (r->ended)
 		conn_hold(s->conn, CONN_HOLD_ENDED);
-	if (L->which == FT_LEG_DOWN)
-		relay_try_pending(r);
 	relay_flow(r);
 }
 
@@ -837,6 +862,8 @@ static void relay_closed(struct msrp_session *s, int err)
 	struct relay_leg *L = s->owner;
 	struct ft_relay *r = L->r;
 
+	if (L->which == FT_LEG_DOWN)
+		r->down_pending = NULL; /* it pointed into the closed parser */
 	if (r->ended)
 		return;
 	if (L->which == FT_LEG_UP) {

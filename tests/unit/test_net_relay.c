@@ -1,0 +1,928 @@
+/* The MSRP relay over real loopback sockets and a real su_root.
+ *
+ * Both peers (the sender and the recipient device) are driven from this
+ * thread with non-blocking sockets: every wait steps the su_root, so the
+ * relay and the peers take turns, deterministically enough for asserts on
+ * what each side received. The peers parse with our own MSRP parser and
+ * keep every message they get (start line, paths, headers, body). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cpm/msrp.h"
+#include "net/msrp_relay.h"
+#include "unit.h"
+
+#define SENDER_PATH "msrp://127.0.0.1:9/senderSession01;tcp"
+#define DEVICE_PATH "msrp://127.0.0.1:9/deviceSession01;tcp"
+#define MAX_RX 64
+#define STEP_LIMIT_MS 8000
+
+/* ---------------------------------------------------------------- a test peer */
+
+struct rx {
+	char tid[MSRP_TID_MAX + 1];
+	enum msrp_method method;
+	int status;
+	char to[256], from[256], msgid[64], ctype[64], comment[64];
+	bool has_range;
+	struct msrp_byte_range range;
+	int report_status;
+	bool has_disposition;
+	enum msrp_report_mode sr, fr;
+	uint64_t body_len;
+	char flag; /* 0 until the end-line */
+};
+
+struct peer {
+	int fd;
+	struct msrp_parser p;
+	char buf[128 * 1024];
+	size_t len;
+	struct rx rx[MAX_RX];
+	unsigned n;       /* messages seen (rx[] keeps the last MAX_RX) */
+	unsigned ends;    /* end-lines seen */
+	char *body;       /* all SEND body bytes, if body_cap */
+	size_t body_len, body_cap;
+	uint64_t body_total;
+	bool eof;
+	size_t read_budget; /* 0 = unlimited; else bytes per poll (slow reader) */
+};
+
+static su_root_t *root;
+
+static struct rx *rx_cur(struct peer *pe)
+{
+	return &pe->rx[(pe->n - 1) % MAX_RX];
+}
+
+static void copy_str(char *out, size_t cap, struct cpm_str s)
+{
+	size_t n = s.len < cap - 1 ? s.len : cap - 1;
+
+	if (n)
+		memcpy(out, s.p, n);
+	out[n] = '\0';
+}
+
+static void peer_event(struct peer *pe, const struct msrp_event *ev)
+{
+	const struct msrp_msg *m = ev->msg;
+	struct rx *x;
+	struct cpm_str v;
+
+	switch (ev->type) {
+	case MSRP_EV_MSG:
+		pe->n++;
+		x = rx_cur(pe);
+		memset(x, 0, sizeof *x);
+		strcpy(x->tid, m->tid);
+		x->method = m->method;
+		x->status = m->status;
+		copy_str(x->to, sizeof x->to, m->to_path);
+		copy_str(x->from, sizeof x->from, m->from_path);
+		copy_str(x->msgid, sizeof x->msgid, m->message_id);
+		copy_str(x->ctype, sizeof x->ctype, m->content_type);
+		copy_str(x->comment, sizeof x->comment, m->comment);
+		x->has_range = m->has_byte_range;
+		x->range = m->range;
+		x->report_status = m->has_status ? m->status_code : 0;
+		x->has_disposition = msrp_msg_header(m, "Content-Disposition", &v);
+		x->sr = m->success_report;
+		x->fr = m->failure_report;
+		break;
+	case MSRP_EV_BODY:
+		x = rx_cur(pe);
+		x->body_len += ev->body.len;
+		pe->body_total += ev->body.len;
+		if (pe->body && pe->body_len + ev->body.len <= pe->body_cap) {
+			memcpy(pe->body + pe->body_len, ev->body.p, ev->body.len);
+			pe->body_len += ev->body.len;
+		}
+		break;
+	case MSRP_EV_END:
+		rx_cur(pe)->flag = ev->flag;
+		pe->ends++;
+		break;
+	default:
+		fprintf(stderr, "  peer: parse error %s\n", msrp_strerror(ev->error));
+		break;
+	}
+}
+
+/* Read what is there (within the budget) and parse it. */
+static void peer_poll(struct peer *pe)
+{
+	size_t got = 0;
+
+	while (!pe->eof && (!pe->read_budget || got < pe->read_budget)) {
+		size_t room = sizeof pe->buf - pe->len;
+		size_t off = 0;
+		ssize_t n;
+
+		if (pe->read_budget && room > pe->read_budget - got)
+			room = pe->read_budget - got;
+		n = recv(pe->fd, pe->buf + pe->len, room, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			pe->eof = true;
+			break;
+		}
+		if (n < 0)
+			break;
+		pe->len += (size_t)n;
+		got += (size_t)n;
+		for (;;) {
+			struct msrp_event ev;
+			size_t used = 0;
+			enum msrp_ev t = msrp_parse(&pe->p, pe->buf + off, pe->len - off, &used, &ev);
+
+			off += used;
+			if (t == MSRP_EV_NEED_MORE)
+				break;
+			peer_event(pe, &ev);
+			if (t == MSRP_EV_ERROR && ev.fatal) {
+				pe->eof = true;
+				break;
+			}
+		}
+		memmove(pe->buf, pe->buf + off, pe->len - off);
+		pe->len -= off;
+	}
+}
+
+static int peer_connect(struct peer *pe, uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int one = 1;
+
+	memset(pe, 0, sizeof *pe);
+	msrp_parser_init(&pe->p);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	pe->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (pe->fd < 0 || connect(pe->fd, (struct sockaddr *)&a, sizeof a))
+		return -1;
+	setsockopt(pe->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	fcntl(pe->fd, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+static void peer_close(struct peer *pe)
+{
+	if (pe->fd >= 0)
+		close(pe->fd);
+	pe->fd = -1;
+	free(pe->body);
+	pe->body = NULL;
+}
+
+/* Send everything, stepping the loop whenever the socket is full. */
+static int peer_send(struct peer *pe, const void *p, size_t n, struct peer *other)
+{
+	const char *c = p;
+	uint64_t spins = 0;
+
+	while (n) {
+		ssize_t w = send(pe->fd, c, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w > 0) {
+			c += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		su_root_step(root, 1);
+		if (other)
+			peer_poll(other);
+		peer_poll(pe);
+		if (++spins > 200000)
+			return -1;
+	}
+	return 0;
+}
+
+static int peer_sendf(struct peer *pe, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	return peer_send(pe, buf, (size_t)n, NULL);
+}
+
+/* Step the loop and poll the peers until cond() or the time limit. */
+typedef bool cond_f(void *arg);
+
+static bool run_until(cond_f *cond, void *arg, struct peer *a, struct peer *b, int limit_ms)
+{
+	for (int i = 0; i < limit_ms; i++) {
+		if (cond(arg))
+			return true;
+		su_root_step(root, 1);
+		if (a)
+			peer_poll(a);
+		if (b)
+			peer_poll(b);
+	}
+	return cond(arg);
+}
+
+/* ---------------------------------------------------------------- relay fixture */
+
+struct fix {
+	struct msrp_hub *hub;
+	struct ft_relay *relay;
+	int done_calls;
+	enum ft_relay_result res;
+	char detail[160];
+	bool destroy_in_done;
+	char blob[64];
+	char dir[64];
+};
+
+static void on_done(void *arg, enum ft_relay_result res, const char *detail)
+{
+	struct fix *f = arg;
+
+	f->done_calls++;
+	f->res = res;
+	snprintf(f->detail, sizeof f->detail, "%s", detail);
+	if (f->destroy_in_done) {
+		ft_relay_destroy(f->relay);
+		f->relay = NULL;
+	}
+}
+
+static bool is_done(void *arg)
+{
+	return ((struct fix *)arg)->done_calls > 0;
+}
+
+static void sha1_of(const void *p, size_t n, uint8_t out[20])
+{
+	unsigned len = 20;
+
+	EVP_Digest(p, n, out, &len, EVP_sha1(), NULL);
+}
+
+static int fix_start(struct fix *f, size_t high_water, unsigned bind_timeout, uint64_t size,
+		     const uint8_t *sha1)
+{
+	struct msrp_hub_cfg cfg = {.host = "127.0.0.1", .port = 0, .high_water = high_water,
+				   .bind_timeout = bind_timeout};
+	struct ft_relay_params p = {.size = size};
+
+	memset(f, 0, sizeof *f);
+	if (!root) {
+		root = su_root_create(NULL);
+		if (!root)
+			return -1;
+	}
+	strcpy(f->dir, "/tmp/cpm-relay-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->blob, sizeof f->blob, "%s/blob", f->dir);
+	if (msrp_hub_create(&f->hub, root, &cfg))
+		return -1;
+	if (sha1) {
+		p.has_sha1 = true;
+		memcpy(p.sha1, sha1, 20);
+	}
+	p.blob_path = f->blob;
+	if (ft_relay_create(&f->relay, f->hub, &p, on_done, f))
+		return -1;
+	if (ft_relay_set_peer_path(f->relay, FT_LEG_UP, SENDER_PATH) ||
+	    ft_relay_set_peer_path(f->relay, FT_LEG_DOWN, DEVICE_PATH))
+		return -1;
+	return 0;
+}
+
+static void fix_stop(struct fix *f)
+{
+	ft_relay_destroy(f->relay);
+	f->relay = NULL;
+	/* let draining connections go */
+	for (int i = 0; i < 20; i++)
+		su_root_step(root, 1);
+	msrp_hub_destroy(f->hub);
+	unlink(f->blob);
+	rmdir(f->dir);
+}
+
+static const char *up_uri(struct fix *f) { return ft_relay_path(f->relay, FT_LEG_UP); }
+static const char *down_uri(struct fix *f) { return ft_relay_path(f->relay, FT_LEG_DOWN); }
+
+static int send_bind(struct peer *pe, const char *to, const char *from, const char *tid)
+{
+	return peer_sendf(pe, "MSRP %s SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: bind%s\r\n"
+			      "Byte-Range: 1-0/0\r\n-------%s$\r\n", tid, to, from, tid, tid);
+}
+
+/* One data chunk from the sender, head + body + end-line. */
+static int send_chunk(struct peer *pe, struct fix *f, const char *tid, const char *data,
+		      uint64_t start, size_t len, uint64_t total, char flag, struct peer *other)
+{
+	char head[1024];
+	int n = snprintf(head, sizeof head,
+			 "MSRP %s SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0001\r\n"
+			 "Byte-Range: %llu-%llu/%llu\r\nSuccess-Report: yes\r\nFailure-Report: yes\r\n"
+			 "Content-Disposition: attachment\r\nContent-Type: application/octet-stream\r\n\r\n",
+			 tid, up_uri(f), SENDER_PATH, (unsigned long long)start,
+			 (unsigned long long)(start + len - 1), (unsigned long long)total);
+	char end[64];
+	int e = snprintf(end, sizeof end, "\r\n-------%s%c\r\n", tid, flag);
+
+	if (peer_send(pe, head, (size_t)n, other) || peer_send(pe, data, len, other) ||
+	    peer_send(pe, end, (size_t)e, other))
+		return -1;
+	return 0;
+}
+
+static int device_respond(struct peer *dev, const struct rx *x, int status, const char *phrase)
+{
+	return peer_sendf(dev, "MSRP %s %d %s\r\nTo-Path: %s\r\nFrom-Path: %s\r\n-------%s$\r\n", x->tid,
+			  status, phrase, x->from, DEVICE_PATH, x->tid);
+}
+
+static int device_report(struct peer *dev, const struct rx *x, uint64_t size)
+{
+	return peer_sendf(dev, "MSRP rep%s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
+			       "Byte-Range: 1-%llu/%llu\r\nStatus: 000 200 OK\r\n-------rep%s$\r\n",
+			  x->tid, x->from, DEVICE_PATH, x->msgid, (unsigned long long)size,
+			  (unsigned long long)size, x->tid);
+}
+
+/* Find the message with this tid (or, with tid NULL, the first SEND or
+ * REPORT whose ...). */
+static const struct rx *find_tid(const struct peer *pe, const char *tid)
+{
+	unsigned first = pe->n > MAX_RX ? pe->n - MAX_RX : 0;
+
+	for (unsigned i = first; i < pe->n; i++)
+		if (strcmp(pe->rx[i % MAX_RX].tid, tid) == 0)
+			return &pe->rx[i % MAX_RX];
+	return NULL;
+}
+
+static const struct rx *find_method(const struct peer *pe, enum msrp_method m, unsigned nth)
+{
+	unsigned first = pe->n > MAX_RX ? pe->n - MAX_RX : 0;
+
+	for (unsigned i = first; i < pe->n; i++)
+		if (pe->rx[i % MAX_RX].method == m && nth-- == 0)
+			return &pe->rx[i % MAX_RX];
+	return NULL;
+}
+
+struct want {
+	struct peer *pe;
+	unsigned n;
+	unsigned ends;
+};
+
+static bool peer_has(void *arg)
+{
+	struct want *w = arg;
+
+	return w->pe->n >= w->n && w->pe->ends >= w->ends;
+}
+
+static bool peer_eof(void *arg)
+{
+	return ((struct peer *)arg)->eof;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	char *b;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	*len = (size_t)read(fd, b, (size_t)st.st_size);
+	close(fd);
+	return b;
+}
+
+/* Both peers connect and bind. */
+static int connect_both(struct fix *f, struct peer *snd, struct peer *dev)
+{
+	struct want w;
+
+	if (peer_connect(snd, msrp_hub_port(f->hub)) || peer_connect(dev, msrp_hub_port(f->hub)))
+		return -1;
+	if (send_bind(snd, up_uri(f), SENDER_PATH, "sbind01") ||
+	    send_bind(dev, down_uri(f), DEVICE_PATH, "dbind01"))
+		return -1;
+	w = (struct want){snd, 1, 1};
+	if (!run_until(peer_has, &w, snd, dev, STEP_LIMIT_MS))
+		return -1;
+	w = (struct want){dev, 1, 1};
+	if (!run_until(peer_has, &w, snd, dev, STEP_LIMIT_MS))
+		return -1;
+	return 0;
+}
+
+static char *make_file(size_t n)
+{
+	char *d = malloc(n);
+
+	for (size_t i = 0; i < n; i++)
+		d[i] = (char)(i * 7 + (i >> 9));
+	/* things that look like end-lines but are not ours */
+	if (n > 600) {
+		memcpy(d + 100, "-------", 7);
+		memcpy(d + 300, "\r\n-------sbind01$\r\n", 19);
+		memcpy(d + 500, "\r\n-------", 9);
+	}
+	return d;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+UNIT_TEST(test_relay_three_chunks)
+{
+	const size_t c1 = 1000, c2 = 200 * 1024, c3 = 5000, total = c1 + c2 + c3;
+	char *file = make_file(total);
+	uint8_t sha[20], got[20];
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	const char *tids[3] = {"snd00001", "snd00002", "snd00003"};
+	size_t blen = 0;
+	char *blob;
+
+	sha1_of(file, total, sha);
+	CHECK(fix_start(&f, 0, 5, total, sha) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	/* binding SENDs were answered locally, not relayed */
+	CHECK_EQ_INT(snd.rx[0].status, 200);
+	CHECK_STR(snd.rx[0].tid, "sbind01");
+	CHECK_STR(snd.rx[0].to, SENDER_PATH);
+	CHECK_STR(snd.rx[0].from, up_uri(&f));
+	CHECK_EQ_INT(dev.rx[0].status, 200);
+	CHECK_STR(dev.rx[0].from, down_uri(&f));
+	dev.body = malloc(total);
+	dev.body_cap = total;
+
+	CHECK(send_chunk(&snd, &f, tids[0], file, 1, c1, total, '+', &dev) == 0);
+	CHECK(send_chunk(&snd, &f, tids[1], file + c1, c1 + 1, c2, total, '+', &dev) == 0);
+	CHECK(send_chunk(&snd, &f, tids[2], file + c1 + c2, c1 + c2 + 1, c3, total, '$', &dev) == 0);
+	w = (struct want){&dev, 4, 4};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+
+	/* what the device got */
+	CHECK_EQ_INT(dev.body_len, total);
+	CHECK(memcmp(dev.body, file, total) == 0);
+	for (int i = 0; i < 3; i++) {
+		const struct rx *x = &dev.rx[1 + i];
+
+		CHECK_EQ_INT(x->method, MSRP_METHOD_SEND);
+		CHECK(strcmp(x->tid, tids[i]) != 0); /* our own tid downstream */
+		CHECK_STR(x->to, DEVICE_PATH);
+		CHECK_STR(x->from, down_uri(&f));
+		CHECK_STR(x->msgid, "file0001");
+		CHECK_STR(x->ctype, "application/octet-stream");
+		CHECK(x->has_disposition);
+		CHECK(x->has_range);
+		CHECK_EQ_INT(x->range.total, total);
+		CHECK_EQ_INT(x->sr, MSRP_REPORT_YES);
+		CHECK_EQ_INT(x->flag, i == 2 ? '$' : '+');
+	}
+	CHECK_EQ_INT(dev.rx[2].range.start, c1 + 1);
+	CHECK_EQ_INT(dev.rx[2].range.end, c1 + c2);
+	CHECK_EQ_INT(dev.rx[2].body_len, c2);
+	CHECK_EQ_INT(f.done_calls, 0); /* not before the device acknowledged */
+
+	/* the device answers each chunk and sends the success REPORT */
+	for (int i = 0; i < 3; i++)
+		CHECK(device_respond(&dev, &dev.rx[1 + i], 200, "OK") == 0);
+	w = (struct want){&snd, 4, 4};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.done_calls, 0); /* the REPORT is still missing */
+	CHECK(device_report(&dev, &dev.rx[3], total) == 0);
+	CHECK(run_until(is_done, &f, &snd, &dev, STEP_LIMIT_MS));
+	w = (struct want){&snd, 5, 5};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+
+	/* responses mapped back to the sender's tids */
+	for (int i = 0; i < 3; i++) {
+		const struct rx *x = find_tid(&snd, tids[i]);
+
+		CHECK(x != NULL);
+		CHECK_EQ_INT(x->method, MSRP_METHOD_NONE);
+		CHECK_EQ_INT(x->status, 200);
+		CHECK_STR(x->to, SENDER_PATH);
+		CHECK_STR(x->from, up_uri(&f));
+	}
+	{
+		const struct rx *x = find_method(&snd, MSRP_METHOD_REPORT, 0);
+
+		CHECK(x != NULL);
+		CHECK_STR(x->msgid, "file0001");
+		CHECK_EQ_INT(x->report_status, 200);
+		CHECK_EQ_INT(x->range.start, 1);
+		CHECK_EQ_INT(x->range.end, total);
+		CHECK_STR(x->to, SENDER_PATH);
+		CHECK_STR(x->from, up_uri(&f));
+		CHECK(strcmp(x->tid, dev.rx[3].tid) != 0 && strncmp(x->tid, "rep", 3) != 0);
+	}
+	CHECK_EQ_INT(f.done_calls, 1);
+	CHECK_EQ_INT(f.res, FT_RELAY_COMPLETE);
+	CHECK_EQ_INT(ft_relay_bytes(f.relay), total);
+	CHECK(ft_relay_sha1(f.relay, got));
+	CHECK(memcmp(got, sha, 20) == 0);
+	blob = read_file(f.blob, &blen);
+	CHECK(blob != NULL);
+	CHECK_EQ_INT(blen, total);
+	CHECK(memcmp(blob, file, total) == 0);
+	free(blob);
+	{
+		struct msrp_hub_stats st;
+
+		msrp_hub_stats(f.hub, &st);
+		CHECK_EQ_INT(st.bytes_relayed, total);
+		CHECK_EQ_INT(st.sessions_open, 2);
+		CHECK_EQ_INT(st.connections_open, 2);
+	}
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
+UNIT_TEST(test_relay_hash_mismatch)
+{
+	const size_t total = 3000;
+	char *file = make_file(total);
+	uint8_t sha[20];
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	const struct rx *x;
+
+	sha1_of(file, total, sha);
+	sha[0] ^= 1;
+	CHECK(fix_start(&f, 0, 5, total, sha) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	CHECK(send_chunk(&snd, &f, "snd1", file, 1, 1000, total, '+', &dev) == 0);
+	CHECK(send_chunk(&snd, &f, "snd2", file + 1000, 1001, 2000, total, '$', &dev) == 0);
+	CHECK(run_until(is_done, &f, &snd, &dev, STEP_LIMIT_MS));
+	w = (struct want){&dev, 3, 3};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(dev.rx[1].flag, '+');
+	CHECK_EQ_INT(dev.rx[2].flag, '#'); /* the last chunk never ended with '$' */
+	CHECK_EQ_INT(dev.rx[2].body_len, 2000);
+	w = (struct want){&snd, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	x = find_tid(&snd, "snd2");
+	CHECK(x != NULL);
+	CHECK_EQ_INT(x->status, 400);
+	CHECK_EQ_INT(f.res, FT_RELAY_HASH_MISMATCH);
+	CHECK_EQ_INT(f.done_calls, 1);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
+UNIT_TEST(test_relay_sender_closes_midway)
+{
+	const size_t total = 100000;
+	char *file = make_file(total);
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	char head[512];
+	int n;
+
+	CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+	f.destroy_in_done = true; /* ASan watches this path */
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	n = snprintf(head, sizeof head,
+		     "MSRP midw01 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0001\r\n"
+		     "Byte-Range: 1-%zu/%zu\r\nContent-Type: application/octet-stream\r\n\r\n",
+		     up_uri(&f), SENDER_PATH, total, total);
+	CHECK(peer_send(&snd, head, (size_t)n, &dev) == 0);
+	CHECK(peer_send(&snd, file, 40000, &dev) == 0);
+	w = (struct want){&dev, 2, 0};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	close(snd.fd);
+	snd.fd = -1;
+	CHECK(run_until(is_done, &f, NULL, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_SENDER_ABORTED);
+	CHECK(f.relay == NULL); /* destroyed inside done() */
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, NULL, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(dev.rx[1].flag, '#');
+	CHECK_EQ_INT(dev.rx[1].body_len, 40000);
+	CHECK(run_until(peer_eof, &dev, NULL, &dev, STEP_LIMIT_MS)); /* relay gone: device closed */
+	CHECK_EQ_INT(f.done_calls, 1);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
+UNIT_TEST(test_relay_device_refuses_413)
+{
+	const size_t total = 300000;
+	char *file = make_file(total);
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	const struct rx *x;
+
+	CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	CHECK(send_chunk(&snd, &f, "big00001", file, 1, 2000, total, '+', &dev) == 0);
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK(device_respond(&dev, &dev.rx[1], 413, "Message Too Large") == 0);
+	CHECK(run_until(is_done, &f, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_RECIPIENT_REFUSED);
+	w = (struct want){&snd, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	x = find_tid(&snd, "big00001");
+	CHECK(x != NULL);
+	CHECK_EQ_INT(x->status, 413);
+	CHECK_STR(x->to, SENDER_PATH);
+	CHECK_EQ_INT(f.done_calls, 1);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
+UNIT_TEST(test_relay_unknown_session_481)
+{
+	struct peer x;
+	struct fix f;
+	struct want w;
+
+	CHECK(fix_start(&f, 0, 5, 10, NULL) == 0);
+	CHECK(peer_connect(&x, msrp_hub_port(f.hub)) == 0);
+	CHECK(send_bind(&x, "msrp://127.0.0.1:1/NoSuchSession12345;tcp", SENDER_PATH, "unk0001") == 0);
+	w = (struct want){&x, 1, 1};
+	CHECK(run_until(peer_has, &w, &x, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(x.rx[0].status, 481);
+	CHECK_STR(x.rx[0].tid, "unk0001");
+	CHECK_STR(x.rx[0].to, SENDER_PATH);
+	CHECK(run_until(peer_eof, &x, &x, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.done_calls, 0);
+	fix_stop(&f);
+	peer_close(&x);
+}
+
+UNIT_TEST(test_relay_second_connection_506)
+{
+	struct peer snd, dev, dup;
+	struct fix f;
+	struct want w;
+
+	CHECK(fix_start(&f, 0, 5, 10, NULL) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	CHECK(peer_connect(&dup, msrp_hub_port(f.hub)) == 0);
+	CHECK(send_bind(&dup, up_uri(&f), SENDER_PATH, "dup0001") == 0);
+	w = (struct want){&dup, 1, 1};
+	CHECK(run_until(peer_has, &w, &dup, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(dup.rx[0].status, 506);
+	CHECK(run_until(peer_eof, &dup, &dup, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.done_calls, 0); /* the bound session did not notice */
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	peer_close(&dup);
+}
+
+UNIT_TEST(test_relay_requests_we_refuse)
+{
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	const struct rx *x;
+
+	CHECK(fix_start(&f, 0, 5, 10, NULL) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	/* AUTH: we are no RFC 4976 relay */
+	CHECK(peer_sendf(&snd, "MSRP auth0001 AUTH\r\nTo-Path: %s\r\nFrom-Path: %s\r\n-------auth0001$\r\n",
+			 up_uri(&f), SENDER_PATH) == 0);
+	/* To-Path names the other session: 481 even on a bound connection */
+	CHECK(peer_sendf(&snd, "MSRP wrong001 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: msg00001\r\n"
+			       "-------wrong001$\r\n", down_uri(&f), SENDER_PATH) == 0);
+	/* bad Byte-Range: the parser keeps the tid, we answer 400 */
+	CHECK(peer_sendf(&snd, "MSRP bad00001 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: msg00001\r\n"
+			       "Byte-Range: x-y/z\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------bad00001$\r\n",
+			 up_uri(&f), SENDER_PATH) == 0);
+	/* a REPORT is never answered */
+	CHECK(peer_sendf(&snd, "MSRP rep00001 REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: msg00001\r\n"
+			       "Status: 000 200 OK\r\n-------rep00001$\r\n", up_uri(&f), SENDER_PATH) == 0);
+	/* a body from the device: nothing to relay it to */
+	CHECK(peer_sendf(&dev, "MSRP dsend001 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: msg00002\r\n"
+			       "Content-Type: text/plain\r\n\r\nhello\r\n-------dsend001$\r\n",
+			 down_uri(&f), DEVICE_PATH) == 0);
+	w = (struct want){&snd, 4, 4};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	for (int i = 0; i < 50; i++) { /* give a stray answer time to show up */
+		su_root_step(root, 1);
+		peer_poll(&snd);
+	}
+	CHECK_EQ_INT(snd.n, 4);
+	x = find_tid(&snd, "auth0001");
+	CHECK(x && x->status == 501);
+	x = find_tid(&snd, "wrong001");
+	CHECK(x && x->status == 481);
+	x = find_tid(&snd, "bad00001");
+	CHECK(x && x->status == 400);
+	CHECK(find_tid(&snd, "rep00001") == NULL);
+	x = find_tid(&dev, "dsend001");
+	CHECK(x && x->status == 403);
+	CHECK_EQ_INT(f.done_calls, 0);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+}
+
+UNIT_TEST(test_relay_too_big)
+{
+	const size_t total = 4000;
+	char *file = make_file(total);
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	const struct rx *x;
+
+	CHECK(fix_start(&f, 0, 5, 1000, NULL) == 0); /* selector says 1000 bytes */
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	/* declares no end and no total, then sends 4000 bytes */
+	CHECK(peer_sendf(&snd, "MSRP over0001 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0001\r\n"
+			       "Byte-Range: 1-*/*\r\nContent-Type: application/octet-stream\r\n\r\n",
+			 up_uri(&f), SENDER_PATH) == 0);
+	CHECK(peer_send(&snd, file, total, &dev) == 0);
+	CHECK(peer_sendf(&snd, "\r\n-------over0001$\r\n") == 0);
+	CHECK(run_until(is_done, &f, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_TOO_BIG);
+	w = (struct want){&snd, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	x = find_tid(&snd, "over0001");
+	CHECK(x && x->status == 413);
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(dev.rx[1].flag, '#');
+	CHECK(dev.rx[1].body_len <= 1000);
+	CHECK(ft_relay_bytes(f.relay) <= 1000);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
+UNIT_TEST(test_relay_garbage_is_protocol_error)
+{
+	struct peer snd, dev;
+	struct fix f;
+
+	CHECK(fix_start(&f, 0, 5, 10, NULL) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	CHECK(peer_sendf(&snd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 0);
+	CHECK(run_until(is_done, &f, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_PROTOCOL_ERROR);
+	CHECK(run_until(peer_eof, &snd, &snd, &dev, STEP_LIMIT_MS));
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+}
+
+UNIT_TEST(test_relay_bind_timeout)
+{
+	struct peer snd;
+	struct fix f;
+
+	CHECK(fix_start(&f, 0, 1, 10, NULL) == 0); /* 1 s */
+	CHECK(peer_connect(&snd, msrp_hub_port(f.hub)) == 0);
+	CHECK(send_bind(&snd, up_uri(&f), SENDER_PATH, "sbind01") == 0);
+	/* the device never comes */
+	CHECK(run_until(is_done, &f, &snd, NULL, 3000));
+	CHECK_EQ_INT(f.res, FT_RELAY_TIMEOUT);
+	CHECK(strstr(f.detail, "recipient") != NULL);
+	fix_stop(&f);
+	peer_close(&snd);
+}
+
+/* Data sent before the device is there waits (UP is not read), then flows. */
+UNIT_TEST(test_relay_holds_until_device_binds)
+{
+	const size_t total = 50000;
+	char *file = make_file(total);
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+
+	CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+	CHECK(peer_connect(&snd, msrp_hub_port(f.hub)) == 0);
+	CHECK(send_chunk(&snd, &f, "early001", file, 1, total, total, '$', NULL) == 0);
+	for (int i = 0; i < 50; i++) {
+		su_root_step(root, 1);
+		peer_poll(&snd);
+	}
+	CHECK_EQ_INT(ft_relay_bytes(f.relay), 0); /* held: nowhere to go */
+	CHECK(peer_connect(&dev, msrp_hub_port(f.hub)) == 0);
+	CHECK(send_bind(&dev, down_uri(&f), DEVICE_PATH, "dbind01") == 0);
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(dev.rx[1].body_len, total);
+	CHECK_EQ_INT(dev.rx[1].flag, '$');
+	CHECK(device_respond(&dev, &dev.rx[1], 200, "OK") == 0);
+	CHECK(device_report(&dev, &dev.rx[1], total) == 0);
+	CHECK(run_until(is_done, &f, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_COMPLETE);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
+/* 20 MiB through a device that reads slowly: the DOWN queue stays near the
+ * high-water mark instead of growing with the file. */
+UNIT_TEST(test_relay_backpressure_20mib)
+{
+	const size_t total = 20u << 20, chunk = 64 * 1024, hw = 256 * 1024;
+	char *file = make_file(total);
+	uint8_t sha[20], got[20];
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	size_t off = 0;
+	unsigned k = 0;
+	size_t blen = 0;
+	char *blob;
+
+	sha1_of(file, total, sha);
+	CHECK(fix_start(&f, hw, 5, total, sha) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	dev.read_budget = 256 * 1024; /* per poll */
+	while (off < total) {
+		char tid[16], head[512], end[32];
+		size_t n = total - off < chunk ? total - off : chunk;
+		char flag = off + n == total ? '$' : '+';
+		int hl, el;
+
+		snprintf(tid, sizeof tid, "bp%06u", k++);
+		hl = snprintf(head, sizeof head,
+			      "MSRP %s SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0001\r\n"
+			      "Byte-Range: %zu-%zu/%zu\r\nFailure-Report: no\r\nSuccess-Report: yes\r\n"
+			      "Content-Type: application/octet-stream\r\n\r\n",
+			      tid, up_uri(&f), SENDER_PATH, off + 1, off + n, total);
+		el = snprintf(end, sizeof end, "\r\n-------%s%c\r\n", tid, flag);
+		CHECK(peer_send(&snd, head, (size_t)hl, &dev) == 0);
+		CHECK(peer_send(&snd, file + off, n, &dev) == 0);
+		CHECK(peer_send(&snd, end, (size_t)el, &dev) == 0);
+		off += n;
+	}
+	w = (struct want){&dev, k + 1, k + 1};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(dev.body_total, total);
+	CHECK_EQ_INT(f.done_calls, 0);
+	CHECK(device_report(&dev, rx_cur(&dev), total) == 0);
+	CHECK(run_until(is_done, &f, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_COMPLETE);
+	fprintf(stderr, "  max DOWN queue %zu bytes for a %zu-byte file (high water %zu)\n",
+		ft_relay_max_queued(f.relay, FT_LEG_DOWN), total, hw);
+	/* high water + one receive buffer + headers; far below the file */
+	CHECK(ft_relay_max_queued(f.relay, FT_LEG_DOWN) <= hw + 80 * 1024);
+	CHECK(ft_relay_max_queued(f.relay, FT_LEG_DOWN) > 0); /* the reader really was slow */
+	CHECK(ft_relay_sha1(f.relay, got));
+	CHECK(memcmp(got, sha, 20) == 0);
+	blob = read_file(f.blob, &blen);
+	CHECK(blob && blen == total && memcmp(blob, file, total) == 0);
+	free(blob);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
+UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_sender_closes_midway),
+	  T(test_relay_device_refuses_413), T(test_relay_unknown_session_481),
+	  T(test_relay_second_connection_506), T(test_relay_requests_we_refuse), T(test_relay_too_big),
+	  T(test_relay_garbage_is_protocol_error), T(test_relay_bind_timeout),
+	  T(test_relay_holds_until_device_binds), T(test_relay_backpressure_20mib))
