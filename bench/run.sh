@@ -1,0 +1,493 @@
+#!/usr/bin/env bash
+# bench/run.sh [BUILD_DIR] — cpmd benchmarks on loopback (`make bench`).
+#
+# Measures, in one run on this machine (docs/BENCHMARKS.md explains the
+# methods and records the numbers):
+#   1. throughput of one big file (default 1 GiB) through cpmd (cpm send ->
+#      cpmd -> cpm receive) with 64 KiB and 10 KiB MSRP chunks, next to the
+#      same bytes through socat (pump -> socat -> sink) and straight over
+#      loopback (pump -> sink);
+#   2. cpmd CPU seconds per GiB relayed (utime+stime from /proc/PID/stat);
+#   3. cpmd peak RSS (VmHWM) for a 100 MiB and a 1 GiB transfer, and its
+#      baseline RSS after start;
+#   4. small-file (1 KiB) transfers per second with `cpm blast` at several
+#      parallelism levels, and cpmd CPU µs per transfer;
+#   5. (PROFILE=1, default) a perf profile of cpmd during one 1 GiB transfer.
+# Prints a results table and writes it to bench/results/latest.txt (raw logs
+# of the run go to bench/results/latest.log).
+#
+# Knobs (environment): BIG_MIB (1024), MID_MIB (100), REPS (2: runs of each
+# 1 GiB cpmd case), BASE_REPS (3: runs of each baseline), BLAST_COUNT (5000),
+# BLAST_PAR ("16 64 256"), BLAST_SIZE (1024), PROFILE (1), KEEP_TMP (0),
+# CPM_TRANSPORT (udp).
+# Everything runs in a fresh mktemp dir on random free ports in 30000-39999;
+# every process started here is killed at exit and the temp dir removed.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-build}
+case "$BUILD" in /*) ;; *) BUILD="$SRC/$BUILD" ;; esac
+CPMD="$BUILD/cpmd"
+CPM="$BUILD/cpm"
+BIG_MIB=${BIG_MIB:-1024}
+MID_MIB=${MID_MIB:-100}
+REPS=${REPS:-2}
+BASE_REPS=${BASE_REPS:-3}
+BLAST_COUNT=${BLAST_COUNT:-5000}
+BLAST_PAR=${BLAST_PAR:-"16 64 256"}
+BLAST_SIZE=${BLAST_SIZE:-1024}
+PROFILE=${PROFILE:-1}
+TRANSPORT=${CPM_TRANSPORT:-udp}
+DOMAIN=bench.test
+HOST=127.0.0.1
+RESULTS="$SRC/bench/results"
+BUDGET=540 # seconds: optional steps are skipped past this point
+HZ=$(getconf CLK_TCK)
+
+say() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() {
+	say "FAILED: $*"
+	exit 1
+}
+
+for b in "$CPMD" "$CPM"; do
+	[ -x "$b" ] || die "missing binary $b (build first: make build, or pass the build dir)"
+done
+
+# Benchmark-only tools: socat (always), perf (PROFILE=1).
+need_pkgs=()
+command -v socat >/dev/null || need_pkgs+=(socat)
+command -v cc >/dev/null || need_pkgs+=(gcc)
+if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null; then need_pkgs+=(linux-perf); fi
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+	say "installing ${need_pkgs[*]}"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}"; } >&2 ||
+		die "apt-get install ${need_pkgs[*]} failed"
+fi
+if [ "$PROFILE" = 1 ] && ! perf stat -e task-clock true >/dev/null 2>&1; then
+	say "perf does not work here; PROFILE=0"
+	PROFILE=0
+fi
+
+T=$(mktemp -d /tmp/cpm-bench.XXXXXX)
+mkdir -p "$T/logs" "$RESULTS"
+PIDS=()
+USED_PORTS=" "
+
+cleanup() {
+	local rc=$? p c
+	trap - EXIT
+	set +e
+	for p in "${PIDS[@]}"; do
+		# children of our wrapper subshells first (by parent id), then the pid
+		for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do kill -TERM "$c" 2>/dev/null; done
+		kill -TERM "$p" 2>/dev/null
+	done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do
+		for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do kill -KILL "$c" 2>/dev/null; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ -d "$T/logs" ]; then
+		for f in "$T"/logs/*; do
+			[ -f "$f" ] || continue
+			echo "===== $(basename "$f") (last 40 lines) ====="
+			tail -n 40 "$f" | cut -c1-300
+		done >"$RESULTS/latest.log" 2>/dev/null
+	fi
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		say "kept $T"
+	else
+		rm -rf "$T"
+	fi
+	[ $rc -eq 0 ] || say "exit status $rc; logs of this run: $RESULTS/latest.log"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pick_port() {
+	local p i
+	for ((i = 0; i < 500; i++)); do
+		p=$((30000 + RANDOM % 10000))
+		case "$USED_PORTS" in *" $p "*) continue ;; esac
+		if [ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ]; then
+			USED_PORTS="$USED_PORTS$p "
+			echo "$p"
+			return 0
+		fi
+	done
+	die "no free port in 30000-39999"
+}
+
+# wait_until TIMEOUT_S COMMAND...: poll every 20 ms.
+wait_until() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 50; i++)); do
+		if "$@"; then return 0; fi
+		sleep 0.02
+	done
+	return 1
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+reset_hwm() { echo 5 >"/proc/$1/clear_refs"; }
+# "HH:MM:SS.mmm" at the start of a cpmd log line -> milliseconds of the day
+log_ms() { awk -F'[:. ]' '{print (($1 * 60 + $2) * 60 + $3) * 1000 + $4; exit}' <<<"$1"; }
+fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN { if (b == 0) print "n/a"; else printf f "\n", a / b }'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.6f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "-" hi}'; }
+
+# --- machine ---------------------------------------------------------------
+MACHINE="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), \
+RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
+SHA_NI=$(grep -m1 -qw sha_ni /proc/cpuinfo && echo yes || echo no)
+DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+GITREV=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
+say "machine: $MACHINE; sha_ni: $SHA_NI; cpmd $GITREV ($BUILD); tmp $T"
+
+# --- tools -----------------------------------------------------------------
+cc -O2 -Wall -Wextra -o "$T/pump" "$SRC/bench/tools/pump.c"
+cc -O2 -Wall -Wextra -o "$T/sink" "$SRC/bench/tools/sink.c"
+
+# --- files -----------------------------------------------------------------
+BIG="$T/big.bin"
+MID="$T/mid.bin"
+BIG_BYTES=$((BIG_MIB * 1048576))
+MID_BYTES=$((MID_MIB * 1048576))
+say "generating ${BIG_MIB} MiB and ${MID_MIB} MiB files"
+head -c "$BIG_BYTES" /dev/urandom >"$BIG"
+head -c "$MID_BYTES" /dev/urandom >"$MID"
+TIMEFORMAT='%R %U %S'
+{ time openssl dgst -sha1 -r "$BIG" >"$T/big.sha1"; } 2>"$T/hash.time"
+BIG_SHA=$(cut -d' ' -f1 "$T/big.sha1")
+MID_SHA=$(openssl dgst -sha1 -r "$MID" | cut -d' ' -f1)
+read -r HASH_WALL _ _ <"$T/hash.time"
+
+# --- baselines: pump -> sink, pump -> socat -> sink ---------------------------
+# run_pump NAME [socat options]: one transfer of $BIG; prints seconds (sink's).
+run_pump() {
+	local name=$1 sp rp spid ppid=""
+	shift
+	sp=$(pick_port)
+	rm -f "$T/ready.$name"
+	"$T/sink" "$sp" "$T/ready.$name" >"$T/sink.$name.out" 2>>"$T/logs/baseline.err" &
+	spid=$!
+	PIDS+=("$spid")
+	wait_until 5 test -e "$T/ready.$name" || die "sink did not start"
+	local port=$sp
+	if [ $# -gt 0 ]; then
+		rp=$(pick_port)
+		socat "$@" "TCP4-LISTEN:$rp,bind=$HOST,reuseaddr" "TCP4:$HOST:$sp" 2>>"$T/logs/baseline.err" &
+		ppid=$!
+		PIDS+=("$ppid")
+		wait_until 5 sh -c "ss -Htln '( sport = :$rp )' | grep -q ." || die "socat did not listen"
+		port=$rp
+	fi
+	timeout 120 "$T/pump" "$HOST" "$port" "$BIG" >"$T/pump.$name.out" || die "pump $name failed"
+	wait "$spid" || die "sink $name failed"
+	[ -n "$ppid" ] && { wait "$ppid" 2>/dev/null || true; }
+	local bytes secs
+	read -r _ bytes secs <"$T/sink.$name.out"
+	[ "$bytes" = "$BIG_BYTES" ] || die "sink $name got $bytes bytes, $BIG_BYTES expected"
+	echo "$secs"
+}
+declare -A BASE
+for kind in loop socat socat256k; do BASE[$kind]=""; done
+for ((i = 1; i <= BASE_REPS; i++)); do
+	BASE[loop]+=" $(run_pump "loop$i")"
+	BASE[socat]+=" $(run_pump "socat$i" -b 8192)"
+	BASE[socat256k]+=" $(run_pump "socat256k$i" -b 262144)"
+done
+say "baselines (s): loop${BASE[loop]} / socat${BASE[socat]} / socat -b 256k${BASE[socat256k]}"
+
+# --- cpmd ------------------------------------------------------------------
+SIP_PORT=$(pick_port)
+MSRP_PORT=$(pick_port)
+CPMD_LOG="$T/logs/cpmd.log"
+mkdir -p "$T/data"
+"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$T/data" \
+	--max-file-size $((BIG_BYTES * 2)) --log-level info </dev/null >"$T/logs/cpmd.stdout" 2>"$CPMD_LOG" &
+CPMD_PID=$!
+PIDS+=("$CPMD_PID")
+wait_until 15 grep -q 'cpmd: ready' "$CPMD_LOG" || die "cpmd did not print 'cpmd: ready' (see log)"
+sleep 0.5
+RSS_START=$(status_kb "$CPMD_PID" VmRSS)
+say "cpmd pid $CPMD_PID ready (sip $SIP_PORT, msrp $MSRP_PORT), VmRSS ${RSS_START} kB"
+
+cpm_base() { printf '%s\n' --server "$HOST:$SIP_PORT" --user "sip:$1@$DOMAIN" --transport "$TRANSPORT"; }
+reg_count() { grep -i 'regist' "$CPMD_LOG" | grep -c -F "$1@$DOMAIN" || true; }
+
+# start_receiver USER [receive options]: `cpm receive` under bash's `time`
+# (its CPU use is written to $T/recv.USER.time); waits for the registration.
+start_receiver() {
+	local user=$1 before base
+	shift
+	mkdir -p "$T/recv.$user"
+	before=$(reg_count "$user")
+	mapfile -t base < <(cpm_base "$user")
+	(
+		TIMEFORMAT='%R %U %S'
+		time "$CPM" "${base[@]}" --device "dev-$user" receive --dir "$T/recv.$user" "$@" \
+			</dev/null >"$T/logs/recv.$user.out" 2>"$T/logs/recv.$user.err"
+	) 2>"$T/recv.$user.time" &
+	RECV_PID=$!
+	PIDS+=("$RECV_PID")
+	wait_until 15 sh -c "[ \$(grep -i regist '$CPMD_LOG' | grep -c -F '$user@$DOMAIN') -gt $before ]" ||
+		die "receiver $user did not register (logs/recv.$user.err)"
+	sleep 0.2
+}
+
+# wait_pid PID TIMEOUT_S: 0 when it exited in time (status in WAIT_RC).
+wait_pid() {
+	local i
+	WAIT_RC=0
+	for ((i = 0; i < $2 * 50; i++)); do
+		if ! kill -0 "$1" 2>/dev/null; then
+			wait "$1" || WAIT_RC=$?
+			return 0
+		fi
+		sleep 0.02
+	done
+	return 1
+}
+
+# xfer NAME FILE SHA1 CHUNK: one cpm send -> cpmd -> cpm receive. Sets
+# X_MSRP (s, cpmd log: branch accepted -> delivered), X_INV (s, INVITE in ->
+# branch accepted), X_WALL (s, whole cpm send), X_SEND_CPU, X_RECV_CPU,
+# X_CPMD_CPU (s), X_HWM (kB, cpmd VmHWM after a reset before the send).
+# A failed transfer is recorded (FAILS, shown in the table), its receiver
+# stopped, and the transfer tried again once (run_xfer).
+FAILS=()
+xfail() {
+	say "transfer $1 FAILED: $2"
+	FAILS+=("$1: $2")
+	if kill -0 "$RECV_PID" 2>/dev/null; then
+		for c in $(ps -o pid= --ppid "$RECV_PID"); do kill -TERM "$c" 2>/dev/null || true; done
+		wait_pid "$RECV_PID" 5 || true
+	fi
+}
+run_xfer() {
+	xfer "$@" || xfer "$1.retry" "${@:2}" || die "transfer $1 failed twice"
+}
+
+XN=0
+xfer() {
+	local name=$1 file=$2 sha=$3 chunk=$4 user base t0 t1 ft l_in l_acc l_del
+	XN=$((XN + 1))
+	user="bob$XN"
+	start_receiver "$user" --count 1 --timeout 300
+	mapfile -t base < <(cpm_base "alice$XN")
+	reset_hwm "$CPMD_PID"
+	t0=$(cpu_ticks "$CPMD_PID")
+	local before
+	before=$(grep -c ': delivered ' "$CPMD_LOG" || true)
+	{ time timeout -k 5 300 "$CPM" "${base[@]}" send "sip:$user@$DOMAIN" "$file" --chunk-size "$chunk" \
+		</dev/null >"$T/logs/send.$name.out" 2>"$T/logs/send.$name.err"; } 2>"$T/send.$name.time" ||
+		{ xfail "$name" "cpm send exit $?: $(tail -n 1 "$T/logs/send.$name.out") / $(tail -n 1 "$T/logs/send.$name.err")"; return 1; }
+	[ "$(tail -n 1 "$T/logs/send.$name.out")" = delivered ] ||
+		{ xfail "$name" "cpm send last line: $(tail -n 1 "$T/logs/send.$name.out")"; return 1; }
+	wait_until 10 sh -c "[ \$(grep -c ': delivered ' '$CPMD_LOG') -gt $before ]" ||
+		{ xfail "$name" "cpmd logged no 'delivered'"; return 1; }
+	t1=$(cpu_ticks "$CPMD_PID")
+	X_HWM=$(status_kb "$CPMD_PID" VmHWM)
+	wait_pid "$RECV_PID" 60 || { xfail "$name" "receiver did not exit"; return 1; }
+	[ "$WAIT_RC" = 0 ] || { xfail "$name" "receiver exited with $WAIT_RC"; return 1; }
+	local line
+	line=$(grep -a '^received ' "$T/logs/recv.$user.out" | tail -n 1)
+	[ "${line##* }" = "$sha" ] || { xfail "$name" "receiver: wrong or no hash: '$line'"; return 1; }
+	rm -rf "$T/recv.$user"
+	l_del=$(grep ': delivered ' "$CPMD_LOG" | tail -n 1)
+	ft=$(sed -E 's/.* ft ([^:]+): delivered .*/\1/' <<<"$l_del")
+	l_acc=$(grep -F "ft $ft: branch" "$CPMD_LOG" | grep ' accepted' | tail -n 1)
+	l_in=$(grep -F "ft $ft: " "$CPMD_LOG" | head -n 1)
+	[ -n "$l_acc" ] || { xfail "$name" "no 'branch ... accepted' line for ft $ft"; return 1; }
+	X_MSRP=$(fdiv $(($(log_ms "$l_del") - $(log_ms "$l_acc"))) 1000)
+	X_INV=$(fdiv $(($(log_ms "$l_acc") - $(log_ms "$l_in"))) 1000)
+	local w u s
+	read -r w u s <"$T/send.$name.time"
+	X_WALL=$w
+	X_SEND_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}')
+	read -r w u s <"$T/recv.$user.time"
+	X_RECV_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}')
+	X_CPMD_CPU=$(fdiv $((t1 - t0)) "$HZ" %.2f)
+	say "$name: msrp ${X_MSRP}s (invite->accept ${X_INV}s), send wall ${X_WALL}s; cpu s: cpmd $X_CPMD_CPU send $X_SEND_CPU recv $X_RECV_CPU; cpmd VmHWM ${X_HWM} kB"
+}
+
+# 3: RSS baseline and a 100 MiB transfer (also warms everything up)
+HWM_START=$(status_kb "$CPMD_PID" VmHWM)
+run_xfer mid "$MID" "$MID_SHA" 65536
+MID_MSRP=$X_MSRP MID_HWM=$X_HWM
+
+# 1+2: 1 GiB with 64 KiB and 10 KiB chunks, interleaved
+declare -A R_MSRP R_WALL R_CPU R_HWM R_SCPU R_RCPU R_INV
+for c in 65536 10240; do R_MSRP[$c]="" R_WALL[$c]="" R_CPU[$c]="" R_HWM[$c]="" R_SCPU[$c]="" R_RCPU[$c]="" R_INV[$c]=""; done
+for ((i = 1; i <= REPS; i++)); do
+	for c in 65536 10240; do
+		run_xfer "big$c.$i" "$BIG" "$BIG_SHA" "$c"
+		R_MSRP[$c]+=" $X_MSRP" R_WALL[$c]+=" $X_WALL" R_CPU[$c]+=" $X_CPMD_CPU" R_HWM[$c]+=" $X_HWM"
+		R_SCPU[$c]+=" $X_SEND_CPU" R_RCPU[$c]+=" $X_RECV_CPU" R_INV[$c]+=" $X_INV"
+	done
+done
+
+# 4: small files with cpm blast
+declare -A B_LINE B_CPU B_RATE B_WALL B_GOT
+BN=0
+for par in $BLAST_PAR; do
+	if [ "$SECONDS" -gt "$BUDGET" ]; then
+		say "time budget used: skipping blast --parallel $par"
+		continue
+	fi
+	BN=$((BN + 1))
+	user="many$BN"
+	start_receiver "$user" --count "$BLAST_COUNT" --timeout 120
+	mapfile -t base < <(cpm_base "blaster$BN")
+	t0=$(cpu_ticks "$CPMD_PID")
+	{ time timeout -k 5 150 "$CPM" "${base[@]}" blast "sip:$user@$DOMAIN" --count "$BLAST_COUNT" \
+		--parallel "$par" --size "$BLAST_SIZE" </dev/null >"$T/logs/blast.$par.out" 2>"$T/logs/blast.$par.err"; } \
+		2>"$T/blast.$par.time" || say "cpm blast --parallel $par exited with $? (see logs)"
+	t1=$(cpu_ticks "$CPMD_PID")
+	B_LINE[$par]=$(grep -a '^blast ' "$T/logs/blast.$par.out" | tail -n 1 || true)
+	read -r B_WALL[$par] _ _ <"$T/blast.$par.time"
+	ok=$(awk '{print $2}' <<<"${B_LINE[$par]}")
+	# the receiver exits by itself after --count files; when some failed it
+	# waits for more: stop it once it has what the blaster counted as ok
+	wait_until 10 sh -c "[ \$(grep -c -a '^received ' '$T/logs/recv.$user.out') -ge ${ok:-0} ]" || true
+	if ! wait_pid "$RECV_PID" 2; then
+		for c in $(ps -o pid= --ppid "$RECV_PID"); do kill -TERM "$c" 2>/dev/null || true; done
+		wait_pid "$RECV_PID" 10 || true
+	fi
+	got=$(grep -c -a '^received ' "$T/logs/recv.$user.out" || true)
+	B_CPU[$par]=$(fdiv $((t1 - t0)) "$HZ" %.2f)
+	B_RATE[$par]=$(awk '{print $8}' <<<"${B_LINE[$par]}")
+	B_GOT[$par]=$got
+	say "blast --parallel $par: '${B_LINE[$par]}', receiver got $got, cpmd cpu ${B_CPU[$par]} s"
+	rm -rf "$T/recv.$user"
+done
+
+RSS_AFTER_BLAST=$(status_kb "$CPMD_PID" VmRSS)
+
+# 5: profile of cpmd during one 1 GiB transfer (64 KiB chunks)
+PROF_TXT=""
+if [ "$PROFILE" = 1 ] && [ "$SECONDS" -lt "$BUDGET" ]; then
+	perf record -e cpu-clock -F 1999 -g -p "$CPMD_PID" -o "$T/perf.data" 2>"$T/logs/perf.err" &
+	PERF_PID=$!
+	PIDS+=("$PERF_PID")
+	SC=raw_syscalls:sys_enter
+	for c in recvfrom sendmsg write epoll_wait epoll_pwait epoll_ctl; do SC+=",syscalls:sys_enter_$c"; done
+	perf stat -e "task-clock,context-switches,$SC" -p "$CPMD_PID" -o "$T/perf.stat" \
+		2>>"$T/logs/perf.err" &
+	PSTAT_PID=$!
+	PIDS+=("$PSTAT_PID")
+	sleep 0.5
+	run_xfer "profiled" "$BIG" "$BIG_SHA" 65536
+	kill -INT "$PERF_PID" "$PSTAT_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	wait "$PSTAT_PID" 2>/dev/null || true
+	PROF_MSRP=$X_MSRP
+	set +o pipefail
+	{
+		echo "perf stat of cpmd over the profiled ${BIG_MIB} MiB transfer (relay ${PROF_MSRP} s, perf running):"
+		grep -E 'task-clock|context-switches|sys_enter|elapsed' "$T/perf.stat" | sed -E 's/^ */  /; s/ +#.*//'
+		echo "cpmd samples by DSO (perf record -e cpu-clock -F 1999):"
+		perf report -i "$T/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -n 8
+		echo "top symbols (self):"
+		perf report -i "$T/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -n 15
+		# libcrypto has no symbols here: name its samples by their code
+		# (SHA-NI instructions next to the sampled address = SHA-1 block code)
+		LIBCRYPTO=$(ldd "$CPMD" | awk '/libcrypto/ {print $3}')
+		if [ -n "$LIBCRYPTO" ] && command -v objdump >/dev/null; then
+			perf report -i "$T/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+				awk '$2 ~ /^libcrypto/ && $4 ~ /^0x/ {print $1, $4}' | tr -d '%' >"$T/crypto.addr"
+			sha=0 other=0
+			while read -r pct addr; do
+				if objdump -d --start-address="$addr" --stop-address=$((addr + 48)) "$LIBCRYPTO" 2>/dev/null |
+					grep -qE 'sha1(rnds4|nexte|msg1|msg2)'; then
+					sha=$(awk -v a="$sha" -v b="$pct" 'BEGIN {print a + b}')
+				else
+					other=$(awk -v a="$other" -v b="$pct" 'BEGIN {print a + b}')
+				fi
+			done <"$T/crypto.addr"
+			echo "libcrypto samples at SHA-1 SHA-NI code (sha1rnds4/sha1msg next to the address): ${sha}%, other libcrypto: ${other}%"
+		fi
+	} >"$T/profile.txt" 2>&1
+	PROF_TXT=$(cat "$T/profile.txt")
+	set -o pipefail
+fi
+
+# --- results ---------------------------------------------------------------
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
+L_MED=$(median <<<"${BASE[loop]}")
+S_MED=$(median <<<"${BASE[socat]}")
+S2_MED=$(median <<<"${BASE[socat256k]}")
+L_MBS=$(mbps "$BIG_BYTES" "$L_MED")
+S_MBS=$(mbps "$BIG_BYTES" "$S_MED")
+S2_MBS=$(mbps "$BIG_BYTES" "$S2_MED")
+{
+	echo "cpmd benchmarks — $DATE — cpmd $GITREV, build $(basename "$BUILD")"
+	echo "machine: $MACHINE; sha_ni: $SHA_NI"
+	echo "command: bench/run.sh $(basename "$BUILD")  (BIG_MIB=$BIG_MIB REPS=$REPS BASE_REPS=$BASE_REPS BLAST_COUNT=$BLAST_COUNT BLAST_PAR=\"$BLAST_PAR\" transport=$TRANSPORT)"
+	echo "MB = 10^6 bytes; medians over the runs, range in brackets"
+	echo
+	echo "1. ${BIG_MIB} MiB over loopback TCP"
+	printf '   %-44s %10s %12s  %s\n' "path" "MB/s" "vs socat" "runs (s)"
+	printf '   %-44s %10s %12s  %s\n' "pump -> sink (loopback limit)" "$L_MBS" "" "${BASE[loop]# }"
+	printf '   %-44s %10s %12s  %s\n' "pump -> socat (-b 8192, default) -> sink" "$S_MBS" "1.00" "${BASE[socat]# }"
+	printf '   %-44s %10s %12s  %s\n' "pump -> socat -b 262144 -> sink" "$S2_MBS" "$(fdiv "$S2_MBS" "$S_MBS" %.2f)" "${BASE[socat256k]# }"
+	for c in 65536 10240; do
+		m=$(median <<<"${R_MSRP[$c]}")
+		v=$(mbps "$BIG_BYTES" "$m")
+		printf '   %-44s %10s %12s  %s\n' "cpm send -> cpmd -> cpm receive, chunk $((c / 1024)) KiB" \
+			"$v" "$(fdiv "$v" "$S_MBS" %.2f)" "${R_MSRP[$c]# } (MSRP phase)"
+	done
+	echo "   cpmd/loopback: 64 KiB $(fdiv "$(mbps "$BIG_BYTES" "$(median <<<"${R_MSRP[65536]}")")" "$L_MBS" %.2f)," \
+		"10 KiB $(fdiv "$(mbps "$BIG_BYTES" "$(median <<<"${R_MSRP[10240]}")")" "$L_MBS" %.2f);" \
+		"cpmd/socat -b 262144: 64 KiB $(fdiv "$(mbps "$BIG_BYTES" "$(median <<<"${R_MSRP[65536]}")")" "$S2_MBS" %.2f)"
+	echo "   whole 'cpm send' wall (s): 64 KiB:${R_WALL[65536]}; 10 KiB:${R_WALL[10240]};" \
+		"SHA-1 of the file alone (openssl dgst): ${HASH_WALL} s; INVITE->accepted (s): ${R_INV[65536]}${R_INV[10240]}"
+	echo
+	echo "2. CPU seconds per GiB (utime+stime over the transfer)"
+	printf '   %-10s %14s %14s %14s %14s\n' "chunk" "cpmd s/GiB" "cpm send s" "cpm recv s" "cpmd runs (s)"
+	for c in 65536 10240; do
+		cm=$(median <<<"${R_CPU[$c]}")
+		printf '   %-10s %14s %14s %14s %14s\n' "$((c / 1024)) KiB" "$(fdiv "$cm" "$(fdiv "$BIG_MIB" 1024 %.6f)" %.2f)" \
+			"$(median <<<"${R_SCPU[$c]}")" "$(median <<<"${R_RCPU[$c]}")" "${R_CPU[$c]# }"
+	done
+	echo
+	echo "3. cpmd memory (kB)"
+	echo "   after start: VmRSS $RSS_START, VmHWM $HWM_START"
+	echo "   VmHWM during ${MID_MIB} MiB transfer (64 KiB chunks): $MID_HWM   (relay ${MID_MSRP} s)"
+	echo "   VmHWM during ${BIG_MIB} MiB transfers: 64 KiB chunks:${R_HWM[65536]}; 10 KiB chunks:${R_HWM[10240]}"
+	echo "   (VmHWM reset with 'echo 5 > /proc/PID/clear_refs' before every transfer)"
+	echo
+	echo "4. small files: cpm blast --count $BLAST_COUNT --size $BLAST_SIZE -> cpmd -> one cpm receive"
+	printf '   %-10s %12s %10s %10s %12s %14s  %s\n' "parallel" "transfers/s" "received" "wall s" "cpmd cpu s" "cpmd us/xfer" "blast line"
+	for par in $BLAST_PAR; do
+		[ -n "${B_LINE[$par]+x}" ] || continue
+		ok=$(awk '{print $2}' <<<"${B_LINE[$par]}")
+		printf '   %-10s %12s %10s %10s %12s %14s  %s\n' "$par" "${B_RATE[$par]:-n/a}" "${B_GOT[$par]}" "${B_WALL[$par]}" \
+			"${B_CPU[$par]}" "$(fdiv "${B_CPU[$par]}" "${ok:-0}" %.6f | awk '{ if ($1 == "n/a") print $1; else printf "%.0f", $1 * 1e6 }')" \
+			"${B_LINE[$par]}"
+	done
+	echo "   cpmd VmRSS after the blasts: $RSS_AFTER_BLAST kB"
+	if [ -n "$PROF_TXT" ]; then
+		echo
+		echo "5. profile"
+		sed 's/^/   /' <<<"$PROF_TXT"
+	fi
+	echo
+	if [ ${#FAILS[@]} -gt 0 ]; then
+		echo "FAILED transfers (each was tried again once; the numbers above are from the successful tries):"
+		printf '   %s\n' "${FAILS[@]}"
+	else
+		echo "failed transfers: none"
+	fi
+	echo "total bench time: $SECONDS s"
+} >"$T/table.txt"
+cp "$T/table.txt" "$RESULTS/latest.txt"
+cat "$T/table.txt"
