@@ -312,7 +312,7 @@ gen_file() { # gen_file PATH SIZE_BYTES
 	[ "$(stat -c %s "$1")" -eq "$2" ] || fail "could not create $1 ($2 bytes)"
 }
 
-sha1() { sha1sum "$1" | cut -d' ' -f1; }
+sha1() { sha1sum <"$1" | cut -d" " -f1; }
 
 # received_line NAME SHA1: the receiver's `received PATH SIZE SHA1` line for
 # that hash (PATH may contain spaces: SIZE and SHA1 are the last two fields).

@@ -48,11 +48,17 @@ step "overlong MSRP line -> error or close within 10 s"
 	fail "cpmd neither answered an error nor closed the connection within 10 s of a 1 MiB MSRP header line"
 cpmd_alive
 
-step "many half-open connections"
+step "many half-open connections (opened, a partial line, closed)"
+fds=()
 for i in $(seq 1 50); do
-	printf 'MSRP ' | $WIRE tcp $HOST "$MSRP_PORT" - --timeout 0.05 >/dev/null 2>>"$LOGDIR/wire.err" || true
-	printf 'INV' | $WIRE tcp $HOST "$SIP_PORT" - --timeout 0.05 >/dev/null 2>>"$LOGDIR/wire.err" || true
+	exec {fd}<>"/dev/tcp/$HOST/$MSRP_PORT" || fail "cannot connect to the MSRP port (connection $i)"
+	printf 'MSRP ' >&$fd
+	fds+=("$fd")
+	exec {fd}<>"/dev/tcp/$HOST/$SIP_PORT" || fail "cannot connect to the SIP port (connection $i)"
+	printf 'INV' >&$fd
+	fds+=("$fd")
 done
+for fd in "${fds[@]}"; do exec {fd}>&-; done
 cpmd_alive
 
 step "a real transfer still works"

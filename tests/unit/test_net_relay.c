@@ -12,11 +12,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "cpm/msrp.h"
 #include "net/msrp_relay.h"
@@ -25,6 +28,7 @@
 #define SENDER_PATH "msrp://127.0.0.1:9/senderSession01;tcp"
 #define DEVICE_PATH "msrp://127.0.0.1:9/deviceSession01;tcp"
 #define MAX_RX 64
+#define MSRP_OUR_URI_MAX_T 128
 #define STEP_LIMIT_MS 8000
 
 /* ---------------------------------------------------------------- a test peer */
@@ -59,6 +63,14 @@ struct peer {
 };
 
 static su_root_t *root;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static struct rx *rx_cur(struct peer *pe)
 {
@@ -921,8 +933,261 @@ UNIT_TEST(test_relay_backpressure_20mib)
 	free(file);
 }
 
+/* ---------------------------------------------------------------- threaded peers */
+
+/* Peers on their own threads with blocking sockets, the relay on this one:
+ * the closest to real use, and the throughput figure. The size is
+ * CPM_RELAY_BENCH_MIB (default 64); the blob goes to CPM_RELAY_BENCH_DIR
+ * (default /tmp). */
+#define PAT_SIZE (1u << 20)
+
+struct bench {
+	uint16_t port;
+	char up[MSRP_OUR_URI_MAX_T], down[MSRP_OUR_URI_MAX_T];
+	uint64_t total;
+	size_t chunk;
+	const char *pat;
+	uint64_t dev_bytes;
+	volatile int sender_ok, device_ok;
+};
+
+static int blocking_connect(uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int send_full(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void *bench_sender(void *arg)
+{
+	struct bench *b = arg;
+	char head[512], end[64], buf[4096];
+	int fd = blocking_connect(b->port), n;
+	uint64_t off = 0;
+	unsigned k = 0;
+
+	if (fd < 0)
+		return NULL;
+	n = snprintf(head, sizeof head, "MSRP bsbind01 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\n"
+		     "Message-ID: bind0001\r\n-------bsbind01$\r\n", b->up, SENDER_PATH);
+	if (send_full(fd, head, (size_t)n))
+		goto out;
+	while (off < b->total) {
+		size_t len = b->total - off < b->chunk ? (size_t)(b->total - off) : b->chunk;
+		char flag = off + len == b->total ? '$' : '+';
+		int hl, el;
+
+		k++;
+		hl = snprintf(head, sizeof head,
+			      "MSRP bs%08u SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0001\r\n"
+			      "Byte-Range: %llu-%llu/%llu\r\nSuccess-Report: yes\r\nFailure-Report: no\r\n"
+			      "Content-Type: application/octet-stream\r\n\r\n",
+			      k, b->up, SENDER_PATH, (unsigned long long)off + 1,
+			      (unsigned long long)(off + len), (unsigned long long)b->total);
+		el = snprintf(end, sizeof end, "\r\n-------bs%08u%c\r\n", k, flag);
+		if (send_full(fd, head, (size_t)hl) ||
+		    send_full(fd, b->pat + off % PAT_SIZE, len) || send_full(fd, end, (size_t)el))
+			goto out;
+		off += len;
+	}
+	/* wait for the success REPORT */
+	for (size_t have = 0;;) {
+		ssize_t r = recv(fd, buf + have, sizeof buf - 1 - have, 0);
+
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		buf[have] = '\0';
+		if (strstr(buf, " REPORT\r\n") && strstr(buf, "Status: 000 200")) {
+			b->sender_ok = 1;
+			break;
+		}
+		if (have > sizeof buf / 2) { /* keep the tail only */
+			memmove(buf, buf + have - 256, 256);
+			have = 256;
+		}
+	}
+out:
+	close(fd);
+	return NULL;
+}
+
+static void *bench_device(void *arg)
+{
+	struct bench *b = arg;
+	static char buf[512 * 1024];
+	struct msrp_parser *p = malloc(sizeof *p);
+	char msg[512];
+	size_t len = 0;
+	int fd = blocking_connect(b->port), n;
+
+	if (fd < 0 || !p)
+		goto out;
+	msrp_parser_init(p);
+	n = snprintf(msg, sizeof msg, "MSRP bdbind01 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\n"
+		     "Message-ID: bind0002\r\n-------bdbind01$\r\n", b->down, DEVICE_PATH);
+	if (send_full(fd, msg, (size_t)n))
+		goto out;
+	for (;;) {
+		ssize_t r = recv(fd, buf + len, sizeof buf - len, 0);
+		size_t off = 0;
+
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		for (;;) {
+			struct msrp_event ev;
+			size_t used = 0;
+			enum msrp_ev t = msrp_parse(p, buf + off, len - off, &used, &ev);
+
+			off += used;
+			if (t == MSRP_EV_NEED_MORE)
+				break;
+			if (t == MSRP_EV_BODY)
+				b->dev_bytes += ev.body.len;
+			if (t == MSRP_EV_ERROR)
+				goto out;
+			if (t == MSRP_EV_END && ev.flag == '$' && ev.msg->method == MSRP_METHOD_SEND &&
+			    ev.msg->has_body) {
+				n = snprintf(msg, sizeof msg,
+					     "MSRP bdrep001 REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\n"
+					     "Message-ID: file0001\r\nByte-Range: 1-%llu/%llu\r\n"
+					     "Status: 000 200 OK\r\n-------bdrep001$\r\n", b->down, DEVICE_PATH,
+					     (unsigned long long)b->total, (unsigned long long)b->total);
+				send_full(fd, msg, (size_t)n);
+				b->device_ok = 1;
+			}
+		}
+		memmove(buf, buf + off, len - off);
+		len -= off;
+	}
+out:
+	free(p);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static long vm_hwm_kib(void)
+{
+	char line[256];
+	long v = -1;
+	FILE *fp = fopen("/proc/self/status", "r");
+
+	while (fp && fgets(line, sizeof line, fp))
+		if (sscanf(line, "VmHWM: %ld", &v) == 1)
+			break;
+	if (fp)
+		fclose(fp);
+	return v;
+}
+
+UNIT_TEST(test_relay_threaded_throughput)
+{
+	const char *env = getenv("CPM_RELAY_BENCH_MIB");
+	uint64_t mib = env ? strtoull(env, NULL, 10) : 64;
+	char *pat = make_file(PAT_SIZE);
+	struct bench b;
+	struct fix f;
+	uint8_t sha[20], got[20];
+	pthread_t ts, td;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint64_t t0, t1;
+	long hwm0;
+	bool sha_ok;
+	struct rusage ru0, ru1;
+	double cpu_ms;
+
+	memset(&b, 0, sizeof b);
+	b.total = mib << 20;
+	b.chunk = 64 * 1024;
+	b.pat = pat;
+	EVP_DigestInit_ex(md, EVP_sha1(), NULL);
+	for (uint64_t off = 0; off < b.total; off += PAT_SIZE)
+		EVP_DigestUpdate(md, pat, PAT_SIZE);
+	EVP_DigestFinal_ex(md, sha, NULL);
+	EVP_MD_CTX_free(md);
+	CHECK(fix_start(&f, 0, 5, b.total, sha) == 0);
+	if (getenv("CPM_RELAY_BENCH_DIR")) {
+		/* re-create the relay with its blob elsewhere (tmpfs vs disk) */
+		struct ft_relay_params p = {.size = b.total, .has_sha1 = true};
+
+		ft_relay_destroy(f.relay);
+		snprintf(f.blob, sizeof f.blob, "%s/cpm-relay-bench", getenv("CPM_RELAY_BENCH_DIR"));
+		memcpy(p.sha1, sha, 20);
+		p.blob_path = f.blob;
+		CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
+		CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
+		CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
+	}
+	b.port = msrp_hub_port(f.hub);
+	snprintf(b.up, sizeof b.up, "%s", up_uri(&f));
+	snprintf(b.down, sizeof b.down, "%s", down_uri(&f));
+	hwm0 = vm_hwm_kib();
+	getrusage(RUSAGE_THREAD, &ru0);
+	t0 = now_ms();
+	CHECK(pthread_create(&td, NULL, bench_device, &b) == 0);
+	CHECK(pthread_create(&ts, NULL, bench_sender, &b) == 0);
+	while (!f.done_calls && now_ms() - t0 < 120000)
+		su_root_step(root, 10);
+	t1 = now_ms();
+	getrusage(RUSAGE_THREAD, &ru1);
+	sha_ok = ft_relay_sha1(f.relay, got) && memcmp(got, sha, 20) == 0;
+	/* the sender waits for its REPORT; let it arrive */
+	for (int i = 0; i < 100 && !b.sender_ok; i++)
+		su_root_step(root, 10);
+	ft_relay_destroy(f.relay); /* closes both: the threads see EOF */
+	f.relay = NULL;
+	for (int i = 0; i < 50; i++)
+		su_root_step(root, 2);
+	pthread_join(ts, NULL);
+	pthread_join(td, NULL);
+	cpu_ms = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+			  ru0.ru_stime.tv_sec) * 1e3 +
+		 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+			  ru0.ru_stime.tv_usec) / 1e3;
+	fprintf(stderr, "  %llu MiB relayed in %llu ms: %.0f MB/s; relay thread CPU %.0f ms "
+		"(%.0f MB per CPU-second); peak RSS %ld KiB (before %ld KiB)\n",
+		(unsigned long long)mib, (unsigned long long)(t1 - t0),
+		t1 > t0 ? (double)b.total / 1e3 / (double)(t1 - t0) : 0.0, cpu_ms,
+		cpu_ms > 0 ? (double)b.total / 1e3 / cpu_ms : 0.0, vm_hwm_kib(), hwm0);
+	CHECK_EQ_INT(f.done_calls, 1);
+	CHECK_EQ_INT(f.res, FT_RELAY_COMPLETE);
+	CHECK(b.sender_ok);
+	CHECK(b.device_ok);
+	CHECK_EQ_INT(b.dev_bytes, b.total);
+	CHECK(sha_ok);
+	fix_stop(&f);
+	free(pat);
+}
+
 UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_sender_closes_midway),
 	  T(test_relay_device_refuses_413), T(test_relay_unknown_session_481),
 	  T(test_relay_second_connection_506), T(test_relay_requests_we_refuse), T(test_relay_too_big),
 	  T(test_relay_garbage_is_protocol_error), T(test_relay_bind_timeout),
-	  T(test_relay_holds_until_device_binds), T(test_relay_backpressure_20mib))
+	  T(test_relay_holds_until_device_binds), T(test_relay_backpressure_20mib),
+	  T(test_relay_threaded_throughput))
