@@ -191,6 +191,7 @@ struct cpm_app {
 	double shutdown_deadline;
 	double deadline;              /* receive --timeout */
 	char instance[64];            /* urn:uuid:... */
+	char features[256];           /* Contact feature tags */
 
 	/* results */
 	unsigned received;

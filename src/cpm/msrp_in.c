@@ -288,11 +288,13 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 	}
 	x->cur_off = start - 1;
 	x->cur_ours = true;
-	if (x->app->o->verbose)
+	if (x->app->o->verbose) {
+		char end[24] = "*";
+		if (m->has_byte_range && m->range.end != MSRP_RANGE_STAR)
+			snprintf(end, sizeof end, "%llu", (unsigned long long)m->range.end);
 		vlog(x->app, "[%u] MSRP: SEND %s Byte-Range %llu-%s/%llu", x->id, m->tid,
-		     (unsigned long long)start,
-		     m->has_byte_range && m->range.end != MSRP_RANGE_STAR ? "n" : "*",
-		     (unsigned long long)x->sel.size);
+		     (unsigned long long)start, end, (unsigned long long)x->sel.size);
+	}
 }
 
 static void in_end(struct xfer *x, const struct msrp_event *ev)
