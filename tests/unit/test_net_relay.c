@@ -239,7 +239,9 @@ typedef bool cond_f(void *arg);
 
 static bool run_until(cond_f *cond, void *arg, struct peer *a, struct peer *b, int limit_ms)
 {
-	for (int i = 0; i < limit_ms; i++) {
+	uint64_t end = now_ms() + (uint64_t)limit_ms;
+
+	while (now_ms() < end) {
 		if (cond(arg))
 			return true;
 		su_root_step(root, 1);
