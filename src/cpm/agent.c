@@ -89,26 +89,24 @@ void xfer_reap(struct xfer *x)
 	free(x);
 }
 
+/* End the SIP side of a transfer the right way for its state: BYE an
+ * established dialog, CANCEL an INVITE still waiting for its final answer,
+ * 480 an incoming one we never answered. Once per transfer. */
 static void xfer_sip_end(struct xfer *x)
 {
-	if (!x->nh)
+	if (!x->nh || x->bye_sent)
 		return;
+	x->bye_sent = true;
 	if (x->dialog_up) {
-		if (!x->bye_sent) {
-			vlog(x->app, "[%u] SIP: BYE", x->id);
-			nua_bye(x->nh, TAG_END());
-			x->bye_sent = true;
-		}
+		vlog(x->app, "[%u] SIP: BYE", x->id);
+		nua_bye(x->nh, TAG_END());
+	} else if (x->final_seen) {
+		/* rejected, declined or already ended: nothing to send */
 	} else if (x->dir == XFER_OUT) {
-		if (!x->bye_sent) {
-			vlog(x->app, "[%u] SIP: CANCEL", x->id);
-			nua_cancel(x->nh, TAG_END());
-			x->bye_sent = true;
-		}
-	} else if (!x->bye_sent) {
-		/* incoming, never answered */
+		vlog(x->app, "[%u] SIP: CANCEL", x->id);
+		nua_cancel(x->nh, TAG_END());
+	} else {
 		nua_respond(x->nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
-		x->bye_sent = true;
 	}
 }
 
@@ -241,11 +239,14 @@ static void on_invite_answer(struct xfer *x, int status, const char *phrase, con
 		vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
 		return;
 	}
+	x->final_seen = true;
 	if (status < 300) {
 		x->dialog_up = true;
 		if (x->state != XS_INVITING) {
-			/* a late 2xx after we gave up: nua ACKs it, we end it */
-			xfer_sip_end(x);
+			/* a late 2xx after we gave up (CANCEL crossed it): nua ACKs
+			 * it, we end it */
+			vlog(app, "[%u] SIP: late %d, BYE", x->id, status);
+			nua_bye(x->nh, TAG_END());
 			return;
 		}
 		vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
@@ -427,7 +428,7 @@ static void answer_now(struct xfer *x)
 	if (app->o->answer == ANSWER_DECLINE) {
 		vlog(app, "[%u] SIP: 603 Decline", x->id);
 		nua_respond(x->nh, SIP_603_DECLINE, TAG_END());
-		x->bye_sent = true; /* answered: nothing more to send */
+		x->final_seen = true;
 		x->state = XS_DONE;
 		return;
 	}
@@ -435,7 +436,7 @@ static void answer_now(struct xfer *x)
 	if (msrp_in_prepare(x, err, sizeof err) < 0) {
 		errlog(app, "%s", err);
 		nua_respond(x->nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-		x->bye_sent = true;
+		x->final_seen = true;
 		out_line(app, "failed: %s %s", x->safe, err);
 		x->state = XS_DONE;
 		return;
@@ -445,7 +446,7 @@ static void answer_now(struct xfer *x)
 	if (n < 0) {
 		free(sdp);
 		nua_respond(x->nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-		x->bye_sent = true;
+		x->final_seen = true;
 		msrp_in_abort(x, "cannot build the SDP answer");
 		return;
 	}
@@ -454,6 +455,7 @@ static void answer_now(struct xfer *x)
 		    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
 	free(sdp);
 	x->dialog_up = true;
+	x->final_seen = true;
 	x->answer_at = -1; /* answered; MSRP starts on ACK */
 	x->last_progress = now_mono();
 }
@@ -522,7 +524,7 @@ static void on_incoming_invite(struct cpm_app *app, nua_handle_t *nh, const sip_
 				    TAG_END());
 		else
 			nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
-		x->bye_sent = true;
+		x->final_seen = true;
 		x->state = XS_DONE;
 		free(offer);
 		return;
@@ -559,7 +561,7 @@ static void on_state(struct cpm_app *app, struct xfer *x, nua_handle_t *nh, tagi
 		return;
 	vlog(app, "[%u] SIP: dialog terminated", x->id);
 	x->dialog_up = false;
-	x->bye_sent = true; /* nothing more may be sent on this handle */
+	x->final_seen = true; /* nothing more may be sent on this handle */
 	if (x->state != XS_DONE) {
 		if (x->dir == XFER_IN) {
 			if (x->answer_at == -1)
@@ -630,6 +632,7 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 			break;
 		vlog(app, "[%u] SIP: BYE received", x->id);
 		x->dialog_up = false;
+		x->final_seen = true;
 		if (x->state != XS_DONE) {
 			if (x->dir == XFER_IN)
 				msrp_in_abort(x, "session ended by peer");

@@ -122,7 +122,8 @@ struct xfer {
 	unsigned id;                  /* for logs */
 	nua_handle_t *nh;
 	bool dialog_up;               /* 200 sent/received: BYE needed to end */
-	bool bye_sent;
+	bool final_seen;              /* final response received (out) or sent (in) */
+	bool bye_sent;                /* BYE/CANCEL/480 sent: once only */
 	struct mconn *conn;
 	double last_progress;         /* monotonic seconds */
 	double started;
