@@ -547,6 +547,30 @@ static void on_incoming_invite(struct cpm_app *app, nua_handle_t *nh, const sip_
 	answer_now(x);
 }
 
+/* A re-INVITE in one of our dialogs (a session refresh, most likely): with
+ * media disabled nua leaves the answer to us. Same SDP as before, so that
+ * the file-transfer-id is unchanged (RFC 5547 §8.1: not a new transfer). */
+static void on_reinvite(struct xfer *x)
+{
+	struct cpm_app *app = x->app;
+	char *sdp = NULL;
+	char ct[64];
+	int n = -1;
+	if (x->dir == XFER_IN) {
+		sdp = malloc(SDP_MAX_BYTES);
+		n = sdp ? answer_build(app->o, x, sdp, SDP_MAX_BYTES) : -1;
+	} else if (offer_build(app->o, x, (long)time(NULL), NULL, 0, NULL, &sdp, ct, sizeof ct) == 0) {
+		n = 0;
+	}
+	vlog(app, "[%u] SIP: re-INVITE, answering with the same SDP", x->id);
+	if (n < 0)
+		nua_respond(x->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+	else
+		nua_respond(x->nh, SIP_200_OK, NUTAG_M_FEATURES(app->features),
+			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+	free(sdp);
+}
+
 /* ------------------------------------------------------------ callback */
 
 static void on_state(struct cpm_app *app, struct xfer *x, nua_handle_t *nh, tagi_t tags[])
@@ -614,6 +638,8 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 	case nua_i_invite:
 		if (!x)
 			on_incoming_invite(app, nh, sip);
+		else
+			on_reinvite(x);
 		break;
 	case nua_r_invite:
 		if (x)
