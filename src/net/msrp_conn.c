@@ -80,6 +80,16 @@ void conn_free(struct msrp_conn *c)
 	free(c);
 }
 
+/* A peer must not make us queue answers faster than it reads them: above
+ * this much unsent output a connection neither reads nor parses. It sits
+ * one receive buffer above high water because the relay itself keeps the
+ * DOWN queue up to about that level with file data, and the device's
+ * responses should still be read then. */
+static size_t conn_own_limit(const struct msrp_conn *c)
+{
+	return hub_high_water(c->hub) + MSRP_RBUF_SIZE + 16 * 1024;
+}
+
 static bool conn_wants_read(const struct msrp_conn *c)
 {
 	if (c->failed)
@@ -88,8 +98,7 @@ static bool conn_wants_read(const struct msrp_conn *c)
 		return true; /* discard input, notice EOF */
 	if (c->state != CONN_UNBOUND && c->state != CONN_BOUND)
 		return false;
-	return c->hold == 0 && c->rlen < sizeof c->rbuf &&
-	       sendq_len(&c->q) <= hub_high_water(c->hub);
+	return c->hold == 0 && c->rlen < sizeof c->rbuf && sendq_len(&c->q) <= conn_own_limit(c);
 }
 
 static void conn_update_mask(struct msrp_conn *c)
@@ -205,6 +214,9 @@ static void conn_flush(struct msrp_conn *c)
 	if (conn_write(c, NULL, 0) < 0)
 		return;
 	conn_after_flush(c);
+	/* Parsing may have stopped on our own queue: pick it up again. */
+	if (c->roff < c->rlen && before > conn_own_limit(c) && sendq_len(&c->q) <= conn_own_limit(c))
+		hub_conn_runnable(c->hub, c);
 	if (sendq_len(&c->q) < before && c->state == CONN_BOUND && c->session)
 		c->session->ops->drained(c->session);
 }
@@ -369,7 +381,8 @@ static void conn_dispatch(struct msrp_conn *c, const struct msrp_event *ev)
 
 static bool conn_parsing(const struct msrp_conn *c)
 {
-	return (c->state == CONN_UNBOUND || c->state == CONN_BOUND) && !c->hold && !c->failed;
+	return (c->state == CONN_UNBOUND || c->state == CONN_BOUND) && !c->hold && !c->failed &&
+	       sendq_len(&c->q) <= conn_own_limit(c);
 }
 
 static void conn_compact(struct msrp_conn *c)

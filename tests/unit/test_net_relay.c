@@ -665,6 +665,7 @@ UNIT_TEST(test_relay_device_refuses_413)
 	const struct rx *x;
 
 	CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+	f.destroy_in_done = true;
 	CHECK(connect_both(&f, &snd, &dev) == 0);
 	CHECK(send_chunk(&snd, &f, "big00001", file, 1, 2000, total, '+', &dev) == 0);
 	w = (struct want){&dev, 2, 2};
@@ -935,6 +936,106 @@ UNIT_TEST(test_relay_backpressure_20mib)
 	free(file);
 }
 
+/* A device request that arrives while a chunk to it is open waits for the
+ * chunk's end-line: nothing may be written inside a chunk. */
+UNIT_TEST(test_relay_device_request_during_chunk)
+{
+	const size_t total = 60000;
+	char *file = make_file(total);
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	char head[512];
+	int n;
+	const struct rx *x;
+
+	CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	dev.body = malloc(total);
+	dev.body_cap = total;
+	n = snprintf(head, sizeof head,
+		     "MSRP open0001 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0001\r\n"
+		     "Byte-Range: 1-%zu/%zu\r\nContent-Type: application/octet-stream\r\n\r\n",
+		     up_uri(&f), SENDER_PATH, total, total);
+	CHECK(peer_send(&snd, head, (size_t)n, &dev) == 0);
+	CHECK(peer_send(&snd, file, 30000, &dev) == 0);
+	for (int i = 0; i < 30; i++) {
+		su_root_step(root, 1);
+		peer_poll(&dev);
+	}
+	CHECK_EQ_INT(dev.n, 2);
+	CHECK_EQ_INT(dev.rx[1].flag, 0); /* chunk still open */
+	CHECK(send_bind(&dev, down_uri(&f), DEVICE_PATH, "keep0001") == 0);
+	for (int i = 0; i < 30; i++) {
+		su_root_step(root, 1);
+		peer_poll(&dev);
+	}
+	CHECK_EQ_INT(dev.n, 2); /* no answer inside the chunk */
+	CHECK(peer_send(&snd, file + 30000, total - 30000, &dev) == 0);
+	CHECK(peer_sendf(&snd, "\r\n-------open0001$\r\n") == 0);
+	w = (struct want){&dev, 3, 3};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(dev.rx[1].flag, '$');
+	CHECK_EQ_INT(dev.rx[1].body_len, total);
+	CHECK(memcmp(dev.body, file, total) == 0);
+	x = find_tid(&dev, "keep0001");
+	CHECK(x && x->status == 200);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
+/* A peer that floods requests and never reads the answers: the server stops
+ * reading it (so the peer's socket fills up) instead of queueing without
+ * end, and answers everything once the peer reads. */
+UNIT_TEST(test_relay_flood_without_reading)
+{
+	struct peer x;
+	struct fix f;
+	char req[256];
+	int n = 0;
+	unsigned sent = 0;
+	bool blocked = false;
+	struct want w;
+
+	CHECK(fix_start(&f, 64 * 1024, 5, 10, NULL) == 0);
+	CHECK(peer_connect(&x, msrp_hub_port(f.hub)) == 0);
+	for (unsigned i = 0; i < 200000 && !blocked; i++) {
+		size_t off = 0;
+
+		n = snprintf(req, sizeof req, "MSRP a%07u AUTH\r\nTo-Path: msrp://127.0.0.1:1/x;tcp\r\n"
+			     "From-Path: %s\r\n-------a%07u$\r\n", i, SENDER_PATH, i);
+		while (off < (size_t)n) {
+			ssize_t r = send(x.fd, req + off, (size_t)n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (r > 0) {
+				off += (size_t)r;
+				continue;
+			}
+			/* full: give the server a chance, then decide */
+			for (int k = 0; k < 20; k++)
+				su_root_step(root, 1);
+			r = send(x.fd, req + off, (size_t)n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (r > 0) {
+				off += (size_t)r;
+				continue;
+			}
+			blocked = true;
+			break;
+		}
+		if (off == (size_t)n)
+			sent++;
+	}
+	CHECK(blocked); /* the server stopped reading us */
+	/* now read: every complete request gets its 501 */
+	w = (struct want){&x, sent, sent};
+	CHECK(run_until(peer_has, &w, &x, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(rx_cur(&x)->status, 501);
+	fix_stop(&f);
+	peer_close(&x);
+}
+
 /* ---------------------------------------------------------------- threaded peers */
 
 /* Peers on their own threads with blocking sockets, the relay on this one:
@@ -1134,14 +1235,16 @@ UNIT_TEST(test_relay_threaded_throughput)
 	EVP_DigestFinal_ex(md, sha, NULL);
 	EVP_MD_CTX_free(md);
 	CHECK(fix_start(&f, 0, 5, b.total, sha) == 0);
-	if (getenv("CPM_RELAY_BENCH_DIR")) {
-		/* re-create the relay with its blob elsewhere (tmpfs vs disk) */
+	if (getenv("CPM_RELAY_BENCH_DIR") || getenv("CPM_RELAY_BENCH_NOBLOB")) {
+		/* re-create the relay with its blob elsewhere (tmpfs vs disk),
+		 * or without one (to see what the tee costs) */
 		struct ft_relay_params p = {.size = b.total, .has_sha1 = true};
 
 		ft_relay_destroy(f.relay);
-		snprintf(f.blob, sizeof f.blob, "%s/cpm-relay-bench", getenv("CPM_RELAY_BENCH_DIR"));
+		if (getenv("CPM_RELAY_BENCH_DIR"))
+			snprintf(f.blob, sizeof f.blob, "%s/cpm-relay-bench", getenv("CPM_RELAY_BENCH_DIR"));
 		memcpy(p.sha1, sha, 20);
-		p.blob_path = f.blob;
+		p.blob_path = getenv("CPM_RELAY_BENCH_NOBLOB") ? NULL : f.blob;
 		CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
 		CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
 		CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
@@ -1192,4 +1295,5 @@ UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_
 	  T(test_relay_second_connection_506), T(test_relay_requests_we_refuse), T(test_relay_too_big),
 	  T(test_relay_garbage_is_protocol_error), T(test_relay_bind_timeout),
 	  T(test_relay_holds_until_device_binds), T(test_relay_backpressure_20mib),
+	  T(test_relay_device_request_during_chunk), T(test_relay_flood_without_reading),
 	  T(test_relay_threaded_throughput))
