@@ -211,8 +211,15 @@ start_cpmd() {
 	fail "cpmd could not bind after 5 attempts"
 }
 
+# cpmd_alive: fail (with cpmd's exit status) if cpmd is no longer running.
 cpmd_alive() {
-	kill -0 "$CPMD_PID" 2>/dev/null || fail "cpmd (pid $CPMD_PID) is not running any more"
+	[ -n "$CPMD_PID" ] || return 0
+	if ! kill -0 "$CPMD_PID" 2>/dev/null; then
+		local st=0
+		wait "$CPMD_PID" || st=$?
+		CPMD_PID=""
+		fail "cpmd is not running any more (exit status $st)"
+	fi
 }
 
 # Options every cpm gets: server, user, transport.
@@ -254,6 +261,7 @@ start_receiver() {
 			wait "$pid" || rc=$?
 			fail "receiver $name exited (status $rc) before registering"
 		fi
+		cpmd_alive
 		sleep 0.1
 	done
 	fail "receiver $name ($user/$dev): no registration line for $user@$DOMAIN in cpmd's log within 15 s"
@@ -268,23 +276,41 @@ wait_exit() {
 			wait "$pid" || WAIT_RC=$?
 			return 0
 		fi
+		[ "$pid" = "$CPMD_PID" ] || cpmd_alive
 		sleep 0.1
 	done
 	WAIT_RC=timeout
 }
 
 # send_file NAME FROM_USER TO_USER FILE [send options...]: runs `cpm send`
-# in the foreground (bounded by SEND_TIMEOUT, default 120 s). Sets SEND_RC,
-# SEND_LAST (last stdout line), SEND_OUT, SEND_ERR. Never fails by itself.
+# and waits for it (at most SEND_TIMEOUT, default 120 s). Sets SEND_RC,
+# SEND_LAST (last stdout line), SEND_OUT, SEND_ERR. Fails the test at once if
+# cpmd dies meanwhile; otherwise never fails by itself.
 send_file() {
 	local name=$1 from=$2 to=$3 file=$4
 	shift 4
 	SEND_OUT="$LOGDIR/send.$name.out" SEND_ERR="$LOGDIR/send.$name.err"
-	local base
+	local base pid i limit=$((${SEND_TIMEOUT:-120} * 10))
 	mapfile -t base < <(_cpm_base "$from")
-	SEND_RC=0
-	timeout -k 5 "${SEND_TIMEOUT:-120}" "$CPM" "${base[@]}" send "sip:$to@$DOMAIN" "$file" "$@" \
-		</dev/null >"$SEND_OUT" 2>"$SEND_ERR" || SEND_RC=$?
+	"$CPM" "${base[@]}" send "sip:$to@$DOMAIN" "$file" "$@" </dev/null >"$SEND_OUT" 2>"$SEND_ERR" &
+	pid=$!
+	PIDS+=("$pid")
+	SEND_RC=timeout
+	for ((i = 0; i < limit; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			SEND_RC=0
+			wait "$pid" || SEND_RC=$?
+			break
+		fi
+		cpmd_alive
+		sleep 0.05
+	done
+	if [ "$SEND_RC" = timeout ]; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		SEND_RC=124
+		log "send $name: still running after ${SEND_TIMEOUT:-120} s, killed"
+	fi
 	SEND_LAST=$(tail -n 1 "$SEND_OUT" 2>/dev/null || true)
 	log "send $name: rc=$SEND_RC last line: $SEND_LAST"
 }

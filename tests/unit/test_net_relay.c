@@ -262,7 +262,7 @@ struct fix {
 	enum ft_relay_result res;
 	char detail[160];
 	bool destroy_in_done;
-	char blob[64];
+	char blob[160];
 	char dir[64];
 };
 
