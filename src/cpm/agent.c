@@ -577,8 +577,12 @@ static void on_state(struct cpm_app *app, struct xfer *x, nua_handle_t *nh, tagi
 {
 	int cs = nua_callstate_init;
 	tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
-	if (!x)
+	if (!x) {
+		/* an INVITE we refused without creating a transfer */
+		if (cs == nua_callstate_terminated && nh != app->reg_nh)
+			nua_handle_destroy(nh);
 		return;
+	}
 	if (cs == nua_callstate_ready)
 		on_ack(x);
 	if (cs != nua_callstate_terminated)
