@@ -907,6 +907,7 @@ static void relay_free(struct hub_defer *d)
 int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_relay_params *p,
 		    ft_relay_done_f *done, void *arg)
 {
+	char id[MSRP_SESSION_ID_LEN + 1];
 	struct ft_relay *r;
 	int rc;
 
@@ -951,8 +952,10 @@ int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_re
 			free(r);
 			return -ENOMEM;
 		}
+		/* (a copy: gcc's -Wrestrict cannot tell two members apart) */
+		memcpy(id, L->s.id, sizeof id);
 		snprintf(L->uri, sizeof L->uri, "msrp://%s:%u/%s;tcp", hub_advertise(h),
-			 msrp_hub_port(h), L->s.id);
+			 msrp_hub_port(h), id);
 	}
 	msrp_log("relay %s: created (down session %s, %llu bytes)", r->leg[0].s.id, r->leg[1].s.id,
 		 (unsigned long long)r->size);
