@@ -37,6 +37,7 @@
 #include <sofia-sip/su_tag.h>
 
 #include "mconn.h"
+#include "safe_name.h"
 
 #define TICK_MS 200
 #define GRACE_SECONDS 2.0
@@ -530,6 +531,8 @@ static void on_incoming_invite(struct cpm_app *app, nua_handle_t *nh, const sip_
 		return;
 	}
 	x->sel = offer->sel;
+	safe_name(x->safe, sizeof x->safe, x->sel.name, x->sel.name_len);
+	snprintf(x->display, sizeof x->display, "%.60s", x->safe);
 	snprintf(x->ftid, sizeof x->ftid, "%s", offer->file_transfer_id);
 	free(offer);
 	char safe_preview[64];
@@ -655,7 +658,7 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 		break;
 	case nua_i_cancel:
 		if (x)
-			vlog(app, "[%u] SIP: CANCEL received", x->id);
+			errlog(app, "incoming transfer of %s cancelled by the caller (CANCEL)", x->safe);
 		break;
 	case nua_i_bye:
 		if (!x)
