@@ -16,10 +16,11 @@
 # Prints a results table and writes it to bench/results/latest.txt (raw logs
 # of the run go to bench/results/latest.log).
 #
-# Knobs (environment): BIG_MIB (1024), MID_MIB (100), REPS (2: runs of each
-# 1 GiB cpmd case), BASE_REPS (3: runs of each baseline), BLAST_COUNT (5000),
-# BLAST_PAR ("16 64 256"), BLAST_SIZE (1024), PROFILE (1), KEEP_TMP (0),
-# CPM_TRANSPORT (udp).
+# Knobs (environment): BIG_MIB (1024), MID_MIB (100), REPS (3: runs of each
+# 1 GiB cpmd case), BASE_REPS (5: runs of each baseline), BLAST_COUNT (5000),
+# BLAST_PAR ("16 64 256", SIP over CPM_TRANSPORT), BLAST_TCP_PAR ("64", SIP
+# over TCP), BLAST_SIZE (1024), LINGER (35: idle seconds before the last
+# memory reading), PROFILE (1), KEEP_TMP (0), CPM_TRANSPORT (udp).
 # Everything runs in a fresh mktemp dir on random free ports in 30000-39999;
 # every process started here is killed at exit and the temp dir removed.
 set -euo pipefail
@@ -31,10 +32,11 @@ CPMD="$BUILD/cpmd"
 CPM="$BUILD/cpm"
 BIG_MIB=${BIG_MIB:-1024}
 MID_MIB=${MID_MIB:-100}
-REPS=${REPS:-2}
-BASE_REPS=${BASE_REPS:-3}
+REPS=${REPS:-3}
+BASE_REPS=${BASE_REPS:-5}
 BLAST_COUNT=${BLAST_COUNT:-5000}
 BLAST_PAR=${BLAST_PAR:-"16 64 256"}
+BLAST_TCP_PAR=${BLAST_TCP_PAR:-64}
 BLAST_SIZE=${BLAST_SIZE:-1024}
 PROFILE=${PROFILE:-1}
 TRANSPORT=${CPM_TRANSPORT:-udp}
@@ -133,6 +135,9 @@ wait_until() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# all CPUs: busy ticks (user nice system irq softirq steal) and steal ticks
+sys_busy() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+sys_steal() { awk '$1 == "cpu" {print $9; exit}' /proc/stat; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 reset_hwm() { echo 5 >"/proc/$1/clear_refs"; }
 # "HH:MM:SS.mmm" at the start of a cpmd log line -> milliseconds of the day
@@ -144,6 +149,7 @@ minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $
 # --- machine ---------------------------------------------------------------
 MACHINE="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), \
 RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 SHA_NI=$(grep -m1 -qw sha_ni /proc/cpuinfo && echo yes || echo no)
 DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 GITREV=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -165,7 +171,8 @@ TIMEFORMAT='%R %U %S'
 { time openssl dgst -sha1 -r "$BIG" >"$T/big.sha1"; } 2>"$T/hash.time"
 BIG_SHA=$(cut -d' ' -f1 "$T/big.sha1")
 MID_SHA=$(openssl dgst -sha1 -r "$MID" | cut -d' ' -f1)
-read -r HASH_WALL _ _ <"$T/hash.time"
+read -r HASH_WALL hu hs <"$T/hash.time"
+HASH_CPU=$(awk -v u="$hu" -v s="$hs" 'BEGIN {printf "%.2f", u + s}')
 
 # --- baselines: pump -> sink, pump -> socat -> sink ---------------------------
 # run_pump NAME [socat options]: one transfer of $BIG; prints seconds (sink's).
@@ -282,6 +289,8 @@ xfer() {
 	start_receiver "$user" --count 1 --timeout 300
 	mapfile -t base < <(cpm_base "alice$XN")
 	reset_hwm "$CPMD_PID"
+	local b0 st0
+	b0=$(sys_busy) st0=$(sys_steal)
 	t0=$(cpu_ticks "$CPMD_PID")
 	local before
 	before=$(grep -c ': delivered ' "$CPMD_LOG" || true)
@@ -296,6 +305,8 @@ xfer() {
 	X_HWM=$(status_kb "$CPMD_PID" VmHWM)
 	wait_pid "$RECV_PID" 60 || { xfail "$name" "receiver did not exit"; return 1; }
 	[ "$WAIT_RC" = 0 ] || { xfail "$name" "receiver exited with $WAIT_RC"; return 1; }
+	local b1 st1
+	b1=$(sys_busy) st1=$(sys_steal)
 	local line
 	line=$(grep -a '^received ' "$T/logs/recv.$user.out" | tail -n 1)
 	[ "${line##* }" = "$sha" ] || { xfail "$name" "receiver: wrong or no hash: '$line'"; return 1; }
@@ -314,7 +325,12 @@ xfer() {
 	read -r w u s <"$T/recv.$user.time"
 	X_RECV_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}')
 	X_CPMD_CPU=$(fdiv $((t1 - t0)) "$HZ" %.2f)
-	say "$name: msrp ${X_MSRP}s (invite->accept ${X_INV}s), send wall ${X_WALL}s; cpu s: cpmd $X_CPMD_CPU send $X_SEND_CPU recv $X_RECV_CPU; cpmd VmHWM ${X_HWM} kB"
+	# CPU used on the machine meanwhile by anything else (other users'
+	# builds and tests, kernel writeback threads), and stolen by the host
+	X_OTHER=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v a="$X_CPMD_CPU" -v s="$X_SEND_CPU" -v r="$X_RECV_CPU" \
+		'BEGIN {x = b / hz - a - s - r; if (x < 0) x = 0; printf "%.2f", x}')
+	X_STEAL=$(fdiv $((st1 - st0)) "$HZ" %.2f)
+	say "$name: msrp ${X_MSRP}s (invite->accept ${X_INV}s), send wall ${X_WALL}s; cpu s: cpmd $X_CPMD_CPU send $X_SEND_CPU recv $X_RECV_CPU others $X_OTHER (steal $X_STEAL); cpmd VmHWM ${X_HWM} kB"
 }
 
 # 3: RSS baseline and a 100 MiB transfer (also warms everything up)
@@ -323,54 +339,18 @@ run_xfer mid "$MID" "$MID_SHA" 65536
 MID_MSRP=$X_MSRP MID_HWM=$X_HWM
 
 # 1+2: 1 GiB with 64 KiB and 10 KiB chunks, interleaved
-declare -A R_MSRP R_WALL R_CPU R_HWM R_SCPU R_RCPU R_INV
-for c in 65536 10240; do R_MSRP[$c]="" R_WALL[$c]="" R_CPU[$c]="" R_HWM[$c]="" R_SCPU[$c]="" R_RCPU[$c]="" R_INV[$c]=""; done
+declare -A R_MSRP R_WALL R_CPU R_HWM R_SCPU R_RCPU R_INV R_OTHER
+for c in 65536 10240; do R_MSRP[$c]="" R_WALL[$c]="" R_CPU[$c]="" R_HWM[$c]="" R_SCPU[$c]="" R_RCPU[$c]="" R_INV[$c]="" R_OTHER[$c]=""; done
 for ((i = 1; i <= REPS; i++)); do
 	for c in 65536 10240; do
 		run_xfer "big$c.$i" "$BIG" "$BIG_SHA" "$c"
 		R_MSRP[$c]+=" $X_MSRP" R_WALL[$c]+=" $X_WALL" R_CPU[$c]+=" $X_CPMD_CPU" R_HWM[$c]+=" $X_HWM"
-		R_SCPU[$c]+=" $X_SEND_CPU" R_RCPU[$c]+=" $X_RECV_CPU" R_INV[$c]+=" $X_INV"
+		R_SCPU[$c]+=" $X_SEND_CPU" R_RCPU[$c]+=" $X_RECV_CPU" R_INV[$c]+=" $X_INV" R_OTHER[$c]+=" $X_OTHER"
 	done
 done
 
-# 4: small files with cpm blast
-declare -A B_LINE B_CPU B_RATE B_WALL B_GOT
-BN=0
-for par in $BLAST_PAR; do
-	if [ "$SECONDS" -gt "$BUDGET" ]; then
-		say "time budget used: skipping blast --parallel $par"
-		continue
-	fi
-	BN=$((BN + 1))
-	user="many$BN"
-	start_receiver "$user" --count "$BLAST_COUNT" --timeout 120
-	mapfile -t base < <(cpm_base "blaster$BN")
-	t0=$(cpu_ticks "$CPMD_PID")
-	{ time timeout -k 5 150 "$CPM" "${base[@]}" blast "sip:$user@$DOMAIN" --count "$BLAST_COUNT" \
-		--parallel "$par" --size "$BLAST_SIZE" </dev/null >"$T/logs/blast.$par.out" 2>"$T/logs/blast.$par.err"; } \
-		2>"$T/blast.$par.time" || say "cpm blast --parallel $par exited with $? (see logs)"
-	t1=$(cpu_ticks "$CPMD_PID")
-	B_LINE[$par]=$(grep -a '^blast ' "$T/logs/blast.$par.out" | tail -n 1 || true)
-	read -r B_WALL[$par] _ _ <"$T/blast.$par.time"
-	ok=$(awk '{print $2}' <<<"${B_LINE[$par]}")
-	# the receiver exits by itself after --count files; when some failed it
-	# waits for more: stop it once it has what the blaster counted as ok
-	wait_until 10 sh -c "[ \$(grep -c -a '^received ' '$T/logs/recv.$user.out') -ge ${ok:-0} ]" || true
-	if ! wait_pid "$RECV_PID" 2; then
-		for c in $(ps -o pid= --ppid "$RECV_PID"); do kill -TERM "$c" 2>/dev/null || true; done
-		wait_pid "$RECV_PID" 10 || true
-	fi
-	got=$(grep -c -a '^received ' "$T/logs/recv.$user.out" || true)
-	B_CPU[$par]=$(fdiv $((t1 - t0)) "$HZ" %.2f)
-	B_RATE[$par]=$(awk '{print $8}' <<<"${B_LINE[$par]}")
-	B_GOT[$par]=$got
-	say "blast --parallel $par: '${B_LINE[$par]}', receiver got $got, cpmd cpu ${B_CPU[$par]} s"
-	rm -rf "$T/recv.$user"
-done
-
-RSS_AFTER_BLAST=$(status_kb "$CPMD_PID" VmRSS)
-
-# 5: profile of cpmd during one 1 GiB transfer (64 KiB chunks)
+# 5: profile of cpmd during one 1 GiB transfer (64 KiB chunks), before the
+# blasts so that their leftovers (SIP transactions in their timers) stay out
 PROF_TXT=""
 if [ "$PROFILE" = 1 ] && [ "$SECONDS" -lt "$BUDGET" ]; then
 	perf record -e cpu-clock -F 1999 -g -p "$CPMD_PID" -o "$T/perf.data" 2>"$T/logs/perf.err" &
@@ -420,64 +400,145 @@ if [ "$PROFILE" = 1 ] && [ "$SECONDS" -lt "$BUDGET" ]; then
 	set -o pipefail
 fi
 
+# 4: small files with cpm blast (one receiver per run, fresh users)
+netstat_val() { # FILE PREFIX FIELD: a counter of /proc/net/snmp or netstat
+	awk -v p="$2:" -v f="$3" '$1 == p { if (!h) { for (i = 2; i <= NF; i++) if ($i == f) c = i; h = 1 } else { print $c; exit } }' "$1"
+}
+declare -A B_LINE B_CPU B_RATE B_WALL B_GOT B_HWM B_UDPERR B_LDROP B_OTHER
+BN=0
+BLAST_RUNS=""
+blast_run() { # KEY PARALLEL TRANSPORT
+	local key=$1 par=$2 tr=$3 user base t0 t1 b0 b1 u0 u1 l0 l1 ok got w u s
+	if [ "$SECONDS" -gt "$BUDGET" ]; then
+		say "time budget used: skipping blast $key"
+		return 0
+	fi
+	BN=$((BN + 1))
+	BLAST_RUNS+=" $key"
+	user="many$BN"
+	start_receiver "$user" --count "$BLAST_COUNT" --timeout 120
+	mapfile -t base < <(cpm_base "blaster$BN")
+	base[5]=$tr # --transport value
+	reset_hwm "$CPMD_PID"
+	u0=$(netstat_val /proc/net/snmp Udp RcvbufErrors) l0=$(netstat_val /proc/net/netstat TcpExt ListenDrops)
+	b0=$(sys_busy)
+	t0=$(cpu_ticks "$CPMD_PID")
+	{ time timeout -k 5 150 "$CPM" "${base[@]}" blast "sip:$user@$DOMAIN" --count "$BLAST_COUNT" \
+		--parallel "$par" --size "$BLAST_SIZE" </dev/null >"$T/logs/blast.$key.out" 2>"$T/logs/blast.$key.err"; } \
+		2>"$T/blast.$key.time" || say "cpm blast $key exited with $? (see logs)"
+	t1=$(cpu_ticks "$CPMD_PID")
+	b1=$(sys_busy)
+	B_HWM[$key]=$(status_kb "$CPMD_PID" VmHWM)
+	B_LINE[$key]=$(grep -a '^blast ' "$T/logs/blast.$key.out" | tail -n 1 || true)
+	read -r w u s <"$T/blast.$key.time"
+	B_WALL[$key]=$w
+	ok=$(awk '{print $2}' <<<"${B_LINE[$key]}")
+	# the receiver exits by itself after --count files; when some failed it
+	# waits for more: stop it once it has what the blaster counted as ok
+	wait_until 10 sh -c "[ \$(grep -c -a '^received ' '$T/logs/recv.$user.out') -ge ${ok:-0} ]" || true
+	if ! wait_pid "$RECV_PID" 2; then
+		for c in $(ps -o pid= --ppid "$RECV_PID"); do kill -TERM "$c" 2>/dev/null || true; done
+		wait_pid "$RECV_PID" 10 || true
+	fi
+	u1=$(netstat_val /proc/net/snmp Udp RcvbufErrors) l1=$(netstat_val /proc/net/netstat TcpExt ListenDrops)
+	got=$(grep -c -a '^received ' "$T/logs/recv.$user.out" || true)
+	B_CPU[$key]=$(fdiv $((t1 - t0)) "$HZ" %.2f)
+	B_RATE[$key]=$(awk '{print $8}' <<<"${B_LINE[$key]}")
+	B_GOT[$key]=$got
+	B_UDPERR[$key]=$((u1 - u0))
+	B_LDROP[$key]=$((l1 - l0))
+	local ru rs
+	read -r _ ru rs <"$T/recv.$user.time"
+	B_OTHER[$key]=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v a="${B_CPU[$key]}" -v u="$u" -v s="$s" -v ru="$ru" -v rs="$rs" \
+		'BEGIN {x = b / hz - a - u - s - ru - rs; if (x < 0) x = 0; printf "%.2f", x}')
+	say "blast $key: '${B_LINE[$key]}', receiver got $got, cpmd cpu ${B_CPU[$key]} s, VmHWM ${B_HWM[$key]} kB, UDP rcvbuf errors ${B_UDPERR[$key]}, listen drops ${B_LDROP[$key]}, others' cpu ${B_OTHER[$key]} s"
+	rm -rf "$T/recv.$user"
+}
+for par in $BLAST_PAR; do blast_run "p$par" "$par" "$TRANSPORT"; done
+for par in $BLAST_TCP_PAR; do blast_run "p$par-tcp" "$par" tcp; done
+
+# cpmd after the blasts: memory and idle wake-ups now and LINGER s later
+# (sofia keeps completed SIP transactions for their timers J/K, 32 s on UDP)
+idle_wakeups() { # epoll_wait calls of cpmd in one second
+	perf stat -x, -e syscalls:sys_enter_epoll_wait -p "$CPMD_PID" -- sleep 1 2>&1 | awk -F, '/epoll_wait/ {print $1}'
+}
+RSS_AFTER_BLAST=$(status_kb "$CPMD_PID" VmRSS)
+WAKE_AFTER_BLAST=n/a WAKE_LATER=n/a RSS_LATER=n/a
+if [ "$PROFILE" = 1 ]; then WAKE_AFTER_BLAST=$(idle_wakeups); fi
+if [ "${LINGER:-35}" -gt 0 ] && [ "$SECONDS" -lt "$BUDGET" ]; then
+	sleep "${LINGER:-35}"
+	RSS_LATER=$(status_kb "$CPMD_PID" VmRSS)
+	if [ "$PROFILE" = 1 ]; then WAKE_LATER=$(idle_wakeups); fi
+fi
+
 # --- results ---------------------------------------------------------------
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
-L_MED=$(median <<<"${BASE[loop]}")
-S_MED=$(median <<<"${BASE[socat]}")
-S2_MED=$(median <<<"${BASE[socat256k]}")
-L_MBS=$(mbps "$BIG_BYTES" "$L_MED")
-S_MBS=$(mbps "$BIG_BYTES" "$S_MED")
-S2_MBS=$(mbps "$BIG_BYTES" "$S2_MED")
+mbs_list() { local x o=""; for x in $1; do o+=" $(mbps "$BIG_BYTES" "$x")"; done; echo "${o# }"; }
+L_MBS=$(mbps "$BIG_BYTES" "$(median <<<"${BASE[loop]}")")
+S_MBS=$(mbps "$BIG_BYTES" "$(median <<<"${BASE[socat]}")")
+S2_MBS=$(mbps "$BIG_BYTES" "$(median <<<"${BASE[socat256k]}")")
+C64=$(mbps "$BIG_BYTES" "$(median <<<"${R_MSRP[65536]}")")
+C10=$(mbps "$BIG_BYTES" "$(median <<<"${R_MSRP[10240]}")")
+GIB=$(fdiv "$BIG_MIB" 1024 %.6f)
+us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else printf "%.0f", c / n * 1e6 }'; }
 {
 	echo "cpmd benchmarks — $DATE — cpmd $GITREV, build $(basename "$BUILD")"
 	echo "machine: $MACHINE; sha_ni: $SHA_NI"
-	echo "command: bench/run.sh $(basename "$BUILD")  (BIG_MIB=$BIG_MIB REPS=$REPS BASE_REPS=$BASE_REPS BLAST_COUNT=$BLAST_COUNT BLAST_PAR=\"$BLAST_PAR\" transport=$TRANSPORT)"
-	echo "MB = 10^6 bytes; medians over the runs, range in brackets"
+	echo "load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "command: bench/run.sh $(basename "$BUILD")  (BIG_MIB=$BIG_MIB MID_MIB=$MID_MIB REPS=$REPS BASE_REPS=$BASE_REPS" \
+		"BLAST_COUNT=$BLAST_COUNT BLAST_PAR=\"$BLAST_PAR\" BLAST_TCP_PAR=\"$BLAST_TCP_PAR\" transport=$TRANSPORT)"
+	echo "MB/s = 10^6 bytes/s; the MB/s column is the median run; every run is listed"
 	echo
 	echo "1. ${BIG_MIB} MiB over loopback TCP"
-	printf '   %-44s %10s %12s  %s\n' "path" "MB/s" "vs socat" "runs (s)"
-	printf '   %-44s %10s %12s  %s\n' "pump -> sink (loopback limit)" "$L_MBS" "" "${BASE[loop]# }"
-	printf '   %-44s %10s %12s  %s\n' "pump -> socat (-b 8192, default) -> sink" "$S_MBS" "1.00" "${BASE[socat]# }"
-	printf '   %-44s %10s %12s  %s\n' "pump -> socat -b 262144 -> sink" "$S2_MBS" "$(fdiv "$S2_MBS" "$S_MBS" %.2f)" "${BASE[socat256k]# }"
-	for c in 65536 10240; do
-		m=$(median <<<"${R_MSRP[$c]}")
-		v=$(mbps "$BIG_BYTES" "$m")
-		printf '   %-44s %10s %12s  %s\n' "cpm send -> cpmd -> cpm receive, chunk $((c / 1024)) KiB" \
-			"$v" "$(fdiv "$v" "$S_MBS" %.2f)" "${R_MSRP[$c]# } (MSRP phase)"
-	done
-	echo "   cpmd/loopback: 64 KiB $(fdiv "$(mbps "$BIG_BYTES" "$(median <<<"${R_MSRP[65536]}")")" "$L_MBS" %.2f)," \
-		"10 KiB $(fdiv "$(mbps "$BIG_BYTES" "$(median <<<"${R_MSRP[10240]}")")" "$L_MBS" %.2f);" \
-		"cpmd/socat -b 262144: 64 KiB $(fdiv "$(mbps "$BIG_BYTES" "$(median <<<"${R_MSRP[65536]}")")" "$S2_MBS" %.2f)"
+	printf '   %-46s %6s %9s  %s\n' "path" "MB/s" "vs socat" "runs (MB/s)"
+	printf '   %-46s %6s %9s  %s\n' "pump -> sink (loopback limit)" "$L_MBS" "" "$(mbs_list "${BASE[loop]}")"
+	printf '   %-46s %6s %9s  %s\n' "pump -> socat (default -b 8192) -> sink" "$S_MBS" "1.00" "$(mbs_list "${BASE[socat]}")"
+	printf '   %-46s %6s %9s  %s\n' "pump -> socat -b 262144 -> sink" "$S2_MBS" "$(fdiv "$S2_MBS" "$S_MBS" %.2f)" "$(mbs_list "${BASE[socat256k]}")"
+	printf '   %-46s %6s %9s  %s\n' "cpm send -> cpmd -> cpm receive, 64 KiB chunks" "$C64" "$(fdiv "$C64" "$S_MBS" %.2f)" "$(mbs_list "${R_MSRP[65536]}")"
+	printf '   %-46s %6s %9s  %s\n' "cpm send -> cpmd -> cpm receive, 10 KiB chunks" "$C10" "$(fdiv "$C10" "$S_MBS" %.2f)" "$(mbs_list "${R_MSRP[10240]}")"
+	echo "   cpmd/socat(default): 64 KiB $(fdiv "$C64" "$S_MBS" %.2f), 10 KiB $(fdiv "$C10" "$S_MBS" %.2f) (target >= 0.7);" \
+		"cpmd/socat -b 262144: 64 KiB $(fdiv "$C64" "$S2_MBS" %.2f), 10 KiB $(fdiv "$C10" "$S2_MBS" %.2f);" \
+		"cpmd/loopback: 64 KiB $(fdiv "$C64" "$L_MBS" %.2f), 10 KiB $(fdiv "$C10" "$L_MBS" %.2f)"
+	echo "   cpmd MSRP phase = cpmd log 'branch N ... accepted' -> 'delivered' (ms timestamps), in s:" \
+		"64 KiB:${R_MSRP[65536]}; 10 KiB:${R_MSRP[10240]}"
 	echo "   whole 'cpm send' wall (s): 64 KiB:${R_WALL[65536]}; 10 KiB:${R_WALL[10240]};" \
-		"SHA-1 of the file alone (openssl dgst): ${HASH_WALL} s; INVITE->accepted (s): ${R_INV[65536]}${R_INV[10240]}"
+		"openssl dgst -sha1 of the file alone: wall ${HASH_WALL} s, cpu ${HASH_CPU} s"
+	echo "   INVITE in -> branch accepted (s): ${R_INV[65536]}${R_INV[10240]}"
 	echo
-	echo "2. CPU seconds per GiB (utime+stime over the transfer)"
-	printf '   %-10s %14s %14s %14s %14s\n' "chunk" "cpmd s/GiB" "cpm send s" "cpm recv s" "cpmd runs (s)"
+	echo "2. CPU seconds (utime+stime) for one ${BIG_MIB} MiB transfer, median of the runs, every run listed"
+	printf '   %-8s %11s %9s %9s %9s %12s  %s\n' "chunk" "cpmd s/GiB" "cpmd s" "cpm send" "cpm recv" "others+steal" "cpmd runs / others runs"
 	for c in 65536 10240; do
 		cm=$(median <<<"${R_CPU[$c]}")
-		printf '   %-10s %14s %14s %14s %14s\n' "$((c / 1024)) KiB" "$(fdiv "$cm" "$(fdiv "$BIG_MIB" 1024 %.6f)" %.2f)" \
-			"$(median <<<"${R_SCPU[$c]}")" "$(median <<<"${R_RCPU[$c]}")" "${R_CPU[$c]# }"
+		printf '   %-8s %11s %9s %9s %9s %12s  %s\n' "$((c / 1024)) KiB" "$(fdiv "$cm" "$GIB" %.2f)" "$cm" \
+			"$(median <<<"${R_SCPU[$c]}")" "$(median <<<"${R_RCPU[$c]}")" "$(median <<<"${R_OTHER[$c]}")" \
+			"${R_CPU[$c]# } /${R_OTHER[$c]}"
 	done
+	echo "   ('others' = CPU busy on the whole machine during the transfer minus cpmd, cpm send and cpm receive:" \
+		"other users' processes, kernel writeback, steal; the machine has $(nproc) CPUs)"
 	echo
 	echo "3. cpmd memory (kB)"
 	echo "   after start: VmRSS $RSS_START, VmHWM $HWM_START"
-	echo "   VmHWM during ${MID_MIB} MiB transfer (64 KiB chunks): $MID_HWM   (relay ${MID_MSRP} s)"
-	echo "   VmHWM during ${BIG_MIB} MiB transfers: 64 KiB chunks:${R_HWM[65536]}; 10 KiB chunks:${R_HWM[10240]}"
-	echo "   (VmHWM reset with 'echo 5 > /proc/PID/clear_refs' before every transfer)"
+	echo "   VmHWM during the ${MID_MIB} MiB transfer (64 KiB chunks): $MID_HWM (relay ${MID_MSRP} s)"
+	echo "   VmHWM during the ${BIG_MIB} MiB transfers: 64 KiB chunks:${R_HWM[65536]}; 10 KiB chunks:${R_HWM[10240]}"
+	echo "   (VmHWM reset with 'echo 5 > /proc/PID/clear_refs' before every transfer; the 1 GiB runs come after the 100 MiB one)"
 	echo
-	echo "4. small files: cpm blast --count $BLAST_COUNT --size $BLAST_SIZE -> cpmd -> one cpm receive"
-	printf '   %-10s %12s %10s %10s %12s %14s  %s\n' "parallel" "transfers/s" "received" "wall s" "cpmd cpu s" "cpmd us/xfer" "blast line"
-	for par in $BLAST_PAR; do
-		[ -n "${B_LINE[$par]+x}" ] || continue
-		ok=$(awk '{print $2}' <<<"${B_LINE[$par]}")
-		printf '   %-10s %12s %10s %10s %12s %14s  %s\n' "$par" "${B_RATE[$par]:-n/a}" "${B_GOT[$par]}" "${B_WALL[$par]}" \
-			"${B_CPU[$par]}" "$(fdiv "${B_CPU[$par]}" "${ok:-0}" %.6f | awk '{ if ($1 == "n/a") print $1; else printf "%.0f", $1 * 1e6 }')" \
-			"${B_LINE[$par]}"
+	echo "4. small files: cpm blast --count $BLAST_COUNT --size $BLAST_SIZE -> cpmd -> one cpm receive --count $BLAST_COUNT"
+	printf '   %-11s %11s %8s %7s %8s %8s %9s %9s %8s %7s\n' "parallel" "transfers/s" "received" "wall s" \
+		"cpmd s" "us/xfer" "VmHWM kB" "udp drops" "lst drop" "others"
+	for key in $BLAST_RUNS; do
+		ok=$(awk '{print $2}' <<<"${B_LINE[$key]}")
+		printf '   %-11s %11s %8s %7s %8s %8s %9s %9s %8s %7s\n' "${key#p}" "${B_RATE[$key]:-n/a}" "${B_GOT[$key]}" \
+			"${B_WALL[$key]}" "${B_CPU[$key]}" "$(us_per "${B_CPU[$key]}" "${ok:-0}")" "${B_HWM[$key]}" \
+			"${B_UDPERR[$key]}" "${B_LDROP[$key]}" "${B_OTHER[$key]}"
 	done
-	echo "   cpmd VmRSS after the blasts: $RSS_AFTER_BLAST kB"
+	for key in $BLAST_RUNS; do echo "   $key: ${B_LINE[$key]:-no blast line}"; done
+	echo "   (us/xfer = cpmd CPU / successful transfers; VmHWM reset before each run; udp drops = UdpRcvbufErrors," \
+		"lst drop = TcpExt ListenDrops, machine-wide deltas; others = other CPU on the machine, s)"
+	echo "   cpmd after the blasts: VmRSS $RSS_AFTER_BLAST kB, epoll_wait calls in 1 s idle: $WAKE_AFTER_BLAST;" \
+		"${LINGER:-35} s later: VmRSS $RSS_LATER kB, epoll_wait in 1 s: $WAKE_LATER"
 	if [ -n "$PROF_TXT" ]; then
 		echo
-		echo "5. profile"
+		echo "5. profile of cpmd during one ${BIG_MIB} MiB transfer, 64 KiB chunks (run after the others, before the blasts)"
 		sed 's/^/   /' <<<"$PROF_TXT"
 	fi
 	echo
