@@ -330,7 +330,8 @@ xfer() {
 	X_OTHER=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v a="$X_CPMD_CPU" -v s="$X_SEND_CPU" -v r="$X_RECV_CPU" \
 		'BEGIN {x = b / hz - a - s - r; if (x < 0) x = 0; printf "%.2f", x}')
 	X_STEAL=$(fdiv $((st1 - st0)) "$HZ" %.2f)
-	say "$name: msrp ${X_MSRP}s (invite->accept ${X_INV}s), send wall ${X_WALL}s; cpu s: cpmd $X_CPMD_CPU send $X_SEND_CPU recv $X_RECV_CPU others $X_OTHER (steal $X_STEAL); cpmd VmHWM ${X_HWM} kB"
+	X_BUSY=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v w="$X_WALL" -v n="$(nproc)" 'BEGIN {printf "%.0f", b / hz / (w * n) * 100}')
+	say "$name: msrp ${X_MSRP}s (invite->accept ${X_INV}s), send wall ${X_WALL}s; cpu s: cpmd $X_CPMD_CPU send $X_SEND_CPU recv $X_RECV_CPU others $X_OTHER (steal $X_STEAL), machine busy ${X_BUSY}%; cpmd VmHWM ${X_HWM} kB"
 }
 
 # 3: RSS baseline and a 100 MiB transfer (also warms everything up)
@@ -338,14 +339,37 @@ HWM_START=$(status_kb "$CPMD_PID" VmHWM)
 run_xfer mid "$MID" "$MID_SHA" 65536
 MID_MSRP=$X_MSRP MID_HWM=$X_HWM
 
+# The client's own work before MSRP (file SHA-1 for the selector, SIP
+# INVITE/answer): the same send to a device that declines (603), timed whole.
+# "send wall - this" is a second, independent estimate of the MSRP phase.
+PREP=""
+prep_run() {
+	local user="decl$1" base rc=0 w u s
+	start_receiver "$user" --answer decline --timeout 120
+	mapfile -t base < <(cpm_base "alice-d$1")
+	{ time timeout -k 5 120 "$CPM" "${base[@]}" send "sip:$user@$DOMAIN" "$BIG" \
+		</dev/null >"$T/logs/send.decline$1.out" 2>"$T/logs/send.decline$1.err"; } 2>"$T/decline$1.time" || rc=$?
+	for c in $(ps -o pid= --ppid "$RECV_PID"); do kill -TERM "$c" 2>/dev/null || true; done
+	wait_pid "$RECV_PID" 10 || true
+	if [ "$rc" = 3 ] && [ "$(tail -n 1 "$T/logs/send.decline$1.out")" = declined ]; then
+		read -r w u s <"$T/decline$1.time"
+		PREP+=" $w"
+	else
+		say "decline run $1: exit $rc, '$(tail -n 1 "$T/logs/send.decline$1.out")' (not used)"
+	fi
+}
+prep_run 1
+prep_run 2
+say "cpm send to a declining device (hash + SIP), s:$PREP"
+
 # 1+2: 1 GiB with 64 KiB and 10 KiB chunks, interleaved
-declare -A R_MSRP R_WALL R_CPU R_HWM R_SCPU R_RCPU R_INV R_OTHER
-for c in 65536 10240; do R_MSRP[$c]="" R_WALL[$c]="" R_CPU[$c]="" R_HWM[$c]="" R_SCPU[$c]="" R_RCPU[$c]="" R_INV[$c]="" R_OTHER[$c]=""; done
+declare -A R_MSRP R_WALL R_CPU R_HWM R_SCPU R_RCPU R_INV R_OTHER R_BUSY
+for c in 65536 10240; do R_MSRP[$c]="" R_WALL[$c]="" R_CPU[$c]="" R_HWM[$c]="" R_SCPU[$c]="" R_RCPU[$c]="" R_INV[$c]="" R_OTHER[$c]="" R_BUSY[$c]=""; done
 for ((i = 1; i <= REPS; i++)); do
 	for c in 65536 10240; do
 		run_xfer "big$c.$i" "$BIG" "$BIG_SHA" "$c"
 		R_MSRP[$c]+=" $X_MSRP" R_WALL[$c]+=" $X_WALL" R_CPU[$c]+=" $X_CPMD_CPU" R_HWM[$c]+=" $X_HWM"
-		R_SCPU[$c]+=" $X_SEND_CPU" R_RCPU[$c]+=" $X_RECV_CPU" R_INV[$c]+=" $X_INV" R_OTHER[$c]+=" $X_OTHER"
+		R_SCPU[$c]+=" $X_SEND_CPU" R_RCPU[$c]+=" $X_RECV_CPU" R_INV[$c]+=" $X_INV" R_OTHER[$c]+=" $X_OTHER" R_BUSY[$c]+=" $X_BUSY"
 	done
 done
 
@@ -502,7 +526,14 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 	echo "   cpmd MSRP phase = cpmd log 'branch N ... accepted' -> 'delivered' (ms timestamps), in s:" \
 		"64 KiB:${R_MSRP[65536]}; 10 KiB:${R_MSRP[10240]}"
 	echo "   whole 'cpm send' wall (s): 64 KiB:${R_WALL[65536]}; 10 KiB:${R_WALL[10240]};" \
+		"the same send declined (603: hash + SIP, no MSRP):${PREP:- n/a};" \
 		"openssl dgst -sha1 of the file alone: wall ${HASH_WALL} s, cpu ${HASH_CPU} s"
+	if [ -n "$PREP" ]; then
+		PM=$(median <<<"$PREP")
+		echo "   second estimate, MB/s from (send wall - declined send wall):" \
+			"64 KiB $(mbps "$BIG_BYTES" "$(awk -v a="$(median <<<"${R_WALL[65536]}")" -v b="$PM" 'BEGIN {print a - b}')")," \
+			"10 KiB $(mbps "$BIG_BYTES" "$(awk -v a="$(median <<<"${R_WALL[10240]}")" -v b="$PM" 'BEGIN {print a - b}')")"
+	fi
 	echo "   INVITE in -> branch accepted (s): ${R_INV[65536]}${R_INV[10240]}"
 	echo
 	echo "2. CPU seconds (utime+stime) for one ${BIG_MIB} MiB transfer, median of the runs, every run listed"
@@ -513,6 +544,7 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 			"$(median <<<"${R_SCPU[$c]}")" "$(median <<<"${R_RCPU[$c]}")" "$(median <<<"${R_OTHER[$c]}")" \
 			"${R_CPU[$c]# } /${R_OTHER[$c]}"
 	done
+	echo "   machine busy during the whole send (all CPUs, %): 64 KiB:${R_BUSY[65536]}; 10 KiB:${R_BUSY[10240]}"
 	echo "   ('others' = CPU busy on the whole machine during the transfer minus cpmd, cpm send and cpm receive:" \
 		"other users' processes, kernel writeback, steal; the machine has $(nproc) CPUs)"
 	echo
