@@ -24,6 +24,7 @@ struct daemon {
 	struct sipua *sipua;
 	struct pf *pf;
 	int sigfd;
+	int sigwait_idx;
 	int stopping;
 };
 
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
 	d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	su_wait_t w;
 	if (d.sigfd < 0 || su_wait_create(&w, d.sigfd, SU_WAIT_IN) ||
-	    su_root_register(d.root, &w, on_signal, &d, 0) < 0) {
+	    (d.sigwait_idx = su_root_register(d.root, &w, on_signal, &d, 0)) < 0) {
 		log_error("cannot set up signal handling");
 		goto out;
 	}
@@ -141,6 +142,8 @@ out:
 	sipua_destroy(d.sipua);
 	msrp_hub_destroy(hub);
 	location_destroy(loc);
+	if (d.sigwait_idx > 0)
+		su_root_deregister(d.root, d.sigwait_idx);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
 	if (d.root)

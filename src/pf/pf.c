@@ -51,15 +51,20 @@ static int ft_status_class(int s)
 	return s / 100;
 }
 
+/* nua_respond() is queued: the phrase must outlive this call, so it is
+ * copied into the handle's memory (freed with the handle). */
+static const char *keep(nua_handle_t *nh, const char *s)
+{
+	return s ? su_strdup(nua_handle_home(nh), s) : NULL;
+}
+
 static void respond_up(struct ft *ft, int status, const char *phrase, const char *warning)
 {
 	if (ft->up.answered || ft->up.terminated || !ft->up.nh)
 		return;
 	ft->up.answered = true;
-	if (warning && *warning)
-		nua_respond(ft->up.nh, status, phrase, SIPTAG_WARNING_STR(warning), TAG_END());
-	else
-		nua_respond(ft->up.nh, status, phrase, TAG_END());
+	nua_respond(ft->up.nh, status, keep(ft->up.nh, phrase),
+		    TAG_IF(warning && *warning, SIPTAG_WARNING_STR(warning)), TAG_END());
 }
 
 static void leg_bye(struct ft_leg *leg)
@@ -168,11 +173,16 @@ static int build_fork_body(struct ft *ft, const char *sdp, const struct mime_par
 		cap += out[i].headers.len + out[i].body.len + 128;
 	}
 	char boundary[40];
-	mime_random_boundary(boundary, 32);
 	ft->fork_body = su_alloc(ft->home, cap);
 	if (!ft->fork_body)
 		return -1;
-	int n = mime_multipart_build(ft->fork_body, cap, boundary, out, nparts);
+	int n = -1;
+	/* A random 31-character boundary colliding with a part is unlikely,
+	 * but the builder refuses it, so try again a few times. */
+	for (int tries = 0; tries < 4 && n < 0; tries++) {
+		mime_random_boundary(boundary, 32);
+		n = mime_multipart_build(ft->fork_body, cap, boundary, out, nparts);
+	}
 	if (n < 0)
 		return -1;
 	ft->fork_body_len = (size_t)n;
@@ -246,7 +256,8 @@ static void invite_timer_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *a
 
 static void reject_new(nua_t *nua, nua_handle_t *nh, int status, const char *phrase, const char *warning)
 {
-	nua_respond(nh, status, phrase, TAG_IF(warning && *warning, SIPTAG_WARNING_STR(warning)), TAG_END());
+	nua_respond(nh, status, keep(nh, phrase), TAG_IF(warning && *warning, SIPTAG_WARNING_STR(warning)),
+		    TAG_END());
 	/* The handle is destroyed when its call state reaches terminated. */
 }
 
