@@ -569,6 +569,7 @@ fail:
 		close(h->lfd);
 	free(h->buckets);
 	free(h);
+	errno = -rc; /* for callers that log strerror(errno) */
 	return rc;
 }
 

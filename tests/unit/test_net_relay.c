@@ -1036,6 +1036,42 @@ UNIT_TEST(test_relay_flood_without_reading)
 	peer_close(&x);
 }
 
+/* A device that takes a chunk and never answers it: 30 s in production,
+ * 300 ms here. */
+UNIT_TEST(test_relay_txn_timeout)
+{
+	const size_t total = 5000;
+	char *file = make_file(total);
+	struct msrp_hub_cfg cfg = {.host = "127.0.0.1", .txn_timeout_ms = 300};
+	struct ft_relay_params p = {.size = total};
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	uint64_t t0;
+
+	CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+	/* a second hub with the short timeout; the fixture's relay is swapped */
+	ft_relay_destroy(f.relay);
+	msrp_hub_destroy(f.hub);
+	CHECK(msrp_hub_create(&f.hub, root, &cfg) == 0);
+	p.blob_path = f.blob;
+	CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	CHECK(send_chunk(&snd, &f, "slow0001", file, 1, total, total, '$', &dev) == 0);
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	t0 = now_ms();
+	CHECK(run_until(is_done, &f, &snd, &dev, 3000));
+	CHECK_EQ_INT(f.res, FT_RELAY_TIMEOUT);
+	CHECK(now_ms() - t0 >= 250); /* not before its time */
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
 /* ---------------------------------------------------------------- threaded peers */
 
 /* Peers on their own threads with blocking sockets, the relay on this one:
@@ -1296,4 +1332,5 @@ UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_
 	  T(test_relay_garbage_is_protocol_error), T(test_relay_bind_timeout),
 	  T(test_relay_holds_until_device_binds), T(test_relay_backpressure_20mib),
 	  T(test_relay_device_request_during_chunk), T(test_relay_flood_without_reading),
+	  T(test_relay_txn_timeout),
 	  T(test_relay_threaded_throughput))
