@@ -27,6 +27,16 @@
  *
  * Ownership: the hub owns connections; the relay owns its two sessions. The
  * pf layer owns the relay and destroys it (no callback after destroy).
+ *
+ * Added with the implementation (docs/internals/relay.md has the details):
+ *   - a connection carries exactly one session: the one its first request
+ *     names; a first request for an unknown session gets 481, one for a
+ *     session already bound to another connection 506, and the new
+ *     connection is then closed (the bound one is not disturbed); later
+ *     requests on a bound connection naming another session get 481;
+ *   - the hub must outlive its relays (destroy relays first);
+ *   - each leg's bind_timeout starts when its peer path is set;
+ *   - done() is called exactly once, and may call ft_relay_destroy().
  */
 #ifndef CPMD_NET_MSRP_RELAY_H
 #define CPMD_NET_MSRP_RELAY_H
