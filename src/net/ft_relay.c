@@ -31,6 +31,9 @@
  * throttled by this table (the sender waits for the device, as it would
  * without us). */
 #define RELAY_TXNS 64
+/* Bytes relayed may exceed the file only by re-sent ranges: at most twice
+ * the file plus this. */
+#define RELAY_RESEND_SLACK (1024 * 1024)
 
 enum up_cur {
 	UP_NONE = 0, /* between messages */
@@ -90,6 +93,7 @@ struct ft_relay {
 	int fwd_txn; /* index in tab, or -1 */
 	enum msrp_report_mode fwd_fr, fwd_sr;
 	uint64_t fwd_off; /* 0-based file offset of its next body byte */
+	uint64_t relayed; /* body bytes sent DOWN, re-sent ones included */
 
 	struct txn tab[RELAY_TXNS];
 	uint64_t seq;
@@ -585,6 +589,14 @@ static void up_body(struct ft_relay *r, const struct msrp_event *ev)
 		finish(r, FT_RELAY_TOO_BIG, "more than %llu bytes", (unsigned long long)r->limit);
 		return;
 	}
+	if (r->relayed + n > 2 * r->limit + RELAY_RESEND_SLACK) {
+		/* Re-sent ranges are legal, endless ones are a way to make us
+		 * burn the device's bandwidth. */
+		up_abort(r, ev->msg, 413, "Too many re-sent bytes");
+		finish(r, FT_RELAY_TOO_BIG, "sender re-sent too much (%llu bytes relayed)",
+		       (unsigned long long)r->relayed);
+		return;
+	}
 	rc = tee_feed(&r->tee, r->fwd_off, p, n);
 	if (rc) {
 		up_abort(r, ev->msg, 413, "Cannot store the file");
@@ -595,6 +607,7 @@ static void up_body(struct ft_relay *r, const struct msrp_event *ev)
 	 * take is copied into the DOWN queue. */
 	relay_send(r, FT_LEG_DOWN, p, n);
 	r->fwd_off += n;
+	r->relayed += n;
 	hub_count_relayed(r->hub, n);
 	relay_flow(r);
 }

@@ -1072,6 +1072,46 @@ UNIT_TEST(test_relay_txn_timeout)
 	free(file);
 }
 
+/* A re-sent range is relayed but teed once; a range after a hole is
+ * refused (400) and not relayed. */
+UNIT_TEST(test_relay_overlap_and_gap)
+{
+	const size_t total = 3000;
+	char *file = make_file(total);
+	uint8_t sha[20];
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	const struct rx *x;
+	size_t blen = 0;
+	char *blob;
+
+	sha1_of(file, total, sha);
+	CHECK(fix_start(&f, 0, 5, total, sha) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	CHECK(send_chunk(&snd, &f, "ovl00001", file, 1, 1000, total, '+', &dev) == 0);
+	CHECK(send_chunk(&snd, &f, "gap00001", file + 2499, 2500, 500, total, '+', &dev) == 0);
+	CHECK(send_chunk(&snd, &f, "ovl00002", file + 500, 501, 1500, total, '+', &dev) == 0);
+	CHECK(send_chunk(&snd, &f, "ovl00003", file + 2000, 2001, 1000, total, '$', &dev) == 0);
+	w = (struct want){&dev, 4, 4};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(dev.body_total, 1000 + 1500 + 1000);
+	CHECK_EQ_INT(dev.rx[2].range.start, 501);
+	CHECK_EQ_INT(dev.rx[3].flag, '$'); /* size and hash passed */
+	w = (struct want){&snd, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	x = find_tid(&snd, "gap00001");
+	CHECK(x && x->status == 400);
+	CHECK_EQ_INT(ft_relay_bytes(f.relay), total);
+	blob = read_file(f.blob, &blen);
+	CHECK(blob && blen == total && memcmp(blob, file, total) == 0);
+	free(blob);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
 /* ---------------------------------------------------------------- threaded peers */
 
 /* Peers on their own threads with blocking sockets, the relay on this one:
@@ -1332,5 +1372,5 @@ UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_
 	  T(test_relay_garbage_is_protocol_error), T(test_relay_bind_timeout),
 	  T(test_relay_holds_until_device_binds), T(test_relay_backpressure_20mib),
 	  T(test_relay_device_request_during_chunk), T(test_relay_flood_without_reading),
-	  T(test_relay_txn_timeout),
+	  T(test_relay_txn_timeout), T(test_relay_overlap_and_gap),
 	  T(test_relay_threaded_throughput))
