@@ -184,6 +184,8 @@ void conn_send(struct msrp_conn *c, const void *p, size_t n)
 	sent = conn_write(c, p, n);
 	if (sent < 0)
 		return;
+	if ((size_t)sent < n && !sendq_len(&c->q))
+		c->last_progress = msrp_now_ms(); /* the stall clock starts now */
 	if ((size_t)sent < n && sendq_append(&c->q, (const char *)p + sent, n - (size_t)sent)) {
 		msrp_log("%s: send queue over its limit, closing", c->peer);
 		conn_fail(c, ENOBUFS);
@@ -197,6 +199,8 @@ void conn_queue(struct msrp_conn *c, const void *p, size_t n)
 {
 	if (!c || c->failed || c->shut_wr || c->state == CONN_CLOSED)
 		return;
+	if (!sendq_len(&c->q))
+		c->last_progress = msrp_now_ms(); /* the stall clock starts now */
 	if (sendq_append(&c->q, p, n)) {
 		msrp_log("%s: send queue over its limit, closing", c->peer);
 		conn_fail(c, ENOBUFS);

@@ -149,7 +149,7 @@ struct msrp_conn {
 	struct msrp_conn *qnext;         /* run queue / fail queue / reap list */
 	struct msrp_conn *fnext;
 	uint64_t deadline;       /* for the timeout list */
-	uint64_t last_progress;  /* last time the socket took bytes from us */
+	uint64_t last_progress;  /* socket took bytes, or the empty queue got some */
 	unsigned zero_events;    /* consecutive parser events that consumed nothing */
 	char peer[64];
 	struct sendq q;

@@ -1112,6 +1112,54 @@ UNIT_TEST(test_relay_overlap_and_gap)
 	free(file);
 }
 
+/* A device that binds and then reads nothing: the relay gives up after the
+ * transaction timeout instead of holding the sender for ever. */
+UNIT_TEST(test_relay_device_stalls)
+{
+	const size_t total = 16u << 20;
+	char *file = make_file(total);
+	struct msrp_hub_cfg cfg = {.host = "127.0.0.1", .txn_timeout_ms = 300, .high_water = 64 * 1024};
+	struct ft_relay_params p = {.size = total};
+	struct peer snd, dev;
+	struct fix f;
+	char head[512];
+	size_t off = 0;
+	uint64_t end;
+	int n;
+
+	CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+	ft_relay_destroy(f.relay);
+	msrp_hub_destroy(f.hub);
+	CHECK(msrp_hub_create(&f.hub, root, &cfg) == 0);
+	p.blob_path = f.blob;
+	CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	n = snprintf(head, sizeof head,
+		     "MSRP stall001 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0001\r\n"
+		     "Byte-Range: 1-%zu/%zu\r\nFailure-Report: no\r\nContent-Type: application/octet-stream\r\n\r\n",
+		     up_uri(&f), SENDER_PATH, total, total);
+	CHECK(peer_send(&snd, head, (size_t)n, NULL) == 0);
+	end = now_ms() + 5000;
+	while (!f.done_calls && now_ms() < end) {
+		ssize_t w = off < total ? send(snd.fd, file + off, total - off, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+
+		if (w > 0)
+			off += (size_t)w;
+		su_root_step(root, 1); /* the device never reads */
+	}
+	CHECK_EQ_INT(f.done_calls, 1);
+	CHECK_EQ_INT(f.res, FT_RELAY_TIMEOUT);
+	CHECK(strstr(f.detail, "read nothing") != NULL);
+	CHECK(off < total); /* the sender was held back meanwhile */
+	CHECK(ft_relay_max_queued(f.relay, FT_LEG_DOWN) <= 64 * 1024 + 80 * 1024);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
 /* ---------------------------------------------------------------- threaded peers */
 
 /* Peers on their own threads with blocking sockets, the relay on this one:
@@ -1373,4 +1421,5 @@ UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_
 	  T(test_relay_holds_until_device_binds), T(test_relay_backpressure_20mib),
 	  T(test_relay_device_request_during_chunk), T(test_relay_flood_without_reading),
 	  T(test_relay_txn_timeout), T(test_relay_overlap_and_gap),
+	  T(test_relay_device_stalls),
 	  T(test_relay_threaded_throughput))
