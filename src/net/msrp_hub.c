@@ -46,6 +46,7 @@ struct msrp_hub {
 	int lidx;
 	bool accept_paused;
 	uint64_t accept_resume;
+	uint64_t refused, refused_logged;
 
 	su_timer_t *timer;
 	bool timer_armed;
@@ -424,7 +425,15 @@ static void hub_accept_one(struct msrp_hub *h, int fd, const struct sockaddr_sto
 
 	peer_name(ss, peer, sizeof peer);
 	if (h->stats.connections_open >= h->max_conns) {
-		msrp_log("%s: refused, %u connections open", peer, h->max_conns);
+		uint64_t now = msrp_now_ms();
+
+		/* A flood must not turn into a flood of log lines. */
+		if (now - h->refused_logged >= 1000) {
+			msrp_log("%s: refused, %u connections open (%llu refused so far)", peer,
+				 h->max_conns, (unsigned long long)h->refused + 1);
+			h->refused_logged = now;
+		}
+		h->refused++;
 		close(fd);
 		return;
 	}

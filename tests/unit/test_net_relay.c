@@ -1160,6 +1160,39 @@ UNIT_TEST(test_relay_device_stalls)
 	free(file);
 }
 
+/* Connection limit, and unbound connections that never say anything. */
+UNIT_TEST(test_hub_limits)
+{
+	struct msrp_hub_cfg cfg = {.host = "127.0.0.1", .bind_timeout = 1, .max_conns = 2};
+	struct msrp_hub *h;
+	struct msrp_hub_stats st;
+	struct peer a, b, c;
+	uint64_t t0;
+
+	if (!root)
+		CHECK((root = su_root_create(NULL)) != NULL);
+	CHECK(msrp_hub_create(&h, root, &cfg) == 0);
+	CHECK(peer_connect(&a, msrp_hub_port(h)) == 0);
+	CHECK(peer_connect(&b, msrp_hub_port(h)) == 0);
+	for (int i = 0; i < 20; i++)
+		su_root_step(root, 1);
+	CHECK(peer_connect(&c, msrp_hub_port(h)) == 0);
+	t0 = now_ms();
+	CHECK(run_until(peer_eof, &c, &c, NULL, 500)); /* over the limit: closed at once */
+	msrp_hub_stats(h, &st);
+	CHECK_EQ_INT(st.connections_open, 2);
+	CHECK(!a.eof && !b.eof);
+	CHECK(run_until(peer_eof, &a, &a, NULL, 3000)); /* bind timeout */
+	CHECK(run_until(peer_eof, &b, &b, NULL, 500));
+	CHECK(now_ms() - t0 >= 700);
+	msrp_hub_stats(h, &st);
+	CHECK_EQ_INT(st.connections_open, 0);
+	msrp_hub_destroy(h);
+	peer_close(&a);
+	peer_close(&b);
+	peer_close(&c);
+}
+
 /* ---------------------------------------------------------------- threaded peers */
 
 /* Peers on their own threads with blocking sockets, the relay on this one:
@@ -1421,5 +1454,5 @@ UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_
 	  T(test_relay_holds_until_device_binds), T(test_relay_backpressure_20mib),
 	  T(test_relay_device_request_during_chunk), T(test_relay_flood_without_reading),
 	  T(test_relay_txn_timeout), T(test_relay_overlap_and_gap),
-	  T(test_relay_device_stalls),
+	  T(test_relay_device_stalls), T(test_hub_limits),
 	  T(test_relay_threaded_throughput))
