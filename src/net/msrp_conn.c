@@ -441,7 +441,8 @@ static void conn_parse(struct msrp_conn *c)
 
 static void conn_discard_input(struct msrp_conn *c)
 {
-	for (;;) {
+	/* Bounded like normal reads: a fast peer must not keep us here. */
+	for (int i = 0; i < CONN_READS_PER_WAKEUP; i++) {
 		ssize_t n = recv(c->fd, c->rbuf, sizeof c->rbuf, MSG_DONTWAIT);
 
 		if (n > 0)
