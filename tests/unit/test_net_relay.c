@@ -1193,6 +1193,71 @@ UNIT_TEST(test_hub_limits)
 	peer_close(&c);
 }
 
+/* '#' from the sender: the DOWN chunk ends with '#' too. */
+UNIT_TEST(test_relay_sender_aborts_with_hash)
+{
+	const size_t total = 10000;
+	char *file = make_file(total);
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+
+	CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	CHECK(send_chunk(&snd, &f, "abrt0001", file, 1, 4000, total, '#', &dev) == 0);
+	CHECK(run_until(is_done, &f, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_SENDER_ABORTED);
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(dev.rx[1].flag, '#');
+	CHECK_EQ_INT(dev.rx[1].body_len, 4000);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
+/* No Failure-Report and no Success-Report: complete once the last byte has
+ * gone to the device's socket; nothing is sent to the sender. */
+UNIT_TEST(test_relay_no_reports_requested)
+{
+	const size_t total = 3000;
+	char *file = make_file(total);
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	char head[512];
+	int n;
+
+	CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	n = snprintf(head, sizeof head,
+		     "MSRP norep001 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0001\r\n"
+		     "Byte-Range: 1-%zu/%zu\r\nFailure-Report: no\r\nSuccess-Report: no\r\n"
+		     "Content-Type: application/octet-stream\r\n\r\n", up_uri(&f), SENDER_PATH, total, total);
+	CHECK(peer_send(&snd, head, (size_t)n, &dev) == 0);
+	CHECK(peer_send(&snd, file, total, &dev) == 0);
+	CHECK(peer_sendf(&snd, "\r\n-------norep001$\r\n") == 0);
+	CHECK(run_until(is_done, &f, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_COMPLETE);
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(dev.rx[1].fr, MSRP_REPORT_NO);
+	CHECK_EQ_INT(dev.rx[1].body_len, total);
+	/* a device answering anyway (rcsjta does) changes nothing */
+	CHECK(device_respond(&dev, &dev.rx[1], 200, "OK") == 0);
+	for (int i = 0; i < 30; i++) {
+		su_root_step(root, 1);
+		peer_poll(&snd);
+	}
+	CHECK_EQ_INT(snd.n, 1); /* only the answer to its binding SEND */
+	CHECK_EQ_INT(f.done_calls, 1);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
 /* ---------------------------------------------------------------- threaded peers */
 
 /* Peers on their own threads with blocking sockets, the relay on this one:
@@ -1467,4 +1532,5 @@ UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_
 	  T(test_relay_device_request_during_chunk), T(test_relay_flood_without_reading),
 	  T(test_relay_txn_timeout), T(test_relay_overlap_and_gap),
 	  T(test_relay_device_stalls), T(test_hub_limits),
+	  T(test_relay_sender_aborts_with_hash), T(test_relay_no_reports_requested),
 	  T(test_relay_threaded_throughput))
