@@ -175,39 +175,51 @@ read -r HASH_WALL hu hs <"$T/hash.time"
 HASH_CPU=$(awk -v u="$hu" -v s="$hs" 'BEGIN {printf "%.2f", u + s}')
 
 # --- baselines: pump -> sink, pump -> socat -> sink ---------------------------
-# run_pump NAME [socat options]: one transfer of $BIG; prints seconds (sink's).
+# run_pump NAME [socat options]: one transfer of $BIG; prints the sink's
+# seconds; the CPU (user+sys) of pump, socat and sink goes to $T/cpu.NAME.
+cpu_of() { awk '{printf "%.2f", $2 + $3}' "$1"; }
 run_pump() {
 	local name=$1 sp rp spid ppid=""
 	shift
 	sp=$(pick_port)
 	rm -f "$T/ready.$name"
-	"$T/sink" "$sp" "$T/ready.$name" >"$T/sink.$name.out" 2>>"$T/logs/baseline.err" &
+	(
+		TIMEFORMAT='%R %U %S'
+		time "$T/sink" "$sp" "$T/ready.$name" >"$T/sink.$name.out" 2>>"$T/logs/baseline.err"
+	) 2>"$T/sink.$name.time" &
 	spid=$!
 	PIDS+=("$spid")
 	wait_until 5 test -e "$T/ready.$name" || die "sink did not start"
 	local port=$sp
 	if [ $# -gt 0 ]; then
 		rp=$(pick_port)
-		socat "$@" "TCP4-LISTEN:$rp,bind=$HOST,reuseaddr" "TCP4:$HOST:$sp" 2>>"$T/logs/baseline.err" &
+		(
+			TIMEFORMAT='%R %U %S'
+			time socat "$@" "TCP4-LISTEN:$rp,bind=$HOST,reuseaddr" "TCP4:$HOST:$sp" 2>>"$T/logs/baseline.err"
+		) 2>"$T/socat.$name.time" &
 		ppid=$!
 		PIDS+=("$ppid")
 		wait_until 5 sh -c "ss -Htln '( sport = :$rp )' | grep -q ." || die "socat did not listen"
 		port=$rp
 	fi
-	timeout 120 "$T/pump" "$HOST" "$port" "$BIG" >"$T/pump.$name.out" || die "pump $name failed"
+	{ time timeout 120 "$T/pump" "$HOST" "$port" "$BIG" >"$T/pump.$name.out"; } 2>"$T/pump.$name.time" ||
+		die "pump $name failed"
 	wait "$spid" || die "sink $name failed"
 	[ -n "$ppid" ] && { wait "$ppid" 2>/dev/null || true; }
 	local bytes secs
 	read -r _ bytes secs <"$T/sink.$name.out"
 	[ "$bytes" = "$BIG_BYTES" ] || die "sink $name got $bytes bytes, $BIG_BYTES expected"
+	echo "$(cpu_of "$T/pump.$name.time") $([ -n "$ppid" ] && cpu_of "$T/socat.$name.time" || echo -) $(cpu_of "$T/sink.$name.time")" \
+		>"$T/cpu.$name"
 	echo "$secs"
 }
-declare -A BASE
-for kind in loop socat socat256k; do BASE[$kind]=""; done
+declare -A BASE BCPU
+for kind in loop socat socat256k; do BASE[$kind]="" BCPU[$kind]=""; done
 for ((i = 1; i <= BASE_REPS; i++)); do
 	BASE[loop]+=" $(run_pump "loop$i")"
 	BASE[socat]+=" $(run_pump "socat$i" -b 8192)"
 	BASE[socat256k]+=" $(run_pump "socat256k$i" -b 262144)"
+	for kind in loop socat socat256k; do BCPU[$kind]+=" $(tr ' ' / <"$T/cpu.$kind$i")"; done
 done
 say "baselines (s): loop${BASE[loop]} / socat${BASE[socat]} / socat -b 256k${BASE[socat256k]}"
 
@@ -373,44 +385,46 @@ for ((i = 1; i <= REPS; i++)); do
 	done
 done
 
-# 5: profile of cpmd during one 1 GiB transfer (64 KiB chunks), before the
+# 5: profile of cpmd during one 1 GiB transfer per chunk size, before the
 # blasts so that their leftovers (SIP transactions in their timers) stay out
 PROF_TXT=""
-if [ "$PROFILE" = 1 ] && [ "$SECONDS" -lt "$BUDGET" ]; then
-	perf record -e cpu-clock -F 1999 -g -p "$CPMD_PID" -o "$T/perf.data" 2>"$T/logs/perf.err" &
-	PERF_PID=$!
-	PIDS+=("$PERF_PID")
-	SC=raw_syscalls:sys_enter
-	for c in recvfrom sendmsg write epoll_wait epoll_pwait epoll_ctl; do SC+=",syscalls:sys_enter_$c"; done
-	perf stat -e "task-clock,context-switches,$SC" -p "$CPMD_PID" -o "$T/perf.stat" \
-		2>>"$T/logs/perf.err" &
-	PSTAT_PID=$!
-	PIDS+=("$PSTAT_PID")
+profile_run() { # CHUNK
+	local chunk=$1 pp sp sc c
+	perf record -e cpu-clock -F 1999 -g -p "$CPMD_PID" -o "$T/perf.$chunk.data" 2>>"$T/logs/perf.err" &
+	pp=$!
+	PIDS+=("$pp")
+	sc=raw_syscalls:sys_enter
+	for c in recvfrom sendmsg write epoll_wait epoll_ctl; do sc+=",syscalls:sys_enter_$c"; done
+	perf stat -e "task-clock,context-switches,$sc" -p "$CPMD_PID" -o "$T/perf.$chunk.stat" 2>>"$T/logs/perf.err" &
+	sp=$!
+	PIDS+=("$sp")
 	sleep 0.5
-	run_xfer "profiled" "$BIG" "$BIG_SHA" 65536
-	kill -INT "$PERF_PID" "$PSTAT_PID" 2>/dev/null || true
-	wait "$PERF_PID" 2>/dev/null || true
-	wait "$PSTAT_PID" 2>/dev/null || true
-	PROF_MSRP=$X_MSRP
+	run_xfer "profiled$chunk" "$BIG" "$BIG_SHA" "$chunk"
+	kill -INT "$pp" "$sp" 2>/dev/null || true
+	wait "$pp" 2>/dev/null || true
+	wait "$sp" 2>/dev/null || true
 	set +o pipefail
 	{
-		echo "perf stat of cpmd over the profiled ${BIG_MIB} MiB transfer (relay ${PROF_MSRP} s, perf running):"
-		grep -E 'task-clock|context-switches|sys_enter|elapsed' "$T/perf.stat" | sed -E 's/^ */  /; s/ +#.*//'
+		echo "-- ${BIG_MIB} MiB, $((chunk / 1024)) KiB chunks: relay ${X_MSRP} s with perf attached, cpmd CPU ${X_CPMD_CPU} s;" \
+			"$((BIG_BYTES / chunk)) chunks"
+		echo "perf stat (counts over the transfer plus ~1 s idle around it):"
+		grep -E 'task-clock|context-switches|sys_enter' "$T/perf.$chunk.stat" |
+			awk -v n="$((BIG_BYTES / chunk))" '{printf "  %12s  %-32s %6.2f per chunk\n", $1, $2, $1 / n}' | sed 's/msec/ms  /'
 		echo "cpmd samples by DSO (perf record -e cpu-clock -F 1999):"
-		perf report -i "$T/perf.data" --no-children --sort dso --stdio 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -n 8
+		perf report -i "$T/perf.$chunk.data" --no-children --sort dso --stdio 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -n 6
 		echo "top symbols (self):"
-		perf report -i "$T/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+		perf report -i "$T/perf.$chunk.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
 			grep -E '^ +[0-9.]+%' | head -n 15
 		# libcrypto has no symbols here: name its samples by their code
 		# (SHA-NI instructions next to the sampled address = SHA-1 block code)
-		LIBCRYPTO=$(ldd "$CPMD" | awk '/libcrypto/ {print $3}')
-		if [ -n "$LIBCRYPTO" ] && command -v objdump >/dev/null; then
-			perf report -i "$T/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+		local lib addr pct sha=0 other=0
+		lib=$(ldd "$CPMD" | awk '/libcrypto/ {print $3}')
+		if [ -n "$lib" ] && command -v objdump >/dev/null; then
+			perf report -i "$T/perf.$chunk.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
 				awk '$2 ~ /^libcrypto/ && $4 ~ /^0x/ {print $1, $4}' | tr -d '%' >"$T/crypto.addr"
-			sha=0 other=0
 			while read -r pct addr; do
-				if objdump -d --start-address="$addr" --stop-address=$((addr + 48)) "$LIBCRYPTO" 2>/dev/null |
+				if objdump -d --start-address="$addr" --stop-address=$((addr + 48)) "$lib" 2>/dev/null |
 					grep -qE 'sha1(rnds4|nexte|msg1|msg2)'; then
 					sha=$(awk -v a="$sha" -v b="$pct" 'BEGIN {print a + b}')
 				else
@@ -419,9 +433,19 @@ if [ "$PROFILE" = 1 ] && [ "$SECONDS" -lt "$BUDGET" ]; then
 			done <"$T/crypto.addr"
 			echo "libcrypto samples at SHA-1 SHA-NI code (sha1rnds4/sha1msg next to the address): ${sha}%, other libcrypto: ${other}%"
 		fi
-	} >"$T/profile.txt" 2>&1
-	PROF_TXT=$(cat "$T/profile.txt")
+		echo "inclusive (children %, self %) of the syscalls, library calls and cpmd functions that matter:"
+		perf report -i "$T/perf.$chunk.data" --children --sort dso,sym --stdio -g none 2>/dev/null |
+			grep -E '^ +[0-9.]+%' |
+			grep -E 'ksys_write$|__sys_sendmsg$|__sys_recvfrom$|do_epoll_wait$|do_epoll_ctl$|tcp_sendmsg$|tcp_recvmsg$|__schedule$|memmem|_int_free|_int_malloc|malloc_consolidate|memcpy|memmove| cpmd ' |
+			head -n 28
+	} >"$T/profile.$chunk.txt" 2>&1
 	set -o pipefail
+	PROF_TXT+="$(cat "$T/profile.$chunk.txt")"$'\n'
+}
+if [ "$PROFILE" = 1 ]; then
+	for c in ${PROFILE_CHUNKS:-65536 10240}; do
+		if [ "$SECONDS" -lt "$BUDGET" ]; then profile_run "$c"; else say "time budget used: no profile for chunk $c"; fi
+	done
 fi
 
 # 4: small files with cpm blast (one receiver per run, fresh users)
@@ -487,12 +511,16 @@ idle_wakeups() { # epoll_wait calls of cpmd in one second
 	perf stat -x, -e syscalls:sys_enter_epoll_wait -p "$CPMD_PID" -- sleep 1 2>&1 | awk -F, '/epoll_wait/ {print $1}'
 }
 RSS_AFTER_BLAST=$(status_kb "$CPMD_PID" VmRSS)
-WAKE_AFTER_BLAST=n/a WAKE_LATER=n/a RSS_LATER=n/a
+WAKE_AFTER_BLAST=n/a WAKE_LATER=n/a RSS_LATER=n/a RSS_AGAIN=n/a
 if [ "$PROFILE" = 1 ]; then WAKE_AFTER_BLAST=$(idle_wakeups); fi
 if [ "${LINGER:-35}" -gt 0 ] && [ "$SECONDS" -lt "$BUDGET" ]; then
 	sleep "${LINGER:-35}"
 	RSS_LATER=$(status_kb "$CPMD_PID" VmRSS)
 	if [ "$PROFILE" = 1 ]; then WAKE_LATER=$(idle_wakeups); fi
+	# the same load once more: does the resident memory grow again (a leak)
+	# or is the memory of the first round reused (held by the allocator)?
+	for par in $BLAST_TCP_PAR; do blast_run "again-p$par-tcp" "$par" tcp; done
+	RSS_AGAIN=$(status_kb "$CPMD_PID" VmRSS)
 fi
 
 # --- results ---------------------------------------------------------------
@@ -520,6 +548,7 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 	printf '   %-46s %6s %9s  %s\n' "pump -> socat -b 262144 -> sink" "$S2_MBS" "$(fdiv "$S2_MBS" "$S_MBS" %.2f)" "$(mbs_list "${BASE[socat256k]}")"
 	printf '   %-46s %6s %9s  %s\n' "cpm send -> cpmd -> cpm receive, 64 KiB chunks" "$C64" "$(fdiv "$C64" "$S_MBS" %.2f)" "$(mbs_list "${R_MSRP[65536]}")"
 	printf '   %-46s %6s %9s  %s\n' "cpm send -> cpmd -> cpm receive, 10 KiB chunks" "$C10" "$(fdiv "$C10" "$S_MBS" %.2f)" "$(mbs_list "${R_MSRP[10240]}")"
+	echo "   CPU s of pump/socat/sink per run: loopback:${BCPU[loop]}; socat:${BCPU[socat]}; socat -b 262144:${BCPU[socat256k]}"
 	echo "   cpmd/socat(default): 64 KiB $(fdiv "$C64" "$S_MBS" %.2f), 10 KiB $(fdiv "$C10" "$S_MBS" %.2f) (target >= 0.7);" \
 		"cpmd/socat -b 262144: 64 KiB $(fdiv "$C64" "$S2_MBS" %.2f), 10 KiB $(fdiv "$C10" "$S2_MBS" %.2f);" \
 		"cpmd/loopback: 64 KiB $(fdiv "$C64" "$L_MBS" %.2f), 10 KiB $(fdiv "$C10" "$L_MBS" %.2f)"
@@ -555,11 +584,11 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 	echo "   (VmHWM reset with 'echo 5 > /proc/PID/clear_refs' before every transfer; the 1 GiB runs come after the 100 MiB one)"
 	echo
 	echo "4. small files: cpm blast --count $BLAST_COUNT --size $BLAST_SIZE -> cpmd -> one cpm receive --count $BLAST_COUNT"
-	printf '   %-11s %11s %8s %7s %8s %8s %9s %9s %8s %7s\n' "parallel" "transfers/s" "received" "wall s" \
+	printf '   %-15s %11s %8s %7s %8s %8s %9s %9s %8s %7s\n' "parallel" "transfers/s" "received" "wall s" \
 		"cpmd s" "us/xfer" "VmHWM kB" "udp drops" "lst drop" "others"
 	for key in $BLAST_RUNS; do
 		ok=$(awk '{print $2}' <<<"${B_LINE[$key]}")
-		printf '   %-11s %11s %8s %7s %8s %8s %9s %9s %8s %7s\n' "${key#p}" "${B_RATE[$key]:-n/a}" "${B_GOT[$key]}" \
+		printf '   %-15s %11s %8s %7s %8s %8s %9s %9s %8s %7s\n' "$key" "${B_RATE[$key]:-n/a}" "${B_GOT[$key]}" \
 			"${B_WALL[$key]}" "${B_CPU[$key]}" "$(us_per "${B_CPU[$key]}" "${ok:-0}")" "${B_HWM[$key]}" \
 			"${B_UDPERR[$key]}" "${B_LDROP[$key]}" "${B_OTHER[$key]}"
 	done
@@ -567,7 +596,8 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 	echo "   (us/xfer = cpmd CPU / successful transfers; VmHWM reset before each run; udp drops = UdpRcvbufErrors," \
 		"lst drop = TcpExt ListenDrops, machine-wide deltas; others = other CPU on the machine, s)"
 	echo "   cpmd after the blasts: VmRSS $RSS_AFTER_BLAST kB, epoll_wait calls in 1 s idle: $WAKE_AFTER_BLAST;" \
-		"${LINGER:-35} s later: VmRSS $RSS_LATER kB, epoll_wait in 1 s: $WAKE_LATER"
+		"${LINGER:-35} s later: VmRSS $RSS_LATER kB, epoll_wait in 1 s: $WAKE_LATER;" \
+		"after one more blast (again-...): VmRSS $RSS_AGAIN kB"
 	if [ -n "$PROF_TXT" ]; then
 		echo
 		echo "5. profile of cpmd during one ${BIG_MIB} MiB transfer, 64 KiB chunks (run after the others, before the blasts)"
