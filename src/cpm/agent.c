@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_log.h>
 #include <sofia-sip/su_tag.h>
+#include <sofia-sip/tport_tag.h>
 
 #include "mconn.h"
 #include "safe_name.h"
@@ -781,12 +783,37 @@ static void shutdown_step(struct cpm_app *app)
 
 /* ------------------------------------------------------------ tick, signals */
 
+/* nua's UDP socket keeps the kernel default receive buffer (~208 KiB): a
+ * blast with hundreds of transfers in flight overflows it and every lost
+ * message costs a 500 ms retransmission. nua has no tag for it and does not
+ * expose the socket, so find our UDP sockets (the only ones this process
+ * has) and raise it; SO_RCVBUFFORCE when allowed, else up to rmem_max. */
+static void raise_udp_rcvbuf(void)
+{
+	int want = 4 * 1024 * 1024;
+	for (int fd = 3; fd < 256; fd++) {
+		int type = 0;
+		socklen_t l = sizeof type;
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 || type != SOCK_DGRAM)
+			continue;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+	}
+}
+
+
+
 static void on_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 {
 	(void)magic;
 	(void)t;
 	struct cpm_app *app = arg;
 	double now = now_mono();
+	static bool rcvbuf_done;
+	if (!rcvbuf_done && !app->o->tcp) {
+		raise_udp_rcvbuf(); /* nua binds its sockets once the loop runs */
+		rcvbuf_done = true;
+	}
 	for (struct xfer *x = app->xfers, *next; x; x = next) {
 		next = x->next;
 		if (x->state == XS_RINGING && x->dir == XFER_IN && x->answer_at > 0 && now >= x->answer_at &&
@@ -902,6 +929,10 @@ int agent_run(struct cpm_app *app)
 			      TAG_IF(o->tcp, NUTAG_M_PARAMS("transport=tcp")),
 			      NUTAG_OUTBOUND("no-outbound no-validate no-natify no-options-keepalive"),
 			      NUTAG_SESSION_TIMER(0), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0),
+			      /* tport queues at most 64 messages per connection by
+			       * default and fails the rest with a made-up 503: a blast
+			       * over TCP has that many INVITEs in flight at once */
+			      TPTAG_QUEUESIZE(o->parallel * 4 + 64),
 			      SIPTAG_FROM_STR(from), SIPTAG_USER_AGENT_STR("cpm/0.1"), TAG_END());
 	if (!app->nua) {
 		out_line(app, "failed: cannot start the SIP stack on %s", bind_url);

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 /* Receive buffer: the parser never needs more than MSRP_MAX_HEADER_BYTES of
- * unconsumed input; the rest is room for one read of body bytes. */
-#define MCONN_RCAP (2 * MSRP_MAX_HEADER_BYTES + 64 * 1024)
+ * unconsumed input; the rest (rextra) is room for one read of body bytes. */
+#define MCONN_RMIN (2 * MSRP_MAX_HEADER_BYTES)
 /* Stop reading while less than this is free in the write queue: every
  * request we read may need a response. */
 #define MCONN_READ_RESERVE 4096
@@ -34,7 +34,7 @@ struct mconn {
 	const struct mconn_ops *ops;
 	void *arg;
 	char *rbuf;
-	size_t rlen;
+	size_t rcap, rlen;
 	char *wbuf;
 	size_t wcap, whead, wlen;
 	struct msrp_parser parser;
@@ -120,7 +120,7 @@ static void mconn_parse(struct mconn *c)
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= off;
 	}
-	if (c->rlen == MCONN_RCAP)
+	if (c->rlen == c->rcap)
 		mconn_fail(c, "MSRP message head too big");
 }
 
@@ -129,7 +129,7 @@ static void mconn_read(struct mconn *c)
 	for (int i = 0; i < MCONN_READS_PER_WAKEUP && !c->dead; i++) {
 		if (c->wcap - c->wlen < c->read_reserve)
 			return; /* back-pressure: the peer must read first */
-		ssize_t n = recv(c->fd, c->rbuf + c->rlen, MCONN_RCAP - c->rlen, 0);
+		ssize_t n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
 		if (n > 0) {
 			c->rlen += (size_t)n;
 			mconn_parse(c);
@@ -226,7 +226,7 @@ static int mconn_wakeup(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *a
 }
 
 int mconn_open(struct mconn **out, su_root_t *root, const char *host, uint16_t port, size_t wcap,
-	       const struct mconn_ops *ops, void *arg, bool verbose)
+	       size_t rextra, const struct mconn_ops *ops, void *arg, bool verbose)
 {
 	*out = NULL;
 	struct addrinfo hints, *res = NULL;
@@ -251,7 +251,8 @@ int mconn_open(struct mconn **out, su_root_t *root, const char *host, uint16_t p
 	c->verbose = verbose;
 	c->wcap = wcap;
 	c->read_reserve = MCONN_READ_RESERVE;
-	c->rbuf = malloc(MCONN_RCAP);
+	c->rcap = MCONN_RMIN + rextra;
+	c->rbuf = malloc(c->rcap);
 	c->wbuf = malloc(wcap);
 	c->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (!c->rbuf || !c->wbuf || c->fd < 0) {

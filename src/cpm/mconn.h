@@ -35,9 +35,12 @@ struct mconn_ops {
 	void (*on_close)(void *arg, const char *reason);
 };
 
-/* Connect to host:port (numeric IPv4/IPv6 address). wcap = write queue size. */
+/* Connect to host:port (numeric IPv4/IPv6 address). wcap = write queue
+ * size; rextra = receive buffer room beyond the 2 * MSRP_MAX_HEADER_BYTES
+ * the parser needs (a sender only reads small responses; a receiver wants
+ * big reads of body bytes). */
 int mconn_open(struct mconn **out, su_root_t *root, const char *host, uint16_t port, size_t wcap,
-	       const struct mconn_ops *ops, void *arg, bool verbose);
+	       size_t rextra, const struct mconn_ops *ops, void *arg, bool verbose);
 /* Reading pauses while less than `n` bytes are free in the write queue
  * (default 4096, for a side that answers requests). A pure sender sets 0:
  * it must always read the responses that open its window. */

@@ -441,7 +441,7 @@ int msrp_in_prepare(struct xfer *x, char *err, size_t errcap)
 int msrp_in_start(struct xfer *x, char *err, size_t errcap)
 {
 	struct cpm_app *app = x->app;
-	int rc = mconn_open(&x->conn, app->root, x->remote_host, x->remote_port, 64 * 1024, &in_ops, x,
+	int rc = mconn_open(&x->conn, app->root, x->remote_host, x->remote_port, 64 * 1024, 64 * 1024, &in_ops, x,
 			    app->o->verbose);
 	if (rc < 0) {
 		snprintf(err, errcap, "MSRP connect to %s:%u: %s", x->remote_host, (unsigned)x->remote_port,

@@ -296,15 +296,20 @@ int msrp_out_start(struct xfer *x, const struct sdp_ft *ans, char *err, size_t e
 	snprintf(x->remote_path, sizeof x->remote_path, "%s", ans->path);
 	random_token(x->msgid, 20);
 
+	/* small files (blast) get small buffers: memory per transfer in flight */
 	size_t chunk = app->o->chunk_size;
+	if (x->sel.size < chunk)
+		chunk = x->sel.size ? (size_t)x->sel.size : 1;
 	x->ring_cap = CPM_WINDOW_BYTES / chunk + 2;
+	if (x->ring_cap > 4096)
+		x->ring_cap = 4096;
 	x->ring = calloc(x->ring_cap, sizeof *x->ring);
-	x->chunk_buf = malloc(chunk ? chunk : 1);
+	x->chunk_buf = malloc(chunk);
 	if (!x->ring || !x->chunk_buf) {
 		snprintf(err, errcap, "out of memory");
 		return -1;
 	}
-	int rc = mconn_open(&x->conn, app->root, x->remote_host, x->remote_port, 2 * chunk + 16384,
+	int rc = mconn_open(&x->conn, app->root, x->remote_host, x->remote_port, 2 * chunk + 16384, 8192,
 			    &out_ops, x, app->o->verbose);
 	if (rc < 0) {
 		snprintf(err, errcap, "MSRP connect to %s:%u: %s", x->remote_host, (unsigned)x->remote_port,
