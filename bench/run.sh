@@ -237,7 +237,7 @@ sleep 0.5
 RSS_START=$(status_kb "$CPMD_PID" VmRSS)
 say "cpmd pid $CPMD_PID ready (sip $SIP_PORT, msrp $MSRP_PORT), VmRSS ${RSS_START} kB"
 
-cpm_base() { printf '%s\n' --server "$HOST:$SIP_PORT" --user "sip:$1@$DOMAIN" --transport "$TRANSPORT"; }
+cpm_base() { printf '%s\n' --server "$HOST:$SIP_PORT" --user "sip:$1@$DOMAIN" --transport "${CUR_TR:-$TRANSPORT}"; }
 reg_count() { grep -i 'regist' "$CPMD_LOG" | grep -c -F "$1@$DOMAIN" || true; }
 
 # start_receiver USER [receive options]: `cpm receive` under bash's `time`
@@ -452,7 +452,11 @@ fi
 netstat_val() { # FILE PREFIX FIELD: a counter of /proc/net/snmp or netstat
 	awk -v p="$2:" -v f="$3" '$1 == p { if (!h) { for (i = 2; i <= NF; i++) if ($i == f) c = i; h = 1 } else { print $c; exit } }' "$1"
 }
-declare -A B_LINE B_CPU B_RATE B_WALL B_GOT B_HWM B_UDPERR B_LDROP B_OTHER
+declare -A B_LINE B_CPU B_RATE B_WALL B_GOT B_HWM B_UDPERR B_LDROP B_OTHER B_SIPDROP
+# cpmd's SIP UDP socket: "rcvbuf bytes / drops so far" (ss skmem rb and d)
+sip_udp_drops() {
+	ss -Huanm "( sport = :$SIP_PORT )" 2>/dev/null | tr -d '\n' | sed -nE 's/.*skmem:\(r[0-9]+,rb([0-9]+),.*,d([0-9]+)\).*/\1 \2/p'
+}
 BN=0
 BLAST_RUNS=""
 blast_run() { # KEY PARALLEL TRANSPORT
@@ -464,9 +468,10 @@ blast_run() { # KEY PARALLEL TRANSPORT
 	BN=$((BN + 1))
 	BLAST_RUNS+=" $key"
 	user="many$BN"
+	CUR_TR=$tr # sender and receiver both use this SIP transport
 	start_receiver "$user" --count "$BLAST_COUNT" --timeout 120
 	mapfile -t base < <(cpm_base "blaster$BN")
-	base[5]=$tr # --transport value
+	CUR_TR=""
 	reset_hwm "$CPMD_PID"
 	u0=$(netstat_val /proc/net/snmp Udp RcvbufErrors) l0=$(netstat_val /proc/net/netstat TcpExt ListenDrops)
 	b0=$(sys_busy)
@@ -488,6 +493,7 @@ blast_run() { # KEY PARALLEL TRANSPORT
 		for c in $(ps -o pid= --ppid "$RECV_PID"); do kill -TERM "$c" 2>/dev/null || true; done
 		wait_pid "$RECV_PID" 10 || true
 	fi
+	B_SIPDROP[$key]=$(sip_udp_drops | awk '{print $2}')
 	u1=$(netstat_val /proc/net/snmp Udp RcvbufErrors) l1=$(netstat_val /proc/net/netstat TcpExt ListenDrops)
 	got=$(grep -c -a '^received ' "$T/logs/recv.$user.out" || true)
 	B_CPU[$key]=$(fdiv $((t1 - t0)) "$HZ" %.2f)
@@ -584,17 +590,18 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 	echo "   (VmHWM reset with 'echo 5 > /proc/PID/clear_refs' before every transfer; the 1 GiB runs come after the 100 MiB one)"
 	echo
 	echo "4. small files: cpm blast --count $BLAST_COUNT --size $BLAST_SIZE -> cpmd -> one cpm receive --count $BLAST_COUNT"
-	printf '   %-15s %11s %8s %7s %8s %8s %9s %9s %8s %7s\n' "parallel" "transfers/s" "received" "wall s" \
-		"cpmd s" "us/xfer" "VmHWM kB" "udp drops" "lst drop" "others"
+	printf '   %-15s %11s %8s %7s %8s %8s %9s %9s %8s %7s %s\n' "parallel" "transfers/s" "received" "wall s" \
+		"cpmd s" "us/xfer" "VmHWM kB" "udp drops" "lst drop" "others" "cpmd sip drops"
 	for key in $BLAST_RUNS; do
 		ok=$(awk '{print $2}' <<<"${B_LINE[$key]}")
-		printf '   %-15s %11s %8s %7s %8s %8s %9s %9s %8s %7s\n' "$key" "${B_RATE[$key]:-n/a}" "${B_GOT[$key]}" \
+		printf '   %-15s %11s %8s %7s %8s %8s %9s %9s %8s %7s %s\n' "$key" "${B_RATE[$key]:-n/a}" "${B_GOT[$key]}" \
 			"${B_WALL[$key]}" "${B_CPU[$key]}" "$(us_per "${B_CPU[$key]}" "${ok:-0}")" "${B_HWM[$key]}" \
-			"${B_UDPERR[$key]}" "${B_LDROP[$key]}" "${B_OTHER[$key]}"
+			"${B_UDPERR[$key]}" "${B_LDROP[$key]}" "${B_OTHER[$key]}" "${B_SIPDROP[$key]:-n/a}"
 	done
 	for key in $BLAST_RUNS; do echo "   $key: ${B_LINE[$key]:-no blast line}"; done
 	echo "   (us/xfer = cpmd CPU / successful transfers; VmHWM reset before each run; udp drops = UdpRcvbufErrors," \
-		"lst drop = TcpExt ListenDrops, machine-wide deltas; others = other CPU on the machine, s)"
+		"lst drop = TcpExt ListenDrops, machine-wide deltas; others = other CPU on the machine, s;" \
+		"cpmd sip drops = datagrams dropped so far on cpmd's SIP UDP socket, cumulative, whose receive buffer is $(sip_udp_drops | awk '{print $1}') bytes)"
 	echo "   cpmd after the blasts: VmRSS $RSS_AFTER_BLAST kB, epoll_wait calls in 1 s idle: $WAKE_AFTER_BLAST;" \
 		"${LINGER:-35} s later: VmRSS $RSS_LATER kB, epoll_wait in 1 s: $WAKE_LATER;" \
 		"after one more blast (again-...): VmRSS $RSS_AGAIN kB"
