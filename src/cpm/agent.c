@@ -201,7 +201,14 @@ static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *s
 	x->invite_deadline = o->invite_timeout ? now_mono() + o->invite_timeout : 0;
 	vlog(app, "[%u] SIP: INVITE %s (%s, %llu bytes, Contribution-ID %s)", x->id, o->target_uri,
 	     x->display, (unsigned long long)sel->size, contrib);
-	nua_invite(x->nh, NUTAG_M_FEATURES(app->features), SIPTAG_HEADER_STR(hdrs),
+	/* RFC 3261 §18.1.1: a request over 1300 bytes goes over TCP. Our plain
+	 * INVITE is ~1.3 KB and stays on UDP like every UDP client's; one with
+	 * a thumbnail (or a very long name) is far bigger: TCP */
+	bool big = !o->tcp && strlen(body) > 1500;
+	if (big)
+		vlog(app, "[%u] SIP: big INVITE (%zu bytes of body): sending it over TCP", x->id, strlen(body));
+	nua_invite(x->nh, NUTAG_M_FEATURES(app->features), TAG_IF(big, NUTAG_PROXY(app->proxy_tcp)),
+		   SIPTAG_HEADER_STR(hdrs),
 		   SIPTAG_ACCEPT_CONTACT_STR("*;+g.3gpp.icsi-ref=\"" CPM_ICSI_FT_ENC "\""),
 		   SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body), TAG_END());
 	free(body);
@@ -899,9 +906,18 @@ int agent_run(struct cpm_app *app)
 	bool sv6 = strchr(o->server_host, ':') != NULL;
 	const char *tp = o->tcp ? "tcp" : "udp";
 
-	snprintf(bind_url, sizeof bind_url, "sip:%s%s%s:*;transport=%s", v6 ? "[" : "", o->local_ip, v6 ? "]" : "", tp);
+	/* --transport udp binds UDP and TCP on one port (no transport param):
+	 * requests over 1300 bytes (an INVITE with a thumbnail) must go over
+	 * TCP (RFC 3261 §18.1.1), and a server may do the same towards us */
+	if (o->tcp)
+		snprintf(bind_url, sizeof bind_url, "sip:%s%s%s:*;transport=tcp", v6 ? "[" : "", o->local_ip,
+			 v6 ? "]" : "");
+	else
+		snprintf(bind_url, sizeof bind_url, "sip:%s%s%s:*", v6 ? "[" : "", o->local_ip, v6 ? "]" : "");
 	snprintf(proxy, sizeof proxy, "sip:%s%s%s:%u;transport=%s", sv6 ? "[" : "", o->server_host, sv6 ? "]" : "",
 		 (unsigned)o->server_port, tp);
+	snprintf(app->proxy_tcp, sizeof app->proxy_tcp, "sip:%s%s%s:%u;transport=tcp", sv6 ? "[" : "",
+		 o->server_host, sv6 ? "]" : "", (unsigned)o->server_port);
 	char name[CPM_URI_MAX + 300], uuid[37];
 	snprintf(name, sizeof name, "cpm:%s/%s", o->aor, o->device ? o->device : "");
 	uuid_v5(uuid, name);

@@ -193,6 +193,7 @@ struct cpm_app {
 	double deadline;              /* receive --timeout */
 	char instance[64];            /* urn:uuid:... */
 	char features[256];           /* Contact feature tags */
+	char proxy_tcp[320];          /* the server over TCP, for big requests */
 
 	/* results */
 	unsigned received;
