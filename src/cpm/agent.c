@@ -485,6 +485,11 @@ static void on_incoming_invite(struct cpm_app *app, nua_handle_t *nh, const sip_
 		nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
 		return;
 	}
+	if (app->nxfers >= CPM_MAX_TRANSFERS) {
+		errlog(app, "refusing INVITE: %u transfers already (486)", app->nxfers);
+		nua_respond(nh, SIP_486_BUSY_HERE, TAG_END());
+		return;
+	}
 	char ct[512], err[256];
 	ctype_string(sip->sip_content_type, ct, sizeof ct);
 	struct sdp_ft *offer = calloc(1, sizeof *offer);

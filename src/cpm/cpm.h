@@ -57,6 +57,9 @@ enum {
 #define CPM_THUMB_MAX (100u * 1024)
 #define CPM_PROGRESS_TIMEOUT 30 /* seconds without progress: failed: timeout */
 #define CPM_URI_MAX 512
+/* Incoming transfers at once (each holds two sockets, a file and ~150 KB):
+ * beyond this an INVITE gets 486, so a flood cannot exhaust fds or memory. */
+#define CPM_MAX_TRANSFERS 2000
 
 enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST };
 enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE };

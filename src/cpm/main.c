@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static const char usage_main[] =
@@ -321,6 +322,12 @@ int main(int argc, char **argv)
 	if (local_ip_for(o.server_host, o.server_port, o.local_ip, sizeof o.local_ip) < 0) {
 		fprintf(stdout, "failed: cannot resolve or reach %s\n", o.server);
 		return CPM_EXIT_FAILED;
+	}
+	/* blast and a busy receiver hold a socket (and a file) per transfer */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	app.progress_tty = isatty(2) && o.cmd != CMD_BLAST;
 	setvbuf(stdout, NULL, _IOLBF, 0);
