@@ -16,8 +16,8 @@
 # Prints a results table and writes it to bench/results/latest.txt (raw logs
 # of the run go to bench/results/latest.log).
 #
-# Knobs (environment): BIG_MIB (1024), MID_MIB (100), REPS (3: runs of each
-# 1 GiB cpmd case), BASE_REPS (5: runs of each baseline), BLAST_COUNT (5000),
+# Knobs (environment): BIG_MIB (1024), MID_MIB (100), REPS (4: rounds of
+# pump->sink, pump->socat->sink twice, cpmd 64 KiB, cpmd 10 KiB), BLAST_COUNT (5000),
 # BLAST_PAR ("16 64 256", SIP over CPM_TRANSPORT), BLAST_TCP_PAR ("64", SIP
 # over TCP), BLAST_SIZE (1024), LINGER (35: idle seconds before the last
 # memory reading), PROFILE (1), KEEP_TMP (0), CPM_TRANSPORT (udp).
@@ -32,8 +32,7 @@ CPMD="$BUILD/cpmd"
 CPM="$BUILD/cpm"
 BIG_MIB=${BIG_MIB:-1024}
 MID_MIB=${MID_MIB:-100}
-REPS=${REPS:-3}
-BASE_REPS=${BASE_REPS:-5}
+REPS=${REPS:-4}
 BLAST_COUNT=${BLAST_COUNT:-5000}
 BLAST_PAR=${BLAST_PAR:-"16 64 256"}
 BLAST_TCP_PAR=${BLAST_TCP_PAR:-64}
@@ -215,13 +214,13 @@ run_pump() {
 }
 declare -A BASE BCPU
 for kind in loop socat socat256k; do BASE[$kind]="" BCPU[$kind]=""; done
-for ((i = 1; i <= BASE_REPS; i++)); do
+baseline_round() { # I: one run of each plain-TCP path
+	local i=$1 kind
 	BASE[loop]+=" $(run_pump "loop$i")"
 	BASE[socat]+=" $(run_pump "socat$i" -b 8192)"
 	BASE[socat256k]+=" $(run_pump "socat256k$i" -b 262144)"
 	for kind in loop socat socat256k; do BCPU[$kind]+=" $(tr ' ' / <"$T/cpu.$kind$i")"; done
-done
-say "baselines (s): loop${BASE[loop]} / socat${BASE[socat]} / socat -b 256k${BASE[socat256k]}"
+}
 
 # --- cpmd ------------------------------------------------------------------
 SIP_PORT=$(pick_port)
@@ -377,12 +376,22 @@ say "cpm send to a declining device (hash + SIP), s:$PREP"
 # 1+2: 1 GiB with 64 KiB and 10 KiB chunks, interleaved
 declare -A R_MSRP R_WALL R_CPU R_HWM R_SCPU R_RCPU R_INV R_OTHER R_BUSY
 for c in 65536 10240; do R_MSRP[$c]="" R_WALL[$c]="" R_CPU[$c]="" R_HWM[$c]="" R_SCPU[$c]="" R_RCPU[$c]="" R_INV[$c]="" R_OTHER[$c]="" R_BUSY[$c]=""; done
+# Rounds: the plain-TCP baselines and the two cpmd cases back to back, so
+# that each round sees the same background load (this machine is shared);
+# the ratios are also computed per round.
+ROUND_RATIO=""
 for ((i = 1; i <= REPS; i++)); do
+	baseline_round "$i"
 	for c in 65536 10240; do
 		run_xfer "big$c.$i" "$BIG" "$BIG_SHA" "$c"
 		R_MSRP[$c]+=" $X_MSRP" R_WALL[$c]+=" $X_WALL" R_CPU[$c]+=" $X_CPMD_CPU" R_HWM[$c]+=" $X_HWM"
 		R_SCPU[$c]+=" $X_SEND_CPU" R_RCPU[$c]+=" $X_RECV_CPU" R_INV[$c]+=" $X_INV" R_OTHER[$c]+=" $X_OTHER" R_BUSY[$c]+=" $X_BUSY"
 	done
+	# socat seconds / cpmd seconds = cpmd MB/s / socat MB/s, this round
+	ROUND_RATIO+=" $(awk -v s="$(awk '{print $NF}' <<<"${BASE[socat]}")" -v c="$X_MSRP" \
+		-v c64="$(awk '{print $NF}' <<<"${R_MSRP[65536]}")" 'BEGIN {printf "%.2f/%.2f", s / c64, s / c}')"
+	say "round $i: loop $(awk '{print $NF}' <<<"${BASE[loop]}") s, socat $(awk '{print $NF}' <<<"${BASE[socat]}") s," \
+		"socat -b 256k $(awk '{print $NF}' <<<"${BASE[socat256k]}") s; cpmd/socat 64K/10K:$(awk '{print $NF}' <<<"$ROUND_RATIO")"
 done
 
 # 5: profile of cpmd during one 1 GiB transfer per chunk size, before the
@@ -543,7 +552,7 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 	echo "cpmd benchmarks — $DATE — cpmd $GITREV, build $(basename "$BUILD")"
 	echo "machine: $MACHINE; sha_ni: $SHA_NI"
 	echo "load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "command: bench/run.sh $(basename "$BUILD")  (BIG_MIB=$BIG_MIB MID_MIB=$MID_MIB REPS=$REPS BASE_REPS=$BASE_REPS" \
+	echo "command: bench/run.sh $(basename "$BUILD")  (BIG_MIB=$BIG_MIB MID_MIB=$MID_MIB REPS=$REPS" \
 		"BLAST_COUNT=$BLAST_COUNT BLAST_PAR=\"$BLAST_PAR\" BLAST_TCP_PAR=\"$BLAST_TCP_PAR\" transport=$TRANSPORT)"
 	echo "MB/s = 10^6 bytes/s; the MB/s column is the median run; every run is listed"
 	echo
@@ -555,6 +564,7 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 	printf '   %-46s %6s %9s  %s\n' "cpm send -> cpmd -> cpm receive, 64 KiB chunks" "$C64" "$(fdiv "$C64" "$S_MBS" %.2f)" "$(mbs_list "${R_MSRP[65536]}")"
 	printf '   %-46s %6s %9s  %s\n' "cpm send -> cpmd -> cpm receive, 10 KiB chunks" "$C10" "$(fdiv "$C10" "$S_MBS" %.2f)" "$(mbs_list "${R_MSRP[10240]}")"
 	echo "   CPU s of pump/socat/sink per run: loopback:${BCPU[loop]}; socat:${BCPU[socat]}; socat -b 262144:${BCPU[socat256k]}"
+	echo "   cpmd/socat(default) per round (same round's socat run), 64 KiB/10 KiB:$ROUND_RATIO"
 	echo "   cpmd/socat(default): 64 KiB $(fdiv "$C64" "$S_MBS" %.2f), 10 KiB $(fdiv "$C10" "$S_MBS" %.2f) (target >= 0.7);" \
 		"cpmd/socat -b 262144: 64 KiB $(fdiv "$C64" "$S2_MBS" %.2f), 10 KiB $(fdiv "$C10" "$S2_MBS" %.2f);" \
 		"cpmd/loopback: 64 KiB $(fdiv "$C64" "$L_MBS" %.2f), 10 KiB $(fdiv "$C10" "$L_MBS" %.2f)"
