@@ -268,8 +268,11 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 		x->cur_status = 481;
 		return;
 	}
-	if (!m->has_body)
-		return; /* an empty SEND (keep-alive / binding): just 200 */
+	/* An empty SEND binds or keeps alive: just 200. Except the 0-byte file
+	 * itself when a peer sends it without Content-Type: Byte-Range 1-0/0. */
+	if (!m->has_body && !(x->sel.size == 0 && m->has_byte_range && m->range.total == 0 &&
+			      m->message_id.len))
+		return;
 	if (!x->have_msgid) {
 		if (!cpm_str_copy(x->msgid, sizeof x->msgid, m->message_id)) {
 			x->cur_status = 400;
@@ -280,14 +283,14 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 		x->cur_status = 403; /* one file, one message per session */
 		return;
 	}
+	x->cur_ours = true; /* from here on an error ends the transfer */
 	uint64_t start = m->has_byte_range ? m->range.start : 1;
 	if (start == 0 || (m->has_byte_range && m->range.total != MSRP_RANGE_STAR &&
 			   m->range.total != x->sel.size)) {
-		x->cur_status = 400;
+		x->cur_status = 400; /* Byte-Range does not fit the announced file */
 		return;
 	}
 	x->cur_off = start - 1;
-	x->cur_ours = true;
 	if (x->app->o->verbose) {
 		char end[24] = "*";
 		if (m->has_byte_range && m->range.end != MSRP_RANGE_STAR)
@@ -307,7 +310,10 @@ static void in_end(struct xfer *x, const struct msrp_event *ev)
 		in_respond(x, m, st, NULL);
 		if (x->cur_ours || st == 413) {
 			char why[64];
-			snprintf(why, sizeof why, st == 413 ? "more bytes than announced" : "MSRP error %d", st);
+			if (st == 413)
+				snprintf(why, sizeof why, "more bytes than announced");
+			else
+				snprintf(why, sizeof why, "bad chunk (answered %d)", st);
 			msrp_in_abort(x, why);
 		}
 		return;
