@@ -45,6 +45,15 @@ RESULTS="$SRC/bench/results"
 BUDGET=540 # seconds: optional steps are skipped past this point
 HZ=$(getconf CLK_TCK)
 
+# What else runs on the machine (it is shared): the busiest processes over
+# one second, and any packet capture on loopback (it taxes every packet).
+bg_snapshot() {
+	top -b -n 2 -d 1 -o %CPU -w 200 2>/dev/null | awk '/^top -/ {n++} n == 2' | awk 'f && $9 + 0 >= 5 {printf "%s %s%% %s; ", $1, $9, $12} /PID USER/ {f = 1}'
+	local cap
+	cap=$(ps -eo comm= | grep -cE '^(dumpcap|tcpdump|tshark)$' || true)
+	[ "$cap" -gt 0 ] && printf '%s packet-capture process(es) running; ' "$cap"
+	echo
+}
 say() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() {
 	say "FAILED: $*"
@@ -149,6 +158,7 @@ minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $
 MACHINE="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), \
 RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+BG_START=$(bg_snapshot)
 SHA_NI=$(grep -m1 -qw sha_ni /proc/cpuinfo && echo yes || echo no)
 DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 GITREV=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -380,6 +390,7 @@ for c in 65536 10240; do R_MSRP[$c]="" R_WALL[$c]="" R_CPU[$c]="" R_HWM[$c]="" R
 # that each round sees the same background load (this machine is shared);
 # the ratios are also computed per round.
 ROUND_RATIO=""
+BG_ROUNDS=""
 for ((i = 1; i <= REPS; i++)); do
 	baseline_round "$i"
 	for c in 65536 10240; do
@@ -390,6 +401,7 @@ for ((i = 1; i <= REPS; i++)); do
 	# socat seconds / cpmd seconds = cpmd MB/s / socat MB/s, this round
 	ROUND_RATIO+=" $(awk -v s="$(awk '{print $NF}' <<<"${BASE[socat]}")" -v c="$X_MSRP" \
 		-v c64="$(awk '{print $NF}' <<<"${R_MSRP[65536]}")" 'BEGIN {printf "%.2f/%.2f", s / c64, s / c}')"
+	BG_ROUNDS+="   round $i: $(bg_snapshot)"$'\n'
 	say "round $i: loop $(awk '{print $NF}' <<<"${BASE[loop]}") s, socat $(awk '{print $NF}' <<<"${BASE[socat]}") s," \
 		"socat -b 256k $(awk '{print $NF}' <<<"${BASE[socat256k]}") s; cpmd/socat 64K/10K:$(awk '{print $NF}' <<<"$ROUND_RATIO")"
 done
@@ -552,6 +564,9 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 	echo "cpmd benchmarks — $DATE — cpmd $GITREV, build $(basename "$BUILD")"
 	echo "machine: $MACHINE; sha_ni: $SHA_NI"
 	echo "load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "other processes using >= 5% CPU (top, 1 s) at start: ${BG_START:-none}"
+	echo "   and after each round of big transfers:"
+	printf '%s' "$BG_ROUNDS"
 	echo "command: bench/run.sh $(basename "$BUILD")  (BIG_MIB=$BIG_MIB MID_MIB=$MID_MIB REPS=$REPS" \
 		"BLAST_COUNT=$BLAST_COUNT BLAST_PAR=\"$BLAST_PAR\" BLAST_TCP_PAR=\"$BLAST_TCP_PAR\" transport=$TRANSPORT)"
 	echo "MB/s = 10^6 bytes/s; the MB/s column is the median run; every run is listed"
