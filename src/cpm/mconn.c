@@ -109,7 +109,7 @@ static void mconn_parse(struct mconn *c)
 			return;
 		if (t == MSRP_EV_ERROR && ev.fatal) {
 			char why[96];
-			snprintf(why, sizeof why, "MSRP stream unreadable (%s)", msrp_strerror(ev.error));
+			snprintf(why, sizeof why, "stream unreadable (%s)", msrp_strerror(ev.error));
 			mconn_fail(c, why);
 			return;
 		}
@@ -121,7 +121,7 @@ static void mconn_parse(struct mconn *c)
 		c->rlen -= off;
 	}
 	if (c->rlen == c->rcap)
-		mconn_fail(c, "MSRP message head too big");
+		mconn_fail(c, "message head too big");
 }
 
 static void mconn_read(struct mconn *c)
@@ -201,7 +201,7 @@ static int mconn_wakeup(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *a
 			err = errno;
 		if (err) {
 			char why[128];
-			snprintf(why, sizeof why, "MSRP connect failed: %s", strerror(err));
+			snprintf(why, sizeof why, "connect failed: %s", strerror(err));
 			mconn_fail(c, why);
 		} else if (ev & (SU_WAIT_CONNECT | SU_WAIT_ERR | SU_WAIT_HUP)) {
 			c->connected = true;
