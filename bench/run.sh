@@ -312,6 +312,7 @@ xfer() {
 	reset_hwm "$CPMD_PID"
 	local b0 st0
 	b0=$(sys_busy) st0=$(sys_steal)
+	local e0=$EPOCHREALTIME e1
 	t0=$(cpu_ticks "$CPMD_PID")
 	local before
 	before=$(grep -c ': delivered ' "$CPMD_LOG" || true)
@@ -328,6 +329,7 @@ xfer() {
 	[ "$WAIT_RC" = 0 ] || { xfail "$name" "receiver exited with $WAIT_RC"; return 1; }
 	local b1 st1
 	b1=$(sys_busy) st1=$(sys_steal)
+	e1=$EPOCHREALTIME
 	local line
 	line=$(grep -a '^received ' "$T/logs/recv.$user.out" | tail -n 1)
 	[ "${line##* }" = "$sha" ] || { xfail "$name" "receiver: wrong or no hash: '$line'"; return 1; }
@@ -351,7 +353,8 @@ xfer() {
 	X_OTHER=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v a="$X_CPMD_CPU" -v s="$X_SEND_CPU" -v r="$X_RECV_CPU" \
 		'BEGIN {x = b / hz - a - s - r; if (x < 0) x = 0; printf "%.2f", x}')
 	X_STEAL=$(fdiv $((st1 - st0)) "$HZ" %.2f)
-	X_BUSY=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v w="$X_WALL" -v n="$(nproc)" 'BEGIN {printf "%.0f", b / hz / (w * n) * 100}')
+	X_UTIL=$(awk -v c="$X_CPMD_CPU" -v w="$X_MSRP" 'BEGIN {printf "%.0f", c / w * 100}')
+	X_BUSY=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v w="$(awk -v a="$e0" -v b="$e1" 'BEGIN {print b - a}')" -v n="$(nproc)" 'BEGIN {printf "%.0f", b / hz / (w * n) * 100}')
 	say "$name: msrp ${X_MSRP}s (invite->accept ${X_INV}s), send wall ${X_WALL}s; cpu s: cpmd $X_CPMD_CPU send $X_SEND_CPU recv $X_RECV_CPU others $X_OTHER (steal $X_STEAL), machine busy ${X_BUSY}%; cpmd VmHWM ${X_HWM} kB"
 }
 
@@ -384,7 +387,8 @@ prep_run 2
 say "cpm send to a declining device (hash + SIP), s:$PREP"
 
 # 1+2: 1 GiB with 64 KiB and 10 KiB chunks, interleaved
-declare -A R_MSRP R_WALL R_CPU R_HWM R_SCPU R_RCPU R_INV R_OTHER R_BUSY
+declare -A R_MSRP R_WALL R_CPU R_HWM R_SCPU R_RCPU R_INV R_OTHER R_BUSY R_UTIL
+for c in 65536 10240; do R_UTIL[$c]=""; done
 for c in 65536 10240; do R_MSRP[$c]="" R_WALL[$c]="" R_CPU[$c]="" R_HWM[$c]="" R_SCPU[$c]="" R_RCPU[$c]="" R_INV[$c]="" R_OTHER[$c]="" R_BUSY[$c]=""; done
 # Rounds: the plain-TCP baselines and the two cpmd cases back to back, so
 # that each round sees the same background load (this machine is shared);
@@ -396,7 +400,7 @@ for ((i = 1; i <= REPS; i++)); do
 	for c in 65536 10240; do
 		run_xfer "big$c.$i" "$BIG" "$BIG_SHA" "$c"
 		R_MSRP[$c]+=" $X_MSRP" R_WALL[$c]+=" $X_WALL" R_CPU[$c]+=" $X_CPMD_CPU" R_HWM[$c]+=" $X_HWM"
-		R_SCPU[$c]+=" $X_SEND_CPU" R_RCPU[$c]+=" $X_RECV_CPU" R_INV[$c]+=" $X_INV" R_OTHER[$c]+=" $X_OTHER" R_BUSY[$c]+=" $X_BUSY"
+		R_SCPU[$c]+=" $X_SEND_CPU" R_RCPU[$c]+=" $X_RECV_CPU" R_INV[$c]+=" $X_INV" R_OTHER[$c]+=" $X_OTHER" R_BUSY[$c]+=" $X_BUSY" R_UTIL[$c]+=" $X_UTIL"
 	done
 	# socat seconds / cpmd seconds = cpmd MB/s / socat MB/s, this round
 	ROUND_RATIO+=" $(awk -v s="$(awk '{print $NF}' <<<"${BASE[socat]}")" -v c="$X_MSRP" \
@@ -604,6 +608,7 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 			"$(median <<<"${R_SCPU[$c]}")" "$(median <<<"${R_RCPU[$c]}")" "$(median <<<"${R_OTHER[$c]}")" \
 			"${R_CPU[$c]# } /${R_OTHER[$c]}"
 	done
+	echo "   cpmd CPU / MSRP phase wall (% of one core): 64 KiB:${R_UTIL[65536]}; 10 KiB:${R_UTIL[10240]}"
 	echo "   machine busy during the whole send (all CPUs, %): 64 KiB:${R_BUSY[65536]}; 10 KiB:${R_BUSY[10240]}"
 	echo "   ('others' = CPU busy on the whole machine during the transfer minus cpmd, cpm send and cpm receive:" \
 		"other users' processes, kernel writeback, steal; the machine has $(nproc) CPUs)"
