@@ -56,8 +56,9 @@ build() {
 run_ctest() {
 	local dir=$1 label=$2 log="$LOGS/ctest.$2.log" t=$(date +%s)
 	note "ctest $label ($dir, -j$JOBS)"
-	(cd "$dir" && ctest -j"$JOBS" --output-on-failure --timeout 600) 2>&1 | tee "$log" |
-		grep -E --line-buffered 'Test +#|tests passed|FAIL \[|PASS \[|Errors while' || true
+	rm -rf "$LOGS/failed-tests.$label"
+	(cd "$dir" && CPM_TEST_ARTIFACTS="$LOGS/failed-tests.$label" ctest -j"$JOBS" --output-on-failure --timeout 600) 2>&1 | tee "$log" |
+		grep -a -E --line-buffered 'Test +#|tests passed|FAIL \[|PASS \[|Errors while' || true
 	local n=0 name res
 	while read -r name res; do
 		n=$((n + 1))

@@ -15,6 +15,7 @@
 # Environment (set by CMake for ctest): CPMD, CPM (binaries), CPM_SRC (source
 # tree), CPM_BUILD (build tree). CPM_SANITIZE_RUN=1 (set by scripts/test.sh for
 # the ASan pass) makes size-heavy tests use smaller "big" files.
+# CPM_TEST_ARTIFACTS=DIR: on failure, logs (and ARTIFACTS) are copied to DIR/<test>/.
 
 set -euo pipefail
 
@@ -33,10 +34,12 @@ LOGDIR="$T_DIR/logs"
 mkdir -p "$LOGDIR"
 
 PIDS=()              # every background process we started
+ARTIFACTS=()         # extra files copied to $CPM_TEST_ARTIFACTS/<test>/ on failure
 CPMD_PID=""
 SIP_PORT="" MSRP_PORT=""
 CPMD_LOG=""
 CPM_TRANSPORT=${CPM_TRANSPORT:-}   # "", udp or tcp: passed to every cpm we start
+CPM_GLOBAL_OPTS=${CPM_GLOBAL_OPTS:-} # more global cpm options (e.g. "--chunk-size 2048")
 declare -A RECV_PID=() RECV_DIR=() RECV_OUT=() RECV_ERR=()
 USED_PORTS=" "
 T_START=$(date +%s)
@@ -122,6 +125,14 @@ _cleanup() {
 	if [ $rc -ne 0 ]; then
 		dump_logs
 		echo "FAIL [$T_NAME] after $(($(date +%s) - T_START)) s (tmp dir: $T_DIR)" >&2
+		if [ -n "${CPM_TEST_ARTIFACTS:-}" ]; then
+			local keep="$CPM_TEST_ARTIFACTS/$T_NAME"
+			rm -rf "$keep"
+			mkdir -p "$keep"
+			cp -r "$LOGDIR"/. "$keep"/ 2>/dev/null
+			for f in "${ARTIFACTS[@]}"; do cp -r "$f" "$keep"/ 2>/dev/null; done
+			echo "logs kept in $keep" >&2
+		fi
 	else
 		echo "PASS [$T_NAME] in $(($(date +%s) - T_START)) s" >&2
 	fi
@@ -227,6 +238,8 @@ _cpm_base() { # USER [DEVICE]
 	local a=(--server "$HOST:$SIP_PORT" --user "sip:$1@$DOMAIN")
 	[ -n "${2:-}" ] && a+=(--device "$2")
 	[ -n "$CPM_TRANSPORT" ] && a+=(--transport "$CPM_TRANSPORT")
+	# shellcheck disable=SC2206 # CPM_GLOBAL_OPTS: extra global options, space-separated
+	[ -n "$CPM_GLOBAL_OPTS" ] && a+=($CPM_GLOBAL_OPTS)
 	printf '%s\n' "${a[@]}"
 }
 

@@ -24,11 +24,12 @@ for d in mute late; do
 done
 n=$(cat "${RECV_OUT[fast]}" "${RECV_OUT[mute]}" "${RECV_OUT[late]}" | grep -c -a '^received ' || true)
 [ "$n" -eq 1 ] || fail "$n 'received' lines among the three devices, exactly 1 expected"
-# The two others were cancelled: cpmd says so, or both devices do.
-if ! grep -qi cancel "$CPMD_LOG"; then
+# The two others were cancelled: cpmd logs a cancel per losing branch, or
+# both devices report one.
+if [ "$(grep -ci cancel "$CPMD_LOG" || true)" -lt 2 ]; then
 	for d in mute late; do
 		cat "${RECV_OUT[$d]}" "${RECV_ERR[$d]}" | grep -qi cancel ||
-			fail "no CANCEL logged by cpmd, and device '$d' did not report a cancel"
+			fail "cpmd logged fewer than 2 cancelled branches, and device '$d' did not report a cancel"
 	done
 fi
 cpmd_alive

@@ -3,34 +3,50 @@
 # write): capture one transfer (1 MiB with a thumbnail, forked to two devices
 # so that a CANCEL is on the wire too) on lo, decode SIP on the SIP port
 # (UDP and TCP) and MSRP on the MSRP port, and require:
-#   - SIP INVITE, 200, CANCEL and BYE decoded, INVITE and 200 carrying SDP;
-#   - MSRP SEND requests (> 0), MSRP 200 responses, and a REPORT when a SEND
-#     asked for Success-Report: yes;
-#   - zero frames matching `_ws.malformed || _ws.expert.severity == error`.
+#   - SIP REGISTER, INVITE (with SDP and a=file-selector), 200 with SDP, ACK,
+#     CANCEL and BYE decoded;
+#   - MSRP SEND requests and 200 responses decoded (and a REPORT when a SEND
+#     asked for Success-Report: yes);
+#   - zero frames matching `_ws.malformed || _ws.expert.severity == error`
+#     outside MSRP;
+#   - every MSRP TCP stream in the capture passes a strict RFC 4975 framing
+#     check (tests/e2e/wire.py msrp-validate: start line, To-Path first,
+#     From-Path second, Message-ID, Byte-Range matches the body, end-line tid
+#     and flag), and each leg carries the complete 1 MiB message.
+# Why MSRP is not held to "zero malformed" by the dissector itself: Wireshark
+# 4.0's MSRP dissector flags valid chunks as malformed when a chunk spans TCP
+# segments or several chunks share one (verified with an independent Python
+# MSRP sender and sink: 22 of 512 valid 2 KiB chunks flagged). Its flags are
+# logged, and the strict framing check above is the oracle for MSRP instead.
 . "$(dirname "$0")/../e2e/lib.sh"
 
 command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
 tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo interface (capture privileges?)"
 start_cpmd
 cap="$T_DIR/cap.pcapng"
-tshark -i lo -f "port $SIP_PORT or port $MSRP_PORT" -w "$cap" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
+ARTIFACTS+=("$cap")
+tshark -i lo -B 256 -f "port $SIP_PORT or port $MSRP_PORT" -w "$cap" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
 TSHARK_PID=$!
 PIDS+=("$TSHARK_PID")
-capturing() { grep -q 'Capturing on' "$LOGDIR/tshark.capture"; }
+capturing() { grep -q 'Capture started' "$LOGDIR/tshark.capture"; }
 wait_for 20 "tshark to start capturing" capturing
 sleep 0.3
-gen_file "$T_DIR/photo.jpg" 1048576
+gen_file "$T_DIR/photo.bin" 1048576
 CPM_TRANSPORT=tcp start_receiver phone bob phone --count 1 --timeout 60 --answer accept
 CPM_TRANSPORT=udp start_receiver tablet bob tablet --count 1 --timeout 60 --answer ignore
-CPM_TRANSPORT=udp send_file photo alice bob "$T_DIR/photo.jpg" --thumbnail "$DATA_DIR/thumb.png"
+CPM_TRANSPORT=udp send_file photo alice bob "$T_DIR/photo.bin" --thumbnail "$DATA_DIR/thumb.png"
 expect_delivered
 wait_exit "${RECV_PID[phone]}" 20
 [ "$WAIT_RC" = 0 ] || fail "receiver exit status $WAIT_RC"
-assert_received phone "$T_DIR/photo.jpg"
+assert_received phone "$T_DIR/photo.bin"
 sleep 1 # let the BYE/CANCEL transactions finish on the wire
 kill -INT "$TSHARK_PID"
 wait_exit "$TSHARK_PID" 10
 [ -s "$cap" ] || fail "empty capture"
+# A capture with holes would make every check below meaningless.
+if grep -q -E '^[1-9][0-9]* packets dropped' "$LOGDIR/tshark.capture"; then
+	fail "the capture is incomplete: $(grep -E 'packets dropped' "$LOGDIR/tshark.capture")"
+fi
 
 decode() { # decode DISPLAY_FILTER [-T fields -e ...]
 	local f=$1
@@ -60,8 +76,24 @@ if [ "$(count 'msrp.success.report == "yes"')" -gt 0 ]; then
 	need_at_least 'msrp.method == "REPORT"' 1 "MSRP REPORT (Success-Report: yes was asked)"
 fi
 need_at_least 'sdp.media_attr contains "file-selector"' 2 "SDP a=file-selector"
-bad=$(count '_ws.malformed || _ws.expert.severity == error')
+bad=$(count '(_ws.malformed || _ws.expert.severity == error) && !msrp')
 if [ "$bad" -ne 0 ]; then
-	decode '_ws.malformed || _ws.expert.severity == error' -V | head -n 200 >"$LOGDIR/tshark.malformed"
-	fail "$bad malformed/error frames (see tshark.malformed)"
+	decode '(_ws.malformed || _ws.expert.severity == error) && !msrp' -V >"$T_DIR/malformed.txt" || true
+	head -n 300 "$T_DIR/malformed.txt" >"$LOGDIR/tshark.malformed"
+	fail "$bad malformed/error frames outside MSRP (see tshark.malformed)"
 fi
+msrp_flagged=$(count '(_ws.malformed || _ws.expert.severity == error) && msrp')
+log "MSRP frames flagged by Wireshark's MSRP dissector: $msrp_flagged (checked by the strict validator below)"
+
+# Strict framing check of every MSRP connection (both directions).
+mapfile -t streams < <(decode "tcp.port == $MSRP_PORT && tcp.len > 0" -T fields -e tcp.stream | sort -un)
+[ "${#streams[@]}" -ge 2 ] || fail "${#streams[@]} MSRP TCP connections captured, at least 2 expected (sender leg, device leg)"
+full=0
+for st in "${streams[@]}"; do
+	tshark -r "$cap" -q -z "follow,tcp,raw,$st" >"$T_DIR/follow.$st" 2>>"$LOGDIR/tshark.decode.err"
+	python3 "$E2E_DIR/wire.py" msrp-validate "$T_DIR/follow.$st" >"$LOGDIR/msrp-validate.$st" 2>&1 ||
+		fail "MSRP connection $st breaks RFC 4975 framing: $(grep -m5 ERROR "$LOGDIR/msrp-validate.$st")"
+	log "MSRP connection $st: $(tr '\n' ' ' <"$LOGDIR/msrp-validate.$st" | cut -c1-300)"
+	grep -q "1048576/1048576" "$LOGDIR/msrp-validate.$st" && full=$((full + 1))
+done
+[ "$full" -ge 2 ] || fail "$full MSRP connections carry the complete 1 MiB message, 2 expected (sender -> cpmd, cpmd -> device)"
