@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -207,7 +209,7 @@ static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *s
 	bool big = !o->tcp && strlen(body) > 1500;
 	if (big)
 		vlog(app, "[%u] SIP: big INVITE (%zu bytes of body): sending it over TCP", x->id, strlen(body));
-	nua_invite(x->nh, NUTAG_M_FEATURES(app->features), TAG_IF(big, NUTAG_PROXY(app->proxy_tcp)),
+	nua_invite(x->nh, SIPTAG_CONTACT_STR(app->contact), TAG_IF(big, NUTAG_PROXY(app->proxy_tcp)),
 		   SIPTAG_HEADER_STR(hdrs),
 		   SIPTAG_ACCEPT_CONTACT_STR("*;+g.3gpp.icsi-ref=\"" CPM_ICSI_FT_ENC "\""),
 		   SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body), TAG_END());
@@ -461,7 +463,7 @@ static void answer_now(struct xfer *x)
 		return;
 	}
 	vlog(app, "[%u] SIP: 200 OK (file %s, %llu bytes)", x->id, x->safe, (unsigned long long)x->sel.size);
-	nua_respond(x->nh, SIP_200_OK, NUTAG_M_FEATURES(app->features),
+	nua_respond(x->nh, SIP_200_OK, SIPTAG_CONTACT_STR(app->contact),
 		    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
 	free(sdp);
 	x->dialog_up = true;
@@ -583,7 +585,7 @@ static void on_reinvite(struct xfer *x)
 	if (n < 0)
 		nua_respond(x->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
 	else
-		nua_respond(x->nh, SIP_200_OK, NUTAG_M_FEATURES(app->features),
+		nua_respond(x->nh, SIP_200_OK, SIPTAG_CONTACT_STR(app->contact),
 			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
 	free(sdp);
 }
@@ -903,22 +905,46 @@ static int setup_signals(struct cpm_app *app)
 
 /* ------------------------------------------------------------ run */
 
+/* A port free on ip for UDP and TCP (udp mode) or TCP (tcp mode). */
+static int free_port(const char *ip, bool tcp_only)
+{
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	hints.ai_socktype = tcp_only ? SOCK_STREAM : SOCK_DGRAM;
+	if (getaddrinfo(ip, "0", &hints, &res) != 0 || !res)
+		return -1;
+	int port = -1;
+	int a = socket(res->ai_family, hints.ai_socktype | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (a >= 0 && bind(a, res->ai_addr, res->ai_addrlen) == 0 &&
+	    getsockname(a, (struct sockaddr *)&ss, &sl) == 0) {
+		port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						      : ((struct sockaddr_in *)&ss)->sin_port);
+		if (!tcp_only) {
+			/* the same port must be free for TCP too */
+			int b = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (b < 0 || bind(b, (struct sockaddr *)&ss, sl) != 0)
+				port = -1;
+			if (b >= 0)
+				close(b);
+		}
+	}
+	if (a >= 0)
+		close(a);
+	freeaddrinfo(res);
+	return port;
+}
+
 int agent_run(struct cpm_app *app)
 {
 	struct cpm_opts *o = app->o;
-	char bind_url[160], proxy[320];
+	char bind_url[160], proxy[320], hostpart[80];
 	bool v6 = strchr(o->local_ip, ':') != NULL;
 	bool sv6 = strchr(o->server_host, ':') != NULL;
 	const char *tp = o->tcp ? "tcp" : "udp";
 
-	/* --transport udp binds UDP and TCP on one port (no transport param):
-	 * requests over 1300 bytes (an INVITE with a thumbnail) must go over
-	 * TCP (RFC 3261 §18.1.1), and a server may do the same towards us */
-	if (o->tcp)
-		snprintf(bind_url, sizeof bind_url, "sip:%s%s%s:*;transport=tcp", v6 ? "[" : "", o->local_ip,
-			 v6 ? "]" : "");
-	else
-		snprintf(bind_url, sizeof bind_url, "sip:%s%s%s:*", v6 ? "[" : "", o->local_ip, v6 ? "]" : "");
 	snprintf(proxy, sizeof proxy, "sip:%s%s%s:%u;transport=%s", sv6 ? "[" : "", o->server_host, sv6 ? "]" : "",
 		 (unsigned)o->server_port, tp);
 	snprintf(app->proxy_tcp, sizeof app->proxy_tcp, "sip:%s%s%s:%u;transport=tcp", sv6 ? "[" : "",
@@ -945,7 +971,22 @@ int agent_run(struct cpm_app *app)
 		out_line(app, "failed: cannot set up signal handling");
 		return CPM_EXIT_FAILED;
 	}
-	app->nua = nua_create(app->root, agent_cb, app, NUTAG_URL(bind_url), NUTAG_PROXY(proxy),
+	/* We choose the port ourselves (a free one, retried if it is taken
+	 * meanwhile) so that we can write our own Contact: nua's Contact for
+	 * INVITE and for our 200 is its "dialog contact", which never carries
+	 * NUTAG_M_FEATURES, and CPM needs the feature tags there. --transport
+	 * udp binds UDP and TCP on that port (no transport parameter): a request
+	 * over 1300 bytes (INVITE with a thumbnail) goes over TCP (RFC 3261
+	 * §18.1.1), and a server may do the same towards us. */
+	snprintf(hostpart, sizeof hostpart, "%s%s%s", v6 ? "[" : "", o->local_ip, v6 ? "]" : "");
+	for (int attempt = 0; attempt < 8 && !app->nua; attempt++) {
+		int port = free_port(o->local_ip, o->tcp);
+		if (port <= 0)
+			continue;
+		snprintf(bind_url, sizeof bind_url, "sip:%s:%d%s", hostpart, port, o->tcp ? ";transport=tcp" : "");
+		snprintf(app->contact, sizeof app->contact, "<sip:%s:%d%s>;%s", hostpart, port,
+			 o->tcp ? ";transport=tcp" : "", app->features);
+		app->nua = nua_create(app->root, agent_cb, app, NUTAG_URL(bind_url), NUTAG_PROXY(proxy),
 			      NUTAG_MEDIA_ENABLE(0), NUTAG_M_FEATURES(app->features),
 			      TAG_IF(o->tcp, NUTAG_M_PARAMS("transport=tcp")),
 			      NUTAG_OUTBOUND("no-outbound no-validate no-natify no-options-keepalive"),
@@ -955,6 +996,7 @@ int agent_run(struct cpm_app *app)
 			       * over TCP has that many INVITEs in flight at once */
 			      TPTAG_QUEUESIZE(o->parallel * 4 + 64),
 			      SIPTAG_FROM_STR(from), SIPTAG_USER_AGENT_STR("cpm/0.1"), TAG_END());
+	}
 	if (!app->nua) {
 		out_line(app, "failed: cannot start the SIP stack on %s", bind_url);
 		return CPM_EXIT_FAILED;

@@ -196,7 +196,8 @@ struct cpm_app {
 	double deadline;              /* receive --timeout */
 	char instance[64];            /* urn:uuid:... */
 	char features[256];           /* Contact feature tags */
-	char proxy_tcp[320];          /* the server over TCP, for big requests */
+	char proxy_tcp[320];
+	char contact[400];            /* our Contact with the feature tags */          /* the server over TCP, for big requests */
 
 	/* results */
 	unsigned received;
