@@ -3,6 +3,7 @@
 #
 #   1. scripts/setup.sh (apt packages)
 #   2. build with gcc and with clang, both -Werror         (build-gcc, build-clang)
+#      and gcc Release -Werror, what scripts/run.sh builds  (build-release-werror)
 #   3. ctest -j2 on the gcc build: unit + e2e + interop
 #   4. clang -DCPM_SANITIZE=ON build, whole ctest suite again under ASan+UBSan
 #      (CPM_SANITIZE_RUN=1: size-heavy e2e tests use smaller big files)
@@ -80,6 +81,8 @@ if build gcc gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
 	run_ctest build-gcc gcc
 fi
 build clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo || true
+# The optimised build scripts/run.sh makes (gcc -O3 warns about more things).
+build release-werror gcc -DCMAKE_BUILD_TYPE=Release || true
 
 # 4: sanitizers.
 if [ "${SKIP_ASAN:-0}" != 1 ]; then

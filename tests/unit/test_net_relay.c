@@ -1258,6 +1258,69 @@ UNIT_TEST(test_relay_no_reports_requested)
 	free(file);
 }
 
+/* A slow device (its queue takes longer to drain than the transaction
+ * timeout) that keeps reading and answers every chunk: no timeout, because
+ * the response clock starts when our bytes have left, not when they were
+ * queued. */
+UNIT_TEST(test_relay_slow_device_is_not_late)
+{
+	const size_t total = 1u << 20, chunk = 64 * 1024;
+	char *file = make_file(total);
+	struct msrp_hub_cfg cfg = {.host = "127.0.0.1", .txn_timeout_ms = 200, .high_water = 256 * 1024};
+	struct ft_relay_params p = {.size = total};
+	struct peer snd, dev;
+	struct fix f;
+	char *stream = malloc(total + 64 * 1024);
+	size_t slen = 0, off = 0;
+	unsigned answered = 1, k = 0; /* rx[0] is the answer to the binding SEND */
+	uint64_t end;
+
+	CHECK(stream != NULL);
+	CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+	ft_relay_destroy(f.relay);
+	msrp_hub_destroy(f.hub);
+	CHECK(msrp_hub_create(&f.hub, root, &cfg) == 0);
+	p.blob_path = f.blob;
+	CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	for (size_t o = 0; o < total; o += chunk, k++) {
+		slen += (size_t)snprintf(stream + slen, 512,
+					 "MSRP slow%04u SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\n"
+					 "Message-ID: file0001\r\nByte-Range: %zu-%zu/%zu\r\n"
+					 "Content-Type: application/octet-stream\r\n\r\n",
+					 k, up_uri(&f), SENDER_PATH, o + 1, o + chunk, total);
+		memcpy(stream + slen, file + o, chunk);
+		slen += chunk;
+		slen += (size_t)snprintf(stream + slen, 64, "\r\n-------slow%04u%c\r\n", k,
+					 o + chunk == total ? '$' : '+');
+	}
+	dev.read_budget = 4096; /* ~1 MB/s: 256 KiB of queue take longer than 200 ms */
+	end = now_ms() + 8000;
+	while (!f.done_calls && now_ms() < end) {
+		ssize_t w = off < slen ? send(snd.fd, stream + off, slen - off, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+
+		if (w > 0)
+			off += (size_t)w;
+		su_root_step(root, 1);
+		peer_poll(&dev);
+		peer_poll(&snd);
+		while (answered < dev.n && dev.rx[answered % MAX_RX].flag) {
+			CHECK(device_respond(&dev, &dev.rx[answered % MAX_RX], 200, "OK") == 0);
+			answered++;
+		}
+	}
+	CHECK_EQ_INT(f.done_calls, 1);
+	CHECK_EQ_INT(f.res, FT_RELAY_COMPLETE);
+	CHECK_EQ_INT(dev.body_total, total);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(stream);
+	free(file);
+}
+
 /* ---------------------------------------------------------------- threaded peers */
 
 /* Peers on their own threads with blocking sockets, the relay on this one:
@@ -1533,4 +1596,5 @@ UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_
 	  T(test_relay_txn_timeout), T(test_relay_overlap_and_gap),
 	  T(test_relay_device_stalls), T(test_hub_limits),
 	  T(test_relay_sender_aborts_with_hash), T(test_relay_no_reports_requested),
+	  T(test_relay_slow_device_is_not_late),
 	  T(test_relay_threaded_throughput))
