@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sofia-sip/nta_tag.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
@@ -995,6 +996,12 @@ int agent_run(struct cpm_app *app)
 			       * default and fails the rest with a made-up 503: a blast
 			       * over TCP has that many INVITEs in flight at once */
 			      TPTAG_QUEUESIZE(o->parallel * 4 + 64),
+			      /* nta moves any request over 1300 bytes to TCP when it
+			       * can (RFC 3261 §18.1.1); with the feature tags in
+			       * Contact every INVITE of ours is ~1.4 KB. Keep plain
+			       * INVITEs on UDP when --transport udp was asked for;
+			       * thumbnails go over TCP (xfer_out_start) */
+			      NTATAG_UDP_MTU(4096),
 			      SIPTAG_FROM_STR(from), SIPTAG_USER_AGENT_STR("cpm/0.1"), TAG_END());
 	}
 	if (!app->nua) {
