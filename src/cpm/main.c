@@ -31,7 +31,8 @@ static const char usage_main[] =
 	"  --verbose, -v          log SIP and MSRP events to stderr\n"
 	"  --help, -h             this text; `cpm COMMAND --help` for a command\n"
 	"\n"
-	"exit codes: 0 ok, 1 failed, 2 usage, 3 declined (603), 4 rejected (other SIP error)\n";
+	"exit codes: 0 ok, 1 failed, 2 usage, 3 declined (603), 4 rejected (other SIP error)\n"
+	"Every SIP message on stderr: run with TPORT_LOG=1 in the environment.\n";
 
 static const char usage_send[] =
 	"usage: cpm [global options] send TARGET FILE [options]\n"
