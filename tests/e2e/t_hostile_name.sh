@@ -51,5 +51,7 @@ outside=$(find "$T_DIR" -newer "$T_DIR/marker" \( -type f -o -type l \) \
 	-not -path "${RECV_DIR[bob]}/*" -not -path "$CPMD_DATA/*" -not -path "$LOGDIR/*" -print)
 [ -z "$outside" ] || fail "files written outside --dir: $outside"
 [ ! -e "$T_DIR/evil" ] && [ ! -e "$T_DIR/cwd/pwned" ] && [ ! -e /tmp/evil ] || fail "'evil' or 'pwned' file created"
+inside=$(find "$CPMD_DATA" \( -name '*evil*' -o -name '*pwned*' -o -name '*hidden*' \) -print)
+[ -z "$inside" ] || fail "cpmd's data dir has files named after the peer's file names: $inside"
 n=$(files_in "${RECV_DIR[bob]}" | wc -l)
 [ "$n" -eq ${#names[@]} ] || fail "$n files in --dir, ${#names[@]} expected"

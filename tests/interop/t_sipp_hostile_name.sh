@@ -38,3 +38,6 @@ outside=$(find "$T_DIR" -newer "$T_DIR/marker" \( -type f -o -type l \) -not -pa
 	-not -path "$CPMD_DATA/*" -not -path "$LOGDIR/*" -print)
 [ -z "$outside" ] || fail "files written outside --dir: $outside"
 for e in "${evils[@]}"; do [ ! -e "$e" ] || fail "$e was created"; done
+# cpmd stores blobs under its own ids, never under the peer's name.
+inside=$(find "$CPMD_DATA" -name '*evil*' -print)
+[ -z "$inside" ] || fail "cpmd's data dir has a file named after the peer's file name: $inside"
