@@ -25,6 +25,11 @@ wait_exit "${SIPP_PID[dev]}" 60
 [ "$WAIT_RC" = 0 ] || fail "SIPp device scenario failed (exit $WAIT_RC): see sipp.dev.errors"
 assert_grep "$LOGDIR/sipp.dev.log" 'INVITE received' "the SIPp device never received the forked INVITE"
 assert_grep "$LOGDIR/sipp.dev.log" 'DEVICE-CANCEL-OK' "the SIPp device did not complete 180 / CANCEL(Reason) / 487 / ACK"
+# The forked INVITE as the SIPp device got it: it names the real sender and
+# carries the file offer.
+awk '/^INVITE /,/^-----/' "$LOGDIR/sipp.dev.messages" >"$LOGDIR/invite.txt"
+assert_grep "$LOGDIR/invite.txt" "^(From|f): .*sip:alice@$DOMAIN" "the forked INVITE's From is not the sender sip:alice@$DOMAIN"
+assert_grep "$LOGDIR/invite.txt" '^a=file-selector:.*name:"doc\.bin".*size:50000' "the forked INVITE lacks the file-selector (name doc.bin, size 50000)"
 # Belt and braces: the CANCEL on the wire, as SIPp logged it.
 awk '/^CANCEL /,/^$/' "$LOGDIR/sipp.dev.messages" >"$LOGDIR/cancel.txt"
 assert_grep "$LOGDIR/cancel.txt" '^Reason: *SIP *; *cause=200 *; *text="Call completed elsewhere"' \

@@ -1285,6 +1285,12 @@ UNIT_TEST(test_relay_slow_device_is_not_late)
 	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
 	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
 	CHECK(connect_both(&f, &snd, &dev) == 0);
+	{
+		/* a slow link, not a big buffer in the device's kernel */
+		int rb = 16 * 1024;
+
+		setsockopt(dev.fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+	}
 	for (size_t o = 0; o < total; o += chunk, k++) {
 		slen += (size_t)snprintf(stream + slen, 512,
 					 "MSRP slow%04u SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\n"
