@@ -60,6 +60,7 @@ struct ft {
 	char best_phrase[128];
 	bool any_real_answer;   /* some branch gave a non-"unavailable" failure */
 	int winner;             /* branch index, -1 */
+	bool up_tcp;            /* the sender reached us over TCP */
 	struct ft_leg up;
 	size_t nbranches;
 	struct ft_leg *branches;

@@ -39,6 +39,10 @@ struct pf {
 	struct msrp_hub *hub;
 	struct ft *list;
 	size_t nft;
+	/* Our Contact, per transport, with the CPM FT feature tag (nua's own
+	 * dialog Contact drops NUTAG_M_FEATURES). */
+	char contact_udp[400];
+	char contact_tcp[400];
 };
 
 static void ft_maybe_free(struct ft *ft);
@@ -220,8 +224,7 @@ static void fork_one(struct ft *ft, struct ft_leg *b, const struct loc_device *d
 
 	snprintf(to, sizeof to, "<sip:%s>", ft->recipient);
 	snprintf(b->device, sizeof b->device, "%s", dev->instance);
-	b->nh = nua_handle(pf->nua, b, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(ft->fork_from),
-			   NUTAG_M_FEATURES(";" CPM_FT_ICSI_TAG), TAG_END());
+	b->nh = nua_handle(pf->nua, b, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(ft->fork_from), TAG_END());
 	if (!b->nh) {
 		b->final_status = 500;
 		b->terminated = true;
@@ -232,7 +235,7 @@ static void fork_one(struct ft *ft, struct ft_leg *b, const struct loc_device *d
 	 * device registered on (sofia finds the open TCP connection by
 	 * address). NUTAG_PROXY must go here, not to nua_handle(). */
 	nua_invite(b->nh, NUTAG_URL(dev->contact), NUTAG_PROXY(dev->flow),
-		   TAG_IF(dev->tcp, NUTAG_M_PARAMS("transport=tcp")),
+		   SIPTAG_CONTACT_STR(dev->tcp ? pf->contact_tcp : pf->contact_udp),
 		   SIPTAG_CONTENT_TYPE_STR(ft->fork_ct), SIPTAG_PAYLOAD(pl),
 		   TAG_IF(ft->fork_headers && *ft->fork_headers, SIPTAG_HEADER_STR(ft->fork_headers)), TAG_END());
 	log_info("ft %s: branch %d -> %s via %s", ft->id, b->branch, dev->contact, dev->flow);
@@ -324,6 +327,7 @@ static void pf_on_invite(struct pf *pf, nua_t *nua, nua_handle_t *nh, sip_t cons
 	ft->up.ft = ft;
 	ft->up.branch = -1;
 	ft->up.nh = nh;
+	ft->up_tcp = sip->sip_via && sip->sip_via->v_protocol && su_casenmatch(sip->sip_via->v_protocol + 8, "TCP", 3);
 	nua_handle_bind(nh, &ft->up);
 	ft->next = pf->list;
 	if (pf->list)
@@ -445,7 +449,8 @@ static void on_winner(struct ft *ft, struct ft_leg *b, sip_t const *sip)
 		goto out;
 	}
 	ft->up.answered = true;
-	nua_respond(ft->up.nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(buf),
+	nua_respond(ft->up.nh, SIP_200_OK, SIPTAG_CONTACT_STR(ft->up_tcp ? ft->pf->contact_tcp : ft->pf->contact_udp),
+		    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(buf),
 		    TAG_END());
 out:
 	su_home_deinit(tmp);
@@ -661,6 +666,12 @@ int pf_create(struct pf **pp, su_root_t *root, nua_t *nua, const struct cpmd_opt
 	pf->opts = opts;
 	pf->loc = loc;
 	pf->hub = hub;
+	const char *h = opts->sip_host;
+	const char *lb = strchr(h, ':') ? "[" : "", *rb = strchr(h, ':') ? "]" : "";
+	snprintf(pf->contact_udp, sizeof pf->contact_udp, "<sip:%s%s%s:%u>;%s", lb, h, rb, opts->sip_port,
+		 CPM_FT_ICSI_TAG);
+	snprintf(pf->contact_tcp, sizeof pf->contact_tcp, "<sip:%s%s%s:%u;transport=tcp>;%s", lb, h, rb,
+		 opts->sip_port, CPM_FT_ICSI_TAG);
 	*pp = pf;
 	return 0;
 }
