@@ -20,17 +20,14 @@
  */
 #include "cpm.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sofia-sip/nta_tag.h>
@@ -42,7 +39,6 @@
 #include <sofia-sip/tport_tag.h>
 
 #include "mconn.h"
-#include "safe_name.h"
 
 #define TICK_MS 200
 #define GRACE_SECONDS 2.0
@@ -54,542 +50,6 @@ static int sd_stage;
 static bool nua_down;
 
 static void shutdown_step(struct cpm_app *app);
-static void blast_next(struct cpm_app *app);
-
-/* ---------------------------------------------------------------- xfers */
-
-struct xfer *xfer_new(struct cpm_app *app, enum xfer_dir dir)
-{
-	struct xfer *x = calloc(1, sizeof *x);
-	if (!x)
-		return NULL;
-	x->app = app;
-	x->dir = dir;
-	x->id = ++app->next_id;
-	x->src_fd = -1;
-	x->part_fd = -1;
-	x->started = now_mono();
-	x->last_progress = x->started;
-	x->next = app->xfers;
-	if (app->xfers)
-		app->xfers->prev = x;
-	app->xfers = x;
-	app->nxfers++;
-	return x;
-}
-
-void xfer_reap(struct xfer *x)
-{
-	if (x->state != XS_DONE || x->nh || x->conn)
-		return;
-	struct cpm_app *app = x->app;
-	if (x->prev)
-		x->prev->next = x->next;
-	else
-		app->xfers = x->next;
-	if (x->next)
-		x->next->prev = x->prev;
-	app->nxfers--;
-	msrp_out_free(x);
-	msrp_in_free(x);
-	free(x);
-}
-
-/* End the SIP side of a transfer the right way for its state: BYE an
- * established dialog, CANCEL an INVITE still waiting for its final answer,
- * 480 an incoming one we never answered. Once per transfer. */
-static void xfer_sip_end(struct xfer *x)
-{
-	if (!x->nh || x->bye_sent)
-		return;
-	x->bye_sent = true;
-	if (x->dialog_up) {
-		vlog(x->app, "[%u] SIP: BYE", x->id);
-		nua_bye(x->nh, TAG_END());
-	} else if (x->final_seen) {
-		/* rejected, declined or already ended: nothing to send */
-	} else if (x->dir == XFER_OUT) {
-		vlog(x->app, "[%u] SIP: CANCEL", x->id);
-		nua_cancel(x->nh, TAG_END());
-	} else {
-		nua_respond(x->nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
-	}
-}
-
-void xfer_done(struct xfer *x, int code, const char *line)
-{
-	struct cpm_app *app = x->app;
-	if (x->state == XS_DONE)
-		return;
-	x->state = XS_DONE;
-	x->success = code == CPM_EXIT_OK;
-	progress_clear(app);
-
-	if (x->dir == XFER_IN && x->success) {
-		/* keep the dialog and the connection (our REPORT may still be
-		 * queued) until the sender's BYE */
-		app->received++;
-		if (app->o->count && app->received >= app->o->count)
-			agent_finish(app, CPM_EXIT_OK);
-		return;
-	}
-	if (x->conn) {
-		mconn_close(x->conn);
-		x->conn = NULL;
-	}
-	xfer_sip_end(x);
-	if (x->dir == XFER_OUT) {
-		if (app->o->cmd == CMD_BLAST) {
-			if (x->success)
-				app->blast_ok++;
-			else
-				app->blast_failed++;
-			if (!x->success && line)
-				errlog(app, "transfer %u: %s", x->id, line);
-			blast_next(app);
-		} else {
-			if (line)
-				out_line(app, "%s", line);
-			agent_finish(app, code);
-		}
-	}
-}
-
-/* ------------------------------------------------------------ outgoing */
-
-static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *sel, int fd,
-			  const uint8_t *mem, long mtime, const uint8_t *thumb, size_t thumb_len,
-			  const char *thumb_type)
-{
-	const struct cpm_opts *o = app->o;
-	struct xfer *x = xfer_new(app, XFER_OUT);
-	if (!x)
-		return -1;
-	x->sel = *sel;
-	x->src_fd = fd;
-	x->src_mem = mem;
-	snprintf(x->display, sizeof x->display, "%.*s", (int)sel->name_len, sel->name);
-
-	char *body = NULL;
-	char ctype[128];
-	if (offer_build(o, x, mtime, thumb, thumb_len, thumb_type, &body, ctype, sizeof ctype) < 0) {
-		errlog(app, "cannot build the SDP offer");
-		x->state = XS_DONE;
-		x->src_fd = -1; /* the caller still owns fd on failure */
-		xfer_reap(x);
-		return -1;
-	}
-	char contrib[37], conv[37];
-	uuid_v4(contrib);
-	uuid_v4(conv);
-	char hdrs[1024];
-	int hl = snprintf(hdrs, sizeof hdrs,
-			  "Contribution-ID: %s\r\nConversation-ID: %s\r\nP-Preferred-Service: " CPM_ICSI_FT,
-			  contrib, o->conversation_id ? o->conversation_id : conv);
-	if (o->in_reply_to)
-		snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nInReplyTo-Contribution-ID: %s", o->in_reply_to);
-
-	char to[CPM_URI_MAX + 2];
-	snprintf(to, sizeof to, "<%s>", o->target_uri);
-	x->nh = nua_handle(app->nua, x, SIPTAG_TO_STR(to), TAG_END());
-	if (!x->nh) {
-		free(body);
-		errlog(app, "nua_handle failed");
-		x->state = XS_DONE;
-		x->src_fd = -1;
-		xfer_reap(x);
-		return -1;
-	}
-	x->state = XS_INVITING;
-	x->invite_deadline = o->invite_timeout ? now_mono() + o->invite_timeout : 0;
-	vlog(app, "[%u] SIP: INVITE %s (%s, %llu bytes, Contribution-ID %s)", x->id, o->target_uri,
-	     x->display, (unsigned long long)sel->size, contrib);
-	/* RFC 3261 §18.1.1: a request over 1300 bytes goes over TCP. Our plain
-	 * INVITE is ~1.3 KB and stays on UDP like every UDP client's; one with
-	 * a thumbnail (or a very long name) is far bigger: TCP */
-	bool big = !o->tcp && strlen(body) > 1500;
-	if (big)
-		vlog(app, "[%u] SIP: big INVITE (%zu bytes of body): sending it over TCP", x->id, strlen(body));
-	nua_invite(x->nh, SIPTAG_CONTACT_STR(app->contact), TAG_IF(big, NUTAG_PROXY(app->proxy_tcp)),
-		   SIPTAG_HEADER_STR(hdrs),
-		   SIPTAG_ACCEPT_CONTACT_STR("*;+g.3gpp.icsi-ref=\"" CPM_ICSI_FT_ENC "\""),
-		   SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body), TAG_END());
-	free(body);
-	return 0;
-}
-
-static void ctype_string(const sip_content_type_t *c, char *out, size_t cap)
-{
-	out[0] = '\0';
-	if (!c || !c->c_type)
-		return;
-	size_t n = (size_t)snprintf(out, cap, "%s", c->c_type);
-	for (size_t i = 0; c->c_params && c->c_params[i] && n < cap; i++)
-		n += (size_t)snprintf(out + n, cap - n, ";%s", c->c_params[i]);
-	if (n >= cap)
-		out[0] = '\0';
-}
-
-/* Did our own stack make this response up (transport error, timeout)?
- * nta fakes those with a To tag, so the tell is our Via: we send ";rport"
- * and a server fills it with our port (RFC 3581); nta's own copy leaves it
- * empty. Only 408 and 503 are made up this way. */
-static bool local_response(int status, const sip_t *sip)
-{
-	if (!sip || status >= 700)
-		return true;
-	if (status != 408 && status != 503)
-		return false;
-	const sip_via_t *v = sip->sip_via;
-	return !v || !v->v_rport || !v->v_rport[0];
-}
-
-static void on_invite_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip)
-{
-	struct cpm_app *app = x->app;
-	char line[600];
-	if (status < 200) {
-		vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
-		return;
-	}
-	x->final_seen = true;
-	if (status < 300) {
-		x->dialog_up = true;
-		if (x->state != XS_INVITING) {
-			/* a late 2xx after we gave up (CANCEL crossed it): nua ACKs
-			 * it, we end it */
-			vlog(app, "[%u] SIP: late %d, BYE", x->id, status);
-			nua_bye(x->nh, TAG_END());
-			return;
-		}
-		vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
-		char ct[512], err[256];
-		ctype_string(sip ? sip->sip_content_type : NULL, ct, sizeof ct);
-		struct sdp_ft *ans = calloc(1, sizeof *ans);
-		const sip_payload_t *pl = sip ? sip->sip_payload : NULL;
-		int rc = ans ? offer_parse_body(ct, pl ? pl->pl_data : NULL, pl ? pl->pl_len : 0, ans, NULL,
-						err, sizeof err)
-			     : -1;
-		if (rc != 0) {
-			snprintf(line, sizeof line, "failed: bad SDP answer: %s", ans ? err : "out of memory");
-			free(ans);
-			xfer_done(x, CPM_EXIT_FAILED, line);
-			return;
-		}
-		rc = msrp_out_start(x, ans, err, sizeof err);
-		free(ans);
-		if (rc < 0) {
-			snprintf(line, sizeof line, "failed: %s", err);
-			xfer_done(x, CPM_EXIT_FAILED, line);
-		}
-		return;
-	}
-	if (x->state == XS_DONE)
-		return;
-	vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
-	if (status == 603) {
-		xfer_done(x, CPM_EXIT_DECLINED, "declined");
-	} else if (local_response(status, sip)) {
-		snprintf(line, sizeof line, "failed: SIP %d %s", status, phrase);
-		xfer_done(x, CPM_EXIT_FAILED, line);
-	} else {
-		snprintf(line, sizeof line, "rejected: %d %s", status, phrase);
-		xfer_done(x, CPM_EXIT_REJECTED, line);
-	}
-}
-
-static int send_start(struct cpm_app *app)
-{
-	const struct cpm_opts *o = app->o;
-	int fd = open(o->file, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		out_line(app, "failed: cannot open %s: %s", o->file, fd < 0 ? strerror(errno) : "not a regular file");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	struct sdp_file_selector sel;
-	memset(&sel, 0, sizeof sel);
-	const char *slash = strrchr(o->file, '/');
-	const char *base = slash ? slash + 1 : o->file;
-	size_t bl = strlen(base);
-	if (bl == 0 || bl > SDP_MAX_FILENAME) {
-		out_line(app, "failed: bad file name");
-		close(fd);
-		return -1;
-	}
-	memcpy(sel.name, base, bl);
-	sel.name_len = bl;
-	sel.has_name = true;
-	snprintf(sel.type, sizeof sel.type, "%s", mime_guess(base));
-	sel.has_type = true;
-	uint64_t size = 0;
-	if (sha1_fd(fd, sel.hash, &size) < 0) {
-		out_line(app, "failed: cannot read %s: %s", o->file, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	sel.size = size;
-	sel.has_size = true;
-	snprintf(sel.hash_alg, sizeof sel.hash_alg, "sha-1");
-	sel.hash_len = 20;
-	sel.has_hash = true;
-
-	uint8_t *thumb = NULL;
-	size_t thumb_len = 0;
-	const char *thumb_type = NULL;
-	if (o->thumbnail) {
-		int tfd = open(o->thumbnail, O_RDONLY | O_CLOEXEC);
-		struct stat ts;
-		if (tfd < 0 || fstat(tfd, &ts) < 0 || !S_ISREG(ts.st_mode)) {
-			out_line(app, "failed: cannot open thumbnail %s", o->thumbnail);
-			if (tfd >= 0)
-				close(tfd);
-			close(fd);
-			return -1;
-		}
-		if (ts.st_size > (off_t)CPM_THUMB_MAX || ts.st_size == 0) {
-			out_line(app, "failed: thumbnail must be 1 byte to %u KB (%s has %lld bytes)",
-				 CPM_THUMB_MAX / 1024, o->thumbnail, (long long)ts.st_size);
-			close(tfd);
-			close(fd);
-			return -1;
-		}
-		thumb = malloc((size_t)ts.st_size);
-		ssize_t r = thumb ? read(tfd, thumb, (size_t)ts.st_size) : -1;
-		close(tfd);
-		if (r != ts.st_size) {
-			out_line(app, "failed: cannot read thumbnail %s", o->thumbnail);
-			free(thumb);
-			close(fd);
-			return -1;
-		}
-		thumb_len = (size_t)r;
-		thumb_type = mime_guess(o->thumbnail);
-		if (strncmp(thumb_type, "image/", 6) != 0)
-			thumb_type = "image/jpeg";
-	}
-	int rc = xfer_out_start(app, &sel, fd, NULL, (long)st.st_mtime, thumb, thumb_len, thumb_type);
-	free(thumb);
-	if (rc < 0) {
-		close(fd);
-		out_line(app, "failed: cannot start the transfer");
-	}
-	return rc;
-}
-
-static void blast_summary(struct cpm_app *app)
-{
-	double secs = now_mono() - app->blast_t0;
-	out_line(app, "blast %u ok %u failed %.3f seconds %.1f transfers/s", app->blast_ok, app->blast_failed,
-		 secs, secs > 0 ? app->blast_ok / secs : 0.0);
-}
-
-static void blast_next(struct cpm_app *app)
-{
-	const struct cpm_opts *o = app->o;
-	while (!app->shutting_down && app->blast_started < o->count &&
-	       app->blast_started - app->blast_ok - app->blast_failed < o->parallel) {
-		struct sdp_file_selector sel = app->blast_sel;
-		int n = snprintf(sel.name, sizeof sel.name, "blast-%u.bin", app->blast_started + 1);
-		sel.name_len = (size_t)n;
-		app->blast_started++;
-		if (xfer_out_start(app, &sel, -1, app->blast_buf, (long)time(NULL), NULL, 0, NULL) < 0)
-			app->blast_failed++;
-	}
-	if (!app->shutting_down && app->blast_ok + app->blast_failed >= o->count) {
-		blast_summary(app);
-		agent_finish(app, app->blast_failed ? CPM_EXIT_FAILED : CPM_EXIT_OK);
-	}
-}
-
-static int blast_start(struct cpm_app *app)
-{
-	const struct cpm_opts *o = app->o;
-	app->blast_buf = malloc(o->blast_size ? (size_t)o->blast_size : 1);
-	if (!app->blast_buf) {
-		out_line(app, "failed: cannot allocate %llu bytes", (unsigned long long)o->blast_size);
-		return -1;
-	}
-	/* random content: compressible or all-zero data would flatter the relay */
-	for (size_t i = 0; i < o->blast_size; i += 16) {
-		char t[17];
-		random_token(t, 16);
-		memcpy(app->blast_buf + i, t, o->blast_size - i < 16 ? o->blast_size - i : 16);
-	}
-	struct sdp_file_selector *sel = &app->blast_sel;
-	memset(sel, 0, sizeof *sel);
-	sel->has_name = sel->has_size = sel->has_type = sel->has_hash = true;
-	sel->size = o->blast_size;
-	snprintf(sel->type, sizeof sel->type, "application/octet-stream");
-	snprintf(sel->hash_alg, sizeof sel->hash_alg, "sha-1");
-	unsigned l = 0;
-	EVP_Digest(app->blast_buf, o->blast_size, sel->hash, &l, EVP_sha1(), NULL);
-	sel->hash_len = 20;
-	app->blast_t0 = now_mono();
-	blast_next(app);
-	return 0;
-}
-
-/* ------------------------------------------------------------ incoming */
-
-static void answer_now(struct xfer *x)
-{
-	struct cpm_app *app = x->app;
-	x->answer_at = 0;
-	if (app->o->answer == ANSWER_DECLINE) {
-		vlog(app, "[%u] SIP: 603 Decline", x->id);
-		nua_respond(x->nh, SIP_603_DECLINE, TAG_END());
-		x->final_seen = true;
-		x->state = XS_DONE;
-		return;
-	}
-	char err[256];
-	if (msrp_in_prepare(x, err, sizeof err) < 0) {
-		errlog(app, "%s", err);
-		nua_respond(x->nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-		x->final_seen = true;
-		out_line(app, "failed: %s %s", x->safe, err);
-		x->state = XS_DONE;
-		return;
-	}
-	char *sdp = malloc(SDP_MAX_BYTES);
-	int n = sdp ? answer_build(app->o, x, sdp, SDP_MAX_BYTES) : -1;
-	if (n < 0) {
-		free(sdp);
-		nua_respond(x->nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-		x->final_seen = true;
-		msrp_in_abort(x, "cannot build the SDP answer");
-		return;
-	}
-	vlog(app, "[%u] SIP: 200 OK (file %s, %llu bytes)", x->id, x->safe, (unsigned long long)x->sel.size);
-	nua_respond(x->nh, SIP_200_OK, SIPTAG_CONTACT_STR(app->contact),
-		    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
-	free(sdp);
-	x->dialog_up = true;
-	x->final_seen = true;
-	x->answer_at = -1; /* answered; MSRP starts on ACK */
-	x->last_progress = now_mono();
-}
-
-static void on_ack(struct xfer *x)
-{
-	if (x->dir != XFER_IN || x->state != XS_RINGING || x->answer_at != -1)
-		return;
-	char err[256];
-	if (msrp_in_start(x, err, sizeof err) < 0)
-		msrp_in_abort(x, err);
-}
-
-static void on_incoming_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
-{
-	if (app->o->cmd != CMD_RECEIVE || app->shutting_down) {
-		nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
-		return;
-	}
-	if (app->nxfers >= CPM_MAX_TRANSFERS) {
-		errlog(app, "refusing INVITE: %u transfers already (486)", app->nxfers);
-		nua_respond(nh, SIP_486_BUSY_HERE, TAG_END());
-		return;
-	}
-	char ct[512], err[256];
-	ctype_string(sip->sip_content_type, ct, sizeof ct);
-	struct sdp_ft *offer = calloc(1, sizeof *offer);
-	struct xfer *x = offer ? xfer_new(app, XFER_IN) : NULL;
-	if (!x) {
-		free(offer);
-		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-		return;
-	}
-	x->nh = nh;
-	nua_handle_bind(nh, x);
-	x->state = XS_RINGING;
-	const char *from = sip->sip_from && sip->sip_from->a_url->url_user ? sip->sip_from->a_url->url_user : "?";
-	const sip_payload_t *pl = sip->sip_payload;
-	int rc = offer_parse_body(ct, pl ? pl->pl_data : NULL, pl ? pl->pl_len : 0, offer, x, err, sizeof err);
-	if (rc == 0) {
-		if (!offer->has_selector || !offer->sel.has_name || !offer->sel.has_size || !offer->sel.has_type) {
-			rc = 488;
-			snprintf(err, sizeof err, "a=file-selector without name, size and type");
-		} else if (offer->dir != SDP_DIR_SENDONLY && offer->dir != SDP_DIR_SENDRECV) {
-			rc = 488;
-			snprintf(err, sizeof err, "not a push (a=sendonly) offer");
-		} else if (offer->setup == SDP_SETUP_ACTIVE || offer->port == 0) {
-			rc = 488;
-			snprintf(err, sizeof err, "offerer wants to connect to us; we only connect");
-		} else {
-			struct msrp_uri u;
-			struct cpm_str first = msrp_path_first(cpm_str_c(offer->path));
-			if (!offer->path[0] || msrp_uri_parse(first, &u) < 0 || u.port == 0 ||
-			    !cpm_str_copy(x->remote_host, sizeof x->remote_host, u.host)) {
-				rc = 488;
-				snprintf(err, sizeof err, "unusable a=path");
-			} else {
-				x->remote_port = u.port;
-				if (offer->cema && offer->conn_addr[0] && offer->port != 9) {
-					snprintf(x->remote_host, sizeof x->remote_host, "%s", offer->conn_addr);
-					x->remote_port = offer->port;
-				}
-				snprintf(x->remote_path, sizeof x->remote_path, "%s", offer->path);
-			}
-		}
-	}
-	if (rc != 0) {
-		errlog(app, "refusing INVITE from %s: %s (%d)", from, err, rc);
-		if (rc == 415)
-			nua_respond(nh, SIP_415_UNSUPPORTED_MEDIA, SIPTAG_ACCEPT_STR("application/sdp, multipart/mixed"),
-				    TAG_END());
-		else
-			nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
-		x->final_seen = true;
-		x->state = XS_DONE;
-		free(offer);
-		return;
-	}
-	x->sel = offer->sel;
-	safe_name(x->safe, sizeof x->safe, x->sel.name, x->sel.name_len);
-	snprintf(x->display, sizeof x->display, "%.60s", x->safe);
-	snprintf(x->ftid, sizeof x->ftid, "%s", offer->file_transfer_id);
-	free(offer);
-	char safe_preview[64];
-	snprintf(safe_preview, sizeof safe_preview, "%.*s", (int)(x->sel.name_len < 60 ? x->sel.name_len : 60),
-		 x->sel.name);
-	vlog(app, "[%u] SIP: INVITE from %s: file \"%s\" %llu bytes %s%s", x->id, from, safe_preview,
-	     (unsigned long long)x->sel.size, x->sel.type, x->thumb ? " (with thumbnail)" : "");
-
-	double delay = app->o->answer_delay;
-	if (app->o->answer == ANSWER_IGNORE || delay > 0) {
-		nua_respond(nh, SIP_180_RINGING, TAG_END());
-		x->answer_at = app->o->answer == ANSWER_IGNORE ? 0 : now_mono() + delay;
-		return;
-	}
-	answer_now(x);
-}
-
-/* A re-INVITE in one of our dialogs (a session refresh, most likely): with
- * media disabled nua leaves the answer to us. Same SDP as before, so that
- * the file-transfer-id is unchanged (RFC 5547 §8.1: not a new transfer). */
-static void on_reinvite(struct xfer *x)
-{
-	struct cpm_app *app = x->app;
-	char *sdp = NULL;
-	char ct[64];
-	int n = -1;
-	if (x->dir == XFER_IN) {
-		sdp = malloc(SDP_MAX_BYTES);
-		n = sdp ? answer_build(app->o, x, sdp, SDP_MAX_BYTES) : -1;
-	} else if (offer_build(app->o, x, (long)time(NULL), NULL, 0, NULL, &sdp, ct, sizeof ct) == 0) {
-		n = 0;
-	}
-	vlog(app, "[%u] SIP: re-INVITE, answering with the same SDP", x->id);
-	if (n < 0)
-		nua_respond(x->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
-	else
-		nua_respond(x->nh, SIP_200_OK, SIPTAG_CONTACT_STR(app->contact),
-			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
-	free(sdp);
-}
 
 /* ------------------------------------------------------------ callback */
 
@@ -604,7 +64,7 @@ static void on_state(struct cpm_app *app, struct xfer *x, nua_handle_t *nh, tagi
 		return;
 	}
 	if (cs == nua_callstate_ready)
-		on_ack(x);
+		in_ack(x);
 	if (cs != nua_callstate_terminated)
 		return;
 	vlog(app, "[%u] SIP: dialog terminated", x->id);
@@ -661,17 +121,17 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 		break;
 	case nua_i_invite:
 		if (!x)
-			on_incoming_invite(app, nh, sip);
+			in_invite(app, nh, sip);
 		else
-			on_reinvite(x);
+			sip_reinvite(x);
 		break;
 	case nua_r_invite:
 		if (x)
-			on_invite_answer(x, status, phrase, sip);
+			out_invite_answer(x, status, phrase, sip);
 		break;
 	case nua_i_ack:
 		if (x)
-			on_ack(x);
+			in_ack(x);
 		break;
 	case nua_i_cancel:
 		if (x)
@@ -833,7 +293,7 @@ static void on_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 		next = x->next;
 		if (x->state == XS_RINGING && x->dir == XFER_IN && x->answer_at > 0 && now >= x->answer_at &&
 		    !app->shutting_down) {
-			answer_now(x);
+			in_answer_now(x);
 		} else if (x->state == XS_INVITING && x->invite_deadline > 0 && now >= x->invite_deadline) {
 			errlog(app, "no final answer to the INVITE within %u s", app->o->invite_timeout);
 			xfer_done(x, CPM_EXIT_FAILED, "failed: timeout");

@@ -8,7 +8,10 @@
  *
  * Files, one job each:
  *   main.c       command line, usage, exit codes
- *   agent.c      SIP user agent over nua, the loop, timers, signals, shutdown
+ *   agent.c      nua set-up, event dispatch, the loop, tick, signals, shutdown
+ *   xfer.c       transfer objects: result (xfer_done), SIP ending, freeing
+ *   sip_out.c    send / blast: INVITE with our offer, meaning of the answer
+ *   sip_in.c     incoming INVITE: checks, 200/603/180, MSRP start on ACK
  *   offer.c      SDP offers/answers and multipart bodies (no sofia)
  *   mconn.c      one MSRP TCP connection: connect, read + parse, write queue
  *   msrp_out.c   sending a file as one chunked MSRP message
@@ -32,6 +35,7 @@
 
 #include <openssl/evp.h>
 #include <sofia-sip/nua.h>
+#include <sofia-sip/sip.h>
 #include <sofia-sip/su_wait.h>
 
 #include "cpm/msrp.h"
@@ -210,13 +214,30 @@ struct cpm_app {
 
 /* agent.c */
 int agent_run(struct cpm_app *app);
-void agent_finish(struct cpm_app *app, int exit_code);
+void agent_finish(struct cpm_app *app, int exit_code); /* start the staged shutdown */
+
+/* xfer.c */
+struct xfer *xfer_new(struct cpm_app *app, enum xfer_dir dir);
 /* The transfer has its result: `code` is an exit code (CPM_EXIT_*); `line`
  * (may be NULL) is the stdout result line of send. Tears down MSRP and SIP
  * (a successful incoming transfer waits for the sender's BYE instead). */
 void xfer_done(struct xfer *x, int code, const char *line);
-struct xfer *xfer_new(struct cpm_app *app, enum xfer_dir dir);
-void xfer_reap(struct xfer *x);
+void xfer_sip_end(struct xfer *x); /* BYE / CANCEL / 480 as the state needs, once */
+void xfer_reap(struct xfer *x);    /* free if done, handle destroyed, connection closed */
+
+/* sip_out.c */
+int send_start(struct cpm_app *app);
+int blast_start(struct cpm_app *app);
+void blast_next(struct cpm_app *app);
+void blast_summary(struct cpm_app *app);
+void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip);
+void sip_ctype_string(const sip_content_type_t *c, char *out, size_t cap);
+
+/* sip_in.c */
+void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
+void in_answer_now(struct xfer *x);
+void in_ack(struct xfer *x);
+void sip_reinvite(struct xfer *x);
 
 /* offer.c (no sofia) */
 void xfer_local_path(const struct cpm_opts *o, struct xfer *x);

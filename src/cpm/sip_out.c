@@ -1,0 +1,294 @@
+/* Outgoing transfers: `send` (one file) and `blast` (many in-memory files,
+ * at most --parallel at once), the INVITE with our offer and the CPM
+ * headers, and what its final answer means for the result line. */
+#include "cpm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_tag.h>
+
+#include "mconn.h"
+
+static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *sel, int fd,
+			  const uint8_t *mem, long mtime, const uint8_t *thumb, size_t thumb_len,
+			  const char *thumb_type)
+{
+	const struct cpm_opts *o = app->o;
+	struct xfer *x = xfer_new(app, XFER_OUT);
+	if (!x)
+		return -1;
+	x->sel = *sel;
+	x->src_fd = fd;
+	x->src_mem = mem;
+	snprintf(x->display, sizeof x->display, "%.*s", (int)sel->name_len, sel->name);
+
+	char *body = NULL;
+	char ctype[128];
+	if (offer_build(o, x, mtime, thumb, thumb_len, thumb_type, &body, ctype, sizeof ctype) < 0) {
+		errlog(app, "cannot build the SDP offer");
+		x->state = XS_DONE;
+		x->src_fd = -1; /* the caller still owns fd on failure */
+		xfer_reap(x);
+		return -1;
+	}
+	char contrib[37], conv[37];
+	uuid_v4(contrib);
+	uuid_v4(conv);
+	char hdrs[1024];
+	int hl = snprintf(hdrs, sizeof hdrs,
+			  "Contribution-ID: %s\r\nConversation-ID: %s\r\nP-Preferred-Service: " CPM_ICSI_FT,
+			  contrib, o->conversation_id ? o->conversation_id : conv);
+	if (o->in_reply_to)
+		snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nInReplyTo-Contribution-ID: %s", o->in_reply_to);
+
+	char to[CPM_URI_MAX + 2];
+	snprintf(to, sizeof to, "<%s>", o->target_uri);
+	x->nh = nua_handle(app->nua, x, SIPTAG_TO_STR(to), TAG_END());
+	if (!x->nh) {
+		free(body);
+		errlog(app, "nua_handle failed");
+		x->state = XS_DONE;
+		x->src_fd = -1;
+		xfer_reap(x);
+		return -1;
+	}
+	x->state = XS_INVITING;
+	x->invite_deadline = o->invite_timeout ? now_mono() + o->invite_timeout : 0;
+	vlog(app, "[%u] SIP: INVITE %s (%s, %llu bytes, Contribution-ID %s)", x->id, o->target_uri,
+	     x->display, (unsigned long long)sel->size, contrib);
+	/* RFC 3261 §18.1.1: a request over 1300 bytes goes over TCP. Our plain
+	 * INVITE is ~1.3 KB and stays on UDP like every UDP client's; one with
+	 * a thumbnail (or a very long name) is far bigger: TCP */
+	bool big = !o->tcp && strlen(body) > 1500;
+	if (big)
+		vlog(app, "[%u] SIP: big INVITE (%zu bytes of body): sending it over TCP", x->id, strlen(body));
+	nua_invite(x->nh, SIPTAG_CONTACT_STR(app->contact), TAG_IF(big, NUTAG_PROXY(app->proxy_tcp)),
+		   SIPTAG_HEADER_STR(hdrs),
+		   SIPTAG_ACCEPT_CONTACT_STR("*;+g.3gpp.icsi-ref=\"" CPM_ICSI_FT_ENC "\""),
+		   SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body), TAG_END());
+	free(body);
+	return 0;
+}
+
+void sip_ctype_string(const sip_content_type_t *c, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (!c || !c->c_type)
+		return;
+	size_t n = (size_t)snprintf(out, cap, "%s", c->c_type);
+	for (size_t i = 0; c->c_params && c->c_params[i] && n < cap; i++)
+		n += (size_t)snprintf(out + n, cap - n, ";%s", c->c_params[i]);
+	if (n >= cap)
+		out[0] = '\0';
+}
+
+/* Did our own stack make this response up (transport error, timeout)?
+ * nta fakes those with a To tag, so the tell is our Via: we send ";rport"
+ * and a server fills it with our port (RFC 3581); nta's own copy leaves it
+ * empty. Only 408 and 503 are made up this way. */
+static bool local_response(int status, const sip_t *sip)
+{
+	if (!sip || status >= 700)
+		return true;
+	if (status != 408 && status != 503)
+		return false;
+	const sip_via_t *v = sip->sip_via;
+	return !v || !v->v_rport || !v->v_rport[0];
+}
+
+void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip)
+{
+	struct cpm_app *app = x->app;
+	char line[600];
+	if (status < 200) {
+		vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
+		return;
+	}
+	x->final_seen = true;
+	if (status < 300) {
+		x->dialog_up = true;
+		if (x->state != XS_INVITING) {
+			/* a late 2xx after we gave up (CANCEL crossed it): nua ACKs
+			 * it, we end it */
+			vlog(app, "[%u] SIP: late %d, BYE", x->id, status);
+			nua_bye(x->nh, TAG_END());
+			return;
+		}
+		vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
+		char ct[512], err[256];
+		sip_ctype_string(sip ? sip->sip_content_type : NULL, ct, sizeof ct);
+		struct sdp_ft *ans = calloc(1, sizeof *ans);
+		const sip_payload_t *pl = sip ? sip->sip_payload : NULL;
+		int rc = ans ? offer_parse_body(ct, pl ? pl->pl_data : NULL, pl ? pl->pl_len : 0, ans, NULL,
+						err, sizeof err)
+			     : -1;
+		if (rc != 0) {
+			snprintf(line, sizeof line, "failed: bad SDP answer: %s", ans ? err : "out of memory");
+			free(ans);
+			xfer_done(x, CPM_EXIT_FAILED, line);
+			return;
+		}
+		rc = msrp_out_start(x, ans, err, sizeof err);
+		free(ans);
+		if (rc < 0) {
+			snprintf(line, sizeof line, "failed: %s", err);
+			xfer_done(x, CPM_EXIT_FAILED, line);
+		}
+		return;
+	}
+	if (x->state == XS_DONE)
+		return;
+	vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
+	if (status == 603) {
+		xfer_done(x, CPM_EXIT_DECLINED, "declined");
+	} else if (local_response(status, sip)) {
+		snprintf(line, sizeof line, "failed: SIP %d %s", status, phrase);
+		xfer_done(x, CPM_EXIT_FAILED, line);
+	} else {
+		snprintf(line, sizeof line, "rejected: %d %s", status, phrase);
+		xfer_done(x, CPM_EXIT_REJECTED, line);
+	}
+}
+
+int send_start(struct cpm_app *app)
+{
+	const struct cpm_opts *o = app->o;
+	int fd = open(o->file, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		out_line(app, "failed: cannot open %s: %s", o->file, fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	struct sdp_file_selector sel;
+	memset(&sel, 0, sizeof sel);
+	const char *slash = strrchr(o->file, '/');
+	const char *base = slash ? slash + 1 : o->file;
+	size_t bl = strlen(base);
+	if (bl == 0 || bl > SDP_MAX_FILENAME) {
+		out_line(app, "failed: bad file name");
+		close(fd);
+		return -1;
+	}
+	memcpy(sel.name, base, bl);
+	sel.name_len = bl;
+	sel.has_name = true;
+	snprintf(sel.type, sizeof sel.type, "%s", mime_guess(base));
+	sel.has_type = true;
+	uint64_t size = 0;
+	if (sha1_fd(fd, sel.hash, &size) < 0) {
+		out_line(app, "failed: cannot read %s: %s", o->file, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	sel.size = size;
+	sel.has_size = true;
+	snprintf(sel.hash_alg, sizeof sel.hash_alg, "sha-1");
+	sel.hash_len = 20;
+	sel.has_hash = true;
+
+	uint8_t *thumb = NULL;
+	size_t thumb_len = 0;
+	const char *thumb_type = NULL;
+	if (o->thumbnail) {
+		int tfd = open(o->thumbnail, O_RDONLY | O_CLOEXEC);
+		struct stat ts;
+		if (tfd < 0 || fstat(tfd, &ts) < 0 || !S_ISREG(ts.st_mode)) {
+			out_line(app, "failed: cannot open thumbnail %s", o->thumbnail);
+			if (tfd >= 0)
+				close(tfd);
+			close(fd);
+			return -1;
+		}
+		if (ts.st_size > (off_t)CPM_THUMB_MAX || ts.st_size == 0) {
+			out_line(app, "failed: thumbnail must be 1 byte to %u KB (%s has %lld bytes)",
+				 CPM_THUMB_MAX / 1024, o->thumbnail, (long long)ts.st_size);
+			close(tfd);
+			close(fd);
+			return -1;
+		}
+		thumb = malloc((size_t)ts.st_size);
+		ssize_t r = thumb ? read(tfd, thumb, (size_t)ts.st_size) : -1;
+		close(tfd);
+		if (r != ts.st_size) {
+			out_line(app, "failed: cannot read thumbnail %s", o->thumbnail);
+			free(thumb);
+			close(fd);
+			return -1;
+		}
+		thumb_len = (size_t)r;
+		thumb_type = mime_guess(o->thumbnail);
+		if (strncmp(thumb_type, "image/", 6) != 0)
+			thumb_type = "image/jpeg";
+	}
+	int rc = xfer_out_start(app, &sel, fd, NULL, (long)st.st_mtime, thumb, thumb_len, thumb_type);
+	free(thumb);
+	if (rc < 0) {
+		close(fd);
+		out_line(app, "failed: cannot start the transfer");
+	}
+	return rc;
+}
+
+void blast_summary(struct cpm_app *app)
+{
+	double secs = now_mono() - app->blast_t0;
+	out_line(app, "blast %u ok %u failed %.3f seconds %.1f transfers/s", app->blast_ok, app->blast_failed,
+		 secs, secs > 0 ? app->blast_ok / secs : 0.0);
+}
+
+void blast_next(struct cpm_app *app)
+{
+	const struct cpm_opts *o = app->o;
+	while (!app->shutting_down && app->blast_started < o->count &&
+	       app->blast_started - app->blast_ok - app->blast_failed < o->parallel) {
+		struct sdp_file_selector sel = app->blast_sel;
+		int n = snprintf(sel.name, sizeof sel.name, "blast-%u.bin", app->blast_started + 1);
+		sel.name_len = (size_t)n;
+		app->blast_started++;
+		if (xfer_out_start(app, &sel, -1, app->blast_buf, (long)time(NULL), NULL, 0, NULL) < 0)
+			app->blast_failed++;
+	}
+	if (!app->shutting_down && app->blast_ok + app->blast_failed >= o->count) {
+		blast_summary(app);
+		agent_finish(app, app->blast_failed ? CPM_EXIT_FAILED : CPM_EXIT_OK);
+	}
+}
+
+int blast_start(struct cpm_app *app)
+{
+	const struct cpm_opts *o = app->o;
+	app->blast_buf = malloc(o->blast_size ? (size_t)o->blast_size : 1);
+	if (!app->blast_buf) {
+		out_line(app, "failed: cannot allocate %llu bytes", (unsigned long long)o->blast_size);
+		return -1;
+	}
+	/* random content: compressible or all-zero data would flatter the relay */
+	for (size_t i = 0; i < o->blast_size; i += 16) {
+		char t[17];
+		random_token(t, 16);
+		memcpy(app->blast_buf + i, t, o->blast_size - i < 16 ? o->blast_size - i : 16);
+	}
+	struct sdp_file_selector *sel = &app->blast_sel;
+	memset(sel, 0, sizeof *sel);
+	sel->has_name = sel->has_size = sel->has_type = sel->has_hash = true;
+	sel->size = o->blast_size;
+	snprintf(sel->type, sizeof sel->type, "application/octet-stream");
+	snprintf(sel->hash_alg, sizeof sel->hash_alg, "sha-1");
+	unsigned l = 0;
+	EVP_Digest(app->blast_buf, o->blast_size, sel->hash, &l, EVP_sha1(), NULL);
+	sel->hash_len = 20;
+	app->blast_t0 = now_mono();
+	blast_next(app);
+	return 0;
+}
