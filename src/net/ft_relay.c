@@ -99,6 +99,8 @@ struct ft_relay {
 	uint64_t seq;
 
 	bool last_sent; /* '$' of the file written DOWN, checks passed */
+	uint64_t report_deadline; /* success REPORT expected by then (0: none) */
+	size_t last_outq;         /* kernel send queue towards DOWN at the last timer check */
 	bool need_200, need_report, got_200, got_report;
 	bool hash_ok;
 	bool ended, destroyed;
@@ -251,17 +253,21 @@ static void relay_arm(struct ft_relay *r)
 	for (int l = 0; l < 2; l++)
 		if (r->leg[l].bind_deadline && (!at || r->leg[l].bind_deadline < at))
 			at = r->leg[l].bind_deadline;
-	for (int i = 0; i < RELAY_TXNS; i++) {
-		const struct txn *t = &r->tab[i];
-
-		if (t->used && t->timed && t->deadline && (!at || t->deadline < at))
-			at = t->deadline;
-	}
 	if (down && conn_queued(down)) {
+		/* only the stall clock runs while our bytes are queued */
 		uint64_t stall = down->last_progress + hub_txn_timeout_ms(r->hub);
 
 		if (!at || stall < at)
 			at = stall;
+	} else {
+		for (int i = 0; i < RELAY_TXNS; i++) {
+			const struct txn *t = &r->tab[i];
+
+			if (t->used && t->timed && t->deadline && (!at || t->deadline < at))
+				at = t->deadline;
+		}
+		if (r->report_deadline && (!at || r->report_deadline < at))
+			at = r->report_deadline;
 	}
 	if (!at || (r->timer_armed && r->timer_at <= at))
 		return;
@@ -269,6 +275,36 @@ static void relay_arm(struct ft_relay *r)
 	r->timer_armed = true;
 	r->timer_at = at;
 	su_timer_set_interval(r->timer, relay_timer_cb, r, at > now ? (su_duration_t)(at - now) : 1);
+}
+
+/* The DOWN queue is empty: every request we relayed is now entirely with
+ * the device, so its response (and the success REPORT) is due within the
+ * transaction timeout from now. Before that, a slow link is not the
+ * device's fault. */
+static void relay_restart_deadlines(struct ft_relay *r)
+{
+	uint64_t due = msrp_now_ms() + hub_txn_timeout_ms(r->hub);
+
+	for (int i = 0; i < RELAY_TXNS; i++) {
+		struct txn *t = &r->tab[i];
+
+		if (t->used && t->timed && t->deadline && t->deadline < due)
+			t->deadline = due;
+	}
+	if (r->report_deadline && r->report_deadline < due)
+		r->report_deadline = due;
+}
+
+/* Our queue is empty but the kernel may still hold megabytes for the
+ * device. As long as that amount keeps changing, the device is receiving:
+ * it is slow, not late. */
+static bool relay_device_catching_up(struct ft_relay *r, const struct msrp_conn *down)
+{
+	size_t outq = conn_kernel_unacked(down);
+	bool moving = outq && outq != r->last_outq;
+
+	r->last_outq = outq;
+	return moving;
 }
 
 static void relay_check_timeouts(struct ft_relay *r)
@@ -284,6 +320,22 @@ static void relay_check_timeouts(struct ft_relay *r)
 			return;
 		}
 	}
+	if (down && conn_queued(down)) {
+		/* Our own bytes are still on their way: the device cannot be
+		 * late yet. The stall check below covers one that reads
+		 * nothing; the deadlines restart when the queue empties. */
+		if (down->last_progress + txn_ms <= now) {
+			finish(r, FT_RELAY_TIMEOUT, "device read nothing for %u ms", txn_ms);
+			return;
+		}
+		relay_arm(r);
+		return;
+	}
+	if (relay_device_catching_up(r, down)) {
+		relay_restart_deadlines(r);
+		relay_arm(r);
+		return;
+	}
 	for (int i = 0; i < RELAY_TXNS; i++) {
 		const struct txn *t = &r->tab[i];
 
@@ -292,8 +344,10 @@ static void relay_check_timeouts(struct ft_relay *r)
 			return;
 		}
 	}
-	if (down && conn_queued(down) && down->last_progress + txn_ms <= now) {
-		finish(r, FT_RELAY_TIMEOUT, "device read nothing for %u ms", txn_ms);
+	if (r->report_deadline && r->report_deadline <= now && !r->got_report) {
+		/* RFC 4975 has no timer for REPORTs; we do, or a device that
+		 * never reports would keep the transfer open for ever. */
+		finish(r, FT_RELAY_TIMEOUT, "no success REPORT from the device in %u ms", txn_ms);
 		return;
 	}
 	relay_arm(r);
@@ -650,6 +704,10 @@ static void up_last_chunk(struct ft_relay *r, const struct msrp_msg *m)
 	r->last_sent = true;
 	r->need_200 = fr_wants_response(r->fwd_fr);
 	r->need_report = r->fwd_sr == MSRP_REPORT_YES;
+	if (r->need_report) {
+		r->report_deadline = msrp_now_ms() + hub_txn_timeout_ms(r->hub);
+		relay_arm(r);
+	}
 	down_end(r, MSRP_FLAG_END);
 	check_complete(r);
 }
@@ -865,6 +923,10 @@ static void relay_drained(struct msrp_session *s)
 
 	if (r->ended)
 		return;
+	if (L->which == FT_LEG_DOWN && !conn_queued(s->conn)) {
+		relay_restart_deadlines(r);
+		relay_arm(r);
+	}
 	relay_flow(r);
 	if (L->which == FT_LEG_DOWN)
 		check_complete(r);

@@ -10,11 +10,13 @@
  * bytes (no hold, room in the buffer, our own queue below high water), and
  * for SU_WAIT_OUT only while something is queued. */
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -223,6 +225,15 @@ static void conn_flush(struct msrp_conn *c)
 		hub_conn_runnable(c->hub, c);
 	if (sendq_len(&c->q) < before && c->state == CONN_BOUND && c->session)
 		c->session->ops->drained(c->session);
+}
+
+size_t conn_kernel_unacked(const struct msrp_conn *c)
+{
+	int n = 0;
+
+	if (!c || c->fd < 0 || ioctl(c->fd, SIOCOUTQ, &n) || n < 0)
+		return 0;
+	return (size_t)n;
 }
 
 void conn_respond(struct msrp_conn *c, const struct msrp_msg *req, int status, const char *comment,

@@ -168,6 +168,10 @@ void conn_send(struct msrp_conn *c, const void *p, size_t n);
  * when the socket is writable. */
 void conn_queue(struct msrp_conn *c, const void *p, size_t n);
 static inline size_t conn_queued(const struct msrp_conn *c) { return c ? sendq_len(&c->q) : 0; }
+/* Bytes the kernel holds for the peer: not sent or not acknowledged yet
+ * (SIOCOUTQ). Autotuned socket buffers reach megabytes, which a slow link
+ * takes many seconds to deliver: response timers must not run meanwhile. */
+size_t conn_kernel_unacked(const struct msrp_conn *c);
 void conn_hold(struct msrp_conn *c, unsigned bits);
 void conn_unhold(struct msrp_conn *c, unsigned bits);
 /* Answer a request on this connection. `from` is the URI we answer as.
