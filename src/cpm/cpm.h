@@ -265,6 +265,7 @@ void progress_clear(struct cpm_app *app);
 /* util.c */
 double now_mono(void);
 void random_token(char *out, size_t len);           /* ALPHANUM */
+void random_bytes(void *buf, size_t n);
 void uuid_v4(char out[37]);
 void uuid_v5(char out[37], const char *name);
 const char *mime_guess(const char *path);

@@ -274,11 +274,7 @@ int blast_start(struct cpm_app *app)
 		return -1;
 	}
 	/* random content: compressible or all-zero data would flatter the relay */
-	for (size_t i = 0; i < o->blast_size; i += 16) {
-		char t[17];
-		random_token(t, 16);
-		memcpy(app->blast_buf + i, t, o->blast_size - i < 16 ? o->blast_size - i : 16);
-	}
+	random_bytes(app->blast_buf, o->blast_size);
 	struct sdp_file_selector *sel = &app->blast_sel;
 	memset(sel, 0, sizeof *sel);
 	sel->has_name = sel->has_size = sel->has_type = sel->has_hash = true;

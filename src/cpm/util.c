@@ -24,7 +24,7 @@ double now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void fill_random(void *buf, size_t n)
+void random_bytes(void *buf, size_t n)
 {
 	uint8_t *p = buf;
 	while (n > 0) {
@@ -46,7 +46,7 @@ void random_token(char *out, size_t len)
 	size_t done = 0;
 	while (done < len) {
 		size_t n = len - done < sizeof rnd ? len - done : sizeof rnd;
-		fill_random(rnd, n);
+		random_bytes(rnd, n);
 		for (size_t i = 0; i < n; i++) {
 			/* 62 symbols; rejection-free bias is < 1.6 %, irrelevant for ids */
 			out[done + i] = an[rnd[i] % 62];
@@ -66,7 +66,7 @@ static void uuid_format(char out[37], const uint8_t u[16])
 void uuid_v4(char out[37])
 {
 	uint8_t u[16];
-	fill_random(u, sizeof u);
+	random_bytes(u, sizeof u);
 	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
 	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
 	uuid_format(out, u);
