@@ -327,6 +327,10 @@ void mconn_close(struct mconn *c)
 {
 	if (!c || c->dead)
 		return;
+	/* A last error response (413, 400) is usually still queued: give it
+	 * one non-blocking try so that the peer learns why we hang up. */
+	if (c->connected && c->wlen > 0)
+		(void)!send(c->fd, c->wbuf + c->whead, c->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
 	c->dead = true;
 	mconn_drop_socket(c);
 	if (c->depth == 0)
