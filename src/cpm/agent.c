@@ -278,6 +278,15 @@ static void raise_udp_rcvbuf(void)
 
 
 
+/* End the incoming transfers that are under way (their `failed: NAME ...`
+ * lines come before the line that explains why receive stops). */
+static void abort_incoming(struct cpm_app *app, const char *reason)
+{
+	for (struct xfer *x = app->xfers; x; x = x->next)
+		if (x->dir == XFER_IN && x->state != XS_DONE && x->answer_at == -1)
+			msrp_in_abort(x, reason);
+}
+
 static void on_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 {
 	(void)magic;
@@ -308,6 +317,7 @@ static void on_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 		xfer_reap(x);
 	}
 	if (app->deadline > 0 && now >= app->deadline && !app->shutting_down) {
+		abort_incoming(app, "timeout");
 		out_line(app, "failed: timeout");
 		agent_finish(app, CPM_EXIT_FAILED);
 	}
@@ -338,6 +348,7 @@ static int on_signal(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 		blast_summary(app);
 		code = CPM_EXIT_FAILED;
 	} else if (app->o->count && app->received < app->o->count) {
+		abort_incoming(app, "interrupted");
 		out_line(app, "failed: interrupted after %u of %u files", app->received, app->o->count);
 		code = CPM_EXIT_FAILED;
 	}
