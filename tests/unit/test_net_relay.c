@@ -1264,7 +1264,7 @@ UNIT_TEST(test_relay_no_reports_requested)
  * queued. */
 UNIT_TEST(test_relay_slow_device_is_not_late)
 {
-	const size_t total = 1u << 20, chunk = 64 * 1024;
+	const size_t total = 512 * 1024, chunk = 64 * 1024;
 	char *file = make_file(total);
 	struct msrp_hub_cfg cfg = {.host = "127.0.0.1", .txn_timeout_ms = 200, .high_water = 256 * 1024};
 	struct ft_relay_params p = {.size = total};
@@ -1324,6 +1324,79 @@ UNIT_TEST(test_relay_slow_device_is_not_late)
 	peer_close(&snd);
 	peer_close(&dev);
 	free(stream);
+	free(file);
+}
+
+/* Mangled streams on both legs (fixed seed): the server survives, done() is
+ * called at most once, and the sanitizers see nothing. */
+UNIT_TEST(test_relay_mangled_streams)
+{
+	const size_t total = 6000;
+	char *file = make_file(total);
+	unsigned seed = 12345;
+
+	for (int it = 0; it < 20; it++) {
+		struct peer snd, dev;
+		struct fix f;
+		char buf[16384];
+		size_t n = 0;
+
+		CHECK(fix_start(&f, 0, 5, total, NULL) == 0);
+		f.destroy_in_done = it % 2 == 0;
+		CHECK(connect_both(&f, &snd, &dev) == 0);
+		for (int k = 0; k < 3; k++) {
+			size_t len = 2000;
+
+			n += (size_t)snprintf(buf + n, 600,
+					      "MSRP mng%05d SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\n"
+					      "Message-ID: file0001\r\nByte-Range: %zu-%zu/%zu\r\n"
+					      "Content-Type: application/octet-stream\r\n\r\n",
+					      k, up_uri(&f), SENDER_PATH, k * len + 1, (k + 1) * len, total);
+			memcpy(buf + n, file + k * len, len);
+			n += len;
+			n += (size_t)snprintf(buf + n, 64, "\r\n-------mng%05d%c\r\n", k, k == 2 ? '$' : '+');
+		}
+		/* flip, drop or duplicate a few bytes */
+		for (int m = 0; m < 1 + it % 5; m++) {
+			size_t at = (size_t)rand_r(&seed) % n;
+
+			switch (rand_r(&seed) % 3) {
+			case 0:
+				buf[at] = (char)rand_r(&seed);
+				break;
+			case 1:
+				memmove(buf + at, buf + at + 1, n - at - 1);
+				n--;
+				break;
+			default:
+				if (n + 1 < sizeof buf) {
+					memmove(buf + at + 1, buf + at, n - at);
+					n++;
+				}
+				break;
+			}
+		}
+		peer_send(&snd, buf, n / 2, &dev);
+		for (int i = 0; i < 5; i++) {
+			su_root_step(root, 1);
+			peer_poll(&dev);
+			peer_poll(&snd);
+		}
+		if (dev.n > 1)
+			device_respond(&dev, &dev.rx[1], it % 3 ? 200 : 415, "X");
+		peer_send(&snd, buf + n / 2, n - n / 2, &dev);
+		if (it % 4 == 0)
+			peer_sendf(&dev, "MSRP zz REPORT\r\n\r\n"); /* garbage from the device */
+		for (int i = 0; i < 20; i++) {
+			su_root_step(root, 1);
+			peer_poll(&dev);
+			peer_poll(&snd);
+		}
+		CHECK(f.done_calls <= 1);
+		fix_stop(&f);
+		peer_close(&snd);
+		peer_close(&dev);
+	}
 	free(file);
 }
 
@@ -1602,5 +1675,5 @@ UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_
 	  T(test_relay_txn_timeout), T(test_relay_overlap_and_gap),
 	  T(test_relay_device_stalls), T(test_hub_limits),
 	  T(test_relay_sender_aborts_with_hash), T(test_relay_no_reports_requested),
-	  T(test_relay_slow_device_is_not_late),
+	  T(test_relay_slow_device_is_not_late), T(test_relay_mangled_streams),
 	  T(test_relay_threaded_throughput))
