@@ -57,7 +57,8 @@ static void mconn_drop_socket(struct mconn *c)
 	c->fd = -1;
 }
 
-/* Error from our side of the loop: close and tell the owner. */
+/* Error seen by the loop: close and tell the owner. Runs inside
+ * mconn_wakeup only (depth > 0), so the memory stays valid until it returns. */
 static void mconn_fail(struct mconn *c, const char *reason)
 {
 	if (c->dead)
@@ -67,8 +68,7 @@ static void mconn_fail(struct mconn *c, const char *reason)
 	c->depth++;
 	c->ops->on_close(c->arg, reason);
 	c->depth--;
-	if (c->depth == 0)
-		mconn_free(c);
+	/* only ever called from inside mconn_wakeup, which frees us on the way out */
 }
 
 static void mconn_update_mask(struct mconn *c)
@@ -148,7 +148,7 @@ static void mconn_read(struct mconn *c)
 	}
 }
 
-void mconn_flush(struct mconn *c)
+static void mconn_flush(struct mconn *c)
 {
 	while (!c->dead && c->connected && c->wlen > 0) {
 		ssize_t n = send(c->fd, c->wbuf + c->whead, c->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -51,8 +51,6 @@ size_t mconn_wspace(const struct mconn *c);
 size_t mconn_wpending(const struct mconn *c);
 /* Append n bytes; returns 0, or -1 when they do not fit (nothing queued). */
 int mconn_write(struct mconn *c, const void *p, size_t n);
-/* Try to write the queue out now (normally done on writability). */
-void mconn_flush(struct mconn *c);
 void mconn_close(struct mconn *c);
 
 #endif

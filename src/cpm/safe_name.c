@@ -89,8 +89,15 @@ size_t safe_name_numbered(char *out, size_t cap, const char *name, unsigned n)
 		return len;
 	}
 	size_t dot = ext_start(name, len);
-	int w = snprintf(out, cap, "%.*s (%u)%s", (int)dot, name, n, name + dot);
-	if (w < 0 || (size_t)w >= cap)
+	char num[16];
+	int nl = snprintf(num, sizeof num, " (%u)", n);
+	if (nl < 0 || len + (size_t)nl + 1 > cap)
 		return 0;
-	return (size_t)w;
+	/* base, " (n)", extension: assembled by hand so that truncation is
+	 * impossible rather than merely detected */
+	memcpy(out, name, dot);
+	memcpy(out + dot, num, (size_t)nl);
+	memcpy(out + dot + (size_t)nl, name + dot, len - dot);
+	out[len + (size_t)nl] = '\0';
+	return len + (size_t)nl;
 }
