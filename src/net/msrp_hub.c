@@ -284,11 +284,10 @@ void hub_conn_gone(struct msrp_hub *h, struct msrp_conn *c)
 		c->anext->aprev = c->aprev;
 	c->anext = c->aprev = NULL;
 	h->stats.connections_open--;
-	/* Not freed here: a caller up the stack may still hold it. A closed
-	 * connection is never on the run or fail queue again (both check
-	 * the state), so qnext is free for the reap list once it is off the
-	 * run queue; conn_run() skips closed ones. */
-	c->fnext = h->reap;
+	/* Not freed here: a caller up the stack may still hold it, and it
+	 * may still be on the run or fail queue (both skip closed ones).
+	 * hub_leave() frees it once both queues are empty. */
+	c->reapnext = h->reap;
 	h->reap = c;
 }
 
@@ -309,27 +308,10 @@ void hub_conn_failed(struct msrp_hub *h, struct msrp_conn *c)
 {
 	if (c->on_failq)
 		return;
+	/* Its own link: a failed connection may also sit on the run queue,
+	 * where conn_run() skips it. */
 	c->on_failq = true;
-	c->qnext = NULL;
-	/* The fail queue is short and order does not matter: push front.
-	 * qnext is shared with the run queue, so a failed connection is
-	 * taken off the run queue lazily (conn_run() ignores failed ones). */
-	if (c->on_runq) {
-		/* keep it simple: a failed connection only needs closing */
-		struct msrp_conn **pp = &h->runq, *prev = NULL;
-
-		for (; *pp; prev = *pp, pp = &(*pp)->qnext) {
-			if (*pp == c) {
-				*pp = c->qnext;
-				if (h->runq_tail == c)
-					h->runq_tail = prev;
-				break;
-			}
-		}
-		c->on_runq = false;
-		c->qnext = NULL;
-	}
-	c->qnext = h->failq;
+	c->failnext = h->failq;
 	h->failq = c;
 }
 
@@ -352,8 +334,8 @@ static bool hub_work(struct msrp_hub *h)
 	bool did = false;
 
 	while ((c = h->failq)) {
-		h->failq = c->qnext;
-		c->qnext = NULL;
+		h->failq = c->failnext;
+		c->failnext = NULL;
 		c->on_failq = false;
 		conn_close(c, c->fail_err);
 		did = true;
@@ -386,7 +368,7 @@ void hub_leave(struct msrp_hub *h)
 	while (h->reap) {
 		struct msrp_conn *c = h->reap;
 
-		h->reap = c->fnext;
+		h->reap = c->reapnext;
 		conn_free(c);
 	}
 	while (h->defer) {

@@ -146,8 +146,9 @@ struct msrp_conn {
 	struct msrp_conn *tnext, *tprev; /* hub timeout list (unbound or draining) */
 	int tlist;                       /* which timeout list, 0 = none */
 	struct msrp_conn *anext, *aprev; /* hub list of all connections */
-	struct msrp_conn *qnext;         /* run queue / fail queue / reap list */
-	struct msrp_conn *fnext;
+	struct msrp_conn *qnext;         /* hub run queue */
+	struct msrp_conn *failnext;      /* hub fail queue */
+	struct msrp_conn *reapnext;      /* hub list of closed ones to free */
 	uint64_t deadline;       /* for the timeout list */
 	uint64_t last_progress;  /* socket took bytes, or the empty queue got some */
 	unsigned zero_events;    /* consecutive parser events that consumed nothing */
