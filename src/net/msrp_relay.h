@@ -57,7 +57,8 @@ struct msrp_hub_cfg {
 	size_t high_water;      /* unsent bytes on one leg before the other is paused (default 1 MiB) */
 	unsigned bind_timeout;  /* seconds a session waits for its connection (default 30) */
 	/* Added with the implementation: */
-	unsigned txn_timeout_ms; /* wait for a response to a relayed chunk (default 30000, RFC 4975 §7.1.1) */
+	unsigned txn_timeout_ms; /* for a response to a relayed chunk, the success REPORT, and a
+				  * device that reads nothing (default 30000, RFC 4975 §7.1.1) */
 	unsigned max_conns;      /* open MSRP connections before new ones are refused (default 4096) */
 };
 
