@@ -132,10 +132,8 @@ void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 	snprintf(x->display, sizeof x->display, "%.60s", x->safe);
 	snprintf(x->ftid, sizeof x->ftid, "%s", offer->file_transfer_id);
 	free(offer);
-	char safe_preview[64];
-	snprintf(safe_preview, sizeof safe_preview, "%.*s", (int)(x->sel.name_len < 60 ? x->sel.name_len : 60),
-		 x->sel.name);
-	vlog(app, "[%u] SIP: INVITE from %s: file \"%s\" %llu bytes %s%s", x->id, from, safe_preview,
+	/* the safe name, never the peer's bytes: no escape sequences on a terminal */
+	vlog(app, "[%u] SIP: INVITE from %s: file \"%s\" %llu bytes %s%s", x->id, from, x->display,
 	     (unsigned long long)x->sel.size, x->sel.type, x->thumb ? " (with thumbnail)" : "");
 
 	double delay = app->o->answer_delay;
