@@ -106,7 +106,7 @@ enum xfer_dir { XFER_OUT, XFER_IN };
 
 enum xfer_state {
 	XS_INVITING,   /* out: INVITE sent, no final answer yet */
-	XS_RINGING,    /* in: INVITE received, not answered yet */
+	XS_RINGING,    /* in: INVITE received, until the ACK of our 200 */
 	XS_CONNECTING, /* TCP connect in progress */
 	XS_ACTIVE,     /* MSRP running */
 	XS_DONE,       /* result printed; waiting for SIP/TCP to wind down */
@@ -134,7 +134,8 @@ struct xfer {
 	struct mconn *conn;
 	double last_progress;         /* monotonic seconds */
 	double started;
-	double answer_at;             /* in: when to answer (answer-delay) */
+	double answer_at;             /* in: > 0 answer then (--answer-delay); 0 not
+				       * scheduled (ignore); -1 answered with 200 */
 	double invite_deadline;       /* out: no final answer by then */
 
 	/* description of the file (both directions) */
@@ -147,7 +148,7 @@ struct xfer {
 	char remote_host[SDP_MAX_TOKEN + 1]; /* where to connect (first a=path URI) */
 	uint16_t remote_port;
 	char safe[256];               /* in: safe local name of the file */
-	bool success;
+	bool success;                 /* set by xfer_done */
 	char display[64];             /* short name for progress/logs */
 
 	/* out */
@@ -171,8 +172,7 @@ struct xfer {
 	bool have_msgid;
 	uint64_t cur_off;             /* current chunk: file offset of its next byte */
 	bool cur_ours;                /* current SEND carries our file */
-	bool cur_error;               /* current SEND already failed: 413 etc. */
-	int cur_status;
+	int cur_status;               /* current SEND: 200 so far, or the error to answer */
 	EVP_MD_CTX *md;
 	uint8_t *thumb;               /* decoded thumbnail from the INVITE */
 	size_t thumb_len;
@@ -195,7 +195,6 @@ struct cpm_app {
 	unsigned next_id;
 	int exit_code;
 	bool shutting_down;
-	bool nua_shutdown_sent;
 	double shutdown_deadline;
 	double deadline;              /* receive --timeout */
 	char instance[64];            /* urn:uuid:... */
