@@ -23,32 +23,54 @@
 command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
 tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo interface (capture privileges?)"
 start_cpmd
-cap="$T_DIR/cap.pcapng"
-ARTIFACTS+=("$cap")
-tshark -i lo -B 256 -f "port $SIP_PORT or port $MSRP_PORT" -w "$cap" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
-TSHARK_PID=$!
-PIDS+=("$TSHARK_PID")
-capturing() { grep -q 'Capture started' "$LOGDIR/tshark.capture"; }
-wait_for 20 "tshark to start capturing" capturing
-sleep 0.3
+# start_capture NAME FILTER: tshark on lo into $T_DIR/NAME.pcapng; waits until
+# dumpcap really captures ("Capture started", not "Capturing on").
+start_capture() {
+	local n=$1 f=$2
+	ARTIFACTS+=("$T_DIR/$n.pcapng")
+	tshark -i lo -B 256 -f "$f" -w "$T_DIR/$n.pcapng" -q </dev/null >"$LOGDIR/tshark.$n.capture" 2>&1 &
+	CAP_PID[$n]=$!
+	PIDS+=("${CAP_PID[$n]}")
+	wait_for 20 "tshark ($n) to start capturing" grep -q 'Capture started' "$LOGDIR/tshark.$n.capture"
+	sleep 0.3
+}
+stop_capture() {
+	local n=$1
+	kill -INT "${CAP_PID[$n]}"
+	wait_exit "${CAP_PID[$n]}" 10
+	[ -s "$T_DIR/$n.pcapng" ] || fail "empty capture $n"
+	# A capture with holes would make every check below meaningless.
+	if grep -q -E '^[1-9][0-9]* packets dropped' "$LOGDIR/tshark.$n.capture"; then
+		fail "capture $n is incomplete: $(grep -E 'packets dropped' "$LOGDIR/tshark.$n.capture")"
+	fi
+}
+declare -A CAP_PID=()
+# Phase 1 (registrations): only cpmd's ports are known yet.
+start_capture reg "port $SIP_PORT or port $MSRP_PORT"
 gen_file "$T_DIR/photo.bin" 1048576
 CPM_TRANSPORT=tcp start_receiver phone bob phone --count 1 --timeout 60 --answer accept
 CPM_TRANSPORT=udp start_receiver tablet bob tablet --count 1 --timeout 60 --answer ignore
+# Phase 2 (the transfer): also every port the two devices hold, because cpmd
+# may reach a UDP-registered device over a new TCP connection (RFC 3261
+# §18.1.1: requests above 1300 bytes, e.g. with a thumbnail, go over TCP).
+dev_ports=$(ss -Htuanp | grep -E "pid=(${RECV_PID[phone]}|${RECV_PID[tablet]})," |
+	awk '{print $5}' | sed 's/.*://' | sort -un | tr '\n' ' ')
+[ -n "$dev_ports" ] || fail "could not find the devices' ports with ss -p"
+filter="port $SIP_PORT or port $MSRP_PORT"
+for p in $dev_ports; do filter="$filter or port $p"; done
+log "transfer capture filter: $filter"
+start_capture xfer "$filter"
+stop_capture reg
 CPM_TRANSPORT=udp send_file photo alice bob "$T_DIR/photo.bin" --thumbnail "$DATA_DIR/thumb.png"
 expect_delivered
 wait_exit "${RECV_PID[phone]}" 20
 [ "$WAIT_RC" = 0 ] || fail "receiver exit status $WAIT_RC"
 assert_received phone "$T_DIR/photo.bin"
 sleep 1 # let the BYE/CANCEL transactions finish on the wire
-kill -INT "$TSHARK_PID"
-wait_exit "$TSHARK_PID" 10
-[ -s "$cap" ] || fail "empty capture"
-# A capture with holes would make every check below meaningless.
-if grep -q -E '^[1-9][0-9]* packets dropped' "$LOGDIR/tshark.capture"; then
-	fail "the capture is incomplete: $(grep -E 'packets dropped' "$LOGDIR/tshark.capture")"
-fi
+stop_capture xfer
+cap="$T_DIR/xfer.pcapng"
 
-decode() { # decode DISPLAY_FILTER [-T fields -e ...]
+decode() { # decode DISPLAY_FILTER [-T fields -e ...] (on $cap)
 	local f=$1
 	shift
 	tshark -r "$cap" -o tcp.desegment_tcp_streams:TRUE -d "tcp.port==$MSRP_PORT,msrp" \
@@ -63,7 +85,11 @@ need_at_least() { # FILTER N WHAT
 	log "$3: $n"
 	[ "$n" -ge "$2" ] || fail "$3: $n frames match '$1', at least $2 expected (see tshark.summary)"
 }
+cap="$T_DIR/reg.pcapng"
 need_at_least 'sip.Method == "REGISTER"' 2 "SIP REGISTER"
+need_at_least 'sip.Status-Code == 200 && sip.CSeq.method == "REGISTER"' 2 "SIP 200 to REGISTER"
+[ "$(count '_ws.malformed || _ws.expert.severity == error')" -eq 0 ] || fail "malformed/error frames among the registrations"
+cap="$T_DIR/xfer.pcapng"
 need_at_least 'sip.Method == "INVITE"' 3 "SIP INVITE (sender + two forks)"
 need_at_least 'sip.Method == "INVITE" && sdp' 3 "SIP INVITE with SDP"
 need_at_least 'sip.Status-Code == 200 && sdp' 2 "SIP 200 with SDP"
