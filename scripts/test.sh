@@ -36,20 +36,21 @@ step_fail() { # a step that is not a test (setup, build) failed
 	SUMMARY+=("FAIL $1")
 }
 
-# build NAME CC [cmake options...]
+# build NAME CC [cmake options...]: configures and builds build-NAME.
 build() {
-	local dir="build-$1" cc=$2
+	local name=$1 cc=$2
+	local dir="build-$name" t
 	shift 2
 	note "build $dir ($cc $*)"
-	local t=$(date +%s)
-	if cmake --fresh -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCPM_WERROR=ON "$@" >"$LOGS/$1.configure.log" 2>&1 &&
-		cmake --build "$dir" -j"$JOBS" >"$LOGS/$1.build.log" 2>&1; then
-		SUMMARY+=("ok   build $dir ($cc) in $(($(date +%s) - t)) s")
+	t=$(date +%s)
+	if cmake --fresh -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCPM_WERROR=ON "$@" >"$LOGS/$name.configure.log" 2>&1 &&
+		cmake --build "$dir" -j"$JOBS" >"$LOGS/$name.build.log" 2>&1; then
+		SUMMARY+=("ok   build $dir ($cc $*) in $(($(date +%s) - t)) s")
 		return 0
 	fi
-	cat "$LOGS/$1.configure.log" "$LOGS/$1.build.log" | grep -E -B2 -A6 'error|Error|warning' | head -n 120
-	tail -n 30 "$LOGS/$1.build.log"
-	step_fail "build $dir ($cc): see build-logs/$1.*.log"
+	cat "$LOGS/$name.configure.log" "$LOGS/$name.build.log" | grep -a -E -B2 -A6 'error|Error' | head -n 120
+	tail -n 30 "$LOGS/$name.build.log"
+	step_fail "build $dir ($cc $*): see build-logs/$name.*.log"
 	return 1
 }
 
