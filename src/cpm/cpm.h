@@ -206,6 +206,7 @@ struct cpm_app {
 	unsigned received;
 	unsigned blast_started, blast_ok, blast_failed;
 	double blast_t0;
+	char blast_run[8];
 	uint8_t *blast_buf;
 	struct sdp_file_selector blast_sel;
 	bool progress_tty;

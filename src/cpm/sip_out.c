@@ -253,7 +253,7 @@ void blast_next(struct cpm_app *app)
 	while (!app->shutting_down && app->blast_started < o->count &&
 	       app->blast_started - app->blast_ok - app->blast_failed < o->parallel) {
 		struct sdp_file_selector sel = app->blast_sel;
-		int n = snprintf(sel.name, sizeof sel.name, "blast-%u.bin", app->blast_started + 1);
+		int n = snprintf(sel.name, sizeof sel.name, "blast-%s-%u.bin", app->blast_run, app->blast_started + 1);
 		sel.name_len = (size_t)n;
 		app->blast_started++;
 		if (xfer_out_start(app, &sel, -1, app->blast_buf, (long)time(NULL), NULL, 0, NULL) < 0)
@@ -284,6 +284,9 @@ int blast_start(struct cpm_app *app)
 	unsigned l = 0;
 	EVP_Digest(app->blast_buf, o->blast_size, sel->hash, &l, EVP_sha1(), NULL);
 	sel->hash_len = 20;
+	/* a run id in the names: repeated blasts into one --dir do not pile up
+	 * "blast-1 (1).bin", "blast-1 (2).bin", ... */
+	random_token(app->blast_run, 6);
 	app->blast_t0 = now_mono();
 	blast_next(app);
 	return 0;
