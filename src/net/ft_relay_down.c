@@ -1,0 +1,162 @@
+/* The device's leg (DOWN): its responses and REPORTs go back to the sender
+ * with the sender's tid and paths; its own requests are answered here, but
+ * never inside a chunk we are writing to it. */
+#include <string.h>
+
+#include "net/ft_relay_priv.h"
+
+static void relay_down_msg(struct ft_relay *r, const struct msrp_msg *m);
+
+/* End the DOWN chunk in progress, then answer a device request that had to
+ * wait for it. */
+void relay_down_end(struct ft_relay *r, char flag)
+{
+	char buf[MSRP_END_LINE_MAX];
+	const struct msrp_msg *m = r->down_pending;
+	int n;
+
+	if (r->up_cur != UP_ACTIVE)
+		return;
+	n = msrp_build_end(buf, sizeof buf, r->fwd_down_tid, flag, true);
+	if (n > 0)
+		relay_send(r, FT_LEG_DOWN, buf, (size_t)n);
+	r->up_cur = UP_NONE;
+	r->down_pending = NULL;
+	if (m && !r->destroyed) {
+		relay_down_msg(r, m);
+		conn_unhold(relay_conn(r, FT_LEG_DOWN), CONN_HOLD_PEER);
+	}
+}
+
+static void copy_comment(char *out, size_t cap, struct cpm_str c)
+{
+	if (!cpm_str_copy(out, cap, c))
+		out[0] = '\0';
+}
+
+static void down_response(struct ft_relay *r, const struct msrp_msg *m)
+{
+	char comment[128];
+	struct txn t;
+	int i = relay_txn_find(r, m->tid);
+
+	if (i < 0)
+		return; /* a chunk we forgot (partial) or never sent */
+	t = r->tab[i];
+	r->tab[i].used = false;
+	if (r->ended)
+		return;
+	copy_comment(comment, sizeof comment, m->comment);
+	if (m->status == 200) {
+		if (t.fr != MSRP_REPORT_PARTIAL && t.fr != MSRP_REPORT_NO)
+			relay_up_respond_tid(r, t.up_tid, 200, comment[0] ? comment : NULL);
+		if (t.last)
+			r->got_200 = true;
+		relay_try_pending(r); /* a table slot is free again */
+		relay_flow(r);
+		relay_check_complete(r);
+		return;
+	}
+	relay_up_respond_tid(r, t.up_tid, m->status, comment[0] ? comment : NULL);
+	if (r->up_cur == UP_ACTIVE && strcmp(r->fwd_down_tid, m->tid) == 0)
+		relay_down_end(r, MSRP_FLAG_ABORT); /* 413 mid-chunk: stop sending it */
+	relay_finish(r, FT_RELAY_RECIPIENT_REFUSED, "device answered %d", m->status);
+}
+
+static bool report_covers_file(const struct ft_relay *r, const struct msrp_msg *m)
+{
+	if (!m->has_byte_range)
+		return true;
+	if (m->range.start != 1)
+		return false;
+	if (m->range.end != MSRP_RANGE_STAR)
+		return m->range.end >= r->size;
+	return m->range.total == r->size;
+}
+
+static void down_report(struct ft_relay *r, const struct msrp_msg *m)
+{
+	struct relay_leg *U = &r->leg[FT_LEG_UP];
+	char buf[MSRP_MAX_LINE + MSRP_OUR_URI_MAX + 512];
+	char tid[MSRP_OUR_TID_LEN + 1], comment[128];
+	struct msrp_request_head hd;
+	int n;
+
+	if (!r->file_msgid[0] || !cpm_str_eq(m->message_id, r->file_msgid))
+		return;
+	msrp_random_ident(tid, MSRP_OUR_TID_LEN);
+	copy_comment(comment, sizeof comment, m->status_comment);
+	memset(&hd, 0, sizeof hd);
+	hd.tid = tid;
+	hd.method = MSRP_METHOD_REPORT;
+	hd.to_path = relay_leg_path_back(U);
+	hd.from_path = cpm_str_c(U->uri);
+	hd.message_id = m->message_id;
+	hd.range = m->has_byte_range ? &m->range : NULL;
+	hd.status_code = m->status_code;
+	hd.status_comment = comment[0] ? comment : NULL;
+	n = msrp_build_request_head(buf, sizeof buf, &hd);
+	if (n < 0 && hd.status_comment) {
+		hd.status_comment = NULL;
+		n = msrp_build_request_head(buf, sizeof buf, &hd);
+	}
+	if (n > 0) {
+		int e = msrp_build_end(buf + n, sizeof buf - (size_t)n, tid, MSRP_FLAG_END, false);
+
+		if (e > 0)
+			relay_send(r, FT_LEG_UP, buf, (size_t)n + (size_t)e);
+	}
+	if (m->status_code != 200) {
+		if (r->up_cur == UP_ACTIVE)
+			relay_down_end(r, MSRP_FLAG_ABORT);
+		relay_finish(r, FT_RELAY_RECIPIENT_REFUSED, "device reported %d", m->status_code);
+		return;
+	}
+	if (r->last_sent && report_covers_file(r, m))
+		r->got_report = true;
+	relay_flow(r);
+	relay_check_complete(r);
+}
+
+static void relay_down_msg(struct ft_relay *r, const struct msrp_msg *m)
+{
+	struct relay_leg *L = &r->leg[FT_LEG_DOWN];
+
+	if (m->method == MSRP_METHOD_NONE) {
+		down_response(r, m);
+		return;
+	}
+	if (m->method == MSRP_METHOD_REPORT) {
+		if (relay_leg_to_path_ok(L, m) && !r->ended)
+			down_report(r, m);
+		return;
+	}
+	if (r->up_cur == UP_ACTIVE) {
+		/* Any answer would land inside the open chunk. */
+		r->down_pending = m;
+		conn_hold(L->s.conn, CONN_HOLD_PEER);
+		return;
+	}
+	if (relay_leg_common_request(L, m))
+		return;
+	/* A SEND with a body from the recipient: a file transfer goes one
+	 * way (the device's SDP says recvonly), nothing to relay it to. */
+	relay_leg_respond(L, m, 403, "Receive-only session");
+}
+
+void relay_down_event(struct ft_relay *r, const struct msrp_event *ev)
+{
+	if (ev->type == MSRP_EV_MSG) {
+		relay_down_msg(r, ev->msg);
+		/* After the device's first request is answered (not before:
+		 * the answer must not land inside our chunk), relaying may
+		 * start. */
+		relay_try_pending(r);
+	} else if (ev->type == MSRP_EV_ERROR && ev->msg) {
+		if (r->up_cur == UP_ACTIVE)
+			return; /* cannot answer inside our chunk; the peer's
+				 * own 30 s timer covers this rare case */
+		relay_leg_respond(&r->leg[FT_LEG_DOWN], ev->msg, 400, NULL);
+	}
+	/* BODY of a refused SEND and END: nothing to do */
+}

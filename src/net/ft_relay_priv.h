@@ -1,0 +1,129 @@
+/* Private to the relay (ft_relay*.c): its state and the functions its
+ * files share. The relay is split by job: ft_relay.c (life cycle, public
+ * API, session callbacks, ending, completion), ft_relay_up.c (the sender's
+ * leg), ft_relay_down.c (the device's leg), ft_relay_timer.c (timers).
+ * Every function here runs inside the hub bracket (msrp_net.h). */
+#ifndef CPMD_NET_FT_RELAY_PRIV_H
+#define CPMD_NET_FT_RELAY_PRIV_H
+
+#include "net/msrp_net.h"
+
+/* Relayed chunks whose response we may still get. A sender with 64 KiB
+ * chunks and a 1 MiB high-water mark has ~20 in flight; smaller chunks are
+ * throttled by this table (the sender waits for the device, as it would
+ * without us). */
+#define RELAY_TXNS 64
+/* Bytes relayed may exceed the file only by re-sent ranges: at most twice
+ * the file plus this. */
+#define RELAY_RESEND_SLACK (1024 * 1024)
+
+enum up_cur {
+	UP_NONE = 0, /* between messages */
+	UP_SKIP,     /* current message is not relayed: ignore BODY/END */
+	UP_PENDING,  /* data SEND parsed, DOWN head not written yet */
+	UP_ACTIVE,   /* DOWN head written: body and end-line go DOWN */
+};
+
+struct relay_leg {
+	struct msrp_session s;
+	struct ft_relay *r;
+	enum ft_relay_leg which;
+	char uri[MSRP_OUR_URI_MAX];
+	char peer_path[SDP_MAX_PATH + 1];
+	bool has_peer;
+	char peer_from[MSRP_MAX_LINE + 1]; /* From-Path of the peer's first request */
+	uint64_t bind_deadline;            /* 0: not waiting */
+	size_t max_queued;
+};
+
+struct txn {
+	bool used;
+	bool timed; /* Failure-Report yes: a response must come */
+	bool last;  /* the '$' chunk of the file */
+	enum msrp_report_mode fr;
+	uint64_t deadline; /* 0 until its end-line was written */
+	uint64_t seq;
+	char down_tid[MSRP_TID_MAX + 1];
+	char up_tid[MSRP_TID_MAX + 1];
+};
+
+struct ft_relay {
+	struct hub_defer defer; /* first: the deferred free finds us by it */
+	struct msrp_hub *hub;
+	ft_relay_done_f *done;
+	void *arg;
+	uint64_t size, limit;
+	bool has_sha1;
+	uint8_t sha1[20];
+
+	struct relay_leg leg[2];
+	su_timer_t *timer;
+	bool timer_armed;
+	uint64_t timer_at;
+	struct relay_tee tee;
+	char file_msgid[MSRP_MSGID_MAX + 1];
+
+	/* the UP chunk being relayed */
+	enum up_cur up_cur;
+	const struct msrp_msg *pending; /* parser-owned, valid while UP is held */
+	/* A device request that needs an answer while a DOWN chunk is open:
+	 * nothing may be written between a chunk's head and its end-line, so
+	 * DOWN is held and the request answered once the chunk ends. */
+	const struct msrp_msg *down_pending;
+	char fwd_down_tid[MSRP_TID_MAX + 1];
+	char fwd_up_tid[MSRP_TID_MAX + 1];
+	int fwd_txn; /* index in tab, or -1 */
+	enum msrp_report_mode fwd_fr, fwd_sr;
+	uint64_t fwd_off; /* 0-based file offset of its next body byte */
+	uint64_t relayed; /* body bytes sent DOWN, re-sent ones included */
+
+	struct txn tab[RELAY_TXNS];
+	uint64_t seq;
+
+	bool last_sent; /* '$' of the file written DOWN, checks passed */
+	uint64_t report_deadline; /* success REPORT expected by then (0: none) */
+	size_t last_outq;         /* kernel send queue towards DOWN at the last timer check */
+	bool need_200, need_report, got_200, got_report;
+	bool hash_ok;
+	bool ended, destroyed;
+};
+
+static inline struct msrp_conn *relay_conn(struct ft_relay *r, enum ft_relay_leg l)
+{
+	return r->leg[l].s.conn;
+}
+
+static inline bool fr_wants_response(enum msrp_report_mode fr)
+{
+	return fr == MSRP_REPORT_YES || fr == MSRP_REPORT_DEFAULT;
+}
+
+/* ft_relay.c */
+/* The one place done() is called; callers return right after it. */
+void relay_finish(struct ft_relay *r, enum ft_relay_result res, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void relay_send(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n);
+struct cpm_str relay_leg_path_back(const struct relay_leg *L);
+void relay_leg_respond(struct relay_leg *L, const struct msrp_msg *m, int status, const char *comment);
+void relay_up_respond_tid(struct ft_relay *r, const char *tid, int status, const char *comment);
+void relay_flow(struct ft_relay *r);
+int relay_txn_alloc(struct ft_relay *r);
+int relay_txn_find(struct ft_relay *r, const char *down_tid);
+void relay_check_complete(struct ft_relay *r);
+bool relay_leg_to_path_ok(const struct relay_leg *L, const struct msrp_msg *m);
+bool relay_leg_common_request(struct relay_leg *L, const struct msrp_msg *m);
+
+/* ft_relay_timer.c */
+void relay_arm(struct ft_relay *r);
+void relay_restart_deadlines(struct ft_relay *r);
+void relay_txn_start_clock(struct ft_relay *r, bool last);
+
+/* ft_relay_up.c */
+void relay_try_pending(struct ft_relay *r);
+void relay_up_event(struct ft_relay *r, const struct msrp_event *ev);
+
+/* ft_relay_down.c */
+void relay_down_end(struct ft_relay *r, char flag);
+void relay_down_event(struct ft_relay *r, const struct msrp_event *ev);
+
+#endif

@@ -1,0 +1,282 @@
+/* The sender's leg (UP): data SENDs are checked, re-framed towards the
+ * device and streamed through; the tee sees every new byte; the '$' chunk
+ * is checked (size, sha-1) before its end-line goes DOWN. */
+#include <string.h>
+
+#include "net/ft_relay_priv.h"
+
+/* Other MIME headers of a relayed SEND, as raw lines. */
+static int extra_headers(const struct msrp_msg *m, char *buf, size_t cap)
+{
+	static const char *const own[] = {"To-Path", "From-Path", "Message-ID", "Byte-Range",
+					  "Success-Report", "Failure-Report", "Content-Type"};
+	size_t len = 0;
+
+	for (size_t i = 0; i < m->nheaders; i++) {
+		const struct msrp_header *hd = &m->headers[i];
+		bool skip = false;
+
+		for (size_t k = 0; k < sizeof own / sizeof own[0] && !skip; k++)
+			skip = cpm_str_caseeq(hd->name, own[k]);
+		if (skip)
+			continue;
+		if (hd->name.len + hd->value.len + 4 > cap - len)
+			return -1;
+		memcpy(buf + len, hd->name.p, hd->name.len);
+		len += hd->name.len;
+		memcpy(buf + len, ": ", 2);
+		len += 2;
+		memcpy(buf + len, hd->value.p, hd->value.len);
+		len += hd->value.len;
+		memcpy(buf + len, "\r\n", 2);
+		len += 2;
+	}
+	return (int)len;
+}
+
+static int build_down_head(struct ft_relay *r, const struct msrp_msg *m, char *buf, size_t cap)
+{
+	char extra[MSRP_MAX_HEADER_BYTES];
+	int xl = extra_headers(m, extra, sizeof extra);
+	struct msrp_request_head hd;
+
+	if (xl < 0)
+		return -1;
+	memset(&hd, 0, sizeof hd);
+	hd.tid = r->fwd_down_tid;
+	hd.method = MSRP_METHOD_SEND;
+	hd.to_path = cpm_str_c(r->leg[FT_LEG_DOWN].peer_path);
+	hd.from_path = cpm_str_c(r->leg[FT_LEG_DOWN].uri);
+	hd.message_id = m->message_id;
+	hd.range = m->has_byte_range ? &m->range : NULL;
+	hd.success_report = m->success_report;
+	hd.failure_report = m->failure_report;
+	hd.extra_headers = (struct cpm_str){extra, (size_t)xl};
+	hd.content_type = m->content_type;
+	return msrp_build_request_head(buf, cap, &hd);
+}
+
+/* Write the DOWN head of the pending UP chunk once DOWN can take it. */
+void relay_try_pending(struct ft_relay *r)
+{
+	char head[MSRP_MAX_HEADER_BYTES + SDP_MAX_PATH + MSRP_OUR_URI_MAX + 256];
+	struct msrp_conn *up = relay_conn(r, FT_LEG_UP), *down = relay_conn(r, FT_LEG_DOWN);
+	const struct msrp_msg *m = r->pending;
+	int slot = -1, n;
+
+	if (!m || r->ended || r->up_cur != UP_PENDING)
+		return;
+	if (!down || !r->leg[FT_LEG_DOWN].has_peer) {
+		conn_hold(up, CONN_HOLD_PEER);
+		return;
+	}
+	if (r->fwd_fr != MSRP_REPORT_NO) {
+		slot = relay_txn_alloc(r);
+		if (slot < 0) {
+			conn_hold(up, CONN_HOLD_PEER); /* wait for responses */
+			return;
+		}
+	}
+	msrp_random_ident(r->fwd_down_tid, MSRP_OUR_TID_LEN);
+	n = build_down_head(r, m, head, sizeof head);
+	r->pending = NULL;
+	conn_unhold(up, CONN_HOLD_PEER);
+	if (n < 0) {
+		/* Nothing our builder refuses can come from our parser, but
+		 * if it does the chunk is refused rather than mangled. */
+		relay_leg_respond(&r->leg[FT_LEG_UP], m, 400, "Cannot relay these headers");
+		r->up_cur = UP_SKIP;
+		return;
+	}
+	if (slot >= 0) {
+		struct txn *t = &r->tab[slot];
+
+		memset(t, 0, sizeof *t);
+		t->used = true;
+		t->fr = r->fwd_fr;
+		t->timed = fr_wants_response(r->fwd_fr);
+		t->seq = ++r->seq;
+		strcpy(t->down_tid, r->fwd_down_tid);
+		strcpy(t->up_tid, r->fwd_up_tid);
+	}
+	r->fwd_txn = slot;
+	r->up_cur = UP_ACTIVE;
+	/* Queued without a syscall: it leaves with the first body bytes. */
+	conn_queue(down, head, (size_t)n);
+	relay_flow(r);
+}
+
+/* A SEND with a body from the sender: check it, then relay it. */
+static void up_data_head(struct ft_relay *r, const struct msrp_msg *m)
+{
+	struct relay_leg *L = &r->leg[FT_LEG_UP];
+	uint64_t start = m->has_byte_range ? m->range.start : 1;
+
+	if (!r->file_msgid[0]) {
+		if (!cpm_str_copy(r->file_msgid, sizeof r->file_msgid, m->message_id)) {
+			relay_leg_respond(L, m, 400, "Bad Message-ID");
+			return;
+		}
+	} else if (!cpm_str_eq(m->message_id, r->file_msgid)) {
+		relay_leg_respond(L, m, 403, "One file per session");
+		return;
+	}
+	if (r->last_sent) {
+		relay_leg_respond(L, m, 403, "File already complete");
+		return;
+	}
+	if (m->has_byte_range &&
+	    ((m->range.total != MSRP_RANGE_STAR && m->range.total > r->limit) ||
+	     (m->range.end != MSRP_RANGE_STAR && m->range.end > r->limit))) {
+		relay_leg_respond(L, m, 413, NULL);
+		relay_finish(r, FT_RELAY_TOO_BIG, "Byte-Range beyond %llu bytes", (unsigned long long)r->limit);
+		return;
+	}
+	if (start == 0 || start - 1 > r->tee.contig) {
+		/* A hole would have to be filled later; we keep the blob
+		 * contiguous instead and let the sender re-send. */
+		relay_leg_respond(L, m, 400, "Byte-Range leaves a gap");
+		return;
+	}
+	r->fwd_off = start - 1;
+	r->fwd_fr = m->failure_report;
+	r->fwd_sr = m->success_report;
+	strcpy(r->fwd_up_tid, m->tid);
+	r->pending = m;
+	r->up_cur = UP_PENDING;
+	relay_try_pending(r);
+}
+
+static void up_msg(struct ft_relay *r, const struct msrp_msg *m)
+{
+	struct relay_leg *L = &r->leg[FT_LEG_UP];
+
+	r->up_cur = UP_SKIP;
+	if (m->method == MSRP_METHOD_NONE || m->method == MSRP_METHOD_REPORT)
+		return; /* we never ask the sender anything; REPORTs get no answer */
+	if (relay_leg_common_request(L, m) || r->ended)
+		return;
+	up_data_head(r, m);
+}
+
+static void up_abort(struct ft_relay *r, const struct msrp_msg *m, int status, const char *comment)
+{
+	if (r->fwd_txn >= 0)
+		r->tab[r->fwd_txn].used = false;
+	relay_down_end(r, MSRP_FLAG_ABORT);
+	relay_leg_respond(&r->leg[FT_LEG_UP], m, status, comment);
+}
+
+static void up_body(struct ft_relay *r, const struct msrp_event *ev)
+{
+	const char *p = ev->body.p;
+	size_t n = ev->body.len;
+	int rc;
+
+	if (r->up_cur != UP_ACTIVE || r->ended)
+		return;
+	if (r->fwd_off + n > r->limit) {
+		up_abort(r, ev->msg, 413, NULL);
+		relay_finish(r, FT_RELAY_TOO_BIG, "more than %llu bytes", (unsigned long long)r->limit);
+		return;
+	}
+	if (r->relayed + n > 2 * r->limit + RELAY_RESEND_SLACK) {
+		/* Re-sent ranges are legal, endless ones are a way to make us
+		 * burn the device's bandwidth. */
+		up_abort(r, ev->msg, 413, "Too many re-sent bytes");
+		relay_finish(r, FT_RELAY_TOO_BIG, "sender re-sent too much (%llu bytes relayed)",
+		       (unsigned long long)r->relayed);
+		return;
+	}
+	rc = tee_feed(&r->tee, r->fwd_off, p, n);
+	if (rc) {
+		up_abort(r, ev->msg, 413, "Cannot store the file");
+		relay_finish(r, FT_RELAY_IO_ERROR, "blob write: %s", strerror(-rc));
+		return;
+	}
+	/* Straight from the receive buffer; only what the socket does not
+	 * take is copied into the DOWN queue. */
+	relay_send(r, FT_LEG_DOWN, p, n);
+	r->fwd_off += n;
+	r->relayed += n;
+	hub_count_relayed(r->hub, n);
+	relay_flow(r);
+}
+
+/* The '$' chunk of the file: check size and hash before its end-line. */
+static void up_last_chunk(struct ft_relay *r, const struct msrp_msg *m)
+{
+	if (r->tee.contig != r->size) {
+		up_abort(r, m, 400, "File size mismatch");
+		relay_finish(r, FT_RELAY_HASH_MISMATCH, "got %llu of %llu bytes",
+		       (unsigned long long)r->tee.contig, (unsigned long long)r->size);
+		return;
+	}
+	if (tee_final(&r->tee)) {
+		up_abort(r, m, 413, "Cannot store the file");
+		relay_finish(r, FT_RELAY_IO_ERROR, "sha-1 failed");
+		return;
+	}
+	if (r->has_sha1 && memcmp(r->tee.digest, r->sha1, sizeof r->sha1) != 0) {
+		up_abort(r, m, 400, "Hash mismatch");
+		relay_finish(r, FT_RELAY_HASH_MISMATCH, "sha-1 differs from the file-selector");
+		return;
+	}
+	r->hash_ok = true;
+	relay_txn_start_clock(r, true);
+	r->last_sent = true;
+	r->need_200 = fr_wants_response(r->fwd_fr);
+	r->need_report = r->fwd_sr == MSRP_REPORT_YES;
+	if (r->need_report) {
+		r->report_deadline = msrp_now_ms() + hub_txn_timeout_ms(r->hub);
+		relay_arm(r);
+	}
+	relay_down_end(r, MSRP_FLAG_END);
+	relay_check_complete(r);
+}
+
+static void up_end(struct ft_relay *r, const struct msrp_event *ev)
+{
+	enum up_cur cur = r->up_cur;
+
+	if (cur != UP_ACTIVE) {
+		r->up_cur = UP_NONE;
+		return;
+	}
+	if (r->ended)
+		return;
+	switch (ev->flag) {
+	case MSRP_FLAG_ABORT:
+		relay_down_end(r, MSRP_FLAG_ABORT);
+		relay_finish(r, FT_RELAY_SENDER_ABORTED, "sender aborted the file ('#')");
+		return;
+	case MSRP_FLAG_MORE:
+		relay_txn_start_clock(r, false);
+		relay_down_end(r, MSRP_FLAG_MORE);
+		return;
+	default:
+		up_last_chunk(r, ev->msg);
+		return;
+	}
+}
+
+void relay_up_event(struct ft_relay *r, const struct msrp_event *ev)
+{
+	switch (ev->type) {
+	case MSRP_EV_MSG:
+		up_msg(r, ev->msg);
+		break;
+	case MSRP_EV_BODY:
+		up_body(r, ev);
+		break;
+	case MSRP_EV_END:
+		up_end(r, ev);
+		break;
+	case MSRP_EV_ERROR:
+		if (ev->msg)
+			relay_leg_respond(&r->leg[FT_LEG_UP], ev->msg, 400, NULL);
+		break;
+	default:
+		break;
+	}
+}
