@@ -1400,6 +1400,45 @@ UNIT_TEST(test_relay_mangled_streams)
 	free(file);
 }
 
+/* IPv6: the listener, our path URIs (bracketed host) and binding. */
+UNIT_TEST(test_hub_ipv6)
+{
+	struct msrp_hub_cfg cfg = {.host = "::1"};
+	struct ft_relay_params p = {.size = 10};
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct msrp_hub *h;
+	struct ft_relay *r;
+	struct peer x;
+	struct want w;
+	char want_prefix[64];
+
+	if (!root)
+		CHECK((root = su_root_create(NULL)) != NULL);
+	CHECK(msrp_hub_create(&h, root, &cfg) == 0);
+	CHECK(ft_relay_create(&r, h, &p, NULL, NULL) == 0);
+	snprintf(want_prefix, sizeof want_prefix, "msrp://[::1]:%u/", msrp_hub_port(h));
+	CHECK(strncmp(ft_relay_path(r, FT_LEG_UP), want_prefix, strlen(want_prefix)) == 0);
+	CHECK(ft_relay_set_peer_path(r, FT_LEG_UP, "msrp://[::1]:9/v6sender;tcp") == 0);
+	CHECK(ft_relay_set_peer_path(r, FT_LEG_DOWN, "not a path") == -1);
+	memset(&x, 0, sizeof x);
+	msrp_parser_init(&x.p);
+	a.sin6_port = htons(msrp_hub_port(h));
+	x.fd = socket(AF_INET6, SOCK_STREAM, 0);
+	CHECK(x.fd >= 0 && connect(x.fd, (struct sockaddr *)&a, sizeof a) == 0);
+	fcntl(x.fd, F_SETFL, O_NONBLOCK);
+	CHECK(send_bind(&x, ft_relay_path(r, FT_LEG_UP), "msrp://[::1]:9/v6sender;tcp", "v6bind01") == 0);
+	w = (struct want){&x, 1, 1};
+	CHECK(run_until(peer_has, &w, &x, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(x.rx[0].status, 200);
+	CHECK_STR(x.rx[0].to, "msrp://[::1]:9/v6sender;tcp");
+	CHECK_STR(x.rx[0].from, ft_relay_path(r, FT_LEG_UP));
+	ft_relay_destroy(r);
+	for (int i = 0; i < 10; i++)
+		su_root_step(root, 1);
+	msrp_hub_destroy(h);
+	peer_close(&x);
+}
+
 /* ---------------------------------------------------------------- threaded peers */
 
 /* Peers on their own threads with blocking sockets, the relay on this one:
@@ -1675,5 +1714,5 @@ UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_
 	  T(test_relay_txn_timeout), T(test_relay_overlap_and_gap),
 	  T(test_relay_device_stalls), T(test_hub_limits),
 	  T(test_relay_sender_aborts_with_hash), T(test_relay_no_reports_requested),
-	  T(test_relay_slow_device_is_not_late), T(test_relay_mangled_streams),
+	  T(test_relay_slow_device_is_not_late), T(test_relay_mangled_streams), T(test_hub_ipv6),
 	  T(test_relay_threaded_throughput))
