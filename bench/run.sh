@@ -19,7 +19,8 @@
 # Knobs (environment): BIG_MIB (1024), MID_MIB (100), REPS (4: rounds of
 # pump->sink, pump->socat->sink twice, cpmd 64 KiB, cpmd 10 KiB), BLAST_COUNT (5000),
 # BLAST_PAR ("16 64 256", SIP over CPM_TRANSPORT), BLAST_TCP_PAR ("64", SIP
-# over TCP), BLAST_SIZE (1024), LINGER (35: idle seconds before the last
+# over TCP), BLAST_TMPFS (1: the TCP blast again on a cpmd with its
+# --data-dir on tmpfs), BLAST_SIZE (1024), LINGER (35: idle seconds before the last
 # memory reading), PROFILE (1), KEEP_TMP (0), CPM_TRANSPORT (udp).
 # Everything runs in a fresh mktemp dir on random free ports in 30000-39999;
 # every process started here is killed at exit and the temp dir removed.
@@ -106,6 +107,7 @@ cleanup() {
 			tail -n 40 "$f" | cut -c1-300
 		done >"$RESULTS/latest.log" 2>/dev/null
 	fi
+	[ -n "${SHM:-}" ] && rm -rf "$SHM"
 	if [ "${KEEP_TMP:-0}" = 1 ]; then
 		say "kept $T"
 	else
@@ -151,7 +153,7 @@ reset_hwm() { echo 5 >"/proc/$1/clear_refs"; }
 # "HH:MM:SS.mmm" at the start of a cpmd log line -> milliseconds of the day
 log_ms() { awk -F'[:. ]' '{print (($1 * 60 + $2) * 60 + $3) * 1000 + $4; exit}' <<<"$1"; }
 fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN { if (b == 0) print "n/a"; else printf f "\n", a / b }'; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.6f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "-" hi}'; }
 
 # --- machine ---------------------------------------------------------------
@@ -233,18 +235,22 @@ baseline_round() { # I: one run of each plain-TCP path
 }
 
 # --- cpmd ------------------------------------------------------------------
-SIP_PORT=$(pick_port)
-MSRP_PORT=$(pick_port)
-CPMD_LOG="$T/logs/cpmd.log"
-mkdir -p "$T/data"
-"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$T/data" \
-	--max-file-size $((BIG_BYTES * 2)) --log-level info </dev/null >"$T/logs/cpmd.stdout" 2>"$CPMD_LOG" &
-CPMD_PID=$!
-PIDS+=("$CPMD_PID")
-wait_until 15 grep -q 'cpmd: ready' "$CPMD_LOG" || die "cpmd did not print 'cpmd: ready' (see log)"
-sleep 0.5
+# start_cpmd NAME DATA_DIR: sets CPMD_PID, SIP_PORT, MSRP_PORT, CPMD_LOG.
+start_cpmd() {
+	SIP_PORT=$(pick_port)
+	MSRP_PORT=$(pick_port)
+	CPMD_LOG="$T/logs/$1.log"
+	mkdir -p "$2"
+	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$2" \
+		--max-file-size $((BIG_BYTES * 2)) --log-level info </dev/null >"$T/logs/$1.stdout" 2>"$CPMD_LOG" &
+	CPMD_PID=$!
+	PIDS+=("$CPMD_PID")
+	wait_until 15 grep -q 'cpmd: ready' "$CPMD_LOG" || die "cpmd did not print 'cpmd: ready' (see log)"
+	sleep 0.5
+	say "$1: pid $CPMD_PID ready (sip $SIP_PORT, msrp $MSRP_PORT, data $2)"
+}
+start_cpmd cpmd "$T/data"
 RSS_START=$(status_kb "$CPMD_PID" VmRSS)
-say "cpmd pid $CPMD_PID ready (sip $SIP_PORT, msrp $MSRP_PORT), VmRSS ${RSS_START} kB"
 
 cpm_base() { printf '%s\n' --server "$HOST:$SIP_PORT" --user "sip:$1@$DOMAIN" --transport "${CUR_TR:-$TRANSPORT}"; }
 reg_count() { grep -i 'regist' "$CPMD_LOG" | grep -c -F "$1@$DOMAIN" || true; }
@@ -413,6 +419,7 @@ done
 # 5: profile of cpmd during one 1 GiB transfer per chunk size, before the
 # blasts so that their leftovers (SIP transactions in their timers) stay out
 PROF_TXT=""
+PROF_BLAST_TXT=""
 profile_run() { # CHUNK
 	local chunk=$1 pp sp sc c
 	perf record -e cpu-clock -F 1999 -g -p "$CPMD_PID" -o "$T/perf.$chunk.data" 2>>"$T/logs/perf.err" &
@@ -484,8 +491,8 @@ sip_udp_drops() {
 }
 BN=0
 BLAST_RUNS=""
-blast_run() { # KEY PARALLEL TRANSPORT
-	local key=$1 par=$2 tr=$3 user base t0 t1 b0 b1 u0 u1 l0 l1 ok got w u s
+blast_run() { # KEY PARALLEL TRANSPORT [profile]
+	local key=$1 par=$2 tr=$3 prof=${4:-} pp="" user base t0 t1 b0 b1 u0 u1 l0 l1 ok got w u s
 	if [ "$SECONDS" -gt "$BUDGET" ]; then
 		say "time budget used: skipping blast $key"
 		return 0
@@ -499,6 +506,12 @@ blast_run() { # KEY PARALLEL TRANSPORT
 	CUR_TR=""
 	reset_hwm "$CPMD_PID"
 	u0=$(netstat_val /proc/net/snmp Udp RcvbufErrors) l0=$(netstat_val /proc/net/netstat TcpExt ListenDrops)
+	if [ "$prof" = profile ]; then
+		perf record -e cpu-clock -F 1999 -g -p "$CPMD_PID" -o "$T/perf.blast.data" 2>>"$T/logs/perf.err" &
+		pp=$!
+		PIDS+=("$pp")
+		sleep 0.5
+	fi
 	b0=$(sys_busy)
 	t0=$(cpu_ticks "$CPMD_PID")
 	{ time timeout -k 5 150 "$CPM" "${base[@]}" blast "sip:$user@$DOMAIN" --count "$BLAST_COUNT" \
@@ -506,6 +519,26 @@ blast_run() { # KEY PARALLEL TRANSPORT
 		2>"$T/blast.$key.time" || say "cpm blast $key exited with $? (see logs)"
 	t1=$(cpu_ticks "$CPMD_PID")
 	b1=$(sys_busy)
+	if [ -n "$pp" ]; then
+		kill -INT "$pp" 2>/dev/null || true
+		wait "$pp" 2>/dev/null || true
+		set +o pipefail
+		{
+			echo "-- cpmd during blast $key (perf record -e cpu-clock -F 1999, includes ~0.5 s idle before)"
+			echo "samples by DSO:"
+			perf report -i "$T/perf.blast.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 6
+			echo "top symbols (self):"
+			perf report -i "$T/perf.blast.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+				grep -E '^ +[0-9.]+%' | head -n 15
+			echo "inclusive (children %, self %), cpmd functions and the syscalls:"
+			perf report -i "$T/perf.blast.data" --children --sort dso,sym --stdio -g none 2>/dev/null |
+				grep -E '^ +[0-9.]+%' |
+				grep -E ' cpmd |ksys_write$|__sys_sendmsg$|__sys_sendto$|__sys_recvfrom$|__sys_recvmsg$|do_epoll_wait$|do_epoll_ctl$|__sys_accept4$|__sys_connect$|do_sys_openat2$|__x64_sys_close$|__schedule$|nta_|nua_|tport_|msg_|su_' |
+				head -n 30
+		} >"$T/profile.blast.txt" 2>&1
+		set -o pipefail
+		PROF_BLAST_TXT=$(cat "$T/profile.blast.txt")
+	fi
 	B_HWM[$key]=$(status_kb "$CPMD_PID" VmHWM)
 	B_LINE[$key]=$(grep -a '^blast ' "$T/logs/blast.$key.out" | tail -n 1 || true)
 	read -r w u s <"$T/blast.$key.time"
@@ -531,7 +564,8 @@ blast_run() { # KEY PARALLEL TRANSPORT
 	B_OTHER[$key]=$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v a="${B_CPU[$key]}" -v u="$u" -v s="$s" -v ru="$ru" -v rs="$rs" \
 		'BEGIN {x = b / hz - a - u - s - ru - rs; if (x < 0) x = 0; printf "%.2f", x}')
 	say "blast $key: '${B_LINE[$key]}', receiver got $got, cpmd cpu ${B_CPU[$key]} s, VmHWM ${B_HWM[$key]} kB, UDP rcvbuf errors ${B_UDPERR[$key]}, listen drops ${B_LDROP[$key]}, others' cpu ${B_OTHER[$key]} s"
-	rm -rf "$T/recv.$user"
+	# received files stay until the end: deleting thousands of files here
+	# would slow the next runs' file creation (ext4 recently-deleted inode scan)
 }
 for par in $BLAST_PAR; do blast_run "p$par" "$par" "$TRANSPORT"; done
 for par in $BLAST_TCP_PAR; do blast_run "p$par-tcp" "$par" tcp; done
@@ -550,8 +584,21 @@ if [ "${LINGER:-35}" -gt 0 ] && [ "$SECONDS" -lt "$BUDGET" ]; then
 	if [ "$PROFILE" = 1 ]; then WAKE_LATER=$(idle_wakeups); fi
 	# the same load once more: does the resident memory grow again (a leak)
 	# or is the memory of the first round reused (held by the allocator)?
-	for par in $BLAST_TCP_PAR; do blast_run "again-p$par-tcp" "$par" tcp; done
+	for par in $BLAST_TCP_PAR; do blast_run "again-p$par-tcp" "$par" tcp "$([ "$PROFILE" = 1 ] && echo profile)"; done
 	RSS_AGAIN=$(status_kb "$CPMD_PID" VmRSS)
+fi
+
+# The same small-file load against a second, fresh cpmd whose --data-dir
+# (the tee blobs) is on tmpfs: shows what the blob file create/unlink costs.
+if [ "${BLAST_TMPFS:-1}" = 1 ] && [ -d /dev/shm ] && [ "$SECONDS" -lt "$BUDGET" ]; then
+	SHM=$(mktemp -d /dev/shm/cpm-bench.XXXXXX)
+	MAIN_CPMD=("$CPMD_PID" "$SIP_PORT" "$MSRP_PORT" "$CPMD_LOG")
+	start_cpmd cpmd-tmpfs "$SHM/data"
+	for par in $BLAST_TCP_PAR; do blast_run "tmpfs-p$par-tcp" "$par" tcp; done
+	kill -TERM "$CPMD_PID" 2>/dev/null || true
+	wait_pid "$CPMD_PID" 10 || true
+	rm -rf "$SHM"
+	CPMD_PID=${MAIN_CPMD[0]} SIP_PORT=${MAIN_CPMD[1]} MSRP_PORT=${MAIN_CPMD[2]} CPMD_LOG=${MAIN_CPMD[3]}
 fi
 
 # --- results ---------------------------------------------------------------
@@ -635,6 +682,9 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 	echo "   cpmd after the blasts: VmRSS $RSS_AFTER_BLAST kB, epoll_wait calls in 1 s idle: $WAKE_AFTER_BLAST;" \
 		"${LINGER:-35} s later: VmRSS $RSS_LATER kB, epoll_wait in 1 s: $WAKE_LATER;" \
 		"after one more blast (again-...): VmRSS $RSS_AGAIN kB"
+	if [ -n "$PROF_BLAST_TXT" ]; then
+		sed 's/^/   /' <<<"$PROF_BLAST_TXT"
+	fi
 	if [ -n "$PROF_TXT" ]; then
 		echo
 		echo "5. profile of cpmd during one ${BIG_MIB} MiB transfer, 64 KiB chunks (run after the others, before the blasts)"
