@@ -426,7 +426,7 @@ profile_run() { # CHUNK
 	pp=$!
 	PIDS+=("$pp")
 	sc=raw_syscalls:sys_enter
-	for c in recvfrom sendmsg write epoll_wait epoll_ctl; do sc+=",syscalls:sys_enter_$c"; done
+	for c in recvfrom sendmsg write epoll_wait epoll_ctl ioctl; do sc+=",syscalls:sys_enter_$c"; done
 	perf stat -e "task-clock,context-switches,$sc" -p "$CPMD_PID" -o "$T/perf.$chunk.stat" 2>>"$T/logs/perf.err" &
 	sp=$!
 	PIDS+=("$sp")
