@@ -1,4 +1,4 @@
-/* Logging for cpmd: one line per event on stderr, "cpmd: " prefix, so that
+/* Logging for cpmd (all modules): one line per event on stderr, "cpmd: " prefix, so that
  * operators can grep and tests can wait for lines like "cpmd: ready". */
 #ifndef CPMD_LOG_H
 #define CPMD_LOG_H

@@ -12,7 +12,7 @@
 #include <sofia-sip/su.h>
 #include <sofia-sip/su_wait.h>
 
-#include "cpmd/log.h"
+#include "common/log.h"
 #include "cpmd/options.h"
 #include "net/msrp_relay.h"
 #include "pf/pf.h"

@@ -407,6 +407,7 @@ int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char
 	hub_enter(r->hub);
 	strcpy(L->peer_path, path);
 	L->has_peer = true;
+	L->s.peer_path = L->peer_path;
 	if (!L->s.conn && !L->bind_deadline && !r->ended) {
 		L->bind_deadline = msrp_now_ms() + hub_bind_timeout_ms(r->hub);
 		relay_arm(r);

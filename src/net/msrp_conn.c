@@ -318,6 +318,15 @@ void conn_unhold(struct msrp_conn *c, unsigned bits)
 
 /* ---------------------------------------------------------------- input */
 
+/* Session-ids compare case-sensitively (RFC 4975 §6.1); hosts are not
+ * compared (SBCs rewrite them, RFC 6714). */
+static bool same_session_id(struct cpm_str a, struct cpm_str b)
+{
+	struct msrp_uri ua, ub;
+	return msrp_uri_parse(a, &ua) == 0 && msrp_uri_parse(b, &ub) == 0 && ua.session_id.len == ub.session_id.len &&
+	       memcmp(ua.session_id.p, ub.session_id.p, ua.session_id.len) == 0;
+}
+
 /* First request on an unbound connection: find its session. */
 static void conn_bind(struct msrp_conn *c, const struct msrp_event *ev)
 {
@@ -331,6 +340,12 @@ static void conn_bind(struct msrp_conn *c, const struct msrp_event *ev)
 	if (!s) {
 		msrp_log("%s: request for an unknown session, 481", c->peer);
 		conn_respond(c, m, 481, NULL, last);
+		conn_drain(c);
+		return;
+	}
+	if (s->peer_path && !same_session_id(msrp_path_last(m->from_path), msrp_path_last(cpm_str_c(s->peer_path)))) {
+		msrp_log("%s: From-Path is not the negotiated peer of session %s, 403", c->peer, s->id);
+		conn_respond(c, m, 403, NULL, last);
 		conn_drain(c);
 		return;
 	}

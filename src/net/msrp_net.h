@@ -84,6 +84,10 @@ struct msrp_session {
 	char id[MSRP_SESSION_ID_LEN + 1];
 	struct msrp_session *hnext;   /* hub hash chain */
 	struct msrp_conn *conn;       /* bound connection, or NULL */
+	/* The peer's a=path once SIP told us (NULL before): only a connection
+	 * whose From-Path ends in the same session-id may bind. This keeps a
+	 * device that lost the fork race (late 2xx) off the winner's session. */
+	const char *peer_path;
 	const struct msrp_session_ops *ops;
 	void *owner;
 };

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "net/msrp_net.h"
 
 void msrp_log(const char *fmt, ...)
@@ -14,8 +15,7 @@ void msrp_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	/* One fprintf per line so that lines from other modules do not mix. */
-	fprintf(stderr, "cpmd: msrp: %s\n", line);
+	log_msg(LOG_INFO, "msrp: %s", line);
 }
 
 uint64_t msrp_now_ms(void)

@@ -18,7 +18,7 @@
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
 #include "cpm/sdp.h"
-#include "cpmd/log.h"
+#include "common/log.h"
 #include "pf/ft.h"
 #include "pf/policy.h"
 #include "sipua/sip_glue.h"

@@ -16,7 +16,7 @@
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/su_tagarg.h>
 
-#include "cpmd/log.h"
+#include "common/log.h"
 #include "sipua/sip_glue.h"
 
 static void respond(nua_t *nua, nua_handle_t *nh, int status, const char *phrase, tag_type_t tag,

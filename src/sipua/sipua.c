@@ -10,7 +10,7 @@
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/tport_tag.h>
 
-#include "cpmd/log.h"
+#include "common/log.h"
 #include "sipua/registrar.h"
 
 struct sipua {

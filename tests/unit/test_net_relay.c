@@ -706,6 +706,26 @@ UNIT_TEST(test_relay_unknown_session_481)
 	peer_close(&x);
 }
 
+/* A device that lost the fork race (its late 2xx was BYEd) must not take
+ * the winner's session: only the negotiated peer's From-Path may bind. */
+UNIT_TEST(test_relay_wrong_peer_403)
+{
+	struct peer x;
+	struct fix f;
+	struct want w;
+
+	CHECK(fix_start(&f, 0, 5, 10, NULL) == 0);
+	CHECK(peer_connect(&x, msrp_hub_port(f.hub)) == 0);
+	CHECK(send_bind(&x, down_uri(&f), "msrp://127.0.0.1:9/LoserDevice0001;tcp", "los0001") == 0);
+	w = (struct want){&x, 1, 1};
+	CHECK(run_until(peer_has, &w, &x, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(x.rx[0].status, 403);
+	CHECK(run_until(peer_eof, &x, &x, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.done_calls, 0);
+	fix_stop(&f);
+	peer_close(&x);
+}
+
 UNIT_TEST(test_relay_second_connection_506)
 {
 	struct peer snd, dev, dup;
@@ -1707,7 +1727,7 @@ UNIT_TEST(test_relay_threaded_throughput)
 
 UNIT_MAIN(T(test_relay_three_chunks), T(test_relay_hash_mismatch), T(test_relay_sender_closes_midway),
 	  T(test_relay_device_refuses_413), T(test_relay_unknown_session_481),
-	  T(test_relay_second_connection_506), T(test_relay_requests_we_refuse), T(test_relay_too_big),
+	  T(test_relay_wrong_peer_403), T(test_relay_second_connection_506), T(test_relay_requests_we_refuse), T(test_relay_too_big),
 	  T(test_relay_garbage_is_protocol_error), T(test_relay_bind_timeout),
 	  T(test_relay_holds_until_device_binds), T(test_relay_backpressure_20mib),
 	  T(test_relay_device_request_during_chunk), T(test_relay_flood_without_reading),
