@@ -222,6 +222,19 @@ start_cpmd() {
 	fail "cpmd could not bind after 5 attempts"
 }
 
+# stop_cpmd: SIGTERM cpmd now (e.g. to start another one in the same test);
+# fails unless it exits 0 (or by the signal) within 10 s.
+stop_cpmd() {
+	[ -n "$CPMD_PID" ] || return 0
+	stop_pid "$CPMD_PID" 10
+	local st=$STOP_RC
+	CPMD_PID=""
+	case "$st" in
+	0 | 143) ;;
+	*) fail "cpmd exit status '$st' after SIGTERM (0 expected)" ;;
+	esac
+}
+
 # cpmd_alive: fail (with cpmd's exit status) if cpmd is no longer running.
 cpmd_alive() {
 	[ -n "$CPMD_PID" ] || return 0
