@@ -1,9 +1,12 @@
 /* sipua: nua instance, REGISTER dispatch, event routing (see sipua.h). */
 #include "sipua/sipua.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_status.h>
@@ -55,6 +58,33 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 		nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
 }
 
+/* sofia has no tag for the UDP receive buffer and does not expose its
+ * sockets, and the kernel default (~208 KiB) overflows under load: every
+ * dropped datagram then costs a 500 ms retransmission. So find the UDP
+ * sockets bound to our SIP port and raise their buffer (SO_RCVBUFFORCE when
+ * we may, else up to net.core.rmem_max). */
+static void raise_udp_rcvbuf(uint16_t port, int bytes)
+{
+	for (int fd = 3; fd < 1024; fd++) {
+		int type = 0;
+		socklen_t l = sizeof type;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 || type != SOCK_DGRAM)
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+			continue;
+		uint16_t p = ss.ss_family == AF_INET    ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+			     : ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+							: 0;
+		if (p != port)
+			continue;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+	}
+}
+
 static void sweep_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 {
 	struct sipua *s = arg;
@@ -84,13 +114,17 @@ int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *
 			    NUTAG_SESSION_TIMER(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
 			    NUTAG_ENABLEMESSAGE(1), NUTAG_USER_AGENT("cpmd/0.1"),
 			    /* a SIP flow stays up while its device is registered */
-			    TPTAG_IDLE(opts->reg_max_expires * 1000 + 60000), TAG_END());
+			    TPTAG_IDLE(opts->reg_max_expires * 1000 + 60000),
+			    /* forks to one device share its TCP connection: sofia's
+			     * default queue of 64 messages answers the rest with 503 */
+			    TPTAG_QUEUESIZE(4096), TAG_END());
 	if (!s->nua) {
 		log_error("cannot listen for SIP on %s:%u (UDP and TCP): address in use or not local?",
 			  opts->sip_host, opts->sip_port);
 		free(s);
 		return -1;
 	}
+	raise_udp_rcvbuf(opts->sip_port, 4 * 1024 * 1024);
 	s->sweep = su_timer_create(su_root_task(root), 60000);
 	if (s->sweep)
 		su_timer_set_for_ever(s->sweep, sweep_cb, s);
