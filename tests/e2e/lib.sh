@@ -483,3 +483,12 @@ run_sipp() {
 	(cd "$T_DIR" && exec timeout -k 5 90 sipp "${SIPP_ARGS[@]}" "$@" </dev/null >"$LOGDIR/sipp.$n.stdout" 2>&1) || SIPP_RC=$?
 	log "sipp $n exited $SIPP_RC"
 }
+
+# sipp_clean NAME: SIPp logged no failed <ereg check_it> (in an out-of-call
+# scenario such a failure does not fail the call, so look for it here).
+sipp_clean() {
+	local f="$LOGDIR/sipp.$1.errors"
+	[ -f "$f" ] || return 0
+	! grep -q -a 'Failed regexp match' "$f" ||
+		fail "SIPp $1: $(grep -a -o 'Failed regexp match[^\t]*' "$f" | head -n 3 | cut -c1-300)"
+}

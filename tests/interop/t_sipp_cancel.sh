@@ -30,6 +30,7 @@ round() { # round USER SIPP_TRANSPORT [send options...]
 	assert_received "phone-$user" "$T_DIR/doc-$user.bin"
 	wait_exit "${SIPP_PID[dev-$user]}" 60
 	[ "$WAIT_RC" = 0 ] || fail "SIPp device ($tr) scenario failed (exit $WAIT_RC): see sipp.dev-$user.errors"
+	sipp_clean "dev-$user"
 	local L="$LOGDIR/sipp.dev-$user"
 	assert_grep "$L.log" 'INVITE received' "the SIPp device ($tr) never received the forked INVITE"
 	assert_grep "$L.log" 'DEVICE-CANCEL-OK' "the SIPp device ($tr) did not complete 180 / CANCEL(Reason) / 487 / ACK"

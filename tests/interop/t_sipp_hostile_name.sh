@@ -34,6 +34,7 @@ assert_received bob "$f"
 log "'../../etc/evil' saved as '${GOT_PATH#"${RECV_DIR[bob]}"/}'"
 wait_exit "${SIPP_PID[snd]}" 30
 [ "$WAIT_RC" = 0 ] || fail "SIPp sender scenario failed (exit $WAIT_RC)"
+sipp_clean snd
 outside=$(find "$T_DIR" -newer "$T_DIR/marker" \( -type f -o -type l \) -not -path "${RECV_DIR[bob]}/*" \
 	-not -path "$CPMD_DATA/*" -not -path "$LOGDIR/*" -print)
 [ -z "$outside" ] || fail "files written outside --dir: $outside"

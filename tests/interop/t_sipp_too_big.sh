@@ -10,6 +10,7 @@ for tr in u1 t1; do
 	run_sipp "big-$tr" -sf "$SIPP_DIR/sender_too_big.xml" -t "$tr" -m 1 -timeout 30s -timeout_error \
 		-s bob -key domain "$DOMAIN" -key from alice -key size 2000 "$HOST:$SIP_PORT"
 	[ "$SIPP_RC" = 0 ] || fail "SIPp sender over $tr: scenario failed (exit $SIPP_RC; 488 expected)"
+	sipp_clean "big-$tr"
 	status=$(sed -n 's/.*STATUS //p' "$LOGDIR/sipp.big-$tr.log" | head -n 1)
 	log "$tr: $status"
 	[[ "$status" == "SIP/2.0 488 "* ]] || fail "$tr: status line '$status', 488 expected"
