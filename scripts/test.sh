@@ -14,7 +14,7 @@
 # Knobs: FUZZ_SECONDS, JOBS (default 2), SKIP_SETUP=1, SKIP_ASAN=1, SKIP_FUZZ=1
 # (the last three are for local iteration only; CI uses none of them).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
 JOBS=${JOBS:-2}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
