@@ -37,9 +37,14 @@ bool cpm_str_copy(char *dst, size_t cap, struct cpm_str s);
 /* Trim spaces and tabs on both ends. */
 struct cpm_str cpm_str_trim(struct cpm_str s);
 
-/* Parse an unsigned decimal with no sign, no spaces, at most 19 digits
- * (so it never overflows uint64_t). Returns false on anything else. */
 #include <stdint.h>
-bool cpm_str_to_u64(struct cpm_str s, uint64_t *out);
+/* Parse an unsigned decimal: digits only (no sign, no spaces), value <= max.
+ * Bounded by value, not by digit count, so leading zeros are harmless and an
+ * overflow is refused. Returns false on anything else. */
+bool cpm_str_to_u64_max(struct cpm_str s, uint64_t max, uint64_t *out);
+static inline bool cpm_str_to_u64(struct cpm_str s, uint64_t *out)
+{
+	return cpm_str_to_u64_max(s, UINT64_MAX, out);
+}
 
 #endif

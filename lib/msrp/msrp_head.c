@@ -124,7 +124,7 @@ static bool range_value(struct cpm_str s, bool star_ok, uint64_t *out)
 		*out = MSRP_RANGE_STAR;
 		return true;
 	}
-	return cpm_str_to_u64(s, out) && *out <= MSRP_MAX_RANGE_VALUE;
+	return cpm_str_to_u64_max(s, MSRP_MAX_RANGE_VALUE, out);
 }
 
 bool msrp_range_valid(const struct msrp_byte_range *r)

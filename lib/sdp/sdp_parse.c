@@ -50,22 +50,6 @@ const char *sdp_strerror(enum sdp_error e)
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static bool parse_u64(struct cpm_str s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (s.len == 0)
-		return false;
-	for (size_t i = 0; i < s.len; i++) {
-		unsigned d = (unsigned char)s.p[i] - '0';
-		if (d > 9 || v > (max - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
-}
-
 static bool is_tchar(unsigned char c)
 {
 	return c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b ||
@@ -145,8 +129,8 @@ static enum sdp_error parse_origin(struct sdp_pstate *st, struct cpm_str v)
 		return SDP_E_ORIGIN;
 	st->origin = true;
 	if (split_fields(v, f, 6) != 6 || !field_ok(f[0]) ||
-	    !parse_u64(f[1], UINT64_MAX, &out->origin_sess_id) ||
-	    !parse_u64(f[2], UINT64_MAX, &out->origin_sess_version) ||
+	    !cpm_str_to_u64_max(f[1], UINT64_MAX, &out->origin_sess_id) ||
+	    !cpm_str_to_u64_max(f[2], UINT64_MAX, &out->origin_sess_version) ||
 	    !parse_addr(f + 3, &v6))
 		return SDP_E_ORIGIN;
 	if (copy_value(out->origin_user, sizeof out->origin_user, f[0]) != SDP_OK ||
@@ -200,7 +184,7 @@ static enum sdp_error parse_media(struct sdp_pstate *st, struct cpm_str v)
 		st->sec = SEC_OTHER;
 		return SDP_OK;
 	}
-	if (!parse_u64(f[1], 65535, &port))
+	if (!cpm_str_to_u64_max(f[1], 65535, &port))
 		return SDP_E_MEDIA;
 	st->out->port = (uint16_t)port;
 	strcpy(st->out->proto, proto);
@@ -257,7 +241,7 @@ static enum sdp_error a_wrapped(struct sdp_pstate *st, struct cpm_str v)
 
 static enum sdp_error a_maxsize(struct sdp_pstate *st, struct cpm_str v)
 {
-	if (!parse_u64(v, UINT64_MAX, &st->out->max_size))
+	if (!cpm_str_to_u64_max(v, UINT64_MAX, &st->out->max_size))
 		return SDP_E_MAX_SIZE;
 	st->out->has_max_size = true;
 	return SDP_OK;
@@ -335,10 +319,10 @@ static enum sdp_error a_range(struct sdp_pstate *st, struct cpm_str v)
 		return SDP_E_FILE_RANGE;
 	a = (struct cpm_str){v.p, (size_t)(dash - v.p)};
 	b = (struct cpm_str){dash + 1, v.len - a.len - 1};
-	if (!parse_u64(a, MSRP_MAX_RANGE_VALUE, &start) || start == 0)
+	if (!cpm_str_to_u64_max(a, MSRP_MAX_RANGE_VALUE, &start) || start == 0)
 		return SDP_E_FILE_RANGE;
 	if (!cpm_str_eq(b, "*") &&
-	    (!parse_u64(b, MSRP_MAX_RANGE_VALUE, &stop) || stop < start))
+	    (!cpm_str_to_u64_max(b, MSRP_MAX_RANGE_VALUE, &stop) || stop < start))
 		return SDP_E_FILE_RANGE;
 	st->out->has_file_range = true;
 	st->out->range_start = start;

@@ -34,24 +34,6 @@ static bool is_tchar(unsigned char c)
 	       (c >= 0x41 && c <= 0x5a) || (c >= 0x5e && c <= 0x7e);
 }
 
-/* Digits only, no sign, value <= max. Bounded by value, not digit count, so
- * leading zeros are harmless and 21 digits fail by overflow check. */
-static bool parse_u64(struct cpm_str s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (s.len == 0)
-		return false;
-	for (size_t i = 0; i < s.len; i++) {
-		unsigned d = (unsigned char)s.p[i] - '0';
-		if (d > 9 || v > (max - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
-}
-
 /* ---- percent-encoding ---------------------------------------------------- */
 
 static bool pct_needed(unsigned char c)
@@ -285,7 +267,7 @@ static enum sdp_error parse_name(struct cpm_str v, struct sdp_file_selector *out
 
 static enum sdp_error parse_size(struct cpm_str v, struct sdp_file_selector *out)
 {
-	return parse_u64(v, SEL_MAX_SIZE, &out->size) ? SDP_OK : SDP_E_SELECTOR;
+	return cpm_str_to_u64_max(v, SEL_MAX_SIZE, &out->size) ? SDP_OK : SDP_E_SELECTOR;
 }
 
 /* ---- selector list ------------------------------------------------------- */

@@ -34,15 +34,17 @@ struct cpm_str cpm_str_trim(struct cpm_str s)
 	return s;
 }
 
-bool cpm_str_to_u64(struct cpm_str s, uint64_t *out)
+bool cpm_str_to_u64_max(struct cpm_str s, uint64_t max, uint64_t *out)
 {
-	if (s.len == 0 || s.len > 19)
-		return false;
 	uint64_t v = 0;
+
+	if (s.len == 0)
+		return false;
 	for (size_t i = 0; i < s.len; i++) {
-		if (s.p[i] < '0' || s.p[i] > '9')
+		unsigned d = (unsigned char)s.p[i] - '0';
+		if (d > 9 || v > (max - d) / 10)
 			return false;
-		v = v * 10 + (uint64_t)(s.p[i] - '0');
+		v = v * 10 + d;
 	}
 	*out = v;
 	return true;
