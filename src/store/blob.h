@@ -1,0 +1,58 @@
+/* blob — crash-safe file storage for FT items (src/store/blob.c).
+ *
+ * Layout: DATA_DIR/blobs/<id> (complete, durable) and DATA_DIR/blobs/tmp/<id> (partial,
+ * being received; kept for resume). A name on disk is always one of our ids
+ * (store_id_valid(): [A-Za-z0-9_-], 1..STORE_ID_MAX), never anything a peer sent: every call
+ * refuses other names with -EINVAL, and paths are never built from strings: we open the two
+ * directories once and use openat()/renameat()/unlinkat() relative to them.
+ *
+ * Durability: blob_commit() = fsync(file) + rename(tmp/<id> → <id>) + fsync(blobs/) (and
+ * fsync(tmp/) so the unlink side of the rename is durable too). After it returns 0, the
+ * complete file survives a crash or power loss.
+ *
+ * THREADING: blob_append() is a plain write() into the page cache (what the relay's tee does
+ * today). blob_commit(), blob_partial_sync() and blob_dir_open() call fsync and may take
+ * milliseconds: run them on the store worker or a blob worker, NEVER on the loop thread.
+ * A struct blob_dir is immutable after open and may be shared by threads.
+ *
+ * OWNERSHIP: blob_dir_open's caller owns the dir (blob_dir_close). File descriptors returned
+ * by blob_partial_open/blob_open_read belong to the caller (close them). */
+#ifndef CPM_STORE_BLOB_H
+#define CPM_STORE_BLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct blob_dir;
+
+/* Opens (creating if needed) data_dir/blobs and data_dir/blobs/tmp. */
+int blob_dir_open(struct blob_dir **out, const char *data_dir);
+void blob_dir_close(struct blob_dir *bd);
+
+/* Opens blobs/tmp/<id> for appending, creating it if absent; *size = its current size, which
+ * is where the next append lands (resume). */
+int blob_partial_open(struct blob_dir *bd, const char *id, int *fd, uint64_t *size);
+/* Cuts a reopened partial back to the contiguous byte count the store has recorded (bytes
+ * beyond it were written but never made durable/acknowledged). */
+int blob_partial_truncate(int fd, uint64_t size);
+/* Writes all of buf (retries short writes and EINTR). */
+int blob_append(int fd, const void *buf, size_t len);
+/* fdatasync of a partial (so that a recorded byte count is backed by the bytes). */
+int blob_partial_sync(int fd);
+/* fsync(fd) + rename tmp/<id> → <id> + fsync of both directories. Does not close fd. */
+int blob_commit(struct blob_dir *bd, const char *id, int fd);
+/* Opens blobs/<id> read-only positioned at offset (resume of a delivery); *size = file size.
+ * -ENOENT if absent, -EINVAL if offset > size. */
+int blob_open_read(struct blob_dir *bd, const char *id, uint64_t offset, int *fd, uint64_t *size);
+/* Removes blobs/<id> (partial = false) or blobs/tmp/<id> (partial = true). -ENOENT if absent. */
+int blob_remove(struct blob_dir *bd, const char *id, bool partial);
+/* 0 if the file exists, -ENOENT if not. */
+int blob_exists(struct blob_dir *bd, const char *id, bool partial);
+/* Calls cb for every regular file in blobs/ (partial = false) or blobs/tmp/; `valid` says
+ * whether the name is one of our ids (only then may cb act on it). Stops if cb returns
+ * non-zero. Returns 0 or a negative errno. Removing the current entry from cb is allowed. */
+typedef int blob_scan_cb(void *arg, const char *name, bool valid);
+int blob_scan(struct blob_dir *bd, bool partial, blob_scan_cb *cb, void *arg);
+
+#endif

@@ -1,0 +1,312 @@
+/* The backend-independent part of store.h: argument checks, copying a record into a
+ * request (struct store_op), and dispatch through struct store_ops. */
+#include "store/store_backend.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *store_item_state_name(enum store_item_state s)
+{
+	static const char *const names[] = {"RECEIVING", "STORED",    "DELIVERING", "DELIVERED",
+					    "EXPIRED",   "DECLINED",  "CANCELLED",  "FAILED"};
+	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+bool store_id_valid(const char *id)
+{
+	size_t n = 0;
+
+	if (!id)
+		return false;
+	for (; id[n]; n++) {
+		char c = id[n];
+		if (n >= STORE_ID_MAX)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '_'))
+			return false;
+	}
+	return n > 0;
+}
+
+/* A fixed-size field is a C string only if it has its NUL inside the array. */
+#define FIELD_OK(f) (memchr((f), 0, sizeof(f)) != NULL)
+
+static bool sel_ok(const struct store_selector *sel)
+{
+	return FIELD_OK(sel->name) && FIELD_OK(sel->type);
+}
+
+static bool item_ok(const struct store_item *it)
+{
+	return store_id_valid(it->id) && FIELD_OK(it->sender) && FIELD_OK(it->recipient) && sel_ok(&it->sel) &&
+	       FIELD_OK(it->ft_id) && FIELD_OK(it->conv_id) && FIELD_OK(it->contrib_id) &&
+	       FIELD_OK(it->irt_contrib_id) && FIELD_OK(it->disposition) && FIELD_OK(it->file_date) &&
+	       FIELD_OK(it->imdn_msgid) && FIELD_OK(it->delivered_device) &&
+	       (unsigned)it->state <= STORE_ITEM_FAILED;
+}
+
+static bool key_ok(const char *k, size_t max)
+{
+	return k && memchr(k, 0, max + 1) != NULL && k[0];
+}
+
+struct store_op *store_op_alloc(enum store_op_kind kind, size_t rec_len, store_done_fn *done, void *arg)
+{
+	struct store_op *op = malloc(sizeof *op + rec_len);
+
+	if (!op)
+		return NULL;
+	memset(op, 0, sizeof *op);
+	op->kind = kind;
+	op->done = done;
+	op->arg = arg;
+	op->rec_len = rec_len;
+	return op;
+}
+
+static int submit(struct store *s, struct store_op *op)
+{
+	int err = s->ops->submit(s, op);
+
+	if (err)
+		free(op);
+	return err;
+}
+
+static int submit_copy(struct store *s, enum store_op_kind kind, const void *rec, size_t len, store_done_fn *done,
+		       void *arg)
+{
+	struct store_op *op = store_op_alloc(kind, len, done, arg);
+
+	if (!op)
+		return -ENOMEM;
+	memcpy(op->rec, rec, len);
+	return submit(s, op);
+}
+
+static int submit_key(struct store *s, enum store_op_kind kind, const char *k1, size_t max1, const char *k2,
+		      size_t max2, store_done_fn *done, void *arg)
+{
+	struct store_key key;
+
+	if (!key_ok(k1, max1) || (max2 && !key_ok(k2, max2)))
+		return -EINVAL;
+	memset(&key, 0, sizeof key);
+	strcpy(key.k1, k1);
+	if (k2)
+		strcpy(key.k2, k2);
+	return submit_copy(s, kind, &key, sizeof key, done, arg);
+}
+
+int store_item_put(struct store *s, const struct store_item *it, const struct store_thumb *thumb,
+		   store_done_fn *done, void *arg)
+{
+	size_t tl = thumb ? thumb->len : 0;
+	struct store_item_rec *r;
+	struct store_op *op;
+
+	if (!item_ok(it) || (thumb && (!FIELD_OK(thumb->type) || tl > STORE_THUMB_MAX || (tl && !thumb->data))))
+		return -EINVAL;
+	op = store_op_alloc(STORE_OP_ITEM_PUT, sizeof *r + tl, done, arg);
+	if (!op)
+		return -ENOMEM;
+	r = (struct store_item_rec *)op->rec;
+	memset(r, 0, sizeof *r);
+	r->item = *it;
+	if (thumb) {
+		strcpy(r->thumb_type, thumb->type);
+		r->thumb_len = tl;
+		if (tl)
+			memcpy(r->thumb, thumb->data, tl);
+	}
+	return submit(s, op);
+}
+
+int store_item_update(struct store *s, const struct store_item *it, store_done_fn *done, void *arg)
+{
+	if (!item_ok(it))
+		return -EINVAL;
+	return submit_copy(s, STORE_OP_ITEM_UPDATE, it, sizeof *it, done, arg);
+}
+
+int store_item_del(struct store *s, const char *id, store_done_fn *done, void *arg)
+{
+	if (!store_id_valid(id))
+		return -EINVAL;
+	return submit_key(s, STORE_OP_ITEM_DEL, id, STORE_ID_MAX, NULL, 0, done, arg);
+}
+
+int store_delivery_put(struct store *s, const struct store_delivery *d, store_done_fn *done, void *arg)
+{
+	if (!store_id_valid(d->item_id) || !FIELD_OK(d->instance) || !d->instance[0] ||
+	    (unsigned)d->state > STORE_DLV_FAILED)
+		return -EINVAL;
+	return submit_copy(s, STORE_OP_DELIVERY_PUT, d, sizeof *d, done, arg);
+}
+
+int store_delivery_del(struct store *s, const char *item_id, const char *instance, store_done_fn *done,
+		       void *arg)
+{
+	if (!store_id_valid(item_id))
+		return -EINVAL;
+	return submit_key(s, STORE_OP_DELIVERY_DEL, item_id, STORE_ID_MAX, instance, STORE_INSTANCE_MAX, done, arg);
+}
+
+int store_partial_put(struct store *s, const struct store_partial *p, store_done_fn *done, void *arg)
+{
+	if (!store_id_valid(p->item_id) || !FIELD_OK(p->sender) || !sel_ok(&p->sel))
+		return -EINVAL;
+	return submit_copy(s, STORE_OP_PARTIAL_PUT, p, sizeof *p, done, arg);
+}
+
+int store_partial_del(struct store *s, const char *item_id, store_done_fn *done, void *arg)
+{
+	if (!store_id_valid(item_id))
+		return -EINVAL;
+	return submit_key(s, STORE_OP_PARTIAL_DEL, item_id, STORE_ID_MAX, NULL, 0, done, arg);
+}
+
+int store_notif_put(struct store *s, const struct store_notif *n, store_done_fn *done, void *arg)
+{
+	if (!store_id_valid(n->id) || !FIELD_OK(n->target) || !n->target[0] || !FIELD_OK(n->item_id) ||
+	    !FIELD_OK(n->imdn_msgid) || (unsigned)n->kind > STORE_NOTIF_STORED)
+		return -EINVAL;
+	return submit_copy(s, STORE_OP_NOTIF_PUT, n, sizeof *n, done, arg);
+}
+
+int store_notif_del(struct store *s, const char *id, store_done_fn *done, void *arg)
+{
+	if (!store_id_valid(id))
+		return -EINVAL;
+	return submit_key(s, STORE_OP_NOTIF_DEL, id, STORE_ID_MAX, NULL, 0, done, arg);
+}
+
+int store_reg_put(struct store *s, const struct store_reg *r, store_done_fn *done, void *arg)
+{
+	if (!FIELD_OK(r->aor) || !r->aor[0] || !FIELD_OK(r->instance) || !r->instance[0] || !FIELD_OK(r->contact) ||
+	    !FIELD_OK(r->flow))
+		return -EINVAL;
+	return submit_copy(s, STORE_OP_REG_PUT, r, sizeof *r, done, arg);
+}
+
+int store_reg_del(struct store *s, const char *aor, const char *instance, store_done_fn *done, void *arg)
+{
+	return submit_key(s, STORE_OP_REG_DEL, aor, STORE_AOR_MAX, instance, STORE_INSTANCE_MAX, done, arg);
+}
+
+int store_prefs_put(struct store *s, const struct store_prefs *p, store_done_fn *done, void *arg)
+{
+	if (!FIELD_OK(p->aor) || !p->aor[0] || (unsigned)p->method > STORE_METHOD_PULL ||
+	    (unsigned)p->on_expiry > STORE_EXPIRY_KEEP)
+		return -EINVAL;
+	return submit_copy(s, STORE_OP_PREFS_PUT, p, sizeof *p, done, arg);
+}
+
+int store_prefs_del(struct store *s, const char *aor, store_done_fn *done, void *arg)
+{
+	return submit_key(s, STORE_OP_PREFS_DEL, aor, STORE_AOR_MAX, NULL, 0, done, arg);
+}
+
+int store_sync(struct store *s, store_done_fn *done, void *arg)
+{
+	struct store_op *op = store_op_alloc(STORE_OP_SYNC, 0, done, arg);
+
+	if (!op)
+		return -ENOMEM;
+	return submit(s, op);
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+void store_stats_get(struct store *s, struct store_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	s->ops->stats(s, out);
+}
+
+/* ---- reads: check the keys, then the backend --------------------------------------------- */
+int store_item_get(struct store *s, const char *id, struct store_item *out)
+{
+	return store_id_valid(id) ? s->ops->item_get(s, id, out) : -EINVAL;
+}
+
+int store_item_thumb_get(struct store *s, const char *id, struct store_thumb *out, uint8_t *buf, size_t cap)
+{
+	return store_id_valid(id) ? s->ops->item_thumb_get(s, id, out, buf, cap) : -EINVAL;
+}
+
+int store_delivery_get(struct store *s, const char *item_id, const char *instance, struct store_delivery *out)
+{
+	if (!store_id_valid(item_id) || !key_ok(instance, STORE_INSTANCE_MAX))
+		return -EINVAL;
+	return s->ops->delivery_get(s, item_id, instance, out);
+}
+
+int store_partial_get(struct store *s, const char *item_id, struct store_partial *out)
+{
+	return store_id_valid(item_id) ? s->ops->partial_get(s, item_id, out) : -EINVAL;
+}
+
+int store_partial_find(struct store *s, const char *sender, const struct store_selector *sel,
+		       struct store_partial *out)
+{
+	if (!key_ok(sender, STORE_AOR_MAX) || !sel_ok(sel))
+		return -EINVAL;
+	return s->ops->partial_find(s, sender, sel, out);
+}
+
+int store_notif_get(struct store *s, const char *id, struct store_notif *out)
+{
+	return store_id_valid(id) ? s->ops->notif_get(s, id, out) : -EINVAL;
+}
+
+int store_reg_get(struct store *s, const char *aor, const char *instance, struct store_reg *out)
+{
+	if (!key_ok(aor, STORE_AOR_MAX) || !key_ok(instance, STORE_INSTANCE_MAX))
+		return -EINVAL;
+	return s->ops->reg_get(s, aor, instance, out);
+}
+
+int store_prefs_get(struct store *s, const char *aor, struct store_prefs *out)
+{
+	return key_ok(aor, STORE_AOR_MAX) ? s->ops->prefs_get(s, aor, out) : -EINVAL;
+}
+
+int store_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg)
+{
+	if (!key_ok(aor, STORE_AOR_MAX) || !cb)
+		return -EINVAL;
+	return s->ops->items_for_recipient(s, aor, limit ? limit : STORE_SCAN_DEFAULT, cb, arg);
+}
+
+int store_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg)
+{
+	if (!cb)
+		return -EINVAL;
+	return s->ops->items_expiring_before(s, t_ms, limit ? limit : STORE_SCAN_DEFAULT, cb, arg);
+}
+
+int store_deliveries_for_item(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg)
+{
+	if (!store_id_valid(item_id) || !cb)
+		return -EINVAL;
+	return s->ops->deliveries_for_item(s, item_id, cb, arg);
+}
+
+int store_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg)
+{
+	if (!key_ok(aor, STORE_AOR_MAX) || !cb)
+		return -EINVAL;
+	return s->ops->notifs_for(s, aor, limit ? limit : STORE_SCAN_DEFAULT, cb, arg);
+}
+
+int store_regs_all(struct store *s, store_reg_cb *cb, void *arg)
+{
+	return cb ? s->ops->regs_all(s, cb, arg) : -EINVAL;
+}

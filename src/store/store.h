@@ -1,0 +1,290 @@
+/* store — the durable state of store-and-forward (issue #3): FT items, their per-device
+ * deliveries, partial uploads (resume), deferred notifications, registrations and user
+ * preferences. See docs/internals/store.md.
+ *
+ * A `struct store` is a handle on a backend (SQLite today, PostgreSQL later, a
+ * fault-injecting wrapper in tests) reached through `struct store_ops`
+ * (store_backend.h). pf only uses the functions below.
+ *
+ * THREADING
+ * - Every function here is called from the loop thread (the thread that runs the su_root
+ *   given at open). The store is not thread-safe for callers.
+ * - Writes never block: the record is COPIED into a request and queued to the backend's
+ *   worker thread, which group-commits (one transaction for everything queued). The
+ *   request's done(arg, err) runs later IN THE LOOP THREAD, exactly once, after the
+ *   transaction committed (err = 0: durable) or failed (err < 0: nothing of that write
+ *   is applied). done is never called from inside the submitting call.
+ *   A write function returning < 0 did not queue anything and will not call done.
+ * - Writes are applied in submission order. done callbacks run in submission order.
+ * - Reads (*_get, scans) are SYNCHRONOUS, on a second read-only connection (WAL: a reader
+ *   never waits for the writer). Each is one indexed lookup or a bounded index range scan,
+ *   so it costs microseconds; that is why they may run on the loop. They see committed
+ *   state only: a write is visible to reads once its done has been called.
+ *   A scan callback may call *_get and submit writes but must not start another scan.
+ *
+ * ERRORS: 0 or a negative errno. -ENOENT not found, -EEXIST (item_put of an existing id),
+ * -EINVAL (bad argument, e.g. an id that fails store_id_valid), -EAGAIN (write queue full),
+ * -EIO (the backend failed; the write is not applied), -ESHUTDOWN (store closing).
+ *
+ * OWNERSHIP: records are plain structs owned by the caller; the store copies on write and
+ * fills caller-provided structs on read. The store handle is owned by whoever opened it. */
+#ifndef CPM_STORE_H
+#define CPM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sofia-sip/su_wait.h>
+
+#include "cpm/limits.h"
+
+/* ---- limits (every bounded field of a record, with the reason) --------------------------- */
+/* Our ids: 1..32 characters of [A-Za-z0-9_-]. They name blob files, so nothing else may be an
+ * id; 32 = 16 random bytes in hex, which is what pf generates. */
+#define STORE_ID_MAX 32
+/* A SIP AOR (sip:user@domain). Real ones are < 100 bytes; 256 leaves room for tel-style users
+ * and long domains, and rejects abuse. */
+#define STORE_AOR_MAX 256
+/* +sip.instance value ("<urn:uuid:...>" is 47 bytes) or, as a fallback, a Contact URI. */
+#define STORE_INSTANCE_MAX 256
+/* A registered Contact with its parameters (feature tags make it long). */
+#define STORE_CONTACT_MAX 1024
+/* The registration's flow: "sip:<ip>:<port>;transport=tcp" (IPv6 included) fits in 128. */
+#define STORE_FLOW_MAX 128
+/* File selector fields: same bounds as the SDP codec that parsed them. */
+#define STORE_FILENAME_MAX SDP_MAX_FILENAME
+#define STORE_TYPE_MAX SDP_MAX_TYPE
+#define STORE_TOKEN_MAX SDP_MAX_TOKEN /* file-transfer-id, file-disposition, file-date */
+/* Conversation-ID / Contribution-ID are UUID-like tokens (36 bytes); 128 tolerates variants. */
+#define STORE_CONV_ID_MAX 128
+/* IMDN Message-ID (RFC 5438: a token, short in practice). */
+#define STORE_MSGID_MAX 128
+/* Thumbnail bytes (RCS thumbnails are ~10 KB). Kept out of struct store_item so that item
+ * updates stay small; put with store_item_put(), read with store_item_thumb_get(). */
+#define STORE_THUMB_MAX (128 * 1024)
+/* A scan returns at most this many rows per call when the caller passes limit 0... except the
+ * start-up reconcile, which pages through everything. */
+#define STORE_SCAN_DEFAULT 1000
+/* Writes waiting for the worker. A full queue means the disk cannot keep up: the caller gets
+ * -EAGAIN and must refuse new work rather than grow memory without bound. */
+#define STORE_QUEUE_MAX 262144
+/* Writes per transaction. Bounds the WAL growth and the latency of the first write of a
+ * batch; 8192 small writes commit in a few ms. */
+#define STORE_BATCH_MAX 8192
+
+/* ---- records ------------------------------------------------------------------------------ */
+enum store_item_state {
+	STORE_ITEM_RECEIVING = 0, /* upload in progress (partial blob in blobs/tmp) */
+	STORE_ITEM_STORED,        /* complete, durable, waiting for a device */
+	STORE_ITEM_DELIVERING,    /* a delivery to a device is in progress */
+	STORE_ITEM_DELIVERED,
+	STORE_ITEM_EXPIRED,
+	STORE_ITEM_DECLINED,
+	STORE_ITEM_CANCELLED,
+	STORE_ITEM_FAILED,        /* the store lost the blob (found by reconcile) */
+};
+const char *store_item_state_name(enum store_item_state s);
+
+/* IMDN disposition requests (RFC 5438 Disposition-Notification), as bits. */
+enum { STORE_IMDN_POSITIVE = 1, STORE_IMDN_NEGATIVE = 2, STORE_IMDN_DISPLAY = 4 };
+
+/* The file-selector (RFC 5547) that identifies a file for resume. */
+struct store_selector {
+	char name[STORE_FILENAME_MAX + 1];
+	uint64_t size;
+	char type[STORE_TYPE_MAX + 1];
+	bool has_hash;
+	uint8_t sha1[20];
+};
+
+struct store_item {
+	char id[STORE_ID_MAX + 1]; /* ours; also the blob's file name */
+	char sender[STORE_AOR_MAX + 1];
+	char recipient[STORE_AOR_MAX + 1];
+	struct store_selector sel;
+	char ft_id[STORE_TOKEN_MAX + 1];
+	char conv_id[STORE_CONV_ID_MAX + 1];
+	char contrib_id[STORE_CONV_ID_MAX + 1];
+	char irt_contrib_id[STORE_CONV_ID_MAX + 1];
+	char disposition[STORE_TOKEN_MAX + 1]; /* a=file-disposition */
+	char file_date[STORE_TOKEN_MAX + 1];   /* a=file-date */
+	int64_t created_at_ms;                  /* Unix time, ms */
+	int64_t expires_at_ms;
+	enum store_item_state state;
+	uint64_t bytes_received; /* contiguous from 0 */
+	char imdn_msgid[STORE_MSGID_MAX + 1];
+	unsigned imdn_disp; /* STORE_IMDN_* bits */
+	char delivered_device[STORE_INSTANCE_MAX + 1];
+};
+
+struct store_thumb {
+	char type[STORE_TYPE_MAX + 1];
+	size_t len;
+	const uint8_t *data; /* store_item_put: the caller's bytes (copied); _get: see there */
+};
+
+enum store_delivery_state {
+	STORE_DLV_PENDING = 0, /* waiting for next_attempt_at */
+	STORE_DLV_ACTIVE,      /* an INVITE/pull to this device is in progress */
+	STORE_DLV_DONE,
+	STORE_DLV_FAILED,
+};
+
+/* One delivery of an item to one device (instance). */
+struct store_delivery {
+	char item_id[STORE_ID_MAX + 1];
+	char instance[STORE_INSTANCE_MAX + 1];
+	unsigned attempts;
+	int64_t next_attempt_at_ms;
+	uint64_t bytes_acked; /* the device acknowledged [0, bytes_acked): resume point */
+	enum store_delivery_state state;
+};
+
+/* A partial upload, found again by (sender, selector) when the sender re-sends the file. */
+struct store_partial {
+	char item_id[STORE_ID_MAX + 1];
+	char sender[STORE_AOR_MAX + 1];
+	struct store_selector sel;
+	uint64_t bytes; /* contiguous bytes durable in blobs/tmp/<item_id> */
+	int64_t expires_at_ms;
+};
+
+enum store_notif_kind { STORE_NOTIF_DELIVERED = 0, STORE_NOTIF_FAILED, STORE_NOTIF_STORED };
+
+/* A delivery notification waiting for its target (the original sender) to be reachable. */
+struct store_notif {
+	char id[STORE_ID_MAX + 1];
+	char target[STORE_AOR_MAX + 1];
+	enum store_notif_kind kind;
+	char item_id[STORE_ID_MAX + 1];
+	char imdn_msgid[STORE_MSGID_MAX + 1];
+	int64_t created_at_ms;
+	unsigned attempts;
+	int64_t next_attempt_at_ms;
+};
+
+/* A device binding, kept so that registrations survive a restart. Key: (aor, instance). */
+struct store_reg {
+	char aor[STORE_AOR_MAX + 1];
+	char instance[STORE_INSTANCE_MAX + 1];
+	char contact[STORE_CONTACT_MAX + 1];
+	char flow[STORE_FLOW_MAX + 1];
+	bool tcp;
+	int64_t expires_at_ms;
+};
+
+enum store_method { STORE_METHOD_PUSH = 0, STORE_METHOD_PULL };
+enum store_on_expiry { STORE_EXPIRY_DISCARD = 0, STORE_EXPIRY_KEEP };
+
+struct store_prefs {
+	char aor[STORE_AOR_MAX + 1];
+	bool defer; /* store-and-forward enabled for this user */
+	enum store_method method;
+	enum store_on_expiry on_expiry;
+};
+
+/* ---- the handle --------------------------------------------------------------------------- */
+struct store;
+
+typedef void store_done_fn(void *arg, int err);
+/* Scan callbacks: return 0 to continue, non-zero to stop the scan. */
+typedef int store_item_cb(void *arg, const struct store_item *it);
+typedef int store_delivery_cb(void *arg, const struct store_delivery *d);
+typedef int store_notif_cb(void *arg, const struct store_notif *n);
+typedef int store_reg_cb(void *arg, const struct store_reg *r);
+
+/* SQLite backend: opens (creates) the database file `path`, its worker thread, and registers
+ * the completion eventfd in `root`. Blocks (schema creation, start-up): call before serving. */
+int store_sqlite_open(struct store **out, su_root_t *root, const char *path);
+
+/* Fault injection (tests): a store that forwards everything to `inner` but completes the
+ * nth write (1-based) with -EIO without applying it, and with STORE_FAULT_FROM_NTH every
+ * later write too. Takes ownership of inner (store_close closes both). */
+enum store_fault_mode { STORE_FAULT_ONLY_NTH = 0, STORE_FAULT_FROM_NTH };
+int store_faulty_wrap(struct store **out, struct store *inner, unsigned nth, enum store_fault_mode mode);
+
+/* Applies every queued write, runs the pending done callbacks (with their results), stops the
+ * worker and frees the store. Loop thread; blocks until the queue is committed. NULL is ok. */
+void store_close(struct store *s);
+
+bool store_id_valid(const char *id);
+
+/* Counters, for tests and the admin API. */
+struct store_stats {
+	uint64_t writes;       /* writes applied or failed by the backend */
+	uint64_t transactions; /* committed or rolled-back transactions */
+	uint64_t max_batch;    /* most writes in one transaction */
+};
+void store_stats_get(struct store *s, struct store_stats *out);
+
+/* ---- writes (async; see THREADING) -------------------------------------------------------- */
+/* Insert a new item (-EEXIST if its id exists). thumb may be NULL. */
+int store_item_put(struct store *s, const struct store_item *it, const struct store_thumb *thumb,
+		   store_done_fn *done, void *arg);
+/* Update the mutable fields of an existing item (state, bytes_received, expires_at_ms,
+ * delivered_device); -ENOENT if it does not exist. */
+int store_item_update(struct store *s, const struct store_item *it, store_done_fn *done, void *arg);
+/* Delete an item with its deliveries and its partial row (not the blob files). */
+int store_item_del(struct store *s, const char *id, store_done_fn *done, void *arg);
+/* The others are upserts (insert or replace by key) and deletes (-ENOENT if absent). */
+int store_delivery_put(struct store *s, const struct store_delivery *d, store_done_fn *done, void *arg);
+int store_delivery_del(struct store *s, const char *item_id, const char *instance, store_done_fn *done,
+		       void *arg);
+int store_partial_put(struct store *s, const struct store_partial *p, store_done_fn *done, void *arg);
+int store_partial_del(struct store *s, const char *item_id, store_done_fn *done, void *arg);
+int store_notif_put(struct store *s, const struct store_notif *n, store_done_fn *done, void *arg);
+int store_notif_del(struct store *s, const char *id, store_done_fn *done, void *arg);
+int store_reg_put(struct store *s, const struct store_reg *r, store_done_fn *done, void *arg);
+int store_reg_del(struct store *s, const char *aor, const char *instance, store_done_fn *done, void *arg);
+int store_prefs_put(struct store *s, const struct store_prefs *p, store_done_fn *done, void *arg);
+int store_prefs_del(struct store *s, const char *aor, store_done_fn *done, void *arg);
+/* done runs once every write submitted before it has been committed (a barrier). */
+int store_sync(struct store *s, store_done_fn *done, void *arg);
+
+/* ---- reads (synchronous, indexed; see THREADING) ------------------------------------------ */
+int store_item_get(struct store *s, const char *id, struct store_item *out);
+/* Copies the thumbnail into buf (cap bytes); out->data = buf, out->len = its length.
+ * -ENOENT if the item has none, -ENOSPC if cap is too small. */
+int store_item_thumb_get(struct store *s, const char *id, struct store_thumb *out, uint8_t *buf, size_t cap);
+int store_delivery_get(struct store *s, const char *item_id, const char *instance, struct store_delivery *out);
+int store_partial_get(struct store *s, const char *item_id, struct store_partial *out);
+int store_notif_get(struct store *s, const char *id, struct store_notif *out);
+int store_reg_get(struct store *s, const char *aor, const char *instance, struct store_reg *out);
+int store_prefs_get(struct store *s, const char *aor, struct store_prefs *out);
+/* The resumable partial of `sender` for this selector (the newest if several), -ENOENT. */
+int store_partial_find(struct store *s, const char *sender, const struct store_selector *sel,
+		       struct store_partial *out);
+
+/* Scans return the number of rows given to cb (>= 0) or a negative errno. limit 0 means
+ * STORE_SCAN_DEFAULT; pass UINT_MAX-like values only at start-up. */
+/* Items of `aor` waiting for delivery (STORED or DELIVERING), oldest first. */
+int store_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg);
+/* Live items (RECEIVING, STORED, DELIVERING) with expires_at_ms < t_ms, soonest first. */
+int store_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
+int store_deliveries_for_item(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg);
+/* Notifications waiting for `aor`, oldest first. */
+int store_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);
+/* Every registration (start-up: rebuild the location table). */
+int store_regs_all(struct store *s, store_reg_cb *cb, void *arg);
+
+/* ---- start-up reconcile (store_reconcile.c) ----------------------------------------------- */
+struct blob_dir;
+struct store_reconcile_report {
+	unsigned blobs_kept, blobs_removed;       /* blobs/<id> */
+	unsigned partials_kept, partials_removed; /* blobs/tmp/<id> */
+	unsigned items_failed;                    /* STORED/DELIVERING items whose blob is gone */
+	unsigned foreign;                         /* files whose names are not our ids: left alone */
+};
+/* Matches the blob directory against the store at start-up, before serving:
+ * - blobs/<id> with no STORED/DELIVERING item → removed;
+ * - blobs/tmp/<id> kept only if a RECEIVING item or a partial row references it and it has not
+ *   expired (now_ms), else removed;
+ * - STORED/DELIVERING items whose blob is missing → state FAILED (queued; logged by id), and
+ *   on_failed(arg, item) is called for each so pf can notify the sender (may be NULL).
+ * Counts are logged and returned in *rep. done (may be NULL) runs when the FAILED updates are
+ * durable. Blocks on directory scans and reads: start-up only. */
+int store_reconcile(struct store *s, struct blob_dir *bd, int64_t now_ms, struct store_reconcile_report *rep,
+		    store_item_cb *on_failed, store_done_fn *done, void *arg);
+
+#endif

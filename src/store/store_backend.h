@@ -1,0 +1,96 @@
+/* What a store backend implements (SQLite: store_sqlite.c; fault injection: store_faulty.c).
+ * pf never includes this file; it uses store.h.
+ *
+ * A write is one `struct store_op`: a header and a copy of one record, allocated with the size
+ * of that record only (an item op is ~3 KiB, a delivery op ~400 bytes), owned by the backend
+ * from submit() on, and freed by the backend after its done callback ran. */
+#ifndef CPM_STORE_BACKEND_H
+#define CPM_STORE_BACKEND_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+enum store_op_kind {
+	STORE_OP_ITEM_PUT = 0,
+	STORE_OP_ITEM_UPDATE,
+	STORE_OP_ITEM_DEL,
+	STORE_OP_DELIVERY_PUT,
+	STORE_OP_DELIVERY_DEL,
+	STORE_OP_PARTIAL_PUT,
+	STORE_OP_PARTIAL_DEL,
+	STORE_OP_NOTIF_PUT,
+	STORE_OP_NOTIF_DEL,
+	STORE_OP_REG_PUT,
+	STORE_OP_REG_DEL,
+	STORE_OP_PREFS_PUT,
+	STORE_OP_PREFS_DEL,
+	STORE_OP_SYNC, /* no record: a barrier */
+};
+
+/* Key of a delete: (k1) or (k1, k2). */
+struct store_key {
+	char k1[STORE_AOR_MAX + 1];
+	char k2[STORE_INSTANCE_MAX + 1];
+};
+
+/* ITEM_PUT's record: the item, then the thumbnail bytes (thumb_len of them). */
+struct store_item_rec {
+	struct store_item item;
+	char thumb_type[STORE_TYPE_MAX + 1];
+	size_t thumb_len;
+	uint8_t thumb[]; /* flexible */
+};
+
+struct store_op {
+	struct store_op *next; /* queue link, owned by whoever holds the op */
+	enum store_op_kind kind;
+	store_done_fn *done;
+	void *arg;
+	int err; /* result, set by the backend */
+	size_t rec_len;
+	_Alignas(max_align_t) unsigned char rec[]; /* the record copy, by kind */
+};
+
+/* Allocates an op with rec_len bytes of record (zeroed header; rec is not cleared). */
+struct store_op *store_op_alloc(enum store_op_kind kind, size_t rec_len, store_done_fn *done, void *arg);
+
+struct store_ops {
+	const char *name;
+	/* Takes ownership of op and queues it; 0, or < 0 (op freed by the caller, done not run). */
+	int (*submit)(struct store *s, struct store_op *op);
+	void (*close)(struct store *s);
+	void (*stats)(struct store *s, struct store_stats *out);
+	int (*item_get)(struct store *s, const char *id, struct store_item *out);
+	int (*item_thumb_get)(struct store *s, const char *id, struct store_thumb *out, uint8_t *buf, size_t cap);
+	int (*delivery_get)(struct store *s, const char *item_id, const char *instance, struct store_delivery *out);
+	int (*partial_get)(struct store *s, const char *item_id, struct store_partial *out);
+	int (*partial_find)(struct store *s, const char *sender, const struct store_selector *sel,
+			    struct store_partial *out);
+	int (*notif_get)(struct store *s, const char *id, struct store_notif *out);
+	int (*reg_get)(struct store *s, const char *aor, const char *instance, struct store_reg *out);
+	int (*prefs_get)(struct store *s, const char *aor, struct store_prefs *out);
+	int (*items_for_recipient)(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg);
+	int (*items_expiring_before)(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
+	int (*deliveries_for_item)(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg);
+	int (*notifs_for)(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);
+	int (*regs_all)(struct store *s, store_reg_cb *cb, void *arg);
+};
+
+/* The handle every backend embeds first. */
+struct store {
+	const struct store_ops *ops;
+	su_root_t *root;
+};
+
+/* ---- completion queue (store_cq.c): worker threads hand finished ops to the loop --------- */
+/* An eventfd registered in the su_root; post() may be called from any thread, the ops' done
+ * callbacks run in the loop thread, in post order, and the ops are freed after. */
+struct store_cq;
+int store_cq_create(struct store_cq **out, su_root_t *root);
+void store_cq_post(struct store_cq *cq, struct store_op *head, struct store_op *tail);
+/* Runs whatever has been posted (loop thread; used by close to flush). */
+void store_cq_run(struct store_cq *cq);
+void store_cq_destroy(struct store_cq *cq);
+
+#endif

@@ -1,0 +1,153 @@
+/* Start-up reconcile of the store with the blob directory (store.h: store_reconcile).
+ * Runs before cpmd serves, on the loop thread: the directory scans, reads and unlinks block,
+ * which is fine then and never later. The FAILED updates are ordinary async writes. */
+#include "store/store_backend.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "store/blob.h"
+
+struct rec {
+	struct store *s;
+	struct blob_dir *bd;
+	int64_t now_ms;
+	struct store_reconcile_report *rep;
+	int err;
+	/* items found STORED/DELIVERING without a blob, updated after the scan */
+	struct store_item *failed;
+	size_t nfailed, cap;
+};
+
+static bool deliverable(enum store_item_state st)
+{
+	return st == STORE_ITEM_STORED || st == STORE_ITEM_DELIVERING;
+}
+
+static int final_cb(void *arg, const char *name, bool valid)
+{
+	struct rec *r = arg;
+	struct store_item it;
+	int err;
+
+	if (!valid) {
+		log_warn("store: reconcile: blobs/ holds a file that is not ours, left alone (%.64s)", name);
+		r->rep->foreign++;
+		return 0;
+	}
+	err = store_item_get(r->s, name, &it);
+	if (err && err != -ENOENT) {
+		r->err = err; /* cannot tell: keep everything, stop */
+		return 1;
+	}
+	if (!err && deliverable(it.state)) {
+		r->rep->blobs_kept++;
+		return 0;
+	}
+	const char *why = err ? "no item" : store_item_state_name(it.state);
+	if ((err = blob_remove(r->bd, name, false)) && err != -ENOENT)
+		log_warn("store: reconcile: remove blob %s: %s", name, strerror(-err));
+	r->rep->blobs_removed++;
+	log_info("store: reconcile: removed orphan blob %s (%s)", name, why);
+	return 0;
+}
+
+static int partial_cb(void *arg, const char *name, bool valid)
+{
+	struct rec *r = arg;
+	struct store_item it;
+	struct store_partial p;
+	bool keep = false;
+	int err;
+
+	if (!valid) {
+		log_warn("store: reconcile: blobs/tmp/ holds a file that is not ours, left alone (%.64s)", name);
+		r->rep->foreign++;
+		return 0;
+	}
+	err = store_item_get(r->s, name, &it);
+	if (!err)
+		keep = it.state == STORE_ITEM_RECEIVING && it.expires_at_ms > r->now_ms;
+	else if (err != -ENOENT)
+		goto fail;
+	if (!keep) {
+		err = store_partial_get(r->s, name, &p);
+		if (!err)
+			keep = p.expires_at_ms > r->now_ms;
+		else if (err != -ENOENT)
+			goto fail;
+	}
+	if (keep) {
+		r->rep->partials_kept++;
+		return 0;
+	}
+	if ((err = blob_remove(r->bd, name, true)) && err != -ENOENT)
+		log_warn("store: reconcile: remove partial %s: %s", name, strerror(-err));
+	r->rep->partials_removed++;
+	return 0;
+fail:
+	r->err = err;
+	return 1;
+}
+
+static int item_cb(void *arg, const struct store_item *it)
+{
+	struct rec *r = arg;
+
+	if (!deliverable(it->state) || blob_exists(r->bd, it->id, false) == 0)
+		return 0;
+	if (r->nfailed == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct store_item *n = realloc(r->failed, cap * sizeof *n);
+		if (!n) {
+			r->err = -ENOMEM;
+			return 1;
+		}
+		r->failed = n;
+		r->cap = cap;
+	}
+	r->failed[r->nfailed++] = *it;
+	return 0;
+}
+
+int store_reconcile(struct store *s, struct blob_dir *bd, int64_t now_ms, struct store_reconcile_report *rep,
+		    store_item_cb *on_failed, store_done_fn *done, void *arg)
+{
+	struct rec r = {.s = s, .bd = bd, .now_ms = now_ms, .rep = rep};
+	int err, n;
+
+	memset(rep, 0, sizeof *rep);
+	if ((err = blob_scan(bd, false, final_cb, &r)) || (err = r.err))
+		goto out;
+	if ((err = blob_scan(bd, true, partial_cb, &r)) || (err = r.err))
+		goto out;
+	/* Every live item, whatever its expiry (start-up may page through all of them). */
+	n = store_items_expiring_before(s, INT64_MAX, (unsigned)INT32_MAX, item_cb, &r);
+	if (n < 0 || (err = r.err)) {
+		err = n < 0 ? n : err;
+		goto out;
+	}
+	for (size_t i = 0; i < r.nfailed; i++) {
+		struct store_item *it = &r.failed[i];
+		log_warn("store: reconcile: item %s is %s but its blob is missing: marked FAILED", it->id,
+			 store_item_state_name(it->state));
+		it->state = STORE_ITEM_FAILED;
+		if ((err = store_item_update(s, it, NULL, NULL)))
+			goto out;
+		rep->items_failed++;
+		if (on_failed)
+			on_failed(arg, it);
+	}
+	log_info("store: reconcile: blobs kept %u removed %u, partials kept %u removed %u, items failed %u,"
+		 " foreign files %u",
+		 rep->blobs_kept, rep->blobs_removed, rep->partials_kept, rep->partials_removed, rep->items_failed,
+		 rep->foreign);
+	err = done ? store_sync(s, done, arg) : 0;
+out:
+	if (err)
+		log_error("store: reconcile failed: %s", strerror(-err));
+	free(r.failed);
+	return err;
+}
