@@ -164,6 +164,8 @@ BG_START=$(bg_snapshot)
 SHA_NI=$(grep -m1 -qw sha_ni /proc/cpuinfo && echo yes || echo no)
 DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 GITREV=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$SRC" status --porcelain -- src lib include CMakeLists.txt 2>/dev/null | wc -l)
+[ "$DIRTY" -gt 0 ] && GITREV="$GITREV + $DIRTY uncommitted source files (the binaries were built from the work tree)"
 say "machine: $MACHINE; sha_ni: $SHA_NI; cpmd $GITREV ($BUILD); tmp $T"
 
 # --- tools -----------------------------------------------------------------
