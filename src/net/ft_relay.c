@@ -40,6 +40,7 @@ const char *ft_relay_result_str(enum ft_relay_result r)
 	case FT_RELAY_TIMEOUT: return "timeout";
 	case FT_RELAY_PROTOCOL_ERROR: return "protocol error";
 	case FT_RELAY_IO_ERROR: return "I/O error";
+	case FT_RELAY_RECEIVED: return "received";
 	}
 	return "unknown";
 }
@@ -174,15 +175,15 @@ int relay_txn_find(struct ft_relay *r, const char *down_tid)
 
 void relay_check_complete(struct ft_relay *r)
 {
-	if (r->ended || !r->last_sent)
-		return;
+	if (r->ended || !r->last_sent || r->store)
+		return; /* store mode ends with ft_relay_ack_received() */
 	if (r->need_200 && !r->got_200)
 		return;
 	if (r->need_report && !r->got_report)
 		return;
 	if (!r->need_200 && !r->need_report && conn_queued(relay_conn(r, FT_LEG_DOWN)))
 		return; /* nothing to wait for but our own socket */
-	relay_finish(r, FT_RELAY_COMPLETE, "file relayed%s%s", r->need_200 ? ", 200 from the device" : "",
+	relay_finish(r, FT_RELAY_COMPLETE, "file %s%s%s", r->source ? "delivered" : "relayed", r->need_200 ? ", 200 from the device" : "",
 	       r->need_report ? ", success REPORT from the device" : "");
 }
 
@@ -261,6 +262,8 @@ static void relay_drained(struct msrp_session *s)
 		relay_arm(r);
 	}
 	relay_flow(r);
+	if (L->which == FT_LEG_DOWN && r->source)
+		relay_source_pump(r);
 	if (L->which == FT_LEG_DOWN)
 		relay_check_complete(r);
 }
@@ -293,9 +296,10 @@ static void relay_closed(struct msrp_session *s, int err)
 		return;
 	}
 	if (err == EPROTO)
-		relay_finish(r, FT_RELAY_PROTOCOL_ERROR, "unparseable stream from the device");
+		relay_recipient_failed(r, FT_RELAY_PROTOCOL_ERROR, "unparseable stream from the device");
 	else
-		relay_finish(r, FT_RELAY_RECIPIENT_LOST, "device connection %s", err ? strerror(err) : "closed");
+		relay_recipient_failed(r, FT_RELAY_RECIPIENT_LOST, "device connection %s",
+				       err ? strerror(err) : "closed");
 }
 
 static const struct msrp_session_ops relay_ops = {
@@ -312,39 +316,70 @@ static void relay_free(struct hub_defer *d)
 	free((struct ft_relay *)(void *)d);
 }
 
-int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_relay_params *p,
-		    ft_relay_done_f *done, void *arg)
+/* The parts every kind of relay has: timer, hash context (and blob for a
+ * relay that receives), callbacks. Sessions are added by the caller. */
+struct ft_relay *relay_new(struct msrp_hub *h, const char *blob_path, ft_relay_done_f *done, void *arg,
+			   int *err)
 {
-	char id[MSRP_SESSION_ID_LEN + 1];
-	struct ft_relay *r;
+	struct ft_relay *r = calloc(1, sizeof *r);
 	int rc;
 
-	*rp = NULL;
-	if (!h || !p || p->size > MSRP_MAX_RANGE_VALUE)
-		return -EINVAL;
-	r = calloc(1, sizeof *r);
-	if (!r)
-		return -ENOMEM;
+	if (!r) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	r->hub = h;
 	r->done = done;
 	r->arg = arg;
-	r->size = p->size;
-	r->limit = p->max_size && p->max_size < p->size ? p->max_size : p->size;
-	r->has_sha1 = p->has_sha1;
-	memcpy(r->sha1, p->sha1, sizeof r->sha1);
 	r->fwd_txn = -1;
+	r->src_fd = -1;
 	r->defer.fn = relay_free;
-	rc = tee_open(&r->tee, p->blob_path);
+	rc = tee_open(&r->tee, blob_path);
 	if (rc) {
 		free(r);
-		return rc;
+		*err = rc;
+		return NULL;
 	}
 	r->timer = su_timer_create(su_root_task(hub_root(h)), 0);
 	if (!r->timer) {
 		tee_close(&r->tee);
 		free(r);
-		return -ENOMEM;
+		*err = -ENOMEM;
+		return NULL;
 	}
+	return r;
+}
+
+/* Undo relay_new() and relay_leg_add() before the relay was handed out. */
+void relay_discard(struct ft_relay *r)
+{
+	for (int l = 0; l < 2; l++)
+		if (r->leg[l].in_hub)
+			hub_session_del(r->hub, &r->leg[l].s);
+	su_timer_destroy(r->timer);
+	tee_close(&r->tee);
+	relay_source_free(r);
+	free(r);
+}
+
+/* Index one leg's session in the hub and make its URI. A leg that is not
+ * added has no session (its URI is ""): nobody can bind to it. */
+int relay_leg_add(struct ft_relay *r, enum ft_relay_leg l)
+{
+	char id[MSRP_SESSION_ID_LEN + 1];
+	struct relay_leg *L = &r->leg[l];
+
+	if (hub_session_add(r->hub, &L->s))
+		return -ENOMEM;
+	L->in_hub = true;
+	/* (a copy: gcc's -Wrestrict cannot tell two members apart) */
+	memcpy(id, L->s.id, sizeof id);
+	snprintf(L->uri, sizeof L->uri, "msrp://%s:%u/%s;tcp", hub_advertise(r->hub), msrp_hub_port(r->hub), id);
+	return 0;
+}
+
+void relay_legs_init(struct ft_relay *r)
+{
 	for (int l = 0; l < 2; l++) {
 		struct relay_leg *L = &r->leg[l];
 
@@ -352,21 +387,42 @@ int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_re
 		L->which = (enum ft_relay_leg)l;
 		L->s.ops = &relay_ops;
 		L->s.owner = L;
-		if (hub_session_add(h, &L->s)) {
-			if (l)
-				hub_session_del(h, &r->leg[0].s);
-			su_timer_destroy(r->timer);
-			tee_close(&r->tee);
-			free(r);
-			return -ENOMEM;
-		}
-		/* (a copy: gcc's -Wrestrict cannot tell two members apart) */
-		memcpy(id, L->s.id, sizeof id);
-		snprintf(L->uri, sizeof L->uri, "msrp://%s:%u/%s;tcp", hub_advertise(h),
-			 msrp_hub_port(h), id);
 	}
-	msrp_log("relay %s: created (down session %s, %llu bytes)", r->leg[0].s.id, r->leg[1].s.id,
-		 (unsigned long long)r->size);
+}
+
+int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_relay_params *p,
+		    ft_relay_done_f *done, void *arg)
+{
+	struct ft_relay *r;
+	int rc = 0;
+
+	*rp = NULL;
+	if (!h || !p || p->size > MSRP_MAX_RANGE_VALUE)
+		return -EINVAL;
+	/* store mode needs someone to hear RECEIVED and acknowledge it */
+	if ((p->store_only || p->keep_on_recipient_loss) && !p->event)
+		return -EINVAL;
+	r = relay_new(h, p->blob_path, done, arg, &rc);
+	if (!r)
+		return rc;
+	r->size = p->size;
+	r->limit = p->max_size && p->max_size < p->size ? p->max_size : p->size;
+	r->has_sha1 = p->has_sha1;
+	memcpy(r->sha1, p->sha1, sizeof r->sha1);
+	r->event = p->event;
+	r->keep_on_loss = p->keep_on_recipient_loss;
+	r->store = p->store_only;
+	relay_legs_init(r);
+	if (relay_leg_add(r, FT_LEG_UP) || (!p->store_only && relay_leg_add(r, FT_LEG_DOWN))) {
+		relay_discard(r);
+		return -ENOMEM;
+	}
+	if (p->store_only)
+		msrp_log("relay %s: created in store mode (%llu bytes)", r->leg[0].s.id,
+			 (unsigned long long)r->size);
+	else
+		msrp_log("relay %s: created (down session %s, %llu bytes)", r->leg[0].s.id, r->leg[1].s.id,
+			 (unsigned long long)r->size);
 	*rp = r;
 	return 0;
 }
@@ -404,6 +460,8 @@ int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char
 	    strlen(path) > SDP_MAX_PATH || !path_ok(path) || strpbrk(path, "\r\n"))
 		return -1;
 	L = &r->leg[leg];
+	if (!L->in_hub)
+		return -1; /* no such leg: store mode has no DOWN, source mode no UP */
 	hub_enter(r->hub);
 	strcpy(L->peer_path, path);
 	L->has_peer = true;
@@ -420,6 +478,8 @@ int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char
 
 uint64_t ft_relay_bytes(const struct ft_relay *r)
 {
+	if (r->source)
+		return r->src_next;
 	return r->tee.contig;
 }
 
@@ -453,12 +513,15 @@ void ft_relay_destroy(struct ft_relay *r)
 
 		if (L->s.conn)
 			conn_drain(L->s.conn);
-		hub_session_del(h, &L->s);
+		if (L->in_hub)
+			hub_session_del(h, &L->s);
+		L->in_hub = false;
 	}
 	relay_timer_stop(r);
 	su_timer_destroy(r->timer);
 	r->timer = NULL;
 	tee_close(&r->tee);
+	relay_source_free(r);
 	msrp_log("relay %s: destroyed", r->leg[0].s.id);
 	hub_defer(h, &r->defer);
 	hub_leave(h);

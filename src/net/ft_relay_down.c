@@ -42,6 +42,18 @@ static void down_response(struct ft_relay *r, const struct msrp_msg *m)
 
 	if (i < 0)
 		return; /* a chunk we forgot (partial) or never sent */
+	if (r->source) {
+		if (!r->ended)
+			relay_source_response(r, i, m);
+		return;
+	}
+	if (m->status != 200 && r->keep_on_loss && !r->ended) {
+		/* The slot stays: switching to store mode answers it (and
+		 * every other chunk the device left unanswered) to the
+		 * sender; the device's error is not passed on. */
+		relay_recipient_failed(r, FT_RELAY_RECIPIENT_REFUSED, "device answered %d", m->status);
+		return;
+	}
 	t = r->tab[i];
 	r->tab[i].used = false;
 	if (r->ended)
@@ -84,6 +96,14 @@ static void down_report(struct ft_relay *r, const struct msrp_msg *m)
 
 	if (!r->file_msgid[0] || !cpm_str_eq(m->message_id, r->file_msgid))
 		return;
+	if (r->source) {
+		relay_source_report(r, m);
+		return;
+	}
+	if (m->status_code != 200 && r->keep_on_loss) {
+		relay_recipient_failed(r, FT_RELAY_RECIPIENT_REFUSED, "device reported %d", m->status_code);
+		return;
+	}
 	msrp_random_ident(tid, MSRP_OUR_TID_LEN);
 	copy_comment(comment, sizeof comment, m->status_comment);
 	memset(&hd, 0, sizeof hd);

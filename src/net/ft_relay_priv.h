@@ -34,12 +34,15 @@ struct relay_leg {
 	char peer_from[MSRP_MAX_LINE + 1]; /* From-Path of the peer's first request */
 	uint64_t bind_deadline;            /* 0: not waiting */
 	size_t max_queued;
+	bool in_hub;                       /* session indexed in the hub */
 };
 
 struct txn {
 	bool used;
 	bool timed; /* Failure-Report yes: a response must come */
 	bool last;  /* the '$' chunk of the file */
+	bool acked; /* source mode: 200 came, waiting for the prefix to reach it */
+	uint64_t start, end; /* source mode: 1-based range of the chunk within the message */
 	enum msrp_report_mode fr;
 	uint64_t deadline; /* 0 until its end-line was written */
 	uint64_t seq;
@@ -86,6 +89,27 @@ struct ft_relay {
 	bool need_200, need_report, got_200, got_report;
 	bool hash_ok;
 	bool ended, destroyed;
+
+	/* store mode (ft_relay_store.c) */
+	ft_relay_event_f *event;
+	bool keep_on_loss;
+	bool store;        /* no DOWN leg (any more): we answer the sender */
+	bool ack_wait;     /* RECEIVED reported, ft_relay_ack_received() not called */
+	bool held_200;     /* the '$' chunk's 200 is owed (Failure-Report yes) */
+	bool held_report;  /* a success REPORT is owed (Success-Report yes) */
+	enum msrp_report_mode held_fr;
+	char held_tid[MSRP_TID_MAX + 1];
+
+	/* source mode (ft_relay_source.c) */
+	bool source;
+	int src_fd;
+	char *src_buf;           /* one chunk on the wire: head + body + end-line */
+	size_t src_buf_cap;
+	uint64_t src_off;        /* file offset of the range's first byte */
+	uint64_t src_next;       /* bytes of the range read and sent */
+	uint64_t src_acked;      /* bytes of the range acknowledged, contiguous */
+	bool src_check_hash;
+	char src_ctype[128];
 };
 
 static inline struct msrp_conn *relay_conn(struct ft_relay *r, enum ft_relay_leg l)
@@ -99,6 +123,11 @@ static inline bool fr_wants_response(enum msrp_report_mode fr)
 }
 
 /* ft_relay.c */
+struct ft_relay *relay_new(struct msrp_hub *h, const char *blob_path, ft_relay_done_f *done, void *arg,
+			   int *err);
+void relay_legs_init(struct ft_relay *r);
+int relay_leg_add(struct ft_relay *r, enum ft_relay_leg l);
+void relay_discard(struct ft_relay *r);
 /* The one place done() is called; callers return right after it. */
 void relay_finish(struct ft_relay *r, enum ft_relay_result res, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -121,6 +150,24 @@ void relay_txn_start_clock(struct ft_relay *r, bool last);
 /* ft_relay_up.c */
 void relay_try_pending(struct ft_relay *r);
 void relay_up_event(struct ft_relay *r, const struct msrp_event *ev);
+
+/* ft_relay_store.c */
+/* The device's leg failed: with keep_on_recipient_loss, switch to store
+ * mode and report event(RECIPIENT_LOST); otherwise relay_finish(res). */
+void relay_recipient_failed(struct ft_relay *r, enum ft_relay_result res, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void relay_go_store(struct ft_relay *r);
+/* store mode, the '$' chunk passed its checks: hold its answer, report RECEIVED */
+void relay_store_received(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
+			  enum msrp_report_mode sr);
+void relay_event_cb(struct ft_relay *r, enum ft_relay_result ev, const char *detail);
+void relay_up_report(struct ft_relay *r, int status, const char *comment);
+
+/* ft_relay_source.c */
+void relay_source_pump(struct ft_relay *r);
+void relay_source_response(struct ft_relay *r, int i, const struct msrp_msg *m);
+void relay_source_report(struct ft_relay *r, const struct msrp_msg *m);
+void relay_source_free(struct ft_relay *r);
 
 /* ft_relay_down.c */
 void relay_down_end(struct ft_relay *r, char flag);

@@ -78,8 +78,13 @@ static void relay_check_timeouts(struct ft_relay *r)
 
 	for (int l = 0; l < 2; l++) {
 		if (r->leg[l].bind_deadline && r->leg[l].bind_deadline <= now) {
-			relay_finish(r, FT_RELAY_TIMEOUT, "%s leg did not connect within %u s",
-			       l == FT_LEG_UP ? "sender" : "recipient", hub_bind_timeout_ms(r->hub) / 1000);
+			if (l == FT_LEG_UP)
+				relay_finish(r, FT_RELAY_TIMEOUT, "sender leg did not connect within %u s",
+					     hub_bind_timeout_ms(r->hub) / 1000);
+			else
+				relay_recipient_failed(r, FT_RELAY_TIMEOUT,
+						       "recipient leg did not connect within %u s",
+						       hub_bind_timeout_ms(r->hub) / 1000);
 			return;
 		}
 	}
@@ -88,7 +93,7 @@ static void relay_check_timeouts(struct ft_relay *r)
 		 * late yet. The stall check below covers one that reads
 		 * nothing; the deadlines restart when the queue empties. */
 		if (down->last_progress + txn_ms <= now) {
-			relay_finish(r, FT_RELAY_TIMEOUT, "device read nothing for %u ms", txn_ms);
+			relay_recipient_failed(r, FT_RELAY_TIMEOUT, "device read nothing for %u ms", txn_ms);
 			return;
 		}
 		relay_arm(r);
@@ -103,14 +108,15 @@ static void relay_check_timeouts(struct ft_relay *r)
 		const struct txn *t = &r->tab[i];
 
 		if (t->used && t->timed && t->deadline && t->deadline <= now) {
-			relay_finish(r, FT_RELAY_TIMEOUT, "no response from the device to a chunk in %u ms", txn_ms);
+			relay_recipient_failed(r, FT_RELAY_TIMEOUT, "no response from the device to a chunk in %u ms",
+					       txn_ms);
 			return;
 		}
 	}
 	if (r->report_deadline && r->report_deadline <= now && !r->got_report) {
 		/* RFC 4975 has no timer for REPORTs; we do, or a device that
 		 * never reports would keep the transfer open for ever. */
-		relay_finish(r, FT_RELAY_TIMEOUT, "no success REPORT from the device in %u ms", txn_ms);
+		relay_recipient_failed(r, FT_RELAY_TIMEOUT, "no success REPORT from the device in %u ms", txn_ms);
 		return;
 	}
 	relay_arm(r);

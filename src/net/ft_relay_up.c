@@ -64,8 +64,21 @@ void relay_try_pending(struct ft_relay *r)
 	const struct msrp_msg *m = r->pending;
 	int slot = -1, n;
 
+	if (r->source) {
+		relay_source_pump(r);
+		return;
+	}
 	if (!m || r->ended || r->up_cur != UP_PENDING)
 		return;
+	if (r->store) {
+		/* Nothing goes DOWN: the body goes to the blob only, and we
+		 * answer the chunk at its end-line. */
+		r->pending = NULL;
+		r->fwd_txn = -1;
+		r->up_cur = UP_ACTIVE;
+		conn_unhold(up, CONN_HOLD_PEER);
+		return;
+	}
 	if (!down || !r->leg[FT_LEG_DOWN].has_peer) {
 		conn_hold(up, CONN_HOLD_PEER);
 		return;
@@ -196,10 +209,12 @@ static void up_body(struct ft_relay *r, const struct msrp_event *ev)
 	}
 	/* Straight from the receive buffer; only what the socket does not
 	 * take is copied into the DOWN queue. */
-	relay_send(r, FT_LEG_DOWN, p, n);
+	if (!r->store) {
+		relay_send(r, FT_LEG_DOWN, p, n);
+		hub_count_relayed(r->hub, n);
+	}
 	r->fwd_off += n;
-	r->relayed += n;
-	hub_count_relayed(r->hub, n);
+	r->relayed += n; /* store mode: received, re-sent ones included */
 	relay_flow(r);
 }
 
@@ -223,6 +238,12 @@ static void up_last_chunk(struct ft_relay *r, const struct msrp_msg *m)
 		return;
 	}
 	r->hash_ok = true;
+	if (r->store) {
+		r->last_sent = true;
+		r->up_cur = UP_NONE;
+		relay_store_received(r, m->tid, r->fwd_fr, r->fwd_sr);
+		return;
+	}
 	relay_txn_start_clock(r, true);
 	r->last_sent = true;
 	r->need_200 = fr_wants_response(r->fwd_fr);
@@ -251,6 +272,12 @@ static void up_end(struct ft_relay *r, const struct msrp_event *ev)
 		relay_finish(r, FT_RELAY_SENDER_ABORTED, "sender aborted the file ('#')");
 		return;
 	case MSRP_FLAG_MORE:
+		if (r->store) {
+			/* the bytes are in the blob: the chunk is ours to answer */
+			r->up_cur = UP_NONE;
+			relay_leg_respond(&r->leg[FT_LEG_UP], ev->msg, 200, NULL);
+			return;
+		}
 		relay_txn_start_clock(r, false);
 		relay_down_end(r, MSRP_FLAG_MORE);
 		return;

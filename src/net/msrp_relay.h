@@ -85,9 +85,28 @@ enum ft_relay_result {
 	FT_RELAY_TOO_BIG,           /* more bytes than declared or than max_size */
 	FT_RELAY_TIMEOUT,           /* a leg never connected, or a 30 s transaction timeout */
 	FT_RELAY_PROTOCOL_ERROR,    /* unparseable stream from a peer */
-	FT_RELAY_IO_ERROR,          /* blob write failed */
+	FT_RELAY_IO_ERROR,          /* blob write failed (store mode: the owner's commit failed;
+				     * source mode: the blob could not be read) */
+	/* Added for store-and-forward (issue #3), see "Store mode" below: */
+	FT_RELAY_RECEIVED,          /* store mode: every byte is in the blob, the size and sha-1
+				     * are checked; as an event: the final acknowledgement to the
+				     * sender is held until ft_relay_ack_received(); as the final
+				     * result: the sender has been sent it (ack err 0) */
 };
 const char *ft_relay_result_str(enum ft_relay_result r);
+
+/* Added for store-and-forward: a NON-final event of a relay that goes on.
+ * `ev` is one of:
+ *   FT_RELAY_RECIPIENT_LOST  the device's leg failed (connection lost, error
+ *                            response or REPORT, timeout) and
+ *                            keep_on_recipient_loss is set: the relay is in
+ *                            store mode now (the transfer goes on);
+ *   FT_RELAY_RECEIVED        store mode: the whole file is in the blob and
+ *                            checked; call ft_relay_ack_received() once it is
+ *                            durable.
+ * It may call ft_relay_destroy() and, for RECEIVED, ft_relay_ack_received().
+ * done() is still called exactly once, later (unless destroyed first). */
+typedef void ft_relay_event_f(void *arg, enum ft_relay_result ev, const char *detail);
 
 struct ft_relay_params {
 	uint64_t size;          /* selector size: exact number of file bytes expected */
@@ -95,6 +114,10 @@ struct ft_relay_params {
 	uint8_t sha1[20];       /* selector hash */
 	uint64_t max_size;      /* policy limit (0 = none) */
 	const char *blob_path;  /* tee file (created/truncated); NULL = no tee */
+	/* Added for store-and-forward (issue #3): */
+	bool store_only;        /* no DOWN leg: receive the file for later delivery (store mode) */
+	bool keep_on_recipient_loss; /* the device's leg failing switches to store mode */
+	ft_relay_event_f *event;     /* non-final events (NULL: none), called with done's arg */
 };
 
 /* Called once when the transfer ends, for any reason. `detail` is a short
@@ -111,7 +134,8 @@ const char *ft_relay_path(const struct ft_relay *r, enum ft_relay_leg leg);
  * legs before bytes can flow; requests on a leg whose peer path is unknown
  * are held. Returns 0, or -1 if the path does not parse. */
 int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char *path);
-/* Bytes of the file received from the sender so far, and sha-1 when complete. */
+/* Bytes of the file received from the sender so far, and sha-1 when complete.
+ * (Source mode: bytes of the range written towards the device so far.) */
 uint64_t ft_relay_bytes(const struct ft_relay *r);
 /* The sha-1 of the received file, once the last chunk has been checked:
  * returns true and fills out[20]; false before that. */
@@ -123,5 +147,101 @@ size_t ft_relay_max_queued(const struct ft_relay *r, enum ft_relay_leg leg);
  * progress), free everything. Safe at any time, including from inside the
  * done callback. */
 void ft_relay_destroy(struct ft_relay *r);
+
+/* ======================================================================
+ * Added for store-and-forward (issue #3). docs/internals/relay.md, "Store
+ * mode" and "Source mode", has the details.
+ *
+ * STORE MODE (params.store_only, or a relay switched by
+ * ft_relay_detach_down() / keep_on_recipient_loss): the relay has an UP leg
+ * only. It takes the file into the blob with the same checks as a live
+ * relay (contiguous ranges, size, sha-1, max_size, 413 on too many bytes,
+ * 400 on a size/hash mismatch) and answers the sender's chunks itself: 200
+ * for every '+' chunk (none for Failure-Report no/partial), EXCEPT the '$'
+ * chunk. When every byte is in and the hash matches, event(RECEIVED) is
+ * called; the '$' chunk's 200 and the success REPORT (if the sender asked
+ * Success-Report: yes) are HELD until the owner calls
+ * ft_relay_ack_received(): the owner first makes the blob durable (fsync on
+ * its own worker thread, see ft_relay_blob_dup(); rename; store commit).
+ * A store_only relay has no DOWN session: ft_relay_path(r, FT_LEG_DOWN) is
+ * "" and setting a DOWN peer path fails. The sender leaving after RECEIVED
+ * does not end the relay (the file is complete); before it, it is
+ * FT_RELAY_SENDER_ABORTED as for a live relay. No timer runs while the ack
+ * is awaited: the owner's commit decides.
+ */
+
+/* Acknowledge a RECEIVED file to the sender (store mode, after event
+ * RECEIVED, once). err == 0: the blob is durable and committed: the sender
+ * gets 200 for its '$' chunk (per its Failure-Report) and, if it asked for
+ * one, a success REPORT (Byte-Range 1-size/size, Status: 000 200 OK); then
+ * done(FT_RELAY_RECEIVED). err != 0 (an errno, or any non-zero): the sender
+ * gets "400 Cannot store the file" (unless Failure-Report: no) and, unless
+ * Failure-Report is no, a failure REPORT with Status: 000 400; then
+ * done(FT_RELAY_IO_ERROR). Returns 0, or -EINVAL when no ack is awaited
+ * (not store mode, not RECEIVED yet, already acknowledged, ended). If the
+ * sender's connection is gone by then, nothing is sent; done() is the same. */
+int ft_relay_ack_received(struct ft_relay *r, int err);
+
+/* A new file descriptor (O_RDONLY is not enough for fsync on every
+ * filesystem, so it is the blob's own write descriptor, dup()ed, close-on-
+ * exec) for the owner's worker thread to fsync() the blob: the event loop
+ * must never wait for fsync. The caller closes it; it stays valid after
+ * ft_relay_destroy(). The relay writes nothing to the blob after event
+ * RECEIVED. Returns the fd, or -errno (-EBADF: no blob). */
+int ft_relay_blob_dup(const struct ft_relay *r);
+
+/* Give up the device's leg and keep taking the sender's bytes (store mode
+ * from now on): a DOWN chunk in progress ends with '#', the DOWN session is
+ * closed (its connection flushed and closed; a device binding later gets
+ * 481), and every chunk that was relayed to the device and not answered yet
+ * is answered to the sender by the relay (200 per Failure-Report; the '$'
+ * chunk's answer is held as above). If the '$' chunk already passed its
+ * checks, event(RECEIVED) is called before this returns. Bytes the device
+ * has acknowledged are not affected. Returns 0 (also if already in store
+ * mode), or -EINVAL for a source relay or an ended one. */
+int ft_relay_detach_down(struct ft_relay *r);
+
+/* SOURCE MODE: deliver a stored file to a device (push or pull delivery,
+ * and its resume). DOWN leg only: ft_relay_path(r, FT_LEG_UP) is "" and
+ * setting an UP peer path fails. Once the device has bound its connection
+ * (its first SEND, answered 200) and its peer path is set, the relay sends
+ * the range [offset, offset + length) of the blob as ONE MSRP message in
+ * chunks of FT_RELAY_SOURCE_CHUNK bytes: Message-ID, Byte-Range counting
+ * from 1 WITHIN THE RANGE with total = the range length (RFC 5547 §6 for
+ * a=file-range; for offset 0 and the whole file that is just 1..size),
+ * Success-Report: yes, Failure-Report: yes, the content type. The blob is
+ * read with pread() on the loop (page cache). The device's queue never
+ * holds more than the hub's high-water mark (one chunk at a time when a
+ * chunk is larger). done(FT_RELAY_COMPLETE) once the device answered 200 to
+ * the '$' chunk AND sent a success REPORT covering the whole range. Other
+ * endings: an error response or error REPORT: FT_RELAY_RECIPIENT_REFUSED;
+ * its connection closed: FT_RELAY_RECIPIENT_LOST; no binding within
+ * bind_timeout, a device that reads nothing, or no response/REPORT within
+ * txn_timeout_ms: FT_RELAY_TIMEOUT; a short or failed read of the blob:
+ * FT_RELAY_IO_ERROR; the sha-1 of the whole file differs from the one
+ * given (checked only when the whole file is sent, before the '$'; the
+ * chunk then ends with '#'): FT_RELAY_HASH_MISMATCH. */
+#define FT_RELAY_SOURCE_CHUNK (64 * 1024)
+
+struct ft_relay_source_params {
+	const char *blob_path;    /* the stored file, opened read-only at create */
+	uint64_t size;            /* the whole file's size: the blob must have exactly this size */
+	bool has_sha1;
+	uint8_t sha1[20];         /* the whole file's sha-1 (checked when offset 0 and length 0/size) */
+	const char *content_type; /* NULL: application/octet-stream */
+	const char *message_id;   /* the MSRP Message-ID (an ident, 4..32 chars); NULL: random */
+	uint64_t offset;          /* resume: 0-based file offset of the first byte to send
+				   * (a=file-range start - 1; the device's ft_relay_bytes_acked()) */
+	uint64_t length;          /* bytes to send from offset; 0: up to the end of the file */
+};
+
+int ft_relay_create_source(struct ft_relay **rp, struct msrp_hub *h, const struct ft_relay_source_params *p,
+			   ft_relay_done_f *done, void *arg);
+/* Source mode: the file offset up to which the device has acknowledged
+ * every byte (200 responses to our chunks, contiguous from the start of the
+ * range, or a success REPORT covering 1..n of the range): offset + n. A
+ * broken delivery resumes from here (a=file-range: this + 1). Before any
+ * acknowledgement it is params.offset. 0 for other relays. */
+uint64_t ft_relay_bytes_acked(const struct ft_relay *r);
 
 #endif
