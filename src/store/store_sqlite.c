@@ -48,7 +48,7 @@ static const char schema_sql[] =
 	" fsize INTEGER NOT NULL, ftype TEXT NOT NULL, hash BLOB NOT NULL, bytes INTEGER NOT NULL,"
 	" expires_at INTEGER NOT NULL);"
 	/* partial_find: sender + selector. */
-	"CREATE INDEX partial_match ON partial(sender, fname, fsize, ftype, hash);"
+	"CREATE INDEX partial_match ON partial(sender, fname, fsize, ftype, hash, expires_at);"
 	"CREATE TABLE notif(id TEXT PRIMARY KEY, target TEXT NOT NULL, kind INTEGER NOT NULL,"
 	" item_id TEXT NOT NULL, imdn_msgid TEXT NOT NULL, created_at INTEGER NOT NULL,"
 	" attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL);"

@@ -1,0 +1,291 @@
+/* The blob module (src/store/blob.c) and the start-up reconcile (store_reconcile.c) on a
+ * real directory and a real SQLite store. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "store/blob.h"
+#include "store/store.h"
+#include "unit.h"
+
+static su_root_t *root;
+static char dir[256], dbpath[300];
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void env_up(void)
+{
+	log_threshold = LOG_WARN;
+	su_init();
+	root = su_root_create(NULL);
+	snprintf(dir, sizeof dir, "/tmp/cpm_blob_test.XXXXXX");
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(dbpath, sizeof dbpath, "%s/store.db", dir);
+}
+
+static void env_down(void)
+{
+	char cmd[400];
+
+	su_root_destroy(root);
+	su_deinit();
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "  (could not remove %s)\n", dir);
+}
+
+/* A path under the test directory, for checks from outside the module. */
+static const char *at(const char *rel)
+{
+	static char p[4][600];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof p[i], "%s/%s", dir, rel);
+	return p[i];
+}
+
+static bool exists(const char *rel)
+{
+	struct stat st;
+
+	return stat(at(rel), &st) == 0;
+}
+
+static int put_file(const char *rel, const char *content)
+{
+	int fd = open(at(rel), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, content, strlen(content)) != (ssize_t)strlen(content)) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+UNIT_TEST(t_blob_write_resume_commit_read)
+{
+	struct blob_dir *bd;
+	uint64_t size;
+	int fd;
+	char buf[64];
+
+	env_up();
+	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
+	CHECK(exists("blobs/tmp"));
+	CHECK_EQ_INT(blob_partial_open(bd, "abc123", &fd, &size), 0);
+	CHECK_EQ_INT(size, 0);
+	CHECK_EQ_INT(blob_append(fd, "hello ", 6), 0);
+	CHECK_EQ_INT(blob_partial_sync(fd), 0);
+	close(fd);
+	CHECK(exists("blobs/tmp/abc123"));
+	CHECK(!exists("blobs/abc123"));
+
+	/* resume: reopen lands at the current size; a store that recorded fewer contiguous bytes
+	 * cuts the tail off first */
+	CHECK_EQ_INT(blob_partial_open(bd, "abc123", &fd, &size), 0);
+	CHECK_EQ_INT(size, 6);
+	CHECK_EQ_INT(blob_append(fd, "XXXX", 4), 0);
+	CHECK_EQ_INT(blob_partial_truncate(fd, 6), 0);
+	CHECK_EQ_INT(blob_append(fd, "world", 5), 0);
+	CHECK_EQ_INT(blob_commit(bd, "abc123", fd), 0);
+	close(fd);
+	CHECK(!exists("blobs/tmp/abc123"));
+	CHECK(exists("blobs/abc123"));
+	CHECK_EQ_INT(blob_exists(bd, "abc123", false), 0);
+	CHECK_EQ_INT(blob_exists(bd, "abc123", true), -ENOENT);
+
+	/* read from an offset (resume of a delivery) */
+	CHECK_EQ_INT(blob_open_read(bd, "abc123", 6, &fd, &size), 0);
+	CHECK_EQ_INT(size, 11);
+	memset(buf, 0, sizeof buf);
+	CHECK_EQ_INT(read(fd, buf, sizeof buf), 5);
+	CHECK_STR(buf, "world");
+	close(fd);
+	CHECK_EQ_INT(blob_open_read(bd, "abc123", 0, &fd, &size), 0);
+	memset(buf, 0, sizeof buf);
+	CHECK_EQ_INT(read(fd, buf, sizeof buf), 11);
+	CHECK_STR(buf, "hello world");
+	close(fd);
+	CHECK_EQ_INT(blob_open_read(bd, "abc123", 12, &fd, &size), -EINVAL);
+	CHECK_EQ_INT(blob_open_read(bd, "nothere", 0, &fd, &size), -ENOENT);
+
+	/* commit of a partial that is gone fails, and says so */
+	CHECK_EQ_INT(blob_partial_open(bd, "gone1", &fd, &size), 0);
+	CHECK_EQ_INT(blob_remove(bd, "gone1", true), 0);
+	CHECK_EQ_INT(blob_commit(bd, "gone1", fd), -ENOENT);
+	close(fd);
+
+	CHECK_EQ_INT(blob_remove(bd, "abc123", false), 0);
+	CHECK_EQ_INT(blob_remove(bd, "abc123", false), -ENOENT);
+	CHECK(!exists("blobs/abc123"));
+	blob_dir_close(bd);
+	env_down();
+}
+
+UNIT_TEST(t_blob_hostile_ids)
+{
+	static const char *const bad[] = {"../x", "..", ".", "", "tmp/../../x", "/etc/passwd", "a b", "a\nb",
+					  "123456789012345678901234567890123"};
+	struct blob_dir *bd;
+	uint64_t size;
+	int fd;
+	static char longid[8192];
+
+	env_up();
+	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
+	CHECK_EQ_INT(put_file("victim", "keep me"), 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK_EQ_INT(blob_partial_open(bd, bad[i], &fd, &size), -EINVAL);
+		CHECK_EQ_INT(blob_open_read(bd, bad[i], 0, &fd, &size), -EINVAL);
+		CHECK_EQ_INT(blob_remove(bd, bad[i], false), -EINVAL);
+		CHECK_EQ_INT(blob_remove(bd, bad[i], true), -EINVAL);
+		CHECK_EQ_INT(blob_exists(bd, bad[i], false), -EINVAL);
+		CHECK_EQ_INT(blob_commit(bd, bad[i], -1), -EINVAL);
+	}
+	memset(longid, 'a', sizeof longid - 1);
+	CHECK_EQ_INT(blob_partial_open(bd, longid, &fd, &size), -EINVAL);
+	/* "../victim" from blobs/tmp would be blobs/victim; from blobs it is the victim itself */
+	CHECK_EQ_INT(blob_remove(bd, "../victim", false), -EINVAL);
+	CHECK(exists("victim"));
+	/* a symlink planted in tmp/ is not followed */
+	CHECK_EQ_INT(symlink(at("victim"), at("blobs/tmp/link1")), 0);
+	CHECK_EQ_INT(blob_partial_open(bd, "link1", &fd, &size), -ELOOP);
+	CHECK_EQ_INT(blob_dir_open(&bd, ""), -EINVAL);
+	blob_dir_close(bd);
+	env_down();
+}
+
+/* ---- reconcile ---- */
+static unsigned done_n;
+static int done_err;
+
+static void on_done(void *arg, int err)
+{
+	(void)arg;
+	done_n++;
+	done_err = err ? err : done_err;
+}
+
+static bool wait_done(unsigned n)
+{
+	uint64_t end = now_ms() + 5000;
+
+	while (done_n < n && now_ms() < end)
+		su_root_step(root, 10);
+	return done_n >= n;
+}
+
+static unsigned failed_cb_n;
+
+static int on_failed(void *arg, const struct store_item *it)
+{
+	(void)arg;
+	failed_cb_n += !strcmp(it->id, "missing1") && it->state == STORE_ITEM_FAILED;
+	return 0;
+}
+
+static void item(struct store *s, const char *id, enum store_item_state st, int64_t expires)
+{
+	struct store_item it;
+
+	memset(&it, 0, sizeof it);
+	snprintf(it.id, sizeof it.id, "%s", id);
+	snprintf(it.sender, sizeof it.sender, "sip:alice@x");
+	snprintf(it.recipient, sizeof it.recipient, "sip:bob@x");
+	it.state = st;
+	it.expires_at_ms = expires;
+	if (store_item_put(s, &it, NULL, on_done, NULL))
+		abort();
+}
+
+UNIT_TEST(t_reconcile)
+{
+	struct store *s;
+	struct blob_dir *bd;
+	struct store_reconcile_report rep;
+	struct store_item it;
+	const int64_t now = 1000000;
+
+	env_up();
+	done_n = 0;
+	done_err = 0;
+	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
+	/* final blobs */
+	item(s, "stored1", STORE_ITEM_STORED, now + 1);        /* blob kept */
+	item(s, "delivering1", STORE_ITEM_DELIVERING, now + 1); /* blob kept */
+	item(s, "missing1", STORE_ITEM_STORED, now + 1);       /* no blob: FAILED */
+	item(s, "done1", STORE_ITEM_DELIVERED, now + 1);       /* blob removed */
+	CHECK_EQ_INT(put_file("blobs/stored1", "a"), 0);
+	CHECK_EQ_INT(put_file("blobs/delivering1", "a"), 0);
+	CHECK_EQ_INT(put_file("blobs/done1", "a"), 0);
+	CHECK_EQ_INT(put_file("blobs/orphan1", "a"), 0);       /* no item: removed */
+	CHECK_EQ_INT(put_file("blobs/not.ours", "a"), 0);      /* not our name: left alone */
+	/* partials */
+	item(s, "recv1", STORE_ITEM_RECEIVING, now + 1000);    /* kept */
+	item(s, "recv2", STORE_ITEM_RECEIVING, now - 1);       /* expired: removed */
+	item(s, "cancel1", STORE_ITEM_CANCELLED, now + 1000);  /* kept: a partial row references it */
+	struct store_partial p = {.item_id = "cancel1", .sender = "sip:alice@x", .bytes = 1, .expires_at_ms = now + 1000};
+	CHECK_EQ_INT(store_partial_put(s, &p, on_done, NULL), 0);
+	snprintf(p.item_id, sizeof p.item_id, "oldpart1");   /* partial row, expired: removed */
+	p.expires_at_ms = now - 5;
+	CHECK_EQ_INT(store_partial_put(s, &p, on_done, NULL), 0);
+	CHECK_EQ_INT(put_file("blobs/tmp/recv1", "p"), 0);
+	CHECK_EQ_INT(put_file("blobs/tmp/recv2", "p"), 0);
+	CHECK_EQ_INT(put_file("blobs/tmp/cancel1", "p"), 0);
+	CHECK_EQ_INT(put_file("blobs/tmp/oldpart1", "p"), 0);
+	CHECK_EQ_INT(put_file("blobs/tmp/stray1", "p"), 0);   /* nothing references it: removed */
+	CHECK(wait_done(9));
+	CHECK_EQ_INT(done_err, 0);
+
+	CHECK_EQ_INT(store_reconcile(s, bd, now, &rep, on_failed, on_done, NULL), 0);
+	CHECK(wait_done(10));
+	CHECK_EQ_INT(done_err, 0);
+	CHECK_EQ_INT(rep.blobs_kept, 2);
+	CHECK_EQ_INT(rep.blobs_removed, 2);
+	CHECK_EQ_INT(rep.partials_kept, 2);
+	CHECK_EQ_INT(rep.partials_removed, 3);
+	CHECK_EQ_INT(rep.items_failed, 1);
+	CHECK_EQ_INT(rep.foreign, 1);
+	CHECK_EQ_INT(failed_cb_n, 1);
+	CHECK(exists("blobs/stored1"));
+	CHECK(exists("blobs/delivering1"));
+	CHECK(!exists("blobs/done1"));
+	CHECK(!exists("blobs/orphan1"));
+	CHECK(exists("blobs/not.ours"));
+	CHECK(exists("blobs/tmp/recv1"));
+	CHECK(exists("blobs/tmp/cancel1"));
+	CHECK(!exists("blobs/tmp/recv2"));
+	CHECK(!exists("blobs/tmp/oldpart1"));
+	CHECK(!exists("blobs/tmp/stray1"));
+	CHECK_EQ_INT(store_item_get(s, "missing1", &it), 0);
+	CHECK_EQ_INT(it.state, STORE_ITEM_FAILED);
+	CHECK_EQ_INT(store_item_get(s, "stored1", &it), 0);
+	CHECK_EQ_INT(it.state, STORE_ITEM_STORED);
+
+	/* a second run finds nothing more to do */
+	CHECK_EQ_INT(store_reconcile(s, bd, now, &rep, NULL, NULL, NULL), 0);
+	CHECK_EQ_INT(rep.blobs_removed + rep.partials_removed + rep.items_failed, 0);
+	CHECK_EQ_INT(rep.blobs_kept, 2);
+	CHECK_EQ_INT(rep.partials_kept, 2);
+	blob_dir_close(bd);
+	store_close(s);
+	env_down();
+}
+
+UNIT_MAIN(T(t_blob_write_resume_commit_read), T(t_blob_hostile_ids), T(t_reconcile))
