@@ -69,8 +69,8 @@ void relay_finish(struct ft_relay *r, enum ft_relay_result res, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
-	msrp_log("relay %s: %s (%s), %llu bytes", r->leg[FT_LEG_UP].s.id, ft_relay_result_str(res),
-		 detail, (unsigned long long)r->tee.contig);
+	msrp_log("relay %s: %s (%s), %llu bytes", relay_name(r), ft_relay_result_str(res), detail,
+		 (unsigned long long)(r->source ? r->src_next : r->tee.contig));
 	if (r->done)
 		r->done(r->arg, res, detail);
 }
@@ -522,7 +522,7 @@ void ft_relay_destroy(struct ft_relay *r)
 	r->timer = NULL;
 	tee_close(&r->tee);
 	relay_source_free(r);
-	msrp_log("relay %s: destroyed", r->leg[0].s.id);
+	msrp_log("relay %s: destroyed", relay_name(r));
 	hub_defer(h, &r->defer);
 	hub_leave(h);
 }

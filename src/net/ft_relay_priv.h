@@ -117,6 +117,12 @@ static inline struct msrp_conn *relay_conn(struct ft_relay *r, enum ft_relay_leg
 	return r->leg[l].s.conn;
 }
 
+/* For log lines: the relay's first session-id (a source relay has only DOWN). */
+static inline const char *relay_name(const struct ft_relay *r)
+{
+	return r->source ? r->leg[FT_LEG_DOWN].s.id : r->leg[FT_LEG_UP].s.id;
+}
+
 static inline bool fr_wants_response(enum msrp_report_mode fr)
 {
 	return fr == MSRP_REPORT_YES || fr == MSRP_REPORT_DEFAULT;

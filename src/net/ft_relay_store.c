@@ -19,7 +19,7 @@ void relay_event_cb(struct ft_relay *r, enum ft_relay_result ev, const char *det
 {
 	if (r->ended || r->destroyed)
 		return;
-	msrp_log("relay %s: event %s (%s), %llu bytes", r->leg[FT_LEG_UP].s.id, ft_relay_result_str(ev), detail,
+	msrp_log("relay %s: event %s (%s), %llu bytes", relay_name(r), ft_relay_result_str(ev), detail,
 		 (unsigned long long)r->tee.contig);
 	if (r->event)
 		r->event(r->arg, ev, detail);
@@ -125,7 +125,7 @@ static bool store_switch(struct ft_relay *r)
 	D->in_hub = false;
 	D->bind_deadline = 0;
 	r->report_deadline = 0;
-	msrp_log("relay %s: store mode, device leg closed", r->leg[FT_LEG_UP].s.id);
+	msrp_log("relay %s: store mode, device leg closed", relay_name(r));
 	if (r->up_cur == UP_PENDING)
 		relay_try_pending(r); /* the head waiting for DOWN: now for the blob only */
 	conn_unhold(relay_conn(r, FT_LEG_UP), CONN_HOLD_PEER);
@@ -175,7 +175,7 @@ void relay_recipient_failed(struct ft_relay *r, enum ft_relay_result res, const 
 
 int ft_relay_detach_down(struct ft_relay *r)
 {
-	if (!r || r->source || r->ended || r->destroyed)
+	if (!r || r->source || r->ended || r->destroyed || !r->event)
 		return -EINVAL;
 	if (r->store)
 		return 0;

@@ -198,7 +198,8 @@ int ft_relay_blob_dup(const struct ft_relay *r);
  * chunk's answer is held as above). If the '$' chunk already passed its
  * checks, event(RECEIVED) is called before this returns. Bytes the device
  * has acknowledged are not affected. Returns 0 (also if already in store
- * mode), or -EINVAL for a source relay or an ended one. */
+ * mode), or -EINVAL for a source relay, an ended one, or one created
+ * without params.event (it could never report RECEIVED). */
 int ft_relay_detach_down(struct ft_relay *r);
 
 /* SOURCE MODE: deliver a stored file to a device (push or pull delivery,

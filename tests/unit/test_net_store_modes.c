@@ -301,10 +301,10 @@ static void sha1_of(const void *p, size_t n, uint8_t out[20])
 	EVP_Digest(p, n, out, &len, EVP_sha1(), NULL);
 }
 
-static int hub_start(struct fix *f, size_t high_water)
+static int hub_start_txn(struct fix *f, size_t high_water, unsigned txn_ms)
 {
 	struct msrp_hub_cfg cfg = {.host = "127.0.0.1", .port = 0, .high_water = high_water,
-				   .bind_timeout = 5};
+				   .bind_timeout = 5, .txn_timeout_ms = txn_ms};
 
 	memset(f, 0, sizeof *f);
 	if (!root) {
@@ -317,6 +317,11 @@ static int hub_start(struct fix *f, size_t high_water)
 		return -1;
 	snprintf(f->blob, sizeof f->blob, "%s/blob", f->dir);
 	return msrp_hub_create(&f->hub, root, &cfg) ? -1 : 0;
+}
+
+static int hub_start(struct fix *f, size_t high_water)
+{
+	return hub_start_txn(f, high_water, 0);
 }
 
 static int relay_start(struct fix *f, enum mode mode, uint64_t size, const uint8_t *sha1)
@@ -665,6 +670,58 @@ UNIT_TEST(test_store_ack_error)
 	CHECK(x && x->report_status == 400);
 	settle(&snd, NULL, 50);
 	CHECK_EQ_INT(count_method(&snd, MSRP_METHOD_REPORT), 1);
+	fix_stop(&f);
+	peer_close(&snd);
+	free(file);
+}
+
+/* The sender hangs up after its '$' chunk: the file is complete and
+ * checked, so the relay waits for the owner's ack all the same (with nobody
+ * left to tell). */
+UNIT_TEST(test_store_sender_leaves_before_ack)
+{
+	const size_t total = 8000;
+	char *file = make_file(total);
+	struct peer snd;
+	struct fix f;
+
+	CHECK(hub_start(&f, 0) == 0);
+	CHECK(relay_start(&f, MODE_STORE, total, NULL) == 0);
+	CHECK(connect_peer(&f, &snd, up_uri(&f), SENDER_PATH, "sbind01") == 0);
+	CHECK(send_chunk(&snd, &f, "gone0001", file, 1, total, total, '$', NULL) == 0);
+	CHECK(run_until(is_received, &f, &snd, NULL, STEP_LIMIT_MS));
+	close(snd.fd);
+	snd.fd = -1;
+	settle(NULL, NULL, 50);
+	CHECK_EQ_INT(f.done_calls, 0);
+	CHECK(ft_relay_ack_received(f.relay, 0) == 0);
+	CHECK_EQ_INT(f.done_calls, 1);
+	CHECK_EQ_INT(f.res, FT_RELAY_RECEIVED);
+	CHECK(blob_is(&f, file, total));
+	fix_stop(&f);
+	peer_close(&snd);
+	free(file);
+}
+
+/* Before the '$' chunk, the sender leaving is an abort, as for a live relay. */
+UNIT_TEST(test_store_sender_aborts)
+{
+	const size_t total = 8000;
+	char *file = make_file(total);
+	struct peer snd;
+	struct fix f;
+
+	CHECK(hub_start(&f, 0) == 0);
+	CHECK(relay_start(&f, MODE_STORE, total, NULL) == 0);
+	CHECK(connect_peer(&f, &snd, up_uri(&f), SENDER_PATH, "sbind01") == 0);
+	CHECK(send_chunk(&snd, &f, "half0001", file, 1, 4000, total, '+', NULL) == 0);
+	settle(&snd, NULL, 20);
+	close(snd.fd);
+	snd.fd = -1;
+	CHECK(run_until(is_done, &f, NULL, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_SENDER_ABORTED);
+	CHECK_EQ_INT(f.received, 0);
+	CHECK_EQ_INT(ft_relay_bytes(f.relay), 4000);
 	fix_stop(&f);
 	peer_close(&snd);
 	free(file);
@@ -1302,6 +1359,34 @@ UNIT_TEST(test_source_backpressure_slow_reader)
 	free(file);
 }
 
+/* A device that takes the chunks and never answers: FT_RELAY_TIMEOUT. */
+UNIT_TEST(test_source_no_response_timeout)
+{
+	const size_t total = 100000;
+	char *file = make_file(total);
+	struct ft_relay_source_params sp = {0};
+	struct peer dev;
+	struct devctl d;
+	struct fix f;
+	uint64_t t0;
+
+	CHECK(hub_start_txn(&f, 0, 300) == 0);
+	CHECK(source_start(&f, file, total, &sp) == 0);
+	CHECK(connect_peer(&f, &dev, down_uri(&f), DEVICE_PATH, "dbind01") == 0);
+	devctl_init(&d, &dev, total);
+	d.answer_max = 0;
+	d.report = false;
+	t0 = now_ms();
+	CHECK(run_dev(&d, is_done, &f, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_TIMEOUT);
+	CHECK(now_ms() - t0 >= 250);
+	CHECK(d.saw_last); /* everything was sent; the answers did not come */
+	CHECK_EQ_INT(ft_relay_bytes_acked(f.relay), 0);
+	fix_stop(&f);
+	peer_close(&dev);
+	free(file);
+}
+
 UNIT_TEST(test_source_bad_params)
 {
 	const size_t total = 1000;
@@ -1341,9 +1426,11 @@ UNIT_TEST(test_source_bad_params)
 	free(file);
 }
 
-UNIT_MAIN(T(test_store_held_ack), T(test_store_ack_error), T(test_store_hash_mismatch),
+UNIT_MAIN(T(test_store_held_ack), T(test_store_ack_error), T(test_store_sender_leaves_before_ack),
+	  T(test_store_sender_aborts), T(test_store_hash_mismatch),
 	  T(test_store_too_many_bytes), T(test_detach_down_mid_transfer),
 	  T(test_keep_on_device_connection_loss), T(test_keep_on_device_error),
 	  T(test_keep_last_chunk_in_flight), T(test_no_keep_still_ends), T(test_source_full_delivery),
 	  T(test_source_resume_range), T(test_source_device_413), T(test_source_device_disconnect),
-	  T(test_source_hash_mismatch), T(test_source_backpressure_slow_reader), T(test_source_bad_params))
+	  T(test_source_hash_mismatch), T(test_source_backpressure_slow_reader), T(test_source_no_response_timeout),
+	  T(test_source_bad_params))
