@@ -399,8 +399,9 @@ int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_re
 	*rp = NULL;
 	if (!h || !p || p->size > MSRP_MAX_RANGE_VALUE)
 		return -EINVAL;
-	/* store mode needs someone to hear RECEIVED and acknowledge it */
-	if ((p->store_only || p->keep_on_recipient_loss) && !p->event)
+	/* store mode needs a blob, and someone to hear RECEIVED and
+	 * acknowledge it */
+	if ((p->store_only || p->keep_on_recipient_loss) && (!p->event || !p->blob_path))
 		return -EINVAL;
 	r = relay_new(h, p->blob_path, done, arg, &rc);
 	if (!r)

@@ -118,6 +118,8 @@ struct ft_relay_params {
 	bool store_only;        /* no DOWN leg: receive the file for later delivery (store mode) */
 	bool keep_on_recipient_loss; /* the device's leg failing switches to store mode */
 	ft_relay_event_f *event;     /* non-final events (NULL: none), called with done's arg */
+	/* store_only and keep_on_recipient_loss need event and blob_path
+	 * (ft_relay_create() returns -EINVAL otherwise). */
 };
 
 /* Called once when the transfer ends, for any reason. `detail` is a short

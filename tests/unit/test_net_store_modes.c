@@ -1418,9 +1418,16 @@ UNIT_TEST(test_source_bad_params)
 	CHECK(r == NULL);
 	{
 		/* store mode without an event callback could never be acknowledged */
-		struct ft_relay_params p = {.size = 10, .store_only = true};
+		struct ft_relay_params p = {.size = 10, .store_only = true, .blob_path = f.blob};
 
 		CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
+		p.event = on_event;
+		p.blob_path = NULL; /* nor without a blob */
+		CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
+		p.store_only = false;
+		p.keep_on_recipient_loss = true;
+		CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
+		CHECK(r == NULL);
 	}
 	fix_stop(&f);
 	free(file);
