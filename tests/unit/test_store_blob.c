@@ -2,6 +2,7 @@
  * real directory and a real SQLite store. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 
 #include "common/log.h"
 #include "store/blob.h"
+#include "store/store_blobq.h"
 #include "store/store.h"
 #include "unit.h"
 
@@ -288,4 +290,110 @@ UNIT_TEST(t_reconcile)
 	env_down();
 }
 
-UNIT_MAIN(T(t_blob_write_resume_commit_read), T(t_blob_hostile_ids), T(t_reconcile))
+/* ---- the durable acknowledgement path: blob commit off the loop, then the item ---- */
+struct ack {
+	unsigned n;
+	int err[8];
+	bool wrong_thread;
+	pthread_t loop;
+};
+
+static void on_ack(void *arg, int err)
+{
+	struct ack *a = arg;
+
+	if (!pthread_equal(pthread_self(), a->loop))
+		a->wrong_thread = true;
+	if (a->n < 8)
+		a->err[a->n] = err;
+	a->n++;
+}
+
+static bool wait_ack(struct ack *a, unsigned n)
+{
+	uint64_t end = now_ms() + 5000;
+
+	while (a->n < n && now_ms() < end)
+		su_root_step(root, 10);
+	return a->n >= n;
+}
+
+static void blobq_round(bool faulty)
+{
+	struct store *s, *inner;
+	struct blob_dir *bd;
+	struct store_blobq *q;
+	struct store_item it;
+	struct ack a = {.loop = pthread_self()}, b = {.loop = pthread_self()};
+	uint64_t size;
+	int fd;
+
+	env_up();
+	done_n = 0;
+	CHECK_EQ_INT(store_sqlite_open(&inner, root, dbpath), 0);
+	s = inner;
+	/* faulty: the 3rd write (item put, partial put, then the STORED update) fails */
+	if (faulty)
+		CHECK_EQ_INT(store_faulty_wrap(&s, inner, 3, STORE_FAULT_ONLY_NTH), 0);
+	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
+	CHECK_EQ_INT(store_blobq_create(&q, s, bd), 0);
+	item(s, "up1", STORE_ITEM_RECEIVING, 1000);
+	CHECK(wait_done(1));
+	CHECK_EQ_INT(blob_partial_open(bd, "up1", &fd, &size), 0);
+	CHECK_EQ_INT(blob_append(fd, "the whole file", 14), 0);
+	/* a resume checkpoint first: sync, then the partial row */
+	struct store_partial p = {.item_id = "up1", .sender = "sip:alice@x", .bytes = 14, .expires_at_ms = 1000};
+	struct ack c = {.loop = pthread_self()};
+	CHECK_EQ_INT(store_blobq_checkpoint(q, fd, &p, on_ack, &c), 0);
+	CHECK(wait_ack(&c, 1));
+	CHECK_EQ_INT(c.err[0], 0);
+	CHECK_EQ_INT(store_partial_get(s, "up1", &p), 0);
+	CHECK_EQ_INT(p.bytes, 14);
+	CHECK_EQ_INT(store_item_get(s, "up1", &it), 0);
+	it.state = STORE_ITEM_STORED;
+	it.bytes_received = 14;
+	CHECK_EQ_INT(store_blobq_commit(q, fd, &it, on_ack, &a), 0);
+	/* a commit whose partial vanished: its error arrives, the item is untouched */
+	CHECK_EQ_INT(blob_partial_open(bd, "up2", &fd, &size), 0);
+	CHECK_EQ_INT(blob_remove(bd, "up2", true), 0);
+	snprintf(it.id, sizeof it.id, "up2");
+	CHECK_EQ_INT(store_blobq_commit(q, fd, &it, on_ack, &b), 0);
+	CHECK_EQ_INT(store_blobq_commit(q, 5, &(struct store_item){.id = "../x"}, on_ack, &b), -EINVAL);
+	/* (the two answers may come in either order: up2 fails before any store write) */
+	CHECK(wait_ack(&a, 1));
+	CHECK(wait_ack(&b, 1));
+	CHECK(!a.wrong_thread && !b.wrong_thread);
+	CHECK_EQ_INT(a.n, 1);
+	CHECK_EQ_INT(b.n, 1);
+	CHECK_EQ_INT(a.err[0], faulty ? -EIO : 0);
+	CHECK_EQ_INT(b.err[0], -ENOENT);
+	CHECK(exists("blobs/up1"));
+	CHECK(!exists("blobs/tmp/up1"));
+	CHECK_EQ_INT(store_item_get(s, "up1", &it), 0);
+	CHECK_EQ_INT(it.state, faulty ? STORE_ITEM_RECEIVING : STORE_ITEM_STORED);
+	CHECK_EQ_INT(it.bytes_received, faulty ? 0 : 14);
+	if (faulty) {
+		/* never acknowledged: the next start-up's reconcile removes the final blob */
+		struct store_reconcile_report rep;
+		CHECK_EQ_INT(store_reconcile(s, bd, 0, &rep, NULL, NULL, NULL), 0);
+		CHECK_EQ_INT(rep.blobs_removed, 1);
+		CHECK(!exists("blobs/up1"));
+	}
+	store_blobq_destroy(q);
+	blob_dir_close(bd);
+	store_close(s);
+	env_down();
+}
+
+UNIT_TEST(t_blobq_commit)
+{
+	blobq_round(false);
+}
+
+UNIT_TEST(t_blobq_commit_store_fails)
+{
+	blobq_round(true);
+}
+
+UNIT_MAIN(T(t_blob_write_resume_commit_read), T(t_blob_hostile_ids), T(t_reconcile), T(t_blobq_commit),
+	  T(t_blobq_commit_store_fails))

@@ -1,0 +1,184 @@
+/* The durable acknowledgement path, off the loop: blob_commit() (fsync, rename, directory
+ * fsync — milliseconds to seconds for a big file) runs on this module's own thread, then the
+ * item update (typically RECEIVING → STORED) is submitted from the loop thread, and the
+ * caller's done runs once both are durable. A separate thread from the store worker, so
+ * that fsyncing a 1 GiB file never holds up the small commits of everyone else. */
+#include "store/store_blobq.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "store/blob.h"
+#include "store/store_backend.h"
+
+enum job_kind { JOB_COMMIT, JOB_CHECKPOINT };
+
+struct job {
+	struct job *next;
+	struct store_blobq *q;
+	enum job_kind kind;
+	int fd;
+	union {
+		struct store_item item;       /* JOB_COMMIT */
+		struct store_partial partial; /* JOB_CHECKPOINT */
+	} u;
+	store_done_fn *done;
+	void *arg;
+};
+
+struct store_blobq {
+	struct store *s;
+	struct blob_dir *bd;
+	struct store_cq *cq;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail; /* under mu */
+	bool stop;               /* under mu */
+};
+
+/* Loop thread: the blob is durable (or not); now the item. */
+static void step2(void *arg, int err)
+{
+	struct job *j = arg;
+
+	if (!err)
+		err = j->kind == JOB_COMMIT ? store_item_update(j->q->s, &j->u.item, j->done, j->arg)
+					    : store_partial_put(j->q->s, &j->u.partial, j->done, j->arg);
+	if (err && j->done)
+		j->done(j->arg, err);
+	free(j);
+}
+
+static void *worker(void *arg)
+{
+	struct store_blobq *q = arg;
+
+	for (;;) {
+		struct job *j;
+		struct store_op *op;
+		int err;
+
+		pthread_mutex_lock(&q->mu);
+		while (!q->head && !q->stop)
+			pthread_cond_wait(&q->cv, &q->mu);
+		j = q->head;
+		if (!j) {
+			pthread_mutex_unlock(&q->mu);
+			break;
+		}
+		q->head = j->next;
+		if (!q->head)
+			q->tail = NULL;
+		pthread_mutex_unlock(&q->mu);
+
+		if (j->kind == JOB_COMMIT) {
+			err = blob_commit(q->bd, j->u.item.id, j->fd);
+			if (err)
+				log_error("store: blob %s: commit failed: %s", j->u.item.id, strerror(-err));
+			close(j->fd);
+		} else {
+			err = blob_partial_sync(j->fd);
+			if (err)
+				log_error("store: partial %s: sync failed: %s", j->u.partial.item_id, strerror(-err));
+		}
+		op = store_op_alloc(STORE_OP_SYNC, 0, step2, j);
+		if (!op) { /* cannot report through the loop: abort rather than lose an answer */
+			log_error("store: blob: out of memory reporting a commit");
+			abort();
+		}
+		op->err = err;
+		store_cq_post(q->cq, op, op);
+	}
+	return NULL;
+}
+
+int store_blobq_create(struct store_blobq **out, struct store *s, struct blob_dir *bd)
+{
+	struct store_blobq *q;
+	int err;
+
+	if (!out || !s || !bd)
+		return -EINVAL;
+	if (!(q = calloc(1, sizeof *q)))
+		return -ENOMEM;
+	q->s = s;
+	q->bd = bd;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	if ((err = store_cq_create(&q->cq, s->root)) || (err = -pthread_create(&q->thread, NULL, worker, q))) {
+		store_blobq_destroy(q);
+		return err;
+	}
+	q->started = true;
+	*out = q;
+	return 0;
+}
+
+static int enqueue(struct store_blobq *q, struct job *j)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if (q->stop)
+		err = -ESHUTDOWN;
+	else {
+		if (q->tail)
+			q->tail->next = j;
+		else
+			q->head = j;
+		q->tail = j;
+		pthread_cond_signal(&q->cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+	if (err)
+		free(j);
+	return err;
+}
+
+int store_blobq_commit(struct store_blobq *q, int fd, const struct store_item *it, store_done_fn *done, void *arg)
+{
+	struct job *j;
+
+	if (!store_id_valid(it->id) || fd < 0)
+		return -EINVAL;
+	if (!(j = calloc(1, sizeof *j)))
+		return -ENOMEM;
+	*j = (struct job){.q = q, .kind = JOB_COMMIT, .fd = fd, .u.item = *it, .done = done, .arg = arg};
+	return enqueue(q, j);
+}
+
+int store_blobq_checkpoint(struct store_blobq *q, int fd, const struct store_partial *p, store_done_fn *done,
+			   void *arg)
+{
+	struct job *j;
+
+	if (!store_id_valid(p->item_id) || fd < 0)
+		return -EINVAL;
+	if (!(j = calloc(1, sizeof *j)))
+		return -ENOMEM;
+	*j = (struct job){.q = q, .kind = JOB_CHECKPOINT, .fd = fd, .u.partial = *p, .done = done, .arg = arg};
+	return enqueue(q, j);
+}
+
+void store_blobq_destroy(struct store_blobq *q)
+{
+	if (!q)
+		return;
+	if (q->started) {
+		pthread_mutex_lock(&q->mu);
+		q->stop = true;
+		pthread_cond_signal(&q->cv);
+		pthread_mutex_unlock(&q->mu);
+		pthread_join(q->thread, NULL); /* commits every queued blob first */
+	}
+	store_cq_destroy(q->cq); /* their item updates are submitted to the (still open) store */
+	pthread_cond_destroy(&q->cv);
+	pthread_mutex_destroy(&q->mu);
+	free(q);
+}
