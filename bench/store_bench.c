@@ -1,7 +1,7 @@
 /* store_bench: durable state changes per second through the store (issue #3 target:
  * >= 20,000/s with group commit).
  *
- *   store_bench [DIR] [N] [N_SERIAL]
+ *   store_bench [DIR] [N] [N_SERIAL] [ITEMS]
  *
  * DIR (default: a new directory under $TMPDIR or /tmp) must be on the disk you want to measure;
  * a tmpfs makes fsync free and the numbers meaningless.
@@ -12,7 +12,10 @@
  *    previous one is durable (its done ran), N updates in all. This is the realistic shape:
  *    no one has 100k writes in hand at once, many have one each.
  * 3. one transaction per write: N_SERIAL (default 2000) updates, each submitted only after
- *    the previous one's done: what a store without group commit would do. */
+ *    the previous one's done: what a store without group commit would do.
+ * 4. (ITEMS > 0, e.g. 1000000) lookup latency with ITEMS stored items over ITEMS/10
+ *    recipients: what a REGISTER costs the store before the first delivery INVITE
+ *    (items_for_recipient, limit 16, random recipients), p50/p99/max, and the RSS. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -65,6 +68,113 @@ static void cl_done(void *arg, int err)
 	}
 }
 
+/* ---- 4. lookups among many items ---- */
+static unsigned it_next, it_total, it_found;
+
+static void fill(struct store_item *it, unsigned i)
+{
+	memset(it, 0, sizeof *it);
+	snprintf(it->id, sizeof it->id, "%032x", i);
+	snprintf(it->sender, sizeof it->sender, "sip:sender%u@example.com", i % 977);
+	snprintf(it->recipient, sizeof it->recipient, "sip:user%u@example.com", i % (it_total / 10 + 1));
+	snprintf(it->sel.name, sizeof it->sel.name, "IMG_%06u.jpg", i);
+	it->sel.size = 1000000 + i;
+	snprintf(it->sel.type, sizeof it->sel.type, "image/jpeg");
+	it->sel.has_hash = true;
+	memcpy(it->sel.sha1, &i, sizeof i);
+	snprintf(it->ft_id, sizeof it->ft_id, "ft%u", i);
+	snprintf(it->conv_id, sizeof it->conv_id, "c0a80101-0000-4000-8000-%012u", i);
+	snprintf(it->contrib_id, sizeof it->contrib_id, "c0a80101-0000-4000-9000-%012u", i);
+	it->created_at_ms = 1700000000000 + i;
+	it->expires_at_ms = 1700000000000 + 86400000 + i;
+	/* one in five is already delivered: those must cost the scheduler nothing */
+	it->state = i % 5 == 0 ? STORE_ITEM_DELIVERED : STORE_ITEM_STORED;
+	it->bytes_received = it->sel.size;
+}
+
+static struct store *it_store;
+
+static void it_done(void *arg, int err)
+{
+	struct store_item it;
+
+	pending--;
+	if (err)
+		failed++;
+	if (it_next < it_total) {
+		fill(&it, it_next++);
+		if (store_item_put(it_store, &it, NULL, it_done, arg) == 0)
+			pending++;
+		else
+			failed++;
+	}
+}
+
+static int count_cb(void *arg, const struct store_item *it)
+{
+	(void)arg;
+	(void)it;
+	it_found++;
+	return 0;
+}
+
+static long rss_kib(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void lookups(struct store *s, su_root_t *root, unsigned items)
+{
+	enum { LOOKUPS = 10000 };
+	static double lat[LOOKUPS];
+	struct store_item it;
+	long rss0 = rss_kib();
+	double t0 = now_s(), t1;
+
+	it_store = s;
+	it_total = items;
+	it_next = 0;
+	for (unsigned c = 0; c < 10000 && it_next < it_total; c++) {
+		fill(&it, it_next++);
+		if (store_item_put(s, &it, NULL, it_done, NULL))
+			exit(1);
+		pending++;
+	}
+	while (pending)
+		su_root_step(root, 100);
+	t1 = now_s();
+	printf("fill:                %u items in %.1f s = %.0f/s (%u failed), RSS %ld -> %ld KiB\n", items, t1 - t0,
+	       items / (t1 - t0), failed, rss0, rss_kib());
+	srand(1);
+	for (unsigned i = 0; i < LOOKUPS; i++) {
+		char aor[64];
+		snprintf(aor, sizeof aor, "sip:user%u@example.com", (unsigned)rand() % (items / 10 + 1));
+		t0 = now_s();
+		if (store_items_for_recipient(s, aor, 16, count_cb, NULL) < 0)
+			exit(1);
+		lat[i] = (now_s() - t0) * 1e6;
+	}
+	qsort(lat, LOOKUPS, sizeof lat[0], cmp_d);
+	printf("items_for_recipient: %u lookups among %u items: p50 %.0f us, p99 %.0f us, max %.0f us "
+	       "(%.1f items each), RSS %ld KiB\n",
+	       LOOKUPS, items, lat[LOOKUPS / 2], lat[LOOKUPS * 99 / 100], lat[LOOKUPS - 1],
+	       (double)it_found / LOOKUPS, rss_kib());
+}
+
 static void dlv(struct store_delivery *d, unsigned i)
 {
 	memset(d, 0, sizeof *d);
@@ -82,6 +192,7 @@ int main(int argc, char **argv)
 	const char *dir = argc > 1 ? argv[1] : NULL;
 	unsigned n = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 100000;
 	unsigned n_serial = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 2000;
+	unsigned items = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 0;
 	struct store_delivery d;
 	struct store_stats st;
 	struct store *s;
@@ -158,6 +269,8 @@ int main(int argc, char **argv)
 	store_stats_get(s, &st);
 	printf("one tx per write:    %u durable updates in %.3f s = %.0f/s (%" PRIu64 " transactions)\n", n_serial,
 	       t1 - t0, n_serial / (t1 - t0), st.transactions - tx0);
+	if (items)
+		lookups(s, root, items);
 	store_close(s);
 	if (argc <= 1) { /* our own temporary directory: leave nothing behind */
 		static const char *const sfx[] = {"", "-wal", "-shm"};

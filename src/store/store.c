@@ -47,9 +47,10 @@ static bool item_ok(const struct store_item *it)
 	       (unsigned)it->state <= STORE_ITEM_FAILED;
 }
 
+/* A key given as a C string: 1..max bytes (strnlen never reads past max + 1). */
 static bool key_ok(const char *k, size_t max)
 {
-	return k && memchr(k, 0, max + 1) != NULL && k[0];
+	return k && k[0] && strnlen(k, max + 1) <= max;
 }
 
 struct store_op *store_op_alloc(enum store_op_kind kind, size_t rec_len, store_done_fn *done, void *arg)

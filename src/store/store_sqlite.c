@@ -874,6 +874,21 @@ out:
 	return err;
 }
 
+static int check_wal(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int err = -ENOTSUP;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW && !sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal"))
+		err = 0;
+	else
+		log_error("store: the database could not be switched to WAL mode");
+	sqlite3_finalize(st);
+	return err;
+}
+
 static int open_db(const char *path, int flags, sqlite3 **out)
 {
 	int rc = sqlite3_open_v2(path, out, flags | SQLITE_OPEN_NOMUTEX, NULL);
@@ -913,6 +928,10 @@ int store_sqlite_open(struct store **out, su_root_t *root, const char *path)
 	/* WAL: readers and the writer do not block each other. synchronous=FULL: COMMIT returns
 	 * after the WAL is fsynced, so a done(0) means durable, even across power loss. */
 	if ((err = exec(q->wdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")))
+		goto fail;
+	/* journal_mode answers with the mode it got instead of failing (e.g. on a file system
+	 * without shared memory): without WAL, reads on the loop would wait for commits. */
+	if ((err = check_wal(q->wdb)))
 		goto fail;
 	if ((err = schema(q->wdb)))
 		goto fail;
