@@ -1009,6 +1009,40 @@ UNIT_TEST(test_keep_last_chunk_in_flight)
 	free(file);
 }
 
+/* keep_on_recipient_loss: a device that takes a chunk and never answers it
+ * is lost after the transaction timeout; the sender gets our 200. */
+UNIT_TEST(test_keep_on_device_timeout)
+{
+	const size_t c1 = 4000, c2 = 1000, total = c1 + c2;
+	char *file = make_file(total);
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+	struct want_tid wt;
+
+	CHECK(hub_start_txn(&f, 0, 300) == 0);
+	CHECK(relay_start(&f, MODE_KEEP, total, NULL) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	CHECK(send_chunk(&snd, &f, "kt000001", file, 1, c1, total, '+', &dev) == 0);
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK(run_until(is_lost, &f, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.done_calls, 0);
+	wt = (struct want_tid){&snd, "kt000001"};
+	CHECK(run_until(tid_seen, &wt, &snd, &dev, STEP_LIMIT_MS));
+	CHECK_EQ_INT(find_tid(&snd, "kt000001")->status, 200);
+	CHECK(run_until(peer_eof, &dev, &snd, &dev, STEP_LIMIT_MS));
+	CHECK(send_chunk(&snd, &f, "kt000002", file + c1, c1 + 1, c2, total, '$', NULL) == 0);
+	CHECK(run_until(is_received, &f, &snd, NULL, STEP_LIMIT_MS));
+	CHECK(blob_is(&f, file, total));
+	CHECK(ft_relay_ack_received(f.relay, 0) == 0);
+	CHECK_EQ_INT(f.res, FT_RELAY_RECEIVED);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
 /* Without keep_on_recipient_loss nothing changes: the device's loss ends
  * the relay. */
 UNIT_TEST(test_no_keep_still_ends)
@@ -1234,6 +1268,37 @@ UNIT_TEST(test_source_resume_range)
 	free(file);
 }
 
+/* A range that stops before the end of the file (a=file-range:1001-6000). */
+UNIT_TEST(test_source_inner_range)
+{
+	const size_t total = 100000, off = 1000, len = 5000;
+	char *file = make_file(total);
+	struct ft_relay_source_params sp = {.offset = off, .length = len, .has_sha1 = true};
+	struct peer dev;
+	struct devctl d;
+	struct fix f;
+
+	memset(sp.sha1, 0xee, 20); /* not checked for a part of the file */
+	CHECK(hub_start(&f, 0) == 0);
+	CHECK(source_start(&f, file, total, &sp) == 0);
+	CHECK(connect_peer_body(&f, &dev, down_uri(&f), DEVICE_PATH, "dbind01", total) == 0);
+	devctl_init(&d, &dev, len);
+	CHECK(run_dev(&d, is_done, &f, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_COMPLETE);
+	CHECK(!d.bad_range);
+	CHECK_EQ_INT(d.chunks, 1);
+	CHECK_EQ_INT(dev.rx[1].range.start, 1);
+	CHECK_EQ_INT(dev.rx[1].range.end, len);
+	CHECK_EQ_INT(dev.rx[1].range.total, len);
+	CHECK_EQ_INT(dev.rx[1].flag, '$');
+	CHECK_EQ_INT(dev.body_len, len);
+	CHECK(memcmp(dev.body, file + off, len) == 0);
+	CHECK_EQ_INT(ft_relay_bytes_acked(f.relay), off + len);
+	fix_stop(&f);
+	peer_close(&dev);
+	free(file);
+}
+
 UNIT_TEST(test_source_device_413)
 {
 	const size_t total = 200000;
@@ -1437,7 +1502,7 @@ UNIT_MAIN(T(test_store_held_ack), T(test_store_ack_error), T(test_store_sender_l
 	  T(test_store_sender_aborts), T(test_store_hash_mismatch),
 	  T(test_store_too_many_bytes), T(test_detach_down_mid_transfer),
 	  T(test_keep_on_device_connection_loss), T(test_keep_on_device_error),
-	  T(test_keep_last_chunk_in_flight), T(test_no_keep_still_ends), T(test_source_full_delivery),
-	  T(test_source_resume_range), T(test_source_device_413), T(test_source_device_disconnect),
+	  T(test_keep_last_chunk_in_flight), T(test_keep_on_device_timeout), T(test_no_keep_still_ends), T(test_source_full_delivery),
+	  T(test_source_resume_range), T(test_source_inner_range), T(test_source_device_413), T(test_source_device_disconnect),
 	  T(test_source_hash_mismatch), T(test_source_backpressure_slow_reader), T(test_source_no_response_timeout),
 	  T(test_source_bad_params))
