@@ -168,8 +168,9 @@ void ft_relay_destroy(struct ft_relay *r);
  * A store_only relay has no DOWN session: ft_relay_path(r, FT_LEG_DOWN) is
  * "" and setting a DOWN peer path fails. The sender leaving after RECEIVED
  * does not end the relay (the file is complete); before it, it is
- * FT_RELAY_SENDER_ABORTED as for a live relay. No timer runs while the ack
- * is awaited: the owner's commit decides.
+ * FT_RELAY_SENDER_ABORTED as for a live relay. No timer of ours runs while
+ * the ack is awaited, but the sender's 30 s transaction timer for its '$'
+ * chunk does: acknowledge well within it.
  */
 
 /* Acknowledge a RECEIVED file to the sender (store mode, after event
