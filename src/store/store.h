@@ -63,8 +63,8 @@
 /* Thumbnail bytes (RCS thumbnails are ~10 KB). Kept out of struct store_item so that item
  * updates stay small; put with store_item_put(), read with store_item_thumb_get(). */
 #define STORE_THUMB_MAX (128 * 1024)
-/* A scan returns at most this many rows per call when the caller passes limit 0... except the
- * start-up reconcile, which pages through everything. */
+/* Rows a scan returns when the caller passes limit 0: bounded work per call on the loop.
+ * (The start-up reconcile asks for all live items explicitly.) */
 #define STORE_SCAN_DEFAULT 1000
 /* Writes waiting for the worker. A full queue means the disk cannot keep up: the caller gets
  * -EAGAIN and must refuse new work rather than grow memory without bound. */
@@ -257,7 +257,7 @@ int store_partial_find(struct store *s, const char *sender, const struct store_s
 		       struct store_partial *out);
 
 /* Scans return the number of rows given to cb (>= 0) or a negative errno. limit 0 means
- * STORE_SCAN_DEFAULT; pass UINT_MAX-like values only at start-up. */
+ * STORE_SCAN_DEFAULT; larger limits than that belong to start-up code only. */
 /* Items of `aor` waiting for delivery (STORED or DELIVERING), oldest first. */
 int store_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg);
 /* Live items (RECEIVING, STORED, DELIVERING) with expires_at_ms < t_ms, soonest first. */
