@@ -15,6 +15,7 @@
  *   transaction committed (err = 0: durable) or failed (err < 0: nothing of that write
  *   is applied). done is never called from inside the submitting call.
  *   A write function returning < 0 did not queue anything and will not call done.
+ *   A done callback may submit writes and read, but must not call store_close.
  * - Writes are applied in submission order. done callbacks run in submission order.
  * - Reads (*_get, scans) are SYNCHRONOUS, on a second read-only connection (WAL: a reader
  *   never waits for the writer). Each is one indexed lookup or a bounded index range scan,
