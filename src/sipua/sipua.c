@@ -26,6 +26,7 @@ struct sipua {
 	su_timer_t *sweep;
 	su_timer_t *shutdown_guard;
 	int shutting_down;
+	int shutdown_done;
 };
 
 static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua, nua_magic_t *magic,
@@ -46,6 +47,7 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 	case nua_r_shutdown:
 		if (status >= 200) {
 			log_info("SIP stack stopped (%d %s)", status, phrase);
+			s->shutdown_done = 1;
 			su_root_break(s->root);
 		}
 		return;
@@ -165,6 +167,14 @@ void sipua_destroy(struct sipua *s)
 {
 	if (!s)
 		return;
+	/* nua_destroy() requires a finished nua_shutdown(): on an early exit
+	 * (e.g. the MSRP port is taken) run the loop until it is, bounded. */
+	if (s->nua && !s->shutdown_done) {
+		if (!s->shutting_down++)
+			nua_shutdown(s->nua);
+		for (int i = 0; i < 50 && !s->shutdown_done; i++)
+			su_root_step(s->root, 100);
+	}
 	if (s->sweep)
 		su_timer_destroy(s->sweep);
 	if (s->shutdown_guard)
