@@ -208,7 +208,9 @@ void conn_queue(struct msrp_conn *c, const void *p, size_t n)
 		conn_fail(c, ENOBUFS);
 		return;
 	}
-	conn_update_mask(c);
+	/* No write interest yet: every caller follows with conn_send() (body
+	 * bytes or the end-line), which flushes this with the same sendmsg.
+	 * Arming SU_WAIT_OUT here cost two epoll_ctl calls per chunk. */
 }
 
 static void conn_flush(struct msrp_conn *c)

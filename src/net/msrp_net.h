@@ -32,7 +32,7 @@
 /* Receive buffer: one 64 KiB read plus the parser's worst-case unconsumed
  * tail (a header block), so a read never has less than 64 KiB of room after
  * a compaction. */
-#define MSRP_RBUF_SIZE (64 * 1024 + MSRP_MAX_HEADER_BYTES)
+#define MSRP_RBUF_SIZE (128 * 1024 + MSRP_MAX_HEADER_BYTES)
 /* A connection that got an error response before close is drained (input
  * discarded, output flushed, FIN sent) for at most this long. */
 #define MSRP_DRAIN_MS 2000
