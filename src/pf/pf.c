@@ -322,8 +322,13 @@ static void pf_on_invite(struct pf *pf, nua_t *nua, nua_handle_t *nh, sip_t cons
 	}
 
 	msrp_random_ident(ft->id, 16);
-	location_aor_key(ft->recipient, sizeof ft->recipient, ru->url_user, ru->url_host);
-	snprintf(ft->sender, sizeof ft->sender, "%s", url_as_string(tmp, sip->sip_from->a_url));
+	const char *from_uri = url_as_string(tmp, sip->sip_from->a_url);
+	if (location_aor_key(ft->recipient, sizeof ft->recipient, ru->url_user, ru->url_host) ||
+	    !from_uri || strlen(from_uri) >= sizeof ft->sender) {
+		reject_new(nua, nh, 400, "Request-URI Or From Too Long", NULL);
+		goto fail;
+	}
+	strcpy(ft->sender, from_uri);
 	ft->up.ft = ft;
 	ft->up.branch = -1;
 	ft->up.nh = nh;
