@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,11 @@ static void sweep_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 {
 	struct sipua *s = arg;
 	location_expire(s->loc);
+	/* sofia keeps every finished transaction's messages for 64*T1 (32 s);
+	 * after a burst glibc keeps the freed pages (measured: ~860 MB RSS
+	 * after 20,000 transfers in a minute). Give them back when they are
+	 * free. */
+	malloc_trim(0);
 }
 
 int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *opts, struct location *loc)
@@ -127,7 +133,7 @@ int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *
 		return -1;
 	}
 	raise_udp_rcvbuf(opts->sip_port, 4 * 1024 * 1024);
-	s->sweep = su_timer_create(su_root_task(root), 60000);
+	s->sweep = su_timer_create(su_root_task(root), 30000);
 	if (s->sweep)
 		su_timer_set_for_ever(s->sweep, sweep_cb, s);
 	*sp = s;
