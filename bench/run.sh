@@ -20,7 +20,7 @@
 # pump->sink, pump->socat->sink twice, cpmd 64 KiB, cpmd 10 KiB), BLAST_COUNT (5000),
 # BLAST_PAR ("16 64 256", SIP over CPM_TRANSPORT), BLAST_TCP_PAR ("64", SIP
 # over TCP), BLAST_TMPFS (1: the TCP blast again on a cpmd with its
-# --data-dir on tmpfs), BLAST_SIZE (1024), LINGER (35: idle seconds before the last
+# --data-dir on tmpfs), BLAST_SIZE (1024), LINGER (65: idle seconds before the last
 # memory reading), PROFILE (1), KEEP_TMP (0), CPM_TRANSPORT (udp).
 # Everything runs in a fresh mktemp dir on random free ports in 30000-39999;
 # every process started here is killed at exit and the temp dir removed.
@@ -166,6 +166,9 @@ DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 GITREV=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$SRC" status --porcelain -- src lib include CMakeLists.txt 2>/dev/null | wc -l)
 [ "$DIRTY" -gt 0 ] && GITREV="$GITREV + $DIRTY uncommitted source files (the binaries were built from the work tree)"
+# BENCH_REV: what the binaries were built from, when not from this work tree
+# (e.g. a `git archive HEAD` export, to keep other people's uncommitted edits out)
+GITREV=${BENCH_REV:-$GITREV}
 say "machine: $MACHINE; sha_ni: $SHA_NI; cpmd $GITREV ($BUILD); tmp $T"
 
 # --- tools -----------------------------------------------------------------
@@ -580,8 +583,8 @@ idle_wakeups() { # epoll_wait calls of cpmd in one second
 RSS_AFTER_BLAST=$(status_kb "$CPMD_PID" VmRSS)
 WAKE_AFTER_BLAST=n/a WAKE_LATER=n/a RSS_LATER=n/a RSS_AGAIN=n/a
 if [ "$PROFILE" = 1 ]; then WAKE_AFTER_BLAST=$(idle_wakeups); fi
-if [ "${LINGER:-35}" -gt 0 ] && [ "$SECONDS" -lt "$BUDGET" ]; then
-	sleep "${LINGER:-35}"
+if [ "${LINGER:-65}" -gt 0 ] && [ "$SECONDS" -lt "$BUDGET" ]; then
+	sleep "${LINGER:-65}"
 	RSS_LATER=$(status_kb "$CPMD_PID" VmRSS)
 	if [ "$PROFILE" = 1 ]; then WAKE_LATER=$(idle_wakeups); fi
 	# the same load once more: does the resident memory grow again (a leak)
@@ -682,7 +685,7 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 		"lst drop = TcpExt ListenDrops, machine-wide deltas; others = other CPU on the machine, s;" \
 		"cpmd sip drops = datagrams dropped so far on cpmd's SIP UDP socket, cumulative, whose receive buffer is $(sip_udp_drops | awk '{print $1}') bytes)"
 	echo "   cpmd after the blasts: VmRSS $RSS_AFTER_BLAST kB, epoll_wait calls in 1 s idle: $WAKE_AFTER_BLAST;" \
-		"${LINGER:-35} s later: VmRSS $RSS_LATER kB, epoll_wait in 1 s: $WAKE_LATER;" \
+		"${LINGER:-65} s later: VmRSS $RSS_LATER kB, epoll_wait in 1 s: $WAKE_LATER;" \
 		"after one more blast (again-...): VmRSS $RSS_AGAIN kB"
 	if [ -n "$PROF_BLAST_TXT" ]; then
 		sed 's/^/   /' <<<"$PROF_BLAST_TXT"
