@@ -6,7 +6,9 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include <sofia-sip/nua_tag.h>
@@ -99,6 +101,40 @@ static void sweep_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 	malloc_trim(0);
 }
 
+/* Is host:port free for both UDP and TCP? sofia's nua_create() on a taken
+ * port fails after allocating (and never freeing) part of the event loop,
+ * so find out first and fail cleanly with a clear message. */
+static int port_free(const char *host, uint16_t port, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int one = 1, rc = -1;
+
+	memset(&ss, 0, sizeof ss);
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+		sl = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+		sl = sizeof(struct sockaddr_in6);
+	} else {
+		return 0; /* a host name: let sofia resolve and report */
+	}
+	int fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as sofia does */
+	if (bind(fd, (struct sockaddr *)&ss, sl) == 0)
+		rc = 0;
+	int err = errno;
+	close(fd);
+	errno = err;
+	return rc;
+}
+
 int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *opts, struct location *loc)
 {
 	struct sipua *s = calloc(1, sizeof *s);
@@ -109,6 +145,13 @@ int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *
 	s->root = root;
 	s->opts = opts;
 	s->loc = loc;
+	if (port_free(opts->sip_host, opts->sip_port, SOCK_DGRAM) ||
+	    port_free(opts->sip_host, opts->sip_port, SOCK_STREAM)) {
+		log_error("cannot listen for SIP on %s:%u (UDP and TCP): %s", opts->sip_host, opts->sip_port,
+			  strerror(errno));
+		free(s);
+		return -1;
+	}
 	if (strchr(opts->sip_host, ':'))
 		snprintf(url, sizeof url, "sip:[%s]:%u", opts->sip_host, opts->sip_port);
 	else
