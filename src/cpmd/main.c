@@ -17,7 +17,9 @@
 #include "net/msrp_relay.h"
 #include "pf/pf.h"
 #include "sipua/location.h"
+#include "sipua/registrar.h"
 #include "sipua/sipua.h"
+#include "store/store.h"
 
 struct daemon {
 	su_root_t *root;
@@ -69,7 +71,8 @@ int main(int argc, char **argv)
 	struct daemon d;
 	struct location *loc = NULL;
 	struct msrp_hub *hub = NULL;
-	char blobs[1100];
+	struct store *st = NULL;
+	char blobs[1100], dbpath[1100];
 	int rc = 1;
 
 	memset(&d, 0, sizeof d);
@@ -104,7 +107,18 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
-	if (sipua_create(&d.sipua, d.root, &opts, loc))
+	/* The durable store: today it keeps registrations across restarts;
+	 * store-and-forward will keep its items there too. */
+	snprintf(dbpath, sizeof dbpath, "%s/cpmd.db", opts.data_dir);
+	int src = store_sqlite_open(&st, d.root, dbpath);
+	if (src) {
+		log_error("cannot open the store %s: %s", dbpath, strerror(-src));
+		goto out;
+	}
+	int restored = registrar_restore(st, loc);
+	if (restored)
+		log_info("restored %d registration(s) from %s", restored, dbpath);
+	if (sipua_create(&d.sipua, d.root, &opts, loc, st))
 		goto out;
 	struct msrp_hub_cfg hc = {
 		.host = opts.msrp_host,
@@ -140,6 +154,7 @@ out:
 		pf_destroy(d.pf);
 	}
 	sipua_destroy(d.sipua);
+	store_close(st); /* completes every queued write first */
 	msrp_hub_destroy(hub);
 	location_destroy(loc);
 	if (d.sigwait_idx > 0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/sip_header.h>
@@ -18,6 +19,7 @@
 
 #include "common/log.h"
 #include "sipua/sip_glue.h"
+#include "store/store.h"
 
 static void respond(nua_t *nua, nua_handle_t *nh, int status, const char *phrase, tag_type_t tag,
 		    tag_value_t value, ...)
@@ -57,6 +59,81 @@ static int flow_of_request(nua_t *nua, char *out, size_t cap, int *is_tcp)
 	return 0;
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void saved(void *arg, int err)
+{
+	if (err)
+		log_warn("registration not saved in the store: %s (it lives in memory until cpmd stops)",
+			 strerror(-err));
+}
+
+/* Mirror one binding change into the store (durable across restarts). */
+static void persist(struct store *st, const char *aor, const struct loc_device *dev, unsigned expires)
+{
+	int rc;
+
+	if (!st)
+		return;
+	if (expires == 0) {
+		rc = store_reg_del(st, aor, dev->instance, saved, NULL);
+	} else {
+		struct store_reg r;
+		memset(&r, 0, sizeof r);
+		snprintf(r.aor, sizeof r.aor, "%s", aor);
+		snprintf(r.instance, sizeof r.instance, "%s", dev->instance);
+		snprintf(r.contact, sizeof r.contact, "%s", dev->contact);
+		snprintf(r.flow, sizeof r.flow, "%s", dev->flow);
+		r.tcp = dev->tcp;
+		r.expires_at_ms = wall_ms() + (int64_t)expires * 1000;
+		rc = store_reg_put(st, &r, saved, NULL);
+	}
+	if (rc)
+		log_warn("registration of %s not saved in the store: %s", aor, strerror(-rc));
+}
+
+struct restore_ctx {
+	struct store *st;
+	struct location *loc;
+	int64_t now;
+	int restored;
+};
+
+static int restore_one(void *arg, const struct store_reg *r)
+{
+	struct restore_ctx *c = arg;
+	struct loc_device dev;
+	int64_t left = (r->expires_at_ms - c->now) / 1000;
+
+	if (left <= 0) {
+		store_reg_del(c->st, r->aor, r->instance, saved, NULL);
+		return 0;
+	}
+	memset(&dev, 0, sizeof dev);
+	if (!cpm_str_copy(dev.instance, sizeof dev.instance, cpm_str_c(r->instance)) ||
+	    !cpm_str_copy(dev.contact, sizeof dev.contact, cpm_str_c(r->contact)) ||
+	    !cpm_str_copy(dev.flow, sizeof dev.flow, cpm_str_c(r->flow)))
+		return 0;
+	dev.tcp = r->tcp;
+	if (location_bind(c->loc, r->aor, &dev, (unsigned)(left > 86400 * 7 ? 86400 * 7 : left)) == LOC_OK)
+		c->restored++;
+	return 0;
+}
+
+int registrar_restore(struct store *st, struct location *loc)
+{
+	struct restore_ctx c = {st, loc, wall_ms(), 0};
+	int rc = store_regs_all(st, restore_one, &c);
+	if (rc)
+		log_warn("cannot read saved registrations: %s", strerror(-rc));
+	return c.restored;
+}
+
 /* Build the Contact list of the 200 OK: every current binding with its
  * remaining lifetime (RFC 3261 §10.3 step 8). */
 static char *contacts_of(su_home_t *home, struct location *loc, const char *aor)
@@ -75,7 +152,7 @@ static char *contacts_of(su_home_t *home, struct location *loc, const char *aor)
 }
 
 void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const struct cpmd_options *opts,
-		      struct location *loc)
+		      struct location *loc, struct store *st)
 {
 	su_home_t home[1] = {SU_HOME_INIT(home)};
 	char aor[LOC_MAX_AOR], flow[LOC_MAX_FLOW];
@@ -107,6 +184,10 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 			respond(nua, nh, 400, "Wildcard Contact Needs Expires 0", TAG_END());
 			return;
 		}
+		struct loc_device gone[64];
+		size_t n = location_lookup(loc, aor, gone, 64);
+		for (size_t i = 0; i < n; i++)
+			persist(st, aor, &gone[i], 0);
 		location_remove_all(loc, aor);
 		log_info("register %s: all devices removed", aor);
 		respond(nua, nh, SIP_200_OK, TAG_END());
@@ -158,6 +239,7 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 			su_home_deinit(home);
 			return;
 		}
+		persist(st, aor, &dev, e);
 		if (e)
 			log_info("register %s device=%s contact=%s flow=%s expires=%u", aor, dev.instance,
 				 dev.contact, flow, e);

@@ -8,8 +8,15 @@
 #include "cpmd/options.h"
 #include "sipua/location.h"
 
-/* Answers one REGISTER (nua_i_register) on handle nh. */
+struct store;
+
+/* Answers one REGISTER (nua_i_register) on handle nh. Bindings go to the
+ * location service and, so that they survive a restart, to the store
+ * (asynchronously; NULL = memory only). */
 void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const struct cpmd_options *opts,
-		      struct location *loc);
+		      struct location *loc, struct store *st);
+/* Put the bindings saved in the store back into the location service at
+ * start-up (expired ones are deleted). Returns how many were restored. */
+int registrar_restore(struct store *st, struct location *loc);
 
 #endif

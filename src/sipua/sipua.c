@@ -24,6 +24,7 @@ struct sipua {
 	nua_t *nua;
 	const struct cpmd_options *opts;
 	struct location *loc;
+	struct store *st;
 	sipua_event_f *handler;
 	void *handler_arg;
 	su_timer_t *sweep;
@@ -39,7 +40,7 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 
 	switch (event) {
 	case nua_i_register:
-		registrar_handle(nua, nh, sip, s->opts, s->loc);
+		registrar_handle(nua, nh, sip, s->opts, s->loc, s->st);
 		return;
 	case nua_i_message:
 		/* Standalone/deferred messaging is a later capability: say so
@@ -135,7 +136,8 @@ static int port_free(const char *host, uint16_t port, int type)
 	return rc;
 }
 
-int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *opts, struct location *loc)
+int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *opts, struct location *loc,
+		 struct store *st)
 {
 	struct sipua *s = calloc(1, sizeof *s);
 	char url[300];
@@ -145,6 +147,7 @@ int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *
 	s->root = root;
 	s->opts = opts;
 	s->loc = loc;
+	s->st = st;
 	if (port_free(opts->sip_host, opts->sip_port, SOCK_DGRAM) ||
 	    port_free(opts->sip_host, opts->sip_port, SOCK_STREAM)) {
 		log_error("cannot listen for SIP on %s:%u (UDP and TCP): %s", opts->sip_host, opts->sip_port,

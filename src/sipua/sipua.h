@@ -13,12 +13,15 @@
 #include "sipua/location.h"
 
 struct sipua;
+struct store;
 
 /* Every nua event that is not REGISTER/MESSAGE/shutdown goes here. */
 typedef void sipua_event_f(void *arg, nua_event_t event, int status, char const *phrase, nua_t *nua,
 			   nua_handle_t *nh, nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[]);
 
-int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *opts, struct location *loc);
+/* st: where registrations are saved (may be NULL: memory only). */
+int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *opts, struct location *loc,
+		 struct store *st);
 void sipua_set_handler(struct sipua *s, sipua_event_f *cb, void *arg);
 nua_t *sipua_nua(struct sipua *s);
 /* Start nua_shutdown; su_root_break() is called when it completes (or after
