@@ -207,3 +207,83 @@ bool run_until(cond_f *cond, void *arg, struct peer *a, struct peer *b, int limi
 	return cond(arg);
 }
 
+
+/* ---------------------------------------------------------------- helpers both tests use */
+
+int send_bind(struct peer *pe, const char *to, const char *from, const char *tid)
+{
+	return peer_sendf(pe, "MSRP %s SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: bind%s\r\n"
+			      "Byte-Range: 1-0/0\r\n-------%s$\r\n", tid, to, from, tid, tid);
+}
+
+int device_respond(struct peer *dev, const struct rx *x, int status, const char *phrase)
+{
+	return peer_sendf(dev, "MSRP %s %d %s\r\nTo-Path: %s\r\nFrom-Path: %s\r\n-------%s$\r\n", x->tid,
+			  status, phrase, x->from, DEVICE_PATH, x->tid);
+}
+
+int device_report(struct peer *dev, const struct rx *x, uint64_t size)
+{
+	return peer_sendf(dev, "MSRP rep%s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
+			       "Byte-Range: 1-%llu/%llu\r\nStatus: 000 200 OK\r\n-------rep%s$\r\n",
+			  x->tid, x->from, DEVICE_PATH, x->msgid, (unsigned long long)size,
+			  (unsigned long long)size, x->tid);
+}
+
+/* Find the message with this tid (or, with tid NULL, the first SEND or
+ * REPORT whose ...). */
+const struct rx *find_tid(const struct peer *pe, const char *tid)
+{
+	unsigned first = pe->n > MAX_RX ? pe->n - MAX_RX : 0;
+
+	for (unsigned i = first; i < pe->n; i++)
+		if (strcmp(pe->rx[i % MAX_RX].tid, tid) == 0)
+			return &pe->rx[i % MAX_RX];
+	return NULL;
+}
+
+const struct rx *find_method(const struct peer *pe, enum msrp_method m, unsigned nth)
+{
+	unsigned first = pe->n > MAX_RX ? pe->n - MAX_RX : 0;
+
+	for (unsigned i = first; i < pe->n; i++)
+		if (pe->rx[i % MAX_RX].method == m && nth-- == 0)
+			return &pe->rx[i % MAX_RX];
+	return NULL;
+}
+
+bool peer_has(void *arg)
+{
+	struct want *w = arg;
+
+	return w->pe->n >= w->n && w->pe->ends >= w->ends;
+}
+
+bool peer_eof(void *arg)
+{
+	return ((struct peer *)arg)->eof;
+}
+
+char *read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	char *b;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	*len = (size_t)read(fd, b, (size_t)st.st_size);
+	close(fd);
+	return b;
+}
+
+void sha1_of(const void *p, size_t n, uint8_t out[20])
+{
+	unsigned len = 20;
+
+	EVP_Digest(p, n, out, &len, EVP_sha1(), NULL);
+}

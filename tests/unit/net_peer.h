@@ -62,4 +62,22 @@ int peer_sendf(struct peer *pe, const char *fmt, ...) __attribute__((format(prin
 typedef bool cond_f(void *arg);
 bool run_until(cond_f *cond, void *arg, struct peer *a, struct peer *b, int limit_ms);
 
+
+/* Helpers both relay test programs use. */
+int send_bind(struct peer *pe, const char *to, const char *from, const char *tid);
+int device_respond(struct peer *dev, const struct rx *x, int status, const char *phrase);
+int device_report(struct peer *dev, const struct rx *x, uint64_t size);
+const struct rx *find_tid(const struct peer *pe, const char *tid);
+const struct rx *find_method(const struct peer *pe, enum msrp_method m, unsigned nth);
+/* run_until() conditions: pe has seen n messages and `ends` end-lines; pe saw EOF. */
+struct want {
+	struct peer *pe;
+	unsigned n;
+	unsigned ends;
+};
+bool peer_has(void *arg);
+bool peer_eof(void *arg);
+char *read_file(const char *path, size_t *len);
+void sha1_of(const void *p, size_t n, uint8_t out[20]);
+
 #endif

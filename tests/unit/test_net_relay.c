@@ -61,12 +61,6 @@ static bool is_done(void *arg)
 	return ((struct fix *)arg)->done_calls > 0;
 }
 
-static void sha1_of(const void *p, size_t n, uint8_t out[20])
-{
-	unsigned len = 20;
-
-	EVP_Digest(p, n, out, &len, EVP_sha1(), NULL);
-}
 
 static int fix_start(struct fix *f, size_t high_water, unsigned bind_timeout, uint64_t size,
 		     const uint8_t *sha1)
@@ -115,11 +109,6 @@ static void fix_stop(struct fix *f)
 static const char *up_uri(struct fix *f) { return ft_relay_path(f->relay, FT_LEG_UP); }
 static const char *down_uri(struct fix *f) { return ft_relay_path(f->relay, FT_LEG_DOWN); }
 
-static int send_bind(struct peer *pe, const char *to, const char *from, const char *tid)
-{
-	return peer_sendf(pe, "MSRP %s SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: bind%s\r\n"
-			      "Byte-Range: 1-0/0\r\n-------%s$\r\n", tid, to, from, tid, tid);
-}
 
 /* One data chunk from the sender, head + body + end-line. */
 static int send_chunk(struct peer *pe, struct fix *f, const char *tid, const char *data,
@@ -141,76 +130,13 @@ static int send_chunk(struct peer *pe, struct fix *f, const char *tid, const cha
 	return 0;
 }
 
-static int device_respond(struct peer *dev, const struct rx *x, int status, const char *phrase)
-{
-	return peer_sendf(dev, "MSRP %s %d %s\r\nTo-Path: %s\r\nFrom-Path: %s\r\n-------%s$\r\n", x->tid,
-			  status, phrase, x->from, DEVICE_PATH, x->tid);
-}
 
-static int device_report(struct peer *dev, const struct rx *x, uint64_t size)
-{
-	return peer_sendf(dev, "MSRP rep%s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
-			       "Byte-Range: 1-%llu/%llu\r\nStatus: 000 200 OK\r\n-------rep%s$\r\n",
-			  x->tid, x->from, DEVICE_PATH, x->msgid, (unsigned long long)size,
-			  (unsigned long long)size, x->tid);
-}
 
-/* Find the message with this tid (or, with tid NULL, the first SEND or
- * REPORT whose ...). */
-static const struct rx *find_tid(const struct peer *pe, const char *tid)
-{
-	unsigned first = pe->n > MAX_RX ? pe->n - MAX_RX : 0;
 
-	for (unsigned i = first; i < pe->n; i++)
-		if (strcmp(pe->rx[i % MAX_RX].tid, tid) == 0)
-			return &pe->rx[i % MAX_RX];
-	return NULL;
-}
 
-static const struct rx *find_method(const struct peer *pe, enum msrp_method m, unsigned nth)
-{
-	unsigned first = pe->n > MAX_RX ? pe->n - MAX_RX : 0;
 
-	for (unsigned i = first; i < pe->n; i++)
-		if (pe->rx[i % MAX_RX].method == m && nth-- == 0)
-			return &pe->rx[i % MAX_RX];
-	return NULL;
-}
 
-struct want {
-	struct peer *pe;
-	unsigned n;
-	unsigned ends;
-};
 
-static bool peer_has(void *arg)
-{
-	struct want *w = arg;
-
-	return w->pe->n >= w->n && w->pe->ends >= w->ends;
-}
-
-static bool peer_eof(void *arg)
-{
-	return ((struct peer *)arg)->eof;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	char *b;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	b = malloc((size_t)st.st_size + 1);
-	*len = (size_t)read(fd, b, (size_t)st.st_size);
-	close(fd);
-	return b;
-}
 
 /* Both peers connect and bind. */
 static int connect_both(struct fix *f, struct peer *snd, struct peer *dev)
