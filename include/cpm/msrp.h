@@ -183,6 +183,11 @@ int msrp_build_end(char *buf, size_t cap, const char *tid, char flag, bool had_b
  * previous hop), From-Path = the responder's own URI. */
 int msrp_build_response(char *buf, size_t cap, const char *tid, int status, const char *comment,
 			struct cpm_str to_path, struct cpm_str from_path);
+/* The same with extension headers after the paths (raw "Name: value\r\n"
+ * lines, checked as for msrp_request_head.extra_headers), e.g. cpmd's
+ * "Cpm-Stored: <item-id>" on a stored file's final 200. */
+int msrp_build_response_ext(char *buf, size_t cap, const char *tid, int status, const char *comment,
+			    struct cpm_str to_path, struct cpm_str from_path, struct cpm_str extra_headers);
 /* Default reason phrase for an MSRP status code ("OK", "Bad Request", ...). */
 const char *msrp_status_phrase(int status);
 

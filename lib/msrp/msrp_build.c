@@ -231,6 +231,12 @@ int msrp_build_end(char *buf, size_t cap, const char *tid, char flag, bool had_b
 int msrp_build_response(char *buf, size_t cap, const char *tid, int status, const char *comment,
 			struct cpm_str to_path, struct cpm_str from_path)
 {
+	return msrp_build_response_ext(buf, cap, tid, status, comment, to_path, from_path, CPM_STR_NULL);
+}
+
+int msrp_build_response_ext(char *buf, size_t cap, const char *tid, int status, const char *comment,
+			    struct cpm_str to_path, struct cpm_str from_path, struct cpm_str extra_headers)
+{
 	struct wbuf w = {buf, cap, 0, false};
 	/* Passing the request's whole From-Path is fine: the previous hop is
 	 * its first URI (RFC 4975 §7.2). */
@@ -238,7 +244,8 @@ int msrp_build_response(char *buf, size_t cap, const char *tid, int status, cons
 	const char *c = comment_or_phrase(comment, status);
 
 	if (!tid_ok(tid) || !status_ok(status) || !comment_ok(comment) ||
-	    !msrp_path_valid(to) || !msrp_path_valid(from_path))
+	    !msrp_path_valid(to) || !msrp_path_valid(from_path) ||
+	    (extra_headers.len && !extra_ok(extra_headers)))
 		return -1;
 	put(&w, "MSRP ", 5);
 	put_c(&w, tid);
@@ -251,6 +258,7 @@ int msrp_build_response(char *buf, size_t cap, const char *tid, int status, cons
 	put(&w, "\r\n", 2);
 	put_header(&w, "To-Path", to);
 	put_header(&w, "From-Path", from_path);
+	put_s(&w, extra_headers); /* RFC 4975 §9: ext-headers may follow the paths */
 	put(&w, "-------", 7);
 	put_c(&w, tid);
 	put(&w, "$\r\n", 3);

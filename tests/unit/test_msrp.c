@@ -924,6 +924,46 @@ UNIT_TEST(build_response)
 		CHECK(strcmp(msrp_strerror((enum msrp_error)e), "unknown error") != 0);
 }
 
+/* Extension headers on a response (cpmd's "Cpm-Stored"): after the paths,
+ * parsed back as headers; anything that could end the head early refused. */
+UNIT_TEST(build_response_ext)
+{
+	static const char want[] = "MSRP abcd1234 200 OK\r\nTo-Path: " FROM_ALICE "\r\nFrom-Path: " TO_BOB
+				   "\r\nCpm-Stored: item42\r\n-------abcd1234$\r\n";
+	char buf[512];
+	struct msrp_parser p;
+	struct msrp_event ev;
+	struct cpm_str v;
+	size_t used = 0;
+	int n = msrp_build_response_ext(buf, sizeof buf, "abcd1234", 200, NULL, CPM_STR_LIT(FROM_ALICE),
+					CPM_STR_LIT(TO_BOB), CPM_STR_LIT("Cpm-Stored: item42\r\n"));
+
+	CHECK(n > 0);
+	buf[n] = '\0';
+	CHECK_STR(buf, want);
+	expect_split_invariant(buf, (size_t)n, 1, 1, 0);
+	msrp_parser_init(&p);
+	CHECK_EQ_INT(msrp_parse(&p, buf, (size_t)n, &used, &ev), MSRP_EV_MSG);
+	CHECK_EQ_INT(ev.msg->status, 200);
+	CHECK(msrp_msg_header(ev.msg, "cpm-stored", &v));
+	CHECK(cpm_str_eq(v, "item42"));
+	/* empty extra: the plain response */
+	CHECK_EQ_INT(msrp_build_response_ext(buf, sizeof buf, "abcd1234", 200, NULL, CPM_STR_LIT(FROM_ALICE),
+					     CPM_STR_LIT(TO_BOB), CPM_STR_NULL), n - 20);
+	/* no CRLF at the end, a bare CR, no colon, an empty line: refused */
+	CHECK_EQ_INT(msrp_build_response_ext(buf, sizeof buf, "abcd1234", 200, NULL, CPM_STR_LIT(FROM_ALICE),
+					     CPM_STR_LIT(TO_BOB), CPM_STR_LIT("Cpm-Stored: x")), -1);
+	CHECK_EQ_INT(msrp_build_response_ext(buf, sizeof buf, "abcd1234", 200, NULL, CPM_STR_LIT(FROM_ALICE),
+					     CPM_STR_LIT(TO_BOB), CPM_STR_LIT("A: x\ry\r\n")), -1);
+	CHECK_EQ_INT(msrp_build_response_ext(buf, sizeof buf, "abcd1234", 200, NULL, CPM_STR_LIT(FROM_ALICE),
+					     CPM_STR_LIT(TO_BOB), CPM_STR_LIT("nocolon\r\n")), -1);
+	CHECK_EQ_INT(msrp_build_response_ext(buf, sizeof buf, "abcd1234", 200, NULL, CPM_STR_LIT(FROM_ALICE),
+					     CPM_STR_LIT(TO_BOB), CPM_STR_LIT("A: x\r\n\r\n")), -1);
+	/* too small a buffer */
+	CHECK_EQ_INT(msrp_build_response_ext(buf, 60, "abcd1234", 200, NULL, CPM_STR_LIT(FROM_ALICE),
+					     CPM_STR_LIT(TO_BOB), CPM_STR_LIT("Cpm-Stored: item42\r\n")), -1);
+}
+
 /* ---- URIs ---- */
 UNIT_TEST(uri_parse)
 {
@@ -1010,5 +1050,5 @@ UNIT_MAIN(T(split_chunked_send), T(split_interruptible_send), T(split_binding_se
 	  T(bad_byte_ranges), T(huge_total_is_just_a_number), T(bad_start_lines_are_fatal),
 	  T(empty_input), T(fatal_is_sticky), T(overlong_lines), T(header_block_too_big), T(too_many_headers),
 	  T(header_errors_are_not_fatal), T(error_then_good_message), T(bounded_buffering),
-	  T(roundtrip_build_parse), T(builders_refuse_bad_input), T(build_response), T(uri_parse),
+	  T(roundtrip_build_parse), T(builders_refuse_bad_input), T(build_response), T(build_response_ext), T(uri_parse),
 	  T(path_first_last), T(random_ident))
