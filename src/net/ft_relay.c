@@ -63,6 +63,7 @@ void relay_finish(struct ft_relay *r, enum ft_relay_result res, const char *fmt,
 		return;
 	r->ended = true;
 	r->pending = NULL;
+	relay_resume_stop(r); /* a resume's hash is of no use any more */
 	conn_hold(relay_conn(r, FT_LEG_UP), CONN_HOLD_ENDED);
 	conn_hold(relay_conn(r, FT_LEG_DOWN), CONN_HOLD_ENDED);
 	relay_timer_stop(r);
@@ -108,16 +109,22 @@ void relay_leg_respond(struct relay_leg *L, const struct msrp_msg *m, int status
 /* A response to the sender for one of its chunks, by tid. */
 void relay_up_respond_tid(struct ft_relay *r, const char *tid, int status, const char *comment)
 {
+	relay_up_respond_tid_ext(r, tid, status, comment, CPM_STR_NULL);
+}
+
+void relay_up_respond_tid_ext(struct ft_relay *r, const char *tid, int status, const char *comment,
+			      struct cpm_str extra)
+{
 	struct relay_leg *L = &r->leg[FT_LEG_UP];
 	struct cpm_str to = relay_leg_path_back(L);
-	char buf[MSRP_MAX_LINE + MSRP_OUR_URI_MAX + 256];
+	char buf[MSRP_MAX_LINE + MSRP_OUR_URI_MAX + sizeof r->ack_hdr + 256];
 	int n;
 
 	if (!to.len || !L->s.conn)
 		return;
-	n = msrp_build_response(buf, sizeof buf, tid, status, comment, to, cpm_str_c(L->uri));
+	n = msrp_build_response_ext(buf, sizeof buf, tid, status, comment, to, cpm_str_c(L->uri), extra);
 	if (n < 0 && comment) /* a device's reason phrase we cannot repeat */
-		n = msrp_build_response(buf, sizeof buf, tid, status, NULL, to, cpm_str_c(L->uri));
+		n = msrp_build_response_ext(buf, sizeof buf, tid, status, NULL, to, cpm_str_c(L->uri), extra);
 	if (n > 0)
 		relay_send(r, FT_LEG_UP, buf, (size_t)n);
 }
@@ -357,6 +364,7 @@ void relay_discard(struct ft_relay *r)
 		if (r->leg[l].in_hub)
 			hub_session_del(r->hub, &r->leg[l].s);
 	su_timer_destroy(r->timer);
+	relay_resume_stop(r);
 	tee_close(&r->tee);
 	relay_source_free(r);
 	free(r);
@@ -403,9 +411,20 @@ int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_re
 	 * acknowledge it */
 	if ((p->store_only || p->keep_on_recipient_loss) && (!p->event || !p->blob_path))
 		return -EINVAL;
-	r = relay_new(h, p->blob_path, done, arg, &rc);
+	/* a resume continues a stored prefix: only safe with the whole
+	 * file's hash, and only with something left to send */
+	if (p->resume_offset && (!p->store_only || !p->has_sha1 || p->resume_offset >= p->size))
+		return -EINVAL;
+	r = relay_new(h, p->resume_offset ? NULL : p->blob_path, done, arg, &rc);
 	if (!r)
 		return rc;
+	if (p->resume_offset) {
+		rc = relay_resume_open(r, p->blob_path, p->resume_offset);
+		if (rc) {
+			relay_discard(r);
+			return rc;
+		}
+	}
 	r->size = p->size;
 	r->limit = p->max_size && p->max_size < p->size ? p->max_size : p->size;
 	r->has_sha1 = p->has_sha1;
@@ -418,7 +437,10 @@ int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_re
 		relay_discard(r);
 		return -ENOMEM;
 	}
-	if (p->store_only)
+	if (p->resume_offset)
+		msrp_log("relay %s: created in store mode, resuming at byte %llu of %llu", r->leg[0].s.id,
+			 (unsigned long long)p->resume_offset + 1, (unsigned long long)r->size);
+	else if (p->store_only)
 		msrp_log("relay %s: created in store mode (%llu bytes)", r->leg[0].s.id,
 			 (unsigned long long)r->size);
 	else
@@ -521,6 +543,7 @@ void ft_relay_destroy(struct ft_relay *r)
 	relay_timer_stop(r);
 	su_timer_destroy(r->timer);
 	r->timer = NULL;
+	relay_resume_stop(r); /* never joined: the worker leaves by itself */
 	tee_close(&r->tee);
 	relay_source_free(r);
 	msrp_log("relay %s: destroyed", relay_name(r));

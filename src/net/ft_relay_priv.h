@@ -16,6 +16,7 @@
 /* Bytes relayed may exceed the file only by re-sent ranges: at most twice
  * the file plus this. */
 #define RELAY_RESEND_SLACK (1024 * 1024)
+struct relay_hasher;
 
 enum up_cur {
 	UP_NONE = 0, /* between messages */
@@ -99,6 +100,17 @@ struct ft_relay {
 	bool held_report;  /* a success REPORT is owed (Success-Report yes) */
 	enum msrp_report_mode held_fr;
 	char held_tid[MSRP_TID_MAX + 1];
+	/* "Name: value\r\n" on the success ack (ft_relay_set_ack_header), or "" */
+	char ack_hdr[FT_RELAY_ACK_NAME_MAX + FT_RELAY_ACK_VALUE_MAX + 5];
+
+	/* upload resume (ft_relay_resume.c): the blob holds [0, base) already */
+	uint64_t base;
+	struct relay_hasher *rs; /* whole-file sha-1 off the loop; NULL: none */
+	int rs_widx;             /* its eventfd in su_root (0: not registered) */
+	int rs_err;              /* the prefix could not be read (-errno), seen by the loop */
+	bool rs_wait;            /* the '$' chunk passed the size check, waiting for the hash */
+	enum msrp_report_mode rs_fr, rs_sr;
+	char rs_tid[MSRP_TID_MAX + 1];
 
 	/* source mode (ft_relay_source.c) */
 	bool source;
@@ -141,6 +153,9 @@ void relay_send(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n
 struct cpm_str relay_leg_path_back(const struct relay_leg *L);
 void relay_leg_respond(struct relay_leg *L, const struct msrp_msg *m, int status, const char *comment);
 void relay_up_respond_tid(struct ft_relay *r, const char *tid, int status, const char *comment);
+/* The same with extension header lines (raw "Name: value\r\n", or empty). */
+void relay_up_respond_tid_ext(struct ft_relay *r, const char *tid, int status, const char *comment,
+			      struct cpm_str extra);
 void relay_flow(struct ft_relay *r);
 int relay_txn_alloc(struct ft_relay *r);
 int relay_txn_find(struct ft_relay *r, const char *down_tid);
@@ -167,7 +182,26 @@ void relay_go_store(struct ft_relay *r);
 void relay_store_received(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
 			  enum msrp_report_mode sr);
 void relay_event_cb(struct ft_relay *r, enum ft_relay_result ev, const char *detail);
-void relay_up_report(struct ft_relay *r, int status, const char *comment);
+/* A REPORT about the whole message (Byte-Range 1-n/n, n = size - base),
+ * with extension header lines (or empty). */
+void relay_up_report(struct ft_relay *r, int status, const char *comment, struct cpm_str extra);
+
+/* ft_relay_resume.c */
+/* Open the blob of an upload resumed at `base` and start the hash of the
+ * whole file on a worker thread. Returns 0 or -errno (creation fails). */
+int relay_resume_open(struct ft_relay *r, const char *blob_path, uint64_t base);
+/* New bytes are in the blob (after every tee write). */
+void relay_resume_advance(struct ft_relay *r);
+/* The '$' chunk passed the size check: hold its answer until the hash of
+ * the whole file is known. */
+void relay_resume_final(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
+			enum msrp_report_mode sr);
+/* The prefix could not be read: tell the sender (400 to its open chunk, a
+ * failure REPORT) and end the relay FT_RELAY_IO_ERROR. */
+void relay_resume_fail(struct ft_relay *r);
+/* Stop the worker (it frees its half by itself), close the eventfd. Safe
+ * to call again, and for a relay without resume. */
+void relay_resume_stop(struct ft_relay *r);
 
 /* ft_relay_source.c */
 void relay_source_pump(struct ft_relay *r);

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "net/ft_relay_priv.h"
 
@@ -25,13 +26,15 @@ void relay_event_cb(struct ft_relay *r, enum ft_relay_result ev, const char *det
 		r->event(r->arg, ev, detail);
 }
 
-/* A REPORT to the sender about the whole file. */
-void relay_up_report(struct ft_relay *r, int status, const char *comment)
+/* A REPORT to the sender about the whole message (for a resumed upload:
+ * the range it sent, counted from 1). */
+void relay_up_report(struct ft_relay *r, int status, const char *comment, struct cpm_str extra)
 {
 	struct relay_leg *U = &r->leg[FT_LEG_UP];
-	char buf[MSRP_MAX_LINE + MSRP_OUR_URI_MAX + 512];
+	char buf[MSRP_MAX_LINE + MSRP_OUR_URI_MAX + sizeof r->ack_hdr + 512];
 	char tid[MSRP_OUR_TID_LEN + 1];
-	struct msrp_byte_range range = {1, r->size, r->size};
+	uint64_t len = r->size - r->base;
+	struct msrp_byte_range range = {1, len, len};
 	struct msrp_request_head hd;
 	int n, e;
 
@@ -47,6 +50,7 @@ void relay_up_report(struct ft_relay *r, int status, const char *comment)
 	hd.range = &range;
 	hd.status_code = status;
 	hd.status_comment = comment;
+	hd.extra_headers = extra;
 	if (!hd.to_path.len)
 		return;
 	n = msrp_build_request_head(buf, sizeof buf, &hd);
@@ -192,10 +196,12 @@ int ft_relay_ack_received(struct ft_relay *r, int err)
 	hub_enter(r->hub);
 	r->ack_wait = false;
 	if (!err) {
+		struct cpm_str ext = cpm_str_c(r->ack_hdr);
+
 		if (r->held_200)
-			relay_up_respond_tid(r, r->held_tid, 200, NULL);
+			relay_up_respond_tid_ext(r, r->held_tid, 200, NULL, ext);
 		if (r->held_report)
-			relay_up_report(r, 200, "OK");
+			relay_up_report(r, 200, "OK", ext);
 		relay_finish(r, FT_RELAY_RECEIVED, "file stored, acknowledged to the sender");
 	} else {
 		/* RFC 4975 has no "server error": 400 is the generic failure
@@ -203,11 +209,73 @@ int ft_relay_ack_received(struct ft_relay *r, int err)
 		if (r->held_tid[0])
 			relay_up_respond_tid(r, r->held_tid, 400, "Cannot store the file");
 		if (r->held_fr != MSRP_REPORT_NO)
-			relay_up_report(r, 400, "Cannot store the file");
+			relay_up_report(r, 400, "Cannot store the file", CPM_STR_NULL);
 		relay_finish(r, FT_RELAY_IO_ERROR, "the store could not keep the file (%s)",
 			     strerror(err < 0 ? -err : err));
 	}
 	hub_leave(r->hub);
+	return 0;
+}
+
+/* RFC 3261 token (RFC 4975 hname is the same set). */
+static bool hname_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > FT_RELAY_ACK_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+
+		if (!alnum && !strchr("-.!%*_+`'~", c))
+			return false;
+	}
+	return true;
+}
+
+/* Headers MSRP itself defines (RFC 4975 §9, RFC 4976): a second copy
+ * would change what the message means, so they cannot be "extensions". */
+static bool hname_reserved(const char *s)
+{
+	static const char *const own[] = {"To-Path", "From-Path", "Message-ID", "Byte-Range",
+					  "Success-Report", "Failure-Report", "Status", "Use-Path",
+					  "WWW-Authenticate", "Authorization", "Authentication-Info",
+					  "Expires", "Min-Expires", "Max-Expires"};
+
+	if (strncasecmp(s, "Content-", 8) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+		if (strcasecmp(s, own[i]) == 0)
+			return true;
+	return false;
+}
+
+/* utf8text (RFC 4975): HTAB, printable ASCII, and non-ASCII bytes (the
+ * value is ours, from the store: not checked as UTF-8); no white space at
+ * the ends, which a parser would strip. */
+static bool hvalue_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > FT_RELAY_ACK_VALUE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return !strchr(" \t", s[0]) && !strchr(" \t", s[n - 1]);
+}
+
+int ft_relay_set_ack_header(struct ft_relay *r, const char *name, const char *value)
+{
+	size_t nl, vl;
+
+	if (!r || !name || !value || r->source || !r->event || r->ended || r->destroyed)
+		return -EINVAL;
+	nl = strnlen(name, FT_RELAY_ACK_NAME_MAX + 1);
+	vl = strnlen(value, FT_RELAY_ACK_VALUE_MAX + 1);
+	if (!hname_ok(name, nl) || hname_reserved(name) || !hvalue_ok(value, vl))
+		return -EINVAL;
+	snprintf(r->ack_hdr, sizeof r->ack_hdr, "%s: %s\r\n", name, value);
 	return 0;
 }
 

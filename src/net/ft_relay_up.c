@@ -124,6 +124,9 @@ static void up_data_head(struct ft_relay *r, const struct msrp_msg *m)
 {
 	struct relay_leg *L = &r->leg[FT_LEG_UP];
 	uint64_t start = m->has_byte_range ? m->range.start : 1;
+	/* A resumed upload's message is the range [base, size): its
+	 * Byte-Range counts within it (RFC 5547 §6). */
+	uint64_t msg_limit = r->limit > r->base ? r->limit - r->base : 0;
 
 	if (!r->file_msgid[0]) {
 		if (!cpm_str_copy(r->file_msgid, sizeof r->file_msgid, m->message_id)) {
@@ -138,20 +141,27 @@ static void up_data_head(struct ft_relay *r, const struct msrp_msg *m)
 		relay_leg_respond(L, m, 403, "File already complete");
 		return;
 	}
-	if (m->has_byte_range &&
-	    ((m->range.total != MSRP_RANGE_STAR && m->range.total > r->limit) ||
-	     (m->range.end != MSRP_RANGE_STAR && m->range.end > r->limit))) {
-		relay_leg_respond(L, m, 413, NULL);
-		relay_finish(r, FT_RELAY_TOO_BIG, "Byte-Range beyond %llu bytes", (unsigned long long)r->limit);
+	if (r->rs_err) {
+		/* the stored prefix is unreadable: nothing more goes in */
+		relay_leg_respond(L, m, 400, "Cannot store the file");
+		r->fwd_fr = m->failure_report;
+		relay_resume_fail(r);
 		return;
 	}
-	if (start == 0 || start - 1 > r->tee.contig) {
+	if (m->has_byte_range &&
+	    ((m->range.total != MSRP_RANGE_STAR && m->range.total > msg_limit) ||
+	     (m->range.end != MSRP_RANGE_STAR && m->range.end > msg_limit))) {
+		relay_leg_respond(L, m, 413, NULL);
+		relay_finish(r, FT_RELAY_TOO_BIG, "Byte-Range beyond %llu bytes", (unsigned long long)msg_limit);
+		return;
+	}
+	if (start == 0 || start - 1 > r->tee.contig - r->base) {
 		/* A hole would have to be filled later; we keep the blob
 		 * contiguous instead and let the sender re-send. */
 		relay_leg_respond(L, m, 400, "Byte-Range leaves a gap");
 		return;
 	}
-	r->fwd_off = start - 1;
+	r->fwd_off = r->base + start - 1; /* a file offset from here on */
 	r->fwd_fr = m->failure_report;
 	r->fwd_sr = m->success_report;
 	strcpy(r->fwd_up_tid, m->tid);
@@ -201,12 +211,17 @@ static void up_body(struct ft_relay *r, const struct msrp_event *ev)
 		       (unsigned long long)r->relayed);
 		return;
 	}
+	if (r->rs_err) {
+		relay_resume_fail(r);
+		return;
+	}
 	rc = tee_feed(&r->tee, r->fwd_off, p, n);
 	if (rc) {
 		up_abort(r, ev->msg, 413, "Cannot store the file");
 		relay_finish(r, FT_RELAY_IO_ERROR, "blob write: %s", strerror(-rc));
 		return;
 	}
+	relay_resume_advance(r);
 	/* Straight from the receive buffer; only what the socket does not
 	 * take is copied into the DOWN queue. */
 	if (!r->store) {
@@ -225,6 +240,11 @@ static void up_last_chunk(struct ft_relay *r, const struct msrp_msg *m)
 		up_abort(r, m, 400, "File size mismatch");
 		relay_finish(r, FT_RELAY_HASH_MISMATCH, "got %llu of %llu bytes",
 		       (unsigned long long)r->tee.contig, (unsigned long long)r->size);
+		return;
+	}
+	if (r->base) {
+		/* the whole file's hash is the worker's (ft_relay_resume.c) */
+		relay_resume_final(r, m->tid, r->fwd_fr, r->fwd_sr);
 		return;
 	}
 	if (tee_final(&r->tee)) {

@@ -197,11 +197,20 @@ struct relay_tee {
 	void *md;               /* EVP_MD_CTX */
 	uint64_t contig;        /* bytes 1..contig received, written and hashed */
 	bool final;
+	bool no_hash;           /* upload resume: the whole file is hashed off the loop */
 	uint8_t digest[20];
 };
 int tee_open(struct relay_tee *t, const char *path);
+/* Upload resume: open the existing blob read-write (no O_CREAT, no
+ * O_TRUNC), cut it to `base` bytes and go on from there (contig = base);
+ * the tee does not hash. A blob shorter than base is left alone and
+ * *short_prefix set (the caller fails the relay; nothing is written).
+ * Returns 0 or -errno. */
+int tee_open_resume(struct relay_tee *t, const char *path, uint64_t base, bool *short_prefix);
 /* Body bytes at 0-based file offset `off` (off <= contig, caller checks).
- * Only the part beyond contig is written and hashed. Returns 0 or -errno. */
+ * Only the part beyond contig is written and hashed. Returns 0 or -errno;
+ * after an error the blob is cut back to contig bytes (no half-written
+ * tail). */
 int tee_feed(struct relay_tee *t, uint64_t off, const char *p, size_t n);
 /* Finish the hash (once). */
 int tee_final(struct relay_tee *t);

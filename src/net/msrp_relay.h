@@ -120,6 +120,9 @@ struct ft_relay_params {
 	ft_relay_event_f *event;     /* non-final events (NULL: none), called with done's arg */
 	/* store_only and keep_on_recipient_loss need event and blob_path
 	 * (ft_relay_create() returns -EINVAL otherwise). */
+	/* Upload resume (store_only only; see "UPLOAD RESUME" below): the blob
+	 * already holds the file's bytes [0, resume_offset). 0: a new upload. */
+	uint64_t resume_offset;
 };
 
 /* Called once when the transfer ends, for any reason. `detail` is a short
@@ -137,7 +140,10 @@ const char *ft_relay_path(const struct ft_relay *r, enum ft_relay_leg leg);
  * are held. Returns 0, or -1 if the path does not parse. */
 int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char *path);
 /* Bytes of the file received from the sender so far, and sha-1 when complete.
- * (Source mode: bytes of the range written towards the device so far.) */
+ * (Source mode: bytes of the range written towards the device so far.)
+ * For a resumed upload it is the FILE offset: resume_offset + the bytes of
+ * this session, contiguous; the blob holds exactly that many bytes once
+ * the relay has ended (what a partial row records). */
 uint64_t ft_relay_bytes(const struct ft_relay *r);
 /* The sha-1 of the received file, once the last chunk has been checked:
  * returns true and fills out[20]; false before that. */
@@ -184,6 +190,59 @@ void ft_relay_destroy(struct ft_relay *r);
  * (not store mode, not RECEIVED yet, already acknowledged, ended). If the
  * sender's connection is gone by then, nothing is sent; done() is the same. */
 int ft_relay_ack_received(struct ft_relay *r, int err);
+
+/* Ack header: an MSRP extension header (RFC 4975 ext-header) added to the
+ * store-mode success acknowledgement, i.e. to the held 200 for the '$'
+ * chunk AND to the success REPORT that ft_relay_ack_received(r, 0) sends
+ * (not to error answers, not to the '+' chunks' 200s). cpmd sends
+ * "Cpm-Stored: <item-id>" (docs/internals/store-and-forward.md §1). Call it
+ * before ft_relay_ack_received(); a second call replaces the first. name:
+ * 1..FT_RELAY_ACK_NAME_MAX token characters (RFC 3261 token), not a header
+ * MSRP defines (To-Path, From-Path, Message-ID, Byte-Range, Status,
+ * Success-/Failure-Report, Content-*, ...); value: 1..FT_RELAY_ACK_VALUE_MAX
+ * bytes of utf8text (no CR, LF or other control characters but HTAB, no
+ * white space at either end). Returns 0, or -EINVAL for a bad name or
+ * value, a source relay, a relay created without params.event (it can
+ * never be in store mode), or one that has ended. */
+#define FT_RELAY_ACK_NAME_MAX 64
+#define FT_RELAY_ACK_VALUE_MAX 200
+int ft_relay_set_ack_header(struct ft_relay *r, const char *name, const char *value);
+
+/* UPLOAD RESUME (params.resume_offset > 0, store_only): the sender
+ * continues a partial upload kept from an interrupted attempt; the owner
+ * matched it (store-and-forward.md §5) and offered a=file-range:
+ * resume_offset+1-size. Needs blob_path, has_sha1 and 0 < resume_offset <
+ * size (ft_relay_create() returns -EINVAL otherwise). The blob must exist
+ * (it is opened without O_CREAT/O_TRUNC: a missing one is -ENOENT from
+ * ft_relay_create()); it is cut to resume_offset (ftruncate) and the new
+ * bytes are appended.
+ *   - The sender's MSRP message is the range [resume_offset, size): its
+ *     Byte-Range counts from 1 WITHIN THE RANGE, total = size -
+ *     resume_offset (RFC 5547 §6; as source mode sends). A total or an end
+ *     beyond that (e.g. a sender counting from the file's start): 413. The
+ *     success REPORT says 1-n/n, n = size - resume_offset.
+ *   - Everything else is store mode: contiguous ranges, 413 on too many
+ *     bytes, the '$' chunk's 200 and success REPORT held for
+ *     ft_relay_ack_received(), the sender leaving before RECEIVED is
+ *     FT_RELAY_SENDER_ABORTED.
+ *   - The sha-1 of the WHOLE file is checked, off the loop: a worker
+ *     thread started at create reads the blob (pread, 256 KiB at a time)
+ *     from byte 0, the prefix first, then each new byte once the loop has
+ *     written it; at the '$' chunk (after the size check) the relay waits
+ *     for it without blocking (an eventfd in the loop), then goes on as
+ *     store mode: match -> event(RECEIVED); mismatch -> 400 "Hash
+ *     mismatch", done(FT_RELAY_HASH_MISMATCH). ft_relay_sha1() is the
+ *     whole file's.
+ *   - A prefix that cannot be read (the blob shorter than resume_offset
+ *     at create, or a read error): done(FT_RELAY_IO_ERROR), from the loop
+ *     (never inside ft_relay_create()); the sender's open chunk (or the
+ *     held '$') gets 400 "Cannot store the file" and, once its Message-ID
+ *     is known, a failure REPORT (both per its Failure-Report). Nothing
+ *     more is written to the blob then.
+ *   - ft_relay_bytes() is the file offset (see there).
+ * One worker thread per resumed upload, for as long as the relay runs;
+ * ft_relay_destroy() never waits for it (it stops at its next read and
+ * frees its own state). */
 
 /* A new file descriptor (O_RDONLY is not enough for fsync on every
  * filesystem, so it is the blob's own write descriptor, dup()ed, close-on-

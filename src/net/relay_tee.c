@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -36,10 +37,40 @@ int tee_open(struct relay_tee *t, const char *path)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int tee_open_resume(struct relay_tee *t, const char *path, uint64_t base, bool *short_prefix)
+{
+	struct stat st;
+	int err;
+
+	*short_prefix = false;
+	memset(t, 0, sizeof *t);
+	t->no_hash = true;
+	/* read-write: the resume hasher reads the blob through a dup */
+	t->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (t->fd < 0)
+		return -errno;
+	if (fstat(t->fd, &st))
+		goto fail;
+	t->contig = base;
+	if ((uint64_t)st.st_size < base) {
+		/* Extending it would hash zeros instead of the lost bytes. */
+		*short_prefix = true;
+		return 0;
+	}
+	/* Anything beyond base is a tail the earlier attempt did not count. */
+	if ((uint64_t)st.st_size > base && ftruncate(t->fd, (off_t)base))
+		goto fail;
+	return 0;
+fail:
+	err = errno;
+	tee_close(t);
+	return -err;
+}
+
+static int write_all(int fd, const char *p, size_t n, uint64_t off)
 {
 	while (n) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
 
 		if (w < 0) {
 			if (errno == EINTR)
@@ -48,6 +79,7 @@ static int write_all(int fd, const char *p, size_t n)
 		}
 		p += w;
 		n -= (size_t)w;
+		off += (uint64_t)w;
 	}
 	return 0;
 }
@@ -65,11 +97,17 @@ int tee_feed(struct relay_tee *t, uint64_t off, const char *p, size_t n)
 	p += skip;
 	n -= (size_t)skip;
 	if (t->fd >= 0) {
-		rc = write_all(t->fd, p, n);
-		if (rc)
+		rc = write_all(t->fd, p, n, t->contig);
+		if (rc) {
+			/* The file stays what contig says (a partial upload
+			 * is resumed from contig). */
+			if (ftruncate(t->fd, (off_t)t->contig)) {
+				/* nothing more to do: the relay ends on rc */
+			}
 			return rc;
+		}
 	}
-	if (EVP_DigestUpdate(t->md, p, n) != 1)
+	if (!t->no_hash && EVP_DigestUpdate(t->md, p, n) != 1)
 		return -EIO;
 	t->contig += n;
 	return 0;
@@ -81,6 +119,8 @@ int tee_final(struct relay_tee *t)
 
 	if (t->final)
 		return 0;
+	if (!t->md)
+		return -EINVAL;
 	if (EVP_DigestFinal_ex(t->md, t->digest, &len) != 1 || len != sizeof t->digest)
 		return -EIO;
 	t->final = true;
