@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  libsofia-sip-ua-dev libssl-dev libsqlite3-dev
+  libsofia-sip-ua-dev libssl-dev libsqlite3-dev libxml2-dev
   sip-tester tshark socat python3 procps iproute2 psmisc
 )
 missing=()

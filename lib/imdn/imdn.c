@@ -1,0 +1,485 @@
+/* IMDN (RFC 5438) in CPIM: the builder writes standards.md §3.3 exactly;
+ * the parser reads the CPIM wrapper with lib/cpim and the XML with libxml2.
+ *
+ * libxml2 hardening, and why each piece is there:
+ *  - input bounded to IMDN_MAX_BYTES before libxml2 sees it;
+ *  - our own parser context per call (xmlNewParserCtxt/xmlCtxtReadMemory),
+ *    so nothing global (error handlers, options) is touched per call;
+ *  - XML_PARSE_NONET: never fetch anything; no XML_PARSE_NOENT (no entity
+ *    substitution) and no XML_PARSE_DTDLOAD/DTDVALID;
+ *  - the context's own SAX internalSubset/entityDecl callbacks stop the
+ *    parser at the first DOCTYPE: an IMDN never has one, so billion-laughs
+ *    and external entities are refused before a single declaration is read,
+ *    whatever the document's encoding;
+ *  - XML_PARSE_NOERROR/NOWARNING plus a no-op structured handler on the
+ *    context: a hostile document cannot make us write to stderr. */
+#include "cpm/imdn.h"
+
+#include "cpm/cpim.h"
+#include "cpm/mime.h"
+#include "cpm/str.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+const char *imdn_strerror(int e)
+{
+	switch (e) {
+	case IMDN_OK: return "ok";
+	case IMDN_E_TOO_BIG: return "IMDN body too big";
+	case IMDN_E_CPIM: return "bad CPIM wrapper";
+	case IMDN_E_NOT_IMDN: return "content is not message/imdn+xml";
+	case IMDN_E_XML: return "IMDN XML not well-formed";
+	case IMDN_E_DTD: return "IMDN XML with a DOCTYPE (refused)";
+	case IMDN_E_ROOT: return "root element is not imdn";
+	case IMDN_E_MISSING: return "IMDN lacks message-id, datetime or notification";
+	case IMDN_E_DUPLICATE: return "IMDN element repeated";
+	case IMDN_E_FIELD: return "IMDN value too long or invalid";
+	case IMDN_E_STATUS: return "unknown or invalid IMDN status";
+	case IMDN_E_MEMORY: return "out of memory";
+	}
+	return "unknown IMDN error";
+}
+
+/* --- names -------------------------------------------------------------- */
+
+static const char *const status_names[] = {
+	[IMDN_STATUS_DELIVERED] = "delivered", [IMDN_STATUS_FAILED] = "failed",
+	[IMDN_STATUS_FORBIDDEN] = "forbidden", [IMDN_STATUS_ERROR] = "error",
+	[IMDN_STATUS_DISPLAYED] = "displayed", [IMDN_STATUS_PROCESSED] = "processed",
+	[IMDN_STATUS_STORED] = "stored",
+};
+#define N_STATUS (sizeof status_names / sizeof status_names[0])
+
+const char *imdn_status_name(enum imdn_status s)
+{
+	return (unsigned)s < N_STATUS && status_names[s] ? status_names[s] : "?";
+}
+
+const char *imdn_kind_name(enum imdn_kind k)
+{
+	switch (k) {
+	case IMDN_KIND_DELIVERY: return "delivery";
+	case IMDN_KIND_DISPLAY: return "display";
+	case IMDN_KIND_PROCESSING: return "processing";
+	}
+	return "?";
+}
+
+bool imdn_status_valid(enum imdn_kind k, enum imdn_status s)
+{
+	if (s == IMDN_STATUS_FORBIDDEN || s == IMDN_STATUS_ERROR)
+		return k == IMDN_KIND_DELIVERY || k == IMDN_KIND_DISPLAY || k == IMDN_KIND_PROCESSING;
+	switch (k) {
+	case IMDN_KIND_DELIVERY: return s == IMDN_STATUS_DELIVERED || s == IMDN_STATUS_FAILED;
+	case IMDN_KIND_DISPLAY: return s == IMDN_STATUS_DISPLAYED;
+	case IMDN_KIND_PROCESSING: return s == IMDN_STATUS_PROCESSED || s == IMDN_STATUS_STORED;
+	}
+	return false;
+}
+
+/* --- value checks -------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s[0..len) (1-4), or 0: overlongs,
+ * surrogates and code points above U+10FFFF are invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Valid UTF-8, no control character, at most max bytes, and none of the
+ * bytes in `forbid`. */
+static bool value_ok(const char *s, size_t max, const char *forbid)
+{
+	size_t len = strnlen(s, max + 1);
+
+	if (len > max)
+		return false;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t n;
+
+		if (c < 0x20 || c == 0x7f || (forbid && c < 0x80 && strchr(forbid, c)))
+			return false;
+		if (!(n = utf8_seq((const unsigned char *)s + i, len - i)))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* NUL-terminated within its array, then value_ok. */
+static bool field_ok(const char *s, size_t size, bool required)
+{
+	if (!memchr(s, '\0', size))
+		return false;
+	if (required && !s[0])
+		return false;
+	return value_ok(s, size - 1, NULL);
+}
+
+/* --- builder ------------------------------------------------------------- */
+
+/* Appends to out[0..cap) keeping room for the NUL; out == NULL only counts. */
+struct wr {
+	char *out;
+	size_t cap, len;
+	bool full;
+};
+
+static void wr_mem(struct wr *w, const char *s, size_t n)
+{
+	if (w->out) {
+		if (w->full || n >= w->cap - w->len) {
+			w->full = true;
+			return;
+		}
+		memcpy(w->out + w->len, s, n);
+	}
+	w->len += n;
+}
+
+static void wr_s(struct wr *w, const char *s)
+{
+	wr_mem(w, s, strlen(s));
+}
+
+static void wr_xml(struct wr *w, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': wr_s(w, "&amp;"); break;
+		case '<': wr_s(w, "&lt;"); break;
+		case '>': wr_s(w, "&gt;"); break;
+		case '"': wr_s(w, "&quot;"); break;
+		case '\'': wr_s(w, "&apos;"); break;
+		default: wr_mem(w, s, 1);
+		}
+	}
+}
+
+static void wr_elem(struct wr *w, const char *name, const char *value)
+{
+	wr_s(w, " <");
+	wr_s(w, name);
+	wr_s(w, ">");
+	wr_xml(w, value);
+	wr_s(w, "</");
+	wr_s(w, name);
+	wr_s(w, ">\r\n");
+}
+
+static void write_xml(struct wr *w, const struct imdn_note *n)
+{
+	wr_s(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+		"<imdn xmlns=\"" IMDN_XML_NS "\">\r\n");
+	wr_elem(w, "message-id", n->message_id);
+	wr_elem(w, "datetime", n->datetime);
+	if (n->recipient[0])
+		wr_elem(w, "recipient-uri", n->recipient);
+	if (n->original_recipient[0])
+		wr_elem(w, "original-recipient-uri", n->original_recipient);
+	wr_s(w, " <");
+	wr_s(w, imdn_kind_name(n->kind));
+	wr_s(w, "-notification><status><");
+	wr_s(w, imdn_status_name(n->status));
+	wr_s(w, "/></status></");
+	wr_s(w, imdn_kind_name(n->kind));
+	wr_s(w, "-notification>\r\n</imdn>\r\n");
+}
+
+int imdn_build_cpim(char *out, size_t cap, const char *from_uri, const char *to_uri,
+		    const char *wrapper_msgid, const char *now_rfc3339, const struct imdn_note *n)
+{
+	struct wr w = {out, cap, 0, false};
+	struct wr count = {NULL, 0, 0, false};
+	char clen[24];
+
+	if (!out || cap == 0 || !from_uri || !to_uri || !wrapper_msgid || !now_rfc3339 || !n)
+		return -1;
+	/* CPIM header values: one line each, URIs inside <>, ids without spaces. */
+	if (!from_uri[0] || !to_uri[0] || !wrapper_msgid[0] || !now_rfc3339[0] ||
+	    !value_ok(from_uri, IMDN_MAX_URI, "<>") || !value_ok(to_uri, IMDN_MAX_URI, "<>") ||
+	    !value_ok(wrapper_msgid, IMDN_MAX_MSGID, " ") ||
+	    !value_ok(now_rfc3339, IMDN_MAX_DATETIME, " "))
+		return -1;
+	if (!field_ok(n->message_id, sizeof n->message_id, true) ||
+	    !field_ok(n->datetime, sizeof n->datetime, true) ||
+	    !field_ok(n->recipient, sizeof n->recipient, false) ||
+	    !field_ok(n->original_recipient, sizeof n->original_recipient, false) ||
+	    !imdn_status_valid(n->kind, n->status))
+		return -1;
+
+	write_xml(&count, n);
+	snprintf(clen, sizeof clen, "%zu", count.len);
+
+	wr_s(&w, "From: <");
+	wr_s(&w, from_uri);
+	wr_s(&w, ">\r\nTo: <");
+	wr_s(&w, to_uri);
+	wr_s(&w, ">\r\nNS: imdn <" CPIM_IMDN_URN ">\r\nimdn.Message-ID: ");
+	wr_s(&w, wrapper_msgid);
+	wr_s(&w, "\r\nDateTime: ");
+	wr_s(&w, now_rfc3339);
+	wr_s(&w, "\r\n\r\nContent-Type: " IMDN_CTYPE "\r\n"
+		 "Content-Disposition: notification\r\n"
+		 "Content-Length: ");
+	wr_s(&w, clen);
+	wr_s(&w, "\r\n\r\n");
+	write_xml(&w, n);
+	if (w.full || w.len > INT_MAX)
+		return -1;
+	out[w.len] = '\0';
+	return (int)w.len;
+}
+
+/* --- parser -------------------------------------------------------------- */
+
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init(void)
+{
+	xmlInitParser();
+}
+
+void imdn_init(void)
+{
+	pthread_once(&xml_once, xml_init);
+}
+
+/* Per-context SAX hooks (ctx is the parser context: its userData). */
+static void stop_at_doctype(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
+{
+	xmlParserCtxtPtr c = ctx;
+
+	c->_private = (void *)&xml_once; /* any non-NULL marker */
+	xmlStopParser(c);
+}
+
+static void stop_at_entity(void *ctx, const xmlChar *name, int type, const xmlChar *pub,
+			   const xmlChar *sys, xmlChar *content)
+{
+	stop_at_doctype(ctx, name, pub, sys);
+}
+
+static void quiet(void *ctx, xmlErrorPtr err)
+{
+}
+
+static bool in_imdn_ns(const xmlNode *n)
+{
+	return n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
+	       xmlStrEqual(n->ns->href, BAD_CAST IMDN_XML_NS);
+}
+
+static bool named(const xmlNode *n, const char *local)
+{
+	return xmlStrEqual(n->name, BAD_CAST local);
+}
+
+/* Text content of a leaf element into dst[0..size), XML whitespace trimmed.
+ * Child elements, entity references, control characters and values that do
+ * not fit are errors (never truncated). */
+static int leaf_text(const xmlNode *e, char *dst, size_t size)
+{
+	size_t len = 0, start = 0;
+
+	for (const xmlNode *c = e->children; c; c = c->next) {
+		size_t n;
+
+		if (c->type == XML_COMMENT_NODE || c->type == XML_PI_NODE)
+			continue;
+		if (c->type != XML_TEXT_NODE && c->type != XML_CDATA_SECTION_NODE)
+			return IMDN_E_FIELD;
+		if (!c->content)
+			continue;
+		n = strlen((const char *)c->content);
+		if (n >= size - len)
+			return IMDN_E_FIELD;
+		memcpy(dst + len, c->content, n);
+		len += n;
+	}
+	while (len && strchr(" \t\r\n", dst[len - 1]))
+		len--;
+	while (start < len && strchr(" \t\r\n", dst[start]))
+		start++;
+	memmove(dst, dst + start, len - start);
+	len -= start;
+	dst[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
+			return IMDN_E_FIELD;
+	return 0;
+}
+
+/* <status> holds exactly one status element of our namespace (whitespace,
+ * comments and foreign-namespace extensions aside). */
+static int parse_status(const xmlNode *st, enum imdn_kind kind, enum imdn_status *out)
+{
+	enum imdn_status found = 0;
+
+	for (const xmlNode *c = st->children; c; c = c->next) {
+		enum imdn_status s = 0;
+
+		if (c->type == XML_ELEMENT_NODE && !in_imdn_ns(c))
+			continue;
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		for (size_t i = 1; i < N_STATUS; i++)
+			if (named(c, status_names[i]))
+				s = (enum imdn_status)i;
+		if (!s || !imdn_status_valid(kind, s))
+			return IMDN_E_STATUS;
+		if (found)
+			return IMDN_E_DUPLICATE;
+		found = s;
+	}
+	if (!found)
+		return IMDN_E_STATUS;
+	*out = found;
+	return 0;
+}
+
+static int parse_notification(const xmlNode *e, enum imdn_kind kind, struct imdn_note *out)
+{
+	const xmlNode *status = NULL;
+
+	for (const xmlNode *c = e->children; c; c = c->next) {
+		if (!in_imdn_ns(c) || !named(c, "status"))
+			continue;
+		if (status)
+			return IMDN_E_DUPLICATE;
+		status = c;
+	}
+	if (!status)
+		return IMDN_E_STATUS;
+	out->kind = kind;
+	return parse_status(status, kind, &out->status);
+}
+
+static int parse_root(const xmlNode *root, struct imdn_note *out)
+{
+	bool have_id = false, have_dt = false, have_rcpt = false, have_orig = false;
+	int rc;
+
+	if (!root || !in_imdn_ns(root) || !named(root, "imdn"))
+		return IMDN_E_ROOT;
+	for (const xmlNode *c = root->children; c; c = c->next) {
+		bool *seen = NULL;
+		char *dst = NULL;
+		size_t size = 0;
+		enum imdn_kind kind = 0;
+
+		if (!in_imdn_ns(c))
+			continue; /* text, comments, extensions in other namespaces */
+		if (named(c, "message-id"))
+			seen = &have_id, dst = out->message_id, size = sizeof out->message_id;
+		else if (named(c, "datetime"))
+			seen = &have_dt, dst = out->datetime, size = sizeof out->datetime;
+		else if (named(c, "recipient-uri"))
+			seen = &have_rcpt, dst = out->recipient, size = sizeof out->recipient;
+		else if (named(c, "original-recipient-uri"))
+			seen = &have_orig, dst = out->original_recipient,
+			size = sizeof out->original_recipient;
+		else if (named(c, "delivery-notification"))
+			kind = IMDN_KIND_DELIVERY;
+		else if (named(c, "display-notification"))
+			kind = IMDN_KIND_DISPLAY;
+		else if (named(c, "processing-notification"))
+			kind = IMDN_KIND_PROCESSING;
+		else
+			continue; /* subject and future elements */
+		if (kind) {
+			if (out->kind)
+				return IMDN_E_DUPLICATE;
+			if ((rc = parse_notification(c, kind, out)) < 0)
+				return rc;
+			continue;
+		}
+		if (*seen)
+			return IMDN_E_DUPLICATE;
+		*seen = true;
+		if ((rc = leaf_text(c, dst, size)) < 0)
+			return rc;
+	}
+	if (!have_id || !out->message_id[0] || !have_dt || !out->datetime[0] || !out->kind)
+		return IMDN_E_MISSING;
+	return 0;
+}
+
+static int parse_xml(const char *xml, size_t len, struct imdn_note *out)
+{
+	xmlParserCtxtPtr ctxt;
+	xmlDocPtr doc;
+	int rc;
+
+	imdn_init();
+	ctxt = xmlNewParserCtxt();
+	if (!ctxt)
+		return IMDN_E_MEMORY;
+	ctxt->sax->internalSubset = stop_at_doctype;
+	ctxt->sax->entityDecl = stop_at_entity;
+	ctxt->sax->serror = quiet;
+	ctxt->_private = NULL;
+	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
+				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (ctxt->_private)
+		rc = IMDN_E_DTD;
+	else if (!doc || !ctxt->wellFormed)
+		rc = IMDN_E_XML;
+	else if (doc->intSubset || doc->extSubset)
+		rc = IMDN_E_DTD; /* not reached with the hooks above; kept as a guard */
+	else
+		rc = parse_root(xmlDocGetRootElement(doc), out);
+	xmlFreeDoc(doc);
+	xmlFreeParserCtxt(ctxt);
+	return rc;
+}
+
+int imdn_parse_cpim(const char *buf, size_t len, struct imdn_note *out)
+{
+	struct cpim_msg m;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (len > IMDN_MAX_BYTES)
+		return IMDN_E_TOO_BIG;
+	if (cpim_parse(buf, len, &m) != CPIM_OK)
+		return IMDN_E_CPIM;
+	if (!cpm_str_caseeq(mime_type_only(m.content_type), IMDN_CTYPE))
+		return IMDN_E_NOT_IMDN;
+	rc = parse_xml(m.body.p, m.body.len, out);
+	if (rc < 0)
+		memset(out, 0, sizeof *out);
+	return rc;
+}
