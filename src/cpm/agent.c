@@ -73,7 +73,7 @@ static void on_state(struct cpm_app *app, struct xfer *x, nua_handle_t *nh, tagi
 	if (x->state != XS_DONE) {
 		if (x->dir == XFER_IN) {
 			if (x->answer_at == -1)
-				msrp_in_abort(x, "session ended by peer");
+				msrp_in_abort(x, "session ended by peer", false);
 			else
 				xfer_done(x, CPM_EXIT_FAILED, NULL); /* cancelled before we answered */
 		} else {
@@ -91,6 +91,36 @@ static void on_state(struct cpm_app *app, struct xfer *x, nua_handle_t *nh, tagi
 	shutdown_step(app);
 }
 
+/* The registration failed after it had worked: over TCP that is the
+ * connection to the server going away (nua re-REGISTERs at once when its
+ * registration connection closes, and that attempt fails while the server is
+ * down: a 503/408 of its own), or a refresh the server refused. Either way
+ * keep trying, 1 s doubling to 30 s, on a fresh handle. */
+static void reg_lost(struct cpm_app *app, int status, const char *phrase)
+{
+	if (!app->reg_lost) {
+		errlog(app, "connection lost; re-registering");
+		app->reg_lost = true;
+		app->reg_backoff = CPM_REREG_MIN;
+	} else {
+		app->reg_backoff = app->reg_backoff * 2 > CPM_REREG_MAX ? CPM_REREG_MAX : app->reg_backoff * 2;
+	}
+	vlog(app, "SIP: REGISTER failed (%d %s); next attempt in %.0f s", status, phrase, app->reg_backoff);
+	app->registered = false;
+	app->reg_retry_at = now_mono() + app->reg_backoff;
+}
+
+static void reg_send(struct cpm_app *app)
+{
+	char from[CPM_URI_MAX + 2];
+	snprintf(from, sizeof from, "<%s>", app->o->aor);
+	if (app->reg_nh)
+		nua_handle_destroy(app->reg_nh);
+	app->reg_nh = nua_handle(app->nua, NULL, SIPTAG_TO_STR(from), SIPTAG_FROM_STR(from), TAG_END());
+	if (app->reg_nh)
+		nua_register(app->reg_nh, SIPTAG_EXPIRES_STR("600"), TAG_END());
+}
+
 static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *nua, nua_magic_t *magic,
 		     nua_handle_t *nh, nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[])
 {
@@ -100,13 +130,20 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 
 	switch (event) {
 	case nua_r_register:
-		if (status < 200)
+		if (status < 200 || nh != app->reg_nh)
 			break;
 		if (status < 300) {
 			if (!app->registered)
 				errlog(app, "registered %s (%s) via %s", app->o->aor, app->instance, app->o->server);
 			app->registered = true;
-		} else if (!app->shutting_down) {
+			app->ever_registered = true;
+			app->reg_lost = false;
+			app->reg_retry_at = 0;
+		} else if (app->shutting_down) {
+			/* nothing to keep up */
+		} else if (app->ever_registered) {
+			reg_lost(app, status, phrase);
+		} else {
 			out_line(app, "failed: REGISTER %d %s", status, phrase);
 			agent_finish(app, CPM_EXIT_FAILED);
 		}
@@ -126,8 +163,17 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 			sip_reinvite(x);
 		break;
 	case nua_r_invite:
-		if (x)
+		if (x && x->pull)
+			pull_answer(x, status, phrase, sip);
+		else if (x)
 			out_invite_answer(x, status, phrase, sip);
+		break;
+	case nua_r_message:
+		list_answer(app, nh, status, phrase, sip);
+		break;
+	case nua_i_message:
+		if (!x && nh != app->reg_nh)
+			notify_message(app, nh, sip);
 		break;
 	case nua_i_ack:
 		if (x)
@@ -145,7 +191,7 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 		x->final_seen = true;
 		if (x->state != XS_DONE) {
 			if (x->dir == XFER_IN)
-				msrp_in_abort(x, "session ended by peer");
+				msrp_in_abort(x, "session ended by peer", false);
 			else
 				xfer_done(x, CPM_EXIT_FAILED, "failed: session ended by peer");
 		}
@@ -165,7 +211,6 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 		}
 		break;
 	case nua_i_options:
-	case nua_i_message:
 	case nua_i_info:
 	case nua_i_notify:
 	case nua_i_subscribe:
@@ -176,6 +221,9 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 		break;
 	case nua_i_error:
 		vlog(app, "SIP: error %d %s", status, phrase);
+		break;
+	case nua_i_outbound:
+		vlog(app, "SIP: outbound %d %s", status, phrase);
 		break;
 	default:
 		if (app->o->verbose && status)
@@ -225,7 +273,7 @@ static void shutdown_step(struct cpm_app *app)
 			next = x->next;
 			if (x->state != XS_DONE) {
 				if (x->dir == XFER_IN && x->state != XS_RINGING)
-					msrp_in_abort(x, "interrupted");
+					msrp_in_abort(x, "interrupted", true);
 				else
 					xfer_done(x, CPM_EXIT_FAILED, NULL);
 			}
@@ -284,7 +332,7 @@ static void abort_incoming(struct cpm_app *app, const char *reason)
 {
 	for (struct xfer *x = app->xfers; x; x = x->next)
 		if (x->dir == XFER_IN && x->state != XS_DONE && x->answer_at == -1)
-			msrp_in_abort(x, reason);
+			msrp_in_abort(x, reason, true);
 }
 
 static void on_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
@@ -310,11 +358,16 @@ static void on_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 			    (x->state == XS_RINGING && x->answer_at == -1)) &&
 			   now - x->last_progress > CPM_PROGRESS_TIMEOUT) {
 			if (x->dir == XFER_IN)
-				msrp_in_abort(x, "timeout");
+				msrp_in_abort(x, "timeout", true);
 			else
 				xfer_done(x, CPM_EXIT_FAILED, "failed: timeout");
 		}
 		xfer_reap(x);
+	}
+	if (app->reg_retry_at > 0 && now >= app->reg_retry_at && !app->shutting_down) {
+		app->reg_retry_at = 0;
+		vlog(app, "SIP: REGISTER again");
+		reg_send(app);
 	}
 	if (app->deadline > 0 && now >= app->deadline && !app->shutting_down) {
 		abort_incoming(app, "timeout");
@@ -341,7 +394,7 @@ static int on_signal(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 	}
 	errlog(app, "signal %u: stopping", si.ssi_signo);
 	int code = CPM_EXIT_OK;
-	if (app->o->cmd == CMD_SEND) {
+	if (app->o->cmd == CMD_SEND || app->o->cmd == CMD_FETCH || app->o->cmd == CMD_LIST) {
 		out_line(app, "failed: interrupted");
 		code = CPM_EXIT_FAILED;
 	} else if (app->o->cmd == CMD_BLAST) {
@@ -463,6 +516,9 @@ int agent_run(struct cpm_app *app)
 			      TAG_IF(o->tcp, NUTAG_M_PARAMS("transport=tcp")),
 			      NUTAG_OUTBOUND("no-outbound no-validate no-natify no-options-keepalive"),
 			      NUTAG_SESSION_TIMER(0), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0),
+			      /* we answer MESSAGEs ourselves: 400/415 for bodies we
+			       * cannot use (notify.c) */
+			      NUTAG_APPL_METHOD("MESSAGE"),
 			      /* tport queues at most 64 messages per connection by
 			       * default and fails the rest with a made-up 503: a blast
 			       * over TCP has that many INVITEs in flight at once */
@@ -486,14 +542,17 @@ int agent_run(struct cpm_app *app)
 
 	int rc = 0;
 	if (o->cmd == CMD_RECEIVE) {
-		app->reg_nh = nua_handle(app->nua, NULL, SIPTAG_TO_STR(from), SIPTAG_FROM_STR(from), TAG_END());
-		nua_register(app->reg_nh, SIPTAG_EXPIRES_STR("600"), TAG_END());
+		reg_send(app);
 		if (o->timeout)
 			app->deadline = now_mono() + o->timeout;
 	} else if (o->cmd == CMD_SEND) {
 		rc = send_start(app);
 	} else if (o->cmd == CMD_BLAST) {
 		rc = blast_start(app);
+	} else if (o->cmd == CMD_FETCH) {
+		rc = fetch_start(app);
+	} else if (o->cmd == CMD_LIST) {
+		rc = list_start(app);
 	}
 	if (rc < 0)
 		agent_finish(app, CPM_EXIT_FAILED);
@@ -513,5 +572,8 @@ int agent_run(struct cpm_app *app)
 	}
 	/* else: the stack did not shut down in time; the process exit cleans up */
 	free(app->blast_buf);
+	free(app->send_thumb);
+	if (app->send_fd >= 0)
+		close(app->send_fd);
 	return app->exit_code;
 }

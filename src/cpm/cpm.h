@@ -16,6 +16,9 @@
  *   mconn.c      one MSRP TCP connection: connect, read + parse, write queue
  *   msrp_out.c   sending a file as one chunked MSRP message
  *   msrp_in.c    receiving a file into --dir (part file, hash, rename)
+ *   pull.c       fetch (RFC 5547 pull of a stored item) and list
+ *   notify.c     incoming SIP MESSAGEs: delivery notifications, deferred lists
+ *   resume.c     what resume keeps on disk: the send journal, kept partials
  *   safe_name.c  turning a peer's file name into a safe local one (no sofia)
  *   progress.c   progress bar on a tty
  *   util.c       UUIDs, random tokens, MIME types, dates, addresses, logging
@@ -64,8 +67,19 @@ enum {
 /* Incoming transfers at once (each holds two sockets, a file and ~150 KB):
  * beyond this an INVITE gets 486, so a flood cannot exhaust fds or memory. */
 #define CPM_MAX_TRANSFERS 2000
+/* --expires: at most 10 years (of 365.25 days) */
+#define CPM_EXPIRES_MAX 315576000ULL
+/* Resume bookkeeping on disk (send journal, kept partial's sidecar) is
+ * rewritten at most every this many bytes or seconds, and at the end. */
+#define CPM_RESUME_SAVE_BYTES (1024u * 1024)
+#define CPM_RESUME_SAVE_SECONDS 1.0
+/* Re-REGISTER after losing the registration: 1 s, doubling, at most 30 s. */
+#define CPM_REREG_MIN 1.0
+#define CPM_REREG_MAX 30.0
+/* Stored item ids (store-and-forward contract §4: [A-Za-z0-9_-]{1,32}). */
+#define CPM_ITEM_ID_MAX 32
 
-enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST };
+enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST };
 enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE };
 
 struct cpm_opts {
@@ -90,6 +104,10 @@ struct cpm_opts {
 	const char *conversation_id;
 	const char *in_reply_to;
 	unsigned invite_timeout;      /* seconds without a final answer */
+	unsigned long long expires;   /* --expires (Cpm-Expires); 0 = not given */
+	const char *journal;          /* --journal DIR, or NULL for the default */
+	bool no_resume;               /* --no-resume */
+	const char *item_id;          /* fetch ID */
 	unsigned count;               /* blast: transfers; receive: files (0 = no limit) */
 	unsigned parallel;
 	uint64_t blast_size;
@@ -149,6 +167,9 @@ struct xfer {
 	uint16_t remote_port;
 	char safe[256];               /* in: safe local name of the file */
 	bool success;                 /* set by xfer_done */
+	bool pull;                    /* fetch: an incoming file we asked for */
+	uint64_t base;                /* resume: file offset where our range starts */
+	bool offered_range;           /* out/pull: our offer had a=file-range */
 	char display[64];             /* short name for progress/logs */
 
 	/* out */
@@ -161,6 +182,7 @@ struct xfer {
 	size_t ring_cap, ring_head, ring_len;
 	char *chunk_buf;
 	bool report_ok;
+	char stored_id[CPM_ITEM_ID_MAX + 1]; /* Cpm-Stored of the final 200/REPORT */
 
 	/* in */
 	int part_fd;
@@ -177,6 +199,11 @@ struct xfer {
 	uint8_t *thumb;               /* decoded thumbnail from the INVITE */
 	size_t thumb_len;
 	char thumb_ext[16];
+	char meta_name[300];          /* sidecar of the part file ("" = none) */
+	bool meta_kept;               /* resumed from a kept partial */
+	uint64_t meta_saved;          /* contig when the sidecar was last written */
+	double meta_t;
+	char item_id[CPM_ITEM_ID_MAX + 1]; /* pull: the stored item */
 };
 
 struct cpm_app {
@@ -200,7 +227,23 @@ struct cpm_app {
 	char instance[64];            /* urn:uuid:... */
 	char features[256];           /* Contact feature tags */
 	char proxy_tcp[320];
-	char contact[400];            /* our Contact with the feature tags */          /* the server over TCP, for big requests */
+	char contact[400];            /* our Contact with the feature tags */
+	bool ever_registered;
+	bool reg_lost;                /* registration lost: re-REGISTER with back-off */
+	double reg_backoff;
+	double reg_retry_at;          /* 0 = no retry scheduled */
+
+	/* send: what the INVITE (and a fallback INVITE after 488) needs */
+	struct sdp_file_selector send_sel;
+	long send_mtime;
+	int send_fd;
+	uint8_t *send_thumb;
+	size_t send_thumb_len;
+	const char *send_thumb_type;
+	char imdn_id[SDP_MAX_TOKEN + 1]; /* file-transfer-id of the first attempt */
+	char journal_path[4200];      /* "" = no journal */
+	uint64_t journal_acked;       /* what the journal says */
+	double journal_t;
 
 	/* results */
 	unsigned received;
@@ -233,6 +276,44 @@ void blast_summary(struct cpm_app *app);
 void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip);
 void sip_ctype_string(const sip_content_type_t *c, char *out, size_t cap);
 
+/* sip_out.c: the one send INVITE (base > 0: resume from that offset) */
+int send_invite(struct cpm_app *app, uint64_t base);
+
+/* pull.c */
+int fetch_start(struct cpm_app *app);
+int list_start(struct cpm_app *app);
+void pull_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip);
+void list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
+bool local_response(int status, const sip_t *sip); /* sip_out.c */
+
+/* notify.c: an incoming MESSAGE (answered here, handle destroyed) */
+void notify_message(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
+/* the deferred list of a MESSAGE or of `list`'s 200: prints `deferred ...`;
+ * returns items printed, or < 0 on a bad body */
+int deferred_print(struct cpm_app *app, const char *body, size_t len);
+
+/* resume.c: send journal (one file per user/target/file/size/mtime/sha-1) */
+void journal_init(struct cpm_app *app, const char *path, long long mtime_ns);
+void journal_save(struct cpm_app *app, uint64_t acked);
+void journal_progress(struct cpm_app *app, uint64_t acked);
+void journal_remove(struct cpm_app *app);
+/* resume.c: kept partial files of interrupted incoming transfers, each with a
+ * sidecar DIR/.NAME.cpm-part.meta (name, size, type, sha-1, bytes, item id) */
+struct partial {
+	char part[288];
+	char meta[300];
+	uint64_t bytes;                 /* bytes from the start we hold */
+	struct sdp_file_selector sel;
+	char item_id[CPM_ITEM_ID_MAX + 1];
+};
+/* A kept partial with the same name, size and sha-1 as `sel` (or, when
+ * item_id is given, of that item) holding at least `need` bytes. 0 found. */
+int partial_find(struct cpm_app *app, const struct sdp_file_selector *sel, const char *item_id,
+		 uint64_t need, struct partial *out);
+void partial_save(struct xfer *x);     /* (re)write the sidecar now */
+void partial_progress(struct xfer *x); /* ... at most every 1 MiB / 1 s */
+void partial_drop_meta(struct xfer *x);
+
 /* sip_in.c */
 void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
 void in_answer_now(struct xfer *x);
@@ -246,6 +327,7 @@ int offer_build(const struct cpm_opts *o, struct xfer *x, long mtime, const uint
 int offer_parse_body(const char *ctype, const char *body, size_t len, struct sdp_ft *sdp,
 		     struct xfer *thumb_into, char *err, size_t errcap);
 int answer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
+int pull_offer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
 
 /* msrp_out.c */
 int msrp_out_start(struct xfer *x, const struct sdp_ft *answer, char *err, size_t errcap);
@@ -254,7 +336,9 @@ void msrp_out_free(struct xfer *x);
 /* msrp_in.c */
 int msrp_in_prepare(struct xfer *x, char *err, size_t errcap); /* part file, before 200 */
 int msrp_in_start(struct xfer *x, char *err, size_t errcap);   /* connect, after ACK */
-void msrp_in_abort(struct xfer *x, const char *reason);
+/* keep: an interruption (the partial file and its sidecar stay for a
+ * resume); false: the peer ended it or the data is wrong (removed) */
+void msrp_in_abort(struct xfer *x, const char *reason, bool keep);
 void msrp_in_free(struct xfer *x);
 
 /* progress.c */

@@ -20,6 +20,8 @@ static const char usage_main[] =
 	"commands:\n"
 	"  send TARGET FILE [--thumbnail IMG]   send one file; last stdout line is the result\n"
 	"  receive --dir DIR [--count N] ...     register and save incoming files\n"
+	"  fetch ID --dir DIR                    retrieve a file the server stored for us\n"
+	"  list                                  list the files the server keeps for us\n"
 	"  blast TARGET --count N --parallel P --size BYTES   load generator\n"
 	"\n"
 	"global options:\n"
@@ -40,6 +42,7 @@ static const char usage_send[] =
 	"Sends FILE to TARGET (sip:user@domain, or just user: the domain of --user is added)\n"
 	"as one MSRP message (RFC 5547 push). The last line on stdout is the result:\n"
 	"  delivered                  every chunk acknowledged and the success REPORT received (exit 0)\n"
+	"  stored                     the server kept the file for the recipient (Cpm-Stored; exit 0)\n"
 	"  declined                   the recipient answered 603 (exit 3)\n"
 	"  rejected: CODE PHRASE      any other SIP error response (exit 4)\n"
 	"  failed: REASON             timeout, network, MSRP error, BYE before the end (exit 1)\n"
@@ -48,7 +51,17 @@ static const char usage_send[] =
 	"  --thumbnail IMG            send IMG (<= 100 KB) as the file icon (multipart INVITE)\n"
 	"  --conversation-id ID       Conversation-ID (default: a fresh UUID)\n"
 	"  --in-reply-to ID           InReplyTo-Contribution-ID\n"
-	"  --invite-timeout SECONDS   give up when no final answer comes (default 120)\n";
+	"  --invite-timeout SECONDS   give up when no final answer comes (default 120)\n"
+	"  --expires SECONDS          lifetime of a stored copy (Cpm-Expires; 1 .. 315576000 = 10 years)\n"
+	"  --journal DIR              resume journal (default $XDG_STATE_HOME/cpm or ~/.local/state/cpm)\n"
+	"  --no-resume                neither resume an interrupted send nor record one\n"
+	"\n"
+	"stderr: `cpm: file-transfer-id ID` at start (the id delivery notifications name),\n"
+	"`cpm: stored by the server as item ID` when the result is `stored`.\n"
+	"Resume: a send that did not end (killed, network, timeout) is recorded in the journal\n"
+	"(bytes acknowledged); the same command again sends only the rest (a=file-range). If the\n"
+	"server has no partial upload (488) the whole file is sent. The entry goes when the send\n"
+	"ends delivered, stored, declined or rejected.\n";
 
 static const char usage_receive[] =
 	"usage: cpm [global options] receive --dir DIR [options]\n"
@@ -62,7 +75,31 @@ static const char usage_receive[] =
 	"  --timeout SECONDS          give up (`failed: timeout`, exit 1) after this long\n"
 	"  --answer accept|decline|ignore   200 OK (default), 603 Decline, or ring until CANCEL\n"
 	"  --answer-delay SECONDS     send 180 Ringing and wait this long before answering\n"
+	"Also printed:\n"
+	"  notification delivered ID      a delivery notification (IMDN) for a file we sent\n"
+	"  notification failed ID         (ID = the file-transfer-id `cpm send` printed)\n"
+	"  deferred ID SENDER NAME SIZE   a file the server keeps for us (fetch it with `cpm fetch ID`)\n"
+	"An interrupted transfer leaves DIR/.NAME.cpm-part and a .meta sidecar; when the server\n"
+	"offers the rest (a=file-range) it is continued, else answered 488 No Partial File.\n"
+	"Over TCP a lost connection to the server is re-registered (1 s .. 30 s back-off).\n"
 	"SIGINT/SIGTERM un-register (Expires 0) and exit.\n";
+
+static const char usage_fetch[] =
+	"usage: cpm [global options] fetch ID --dir DIR [--invite-timeout SECONDS]\n"
+	"\n"
+	"Retrieves the stored file ID (from a `deferred` line) with an RFC 5547 pull\n"
+	"(INVITE to our own address, Cpm-Item-Id: ID, a=recvonly) into DIR:\n"
+	"  received PATH SIZE SHA1HEX     (exit 0)\n"
+	"  failed: no such item ID        the server has no such item for us (exit 4)\n"
+	"  rejected: CODE PHRASE / declined / failed: REASON   as for send\n"
+	"An interrupted fetch keeps its part file; the next fetch of ID continues it.\n";
+
+static const char usage_list[] =
+	"usage: cpm [global options] list\n"
+	"\n"
+	"Asks the server (SIP MESSAGE to our own address) for the files it keeps for us and\n"
+	"prints one line per file, nothing when there is none (exit 0):\n"
+	"  deferred ID SENDER NAME SIZE   (NAME with spaces and control characters as %XX)\n";
 
 static const char usage_blast[] =
 	"usage: cpm [global options] blast TARGET --count N --parallel P --size BYTES\n"
@@ -169,6 +206,7 @@ int main(int argc, char **argv)
 	app.o = &o;
 	app.dir_fd = -1;
 	app.sig_fd = -1;
+	app.send_fd = -1;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = NULL;
@@ -210,6 +248,17 @@ int main(int argc, char **argv)
 			if (parse_uint(v, 86400, &num, false) < 0)
 				return usage_error("bad --invite-timeout %s", v ? v : "(none)");
 			o.invite_timeout = (unsigned)num;
+		} else if (opt_match(a, "--expires", &i, argc, argv, &v)) {
+			if (parse_uint(v, CPM_EXPIRES_MAX, &num, false) < 0 || num == 0)
+				return usage_error("--expires must be 1 .. 315576000 seconds (10 years), not %s",
+						   v ? v : "(none)");
+			o.expires = num;
+		} else if (opt_match(a, "--journal", &i, argc, argv, &v)) {
+			if (!v || !*v)
+				return usage_error("--journal needs a directory%s", "");
+			o.journal = v;
+		} else if (strcmp(a, "--no-resume") == 0) {
+			o.no_resume = true;
 		} else if (opt_match(a, "--dir", &i, argc, argv, &v)) {
 			if (!v)
 				return usage_error("--dir needs a directory%s", "");
@@ -244,6 +293,10 @@ int main(int argc, char **argv)
 				o.cmd = CMD_RECEIVE;
 			else if (strcmp(a, "blast") == 0)
 				o.cmd = CMD_BLAST;
+			else if (strcmp(a, "fetch") == 0)
+				o.cmd = CMD_FETCH;
+			else if (strcmp(a, "list") == 0)
+				o.cmd = CMD_LIST;
 			else
 				return usage_error("unknown command %s", a);
 		} else {
@@ -257,6 +310,8 @@ int main(int argc, char **argv)
 		fputs(o.cmd == CMD_SEND ? usage_send
 		      : o.cmd == CMD_RECEIVE ? usage_receive
 		      : o.cmd == CMD_BLAST ? usage_blast
+		      : o.cmd == CMD_FETCH ? usage_fetch
+		      : o.cmd == CMD_LIST ? usage_list
 					   : usage_main,
 		      stdout);
 		return CPM_EXIT_OK;
@@ -304,11 +359,27 @@ int main(int argc, char **argv)
 		if (!o.count)
 			o.count = 1;
 		break;
-	case CMD_RECEIVE:
+	case CMD_LIST:
 		if (npos != 0)
+			return usage_error("list takes no arguments (got %s)", positional[0]);
+		break;
+	case CMD_FETCH:
+	case CMD_RECEIVE:
+		if (o.cmd == CMD_FETCH) {
+			if (npos != 1)
+				return usage_error("fetch needs one item ID%s", "");
+			o.item_id = positional[0];
+			size_t il = strlen(o.item_id);
+			if (il == 0 || il > CPM_ITEM_ID_MAX ||
+			    strspn(o.item_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != il)
+				return usage_error("bad item ID %s (letters, digits, _ and -, at most 32)", o.item_id);
+			o.count = 1;
+			o.answer = ANSWER_ACCEPT;
+		} else if (npos != 0) {
 			return usage_error("receive takes no arguments (got %s)", positional[0]);
+		}
 		if (!o.dir)
-			return usage_error("receive needs --dir DIR%s", "");
+			return usage_error("%s needs --dir DIR", o.cmd == CMD_FETCH ? "fetch" : "receive");
 		app.dir_fd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (app.dir_fd < 0 || !realpath(o.dir, o.dir_abs)) {
 			fprintf(stderr, "cpm: cannot open directory %s: %s\n", o.dir, strerror(errno));

@@ -42,22 +42,47 @@ static void in_respond(struct xfer *x, const struct msrp_msg *m, int status, con
 
 static void in_remove_part(struct xfer *x)
 {
-	if (x->part_fd >= 0) {
-		close(x->part_fd);
-		x->part_fd = -1;
+	if (x->part_fd < 0) {
+		/* never opened (or a kept partial we only picked): not ours */
+		x->part_name[0] = '\0';
+		x->meta_name[0] = '\0';
+		return;
 	}
+	close(x->part_fd);
+	x->part_fd = -1;
 	if (x->part_name[0] && x->app->dir_fd >= 0)
 		unlinkat(x->app->dir_fd, x->part_name, 0);
 	x->part_name[0] = '\0';
+	partial_drop_meta(x);
 }
 
-void msrp_in_abort(struct xfer *x, const char *reason)
+/* An interrupted transfer keeps its part file and sidecar when it holds
+ * bytes worth continuing (resume, store-and-forward §5); a transfer the
+ * peer ended on purpose or whose data is wrong loses them. */
+void msrp_in_abort(struct xfer *x, const char *reason, bool keep)
 {
+	struct cpm_app *app = x->app;
 	if (x->state == XS_DONE)
 		return;
-	in_remove_part(x);
-	out_line(x->app, "failed: %s %s", x->safe, reason);
+	if (keep && x->meta_name[0] && x->part_fd >= 0 && x->contig > 0 && x->contig < x->sel.size) {
+		partial_save(x);
+		close(x->part_fd);
+		x->part_fd = -1;
+		errlog(app, "kept the partial file %s/%s (%llu of %llu bytes) to continue later", app->o->dir_abs,
+		       x->part_name, (unsigned long long)x->contig, (unsigned long long)x->sel.size);
+		x->part_name[0] = '\0';
+		x->meta_name[0] = '\0';
+	} else {
+		in_remove_part(x);
+	}
+	if (!(x->pull && app->shutting_down)) /* fetch said "failed: interrupted" already */
+		out_line(app, "failed: %s %s", x->safe, reason);
 	xfer_done(x, CPM_EXIT_FAILED, NULL);
+}
+
+static void in_fail(struct xfer *x, const char *reason)
+{
+	msrp_in_abort(x, reason, false);
 }
 
 /* Move the part file to the first free final name; returns 0 and the name. */
@@ -145,24 +170,24 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 		uint64_t sz = 0;
 		if (sha1_fd(x->part_fd, md, &sz) < 0) {
 			in_respond(x, m, 400, "Cannot read back the file");
-			msrp_in_abort(x, "cannot read back the part file");
+			in_fail(x, "cannot read back the part file");
 			return;
 		}
 		mdlen = 20;
 	} else if (!EVP_DigestFinal_ex(x->md, md, &mdlen)) {
 		in_respond(x, m, 400, "Hash failure");
-		msrp_in_abort(x, "sha-1 failed");
+		in_fail(x, "sha-1 failed");
 		return;
 	}
 	if (fstat(x->part_fd, &st) < 0 || (uint64_t)st.st_size != x->sel.size) {
 		in_respond(x, m, 400, "Size mismatch");
-		msrp_in_abort(x, "size mismatch");
+		in_fail(x, "size mismatch");
 		return;
 	}
 	if (x->sel.has_hash && strcmp(x->sel.hash_alg, "sha-1") == 0 &&
 	    (x->sel.hash_len != mdlen || memcmp(x->sel.hash, md, mdlen) != 0)) {
 		in_respond(x, m, 400, "Hash mismatch");
-		msrp_in_abort(x, "sha-1 mismatch");
+		in_fail(x, "sha-1 mismatch");
 		return;
 	}
 	char final[SAFE_NAME_MAX + 32];
@@ -171,18 +196,19 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 		in_respond(x, m, 400, "Cannot store the file");
 		char why[128];
 		snprintf(why, sizeof why, "cannot rename: %s", strerror(e));
-		msrp_in_abort(x, why);
+		in_fail(x, why);
 		return;
 	}
 	close(x->part_fd);
 	x->part_fd = -1;
 	x->part_name[0] = '\0';
+	partial_drop_meta(x);
 
 	in_respond(x, m, 200, NULL);
 	if (m->success_report == MSRP_REPORT_YES && x->conn) {
 		char tid[MSRP_TID_MAX + 1];
 		random_token(tid, 16);
-		struct msrp_byte_range br = {1, x->sel.size, x->sel.size};
+		struct msrp_byte_range br = {1, x->sel.size - x->base, x->sel.size - x->base};
 		struct msrp_request_head h = {
 			.tid = tid,
 			.method = MSRP_METHOD_REPORT,
@@ -237,11 +263,15 @@ static void in_body(struct xfer *x, struct cpm_str b)
 			EVP_DigestUpdate(x->md, b.p + skip, b.len - skip);
 		x->contig = end;
 	} else if (off > x->contig) {
+		bool first = !x->ooo;
 		x->ooo = true;
 		x->ooo_bytes += b.len;
+		if (first)
+			partial_save(x); /* the part file's length proves nothing from now on */
 	}
 	x->cur_off = end;
 	x->last_progress = now_mono();
+	partial_progress(x);
 	progress_update(x->app, x, x->contig, x->sel.size, false);
 }
 
@@ -253,7 +283,7 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 		if (m->status != 200) {
 			char why[128];
 			snprintf(why, sizeof why, "MSRP %d %.*s", m->status, (int)m->comment.len, m->comment.p);
-			msrp_in_abort(x, why);
+			in_fail(x, why);
 		}
 		return;
 	}
@@ -284,13 +314,15 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 		return;
 	}
 	x->cur_ours = true; /* from here on an error ends the transfer */
+	/* A resumed transfer is the range [base, size): its Byte-Range counts
+	 * from 1 within the range, total = size - base (RFC 5547 §8.1.3). */
 	uint64_t start = m->has_byte_range ? m->range.start : 1;
 	if (start == 0 || (m->has_byte_range && m->range.total != MSRP_RANGE_STAR &&
-			   m->range.total != x->sel.size)) {
+			   m->range.total != x->sel.size - x->base)) {
 		x->cur_status = 400; /* Byte-Range does not fit the announced file */
 		return;
 	}
-	x->cur_off = start - 1;
+	x->cur_off = x->base + start - 1;
 	if (x->app->o->verbose) {
 		char end[24] = "*";
 		if (m->has_byte_range && m->range.end != MSRP_RANGE_STAR)
@@ -314,7 +346,7 @@ static void in_end(struct xfer *x, const struct msrp_event *ev)
 				snprintf(why, sizeof why, "more bytes than announced");
 			else
 				snprintf(why, sizeof why, "bad chunk (answered %d)", st);
-			msrp_in_abort(x, why);
+			in_fail(x, why);
 		}
 		return;
 	}
@@ -324,7 +356,7 @@ static void in_end(struct xfer *x, const struct msrp_event *ev)
 	}
 	if (ev->flag == MSRP_FLAG_ABORT) {
 		in_respond(x, m, 200, NULL);
-		msrp_in_abort(x, "aborted by sender");
+		in_fail(x, "aborted by sender");
 		return;
 	}
 	if (ev->flag == MSRP_FLAG_END)
@@ -386,7 +418,7 @@ static void in_on_connect(void *arg)
 	int n = msrp_build_request_head(buf, sizeof buf, &h);
 	int e = n < 0 ? -1 : msrp_build_end(buf + n, sizeof buf - (size_t)n, tid, MSRP_FLAG_END, false);
 	if (n < 0 || e < 0 || mconn_write(x->conn, buf, (size_t)(n + e)) < 0) {
-		msrp_in_abort(x, "cannot build the binding SEND");
+		in_fail(x, "cannot build the binding SEND");
 		return;
 	}
 	vlog(app, "[%u] MSRP: binding SEND %s sent", x->id, tid);
@@ -404,7 +436,9 @@ static void in_on_close(void *arg, const char *reason)
 	if (x->state != XS_DONE) {
 		char why[160];
 		snprintf(why, sizeof why, "MSRP %s", reason);
-		msrp_in_abort(x, why);
+		/* a clean close by the server ends the transfer on purpose (the
+		 * sender went away); a network error or a reset may be resumed */
+		msrp_in_abort(x, why, strcmp(reason, "connection closed by peer") != 0);
 	}
 }
 
@@ -415,11 +449,60 @@ static const struct mconn_ops in_ops = {
 	.on_close = in_on_close,
 };
 
+/* Continue a kept partial (x->part_name set by the caller, x->base = bytes
+ * to keep): truncate it to base and hash what stays. */
+static int in_open_kept(struct xfer *x, char *err, size_t errcap)
+{
+	struct cpm_app *app = x->app;
+	x->part_fd = openat(app->dir_fd, x->part_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (x->part_fd < 0 || ftruncate(x->part_fd, (off_t)x->base) < 0) {
+		snprintf(err, errcap, "cannot reopen %s/%s: %s", app->o->dir_abs, x->part_name, strerror(errno));
+		return -1;
+	}
+	static char buf[256 * 1024];
+	uint64_t off = 0;
+	while (off < x->base) {
+		size_t want = x->base - off < sizeof buf ? (size_t)(x->base - off) : sizeof buf;
+		ssize_t r = pread(x->part_fd, buf, want, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(err, errcap, "cannot read back %s/%s", app->o->dir_abs, x->part_name);
+			return -1;
+		}
+		EVP_DigestUpdate(x->md, buf, (size_t)r);
+		off += (uint64_t)r;
+	}
+	x->contig = x->base;
+	vlog(app, "[%u] continuing %s at byte %llu", x->id, x->part_name, (unsigned long long)x->base);
+	return 0;
+}
+
+/* The part file (and its sidecar) before we answer 200: a new one, or the
+ * kept partial chosen in in_invite / fetch (x->meta_kept). */
 int msrp_in_prepare(struct xfer *x, char *err, size_t errcap)
 {
 	struct cpm_app *app = x->app;
 	safe_name(x->safe, sizeof x->safe, x->sel.name, x->sel.name_len);
 	snprintf(x->display, sizeof x->display, "%.60s", x->safe);
+	x->md = EVP_MD_CTX_new();
+	if (!x->md || !EVP_DigestInit_ex(x->md, EVP_sha1(), NULL)) {
+		snprintf(err, errcap, "sha-1 unavailable");
+		return -1;
+	}
+	if (x->meta_kept) {
+		if (in_open_kept(x, err, errcap) < 0) {
+			if (x->part_fd >= 0)
+				close(x->part_fd);
+			x->part_fd = -1;
+			x->part_name[0] = '\0'; /* not ours to remove: it stays for later */
+			x->meta_name[0] = '\0';
+			return -1;
+		}
+		partial_save(x);
+		return 0;
+	}
+	x->base = 0;
 	for (unsigned n = 0; n < 1000; n++) {
 		if (n)
 			snprintf(x->part_name, sizeof x->part_name, ".%.200s.%u.cpm-part", x->safe, n);
@@ -435,11 +518,11 @@ int msrp_in_prepare(struct xfer *x, char *err, size_t errcap)
 		x->part_name[0] = '\0';
 		return -1;
 	}
-	x->md = EVP_MD_CTX_new();
-	if (!x->md || !EVP_DigestInit_ex(x->md, EVP_sha1(), NULL)) {
-		snprintf(err, errcap, "sha-1 unavailable");
-		in_remove_part(x);
-		return -1;
+	/* only a file that can be recognised again is worth keeping: push
+	 * needs the sha-1 (selector match), pull the item id */
+	if ((x->sel.has_hash && x->sel.hash_len == 20 && strcmp(x->sel.hash_alg, "sha-1") == 0) || x->item_id[0]) {
+		snprintf(x->meta_name, sizeof x->meta_name, "%s.meta", x->part_name);
+		partial_save(x);
 	}
 	return 0;
 }

@@ -11,6 +11,7 @@
  */
 #include "cpm.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -38,7 +39,9 @@ static void out_check_done(struct xfer *x)
 	if (x->state == XS_ACTIVE && all_sent && x->ring_len == 0 && x->report_ok) {
 		progress_update(x->app, x, x->sel.size, x->sel.size, true);
 		vlog(x->app, "[%u] MSRP: all chunks acknowledged and success REPORT received", x->id);
-		xfer_done(x, CPM_EXIT_OK, "delivered");
+		if (x->stored_id[0])
+			errlog(x->app, "stored by the server as item %s", x->stored_id);
+		xfer_done(x, CPM_EXIT_OK, x->stored_id[0] ? "stored" : "delivered");
 	}
 }
 
@@ -98,7 +101,9 @@ static void out_pump(struct xfer *x)
 			vlog(app, "[%u] MSRP: tid %s occurs in the chunk, picking another", x->id, tid);
 		}
 		bool last = x->next_off + n >= size;
-		struct msrp_byte_range br = {x->next_off + 1, x->next_off + n, size};
+		/* a resumed message is the range [base, size): its Byte-Range
+		 * counts from 1 within the range (RFC 5547 §8.1.3) */
+		struct msrp_byte_range br = {x->next_off - x->base + 1, x->next_off + n - x->base, size - x->base};
 		struct msrp_request_head h = {
 			.tid = tid,
 			.method = MSRP_METHOD_SEND,
@@ -140,6 +145,24 @@ static void out_pump(struct xfer *x)
 	}
 }
 
+/* store-and-forward §1: the final 200 and the success REPORT of a file the
+ * server kept carry Cpm-Stored: <item-id>. */
+static void out_note_stored(struct xfer *x, const struct msrp_msg *m)
+{
+	struct cpm_str v;
+	if (!msrp_msg_header(m, "Cpm-Stored", &v))
+		return;
+	v = cpm_str_trim(v);
+	size_t ok = 0;
+	while (ok < v.len && (isalnum((unsigned char)v.p[ok]) || v.p[ok] == '_' || v.p[ok] == '-'))
+		ok++;
+	if (ok == 0 || ok != v.len || !cpm_str_copy(x->stored_id, sizeof x->stored_id, v)) {
+		vlog(x->app, "[%u] MSRP: unusable Cpm-Stored value (ignored)", x->id);
+		return;
+	}
+	vlog(x->app, "[%u] MSRP: Cpm-Stored: %s", x->id, x->stored_id);
+}
+
 static void out_response(struct xfer *x, const struct msrp_msg *m)
 {
 	size_t i;
@@ -156,6 +179,7 @@ static void out_response(struct xfer *x, const struct msrp_msg *m)
 		out_fail(x, "MSRP %d %.*s", m->status, (int)m->comment.len, m->comment.p);
 		return;
 	}
+	out_note_stored(x, m);
 	x->ring[(x->ring_head + i) % x->ring_cap].acked = true;
 	while (x->ring_len > 0 && x->ring[x->ring_head].acked) {
 		x->acked_off = x->ring[x->ring_head].end;
@@ -163,6 +187,8 @@ static void out_response(struct xfer *x, const struct msrp_msg *m)
 		x->ring_len--;
 	}
 	x->last_progress = now_mono();
+	if (x->app->o->cmd == CMD_SEND)
+		journal_progress(x->app, x->acked_off);
 	progress_update(x->app, x, x->acked_off, x->sel.size, false);
 	out_check_done(x);
 	if (x->state == XS_ACTIVE)
@@ -184,8 +210,9 @@ static void out_report(struct xfer *x, const struct msrp_msg *m)
 		return;
 	}
 	x->last_progress = now_mono();
+	out_note_stored(x, m);
 	/* A success REPORT for a part only (per-chunk reports) is progress, not delivery. */
-	if (m->has_byte_range && m->range.end != MSRP_RANGE_STAR && m->range.end < x->sel.size) {
+	if (m->has_byte_range && m->range.end != MSRP_RANGE_STAR && m->range.end < x->sel.size - x->base) {
 		vlog(x->app, "[%u] MSRP: partial success REPORT up to %llu", x->id,
 		     (unsigned long long)m->range.end);
 		return;
@@ -295,11 +322,12 @@ int msrp_out_start(struct xfer *x, const struct sdp_ft *ans, char *err, size_t e
 	}
 	snprintf(x->remote_path, sizeof x->remote_path, "%s", ans->path);
 	random_token(x->msgid, 20);
+	x->next_off = x->acked_off = x->base;
 
 	/* small files (blast) get small buffers: memory per transfer in flight */
 	size_t chunk = app->o->chunk_size;
-	if (x->sel.size < chunk)
-		chunk = x->sel.size ? (size_t)x->sel.size : 1;
+	if (x->sel.size - x->base < chunk)
+		chunk = x->sel.size - x->base ? (size_t)(x->sel.size - x->base) : 1;
 	x->ring_cap = CPM_WINDOW_BYTES / chunk + 2;
 	if (x->ring_cap > 4096)
 		x->ring_cap = 4096;

@@ -82,6 +82,12 @@ int offer_build(const struct cpm_opts *o, struct xfer *x, long mtime, const uint
 	s->has_selector = true;
 	s->sel = x->sel;
 	snprintf(s->file_transfer_id, sizeof s->file_transfer_id, "%s", x->ftid);
+	if (x->base > 0) {
+		/* resume (RFC 5547 §8.1.3 file-range, store-and-forward §5) */
+		s->has_file_range = true;
+		s->range_start = x->base + 1;
+		s->range_stop = x->sel.size;
+	}
 	snprintf(s->file_disposition, sizeof s->file_disposition, "%s",
 		 strncmp(x->sel.type, "image/", 6) == 0 ? "render" : "attachment");
 	char date[64];
@@ -222,6 +228,38 @@ int answer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap
 	s->dir = SDP_DIR_RECVONLY;
 	s->has_selector = true;
 	s->sel = x->sel;
+	snprintf(s->file_transfer_id, sizeof s->file_transfer_id, "%s", x->ftid);
+	if (x->base > 0) {
+		s->has_file_range = true;
+		s->range_start = x->base + 1;
+		s->range_stop = x->sel.size;
+	}
+	int n = sdp_build_ft(buf, cap, s);
+	free(s);
+	return n;
+}
+
+/* The offer of a pull (RFC 5547 §8.2, store-and-forward §4): recvonly, a
+ * file-selector that may be empty (the item id names the file), and
+ * a=file-range when we continue a kept partial (x->base > 0, x->sel). */
+int pull_offer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap)
+{
+	struct sdp_ft *s = calloc(1, sizeof *s);
+	if (!s)
+		return -1;
+	if (!x->local_path[0])
+		xfer_local_path(o, x);
+	if (!x->ftid[0])
+		random_token(x->ftid, 24);
+	sdp_common(o, x, s);
+	s->dir = SDP_DIR_RECVONLY;
+	s->has_selector = true;
+	if (x->base > 0) {
+		s->sel = x->sel;
+		s->has_file_range = true;
+		s->range_start = x->base + 1;
+		s->range_stop = x->sel.size;
+	}
 	snprintf(s->file_transfer_id, sizeof s->file_transfer_id, "%s", x->ftid);
 	int n = sdp_build_ft(buf, cap, s);
 	free(s);

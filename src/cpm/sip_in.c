@@ -40,7 +40,7 @@ void in_answer_now(struct xfer *x)
 		free(sdp);
 		nua_respond(x->nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
 		x->final_seen = true;
-		msrp_in_abort(x, "cannot build the SDP answer");
+		msrp_in_abort(x, "cannot build the SDP answer", false);
 		return;
 	}
 	vlog(app, "[%u] SIP: 200 OK (file %s, %llu bytes)", x->id, x->safe, (unsigned long long)x->sel.size);
@@ -59,7 +59,7 @@ void in_ack(struct xfer *x)
 		return;
 	char err[256];
 	if (msrp_in_start(x, err, sizeof err) < 0)
-		msrp_in_abort(x, err);
+		msrp_in_abort(x, err, true);
 }
 
 void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
@@ -128,6 +128,32 @@ void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 		return;
 	}
 	x->sel = offer->sel;
+	if (offer->has_file_range && offer->range_start > 1) {
+		/* store-and-forward §5: the server offers the rest of a file we
+		 * hold part of; continue the kept partial or say we have none */
+		struct partial p;
+		uint64_t need = offer->range_start - 1;
+		const char *why = NULL;
+		if (need >= x->sel.size || (offer->range_stop && offer->range_stop != x->sel.size))
+			why = "a=file-range that does not end the file";
+		else if (app->o->no_resume)
+			why = "--no-resume";
+		else if (partial_find(app, &x->sel, NULL, need, &p) < 0)
+			why = "no kept partial with that name, size and sha-1";
+		if (why) {
+			errlog(app, "refusing INVITE from %s for bytes %llu.. of a file: %s (488 No Partial File)", from,
+			       (unsigned long long)offer->range_start, why);
+			nua_respond(nh, 488, "No Partial File", TAG_END());
+			x->final_seen = true;
+			x->state = XS_DONE;
+			free(offer);
+			return;
+		}
+		snprintf(x->part_name, sizeof x->part_name, "%s", p.part);
+		snprintf(x->meta_name, sizeof x->meta_name, "%s", p.meta);
+		x->meta_kept = true;
+		x->base = need;
+	}
 	safe_name(x->safe, sizeof x->safe, x->sel.name, x->sel.name_len);
 	snprintf(x->display, sizeof x->display, "%.60s", x->safe);
 	snprintf(x->ftid, sizeof x->ftid, "%s", offer->file_transfer_id);

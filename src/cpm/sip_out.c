@@ -18,9 +18,11 @@
 
 #include "mconn.h"
 
+/* base > 0: a resume, the offer says a=file-range:base+1-SIZE. ftid NULL:
+ * a fresh random a=file-transfer-id. */
 static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *sel, int fd,
 			  const uint8_t *mem, long mtime, const uint8_t *thumb, size_t thumb_len,
-			  const char *thumb_type)
+			  const char *thumb_type, uint64_t base, const char *ftid)
 {
 	const struct cpm_opts *o = app->o;
 	struct xfer *x = xfer_new(app, XFER_OUT);
@@ -29,6 +31,10 @@ static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *s
 	x->sel = *sel;
 	x->src_fd = fd;
 	x->src_mem = mem;
+	x->base = base;
+	x->offered_range = base > 0;
+	if (ftid)
+		snprintf(x->ftid, sizeof x->ftid, "%s", ftid);
 	snprintf(x->display, sizeof x->display, "%.*s", (int)sel->name_len, sel->name);
 
 	char *body = NULL;
@@ -48,7 +54,10 @@ static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *s
 			  "Contribution-ID: %s\r\nConversation-ID: %s\r\nP-Preferred-Service: " CPM_ICSI_FT,
 			  contrib, o->conversation_id ? o->conversation_id : conv);
 	if (o->in_reply_to)
-		snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nInReplyTo-Contribution-ID: %s", o->in_reply_to);
+		hl += snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nInReplyTo-Contribution-ID: %s",
+			       o->in_reply_to);
+	if (o->expires && o->cmd == CMD_SEND)
+		snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nCpm-Expires: %llu", o->expires);
 
 	char to[CPM_URI_MAX + 2];
 	snprintf(to, sizeof to, "<%s>", o->target_uri);
@@ -95,7 +104,7 @@ void sip_ctype_string(const sip_content_type_t *c, char *out, size_t cap)
  * nta fakes those with a To tag, so the tell is our Via: we send ";rport"
  * and a server fills it with our port (RFC 3581); nta's own copy leaves it
  * empty. Only 408 and 503 are made up this way. */
-static bool local_response(int status, const sip_t *sip)
+bool local_response(int status, const sip_t *sip)
 {
 	if (!sip || status >= 700)
 		return true;
@@ -148,6 +157,19 @@ void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip
 	if (x->state == XS_DONE)
 		return;
 	vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
+	if (status == 488 && x->offered_range && app->o->cmd == CMD_SEND && !app->shutting_down) {
+		/* store-and-forward §5: no partial upload to continue; this
+		 * attempt ends quietly and the whole file goes instead */
+		errlog(app, "the server has no partial upload to continue (%d %s); sending the whole file", status,
+		       phrase);
+		x->state = XS_DONE;
+		xfer_reap(x);
+		if (send_invite(app, 0) < 0) {
+			out_line(app, "failed: cannot start the transfer");
+			agent_finish(app, CPM_EXIT_FAILED);
+		}
+		return;
+	}
 	if (status == 603) {
 		xfer_done(x, CPM_EXIT_DECLINED, "declined");
 	} else if (local_response(status, sip)) {
@@ -157,6 +179,25 @@ void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip
 		snprintf(line, sizeof line, "rejected: %d %s", status, phrase);
 		xfer_done(x, CPM_EXIT_REJECTED, line);
 	}
+}
+
+/* The INVITE of `send`: the whole file (base 0) or its rest from base. The
+ * a=file-transfer-id is the first attempt's (the IMDN id) unless this is a
+ * resume, which needs a new one (store-and-forward §5). */
+int send_invite(struct cpm_app *app, uint64_t base)
+{
+	int fd = dup(app->send_fd);
+	if (fd < 0)
+		return -1;
+	int rc = xfer_out_start(app, &app->send_sel, fd, NULL, app->send_mtime, app->send_thumb,
+				app->send_thumb_len, app->send_thumb_type, base, base ? NULL : app->imdn_id);
+	if (rc < 0) {
+		close(fd);
+		return -1;
+	}
+	if (app->journal_path[0] && base != app->journal_acked)
+		journal_save(app, base);
+	return 0;
 }
 
 int send_start(struct cpm_app *app)
@@ -197,9 +238,6 @@ int send_start(struct cpm_app *app)
 	sel.hash_len = 20;
 	sel.has_hash = true;
 
-	uint8_t *thumb = NULL;
-	size_t thumb_len = 0;
-	const char *thumb_type = NULL;
 	if (o->thumbnail) {
 		int tfd = open(o->thumbnail, O_RDONLY | O_CLOEXEC);
 		struct stat ts;
@@ -217,7 +255,7 @@ int send_start(struct cpm_app *app)
 			close(fd);
 			return -1;
 		}
-		thumb = malloc((size_t)ts.st_size);
+		uint8_t *thumb = malloc((size_t)ts.st_size);
 		ssize_t r = thumb ? read(tfd, thumb, (size_t)ts.st_size) : -1;
 		close(tfd);
 		if (r != ts.st_size) {
@@ -226,18 +264,37 @@ int send_start(struct cpm_app *app)
 			close(fd);
 			return -1;
 		}
-		thumb_len = (size_t)r;
-		thumb_type = mime_guess(o->thumbnail);
-		if (strncmp(thumb_type, "image/", 6) != 0)
-			thumb_type = "image/jpeg";
+		app->send_thumb = thumb; /* freed by agent_run */
+		app->send_thumb_len = (size_t)r;
+		app->send_thumb_type = mime_guess(o->thumbnail);
+		if (strncmp(app->send_thumb_type, "image/", 6) != 0)
+			app->send_thumb_type = "image/jpeg";
 	}
-	int rc = xfer_out_start(app, &sel, fd, NULL, (long)st.st_mtime, thumb, thumb_len, thumb_type);
-	free(thumb);
-	if (rc < 0) {
-		close(fd);
+	app->send_sel = sel;
+	app->send_mtime = (long)st.st_mtime;
+	app->send_fd = fd; /* closed by agent_run */
+
+	uint64_t from = 0;
+	if (!o->no_resume) {
+		char abs[4096];
+		journal_init(app, realpath(o->file, abs) ? abs : o->file,
+			     (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+		if (app->journal_acked > 0 && app->journal_acked < size) {
+			from = app->journal_acked;
+			errlog(app, "resuming the interrupted send of %s at byte %llu of %llu", o->file,
+			       (unsigned long long)from, (unsigned long long)size);
+		}
+	}
+	if (!app->imdn_id[0])
+		random_token(app->imdn_id, 24);
+	errlog(app, "file-transfer-id %s", app->imdn_id);
+	if (app->journal_path[0])
+		journal_save(app, from);
+	if (send_invite(app, from) < 0) {
 		out_line(app, "failed: cannot start the transfer");
+		return -1;
 	}
-	return rc;
+	return 0;
 }
 
 void blast_summary(struct cpm_app *app)
@@ -256,7 +313,7 @@ void blast_next(struct cpm_app *app)
 		int n = snprintf(sel.name, sizeof sel.name, "blast-%s-%u.bin", app->blast_run, app->blast_started + 1);
 		sel.name_len = (size_t)n;
 		app->blast_started++;
-		if (xfer_out_start(app, &sel, -1, app->blast_buf, (long)time(NULL), NULL, 0, NULL) < 0)
+		if (xfer_out_start(app, &sel, -1, app->blast_buf, (long)time(NULL), NULL, 0, NULL, 0, NULL) < 0)
 			app->blast_failed++;
 	}
 	if (!app->shutting_down && app->blast_ok + app->blast_failed >= o->count) {

@@ -62,7 +62,7 @@ void xfer_sip_end(struct xfer *x)
 		nua_bye(x->nh, TAG_END());
 	} else if (x->final_seen) {
 		/* rejected, declined or already ended: nothing to send */
-	} else if (x->dir == XFER_OUT) {
+	} else if (x->dir == XFER_OUT || x->pull) {
 		vlog(x->app, "[%u] SIP: CANCEL", x->id);
 		nua_cancel(x->nh, TAG_END());
 	} else {
@@ -102,9 +102,22 @@ void xfer_done(struct xfer *x, int code, const char *line)
 				errlog(app, "transfer %u: %s", x->id, line);
 			blast_next(app);
 		} else {
+			/* resume journal: an ended send (delivered, stored,
+			 * declined, rejected) is forgotten; a failed one keeps
+			 * what was acknowledged for the next run */
+			if (app->journal_path[0]) {
+				if (code == CPM_EXIT_FAILED)
+					journal_save(app, x->acked_off > x->base ? x->acked_off : x->base);
+				else
+					journal_remove(app);
+			}
 			if (line)
 				out_line(app, "%s", line);
 			agent_finish(app, code);
 		}
+	} else if (x->pull && !x->success) {
+		if (line)
+			out_line(app, "%s", line);
+		agent_finish(app, code);
 	}
 }

@@ -1,0 +1,403 @@
+/* What resume keeps on disk (store-and-forward contract §5).
+ *
+ * Send journal: one small text file per (user, target, file path, size,
+ * mtime, sha-1) in --journal DIR (default $XDG_STATE_HOME/cpm, else
+ * ~/.local/state/cpm), named send-<sha-1 of that key>.journal:
+ *
+ *     cpm-send-journal 1
+ *     file-transfer-id <the first attempt's id: the IMDN id>
+ *     acked <bytes from the start acknowledged by MSRP 200s>
+ *
+ * Written through a temp file + rename (a reader sees the old or the new
+ * version, never half of one), at most every CPM_RESUME_SAVE_BYTES or
+ * CPM_RESUME_SAVE_SECONDS and when the send ends. No fsync: it protects
+ * against a killed process, not a power cut, and a stale count only means
+ * re-sending a few bytes (the server continues from what it holds if that
+ * is at least our count).
+ *
+ * Kept partials: an interrupted incoming transfer keeps DIR/.NAME.cpm-part
+ * and gets a sidecar DIR/.NAME.cpm-part.meta:
+ *
+ *     cpm-partial 1
+ *     name <hex of the peer's file name bytes>
+ *     size N
+ *     type TYPE
+ *     sha1 HEX
+ *     bytes N          (in-order bytes written)
+ *     ooo 0|1          (chunks came out of order: the file size proves nothing)
+ *     item ID          (fetch only)
+ *
+ * Nothing in a sidecar is trusted beyond choosing which partial to continue:
+ * the part file is opened O_NOFOLLOW relative to --dir, its name is derived
+ * from the sidecar's own name, and the whole file's sha-1 is checked at the
+ * end as always.
+ */
+#include "cpm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define META_SUFFIX ".cpm-part.meta"
+#define META_MAX_BYTES 4096
+
+/* ------------------------------------------------------------ helpers */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof tmp)
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* Write buf to dirfd/name atomically: name.tmp.PID, then rename. */
+static int write_atomic(int dirfd, const char *name, const char *buf, size_t len)
+{
+	char tmp[512];
+	int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", name, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof tmp)
+		return -1;
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (close(fd) < 0 || off != len || renameat(dirfd, tmp, dirfd, name) < 0) {
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read a small file (at most cap-1 bytes) into buf, NUL-terminated. */
+static int read_small(int dirfd, const char *name, char *buf, size_t cap)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + got, cap - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == cap - 1)
+			break;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return (int)got;
+}
+
+/* The value of "key value" at the start of a line, copied into out. */
+static bool kv_get(const char *text, const char *key, char *out, size_t cap)
+{
+	size_t kl = strlen(key);
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (strncmp(l, key, kl) != 0 || l[kl] != ' ')
+			continue;
+		const char *v = l + kl + 1;
+		size_t vl = strcspn(v, "\r\n");
+		if (vl >= cap)
+			return false;
+		memcpy(out, v, vl);
+		out[vl] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static bool kv_u64(const char *text, const char *key, uint64_t *out)
+{
+	char v[32];
+	return kv_get(text, key, v, sizeof v) && cpm_str_to_u64(cpm_str_c(v), out);
+}
+
+static int unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool hex_decode(const char *in, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t n = strlen(in);
+	if (n % 2 || n / 2 > cap)
+		return false;
+	for (size_t i = 0; i < n; i += 2) {
+		int a = unhex(in[i]), b = unhex(in[i + 1]);
+		if (a < 0 || b < 0)
+			return false;
+		out[i / 2] = (uint8_t)(a * 16 + b);
+	}
+	*len = n / 2;
+	return true;
+}
+
+/* ------------------------------------------------------------ send journal */
+
+static int journal_dir(const struct cpm_opts *o, char *out, size_t cap)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+	if (o->journal)
+		n = snprintf(out, cap, "%s", o->journal);
+	else if (xdg && xdg[0] == '/')
+		n = snprintf(out, cap, "%s/cpm", xdg);
+	else if (home && home[0])
+		n = snprintf(out, cap, "%s/.local/state/cpm", home);
+	else
+		return -1;
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+void journal_init(struct cpm_app *app, const char *path, long long mtime_ns)
+{
+	const struct cpm_opts *o = app->o;
+	char dir[4096];
+	app->journal_path[0] = '\0';
+	app->journal_acked = 0;
+	if (journal_dir(o, dir, sizeof dir) < 0 || mkdir_p(dir, 0700) < 0) {
+		errlog(app, "no resume journal (cannot use directory %s: %s)", o->journal ? o->journal : "$HOME",
+		       strerror(errno));
+		return;
+	}
+	char key[CPM_URI_MAX * 2 + 4096 + 128], hash[41];
+	char shex[41];
+	hex_lower(shex, app->send_sel.hash, 20);
+	int kl = snprintf(key, sizeof key, "%s\n%s\n%s\n%llu\n%lld\n%s", o->aor, o->target_uri, path,
+			  (unsigned long long)app->send_sel.size, mtime_ns, shex);
+	uint8_t md[20];
+	unsigned ml = 0;
+	if (kl < 0 || (size_t)kl >= sizeof key || !EVP_Digest(key, (size_t)kl, md, &ml, EVP_sha1(), NULL))
+		return;
+	hex_lower(hash, md, 20);
+	int n = snprintf(app->journal_path, sizeof app->journal_path, "%s/send-%s.journal", dir, hash);
+	if (n < 0 || (size_t)n >= sizeof app->journal_path) {
+		app->journal_path[0] = '\0';
+		return;
+	}
+	char text[1024], id[SDP_MAX_TOKEN + 1];
+	uint64_t acked = 0;
+	if (read_small(AT_FDCWD, app->journal_path, text, sizeof text) <= 0)
+		return;
+	if (strncmp(text, "cpm-send-journal 1\n", 19) != 0 || !kv_get(text, "file-transfer-id", id, sizeof id) ||
+	    !id[0] || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(id) ||
+	    !kv_u64(text, "acked", &acked) || acked > app->send_sel.size) {
+		errlog(app, "ignoring a damaged resume journal %s", app->journal_path);
+		return;
+	}
+	snprintf(app->imdn_id, sizeof app->imdn_id, "%s", id);
+	app->journal_acked = acked;
+	vlog(app, "journal %s: file-transfer-id %s, %llu bytes acknowledged", app->journal_path, id,
+	     (unsigned long long)acked);
+}
+
+void journal_save(struct cpm_app *app, uint64_t acked)
+{
+	if (!app->journal_path[0])
+		return;
+	char text[256];
+	int n = snprintf(text, sizeof text, "cpm-send-journal 1\nfile-transfer-id %s\nacked %llu\n", app->imdn_id,
+			 (unsigned long long)acked);
+	if (n < 0 || (size_t)n >= sizeof text)
+		return;
+	if (write_atomic(AT_FDCWD, app->journal_path, text, (size_t)n) < 0) {
+		errlog(app, "cannot write the resume journal %s: %s", app->journal_path, strerror(errno));
+		app->journal_path[0] = '\0'; /* once is enough */
+		return;
+	}
+	app->journal_acked = acked;
+	app->journal_t = now_mono();
+}
+
+void journal_progress(struct cpm_app *app, uint64_t acked)
+{
+	if (!app->journal_path[0] || acked <= app->journal_acked)
+		return;
+	if (acked - app->journal_acked >= CPM_RESUME_SAVE_BYTES ||
+	    now_mono() - app->journal_t >= CPM_RESUME_SAVE_SECONDS)
+		journal_save(app, acked);
+}
+
+void journal_remove(struct cpm_app *app)
+{
+	if (!app->journal_path[0])
+		return;
+	if (unlink(app->journal_path) < 0 && errno != ENOENT)
+		errlog(app, "cannot remove the resume journal %s: %s", app->journal_path, strerror(errno));
+	app->journal_path[0] = '\0';
+}
+
+/* ------------------------------------------------------------ kept partials */
+
+void partial_save(struct xfer *x)
+{
+	struct cpm_app *app = x->app;
+	if (!x->meta_name[0] || app->dir_fd < 0)
+		return;
+	/* name as hex: any byte but NUL may be in it */
+	char text[META_MAX_BYTES];
+	char shex[41] = "";
+	if (x->sel.has_hash && x->sel.hash_len == 20)
+		hex_lower(shex, x->sel.hash, 20);
+	int n = snprintf(text, sizeof text, "cpm-partial 1\nname ");
+	for (size_t i = 0; i < x->sel.name_len && n + 3 < (int)sizeof text; i++)
+		n += snprintf(text + n, sizeof text - (size_t)n, "%02x", (unsigned char)x->sel.name[i]);
+	n += snprintf(text + n, sizeof text - (size_t)n, "\nsize %llu\ntype %s\nsha1 %s\nbytes %llu\nooo %d\n",
+		      (unsigned long long)x->sel.size, x->sel.type, shex, (unsigned long long)x->contig,
+		      x->ooo ? 1 : 0);
+	if (x->item_id[0] && n > 0 && (size_t)n < sizeof text)
+		n += snprintf(text + n, sizeof text - (size_t)n, "item %s\n", x->item_id);
+	if (n < 0 || (size_t)n >= sizeof text)
+		return;
+	if (write_atomic(app->dir_fd, x->meta_name, text, (size_t)n) < 0) {
+		vlog(app, "[%u] cannot write %s: %s", x->id, x->meta_name, strerror(errno));
+		return;
+	}
+	x->meta_saved = x->contig;
+	x->meta_t = now_mono();
+}
+
+void partial_progress(struct xfer *x)
+{
+	if (!x->meta_name[0])
+		return;
+	if (x->contig - x->meta_saved >= CPM_RESUME_SAVE_BYTES ||
+	    now_mono() - x->meta_t >= CPM_RESUME_SAVE_SECONDS)
+		partial_save(x);
+}
+
+void partial_drop_meta(struct xfer *x)
+{
+	if (x->meta_name[0] && x->app->dir_fd >= 0)
+		unlinkat(x->app->dir_fd, x->meta_name, 0);
+	x->meta_name[0] = '\0';
+}
+
+static bool partial_busy(const struct cpm_app *app, const char *part)
+{
+	for (const struct xfer *x = app->xfers; x; x = x->next)
+		if (x->part_name[0] && strcmp(x->part_name, part) == 0)
+			return true;
+	return false;
+}
+
+/* Read one sidecar; fills out (part name derived from the sidecar name). */
+static int partial_load(struct cpm_app *app, const char *meta, struct partial *out)
+{
+	char text[META_MAX_BYTES], v[2 * SDP_MAX_FILENAME + 1];
+	size_t ml = strlen(meta), sl = strlen(META_SUFFIX);
+	memset(out, 0, sizeof *out);
+	if (ml <= sl || ml >= sizeof out->meta)
+		return -1;
+	snprintf(out->meta, sizeof out->meta, "%s", meta);
+	snprintf(out->part, sizeof out->part, "%.*s.cpm-part", (int)(ml - sl), meta);
+	if (read_small(app->dir_fd, meta, text, sizeof text) <= 0 || strncmp(text, "cpm-partial 1\n", 14) != 0)
+		return -1;
+	struct sdp_file_selector *s = &out->sel;
+	uint64_t ooo = 0;
+	if (!kv_get(text, "name", v, sizeof v) || !hex_decode(v, (uint8_t *)s->name, SDP_MAX_FILENAME, &s->name_len) ||
+	    !kv_u64(text, "size", &s->size) || !kv_get(text, "type", s->type, sizeof s->type) ||
+	    !kv_u64(text, "bytes", &out->bytes) || !kv_u64(text, "ooo", &ooo))
+		return -1;
+	s->name[s->name_len] = '\0';
+	s->has_name = s->name_len > 0;
+	s->has_size = true;
+	s->has_type = s->type[0] != '\0';
+	if (kv_get(text, "sha1", v, sizeof v) && v[0]) {
+		if (!hex_decode(v, s->hash, sizeof s->hash, &s->hash_len) || s->hash_len != 20)
+			return -1;
+		snprintf(s->hash_alg, sizeof s->hash_alg, "sha-1");
+		s->has_hash = true;
+	}
+	if (!kv_get(text, "item", out->item_id, sizeof out->item_id))
+		out->item_id[0] = '\0';
+	/* The part file itself: what it holds in order. A process killed
+	 * between two sidecar writes acknowledged more than `bytes`; the file
+	 * length tells (chunks were written in order unless ooo says not). */
+	struct stat st;
+	if (fstatat(app->dir_fd, out->part, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	uint64_t len = (uint64_t)st.st_size;
+	if (!ooo && len > out->bytes)
+		out->bytes = len;
+	if (out->bytes > len)
+		out->bytes = len;
+	if (out->bytes > s->size)
+		out->bytes = s->size;
+	return 0;
+}
+
+int partial_find(struct cpm_app *app, const struct sdp_file_selector *sel, const char *item_id, uint64_t need,
+		 struct partial *out)
+{
+	if (app->dir_fd < 0)
+		return -1;
+	int fd = dup(app->dir_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int rc = -1;
+	struct partial p;
+	size_t sl = strlen(META_SUFFIX);
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t nl = strlen(e->d_name);
+		if (e->d_name[0] != '.' || nl <= sl || strcmp(e->d_name + nl - sl, META_SUFFIX) != 0)
+			continue;
+		if (partial_load(app, e->d_name, &p) < 0 || partial_busy(app, p.part))
+			continue;
+		if (item_id) {
+			if (strcmp(p.item_id, item_id) != 0)
+				continue;
+		} else {
+			/* the same selector: name, size and sha-1 (required) */
+			if (!sel->has_hash || !p.sel.has_hash || !sel->has_name || !sel->has_size ||
+			    p.sel.name_len != sel->name_len || memcmp(p.sel.name, sel->name, sel->name_len) != 0 ||
+			    p.sel.size != sel->size || memcmp(p.sel.hash, sel->hash, 20) != 0)
+				continue;
+		}
+		if (p.bytes < need)
+			continue;
+		if (rc == 0 && p.bytes <= out->bytes)
+			continue; /* keep the one holding most */
+		*out = p;
+		rc = 0;
+	}
+	closedir(d);
+	return rc;
+}
