@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,6 +42,34 @@ static void copy_str(char *out, size_t cap, struct cpm_str s)
 	out[n] = '\0';
 }
 
+static bool msrp_defined(struct cpm_str name)
+{
+	static const char *const own[] = {"To-Path", "From-Path", "Message-ID", "Byte-Range",
+					  "Success-Report", "Failure-Report", "Status", "Use-Path",
+					  "Expires", "Min-Expires", "Max-Expires"};
+
+	if (name.len >= 8 && strncasecmp(name.p, "Content-", 8) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+		if (cpm_str_caseeq(name, own[i]))
+			return true;
+	return false;
+}
+
+static void note_ext(struct rx *x, const struct msrp_msg *m)
+{
+	for (size_t i = 0; i < m->nheaders; i++) {
+		const struct msrp_header *hd = &m->headers[i];
+
+		if (msrp_defined(hd->name))
+			continue;
+		if (!x->ext_count++) {
+			copy_str(x->ext_name, sizeof x->ext_name, hd->name);
+			copy_str(x->ext_value, sizeof x->ext_value, hd->value);
+		}
+	}
+}
+
 static void peer_event(struct peer *pe, const struct msrp_event *ev)
 {
 	const struct msrp_msg *m = ev->msg;
@@ -66,6 +95,7 @@ static void peer_event(struct peer *pe, const struct msrp_event *ev)
 		x->has_disposition = msrp_msg_header(m, "Content-Disposition", &v);
 		x->sr = m->success_report;
 		x->fr = m->failure_report;
+		note_ext(x, m);
 		break;
 	case MSRP_EV_BODY:
 		x = rx_cur(pe);

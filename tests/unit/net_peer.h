@@ -32,6 +32,10 @@ struct rx {
 	enum msrp_report_mode sr, fr;
 	uint64_t body_len;
 	char flag; /* 0 until the end-line */
+	/* the first header MSRP does not define (an extension header such
+	 * as Cpm-Stored), name and value; "" if none */
+	char ext_name[72], ext_value[208];
+	unsigned ext_count; /* how many such headers */
 };
 
 struct peer {
