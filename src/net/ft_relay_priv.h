@@ -1,7 +1,9 @@
 /* Private to the relay (ft_relay*.c): its state and the functions its
  * files share. The relay is split by job: ft_relay.c (life cycle, public
  * API, session callbacks, ending, completion), ft_relay_up.c (the sender's
- * leg), ft_relay_down.c (the device's leg), ft_relay_timer.c (timers).
+ * leg), ft_relay_down.c (the device's leg), ft_relay_timer.c (timers),
+ * ft_relay_store.c (store mode), ft_relay_source.c (source mode),
+ * ft_relay_resume.c (upload resume: the whole file's hash off the loop).
  * Every function here runs inside the hub bracket (msrp_net.h). */
 #ifndef CPMD_NET_FT_RELAY_PRIV_H
 #define CPMD_NET_FT_RELAY_PRIV_H

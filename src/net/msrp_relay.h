@@ -182,8 +182,9 @@ void ft_relay_destroy(struct ft_relay *r);
 /* Acknowledge a RECEIVED file to the sender (store mode, after event
  * RECEIVED, once). err == 0: the blob is durable and committed: the sender
  * gets 200 for its '$' chunk (per its Failure-Report) and, if it asked for
- * one, a success REPORT (Byte-Range 1-size/size, Status: 000 200 OK); then
- * done(FT_RELAY_RECEIVED). err != 0 (an errno, or any non-zero): the sender
+ * one, a success REPORT (Byte-Range 1-size/size, Status: 000 200 OK; for a
+ * resumed upload 1-n/n over the range it sent), both with the ack header
+ * if one was set (ft_relay_set_ack_header); then done(FT_RELAY_RECEIVED). err != 0 (an errno, or any non-zero): the sender
  * gets "400 Cannot store the file" (unless Failure-Report: no) and, unless
  * Failure-Report is no, a failure REPORT with Status: 000 400; then
  * done(FT_RELAY_IO_ERROR). Returns 0, or -EINVAL when no ack is awaited
