@@ -55,6 +55,15 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
 	return real_pread(fd, buf, n, off);
 }
 
+/* With _FORTIFY_SOURCE, pread() of a known-size buffer becomes this. */
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (n > buflen)
+		abort();
+	return pread(fd, buf, n, off);
+}
+
 static void gate_init(void)
 {
 	test_thread = pthread_self();
