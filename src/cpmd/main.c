@@ -107,8 +107,8 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
-	/* The durable store: today it keeps registrations across restarts;
-	 * store-and-forward will keep its items there too. */
+	/* The durable store: registrations, stored files, partial uploads,
+	 * deferred notifications (docs/internals/store.md). */
 	snprintf(dbpath, sizeof dbpath, "%s/cpmd.db", opts.data_dir);
 	int src = store_sqlite_open(&st, d.root, dbpath);
 	if (src) {
@@ -129,11 +129,12 @@ int main(int argc, char **argv)
 		log_error("cannot listen for MSRP on %s:%u: %s", opts.msrp_host, opts.msrp_port, strerror(errno));
 		goto out;
 	}
-	if (pf_create(&d.pf, d.root, sipua_nua(d.sipua), &opts, loc, hub)) {
+	if (pf_create(&d.pf, d.root, sipua_nua(d.sipua), &opts, loc, hub, st)) {
 		log_error("cannot create the participating function");
 		goto out;
 	}
 	sipua_set_handler(d.sipua, pf_nua_event, d.pf);
+	sipua_set_register_hook(d.sipua, pf_on_register, d.pf);
 
 	d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	su_wait_t w;
@@ -145,6 +146,7 @@ int main(int argc, char **argv)
 
 	fprintf(stderr, "cpmd: ready domain=%s sip=udp+tcp:%s:%u msrp=tcp:%s:%u data-dir=%s\n", opts.domains[0],
 		opts.sip_host, opts.sip_port, opts.msrp_host, opts.msrp_port, opts.data_dir);
+	pf_start(d.pf);
 	su_root_run(d.root);
 	log_info("stopped");
 	rc = 0;

@@ -35,6 +35,14 @@ static const struct optdef optdefs[] = {
 	{"reg-min-expires", 1, "SECONDS", "shortest registration accepted, else 423 (default: 10)"},
 	{"reg-max-expires", 1, "SECONDS", "longest registration granted (default: 3600)"},
 	{"max-transfers", 1, "N", "concurrent anchored transfers; more get 503 (default: 10000)"},
+	{"defer", 1, "on|off", "store-and-forward: keep files for absent recipients (default: on)"},
+	{"store-default-expiry", 1, "SECONDS", "lifetime of a stored file when the sender asks none (default: 604800)"},
+	{"store-max-expiry", 1, "SECONDS", "cap on the lifetime a sender asks with Cpm-Expires (default: 2592000)"},
+	{"delivery-method", 1, "push|pull", "delivery of stored files for users without a preference (default: push)"},
+	{"on-expiry", 1, "discard|keep", "expired files: discard + `failed` notification, or keep for the MSS (default: discard)"},
+	{"delivery-per-device", 1, "N", "stored files being delivered at once to one device (default: 4)"},
+	{"delivery-retry", 1, "MIN:MAX", "back-off in seconds between delivery attempts (default: 10:600)"},
+	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
 	{"config", 1, "FILE", "read settings from FILE (\"key = value\", keys = option names)"},
 	{"help", 0, NULL, "show this help and exit"},
@@ -136,6 +144,38 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return copy_str(o->data_dir, sizeof o->data_dir, v);
 	if (!strcmp(key, "log-level"))
 		return copy_str(o->log_level, sizeof o->log_level, v);
+	if (!strcmp(key, "defer")) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return -1;
+		o->defer = !strcmp(v, "on");
+		return 0;
+	}
+	if (!strcmp(key, "delivery-method")) {
+		if (strcmp(v, "push") && strcmp(v, "pull"))
+			return -1;
+		return copy_str(o->default_method, sizeof o->default_method, v);
+	}
+	if (!strcmp(key, "on-expiry")) {
+		if (strcmp(v, "discard") && strcmp(v, "keep"))
+			return -1;
+		return copy_str(o->default_on_expiry, sizeof o->default_on_expiry, v);
+	}
+	if (!strcmp(key, "delivery-retry")) {
+		unsigned a, b;
+		char extra;
+		if (sscanf(v, "%u:%u%c", &a, &b, &extra) != 2 || a < 1 || b < a || b > 86400)
+			return -1;
+		o->delivery_retry_min = a;
+		o->delivery_retry_max = b;
+		return 0;
+	}
+	if (!strcmp(key, "user-pref")) {
+		/* Checked for shape here; pf applies it (pf_prefs.c). */
+		const char *colon = strrchr(v, ':'), *eq = strchr(v, '=');
+		if (!colon || !eq || eq < colon || o->nuser_prefs == CPMD_MAX_USER_PREFS)
+			return -1;
+		return copy_str(o->user_prefs[o->nuser_prefs++], sizeof o->user_prefs[0], v);
+	}
 	if (!strcmp(key, "max-file-size"))
 		return parse_uint(v, UINT64_MAX >> 2, &o->max_file_size);
 #define UINT_OPT(name, field, lo, hi)                                                                  \
@@ -151,6 +191,9 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	UINT_OPT("reg-min-expires", reg_min_expires, 1, 86400)
 	UINT_OPT("reg-max-expires", reg_max_expires, 1, 7 * 86400)
 	UINT_OPT("max-transfers", max_transfers, 1, 1000000)
+	UINT_OPT("store-default-expiry", store_default_expiry, 1, 10 * 366 * 86400)
+	UINT_OPT("store-max-expiry", store_max_expiry, 1, 10 * 366 * 86400)
+	UINT_OPT("delivery-per-device", delivery_per_device, 1, 64)
 #undef UINT_OPT
 	return -2; /* unknown key */
 }
@@ -223,6 +266,14 @@ static void set_defaults(struct cpmd_options *o)
 	o->reg_max_expires = 3600;
 	o->max_transfers = 10000;
 	strcpy(o->log_level, "info");
+	o->defer = true;
+	o->store_default_expiry = 7 * 86400;
+	o->store_max_expiry = 30 * 86400;
+	o->delivery_per_device = 4;
+	o->delivery_retry_min = 10;
+	o->delivery_retry_max = 600;
+	strcpy(o->default_method, "push");
+	strcpy(o->default_on_expiry, "discard");
 }
 
 int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
@@ -272,6 +323,10 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "cpmd: unexpected argument \"%s\"\nTry 'cpmd --help'.\n", argv[optind]);
+		return -1;
+	}
+	if (o->store_default_expiry > o->store_max_expiry) {
+		fprintf(stderr, "cpmd: --store-default-expiry is larger than --store-max-expiry\n");
 		return -1;
 	}
 	if (o->reg_min_expires > o->reg_max_expires) {

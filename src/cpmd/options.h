@@ -27,6 +27,18 @@ struct cpmd_options {
 	unsigned max_transfers;   /* concurrent anchored transfers */
 	char log_level[16];
 	char config_file[1024];
+	/* store-and-forward (docs/internals/store-and-forward.md) */
+	bool defer;                   /* --defer on|off: operator switch */
+	unsigned store_default_expiry; /* seconds an item is kept when the sender asks nothing */
+	unsigned store_max_expiry;     /* cap on the sender's Cpm-Expires */
+	unsigned delivery_per_device;  /* deliveries in flight per device (per user, as each forks) */
+	unsigned delivery_retry_min;   /* seconds before the first retry of a failed delivery */
+	unsigned delivery_retry_max;
+	char default_method[8];        /* push | pull: for users without a preference */
+	char default_on_expiry[8];     /* discard | keep */
+#define CPMD_MAX_USER_PREFS 64
+	char user_prefs[CPMD_MAX_USER_PREFS][320]; /* --user-pref AOR:KEY=VALUE (repeatable) */
+	unsigned nuser_prefs;
 };
 
 /* Fills opts from defaults, config file and argv. Returns 0 to run, 1 when

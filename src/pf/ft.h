@@ -14,9 +14,14 @@
 #include "cpm/sdp.h"
 #include "net/msrp_relay.h"
 #include "sipua/location.h"
+#include "store/store.h"
 
 struct pf;
 struct ft;
+struct dlv;
+
+/* What a nua handle's magic points to (its first member says which). */
+enum pf_hkind { PF_H_FT = 1, PF_H_DLV, PF_H_MSG };
 
 enum ft_state {
 	FT_FORKING,  /* branches ringing, sender not answered yet */
@@ -26,8 +31,10 @@ enum ft_state {
 
 /* nua handle magic: tells which leg an event belongs to. */
 struct ft_leg {
+	enum pf_hkind kind;    /* PF_H_FT (a live transfer) or PF_H_DLV (a delivery) */
 	struct ft *ft;
-	int branch;            /* -1 = UP (sender), else index into ft->branches */
+	struct dlv *dlv;
+	int branch;            /* -1 = UP (sender; for a pull: the device), else index into branches */
 	nua_handle_t *nh;
 	bool answered;         /* 2xx seen (DOWN) / sent (UP) */
 	bool bye_sent;
@@ -64,6 +71,25 @@ struct ft {
 	struct ft_leg up;
 	size_t nbranches;
 	struct ft_leg *branches;
+	/* store-and-forward (pf_defer.c) */
+	char item_id[33];       /* our id: names the blob (blobs/tmp/<id>) from the start */
+	char sender_key[LOC_MAX_AOR]; /* "user@host" of the sender */
+	char sender_display[128];
+	uint64_t req_expires;   /* Cpm-Expires from the sender (0 = none) */
+	int64_t created_ms;
+	char thumb_type[128];
+	uint8_t *thumb;         /* the thumbnail part's bytes (in home), or NULL */
+	size_t thumb_len;
+	bool deferred;          /* cpmd is taking the file for later delivery */
+	bool relay_finished;    /* the relay called done() */
+	bool item_written;      /* an item row for item_id was submitted */
+	unsigned store_refs;    /* store/blob callbacks still to come that point to this ft */
+	bool partial_kept;
+	int64_t expires_ms;     /* when the stored copy expires */
+	bool keep_blob;         /* blobs/tmp/<item_id> belongs to the store now */
+	bool resumed;           /* this upload continues a partial */
+	uint64_t resume_from;   /* bytes of the partial it continues */
+	char imdn_id[STORE_MSGID_MAX + 1];
 };
 
 #endif

@@ -152,8 +152,13 @@ static char *contacts_of(su_home_t *home, struct location *loc, const char *aor)
 }
 
 void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const struct cpmd_options *opts,
-		      struct location *loc, struct store *st)
+		      struct location *loc, struct store *st, registrar_hook_f *hook, void *hook_arg)
 {
+	struct hooked {
+		char instance[LOC_MAX_INSTANCE];
+		bool fresh;
+	} *fired = NULL;
+	size_t nfired = 0;
 	su_home_t home[1] = {SU_HOME_INIT(home)};
 	char aor[LOC_MAX_AOR], flow[LOC_MAX_FLOW];
 	int tcp = 0;
@@ -225,6 +230,14 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 		sipglue_contact_expires(c, sip, 3600, &e); /* checked above */
 		if (e > opts->reg_max_expires)
 			e = opts->reg_max_expires;
+		bool fresh = true;
+		if (hook && e) {
+			struct loc_device had[64];
+			size_t nh_ = location_lookup(loc, aor, had, 64);
+			for (size_t i = 0; i < nh_; i++)
+				if (!strcmp(had[i].instance, dev.instance))
+					fresh = false;
+		}
 		enum loc_result r = location_bind(loc, aor, &dev, e);
 		if (r == LOC_TOO_MANY_DEVICES || r == LOC_TOO_MANY_USERS) {
 			log_warn("register %s refused: %s", aor,
@@ -240,6 +253,16 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 			return;
 		}
 		persist(st, aor, &dev, e);
+		if (hook && e) {
+			/* Fired after the 200 OK is sent, so a device sees its
+			 * registration confirmed before our INVITEs arrive. */
+			struct hooked *f = su_realloc(home, fired, (nfired + 1) * sizeof *fired);
+			if (f) {
+				fired = f;
+				snprintf(fired[nfired].instance, sizeof fired[nfired].instance, "%s", dev.instance);
+				fired[nfired++].fresh = fresh;
+			}
+		}
 		if (e)
 			log_info("register %s device=%s contact=%s flow=%s expires=%u", aor, dev.instance,
 				 dev.contact, flow, e);
@@ -251,5 +274,7 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 		respond(nua, nh, SIP_200_OK, SIPTAG_CONTACT_STR(list), TAG_END());
 	else
 		respond(nua, nh, SIP_200_OK, TAG_END());
+	for (size_t i = 0; i < nfired; i++)
+		hook(hook_arg, aor, fired[i].instance, fired[i].fresh);
 	su_home_deinit(home);
 }

@@ -1,6 +1,7 @@
 /* See sip_glue.h. */
 #include "sipua/sip_glue.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <sofia-sip/msg_header.h>
@@ -114,4 +115,22 @@ char *sipglue_carried_headers(su_home_t *home, sip_t const *sip)
 	if (acc && !have_ac)
 		acc = su_sprintf(home, "%sAccept-Contact: *;%s\r\n", acc, CPM_FT_ICSI_TAG);
 	return acc;
+}
+
+int sipglue_header_value(sip_t const *sip, const char *name, char *out, size_t cap)
+{
+	if (cap)
+		out[0] = '\0';
+	for (sip_unknown_t const *u = sip->sip_unknown; u; u = u->un_next) {
+		if (!u->un_name || !su_casematch(u->un_name, name))
+			continue;
+		if (!u->un_value)
+			return -1;
+		size_t n = strlen(u->un_value);
+		if (n + 1 > cap)
+			return -1;
+		memcpy(out, u->un_value, n + 1);
+		return 0;
+	}
+	return -ENOENT;
 }

@@ -37,6 +37,11 @@ int sipglue_body_sdp(su_home_t *home, sip_t const *sip, struct cpm_str *sdp, str
  * Returns NULL only when out of memory. */
 char *sipglue_carried_headers(su_home_t *home, sip_t const *sip);
 
+/* Copy the value of the first extension header `name` (case-insensitive; one
+ * sofia does not parse itself, e.g. Cpm-Expires) into out. Returns 0, -ENOENT
+ * when absent, -1 when longer than cap - 1 (never truncated). */
+int sipglue_header_value(sip_t const *sip, const char *name, char *out, size_t cap);
+
 #define CPM_FT_ICSI_TAG "+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.filetransfer\""
 
 #endif

@@ -27,6 +27,8 @@ struct sipua {
 	struct store *st;
 	sipua_event_f *handler;
 	void *handler_arg;
+	registrar_hook_f *reg_hook;
+	void *reg_hook_arg;
 	su_timer_t *sweep;
 	su_timer_t *shutdown_guard;
 	int shutting_down;
@@ -40,14 +42,15 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 
 	switch (event) {
 	case nua_i_register:
-		registrar_handle(nua, nh, sip, s->opts, s->loc, s->st);
+		registrar_handle(nua, nh, sip, s->opts, s->loc, s->st, s->reg_hook, s->reg_hook_arg);
 		return;
 	case nua_i_message:
-		/* Standalone/deferred messaging is a later capability: say so
-		 * rather than swallow the message with a 200. */
-		nua_respond(nh, 501, "Standalone Messages Not Supported", NUTAG_WITH_THIS(nua), TAG_END());
-		nua_handle_destroy(nh);
-		return;
+		if (!s->handler) {
+			nua_respond(nh, 501, "Standalone Messages Not Supported", NUTAG_WITH_THIS(nua), TAG_END());
+			nua_handle_destroy(nh);
+			return;
+		}
+		break; /* pf answers (the deferred-list query) */
 	case nua_r_shutdown:
 		if (status >= 200) {
 			log_info("SIP stack stopped (%d %s)", status, phrase);
@@ -190,6 +193,12 @@ void sipua_set_handler(struct sipua *s, sipua_event_f *cb, void *arg)
 {
 	s->handler = cb;
 	s->handler_arg = arg;
+}
+
+void sipua_set_register_hook(struct sipua *s, registrar_hook_f *cb, void *arg)
+{
+	s->reg_hook = cb;
+	s->reg_hook_arg = arg;
 }
 
 nua_t *sipua_nua(struct sipua *s)

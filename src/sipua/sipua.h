@@ -11,11 +11,13 @@
 
 #include "cpmd/options.h"
 #include "sipua/location.h"
+#include "sipua/registrar.h"
 
 struct sipua;
 struct store;
 
-/* Every nua event that is not REGISTER/MESSAGE/shutdown goes here. */
+/* Every nua event that is not REGISTER/shutdown goes here (MESSAGE too: the
+ * handler must answer it and destroy its handle). */
 typedef void sipua_event_f(void *arg, nua_event_t event, int status, char const *phrase, nua_t *nua,
 			   nua_handle_t *nh, nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[]);
 
@@ -23,6 +25,8 @@ typedef void sipua_event_f(void *arg, nua_event_t event, int status, char const 
 int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *opts, struct location *loc,
 		 struct store *st);
 void sipua_set_handler(struct sipua *s, sipua_event_f *cb, void *arg);
+/* Called for every device that registers or refreshes (see registrar.h). */
+void sipua_set_register_hook(struct sipua *s, registrar_hook_f *cb, void *arg);
 nua_t *sipua_nua(struct sipua *s);
 /* Start nua_shutdown; su_root_break() is called when it completes (or after
  * a grace period). */

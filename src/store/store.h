@@ -163,6 +163,7 @@ struct store_notif {
 	int64_t created_at_ms;
 	unsigned attempts;
 	int64_t next_attempt_at_ms;
+	char notifier[STORE_AOR_MAX + 1]; /* who notifies: the item's recipient (SIP URI) */
 };
 
 /* A device binding, kept so that registrations survive a restart. Key: (aor, instance). */

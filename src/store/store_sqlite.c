@@ -22,7 +22,7 @@
 
 #include "common/log.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 /* A writer that finds the database locked (another process, or a checkpoint) retries for this
  * long before failing the batch. */
 #define BUSY_TIMEOUT_MS 5000
@@ -51,7 +51,7 @@ static const char schema_sql[] =
 	"CREATE INDEX partial_match ON partial(sender, fname, fsize, ftype, hash, expires_at);"
 	"CREATE TABLE notif(id TEXT PRIMARY KEY, target TEXT NOT NULL, kind INTEGER NOT NULL,"
 	" item_id TEXT NOT NULL, imdn_msgid TEXT NOT NULL, created_at INTEGER NOT NULL,"
-	" attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL);"
+	" attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, notifier TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX notif_target ON notif(target, created_at);"
 	"CREATE TABLE reg(aor TEXT NOT NULL, instance TEXT NOT NULL, contact TEXT NOT NULL,"
 	" flow TEXT NOT NULL, tcp INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
@@ -65,7 +65,7 @@ static const char schema_sql[] =
 	" delivered_device"
 #define DLV_COLS "item_id, instance, attempts, next_attempt_at, bytes_acked, state"
 #define PART_COLS "item_id, sender, fname, fsize, ftype, hash, bytes, expires_at"
-#define NOTIF_COLS "id, target, kind, item_id, imdn_msgid, created_at, attempts, next_attempt_at"
+#define NOTIF_COLS "id, target, kind, item_id, imdn_msgid, created_at, attempts, next_attempt_at, notifier"
 #define REG_COLS "aor, instance, contact, flow, tcp, expires_at"
 
 enum wstmt {
@@ -90,7 +90,7 @@ static const char *const wsql[W_N] = {
 	[W_DLV_DEL] = "DELETE FROM delivery WHERE item_id=? AND instance=?",
 	[W_PART_PUT] = "INSERT OR REPLACE INTO partial(" PART_COLS ") VALUES(?,?,?,?,?,?,?,?)",
 	[W_PART_DEL] = "DELETE FROM partial WHERE item_id=?",
-	[W_NOTIF_PUT] = "INSERT OR REPLACE INTO notif(" NOTIF_COLS ") VALUES(?,?,?,?,?,?,?,?)",
+	[W_NOTIF_PUT] = "INSERT OR REPLACE INTO notif(" NOTIF_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
 	[W_NOTIF_DEL] = "DELETE FROM notif WHERE id=?",
 	[W_REG_PUT] = "INSERT OR REPLACE INTO reg(" REG_COLS ") VALUES(?,?,?,?,?,?)",
 	[W_REG_DEL] = "DELETE FROM reg WHERE aor=? AND instance=?",
@@ -259,6 +259,7 @@ static void row_notif(sqlite3_stmt *st, struct store_notif *n)
 	n->created_at_ms = ci(st, 5);
 	n->attempts = (unsigned)ci(st, 6);
 	n->next_attempt_at_ms = ci(st, 7);
+	CT(st, 8, n->notifier);
 }
 
 static void row_reg(sqlite3_stmt *st, struct store_reg *r)
@@ -393,6 +394,7 @@ static int apply(struct sq *q, struct store_op *op)
 		bi(st, 6, n->created_at_ms);
 		bi(st, 7, n->attempts);
 		bi(st, 8, n->next_attempt_at_ms);
+		bt(st, 9, n->notifier);
 		return run(q, st);
 	}
 	case STORE_OP_REG_PUT: {
@@ -860,9 +862,15 @@ static int schema(sqlite3 *db)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (version == 0) {
-		if ((err = exec(db, schema_sql)) || (err = exec(db, "INSERT INTO schema_version VALUES(1)")))
+		if ((err = exec(db, schema_sql)) || (err = exec(db, "INSERT INTO schema_version VALUES(2)")))
 			goto out;
 		log_info("store: created schema version %d", SCHEMA_VERSION);
+	} else if (version == 1) {
+		/* 1 → 2: notifications name who notifies (the recipient). */
+		if ((err = exec(db, "ALTER TABLE notif ADD COLUMN notifier TEXT NOT NULL DEFAULT '';"
+				    "UPDATE schema_version SET version=2")))
+			goto out;
+		log_info("store: upgraded schema 1 -> 2");
 	} else if (version != SCHEMA_VERSION) {
 		log_error("store: database schema version %d, this cpmd knows %d", version, SCHEMA_VERSION);
 		err = -EPROTO;

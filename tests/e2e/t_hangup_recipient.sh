@@ -4,7 +4,8 @@
 # still relays a later transfer.
 . "$(dirname "$0")/lib.sh"
 
-start_cpmd
+# --defer off: the live path's answer (t_defer_recipient_lost covers deferral)
+start_cpmd --defer off
 gen_file "$T_DIR/huge.bin" "$(big_size 200)"
 start_receiver bob bob phone --count 1 --timeout 60
 send_file_bg huge alice bob "$T_DIR/huge.bin"

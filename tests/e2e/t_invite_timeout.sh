@@ -5,7 +5,8 @@
 # `failed: ...`; nothing reaches the device. Not before 2 s, and not much after.
 . "$(dirname "$0")/lib.sh"
 
-start_cpmd --invite-timeout 2
+# --defer off: this test is about the live path's answer (t_defer_* cover deferral)
+start_cpmd --invite-timeout 2 --defer off
 gen_file "$T_DIR/a.bin" 2000
 start_receiver mute bob tablet --count 1 --timeout 60 --answer ignore
 t0=$(date +%s%3N)

@@ -1,0 +1,372 @@
+/* Store-and-forward intake (design §3): when the recipient cannot take the
+ * file now, cpmd takes it on their behalf.
+ *
+ * Durability rule: the sender gets the final MSRP 200 and the success REPORT
+ * only after the blob is fsynced and renamed (blob thread) and the item is
+ * committed STORED (store thread): ft_defer_received() → store_blobq_commit()
+ * → committed() → ft_relay_ack_received(). Nothing here waits on the loop.
+ *
+ * Lifetime: every store/blob callback that points to an ft holds a reference
+ * (ft->store_refs); the ft is not freed while one is outstanding. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+
+#include "common/log.h"
+#include "pf/pf_int.h"
+
+bool ft_defer_allowed(struct ft *ft)
+{
+	struct pf_user_policy up;
+	if (!ft->pf->st || !ft->offer || !ft->offer->sel.has_size)
+		return false;
+	pf_prefs_get(ft->pf, ft->recipient, &up);
+	return up.defer;
+}
+
+/* Value of "Name: value\r\n" in the carried header lines. */
+static void carried_value(const char *lines, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name);
+	out[0] = '\0';
+	for (const char *p = lines; p && *p;) {
+		const char *eol = strstr(p, "\r\n");
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > nl + 2 && !strncasecmp(p, name, nl) && p[nl] == ':') {
+			const char *v = p + nl + 1;
+			while (*v == ' ')
+				v++;
+			size_t vl = len - (size_t)(v - p);
+			if (vl < cap) {
+				memcpy(out, v, vl);
+				out[vl] = '\0';
+			}
+			return;
+		}
+		p = eol ? eol + 2 : NULL;
+	}
+}
+
+void ft_fill_item(struct ft *ft, struct store_item *it)
+{
+	const struct sdp_ft *o = ft->offer;
+	memset(it, 0, sizeof *it);
+	PF_COPY(it->id, ft->item_id);
+	PF_COPY(it->sender, ft->sender);
+	PF_COPY(it->recipient, ft->recipient);
+	PF_COPY(it->sel.name, o->sel.name);
+	it->sel.size = o->sel.size;
+	PF_COPY(it->sel.type, o->sel.type);
+	it->sel.has_hash = o->sel.has_hash;
+	if (o->sel.has_hash)
+		memcpy(it->sel.sha1, o->sel.hash, 20);
+	PF_COPY(it->ft_id, o->file_transfer_id);
+	if (ft->fork_headers) {
+		carried_value(ft->fork_headers, "Conversation-ID", it->conv_id, sizeof it->conv_id);
+		carried_value(ft->fork_headers, "Contribution-ID", it->contrib_id, sizeof it->contrib_id);
+		carried_value(ft->fork_headers, "InReplyTo-Contribution-ID", it->irt_contrib_id,
+			      sizeof it->irt_contrib_id);
+	}
+	PF_COPY(it->disposition, o->file_disposition);
+	PF_COPY(it->file_date, o->file_date);
+	it->created_at_ms = ft->created_ms;
+	it->expires_at_ms = ft->expires_ms;
+	it->state = STORE_ITEM_RECEIVING;
+	PF_COPY(it->imdn_msgid, ft->imdn_id);
+	it->imdn_disp = STORE_IMDN_POSITIVE | STORE_IMDN_NEGATIVE;
+}
+
+static void ref_put(struct ft *ft)
+{
+	if (ft->store_refs)
+		ft->store_refs--;
+	ft_maybe_free(ft);
+}
+
+static void item_put_done(void *arg, int err)
+{
+	struct ft *ft = arg;
+	if (err)
+		log_error("ft %s: item %s not recorded in the store: %s", ft->id, ft->item_id, strerror(-err));
+	ref_put(ft);
+}
+
+/* Record the item (RECEIVING) so that the partial blob survives a restart. */
+static void write_item(struct ft *ft)
+{
+	struct store_item it;
+	if (ft->item_written)
+		return;
+	ft_fill_item(ft, &it);
+	struct store_thumb th = {.len = ft->thumb_len, .data = ft->thumb};
+	PF_COPY(th.type, ft->thumb_type);
+	int rc = store_item_put(ft->pf->st, &it, ft->thumb ? &th : NULL, item_put_done, ft);
+	if (rc) {
+		log_error("ft %s: cannot queue item %s: %s", ft->id, ft->item_id, strerror(-rc));
+		return;
+	}
+	ft->store_refs++;
+	ft->item_written = true;
+	ft->keep_blob = true;
+}
+
+static int create_store_relay(struct ft *ft, uint64_t resume_offset)
+{
+	struct ft_relay_params rp = {
+		.size = ft->offer->sel.size,
+		.has_sha1 = ft->offer->sel.has_hash,
+		.max_size = ft->pf->opts->max_file_size,
+		.blob_path = ft->blob_path,
+		.store_only = true,
+		.event = ft_relay_event_cb,
+		.resume_offset = resume_offset,
+	};
+	if (rp.has_sha1)
+		memcpy(rp.sha1, ft->offer->sel.hash, 20);
+	if (ft->relay) {
+		ft_relay_destroy(ft->relay);
+		ft->relay = NULL;
+	}
+	if (ft_relay_create(&ft->relay, ft->pf->hub, &rp, ft_relay_done_cb, ft) ||
+	    ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
+		log_warn("ft %s: cannot set up the MSRP session for the store", ft->id);
+		return -1;
+	}
+	return 0;
+}
+
+bool ft_defer_now(struct ft *ft, const char *why)
+{
+	if (ft->up.answered || ft->up.terminated || !ft_defer_allowed(ft))
+		return false;
+	ft_stop_timer(ft);
+	if (create_store_relay(ft, 0)) {
+		ft_respond_up(ft, 500, "Cannot Store The File", NULL);
+		ft->state = FT_ENDING;
+		return true;
+	}
+	ft->deferred = true;
+	write_item(ft);
+	char hdr[64];
+	snprintf(hdr, sizeof hdr, "Cpm-Deferred: %s", why);
+	if (ft_answer_up(ft, hdr)) {
+		ft_end(ft, 500, "Cannot Build SDP Answer");
+		return true;
+	}
+	ft->state = FT_RELAYING;
+	log_info("ft %s: deferred (%s): cpmd takes the file for %s as item %s", ft->id, why, ft->recipient,
+		 ft->item_id);
+	return true;
+}
+
+void ft_defer_recipient_lost(struct ft *ft, const char *detail, bool detach)
+{
+	if (ft->deferred || !ft->relay)
+		return;
+	ft->deferred = true;
+	write_item(ft); /* before detach: it may report RECEIVED at once */
+	log_info("ft %s: the recipient's leg is lost (%s): cpmd keeps taking the file as item %s", ft->id,
+		 detail ? detail : "?", ft->item_id);
+	if (ft->winner >= 0)
+		ft_leg_bye(&ft->branches[ft->winner]);
+	if (detach && ft_relay_detach_down(ft->relay))
+		ft_end(ft, 500, "Recipient Left");
+}
+
+static void committed(void *arg, int err)
+{
+	struct ft *ft = arg;
+
+	if (err) {
+		log_error("ft %s: item %s could NOT be made durable (%s): the sender is told it failed", ft->id,
+			  ft->item_id, strerror(err < 0 ? -err : err));
+		if (ft->relay && !ft->relay_finished)
+			ft_relay_ack_received(ft->relay, err);
+		ref_put(ft);
+		return;
+	}
+	log_info("ft %s: item %s stored for %s (%" PRIu64 " bytes, durable)", ft->id, ft->item_id, ft->recipient,
+		 ft->offer->sel.size);
+	if (ft->relay && !ft->relay_finished) {
+		ft_relay_set_ack_header(ft->relay, "Cpm-Stored", ft->item_id);
+		ft_relay_ack_received(ft->relay, 0);
+	}
+	store_partial_del(ft->pf->st, ft->item_id, NULL, NULL); /* -ENOENT when there was none */
+	struct store_item it;
+	ft_fill_item(ft, &it);
+	it.state = STORE_ITEM_STORED;
+	it.bytes_received = it.sel.size;
+	pf_deliver_kick(ft->pf, ft->recipient, false);
+	struct pf_user_policy up;
+	pf_prefs_get(ft->pf, ft->recipient, &up);
+	if (up.method == STORE_METHOD_PULL)
+		pf_notify_deferred_list(ft->pf, ft->recipient, NULL, &it);
+	ref_put(ft);
+}
+
+void ft_defer_received(struct ft *ft)
+{
+	struct store_item it;
+	int fd = ft_relay_blob_dup(ft->relay);
+
+	if (!ft->item_written)
+		write_item(ft);
+	ft_fill_item(ft, &it);
+	it.state = STORE_ITEM_STORED;
+	it.bytes_received = it.sel.size;
+	if (fd < 0 || store_blobq_commit(ft->pf->blobq, fd, &it, committed, ft) < 0) {
+		if (fd >= 0)
+			close(fd);
+		log_error("ft %s: cannot queue the commit of item %s", ft->id, ft->item_id);
+		ft_relay_ack_received(ft->relay, EIO);
+		return;
+	}
+	ft->store_refs++;
+}
+
+void ft_relay_event_cb(void *arg, enum ft_relay_result ev, const char *detail)
+{
+	struct ft *ft = arg;
+	if (ev == FT_RELAY_RECIPIENT_LOST)
+		ft_defer_recipient_lost(ft, detail, false);
+	else if (ev == FT_RELAY_RECEIVED)
+		ft_defer_received(ft);
+}
+
+struct ckpt {
+	int fd;
+	char id[STORE_ID_MAX + 1];
+	uint64_t bytes;
+};
+
+static void checkpoint_done(void *arg, int err)
+{
+	struct ckpt *c = arg;
+	if (err)
+		log_error("item %s: partial upload (%" PRIu64 " bytes) not recorded: %s", c->id, c->bytes,
+			  strerror(-err));
+	close(c->fd);
+	free(c);
+}
+
+void ft_defer_keep_partial(struct ft *ft)
+{
+	if (!ft->pf->st || !ft->relay || ft->partial_kept)
+		return;
+	ft->partial_kept = true;
+	uint64_t bytes = ft_relay_bytes(ft->relay);
+	if (!ft->offer->sel.has_hash || bytes == 0 || bytes >= ft->offer->sel.size) {
+		/* Nothing a sender could resume (resume needs the hash). */
+		if (ft->item_written) {
+			store_item_del(ft->pf->st, ft->item_id, NULL, NULL);
+			ft->keep_blob = false;
+		}
+		return;
+	}
+	write_item(ft);
+	struct ckpt *c = calloc(1, sizeof *c);
+	int fd = ft_relay_blob_dup(ft->relay);
+	if (!c || fd < 0) {
+		free(c);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->bytes = bytes;
+	PF_COPY(c->id, ft->item_id);
+	struct store_partial p;
+	memset(&p, 0, sizeof p);
+	PF_COPY(p.item_id, ft->item_id);
+	PF_COPY(p.sender, ft->sender_key);
+	struct store_item it;
+	ft_fill_item(ft, &it);
+	p.sel = it.sel;
+	p.bytes = bytes;
+	p.expires_at_ms = ft->expires_ms;
+	if (store_blobq_checkpoint(ft->pf->blobq, fd, &p, checkpoint_done, c) < 0) {
+		close(fd);
+		free(c);
+		return;
+	}
+	ft->keep_blob = true;
+	log_info("ft %s: upload interrupted after %" PRIu64 " of %" PRIu64 " bytes: kept as resumable item %s",
+		 ft->id, bytes, ft->offer->sel.size, ft->item_id);
+}
+
+static bool resume_reject(struct ft *ft, int status, const char *phrase)
+{
+	log_info("ft %s: resume refused: %d %s", ft->id, status, phrase);
+	ft_respond_up(ft, status, phrase, NULL);
+	ft->state = FT_ENDING;
+	return true;
+}
+
+bool ft_resume_upload(struct ft *ft)
+{
+	struct pf *pf = ft->pf;
+	const struct sdp_ft *o = ft->offer;
+
+	if (!pf->st)
+		return resume_reject(ft, 488, "File Range Not Available");
+	if (!o->sel.has_hash)
+		return resume_reject(ft, 488, "Resume Needs The sha-1 Of The File");
+	struct store_item it;
+	ft_fill_item(ft, &it);
+	struct store_partial p;
+	if (store_partial_find(pf->st, ft->sender_key, &it.sel, &p))
+		return resume_reject(ft, 488, "No Matching Partial Upload");
+	for (struct ft *x = pf->list; x; x = x->next)
+		if (x != ft && !strcmp(x->item_id, p.item_id) && x->relay && !x->relay_finished)
+			return resume_reject(ft, 488, "Partial Upload In Use");
+	char path[1200];
+	struct stat stt;
+	snprintf(path, sizeof path, "%s/blobs/tmp/%s", pf->opts->data_dir, p.item_id);
+	uint64_t from = o->range_start - 1;
+	/* The blob's size, not the row's count: a kill -9 keeps every byte
+	 * written (page cache); the whole file's sha-1 is checked at the end. */
+	if (stat(path, &stt) || (uint64_t)stt.st_size < from)
+		return resume_reject(ft, 488, "No Matching Partial Upload (fewer bytes kept)");
+	struct store_item old;
+	PF_COPY(ft->item_id, p.item_id);
+	PF_COPY(ft->blob_path, path);
+	if (store_item_get(pf->st, p.item_id, &old) == 0) {
+		ft->item_written = true;
+		ft->keep_blob = true;
+		ft->created_ms = old.created_at_ms;
+		ft->expires_ms = old.expires_at_ms;
+		PF_COPY(ft->imdn_id, old.imdn_msgid);
+	}
+	ft->resumed = true;
+	ft->resume_from = from;
+	if (create_store_relay(ft, from)) {
+		ft->keep_blob = true;
+		return resume_reject(ft, 500, "Cannot Resume The Upload");
+	}
+	ft->deferred = true;
+	ft->keep_blob = true;
+	write_item(ft);
+	if (ft_answer_up(ft, "Cpm-Deferred: resume")) {
+		ft_end(ft, 500, "Cannot Build SDP Answer");
+		return true;
+	}
+	ft->state = FT_RELAYING;
+	log_info("ft %s: resuming upload of item %s from byte %" PRIu64 " of %" PRIu64, ft->id, ft->item_id, from,
+		 o->sel.size);
+	return true;
+}
+
+int64_t pf_expiry_for(const struct pf *pf, int64_t now_ms, uint64_t requested_s)
+{
+	uint64_t s = requested_s ? requested_s : pf->opts->store_default_expiry;
+	if (s > pf->opts->store_max_expiry)
+		s = pf->opts->store_max_expiry;
+	return now_ms + (int64_t)s * 1000;
+}

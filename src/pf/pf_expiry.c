@@ -1,0 +1,114 @@
+/* Expiry of stored items and partial uploads (issue #3 §6). Once a second,
+ * one indexed range scan (store_items_expiring_before, soonest first,
+ * bounded per tick) finds what has run out:
+ *   RECEIVING (a partial upload): dropped, blob and rows;
+ *   STORED/DELIVERING: a delivery in progress is stopped (never deliver
+ *   after expiry), then per the recipient's preference under policy:
+ *     discard: blob and row removed, the sender gets a `failed` notification;
+ *     keep:    the item is marked EXPIRED and its blob handed to the MSS hook
+ *              (pf_mss_hook: moves it to data-dir/mss/<id>; the IMAP upload is
+ *              a later issue). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "pf/pf_int.h"
+
+#define EXPIRY_TICK_MS 1000
+#define EXPIRY_PER_TICK 256 /* bounded work per tick on the loop */
+
+static void expired_saved(void *arg, int err)
+{
+	if (err)
+		log_error("expiry: a store update failed: %s", strerror(-err));
+}
+
+/* The hook where the Message Storage Server (IMAP) will take expired items.
+ * Today: keep the blob outside the store's directory, where reconcile does not
+ * remove it, and say where it is. */
+static void pf_mss_hook(struct pf *pf, const struct store_item *it)
+{
+	char from[1200], dir[1100], to[1200];
+	snprintf(dir, sizeof dir, "%s/mss", pf->opts->data_dir);
+	snprintf(from, sizeof from, "%s/blobs/%s", pf->opts->data_dir, it->id);
+	snprintf(to, sizeof to, "%s/%s", dir, it->id);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		log_error("item %s expired; cannot create %s: %s", it->id, dir, strerror(errno));
+		return;
+	}
+	if (rename(from, to))
+		log_error("item %s expired; cannot keep its blob in %s: %s", it->id, to, strerror(errno));
+	else
+		log_info("item %s expired: kept for the message store as %s (MSS upload not implemented yet)",
+			 it->id, to);
+}
+
+struct scan {
+	struct pf *pf;
+	unsigned n;
+	struct store_item items[EXPIRY_PER_TICK];
+};
+
+static int collect(void *arg, const struct store_item *it)
+{
+	struct scan *sc = arg;
+	sc->items[sc->n++] = *it;
+	return sc->n == EXPIRY_PER_TICK;
+}
+
+static void expire_one(struct pf *pf, struct store_item *it)
+{
+	if (it->state == STORE_ITEM_RECEIVING) {
+		/* An upload still coming in keeps its rows until it ends. */
+		for (struct ft *ft = pf->list; ft; ft = ft->next)
+			if (!strcmp(ft->item_id, it->id) && ft->relay && !ft->relay_finished)
+				return;
+		log_info("item %s: partial upload from %s expired: dropped", it->id, it->sender);
+		store_item_del(pf->st, it->id, expired_saved, NULL);
+		blob_remove(pf->bd, it->id, true);
+		return;
+	}
+	pf_deliver_abort_item(pf, it->id);
+	struct pf_user_policy up;
+	pf_prefs_get(pf, it->recipient, &up);
+	if (up.on_expiry == STORE_EXPIRY_KEEP) {
+		it->state = STORE_ITEM_EXPIRED;
+		store_item_update(pf->st, it, expired_saved, NULL);
+		pf_mss_hook(pf, it);
+		return;
+	}
+	log_info("item %s for %s expired undelivered: discarded", it->id, it->recipient);
+	pf_item_finish(pf, it, STORE_NOTIF_FAILED, "expired");
+}
+
+static void tick(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+{
+	struct pf *pf = arg;
+	static struct scan sc; /* loop thread only; too big for the stack */
+	sc.pf = pf;
+	sc.n = 0;
+	if (store_items_expiring_before(pf->st, pf_now_ms(), EXPIRY_PER_TICK, collect, &sc) < 0)
+		return;
+	for (unsigned i = 0; i < sc.n; i++)
+		expire_one(pf, &sc.items[i]);
+}
+
+int pf_expiry_start(struct pf *pf)
+{
+	pf->expiry_timer = su_timer_create(su_root_task(pf->root), EXPIRY_TICK_MS);
+	if (!pf->expiry_timer || su_timer_set_for_ever(pf->expiry_timer, tick, pf) < 0) {
+		log_error("cannot start the expiry timer");
+		return -1;
+	}
+	return 0;
+}
+
+void pf_expiry_stop(struct pf *pf)
+{
+	if (pf->expiry_timer) {
+		su_timer_destroy(pf->expiry_timer);
+		pf->expiry_timer = NULL;
+	}
+}

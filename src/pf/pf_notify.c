@@ -1,0 +1,400 @@
+/* Notifications cpmd sends (docs/internals/store-and-forward.md §4, §7):
+ *   - delivery notifications (IMDN `delivered`/`failed`, RFC 5438, CPIM-wrapped,
+ *     in a SIP MESSAGE) to the sender of a stored item: first made durable
+ *     (store_notif), then sent to the sender's devices ONE AT A TIME until one
+ *     answers 2xx (so the user gets exactly one), kept for the sender's next
+ *     REGISTER when none does;
+ *   - the deferred-item list (lib/deferred, our own format) to a pull user's
+ *     devices, and as the answer to the list query MESSAGE (`cpm list`). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_string.h>
+
+#include "common/log.h"
+#include "cpm/deferred.h"
+#include "cpm/imdn.h"
+#include "cpm/mime.h"
+#include "pf/pf_int.h"
+
+#define IMDN_CTYPE_CPIM "message/cpim"
+#define DEFERRED_LIST_MAX 64 /* items in one list MESSAGE (bounded size) */
+
+enum msg_purpose { MSG_IMDN, MSG_LIST };
+
+struct pf_msg {
+	enum pf_hkind kind; /* PF_H_MSG: first member (nua handle magic) */
+	struct pf_msg *next, *prev;
+	struct pf *pf;
+	nua_handle_t *nh;
+	enum msg_purpose purpose;
+	struct store_notif n; /* MSG_IMDN */
+	unsigned dev_index;   /* MSG_IMDN: which of the target's devices */
+};
+
+static void rfc3339(int64_t ms, char *out, size_t cap)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+static void uri_of_key(const char *key, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s%s", strncmp(key, "sip:", 4) ? "sip:" : "", key);
+}
+
+static void msg_unlink(struct pf *pf, struct pf_msg *m)
+{
+	if (m->prev)
+		m->prev->next = m->next;
+	else if (pf->msgs == m)
+		pf->msgs = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+}
+
+static void msg_free(struct pf_msg *m)
+{
+	msg_unlink(m->pf, m);
+	if (m->nh) {
+		nua_handle_bind(m->nh, NULL);
+		nua_handle_destroy(m->nh);
+	}
+	free(m);
+}
+
+static struct pf_msg *msg_new(struct pf *pf, enum msg_purpose purpose)
+{
+	struct pf_msg *m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	m->kind = PF_H_MSG;
+	m->pf = pf;
+	m->purpose = purpose;
+	m->next = pf->msgs;
+	if (pf->msgs)
+		pf->msgs->prev = m;
+	pf->msgs = m;
+	return m;
+}
+
+/* Send a MESSAGE on a new handle to one device. 0 or -1 (m freed). */
+static int msg_send(struct pf_msg *m, const struct loc_device *dev, const char *from, const char *to,
+		    const char *ctype, const char *body, size_t len)
+{
+	struct pf *pf = m->pf;
+	m->nh = nua_handle(pf->nua, m, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(from), TAG_END());
+	if (!m->nh) {
+		msg_free(m);
+		return -1;
+	}
+	sip_payload_t *pl = sip_payload_create(nua_handle_home(m->nh), body, (isize_t)len);
+	nua_message(m->nh, NUTAG_URL(dev->contact), NUTAG_PROXY(dev->flow), SIPTAG_CONTENT_TYPE_STR(ctype),
+		    SIPTAG_PAYLOAD(pl), TAG_END());
+	return 0;
+}
+
+/* ------------------------------------------------------------------ IMDN */
+
+static bool notif_in_flight(struct pf *pf, const char *id)
+{
+	for (struct pf_msg *m = pf->msgs; m; m = m->next)
+		if (m->purpose == MSG_IMDN && !strcmp(m->n.id, id))
+			return true;
+	return false;
+}
+
+static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned dev_index);
+
+static void notif_try(struct pf *pf, const struct store_notif *n)
+{
+	if (!notif_in_flight(pf, n->id))
+		notif_send_to(pf, n, 0);
+}
+
+static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned dev_index)
+{
+	struct loc_device devs[16];
+	size_t nd = location_lookup(pf->loc, n->target, devs, 16);
+	if (dev_index >= nd) {
+		if (nd == 0)
+			log_info("notification %s (%s for %s) kept until %s registers", n->id,
+				 n->kind == STORE_NOTIF_DELIVERED ? "delivered" : "failed", n->imdn_msgid, n->target);
+		else
+			log_info("notification %s: no device of %s took it; kept for its next registration", n->id,
+				 n->target);
+		return;
+	}
+	char from[STORE_AOR_MAX + 8], to[STORE_AOR_MAX + 8], fromh[STORE_AOR_MAX + 16], toh[STORE_AOR_MAX + 16];
+	char now[40], wrapper[STORE_ID_MAX + 1];
+	struct imdn_note note;
+	memset(&note, 0, sizeof note);
+	uri_of_key(n->notifier[0] ? n->notifier : "anonymous@anonymous.invalid", from, sizeof from);
+	uri_of_key(n->target, to, sizeof to);
+	PF_COPY(note.message_id, n->imdn_msgid);
+	rfc3339(n->created_at_ms, note.datetime, sizeof note.datetime);
+	PF_COPY(note.recipient, from);
+	PF_COPY(note.original_recipient, from);
+	note.kind = IMDN_KIND_DELIVERY;
+	note.status = n->kind == STORE_NOTIF_DELIVERED ? IMDN_STATUS_DELIVERED : IMDN_STATUS_FAILED;
+	rfc3339(pf_now_ms(), now, sizeof now);
+	pf_random_id(wrapper);
+	char body[4096];
+	int len = imdn_build_cpim(body, sizeof body, from, to, wrapper, now, &note);
+	if (len < 0) {
+		log_error("notification %s: cannot build the IMDN (bad id or address?): dropped", n->id);
+		store_notif_del(pf->st, n->id, NULL, NULL);
+		return;
+	}
+	struct pf_msg *m = msg_new(pf, MSG_IMDN);
+	if (!m)
+		return;
+	m->n = *n;
+	m->dev_index = dev_index;
+	snprintf(fromh, sizeof fromh, "<%s>", from);
+	snprintf(toh, sizeof toh, "<%s>", to);
+	if (msg_send(m, &devs[dev_index], fromh, toh, IMDN_CTYPE_CPIM, body, (size_t)len) == 0)
+		log_info("notification %s: %s for %s sent to %s (device %s)", n->id,
+			 n->kind == STORE_NOTIF_DELIVERED ? "delivered" : "failed", n->imdn_msgid, n->target,
+			 devs[dev_index].instance);
+}
+
+struct notif_put_ctx {
+	struct pf *pf;
+	struct store_notif n;
+};
+
+static void notif_saved(void *arg, int err)
+{
+	struct notif_put_ctx *c = arg;
+	if (err)
+		log_error("notification for %s about %s NOT saved: %s", c->n.target, c->n.imdn_msgid, strerror(-err));
+	else if (!c->pf->stopping)
+		notif_try(c->pf, &c->n);
+	free(c);
+}
+
+void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif_kind kind)
+{
+	struct notif_put_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return;
+	c->pf = pf;
+	pf_random_id(c->n.id);
+	if (pf_aor_key_of_uri(it->sender, c->n.target, sizeof c->n.target)) {
+		log_warn("item %s: sender %s has no usable address: no notification", it->id, it->sender);
+		free(c);
+		return;
+	}
+	c->n.kind = kind;
+	PF_COPY(c->n.item_id, it->id);
+	PF_COPY(c->n.imdn_msgid, it->imdn_msgid[0] ? it->imdn_msgid : it->id);
+	c->n.created_at_ms = it->created_at_ms;
+	PF_COPY(c->n.notifier, it->recipient);
+	if (store_notif_put(pf->st, &c->n, notif_saved, c)) {
+		log_error("notification for %s about %s NOT queued", c->n.target, c->n.imdn_msgid);
+		free(c);
+	}
+}
+
+static int flush_one(void *arg, const struct store_notif *n)
+{
+	notif_try(arg, n);
+	return 0;
+}
+
+void pf_notify_flush(struct pf *pf, const char *aor_key)
+{
+	store_notifs_for(pf->st, aor_key, 64, flush_one, pf);
+}
+
+/* ------------------------------------------------------ deferred list */
+
+struct list_ctx {
+	struct pf *pf;
+	size_t n;
+	struct store_item *items;
+	uint8_t *thumbs; /* DEFERRED_LIST_MAX x DEFERRED_MAX_THUMB, lazily */
+};
+
+static int list_collect(void *arg, const struct store_item *it)
+{
+	struct list_ctx *c = arg;
+	if (it->state != STORE_ITEM_STORED && it->state != STORE_ITEM_DELIVERING)
+		return 0;
+	c->items[c->n++] = *it;
+	return c->n == DEFERRED_LIST_MAX;
+}
+
+char *pf_deferred_list_body(struct pf *pf, su_home_t *home, const char *aor_key, const struct store_item *only,
+			    size_t *len)
+{
+	struct list_ctx c = {.pf = pf};
+	struct deferred_item *d = NULL;
+	char *out = NULL;
+
+	c.items = calloc(DEFERRED_LIST_MAX, sizeof *c.items);
+	d = calloc(DEFERRED_LIST_MAX, sizeof *d);
+	c.thumbs = malloc((size_t)DEFERRED_LIST_MAX * DEFERRED_MAX_THUMB);
+	if (!c.items || !d || !c.thumbs)
+		goto out;
+	if (only)
+		c.items[c.n++] = *only;
+	else if (store_items_for_recipient(pf->st, aor_key, DEFERRED_LIST_MAX, list_collect, &c) < 0)
+		goto out;
+	size_t cap = 256;
+	for (size_t i = 0; i < c.n; i++) {
+		const struct store_item *it = &c.items[i];
+		struct deferred_item *x = &d[i];
+		PF_COPY(x->id, it->id);
+		PF_COPY(x->sender, it->sender);
+		char t[40];
+		rfc3339(it->created_at_ms, t, sizeof t);
+		PF_COPY(x->time, t);
+		rfc3339(it->expires_at_ms, t, sizeof t);
+		PF_COPY(x->expires, t);
+		PF_COPY(x->name, it->sel.name);
+		PF_COPY(x->type, it->sel.type);
+		x->size = it->sel.size;
+		x->has_hash = it->sel.has_hash;
+		memcpy(x->sha1, it->sel.sha1, 20);
+		struct store_thumb th;
+		uint8_t *tb = c.thumbs + i * (size_t)DEFERRED_MAX_THUMB;
+		if (store_item_thumb_get(pf->st, it->id, &th, tb, DEFERRED_MAX_THUMB) == 0 && th.len &&
+		    strlen(th.type) < sizeof x->thumb_type) {
+			PF_COPY(x->thumb_type, th.type);
+			x->thumb = tb;
+			x->thumb_len = th.len;
+		}
+		cap += 3 * sizeof x->name + 1024 + x->thumb_len * 4 / 3 + 8;
+	}
+	out = su_alloc(home, cap);
+	if (!out)
+		goto out;
+	int n = deferred_build(out, cap, d, c.n);
+	if (n < 0) {
+		log_error("deferred list for %s: cannot build it", aor_key);
+		out = NULL;
+		goto out;
+	}
+	*len = (size_t)n;
+out:
+	free(c.items);
+	free(d);
+	free(c.thumbs);
+	return out;
+}
+
+void pf_notify_deferred_list(struct pf *pf, const char *aor_key, const char *instance, const struct store_item *only)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	struct loc_device devs[16];
+	size_t nd = location_lookup(pf->loc, aor_key, devs, 16);
+	size_t len = 0;
+	char *body = NULL;
+
+	for (size_t i = 0; i < nd; i++) {
+		if (instance && strcmp(devs[i].instance, instance))
+			continue;
+		if (!body) {
+			body = pf_deferred_list_body(pf, home, aor_key, only, &len);
+			if (!body || len <= strlen(CPM_DEFERRED_MAGIC) + 2)
+				break; /* nothing waiting (the list has no item) */
+		}
+		char uri[LOC_MAX_AOR + 8];
+		snprintf(uri, sizeof uri, "<sip:%s>", aor_key);
+		struct pf_msg *m = msg_new(pf, MSG_LIST);
+		if (m && msg_send(m, &devs[i], uri, uri, CPM_DEFERRED_CTYPE, body, len) == 0)
+			log_info("deferred list for %s sent to device %s", aor_key, devs[i].instance);
+	}
+	su_home_deinit(home);
+}
+
+/* ------------------------------------------------------- MESSAGE in */
+
+void pf_on_message(struct pf *pf, nua_handle_t *nh, sip_t const *sip)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	char key[LOC_MAX_AOR];
+	const char *ct = sip && sip->sip_content_type ? sip->sip_content_type->c_type : NULL;
+
+	if (!pf->st || !ct || !su_casematch(ct, CPM_DEFERRED_QUERY_CTYPE)) {
+		nua_respond(nh, 501, "Standalone Messages Not Supported", NUTAG_WITH_THIS(pf->nua), TAG_END());
+		goto out;
+	}
+	/* The list of a user's own items: From must be that user (and the
+	 * MESSAGE is addressed to them). With SIP authentication in front,
+	 * From is the authenticated identity. */
+	if (!sip->sip_from || !sip->sip_to ||
+	    location_aor_key(key, sizeof key, sip->sip_from->a_url->url_user, sip->sip_from->a_url->url_host)) {
+		nua_respond(nh, 400, "Bad From", NUTAG_WITH_THIS(pf->nua), TAG_END());
+		goto out;
+	}
+	char tkey[LOC_MAX_AOR];
+	if (location_aor_key(tkey, sizeof tkey, sip->sip_to->a_url->url_user, sip->sip_to->a_url->url_host) ||
+	    strcmp(key, tkey)) {
+		nua_respond(nh, 403, "Only Your Own Deferred Items", NUTAG_WITH_THIS(pf->nua), TAG_END());
+		goto out;
+	}
+	size_t len = 0;
+	char *body = pf_deferred_list_body(pf, home, key, NULL, &len);
+	if (!body) {
+		nua_respond(nh, 500, "Cannot List Deferred Items", NUTAG_WITH_THIS(pf->nua), TAG_END());
+		goto out;
+	}
+	log_info("deferred list for %s requested", key);
+	nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(pf->nua), SIPTAG_CONTENT_TYPE_STR(CPM_DEFERRED_CTYPE),
+		    SIPTAG_PAYLOAD_STR(pf_keep(nh, body)), TAG_END());
+out:
+	nua_handle_destroy(nh);
+	su_home_deinit(home);
+}
+
+void pf_msg_nua_event(struct pf *pf, struct pf_msg *m, nua_event_t event, int status, nua_handle_t *nh)
+{
+	if (event != nua_r_message || status < 200)
+		return;
+	if (m->purpose == MSG_IMDN) {
+		if (status < 300) {
+			log_info("notification %s: accepted by %s (%d)", m->n.id, m->n.target, status);
+			store_notif_del(pf->st, m->n.id, NULL, NULL);
+		} else {
+			struct store_notif n = m->n;
+			unsigned next = m->dev_index + 1;
+			log_info("notification %s: device answered %d; trying the next one", m->n.id, status);
+			msg_free(m);
+			if (!pf->stopping)
+				notif_send_to(pf, &n, next);
+			return;
+		}
+	} else if (status >= 300) {
+		log_info("deferred list: device answered %d", status);
+	}
+	msg_free(m);
+}
+
+void pf_msg_destroy_all(struct pf *pf)
+{
+	while (pf->msgs)
+		msg_free(pf->msgs);
+}
+
+int pf_on_reconcile_failed(void *arg, const struct store_item *it)
+{
+	/* The store had the item but its file is gone (disk trouble): the sender
+	 * must not believe it will be delivered. */
+	log_error("item %s (%s -> %s): its stored file is missing: the sender gets `failed`", it->id, it->sender,
+		  it->recipient);
+	pf_notify_item(arg, it, STORE_NOTIF_FAILED);
+	return 0;
+}
