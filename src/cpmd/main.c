@@ -115,6 +115,18 @@ int main(int argc, char **argv)
 		log_error("cannot open the store %s: %s", dbpath, strerror(-src));
 		goto out;
 	}
+	if (opts.test_store_fail) {
+		/* Fault injection for tests: proves that an I/O error is reported
+		 * and never acknowledged as stored. */
+		struct store *inner = st;
+		if (store_faulty_wrap(&st, inner, opts.test_store_fail, STORE_FAULT_FROM_NTH)) {
+			store_close(inner);
+			st = NULL;
+			log_error("cannot set up --test-store-fail");
+			goto out;
+		}
+		log_warn("TESTING: the store fails its write #%u and every later one", opts.test_store_fail);
+	}
 	int restored = registrar_restore(st, loc);
 	if (restored)
 		log_info("restored %d registration(s) from %s", restored, dbpath);

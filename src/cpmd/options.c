@@ -43,6 +43,7 @@ static const struct optdef optdefs[] = {
 	{"delivery-per-device", 1, "N", "stored files being delivered at once to one device (default: 4)"},
 	{"delivery-retry", 1, "MIN:MAX", "back-off in seconds between delivery attempts (default: 10:600)"},
 	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep"},
+	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
 	{"config", 1, "FILE", "read settings from FILE (\"key = value\", keys = option names)"},
 	{"help", 0, NULL, "show this help and exit"},
@@ -194,6 +195,7 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	UINT_OPT("store-default-expiry", store_default_expiry, 1, 10 * 366 * 86400)
 	UINT_OPT("store-max-expiry", store_max_expiry, 1, 10 * 366 * 86400)
 	UINT_OPT("delivery-per-device", delivery_per_device, 1, 64)
+	UINT_OPT("test-store-fail", test_store_fail, 1, 100000000)
 #undef UINT_OPT
 	return -2; /* unknown key */
 }

@@ -39,6 +39,7 @@ struct cpmd_options {
 #define CPMD_MAX_USER_PREFS 64
 	char user_prefs[CPMD_MAX_USER_PREFS][320]; /* --user-pref AOR:KEY=VALUE (repeatable) */
 	unsigned nuser_prefs;
+	unsigned test_store_fail;     /* testing: the store fails its Nth write and every later one (0 = off) */
 };
 
 /* Fills opts from defaults, config file and argv. Returns 0 to run, 1 when

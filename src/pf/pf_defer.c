@@ -189,6 +189,10 @@ static void committed(void *arg, int err)
 			  ft->item_id, strerror(err < 0 ? -err : err));
 		if (ft->relay && !ft->relay_finished)
 			ft_relay_ack_received(ft->relay, err);
+		/* Nothing was acknowledged: leave no blob behind (either name). */
+		blob_remove(ft->pf->bd, ft->item_id, false);
+		blob_remove(ft->pf->bd, ft->item_id, true);
+		ft->keep_blob = false;
 		ref_put(ft);
 		return;
 	}
