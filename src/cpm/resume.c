@@ -372,6 +372,7 @@ int partial_find(struct cpm_app *app, const struct sdp_file_selector *sel, const
 			close(fd);
 		return -1;
 	}
+	rewinddir(d); /* a dup shares the offset: the last scan left it at the end */
 	int rc = -1;
 	struct partial p;
 	size_t sl = strlen(META_SUFFIX);
