@@ -42,7 +42,8 @@ bool cpm_str_to_u64_max(struct cpm_str s, uint64_t max, uint64_t *out)
 		return false;
 	for (size_t i = 0; i < s.len; i++) {
 		unsigned d = (unsigned char)s.p[i] - '0';
-		if (d > 9 || v > (max - d) / 10)
+		/* d > max first: max - d must not wrap (max < 9 would accept "5" for max 3) */
+		if (d > 9 || d > max || v > (max - d) / 10)
 			return false;
 		v = v * 10 + d;
 	}
