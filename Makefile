@@ -1,9 +1,10 @@
 # Thin wrapper over CMake. `make` builds, `make test` runs the whole suite,
-# `make run` starts cpmd on its embedded defaults, `make bench` measures.
+# `make run` starts cpmd on its embedded defaults, `make bench` measures,
+# `make demo` walks through store-and-forward (docs: README "Demo").
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 
-.PHONY: all build test unit e2e asan fuzz bench run clean
+.PHONY: all build test unit e2e asan fuzz bench run demo clean
 all: build
 
 build:
@@ -31,6 +32,9 @@ bench: build
 
 run: build
 	$(BUILD)/cpmd
+
+demo: build
+	scripts/demo.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan build-fuzz build-clang

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# `make demo`: store-and-forward in one minute, on cpmd's embedded defaults.
+#
+#   1. cpmd starts (domain localhost, SIP 127.0.0.1:5060, MSRP 127.0.0.1:2855).
+#   2. Alice sends a file to Bob, who is offline: cpmd keeps it (`stored`).
+#   3. Alice's phone comes online to hear about it later.
+#   4. Bob comes online on two devices: cpmd pushes the file (forked to every
+#      device registered at that moment; the first to accept takes it, the
+#      others are cancelled); exactly one device gets it.
+#   5. Alice gets the delivery notification (`notification delivered ID`).
+#
+# Usage: scripts/demo.sh [BUILD_DIR]   (env DEMO_SIP_PORT / DEMO_MSRP_PORT to
+# move off 5060/2855, DEMO_KEEP=1 to keep the work directory)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$ROOT/build}
+CPMD="$BUILD/cpmd"
+CPM="$BUILD/cpm"
+SIP_PORT=${DEMO_SIP_PORT:-5060}
+MSRP_PORT=${DEMO_MSRP_PORT:-2855}
+SERVER="127.0.0.1:$SIP_PORT"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/cpmd-demo.XXXXXX")
+PIDS=()
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [ "${DEMO_KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+die() {
+	echo "demo: $*" >&2
+	echo "--- cpmd log (last 30 lines) ---" >&2
+	tail -n 30 "$WORK/cpmd.log" >&2 || true
+	exit 1
+}
+wait_for() { # wait_for SECONDS CMD...
+	local t=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		t=$((t - 1))
+		[ "$t" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+[ -x "$CPMD" ] && [ -x "$CPM" ] || die "build first (make build), or pass the build directory"
+mkdir -p "$WORK/alice" "$WORK/bob-phone" "$WORK/bob-laptop"
+
+say "1. cpmd starts on its defaults (data in $WORK/data)"
+"$CPMD" --sip "$SERVER" --msrp "127.0.0.1:$MSRP_PORT" --data-dir "$WORK/data" \
+	--delivery-retry 1:5 >"$WORK/cpmd.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q "cpmd: ready" "$WORK/cpmd.log" || die "cpmd did not start (port $SIP_PORT or $MSRP_PORT taken?)"
+grep "cpmd: ready" "$WORK/cpmd.log"
+
+say "2. Alice sends holiday.jpg to Bob, who is offline"
+head -c 2500000 /dev/urandom >"$WORK/alice/holiday.jpg"
+echo "\$ cpm --server $SERVER --user sip:alice@localhost send bob $WORK/alice/holiday.jpg"
+"$CPM" --server "$SERVER" --user sip:alice@localhost send bob "$WORK/alice/holiday.jpg" \
+	>"$WORK/send.out" 2>"$WORK/send.err" || die "send failed: $(cat "$WORK/send.out")"
+cat "$WORK/send.out"
+grep -x stored "$WORK/send.out" >/dev/null || die "expected 'stored'"
+FTID=$(sed -n 's/^cpm: file-transfer-id //p' "$WORK/send.err")
+echo "(cpmd keeps it durably under $WORK/data/blobs/; the transfer's id is $FTID)"
+
+say "3. Alice's phone comes online (it will hear about the delivery)"
+"$CPM" --server "$SERVER" --user sip:alice@localhost --device phone receive --dir "$WORK/alice" \
+	--timeout 60 >"$WORK/alice.out" 2>"$WORK/alice.err" &
+PIDS+=($!)
+wait_for 10 grep -q registered "$WORK/alice.err" || die "alice did not register"
+grep registered "$WORK/alice.err"
+
+say "4. Bob comes online on two devices: cpmd pushes the file, one device takes it"
+for dev in phone laptop; do
+	"$CPM" --server "$SERVER" --user sip:bob@localhost --device "$dev" receive --dir "$WORK/bob-$dev" \
+		--count 1 --timeout 60 >"$WORK/bob-$dev.out" 2>"$WORK/bob-$dev.err" &
+	PIDS+=($!)
+done
+got() { grep -h '^received ' "$WORK"/bob-*.out 2>/dev/null | grep -q .; }
+wait_for 30 got || die "bob received nothing"
+grep -H '^received ' "$WORK"/bob-*.out | sed "s|$WORK/||"
+[ "$(grep -h '^received ' "$WORK"/bob-*.out | wc -l)" = 1 ] || die "expected exactly one device to receive it"
+want=$(sha1sum <"$WORK/alice/holiday.jpg" | cut -d' ' -f1)
+grep -h '^received ' "$WORK"/bob-*.out | grep -q " $want\$" || die "the received file differs"
+echo "(byte-identical: sha-1 $want)"
+
+say "5. Alice gets the delivery notification"
+wait_for 15 grep -q "^notification delivered $FTID" "$WORK/alice.out" || die "no notification for alice"
+grep "^notification" "$WORK/alice.out"
+
+say "What cpmd said"
+grep -E "deferred|stored for|pushing|accepted item|cancelled|delivered \(push\)|notification .* (sent|accepted)" \
+	"$WORK/cpmd.log" | cut -c1-160
+echo
+echo "demo: OK. The story: stored while Bob was away, pushed when he came back, one device took it, Alice was told."
