@@ -46,8 +46,18 @@ void policy_check_offer(const struct cpmd_options *opts, const struct sdp_ft *o,
 		return;
 	}
 	if (o->has_file_range) {
-		set(v, 488, "File Range Not Available");
-		return;
+		/* A resumed upload (RFC 5547 §6, standards.md §2.4): the rest of
+		 * the file, from a byte inside it to its end; the hash proves it
+		 * is the same file. pf_defer.c matches it to a kept partial. */
+		if (o->range_start < 1 || o->range_start > o->sel.size ||
+		    (o->range_stop != 0 && o->range_stop != o->sel.size)) {
+			set(v, 488, "File Range Outside The File (must be START-SIZE)");
+			return;
+		}
+		if (o->range_start > 1 && !o->sel.has_hash) {
+			set(v, 488, "Resume Needs The sha-1 Of The File");
+			return;
+		}
 	}
 	/* 488 rather than 413: 413 is about the SIP body, and RFC 4975 §8.6
 	 * points to 488 for media the answerer will not accept. The phrase and
