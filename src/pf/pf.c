@@ -659,9 +659,9 @@ static void on_leg_terminated(struct ft *ft, struct ft_leg *leg)
 	if (leg->branch < 0) {
 		/* Sender gone: whatever state, the other side goes too. A file
 		 * being made durable stays until its commit answers (pf_defer.c). */
-		if (ft->relay && !ft->relay_finished && !ft->store_refs)
+		if (ft->relay && !ft->relay_finished && !ft->committing)
 			ft_defer_keep_partial(ft);
-		if (ft->relay && !ft->store_refs) {
+		if (ft->relay && !ft->committing) {
 			ft_relay_destroy(ft->relay);
 			ft->relay = NULL;
 		}

@@ -184,6 +184,7 @@ static void committed(void *arg, int err)
 {
 	struct ft *ft = arg;
 
+	ft->committing = false;
 	if (err) {
 		log_error("ft %s: item %s could NOT be made durable (%s): the sender is told it failed", ft->id,
 			  ft->item_id, strerror(err < 0 ? -err : err));
@@ -233,6 +234,7 @@ void ft_defer_received(struct ft *ft)
 		return;
 	}
 	ft->store_refs++;
+	ft->committing = true;
 }
 
 void ft_relay_event_cb(void *arg, enum ft_relay_result ev, const char *detail)
