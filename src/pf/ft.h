@@ -85,6 +85,7 @@ struct ft {
 	bool item_written;      /* an item row for item_id was submitted */
 	unsigned store_refs;    /* store/blob callbacks still to come that point to this ft */
 	bool partial_kept;
+	bool no_answer;         /* deferred because no device answered: do not ring them again at once */
 	bool committing;        /* RECEIVED: the blob commit + item update are in flight */
 	int64_t expires_ms;     /* when the stored copy expires */
 	bool keep_blob;         /* blobs/tmp/<item_id> belongs to the store now */

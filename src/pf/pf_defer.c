@@ -153,6 +153,7 @@ bool ft_defer_now(struct ft *ft, const char *why)
 		return true;
 	}
 	ft->deferred = true;
+	ft->no_answer = !strcmp(why, "no-answer");
 	write_item(ft);
 	char hdr[64];
 	snprintf(hdr, sizeof hdr, "Cpm-Deferred: %s", why);
@@ -208,7 +209,10 @@ static void committed(void *arg, int err)
 	ft_fill_item(ft, &it);
 	it.state = STORE_ITEM_STORED;
 	it.bytes_received = it.sel.size;
-	pf_deliver_kick(ft->pf, ft->recipient, false);
+	if (ft->no_answer)
+		pf_deliver_later(ft->pf, ft->recipient); /* its devices just did not answer */
+	else
+		pf_deliver_kick(ft->pf, ft->recipient, false);
 	struct pf_user_policy up;
 	pf_prefs_get(ft->pf, ft->recipient, &up);
 	if (up.method == STORE_METHOD_PULL)

@@ -147,6 +147,11 @@ static void retry_schedule(struct pf *pf, const char *aor)
 	log_info("deliveries to %s: next attempt in %u s (or when a device registers)", aor, delay);
 }
 
+void pf_deliver_later(struct pf *pf, const char *aor_key)
+{
+	retry_schedule(pf, aor_key);
+}
+
 /* --------------------------------------------------------- lifecycle */
 
 static void dlv_unlink(struct dlv *d)

@@ -117,6 +117,8 @@ void ft_fill_item(struct ft *ft, struct store_item *it);
 /* Something may be deliverable to aor now (a device registered, an item was
  * stored, a retry is due). */
 void pf_deliver_kick(struct pf *pf, const char *aor_key, bool fresh_device);
+/* Try aor's deliveries after the retry back-off (or its next REGISTER). */
+void pf_deliver_later(struct pf *pf, const char *aor_key);
 /* A pull INVITE (recvonly): answered here. */
 void pf_pull_invite(struct pf *pf, nua_handle_t *nh, sip_t const *sip, const struct sdp_ft *offer);
 void pf_dlv_nua_event(struct pf *pf, struct ft_leg *leg, nua_event_t event, int status, const char *phrase,
