@@ -38,6 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sipglue_body_sdp(home, sip, &sdp, parts, &nparts) == 0)
 			sdp_parse_ft(sdp.p, sdp.len, &ft);
 		sipglue_carried_headers(home, sip);
+		char v[32];
+		sipglue_header_value(sip, "Cpm-Expires", v, sizeof v);
+		sipglue_header_value(sip, "Cpm-Item-Id", v, sizeof v);
 	}
 	su_home_deinit(home);
 	msg_destroy(msg);
