@@ -2,8 +2,8 @@
 # Upload resume against the real cpmd (store-and-forward §5): bob has no
 # device, so cpmd takes alice's file itself; alice's `cpm send` is killed
 # (SIGKILL) mid-file; the same command again offers a=file-range:N+1-SIZE
-# from its journal, cpmd continues its partial upload (or, until it can,
-# answers 488 and cpm sends the whole file), the
+# from its journal, cpmd continues its partial upload from that byte (the
+# 488 fallback must not run), the
 # send ends `stored` with the first attempt's file-transfer-id, and bob,
 # registering later, receives the byte-identical file.
 . "$(dirname "$0")/lib.sh"
@@ -32,11 +32,8 @@ sleep 0.5 # cpmd notices the sender is gone and keeps the partial upload
 send_file second alice bob "$T_DIR/big.bin" --journal "$J"
 [ "$SEND_RC" -eq 0 ] && [ "$SEND_LAST" = stored ] || fail "second send: exit $SEND_RC, '$SEND_LAST' ('stored' expected)"
 assert_grep "$SEND_ERR" "^cpm: resuming the interrupted send of .* at byte $N of $size\$" "no resume note"
-# TODO(store-and-forward §5): cpmd does not continue uploads yet and answers
-# 488; once it does, make this an assert_no_grep (the fallback must not run).
-if grep -q 'no partial upload to continue' "$SEND_ERR"; then
-	log "NOTE: cpmd answered 488 to the resume; the whole file was sent again: $(grep -m1 'no partial upload' "$SEND_ERR")"
-fi
+assert_no_grep "$SEND_ERR" 'no partial upload to continue' "cpmd did not continue the partial upload"
+assert_grep "$CPMD_LOG" "resuming upload of item [0-9a-f]* from byte $N of $size" "cpmd did not resume from byte $N"
 assert_grep "$SEND_ERR" "^cpm: file-transfer-id $id\$" "the resumed send does not keep the first file-transfer-id"
 [ -z "$(find "$J" -name 'send-*.journal')" ] || fail "journal entry left after 'stored'"
 
