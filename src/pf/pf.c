@@ -852,6 +852,8 @@ void pf_on_register(void *arg, const char *aor, const char *instance, bool fresh
 	if (!pf->st || pf->stopping)
 		return;
 	pf_notify_flush(pf, aor);
+	if (fresh)
+		pf_deliver_new_device(pf, aor, instance);
 	pf_deliver_kick(pf, aor, fresh);
 	if (fresh) {
 		struct pf_user_policy up;

@@ -62,6 +62,10 @@ struct dlv {
 	bool declined;
 	bool range_refused;
 	char device[LOC_MAX_INSTANCE];
+	/* push: the INVITE, kept to fork to a device that registers meanwhile */
+	size_t maxbranches;
+	char *ct, *body, *from, *to, *hdrs;
+	size_t blen;
 };
 
 struct pf_retry {
@@ -428,6 +432,28 @@ static void invite_timeout(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *ar
 	dlv_maybe_free(d);
 }
 
+static void dlv_fork_one(struct dlv *d, const struct loc_device *dev)
+{
+	struct pf *pf = d->pf;
+	if (d->nbranches == d->maxbranches)
+		return;
+	struct ft_leg *b = &d->branches[d->nbranches];
+	b->kind = PF_H_DLV;
+	b->dlv = d;
+	b->branch = (int)d->nbranches++;
+	PF_COPY(b->device, dev->instance);
+	b->nh = nua_handle(pf->nua, b, SIPTAG_TO_STR(d->to), SIPTAG_FROM_STR(d->from), TAG_END());
+	if (!b->nh) {
+		b->final_status = 500;
+		b->terminated = true;
+		return;
+	}
+	sip_payload_t *pl = sip_payload_create(d->home, d->body, (isize_t)d->blen);
+	nua_invite(b->nh, NUTAG_URL(dev->contact), NUTAG_PROXY(dev->flow),
+		   SIPTAG_CONTACT_STR(dev->tcp ? pf->contact_tcp : pf->contact_udp), SIPTAG_CONTENT_TYPE_STR(d->ct),
+		   SIPTAG_PAYLOAD(pl), SIPTAG_HEADER_STR(d->hdrs), TAG_END());
+}
+
 static int dlv_start_push(struct pf *pf, const struct store_item *it, const struct loc_device *devs, size_t nd,
 			  uint64_t offset)
 {
@@ -465,9 +491,7 @@ static int dlv_start_push(struct pf *pf, const struct store_item *it, const stru
 	}
 	if (sdp_build_ft(sdp, SDP_MAX_BYTES, s) < 0)
 		goto fail;
-	char *ct, *body;
-	size_t blen;
-	if (pf_build_body(d->home, sdp, parts, nparts, &ct, &body, &blen))
+	if (pf_build_body(d->home, sdp, parts, nparts, &d->ct, &d->body, &d->blen))
 		goto fail;
 
 	/* The original sender, and who delivers on their behalf. */
@@ -479,36 +503,23 @@ static int dlv_start_push(struct pf *pf, const struct store_item *it, const stru
 		hdrs = su_sprintf(tmp, "%sContribution-ID: %s\r\n", hdrs, it->contrib_id);
 	if (it->irt_contrib_id[0])
 		hdrs = su_sprintf(tmp, "%sInReplyTo-Contribution-ID: %s\r\n", hdrs, it->irt_contrib_id);
-	char to[LOC_MAX_AOR + 8];
-	snprintf(to, sizeof to, "<sip:%s>", it->recipient);
-	d->branches = su_zalloc(d->home, nd * sizeof *d->branches);
-	if (!from || !hdrs || !d->branches)
+	d->to = su_sprintf(d->home, "<sip:%s>", it->recipient);
+	d->from = su_strdup(d->home, from);
+	d->hdrs = su_strdup(d->home, hdrs);
+	/* Room for every device the user may have: branch structs are nua
+	 * handle magic, so the array never moves. */
+	d->maxbranches = nd > pf->opts->max_devices ? nd : pf->opts->max_devices;
+	d->branches = su_zalloc(d->home, d->maxbranches * sizeof *d->branches);
+	if (!d->from || !d->hdrs || !d->to || !d->branches)
 		goto fail;
-	d->nbranches = nd;
 	d->state = DLV_FORKING;
 	d->timer = su_timer_create(su_root_task(pf->root), pf->opts->invite_timeout * 1000);
 	if (d->timer)
 		su_timer_set(d->timer, invite_timeout, d);
 	log_info("dlv %s: pushing item %s (%s, %" PRIu64 " bytes%s) from %s to %s: %zu device(s)", d->id, it->id,
 		 it->sel.name, it->sel.size, offset ? ", resumed" : "", it->sender, it->recipient, nd);
-	for (size_t i = 0; i < nd; i++) {
-		struct ft_leg *b = &d->branches[i];
-		b->kind = PF_H_DLV;
-		b->dlv = d;
-		b->branch = (int)i;
-		PF_COPY(b->device, devs[i].instance);
-		b->nh = nua_handle(pf->nua, b, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(from), TAG_END());
-		if (!b->nh) {
-			b->final_status = 500;
-			b->terminated = true;
-			continue;
-		}
-		sip_payload_t *pl = sip_payload_create(d->home, body, (isize_t)blen);
-		nua_invite(b->nh, NUTAG_URL(devs[i].contact), NUTAG_PROXY(devs[i].flow),
-			   SIPTAG_CONTACT_STR(devs[i].tcp ? pf->contact_tcp : pf->contact_udp),
-			   SIPTAG_CONTENT_TYPE_STR(ct), SIPTAG_PAYLOAD(pl), SIPTAG_HEADER_STR(su_strdup(d->home, hdrs)),
-			   TAG_END());
-	}
+	for (size_t i = 0; i < nd; i++)
+		dlv_fork_one(d, &devs[i]);
 	rc = 0;
 	goto out;
 fail:
@@ -557,6 +568,33 @@ static int find_resume(void *arg, const struct store_delivery *r)
 			return 1;
 		}
 	return 0;
+}
+
+void pf_deliver_new_device(struct pf *pf, const char *aor, const char *instance)
+{
+	struct loc_device devs[64];
+	size_t nd = location_lookup(pf->loc, aor, devs, 64);
+	const struct loc_device *dev = NULL;
+	for (size_t i = 0; i < nd; i++)
+		if (!strcmp(devs[i].instance, instance))
+			dev = &devs[i];
+	if (!dev)
+		return;
+	/* Deliveries still ringing the user's other devices: ring this one too
+	 * (the first 2xx wins as in any fork). */
+	for (struct dlv *d = pf->dlvs; d; d = d->next) {
+		if (d->pull || d->state != DLV_FORKING || d->aborted || strcmp(d->aor, aor) || d->offset)
+			continue;
+		bool has = false;
+		for (size_t i = 0; i < d->nbranches; i++)
+			if (!strcmp(d->branches[i].device, instance) && !d->branches[i].final_status)
+				has = true;
+		if (!has) {
+			log_info("dlv %s: device %s registered while item %s rings: forked to it too", d->id, instance,
+				 d->it.id);
+			dlv_fork_one(d, dev);
+		}
+	}
 }
 
 void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)

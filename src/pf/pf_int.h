@@ -117,6 +117,8 @@ void ft_fill_item(struct ft *ft, struct store_item *it);
 /* Something may be deliverable to aor now (a device registered, an item was
  * stored, a retry is due). */
 void pf_deliver_kick(struct pf *pf, const char *aor_key, bool fresh_device);
+/* A device of aor (re)appeared: add it to deliveries that are ringing. */
+void pf_deliver_new_device(struct pf *pf, const char *aor_key, const char *instance);
 /* Try aor's deliveries after the retry back-off (or its next REGISTER). */
 void pf_deliver_later(struct pf *pf, const char *aor_key);
 /* A pull INVITE (recvonly): answered here. */

@@ -234,8 +234,11 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 		if (hook && e) {
 			struct loc_device had[64];
 			size_t nh_ = location_lookup(loc, aor, had, 64);
+			/* Known and unchanged = a refresh. A new contact or flow means
+			 * the device was away (new address, new connection). */
 			for (size_t i = 0; i < nh_; i++)
-				if (!strcmp(had[i].instance, dev.instance))
+				if (!strcmp(had[i].instance, dev.instance) && !strcmp(had[i].contact, dev.contact) &&
+				    !strcmp(had[i].flow, dev.flow))
 					fresh = false;
 		}
 		enum loc_result r = location_bind(loc, aor, &dev, e);

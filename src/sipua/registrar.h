@@ -16,8 +16,8 @@ struct store;
  * location service and, so that they survive a restart, to the store
  * (asynchronously; NULL = memory only). */
 /* Called after a binding was added or refreshed (not removed), once per
- * Contact: `fresh` says the device had no live binding before (it comes back,
- * or is new). pf uses it to deliver what waits for the user. */
+ * Contact: `fresh` says the device had no live binding before, or one with
+ * another contact or flow (it comes back, or is new). pf uses it to deliver what waits for the user. */
 typedef void registrar_hook_f(void *arg, const char *aor, const char *instance, bool fresh);
 void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const struct cpmd_options *opts,
 		      struct location *loc, struct store *st, registrar_hook_f *hook, void *hook_arg);
