@@ -166,7 +166,8 @@ struct xfer {
 	char remote_host[SDP_MAX_TOKEN + 1]; /* where to connect (first a=path URI) */
 	uint16_t remote_port;
 	char safe[256];               /* in: safe local name of the file */
-	bool success;                 /* set by xfer_done */
+	bool success;
+	bool repeat;                  /* a re-delivery of a file this --dir already has (recv_log.c) */                 /* set by xfer_done */
 	bool pull;                    /* fetch: an incoming file we asked for */
 	uint64_t base;                /* resume: file offset where our range starts */
 	bool offered_range;           /* out/pull: our offer had a=file-range */
@@ -313,6 +314,10 @@ int partial_find(struct cpm_app *app, const struct sdp_file_selector *sel, const
 void partial_save(struct xfer *x);     /* (re)write the sidecar now */
 void partial_progress(struct xfer *x); /* ... at most every 1 MiB / 1 s */
 void partial_drop_meta(struct xfer *x);
+
+/* recv_log.c: Message-IDs of files this --dir already has (re-delivery after a server crash). */
+bool recv_log_seen(int dir_fd, const char *msgid, const char *sha1hex);
+void recv_log_add(int dir_fd, const char *msgid, const char *sha1hex);
 
 /* sip_in.c */
 void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);

@@ -158,6 +158,33 @@ static bool in_complete(const struct xfer *x)
 	return x->ooo && x->contig + x->ooo_bytes >= x->sel.size;
 }
 
+static void in_send_success_report(struct xfer *x, const struct msrp_msg *m)
+{
+	struct cpm_app *app = x->app;
+	if (m->success_report == MSRP_REPORT_YES && x->conn) {
+		char tid[MSRP_TID_MAX + 1];
+		random_token(tid, 16);
+		struct msrp_byte_range br = {1, x->sel.size - x->base, x->sel.size - x->base};
+		struct msrp_request_head h = {
+			.tid = tid,
+			.method = MSRP_METHOD_REPORT,
+			.to_path = m->from_path,
+			.from_path = cpm_str_c(x->local_path),
+			.message_id = m->message_id,
+			.range = &br,
+			.status_code = 200,
+			.status_comment = "OK",
+		};
+		char buf[MSRP_MAX_HEADER_BYTES + 64];
+		int n = msrp_build_request_head(buf, sizeof buf, &h);
+		int e = n < 0 ? -1 : msrp_build_end(buf + n, sizeof buf - (size_t)n, tid, MSRP_FLAG_END, false);
+		if (n < 0 || e < 0 || mconn_write(x->conn, buf, (size_t)(n + e)) < 0)
+			errlog(app, "could not send the success REPORT for %s", x->display);
+		else
+			vlog(app, "[%u] MSRP: REPORT %s Status 000 200 sent", x->id, tid);
+	}
+}
+
 /* The last byte is in: check, answer the chunk, rename, report, print. */
 static void in_finish(struct xfer *x, const struct msrp_msg *m)
 {
@@ -190,6 +217,24 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 		in_fail(x, "sha-1 mismatch");
 		return;
 	}
+	char hex[41];
+	hex_lower(hex, md, 20);
+	if (x->have_msgid && recv_log_seen(app->dir_fd, x->msgid, hex)) {
+		/* A repeat of a file this directory already has (the server lost
+		 * our acknowledgement in a crash): acknowledge, keep one copy. */
+		unlinkat(app->dir_fd, x->part_name, 0);
+		close(x->part_fd);
+		x->part_fd = -1;
+		x->part_name[0] = '\0';
+		partial_drop_meta(x);
+		in_respond(x, m, 200, NULL);
+		in_send_success_report(x, m);
+		errlog(app, "%s (message %s) was already received here: acknowledged, not saved again", x->display,
+		       x->msgid);
+		x->repeat = true;
+		xfer_done(x, CPM_EXIT_OK, NULL);
+		return;
+	}
 	char final[SAFE_NAME_MAX + 32];
 	if (in_rename(x, final, sizeof final) < 0) {
 		int e = errno;
@@ -204,31 +249,10 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 	x->part_name[0] = '\0';
 	partial_drop_meta(x);
 
+	if (x->have_msgid)
+		recv_log_add(app->dir_fd, x->msgid, hex);
 	in_respond(x, m, 200, NULL);
-	if (m->success_report == MSRP_REPORT_YES && x->conn) {
-		char tid[MSRP_TID_MAX + 1];
-		random_token(tid, 16);
-		struct msrp_byte_range br = {1, x->sel.size - x->base, x->sel.size - x->base};
-		struct msrp_request_head h = {
-			.tid = tid,
-			.method = MSRP_METHOD_REPORT,
-			.to_path = m->from_path,
-			.from_path = cpm_str_c(x->local_path),
-			.message_id = m->message_id,
-			.range = &br,
-			.status_code = 200,
-			.status_comment = "OK",
-		};
-		char buf[MSRP_MAX_HEADER_BYTES + 64];
-		int n = msrp_build_request_head(buf, sizeof buf, &h);
-		int e = n < 0 ? -1 : msrp_build_end(buf + n, sizeof buf - (size_t)n, tid, MSRP_FLAG_END, false);
-		if (n < 0 || e < 0 || mconn_write(x->conn, buf, (size_t)(n + e)) < 0)
-			errlog(app, "could not send the success REPORT for %s", final);
-		else
-			vlog(app, "[%u] MSRP: REPORT %s Status 000 200 sent", x->id, tid);
-	}
-	char hex[41];
-	hex_lower(hex, md, 20);
+	in_send_success_report(x, m);
 	progress_update(app, x, x->sel.size, x->sel.size, true);
 	out_line(app, "received %s/%s %llu %s", app->o->dir_abs, final, (unsigned long long)x->sel.size, hex);
 	in_save_thumbnail(x, final);

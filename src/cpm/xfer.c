@@ -82,7 +82,8 @@ void xfer_done(struct xfer *x, int code, const char *line)
 	if (x->dir == XFER_IN && x->success) {
 		/* keep the dialog and the connection (our REPORT may still be
 		 * queued) until the sender's BYE */
-		app->received++;
+		if (!x->repeat)
+			app->received++; /* a repeat was counted the first time */
 		if (app->o->count && app->received >= app->o->count)
 			agent_finish(app, CPM_EXIT_OK);
 		return;

@@ -115,6 +115,18 @@ static void write_item(struct ft *ft)
 	ft->store_refs++;
 	ft->item_written = true;
 	ft->keep_blob = true;
+	/* The partial row goes with it (byte count 0: the blob's size is what
+	 * counts, see ft_resume_upload), so that an upload cut by a crash of
+	 * cpmd can be resumed too, not only one whose sender left. */
+	if (it.sel.has_hash) {
+		struct store_partial p;
+		memset(&p, 0, sizeof p);
+		PF_COPY(p.item_id, ft->item_id);
+		PF_COPY(p.sender, ft->sender_key);
+		p.sel = it.sel;
+		p.expires_at_ms = ft->expires_ms;
+		store_partial_put(ft->pf->st, &p, NULL, NULL);
+	}
 }
 
 static int create_store_relay(struct ft *ft, uint64_t resume_offset)
