@@ -61,7 +61,8 @@ round() {
 	done
 	n=$(cat "${outs[@]}" | grep -c -a '^received ' || true)
 	[ "$n" -eq ${#files[@]} ] || fail "$n 'received' lines among $user's devices, ${#files[@]} expected"
-	n=$(find "${RECV_DIR[$user-phone]}" "${RECV_DIR[$user-tablet]}" -type f | grep -c . || true)
+	# (cpm's own dot-files, e.g. .cpm-received, do not count)
+	n=$(find "${RECV_DIR[$user-phone]}" "${RECV_DIR[$user-tablet]}" -type f ! -name '.*' | grep -c . || true)
 	[ "$n" -eq ${#files[@]} ] || fail "$n files in $user's two --dirs, ${#files[@]} expected"
 	for i in "${!ids[@]}"; do
 		n=$(grep -c -x -F "notification delivered ${ids[$i]}" "${RECV_OUT[alice]}" || true)
