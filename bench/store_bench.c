@@ -13,7 +13,11 @@
  *    no one has 100k writes in hand at once, many have one each.
  * 3. one transaction per write: N_SERIAL (default 2000) updates, each submitted only after
  *    the previous one's done: what a store without group commit would do.
- * 4. (ITEMS > 0, e.g. 1000000) lookup latency with ITEMS stored items over ITEMS/10
+ * 4. item state changes: UPD_ITEMS (10,000) items are put first (not timed), then N
+ *    store_item_update (state STORED <-> DELIVERING, bytes_received, delivered_device: what pf
+ *    writes when a delivery starts and ends) (a) all submitted at once and (b) in a closed loop
+ *    of 1000 clients; rate = updates / (first submit -> last done), every one durable.
+ * 5. (ITEMS > 0, e.g. 1000000) lookup latency with ITEMS stored items over ITEMS/10
  *    recipients: what a REGISTER costs the store before the first delivery INVITE
  *    (items_for_recipient, limit 16, random recipients), p50/p99/max, and the RSS. */
 #include <errno.h>
@@ -68,7 +72,95 @@ static void cl_done(void *arg, int err)
 	}
 }
 
-/* ---- 4. lookups among many items ---- */
+/* ---- 4. item state updates ---- */
+#define UPD_ITEMS 10000
+static unsigned up_next, up_total;
+
+static void upd_item(struct store_item *it, unsigned i)
+{
+	memset(it, 0, sizeof *it);
+	snprintf(it->id, sizeof it->id, "upd%08u", i % UPD_ITEMS);
+	snprintf(it->sender, sizeof it->sender, "sip:sender%u@example.com", i % 977);
+	snprintf(it->recipient, sizeof it->recipient, "sip:rcpt%u@example.com", i % UPD_ITEMS % 1000);
+	snprintf(it->sel.name, sizeof it->sel.name, "IMG_%06u.jpg", i % UPD_ITEMS);
+	it->sel.size = 1000000;
+	snprintf(it->sel.type, sizeof it->sel.type, "image/jpeg");
+	it->created_at_ms = 1700000000000;
+	it->expires_at_ms = 1700000000000 + 86400000 + i;
+	it->state = (i / UPD_ITEMS) % 2 ? STORE_ITEM_DELIVERING : STORE_ITEM_STORED;
+	it->bytes_received = it->sel.size;
+	snprintf(it->delivered_device, sizeof it->delivered_device, "<urn:uuid:00000000-0000-0000-0000-%012u>",
+		 i % 20);
+}
+
+static void up_done(void *arg, int err)
+{
+	struct store_item it;
+
+	pending--;
+	if (err)
+		failed++;
+	if (up_next < up_total) {
+		upd_item(&it, up_next++);
+		if (store_item_update(cl_store, &it, up_done, arg) == 0)
+			pending++;
+		else
+			failed++;
+	}
+}
+
+static void item_updates(struct store *s, su_root_t *root, unsigned n)
+{
+	struct store_item it;
+	struct store_stats st;
+	double t0, t1;
+	uint64_t tx0;
+
+	for (unsigned i = 0; i < UPD_ITEMS; i++) {
+		upd_item(&it, i);
+		if (store_item_put(s, &it, NULL, done, NULL))
+			exit(1);
+		pending++;
+	}
+	while (pending)
+		su_root_step(root, 100);
+	store_stats_get(s, &st);
+	tx0 = st.transactions;
+	t0 = now_s();
+	for (unsigned i = 0; i < n; i++) {
+		upd_item(&it, UPD_ITEMS + i);
+		if (store_item_update(s, &it, done, NULL))
+			exit(1);
+		pending++;
+	}
+	while (pending)
+		su_root_step(root, 100);
+	t1 = now_s();
+	store_stats_get(s, &st);
+	printf("item updates, all in flight: %u durable store_item_update in %.3f s = %.0f/s (%" PRIu64
+	       " transactions, over %u items, %u failed)\n",
+	       n, t1 - t0, n / (t1 - t0), st.transactions - tx0, UPD_ITEMS, failed);
+	tx0 = st.transactions;
+	cl_store = s;
+	up_total = UPD_ITEMS + 2 * n;
+	up_next = UPD_ITEMS + n;
+	t0 = now_s();
+	for (unsigned c = 0; c < CLIENTS && up_next < up_total; c++) {
+		upd_item(&it, up_next++);
+		if (store_item_update(s, &it, up_done, NULL))
+			exit(1);
+		pending++;
+	}
+	while (pending)
+		su_root_step(root, 100);
+	t1 = now_s();
+	store_stats_get(s, &st);
+	printf("item updates, closed loop x%u: %u durable store_item_update in %.3f s = %.0f/s (%" PRIu64
+	       " transactions, %u failed)\n",
+	       CLIENTS, n, t1 - t0, n / (t1 - t0), st.transactions - tx0, failed);
+}
+
+/* ---- 5. lookups among many items ---- */
 static unsigned it_next, it_total, it_found;
 
 static void fill(struct store_item *it, unsigned i)
@@ -269,6 +361,7 @@ int main(int argc, char **argv)
 	store_stats_get(s, &st);
 	printf("one tx per write:    %u durable updates in %.3f s = %.0f/s (%" PRIu64 " transactions)\n", n_serial,
 	       t1 - t0, n_serial / (t1 - t0), st.transactions - tx0);
+	item_updates(s, root, n);
 	if (items)
 		lookups(s, root, items);
 	store_close(s);

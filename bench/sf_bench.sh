@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Store-and-forward benchmarks (issue #3), see docs/BENCHMARKS.md "Store-and-forward (issue 3)".
+#
+#   bench/sf_bench.sh BUILD_DIR     (BUILD_DIR has cpmd, cpm, store_bench and sf_fill, Release)
+#
+# 1. store: bench/store_bench (group commit; store_item_update with many in flight).
+# 2. upload to the store: a BIG_MIB file, `cpm send` to a user who never registered (cpmd
+#    defers, writes the blob, fsyncs, renames, commits the item, then acks `stored`), timed end
+#    to end, next to `fio` sequential write + end fsync of the same size on the same
+#    filesystem, REPS rounds (fio then cpm in each round, `sync` before each); cpmd's CPU
+#    (utime+stime) and peak RSS (VmHWM, reset before each send).
+# 3. REGISTER -> first delivery INVITE: for each N in ITEM_COUNTS, a data dir with N stored
+#    items over N/10 users (cached in SF_CACHE, filled once by sf_fill) plus TEST_ITEMS items
+#    of the test user with real blobs; cpmd (--delivery-retry 3600:3600) starts on it, then
+#    bench/sf_ua.py does CYCLES register / answer 480 / unregister cycles (480 keeps the items),
+#    timed by the UA and from a tshark capture of the UA's port on loopback; cpmd's start-up
+#    time and RSS after start, after the cycles and LINGER s later.
+# Knobs (environment): SF_CACHE (/var/tmp/cpmd-sf-bench), BIG_MIB (1024), REPS (3),
+# ITEM_COUNTS ("0 100000 1000000"), CYCLES (200), TEST_ITEMS (3), TEST_SIZE (65536),
+# LINGER (35), SKIP ("store upload reg": parts to skip), STORE_N (100000).
+# Ports: random free ones in 41000-41999. Installs fio with apt-get if it is missing.
+set -euo pipefail
+BUILD=$(cd "${1:?usage: bench/sf_bench.sh BUILD_DIR}" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SF_CACHE=${SF_CACHE:-/var/tmp/cpmd-sf-bench}
+BIG_MIB=${BIG_MIB:-1024}
+REPS=${REPS:-3}
+ITEM_COUNTS=${ITEM_COUNTS:-0 100000 1000000}
+CYCLES=${CYCLES:-200}
+TEST_ITEMS=${TEST_ITEMS:-3}
+TEST_SIZE=${TEST_SIZE:-65536}
+LINGER=${LINGER:-35}
+SKIP=${SKIP:-}
+STORE_N=${STORE_N:-100000}
+DOMAIN=bench.test
+CPMD=$BUILD/cpmd CPM=$BUILD/cpm
+for b in "$CPMD" "$CPM" "$BUILD/store_bench" "$BUILD/sf_fill"; do
+	[ -x "$b" ] || { echo "sf_bench: $b missing (cmake --build $BUILD --target cpmd cpm store_bench sf_fill)" >&2; exit 2; }
+done
+if ! command -v fio >/dev/null; then
+	echo "sf_bench: installing fio" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y fio >/dev/null
+fi
+mkdir -p "$SF_CACHE"
+T=$(mktemp -d "$SF_CACHE/run.XXXXXX") # same filesystem as the cached data dirs
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+USED_PORTS=" "
+pick_port() {
+	local p i
+	for ((i = 0; i < 500; i++)); do
+		p=$((41000 + RANDOM % 1000))
+		case "$USED_PORTS" in *" $p "*) continue ;; esac
+		if [ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ]; then
+			USED_PORTS="$USED_PORTS$p "
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+say() { echo "sf_bench: $*" >&2; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+HZ=$(getconf CLK_TCK)
+fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN { if (b == 0) print "n/a"; else printf f "\n", a / b }'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+log_ms() { awk -F'[:. ]' '{print (($1 * 60 + $2) * 60 + $3) * 1000 + $4; exit}' <<<"$1"; }
+now() { date +%s.%N; }
+
+# start_cpmd DATA_DIR LOG: sets CPMD_PID SIP_PORT; STARTUP_S = exec -> "cpmd: ready"
+start_cpmd() {
+	local data=$1 log=$2 t0 i
+	SIP_PORT=$(pick_port)
+	MSRP_PORT=$(pick_port)
+	t0=$(now)
+	"$CPMD" --domain "$DOMAIN" --sip "127.0.0.1:$SIP_PORT" --msrp "127.0.0.1:$MSRP_PORT" --data-dir "$data" \
+		--delivery-retry 3600:3600 --log-level info >"$log" 2>&1 &
+	CPMD_PID=$!
+	PIDS+=("$CPMD_PID")
+	for ((i = 0; i < 6000; i++)); do
+		grep -q '^cpmd: ready' "$log" && break
+		kill -0 "$CPMD_PID" 2>/dev/null || { say "cpmd died: $(tail -n 5 "$log")"; exit 1; }
+		sleep 0.01
+	done
+	STARTUP_S=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
+}
+stop_cpmd() {
+	kill -TERM "$CPMD_PID" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do kill -0 "$CPMD_PID" 2>/dev/null || break; sleep 0.05; done
+	wait "$CPMD_PID" 2>/dev/null || true
+}
+
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+GITREV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+FS=$(df -T "$SF_CACHE" | awk 'NR == 2 {print $1 " " $2}')
+echo "sf_bench — $DATE — HEAD $GITREV (tracked files modified in the work tree: $DIRTY), build $(basename "$BUILD") (cpmd binary of $(date -u -r "$CPMD" '+%H:%M UTC'))"
+echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
+busy_others() { top -bn2 -d1 | awk '/^top -/ {n++} n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 {printf "%s(%s%%) ", $12, $9}'; }
+echo "data filesystem: $SF_CACHE on $FS; load average at start: $(cut -d' ' -f1-3 /proc/loadavg); processes >= 5% CPU at start: $(busy_others)"
+echo "command: bench/sf_bench.sh $(basename "$BUILD")  (BIG_MIB=$BIG_MIB REPS=$REPS ITEM_COUNTS=\"$ITEM_COUNTS\" CYCLES=$CYCLES TEST_ITEMS=$TEST_ITEMS TEST_SIZE=$TEST_SIZE LINGER=$LINGER)"
+echo
+
+# --- 1. store ---------------------------------------------------------------
+if [[ " $SKIP " != *" store "* ]]; then
+	echo "1. store_bench $T/sb $STORE_N 2000 (synchronous=FULL, same filesystem)"
+	mkdir -p "$T/sb"
+	"$BUILD/store_bench" "$T/sb" "$STORE_N" 2000 2>/dev/null | grep -v '^database:' | sed 's/^/   /'
+	rm -rf "$T/sb"
+	echo
+fi
+
+# --- 2. upload to the store vs fio -------------------------------------------
+if [[ " $SKIP " != *" upload "* ]]; then
+	BIG=$T/big.bin
+	BYTES=$((BIG_MIB * 1048576))
+	head -c "${BIG_MIB}M" /dev/urandom >"$BIG"
+	start_cpmd "$T/updata" "$T/cpmd-upload.log"
+	echo "2. ${BIG_MIB} MiB upload to the store (cpm send to a never-registered user: deferred, blob fsync + rename + commit, then 'stored') vs fio"
+	echo "   fio --name=seq --rw=write --bs=1M --size=${BIG_MIB}M --end_fsync=1 --directory=$T/fio (MB/s = bytes / fio's job runtime, which includes the end fsync)"
+	F_L="" C_L="" P_L="" R_L="" Q_L="" X_L=""
+	mkdir -p "$T/fio"
+	run_fio() { # -> MB/s of one fio run (bytes / job runtime incl. the end fsync)
+		sync
+		fio --name=seq --rw=write --bs=1M --size="${BIG_MIB}M" --end_fsync=1 --directory="$T/fio" \
+			--output-format=json >"$T/fio.json" 2>"$T/fio.err"
+		python3 -c "import json,sys; j=json.load(open(sys.argv[1]))['jobs'][0]; print('%.0f' % (j['write']['io_bytes'] / (j['job_runtime'] / 1e3) / 1e6))" "$T/fio.json"
+		rm -f "$T/fio"/*
+	}
+	echo "   each round: fio, cpm send, fio again ('sync' before each); the ratio is against the mean of the round's two fio runs"
+	for ((r = 1; r <= REPS; r++)); do
+		fa=$(run_fio)
+		sync
+		echo 5 >"/proc/$CPMD_PID/clear_refs"
+		c0=$(cpu_ticks "$CPMD_PID")
+		t0=$(now)
+		rc=0
+		"$CPM" --server "127.0.0.1:$SIP_PORT" --user "sip:up$r@$DOMAIN" send "sip:away$r@$DOMAIN" "$BIG" \
+			</dev/null >"$T/send.$r.out" 2>"$T/send.$r.err" || rc=$?
+		t1=$(now)
+		c1=$(cpu_ticks "$CPMD_PID")
+		last=$(tail -n 1 "$T/send.$r.out")
+		wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+		cmbs=$(awk -v b="$BYTES" -v w="$wall" 'BEGIN {printf "%.0f", b / w / 1e6}')
+		hwm=$(status_kb "$CPMD_PID" VmHWM)
+		cpu=$(fdiv $((c1 - c0)) "$HZ" %.2f)
+		rm -f "$T/updata/blobs/"[0-9a-f]* 2>/dev/null || true # the stored 1 GiB copy (disk space)
+		fb=$(run_fio)
+		fmbs=$(awk -v a="$fa" -v b="$fb" 'BEGIN {printf "%.0f", (a + b) / 2}')
+		# cpmd's own phase: "deferred" (INVITE answered) -> "stored ... durable" (then the 200/REPORT)
+		l0=$(grep -a ': deferred (' "$T/cpmd-upload.log" | grep -a "for away$r@$DOMAIN as item" | head -n 1 || true)
+		l1=$(grep -a "stored for away$r@$DOMAIN" "$T/cpmd-upload.log" | head -n 1 || true)
+		phase=n/a pmbs=n/a
+		if [ -n "$l0" ] && [ -n "$l1" ]; then
+			phase=$(fdiv $(($(log_ms "$l1") - $(log_ms "$l0"))) 1000 %.3f)
+			pmbs=$(awk -v b="$BYTES" -v w="$phase" 'BEGIN {printf "%.0f", b / w / 1e6}')
+		fi
+		say "round $r: fio $fa/$fb MB/s; cpm send rc=$rc last='$last' wall $wall s = $cmbs MB/s, cpmd cpu $cpu s, VmHWM $hwm kB, deferred->stored $phase s"
+		[ "$rc" = 0 ] && [ "$last" = stored ] || { echo "   round $r: cpm send FAILED (rc $rc, last line '$last')"; cmbs=0; }
+		printf '   round %d: fio %4s/%4s MB/s | cpm send %4s MB/s (wall %s s) ratio %s | in cpmd (deferred -> stored %s s) %4s MB/s ratio %s | cpmd CPU %s s, VmHWM %s kB\n' \
+			"$r" "$fa" "$fb" "$cmbs" "$wall" "$(fdiv "$cmbs" "$fmbs" %.2f)" "$phase" "$pmbs" "$(fdiv "$pmbs" "$fmbs" %.2f)" "$cpu" "$hwm"
+		F_L+=" $fmbs" C_L+=" $cmbs" P_L+=" $cpu" R_L+=" $hwm" Q_L+=" $pmbs" X_L+=" $(fdiv "$cmbs" "$fmbs" %.3f)"
+	done
+	FM=$(median <<<"$F_L") CM=$(median <<<"$C_L") QM=$(median <<<"$Q_L")
+	echo "   median: fio $FM MB/s, cpm send -> cpmd store $CM MB/s: ratio of medians $(fdiv "$CM" "$FM" %.2f), median of the per-round ratios $(median <<<"$X_L") (target >= 0.8);" \
+		"inside cpmd (deferred -> stored) $QM MB/s = $(fdiv "$QM" "$FM" %.2f) x fio;" \
+		"cpmd CPU $(median <<<"$P_L") s per ${BIG_MIB} MiB, VmHWM median $(median <<<"$R_L") kB (VmRSS now $(status_kb "$CPMD_PID" VmRSS) kB)"
+	sha=$( (time -p openssl dgst -sha1 "$BIG" >/dev/null) 2>&1 | awk '/^real/ {print $2}')
+	echo "   (cpm send hashes the whole file before its INVITE: openssl dgst -sha1 of it alone takes $sha s)"
+	stop_cpmd
+	rm -f "$BIG"
+	rm -rf "$T/updata"
+	echo
+fi
+
+# --- 3. REGISTER -> first delivery INVITE -------------------------------------
+if [[ " $SKIP " != *" reg "* ]]; then
+	echo "3. REGISTER -> first delivery INVITE ($CYCLES register/480/unregister cycles per store size; test user bob with $TEST_ITEMS items of $TEST_SIZE bytes)"
+	for n in $ITEM_COUNTS; do
+		D=$SF_CACHE/items-$n
+		"$BUILD/sf_fill" "$D" "$n" $((n / 10)) "$DOMAIN" bob "$TEST_ITEMS" "$TEST_SIZE" 2>/dev/null | sed 's/^/   /' >&2
+		start_cpmd "$D" "$T/cpmd-reg-$n.log"
+		st_cpu=$(fdiv "$(cpu_ticks "$CPMD_PID")" "$HZ" %.2f)
+		rss0=$(status_kb "$CPMD_PID" VmRSS) hwm0=$(status_kb "$CPMD_PID" VmHWM)
+		UAP=$(pick_port)
+		tshark -i lo -f "udp port $UAP" -w "$T/reg-$n.pcap" -q >"$T/tshark-$n.out" 2>&1 &
+		TSP=$!
+		PIDS+=("$TSP")
+		for ((i = 0; i < 200; i++)); do grep -q 'Capturing on' "$T/tshark-$n.out" && break; sleep 0.05; done
+		sleep 0.5
+		c0=$(cpu_ticks "$CPMD_PID")
+		ua=$(python3 "$HERE/sf_ua.py" --server "127.0.0.1:$SIP_PORT" --user "bob@$DOMAIN" --port "$UAP" \
+			--cycles "$CYCLES" --gap 0.02 --out "$T/ua-$n.txt" || true)
+		c1=$(cpu_ticks "$CPMD_PID")
+		sleep 0.5
+		kill -INT "$TSP" 2>/dev/null || true
+		wait "$TSP" 2>/dev/null || true
+		rss1=$(status_kb "$CPMD_PID" VmRSS) hwm1=$(status_kb "$CPMD_PID" VmHWM)
+		# on the wire: each REGISTER with Expires 3600 -> the next INVITE to the UA
+		wire=$(tshark -r "$T/reg-$n.pcap" -d "udp.port==$UAP,sip" -T fields -E separator=, \
+			-e frame.time_epoch -e sip.Method -e sip.Expires 2>/dev/null | python3 -c '
+import sys
+reg = None; lat = []
+for l in sys.stdin:
+    f = l.rstrip("\n").split(",")
+    if len(f) < 3: continue
+    t, m, e = float(f[0]), f[1], f[2]
+    if m == "REGISTER" and e and e != "0": reg = t
+    elif m == "INVITE" and reg is not None:
+        lat.append((t - reg) * 1000); reg = None
+lat.sort()
+def p(q): return lat[min(len(lat) - 1, max(0, int(round(q / 100.0 * len(lat) + 0.5)) - 1))] if lat else float("nan")
+print("on the wire (tshark): %d pairs, reg->invite ms p50 %.3f p90 %.3f p99 %.3f max %.3f" % (len(lat), p(50), p(90), p(99), lat[-1] if lat else float("nan")))')
+		rss2=n/a
+		if [ "$LINGER" -gt 0 ]; then
+			sleep "$LINGER"
+			rss2=$(status_kb "$CPMD_PID" VmRSS)
+		fi
+		echo "   $n stored items over $((n / 10)) users (+ $TEST_ITEMS for bob): cpmd start-up (exec -> ready, includes the reconcile) $STARTUP_S s, CPU $st_cpu s"
+		echo "      UA:   ${ua#ua: }"
+		echo "      $wire"
+		echo "      cpmd CPU during the cycles: $(fdiv $((c1 - c0)) "$HZ" %.2f) s ($(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$CYCLES" 'BEGIN {printf "%.0f", c / hz / n * 1e6}') us per cycle: 2 REGISTERs, $TEST_ITEMS INVITE/480/ACK)"
+		echo "      cpmd RSS kB: after start VmRSS $rss0 (VmHWM $hwm0); after the cycles VmRSS $rss1 (VmHWM $hwm1); ${LINGER} s later VmRSS $rss2"
+		stop_cpmd
+	done
+fi
+echo
+echo "processes >= 5% CPU at the end: $(busy_others); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "total: $SECONDS s"
