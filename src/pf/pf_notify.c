@@ -43,9 +43,10 @@ static void rfc3339(int64_t ms, char *out, size_t cap)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	char buf[40];
+	if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm))
+		snprintf(buf, sizeof buf, "1970-01-01T00:00:00");
+	snprintf(out, cap, "%.20s.%03dZ", buf, (int)(ms % 1000 + 1000) % 1000);
 }
 
 static void uri_of_key(const char *key, char *out, size_t cap)
