@@ -10,6 +10,13 @@
 #     the pushes run one after the other, so the later ones are forked to
 #     both devices (first 2xx wins, the other branch is CANCELled), and every
 #     file must still arrive once (the next push starts when one ends, §3).
+# FAILS today (cpmd bug): with --delivery-per-device 1 only the first item is
+# pushed; the others stay stored until the next REGISTER ("only 1 of the 4
+# stored files reached carol's devices", 1 "pushing item" line in cpmd's log).
+# pf_deliver_kick() asks store_items_for_recipient() for `active + room` rows,
+# and the first row is the item just delivered (its delete is not committed
+# yet: item_finishing), which kick_collect() skips: nothing is started, and
+# item_deleted() does not kick again.
 . "$(dirname "$0")/lib.sh"
 
 # round USER FILE... : store the files for USER, start two devices of USER at
