@@ -16,10 +16,17 @@ struct rec {
 	int64_t now_ms;
 	struct store_reconcile_report *rep;
 	int err;
-	/* items found STORED/DELIVERING without a blob, updated after the scan */
-	struct store_item *failed;
+	/* ids of items found STORED/DELIVERING without a blob, updated after the scan (ids
+	 * only: a lost blob directory with a million items must not cost gigabytes) */
+	char (*failed)[STORE_ID_MAX + 1];
 	size_t nfailed, cap;
 };
+
+/* FAILED updates (and what on_failed queues) go in batches, each committed before the
+ * next, so that a lost blob directory never overflows the write queue (STORE_QUEUE_MAX). */
+#define RECONCILE_BATCH 4096
+/* Items named one by one in the log; beyond that, a count. */
+#define RECONCILE_LOG_MAX 100
 
 static bool deliverable(enum store_item_state st)
 {
@@ -100,7 +107,7 @@ static int item_cb(void *arg, const struct store_item *it)
 		return 0;
 	if (r->nfailed == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct store_item *n = realloc(r->failed, cap * sizeof *n);
+		void *n = realloc(r->failed, cap * sizeof *r->failed);
 		if (!n) {
 			r->err = -ENOMEM;
 			return 1;
@@ -108,8 +115,24 @@ static int item_cb(void *arg, const struct store_item *it)
 		r->failed = n;
 		r->cap = cap;
 	}
-	r->failed[r->nfailed++] = *it;
+	memcpy(r->failed[r->nfailed++], it->id, sizeof r->failed[0]);
 	return 0;
+}
+
+static void synced(void *arg, int err)
+{
+	*(int *)arg = err ? err : 1;
+}
+
+/* Start-up only: wait until everything queued so far is committed. */
+static int drain(struct store *s)
+{
+	int done = 0, err = store_sync(s, synced, &done);
+	if (err)
+		return err;
+	while (!done)
+		su_root_step(s->root, 100);
+	return done < 0 ? done : 0;
 }
 
 int store_reconcile(struct store *s, struct blob_dir *bd, int64_t now_ms, struct store_reconcile_report *rep,
@@ -130,16 +153,24 @@ int store_reconcile(struct store *s, struct blob_dir *bd, int64_t now_ms, struct
 		goto out;
 	}
 	for (size_t i = 0; i < r.nfailed; i++) {
-		struct store_item *it = &r.failed[i];
-		log_warn("store: reconcile: item %s is %s but its blob is missing: marked FAILED", it->id,
-			 store_item_state_name(it->state));
-		it->state = STORE_ITEM_FAILED;
-		if ((err = store_item_update(s, it, NULL, NULL)))
+		struct store_item it;
+		if (store_item_get(s, r.failed[i], &it))
+			continue;
+		if (i < RECONCILE_LOG_MAX)
+			log_warn("store: reconcile: item %s is %s but its blob is missing: marked FAILED", it.id,
+				 store_item_state_name(it.state));
+		it.state = STORE_ITEM_FAILED;
+		if ((err = store_item_update(s, &it, NULL, NULL)))
 			goto out;
 		rep->items_failed++;
 		if (on_failed)
-			on_failed(arg, it);
+			on_failed(arg, &it);
+		if ((i + 1) % RECONCILE_BATCH == 0 && (err = drain(s)))
+			goto out;
 	}
+	if (r.nfailed > RECONCILE_LOG_MAX)
+		log_warn("store: reconcile: %zu more items without their blob marked FAILED (not listed)",
+			 r.nfailed - RECONCILE_LOG_MAX);
 	log_info("store: reconcile: blobs kept %u removed %u, partials kept %u removed %u, items failed %u,"
 		 " foreign files %u",
 		 rep->blobs_kept, rep->blobs_removed, rep->partials_kept, rep->partials_removed, rep->items_failed,
