@@ -151,6 +151,8 @@ void ft_relay_done_cb(void *arg, enum ft_relay_result res, const char *detail)
 		 detail ? detail : "");
 	if (res == FT_RELAY_SENDER_ABORTED || res == FT_RELAY_TIMEOUT || res == FT_RELAY_PROTOCOL_ERROR)
 		ft_defer_keep_partial(ft); /* an interrupted upload: resumable */
+	else
+		ft_defer_drop(ft); /* refused (too big, hash mismatch...): nothing to keep */
 	ft_end(ft, 500, "Transfer Failed");
 }
 

@@ -323,6 +323,18 @@ void ft_defer_keep_partial(struct ft *ft)
 		 ft->id, bytes, ft->offer->sel.size, ft->item_id);
 }
 
+void ft_defer_drop(struct ft *ft)
+{
+	if (!ft->pf->st || ft->partial_kept || ft->committing)
+		return;
+	ft->partial_kept = true; /* decided: nothing is kept */
+	if (ft->item_written) {
+		store_item_del(ft->pf->st, ft->item_id, NULL, NULL); /* with its partial row */
+		ft->item_written = false;
+	}
+	ft->keep_blob = false; /* ft_free unlinks blobs/tmp/<id> */
+}
+
 static bool resume_reject(struct ft *ft, int status, const char *phrase)
 {
 	log_info("ft %s: resume refused: %d %s", ft->id, status, phrase);

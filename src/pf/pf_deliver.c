@@ -273,6 +273,7 @@ struct finish_ctx {
 	struct finish_ctx *next;
 	struct pf *pf;
 	char id[STORE_ID_MAX + 1];
+	char aor[LOC_MAX_AOR]; /* the recipient: its next item may go now */
 };
 static struct finish_ctx *finishing; /* loop thread only */
 
@@ -296,6 +297,9 @@ static void item_deleted(void *arg, int err)
 		log_error("item %s: could not be removed from the store: %s", c->id, strerror(-err));
 	else
 		blob_remove(c->pf->bd, c->id, false); /* after the row: a crash between leaves an orphan reconcile removes */
+	/* The recipient's next stored item, now that this one no longer
+	 * shows up in its scan. */
+	pf_deliver_kick(c->pf, c->aor, false);
 	free(c);
 }
 
@@ -309,6 +313,7 @@ void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif
 		return;
 	c->pf = pf;
 	PF_COPY(c->id, it->id);
+	PF_COPY(c->aor, it->recipient);
 	if (store_item_del(pf->st, it->id, item_deleted, c)) {
 		free(c);
 		return;
@@ -626,7 +631,10 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 	k.pf = pf;
 	k.room = pf->opts->delivery_per_device - active;
 	k.n = 0;
-	if (store_items_for_recipient(pf->st, aor, active + k.room, kick_collect, &k) < 0)
+	/* Busy items (being delivered, or finished but not yet deleted) come
+	 * back in the scan and are skipped: ask for enough rows to see past
+	 * them (bounded: at most this many items are busy for one user). */
+	if (store_items_for_recipient(pf->st, aor, 2 * pf->opts->delivery_per_device + k.room, kick_collect, &k) < 0)
 		return;
 	for (size_t i = 0; i < k.n; i++) {
 		struct store_item it = k.items[i];

@@ -103,6 +103,9 @@ void ft_defer_received(struct ft *ft);
 /* A store-mode or live upload ended without the file: keep what came as a
  * resumable partial (when the offer had a hash). */
 void ft_defer_keep_partial(struct ft *ft);
+/* An upload that was refused (too big, wrong hash, store failure): its item
+ * row, partial row and blob go. */
+void ft_defer_drop(struct ft *ft);
 /* A push INVITE with a=file-range (upload resume): handles the answer. true:
  * handled (answered 200 or an error); ft is then owned by the pf list. */
 bool ft_resume_upload(struct ft *ft);

@@ -409,7 +409,7 @@ assert_no_grep() {
 	! grep -q -a -E -- "$2" "$1" || fail "${3:-unexpected /$2/ in $(basename "$1")}: $(grep -a -m3 -E -- "$2" "$1")"
 }
 # Files (any kind, recursively) in a directory, one per line.
-files_in() { find "$1" -mindepth 1 \( -type f -o -type l \) -print 2>/dev/null; }
+files_in() { [ -d "$1" ] || return 0; find "$1" -mindepth 1 \( -type f -o -type l \) -print 2>/dev/null; }
 assert_dir_empty() { # assert_dir_empty DIR message
 	local f
 	f=$(files_in "$1")
@@ -491,4 +491,26 @@ sipp_clean() {
 	[ -f "$f" ] || return 0
 	! grep -q -a 'Failed regexp match' "$f" ||
 		fail "SIPp $1: $(grep -a -o 'Failed regexp match[^\t]*' "$f" | head -n 3 | cut -c1-300)"
+}
+
+# throttle_until PID SECONDS CMD...: run PID in 2 ms slices (SIGCONT, sleep,
+# SIGSTOP) until CMD succeeds, and leave it STOPPED. For killing a process at
+# a point of a transfer that, on loopback, would otherwise be over between two
+# polls (a 40 MB push takes ~60 ms). Returns 1 (process continued) when CMD did
+# not succeed within SECONDS or the process is gone.
+throttle_until() {
+	local pid=$1 secs=$2
+	shift 2
+	local end=$((SECONDS + secs))
+	kill -STOP "$pid" 2>/dev/null || return 1
+	while ! "$@"; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			kill -CONT "$pid" 2>/dev/null
+			return 1
+		fi
+		kill -CONT "$pid" 2>/dev/null || return 1
+		sleep 0.002
+		kill -STOP "$pid" 2>/dev/null || return 1
+	done
+	return 0
 }

@@ -20,7 +20,8 @@ acked() {
 	[ -n "$f" ] && sed -n 's/^acked \([0-9]*\)$/\1/p' "$f" || echo 0
 }
 some_acked() { [ "$(acked)" -gt 0 ]; }
-wait_for 30 "the journal to record acknowledged bytes" some_acked
+# the sender runs in 2 ms slices, so it cannot finish between two looks
+throttle_until "$SEND_PID" 30 some_acked || fail "the journal recorded no acknowledged bytes"
 kill -0 "$SEND_PID" 2>/dev/null || fail "the send ended before it could be killed: $(tail -n1 "$SEND_OUT")"
 kill -KILL "$SEND_PID"
 wait "$SEND_PID" 2>/dev/null || true
