@@ -251,6 +251,15 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 
 	if (x->have_msgid)
 		recv_log_add(app->dir_fd, x->msgid, hex);
+	/* Older kept partials of this same file (a whole re-delivery replaced
+	 * them) are of no use any more. Bounded, in case one cannot go. */
+	struct partial stale;
+	for (int i = 0; i < 16 && x->sel.has_hash && partial_find(app, &x->sel, NULL, 0, &stale) == 0; i++) {
+		unlinkat(app->dir_fd, stale.part, 0);
+		if (unlinkat(app->dir_fd, stale.meta, 0) < 0)
+			break;
+		vlog(app, "[%u] removed the kept partial %s of the same file", x->id, stale.part);
+	}
 	in_respond(x, m, 200, NULL);
 	in_send_success_report(x, m);
 	progress_update(app, x, x->sel.size, x->sel.size, true);
