@@ -243,6 +243,7 @@ struct cpm_app {
 	const char *send_thumb_type;
 	char imdn_id[SDP_MAX_TOKEN + 1]; /* file-transfer-id of the first attempt */
 	char journal_path[4200];      /* "" = no journal */
+	char recv_log[4200];          /* receive: recv_log.c ("" = none) */
 	uint64_t journal_acked;       /* what the journal says */
 	double journal_t;
 
@@ -315,9 +316,13 @@ void partial_save(struct xfer *x);     /* (re)write the sidecar now */
 void partial_progress(struct xfer *x); /* ... at most every 1 MiB / 1 s */
 void partial_drop_meta(struct xfer *x);
 
-/* recv_log.c: Message-IDs of files this --dir already has (re-delivery after a server crash). */
-bool recv_log_seen(int dir_fd, const char *msgid, const char *sha1hex);
-void recv_log_add(int dir_fd, const char *msgid, const char *sha1hex);
+/* recv_log.c: Message-IDs of files this user's --dir already has (a re-delivery after a
+ * server crash is acknowledged, not saved twice). */
+void recv_log_init(struct cpm_app *app);
+bool recv_log_seen(struct cpm_app *app, const char *msgid, const char *sha1hex);
+void recv_log_add(struct cpm_app *app, const char *msgid, const char *sha1hex);
+/* resume.c: the state directory (--journal, else $XDG_STATE_HOME/cpm or ~/.local/state/cpm), created. */
+int cpm_state_dir(const struct cpm_opts *o, char *out, size_t cap);
 
 /* sip_in.c */
 void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);

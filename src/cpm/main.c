@@ -385,6 +385,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "cpm: cannot open directory %s: %s\n", o.dir, strerror(errno));
 			return CPM_EXIT_USAGE;
 		}
+		recv_log_init(&app);
 		break;
 	default:
 		break;

@@ -219,7 +219,7 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 	}
 	char hex[41];
 	hex_lower(hex, md, 20);
-	if (x->have_msgid && recv_log_seen(app->dir_fd, x->msgid, hex)) {
+	if (x->have_msgid && recv_log_seen(app, x->msgid, hex)) {
 		/* A repeat of a file this directory already has (the server lost
 		 * our acknowledgement in a crash): acknowledge, keep one copy. */
 		unlinkat(app->dir_fd, x->part_name, 0);
@@ -250,7 +250,7 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 	partial_drop_meta(x);
 
 	if (x->have_msgid)
-		recv_log_add(app->dir_fd, x->msgid, hex);
+		recv_log_add(app, x->msgid, hex);
 	/* Older kept partials of this same file (a whole re-delivery replaced
 	 * them) are of no use any more. Bounded, in case one cannot go. */
 	struct partial stale;

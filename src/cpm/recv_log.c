@@ -4,11 +4,12 @@
  * restart; cpmd uses the stored item's id as the Message-ID of every attempt)
  * is acknowledged without saving a second copy.
  *
- * DIR/.cpm-received, one line per file: "MESSAGE-ID SHA1HEX\n", appended
- * after the file is renamed into place and fsynced with it. Bounded: past
- * RECV_LOG_MAX bytes the file becomes .cpm-received.old (one generation is
- * kept and searched too). Lines are only ever compared, never trusted as
- * paths. */
+ * One log per (user, receive directory), next to the send journals (the
+ * --journal state directory, not the --dir, which holds received files only):
+ * received-<sha-1 of "user\ndir">.log, one line per file: "MESSAGE-ID
+ * SHA1HEX\n", appended (fdatasync) after the file is renamed into place.
+ * Bounded: past RECV_LOG_MAX bytes it becomes .old (one generation is kept and
+ * searched too). Lines are only ever compared, never used as paths. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,8 +19,8 @@
 
 #include "cpm.h"
 
-#define RECV_LOG ".cpm-received"
-#define RECV_LOG_OLD ".cpm-received.old"
+#include <openssl/evp.h>
+
 #define RECV_LOG_MAX (1024 * 1024)
 
 static bool valid_id(const char *id)
@@ -33,9 +34,27 @@ static bool valid_id(const char *id)
 	return true;
 }
 
-static bool seen_in(int dir_fd, const char *file, const char *line)
+void recv_log_init(struct cpm_app *app)
 {
-	int fd = openat(dir_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char dir[4096], key[8400], hex[41];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned ml = 0;
+
+	app->recv_log[0] = '\0';
+	if (cpm_state_dir(app->o, dir, sizeof dir) < 0)
+		return;
+	int kl = snprintf(key, sizeof key, "%s\n%s", app->o->aor, app->o->dir_abs);
+	if (kl < 0 || (size_t)kl >= sizeof key || !EVP_Digest(key, (size_t)kl, md, &ml, EVP_sha1(), NULL))
+		return;
+	hex_lower(hex, md, 20);
+	int n = snprintf(app->recv_log, sizeof app->recv_log, "%s/received-%s.log", dir, hex);
+	if (n < 0 || (size_t)n >= sizeof app->recv_log - 4)
+		app->recv_log[0] = '\0';
+}
+
+static bool seen_in(const char *file, const char *line)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return false;
 	FILE *f = fdopen(fd, "r");
@@ -51,24 +70,27 @@ static bool seen_in(int dir_fd, const char *file, const char *line)
 	return found;
 }
 
-bool recv_log_seen(int dir_fd, const char *msgid, const char *sha1hex)
+bool recv_log_seen(struct cpm_app *app, const char *msgid, const char *sha1hex)
 {
-	char line[160];
-	if (!valid_id(msgid))
+	char line[160], old[4300];
+	if (!app->recv_log[0] || !valid_id(msgid))
 		return false;
 	snprintf(line, sizeof line, "%s %s\n", msgid, sha1hex);
-	return seen_in(dir_fd, RECV_LOG, line) || seen_in(dir_fd, RECV_LOG_OLD, line);
+	snprintf(old, sizeof old, "%s.old", app->recv_log);
+	return seen_in(app->recv_log, line) || seen_in(old, line);
 }
 
-void recv_log_add(int dir_fd, const char *msgid, const char *sha1hex)
+void recv_log_add(struct cpm_app *app, const char *msgid, const char *sha1hex)
 {
-	char line[160];
+	char line[160], old[4300];
 	struct stat st;
-	if (!valid_id(msgid))
+	if (!app->recv_log[0] || !valid_id(msgid))
 		return;
-	if (fstatat(dir_fd, RECV_LOG, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size > RECV_LOG_MAX)
-		renameat(dir_fd, RECV_LOG, dir_fd, RECV_LOG_OLD);
-	int fd = openat(dir_fd, RECV_LOG, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (stat(app->recv_log, &st) == 0 && st.st_size > RECV_LOG_MAX) {
+		snprintf(old, sizeof old, "%s.old", app->recv_log);
+		rename(app->recv_log, old);
+	}
+	int fd = open(app->recv_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return;
 	int n = snprintf(line, sizeof line, "%s %s\n", msgid, sha1hex);

@@ -182,6 +182,11 @@ static int journal_dir(const struct cpm_opts *o, char *out, size_t cap)
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+int cpm_state_dir(const struct cpm_opts *o, char *out, size_t cap)
+{
+	return journal_dir(o, out, cap) < 0 || mkdir_p(out, 0700) < 0 ? -1 : 0;
+}
+
 void journal_init(struct cpm_app *app, const char *path, long long mtime_ns)
 {
 	const struct cpm_opts *o = app->o;
