@@ -371,12 +371,22 @@ static void pf_on_invite(struct pf *pf, nua_t *nua, nua_handle_t *nh, sip_t cons
 		struct cpm_str t = mime_type_only(parts[i].content_type);
 		if (cpm_str_caseeq(t, "application/sdp") || parts[i].body.len > STORE_THUMB_MAX || t.len >= sizeof ft->thumb_type)
 			continue;
+		/* Kept decoded (the store holds the image's bytes); bounded by the
+		 * body we already hold, never by a length the peer claims. */
 		ft->thumb = su_alloc(ft->home, parts[i].body.len ? parts[i].body.len : 1);
-		if (ft->thumb) {
+		if (!ft->thumb)
+			break;
+		if (cpm_str_caseeq(parts[i].content_transfer_encoding, "base64")) {
+			int n = mime_base64_decode(ft->thumb, parts[i].body.len, parts[i].body);
+			ft->thumb_len = n > 0 ? (size_t)n : 0;
+		} else {
 			memcpy(ft->thumb, parts[i].body.p, parts[i].body.len);
 			ft->thumb_len = parts[i].body.len;
-			cpm_str_copy(ft->thumb_type, sizeof ft->thumb_type, t);
 		}
+		if (ft->thumb_len)
+			cpm_str_copy(ft->thumb_type, sizeof ft->thumb_type, t);
+		else
+			ft->thumb = NULL;
 		break;
 	}
 	ft->up.kind = PF_H_FT;

@@ -425,6 +425,28 @@ static int create_source(struct dlv *d)
 
 /* ------------------------------------------------------------ PUSH */
 
+/* base64 in lines of 76 characters (RFC 2045 §6.8), CRLF-separated. */
+static char *base64_lines(su_home_t *home, const uint8_t *data, size_t len)
+{
+	size_t enc = (len + 2) / 3 * 4;
+	char *one = su_alloc(home, enc + 1);
+	char *out = su_alloc(home, enc + enc / 76 * 2 + 3);
+	if (!one || !out || mime_base64_encode(one, enc + 1, data, len) < 0)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < enc; i += 76) {
+		size_t n = enc - i < 76 ? enc - i : 76;
+		memcpy(out + o, one + i, n);
+		o += n;
+		if (i + n < enc) {
+			out[o++] = '\r';
+			out[o++] = '\n';
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static void invite_timeout(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 {
 	struct dlv *d = arg;
@@ -487,12 +509,17 @@ static int dlv_start_push(struct pf *pf, const struct store_item *it, const stru
 		memset(parts, 0, sizeof parts);
 		parts[0].headers = cpm_str_c("Content-Type: application/sdp\r\n");
 		parts[0].content_type = cpm_str_c("application/sdp");
-		char *h = su_sprintf(tmp, "Content-Type: %s\r\nContent-ID: <%s>\r\nContent-Disposition: icon\r\n",
+		char *h = su_sprintf(tmp,
+				     "Content-Type: %s\r\nContent-ID: <%s>\r\nContent-Disposition: icon\r\n"
+				     "Content-Transfer-Encoding: base64\r\n",
 				     th.type, THUMB_CID);
-		parts[1].headers = cpm_str_c(h);
-		parts[1].content_type = cpm_str_c(th.type);
-		parts[1].body = (struct cpm_str){(const char *)th.data, th.len};
-		nparts = 2;
+		char *b64 = base64_lines(tmp, th.data, th.len);
+		if (h && b64) {
+			parts[1].headers = cpm_str_c(h);
+			parts[1].content_type = cpm_str_c(th.type);
+			parts[1].body = cpm_str_c(b64);
+			nparts = 2;
+		}
 	}
 	if (sdp_build_ft(sdp, SDP_MAX_BYTES, s) < 0)
 		goto fail;
