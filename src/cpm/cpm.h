@@ -80,7 +80,7 @@ enum {
 #define CPM_ITEM_ID_MAX 32
 
 enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST };
-enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE };
+enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE, ANSWER_UNAVAILABLE };
 
 struct cpm_opts {
 	enum cpm_cmd cmd;

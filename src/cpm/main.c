@@ -73,7 +73,8 @@ static const char usage_receive[] =
 	"  --dir DIR                  where files go (must exist); names are made safe, never overwritten\n"
 	"  --count N                  exit 0 after N files (default: until --timeout or a signal)\n"
 	"  --timeout SECONDS          give up (`failed: timeout`, exit 1) after this long\n"
-	"  --answer accept|decline|ignore   200 OK (default), 603 Decline, or ring until CANCEL\n"
+	"  --answer accept|decline|ignore|unavailable   200 OK (default), 603 Decline, ring until\n"
+	"                             CANCEL, or 480 Temporarily Unavailable\n"
 	"  --answer-delay SECONDS     send 180 Ringing and wait this long before answering\n"
 	"Also printed:\n"
 	"  notification delivered ID      a delivery notification (IMDN) for a file we sent\n"
@@ -342,8 +343,10 @@ int main(int argc, char **argv)
 		o.answer = ANSWER_DECLINE;
 	else if (strcmp(answer, "ignore") == 0)
 		o.answer = ANSWER_IGNORE;
+	else if (strcmp(answer, "unavailable") == 0)
+		o.answer = ANSWER_UNAVAILABLE;
 	else
-		return usage_error("--answer must be accept, decline or ignore, not %s", answer);
+		return usage_error("--answer must be accept, decline, ignore or unavailable, not %s", answer);
 
 	switch (o.cmd) {
 	case CMD_SEND:

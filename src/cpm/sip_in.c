@@ -25,6 +25,15 @@ void in_answer_now(struct xfer *x)
 		x->state = XS_DONE;
 		return;
 	}
+	if (app->o->answer == ANSWER_UNAVAILABLE) {
+		/* a device that is there but cannot take it now (tests the
+		 * "every device answered 480" trigger of store-and-forward) */
+		vlog(app, "[%u] SIP: 480 Temporarily Unavailable", x->id);
+		nua_respond(x->nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
+		x->final_seen = true;
+		x->state = XS_DONE;
+		return;
+	}
 	char err[256];
 	if (msrp_in_prepare(x, err, sizeof err) < 0) {
 		errlog(app, "%s", err);
