@@ -199,6 +199,7 @@ struct relay_tee {
 	bool final;
 	bool no_hash;           /* upload resume: the whole file is hashed off the loop */
 	uint8_t digest[20];
+	uint64_t wb_from;       /* writeback started for [0, wb_from) (tee_feed) */
 };
 int tee_open(struct relay_tee *t, const char *path);
 /* Upload resume: open the existing blob read-write (no O_CREAT, no
