@@ -888,21 +888,37 @@ size_t pf_active_transfers(const struct pf *pf)
 	return pf->nft + pf->ndlv;
 }
 
+static void drained(void *arg, int err)
+{
+	*(int *)arg = 1;
+}
+
 void pf_destroy(struct pf *pf)
 {
 	if (!pf)
 		return;
+	pf->stopping = true;
 	pf_expiry_stop(pf);
+	/* Store and blob callbacks point to transfers, notifications and pf
+	 * itself: let every one of them run while all of that is still alive.
+	 * The blob queue finishes its commits (and submits their item updates),
+	 * then a barrier on the store is waited for on the loop. */
+	if (pf->blobq) {
+		store_blobq_destroy(pf->blobq);
+		pf->blobq = NULL;
+	}
+	if (pf->st) {
+		int done = 0;
+		if (store_sync(pf->st, drained, &done) == 0)
+			for (int i = 0; i < 100 && !done; i++)
+				su_root_step(pf->root, 100);
+	}
 	while (pf->list) {
 		pf->list->store_refs = 0;
 		ft_free(pf->list);
 	}
 	pf_deliver_destroy_all(pf);
 	pf_msg_destroy_all(pf);
-	/* Finishes queued commits; their done callbacks find no ft (see
-	 * pf_defer.c: they hold a reference that outlives the ft). */
-	if (pf->blobq)
-		store_blobq_destroy(pf->blobq);
 	blob_dir_close(pf->bd);
 	free(pf);
 }

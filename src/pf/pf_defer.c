@@ -235,6 +235,10 @@ static void committed(void *arg, int err)
 void ft_defer_received(struct ft *ft)
 {
 	struct store_item it;
+	if (!ft->pf->blobq || ft->pf->stopping) {
+		ft_relay_ack_received(ft->relay, ESHUTDOWN); /* not acknowledged: the sender resumes later */
+		return;
+	}
 	int fd = ft_relay_blob_dup(ft->relay);
 
 	if (!ft->item_written)
@@ -280,7 +284,7 @@ static void checkpoint_done(void *arg, int err)
 
 void ft_defer_keep_partial(struct ft *ft)
 {
-	if (!ft->pf->st || !ft->relay || ft->partial_kept)
+	if (!ft->pf->st || !ft->pf->blobq || !ft->relay || ft->partial_kept)
 		return;
 	ft->partial_kept = true;
 	uint64_t bytes = ft_relay_bytes(ft->relay);
