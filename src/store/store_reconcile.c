@@ -20,6 +20,14 @@ struct rec {
 	 * only: a lost blob directory with a million items must not cost gigabytes) */
 	char (*failed)[STORE_ID_MAX + 1];
 	size_t nfailed, cap;
+	/* the names in blobs/, sorted, each marked when a deliverable item owns it */
+	struct blob_name *blobs;
+	size_t nblobs, blobcap;
+};
+
+struct blob_name {
+	char id[STORE_ID_MAX + 1];
+	bool owned;
 };
 
 /* FAILED updates (and what on_failed queues) go in batches, each committed before the
@@ -33,32 +41,36 @@ static bool deliverable(enum store_item_state st)
 	return st == STORE_ITEM_STORED || st == STORE_ITEM_DELIVERING;
 }
 
+/* blobs/: collect our names (one pass over the directory; the store is not
+ * asked per file: with a million items that was seconds of random reads). */
 static int final_cb(void *arg, const char *name, bool valid)
 {
 	struct rec *r = arg;
-	struct store_item it;
-	int err;
 
 	if (!valid) {
 		log_warn("store: reconcile: blobs/ holds a file that is not ours, left alone (%.64s)", name);
 		r->rep->foreign++;
 		return 0;
 	}
-	err = store_item_get(r->s, name, &it);
-	if (err && err != -ENOENT) {
-		r->err = err; /* cannot tell: keep everything, stop */
-		return 1;
+	if (r->nblobs == r->blobcap) {
+		size_t cap = r->blobcap ? r->blobcap * 2 : 256;
+		void *n = realloc(r->blobs, cap * sizeof *r->blobs);
+		if (!n) {
+			r->err = -ENOMEM;
+			return 1;
+		}
+		r->blobs = n;
+		r->blobcap = cap;
 	}
-	if (!err && deliverable(it.state)) {
-		r->rep->blobs_kept++;
-		return 0;
-	}
-	const char *why = err ? "no item" : store_item_state_name(it.state);
-	if ((err = blob_remove(r->bd, name, false)) && err != -ENOENT)
-		log_warn("store: reconcile: remove blob %s: %s", name, strerror(-err));
-	r->rep->blobs_removed++;
-	log_info("store: reconcile: removed orphan blob %s (%s)", name, why);
+	struct blob_name *b = &r->blobs[r->nblobs++];
+	snprintf(b->id, sizeof b->id, "%s", name);
+	b->owned = false;
 	return 0;
+}
+
+static int blob_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct blob_name *)a)->id, ((const struct blob_name *)b)->id);
 }
 
 static int partial_cb(void *arg, const char *name, bool valid)
@@ -103,8 +115,15 @@ static int item_cb(void *arg, const struct store_item *it)
 {
 	struct rec *r = arg;
 
-	if (!deliverable(it->state) || blob_exists(r->bd, it->id, false) == 0)
+	if (!deliverable(it->state))
 		return 0;
+	struct blob_name key;
+	snprintf(key.id, sizeof key.id, "%s", it->id);
+	struct blob_name *b = bsearch(&key, r->blobs, r->nblobs, sizeof *r->blobs, blob_cmp);
+	if (b) {
+		b->owned = true;
+		return 0;
+	}
 	if (r->nfailed == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 16;
 		void *n = realloc(r->failed, cap * sizeof *r->failed);
@@ -144,14 +163,33 @@ int store_reconcile(struct store *s, struct blob_dir *bd, int64_t now_ms, struct
 	memset(rep, 0, sizeof *rep);
 	if ((err = blob_scan(bd, false, final_cb, &r)) || (err = r.err))
 		goto out;
+	if (r.nblobs)
+		qsort(r.blobs, r.nblobs, sizeof *r.blobs, blob_cmp);
 	if ((err = blob_scan(bd, true, partial_cb, &r)) || (err = r.err))
 		goto out;
-	/* Every live item, whatever its expiry (start-up may page through all of them). */
+	/* Every live item, whatever its expiry (start-up may page through all of them): each
+	 * deliverable one claims its blob, or is found without one. */
 	n = store_items_expiring_before(s, INT64_MAX, (unsigned)INT32_MAX, item_cb, &r);
 	if (n < 0 || (err = r.err)) {
 		err = n < 0 ? n : err;
 		goto out;
 	}
+	/* A blob no STORED/DELIVERING item claimed is an orphan (e.g. a crash between its rename
+	 * and the item's commit: never acknowledged, so removing it is right). */
+	for (size_t i = 0; i < r.nblobs; i++) {
+		if (r.blobs[i].owned) {
+			rep->blobs_kept++;
+			continue;
+		}
+		if ((err = blob_remove(bd, r.blobs[i].id, false)) && err != -ENOENT)
+			log_warn("store: reconcile: remove blob %s: %s", r.blobs[i].id, strerror(-err));
+		err = 0;
+		rep->blobs_removed++;
+		if (rep->blobs_removed <= RECONCILE_LOG_MAX)
+			log_info("store: reconcile: removed orphan blob %s (no stored item)", r.blobs[i].id);
+	}
+	free(r.blobs);
+	r.blobs = NULL;
 	for (size_t i = 0; i < r.nfailed; i++) {
 		struct store_item it;
 		if (store_item_get(s, r.failed[i], &it))
@@ -180,5 +218,6 @@ out:
 	if (err)
 		log_error("store: reconcile failed: %s", strerror(-err));
 	free(r.failed);
+	free(r.blobs);
 	return err;
 }
