@@ -42,6 +42,7 @@ static const struct optdef optdefs[] = {
 	{"on-expiry", 1, "discard|keep", "expired files: discard + `failed` notification, or keep for the MSS (default: discard)"},
 	{"delivery-per-device", 1, "N", "stored files being delivered at once to one device (default: 4)"},
 	{"delivery-retry", 1, "MIN:MAX", "back-off in seconds between delivery attempts (default: 10:600)"},
+	{"push-asserted-identity", 1, "on|off", "push INVITEs assert the original sender (P-Asserted-Identity) besides Referred-By, for a trust domain (default: off)"},
 	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
@@ -149,6 +150,12 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
 		o->defer = !strcmp(v, "on");
+		return 0;
+	}
+	if (!strcmp(key, "push-asserted-identity")) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return -1;
+		o->push_asserted_identity = !strcmp(v, "on");
 		return 0;
 	}
 	if (!strcmp(key, "delivery-method")) {

@@ -39,6 +39,7 @@ struct cpmd_options {
 #define CPMD_MAX_USER_PREFS 64
 	char user_prefs[CPMD_MAX_USER_PREFS][320]; /* --user-pref AOR:KEY=VALUE (repeatable) */
 	unsigned nuser_prefs;
+	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity: <original sender> */
 	unsigned test_store_fail;     /* testing: the store fails its Nth write and every later one (0 = off) */
 };
 

@@ -529,6 +529,8 @@ static int dlv_start_push(struct pf *pf, const struct store_item *it, const stru
 	/* The original sender, and who delivers on their behalf. */
 	char *from = su_sprintf(tmp, "<%s>", it->sender);
 	char *hdrs = su_sprintf(tmp, "Referred-By: <%s>\r\nAccept-Contact: *;%s\r\n", it->sender, CPM_FT_ICSI_TAG);
+	if (hdrs && pf->opts->push_asserted_identity)
+		hdrs = su_sprintf(tmp, "%sP-Asserted-Identity: <%s>\r\n", hdrs, it->sender);
 	if (it->conv_id[0])
 		hdrs = su_sprintf(tmp, "%sConversation-ID: %s\r\n", hdrs, it->conv_id);
 	if (it->contrib_id[0])

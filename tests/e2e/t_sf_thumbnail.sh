@@ -2,11 +2,12 @@
 # Store-and-forward keeps the thumbnail: a file sent with --thumbnail to an
 # offline recipient is stored (`stored`), and the push delivery INVITE carries
 # the thumbnail again (multipart, a=file-icon), with the original sender in
-# Referred-By and the original Conversation-ID: the device saves an identical
-# thumbnail next to the file.
+# Referred-By (and, with --push-asserted-identity on, P-Asserted-Identity) and
+# the original Conversation-ID: the device saves an identical thumbnail next
+# to the file.
 . "$(dirname "$0")/lib.sh"
 
-start_cpmd
+start_cpmd --push-asserted-identity on
 thumb="$DATA_DIR/thumb.png"
 [ -s "$thumb" ] || fail "missing test data $thumb"
 gen_file "$T_DIR/photo.jpg" 65536
@@ -33,4 +34,5 @@ err="$LOGDIR/recv.bob.err"
 assert_grep "$err" 'Referred-By: <sip:alice@' "the push INVITE has no Referred-By with the original sender"
 assert_grep "$err" 'Conversation-ID: conv-sf-thumb-1' "the push INVITE lost the original Conversation-ID"
 assert_grep "$err" 'a=file-icon:cid:' "the push INVITE has no a=file-icon"
+assert_grep "$err" 'P-Asserted-Identity: <sip:alice@' "--push-asserted-identity on: no P-Asserted-Identity of the sender"
 cpmd_alive
