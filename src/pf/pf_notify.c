@@ -197,6 +197,15 @@ void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif
 		free(c);
 		return;
 	}
+	const char *at = strrchr(c->n.target, '@');
+	if (!at || !cpmd_is_our_domain(pf->opts, at + 1, strlen(at + 1))) {
+		/* Not a user of ours: we could never reach their devices (a
+		 * notification towards another domain is the sending side's PF's
+		 * business), so do not keep one for ever. */
+		log_info("item %s: sender %s is not in our domains: no notification kept", it->id, it->sender);
+		free(c);
+		return;
+	}
 	c->n.kind = kind;
 	PF_COPY(c->n.item_id, it->id);
 	PF_COPY(c->n.imdn_msgid, it->imdn_msgid[0] ? it->imdn_msgid : it->id);
