@@ -60,6 +60,11 @@ static void down_response(struct ft_relay *r, const struct msrp_msg *m)
 		return;
 	copy_comment(comment, sizeof comment, m->comment);
 	if (m->status == 200) {
+		/* What the device has for sure: a resume point if its leg breaks
+		 * (chunks are answered in order; one answered out of order only
+		 * makes this an underestimate, which is safe). */
+		if (t.file_from <= r->down_acked && t.file_to > r->down_acked)
+			r->down_acked = t.file_to;
 		if (t.fr != MSRP_REPORT_PARTIAL && t.fr != MSRP_REPORT_NO)
 			relay_up_respond_tid(r, t.up_tid, 200, comment[0] ? comment : NULL);
 		if (t.last)

@@ -46,6 +46,7 @@ struct txn {
 	bool last;  /* the '$' chunk of the file */
 	bool acked; /* source mode: 200 came, waiting for the prefix to reach it */
 	uint64_t start, end; /* source mode: 1-based range of the chunk within the message */
+	uint64_t file_from, file_to; /* live mode: the chunk's file bytes [from, to) (to: at its end-line) */
 	enum msrp_report_mode fr;
 	uint64_t deadline; /* 0 until its end-line was written */
 	uint64_t seq;
@@ -122,6 +123,7 @@ struct ft_relay {
 	uint64_t src_off;        /* file offset of the range's first byte */
 	uint64_t src_next;       /* bytes of the range read and sent */
 	uint64_t src_acked;      /* bytes of the range acknowledged, contiguous */
+	uint64_t down_acked;     /* live mode: the device acknowledged every file byte below this */
 	bool src_check_hash;
 	char src_ctype[128];
 };

@@ -115,8 +115,10 @@ int ft_relay_create_source(struct ft_relay **rp, struct msrp_hub *h, const struc
 
 uint64_t ft_relay_bytes_acked(const struct ft_relay *r)
 {
-	if (!r || !r->source)
+	if (!r)
 		return 0;
+	if (!r->source)
+		return r->down_acked; /* live: what the device answered 200 to */
 	return r->src_off + r->src_acked;
 }
 

@@ -109,6 +109,8 @@ void relay_try_pending(struct ft_relay *r)
 		t->fr = r->fwd_fr;
 		t->timed = fr_wants_response(r->fwd_fr);
 		t->seq = ++r->seq;
+		t->file_from = r->fwd_off;
+		t->file_to = r->fwd_off; /* set at its end-line */
 		strcpy(t->down_tid, r->fwd_down_tid);
 		strcpy(t->up_tid, r->fwd_up_tid);
 	}
@@ -298,6 +300,8 @@ static void up_end(struct ft_relay *r, const struct msrp_event *ev)
 			relay_leg_respond(&r->leg[FT_LEG_UP], ev->msg, 200, NULL);
 			return;
 		}
+		if (r->fwd_txn >= 0)
+			r->tab[r->fwd_txn].file_to = r->fwd_off;
 		relay_txn_start_clock(r, false);
 		relay_down_end(r, MSRP_FLAG_MORE);
 		return;

@@ -305,7 +305,11 @@ int ft_relay_create_source(struct ft_relay **rp, struct msrp_hub *h, const struc
  * every byte (200 responses to our chunks, contiguous from the start of the
  * range, or a success REPORT covering 1..n of the range): offset + n. A
  * broken delivery resumes from here (a=file-range: this + 1). Before any
- * acknowledgement it is params.offset. 0 for other relays. */
+ * acknowledgement it is params.offset.
+ * A live relay: the file offset below which the device answered 200 to
+ * every relayed chunk (what it holds for sure when its leg breaks: pf
+ * records it, and the stored file's delivery to that device resumes there).
+ * 0 for a store-mode-only relay. */
 uint64_t ft_relay_bytes_acked(const struct ft_relay *r);
 
 #endif

@@ -187,6 +187,20 @@ void ft_defer_recipient_lost(struct ft *ft, const char *detail, bool detach)
 	write_item(ft); /* before detach: it may report RECEIVED at once */
 	log_info("ft %s: the recipient's leg is lost (%s): cpmd keeps taking the file as item %s", ft->id,
 		 detail ? detail : "?", ft->item_id);
+	/* What the device already holds: its delivery of the stored file
+	 * resumes from there (a=file-range) when it comes back. */
+	uint64_t acked = ft_relay_bytes_acked(ft->relay);
+	if (ft->winner >= 0 && acked > 0 && acked < ft->offer->sel.size) {
+		struct store_delivery d;
+		memset(&d, 0, sizeof d);
+		PF_COPY(d.item_id, ft->item_id);
+		PF_COPY(d.instance, ft->branches[ft->winner].device);
+		d.bytes_acked = acked;
+		d.state = STORE_DLV_PENDING;
+		if (store_delivery_put(ft->pf->st, &d, NULL, NULL) == 0)
+			log_info("ft %s: device %s had acknowledged %" PRIu64 " bytes: its delivery will resume there",
+				 ft->id, d.instance, acked);
+	}
 	if (ft->winner >= 0)
 		ft_leg_bye(&ft->branches[ft->winner]);
 	if (detach && ft_relay_detach_down(ft->relay))

@@ -632,6 +632,45 @@ UNIT_TEST(test_keep_on_device_connection_loss)
 	free(file);
 }
 
+/* A live relay remembers what the device acknowledged: chunk 1 answered
+ * 200, chunk 2 relayed but not answered, then the device's connection goes:
+ * ft_relay_bytes_acked() is the end of chunk 1 (pf records it so that the
+ * stored file's delivery to that device resumes there). */
+UNIT_TEST(test_keep_device_acked_bytes)
+{
+	const size_t c1 = 3000, c2 = 4000, c3 = 5000, total = c1 + c2 + c3;
+	char *file = make_file(total);
+	struct peer snd, dev;
+	struct fix f;
+	struct want w;
+
+	CHECK(hub_start(&f, 0) == 0);
+	CHECK(relay_start(&f, MODE_KEEP, total, NULL) == 0);
+	CHECK(connect_both(&f, &snd, &dev) == 0);
+	CHECK_EQ_INT(ft_relay_bytes_acked(f.relay), 0);
+	CHECK(send_chunk(&snd, &f, "ka000001", file, 1, c1, total, '+', &dev) == 0);
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK(device_respond(&dev, &dev.rx[1], 200, "OK") == 0);
+	CHECK(send_chunk(&snd, &f, "ka000002", file + c1, c1 + 1, c2, total, '+', &dev) == 0);
+	w = (struct want){&dev, 3, 3};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	settle(&snd, &dev, 50);
+	CHECK_EQ_INT(ft_relay_bytes_acked(f.relay), c1);
+	close(dev.fd);
+	dev.fd = -1;
+	CHECK(run_until(is_lost, &f, &snd, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(ft_relay_bytes_acked(f.relay), c1); /* chunk 2 was never answered */
+	CHECK(send_chunk(&snd, &f, "ka000003", file + c1 + c2, c1 + c2 + 1, c3, total, '$', NULL) == 0);
+	CHECK(run_until(is_received, &f, &snd, NULL, STEP_LIMIT_MS));
+	CHECK(blob_is(&f, file, total));
+	CHECK(ft_relay_ack_received(f.relay, 0) == 0);
+	fix_stop(&f);
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+}
+
 /* keep_on_recipient_loss: a 413 from the device is not passed on; the
  * sender gets 200 from us and goes on. */
 UNIT_TEST(test_keep_on_device_error)
@@ -1201,7 +1240,7 @@ UNIT_TEST(test_source_bad_params)
 UNIT_MAIN(T(test_store_held_ack), T(test_store_ack_error), T(test_store_sender_leaves_before_ack),
 	  T(test_store_sender_aborts), T(test_store_hash_mismatch),
 	  T(test_store_too_many_bytes), T(test_detach_down_mid_transfer),
-	  T(test_keep_on_device_connection_loss), T(test_keep_on_device_error),
+	  T(test_keep_on_device_connection_loss), T(test_keep_device_acked_bytes), T(test_keep_on_device_error),
 	  T(test_keep_last_chunk_in_flight), T(test_keep_on_device_timeout), T(test_no_keep_still_ends), T(test_source_full_delivery),
 	  T(test_source_resume_range), T(test_source_inner_range), T(test_source_device_413), T(test_source_device_disconnect),
 	  T(test_source_hash_mismatch), T(test_source_backpressure_slow_reader), T(test_source_no_response_timeout),
