@@ -87,6 +87,9 @@ static void tick(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 {
 	struct pf *pf = arg;
 	static struct scan sc; /* loop thread only; too big for the stack */
+	static unsigned ticks;
+	if (++ticks % 60 == 0 && !pf->stopping)
+		pf_notify_housekeeping(pf);
 	sc.pf = pf;
 	sc.n = 0;
 	if (store_items_expiring_before(pf->st, pf_now_ms(), EXPIRY_PER_TICK, collect, &sc) < 0)

@@ -142,6 +142,8 @@ void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif
 void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif_kind kind);
 /* A device of aor registered: send what waits for it. */
 void pf_notify_flush(struct pf *pf, const char *aor_key);
+/* Retry waiting notifications whose target has a device; drop very old ones. */
+void pf_notify_housekeeping(struct pf *pf);
 /* Pull users: tell the device(s) of aor about their deferred items (all, or
  * just `only` when not NULL). instance NULL: every device. */
 void pf_notify_deferred_list(struct pf *pf, const char *aor_key, const char *instance, const struct store_item *only);

@@ -217,6 +217,39 @@ void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif
 	}
 }
 
+/* Once a minute (pf_expiry.c): a notification whose sender never comes back
+ * is dropped after twice the longest item lifetime; the others are tried
+ * again when their target has a device (a device that failed once). */
+#define NOTIF_HOUSEKEEPING_MAX 256
+
+struct hk {
+	struct pf *pf;
+	int64_t drop_before;
+};
+
+static int housekeep_one(void *arg, const struct store_notif *n)
+{
+	struct hk *h = arg;
+	if (n->created_at_ms < h->drop_before) {
+		log_warn("notification %s (%s for %s) dropped: %s has not been reachable for too long", n->id,
+			 n->kind == STORE_NOTIF_DELIVERED ? "delivered" : "failed", n->imdn_msgid, n->target);
+		store_notif_del(h->pf->st, n->id, NULL, NULL);
+		return 0;
+	}
+	struct loc_device dev;
+	if (location_lookup(h->pf->loc, n->target, &dev, 1))
+		notif_try(h->pf, n); /* quiet when nobody is there: REGISTER flushes */
+	return 0;
+}
+
+void pf_notify_housekeeping(struct pf *pf)
+{
+	struct hk h = {pf, pf_now_ms() - 2 * (int64_t)pf->opts->store_max_expiry * 1000};
+	/* Oldest first and bounded: the ones past their time, and a retry of
+	 * the oldest waiting ones (notif_try skips those without a device). */
+	store_notifs_created_before(pf->st, INT64_MAX, NOTIF_HOUSEKEEPING_MAX, housekeep_one, &h);
+}
+
 static int flush_one(void *arg, const struct store_notif *n)
 {
 	notif_try(arg, n);

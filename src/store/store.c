@@ -300,6 +300,13 @@ int store_deliveries_for_item(struct store *s, const char *item_id, store_delive
 	return s->ops->deliveries_for_item(s, item_id, cb, arg);
 }
 
+int store_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg)
+{
+	if (!s || !cb)
+		return -EINVAL;
+	return s->ops->notifs_created_before(s, t_ms, limit ? limit : STORE_SCAN_DEFAULT, cb, arg);
+}
+
 int store_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg)
 {
 	if (!key_ok(aor, STORE_AOR_MAX) || !cb)

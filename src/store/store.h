@@ -267,6 +267,8 @@ int store_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit, s
 int store_deliveries_for_item(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg);
 /* Notifications waiting for `aor`, oldest first. */
 int store_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);
+/* Notifications created before t_ms, oldest first (expiry of undeliverable ones). */
+int store_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg);
 /* Every registration (start-up: rebuild the location table). */
 int store_regs_all(struct store *s, store_reg_cb *cb, void *arg);
 

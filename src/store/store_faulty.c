@@ -125,6 +125,11 @@ static int f_deliveries_for_item(struct store *s, const char *item_id, store_del
 {
 	return INNER(s)->ops->deliveries_for_item(INNER(s), item_id, cb, arg);
 }
+static int f_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg)
+{
+	return INNER(s)->ops->notifs_created_before(INNER(s), t_ms, limit, cb, arg);
+}
+
 static int f_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg)
 {
 	return INNER(s)->ops->notifs_for(INNER(s), aor, limit, cb, arg);
@@ -151,6 +156,7 @@ static const struct store_ops faulty_ops = {
 	.items_expiring_before = f_items_expiring_before,
 	.deliveries_for_item = f_deliveries_for_item,
 	.notifs_for = f_notifs_for,
+	.notifs_created_before = f_notifs_created_before,
 	.regs_all = f_regs_all,
 };
 

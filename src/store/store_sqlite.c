@@ -100,7 +100,7 @@ static const char *const wsql[W_N] = {
 
 enum rstmt {
 	R_ITEM, R_THUMB, R_DLV, R_PART, R_PART_FIND, R_NOTIF, R_REG, R_PREFS,
-	R_ITEMS_RCPT, R_ITEMS_EXP, R_DLV_ITEM, R_NOTIFS_FOR, R_REGS_ALL,
+	R_ITEMS_RCPT, R_ITEMS_EXP, R_DLV_ITEM, R_NOTIFS_FOR, R_NOTIFS_OLD, R_REGS_ALL,
 	R_N
 };
 
@@ -120,6 +120,7 @@ static const char *const rsql[R_N] = {
 			" ORDER BY expires_at LIMIT ?",
 	[R_DLV_ITEM] = "SELECT " DLV_COLS " FROM delivery WHERE item_id=?",
 	[R_NOTIFS_FOR] = "SELECT " NOTIF_COLS " FROM notif WHERE target=? ORDER BY created_at LIMIT ?",
+	[R_NOTIFS_OLD] = "SELECT " NOTIF_COLS " FROM notif WHERE created_at < ? ORDER BY created_at LIMIT ?",
 	[R_REGS_ALL] = "SELECT " REG_COLS " FROM reg",
 };
 
@@ -794,6 +795,16 @@ static int sq_deliveries_for_item(struct store *s, const char *item_id, store_de
 	return scan(q, st, ROW_DLV, (void *)cb, arg);
 }
 
+static int sq_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = q->r[R_NOTIFS_OLD];
+
+	bi(st, 1, t_ms);
+	bi(st, 2, limit);
+	return scan(q, st, ROW_NOTIF, (void *)cb, arg);
+}
+
 static int sq_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg)
 {
 	struct sq *q = (struct sq *)s;
@@ -828,6 +839,7 @@ static const struct store_ops sqlite_ops = {
 	.items_expiring_before = sq_items_expiring_before,
 	.deliveries_for_item = sq_deliveries_for_item,
 	.notifs_for = sq_notifs_for,
+	.notifs_created_before = sq_notifs_created_before,
 	.regs_all = sq_regs_all,
 };
 
@@ -942,6 +954,9 @@ int store_sqlite_open(struct store **out, su_root_t *root, const char *path)
 	if ((err = check_wal(q->wdb)))
 		goto fail;
 	if ((err = schema(q->wdb)))
+		goto fail;
+	/* notifs_created_before: notifications by age (added without a schema version: idempotent). */
+	if ((err = exec(q->wdb, "CREATE INDEX IF NOT EXISTS notif_created ON notif(created_at);")))
 		goto fail;
 	if ((err = open_db(path, SQLITE_OPEN_READONLY, &q->rdb)))
 		goto fail;

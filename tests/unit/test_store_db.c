@@ -460,6 +460,14 @@ UNIT_TEST(t_scans)
 	CHECK_EQ_INT(store_notifs_for(s, "sip:alice@x", 0, collect_notif, &x), 3);
 	CHECK_STR(x.id[0], "n1");
 	CHECK_STR(x.id[2], "n3");
+	/* by age, any target: n1 and n9 were created at 1, n2 at 2, n3 at 3 */
+	memset(&x, 0, sizeof x);
+	CHECK_EQ_INT(store_notifs_created_before(s, 2, 0, collect_notif, &x), 2);
+	memset(&x, 0, sizeof x);
+	CHECK_EQ_INT(store_notifs_created_before(s, 3, 0, collect_notif, &x), 3);
+	CHECK_STR(x.id[2], "n2");
+	memset(&x, 0, sizeof x);
+	CHECK_EQ_INT(store_notifs_created_before(s, 100, 1, collect_notif, &x), 1); /* bounded */
 	memset(&x, 0, sizeof x);
 	CHECK_EQ_INT(store_regs_all(s, collect_reg, &x), 2);
 	memset(&x, 0, sizeof x);
