@@ -315,6 +315,7 @@ int partial_find(struct cpm_app *app, const struct sdp_file_selector *sel, const
 void partial_save(struct xfer *x);     /* (re)write the sidecar now */
 void partial_progress(struct xfer *x); /* ... at most every 1 MiB / 1 s */
 void partial_drop_meta(struct xfer *x);
+void partial_sweep_tmp(struct cpm_app *app); /* start-up: sidecar temporaries of killed processes */
 
 /* recv_log.c: Message-IDs of files this user's --dir already has (a re-delivery after a
  * server crash is acknowledged, not saved twice). */

@@ -389,6 +389,7 @@ int main(int argc, char **argv)
 			return CPM_EXIT_USAGE;
 		}
 		recv_log_init(&app);
+		partial_sweep_tmp(&app);
 		break;
 	default:
 		break;

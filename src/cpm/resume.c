@@ -36,6 +36,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,4 +407,33 @@ int partial_find(struct cpm_app *app, const struct sdp_file_selector *sel, const
 	}
 	closedir(d);
 	return rc;
+}
+
+/* A sidecar is written as NAME.tmp.PID and renamed; a process killed between
+ * the two leaves the temporary behind. At start-up, remove the ones whose
+ * writer is gone (only names of that exact shape, only in --dir). */
+void partial_sweep_tmp(struct cpm_app *app)
+{
+	if (app->dir_fd < 0)
+		return;
+	int fd = dup(app->dir_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	for (struct dirent *e; (e = readdir(d));) {
+		const char *t = strstr(e->d_name, ".cpm-part.meta.tmp.");
+		if (e->d_name[0] != '.' || !t)
+			continue;
+		char *end;
+		long pid = strtol(t + strlen(".cpm-part.meta.tmp."), &end, 10);
+		if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		if (unlinkat(app->dir_fd, e->d_name, 0) == 0)
+			vlog(app, "removed %s (left by a process that was killed)", e->d_name);
+	}
+	closedir(d);
 }

@@ -24,6 +24,7 @@ RECV_PID[bob]=$!
 PIDS+=("${RECV_PID[bob]}")
 part_over_1m() { [ "$(stat -c %s "$dir/.big.bin.cpm-part" 2>/dev/null || echo 0)" -gt 1048576 ]; }
 throttle_until "${RECV_PID[bob]}" 40 part_over_1m || fail "the device wrote no partial file of more than 1 MiB"
+sleep 0.3 # cpmd reads the 200s already sent before the kill's reset drops them
 kill -0 "${RECV_PID[bob]}" 2>/dev/null || fail "the device finished before it could be killed"
 kill -KILL "${RECV_PID[bob]}"
 wait "${RECV_PID[bob]}" 2>/dev/null || true

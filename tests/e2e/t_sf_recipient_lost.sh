@@ -22,6 +22,10 @@ send_pid=$SEND_PID send_out=$SEND_OUT send_err=$SEND_ERR
 # the device in 2 ms slices so the transfer cannot end between two looks.
 has_bytes() { [ -n "$(find "${RECV_DIR[bob]}" -type f -size +1024k -print -quit)" ]; }
 throttle_until "${RECV_PID[bob]}" 30 has_bytes || fail "bob's device wrote no MiB of the file"
+# The device is stopped now; give cpmd a moment to read the 200s the device
+# already sent: killing it makes the kernel reset the connection, and a reset
+# drops whatever cpmd has not read yet (then nothing would be known to resume).
+sleep 0.3
 kill -0 "${RECV_PID[bob]}" 2>/dev/null || fail "bob's device exited before it could be killed"
 kill -0 "$send_pid" 2>/dev/null || fail "the transfer ended before bob's device could be killed (too fast?)"
 kill -KILL "${RECV_PID[bob]}"
