@@ -65,17 +65,32 @@ void ft_leg_bye(struct ft_leg *leg)
 }
 
 /* CANCEL a ringing branch (only after a 1xx: RFC 3261 §9.1). */
-static void branch_cancel(struct ft *ft, struct ft_leg *b, const char *reason)
+bool pf_leg_cancel(struct ft_leg *b, const char *reason)
 {
 	if (!b->nh || b->terminated || b->final_status || b->answered)
-		return;
+		return false;
 	if (!b->got_provisional) {
 		b->cancel_wanted = true;
-		return;
+		return false;
 	}
 	b->cancel_wanted = false;
 	nua_cancel(b->nh, SIPTAG_REASON_STR(reason), TAG_END());
-	log_info("ft %s: branch %d (%s) cancelled: %s", ft->id, b->branch, b->device, reason);
+	return true;
+}
+
+void pf_leg_release(struct ft_leg *leg)
+{
+	if (!leg->nh)
+		return;
+	nua_handle_bind(leg->nh, NULL);
+	nua_handle_destroy(leg->nh);
+	leg->nh = NULL;
+}
+
+static void branch_cancel(struct ft *ft, struct ft_leg *b, const char *reason)
+{
+	if (pf_leg_cancel(b, reason))
+		log_info("ft %s: branch %d (%s) cancelled: %s", ft->id, b->branch, b->device, reason);
 }
 
 void ft_cancel_branches(struct ft *ft, int except, const char *reason)
@@ -636,15 +651,9 @@ static void ft_free(struct ft *ft)
 	 * store took it (a stored item or a resumable partial). */
 	if (ft->blob_path[0] && !ft->keep_blob)
 		unlink(ft->blob_path);
-	if (ft->up.nh) {
-		nua_handle_bind(ft->up.nh, NULL);
-		nua_handle_destroy(ft->up.nh);
-	}
+	pf_leg_release(&ft->up);
 	for (size_t i = 0; i < ft->nbranches; i++)
-		if (ft->branches[i].nh) {
-			nua_handle_bind(ft->branches[i].nh, NULL);
-			nua_handle_destroy(ft->branches[i].nh);
-		}
+		pf_leg_release(&ft->branches[i]);
 	log_debug("ft %s: freed", ft->id);
 	su_home_deinit(ft->home);
 	free(ft);
@@ -665,9 +674,7 @@ static void on_leg_terminated(struct ft *ft, struct ft_leg *leg)
 	if (leg->terminated)
 		return;
 	leg->terminated = true;
-	nua_handle_bind(leg->nh, NULL);
-	nua_handle_destroy(leg->nh);
-	leg->nh = NULL;
+	pf_leg_release(leg);
 	if (leg->branch < 0) {
 		/* Sender gone: whatever state, the other side goes too. A file
 		 * being made durable stays until its commit answers (pf_defer.c). */

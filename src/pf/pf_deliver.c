@@ -177,15 +177,9 @@ static void dlv_free(struct dlv *d)
 		su_timer_destroy(d->timer);
 	if (d->relay)
 		ft_relay_destroy(d->relay);
-	if (d->up.nh) {
-		nua_handle_bind(d->up.nh, NULL);
-		nua_handle_destroy(d->up.nh);
-	}
+	pf_leg_release(&d->up);
 	for (size_t i = 0; i < d->nbranches; i++)
-		if (d->branches[i].nh) {
-			nua_handle_bind(d->branches[i].nh, NULL);
-			nua_handle_destroy(d->branches[i].nh);
-		}
+		pf_leg_release(&d->branches[i]);
 	su_home_deinit(d->home);
 	free(d);
 }
@@ -222,23 +216,11 @@ static struct dlv *dlv_new(struct pf *pf, const struct store_item *it, bool pull
 	return d;
 }
 
-static void branch_cancel(struct dlv *d, struct ft_leg *b, const char *reason)
-{
-	if (!b->nh || b->terminated || b->final_status || b->answered)
-		return;
-	if (!b->got_provisional) {
-		b->cancel_wanted = true;
-		return;
-	}
-	b->cancel_wanted = false;
-	nua_cancel(b->nh, SIPTAG_REASON_STR(reason), TAG_END());
-}
-
 static void cancel_others(struct dlv *d, int except, const char *reason)
 {
 	for (size_t i = 0; i < d->nbranches; i++)
 		if ((int)i != except)
-			branch_cancel(d, &d->branches[i], reason);
+			pf_leg_cancel(&d->branches[i], reason);
 }
 
 static void stop_timer(struct dlv *d)
@@ -750,7 +732,7 @@ static void on_branch_response(struct dlv *d, struct ft_leg *b, int status, cons
 		if (status > 100)
 			b->got_provisional = true;
 		if (b->cancel_wanted)
-			branch_cancel(d, b, REASON_ELSEWHERE);
+			pf_leg_cancel(b, REASON_ELSEWHERE);
 		return;
 	}
 	if (status < 300) {
@@ -945,9 +927,7 @@ void pf_dlv_nua_event(struct pf *pf, struct ft_leg *leg, nua_event_t event, int 
 		if (leg->terminated)
 			break;
 		leg->terminated = true;
-		nua_handle_bind(leg->nh, NULL);
-		nua_handle_destroy(leg->nh);
-		leg->nh = NULL;
+		pf_leg_release(leg);
 		if (!leg->final_status)
 			leg->final_status = 500;
 		if (d->state == DLV_RELAYING && (leg->branch < 0 || leg->branch == d->winner) && !d->relay_done) {

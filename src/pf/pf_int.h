@@ -72,6 +72,11 @@ void pf_random_id(char out[STORE_ID_MAX + 1]); /* 32 hex characters */
 /* "user@host" key of a SIP URI string; 0 or -1. */
 int pf_aor_key_of_uri(const char *uri, char *out, size_t cap);
 void ft_leg_bye(struct ft_leg *leg);
+/* CANCEL a ringing branch (RFC 3261 §9.1: only after a 1xx; before that it
+ * is remembered in cancel_wanted). true when the CANCEL went out. */
+bool pf_leg_cancel(struct ft_leg *b, const char *reason);
+/* Unbind and destroy a leg's nua handle (idempotent). */
+void pf_leg_release(struct ft_leg *leg);
 void ft_respond_up(struct ft *ft, int status, const char *phrase, const char *warning);
 void ft_stop_timer(struct ft *ft);
 void ft_end(struct ft *ft, int status, const char *phrase);
