@@ -15,9 +15,9 @@
 #     the connection/session ended; a Byte-Range whose end passes its own
 #     total may get 400), nothing is stored (no blob, no partial file),
 #     and cpmd stays up and still stores a well-behaved file afterwards.
-# FAILS today (cpmd bug): after the 413 ("relay ...: too big (Byte-Range beyond
-# 1024 bytes)") a 0-byte blobs/tmp/<item> file stays, with an item row (state 0)
-# and a partial row (0 bytes) in cpmd.db, until the default expiry (7 days).
+#     (This once left a 0-byte blobs/tmp/<item> with its item and partial rows
+#     until expiry; fixed: a refused upload leaves nothing.)
+#  3b) a Cpm-Expires that is not a number of seconds, or beyond any lifetime -> 400.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || fail "python3 needed"
@@ -110,8 +110,9 @@ invite = ("INVITE sip:bob@%s SIP/2.0\r\n%s\r\nMax-Forwards: 70\r\n%sTo: <sip:bob
           "CSeq: 1 INVITE\r\nContact: <sip:%s:%d>\r\n"
           'Accept-Contact: *;+g.3gpp.icsi-ref="urn%%3Aurn-7%%3A3gpp-service.ims.icsi.oma.cpm.filetransfer"\r\n'
           "P-Preferred-Service: urn:urn-7:3gpp-service.ims.icsi.oma.cpm.filetransfer\r\n"
-          "Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s"
-          % (domain, via, common, domain, HOST, lport, len(sdp), sdp))
+          "%sContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s"
+          % (domain, via, common, domain, HOST, lport,
+             ("Cpm-Expires: %s\r\n" % kv["expires"]) if "expires" in kv else "", len(sdp), sdp))
 final = None
 deadline = time.time() + 15
 for attempt in range(6):
@@ -308,6 +309,12 @@ final_is 488 "3) a=file-range ending beyond the size"
 hostile zero "$T_DIR/doc.bin" invite range=0
 final_is 488 "3) a=file-range starting at 0"
 assert_no_grep "$CPMD_LOG" 'stored for bob' "a refused resume stored something"
+
+# 3b) a Cpm-Expires that is not a number of seconds (or absurdly large): 400
+hostile badexp "$T_DIR/doc.bin" invite expires=soon
+final_is 400 "3b) Cpm-Expires: soon"
+hostile hugeexp "$T_DIR/doc.bin" invite expires=99999999999999999999999
+final_is 400 "3b) Cpm-Expires beyond any lifetime"
 
 # 4) positive control: the matching resume is continued and stored
 hostile resume "$T_DIR/doc.bin" invite range=$((kept + 1)) msrp=rest
