@@ -1,35 +1,48 @@
-/* sipua: the SIP side of cpmd over sofia-sip nua: one nua instance listening
- * on UDP and TCP, the built-in registrar (REGISTER answered by us, bindings
- * in the location service), and dispatch of every other nua event to the
- * handler that main() installs (the pf layer). No CPM logic here. */
+/* sipua: the SIP side of cpmd over sofia-sip nua: one nua instance listening on UDP and TCP,
+ * the built-in registrar (REGISTER answered by us, bindings in the location service), legs
+ * and forks for the layers above (sip_leg.h, fork.h), and dispatch of new requests to the
+ * handlers that cpmd installs (pf). No CPM logic here, and nothing of cpmd's options: cpmd
+ * fills struct sipua_config. */
 #ifndef CPMD_SIPUA_SIPUA_H
 #define CPMD_SIPUA_SIPUA_H
 
-#include <sofia-sip/nua.h>
-#include <sofia-sip/sip.h>
-#include <sofia-sip/su_wait.h>
+#include <stdbool.h>
+#include <stdint.h>
 
-#include "cpmd/options.h"
+#include "common/domains.h"
 #include "sipua/location.h"
 #include "sipua/registrar.h"
+#include "sipua/sip_leg.h"
 
 struct sipua;
 struct store;
+struct loop;
 
-/* Every nua event that is not REGISTER/shutdown goes here (MESSAGE too: the
- * handler must answer it and destroy its handle). */
-typedef void sipua_event_f(void *arg, nua_event_t event, int status, char const *phrase, nua_t *nua,
-			   nua_handle_t *nh, nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[]);
+struct sipua_config {
+	const char *host;              /* SIP listen address (UDP and TCP) */
+	uint16_t port;
+	const struct domain_set *domains; /* the registrar serves these */
+	unsigned reg_min_expires;      /* 423 below */
+	unsigned reg_max_expires;      /* granted at most; also bounds TCP flow idle time */
+	const char *contact_params;    /* appended to our Contact, e.g. the CPM FT feature tag */
+	const char *user_agent;        /* User-Agent / Server */
+};
 
-/* st: where registrations are saved (may be NULL: memory only). */
-int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *opts, struct location *loc,
+/* A new INVITE (out of any dialog). The handler either binds the leg (sip_leg_bind) and
+ * answers it later, or answers it at once (sipua then releases it when its call ends). */
+typedef void sipua_invite_fn(void *arg, struct sip_leg *leg, const struct sip_msg *m);
+/* A MESSAGE out of dialog: answer it with sip_leg_respond() before returning. */
+typedef void sipua_message_fn(void *arg, struct sip_leg *leg, const struct sip_msg *m);
+
+/* st: where registrations are saved (may be NULL: memory only). The config's strings must
+ * outlive the sipua. */
+int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config *cfg, struct location *loc,
 		 struct store *st);
-void sipua_set_handler(struct sipua *s, sipua_event_f *cb, void *arg);
+/* Without handlers, INVITE gets 503 and MESSAGE 501. */
+void sipua_set_handlers(struct sipua *s, sipua_invite_fn *on_invite, sipua_message_fn *on_message, void *arg);
 /* Called for every device that registers or refreshes (see registrar.h). */
 void sipua_set_register_hook(struct sipua *s, registrar_hook_f *cb, void *arg);
-nua_t *sipua_nua(struct sipua *s);
-/* Start nua_shutdown; su_root_break() is called when it completes (or after
- * a grace period). */
+/* Start nua_shutdown; loop_break() is called when it completes (or after a grace period). */
 void sipua_shutdown(struct sipua *s);
 void sipua_destroy(struct sipua *s);
 
