@@ -80,6 +80,10 @@ int sip_msg_body_sdp(const struct sip_msg *m, struct cpm_arena *a, struct cpm_st
 struct cpm_str sip_msg_content_type(const struct sip_msg *m);
 struct cpm_str sip_msg_body(const struct sip_msg *m);
 
+/* "user@host" key (host lower-cased, location_aor_key) of a SIP URI string such as a stored
+ * sender "sip:alice@example.com". 0, or -1 when it has no user or host or is too long. */
+int sip_uri_aor_key(const char *uri, char *out, size_t cap);
+
 /* ---------------------------------------------------------------- legs */
 
 enum sip_leg_event {
@@ -116,6 +120,7 @@ struct sip_respond_opts {
 	                                the leg) — for a 2xx that creates a dialog */
 };
 
+/* phrase NULL: the standard reason phrase of the status (sofia's, as on the wire today). */
 /* Answers a server leg's request (the first INVITE, a re-INVITE after SIP_LEG_REINVITE, or a
  * MESSAGE). Everything passed is copied before returning. 0, or a negative errno (-EALREADY:
  * a final answer was already given). */
