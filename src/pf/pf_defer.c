@@ -133,7 +133,7 @@ static int create_store_relay(struct ft *ft, uint64_t resume_offset)
 	struct ft_relay_params rp = {
 		.size = ft->offer->sel.size,
 		.has_sha1 = ft->offer->sel.has_hash,
-		.max_size = ft->pf->cfg.max_file_size,
+		.max_size = policy_max_file_size(&ft->pf->cfg),
 		.blob_path = ft->blob_path,
 		.store_only = true,
 		.event = ft_relay_event_cb,
@@ -303,7 +303,7 @@ void ft_defer_keep_partial(struct ft *ft)
 		return;
 	ft->partial_kept = true;
 	uint64_t bytes = ft_relay_bytes(ft->relay);
-	if (!ft->offer->sel.has_hash || bytes == 0 || bytes >= ft->offer->sel.size) {
+	if (!policy_keep_partial(&ft->pf->cfg, ft->offer->sel.has_hash, bytes, ft->offer->sel.size)) {
 		/* Nothing a sender could resume (resume needs the hash). */
 		if (ft->item_written) {
 			/* A leftover RECEIVING row is expired like any partial. */

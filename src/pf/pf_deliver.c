@@ -519,7 +519,7 @@ static char *push_headers(struct pf *pf, const struct store_item *it, struct cpm
 {
 	char *hdrs = cpm_arena_printf(tmp, "Referred-By: <%s>\r\nAccept-Contact: *;%s\r\n", it->sender,
 				      CPM_FT_ICSI_TAG);
-	if (hdrs && pf->cfg.push_asserted_identity)
+	if (hdrs && policy_push_asserted_identity(&pf->cfg))
 		hdrs = cpm_arena_printf(tmp, "%sP-Asserted-Identity: <%s>\r\n", hdrs, it->sender);
 	if (hdrs && it->conv_id[0])
 		hdrs = cpm_arena_printf(tmp, "%sConversation-ID: %s\r\n", hdrs, it->conv_id);
@@ -679,7 +679,7 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 	/* Busy items (being delivered, or finished but not yet deleted) come
 	 * back in the scan and are skipped: ask for enough rows to see past
 	 * them (bounded: at most this many items are busy for one user). */
-	if (store_items_for_recipient(pf->st, aor, 2 * pf->cfg.delivery_per_device + k->room, kick_collect, k) >= 0)
+	if (store_items_for_recipient(pf->st, aor, 2 * policy_delivery_room(&pf->cfg, 0) + k->room, kick_collect, k) >= 0)
 		for (size_t i = 0; i < k->n; i++) {
 			struct store_item it = k->items[i];
 			struct resume_ctx rc = {.devs = devs, .nd = nd, .dev = -1};

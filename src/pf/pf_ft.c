@@ -403,7 +403,7 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 	struct ft_relay_params rp = {
 		.size = ft->offer->sel.size,
 		.has_sha1 = ft->offer->sel.has_hash,
-		.max_size = pf->cfg.max_file_size,
+		.max_size = policy_max_file_size(&pf->cfg),
 		.blob_path = ft->blob_path,
 		/* the device's leg failing switches to store mode (pf_defer.c) */
 		.keep_on_recipient_loss = ft_defer_allowed(ft),

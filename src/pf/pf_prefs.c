@@ -18,21 +18,12 @@ void pf_prefs_get(struct pf *pf, const char *aor_key, struct pf_user_policy *out
 /* "sip:bob@example.com:method=pull" or "bob@example.com:method=pull". */
 static int apply_one(struct pf *pf, const char *spec)
 {
-	char k[LOC_MAX_AOR], key[32], val[32];
+	char k[LOC_MAX_AOR], key[POLICY_PREF_TOKEN_MAX], val[POLICY_PREF_TOKEN_MAX];
 	if (policy_parse_user_pref(spec, k, sizeof k, key, sizeof key, val, sizeof val))
 		return -1;
 	struct store_prefs p;
-	if (store_prefs_get(pf->st, k, &p)) {
-		/* No record yet: start from what the user gets today, deferral on
-		 * (the operator's switch still wins when it is read). */
-		struct pf_user_policy d;
-		memset(&p, 0, sizeof p);
-		snprintf(p.aor, sizeof p.aor, "%s", k);
-		pf_prefs_get(pf, k, &d);
-		p.defer = true;
-		p.method = d.method;
-		p.on_expiry = d.on_expiry;
-	}
+	if (store_prefs_get(pf->st, k, &p))
+		policy_new_prefs(&pf->cfg, k, &p); /* no record yet */
 	if (policy_apply_user_pref(&p, key, val))
 		return -1;
 	/* A start-up write: pf_prefs_apply_options waits for it (store_sync) and fails cpmd if
