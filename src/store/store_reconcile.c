@@ -119,7 +119,8 @@ static int item_cb(void *arg, const struct store_item *it)
 		return 0;
 	struct blob_name key;
 	snprintf(key.id, sizeof key.id, "%s", it->id);
-	struct blob_name *b = bsearch(&key, r->blobs, r->nblobs, sizeof *r->blobs, blob_cmp);
+	/* (no blob at all: r->blobs is NULL, which bsearch must not be given) */
+	struct blob_name *b = r->nblobs ? bsearch(&key, r->blobs, r->nblobs, sizeof *r->blobs, blob_cmp) : NULL;
 	if (b) {
 		b->owned = true;
 		return 0;
