@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sofia-sip/su.h>
@@ -14,6 +13,7 @@
 
 #include "common/log.h"
 #include "cpmd/options.h"
+#include "net/loop_su.h"
 #include "net/msrp_relay.h"
 #include "pf/pf.h"
 #include "sipua/location.h"
@@ -22,29 +22,14 @@
 #include "store/store.h"
 
 struct daemon {
-	su_root_t *root;
+	struct loop *loop;
+	su_root_t *root; /* loop_su_root(loop), for the modules that still take it */
 	struct sipua *sipua;
 	struct pf *pf;
 	int sigfd;
 	int sigwait_idx;
 	int stopping;
 };
-
-static int mkdir_p(const char *path)
-{
-	char buf[1100];
-	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-		return -1;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return (mkdir(buf, 0700) && errno != EEXIST) ? -1 : 0;
-}
 
 static int on_signal(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 {
@@ -72,7 +57,6 @@ int main(int argc, char **argv)
 	struct location *loc = NULL;
 	struct msrp_hub *hub = NULL;
 	struct store *st = NULL;
-	char blobs[1100], dbpath[1100];
 	int rc = 1;
 
 	memset(&d, 0, sizeof d);
@@ -84,11 +68,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cpmd: invalid --log-level \"%s\" (error, warn, info, debug)\n", opts.log_level);
 		return 2;
 	}
-	snprintf(blobs, sizeof blobs, "%s/blobs/tmp", opts.data_dir);
-	if (mkdir_p(blobs)) {
-		log_error("cannot create data directory %s: %s", blobs, strerror(errno));
-		return 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -96,23 +75,21 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
-	su_init();
-	d.root = su_root_create(&d);
-	if (!d.root) {
+	if (loop_create(&d.loop)) {
 		log_error("cannot create the event loop");
 		goto out;
 	}
-	su_root_threading(d.root, 0);
+	d.root = loop_su_root(d.loop);
 	if (location_create(&loc, opts.max_users, opts.max_devices)) {
 		log_error("out of memory");
 		goto out;
 	}
 	/* The durable store: registrations, stored files, partial uploads,
-	 * deferred notifications (docs/internals/store.md). */
-	snprintf(dbpath, sizeof dbpath, "%s/cpmd.db", opts.data_dir);
-	int src = store_sqlite_open(&st, d.root, dbpath);
+	 * deferred notifications; it owns the data directory and creates its
+	 * layout (docs/internals/store.md). */
+	int src = store_open_dir(&st, d.loop, opts.data_dir);
 	if (src) {
-		log_error("cannot open the store %s: %s", dbpath, strerror(-src));
+		log_error("cannot open the store in %s: %s", opts.data_dir, strerror(-src));
 		goto out;
 	}
 	if (opts.test_store_fail) {
@@ -129,7 +106,7 @@ int main(int argc, char **argv)
 	}
 	int restored = registrar_restore(st, loc);
 	if (restored)
-		log_info("restored %d registration(s) from %s", restored, dbpath);
+		log_info("restored %d registration(s) from the store in %s", restored, opts.data_dir);
 	if (sipua_create(&d.sipua, d.root, &opts, loc, st))
 		goto out;
 	struct msrp_hub_cfg hc = {
@@ -175,8 +152,6 @@ out:
 		su_root_deregister(d.root, d.sigwait_idx);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
-	if (d.root)
-		su_root_destroy(d.root);
-	su_deinit();
+	loop_destroy(d.loop);
 	return rc;
 }

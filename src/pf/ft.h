@@ -55,7 +55,6 @@ struct ft {
 	char recipient[LOC_MAX_AOR];
 	struct sdp_ft *offer;   /* the sender's SDP */
 	struct ft_relay *relay;
-	char blob_path[1200];
 	char *fork_ct;          /* Content-Type of the forked INVITE body */
 	char *fork_body;
 	size_t fork_body_len;
@@ -72,7 +71,7 @@ struct ft {
 	size_t nbranches;
 	struct ft_leg *branches;
 	/* store-and-forward (pf_defer.c) */
-	char item_id[33];       /* our id: names the blob (blobs/tmp/<id>) from the start */
+	char item_id[33];       /* our id: names the item's partial (then its blob) from the start */
 	char sender_key[LOC_MAX_AOR]; /* "user@host" of the sender */
 	char sender_display[128];
 	uint64_t req_expires;   /* Cpm-Expires from the sender (0 = none) */
@@ -88,7 +87,8 @@ struct ft {
 	bool no_answer;         /* deferred because no device answered: do not ring them again at once */
 	bool committing;        /* RECEIVED: the blob commit + item update are in flight */
 	int64_t expires_ms;     /* when the stored copy expires */
-	bool keep_blob;         /* blobs/tmp/<item_id> belongs to the store now */
+	bool has_partial;       /* the item's partial was opened for this transfer (its tee) */
+	bool keep_blob;         /* the item's partial belongs to the store now (not removed at the end) */
 	bool resumed;           /* this upload continues a partial */
 	uint64_t resume_from;   /* bytes of the partial it continues */
 	char imdn_id[STORE_MSGID_MAX + 1];

@@ -2,6 +2,7 @@
  * media, end both legs together. See pf.h and docs/ARCHITECTURE.md §3. */
 #include "pf/pf.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,7 +377,6 @@ static void pf_on_invite(struct pf *pf, nua_t *nua, nua_handle_t *nh, sip_t cons
 	pf_random_id(ft->item_id);
 	ft->created_ms = pf_now_ms();
 	ft->expires_ms = pf_expiry_for(pf, ft->created_ms, ft->req_expires);
-	snprintf(ft->blob_path, sizeof ft->blob_path, "%s/blobs/tmp/%s", pf->opts->data_dir, ft->item_id);
 	ft->fork_headers = sipglue_carried_headers(ft->home, sip);
 	/* The IMDN id of this file: the sender's file-transfer-id (ours when it
 	 * gave none, or one too long to be an IMDN Message-ID). */
@@ -434,20 +434,34 @@ static void pf_on_invite(struct pf *pf, nua_t *nua, nua_handle_t *nh, sip_t cons
 		goto out;
 	}
 
-	/* The relay exists before we fork: its DOWN path goes in the offers. */
+	/* The relay exists before we fork: its DOWN path goes in the offers.
+	 * Its tee is the item's partial, opened by the store (a transfer that
+	 * turns into a deferred one goes on in it). */
+	int bfd = -1;
+	uint64_t bsize;
+	if (pf->blobq) {
+		int brc = store_blob_open_partial(pf->blobq, ft->item_id, true, &bfd, &bsize);
+		if (brc)
+			log_error("ft %s: cannot open the partial of item %s: %s", ft->id, ft->item_id, strerror(-brc));
+		ft->has_partial = brc == 0;
+	}
 	struct ft_relay_params rp = {
 		.size = ft->offer->sel.size,
 		.has_sha1 = ft->offer->sel.has_hash,
 		.max_size = pf->opts->max_file_size,
-		.blob_path = ft->blob_path,
+		.has_blob = bfd >= 0,
+		.blob_fd = bfd, /* the relay's once created (it closes it) */
 		/* the device's leg failing switches to store mode (pf_defer.c) */
 		.keep_on_recipient_loss = ft_defer_allowed(ft),
 		.event = ft_relay_event_cb,
 	};
 	if (rp.has_sha1)
 		memcpy(rp.sha1, ft->offer->sel.hash, 20);
-	if (ft_relay_create(&ft->relay, pf->hub, &rp, ft_relay_done_cb, ft) ||
-	    ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
+	bool relay_ok = !(pf->blobq && bfd < 0) &&
+			ft_relay_create(&ft->relay, pf->hub, &rp, ft_relay_done_cb, ft) == 0;
+	if (!relay_ok && bfd >= 0)
+		close(bfd); /* not taken by the relay: still ours */
+	if (!relay_ok || ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
 		log_warn("ft %s: cannot set up the MSRP relay", ft->id);
 		ft_respond_up(ft, 500, "Cannot Anchor MSRP Session", NULL);
 		ft->state = FT_ENDING;
@@ -648,9 +662,10 @@ static void ft_free(struct ft *ft)
 	if (ft->relay)
 		ft_relay_destroy(ft->relay);
 	/* The tee of a live transfer is not kept once it is over, unless the
-	 * store took it (a stored item or a resumable partial). */
-	if (ft->blob_path[0] && !ft->keep_blob)
-		unlink(ft->blob_path);
+	 * store took it (a stored item or a resumable partial). The relay
+	 * closed its descriptor above; the store unlinks off the loop. */
+	if (ft->has_partial && !ft->keep_blob)
+		pf_blob_remove(ft->pf, ft->item_id, true);
 	pf_leg_release(&ft->up);
 	for (size_t i = 0; i < ft->nbranches; i++)
 		pf_leg_release(&ft->branches[i]);
@@ -769,6 +784,38 @@ void pf_nua_event(void *arg, nua_event_t event, int status, char const *phrase, 
 
 /* -------------------------------------------------------------- pf API */
 
+struct blob_rm {
+	char id[STORE_ID_MAX + 1];
+	bool partial;
+};
+
+static void blob_removed(void *arg, int err)
+{
+	struct blob_rm *c = arg;
+	if (err == -ENOENT)
+		log_debug("item %s: %s already gone", c->id, c->partial ? "partial" : "blob");
+	else if (err)
+		log_error("item %s: cannot remove its %s: %s (the start-up reconcile will)", c->id,
+			  c->partial ? "partial" : "blob", strerror(-err));
+	free(c);
+}
+
+void pf_blob_remove(struct pf *pf, const char *item_id, bool partial)
+{
+	struct blob_rm *c = calloc(1, sizeof *c);
+	int rc = !c ? -ENOMEM : !pf->blobq ? -ESHUTDOWN : 0;
+	if (!rc) {
+		PF_COPY(c->id, item_id);
+		c->partial = partial;
+		rc = store_blob_remove(pf->blobq, item_id, partial, blob_removed, c);
+	}
+	if (rc) {
+		log_warn("item %s: %s not removed now (%s): left for the start-up reconcile", item_id,
+			 partial ? "partial" : "blob", strerror(-rc));
+		free(c);
+	}
+}
+
 int64_t pf_now_ms(void)
 {
 	struct timespec ts;
@@ -821,18 +868,18 @@ int pf_create(struct pf **pp, su_root_t *root, nua_t *nua, const struct cpmd_opt
 	snprintf(pf->contact_tcp, sizeof pf->contact_tcp, "<sip:%s%s%s:%u;transport=tcp>;%s", lb, h, rb,
 		 opts->sip_port, CPM_FT_ICSI_TAG);
 	if (st) {
-		int rc = blob_dir_open(&pf->bd, opts->data_dir);
-		if (rc) {
-			log_error("cannot open the blob directory under %s: %s", opts->data_dir, strerror(-rc));
+		struct blob_dir *bd = store_blob_dir(st);
+		if (!bd) {
+			log_error("the store has no blob directory (store_open_dir)");
 			goto fail;
 		}
 		struct store_reconcile_report rep;
-		rc = store_reconcile(st, pf->bd, pf_now_ms(), &rep, pf_on_reconcile_failed, NULL, pf);
+		int rc = store_reconcile(st, bd, pf_now_ms(), &rep, pf_on_reconcile_failed, NULL, pf);
 		if (rc < 0) {
 			log_error("start-up reconcile of the store failed: %s", strerror(-rc));
 			goto fail;
 		}
-		if (store_blobq_create(&pf->blobq, st, pf->bd)) {
+		if (store_blobq_create(&pf->blobq, st, bd)) {
 			log_error("cannot start the blob commit thread");
 			goto fail;
 		}
@@ -844,7 +891,6 @@ int pf_create(struct pf **pp, su_root_t *root, nua_t *nua, const struct cpmd_opt
 fail:
 	if (pf->blobq)
 		store_blobq_destroy(pf->blobq);
-	blob_dir_close(pf->bd);
 	free(pf);
 	return -1;
 }
@@ -908,12 +954,11 @@ void pf_destroy(struct pf *pf)
 	pf_expiry_stop(pf);
 	/* Store and blob callbacks point to transfers, notifications and pf
 	 * itself: let every one of them run while all of that is still alive.
-	 * The blob queue finishes its commits (and submits their item updates),
-	 * then a barrier on the store is waited for on the loop. */
-	if (pf->blobq) {
-		store_blobq_destroy(pf->blobq);
-		pf->blobq = NULL;
-	}
+	 * The blob queue answers everything queued (commits submit their item
+	 * updates), then a barrier on the store is waited for on the loop. The
+	 * queue itself stays until the transfers are freed: they ask it to
+	 * remove their partials. */
+	store_blobq_drain(pf->blobq);
 	if (pf->st) {
 		int done = 0;
 		if (store_sync(pf->st, drained, &done) == 0)
@@ -926,6 +971,8 @@ void pf_destroy(struct pf *pf)
 	}
 	pf_deliver_destroy_all(pf);
 	pf_msg_destroy_all(pf);
-	blob_dir_close(pf->bd);
+	/* Runs the removals just asked for; their answers point to nothing of pf. */
+	store_blobq_destroy(pf->blobq);
+	pf->blobq = NULL;
 	free(pf);
 }

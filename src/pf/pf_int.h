@@ -20,7 +20,6 @@
 #include "cpmd/options.h"
 #include "pf/ft.h"
 #include "pf/pf.h"
-#include "store/blob.h"
 #include "store/store.h"
 #include "store/store_blobq.h"
 
@@ -40,8 +39,7 @@ struct pf {
 	struct location *loc;
 	struct msrp_hub *hub;
 	struct store *st;          /* NULL: no store-and-forward (tests of the live path) */
-	struct blob_dir *bd;
-	struct store_blobq *blobq;
+	struct store_blobq *blobq; /* the blob files: opened, removed, moved only through it */
 	struct ft *list;
 	size_t nft;
 	struct dlv *dlvs;          /* deliveries in progress (push and pull) */
@@ -68,6 +66,11 @@ void pf_fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path);
 int pf_build_body(su_home_t *home, const char *sdp, const struct mime_part *parts, size_t nparts, char **ct,
 		  char **body, size_t *len);
 int64_t pf_now_ms(void);
+/* Ask the store to remove the item's partial (partial) or complete blob, on
+ * its blob thread; a failure is logged when it answers. Without the blob
+ * queue (no store, or shut down) the file is left for the start-up
+ * reconcile. */
+void pf_blob_remove(struct pf *pf, const char *item_id, bool partial);
 void pf_random_id(char out[STORE_ID_MAX + 1]); /* 32 hex characters */
 /* "user@host" key of a SIP URI string; 0 or -1. */
 int pf_aor_key_of_uri(const char *uri, char *out, size_t cap);

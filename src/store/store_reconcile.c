@@ -4,10 +4,12 @@
 #include "store/store_backend.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "net/loop.h"
 #include "store/blob.h"
 
 struct rec {
@@ -151,7 +153,7 @@ static int drain(struct store *s)
 	if (err)
 		return err;
 	while (!done)
-		su_root_step(s->root, 100);
+		loop_step(s->loop, 100);
 	return done < 0 ? done : 0;
 }
 

@@ -10,12 +10,13 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "net/loop.h"
 #include "store/blob.h"
 #include "store/store_blobq.h"
 #include "store/store.h"
 #include "unit.h"
 
-static su_root_t *root;
+static struct loop *loop;
 static char dir[256], dbpath[300];
 
 static uint64_t now_ms(void)
@@ -29,8 +30,8 @@ static uint64_t now_ms(void)
 static void env_up(void)
 {
 	log_threshold = LOG_WARN;
-	su_init();
-	root = su_root_create(NULL);
+	if (loop_create(&loop))
+		abort();
 	snprintf(dir, sizeof dir, "/tmp/cpm_blob_test.XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
@@ -41,8 +42,7 @@ static void env_down(void)
 {
 	char cmd[400];
 
-	su_root_destroy(root);
-	su_deinit();
+	loop_destroy(loop);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "  (could not remove %s)\n", dir);
@@ -188,7 +188,7 @@ static bool wait_done(unsigned n)
 	uint64_t end = now_ms() + 5000;
 
 	while (done_n < n && now_ms() < end)
-		su_root_step(root, 10);
+		loop_step(loop, 10);
 	return done_n >= n;
 }
 
@@ -226,7 +226,7 @@ UNIT_TEST(t_reconcile)
 	env_up();
 	done_n = 0;
 	done_err = 0;
-	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
 	/* final blobs */
 	item(s, "stored1", STORE_ITEM_STORED, now + 1);        /* blob kept */
@@ -314,7 +314,7 @@ static bool wait_ack(struct ack *a, unsigned n)
 	uint64_t end = now_ms() + 5000;
 
 	while (a->n < n && now_ms() < end)
-		su_root_step(root, 10);
+		loop_step(loop, 10);
 	return a->n >= n;
 }
 
@@ -330,7 +330,7 @@ static void blobq_round(bool faulty)
 
 	env_up();
 	done_n = 0;
-	CHECK_EQ_INT(store_sqlite_open(&inner, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&inner, loop, dbpath), 0);
 	s = inner;
 	/* faulty: the 3rd write (item put, partial put, then the STORED update) fails */
 	if (faulty)
