@@ -24,12 +24,12 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <sofia-sip/su_wait.h>
+#include "net/loop.h"
 
 #include "store/store.h"
 
 static unsigned pending, failed;
-static su_root_t *root;
+static struct loop *loop;
 
 static double now_s(void)
 {
@@ -56,7 +56,7 @@ static void done(void *arg, int err)
 static void drain(unsigned below)
 {
 	while (pending > below)
-		su_root_step(root, 100);
+		loop_step(loop, 100);
 }
 
 static void base_item(struct store_item *it, const char *id, const char *recipient, unsigned i, int64_t now)
@@ -168,10 +168,12 @@ int main(int argc, char **argv)
 		perror(path);
 		return 1;
 	}
-	su_init();
-	root = su_root_create(NULL);
+	if (loop_create(&loop)) {
+		fprintf(stderr, "sf_fill: cannot create the event loop\n");
+		return 1;
+	}
 	snprintf(path, sizeof path, "%s/cpmd.db", dir);
-	if ((err = store_sqlite_open(&s, root, path))) {
+	if ((err = store_sqlite_open(&s, loop, path))) {
 		fprintf(stderr, "sf_fill: open %s: %s\n", path, strerror(-err));
 		return 1;
 	}
@@ -194,7 +196,7 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			while ((err = store_item_put(s, &it, NULL, done, NULL)) == -EAGAIN)
-				su_root_step(root, 10);
+				loop_step(loop, 10);
 			if (err) {
 				fprintf(stderr, "sf_fill: item_put: %s\n", strerror(-err));
 				return 1;
@@ -256,7 +258,6 @@ int main(int argc, char **argv)
 	printf("sf_fill: %s has %u items with real %" PRIu64 "-byte blobs (%u (re)created)\n", aor, tn, tsize, fixed);
 	store_close(s);
 	close(bfd);
-	su_root_destroy(root);
-	su_deinit();
+	loop_destroy(loop);
 	return failed ? 1 : 0;
 }

@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sofia-sip/su_wait.h>
+#include "net/loop.h"
 
 #include "store/store.h"
 
@@ -109,7 +109,7 @@ static void up_done(void *arg, int err)
 	}
 }
 
-static void item_updates(struct store *s, su_root_t *root, unsigned n)
+static void item_updates(struct store *s, struct loop *loop, unsigned n)
 {
 	struct store_item it;
 	struct store_stats st;
@@ -123,7 +123,7 @@ static void item_updates(struct store *s, su_root_t *root, unsigned n)
 		pending++;
 	}
 	while (pending)
-		su_root_step(root, 100);
+		loop_step(loop, 100);
 	store_stats_get(s, &st);
 	tx0 = st.transactions;
 	t0 = now_s();
@@ -134,7 +134,7 @@ static void item_updates(struct store *s, su_root_t *root, unsigned n)
 		pending++;
 	}
 	while (pending)
-		su_root_step(root, 100);
+		loop_step(loop, 100);
 	t1 = now_s();
 	store_stats_get(s, &st);
 	printf("item updates, all in flight: %u durable store_item_update in %.3f s = %.0f/s (%" PRIu64
@@ -152,7 +152,7 @@ static void item_updates(struct store *s, su_root_t *root, unsigned n)
 		pending++;
 	}
 	while (pending)
-		su_root_step(root, 100);
+		loop_step(loop, 100);
 	t1 = now_s();
 	store_stats_get(s, &st);
 	printf("item updates, closed loop x%u: %u durable store_item_update in %.3f s = %.0f/s (%" PRIu64
@@ -229,7 +229,7 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void lookups(struct store *s, su_root_t *root, unsigned items)
+static void lookups(struct store *s, struct loop *loop, unsigned items)
 {
 	enum { LOOKUPS = 10000 };
 	static double lat[LOOKUPS];
@@ -247,7 +247,7 @@ static void lookups(struct store *s, su_root_t *root, unsigned items)
 		pending++;
 	}
 	while (pending)
-		su_root_step(root, 100);
+		loop_step(loop, 100);
 	t1 = now_s();
 	printf("fill:                %u items in %.1f s = %.0f/s (%u failed), RSS %ld -> %ld KiB\n", items, t1 - t0,
 	       items / (t1 - t0), failed, rss0, rss_kib());
@@ -288,7 +288,7 @@ int main(int argc, char **argv)
 	struct store_delivery d;
 	struct store_stats st;
 	struct store *s;
-	su_root_t *root;
+	struct loop *loop;
 	double t0, t1;
 	int err;
 
@@ -302,9 +302,11 @@ int main(int argc, char **argv)
 	}
 	snprintf(path, sizeof path, "%s/bench.db", dir);
 	unlink(path);
-	su_init();
-	root = su_root_create(NULL);
-	if ((err = store_sqlite_open(&s, root, path))) {
+	if (loop_create(&loop)) {
+		fprintf(stderr, "store_bench: cannot create the event loop\n");
+		return 1;
+	}
+	if ((err = store_sqlite_open(&s, loop, path))) {
 		fprintf(stderr, "store_bench: open %s: %s\n", path, strerror(-err));
 		return 1;
 	}
@@ -320,7 +322,7 @@ int main(int argc, char **argv)
 		pending++;
 	}
 	while (pending)
-		su_root_step(root, 100);
+		loop_step(loop, 100);
 	t1 = now_s();
 	store_stats_get(s, &st);
 	printf("group commit:        %u durable updates in %.3f s = %.0f/s (%" PRIu64 " transactions, "
@@ -340,7 +342,7 @@ int main(int argc, char **argv)
 		pending++;
 	}
 	while (pending)
-		su_root_step(root, 100);
+		loop_step(loop, 100);
 	t1 = now_s();
 	store_stats_get(s, &st);
 	printf("closed loop x%u:    %u durable updates in %.3f s = %.0f/s (%" PRIu64 " transactions, %u failed)\n",
@@ -355,15 +357,15 @@ int main(int argc, char **argv)
 			return 1;
 		pending++;
 		while (pending)
-			su_root_step(root, 100);
+			loop_step(loop, 100);
 	}
 	t1 = now_s();
 	store_stats_get(s, &st);
 	printf("one tx per write:    %u durable updates in %.3f s = %.0f/s (%" PRIu64 " transactions)\n", n_serial,
 	       t1 - t0, n_serial / (t1 - t0), st.transactions - tx0);
-	item_updates(s, root, n);
+	item_updates(s, loop, n);
 	if (items)
-		lookups(s, root, items);
+		lookups(s, loop, items);
 	store_close(s);
 	if (argc <= 1) { /* our own temporary directory: leave nothing behind */
 		static const char *const sfx[] = {"", "-wal", "-shm"};
@@ -375,7 +377,6 @@ int main(int argc, char **argv)
 		rmdir(dir);
 	} else
 		printf("database: %s\n", path);
-	su_root_destroy(root);
-	su_deinit();
+	loop_destroy(loop);
 	return failed ? 1 : 0;
 }

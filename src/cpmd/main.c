@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -30,22 +29,6 @@ struct daemon {
 	int sigwait_idx;
 	int stopping;
 };
-
-static int mkdir_p(const char *path)
-{
-	char buf[1100];
-	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-		return -1;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return (mkdir(buf, 0700) && errno != EEXIST) ? -1 : 0;
-}
 
 static void on_signal(void *arg)
 {
@@ -72,7 +55,6 @@ int main(int argc, char **argv)
 	struct location *loc = NULL;
 	struct msrp_hub *hub = NULL;
 	struct store *st = NULL;
-	char blobs[1100], dbpath[1100];
 	int rc = 1;
 
 	memset(&d, 0, sizeof d);
@@ -83,11 +65,6 @@ int main(int argc, char **argv)
 	if (log_level_parse(opts.log_level, &log_threshold)) {
 		fprintf(stderr, "cpmd: invalid --log-level \"%s\" (error, warn, info, debug)\n", opts.log_level);
 		return 2;
-	}
-	snprintf(blobs, sizeof blobs, "%s/blobs/tmp", opts.data_dir);
-	if (mkdir_p(blobs)) {
-		log_error("cannot create data directory %s: %s", blobs, strerror(errno));
-		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t mask;
@@ -105,11 +82,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* The durable store: registrations, stored files, partial uploads,
-	 * deferred notifications (docs/internals/store.md). */
-	snprintf(dbpath, sizeof dbpath, "%s/cpmd.db", opts.data_dir);
-	int src = store_sqlite_open(&st, loop_su_root(d.loop), dbpath);
+	 * deferred notifications; it owns the data directory and creates its
+	 * layout (docs/internals/store.md). */
+	int src = store_open_dir(&st, d.loop, opts.data_dir);
 	if (src) {
-		log_error("cannot open the store %s: %s", dbpath, strerror(-src));
+		log_error("cannot open the store in %s: %s", opts.data_dir, strerror(-src));
 		goto out;
 	}
 	if (opts.test_store_fail) {
@@ -126,7 +103,7 @@ int main(int argc, char **argv)
 	}
 	int restored = registrar_restore(st, loc);
 	if (restored)
-		log_info("restored %d registration(s) from %s", restored, dbpath);
+		log_info("restored %d registration(s) from the store in %s", restored, opts.data_dir);
 	struct pf_config pcfg;
 	struct sipua_config scfg;
 	cpmd_pf_config(&opts, &pcfg);
@@ -143,7 +120,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	struct pf_deps deps = {
-		.loop = d.loop, .sipua = d.sipua, .loc = loc, .hub = hub, .st = st, .data_dir = opts.data_dir};
+		.loop = d.loop, .sipua = d.sipua, .loc = loc, .hub = hub, .st = st};
 	if (pf_create(&d.pf, &deps, &pcfg)) {
 		log_error("cannot create the participating function");
 		goto out;

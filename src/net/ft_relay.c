@@ -325,8 +325,7 @@ static void relay_free(struct hub_defer *d)
 
 /* The parts every kind of relay has: timer, hash context (and blob for a
  * relay that receives), callbacks. Sessions are added by the caller. */
-struct ft_relay *relay_new(struct msrp_hub *h, const char *blob_path, ft_relay_done_f *done, void *arg,
-			   int *err)
+struct ft_relay *relay_new(struct msrp_hub *h, int blob_fd, ft_relay_done_f *done, void *arg, int *err)
 {
 	struct ft_relay *r = calloc(1, sizeof *r);
 	int rc;
@@ -341,7 +340,7 @@ struct ft_relay *relay_new(struct msrp_hub *h, const char *blob_path, ft_relay_d
 	r->fwd_txn = -1;
 	r->src_fd = -1;
 	r->defer.fn = relay_free;
-	rc = tee_open(&r->tee, blob_path);
+	rc = tee_open(&r->tee, blob_fd);
 	if (rc) {
 		free(r);
 		*err = rc;
@@ -349,6 +348,7 @@ struct ft_relay *relay_new(struct msrp_hub *h, const char *blob_path, ft_relay_d
 	}
 	r->timer = su_timer_create(su_root_task(hub_root(h)), 0);
 	if (!r->timer) {
+		r->tee.fd = -1; /* the caller's still */
 		tee_close(&r->tee);
 		free(r);
 		*err = -ENOMEM;
@@ -357,9 +357,13 @@ struct ft_relay *relay_new(struct msrp_hub *h, const char *blob_path, ft_relay_d
 	return r;
 }
 
-/* Undo relay_new() and relay_leg_add() before the relay was handed out. */
+/* Undo relay_new() and relay_leg_add() before the relay was handed out.
+ * The blob descriptors the caller passed are not closed: creation failed,
+ * so they are still the caller's (msrp_relay.h, FILE DESCRIPTORS). */
 void relay_discard(struct ft_relay *r)
 {
+	r->tee.fd = -1;
+	r->src_fd = -1;
 	for (int l = 0; l < 2; l++)
 		if (r->leg[l].in_hub)
 			hub_session_del(r->hub, &r->leg[l].s);
@@ -407,19 +411,21 @@ int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_re
 	*rp = NULL;
 	if (!h || !p || p->size > MSRP_MAX_RANGE_VALUE)
 		return -EINVAL;
+	if (p->has_blob && p->blob_fd < 0)
+		return -EINVAL;
 	/* store mode needs a blob, and someone to hear RECEIVED and
 	 * acknowledge it */
-	if ((p->store_only || p->keep_on_recipient_loss) && (!p->event || !p->blob_path))
+	if ((p->store_only || p->keep_on_recipient_loss) && (!p->event || !p->has_blob))
 		return -EINVAL;
 	/* a resume continues a stored prefix: only safe with the whole
 	 * file's hash, and only with something left to send */
 	if (p->resume_offset && (!p->store_only || !p->has_sha1 || p->resume_offset >= p->size))
 		return -EINVAL;
-	r = relay_new(h, p->resume_offset ? NULL : p->blob_path, done, arg, &rc);
+	r = relay_new(h, p->has_blob ? p->blob_fd : -1, done, arg, &rc);
 	if (!r)
 		return rc;
 	if (p->resume_offset) {
-		rc = relay_resume_open(r, p->blob_path, p->resume_offset);
+		rc = relay_resume_open(r, p->resume_offset);
 		if (rc) {
 			relay_discard(r);
 			return rc;

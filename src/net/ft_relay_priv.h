@@ -117,7 +117,7 @@ struct ft_relay {
 
 	/* source mode (ft_relay_source.c) */
 	bool source;
-	int src_fd;
+	int src_fd;              /* the stored blob (the owner's fd, ours once created) */
 	char *src_buf;           /* one chunk on the wire: head + body + end-line */
 	size_t src_buf_cap;
 	uint64_t src_off;        /* file offset of the range's first byte */
@@ -145,8 +145,10 @@ static inline bool fr_wants_response(enum msrp_report_mode fr)
 }
 
 /* ft_relay.c */
-struct ft_relay *relay_new(struct msrp_hub *h, const char *blob_path, ft_relay_done_f *done, void *arg,
-			   int *err);
+/* blob_fd: the tee's blob (-1: none); the relay's from here on, but a
+ * relay_discard()ed relay gives it back (create failed: the caller keeps
+ * its fd). */
+struct ft_relay *relay_new(struct msrp_hub *h, int blob_fd, ft_relay_done_f *done, void *arg, int *err);
 void relay_legs_init(struct ft_relay *r);
 int relay_leg_add(struct ft_relay *r, enum ft_relay_leg l);
 void relay_discard(struct ft_relay *r);
@@ -191,9 +193,11 @@ void relay_event_cb(struct ft_relay *r, enum ft_relay_result ev, const char *det
 void relay_up_report(struct ft_relay *r, int status, const char *comment, struct cpm_str extra);
 
 /* ft_relay_resume.c */
-/* Open the blob of an upload resumed at `base` and start the hash of the
- * whole file on a worker thread. Returns 0 or -errno (creation fails). */
-int relay_resume_open(struct ft_relay *r, const char *blob_path, uint64_t base);
+/* The tee's blob (already given to relay_new) holds an upload resumed at
+ * `base`: cut it there and start the hash of the whole file on a worker
+ * thread, which reads the blob with pread() through its own dup of the
+ * descriptor. Returns 0 or -errno (creation fails). */
+int relay_resume_open(struct ft_relay *r, uint64_t base);
 /* New bytes are in the blob (after every tee write). */
 void relay_resume_advance(struct ft_relay *r);
 /* The '$' chunk passed the size check: hold its answer until the hash of

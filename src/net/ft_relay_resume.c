@@ -19,8 +19,10 @@
  * Sharing: the relay and the worker each hold a reference to the hasher;
  * whoever drops the last one frees it. ft_relay_destroy() never joins the
  * thread (the loop must not wait for a disk read): it sets `cancel` and
- * lets the worker leave at its next check. The worker reads through its
- * own dup of the blob's descriptor, so the relay may close its own. */
+ * lets the worker leave at its next check. The worker reads with pread()
+ * through its own dup of the blob's descriptor (the one the owner handed
+ * over, opened read-write by the store), so the relay may close its own at
+ * destroy while the worker still runs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -200,7 +202,7 @@ static int hasher_wakeup(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 	return 0;
 }
 
-int relay_resume_open(struct ft_relay *r, const char *blob_path, uint64_t base)
+int relay_resume_open(struct ft_relay *r, uint64_t base)
 {
 	struct relay_hasher *h;
 	pthread_attr_t attr;
@@ -210,8 +212,7 @@ int relay_resume_open(struct ft_relay *r, const char *blob_path, uint64_t base)
 	pthread_t th;
 	int rc;
 
-	tee_close(&r->tee); /* relay_new() opened one without a blob */
-	rc = tee_open_resume(&r->tee, blob_path, base, &short_prefix);
+	rc = tee_resume(&r->tee, base, &short_prefix);
 	if (rc)
 		return rc;
 	r->base = base;

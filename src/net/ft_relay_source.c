@@ -6,7 +6,6 @@
  * mark queued. The device's 200s advance the acknowledged prefix that a
  * later resume starts from. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +60,7 @@ int ft_relay_create_source(struct ft_relay **rp, struct msrp_hub *h, const struc
 	int rc = 0;
 
 	*rp = NULL;
-	if (!h || !p || !p->blob_path || p->size > MSRP_MAX_RANGE_VALUE || p->offset > p->size)
+	if (!h || !p || p->blob_fd < 0 || p->size > MSRP_MAX_RANGE_VALUE || p->offset > p->size)
 		return -EINVAL;
 	len = p->length ? p->length : p->size - p->offset;
 	if (len > p->size - p->offset)
@@ -69,17 +68,12 @@ int ft_relay_create_source(struct ft_relay **rp, struct msrp_hub *h, const struc
 	ctype = p->content_type ? p->content_type : "application/octet-stream";
 	if (!ctype_ok(ctype) || (p->message_id && !ident_ok(p->message_id)))
 		return -EINVAL;
-	r = relay_new(h, NULL, done, arg, &rc);
+	r = relay_new(h, -1, done, arg, &rc);
 	if (!r)
 		return rc;
 	r->source = true;
-	r->src_fd = open(p->blob_path, O_RDONLY | O_CLOEXEC);
-	if (r->src_fd < 0) {
-		rc = -errno;
-		relay_discard(r);
-		return rc;
-	}
-	if (fstat(r->src_fd, &st) || (uint64_t)st.st_size != p->size) {
+	r->src_fd = p->blob_fd; /* ours once created; relay_discard() gives it back */
+	if (fstat(r->src_fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != p->size) {
 		/* a stored file has exactly its selector's size */
 		relay_discard(r);
 		return -EINVAL;

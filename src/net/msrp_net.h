@@ -195,7 +195,7 @@ void conn_run(struct msrp_conn *c);
 
 /* ---- the tee: blob file + sha-1 of the contiguous prefix (relay_tee.c) ---- */
 struct relay_tee {
-	int fd;                 /* -1: no blob file */
+	int fd;                 /* -1: no blob file; the owner's (pf's store) fd, the relay's once created */
 	void *md;               /* EVP_MD_CTX */
 	uint64_t contig;        /* bytes 1..contig received, written and hashed */
 	bool final;
@@ -203,13 +203,16 @@ struct relay_tee {
 	uint8_t digest[20];
 	uint64_t wb_from;       /* writeback started for [0, wb_from) (tee_feed) */
 };
-int tee_open(struct relay_tee *t, const char *path);
-/* Upload resume: open the existing blob read-write (no O_CREAT, no
- * O_TRUNC), cut it to `base` bytes and go on from there (contig = base);
- * the tee does not hash. A blob shorter than base is left alone and
- * *short_prefix set (the caller fails the relay; nothing is written).
- * Returns 0 or -errno. */
-int tee_open_resume(struct relay_tee *t, const char *path, uint64_t base, bool *short_prefix);
+/* fd: the blob, open for writing at byte 0 (-1: hash only). The tee never
+ * opens a file: the store does (docs/internals/relay.md, "File
+ * descriptors"); tee_close() closes fd. */
+int tee_open(struct relay_tee *t, int fd);
+/* Upload resume, after tee_open() with the existing blob (read-write: the
+ * resume hasher reads it back): cut it to `base` bytes and go on from there
+ * (contig = base); the tee does not hash. A blob shorter than base is left
+ * alone and *short_prefix set (the caller fails the relay; nothing is
+ * written). Returns 0 or -errno (fd left open either way). */
+int tee_resume(struct relay_tee *t, uint64_t base, bool *short_prefix);
 /* Body bytes at 0-based file offset `off` (off <= contig, caller checks).
  * Only the part beyond contig is written and hashed. Returns 0 or -errno;
  * after an error the blob is cut back to contig bytes (no half-written

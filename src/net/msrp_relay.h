@@ -28,6 +28,24 @@
  * Ownership: the hub owns connections; the relay owns its two sessions. The
  * pf layer owns the relay and destroys it (no callback after destroy).
  *
+ * FILE DESCRIPTORS: the relay never opens, names, renames or unlinks a
+ * file. Its blob is a descriptor that the store opened (src/store,
+ * store_blob_open_partial / store_blob_open_read) and the owner hands over
+ * in the parameters (ft_relay_params.blob_fd with has_blob,
+ * ft_relay_source_params.blob_fd):
+ *   - ft_relay_create*() returning 0: the relay owns the descriptor from
+ *     then on and closes it exactly once, in ft_relay_destroy() (not when
+ *     the transfer ends: ft_relay_blob_dup() may still be asked after
+ *     done()). The owner must not use or close it any more.
+ *   - ft_relay_create*() returning < 0, whatever the reason: nothing was
+ *     taken; the descriptor is still the caller's to close (a resume's
+ *     blob may have been cut to resume_offset by then).
+ *   - ft_relay_blob_dup() hands out a new descriptor: the caller's.
+ *   - A resumed upload's hasher thread reads through its own dup, closed
+ *     by whichever of the relay and the thread finishes last.
+ * Removing or keeping the file is the owner's business (through the
+ * store), never the relay's.
+ *
  * Added with the implementation (docs/internals/relay.md has the details):
  *   - a connection carries exactly one session: the one its first request
  *     names; a first request for an unknown session gets 481, one for a
@@ -115,12 +133,17 @@ struct ft_relay_params {
 	bool has_sha1;
 	uint8_t sha1[20];       /* selector hash */
 	uint64_t max_size;      /* policy limit (0 = none) */
-	const char *blob_path;  /* tee file (created/truncated); NULL = no tee */
+	/* The tee file (see FILE DESCRIPTORS above): has_blob false = no tee
+	 * (the file is only hashed). blob_fd: open for writing, empty for a new
+	 * upload (the tee writes with pwrite() from byte 0); read-write for a
+	 * resume. has_blob with a negative blob_fd is -EINVAL. */
+	bool has_blob;
+	int blob_fd;
 	/* Added for store-and-forward (issue #3): */
 	bool store_only;        /* no DOWN leg: receive the file for later delivery (store mode) */
 	bool keep_on_recipient_loss; /* the device's leg failing switches to store mode */
 	ft_relay_event_f *event;     /* non-final events (NULL: none), called with done's arg */
-	/* store_only and keep_on_recipient_loss need event and blob_path
+	/* store_only and keep_on_recipient_loss need event and has_blob
 	 * (ft_relay_create() returns -EINVAL otherwise). */
 	/* Upload resume (store_only only; see "UPLOAD RESUME" below): the blob
 	 * already holds the file's bytes [0, resume_offset). 0: a new upload. */
@@ -214,11 +237,10 @@ int ft_relay_set_ack_header(struct ft_relay *r, const char *name, const char *va
 /* UPLOAD RESUME (params.resume_offset > 0, store_only): the sender
  * continues a partial upload kept from an interrupted attempt; the owner
  * matched it (store-and-forward.md §5) and offered a=file-range:
- * resume_offset+1-size. Needs blob_path, has_sha1 and 0 < resume_offset <
- * size (ft_relay_create() returns -EINVAL otherwise). The blob must exist
- * (it is opened without O_CREAT/O_TRUNC: a missing one is -ENOENT from
- * ft_relay_create()); it is cut to resume_offset (ftruncate) and the new
- * bytes are appended.
+ * resume_offset+1-size. Needs has_blob, has_sha1 and 0 < resume_offset <
+ * size (ft_relay_create() returns -EINVAL otherwise). blob_fd is the kept
+ * partial, open READ-WRITE (the hasher reads it back); it is cut to
+ * resume_offset (ftruncate) and the new bytes are appended.
  *   - The sender's MSRP message is the range [resume_offset, size): its
  *     Byte-Range counts from 1 WITHIN THE RANGE, total = size -
  *     resume_offset (RFC 5547 §6; as source mode sends). A total or an end
@@ -269,7 +291,8 @@ int ft_relay_detach_down(struct ft_relay *r);
 
 /* SOURCE MODE: deliver a stored file to a device (push or pull delivery,
  * and its resume). DOWN leg only: ft_relay_path(r, FT_LEG_UP) is "" and
- * setting an UP peer path fails. Once the device has bound its connection
+ * setting an UP peer path fails. The blob (a regular file) must have
+ * exactly `size` bytes, else -EINVAL. Once the device has bound its connection
  * (its first SEND, answered 200) and its peer path is set, the relay sends
  * the range [offset, offset + length) of the blob as ONE MSRP message in
  * chunks of FT_RELAY_SOURCE_CHUNK bytes: Message-ID, Byte-Range counting
@@ -290,7 +313,8 @@ int ft_relay_detach_down(struct ft_relay *r);
 #define FT_RELAY_SOURCE_CHUNK (64 * 1024)
 
 struct ft_relay_source_params {
-	const char *blob_path;    /* the stored file, opened read-only at create */
+	int blob_fd;              /* the stored file, open for reading (required; see FILE
+				   * DESCRIPTORS: the relay's once created, read with pread()) */
 	uint64_t size;            /* the whole file's size: the blob must have exactly this size */
 	bool has_sha1;
 	uint8_t sha1[20];         /* the whole file's sha-1 (checked when offset 0 and length 0/size) */

@@ -2,12 +2,12 @@
  * blob file and through sha-1. Bytes that a sender re-sends (a range that
  * overlaps what we have) are relayed but not written or hashed twice.
  *
- * The blob is written with plain write() on the event loop: it lands in the
- * page cache and costs about a memcpy. Durability (fsync, rename, directory
- * fsync) belongs to the store's writer thread, which comes with
- * store-and-forward; see docs/internals/relay.md. */
+ * The blob is a file descriptor the store opened (pf hands it over with the
+ * relay's parameters): the relay never names a path. It is written with
+ * plain pwrite() on the event loop: it lands in the page cache and costs
+ * about a memcpy. Durability (fsync, rename, directory fsync) belongs to the
+ * store's blob thread; see docs/internals/relay.md. */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,41 +18,33 @@
 
 #define TEE_WRITEBACK (8u << 20)
 
-int tee_open(struct relay_tee *t, const char *path)
+int tee_open(struct relay_tee *t, int fd)
 {
 	memset(t, 0, sizeof *t);
 	t->fd = -1;
 	t->md = EVP_MD_CTX_new();
 	if (!t->md || EVP_DigestInit_ex(t->md, EVP_sha1(), NULL) != 1) {
-		tee_close(t);
-		return -ENOMEM;
+		EVP_MD_CTX_free(t->md);
+		t->md = NULL;
+		return -ENOMEM; /* fd not taken */
 	}
-	if (path) {
-		t->fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-		if (t->fd < 0) {
-			int err = errno;
-
-			tee_close(t);
-			return -err;
-		}
-	}
+	t->fd = fd;
 	return 0;
 }
 
-int tee_open_resume(struct relay_tee *t, const char *path, uint64_t base, bool *short_prefix)
+int tee_resume(struct relay_tee *t, uint64_t base, bool *short_prefix)
 {
 	struct stat st;
-	int err;
 
 	*short_prefix = false;
-	memset(t, 0, sizeof *t);
+	/* the whole file is hashed off the loop (ft_relay_resume.c) */
 	t->no_hash = true;
-	/* read-write: the resume hasher reads the blob through a dup */
-	t->fd = open(path, O_RDWR | O_CLOEXEC);
+	EVP_MD_CTX_free(t->md);
+	t->md = NULL;
 	if (t->fd < 0)
-		return -errno;
+		return -EBADF;
 	if (fstat(t->fd, &st))
-		goto fail;
+		return -errno;
 	t->contig = base;
 	t->wb_from = base;
 	if ((uint64_t)st.st_size < base) {
@@ -62,12 +54,8 @@ int tee_open_resume(struct relay_tee *t, const char *path, uint64_t base, bool *
 	}
 	/* Anything beyond base is a tail the earlier attempt did not count. */
 	if ((uint64_t)st.st_size > base && ftruncate(t->fd, (off_t)base))
-		goto fail;
+		return -errno;
 	return 0;
-fail:
-	err = errno;
-	tee_close(t);
-	return -err;
 }
 
 static int write_all(int fd, const char *p, size_t n, uint64_t off)

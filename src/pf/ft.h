@@ -37,7 +37,6 @@ struct ft {
 	char recipient[LOC_MAX_AOR];
 	struct sdp_ft *offer;   /* the sender's SDP */
 	struct ft_relay *relay;
-	char blob_path[1200];
 	char *fork_headers;     /* the CPM headers carried to every fork ("Name: v\r\n" lines) */
 	struct loop_timer *timer; /* the post-completion BYE timer */
 	/* UP: the sender's INVITE (server leg) */
@@ -52,7 +51,7 @@ struct ft {
 	unsigned down_branch;
 	char down_device[LOC_MAX_INSTANCE];
 	/* store-and-forward (pf_defer.c) */
-	char item_id[33];       /* our id: names the stored file from the first byte */
+	char item_id[33];       /* our id: names the item's partial (then its blob) from the start */
 	char sender_key[LOC_MAX_AOR]; /* "user@host" of the sender */
 	char sender_display[128];
 	uint64_t req_expires;   /* Cpm-Expires from the sender (0 = none) */
@@ -68,7 +67,8 @@ struct ft {
 	bool no_answer;         /* deferred because no device answered: do not ring them again at once */
 	bool committing;        /* RECEIVED: the blob commit + item update are in flight */
 	int64_t expires_ms;     /* when the stored copy expires */
-	bool keep_blob;         /* the partial belongs to the store now */
+	bool has_partial;       /* the item's partial was opened for this transfer (its tee) */
+	bool keep_blob;         /* the item's partial belongs to the store now (not removed at the end) */
 	bool resumed;           /* this upload continues a partial */
 	uint64_t resume_from;   /* bytes of the partial it continues */
 	char imdn_id[STORE_MSGID_MAX + 1];

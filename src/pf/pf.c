@@ -79,6 +79,38 @@ void pf_fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path)
 
 /* ------------------------------------------------------------ small helpers */
 
+struct blob_rm {
+	char id[STORE_ID_MAX + 1];
+	bool partial;
+};
+
+static void blob_removed(void *arg, int err)
+{
+	struct blob_rm *c = arg;
+	if (err == -ENOENT)
+		log_debug("item %s: %s already gone", c->id, c->partial ? "partial" : "blob");
+	else if (err)
+		log_error("item %s: cannot remove its %s: %s (the start-up reconcile will)", c->id,
+			  c->partial ? "partial" : "blob", strerror(-err));
+	free(c);
+}
+
+void pf_blob_remove(struct pf *pf, const char *item_id, bool partial)
+{
+	struct blob_rm *c = calloc(1, sizeof *c);
+	int rc = !c ? -ENOMEM : !pf->blobq ? -ESHUTDOWN : 0;
+	if (!rc) {
+		PF_COPY(c->id, item_id);
+		c->partial = partial;
+		rc = store_blob_remove(pf->blobq, item_id, partial, blob_removed, c);
+	}
+	if (rc) {
+		log_warn("item %s: %s not removed now (%s): left for the start-up reconcile", item_id,
+			 partial ? "partial" : "blob", strerror(-rc));
+		free(c);
+	}
+}
+
 int64_t pf_now_ms(void)
 {
 	struct timespec ts;
@@ -165,20 +197,19 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 	pf->hub = deps->hub;
 	pf->st = deps->st;
 	pf->cfg = *cfg;
-	PF_COPY(pf->data_dir, deps->data_dir ? deps->data_dir : ".");
 	if (pf->st) {
-		int rc = blob_dir_open(&pf->bd, pf->data_dir);
-		if (rc) {
-			log_error("cannot open the blob directory under %s: %s", pf->data_dir, strerror(-rc));
+		struct blob_dir *bd = store_blob_dir(pf->st);
+		if (!bd) {
+			log_error("the store has no blob directory (store_open_dir)");
 			goto fail;
 		}
 		struct store_reconcile_report rep;
-		rc = store_reconcile(pf->st, pf->bd, pf_now_ms(), &rep, pf_on_reconcile_failed, NULL, pf);
+		int rc = store_reconcile(pf->st, bd, pf_now_ms(), &rep, pf_on_reconcile_failed, NULL, pf);
 		if (rc < 0) {
 			log_error("start-up reconcile of the store failed: %s", strerror(-rc));
 			goto fail;
 		}
-		if (store_blobq_create(&pf->blobq, pf->st, pf->bd)) {
+		if (store_blobq_create(&pf->blobq, pf->st, bd)) {
 			log_error("cannot start the blob commit thread");
 			goto fail;
 		}
@@ -192,7 +223,6 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 fail:
 	if (pf->blobq)
 		store_blobq_destroy(pf->blobq);
-	blob_dir_close(pf->bd);
 	free(pf);
 	return -1;
 }
@@ -241,12 +271,11 @@ void pf_destroy(struct pf *pf)
 	pf_expiry_stop(pf);
 	/* Store and blob callbacks point to transfers, notifications and pf
 	 * itself: let every one of them run while all of that is still alive.
-	 * The blob queue finishes its commits (and submits their item updates),
-	 * then a barrier on the store is waited for on the loop. */
-	if (pf->blobq) {
-		store_blobq_destroy(pf->blobq);
-		pf->blobq = NULL;
-	}
+	 * The blob queue answers everything queued (commits submit their item
+	 * updates), then a barrier on the store is waited for on the loop. The
+	 * queue itself stays until the transfers are freed: they ask it to
+	 * remove their partials. */
+	store_blobq_drain(pf->blobq);
 	if (pf->st) {
 		int done = 0;
 		if (store_sync(pf->st, drained, &done) == 0)
@@ -259,6 +288,8 @@ void pf_destroy(struct pf *pf)
 	}
 	pf_deliver_destroy_all(pf);
 	pf_msg_destroy_all(pf);
-	blob_dir_close(pf->bd);
+	/* Runs the removals just asked for; their answers point to nothing of pf. */
+	store_blobq_destroy(pf->blobq);
+	pf->blobq = NULL;
 	free(pf);
 }

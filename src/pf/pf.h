@@ -31,7 +31,6 @@ struct pf_deps {
 	struct location *loc;
 	struct msrp_hub *hub;
 	struct store *st;
-	const char *data_dir; /* the blob directory's parent (until the store owns it) */
 };
 
 /* With a store, pf reconciles it with the blob directory first (blocking: start-up only)

@@ -128,13 +128,16 @@ static void write_item(struct ft *ft)
 	}
 }
 
-static int create_store_relay(struct ft *ft, uint64_t resume_offset)
+/* fd: the item's partial that a resume opened, or -1 for a new upload (a
+ * fresh partial is opened here). Taken in every case: handed to the relay,
+ * or closed. */
+static int create_store_relay(struct ft *ft, uint64_t resume_offset, int fd)
 {
 	struct ft_relay_params rp = {
 		.size = ft->offer->sel.size,
 		.has_sha1 = ft->offer->sel.has_hash,
 		.max_size = policy_max_file_size(&ft->pf->cfg),
-		.blob_path = ft->blob_path,
+		.has_blob = true,
 		.store_only = true,
 		.event = ft_relay_event_cb,
 		.resume_offset = resume_offset,
@@ -142,11 +145,23 @@ static int create_store_relay(struct ft *ft, uint64_t resume_offset)
 	if (rp.has_sha1)
 		memcpy(rp.sha1, ft->offer->sel.hash, 20);
 	if (ft->relay) {
-		ft_relay_destroy(ft->relay);
+		ft_relay_destroy(ft->relay); /* closes the live tee's descriptor */
 		ft->relay = NULL;
 	}
-	if (ft_relay_create(&ft->relay, ft->pf->hub, &rp, ft_relay_done_cb, ft) ||
-	    ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
+	uint64_t size;
+	int rc = fd >= 0 ? 0 : store_blob_open_partial(ft->pf->blobq, ft->item_id, true, &fd, &size);
+	if (rc) {
+		log_error("ft %s: cannot open the partial of item %s: %s", ft->id, ft->item_id, strerror(-rc));
+		return -1;
+	}
+	ft->has_partial = true;
+	rp.blob_fd = fd;
+	if (ft_relay_create(&ft->relay, ft->pf->hub, &rp, ft_relay_done_cb, ft)) {
+		close(fd); /* not taken by the relay */
+		log_warn("ft %s: cannot set up the MSRP session for the store", ft->id);
+		return -1;
+	}
+	if (ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
 		log_warn("ft %s: cannot set up the MSRP session for the store", ft->id);
 		return -1;
 	}
@@ -157,7 +172,7 @@ bool ft_defer_now(struct ft *ft, const char *why)
 {
 	if (ft->up_answered || ft->up_terminated || !ft_defer_allowed(ft))
 		return false;
-	if (create_store_relay(ft, 0)) {
+	if (create_store_relay(ft, 0, -1)) {
 		ft_respond_up(ft, 500, "Cannot Store The File", NULL);
 		ft->state = FT_ENDING;
 		return true;
@@ -217,10 +232,12 @@ static void committed(void *arg, int err)
 			  ft->item_id, strerror(err < 0 ? -err : err));
 		if (ft->relay && !ft->relay_finished)
 			ft_relay_ack_received(ft->relay, err);
-		/* Nothing was acknowledged: leave no blob behind (either name). */
-		blob_remove(ft->pf->bd, ft->item_id, false);
-		blob_remove(ft->pf->bd, ft->item_id, true);
+		/* Nothing was acknowledged: leave no blob behind (either name;
+		 * queued after the commit, so they run after it). */
+		pf_blob_remove(ft->pf, ft->item_id, false);
+		pf_blob_remove(ft->pf, ft->item_id, true);
 		ft->keep_blob = false;
+		ft->has_partial = false; /* asked for already: not again at ft_free */
 		ref_put(ft);
 		return;
 	}
@@ -355,7 +372,7 @@ void ft_defer_drop(struct ft *ft)
 				"delete of a refused upload");
 		ft->item_written = false;
 	}
-	ft->keep_blob = false; /* ft_free unlinks blobs/tmp/<id> */
+	ft->keep_blob = false; /* ft_free has the store remove the item's partial */
 }
 
 static bool resume_reject(struct ft *ft, int status, const char *phrase)
@@ -383,17 +400,17 @@ bool ft_resume_upload(struct ft *ft)
 	for (struct ft *x = pf->list; x; x = x->next)
 		if (x != ft && !strcmp(x->item_id, p.item_id) && x->relay && !x->relay_finished)
 			return resume_reject(ft, 488, "Partial Upload In Use");
-	char path[1200];
-	struct stat stt;
-	snprintf(path, sizeof path, "%s/blobs/tmp/%s", pf->data_dir, p.item_id);
-	uint64_t from = o->range_start - 1;
-	/* The blob's size, not the row's count: a kill -9 keeps every byte
+	uint64_t from = o->range_start - 1, kept = 0;
+	int pfd = -1;
+	/* The partial's size, not the row's count: a kill -9 keeps every byte
 	 * written (page cache); the whole file's sha-1 is checked at the end. */
-	if (stat(path, &stt) || (uint64_t)stt.st_size < from)
+	if (store_blob_open_partial(pf->blobq, p.item_id, false, &pfd, &kept) || kept < from) {
+		if (pfd >= 0)
+			close(pfd);
 		return resume_reject(ft, 488, "No Matching Partial Upload (fewer bytes kept)");
+	}
 	struct store_item old;
 	PF_COPY(ft->item_id, p.item_id);
-	PF_COPY(ft->blob_path, path);
 	if (store_item_get(pf->st, p.item_id, &old) == 0) {
 		ft->item_written = true;
 		ft->keep_blob = true;
@@ -403,7 +420,7 @@ bool ft_resume_upload(struct ft *ft)
 	}
 	ft->resumed = true;
 	ft->resume_from = from;
-	if (create_store_relay(ft, from)) {
+	if (create_store_relay(ft, from, pfd)) {
 		ft->keep_blob = true;
 		return resume_reject(ft, 500, "Cannot Resume The Upload");
 	}

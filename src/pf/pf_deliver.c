@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "cpm/icsi.h"
@@ -209,7 +210,7 @@ static void item_deleted(void *arg, int err)
 	if (err)
 		log_error("item %s: could not be removed from the store: %s", c->id, strerror(-err));
 	else
-		blob_remove(pf->bd, c->id, false); /* after the row: a crash between leaves an orphan reconcile removes */
+		pf_blob_remove(pf, c->id, false); /* after the row: a crash between leaves an orphan reconcile removes */
 	/* The recipient's next stored item, now that this one no longer
 	 * shows up in its scan. */
 	pf_deliver_kick(pf, c->aor, false);
@@ -340,10 +341,15 @@ void dlv_item_sdp(struct dlv *d, struct sdp_ft *s, enum sdp_dir dir, const char 
 
 int dlv_create_source(struct dlv *d)
 {
-	char path[1200];
-	snprintf(path, sizeof path, "%s/blobs/%s", d->pf->data_dir, d->it.id);
+	int fd;
+	uint64_t have;
+	int rc = store_blob_open_read(d->pf->blobq, d->it.id, 0, &fd, &have);
+	if (rc) {
+		log_error("dlv %s: cannot open item %s for delivery: %s", d->id, d->it.id, strerror(-rc));
+		return rc;
+	}
 	struct ft_relay_source_params sp = {
-		.blob_path = path,
+		.blob_fd = fd, /* the relay's once created (it closes it) */
 		.size = d->it.sel.size,
 		.has_sha1 = d->it.sel.has_hash,
 		.content_type = d->it.sel.type[0] ? d->it.sel.type : NULL,
@@ -353,9 +359,11 @@ int dlv_create_source(struct dlv *d)
 		.offset = d->offset,
 	};
 	memcpy(sp.sha1, d->it.sel.sha1, 20);
-	int rc = ft_relay_create_source(&d->relay, d->pf->hub, &sp, relay_done, d);
-	if (rc)
+	rc = ft_relay_create_source(&d->relay, d->pf->hub, &sp, relay_done, d);
+	if (rc) {
+		close(fd); /* not taken by the relay */
 		log_error("dlv %s: cannot open item %s for delivery: %s", d->id, d->it.id, strerror(rc < 0 ? -rc : rc));
+	}
 	return rc;
 }
 

@@ -6,13 +6,13 @@
  *   after expiry), then per the recipient's preference under policy:
  *     discard: blob and row removed, the sender gets a `failed` notification;
  *     keep:    the item is marked EXPIRED and its blob handed to the MSS hook
- *              (pf_mss_hook: moves it to data-dir/mss/<id>; the IMAP upload is
- *              a later issue). */
+ *              (pf_mss_hook: the store moves it to the message-store hand-off,
+ *              data-dir/mss/<id>; the IMAP upload is a later issue).
+ * Files are moved and removed by the store on its blob thread, never here. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/log.h"
 #include "pf/pf_int.h"
@@ -26,24 +26,57 @@ static void expired_saved(void *arg, int err)
 		log_error("expiry: a store update failed: %s", strerror(-err));
 }
 
+/* An item id for a store callback (and pf, to act on it). */
+struct expiry_ctx {
+	struct pf *pf;
+	char id[STORE_ID_MAX + 1];
+};
+
+static struct expiry_ctx *ctx_new(struct pf *pf, const char *id)
+{
+	struct expiry_ctx *c = calloc(1, sizeof *c);
+	if (c) {
+		c->pf = pf;
+		PF_COPY(c->id, id);
+	}
+	return c;
+}
+
+static void mss_moved(void *arg, int err)
+{
+	struct expiry_ctx *c = arg;
+	if (err)
+		log_error("item %s expired; cannot keep its blob for the message store: %s", c->id, strerror(-err));
+	else
+		log_info("item %s expired: kept for the message store as mss/%s in the data directory (MSS upload"
+			 " not implemented yet)", c->id, c->id);
+	free(c);
+}
+
 /* The hook where the Message Storage Server (IMAP) will take expired items.
- * Today: keep the blob outside the store's directory, where reconcile does not
- * remove it, and say where it is. */
+ * Today: the store moves the blob out of its blob directory, where reconcile
+ * does not remove it, and we say where it is. */
 static void pf_mss_hook(struct pf *pf, const struct store_item *it)
 {
-	char from[1200], dir[1100], to[1200];
-	snprintf(dir, sizeof dir, "%s/mss", pf->data_dir);
-	snprintf(from, sizeof from, "%s/blobs/%s", pf->data_dir, it->id);
-	snprintf(to, sizeof to, "%s/%s", dir, it->id);
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		log_error("item %s expired; cannot create %s: %s", it->id, dir, strerror(errno));
-		return;
+	struct expiry_ctx *c = ctx_new(pf, it->id);
+	int rc = c ? store_blob_move_to_mss(pf->blobq, it->id, mss_moved, c) : -ENOMEM;
+	if (rc) {
+		log_error("item %s expired; cannot keep its blob for the message store: %s", it->id, strerror(-rc));
+		free(c);
 	}
-	if (rename(from, to))
-		log_error("item %s expired; cannot keep its blob in %s: %s", it->id, to, strerror(errno));
+}
+
+/* The rows of an expired partial upload are gone (or not): only now its
+ * partial goes. */
+static void partial_dropped(void *arg, int err)
+{
+	struct expiry_ctx *c = arg;
+	if (err)
+		log_error("expiry: partial upload %s not deleted from the store (%s): its file stays", c->id,
+			  strerror(-err));
 	else
-		log_info("item %s expired: kept for the message store as %s (MSS upload not implemented yet)",
-			 it->id, to);
+		pf_blob_remove(c->pf, c->id, true);
+	free(c);
 }
 
 struct scan {
@@ -67,8 +100,17 @@ static void expire_one(struct pf *pf, struct store_item *it)
 			if (!strcmp(ft->item_id, it->id) && ft->relay && !ft->relay_finished)
 				return;
 		log_info("item %s: partial upload from %s expired: dropped", it->id, it->sender);
-		store_item_del(pf->st, it->id, expired_saved, NULL);
-		blob_remove(pf->bd, it->id, true);
+		/* The partial goes in the completion of the delete, and only if
+		 * the delete committed: a delete that fails (or cannot be
+		 * queued) leaves item, partial row and file as they were, for
+		 * the next tick. A crash after the delete leaves an orphan
+		 * partial, which the start-up reconcile removes. */
+		struct expiry_ctx *c = ctx_new(pf, it->id);
+		int rc = c ? store_item_del(pf->st, it->id, partial_dropped, c) : -ENOMEM;
+		if (rc) {
+			log_error("expiry: cannot queue the delete of partial upload %s: %s", it->id, strerror(-rc));
+			free(c);
+		}
 		return;
 	}
 	pf_deliver_abort_item(pf, it->id);

@@ -120,9 +120,10 @@ void ft_free(struct ft *ft)
 	if (ft->relay)
 		ft_relay_destroy(ft->relay);
 	/* The tee of a live transfer is not kept once it is over, unless the
-	 * store took it (a stored item or a resumable partial). */
-	if (ft->blob_path[0] && !ft->keep_blob)
-		unlink(ft->blob_path);
+	 * store took it (a stored item or a resumable partial). The relay
+	 * closed its descriptor above; the store unlinks off the loop. */
+	if (ft->has_partial && !ft->keep_blob)
+		pf_blob_remove(ft->pf, ft->item_id, true);
 	sip_leg_release(ft->up);
 	sip_leg_release(ft->down);
 	log_debug("ft %s: freed", ft->id);
@@ -382,7 +383,6 @@ static int ft_take_request(struct ft *ft, const struct sip_msg *m, const struct 
 	pf_random_id(ft->item_id);
 	ft->created_ms = pf_now_ms();
 	ft->expires_ms = policy_expiry(&pf->cfg, ft->created_ms, ft->req_expires);
-	snprintf(ft->blob_path, sizeof ft->blob_path, "%s/blobs/tmp/%s", pf->data_dir, ft->item_id);
 	ft->fork_headers = sip_msg_carried_headers(m, &ft->arena);
 	/* The IMDN id of this file: the sender's file-transfer-id (ours when it
 	 * gave none, or one too long to be an IMDN Message-ID). */
@@ -399,20 +399,33 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 	struct pf *pf = ft->pf;
 	struct cpm_arena tmp = CPM_ARENA_INIT;
 
-	/* The relay exists before we fork: its DOWN path goes in the offers. */
+	/* The relay exists before we fork: its DOWN path goes in the offers.
+	 * Its tee is the item's partial, opened by the store (a transfer that
+	 * turns into a deferred one goes on in it). */
+	int bfd = -1;
+	uint64_t bsize;
+	if (pf->blobq) {
+		int brc = store_blob_open_partial(pf->blobq, ft->item_id, true, &bfd, &bsize);
+		if (brc)
+			log_error("ft %s: cannot open the partial of item %s: %s", ft->id, ft->item_id, strerror(-brc));
+		ft->has_partial = brc == 0;
+	}
 	struct ft_relay_params rp = {
 		.size = ft->offer->sel.size,
 		.has_sha1 = ft->offer->sel.has_hash,
 		.max_size = policy_max_file_size(&pf->cfg),
-		.blob_path = ft->blob_path,
+		.has_blob = bfd >= 0,
+		.blob_fd = bfd, /* the relay's once created (it closes it) */
 		/* the device's leg failing switches to store mode (pf_defer.c) */
 		.keep_on_recipient_loss = ft_defer_allowed(ft),
 		.event = ft_relay_event_cb,
 	};
 	if (rp.has_sha1)
 		memcpy(rp.sha1, ft->offer->sel.hash, 20);
-	if (ft_relay_create(&ft->relay, pf->hub, &rp, ft_relay_done_cb, ft) ||
-	    ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
+	bool relay_ok = !(pf->blobq && bfd < 0) && ft_relay_create(&ft->relay, pf->hub, &rp, ft_relay_done_cb, ft) == 0;
+	if (!relay_ok && bfd >= 0)
+		close(bfd); /* not taken by the relay: still ours */
+	if (!relay_ok || ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
 		log_warn("ft %s: cannot set up the MSRP relay", ft->id);
 		ft_respond_up(ft, 500, "Cannot Anchor MSRP Session", NULL);
 		ft->state = FT_ENDING;

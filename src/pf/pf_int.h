@@ -26,7 +26,6 @@
 #include "pf/policy.h"
 #include "sipua/fork.h"
 #include "sipua/sip_leg.h"
-#include "store/blob.h"
 #include "store/store.h"
 #include "store/store_blobq.h"
 
@@ -43,9 +42,7 @@ struct pf {
 	struct msrp_hub *hub;
 	struct store *st;          /* NULL: no store-and-forward (tests of the live path) */
 	struct pf_config cfg;
-	char data_dir[1024];       /* until the store owns the blob directory */
-	struct blob_dir *bd;
-	struct store_blobq *blobq;
+	struct store_blobq *blobq; /* the blob files: opened, removed, moved only through it */
 	struct ft *list;
 	size_t nft;
 	struct dlv *dlvs;          /* deliveries in progress (push and pull) */
@@ -68,6 +65,10 @@ void pf_fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path);
 int pf_build_body(struct cpm_arena *a, const char *sdp, const struct mime_part *parts, size_t nparts,
 		  struct sip_body *out);
 int64_t pf_now_ms(void);
+/* Ask the store to remove the item's partial (partial) or complete blob, on its blob thread;
+ * a failure is logged when it answers. Without the blob queue (no store, or shut down) the
+ * file is left for the start-up reconcile. */
+void pf_blob_remove(struct pf *pf, const char *item_id, bool partial);
 void pf_random_id(char out[STORE_ID_MAX + 1]); /* 32 hex characters */
 /* Devices of aor (at most max, bounded by the configured device limit). */
 size_t pf_devices(struct pf *pf, const char *aor, struct loc_device *out, size_t max);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h> /* renameat */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 struct blob_dir {
 	int dfd; /* DATA_DIR/blobs */
 	int tfd; /* DATA_DIR/blobs/tmp */
+	int mfd; /* DATA_DIR/mss */
 };
 
 static int open_subdir(int at, const char *name, int *out)
@@ -39,7 +41,7 @@ int blob_dir_open(struct blob_dir **out, const char *data_dir)
 	bd = calloc(1, sizeof *bd);
 	if (!bd)
 		return -ENOMEM;
-	bd->dfd = bd->tfd = -1;
+	bd->dfd = bd->tfd = bd->mfd = -1;
 	top = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (top < 0) {
 		err = -errno;
@@ -48,6 +50,8 @@ int blob_dir_open(struct blob_dir **out, const char *data_dir)
 	err = open_subdir(top, "blobs", &bd->dfd);
 	if (!err)
 		err = open_subdir(bd->dfd, "tmp", &bd->tfd);
+	if (!err)
+		err = open_subdir(top, "mss", &bd->mfd);
 	/* Make the directories themselves durable (first start). */
 	if (!err && (fsync(bd->dfd) < 0 || fsync(top) < 0))
 		err = -errno;
@@ -69,6 +73,8 @@ void blob_dir_close(struct blob_dir *bd)
 		close(bd->dfd);
 	if (bd->tfd >= 0)
 		close(bd->tfd);
+	if (bd->mfd >= 0)
+		close(bd->mfd);
 	free(bd);
 }
 
@@ -80,6 +86,27 @@ int blob_partial_open(struct blob_dir *bd, const char *id, int *fd, uint64_t *si
 	if (!store_id_valid(id))
 		return -EINVAL;
 	f = openat(bd->tfd, id, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (f < 0)
+		return -errno;
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return -EINVAL;
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int blob_partial_open_rw(struct blob_dir *bd, const char *id, bool fresh, int *fd, uint64_t *size)
+{
+	struct stat st;
+	int f, flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW;
+
+	if (!store_id_valid(id))
+		return -EINVAL;
+	if (fresh)
+		flags |= O_CREAT | O_TRUNC;
+	f = openat(bd->tfd, id, flags, 0600);
 	if (f < 0)
 		return -errno;
 	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -168,6 +195,18 @@ int blob_remove(struct blob_dir *bd, const char *id, bool partial)
 	if (!store_id_valid(id))
 		return -EINVAL;
 	return unlinkat(partial ? bd->tfd : bd->dfd, id, 0) < 0 ? -errno : 0;
+}
+
+int blob_move_to_mss(struct blob_dir *bd, const char *id)
+{
+	if (!store_id_valid(id))
+		return -EINVAL;
+	if (renameat(bd->dfd, id, bd->mfd, id) < 0)
+		return -errno;
+	/* The entry must not come back in blobs/ after a crash (reconcile would remove it there). */
+	if (fsync(bd->mfd) < 0 || fsync(bd->dfd) < 0)
+		return -errno;
+	return 0;
 }
 
 int blob_exists(struct blob_dir *bd, const char *id, bool partial)

@@ -5,6 +5,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "store/blob.h"
 
 const char *store_item_state_name(enum store_item_state s)
 {
@@ -221,8 +225,67 @@ int store_sync(struct store *s, store_done_fn *done, void *arg)
 
 void store_close(struct store *s)
 {
-	if (s)
-		s->ops->close(s);
+	struct blob_dir *bd;
+
+	if (!s)
+		return;
+	bd = s->own_bd ? s->bd : NULL;
+	s->ops->close(s);
+	blob_dir_close(bd);
+}
+
+struct blob_dir *store_blob_dir(struct store *s)
+{
+	return s ? s->bd : NULL;
+}
+
+/* mkdir -p with mode 0700 (an existing directory is fine). */
+static int mkdir_p(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int rc = mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
+		*p = '/';
+		if (rc)
+			return rc;
+	}
+	return mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+int store_open_dir(struct store **out, struct loop *loop, const char *data_dir)
+{
+	struct blob_dir *bd = NULL;
+	char *path;
+	size_t n;
+	int err;
+
+	if (!out || !loop || !data_dir || !*data_dir)
+		return -EINVAL;
+	n = strlen(data_dir);
+	if (!(path = malloc(n + sizeof "/cpmd.db")))
+		return -ENOMEM;
+	memcpy(path, data_dir, n + 1);
+	if ((err = mkdir_p(path))) {
+		log_error("store: cannot create the data directory %s: %s", data_dir, strerror(-err));
+		goto out;
+	}
+	if ((err = blob_dir_open(&bd, data_dir))) {
+		log_error("store: cannot open the blob directories under %s: %s", data_dir, strerror(-err));
+		goto out;
+	}
+	memcpy(path + n, "/cpmd.db", sizeof "/cpmd.db");
+	if ((err = store_sqlite_open(out, loop, path))) {
+		log_error("store: cannot open %s: %s", path, strerror(-err));
+		blob_dir_close(bd);
+		goto out;
+	}
+	(*out)->bd = bd;
+	(*out)->own_bd = true;
+out:
+	free(path);
+	return err;
 }
 
 void store_stats_get(struct store *s, struct store_stats *out)

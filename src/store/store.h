@@ -7,8 +7,8 @@
  * (store_backend.h). pf only uses the functions below.
  *
  * THREADING
- * - Every function here is called from the loop thread (the thread that runs the su_root
- *   given at open). The store is not thread-safe for callers.
+ * - Every function here is called from the loop thread (the thread that runs the struct loop
+ *   given at open, net/loop.h). The store is not thread-safe for callers.
  * - Writes never block: the record is COPIED into a request and queued to the backend's
  *   worker thread, which group-commits (one transaction for everything queued). The
  *   request's done(arg, err) runs later IN THE LOOP THREAD, exactly once, after the
@@ -35,8 +35,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <sofia-sip/su_wait.h>
 
 #include "cpm/limits.h"
 
@@ -196,9 +194,22 @@ typedef int store_delivery_cb(void *arg, const struct store_delivery *d);
 typedef int store_notif_cb(void *arg, const struct store_notif *n);
 typedef int store_reg_cb(void *arg, const struct store_reg *r);
 
-/* SQLite backend: opens (creates) the database file `path`, its worker thread, and registers
- * the completion eventfd in `root`. Blocks (schema creation, start-up): call before serving. */
-int store_sqlite_open(struct store **out, su_root_t *root, const char *path);
+struct loop; /* net/loop.h: the event loop whose thread runs every done callback */
+struct blob_dir;
+
+/* The store of cpmd's data directory, the only code that names a path under it: creates
+ * data_dir (and its parents, mode 0700) and the layout (cpmd.db, blobs/, blobs/tmp/, mss/),
+ * opens the SQLite database data_dir/cpmd.db (store_sqlite_open) and the blob directory
+ * (blob.h; closed by store_close). Blocks (mkdir, fsync, schema): start-up only. */
+int store_open_dir(struct store **out, struct loop *loop, const char *data_dir);
+/* The blob directory of a store opened with store_open_dir (also through store_faulty_wrap),
+ * for store_reconcile() and store_blobq_create(); NULL for a bare store_sqlite_open(). It
+ * belongs to the store. */
+struct blob_dir *store_blob_dir(struct store *s);
+
+/* SQLite backend: opens (creates) the database file `path`, its worker thread, and watches
+ * the completion eventfd in `loop`. Blocks (schema creation, start-up): call before serving. */
+int store_sqlite_open(struct store **out, struct loop *loop, const char *path);
 
 /* Fault injection (tests): a store that forwards everything to `inner` but completes the
  * nth write (1-based) with -EIO without applying it, and with STORE_FAULT_FROM_NTH every
@@ -273,7 +284,6 @@ int store_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, s
 int store_regs_all(struct store *s, store_reg_cb *cb, void *arg);
 
 /* ---- start-up reconcile (store_reconcile.c) ----------------------------------------------- */
-struct blob_dir;
 struct store_reconcile_report {
 	unsigned blobs_kept, blobs_removed;       /* blobs/<id> */
 	unsigned partials_kept, partials_removed; /* blobs/tmp/<id> */

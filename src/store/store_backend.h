@@ -81,14 +81,16 @@ struct store_ops {
 /* The handle every backend embeds first. */
 struct store {
 	const struct store_ops *ops;
-	su_root_t *root;
+	struct loop *loop;
+	struct blob_dir *bd; /* store_open_dir's; NULL otherwise */
+	bool own_bd;         /* store_close closes bd (a faulty wrapper borrows its inner's) */
 };
 
 /* ---- completion queue (store_cq.c): worker threads hand finished ops to the loop --------- */
-/* An eventfd registered in the su_root; post() may be called from any thread, the ops' done
- * callbacks run in the loop thread, in post order, and the ops are freed after. */
+/* An eventfd watched by the loop (loop_watch); post() may be called from any thread, the ops'
+ * done callbacks run in the loop thread, in post order, and the ops are freed after. */
 struct store_cq;
-int store_cq_create(struct store_cq **out, su_root_t *root);
+int store_cq_create(struct store_cq **out, struct loop *loop);
 void store_cq_post(struct store_cq *cq, struct store_op *head, struct store_op *tail);
 /* Runs whatever has been posted (loop thread; used by close to flush). */
 void store_cq_run(struct store_cq *cq);

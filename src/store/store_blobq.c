@@ -1,8 +1,9 @@
-/* The durable acknowledgement path, off the loop: blob_commit() (fsync, rename, directory
- * fsync — milliseconds to seconds for a big file) runs on this module's own thread, then the
- * item update (typically RECEIVING → STORED) is submitted from the loop thread, and the
- * caller's done runs once both are durable. A separate thread from the store worker, so
- * that fsyncing a 1 GiB file never holds up the small commits of everyone else. */
+/* The blob files, off the loop: blob_commit() (fsync, rename, directory fsync — milliseconds
+ * to seconds for a big file), checkpoints, removals and the move to mss/ run on this module's
+ * own thread; a commit's item update (typically RECEIVING → STORED) is then submitted from
+ * the loop thread, and the caller's done runs once both are durable. A separate thread from
+ * the store worker, so that fsyncing a 1 GiB file never holds up the small commits of
+ * everyone else. The opens are quick syscalls and run on the caller's (loop) thread. */
 #include "store/store_blobq.h"
 
 #include <errno.h>
@@ -12,16 +13,19 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "net/loop.h"
 #include "store/blob.h"
 #include "store/store_backend.h"
 
-enum job_kind { JOB_COMMIT, JOB_CHECKPOINT };
+enum job_kind { JOB_COMMIT, JOB_CHECKPOINT, JOB_REMOVE, JOB_MOVE_MSS };
 
 struct job {
 	struct job *next;
 	struct store_blobq *q;
 	enum job_kind kind;
 	int fd;
+	bool partial;                 /* JOB_REMOVE: blobs/tmp/<id> */
+	char id[STORE_ID_MAX + 1];    /* JOB_REMOVE, JOB_MOVE_MSS */
 	union {
 		struct store_item item;       /* JOB_COMMIT */
 		struct store_partial partial; /* JOB_CHECKPOINT */
@@ -40,17 +44,26 @@ struct store_blobq {
 	pthread_cond_t cv;
 	struct job *head, *tail; /* under mu */
 	bool stop;               /* under mu */
+	unsigned pending;        /* loop thread: requests whose answer has not run yet */
 };
 
-/* Loop thread: the blob is durable (or not); now the item. */
-static void step2(void *arg, int err)
+/* Loop thread: the blob step is done (or failed). A commit or checkpoint goes on with its
+ * store write; a removal or move is answered. */
+static void on_loop(void *arg, int err)
 {
 	struct job *j = arg;
 
-	if (!err)
-		err = j->kind == JOB_COMMIT ? store_item_update(j->q->s, &j->u.item, j->done, j->arg)
-					    : store_partial_put(j->q->s, &j->u.partial, j->done, j->arg);
-	if (err && j->done)
+	j->q->pending--;
+	if (!err && j->kind == JOB_COMMIT)
+		err = store_item_update(j->q->s, &j->u.item, j->done, j->arg); /* done comes from there */
+	else if (!err && j->kind == JOB_CHECKPOINT)
+		err = store_partial_put(j->q->s, &j->u.partial, j->done, j->arg);
+	else if (j->kind == JOB_REMOVE || j->kind == JOB_MOVE_MSS) {
+		if (j->done)
+			j->done(j->arg, err);
+		err = 0;
+	}
+	if (err && j->done) /* the blob step failed, or the store write could not be queued */
 		j->done(j->arg, err);
 	free(j);
 }
@@ -77,17 +90,27 @@ static void *worker(void *arg)
 			q->tail = NULL;
 		pthread_mutex_unlock(&q->mu);
 
-		if (j->kind == JOB_COMMIT) {
+		switch (j->kind) {
+		case JOB_COMMIT:
 			err = blob_commit(q->bd, j->u.item.id, j->fd);
 			if (err)
 				log_error("store: blob %s: commit failed: %s", j->u.item.id, strerror(-err));
 			close(j->fd);
-		} else {
+			break;
+		case JOB_CHECKPOINT:
 			err = blob_partial_sync(j->fd);
 			if (err)
 				log_error("store: partial %s: sync failed: %s", j->u.partial.item_id, strerror(-err));
+			break;
+		case JOB_REMOVE:
+			err = blob_remove(q->bd, j->id, j->partial);
+			break;
+		case JOB_MOVE_MSS:
+		default:
+			err = blob_move_to_mss(q->bd, j->id);
+			break;
 		}
-		op = store_op_alloc(STORE_OP_SYNC, 0, step2, j);
+		op = store_op_alloc(STORE_OP_SYNC, 0, on_loop, j);
 		if (!op) { /* cannot report through the loop: abort rather than lose an answer */
 			log_error("store: blob: out of memory reporting a commit");
 			abort();
@@ -111,7 +134,7 @@ int store_blobq_create(struct store_blobq **out, struct store *s, struct blob_di
 	q->bd = bd;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
-	if ((err = store_cq_create(&q->cq, s->root)) || (err = -pthread_create(&q->thread, NULL, worker, q))) {
+	if ((err = store_cq_create(&q->cq, s->loop)) || (err = -pthread_create(&q->thread, NULL, worker, q))) {
 		store_blobq_destroy(q);
 		return err;
 	}
@@ -138,6 +161,8 @@ static int enqueue(struct store_blobq *q, struct job *j)
 	pthread_mutex_unlock(&q->mu);
 	if (err)
 		free(j);
+	else
+		q->pending++;
 	return err;
 }
 
@@ -164,6 +189,50 @@ int store_blobq_checkpoint(struct store_blobq *q, int fd, const struct store_par
 		return -ENOMEM;
 	*j = (struct job){.q = q, .kind = JOB_CHECKPOINT, .fd = fd, .u.partial = *p, .done = done, .arg = arg};
 	return enqueue(q, j);
+}
+
+static int enqueue_named(struct store_blobq *q, enum job_kind kind, const char *id, bool partial,
+			 store_done_fn *done, void *arg)
+{
+	struct job *j;
+
+	if (!q || !store_id_valid(id))
+		return -EINVAL;
+	if (!(j = calloc(1, sizeof *j)))
+		return -ENOMEM;
+	*j = (struct job){.q = q, .kind = kind, .fd = -1, .partial = partial, .done = done, .arg = arg};
+	memcpy(j->id, id, strlen(id) + 1); /* valid: at most STORE_ID_MAX characters */
+	return enqueue(q, j);
+}
+
+int store_blob_remove(struct store_blobq *q, const char *id, bool partial, store_done_fn *done, void *arg)
+{
+	return enqueue_named(q, JOB_REMOVE, id, partial, done, arg);
+}
+
+int store_blob_move_to_mss(struct store_blobq *q, const char *id, store_done_fn *done, void *arg)
+{
+	return enqueue_named(q, JOB_MOVE_MSS, id, false, done, arg);
+}
+
+int store_blob_open_partial(struct store_blobq *q, const char *id, bool fresh, int *fd, uint64_t *size)
+{
+	if (!q || !fd || !size)
+		return -EINVAL;
+	return blob_partial_open_rw(q->bd, id, fresh, fd, size);
+}
+
+int store_blob_open_read(struct store_blobq *q, const char *id, uint64_t offset, int *fd, uint64_t *size)
+{
+	if (!q || !fd || !size)
+		return -EINVAL;
+	return blob_open_read(q->bd, id, offset, fd, size);
+}
+
+void store_blobq_drain(struct store_blobq *q)
+{
+	while (q && q->pending)
+		loop_step(q->s->loop, 100);
 }
 
 void store_blobq_destroy(struct store_blobq *q)

@@ -1,5 +1,5 @@
 /* Completion queue: the store worker (any thread) hands finished requests to the loop thread
- * through an eventfd registered in the su_root; their done callbacks run there.
+ * through an eventfd the loop watches (net/loop.h: loop_watch); their done callbacks run there.
  * Why an eventfd: one fd, one counter, no pipe buffer to fill however many batches finish
  * while the loop is busy; the list itself is under a mutex held for a pointer swap only. */
 #include "store/store_backend.h"
@@ -13,57 +13,51 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "net/loop.h"
 
 struct store_cq {
-	su_root_t *root;
+	struct loop *loop;
 	int efd;
-	int widx;
+	int watch; /* loop_watch id, 0: none */
 	pthread_mutex_t mu;
 	struct store_op *head, *tail;
 };
 
-static int cq_io(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
+static void cq_io(void *arg)
 {
-	struct store_cq *cq = (struct store_cq *)arg;
+	struct store_cq *cq = arg;
 	uint64_t v;
 
-	(void)magic;
-	(void)w;
 	/* Drain the counter first: a post after this read makes the fd readable again. */
 	if (read(cq->efd, &v, sizeof v) < 0 && errno != EAGAIN)
 		log_warn("store: eventfd read: %s", strerror(errno));
 	store_cq_run(cq);
-	return 0;
 }
 
-int store_cq_create(struct store_cq **out, su_root_t *root)
+int store_cq_create(struct store_cq **out, struct loop *loop)
 {
-	struct store_cq *cq = calloc(1, sizeof *cq);
-	su_wait_t w;
+	struct store_cq *cq;
+	int err;
 
-	if (!cq)
+	if (!loop)
+		return -EINVAL;
+	if (!(cq = calloc(1, sizeof *cq)))
 		return -ENOMEM;
-	cq->root = root;
-	cq->widx = -1;
-	pthread_mutex_init(&cq->mu, NULL);
+	cq->loop = loop;
 	cq->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (cq->efd < 0) {
-		int err = -errno;
+		err = -errno;
 		free(cq);
 		return err;
 	}
-	if (su_wait_create(&w, cq->efd, SU_WAIT_IN)) {
+	err = loop_watch(loop, cq->efd, cq_io, cq);
+	if (err < 0) {
 		close(cq->efd);
 		free(cq);
-		return -ENOMEM;
+		return err;
 	}
-	cq->widx = su_root_register(root, &w, cq_io, (su_wakeup_arg_t *)cq, 0);
-	if (cq->widx < 0) {
-		su_wait_destroy(&w);
-		close(cq->efd);
-		free(cq);
-		return -ENOMEM;
-	}
+	cq->watch = err;
+	pthread_mutex_init(&cq->mu, NULL);
 	*out = cq;
 	return 0;
 }
@@ -108,8 +102,8 @@ void store_cq_destroy(struct store_cq *cq)
 	if (!cq)
 		return;
 	store_cq_run(cq);
-	if (cq->widx >= 0)
-		su_root_deregister(cq->root, cq->widx);
+	if (cq->watch > 0)
+		loop_unwatch(cq->loop, cq->watch);
 	close(cq->efd);
 	pthread_mutex_destroy(&cq->mu);
 	free(cq);

@@ -169,7 +169,8 @@ int store_faulty_wrap(struct store **out, struct store *inner, unsigned nth, enu
 	if (!(f = calloc(1, sizeof *f)))
 		return -ENOMEM;
 	f->base.ops = &faulty_ops;
-	f->base.root = inner->root;
+	f->base.loop = inner->loop;
+	f->base.bd = inner->bd; /* borrowed: the inner store closes it */
 	f->inner = inner;
 	f->nth = nth;
 	f->mode = mode;

@@ -4,10 +4,12 @@
 #include "store/store_backend.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "net/loop.h"
 #include "store/blob.h"
 
 struct rec {
@@ -119,7 +121,8 @@ static int item_cb(void *arg, const struct store_item *it)
 		return 0;
 	struct blob_name key;
 	snprintf(key.id, sizeof key.id, "%s", it->id);
-	struct blob_name *b = bsearch(&key, r->blobs, r->nblobs, sizeof *r->blobs, blob_cmp);
+	/* (no blob at all: r->blobs is NULL, which bsearch must not be given) */
+	struct blob_name *b = r->nblobs ? bsearch(&key, r->blobs, r->nblobs, sizeof *r->blobs, blob_cmp) : NULL;
 	if (b) {
 		b->owned = true;
 		return 0;
@@ -150,7 +153,7 @@ static int drain(struct store *s)
 	if (err)
 		return err;
 	while (!done)
-		su_root_step(s->root, 100);
+		loop_step(s->loop, 100);
 	return done < 0 ? done : 0;
 }
 

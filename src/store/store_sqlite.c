@@ -922,12 +922,12 @@ static int open_db(const char *path, int flags, sqlite3 **out)
 	return 0;
 }
 
-int store_sqlite_open(struct store **out, su_root_t *root, const char *path)
+int store_sqlite_open(struct store **out, struct loop *loop, const char *path)
 {
 	struct sq *q;
 	int err, i;
 
-	if (!out || !root || !path || !*path)
+	if (!out || !loop || !path || !*path)
 		return -EINVAL;
 	/* Two connections in two threads need a thread-safe library (any mode but 0). */
 	if (!sqlite3_threadsafe())
@@ -936,7 +936,7 @@ int store_sqlite_open(struct store **out, su_root_t *root, const char *path)
 	if (!q)
 		return -ENOMEM;
 	q->base.ops = &sqlite_ops;
-	q->base.root = root;
+	q->base.loop = loop;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
 	if (!(q->path = strdup(path))) {
@@ -972,7 +972,7 @@ int store_sqlite_open(struct store **out, su_root_t *root, const char *path)
 			err = -EIO;
 			goto fail;
 		}
-	if ((err = store_cq_create(&q->cq, root)))
+	if ((err = store_cq_create(&q->cq, loop)))
 		goto fail;
 	if ((err = -pthread_create(&q->thread, NULL, worker, q)))
 		goto fail;

@@ -294,6 +294,21 @@ bool peer_eof(void *arg)
 	return ((struct peer *)arg)->eof;
 }
 
+int blob_fd_new(const char *path)
+{
+	return open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+}
+
+int blob_fd_resume(const char *path)
+{
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+int blob_fd_read(const char *path)
+{
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 char *read_file(const char *path, size_t *len)
 {
 	struct stat st;

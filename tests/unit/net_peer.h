@@ -82,6 +82,14 @@ struct want {
 bool peer_has(void *arg);
 bool peer_eof(void *arg);
 char *read_file(const char *path, size_t *len);
+/* The blob descriptors a relay takes, opened the way the store opens them
+ * (src/store/blob.c; the relay never opens a file): a new partial
+ * (read-write, created empty), a kept partial (read-write, must exist: a
+ * resume), a complete blob (read-only). -1 on error. Once
+ * ft_relay_create*() returns 0 the relay owns the descriptor. */
+int blob_fd_new(const char *path);
+int blob_fd_resume(const char *path);
+int blob_fd_read(const char *path);
 void sha1_of(const void *p, size_t n, uint8_t out[20]);
 
 #endif

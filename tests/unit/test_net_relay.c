@@ -85,7 +85,8 @@ static int fix_start(struct fix *f, size_t high_water, unsigned bind_timeout, ui
 		p.has_sha1 = true;
 		memcpy(p.sha1, sha1, 20);
 	}
-	p.blob_path = f->blob;
+	p.has_blob = true;
+	p.blob_fd = blob_fd_new(f->blob);
 	if (ft_relay_create(&f->relay, f->hub, &p, on_done, f))
 		return -1;
 	if (ft_relay_set_peer_path(f->relay, FT_LEG_UP, SENDER_PATH) ||
@@ -777,7 +778,8 @@ UNIT_TEST(test_relay_txn_timeout)
 	ft_relay_destroy(f.relay);
 	msrp_hub_destroy(f.hub);
 	CHECK(msrp_hub_create(&f.hub, root, &cfg) == 0);
-	p.blob_path = f.blob;
+	p.has_blob = true;
+	p.blob_fd = blob_fd_new(f.blob);
 	CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
 	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
 	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
@@ -854,7 +856,8 @@ UNIT_TEST(test_relay_device_stalls)
 	ft_relay_destroy(f.relay);
 	msrp_hub_destroy(f.hub);
 	CHECK(msrp_hub_create(&f.hub, root, &cfg) == 0);
-	p.blob_path = f.blob;
+	p.has_blob = true;
+	p.blob_fd = blob_fd_new(f.blob);
 	CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
 	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
 	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
@@ -1003,7 +1006,8 @@ UNIT_TEST(test_relay_slow_device_is_not_late)
 	ft_relay_destroy(f.relay);
 	msrp_hub_destroy(f.hub);
 	CHECK(msrp_hub_create(&f.hub, root, &cfg) == 0);
-	p.blob_path = f.blob;
+	p.has_blob = true;
+	p.blob_fd = blob_fd_new(f.blob);
 	CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
 	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
 	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
@@ -1371,7 +1375,8 @@ UNIT_TEST(test_relay_threaded_throughput)
 		if (getenv("CPM_RELAY_BENCH_DIR"))
 			snprintf(f.blob, sizeof f.blob, "%s/cpm-relay-bench", getenv("CPM_RELAY_BENCH_DIR"));
 		memcpy(p.sha1, sha, 20);
-		p.blob_path = getenv("CPM_RELAY_BENCH_NOBLOB") ? NULL : f.blob;
+		p.has_blob = !getenv("CPM_RELAY_BENCH_NOBLOB");
+		p.blob_fd = p.has_blob ? blob_fd_new(f.blob) : -1;
 		CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
 		CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
 		CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);

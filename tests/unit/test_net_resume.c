@@ -150,7 +150,8 @@ static void params_resume(struct ft_relay_params *p, struct fix *f, uint64_t siz
 {
 	memset(p, 0, sizeof *p);
 	p->size = size;
-	p->blob_path = f->blob;
+	p->has_blob = true;
+	p->blob_fd = blob_fd_resume(f->blob); /* the relay's once created */
 	p->event = on_event;
 	p->store_only = true;
 	p->resume_offset = off;
@@ -163,8 +164,11 @@ static int resume_start(struct fix *f, uint64_t size, uint64_t off, const uint8_
 	struct ft_relay_params p;
 
 	params_resume(&p, f, size, off, sha1);
-	if (ft_relay_create(&f->relay, f->hub, &p, on_done, f))
+	if (ft_relay_create(&f->relay, f->hub, &p, on_done, f)) {
+		if (p.blob_fd >= 0)
+			close(p.blob_fd); /* not taken */
 		return -1;
+	}
 	return ft_relay_set_peer_path(f->relay, FT_LEG_UP, SENDER_PATH) ? -1 : 0;
 }
 
@@ -671,7 +675,8 @@ UNIT_TEST(test_ack_header_store_mode)
 	for (int round = 0; round < 3; round++) {
 		/* 0: header set, ack ok; 1: header set, ack error; 2: no header */
 		CHECK(hub_start(&f) == 0);
-		p.blob_path = f.blob;
+		p.has_blob = true;
+		p.blob_fd = blob_fd_new(f.blob);
 		CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
 		CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
 		if (round < 2) {
@@ -717,7 +722,8 @@ UNIT_TEST(test_ack_header_after_detach)
 	const struct rx *x;
 
 	CHECK(hub_start(&f) == 0);
-	p.blob_path = f.blob;
+	p.has_blob = true;
+	p.blob_fd = blob_fd_new(f.blob);
 	CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
 	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
 	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
@@ -753,7 +759,8 @@ UNIT_TEST(test_ack_header_invalid)
 	struct fix f;
 
 	CHECK(hub_start(&f) == 0);
-	p.blob_path = f.blob;
+	p.has_blob = true;
+	p.blob_fd = blob_fd_new(f.blob);
 	CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
 	for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++)
 		CHECK(ft_relay_set_ack_header(f.relay, bad_names[i], "v") == -EINVAL);
@@ -781,7 +788,7 @@ UNIT_TEST(test_ack_header_invalid)
 	CHECK(ft_relay_set_ack_header(live, "Cpm-Stored", "v") == -EINVAL); /* no event: never store mode */
 	ft_relay_destroy(live);
 	CHECK(write_file(f.blob, "0123456789", 10) == 0);
-	sp.blob_path = f.blob;
+	sp.blob_fd = blob_fd_read(f.blob);
 	CHECK(ft_relay_create_source(&src, f.hub, &sp, on_done, &f) == 0);
 	CHECK(ft_relay_set_ack_header(src, "Cpm-Stored", "v") == -EINVAL);
 	ft_relay_destroy(src);
@@ -798,25 +805,34 @@ UNIT_TEST(test_resume_bad_params)
 
 	CHECK(hub_start(&f) == 0);
 	CHECK(write_file(f.blob, "0123456789", 10) == 0);
+	/* A refused create leaves the descriptor to the caller: one serves
+	 * every attempt below. */
 	params_resume(&p, &f, 100, 10, sha);
+	int fd = p.blob_fd;
+	CHECK(fd >= 0);
 	p.store_only = false;
 	CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
 	CHECK(r == NULL);
 	p.keep_on_recipient_loss = true; /* a live relay cannot resume */
 	CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
+	close(p.blob_fd);
 	params_resume(&p, &f, 100, 10, sha);
 	p.has_sha1 = false;
 	CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
+	close(p.blob_fd);
 	params_resume(&p, &f, 100, 10, sha);
-	p.blob_path = NULL;
+	close(p.blob_fd);
+	p.has_blob = false;
+	CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
+	p.has_blob = true;
+	p.blob_fd = -1; /* a blob without a descriptor */
 	CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
 	params_resume(&p, &f, 100, 100, sha); /* nothing left to send */
 	CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
+	close(p.blob_fd);
 	params_resume(&p, &f, 100, 101, sha);
 	CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
-	params_resume(&p, &f, 100, 10, sha);
-	p.blob_path = "/nonexistent-cpm-dir/blob";
-	CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -ENOENT);
+	close(p.blob_fd);
 	params_resume(&p, &f, 100, 10, sha); /* fine */
 	CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == 0);
 	CHECK_EQ_INT(ft_relay_bytes(r), 10);

@@ -92,7 +92,7 @@ static int hub_start(struct fix *f, size_t high_water)
 
 static int relay_start(struct fix *f, enum mode mode, uint64_t size, const uint8_t *sha1)
 {
-	struct ft_relay_params p = {.size = size, .blob_path = f->blob, .event = on_event};
+	struct ft_relay_params p = {.size = size, .has_blob = true, .blob_fd = blob_fd_new(f->blob), .event = on_event};
 
 	p.store_only = mode == MODE_STORE;
 	p.keep_on_recipient_loss = mode == MODE_KEEP;
@@ -100,8 +100,11 @@ static int relay_start(struct fix *f, enum mode mode, uint64_t size, const uint8
 		p.has_sha1 = true;
 		memcpy(p.sha1, sha1, 20);
 	}
-	if (ft_relay_create(&f->relay, f->hub, &p, on_done, f))
+	if (ft_relay_create(&f->relay, f->hub, &p, on_done, f)) {
+		if (p.blob_fd >= 0)
+			close(p.blob_fd); /* not taken */
 		return -1;
+	}
 	if (ft_relay_set_peer_path(f->relay, FT_LEG_UP, SENDER_PATH))
 		return -1;
 	if (mode != MODE_STORE && ft_relay_set_peer_path(f->relay, FT_LEG_DOWN, DEVICE_PATH))
@@ -894,10 +897,13 @@ static int source_start(struct fix *f, const char *file, size_t size, const stru
 
 	if (write_file(f->blob, file, size))
 		return -1;
-	p.blob_path = f->blob;
+	p.blob_fd = blob_fd_read(f->blob);
 	p.size = size;
-	if (ft_relay_create_source(&f->relay, f->hub, &p, on_done, f))
+	if (ft_relay_create_source(&f->relay, f->hub, &p, on_done, f)) {
+		if (p.blob_fd >= 0)
+			close(p.blob_fd); /* not taken */
 		return -1;
+	}
 	return ft_relay_set_peer_path(f->relay, FT_LEG_DOWN, DEVICE_PATH) ? -1 : 0;
 }
 
@@ -1201,7 +1207,11 @@ UNIT_TEST(test_source_bad_params)
 
 	CHECK(hub_start(&f, 0) == 0);
 	CHECK(write_file(f.blob, file, total) == 0);
-	sp.blob_path = f.blob;
+	/* A refused create leaves the descriptor to the caller: one serves
+	 * every attempt below. */
+	int fd = blob_fd_read(f.blob);
+	CHECK(fd >= 0);
+	sp.blob_fd = fd;
 	sp.size = total + 1; /* the blob is not that size */
 	CHECK(ft_relay_create_source(&r, f.hub, &sp, on_done, &f) == -EINVAL);
 	sp.size = total;
@@ -1217,22 +1227,24 @@ UNIT_TEST(test_source_bad_params)
 	sp.content_type = "text/plain\r\nX: y";
 	CHECK(ft_relay_create_source(&r, f.hub, &sp, on_done, &f) == -EINVAL);
 	sp.content_type = NULL;
-	sp.blob_path = "/nonexistent/blob";
-	CHECK(ft_relay_create_source(&r, f.hub, &sp, on_done, &f) == -ENOENT);
+	sp.blob_fd = -1; /* the source needs its blob */
+	CHECK(ft_relay_create_source(&r, f.hub, &sp, on_done, &f) == -EINVAL);
 	CHECK(r == NULL);
 	{
 		/* store mode without an event callback could never be acknowledged */
-		struct ft_relay_params p = {.size = 10, .store_only = true, .blob_path = f.blob};
+		struct ft_relay_params p = {.size = 10, .store_only = true, .has_blob = true, .blob_fd = fd};
 
 		CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
 		p.event = on_event;
-		p.blob_path = NULL; /* nor without a blob */
+		p.has_blob = false; /* nor without a blob */
 		CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
 		p.store_only = false;
 		p.keep_on_recipient_loss = true;
 		CHECK(ft_relay_create(&r, f.hub, &p, on_done, &f) == -EINVAL);
 		CHECK(r == NULL);
 	}
+	CHECK(fcntl(fd, F_GETFD) >= 0); /* still open: never taken */
+	close(fd);
 	fix_stop(&f);
 	free(file);
 }

@@ -1,5 +1,7 @@
-/* The blob module (src/store/blob.c) and the start-up reconcile (store_reconcile.c) on a
- * real directory and a real SQLite store. */
+/* The blob module (src/store/blob.c), the start-up reconcile (store_reconcile.c), the store of
+ * a data directory (store_open_dir) and the blob queue's files API (store_blobq.h: open,
+ * remove, move to mss/) on a real directory and a real SQLite store. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,13 +12,39 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "net/loop.h"
 #include "store/blob.h"
 #include "store/store_blobq.h"
 #include "store/store.h"
 #include "unit.h"
 
-static su_root_t *root;
+static struct loop *loop;
 static char dir[256], dbpath[300];
+
+/* unlinkat() and renameat() are interposed: a removal or a move must run on the blob thread,
+ * never on the loop's (the calls in src/store reach these first: static link). */
+static pthread_t last_unlink_thread, last_rename_thread;
+static unsigned unlinks, renames;
+static int (*real_unlinkat)(int, const char *, int);
+static int (*real_renameat)(int, const char *, int, const char *);
+
+int unlinkat(int dfd, const char *name, int flags)
+{
+	if (!real_unlinkat)
+		*(void **)&real_unlinkat = dlsym(RTLD_NEXT, "unlinkat");
+	__atomic_add_fetch(&unlinks, 1, __ATOMIC_SEQ_CST);
+	last_unlink_thread = pthread_self();
+	return real_unlinkat(dfd, name, flags);
+}
+
+int renameat(int ofd, const char *oname, int nfd, const char *nname)
+{
+	if (!real_renameat)
+		*(void **)&real_renameat = dlsym(RTLD_NEXT, "renameat");
+	__atomic_add_fetch(&renames, 1, __ATOMIC_SEQ_CST);
+	last_rename_thread = pthread_self();
+	return real_renameat(ofd, oname, nfd, nname);
+}
 
 static uint64_t now_ms(void)
 {
@@ -29,8 +57,8 @@ static uint64_t now_ms(void)
 static void env_up(void)
 {
 	log_threshold = LOG_WARN;
-	su_init();
-	root = su_root_create(NULL);
+	if (loop_create(&loop))
+		abort();
 	snprintf(dir, sizeof dir, "/tmp/cpm_blob_test.XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
@@ -41,8 +69,7 @@ static void env_down(void)
 {
 	char cmd[400];
 
-	su_root_destroy(root);
-	su_deinit();
+	loop_destroy(loop);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "  (could not remove %s)\n", dir);
@@ -188,7 +215,7 @@ static bool wait_done(unsigned n)
 	uint64_t end = now_ms() + 5000;
 
 	while (done_n < n && now_ms() < end)
-		su_root_step(root, 10);
+		loop_step(loop, 10);
 	return done_n >= n;
 }
 
@@ -226,7 +253,7 @@ UNIT_TEST(t_reconcile)
 	env_up();
 	done_n = 0;
 	done_err = 0;
-	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
 	/* final blobs */
 	item(s, "stored1", STORE_ITEM_STORED, now + 1);        /* blob kept */
@@ -314,7 +341,7 @@ static bool wait_ack(struct ack *a, unsigned n)
 	uint64_t end = now_ms() + 5000;
 
 	while (a->n < n && now_ms() < end)
-		su_root_step(root, 10);
+		loop_step(loop, 10);
 	return a->n >= n;
 }
 
@@ -330,7 +357,7 @@ static void blobq_round(bool faulty)
 
 	env_up();
 	done_n = 0;
-	CHECK_EQ_INT(store_sqlite_open(&inner, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&inner, loop, dbpath), 0);
 	s = inner;
 	/* faulty: the 3rd write (item put, partial put, then the STORED update) fails */
 	if (faulty)
@@ -395,5 +422,286 @@ UNIT_TEST(t_blobq_commit_store_fails)
 	blobq_round(true);
 }
 
+/* ---- the store of a data directory ---- */
+UNIT_TEST(t_store_open_dir)
+{
+	struct store *s, *f;
+	char data[400];
+
+	env_up();
+	/* the directory and its parents are created, then the layout */
+	snprintf(data, sizeof data, "%s/a/b/data", dir);
+	CHECK_EQ_INT(store_open_dir(&s, loop, data), 0);
+	CHECK(exists("a/b/data/cpmd.db"));
+	CHECK(exists("a/b/data/blobs/tmp"));
+	CHECK(exists("a/b/data/mss"));
+	CHECK(store_blob_dir(s) != NULL);
+	/* a fault-injecting wrapper lends its inner store's directory; closing closes it once */
+	CHECK_EQ_INT(store_faulty_wrap(&f, s, 1, STORE_FAULT_ONLY_NTH), 0);
+	CHECK(store_blob_dir(f) == store_blob_dir(s));
+	store_close(f);
+	/* reopen: everything exists already */
+	CHECK_EQ_INT(store_open_dir(&s, loop, data), 0);
+	store_close(s);
+	/* a bare database has no blob directory */
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
+	CHECK(store_blob_dir(s) == NULL);
+	store_close(s);
+	CHECK(store_blob_dir(NULL) == NULL);
+	s = NULL;
+	CHECK_EQ_INT(store_open_dir(&s, loop, ""), -EINVAL);
+	CHECK_EQ_INT(store_open_dir(&s, NULL, data), -EINVAL);
+	CHECK_EQ_INT(put_file("plainfile", "x"), 0);
+	snprintf(data, sizeof data, "%s/plainfile/data", dir);
+	CHECK_EQ_INT(store_open_dir(&s, loop, data), -ENOTDIR);
+	CHECK(s == NULL);
+	env_down();
+}
+
+/* ---- the files API of the blob queue ---- */
+static char *slurp(const char *rel)
+{
+	static char buf[256];
+	int fd = open(at(rel), O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+struct files_env {
+	struct store *s;
+	struct store_blobq *q;
+};
+
+static int files_up(struct files_env *e)
+{
+	env_up();
+	done_n = 0;
+	done_err = 0;
+	if (store_open_dir(&e->s, loop, dir))
+		return -1;
+	return store_blobq_create(&e->q, e->s, store_blob_dir(e->s));
+}
+
+static void files_down(struct files_env *e)
+{
+	store_blobq_destroy(e->q);
+	store_close(e->s);
+	env_down();
+}
+
+/* Make id a complete blob holding `content` (through the real commit path). */
+static bool committed_blob(struct files_env *e, const char *id, const char *content)
+{
+	struct store_item it = {.state = STORE_ITEM_STORED};
+	struct ack a = {.loop = pthread_self()};
+	uint64_t size;
+	int fd;
+
+	snprintf(it.id, sizeof it.id, "%s", id);
+	item(e->s, id, STORE_ITEM_RECEIVING, 1000);
+	if (store_blob_open_partial(e->q, id, true, &fd, &size) ||
+	    pwrite(fd, content, strlen(content), 0) != (ssize_t)strlen(content) ||
+	    store_blobq_commit(e->q, fd, &it, on_ack, &a))
+		return false;
+	return wait_ack(&a, 1) && a.err[0] == 0;
+}
+
+UNIT_TEST(t_blobq_open)
+{
+	struct files_env e;
+	uint64_t size = 99;
+	int fd = -1, fd2 = -1;
+	char buf[32];
+
+	CHECK_EQ_INT(files_up(&e), 0);
+	/* a new partial: read-write (a resume's hasher reads it back), not O_APPEND (the relay
+	 * writes with pwrite at its own count), empty */
+	CHECK_EQ_INT(store_blob_open_partial(e.q, "p1", true, &fd, &size), 0);
+	CHECK_EQ_INT(size, 0);
+	int fl = fcntl(fd, F_GETFL);
+	CHECK_EQ_INT(fl & O_ACCMODE, O_RDWR);
+	CHECK(!(fl & O_APPEND));
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	CHECK_EQ_INT(pwrite(fd, "abcdef", 6, 0), 6);
+	CHECK_EQ_INT(pread(fd, buf, 3, 2), 3);
+	CHECK(!memcmp(buf, "cde", 3));
+	close(fd);
+	CHECK(exists("blobs/tmp/p1"));
+	/* resume: it must exist, and comes with its size */
+	CHECK_EQ_INT(store_blob_open_partial(e.q, "p1", false, &fd, &size), 0);
+	CHECK_EQ_INT(size, 6);
+	CHECK_EQ_INT(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	close(fd);
+	CHECK_EQ_INT(store_blob_open_partial(e.q, "nope1", false, &fd, &size), -ENOENT);
+	CHECK(!exists("blobs/tmp/nope1"));
+	/* fresh again: a live transfer that became a deferred one starts over, emptied */
+	CHECK_EQ_INT(store_blob_open_partial(e.q, "p1", true, &fd, &size), 0);
+	CHECK_EQ_INT(size, 0);
+	close(fd);
+	CHECK_EQ_INT(slurp("blobs/tmp/p1")[0], '\0');
+	/* a complete blob, read-only, at an offset; a partial is not a complete blob */
+	CHECK_EQ_INT(store_blob_open_read(e.q, "p1", 0, &fd, &size), -ENOENT);
+	CHECK(committed_blob(&e, "c1", "hello world"));
+	CHECK_EQ_INT(store_blob_open_read(e.q, "c1", 6, &fd2, &size), 0);
+	CHECK_EQ_INT(size, 11);
+	CHECK_EQ_INT(fcntl(fd2, F_GETFL) & O_ACCMODE, O_RDONLY);
+	memset(buf, 0, sizeof buf);
+	CHECK_EQ_INT(read(fd2, buf, sizeof buf), 5);
+	CHECK_STR(buf, "world");
+	close(fd2);
+	CHECK_EQ_INT(store_blob_open_read(e.q, "c1", 12, &fd2, &size), -EINVAL);
+	/* a symlink planted where a partial would be is not followed */
+	CHECK_EQ_INT(put_file("victim", "keep me"), 0);
+	CHECK_EQ_INT(symlink(at("victim"), at("blobs/tmp/link1")), 0);
+	CHECK_EQ_INT(store_blob_open_partial(e.q, "link1", true, &fd, &size), -ELOOP);
+	CHECK_STR(slurp("victim"), "keep me");
+	files_down(&e);
+}
+
+UNIT_TEST(t_blobq_remove_move)
+{
+	struct files_env e;
+	struct ack a = {.loop = pthread_self()};
+	uint64_t size;
+	unsigned u0, r0;
+	int fd;
+
+	CHECK_EQ_INT(files_up(&e), 0);
+	/* a partial */
+	CHECK_EQ_INT(store_blob_open_partial(e.q, "p1", true, &fd, &size), 0);
+	close(fd);
+	u0 = __atomic_load_n(&unlinks, __ATOMIC_SEQ_CST);
+	CHECK_EQ_INT(store_blob_remove(e.q, "p1", true, on_ack, &a), 0);
+	CHECK_EQ_INT(a.n, 0); /* never from inside the call */
+	CHECK(wait_ack(&a, 1));
+	CHECK_EQ_INT(a.err[0], 0);
+	CHECK(!exists("blobs/tmp/p1"));
+	CHECK(__atomic_load_n(&unlinks, __ATOMIC_SEQ_CST) > u0);
+	CHECK(!pthread_equal(last_unlink_thread, pthread_self())); /* the blob thread unlinked */
+	/* a missing file: -ENOENT through the completion, in the loop thread */
+	CHECK_EQ_INT(store_blob_remove(e.q, "p1", true, on_ack, &a), 0);
+	CHECK_EQ_INT(store_blob_remove(e.q, "never1", false, on_ack, &a), 0);
+	CHECK(wait_ack(&a, 3));
+	CHECK_EQ_INT(a.err[1], -ENOENT);
+	CHECK_EQ_INT(a.err[2], -ENOENT);
+	CHECK(!a.wrong_thread);
+	/* a complete blob; and NULL done is fine */
+	CHECK(committed_blob(&e, "c1", "one"));
+	CHECK(exists("blobs/c1"));
+	CHECK_EQ_INT(store_blob_remove(e.q, "c1", true, NULL, NULL), 0); /* the partial name: gone already */
+	CHECK_EQ_INT(store_blob_remove(e.q, "c1", false, on_ack, &a), 0);
+	CHECK(wait_ack(&a, 4));
+	CHECK_EQ_INT(a.err[3], 0);
+	CHECK(!exists("blobs/c1"));
+	/* requests run in order: a removal queued right after a commit of the same id finds the
+	 * committed file */
+	{
+		struct store_item it = {.id = "o1", .state = STORE_ITEM_STORED};
+		struct ack c = {.loop = pthread_self()}, d = {.loop = pthread_self()};
+		item(e.s, "o1", STORE_ITEM_RECEIVING, 1000);
+		CHECK_EQ_INT(store_blob_open_partial(e.q, "o1", true, &fd, &size), 0);
+		CHECK_EQ_INT(store_blobq_commit(e.q, fd, &it, on_ack, &c), 0);
+		CHECK_EQ_INT(store_blob_remove(e.q, "o1", false, on_ack, &d), 0);
+		CHECK(wait_ack(&c, 1) && wait_ack(&d, 1));
+		CHECK_EQ_INT(c.err[0], 0);
+		CHECK_EQ_INT(d.err[0], 0);
+		CHECK(!exists("blobs/o1") && !exists("blobs/tmp/o1"));
+	}
+	/* the message-store hand-off: blobs/<id> → mss/<id>, on the blob thread */
+	CHECK(committed_blob(&e, "m1", "kept for the MSS"));
+	struct ack m = {.loop = pthread_self()};
+	r0 = __atomic_load_n(&renames, __ATOMIC_SEQ_CST);
+	CHECK_EQ_INT(store_blob_move_to_mss(e.q, "m1", on_ack, &m), 0);
+	CHECK(wait_ack(&m, 1));
+	CHECK_EQ_INT(m.err[0], 0);
+	CHECK(!m.wrong_thread);
+	CHECK(!exists("blobs/m1"));
+	CHECK_STR(slurp("mss/m1"), "kept for the MSS");
+	CHECK(__atomic_load_n(&renames, __ATOMIC_SEQ_CST) > r0);
+	CHECK(!pthread_equal(last_rename_thread, pthread_self()));
+	CHECK_EQ_INT(store_blob_move_to_mss(e.q, "m1", on_ack, &m), 0); /* not there any more */
+	CHECK(wait_ack(&m, 2));
+	CHECK_EQ_INT(m.err[1], -ENOENT);
+	CHECK_STR(slurp("mss/m1"), "kept for the MSS");
+	/* what reconcile sees: mss/ is not the blob directory */
+	struct store_reconcile_report rep;
+	CHECK_EQ_INT(store_reconcile(e.s, store_blob_dir(e.s), 0, &rep, NULL, NULL, NULL), 0);
+	CHECK(exists("mss/m1"));
+	files_down(&e);
+}
+
+UNIT_TEST(t_blobq_hostile_ids)
+{
+	static const char *const bad[] = {"../x", "..", ".", "", "tmp/../../victim", "/etc/passwd", "a b",
+					  "a\nb", "123456789012345678901234567890123", "../mss/x", "../../victim"};
+	struct files_env e;
+	struct ack a = {.loop = pthread_self()};
+	uint64_t size;
+	int fd = -1;
+
+	CHECK_EQ_INT(files_up(&e), 0);
+	CHECK_EQ_INT(put_file("victim", "keep me"), 0);
+	CHECK_EQ_INT(put_file("blobs/victim", "keep me"), 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK_EQ_INT(store_blob_remove(e.q, bad[i], false, on_ack, &a), -EINVAL);
+		CHECK_EQ_INT(store_blob_remove(e.q, bad[i], true, on_ack, &a), -EINVAL);
+		CHECK_EQ_INT(store_blob_move_to_mss(e.q, bad[i], on_ack, &a), -EINVAL);
+		CHECK_EQ_INT(store_blob_open_partial(e.q, bad[i], true, &fd, &size), -EINVAL);
+		CHECK_EQ_INT(store_blob_open_partial(e.q, bad[i], false, &fd, &size), -EINVAL);
+		CHECK_EQ_INT(store_blob_open_read(e.q, bad[i], 0, &fd, &size), -EINVAL);
+	}
+	CHECK_EQ_INT(store_blob_remove(e.q, NULL, false, on_ack, &a), -EINVAL);
+	CHECK_EQ_INT(store_blob_open_read(e.q, "ok1", 0, NULL, &size), -EINVAL);
+	/* refused: nothing queued, no done, nothing touched */
+	store_blobq_drain(e.q);
+	for (int i = 0; i < 5; i++)
+		loop_step(loop, 1);
+	CHECK_EQ_INT(a.n, 0);
+	CHECK(fd == -1);
+	CHECK_STR(slurp("victim"), "keep me");
+	CHECK_STR(slurp("blobs/victim"), "keep me");
+	files_down(&e);
+}
+
+/* drain answers everything queued and the queue stays usable; destroy runs what is still
+ * queued and answers it. */
+UNIT_TEST(t_blobq_drain_destroy)
+{
+	struct files_env e;
+	struct ack a = {.loop = pthread_self()};
+	uint64_t size;
+	char id[16];
+	int fd;
+
+	CHECK_EQ_INT(files_up(&e), 0);
+	for (int i = 0; i < 6; i++) {
+		snprintf(id, sizeof id, "d%d", i);
+		CHECK_EQ_INT(store_blob_open_partial(e.q, id, true, &fd, &size), 0);
+		close(fd);
+		CHECK_EQ_INT(store_blob_remove(e.q, id, true, on_ack, &a), 0);
+	}
+	store_blobq_drain(e.q);
+	CHECK_EQ_INT(a.n, 6);
+	CHECK(!a.wrong_thread);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ_INT(a.err[i], 0);
+	CHECK(!exists("blobs/tmp/d0") && !exists("blobs/tmp/d5"));
+	CHECK_EQ_INT(store_blob_open_partial(e.q, "late1", true, &fd, &size), 0);
+	close(fd);
+	struct ack b = {.loop = pthread_self()};
+	CHECK_EQ_INT(store_blob_remove(e.q, "late1", true, on_ack, &b), 0);
+	store_blobq_destroy(e.q); /* runs it, and its done */
+	e.q = NULL;
+	CHECK_EQ_INT(b.n, 1);
+	CHECK_EQ_INT(b.err[0], 0);
+	CHECK(!exists("blobs/tmp/late1"));
+	files_down(&e);
+}
+
 UNIT_MAIN(T(t_blob_write_resume_commit_read), T(t_blob_hostile_ids), T(t_reconcile), T(t_blobq_commit),
-	  T(t_blobq_commit_store_fails))
+	  T(t_blobq_commit_store_fails), T(t_store_open_dir), T(t_blobq_open), T(t_blobq_remove_move),
+	  T(t_blobq_hostile_ids), T(t_blobq_drain_destroy))

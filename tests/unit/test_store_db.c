@@ -1,5 +1,5 @@
 /* The durable store (src/store) on real SQLite files in a fresh temporary directory, with a
- * real su_root delivering the completions: CRUD for every record, scans, group commit,
+ * real event loop (net/loop.h) delivering the completions: CRUD for every record, scans, group commit,
  * callbacks in the loop thread, persistence across a restart, fault injection, hostile ids,
  * and a kill -9 crash-consistency loop. */
 #include <errno.h>
@@ -14,12 +14,13 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "net/loop.h"
 #include "store/store.h"
 #include "unit.h"
 
 #define WAIT_MS 5000
 
-static su_root_t *root;
+static struct loop *loop;
 static char dir[256], dbpath[300];
 static pthread_t loop_thread;
 
@@ -66,7 +67,7 @@ static bool wait_for(struct rec *r, unsigned n)
 	uint64_t end = now_ms() + WAIT_MS;
 
 	while (r->n < n && now_ms() < end)
-		su_root_step(root, 10);
+		loop_step(loop, 10);
 	return r->n >= n;
 }
 
@@ -82,8 +83,8 @@ static struct tok *tok(struct rec *r, unsigned seq)
 static void env_up(void)
 {
 	log_threshold = LOG_WARN;
-	su_init();
-	root = su_root_create(NULL);
+	if (loop_create(&loop))
+		abort();
 	loop_thread = pthread_self();
 	snprintf(dir, sizeof dir, "/tmp/cpm_store_test.XXXXXX");
 	if (!mkdtemp(dir))
@@ -95,9 +96,8 @@ static void env_down(void)
 {
 	char cmd[400];
 
-	su_root_destroy(root);
-	root = NULL;
-	su_deinit();
+	loop_destroy(loop);
+	loop = NULL;
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "  (could not remove %s)\n", dir);
@@ -154,7 +154,7 @@ UNIT_TEST(t_item_roundtrip)
 	struct rec r = {0};
 
 	env_up();
-	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	for (size_t i = 0; i < sizeof thumb; i++)
 		thumb[i] = (uint8_t)(i * 7);
 	th.data = thumb;
@@ -228,7 +228,7 @@ UNIT_TEST(t_other_records_roundtrip)
 	unsigned k = 0;
 
 	env_up();
-	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 
 	struct store_delivery d = {.item_id = "it1", .instance = "<urn:uuid:a>", .attempts = 3,
 				   .next_attempt_at_ms = 77, .bytes_acked = 1ULL << 40, .state = STORE_DLV_ACTIVE};
@@ -407,7 +407,7 @@ UNIT_TEST(t_scans)
 	};
 
 	env_up();
-	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		fill_item(&it, rows[i].id, rows[i].rcpt, rows[i].st, rows[i].created, rows[i].expires);
 		CHECK_EQ_INT(store_item_put(s, &it, NULL, on_done, tok(&r, k++)), 0);
@@ -485,7 +485,7 @@ UNIT_TEST(t_group_commit)
 	struct store_delivery d;
 
 	env_up();
-	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	store_stats_get(s, &st0);
 	/* Hold the database's write lock from another connection while queueing, so that the
 	 * worker (stuck in BEGIN IMMEDIATE's busy wait with whatever it took when it woke up)
@@ -540,7 +540,7 @@ UNIT_TEST(t_persistence)
 	char id[16];
 
 	env_up();
-	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	for (unsigned i = 0; i < 200; i++) {
 		snprintf(id, sizeof id, "p%u", i);
 		fill_item(&it, id, "sip:bob@x", STORE_ITEM_STORED, i, 100000 + i);
@@ -556,7 +556,7 @@ UNIT_TEST(t_persistence)
 		CHECK_EQ_INT(r.err[i], 0);
 	CHECK_EQ_INT(r.wrong_thread, 0);
 
-	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	memset(&x, 0, sizeof x);
 	CHECK_EQ_INT(store_items_for_recipient(s, "sip:bob@x", 1000, collect_item, &x), 200);
 	CHECK_STR(x.id[0], "p0");
@@ -579,7 +579,7 @@ static void fault_round(enum store_fault_mode mode, unsigned nth)
 	char id[16];
 
 	env_up();
-	CHECK_EQ_INT(store_sqlite_open(&inner, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&inner, loop, dbpath), 0);
 	CHECK_EQ_INT(store_faulty_wrap(&s, inner, nth, mode), 0);
 	for (unsigned i = 1; i <= 6; i++) {
 		snprintf(id, sizeof id, "f%u", i);
@@ -600,7 +600,7 @@ static void fault_round(enum store_fault_mode mode, unsigned nth)
 	store_close(s); /* closes inner too */
 
 	/* and after a restart, the failed writes are still not there */
-	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	for (unsigned i = 1; i <= 6; i++) {
 		bool fail = i == nth || (mode == STORE_FAULT_FROM_NTH && i > nth);
 		snprintf(id, sizeof id, "f%u", i);
@@ -630,7 +630,7 @@ UNIT_TEST(t_hostile_ids)
 	struct rec r = {0};
 
 	env_up();
-	CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	CHECK(store_id_valid("12345678901234567890123456789012")); /* 32 */
 	CHECK(store_id_valid("a-B_9"));
 	CHECK(!store_id_valid(NULL));
@@ -707,9 +707,9 @@ static void crash_child(int fd, unsigned round)
 	unsigned pending = 0;
 	char id[STORE_ID_MAX + 1];
 
-	su_init();
-	root = su_root_create(NULL);
-	if (store_sqlite_open(&s, root, dbpath))
+	if (loop_create(&loop))
+		_exit(2);
+	if (store_sqlite_open(&s, loop, dbpath))
 		_exit(2);
 	for (unsigned i = 0;; i++) {
 		/* a mix: new items, updates of earlier ones, deliveries */
@@ -731,9 +731,9 @@ static void crash_child(int fd, unsigned round)
 			pending++;
 		}
 		while (pending > 300)
-			su_root_step(root, 1);
+			loop_step(loop, 1);
 		if (i % 50 == 0)
-			su_root_step(root, 0);
+			loop_step(loop, 0);
 	}
 }
 
@@ -784,7 +784,7 @@ UNIT_TEST(t_crash_kill9)
 		struct store *s;
 		struct store_item it;
 		char id[STORE_ID_MAX + 1];
-		CHECK_EQ_INT(store_sqlite_open(&s, root, dbpath), 0);
+		CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 		for (size_t i = 0; i < nacked; i++) {
 			snprintf(id, sizeof id, "r%u_%u", round, acked[i]);
 			CHECK_EQ_INT(store_item_get(s, id, &it), 0);
