@@ -12,7 +12,7 @@
  * A statement that fails for a reason other than "not found"/"exists" (I/O, disk full,
  * corruption) rolls back the whole batch and every write of it gets the error: a batch is
  * all or nothing, like the transaction it is. */
-#include "store/store_backend.h"
+#include "store/store_sqlite_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -59,23 +59,6 @@ static const char schema_sql[] =
 	"CREATE TABLE prefs(aor TEXT PRIMARY KEY, defer INTEGER NOT NULL, method INTEGER NOT NULL,"
 	" on_expiry INTEGER NOT NULL);";
 
-#define ITEM_COLS \
-	"id, sender, recipient, fname, fsize, ftype, hash, ft_id, conv_id, contrib_id, irt_contrib_id," \
-	" disposition, file_date, created_at, expires_at, state, bytes_received, imdn_msgid, imdn_disp," \
-	" delivered_device"
-#define DLV_COLS "item_id, instance, attempts, next_attempt_at, bytes_acked, state"
-#define PART_COLS "item_id, sender, fname, fsize, ftype, hash, bytes, expires_at"
-#define NOTIF_COLS "id, target, kind, item_id, imdn_msgid, created_at, attempts, next_attempt_at, notifier"
-#define REG_COLS "aor, instance, contact, flow, tcp, expires_at"
-
-enum wstmt {
-	W_BEGIN, W_COMMIT, W_ROLLBACK,
-	W_ITEM_INS, W_ITEM_UPD, W_ITEM_DEL, W_ITEM_DEL_DLV, W_ITEM_DEL_PART,
-	W_DLV_PUT, W_DLV_DEL, W_PART_PUT, W_PART_DEL, W_NOTIF_PUT, W_NOTIF_DEL,
-	W_REG_PUT, W_REG_DEL, W_PREFS_PUT, W_PREFS_DEL,
-	W_N
-};
-
 static const char *const wsql[W_N] = {
 	[W_BEGIN] = "BEGIN IMMEDIATE",
 	[W_COMMIT] = "COMMIT",
@@ -98,189 +81,10 @@ static const char *const wsql[W_N] = {
 	[W_PREFS_DEL] = "DELETE FROM prefs WHERE aor=?",
 };
 
-enum rstmt {
-	R_ITEM, R_THUMB, R_DLV, R_PART, R_PART_FIND, R_NOTIF, R_REG, R_PREFS,
-	R_ITEMS_RCPT, R_ITEMS_EXP, R_DLV_ITEM, R_NOTIFS_FOR, R_NOTIFS_OLD, R_REGS_ALL,
-	R_N
-};
-
-static const char *const rsql[R_N] = {
-	[R_ITEM] = "SELECT " ITEM_COLS " FROM item WHERE id=?",
-	[R_THUMB] = "SELECT thumb_type, thumb FROM item WHERE id=?",
-	[R_DLV] = "SELECT " DLV_COLS " FROM delivery WHERE item_id=? AND instance=?",
-	[R_PART] = "SELECT " PART_COLS " FROM partial WHERE item_id=?",
-	[R_PART_FIND] = "SELECT " PART_COLS " FROM partial WHERE sender=? AND fname=? AND fsize=? AND ftype=?"
-			" AND hash=? ORDER BY expires_at DESC LIMIT 1",
-	[R_NOTIF] = "SELECT " NOTIF_COLS " FROM notif WHERE id=?",
-	[R_REG] = "SELECT " REG_COLS " FROM reg WHERE aor=? AND instance=?",
-	[R_PREFS] = "SELECT aor, defer, method, on_expiry FROM prefs WHERE aor=?",
-	[R_ITEMS_RCPT] = "SELECT " ITEM_COLS " FROM item WHERE recipient=? AND state IN (1,2)"
-			 " ORDER BY created_at LIMIT ?",
-	[R_ITEMS_EXP] = "SELECT " ITEM_COLS " FROM item WHERE state IN (0,1,2) AND expires_at < ?"
-			" ORDER BY expires_at LIMIT ?",
-	[R_DLV_ITEM] = "SELECT " DLV_COLS " FROM delivery WHERE item_id=?",
-	[R_NOTIFS_FOR] = "SELECT " NOTIF_COLS " FROM notif WHERE target=? ORDER BY created_at LIMIT ?",
-	[R_NOTIFS_OLD] = "SELECT " NOTIF_COLS " FROM notif WHERE created_at < ? ORDER BY created_at LIMIT ?",
-	[R_REGS_ALL] = "SELECT " REG_COLS " FROM reg",
-};
-
-struct sq {
-	struct store base; /* first: a struct store * is a struct sq * */
-	char *path;
-	sqlite3 *wdb, *rdb;
-	sqlite3_stmt *w[W_N], *r[R_N];
-	struct store_cq *cq;
-	pthread_t thread;
-	bool thread_started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	/* under mu: */
-	struct store_op *qhead, *qtail;
-	size_t qlen;
-	bool stop;
-	struct store_stats stats;
-};
-
-static int rc_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return 0;
-	case SQLITE_NOMEM: return -ENOMEM;
-	case SQLITE_FULL: return -ENOSPC;
-	case SQLITE_BUSY: case SQLITE_LOCKED: return -EBUSY;
-	case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH: return -EACCES;
-	case SQLITE_CANTOPEN: return -ENOENT;
-	default: return -EIO;
-	}
-}
-
-/* ---- binding and reading columns --------------------------------------------------------- */
-static void bt(sqlite3_stmt *st, int i, const char *s)
-{
-	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
-static void bi(sqlite3_stmt *st, int i, int64_t v)
-{
-	sqlite3_bind_int64(st, i, v);
-}
-
-static void bhash(sqlite3_stmt *st, int i, const struct store_selector *sel)
-{
-	sqlite3_bind_blob(st, i, sel->sha1, sel->has_hash ? 20 : 0, SQLITE_STATIC);
-}
-
-static void ct(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-	size_t n = s ? (size_t)sqlite3_column_bytes(st, i) : 0;
-
-	if (n >= cap) /* cannot happen for rows we wrote; never overflow anyway */
-		n = cap - 1;
-	if (n)
-		memcpy(dst, s, n);
-	dst[n] = 0;
-}
-
-static int64_t ci(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_int64(st, i);
-}
-
-static void chash(sqlite3_stmt *st, int i, struct store_selector *sel)
-{
-	const void *h = sqlite3_column_blob(st, i);
-
-	sel->has_hash = h && sqlite3_column_bytes(st, i) == 20;
-	if (sel->has_hash)
-		memcpy(sel->sha1, h, 20);
-	else
-		memset(sel->sha1, 0, 20);
-}
-
-#define CT(st, i, f) ct(st, i, f, sizeof(f))
-
-static void row_item(sqlite3_stmt *st, struct store_item *it)
-{
-	memset(it, 0, sizeof *it);
-	CT(st, 0, it->id);
-	CT(st, 1, it->sender);
-	CT(st, 2, it->recipient);
-	CT(st, 3, it->sel.name);
-	it->sel.size = (uint64_t)ci(st, 4);
-	CT(st, 5, it->sel.type);
-	chash(st, 6, &it->sel);
-	CT(st, 7, it->ft_id);
-	CT(st, 8, it->conv_id);
-	CT(st, 9, it->contrib_id);
-	CT(st, 10, it->irt_contrib_id);
-	CT(st, 11, it->disposition);
-	CT(st, 12, it->file_date);
-	it->created_at_ms = ci(st, 13);
-	it->expires_at_ms = ci(st, 14);
-	it->state = (enum store_item_state)ci(st, 15);
-	it->bytes_received = (uint64_t)ci(st, 16);
-	CT(st, 17, it->imdn_msgid);
-	it->imdn_disp = (unsigned)ci(st, 18);
-	CT(st, 19, it->delivered_device);
-}
-
-static void row_dlv(sqlite3_stmt *st, struct store_delivery *d)
-{
-	memset(d, 0, sizeof *d);
-	CT(st, 0, d->item_id);
-	CT(st, 1, d->instance);
-	d->attempts = (unsigned)ci(st, 2);
-	d->next_attempt_at_ms = ci(st, 3);
-	d->bytes_acked = (uint64_t)ci(st, 4);
-	d->state = (enum store_delivery_state)ci(st, 5);
-}
-
-static void row_part(sqlite3_stmt *st, struct store_partial *p)
-{
-	memset(p, 0, sizeof *p);
-	CT(st, 0, p->item_id);
-	CT(st, 1, p->sender);
-	CT(st, 2, p->sel.name);
-	p->sel.size = (uint64_t)ci(st, 3);
-	CT(st, 4, p->sel.type);
-	chash(st, 5, &p->sel);
-	p->bytes = (uint64_t)ci(st, 6);
-	p->expires_at_ms = ci(st, 7);
-}
-
-static void row_notif(sqlite3_stmt *st, struct store_notif *n)
-{
-	memset(n, 0, sizeof *n);
-	CT(st, 0, n->id);
-	CT(st, 1, n->target);
-	n->kind = (enum store_notif_kind)ci(st, 2);
-	CT(st, 3, n->item_id);
-	CT(st, 4, n->imdn_msgid);
-	n->created_at_ms = ci(st, 5);
-	n->attempts = (unsigned)ci(st, 6);
-	n->next_attempt_at_ms = ci(st, 7);
-	CT(st, 8, n->notifier);
-}
-
-static void row_reg(sqlite3_stmt *st, struct store_reg *r)
-{
-	memset(r, 0, sizeof *r);
-	CT(st, 0, r->aor);
-	CT(st, 1, r->instance);
-	CT(st, 2, r->contact);
-	CT(st, 3, r->flow);
-	r->tcp = ci(st, 4) != 0;
-	r->expires_at_ms = ci(st, 5);
-}
-
-/* ---- the worker: applying writes --------------------------------------------------------- */
-
-/* Runs a bound write statement to completion. 0 or a negative errno (a hard failure). */
 static int run(struct sq *q, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
-	int err = rc == SQLITE_DONE ? 0 : rc_errno(rc);
+	int err = rc == SQLITE_DONE ? 0 : sq_rc_errno(rc);
 
 	if (err)
 		log_error("store: %s: %s", sqlite3_sql(st), sqlite3_errmsg(q->wdb));
@@ -302,27 +106,27 @@ static int apply(struct sq *q, struct store_op *op)
 		const struct store_item_rec *r = (const void *)op->rec;
 		const struct store_item *it = &r->item;
 		st = q->w[W_ITEM_INS];
-		bt(st, 1, it->id);
-		bt(st, 2, it->sender);
-		bt(st, 3, it->recipient);
-		bt(st, 4, it->sel.name);
-		bi(st, 5, (int64_t)it->sel.size);
-		bt(st, 6, it->sel.type);
-		bhash(st, 7, &it->sel);
-		bt(st, 8, it->ft_id);
-		bt(st, 9, it->conv_id);
-		bt(st, 10, it->contrib_id);
-		bt(st, 11, it->irt_contrib_id);
-		bt(st, 12, it->disposition);
-		bt(st, 13, it->file_date);
-		bi(st, 14, it->created_at_ms);
-		bi(st, 15, it->expires_at_ms);
-		bi(st, 16, it->state);
-		bi(st, 17, (int64_t)it->bytes_received);
-		bt(st, 18, it->imdn_msgid);
-		bi(st, 19, it->imdn_disp);
-		bt(st, 20, it->delivered_device);
-		bt(st, 21, r->thumb_type);
+		sq_bind_text(st, 1, it->id);
+		sq_bind_text(st, 2, it->sender);
+		sq_bind_text(st, 3, it->recipient);
+		sq_bind_text(st, 4, it->sel.name);
+		sq_bind_int(st, 5, (int64_t)it->sel.size);
+		sq_bind_text(st, 6, it->sel.type);
+		sq_bind_hash(st, 7, &it->sel);
+		sq_bind_text(st, 8, it->ft_id);
+		sq_bind_text(st, 9, it->conv_id);
+		sq_bind_text(st, 10, it->contrib_id);
+		sq_bind_text(st, 11, it->irt_contrib_id);
+		sq_bind_text(st, 12, it->disposition);
+		sq_bind_text(st, 13, it->file_date);
+		sq_bind_int(st, 14, it->created_at_ms);
+		sq_bind_int(st, 15, it->expires_at_ms);
+		sq_bind_int(st, 16, it->state);
+		sq_bind_int(st, 17, (int64_t)it->bytes_received);
+		sq_bind_text(st, 18, it->imdn_msgid);
+		sq_bind_int(st, 19, it->imdn_disp);
+		sq_bind_text(st, 20, it->delivered_device);
+		sq_bind_text(st, 21, r->thumb_type);
 		if (r->thumb_len)
 			sqlite3_bind_blob(st, 22, r->thumb, (int)r->thumb_len, SQLITE_STATIC);
 		else
@@ -336,24 +140,24 @@ static int apply(struct sq *q, struct store_op *op)
 	case STORE_OP_ITEM_UPDATE: {
 		const struct store_item *it = (const void *)op->rec;
 		st = q->w[W_ITEM_UPD];
-		bt(st, 1, it->id);
-		bi(st, 2, it->state);
-		bi(st, 3, (int64_t)it->bytes_received);
-		bi(st, 4, it->expires_at_ms);
-		bt(st, 5, it->delivered_device);
+		sq_bind_text(st, 1, it->id);
+		sq_bind_int(st, 2, it->state);
+		sq_bind_int(st, 3, (int64_t)it->bytes_received);
+		sq_bind_int(st, 4, it->expires_at_ms);
+		sq_bind_text(st, 5, it->delivered_device);
 		break;
 	}
 	case STORE_OP_ITEM_DEL: {
 		const struct store_key *k = (const void *)op->rec;
 		int changes;
-		bt(q->w[W_ITEM_DEL], 1, k->k1);
+		sq_bind_text(q->w[W_ITEM_DEL], 1, k->k1);
 		if ((err = run(q, q->w[W_ITEM_DEL])))
 			return err;
 		changes = sqlite3_changes(q->wdb);
-		bt(q->w[W_ITEM_DEL_DLV], 1, k->k1);
+		sq_bind_text(q->w[W_ITEM_DEL_DLV], 1, k->k1);
 		if ((err = run(q, q->w[W_ITEM_DEL_DLV])))
 			return err;
-		bt(q->w[W_ITEM_DEL_PART], 1, k->k1);
+		sq_bind_text(q->w[W_ITEM_DEL_PART], 1, k->k1);
 		if ((err = run(q, q->w[W_ITEM_DEL_PART])))
 			return err;
 		if (!changes)
@@ -363,67 +167,67 @@ static int apply(struct sq *q, struct store_op *op)
 	case STORE_OP_DELIVERY_PUT: {
 		const struct store_delivery *d = (const void *)op->rec;
 		st = q->w[W_DLV_PUT];
-		bt(st, 1, d->item_id);
-		bt(st, 2, d->instance);
-		bi(st, 3, d->attempts);
-		bi(st, 4, d->next_attempt_at_ms);
-		bi(st, 5, (int64_t)d->bytes_acked);
-		bi(st, 6, d->state);
+		sq_bind_text(st, 1, d->item_id);
+		sq_bind_text(st, 2, d->instance);
+		sq_bind_int(st, 3, d->attempts);
+		sq_bind_int(st, 4, d->next_attempt_at_ms);
+		sq_bind_int(st, 5, (int64_t)d->bytes_acked);
+		sq_bind_int(st, 6, d->state);
 		return run(q, st);
 	}
 	case STORE_OP_PARTIAL_PUT: {
 		const struct store_partial *p = (const void *)op->rec;
 		st = q->w[W_PART_PUT];
-		bt(st, 1, p->item_id);
-		bt(st, 2, p->sender);
-		bt(st, 3, p->sel.name);
-		bi(st, 4, (int64_t)p->sel.size);
-		bt(st, 5, p->sel.type);
-		bhash(st, 6, &p->sel);
-		bi(st, 7, (int64_t)p->bytes);
-		bi(st, 8, p->expires_at_ms);
+		sq_bind_text(st, 1, p->item_id);
+		sq_bind_text(st, 2, p->sender);
+		sq_bind_text(st, 3, p->sel.name);
+		sq_bind_int(st, 4, (int64_t)p->sel.size);
+		sq_bind_text(st, 5, p->sel.type);
+		sq_bind_hash(st, 6, &p->sel);
+		sq_bind_int(st, 7, (int64_t)p->bytes);
+		sq_bind_int(st, 8, p->expires_at_ms);
 		return run(q, st);
 	}
 	case STORE_OP_NOTIF_PUT: {
 		const struct store_notif *n = (const void *)op->rec;
 		st = q->w[W_NOTIF_PUT];
-		bt(st, 1, n->id);
-		bt(st, 2, n->target);
-		bi(st, 3, n->kind);
-		bt(st, 4, n->item_id);
-		bt(st, 5, n->imdn_msgid);
-		bi(st, 6, n->created_at_ms);
-		bi(st, 7, n->attempts);
-		bi(st, 8, n->next_attempt_at_ms);
-		bt(st, 9, n->notifier);
+		sq_bind_text(st, 1, n->id);
+		sq_bind_text(st, 2, n->target);
+		sq_bind_int(st, 3, n->kind);
+		sq_bind_text(st, 4, n->item_id);
+		sq_bind_text(st, 5, n->imdn_msgid);
+		sq_bind_int(st, 6, n->created_at_ms);
+		sq_bind_int(st, 7, n->attempts);
+		sq_bind_int(st, 8, n->next_attempt_at_ms);
+		sq_bind_text(st, 9, n->notifier);
 		return run(q, st);
 	}
 	case STORE_OP_REG_PUT: {
 		const struct store_reg *r = (const void *)op->rec;
 		st = q->w[W_REG_PUT];
-		bt(st, 1, r->aor);
-		bt(st, 2, r->instance);
-		bt(st, 3, r->contact);
-		bt(st, 4, r->flow);
-		bi(st, 5, r->tcp);
-		bi(st, 6, r->expires_at_ms);
+		sq_bind_text(st, 1, r->aor);
+		sq_bind_text(st, 2, r->instance);
+		sq_bind_text(st, 3, r->contact);
+		sq_bind_text(st, 4, r->flow);
+		sq_bind_int(st, 5, r->tcp);
+		sq_bind_int(st, 6, r->expires_at_ms);
 		return run(q, st);
 	}
 	case STORE_OP_PREFS_PUT: {
 		const struct store_prefs *p = (const void *)op->rec;
 		st = q->w[W_PREFS_PUT];
-		bt(st, 1, p->aor);
-		bi(st, 2, p->defer);
-		bi(st, 3, p->method);
-		bi(st, 4, p->on_expiry);
+		sq_bind_text(st, 1, p->aor);
+		sq_bind_int(st, 2, p->defer);
+		sq_bind_int(st, 3, p->method);
+		sq_bind_int(st, 4, p->on_expiry);
 		return run(q, st);
 	}
 	case STORE_OP_DELIVERY_DEL:
 	case STORE_OP_REG_DEL: {
 		const struct store_key *k = (const void *)op->rec;
 		st = q->w[op->kind == STORE_OP_DELIVERY_DEL ? W_DLV_DEL : W_REG_DEL];
-		bt(st, 1, k->k1);
-		bt(st, 2, k->k2);
+		sq_bind_text(st, 1, k->k1);
+		sq_bind_text(st, 2, k->k2);
 		break;
 	}
 	case STORE_OP_PARTIAL_DEL:
@@ -433,7 +237,7 @@ static int apply(struct sq *q, struct store_op *op)
 		st = q->w[op->kind == STORE_OP_PARTIAL_DEL ? W_PART_DEL
 			  : op->kind == STORE_OP_NOTIF_DEL ? W_NOTIF_DEL
 							  : W_PREFS_DEL];
-		bt(st, 1, k->k1);
+		sq_bind_text(st, 1, k->k1);
 		break;
 	}
 	case STORE_OP_SYNC:
@@ -564,264 +368,6 @@ static void sq_close(struct store *s)
 	free(q);
 }
 
-/* ---- reads (loop thread, read connection) ------------------------------------------------ */
-
-/* Steps a bound single-row query: 0 (row available), -ENOENT, or an error. The caller reads
- * the row then calls done_read(). */
-static int read_one(struct sq *q, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc != SQLITE_DONE)
-		log_error("store: %s: %s", sqlite3_sql(st), sqlite3_errmsg(q->rdb));
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? -ENOENT : rc_errno(rc);
-}
-
-/* Always reset: a statement left open holds a read snapshot that stops WAL checkpoints. */
-static void done_read(sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
-static int sq_item_get(struct store *s, const char *id, struct store_item *out)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_ITEM];
-	int err;
-
-	bt(st, 1, id);
-	if ((err = read_one(q, st)))
-		return err;
-	row_item(st, out);
-	done_read(st);
-	return 0;
-}
-
-static int sq_item_thumb_get(struct store *s, const char *id, struct store_thumb *out, uint8_t *buf, size_t cap)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_THUMB];
-	size_t n;
-	int err;
-
-	bt(st, 1, id);
-	if ((err = read_one(q, st)))
-		return err;
-	n = (size_t)sqlite3_column_bytes(st, 1);
-	memset(out, 0, sizeof *out);
-	CT(st, 0, out->type);
-	if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-		err = -ENOENT;
-	else if (n > cap)
-		err = -ENOSPC;
-	else {
-		if (n)
-			memcpy(buf, sqlite3_column_blob(st, 1), n);
-		out->data = buf;
-		out->len = n;
-	}
-	done_read(st);
-	return err;
-}
-
-static int sq_delivery_get(struct store *s, const char *item_id, const char *instance, struct store_delivery *out)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_DLV];
-	int err;
-
-	bt(st, 1, item_id);
-	bt(st, 2, instance);
-	if ((err = read_one(q, st)))
-		return err;
-	row_dlv(st, out);
-	done_read(st);
-	return 0;
-}
-
-static int sq_partial_get(struct store *s, const char *item_id, struct store_partial *out)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_PART];
-	int err;
-
-	bt(st, 1, item_id);
-	if ((err = read_one(q, st)))
-		return err;
-	row_part(st, out);
-	done_read(st);
-	return 0;
-}
-
-static int sq_partial_find(struct store *s, const char *sender, const struct store_selector *sel,
-			   struct store_partial *out)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_PART_FIND];
-	int err;
-
-	bt(st, 1, sender);
-	bt(st, 2, sel->name);
-	bi(st, 3, (int64_t)sel->size);
-	bt(st, 4, sel->type);
-	bhash(st, 5, sel);
-	if ((err = read_one(q, st)))
-		return err;
-	row_part(st, out);
-	done_read(st);
-	return 0;
-}
-
-static int sq_notif_get(struct store *s, const char *id, struct store_notif *out)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_NOTIF];
-	int err;
-
-	bt(st, 1, id);
-	if ((err = read_one(q, st)))
-		return err;
-	row_notif(st, out);
-	done_read(st);
-	return 0;
-}
-
-static int sq_reg_get(struct store *s, const char *aor, const char *instance, struct store_reg *out)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_REG];
-	int err;
-
-	bt(st, 1, aor);
-	bt(st, 2, instance);
-	if ((err = read_one(q, st)))
-		return err;
-	row_reg(st, out);
-	done_read(st);
-	return 0;
-}
-
-static int sq_prefs_get(struct store *s, const char *aor, struct store_prefs *out)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_PREFS];
-	int err;
-
-	bt(st, 1, aor);
-	if ((err = read_one(q, st)))
-		return err;
-	memset(out, 0, sizeof *out);
-	CT(st, 0, out->aor);
-	out->defer = ci(st, 1) != 0;
-	out->method = (enum store_method)ci(st, 2);
-	out->on_expiry = (enum store_on_expiry)ci(st, 3);
-	done_read(st);
-	return 0;
-}
-
-/* Row-by-row scans. The row is decoded into a stack record and handed to the callback. */
-enum row_kind { ROW_ITEM, ROW_DLV, ROW_NOTIF, ROW_REG };
-
-static int scan(struct sq *q, sqlite3_stmt *st, enum row_kind kind, void *cb, void *arg)
-{
-	union {
-		struct store_item it;
-		struct store_delivery d;
-		struct store_notif n;
-		struct store_reg r;
-	} u;
-	int rc, count = 0, stop = 0;
-
-	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		count++;
-		switch (kind) {
-		case ROW_ITEM:
-			row_item(st, &u.it);
-			stop = ((store_item_cb *)cb)(arg, &u.it);
-			break;
-		case ROW_DLV:
-			row_dlv(st, &u.d);
-			stop = ((store_delivery_cb *)cb)(arg, &u.d);
-			break;
-		case ROW_NOTIF:
-			row_notif(st, &u.n);
-			stop = ((store_notif_cb *)cb)(arg, &u.n);
-			break;
-		case ROW_REG:
-			row_reg(st, &u.r);
-			stop = ((store_reg_cb *)cb)(arg, &u.r);
-			break;
-		}
-	}
-	if (!stop && rc != SQLITE_DONE) {
-		log_error("store: %s: %s", sqlite3_sql(st), sqlite3_errmsg(q->rdb));
-		count = rc_errno(rc);
-	}
-	done_read(st);
-	return count;
-}
-
-static int sq_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_ITEMS_RCPT];
-
-	bt(st, 1, aor);
-	bi(st, 2, limit);
-	return scan(q, st, ROW_ITEM, (void *)cb, arg);
-}
-
-static int sq_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_ITEMS_EXP];
-
-	bi(st, 1, t_ms);
-	bi(st, 2, limit);
-	return scan(q, st, ROW_ITEM, (void *)cb, arg);
-}
-
-static int sq_deliveries_for_item(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_DLV_ITEM];
-
-	bt(st, 1, item_id);
-	return scan(q, st, ROW_DLV, (void *)cb, arg);
-}
-
-static int sq_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_NOTIFS_OLD];
-
-	bi(st, 1, t_ms);
-	bi(st, 2, limit);
-	return scan(q, st, ROW_NOTIF, (void *)cb, arg);
-}
-
-static int sq_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg)
-{
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = q->r[R_NOTIFS_FOR];
-
-	bt(st, 1, aor);
-	bi(st, 2, limit);
-	return scan(q, st, ROW_NOTIF, (void *)cb, arg);
-}
-
-static int sq_regs_all(struct store *s, store_reg_cb *cb, void *arg)
-{
-	struct sq *q = (struct sq *)s;
-
-	return scan(q, q->r[R_REGS_ALL], ROW_REG, (void *)cb, arg);
-}
-
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.submit = sq_submit,
@@ -852,7 +398,7 @@ static int exec(sqlite3 *db, const char *sql)
 	if (rc != SQLITE_OK) {
 		log_error("store: %.60s...: %s", sql, msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
-		return rc_errno(rc) ? rc_errno(rc) : -EIO;
+		return sq_rc_errno(rc) ? sq_rc_errno(rc) : -EIO;
 	}
 	return 0;
 }
@@ -915,7 +461,7 @@ static int open_db(const char *path, int flags, sqlite3 **out)
 
 	if (rc != SQLITE_OK) {
 		log_error("store: open %s: %s", path, *out ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
-		return rc_errno(rc) ? rc_errno(rc) : -EIO;
+		return sq_rc_errno(rc) ? sq_rc_errno(rc) : -EIO;
 	}
 	sqlite3_busy_timeout(*out, BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(*out, 1);
@@ -967,8 +513,8 @@ int store_sqlite_open(struct store **out, struct loop *loop, const char *path)
 			goto fail;
 		}
 	for (i = 0; i < R_N; i++)
-		if (sqlite3_prepare_v3(q->rdb, rsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->r[i], NULL) != SQLITE_OK) {
-			log_error("store: prepare %s: %s", rsql[i], sqlite3_errmsg(q->rdb));
+		if (sqlite3_prepare_v3(q->rdb, sq_rsql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->r[i], NULL) != SQLITE_OK) {
+			log_error("store: prepare %s: %s", sq_rsql[i], sqlite3_errmsg(q->rdb));
 			err = -EIO;
 			goto fail;
 		}
