@@ -46,7 +46,7 @@ static const struct optdef optdefs[] = {
 	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
-	{"config", 1, "FILE", "read settings from FILE (\"key = value\", keys = option names)"},
+	{"config", 1, "FILE", "read settings from FILE (\"key = value\" lines, keys = option names, # comments)"},
 	{"help", 0, NULL, "show this help and exit"},
 	{"version", 0, NULL, "show the version and exit"},
 };
@@ -64,7 +64,11 @@ static void usage(FILE *f)
 		fprintf(f, "  %-30s %s\n", left, optdefs[i].help);
 	}
 	fprintf(f, "\nEvery option can also be given in the --config file as \"name = value\";\n"
-		   "the command line wins over the file. Logs go to stderr.\n");
+		   "the command line wins over the file. In the file, '#' starts a comment at the\n"
+		   "start of a line or after a blank:   invite-timeout = 30   # seconds\n"
+		   "A '#' that belongs to a value needs the value in double quotes:\n"
+		   "  data-dir = \"/srv/cpmd#2\"        (unquoted, a '#' with no blank before it is an error)\n"
+		   "Logs go to stderr.\n");
 }
 
 static int parse_hostport(const char *v, char *host, size_t cap, uint16_t *port)
@@ -142,10 +146,10 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return parse_hostport(v, o->msrp_host, sizeof o->msrp_host, &o->msrp_port);
 	if (!strcmp(key, "msrp-advertise"))
 		return copy_str(o->msrp_advertise, sizeof o->msrp_advertise, v);
-	if (!strcmp(key, "data-dir"))
-		return copy_str(o->data_dir, sizeof o->data_dir, v);
+	if (!strcmp(key, "data-dir")) /* "" would put the data under "/" */
+		return *v ? copy_str(o->data_dir, sizeof o->data_dir, v) : -1;
 	if (!strcmp(key, "log-level"))
-		return copy_str(o->log_level, sizeof o->log_level, v);
+		return *v ? copy_str(o->log_level, sizeof o->log_level, v) : -1;
 	if (!strcmp(key, "defer")) {
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
