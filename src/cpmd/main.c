@@ -52,6 +52,12 @@ static int on_signal(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 	struct signalfd_siginfo si;
 
 	while (read(d->sigfd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			/* The conventional "reload" signal: never fatal (its default
+			 * action would kill us with everything in flight). */
+			log_info("SIGHUP received: reload is not supported yet; ignored");
+			continue;
+		}
 		if (d->stopping++) {
 			log_warn("second signal: exiting now");
 			su_root_break(d->root);
@@ -77,6 +83,15 @@ int main(int argc, char **argv)
 
 	memset(&d, 0, sizeof d);
 	d.sigfd = -1;
+	/* Blocked from the start (and so in every thread we create), read from
+	 * the signalfd by the event loop: TERM/INT stop cleanly, HUP is ignored. */
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int r = cpmd_options_load(&opts, argc, argv);
 	if (r)
 		return r > 0 ? 0 : 2;
@@ -89,12 +104,6 @@ int main(int argc, char **argv)
 		log_error("cannot create data directory %s: %s", blobs, strerror(errno));
 		return 1;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	su_init();
 	d.root = su_root_create(&d);
