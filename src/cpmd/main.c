@@ -13,6 +13,7 @@
 #include <sofia-sip/su_wait.h>
 
 #include "common/log.h"
+#include "cpmd/datadir.h"
 #include "cpmd/options.h"
 #include "net/msrp_relay.h"
 #include "pf/pf.h"
@@ -29,22 +30,6 @@ struct daemon {
 	int sigwait_idx;
 	int stopping;
 };
-
-static int mkdir_p(const char *path)
-{
-	char buf[1100];
-	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-		return -1;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return (mkdir(buf, 0700) && errno != EEXIST) ? -1 : 0;
-}
 
 static int on_signal(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 {
@@ -80,6 +65,7 @@ int main(int argc, char **argv)
 	struct store *st = NULL;
 	char blobs[1100], dbpath[1100];
 	int rc = 1;
+	int lock_fd = -1;
 
 	memset(&d, 0, sizeof d);
 	d.sigfd = -1;
@@ -99,9 +85,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cpmd: invalid --log-level \"%s\" (error, warn, info, debug)\n", opts.log_level);
 		return 2;
 	}
+	/* One cpmd per data directory: locked before anything in it is touched,
+	 * held until we exit. */
+	if (datadir_lock(opts.data_dir, &lock_fd))
+		return 1;
 	snprintf(blobs, sizeof blobs, "%s/blobs/tmp", opts.data_dir);
-	if (mkdir_p(blobs)) {
+	if (datadir_mkdir_p(blobs)) {
 		log_error("cannot create data directory %s: %s", blobs, strerror(errno));
+		close(lock_fd);
+		return 1;
+	}
+	if (datadir_check(opts.data_dir)) {
+		close(lock_fd);
 		return 1;
 	}
 
@@ -121,7 +116,10 @@ int main(int argc, char **argv)
 	snprintf(dbpath, sizeof dbpath, "%s/cpmd.db", opts.data_dir);
 	int src = store_sqlite_open(&st, d.root, dbpath);
 	if (src) {
-		log_error("cannot open the store %s: %s", dbpath, strerror(-src));
+		/* The store says ENOENT for any SQLITE_CANTOPEN: not an errno
+		 * to show (datadir_check already ruled out access problems). */
+		log_error("cannot open the store %s: %s", dbpath,
+			  src == -ENOENT ? "SQLite cannot open the database file" : strerror(-src));
 		goto out;
 	}
 	if (opts.test_store_fail) {
@@ -187,5 +185,6 @@ out:
 	if (d.root)
 		su_root_destroy(d.root);
 	su_deinit();
+	close(lock_fd); /* the data directory is free for the next cpmd */
 	return rc;
 }

@@ -27,7 +27,7 @@ static const struct optdef optdefs[] = {
 	{"sip", 1, "ADDR:PORT", "SIP listen address, UDP and TCP (default: 127.0.0.1:5060)"},
 	{"msrp", 1, "ADDR:PORT", "MSRP listen address, TCP (default: 127.0.0.1:2855)"},
 	{"msrp-advertise", 1, "HOST", "host written in our MSRP a=path URIs (default: the --msrp address)"},
-	{"data-dir", 1, "DIR", "directory for blobs and state (default: ./cpmd-data)"},
+	{"data-dir", 1, "DIR", "directory for blobs and state, one cpmd each (locked: DIR/cpmd.lock) (default: ./cpmd-data)"},
 	{"max-file-size", 1, "BYTES", "largest file accepted; bigger offers get 488 (default: 0 = no limit)"},
 	{"invite-timeout", 1, "SECONDS", "how long the forked invitation rings before giving up (default: 30)"},
 	{"max-devices", 1, "N", "registered devices per user (default: 16)"},
