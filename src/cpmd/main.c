@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "cpmd/datadir.h"
 #include "cpmd/options.h"
+#include "cpmd/sofia_log.h"
 #include "net/msrp_relay.h"
 #include "pf/pf.h"
 #include "sipua/location.h"
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cpmd: invalid --log-level \"%s\" (error, warn, info, debug)\n", opts.log_level);
 		return 2;
 	}
+	sofia_log_redirect(); /* sofia's own lines: our prefix, our escaping */
 	/* One cpmd per data directory: locked before anything in it is touched,
 	 * held until we exit. */
 	if (datadir_lock(opts.data_dir, &lock_fd))
@@ -185,6 +187,7 @@ out:
 	if (d.root)
 		su_root_destroy(d.root);
 	su_deinit();
+	sofia_log_flush();
 	close(lock_fd); /* the data directory is free for the next cpmd */
 	return rc;
 }

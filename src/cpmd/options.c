@@ -68,7 +68,9 @@ static void usage(FILE *f)
 		   "start of a line or after a blank:   invite-timeout = 30   # seconds\n"
 		   "A '#' that belongs to a value needs the value in double quotes:\n"
 		   "  data-dir = \"/srv/cpmd#2\"        (unquoted, a '#' with no blank before it is an error)\n"
-		   "Logs go to stderr.\n");
+		   "Logs go to stderr, one line per event: \"2026-12-03T07:11:54.123Z cpmd: info: ...\"\n"
+		   "(UTC; control characters escaped as \\n, \\xNN...; sofia-sip's lines as \"sofia...: \").\n"
+		   "SIGTERM/SIGINT stop cleanly; SIGHUP is logged and ignored (no reload yet).\n");
 }
 
 static int parse_hostport(const char *v, char *host, size_t cap, uint16_t *port)
