@@ -2,6 +2,7 @@
  * before or after the command; everything is checked before the SIP stack
  * starts, so a usage error never leaves a registration behind. */
 #include "cpm.h"
+#include "common/version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@ static const char usage_main[] =
 	"  --chunk-size BYTES     MSRP chunk size when sending (default 65536)\n"
 	"  --verbose, -v          log SIP and MSRP events to stderr\n"
 	"  --help, -h             this text; `cpm COMMAND --help` for a command\n"
+	"  --version              print the version and exit\n"
 	"\n"
 	"exit codes: 0 ok, 1 failed, 2 usage, 3 declined (603), 4 rejected (other SIP error)\n"
 	"Every SIP message on stderr: run with TPORT_LOG=1 in the environment.\n";
@@ -213,6 +215,9 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = NULL;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help = true;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("cpm %s\n", CPM_VERSION);
+			return CPM_EXIT_OK;
 		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
 			o.verbose = true;
 		} else if (opt_match(a, "--server", &i, argc, argv, &v)) {
