@@ -372,6 +372,8 @@ const char *mime_guess(const char *path);
 const char *mime_ext(const char *ctype);            /* "jpg" for image/jpeg, "bin" otherwise */
 void rfc5322_date(char *out, size_t cap, long t);
 int parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
+/* mkdir -p; 0, or -1 with errno (ENOTDIR when the path is a file). */
+int cpm_mkdir_p(const char *path, unsigned mode);
 int local_ip_for(const char *host, uint16_t port, char *out, size_t cap);
 int sha1_fd(int fd, uint8_t out[20], uint64_t *size);
 void hex_lower(char *out, const uint8_t *in, size_t n);
