@@ -150,8 +150,8 @@ sys_busy() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/s
 sys_steal() { awk '$1 == "cpu" {print $9; exit}' /proc/stat; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 reset_hwm() { echo 5 >"/proc/$1/clear_refs"; }
-# "HH:MM:SS.mmm" at the start of a cpmd log line -> milliseconds of the day
-log_ms() { awk -F'[:. ]' '{print (($1 * 60 + $2) * 60 + $3) * 1000 + $4; exit}' <<<"$1"; }
+# "YYYY-MM-DDTHH:MM:SS.mmmZ" at the start of a cpmd log line -> milliseconds of the day
+log_ms() { awk '{t = $1; sub(/^[0-9-]*T/, "", t); split(t, a, /[:.Z]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4]; exit}' <<<"$1"; }
 fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN { if (b == 0) print "n/a"; else printf f "\n", a / b }'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "-" hi}'; }

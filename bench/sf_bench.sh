@@ -72,7 +72,7 @@ status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 HZ=$(getconf CLK_TCK)
 fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN { if (b == 0) print "n/a"; else printf f "\n", a / b }'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-log_ms() { awk -F'[:. ]' '{print (($1 * 60 + $2) * 60 + $3) * 1000 + $4; exit}' <<<"$1"; }
+log_ms() { awk '{t = $1; sub(/^[0-9-]*T/, "", t); split(t, a, /[:.Z]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4]; exit}' <<<"$1"; }
 now() { date +%s.%N; }
 
 # start_cpmd DATA_DIR LOG: sets CPMD_PID SIP_PORT; STARTUP_S = exec -> "cpmd: ready"

@@ -93,6 +93,6 @@ grep "^notification" "$WORK/alice.out"
 
 say "What cpmd said"
 grep -E "deferred|stored for|pushing|accepted item|cancelled|delivered \(push\)|notification .* (sent|accepted)" \
-	"$WORK/cpmd.log" | cut -c1-160
+	"$WORK/cpmd.log" | cut -c1-185
 echo
 echo "demo: OK. The story: stored while Bob was away, pushed when he came back, one device took it, Alice was told."

@@ -1,8 +1,14 @@
-/* Configuration file syntax: one "key = value" per line, '#' starts a
- * comment line, blank lines ignored, value may be wrapped in double quotes
- * (then it may contain '#' and leading/trailing spaces). Keys are the long
- * option names of the command line (so every option is also a config key).
- * Pure parser: no I/O. The file is read by the caller (bounded size). */
+/* Configuration file syntax: one "key = value" per line, blank lines ignored.
+ * Comments: '#' starts a comment at the start of a line (after optional
+ * blanks) or after a blank (space or tab) in a value; the comment and the
+ * blanks before it are dropped:   max-file-size = 1048576   # 1 MiB
+ * A '#' inside an unquoted value with no blank before it (a#b) is an error,
+ * never silently part of the value: quote the value to keep it. A value may
+ * be wrapped in double quotes; then it may contain '#' and leading/trailing
+ * blanks, and only blanks and a comment may follow the closing quote.
+ * Keys are the long option names of the command line (so every option is
+ * also a config key). Pure parser: no I/O. The file is read by the caller
+ * (bounded size). Errors carry the 1-based line number. */
 #ifndef CPM_CONF_H
 #define CPM_CONF_H
 

@@ -143,6 +143,11 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 			/* nothing to keep up */
 		} else if (app->ever_registered) {
 			reg_lost(app, status, phrase);
+		} else if (local_response(status, sip)) {
+			char line[600];
+			local_failure_line(app, status, phrase, sip, line, sizeof line);
+			out_line(app, "%s", line);
+			agent_finish(app, CPM_EXIT_FAILED);
 		} else {
 			out_line(app, "failed: REGISTER %d %s", status, phrase);
 			agent_finish(app, CPM_EXIT_FAILED);

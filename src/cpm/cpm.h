@@ -287,6 +287,11 @@ int list_start(struct cpm_app *app);
 void pull_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip);
 void list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
 bool local_response(int status, const sip_t *sip); /* sip_out.c */
+/* sip_out.c: the stdout line for a response local_response() says our own
+ * stack made up: "failed: no answer from the server at ADDR:PORT (udp|tcp)"
+ * for its 503 (transport error) and 408 (timeout), else "failed: SIP N PHRASE". */
+void local_failure_line(const struct cpm_app *app, int status, const char *phrase, const sip_t *sip, char *out,
+			size_t cap);
 
 /* notify.c: an incoming MESSAGE (answered here, handle destroyed) */
 void notify_message(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
@@ -367,6 +372,8 @@ const char *mime_guess(const char *path);
 const char *mime_ext(const char *ctype);            /* "jpg" for image/jpeg, "bin" otherwise */
 void rfc5322_date(char *out, size_t cap, long t);
 int parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
+/* mkdir -p; 0, or -1 with errno (ENOTDIR when the path is a file). */
+int cpm_mkdir_p(const char *path, unsigned mode);
 int local_ip_for(const char *host, uint16_t port, char *out, size_t cap);
 int sha1_fd(int fd, uint8_t out[20], uint64_t *size);
 void hex_lower(char *out, const uint8_t *in, size_t n);

@@ -2,6 +2,7 @@
  * before or after the command; everything is checked before the SIP stack
  * starts, so a usage error never leaves a registration behind. */
 #include "cpm.h"
+#include "common/version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@ static const char usage_main[] =
 	"  --chunk-size BYTES     MSRP chunk size when sending (default 65536)\n"
 	"  --verbose, -v          log SIP and MSRP events to stderr\n"
 	"  --help, -h             this text; `cpm COMMAND --help` for a command\n"
+	"  --version              print the version and exit\n"
 	"\n"
 	"exit codes: 0 ok, 1 failed, 2 usage, 3 declined (603), 4 rejected (other SIP error)\n"
 	"Every SIP message on stderr: run with TPORT_LOG=1 in the environment.\n";
@@ -70,7 +72,7 @@ static const char usage_receive[] =
 	"  received PATH SIZE SHA1HEX     (and `thumbnail PATH SIZE` when the INVITE had one)\n"
 	"  failed: NAME REASON            transfer aborted (not counted)\n"
 	"options:\n"
-	"  --dir DIR                  where files go (must exist); names are made safe, never overwritten\n"
+	"  --dir DIR                  where files go (created if missing); names are made safe, never overwritten\n"
 	"  --count N                  exit 0 after N files (default: until --timeout or a signal)\n"
 	"  --timeout SECONDS          give up (`failed: timeout`, exit 1) after this long\n"
 	"  --answer accept|decline|ignore|unavailable   200 OK (default), 603 Decline, ring until\n"
@@ -89,7 +91,7 @@ static const char usage_fetch[] =
 	"usage: cpm [global options] fetch ID --dir DIR [--invite-timeout SECONDS]\n"
 	"\n"
 	"Retrieves the stored file ID (from a `deferred` line) with an RFC 5547 pull\n"
-	"(INVITE to our own address, Cpm-Item-Id: ID, a=recvonly) into DIR:\n"
+	"(INVITE to our own address, Cpm-Item-Id: ID, a=recvonly) into DIR (created if missing):\n"
 	"  received PATH SIZE SHA1HEX     (exit 0)\n"
 	"  failed: no such item ID        the server has no such item for us (exit 4)\n"
 	"  rejected: CODE PHRASE / declined / failed: REASON   as for send\n"
@@ -213,6 +215,9 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = NULL;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help = true;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("cpm %s\n", CPM_VERSION);
+			return CPM_EXIT_OK;
 		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
 			o.verbose = true;
 		} else if (opt_match(a, "--server", &i, argc, argv, &v)) {
@@ -383,6 +388,14 @@ int main(int argc, char **argv)
 		}
 		if (!o.dir)
 			return usage_error("%s needs --dir DIR", o.cmd == CMD_FETCH ? "fetch" : "receive");
+		/* A missing --dir is created (mkdir -p, mode 0777 & umask), and said so. */
+		if (access(o.dir, F_OK) < 0 && errno == ENOENT) {
+			if (cpm_mkdir_p(o.dir, 0777) < 0) {
+				fprintf(stderr, "cpm: cannot create directory %s: %s\n", o.dir, strerror(errno));
+				return CPM_EXIT_USAGE;
+			}
+			fprintf(stderr, "cpm: created directory %s\n", o.dir);
+		}
 		app.dir_fd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (app.dir_fd < 0 || !realpath(o.dir, o.dir_abs)) {
 			fprintf(stderr, "cpm: cannot open directory %s: %s\n", o.dir, strerror(errno));

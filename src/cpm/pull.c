@@ -195,7 +195,7 @@ void pull_answer(struct xfer *x, int status, const char *phrase, const sip_t *si
 	} else if (status == 603) {
 		xfer_done(x, CPM_EXIT_DECLINED, "declined");
 	} else if (local_response(status, sip)) {
-		snprintf(line, sizeof line, "failed: SIP %d %s", status, phrase);
+		local_failure_line(app, status, phrase, sip, line, sizeof line);
 		xfer_done(x, CPM_EXIT_FAILED, line);
 	} else {
 		snprintf(line, sizeof line, "rejected: %d %s", status, phrase);
@@ -238,7 +238,9 @@ void list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *
 			}
 		}
 	} else if (local_response(status, sip)) {
-		out_line(app, "failed: SIP %d %s", status, phrase);
+		char line[600];
+		local_failure_line(app, status, phrase, sip, line, sizeof line);
+		out_line(app, "%s", line);
 		code = CPM_EXIT_FAILED;
 	} else {
 		out_line(app, "rejected: %d %s", status, phrase);

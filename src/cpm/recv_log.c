@@ -41,8 +41,17 @@ void recv_log_init(struct cpm_app *app)
 	unsigned ml = 0;
 
 	app->recv_log[0] = '\0';
-	if (cpm_state_dir(app->o, dir, sizeof dir) < 0)
+	dir[0] = '\0';
+	if (cpm_state_dir(app->o, dir, sizeof dir) < 0) {
+		char why[4200];
+		if (dir[0])
+			snprintf(why, sizeof why, "cannot use directory %s: %s", dir, strerror(errno));
+		else
+			snprintf(why, sizeof why, "no --journal, and neither $XDG_STATE_HOME nor $HOME is set");
+		errlog(app, "no log of received files (%s): a file the server delivers again after a crash "
+			    "would be saved twice", why);
 		return;
+	}
 	int kl = snprintf(key, sizeof key, "%s\n%s", app->o->aor, app->o->dir_abs);
 	if (kl < 0 || (size_t)kl >= sizeof key || !EVP_Digest(key, (size_t)kl, md, &ml, EVP_sha1(), NULL))
 		return;

@@ -48,26 +48,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof tmp)
-		return -1;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* Write buf to dirfd/name atomically: name.tmp.PID, then rename. */
 static int write_atomic(int dirfd, const char *name, const char *buf, size_t len)
 {
@@ -185,7 +165,7 @@ static int journal_dir(const struct cpm_opts *o, char *out, size_t cap)
 
 int cpm_state_dir(const struct cpm_opts *o, char *out, size_t cap)
 {
-	return journal_dir(o, out, cap) < 0 || mkdir_p(out, 0700) < 0 ? -1 : 0;
+	return journal_dir(o, out, cap) < 0 || cpm_mkdir_p(out, 0700) < 0 ? -1 : 0;
 }
 
 void journal_init(struct cpm_app *app, const char *path, long long mtime_ns)
@@ -194,9 +174,12 @@ void journal_init(struct cpm_app *app, const char *path, long long mtime_ns)
 	char dir[4096];
 	app->journal_path[0] = '\0';
 	app->journal_acked = 0;
-	if (journal_dir(o, dir, sizeof dir) < 0 || mkdir_p(dir, 0700) < 0) {
-		errlog(app, "no resume journal (cannot use directory %s: %s)", o->journal ? o->journal : "$HOME",
-		       strerror(errno));
+	if (journal_dir(o, dir, sizeof dir) < 0) {
+		errlog(app, "no resume journal (no --journal, and neither $XDG_STATE_HOME nor $HOME is set)");
+		return;
+	}
+	if (cpm_mkdir_p(dir, 0700) < 0) {
+		errlog(app, "no resume journal (cannot use directory %s: %s)", dir, strerror(errno));
 		return;
 	}
 	char key[CPM_URI_MAX * 2 + 4096 + 128], hash[41];

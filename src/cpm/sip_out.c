@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,6 +115,26 @@ bool local_response(int status, const sip_t *sip)
 	return !v || !v->v_rport || !v->v_rport[0];
 }
 
+void local_failure_line(const struct cpm_app *app, int status, const char *phrase, const sip_t *sip, char *out,
+			size_t cap)
+{
+	if (status != 408 && status != 503) {
+		snprintf(out, cap, "failed: SIP %d %s", status, phrase);
+		return;
+	}
+	/* 503: the transport failed (UDP: ICMP port unreachable; TCP: refused
+	 * or reset); 408: nothing came back. The transport is the one our Via
+	 * says the request went over (a big INVITE goes over TCP). */
+	const char *tp = app->o->tcp ? "tcp" : "udp";
+	const sip_via_t *v = sip ? sip->sip_via : NULL;
+	const char *slash = v && v->v_protocol ? strrchr(v->v_protocol, '/') : NULL;
+	if (slash && strcasecmp(slash + 1, "tcp") == 0)
+		tp = "tcp";
+	else if (slash && strcasecmp(slash + 1, "udp") == 0)
+		tp = "udp";
+	snprintf(out, cap, "failed: no answer from the server at %s (%s)", app->o->server, tp);
+}
+
 void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip)
 {
 	struct cpm_app *app = x->app;
@@ -173,7 +194,8 @@ void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip
 	if (status == 603) {
 		xfer_done(x, CPM_EXIT_DECLINED, "declined");
 	} else if (local_response(status, sip)) {
-		snprintf(line, sizeof line, "failed: SIP %d %s", status, phrase);
+		vlog(app, "[%u] SIP: %d %s made up by our own stack", x->id, status, phrase);
+		local_failure_line(app, status, phrase, sip, line, sizeof line);
 		xfer_done(x, CPM_EXIT_FAILED, line);
 	} else {
 		snprintf(line, sizeof line, "rejected: %d %s", status, phrase);

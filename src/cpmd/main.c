@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "cpmd/config_map.h"
 #include "cpmd/options.h"
+#include "cpmd/sofia_log.h"
 #include "net/loop.h"
 #include "net/loop_su.h"
 #include "net/msrp_relay.h"
@@ -36,6 +37,12 @@ static void on_signal(void *arg)
 	struct signalfd_siginfo si;
 
 	while (read(d->sigfd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			/* The conventional "reload" signal: never fatal (its default
+			 * action would kill us with everything in flight). */
+			log_info("SIGHUP received: reload is not supported yet; ignored");
+			continue;
+		}
 		if (d->stopping++) {
 			log_warn("second signal: exiting now");
 			loop_break(d->loop);
@@ -59,6 +66,16 @@ int main(int argc, char **argv)
 
 	memset(&d, 0, sizeof d);
 	d.sigfd = -1;
+	/* Blocked from the start (and so in every thread we create), read from
+	 * the signalfd by the event loop: TERM/INT stop cleanly, HUP is ignored. */
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
 	int r = cpmd_options_load(&opts, argc, argv);
 	if (r)
 		return r > 0 ? 0 : 2;
@@ -66,29 +83,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cpmd: invalid --log-level \"%s\" (error, warn, info, debug)\n", opts.log_level);
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sofia_log_redirect(); /* sofia's own lines: our prefix, our escaping */
 
 	if (loop_create(&d.loop)) {
 		log_error("cannot create the event loop");
 		goto out;
 	}
-	if (location_create(&loc, opts.max_users, opts.max_devices)) {
-		log_error("out of memory");
-		goto out;
-	}
 	/* The durable store: registrations, stored files, partial uploads,
-	 * deferred notifications; it owns the data directory and creates its
-	 * layout (docs/internals/store.md). */
-	int src = store_open_dir(&st, d.loop, opts.data_dir);
-	if (src) {
-		log_error("cannot open the store in %s: %s", opts.data_dir, strerror(-src));
+	 * deferred notifications. It owns the data directory: locks it (one cpmd
+	 * per directory), checks it, creates its layout (docs/internals/store.md),
+	 * and says what is wrong with the path and the errno. */
+	if (store_open_dir(&st, d.loop, opts.data_dir))
 		goto out;
-	}
 	if (opts.test_store_fail) {
 		/* Fault injection for tests: proves that an I/O error is reported
 		 * and never acknowledged as stored. */
@@ -100,6 +106,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		log_warn("TESTING: the store fails its write #%u and every later one", opts.test_store_fail);
+	}
+	if (location_create(&loc, opts.max_users, opts.max_devices)) {
+		log_error("out of memory");
+		goto out;
 	}
 	int restored = registrar_restore(st, loc);
 	if (restored)
@@ -119,8 +129,7 @@ int main(int argc, char **argv)
 		log_error("cannot listen for MSRP on %s:%u: %s", opts.msrp_host, opts.msrp_port, strerror(errno));
 		goto out;
 	}
-	struct pf_deps deps = {
-		.loop = d.loop, .sipua = d.sipua, .loc = loc, .hub = hub, .st = st};
+	struct pf_deps deps = {.loop = d.loop, .sipua = d.sipua, .loc = loc, .hub = hub, .st = st};
 	if (pf_create(&d.pf, &deps, &pcfg)) {
 		log_error("cannot create the participating function");
 		goto out;
@@ -144,7 +153,7 @@ out:
 		pf_destroy(d.pf);
 	}
 	sipua_destroy(d.sipua);
-	store_close(st); /* completes every queued write first */
+	store_close(st); /* completes every queued write first; unlocks the data directory last */
 	msrp_hub_destroy(hub);
 	location_destroy(loc);
 	if (d.sigwait_idx > 0)
@@ -152,5 +161,6 @@ out:
 	if (d.sigfd >= 0)
 		close(d.sigfd);
 	loop_destroy(d.loop);
+	sofia_log_flush();
 	return rc;
 }

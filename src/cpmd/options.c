@@ -10,9 +10,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/domains.h"
+#include "common/version.h"
 #include "cpm/conf.h"
 
-#define CPMD_VERSION "0.1.0"
 
 struct optdef {
 	const char *name;
@@ -23,11 +24,11 @@ struct optdef {
 
 /* The one list of options: drives getopt, the config keys and --help. */
 static const struct optdef optdefs[] = {
-	{"domain", 1, "D[,D2...]", "SIP domain(s) this server is the registrar and PF for (default: localhost)"},
+	{"domain", 1, "D[,D2...]", "SIP domain(s) this server is the registrar and PF for: host names or IP addresses, comma-separated (default: localhost)"},
 	{"sip", 1, "ADDR:PORT", "SIP listen address, UDP and TCP (default: 127.0.0.1:5060)"},
 	{"msrp", 1, "ADDR:PORT", "MSRP listen address, TCP (default: 127.0.0.1:2855)"},
 	{"msrp-advertise", 1, "HOST", "host written in our MSRP a=path URIs (default: the --msrp address)"},
-	{"data-dir", 1, "DIR", "directory for blobs and state (default: ./cpmd-data)"},
+	{"data-dir", 1, "DIR", "directory for blobs and state, one cpmd each (locked: DIR/cpmd.lock) (default: ./cpmd-data)"},
 	{"max-file-size", 1, "BYTES", "largest file accepted; bigger offers get 488 (default: 0 = no limit)"},
 	{"invite-timeout", 1, "SECONDS", "how long the forked invitation rings before giving up (default: 30)"},
 	{"max-devices", 1, "N", "registered devices per user (default: 16)"},
@@ -46,7 +47,7 @@ static const struct optdef optdefs[] = {
 	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
-	{"config", 1, "FILE", "read settings from FILE (\"key = value\", keys = option names)"},
+	{"config", 1, "FILE", "read settings from FILE (\"key = value\" lines, keys = option names, # comments)"},
 	{"help", 0, NULL, "show this help and exit"},
 	{"version", 0, NULL, "show the version and exit"},
 };
@@ -64,7 +65,13 @@ static void usage(FILE *f)
 		fprintf(f, "  %-30s %s\n", left, optdefs[i].help);
 	}
 	fprintf(f, "\nEvery option can also be given in the --config file as \"name = value\";\n"
-		   "the command line wins over the file. Logs go to stderr.\n");
+		   "the command line wins over the file. In the file, '#' starts a comment at the\n"
+		   "start of a line or after a blank:   invite-timeout = 30   # seconds\n"
+		   "A '#' that belongs to a value needs the value in double quotes:\n"
+		   "  data-dir = \"/srv/cpmd#2\"        (unquoted, a '#' with no blank before it is an error)\n"
+		   "Logs go to stderr, one line per event: \"2026-12-03T07:11:54.123Z cpmd: info: ...\"\n"
+		   "(UTC; control characters escaped as \\n, \\xNN...; sofia-sip's lines as \"sofia...: \").\n"
+		   "SIGTERM/SIGINT stop cleanly; SIGHUP is logged and ignored (no reload yet).\n");
 }
 
 static int parse_hostport(const char *v, char *host, size_t cap, uint16_t *port)
@@ -104,21 +111,57 @@ static int parse_uint(const char *v, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* Why apply() refused a value, when it can say more than "invalid value". */
+static char apply_why[400];
+
+/* --domain D[,D2...]: comma-separated, blanks around each name ignored. Every
+ * name must be a host name or an IP literal (common/domains.c): "bad domain!"
+ * is refused, not split in two. The names are kept as spelled. */
 static int set_domains(struct cpmd_options *o, const char *v)
 {
-	char buf[2048];
-	char *save = NULL;
+	struct domain_set set = {.n = 0};
+	int n = 0;
 
-	if (strlen(v) >= sizeof buf)
-		return -1;
-	strcpy(buf, v);
-	o->ndomains = 0;
-	for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-		if (o->ndomains == CPMD_MAX_DOMAINS || strlen(t) >= sizeof o->domains[0])
+	for (const char *p = v;; p++) {
+		size_t len = strcspn(p, ",");
+		struct cpm_str name = cpm_str_trim((struct cpm_str){p, len});
+		if (name.len == 0) {
+			snprintf(apply_why, sizeof apply_why, "an empty name in the list");
 			return -1;
-		strcpy(o->domains[o->ndomains++], t);
+		}
+		if (domain_set_has(&set, name.p, name.len)) {
+			snprintf(apply_why, sizeof apply_why, "\"%.*s\" is listed twice", (int)name.len, name.p);
+			return -1;
+		}
+		int rc = domain_set_add(&set, name.p, name.len);
+		if (rc == -2) {
+			snprintf(apply_why, sizeof apply_why, "more than %d domains", CPMD_MAX_DOMAINS);
+			return -1;
+		}
+		if (rc || name.len >= sizeof o->domains[0]) {
+			snprintf(apply_why, sizeof apply_why,
+				 "\"%.*s\" is not a domain name: dot-separated labels of letters, digits and '-', "
+				 "or an IP address",
+				 (int)(name.len > 300 ? 300 : name.len), name.p);
+			return -1;
+		}
+		p += len;
+		if (*p == '\0')
+			break;
 	}
-	return o->ndomains ? 0 : -1;
+	/* all valid: only now replace the previous list (the default, or the file's) */
+	for (const char *p = v;; p++) {
+		size_t len = strcspn(p, ",");
+		struct cpm_str name = cpm_str_trim((struct cpm_str){p, len});
+		memcpy(o->domains[n], name.p, name.len);
+		o->domains[n][name.len] = '\0';
+		n++;
+		p += len;
+		if (*p == '\0')
+			break;
+	}
+	o->ndomains = n;
+	return 0;
 }
 
 static int copy_str(char *dst, size_t cap, const char *v)
@@ -134,6 +177,7 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 {
 	uint64_t n;
 
+	apply_why[0] = '\0';
 	if (!strcmp(key, "domain"))
 		return set_domains(o, v);
 	if (!strcmp(key, "sip"))
@@ -142,10 +186,10 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return parse_hostport(v, o->msrp_host, sizeof o->msrp_host, &o->msrp_port);
 	if (!strcmp(key, "msrp-advertise"))
 		return copy_str(o->msrp_advertise, sizeof o->msrp_advertise, v);
-	if (!strcmp(key, "data-dir"))
-		return copy_str(o->data_dir, sizeof o->data_dir, v);
+	if (!strcmp(key, "data-dir")) /* "" would put the data under "/" */
+		return *v ? copy_str(o->data_dir, sizeof o->data_dir, v) : -1;
 	if (!strcmp(key, "log-level"))
-		return copy_str(o->log_level, sizeof o->log_level, v);
+		return *v ? copy_str(o->log_level, sizeof o->log_level, v) : -1;
 	if (!strcmp(key, "defer")) {
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
@@ -218,7 +262,8 @@ static int conf_cb(void *arg, const char *key, const char *value, int line)
 	if (rc == -2)
 		fprintf(stderr, "cpmd: %s:%d: unknown setting \"%s\"\n", o->config_file, line, key);
 	else if (rc)
-		fprintf(stderr, "cpmd: %s:%d: invalid value for %s: \"%s\"\n", o->config_file, line, key, value);
+		fprintf(stderr, "cpmd: %s:%d: invalid value for %s: \"%s\"%s%s\n", o->config_file, line, key, value,
+			apply_why[0] ? ": " : "", apply_why);
 	return rc ? 1 : 0;
 }
 
@@ -303,7 +348,7 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 			return 1;
 		}
 		if (c >= 1000 && !strcmp(optdefs[c - 1000].name, "version")) {
-			printf("cpmd %s\n", CPMD_VERSION);
+			printf("cpmd %s\n", CPM_VERSION);
 			return 1;
 		}
 		if (c >= 1000 && !strcmp(optdefs[c - 1000].name, "config") &&
@@ -326,7 +371,8 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 		if (!strcmp(name, "config"))
 			continue;
 		if (apply(o, name, optarg)) {
-			fprintf(stderr, "cpmd: invalid value for --%s: \"%s\"\n", name, optarg);
+			fprintf(stderr, "cpmd: invalid value for --%s: \"%s\"%s%s\n", name, optarg,
+				apply_why[0] ? ": " : "", apply_why);
 			return -1;
 		}
 	}

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "store/blob.h"
 
@@ -230,8 +232,11 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	bd = s->own_bd ? s->bd : NULL;
+	int lock_fd = s->lock_fd;
 	s->ops->close(s);
 	blob_dir_close(bd);
+	if (lock_fd > 0)
+		close(lock_fd); /* last: the data directory is free for the next cpmd */
 }
 
 struct blob_dir *store_blob_dir(struct store *s)
@@ -239,24 +244,10 @@ struct blob_dir *store_blob_dir(struct store *s)
 	return s ? s->bd : NULL;
 }
 
-/* mkdir -p with mode 0700 (an existing directory is fine). */
-static int mkdir_p(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		int rc = mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
-		*p = '/';
-		if (rc)
-			return rc;
-	}
-	return mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
-}
-
 int store_open_dir(struct store **out, struct loop *loop, const char *data_dir)
 {
 	struct blob_dir *bd = NULL;
+	int lock_fd = -1;
 	char *path;
 	size_t n;
 	int err;
@@ -267,23 +258,40 @@ int store_open_dir(struct store **out, struct loop *loop, const char *data_dir)
 	if (!(path = malloc(n + sizeof "/cpmd.db")))
 		return -ENOMEM;
 	memcpy(path, data_dir, n + 1);
-	if ((err = mkdir_p(path))) {
-		log_error("store: cannot create the data directory %s: %s", data_dir, strerror(-err));
+	if (mkdir_p(path, 0700)) {
+		err = -errno;
+		log_error("cannot create data directory %s: %s", data_dir, strerror(-err));
+		goto out;
+	}
+	/* One cpmd per directory: locked before anything in it is touched. */
+	if (store_dir_lock(data_dir, &lock_fd)) {
+		err = -EBUSY;
 		goto out;
 	}
 	if ((err = blob_dir_open(&bd, data_dir))) {
-		log_error("store: cannot open the blob directories under %s: %s", data_dir, strerror(-err));
+		log_error("cannot open the blob directories under %s: %s", data_dir, strerror(-err));
+		goto out;
+	}
+	if (store_dir_check(data_dir)) {
+		err = -EACCES;
 		goto out;
 	}
 	memcpy(path + n, "/cpmd.db", sizeof "/cpmd.db");
 	if ((err = store_sqlite_open(out, loop, path))) {
-		log_error("store: cannot open %s: %s", path, strerror(-err));
-		blob_dir_close(bd);
+		/* SQLite says "cannot open" for everything: store_dir_check ruled out access. */
+		log_error("cannot open the store %s: %s", path,
+			  err == -ENOENT ? "SQLite cannot open the database file" : strerror(-err));
 		goto out;
 	}
 	(*out)->bd = bd;
 	(*out)->own_bd = true;
+	(*out)->lock_fd = lock_fd;
+	bd = NULL;
+	lock_fd = -1;
 out:
+	blob_dir_close(bd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	free(path);
 	return err;
 }

@@ -84,7 +84,18 @@ struct store {
 	struct loop *loop;
 	struct blob_dir *bd; /* store_open_dir's; NULL otherwise */
 	bool own_bd;         /* store_close closes bd (a faulty wrapper borrows its inner's) */
+	int lock_fd;         /* store_open_dir's lock on the data directory (0: none; closed last) */
 };
+
+/* ---- the data directory (store_dir.c) ------------------------------------------------------ */
+#define STORE_LOCK_NAME "cpmd.lock"
+/* Takes an exclusive lock on DIR/cpmd.lock (a POSIX record lock, held until the process exits
+ * or closes *fd) and writes our pid into it. 0 with *fd set; otherwise logs the reason — the
+ * directory is used by another cpmd (with its pid), or the real errno and path — and -1. */
+int store_dir_lock(const char *dir, int *fd);
+/* DIR, its blob directories and the database files that exist are accessible to us. Logs the
+ * first problem (path and errno) and returns -1. */
+int store_dir_check(const char *dir);
 
 /* ---- completion queue (store_cq.c): worker threads hand finished ops to the loop --------- */
 /* An eventfd watched by the loop (loop_watch); post() may be called from any thread, the ops'
