@@ -23,6 +23,7 @@
 #ifndef CPM_WBUF_H
 #define CPM_WBUF_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,11 +51,10 @@ static inline struct cpm_wbuf cpm_wbuf_text(char *buf, size_t size)
 	return (struct cpm_wbuf){buf, size - 1, 0, false, true};
 }
 
-/* A raw buffer over buf[0..size): every byte usable, never NUL-terminated. */
+/* A raw buffer over buf[0..size): every byte usable, never NUL-terminated.
+ * buf may be NULL only with size 0. */
 static inline struct cpm_wbuf cpm_wbuf_raw(char *buf, size_t size)
 {
-	if (!buf)
-		size = 0;
 	return (struct cpm_wbuf){buf, size, 0, false, false};
 }
 
@@ -129,7 +129,14 @@ char *cpm_wbuf_tail(struct cpm_wbuf *w, size_t *room);
 void cpm_wbuf_commit(struct cpm_wbuf *w, int n);
 
 /* The end of a build: -1 if anything overflowed or len > INT_MAX, else len.
- * A text buffer is NUL-terminated at p[len] in both cases. */
-int cpm_wbuf_finish(struct cpm_wbuf *w);
+ * A text buffer is NUL-terminated at p[len] in both cases. (Inline, like the
+ * appends: a writer whose address never leaves the builder stays in
+ * registers.) */
+static inline int cpm_wbuf_finish(struct cpm_wbuf *w)
+{
+	if (w->text && w->p)
+		w->p[w->len] = '\0';
+	return w->overflow || w->len > INT_MAX ? -1 : (int)w->len;
+}
 
 #endif

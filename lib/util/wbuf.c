@@ -1,7 +1,6 @@
 /* The bounded output writer (see cpm/wbuf.h): the parts that are not inline. */
 #include "cpm/wbuf.h"
 
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -78,11 +77,4 @@ void cpm_wbuf_hex(struct cpm_wbuf *w, const void *in, size_t n, enum cpm_hex_cas
 	if (w->p)
 		cpm_hex_write(w->p + w->len, in, n, c, sep);
 	w->len += need;
-}
-
-int cpm_wbuf_finish(struct cpm_wbuf *w)
-{
-	if (w->text && w->p)
-		w->p[w->len] = '\0';
-	return w->overflow || w->len > INT_MAX ? -1 : (int)w->len;
 }
