@@ -25,8 +25,13 @@ int cpm_parse_u64(const char *s, uint64_t max, bool size_suffixes, uint64_t *out
  * number 1..65535, so an unbracketed IPv6 address works too ("::1:5060" is
  * host "::1"). The host must be non-empty and shorter than cap; a host that
  * starts with '[' must end with ']' right before that ':' ("[::1]:5060"),
- * and "[]" is empty. Nothing checks the host's own syntax: name lookup or
- * bind does. */
+ * "[]" is empty, and no other '[' or ']' may appear. Nothing else checks the
+ * host's syntax: name lookup or bind does.
+ *
+ * This accepts nothing that cpmd's or cpm's own parser refused before it
+ * replaced them; it refuses what only one of them refused ("[]:80",
+ * "[::1:80", "[::1]x:80", "a]b:80") and what strtoul let through ("h:+80",
+ * "h: 80"). */
 int cpm_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
 
 #endif

@@ -57,7 +57,10 @@ int cpm_parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
 		h++;
 		hlen -= 2;
 	}
-	if (hlen == 0 || hlen >= cap || cpm_parse_u64(colon + 1, 65535, false, &p) < 0 || p == 0)
+	/* a bracket left inside the host is a typo ("[::1]x:80", "a]b:80") */
+	if (hlen == 0 || hlen >= cap || memchr(h, '[', hlen) || memchr(h, ']', hlen))
+		return -1;
+	if (cpm_parse_u64(colon + 1, 65535, false, &p) < 0 || p == 0)
 		return -1;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';

@@ -87,6 +87,7 @@ UNIT_TEST(hostport_errors)
 		"", "5060", "host", ":5060", "host:", "host:0", "host:65536", "host:99999999999",
 		"host:-1", "host:+80", "host: 80", "host:80 ", "host:80x", "host:notaport",
 		"[]:5060", "[:5060", "[::1:5060", "[::1]x:5060", "[::1]", "[::1]:", "[::1]:0",
+		"a]b:80", "a[b:80", "[a]b]:80", "[[::1]]:80",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		CHECK(hp(bad[i], h, sizeof h, &p) == -1);
