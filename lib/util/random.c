@@ -37,8 +37,8 @@ void cpm_random_bytes(void *buf, size_t n)
 	uint8_t *p = buf;
 
 	while (n) {
-		/* getrandom returns at most 32 MiB per call; ask for less anyway */
-		ssize_t r = getrandom(p, n > 65536 ? 65536 : n, 0);
+		/* a large request comes back short (at most 32 MiB a call): loop */
+		ssize_t r = getrandom(p, n, 0);
 
 		if (r < 0) {
 			if (errno == EINTR)
