@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cpm/conf.h"
+#include "cpm/parse.h"
 
 #define CPMD_VERSION "0.1.0"
 
@@ -67,43 +68,6 @@ static void usage(FILE *f)
 		   "the command line wins over the file. Logs go to stderr.\n");
 }
 
-static int parse_hostport(const char *v, char *host, size_t cap, uint16_t *port)
-{
-	const char *colon = strrchr(v, ':');
-	char *end;
-
-	if (!colon || colon == v)
-		return -1;
-	size_t hl = (size_t)(colon - v);
-	if (v[0] == '[' && hl >= 2 && v[hl - 1] == ']') { /* [v6]:port */
-		v++;
-		hl -= 2;
-	}
-	if (hl >= cap)
-		return -1;
-	errno = 0;
-	unsigned long p = strtoul(colon + 1, &end, 10);
-	if (errno || *end || p == 0 || p > 65535)
-		return -1;
-	memcpy(host, v, hl);
-	host[hl] = '\0';
-	*port = (uint16_t)p;
-	return 0;
-}
-
-static int parse_uint(const char *v, uint64_t max, uint64_t *out)
-{
-	char *end;
-	if (!*v || *v == '-')
-		return -1;
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 10);
-	if (errno || *end || x > max)
-		return -1;
-	*out = x;
-	return 0;
-}
-
 static int set_domains(struct cpmd_options *o, const char *v)
 {
 	char buf[2048];
@@ -137,9 +101,9 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	if (!strcmp(key, "domain"))
 		return set_domains(o, v);
 	if (!strcmp(key, "sip"))
-		return parse_hostport(v, o->sip_host, sizeof o->sip_host, &o->sip_port);
+		return cpm_parse_hostport(v, o->sip_host, sizeof o->sip_host, &o->sip_port);
 	if (!strcmp(key, "msrp"))
-		return parse_hostport(v, o->msrp_host, sizeof o->msrp_host, &o->msrp_port);
+		return cpm_parse_hostport(v, o->msrp_host, sizeof o->msrp_host, &o->msrp_port);
 	if (!strcmp(key, "msrp-advertise"))
 		return copy_str(o->msrp_advertise, sizeof o->msrp_advertise, v);
 	if (!strcmp(key, "data-dir"))
@@ -185,10 +149,10 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return copy_str(o->user_prefs[o->nuser_prefs++], sizeof o->user_prefs[0], v);
 	}
 	if (!strcmp(key, "max-file-size"))
-		return parse_uint(v, UINT64_MAX >> 2, &o->max_file_size);
+		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->max_file_size);
 #define UINT_OPT(name, field, lo, hi)                                                                  \
 	if (!strcmp(key, name)) {                                                                      \
-		if (parse_uint(v, hi, &n) || n < lo)                                                   \
+		if (cpm_parse_u64(v, hi, false, &n) || n < lo)                                         \
 			return -1;                                                                     \
 		o->field = (unsigned)n;                                                                \
 		return 0;                                                                              \
