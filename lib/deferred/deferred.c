@@ -5,6 +5,7 @@
 
 #include "cpm/hex.h"
 #include "cpm/mime.h"
+#include "cpm/utf8.h"
 #include "cpm/wbuf.h"
 
 #include <string.h>
@@ -385,36 +386,6 @@ int deferred_parse_next(struct deferred_parser *p, struct deferred_item *out)
 
 /* --- display ------------------------------------------------------------- */
 
-/* Length of a valid UTF-8 sequence at s (1-4) and its code point, or 0. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, *cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, *cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, *cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && *cp < 0x800) || (n == 4 && (*cp < 0x10000 || *cp > 0x10ffff)) ||
-	    (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* Code points a terminal may act on or that reorder the line. */
 static bool unsafe_cp(uint32_t cp)
 {
@@ -432,7 +403,7 @@ void deferred_safe_display(char *out, size_t cap, const char *name)
 		return;
 	for (size_t i = 0; i < len;) {
 		uint32_t cp = 0;
-		size_t n = utf8_decode(s + i, len - i, &cp);
+		size_t n = cpm_utf8_decode(s + i, len - i, &cp);
 		bool esc = n == 0 || unsafe_cp(cp);
 
 		if (n == 0)

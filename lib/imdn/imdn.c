@@ -18,6 +18,7 @@
 #include "cpm/cpim.h"
 #include "cpm/mime.h"
 #include "cpm/str.h"
+#include "cpm/utf8.h"
 #include "cpm/wbuf.h"
 
 #include <pthread.h>
@@ -86,36 +87,6 @@ bool imdn_status_valid(enum imdn_kind k, enum imdn_status s)
 
 /* --- value checks -------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s[0..len) (1-4), or 0: overlongs,
- * surrogates and code points above U+10FFFF are invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* Valid UTF-8, no control character, at most max bytes, and none of the
  * bytes in `forbid`. */
 static bool value_ok(const char *s, size_t max, const char *forbid)
@@ -126,11 +97,12 @@ static bool value_ok(const char *s, size_t max, const char *forbid)
 		return false;
 	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)s[i];
+		uint32_t cp;
 		size_t n;
 
 		if (c < 0x20 || c == 0x7f || (forbid && c < 0x80 && strchr(forbid, c)))
 			return false;
-		if (!(n = utf8_seq((const unsigned char *)s + i, len - i)))
+		if (!(n = cpm_utf8_decode((const unsigned char *)s + i, len - i, &cp)))
 			return false;
 		i += n;
 	}
