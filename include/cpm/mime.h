@@ -55,6 +55,8 @@ struct mime_part_out {
 };
 int mime_multipart_build(char *buf, size_t cap, const char *boundary,
 			 const struct mime_part_out *parts, size_t n);
+/* A fresh boundary: min(len - 1, MIME_MAX_BOUNDARY) random alphanumerics
+ * (cpm_random_alnum) and a NUL; len is the size of out. */
 void mime_random_boundary(char *out, size_t len);
 
 /* Base64 (RFC 2045; whitespace ignored on decode). Return bytes or -1. */

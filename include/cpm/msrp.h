@@ -192,7 +192,8 @@ int msrp_build_response_ext(char *buf, size_t cap, const char *tid, int status, 
 const char *msrp_status_phrase(int status);
 
 /* Random ident (tid, Message-ID, session-id) of `len` ALPHANUM characters
- * from getrandom(); out must hold len+1. len >= 4; use >= 16 (>= 80 bits). */
+ * (cpm_random_alnum: uniform, from getrandom(), aborts rather than fall back
+ * to anything weaker); out must hold len+1. len >= 4; use >= 16 (>= 95 bits). */
 void msrp_random_ident(char *out, size_t len);
 
 #endif

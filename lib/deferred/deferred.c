@@ -3,10 +3,11 @@
  * build always parses back to the same items. */
 #include "cpm/deferred.h"
 
+#include "cpm/hex.h"
 #include "cpm/mime.h"
+#include "cpm/utf8.h"
+#include "cpm/wbuf.h"
 
-#include <limits.h>
-#include <stdio.h>
 #include <string.h>
 
 const char *deferred_strerror(int e)
@@ -74,34 +75,15 @@ static struct cpm_str arr_str(const char *s, size_t size)
 	return z ? (struct cpm_str){s, (size_t)(z - s)} : (struct cpm_str){NULL, SIZE_MAX};
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "sha-1:HH:HH:...:HH" (20 bytes). */
 static bool parse_hash(struct cpm_str v, uint8_t out[20])
 {
 	static const char pfx[] = "sha-1:";
 	const size_t plen = sizeof pfx - 1;
 
-	if (v.len != plen + 20 * 3 - 1 || !cpm_str_caseeq((struct cpm_str){v.p, plen}, pfx))
+	if (v.len < plen || !cpm_str_caseeq((struct cpm_str){v.p, plen}, pfx))
 		return false;
-	for (size_t i = 0; i < 20; i++) {
-		const char *h = v.p + plen + i * 3;
-		int hi = hexval((unsigned char)h[0]), lo = hexval((unsigned char)h[1]);
-
-		if (hi < 0 || lo < 0 || (i < 19 && h[2] != ':'))
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
+	return cpm_hex_decode(out, 20, v.p + plen, v.len - plen, ':') == 20;
 }
 
 /* Percent-decode into out[0..cap); refuses bad escapes, %00, raw controls,
@@ -115,8 +97,8 @@ static bool name_decode(struct cpm_str v, char *out, size_t cap)
 
 		if (c == '%') {
 			int hi, lo;
-			if (v.len - i < 3 || (hi = hexval((unsigned char)v.p[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)v.p[i + 2])) < 0)
+			if (v.len - i < 3 || (hi = cpm_hex_digit((unsigned char)v.p[i + 1])) < 0 ||
+			    (lo = cpm_hex_digit((unsigned char)v.p[i + 2])) < 0)
 				return false;
 			c = (unsigned char)(hi << 4 | lo);
 			if (c == 0)
@@ -135,33 +117,12 @@ static bool name_decode(struct cpm_str v, char *out, size_t cap)
 
 /* --- builder ------------------------------------------------------------- */
 
-struct wr {
-	char *out;
-	size_t cap, len;
-	bool full;
-};
-
-static void wr_mem(struct wr *w, const void *s, size_t n)
+static void wr_field(struct cpm_wbuf *w, const char *key, struct cpm_str v)
 {
-	if (w->full || n >= w->cap - w->len) {
-		w->full = true;
-		return;
-	}
-	memcpy(w->out + w->len, s, n);
-	w->len += n;
-}
-
-static void wr_s(struct wr *w, const char *s)
-{
-	wr_mem(w, s, strlen(s));
-}
-
-static void wr_field(struct wr *w, const char *key, struct cpm_str v)
-{
-	wr_s(w, key);
-	wr_s(w, ": ");
-	wr_mem(w, v.p, v.len);
-	wr_s(w, "\r\n");
+	cpm_wbuf_puts(w, key);
+	cpm_wbuf_put(w, ": ", 2);
+	cpm_wbuf_put_str(w, v);
+	cpm_wbuf_put(w, "\r\n", 2);
 }
 
 static bool item_ok(const struct deferred_item *it)
@@ -184,80 +145,65 @@ static bool item_ok(const struct deferred_item *it)
 	return it->thumb && it->thumb_len <= DEFERRED_MAX_THUMB && text_ok(tt, SDP_MAX_TYPE, true);
 }
 
-static void wr_name(struct wr *w, const char *name)
+static void wr_name(struct cpm_wbuf *w, const char *name)
 {
-	static const char hex[] = "0123456789ABCDEF";
-
 	for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
 		if (*s <= 0x20 || *s >= 0x7f || *s == '%') {
-			char esc[3] = {'%', hex[*s >> 4], hex[*s & 15]};
-			wr_mem(w, esc, 3);
+			char esc[3] = {'%'};
+			cpm_hex_byte(esc + 1, *s, CPM_HEX_UPPER);
+			cpm_wbuf_put(w, esc, 3);
 		} else {
-			wr_mem(w, s, 1);
+			cpm_wbuf_putc(w, (char)*s);
 		}
 	}
 }
 
-static void wr_item(struct wr *w, const struct deferred_item *it)
+static void wr_item(struct cpm_wbuf *w, const struct deferred_item *it)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char num[24];
-
-	wr_s(w, "\r\n");
+	cpm_wbuf_put(w, "\r\n", 2);
 	wr_field(w, "Id", cpm_str_c(it->id));
 	wr_field(w, "Sender", cpm_str_c(it->sender));
 	if (it->time[0])
 		wr_field(w, "Time", cpm_str_c(it->time));
-	wr_s(w, "Name: ");
+	cpm_wbuf_puts(w, "Name: ");
 	wr_name(w, it->name);
-	wr_s(w, "\r\n");
+	cpm_wbuf_put(w, "\r\n", 2);
 	wr_field(w, "Type", cpm_str_c(it->type));
-	snprintf(num, sizeof num, "%llu", (unsigned long long)it->size);
-	wr_field(w, "Size", cpm_str_c(num));
+	cpm_wbuf_puts(w, "Size: ");
+	cpm_wbuf_u64(w, it->size);
+	cpm_wbuf_put(w, "\r\n", 2);
 	if (it->has_hash) {
-		char h[6 + 20 * 3];
-		memcpy(h, "sha-1:", 6);
-		for (size_t i = 0; i < 20; i++) {
-			h[6 + i * 3] = hex[it->sha1[i] >> 4];
-			h[6 + i * 3 + 1] = hex[it->sha1[i] & 15];
-			h[6 + i * 3 + 2] = ':';
-		}
-		wr_field(w, "Hash", (struct cpm_str){h, sizeof h - 1});
+		cpm_wbuf_puts(w, "Hash: sha-1:");
+		cpm_wbuf_hex(w, it->sha1, sizeof it->sha1, CPM_HEX_UPPER, ':');
+		cpm_wbuf_put(w, "\r\n", 2);
 	}
 	if (it->expires[0])
 		wr_field(w, "Expires", cpm_str_c(it->expires));
 	if (it->thumb_len) {
-		int n;
+		size_t room;
+		char *t;
+
 		wr_field(w, "Thumbnail-Type", cpm_str_c(it->thumb_type));
-		wr_s(w, "Thumbnail: ");
-		if (w->full)
-			return;
-		n = mime_base64_encode(w->out + w->len, w->cap - w->len, it->thumb, it->thumb_len);
-		if (n < 0) {
-			w->full = true;
-			return;
-		}
-		w->len += (size_t)n;
-		wr_s(w, "\r\n");
+		cpm_wbuf_puts(w, "Thumbnail: ");
+		t = cpm_wbuf_tail(w, &room);
+		cpm_wbuf_commit(w, t ? mime_base64_encode(t, room, it->thumb, it->thumb_len) : -1);
+		cpm_wbuf_put(w, "\r\n", 2);
 	}
 }
 
 int deferred_build(char *out, size_t cap, const struct deferred_item *items, size_t n)
 {
-	struct wr w = {out, cap, 0, false};
+	struct cpm_wbuf w = cpm_wbuf_text(out, cap);
 
 	if (!out || cap == 0 || (n && !items))
 		return -1;
-	wr_s(&w, CPM_DEFERRED_MAGIC "\r\n");
-	for (size_t i = 0; i < n && !w.full; i++) {
+	cpm_wbuf_puts(&w, CPM_DEFERRED_MAGIC "\r\n");
+	for (size_t i = 0; i < n && !w.overflow; i++) {
 		if (!item_ok(&items[i]))
 			return -1;
 		wr_item(&w, &items[i]);
 	}
-	if (w.full || w.len > INT_MAX)
-		return -1;
-	out[w.len] = '\0';
-	return (int)w.len;
+	return cpm_wbuf_finish(&w);
 }
 
 /* --- parser -------------------------------------------------------------- */
@@ -440,36 +386,6 @@ int deferred_parse_next(struct deferred_parser *p, struct deferred_item *out)
 
 /* --- display ------------------------------------------------------------- */
 
-/* Length of a valid UTF-8 sequence at s (1-4) and its code point, or 0. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, *cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, *cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, *cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && *cp < 0x800) || (n == 4 && (*cp < 0x10000 || *cp > 0x10ffff)) ||
-	    (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* Code points a terminal may act on or that reorder the line. */
 static bool unsafe_cp(uint32_t cp)
 {
@@ -480,7 +396,6 @@ static bool unsafe_cp(uint32_t cp)
 
 void deferred_safe_display(char *out, size_t cap, const char *name)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *s = (const unsigned char *)(name ? name : "");
 	size_t o = 0, len = strlen((const char *)s);
 
@@ -488,7 +403,7 @@ void deferred_safe_display(char *out, size_t cap, const char *name)
 		return;
 	for (size_t i = 0; i < len;) {
 		uint32_t cp = 0;
-		size_t n = utf8_decode(s + i, len - i, &cp);
+		size_t n = cpm_utf8_decode(s + i, len - i, &cp);
 		bool esc = n == 0 || unsafe_cp(cp);
 
 		if (n == 0)
@@ -498,8 +413,8 @@ void deferred_safe_display(char *out, size_t cap, const char *name)
 		for (size_t k = 0; k < n; k++) {
 			if (esc) {
 				out[o++] = '%';
-				out[o++] = hex[s[i + k] >> 4];
-				out[o++] = hex[s[i + k] & 15];
+				cpm_hex_byte(out + o, s[i + k], CPM_HEX_UPPER);
+				o += 2;
 			} else {
 				out[o++] = (char)s[i + k];
 			}

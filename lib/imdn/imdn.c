@@ -18,10 +18,10 @@
 #include "cpm/cpim.h"
 #include "cpm/mime.h"
 #include "cpm/str.h"
+#include "cpm/utf8.h"
+#include "cpm/wbuf.h"
 
-#include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -87,36 +87,6 @@ bool imdn_status_valid(enum imdn_kind k, enum imdn_status s)
 
 /* --- value checks -------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s[0..len) (1-4), or 0: overlongs,
- * surrogates and code points above U+10FFFF are invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* Valid UTF-8, no control character, at most max bytes, and none of the
  * bytes in `forbid`. */
 static bool value_ok(const char *s, size_t max, const char *forbid)
@@ -127,11 +97,12 @@ static bool value_ok(const char *s, size_t max, const char *forbid)
 		return false;
 	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)s[i];
+		uint32_t cp;
 		size_t n;
 
 		if (c < 0x20 || c == 0x7f || (forbid && c < 0x80 && strchr(forbid, c)))
 			return false;
-		if (!(n = utf8_seq((const unsigned char *)s + i, len - i)))
+		if (!(n = cpm_utf8_decode((const unsigned char *)s + i, len - i, &cp)))
 			return false;
 		i += n;
 	}
@@ -150,80 +121,62 @@ static bool field_ok(const char *s, size_t size, bool required)
 
 /* --- builder ------------------------------------------------------------- */
 
-/* Appends to out[0..cap) keeping room for the NUL; out == NULL only counts. */
-struct wr {
-	char *out;
-	size_t cap, len;
-	bool full;
-};
-
-static void wr_mem(struct wr *w, const char *s, size_t n)
+/* Text with the five XML special characters escaped; runs of plain text
+ * are appended whole. */
+static void wr_xml(struct cpm_wbuf *w, const char *s)
 {
-	if (w->out) {
-		if (w->full || n >= w->cap - w->len) {
-			w->full = true;
-			return;
-		}
-		memcpy(w->out + w->len, s, n);
-	}
-	w->len += n;
-}
+	for (;;) {
+		size_t plain = strcspn(s, "&<>\"'");
 
-static void wr_s(struct wr *w, const char *s)
-{
-	wr_mem(w, s, strlen(s));
-}
-
-static void wr_xml(struct wr *w, const char *s)
-{
-	for (; *s; s++) {
+		cpm_wbuf_put(w, s, plain);
+		s += plain;
 		switch (*s) {
-		case '&': wr_s(w, "&amp;"); break;
-		case '<': wr_s(w, "&lt;"); break;
-		case '>': wr_s(w, "&gt;"); break;
-		case '"': wr_s(w, "&quot;"); break;
-		case '\'': wr_s(w, "&apos;"); break;
-		default: wr_mem(w, s, 1);
+		case '&': cpm_wbuf_puts(w, "&amp;"); break;
+		case '<': cpm_wbuf_puts(w, "&lt;"); break;
+		case '>': cpm_wbuf_puts(w, "&gt;"); break;
+		case '"': cpm_wbuf_puts(w, "&quot;"); break;
+		case '\'': cpm_wbuf_puts(w, "&apos;"); break;
+		default: return; /* the NUL */
 		}
+		s++;
 	}
 }
 
-static void wr_elem(struct wr *w, const char *name, const char *value)
+static void wr_elem(struct cpm_wbuf *w, const char *name, const char *value)
 {
-	wr_s(w, " <");
-	wr_s(w, name);
-	wr_s(w, ">");
+	cpm_wbuf_puts(w, " <");
+	cpm_wbuf_puts(w, name);
+	cpm_wbuf_putc(w, '>');
 	wr_xml(w, value);
-	wr_s(w, "</");
-	wr_s(w, name);
-	wr_s(w, ">\r\n");
+	cpm_wbuf_puts(w, "</");
+	cpm_wbuf_puts(w, name);
+	cpm_wbuf_puts(w, ">\r\n");
 }
 
-static void write_xml(struct wr *w, const struct imdn_note *n)
+static void write_xml(struct cpm_wbuf *w, const struct imdn_note *n)
 {
-	wr_s(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
-		"<imdn xmlns=\"" IMDN_XML_NS "\">\r\n");
+	cpm_wbuf_puts(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+			 "<imdn xmlns=\"" IMDN_XML_NS "\">\r\n");
 	wr_elem(w, "message-id", n->message_id);
 	wr_elem(w, "datetime", n->datetime);
 	if (n->recipient[0])
 		wr_elem(w, "recipient-uri", n->recipient);
 	if (n->original_recipient[0])
 		wr_elem(w, "original-recipient-uri", n->original_recipient);
-	wr_s(w, " <");
-	wr_s(w, imdn_kind_name(n->kind));
-	wr_s(w, "-notification><status><");
-	wr_s(w, imdn_status_name(n->status));
-	wr_s(w, "/></status></");
-	wr_s(w, imdn_kind_name(n->kind));
-	wr_s(w, "-notification>\r\n</imdn>\r\n");
+	cpm_wbuf_puts(w, " <");
+	cpm_wbuf_puts(w, imdn_kind_name(n->kind));
+	cpm_wbuf_puts(w, "-notification><status><");
+	cpm_wbuf_puts(w, imdn_status_name(n->status));
+	cpm_wbuf_puts(w, "/></status></");
+	cpm_wbuf_puts(w, imdn_kind_name(n->kind));
+	cpm_wbuf_puts(w, "-notification>\r\n</imdn>\r\n");
 }
 
 int imdn_build_cpim(char *out, size_t cap, const char *from_uri, const char *to_uri,
 		    const char *wrapper_msgid, const char *now_rfc3339, const struct imdn_note *n)
 {
-	struct wr w = {out, cap, 0, false};
-	struct wr count = {NULL, 0, 0, false};
-	char clen[24];
+	struct cpm_wbuf w = cpm_wbuf_text(out, cap);
+	struct cpm_wbuf xml = cpm_wbuf_measure();
 
 	if (!out || cap == 0 || !from_uri || !to_uri || !wrapper_msgid || !now_rfc3339 || !n)
 		return -1;
@@ -240,27 +193,23 @@ int imdn_build_cpim(char *out, size_t cap, const char *from_uri, const char *to_
 	    !imdn_status_valid(n->kind, n->status))
 		return -1;
 
-	write_xml(&count, n);
-	snprintf(clen, sizeof clen, "%zu", count.len);
+	write_xml(&xml, n);
 
-	wr_s(&w, "From: <");
-	wr_s(&w, from_uri);
-	wr_s(&w, ">\r\nTo: <");
-	wr_s(&w, to_uri);
-	wr_s(&w, ">\r\nNS: imdn <" CPIM_IMDN_URN ">\r\nimdn.Message-ID: ");
-	wr_s(&w, wrapper_msgid);
-	wr_s(&w, "\r\nDateTime: ");
-	wr_s(&w, now_rfc3339);
-	wr_s(&w, "\r\n\r\nContent-Type: " IMDN_CTYPE "\r\n"
-		 "Content-Disposition: notification\r\n"
-		 "Content-Length: ");
-	wr_s(&w, clen);
-	wr_s(&w, "\r\n\r\n");
+	cpm_wbuf_puts(&w, "From: <");
+	cpm_wbuf_puts(&w, from_uri);
+	cpm_wbuf_puts(&w, ">\r\nTo: <");
+	cpm_wbuf_puts(&w, to_uri);
+	cpm_wbuf_puts(&w, ">\r\nNS: imdn <" CPIM_IMDN_URN ">\r\nimdn.Message-ID: ");
+	cpm_wbuf_puts(&w, wrapper_msgid);
+	cpm_wbuf_puts(&w, "\r\nDateTime: ");
+	cpm_wbuf_puts(&w, now_rfc3339);
+	cpm_wbuf_puts(&w, "\r\n\r\nContent-Type: " IMDN_CTYPE "\r\n"
+			  "Content-Disposition: notification\r\n"
+			  "Content-Length: ");
+	cpm_wbuf_u64(&w, xml.len);
+	cpm_wbuf_puts(&w, "\r\n\r\n");
 	write_xml(&w, n);
-	if (w.full || w.len > INT_MAX)
-		return -1;
-	out[w.len] = '\0';
-	return (int)w.len;
+	return cpm_wbuf_finish(&w);
 }
 
 /* --- parser -------------------------------------------------------------- */

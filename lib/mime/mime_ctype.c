@@ -2,11 +2,10 @@
  * and fresh random boundaries. */
 #include "cpm/mime.h"
 
-#include <errno.h>
+#include "cpm/random.h"
+
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <time.h>
 
 static bool is_wsp(char c)
 {
@@ -131,45 +130,10 @@ enum mime_error mime_boundary(struct cpm_str ct, char *out, size_t cap)
 	return MIME_E_NO_BOUNDARY;
 }
 
-/* getrandom() can only fail here if the kernel lacks it or we are
- * interrupted early in boot; the boundary needs uniqueness, not secrecy
- * (the builder refuses a boundary that occurs in a part), so the clock is an
- * acceptable fallback. */
-static void fill_random(unsigned char *b, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = getrandom(b + got, n - got, 0);
-		if (r > 0) {
-			got += (size_t)r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		break;
-	}
-	if (got < n) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		for (size_t i = got; i < n; i++)
-			b[i] = (unsigned char)(ts.tv_nsec >> (i % 4 * 8)) ^ (unsigned char)(i * 131u);
-	}
-}
-
 /* len is the size of out, NUL included; at most MIME_MAX_BOUNDARY chars. */
 void mime_random_boundary(char *out, size_t len)
 {
-	static const char alnum[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-	unsigned char rnd[MIME_MAX_BOUNDARY];
-	size_t n;
-
 	if (len == 0)
 		return;
-	n = len - 1 > MIME_MAX_BOUNDARY ? MIME_MAX_BOUNDARY : len - 1;
-	fill_random(rnd, n);
-	for (size_t i = 0; i < n; i++)
-		out[i] = alnum[rnd[i] % 62];
-	out[n] = '\0';
+	cpm_random_alnum(out, len - 1 > MIME_MAX_BOUNDARY ? MIME_MAX_BOUNDARY : len - 1);
 }

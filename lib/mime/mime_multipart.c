@@ -2,7 +2,8 @@
  * caller's buffer) and build one. */
 #include "cpm/mime.h"
 
-#include <limits.h>
+#include "cpm/wbuf.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -307,24 +308,6 @@ static bool has_delim(struct cpm_str s, const char *dash_bnd, size_t dlen)
 	return false;
 }
 
-struct mime_wbuf {
-	char *p;
-	size_t cap, len;
-	bool err;
-};
-
-static void w_mem(struct mime_wbuf *w, const char *s, size_t n)
-{
-	if (w->err || n >= w->cap - w->len) {
-		w->err = true;
-		return;
-	}
-	if (n)
-		memcpy(w->p + w->len, s, n);
-	w->len += n;
-	w->p[w->len] = '\0';
-}
-
 static bool build_valid(const char *boundary, size_t blen, const char *dash_bnd,
 			const struct mime_part_out *parts, size_t n)
 {
@@ -349,28 +332,27 @@ int mime_multipart_build(char *buf, size_t cap, const char *boundary,
 {
 	char dash_bnd[2 + MIME_MAX_BOUNDARY];
 	size_t blen = boundary ? strnlen(boundary, MIME_MAX_BOUNDARY + 1) : 0;
-	struct mime_wbuf w = { buf, cap > INT_MAX ? INT_MAX : cap, 0, false };
+	struct cpm_wbuf w = cpm_wbuf_text(buf, cap);
 
 	if (cap == 0 || blen == 0 || blen > MIME_MAX_BOUNDARY)
 		return -1;
-	buf[0] = '\0';
 	dash_bnd[0] = dash_bnd[1] = '-';
 	memcpy(dash_bnd + 2, boundary, blen);
 	if (!build_valid(boundary, blen, dash_bnd, parts, n))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct cpm_str h = parts[i].headers;
-		w_mem(&w, dash_bnd, blen + 2);
-		w_mem(&w, "\r\n", 2);
-		w_mem(&w, h.p, h.len);
+		cpm_wbuf_put(&w, dash_bnd, blen + 2);
+		cpm_wbuf_put(&w, "\r\n", 2);
+		cpm_wbuf_put_str(&w, h);
 		/* Tolerate a last header line given without its CRLF. */
 		if (h.len && h.p[h.len - 1] != '\n')
-			w_mem(&w, "\r\n", 2);
-		w_mem(&w, "\r\n", 2);
-		w_mem(&w, parts[i].body.p, parts[i].body.len);
-		w_mem(&w, "\r\n", 2);
+			cpm_wbuf_put(&w, "\r\n", 2);
+		cpm_wbuf_put(&w, "\r\n", 2);
+		cpm_wbuf_put_str(&w, parts[i].body);
+		cpm_wbuf_put(&w, "\r\n", 2);
 	}
-	w_mem(&w, dash_bnd, blen + 2);
-	w_mem(&w, "--\r\n", 4);
-	return w.err ? -1 : (int)w.len;
+	cpm_wbuf_put(&w, dash_bnd, blen + 2);
+	cpm_wbuf_put(&w, "--\r\n", 4);
+	return cpm_wbuf_finish(&w);
 }

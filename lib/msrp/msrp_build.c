@@ -4,61 +4,17 @@
  * desyncs the next hop. */
 #include "msrp_priv.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
-#include <sys/random.h>
+#include "cpm/random.h"
+#include "cpm/wbuf.h"
 
-/* Bounded output: the first write that does not fit marks the buffer bad
- * and every later write is a no-op, so callers check once at the end. */
-struct wbuf {
-	char *p;
-	size_t cap, len;
-	bool bad;
-};
+/* Builders write through a raw cpm_wbuf: no NUL, so a caller may size a
+ * buffer exactly (an end-line into MSRP_END_LINE_MAX bytes). The appends
+ * are inline: one bounds check and one memcpy per piece. */
 
-static void put(struct wbuf *w, const char *s, size_t n)
-{
-	if (w->bad || n > w->cap - w->len) {
-		w->bad = true;
-		return;
-	}
-	if (n)
-		memcpy(w->p + w->len, s, n);
-	w->len += n;
-}
-
-static void put_c(struct wbuf *w, const char *s)
-{
-	put(w, s, strlen(s));
-}
-
-static void put_s(struct wbuf *w, struct cpm_str s)
-{
-	put(w, s.p, s.len);
-}
-
-static void put_u64(struct wbuf *w, uint64_t v)
-{
-	char tmp[20];
-	size_t i = sizeof tmp;
-
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put(w, tmp + i, sizeof tmp - i);
-}
-
-static void put_3digits(struct wbuf *w, int v)
+static void put_3digits(struct cpm_wbuf *w, int v)
 {
 	char d[3] = {(char)('0' + v / 100), (char)('0' + v / 10 % 10), (char)('0' + v % 10)};
-	put(w, d, 3);
-}
-
-static int finish(const struct wbuf *w)
-{
-	return w->bad || w->len > INT_MAX ? -1 : (int)w->len;
+	cpm_wbuf_put(w, d, 3);
 }
 
 static bool tid_ok(const char *tid)
@@ -82,20 +38,20 @@ static const char *comment_or_phrase(const char *c, int status)
 	return c ? c : msrp_status_phrase(status);
 }
 
-static void put_header(struct wbuf *w, const char *name, struct cpm_str v)
+static void put_header(struct cpm_wbuf *w, const char *name, struct cpm_str v)
 {
-	put_c(w, name);
-	put(w, ": ", 2);
-	put_s(w, v);
-	put(w, "\r\n", 2);
+	cpm_wbuf_puts(w, name);
+	cpm_wbuf_put(w, ": ", 2);
+	cpm_wbuf_put_str(w, v);
+	cpm_wbuf_put(w, "\r\n", 2);
 }
 
-static void put_range(struct wbuf *w, uint64_t v)
+static void put_range(struct cpm_wbuf *w, uint64_t v)
 {
 	if (v == MSRP_RANGE_STAR)
-		put(w, "*", 1);
+		cpm_wbuf_put(w, "*", 1);
 	else
-		put_u64(w, v);
+		cpm_wbuf_u64(w, v);
 }
 
 static const char *report_word(enum msrp_report_mode m)
@@ -168,27 +124,27 @@ static bool head_ok(const struct msrp_request_head *h)
 
 int msrp_build_request_head(char *buf, size_t cap, const struct msrp_request_head *h)
 {
-	struct wbuf w = {buf, cap, 0, false};
+	struct cpm_wbuf w = cpm_wbuf_raw(buf, cap);
 
 	if (!h || !head_ok(h))
 		return -1;
-	put(&w, "MSRP ", 5);
-	put_c(&w, h->tid);
-	put(&w, " ", 1);
-	put_c(&w, method_word(h->method));
-	put(&w, "\r\n", 2);
+	cpm_wbuf_put(&w, "MSRP ", 5);
+	cpm_wbuf_puts(&w, h->tid);
+	cpm_wbuf_put(&w, " ", 1);
+	cpm_wbuf_puts(&w, method_word(h->method));
+	cpm_wbuf_put(&w, "\r\n", 2);
 	put_header(&w, "To-Path", h->to_path);
 	put_header(&w, "From-Path", h->from_path);
 	if (h->message_id.len)
 		put_header(&w, "Message-ID", h->message_id);
 	if (h->range) {
-		put_c(&w, "Byte-Range: ");
-		put_u64(&w, h->range->start);
-		put(&w, "-", 1);
+		cpm_wbuf_puts(&w, "Byte-Range: ");
+		cpm_wbuf_u64(&w, h->range->start);
+		cpm_wbuf_put(&w, "-", 1);
 		put_range(&w, h->range->end);
-		put(&w, "/", 1);
+		cpm_wbuf_put(&w, "/", 1);
 		put_range(&w, h->range->total);
-		put(&w, "\r\n", 2);
+		cpm_wbuf_put(&w, "\r\n", 2);
 	}
 	if (report_word(h->success_report))
 		put_header(&w, "Success-Report", cpm_str_c(report_word(h->success_report)));
@@ -196,36 +152,36 @@ int msrp_build_request_head(char *buf, size_t cap, const struct msrp_request_hea
 		put_header(&w, "Failure-Report", cpm_str_c(report_word(h->failure_report)));
 	if (h->method == MSRP_METHOD_REPORT) {
 		const char *c = comment_or_phrase(h->status_comment, h->status_code);
-		put_c(&w, "Status: 000 ");
+		cpm_wbuf_puts(&w, "Status: 000 ");
 		put_3digits(&w, h->status_code);
 		if (*c) {
-			put(&w, " ", 1);
-			put_c(&w, c);
+			cpm_wbuf_put(&w, " ", 1);
+			cpm_wbuf_puts(&w, c);
 		}
-		put(&w, "\r\n", 2);
+		cpm_wbuf_put(&w, "\r\n", 2);
 	}
-	put_s(&w, h->extra_headers);
+	cpm_wbuf_put_str(&w, h->extra_headers);
 	if (h->content_type.len) {
 		put_header(&w, "Content-Type", h->content_type);
-		put(&w, "\r\n", 2);
+		cpm_wbuf_put(&w, "\r\n", 2);
 	}
-	return finish(&w);
+	return cpm_wbuf_finish(&w);
 }
 
 int msrp_build_end(char *buf, size_t cap, const char *tid, char flag, bool had_body)
 {
-	struct wbuf w = {buf, cap, 0, false};
+	struct cpm_wbuf w = cpm_wbuf_raw(buf, cap);
 
 	if (!tid_ok(tid) ||
 	    (flag != MSRP_FLAG_MORE && flag != MSRP_FLAG_END && flag != MSRP_FLAG_ABORT))
 		return -1;
 	if (had_body)
-		put(&w, "\r\n", 2);
-	put(&w, "-------", 7);
-	put_c(&w, tid);
-	put(&w, &flag, 1);
-	put(&w, "\r\n", 2);
-	return finish(&w);
+		cpm_wbuf_put(&w, "\r\n", 2);
+	cpm_wbuf_put(&w, "-------", 7);
+	cpm_wbuf_puts(&w, tid);
+	cpm_wbuf_putc(&w, flag);
+	cpm_wbuf_put(&w, "\r\n", 2);
+	return cpm_wbuf_finish(&w);
 }
 
 int msrp_build_response(char *buf, size_t cap, const char *tid, int status, const char *comment,
@@ -237,7 +193,7 @@ int msrp_build_response(char *buf, size_t cap, const char *tid, int status, cons
 int msrp_build_response_ext(char *buf, size_t cap, const char *tid, int status, const char *comment,
 			    struct cpm_str to_path, struct cpm_str from_path, struct cpm_str extra_headers)
 {
-	struct wbuf w = {buf, cap, 0, false};
+	struct cpm_wbuf w = cpm_wbuf_raw(buf, cap);
 	/* Passing the request's whole From-Path is fine: the previous hop is
 	 * its first URI (RFC 4975 §7.2). */
 	struct cpm_str to = msrp_path_first(to_path);
@@ -247,22 +203,22 @@ int msrp_build_response_ext(char *buf, size_t cap, const char *tid, int status, 
 	    !msrp_path_valid(to) || !msrp_path_valid(from_path) ||
 	    (extra_headers.len && !extra_ok(extra_headers)))
 		return -1;
-	put(&w, "MSRP ", 5);
-	put_c(&w, tid);
-	put(&w, " ", 1);
+	cpm_wbuf_put(&w, "MSRP ", 5);
+	cpm_wbuf_puts(&w, tid);
+	cpm_wbuf_put(&w, " ", 1);
 	put_3digits(&w, status);
 	if (*c) {
-		put(&w, " ", 1);
-		put_c(&w, c);
+		cpm_wbuf_put(&w, " ", 1);
+		cpm_wbuf_puts(&w, c);
 	}
-	put(&w, "\r\n", 2);
+	cpm_wbuf_put(&w, "\r\n", 2);
 	put_header(&w, "To-Path", to);
 	put_header(&w, "From-Path", from_path);
-	put_s(&w, extra_headers); /* RFC 4975 §9: ext-headers may follow the paths */
-	put(&w, "-------", 7);
-	put_c(&w, tid);
-	put(&w, "$\r\n", 3);
-	return finish(&w);
+	cpm_wbuf_put_str(&w, extra_headers); /* RFC 4975 §9: ext-headers may follow the paths */
+	cpm_wbuf_put(&w, "-------", 7);
+	cpm_wbuf_puts(&w, tid);
+	cpm_wbuf_put(&w, "$\r\n", 3);
+	return cpm_wbuf_finish(&w);
 }
 
 const char *msrp_status_phrase(int status)
@@ -302,34 +258,9 @@ const char *msrp_strerror(enum msrp_error e)
 	return "unknown error";
 }
 
-/* Fill buf from the kernel CSPRNG. An ident that could be guessed would
- * let a third party inject into a session, so there is no fallback. */
-static void random_bytes(unsigned char *buf, size_t n)
-{
-	while (n) {
-		ssize_t r = getrandom(buf, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			abort();
-		}
-		buf += r;
-		n -= (size_t)r;
-	}
-}
-
+/* An ident that could be guessed would let a third party inject into a
+ * session: cpm_random aborts rather than fall back to anything weaker. */
 void msrp_random_ident(char *out, size_t len)
 {
-	static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-	unsigned char rnd[64];
-	size_t i = 0;
-
-	/* Bytes >= 248 (= 4 * 62) are dropped so that b % 62 is uniform. */
-	while (i < len) {
-		random_bytes(rnd, sizeof rnd);
-		for (size_t k = 0; k < sizeof rnd && i < len; k++)
-			if (rnd[k] < 248)
-				out[i++] = alnum[rnd[k] % 62];
-	}
-	out[len] = '\0';
+	cpm_random_alnum(out, len);
 }

@@ -2,43 +2,15 @@
  * build -> parse gives back the same struct. CRLF line ends. */
 #include "cpm/sdp.h"
 
-#include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
+#include "cpm/wbuf.h"
+
 #include <string.h>
 
-/* Bounded appender: remembers overflow so callers check once at the end. */
-struct sdp_wbuf {
-	char *p;
-	size_t cap, len;
-	bool err;
-};
-
-static void w_fmt(struct sdp_wbuf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void w_fmt(struct sdp_wbuf *w, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (w->err)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(w->p + w->len, w->cap - w->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= w->cap - w->len) {
-		w->err = true;
-		w->p[w->len] = '\0';
-		return;
-	}
-	w->len += (size_t)n;
-}
-
 /* "a=<name>:<value>" when value is non-empty. */
-static void w_attr(struct sdp_wbuf *w, const char *name, const char *value)
+static void w_attr(struct cpm_wbuf *w, const char *name, const char *value)
 {
 	if (value[0])
-		w_fmt(w, "a=%s:%s\r\n", name, value);
+		cpm_wbuf_printf(w, "a=%s:%s\r\n", name, value);
 }
 
 /* A value we copy onto a line must not end the line early (injection of
@@ -103,46 +75,39 @@ static const char *setup_name(enum sdp_setup s)
 }
 
 /* v= o= s= c= t= m=. o= needs an address: origin_addr, else conn_addr. */
-static void w_session(struct sdp_wbuf *w, const struct sdp_ft *in)
+static void w_session(struct cpm_wbuf *w, const struct sdp_ft *in)
 {
 	const char *oaddr = in->origin_addr[0] ? in->origin_addr : in->conn_addr;
 	bool ov6 = in->origin_addr[0] ? strchr(oaddr, ':') != NULL : in->conn_ipv6;
 
-	w_fmt(w, "v=0\r\n");
-	w_fmt(w, "o=%s %llu %llu IN %s %s\r\n", in->origin_user[0] ? in->origin_user : "-",
-	      (unsigned long long)in->origin_sess_id, (unsigned long long)in->origin_sess_version,
-	      ov6 ? "IP6" : "IP4", oaddr);
-	w_fmt(w, "s=-\r\n");
+	cpm_wbuf_puts(w, "v=0\r\n");
+	cpm_wbuf_printf(w, "o=%s %llu %llu IN %s %s\r\n", in->origin_user[0] ? in->origin_user : "-",
+			(unsigned long long)in->origin_sess_id, (unsigned long long)in->origin_sess_version,
+			ov6 ? "IP6" : "IP4", oaddr);
+	cpm_wbuf_puts(w, "s=-\r\n");
 	if (in->conn_addr[0])
-		w_fmt(w, "c=IN %s %s\r\n", in->conn_ipv6 ? "IP6" : "IP4", in->conn_addr);
-	w_fmt(w, "t=0 0\r\n");
-	w_fmt(w, "m=message %u %s *\r\n", (unsigned)in->port, in->proto[0] ? in->proto : "TCP/MSRP");
+		cpm_wbuf_printf(w, "c=IN %s %s\r\n", in->conn_ipv6 ? "IP6" : "IP4", in->conn_addr);
+	cpm_wbuf_puts(w, "t=0 0\r\n");
+	cpm_wbuf_printf(w, "m=message %u %s *\r\n", (unsigned)in->port, in->proto[0] ? in->proto : "TCP/MSRP");
 }
 
-static void w_selector(struct sdp_wbuf *w, const struct sdp_file_selector *sel)
+static void w_selector(struct cpm_wbuf *w, const struct sdp_file_selector *sel)
 {
-	int n;
+	size_t room;
+	char *t;
 
-	if (w->err)
-		return;
-	w_fmt(w, "a=file-selector");
+	cpm_wbuf_puts(w, "a=file-selector");
 	if (!(sel->has_name || sel->has_size || sel->has_type || sel->has_hash)) {
-		w_fmt(w, "\r\n");
+		cpm_wbuf_puts(w, "\r\n");
 		return;
 	}
-	w_fmt(w, ":");
-	if (w->err)
-		return;
-	n = sdp_selector_format(w->p + w->len, w->cap - w->len, sel);
-	if (n < 0) {
-		w->err = true;
-		return;
-	}
-	w->len += (size_t)n;
-	w_fmt(w, "\r\n");
+	cpm_wbuf_putc(w, ':');
+	t = cpm_wbuf_tail(w, &room);
+	cpm_wbuf_commit(w, t ? sdp_selector_format(t, room, sel) : -1);
+	cpm_wbuf_puts(w, "\r\n");
 }
 
-static void w_media(struct sdp_wbuf *w, const struct sdp_ft *in)
+static void w_media(struct cpm_wbuf *w, const struct sdp_ft *in)
 {
 	const char *s;
 
@@ -150,13 +115,13 @@ static void w_media(struct sdp_wbuf *w, const struct sdp_ft *in)
 	w_attr(w, "accept-types", in->accept_types);
 	w_attr(w, "accept-wrapped-types", in->accept_wrapped_types);
 	if (in->has_max_size)
-		w_fmt(w, "a=max-size:%llu\r\n", (unsigned long long)in->max_size);
+		cpm_wbuf_printf(w, "a=max-size:%llu\r\n", (unsigned long long)in->max_size);
 	if ((s = setup_name(in->setup)))
-		w_fmt(w, "a=setup:%s\r\n", s);
+		cpm_wbuf_printf(w, "a=setup:%s\r\n", s);
 	if ((s = dir_name(in->dir)))
-		w_fmt(w, "a=%s\r\n", s);
+		cpm_wbuf_printf(w, "a=%s\r\n", s);
 	if (in->cema)
-		w_fmt(w, "a=msrp-cema\r\n");
+		cpm_wbuf_puts(w, "a=msrp-cema\r\n");
 	if (in->has_selector)
 		w_selector(w, &in->sel);
 	w_attr(w, "file-transfer-id", in->file_transfer_id);
@@ -164,22 +129,21 @@ static void w_media(struct sdp_wbuf *w, const struct sdp_ft *in)
 	w_attr(w, "file-date", in->file_date);
 	w_attr(w, "file-icon", in->file_icon);
 	if (in->has_file_range && in->range_stop)
-		w_fmt(w, "a=file-range:%llu-%llu\r\n", (unsigned long long)in->range_start,
-		      (unsigned long long)in->range_stop);
+		cpm_wbuf_printf(w, "a=file-range:%llu-%llu\r\n", (unsigned long long)in->range_start,
+				(unsigned long long)in->range_stop);
 	else if (in->has_file_range)
-		w_fmt(w, "a=file-range:%llu-*\r\n", (unsigned long long)in->range_start);
+		cpm_wbuf_printf(w, "a=file-range:%llu-*\r\n", (unsigned long long)in->range_start);
 }
 
 int sdp_build_ft(char *buf, size_t cap, const struct sdp_ft *in)
 {
-	struct sdp_wbuf w = { buf, cap > INT_MAX ? INT_MAX : cap, 0, false };
+	struct cpm_wbuf w = cpm_wbuf_text(buf, cap);
 
 	if (cap == 0)
 		return -1;
-	buf[0] = '\0';
 	if (!input_valid(in) || (!in->origin_addr[0] && !in->conn_addr[0]))
 		return -1;
 	w_session(&w, in);
 	w_media(&w, in);
-	return w.err ? -1 : (int)w.len;
+	return cpm_wbuf_finish(&w);
 }

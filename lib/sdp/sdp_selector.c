@@ -2,8 +2,10 @@
  * encodings it uses (percent-encoded file names, colon-separated hex hash). */
 #include "cpm/sdp.h"
 
+#include "cpm/hex.h"
+#include "cpm/wbuf.h"
+
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -14,17 +16,6 @@
 #define SEL_SHA1_LEN 20
 
 enum sel_bit { SEL_NAME = 1, SEL_SIZE = 2, SEL_TYPE = 4, SEL_HASH = 8 };
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* RFC 4566 token-char. */
 static bool is_tchar(unsigned char c)
@@ -43,7 +34,6 @@ static bool pct_needed(unsigned char c)
 
 int sdp_pct_encode(char *buf, size_t cap, const char *in, size_t len)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t n = 0;
 
 	if (cap > INT_MAX)
@@ -58,8 +48,8 @@ int sdp_pct_encode(char *buf, size_t cap, const char *in, size_t len)
 			continue;
 		}
 		buf[n++] = '%';
-		buf[n++] = hex[c >> 4];
-		buf[n++] = hex[c & 15];
+		cpm_hex_byte(buf + n, c, CPM_HEX_UPPER);
+		n += 2;
 	}
 	if (n >= cap)
 		return -1;
@@ -81,8 +71,8 @@ static enum pct_rc pct_decode(char *buf, size_t cap, struct cpm_str in, size_t *
 			int hi, lo;
 			if (in.len - i < 3)
 				return PCT_BAD;
-			hi = hexval((unsigned char)in.p[i + 1]);
-			lo = hexval((unsigned char)in.p[i + 2]);
+			hi = cpm_hex_digit((unsigned char)in.p[i + 1]);
+			lo = cpm_hex_digit((unsigned char)in.p[i + 2]);
 			if (hi < 0 || lo < 0)
 				return PCT_BAD;
 			c = (unsigned char)(hi << 4 | lo);
@@ -116,27 +106,17 @@ int sdp_pct_decode(char *buf, size_t cap, struct cpm_str in)
 
 int sdp_hash_format(char *buf, size_t cap, const uint8_t *hash, size_t len)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t need = len ? len * 3 - 1 : 0;
-	size_t n = 0;
-
-	if (len > 64 || need >= cap)
+	if (len > 64)
 		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (i)
-			buf[n++] = ':';
-		buf[n++] = hex[hash[i] >> 4];
-		buf[n++] = hex[hash[i] & 15];
-	}
-	buf[n] = '\0';
-	return (int)n;
+	return cpm_hex_encode(buf, cap, hash, len, CPM_HEX_UPPER, ':');
 }
 
 /* "sha-1:72:24:..." -> alg (lower-cased) + bytes. */
 static enum sdp_error parse_hash(struct cpm_str v, struct sdp_file_selector *out)
 {
 	const char *colon = memchr(v.p, ':', v.len);
-	size_t alen, i, n = 0;
+	size_t alen, i;
+	int n;
 
 	if (!colon)
 		return SDP_E_SELECTOR;
@@ -152,23 +132,10 @@ static enum sdp_error parse_hash(struct cpm_str v, struct sdp_file_selector *out
 	out->hash_alg[alen] = '\0';
 
 	/* 2HEXDIG *(":" 2HEXDIG): every byte is exactly two digits. */
-	for (i = alen + 1; i < v.len; i += 3) {
-		int hi, lo;
-		if (v.len - i < 2 || n == sizeof out->hash)
-			return SDP_E_SELECTOR;
-		hi = hexval((unsigned char)v.p[i]);
-		lo = hexval((unsigned char)v.p[i + 1]);
-		if (hi < 0 || lo < 0)
-			return SDP_E_SELECTOR;
-		out->hash[n++] = (uint8_t)(hi << 4 | lo);
-		if (i + 2 < v.len && v.p[i + 2] != ':')
-			return SDP_E_SELECTOR;
-		if (i + 2 == v.len - 1)         /* trailing ':' */
-			return SDP_E_SELECTOR;
-	}
-	if (n == 0 || (strcmp(out->hash_alg, "sha-1") == 0 && n != SEL_SHA1_LEN))
+	n = cpm_hex_decode(out->hash, sizeof out->hash, v.p + alen + 1, v.len - alen - 1, ':');
+	if (n <= 0 || (strcmp(out->hash_alg, "sha-1") == 0 && n != SEL_SHA1_LEN))
 		return SDP_E_SELECTOR;
-	out->hash_len = n;
+	out->hash_len = (size_t)n;
 	return SDP_OK;
 }
 
@@ -357,42 +324,10 @@ enum sdp_error sdp_selector_parse(struct cpm_str value, struct sdp_file_selector
 
 /* ---- format -------------------------------------------------------------- */
 
-/* Bounded appender: remembers overflow so callers check once at the end. */
-struct sel_wbuf {
-	char *p;
-	size_t cap, len;
-	bool err;
-};
-
-static void w_mem(struct sel_wbuf *w, const char *s, size_t n)
-{
-	if (w->err || n >= w->cap - w->len) {
-		w->err = true;
-		return;
-	}
-	memcpy(w->p + w->len, s, n);
-	w->len += n;
-	w->p[w->len] = '\0';
-}
-
-static void w_str(struct sel_wbuf *w, const char *s)
-{
-	w_mem(w, s, strlen(s));
-}
-
-/* Runs an encoder that writes at the current position (and NUL-terminates). */
-static void w_encoded(struct sel_wbuf *w, int n)
-{
-	if (n < 0)
-		w->err = true;
-	else if (!w->err)
-		w->len += (size_t)n;
-}
-
-static void w_sep(struct sel_wbuf *w)
+static void w_sep(struct cpm_wbuf *w)
 {
 	if (w->len)
-		w_str(w, " ");
+		cpm_wbuf_putc(w, ' ');
 }
 
 static bool selector_valid(const struct sdp_file_selector *sel, size_t name_len)
@@ -419,39 +354,38 @@ static bool selector_valid(const struct sdp_file_selector *sel, size_t name_len)
  * name with a string copy need not count it. */
 int sdp_selector_format(char *buf, size_t cap, const struct sdp_file_selector *sel)
 {
-	struct sel_wbuf w = { buf, cap > INT_MAX ? INT_MAX : cap, 0, false };
+	struct cpm_wbuf w = cpm_wbuf_text(buf, cap);
 	size_t name_len = sel->name_len ? sel->name_len : strnlen(sel->name, sizeof sel->name);
 
 	if (cap == 0 || !selector_valid(sel, name_len))
 		return -1;
-	buf[0] = '\0';
 	if (sel->has_name) {
-		w_str(&w, "name:\"");
-		if (!w.err)
-			w_encoded(&w, sdp_pct_encode(buf + w.len, w.cap - w.len, sel->name, name_len));
-		w_str(&w, "\"");
+		size_t room;
+		char *t;
+
+		cpm_wbuf_puts(&w, "name:\"");
+		t = cpm_wbuf_tail(&w, &room);
+		cpm_wbuf_commit(&w, t ? sdp_pct_encode(t, room, sel->name, name_len) : -1);
+		cpm_wbuf_putc(&w, '"');
 	}
 	if (sel->has_type) {
 		w_sep(&w);
-		w_str(&w, "type:");
-		w_str(&w, sel->type);
+		cpm_wbuf_puts(&w, "type:");
+		cpm_wbuf_puts(&w, sel->type);
 	}
 	if (sel->has_size) {
-		char num[24];
-		snprintf(num, sizeof num, "%llu", (unsigned long long)sel->size);
 		w_sep(&w);
-		w_str(&w, "size:");
-		w_str(&w, num);
+		cpm_wbuf_puts(&w, "size:");
+		cpm_wbuf_u64(&w, sel->size);
 	}
 	if (sel->has_hash) {
 		w_sep(&w);
-		w_str(&w, "hash:");
-		w_str(&w, sel->hash_alg);
-		w_str(&w, ":");
-		if (!w.err)
-			w_encoded(&w, sdp_hash_format(buf + w.len, w.cap - w.len, sel->hash, sel->hash_len));
+		cpm_wbuf_puts(&w, "hash:");
+		cpm_wbuf_puts(&w, sel->hash_alg);
+		cpm_wbuf_putc(&w, ':');
+		cpm_wbuf_hex(&w, sel->hash, sel->hash_len, CPM_HEX_UPPER, ':');
 	}
-	return w.err ? -1 : (int)w.len;
+	return cpm_wbuf_finish(&w);
 }
 
 /* ---- compare ------------------------------------------------------------- */

@@ -21,7 +21,7 @@
  *   resume.c     what resume keeps on disk: the send journal, kept partials
  *   safe_name.c  turning a peer's file name into a safe local one (no sofia)
  *   progress.c   progress bar on a tty
- *   util.c       UUIDs, random tokens, MIME types, dates, addresses, logging
+ *   util.c       UUIDs, MIME types, dates, addresses, logging
  *
  * Ownership: the app owns every xfer (doubly linked list); an xfer owns its
  * nua handle (bound with nua_handle_bind), its mconn and its files. An xfer
@@ -41,8 +41,11 @@
 #include <sofia-sip/sip.h>
 #include <sofia-sip/su_wait.h>
 
+#include "cpm/hex.h"
 #include "cpm/msrp.h"
+#include "cpm/random.h"
 #include "cpm/sdp.h"
+#include "cpm/wbuf.h"
 
 /* Exit codes (documented in docs/internals/cpm.md and --help). */
 enum {
@@ -364,19 +367,13 @@ void progress_clear(struct cpm_app *app);
 
 /* util.c */
 double now_mono(void);
-void random_token(char *out, size_t len);           /* ALPHANUM */
-void random_bytes(void *buf, size_t n);
 void uuid_v4(char out[37]);
 void uuid_v5(char out[37], const char *name);
 const char *mime_guess(const char *path);
 const char *mime_ext(const char *ctype);            /* "jpg" for image/jpeg, "bin" otherwise */
 void rfc5322_date(char *out, size_t cap, long t);
-int parse_hostport(const char *s, char *host, size_t cap, uint16_t *port);
-/* mkdir -p; 0, or -1 with errno (ENOTDIR when the path is a file). */
-int cpm_mkdir_p(const char *path, unsigned mode);
 int local_ip_for(const char *host, uint16_t port, char *out, size_t cap);
 int sha1_fd(int fd, uint8_t out[20], uint64_t *size);
-void hex_lower(char *out, const uint8_t *in, size_t n);
 void out_line(struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vlog(const struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void errlog(struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

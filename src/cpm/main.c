@@ -4,6 +4,9 @@
 #include "cpm.h"
 #include "common/version.h"
 
+#include "common/fsutil.h"
+#include "cpm/parse.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -120,35 +123,6 @@ static int usage_error(const char *fmt, const char *arg)
 	return CPM_EXIT_USAGE;
 }
 
-static int parse_uint(const char *s, unsigned long long max, unsigned long long *out, bool suffixes)
-{
-	char *end;
-	if (!s || !*s || *s == '-')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	unsigned long long mul = 1;
-	if (suffixes && *end) {
-		switch (*end) {
-		case 'k': case 'K': mul = 1024ULL; break;
-		case 'm': case 'M': mul = 1024ULL * 1024; break;
-		case 'g': case 'G': mul = 1024ULL * 1024 * 1024; break;
-		default: return -1;
-		}
-		end++;
-		if (*end == 'i' || *end == 'I')
-			end++;
-		if (*end == 'b' || *end == 'B')
-			end++;
-	}
-	if (*end || (v && mul > max / v) || v * mul > max)
-		return -1;
-	*out = v * mul;
-	return 0;
-}
-
 static int parse_seconds(const char *s, double *out)
 {
 	char *end;
@@ -201,7 +175,7 @@ int main(int argc, char **argv)
 	int npos = 0;
 	bool help = false;
 	const char *transport = "udp", *answer = "accept";
-	unsigned long long num;
+	uint64_t num;
 
 	o.chunk_size = CPM_CHUNK_DEFAULT;
 	o.invite_timeout = 120;
@@ -235,7 +209,7 @@ int main(int argc, char **argv)
 		} else if (opt_match(a, "--transport", &i, argc, argv, &v)) {
 			transport = v ? v : "";
 		} else if (opt_match(a, "--chunk-size", &i, argc, argv, &v)) {
-			if (parse_uint(v, CPM_CHUNK_MAX, &num, true) < 0 || num < CPM_CHUNK_MIN)
+			if (cpm_parse_u64(v, CPM_CHUNK_MAX, true, &num) < 0 || num < CPM_CHUNK_MIN)
 				return usage_error("--chunk-size must be 1024 .. 4194304, not %s", v ? v : "(none)");
 			o.chunk_size = (size_t)num;
 		} else if (opt_match(a, "--thumbnail", &i, argc, argv, &v)) {
@@ -251,11 +225,11 @@ int main(int argc, char **argv)
 				return usage_error("--in-reply-to needs a token%s", "");
 			o.in_reply_to = v;
 		} else if (opt_match(a, "--invite-timeout", &i, argc, argv, &v)) {
-			if (parse_uint(v, 86400, &num, false) < 0)
+			if (cpm_parse_u64(v, 86400, false, &num) < 0)
 				return usage_error("bad --invite-timeout %s", v ? v : "(none)");
 			o.invite_timeout = (unsigned)num;
 		} else if (opt_match(a, "--expires", &i, argc, argv, &v)) {
-			if (parse_uint(v, CPM_EXPIRES_MAX, &num, false) < 0 || num == 0)
+			if (cpm_parse_u64(v, CPM_EXPIRES_MAX, false, &num) < 0 || num == 0)
 				return usage_error("--expires must be 1 .. 315576000 seconds (10 years), not %s",
 						   v ? v : "(none)");
 			o.expires = num;
@@ -270,11 +244,11 @@ int main(int argc, char **argv)
 				return usage_error("--dir needs a directory%s", "");
 			o.dir = v;
 		} else if (opt_match(a, "--count", &i, argc, argv, &v)) {
-			if (parse_uint(v, UINT_MAX, &num, false) < 0)
+			if (cpm_parse_u64(v, UINT_MAX, false, &num) < 0)
 				return usage_error("bad --count %s", v ? v : "(none)");
 			o.count = (unsigned)num;
 		} else if (opt_match(a, "--timeout", &i, argc, argv, &v)) {
-			if (parse_uint(v, 86400 * 365, &num, false) < 0)
+			if (cpm_parse_u64(v, 86400 * 365, false, &num) < 0)
 				return usage_error("bad --timeout %s", v ? v : "(none)");
 			o.timeout = (unsigned)num;
 		} else if (opt_match(a, "--answer", &i, argc, argv, &v)) {
@@ -283,11 +257,11 @@ int main(int argc, char **argv)
 			if (parse_seconds(v, &o.answer_delay) < 0)
 				return usage_error("bad --answer-delay %s", v ? v : "(none)");
 		} else if (opt_match(a, "--parallel", &i, argc, argv, &v)) {
-			if (parse_uint(v, 100000, &num, false) < 0 || num == 0)
+			if (cpm_parse_u64(v, 100000, false, &num) < 0 || num == 0)
 				return usage_error("bad --parallel %s", v ? v : "(none)");
 			o.parallel = (unsigned)num;
 		} else if (opt_match(a, "--size", &i, argc, argv, &v)) {
-			if (parse_uint(v, 1ULL << 32, &num, true) < 0)
+			if (cpm_parse_u64(v, 1ULL << 32, true, &num) < 0)
 				return usage_error("bad --size %s (at most 4 GiB)", v ? v : "(none)");
 			o.blast_size = num;
 		} else if (a[0] == '-' && a[1] != '\0') {
@@ -324,7 +298,7 @@ int main(int argc, char **argv)
 	}
 	if (o.cmd == CMD_NONE)
 		return usage_error("no command given%s", "");
-	if (!o.server || parse_hostport(o.server, o.server_host, sizeof o.server_host, &o.server_port) < 0)
+	if (!o.server || cpm_parse_hostport(o.server, o.server_host, sizeof o.server_host, &o.server_port) < 0)
 		return usage_error("--server ADDR:PORT is required (got %s)", o.server ? o.server : "nothing");
 	if (!o.user || !strchr(o.user, '@') || normalise_uri(o.user, NULL, o.aor, sizeof o.aor) < 0)
 		return usage_error("--user sip:USER@DOMAIN is required (got %s)", o.user ? o.user : "nothing");
@@ -390,7 +364,7 @@ int main(int argc, char **argv)
 			return usage_error("%s needs --dir DIR", o.cmd == CMD_FETCH ? "fetch" : "receive");
 		/* A missing --dir is created (mkdir -p, mode 0777 & umask), and said so. */
 		if (access(o.dir, F_OK) < 0 && errno == ENOENT) {
-			if (cpm_mkdir_p(o.dir, 0777) < 0) {
+			if (mkdir_p(o.dir, 0777) < 0) {
 				fprintf(stderr, "cpm: cannot create directory %s: %s\n", o.dir, strerror(errno));
 				return CPM_EXIT_USAGE;
 			}

@@ -163,7 +163,7 @@ static void in_send_success_report(struct xfer *x, const struct msrp_msg *m)
 	struct cpm_app *app = x->app;
 	if (m->success_report == MSRP_REPORT_YES && x->conn) {
 		char tid[MSRP_TID_MAX + 1];
-		random_token(tid, 16);
+		cpm_random_alnum(tid, 16);
 		struct msrp_byte_range br = {1, x->sel.size - x->base, x->sel.size - x->base};
 		struct msrp_request_head h = {
 			.tid = tid,
@@ -218,7 +218,7 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 		return;
 	}
 	char hex[41];
-	hex_lower(hex, md, 20);
+	cpm_hex_encode(hex, sizeof hex, md, 20, CPM_HEX_LOWER, '\0');
 	if (x->have_msgid && recv_log_seen(app, x->msgid, hex)) {
 		/* A repeat of a file this directory already has (the server lost
 		 * our acknowledgement in a crash): acknowledge, keep one copy. */
@@ -438,8 +438,8 @@ static void in_on_connect(void *arg)
 	x->started = now_mono();
 	/* binding SEND: To-Path, From-Path, Message-ID, nothing else */
 	char tid[MSRP_TID_MAX + 1], mid[MSRP_MSGID_MAX + 1];
-	random_token(tid, 16);
-	random_token(mid, 20);
+	cpm_random_alnum(tid, 16);
+	cpm_random_alnum(mid, 20);
 	struct msrp_request_head h = {
 		.tid = tid,
 		.method = MSRP_METHOD_SEND,

@@ -90,7 +90,7 @@ static void out_pump(struct xfer *x)
 		char tid[MSRP_TID_MAX + 1];
 		char marker[8 + MSRP_TID_MAX];
 		for (int tries = 0;; tries++) {
-			random_token(tid, 16);
+			cpm_random_alnum(tid, 16);
 			int ml = snprintf(marker, sizeof marker, "-------%s", tid);
 			if (!n || !memmem(x->chunk_buf, n, marker, (size_t)ml))
 				break;
@@ -321,7 +321,7 @@ int msrp_out_start(struct xfer *x, const struct sdp_ft *ans, char *err, size_t e
 		x->remote_port = ans->port;
 	}
 	snprintf(x->remote_path, sizeof x->remote_path, "%s", ans->path);
-	random_token(x->msgid, 20);
+	cpm_random_alnum(x->msgid, 20);
 	x->next_off = x->acked_off = x->base;
 
 	/* small files (blast) get small buffers: memory per transfer in flight */

@@ -30,7 +30,7 @@ static void sdp_common(const struct cpm_opts *o, const struct xfer *x, struct sd
 
 void xfer_local_path(const struct cpm_opts *o, struct xfer *x)
 {
-	random_token(x->local_sid, 20);
+	cpm_random_alnum(x->local_sid, 20);
 	bool v6 = strchr(o->local_ip, ':') != NULL;
 	snprintf(x->local_path, sizeof x->local_path, "msrp://%s%s%s:9/%s;tcp", v6 ? "[" : "", o->local_ip,
 		 v6 ? "]" : "", x->local_sid);
@@ -76,7 +76,7 @@ int offer_build(const struct cpm_opts *o, struct xfer *x, long mtime, const uint
 	if (!x->local_path[0])
 		xfer_local_path(o, x);
 	if (!x->ftid[0])
-		random_token(x->ftid, 24);
+		cpm_random_alnum(x->ftid, 24);
 	sdp_common(o, x, s);
 	s->dir = SDP_DIR_SENDONLY;
 	s->has_selector = true;
@@ -97,7 +97,7 @@ int offer_build(const struct cpm_opts *o, struct xfer *x, long mtime, const uint
 	char cid[64] = "";
 	if (thumb) {
 		char r[17];
-		random_token(r, 16);
+		cpm_random_alnum(r, 16);
 		snprintf(cid, sizeof cid, "thumb-%s@cpm", r);
 		snprintf(s->file_icon, sizeof s->file_icon, "cid:%s", cid);
 	}
@@ -250,7 +250,7 @@ int pull_offer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t
 	if (!x->local_path[0])
 		xfer_local_path(o, x);
 	if (!x->ftid[0])
-		random_token(x->ftid, 24);
+		cpm_random_alnum(x->ftid, 24);
 	sdp_common(o, x, s);
 	s->dir = SDP_DIR_RECVONLY;
 	s->has_selector = true;

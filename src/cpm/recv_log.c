@@ -55,7 +55,7 @@ void recv_log_init(struct cpm_app *app)
 	int kl = snprintf(key, sizeof key, "%s\n%s", app->o->aor, app->o->dir_abs);
 	if (kl < 0 || (size_t)kl >= sizeof key || !EVP_Digest(key, (size_t)kl, md, &ml, EVP_sha1(), NULL))
 		return;
-	hex_lower(hex, md, 20);
+	cpm_hex_encode(hex, sizeof hex, md, 20, CPM_HEX_LOWER, '\0');
 	int n = snprintf(app->recv_log, sizeof app->recv_log, "%s/received-%s.log", dir, hex);
 	if (n < 0 || (size_t)n >= sizeof app->recv_log - 4)
 		app->recv_log[0] = '\0';

@@ -34,6 +34,8 @@
  */
 #include "cpm.h"
 
+#include "common/fsutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -120,29 +122,13 @@ static bool kv_u64(const char *text, const char *key, uint64_t *out)
 	return kv_get(text, key, v, sizeof v) && cpm_str_to_u64(cpm_str_c(v), out);
 }
 
-static int unhex(char c)
+/* A sidecar value of hex digits into out[0..cap); its length into *len. */
+static bool hex_value(const char *in, void *out, size_t cap, size_t *len)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool hex_decode(const char *in, uint8_t *out, size_t cap, size_t *len)
-{
-	size_t n = strlen(in);
-	if (n % 2 || n / 2 > cap)
+	int n = cpm_hex_decode(out, cap, in, strlen(in), '\0');
+	if (n < 0)
 		return false;
-	for (size_t i = 0; i < n; i += 2) {
-		int a = unhex(in[i]), b = unhex(in[i + 1]);
-		if (a < 0 || b < 0)
-			return false;
-		out[i / 2] = (uint8_t)(a * 16 + b);
-	}
-	*len = n / 2;
+	*len = (size_t)n;
 	return true;
 }
 
@@ -165,7 +151,7 @@ static int journal_dir(const struct cpm_opts *o, char *out, size_t cap)
 
 int cpm_state_dir(const struct cpm_opts *o, char *out, size_t cap)
 {
-	return journal_dir(o, out, cap) < 0 || cpm_mkdir_p(out, 0700) < 0 ? -1 : 0;
+	return journal_dir(o, out, cap) < 0 || mkdir_p(out, 0700) < 0 ? -1 : 0;
 }
 
 void journal_init(struct cpm_app *app, const char *path, long long mtime_ns)
@@ -178,20 +164,20 @@ void journal_init(struct cpm_app *app, const char *path, long long mtime_ns)
 		errlog(app, "no resume journal (no --journal, and neither $XDG_STATE_HOME nor $HOME is set)");
 		return;
 	}
-	if (cpm_mkdir_p(dir, 0700) < 0) {
+	if (mkdir_p(dir, 0700) < 0) {
 		errlog(app, "no resume journal (cannot use directory %s: %s)", dir, strerror(errno));
 		return;
 	}
 	char key[CPM_URI_MAX * 2 + 4096 + 128], hash[41];
 	char shex[41];
-	hex_lower(shex, app->send_sel.hash, 20);
+	cpm_hex_encode(shex, sizeof shex, app->send_sel.hash, 20, CPM_HEX_LOWER, '\0');
 	int kl = snprintf(key, sizeof key, "%s\n%s\n%s\n%llu\n%lld\n%s", o->aor, o->target_uri, path,
 			  (unsigned long long)app->send_sel.size, mtime_ns, shex);
 	uint8_t md[20];
 	unsigned ml = 0;
 	if (kl < 0 || (size_t)kl >= sizeof key || !EVP_Digest(key, (size_t)kl, md, &ml, EVP_sha1(), NULL))
 		return;
-	hex_lower(hash, md, 20);
+	cpm_hex_encode(hash, sizeof hash, md, 20, CPM_HEX_LOWER, '\0');
 	int n = snprintf(app->journal_path, sizeof app->journal_path, "%s/send-%s.journal", dir, hash);
 	if (n < 0 || (size_t)n >= sizeof app->journal_path) {
 		app->journal_path[0] = '\0';
@@ -256,20 +242,18 @@ void partial_save(struct xfer *x)
 	struct cpm_app *app = x->app;
 	if (!x->meta_name[0] || app->dir_fd < 0)
 		return;
-	/* name as hex: any byte but NUL may be in it */
 	char text[META_MAX_BYTES];
-	char shex[41] = "";
+	struct cpm_wbuf w = cpm_wbuf_text(text, sizeof text);
+	cpm_wbuf_puts(&w, "cpm-partial 1\nname ");
+	cpm_wbuf_hex(&w, x->sel.name, x->sel.name_len, CPM_HEX_LOWER, '\0'); /* any byte but NUL may be in it */
+	cpm_wbuf_printf(&w, "\nsize %llu\ntype %s\nsha1 ", (unsigned long long)x->sel.size, x->sel.type);
 	if (x->sel.has_hash && x->sel.hash_len == 20)
-		hex_lower(shex, x->sel.hash, 20);
-	int n = snprintf(text, sizeof text, "cpm-partial 1\nname ");
-	for (size_t i = 0; i < x->sel.name_len && n + 3 < (int)sizeof text; i++)
-		n += snprintf(text + n, sizeof text - (size_t)n, "%02x", (unsigned char)x->sel.name[i]);
-	n += snprintf(text + n, sizeof text - (size_t)n, "\nsize %llu\ntype %s\nsha1 %s\nbytes %llu\nooo %d\n",
-		      (unsigned long long)x->sel.size, x->sel.type, shex, (unsigned long long)x->contig,
-		      x->ooo ? 1 : 0);
-	if (x->item_id[0] && n > 0 && (size_t)n < sizeof text)
-		n += snprintf(text + n, sizeof text - (size_t)n, "item %s\n", x->item_id);
-	if (n < 0 || (size_t)n >= sizeof text)
+		cpm_wbuf_hex(&w, x->sel.hash, 20, CPM_HEX_LOWER, '\0');
+	cpm_wbuf_printf(&w, "\nbytes %llu\nooo %d\n", (unsigned long long)x->contig, x->ooo ? 1 : 0);
+	if (x->item_id[0])
+		cpm_wbuf_printf(&w, "item %s\n", x->item_id);
+	int n = cpm_wbuf_finish(&w);
+	if (n < 0)
 		return;
 	if (write_atomic(app->dir_fd, x->meta_name, text, (size_t)n) < 0) {
 		vlog(app, "[%u] cannot write %s: %s", x->id, x->meta_name, strerror(errno));
@@ -317,7 +301,7 @@ static int partial_load(struct cpm_app *app, const char *meta, struct partial *o
 		return -1;
 	struct sdp_file_selector *s = &out->sel;
 	uint64_t ooo = 0;
-	if (!kv_get(text, "name", v, sizeof v) || !hex_decode(v, (uint8_t *)s->name, SDP_MAX_FILENAME, &s->name_len) ||
+	if (!kv_get(text, "name", v, sizeof v) || !hex_value(v, s->name, SDP_MAX_FILENAME, &s->name_len) ||
 	    !kv_u64(text, "size", &s->size) || !kv_get(text, "type", s->type, sizeof s->type) ||
 	    !kv_u64(text, "bytes", &out->bytes) || !kv_u64(text, "ooo", &ooo))
 		return -1;
@@ -326,7 +310,7 @@ static int partial_load(struct cpm_app *app, const char *meta, struct partial *o
 	s->has_size = true;
 	s->has_type = s->type[0] != '\0';
 	if (kv_get(text, "sha1", v, sizeof v) && v[0]) {
-		if (!hex_decode(v, s->hash, sizeof s->hash, &s->hash_len) || s->hash_len != 20)
+		if (!hex_value(v, s->hash, sizeof s->hash, &s->hash_len) || s->hash_len != 20)
 			return -1;
 		snprintf(s->hash_alg, sizeof s->hash_alg, "sha-1");
 		s->has_hash = true;

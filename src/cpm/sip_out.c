@@ -91,13 +91,15 @@ static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *s
 
 void sip_ctype_string(const sip_content_type_t *c, char *out, size_t cap)
 {
-	out[0] = '\0';
+	struct cpm_wbuf w = cpm_wbuf_text(out, cap);
 	if (!c || !c->c_type)
 		return;
-	size_t n = (size_t)snprintf(out, cap, "%s", c->c_type);
-	for (size_t i = 0; c->c_params && c->c_params[i] && n < cap; i++)
-		n += (size_t)snprintf(out + n, cap - n, ";%s", c->c_params[i]);
-	if (n >= cap)
+	cpm_wbuf_puts(&w, c->c_type);
+	for (size_t i = 0; c->c_params && c->c_params[i]; i++) {
+		cpm_wbuf_putc(&w, ';');
+		cpm_wbuf_puts(&w, c->c_params[i]);
+	}
+	if (cpm_wbuf_finish(&w) < 0)
 		out[0] = '\0';
 }
 
@@ -308,7 +310,7 @@ int send_start(struct cpm_app *app)
 		}
 	}
 	if (!app->imdn_id[0])
-		random_token(app->imdn_id, 24);
+		cpm_random_alnum(app->imdn_id, 24);
 	errlog(app, "file-transfer-id %s", app->imdn_id);
 	if (app->journal_path[0])
 		journal_save(app, from);
@@ -353,7 +355,7 @@ int blast_start(struct cpm_app *app)
 		return -1;
 	}
 	/* random content: compressible or all-zero data would flatter the relay */
-	random_bytes(app->blast_buf, o->blast_size);
+	cpm_random_bytes(app->blast_buf, o->blast_size);
 	struct sdp_file_selector *sel = &app->blast_sel;
 	memset(sel, 0, sizeof *sel);
 	sel->has_name = sel->has_size = sel->has_type = sel->has_hash = true;
@@ -365,7 +367,7 @@ int blast_start(struct cpm_app *app)
 	sel->hash_len = 20;
 	/* a run id in the names: repeated blasts into one --dir do not pile up
 	 * "blast-1 (1).bin", "blast-1 (2).bin", ... */
-	random_token(app->blast_run, 6);
+	cpm_random_alnum(app->blast_run, 6);
 	app->blast_t0 = now_mono();
 	blast_next(app);
 	return 0;

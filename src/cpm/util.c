@@ -1,5 +1,5 @@
-/* Small helpers of the cpm client: UUIDs, random tokens, MIME types, dates,
- * addresses, hashing, and the two output channels (results on stdout,
+/* Small helpers of the cpm client: UUIDs, MIME types, dates, addresses,
+ * hashing, and the two output channels (results on stdout,
  * diagnostics on stderr). */
 #include "cpm.h"
 
@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -25,49 +24,24 @@ double now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void random_bytes(void *buf, size_t n)
-{
-	uint8_t *p = buf;
-	while (n > 0) {
-		ssize_t r = getrandom(p, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			abort(); /* no entropy: nothing sensible to do */
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-}
-
-void random_token(char *out, size_t len)
-{
-	static const char an[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-	uint8_t rnd[64];
-	size_t done = 0;
-	while (done < len) {
-		size_t n = len - done < sizeof rnd ? len - done : sizeof rnd;
-		random_bytes(rnd, n);
-		for (size_t i = 0; i < n; i++) {
-			/* 62 symbols; rejection-free bias is < 1.6 %, irrelevant for ids */
-			out[done + i] = an[rnd[i] % 62];
-		}
-		done += n;
-	}
-	out[len] = '\0';
-}
-
+/* 8-4-4-4-12 lower-case hex digits (RFC 4122 §3). */
 static void uuid_format(char out[37], const uint8_t u[16])
 {
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-		 u[15]);
+	static const uint8_t group[] = {4, 2, 2, 2, 6};
+	size_t o = 0;
+
+	for (size_t g = 0, i = 0; g < sizeof group; i += group[g++]) {
+		if (g)
+			out[o++] = '-';
+		o += cpm_hex_write(out + o, u + i, group[g], CPM_HEX_LOWER, '\0');
+	}
+	out[o] = '\0';
 }
 
 void uuid_v4(char out[37])
 {
 	uint8_t u[16];
-	random_bytes(u, sizeof u);
+	cpm_random_bytes(u, sizeof u);
 	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
 	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
 	uuid_format(out, u);
@@ -141,37 +115,6 @@ void rfc5322_date(char *out, size_t cap, long t)
 		 mo[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* "host:port", "[v6]:port". */
-int parse_hostport(const char *s, char *host, size_t cap, uint16_t *port)
-{
-	const char *colon;
-	size_t hlen;
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':')
-			return -1;
-		hlen = (size_t)(rb - s - 1);
-		s++;
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		hlen = (size_t)(colon - s);
-	}
-	if (hlen == 0 || hlen >= cap)
-		return -1;
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
-	char *end;
-	errno = 0;
-	unsigned long p = strtoul(colon + 1, &end, 10);
-	if (errno || *end || p == 0 || p > 65535 || colon[1] == '\0')
-		return -1;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 /* The local address the kernel would use to reach host:port (a connected
  * UDP socket sends nothing). */
 int local_ip_for(const char *host, uint16_t port, char *out, size_t cap)
@@ -232,16 +175,6 @@ out:
 	return rc;
 }
 
-void hex_lower(char *out, const uint8_t *in, size_t n)
-{
-	static const char hx[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[in[i] >> 4];
-		out[2 * i + 1] = hx[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* A result line on stdout: flushed at once, so a script (or a test) reading
  * our output sees it even if we are killed right after. */
 void out_line(struct cpm_app *app, const char *fmt, ...)
@@ -283,31 +216,3 @@ void errlog(struct cpm_app *app, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int cpm_mkdir_p(const char *path, unsigned mode)
-{
-	char tmp[4096];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof tmp) {
-		errno = n ? ENAMETOOLONG : ENOENT;
-		return -1;
-	}
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, (mode_t)mode) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, (mode_t)mode) < 0 && errno != EEXIST)
-		return -1;
-	struct stat st; /* EEXIST is also what a file of that name gives */
-	if (stat(tmp, &st) < 0)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
-}

@@ -13,6 +13,7 @@
 #include "common/domains.h"
 #include "common/version.h"
 #include "cpm/conf.h"
+#include "cpm/parse.h"
 
 
 struct optdef {
@@ -72,43 +73,6 @@ static void usage(FILE *f)
 		   "Logs go to stderr, one line per event: \"2026-12-03T07:11:54.123Z cpmd: info: ...\"\n"
 		   "(UTC; control characters escaped as \\n, \\xNN...; sofia-sip's lines as \"sofia...: \").\n"
 		   "SIGTERM/SIGINT stop cleanly; SIGHUP is logged and ignored (no reload yet).\n");
-}
-
-static int parse_hostport(const char *v, char *host, size_t cap, uint16_t *port)
-{
-	const char *colon = strrchr(v, ':');
-	char *end;
-
-	if (!colon || colon == v)
-		return -1;
-	size_t hl = (size_t)(colon - v);
-	if (v[0] == '[' && hl >= 2 && v[hl - 1] == ']') { /* [v6]:port */
-		v++;
-		hl -= 2;
-	}
-	if (hl >= cap)
-		return -1;
-	errno = 0;
-	unsigned long p = strtoul(colon + 1, &end, 10);
-	if (errno || *end || p == 0 || p > 65535)
-		return -1;
-	memcpy(host, v, hl);
-	host[hl] = '\0';
-	*port = (uint16_t)p;
-	return 0;
-}
-
-static int parse_uint(const char *v, uint64_t max, uint64_t *out)
-{
-	char *end;
-	if (!*v || *v == '-')
-		return -1;
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 10);
-	if (errno || *end || x > max)
-		return -1;
-	*out = x;
-	return 0;
 }
 
 /* Why apply() refused a value, when it can say more than "invalid value". */
@@ -181,9 +145,9 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	if (!strcmp(key, "domain"))
 		return set_domains(o, v);
 	if (!strcmp(key, "sip"))
-		return parse_hostport(v, o->sip_host, sizeof o->sip_host, &o->sip_port);
+		return cpm_parse_hostport(v, o->sip_host, sizeof o->sip_host, &o->sip_port);
 	if (!strcmp(key, "msrp"))
-		return parse_hostport(v, o->msrp_host, sizeof o->msrp_host, &o->msrp_port);
+		return cpm_parse_hostport(v, o->msrp_host, sizeof o->msrp_host, &o->msrp_port);
 	if (!strcmp(key, "msrp-advertise"))
 		return copy_str(o->msrp_advertise, sizeof o->msrp_advertise, v);
 	if (!strcmp(key, "data-dir")) /* "" would put the data under "/" */
@@ -229,10 +193,10 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return copy_str(o->user_prefs[o->nuser_prefs++], sizeof o->user_prefs[0], v);
 	}
 	if (!strcmp(key, "max-file-size"))
-		return parse_uint(v, UINT64_MAX >> 2, &o->max_file_size);
+		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->max_file_size);
 #define UINT_OPT(name, field, lo, hi)                                                                  \
 	if (!strcmp(key, name)) {                                                                      \
-		if (parse_uint(v, hi, &n) || n < lo)                                                   \
+		if (cpm_parse_u64(v, hi, false, &n) || n < lo)                                         \
 			return -1;                                                                     \
 		o->field = (unsigned)n;                                                                \
 		return 0;                                                                              \

@@ -9,11 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
-
 #include "common/log.h"
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
+#include "cpm/random.h"
 #include "cpm/sdp.h"
 #include "pf/pf_int.h"
 #include "sipua/sipua.h"
@@ -120,19 +119,7 @@ int64_t pf_now_ms(void)
 
 void pf_random_id(char out[STORE_ID_MAX + 1])
 {
-	unsigned char b[16];
-	static const char hex[] = "0123456789abcdef";
-	if (RAND_bytes(b, sizeof b) != 1) {
-		/* OpenSSL's generator cannot fail once seeded; fall back anyway. */
-		char r[17];
-		msrp_random_ident(r, 16);
-		memcpy(b, r, 16);
-	}
-	for (size_t i = 0; i < 16; i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[32] = '\0';
+	cpm_random_hex(out, 16); /* 128 bits: ids are capabilities (cpm/random.h) */
 }
 
 size_t pf_devices(struct pf *pf, const char *aor, struct loc_device *out, size_t max)

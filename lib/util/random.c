@@ -1,0 +1,87 @@
+/* The random source (see cpm/random.h for the failure policy and why). */
+#include "cpm/random.h"
+
+#include "cpm/hex.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+/* One line on stderr with write(2) (no stdio: this may run in any state),
+ * then abort(). */
+static void die(int err)
+{
+	static const char msg[] = "cpm: getrandom() failed, no safe random ids possible: aborting (errno ";
+	char num[16];
+	size_t i = sizeof num;
+	unsigned v = err > 0 ? (unsigned)err : 0;
+
+	num[--i] = '\n';
+	num[--i] = ')';
+	do {
+		num[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && i > 0);
+	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0 ||
+	    write(STDERR_FILENO, num + i, sizeof num - i) < 0) {
+		/* nothing more to do: abort below either way */
+	}
+	abort();
+}
+
+void cpm_random_bytes(void *buf, size_t n)
+{
+	uint8_t *p = buf;
+
+	while (n) {
+		/* a large request comes back short (at most 32 MiB a call): loop */
+		ssize_t r = getrandom(p, n, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			die(errno);
+		}
+		if (r == 0)
+			die(EIO); /* never returned by the kernel; would loop forever */
+		p += r;
+		n -= (size_t)r;
+	}
+}
+
+void cpm_random_hex(char *out, size_t nbytes)
+{
+	uint8_t rnd[64];
+
+	while (nbytes) {
+		size_t k = nbytes < sizeof rnd ? nbytes : sizeof rnd;
+
+		cpm_random_bytes(rnd, k);
+		out += cpm_hex_write(out, rnd, k, CPM_HEX_LOWER, '\0');
+		nbytes -= k;
+	}
+	*out = '\0';
+}
+
+void cpm_random_alnum(char *out, size_t len)
+{
+	static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	uint8_t rnd[64];
+	size_t i = 0;
+
+	/* Bytes >= 248 (= 4 * 62) are dropped so that b % 62 is uniform. */
+	while (i < len) {
+		size_t want = len - i + (len - i) / 16 + 2; /* ~3 % are dropped */
+
+		if (want > sizeof rnd)
+			want = sizeof rnd;
+		cpm_random_bytes(rnd, want);
+		for (size_t k = 0; k < want && i < len; k++)
+			if (rnd[k] < 248)
+				out[i++] = alnum[rnd[k] % 62];
+	}
+	out[len] = '\0';
+}
