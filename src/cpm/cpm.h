@@ -278,6 +278,12 @@ int send_start(struct cpm_app *app);
 int blast_start(struct cpm_app *app);
 void blast_next(struct cpm_app *app);
 void blast_summary(struct cpm_app *app);
+/* What an answer to our INVITE means before a command's own handling (send and fetch share
+ * it): a 1xx is logged (HANDLED); a late 2xx — we gave up, a CANCEL crossed it — is BYEd
+ * (HANDLED); a final answer on a finished transfer is ignored (HANDLED); else a timely 2xx
+ * (ANSWERED) or a failure to report (FAILED), both logged. */
+enum xfer_answer { XA_HANDLED, XA_ANSWERED, XA_FAILED };
+enum xfer_answer xfer_answer_classify(struct xfer *x, int status, const char *phrase);
 void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip);
 void sip_ctype_string(const sip_content_type_t *c, char *out, size_t cap);
 

@@ -28,6 +28,23 @@ static void sdp_common(const struct cpm_opts *o, const struct xfer *x, struct sd
 	s->setup = SDP_SETUP_ACTIVE;
 }
 
+/* The file part of our offer, push (sendonly) or pull (recvonly): the selector, our
+ * file-transfer-id, and the range when we resume (RFC 5547 §8.1.3 file-range,
+ * store-and-forward §5). */
+static void sdp_file(const struct cpm_opts *o, struct xfer *x, struct sdp_ft *s, enum sdp_dir dir)
+{
+	sdp_common(o, x, s);
+	s->dir = dir;
+	s->has_selector = true;
+	s->sel = x->sel;
+	snprintf(s->file_transfer_id, sizeof s->file_transfer_id, "%s", x->ftid);
+	if (x->base > 0) {
+		s->has_file_range = true;
+		s->range_start = x->base + 1;
+		s->range_stop = x->sel.size;
+	}
+}
+
 void xfer_local_path(const struct cpm_opts *o, struct xfer *x)
 {
 	cpm_random_alnum(x->local_sid, 20);
@@ -77,17 +94,7 @@ int offer_build(const struct cpm_opts *o, struct xfer *x, long mtime, const uint
 		xfer_local_path(o, x);
 	if (!x->ftid[0])
 		cpm_random_alnum(x->ftid, 24);
-	sdp_common(o, x, s);
-	s->dir = SDP_DIR_SENDONLY;
-	s->has_selector = true;
-	s->sel = x->sel;
-	snprintf(s->file_transfer_id, sizeof s->file_transfer_id, "%s", x->ftid);
-	if (x->base > 0) {
-		/* resume (RFC 5547 §8.1.3 file-range, store-and-forward §5) */
-		s->has_file_range = true;
-		s->range_start = x->base + 1;
-		s->range_stop = x->sel.size;
-	}
+	sdp_file(o, x, s, SDP_DIR_SENDONLY);
 	snprintf(s->file_disposition, sizeof s->file_disposition, "%s",
 		 strncmp(x->sel.type, "image/", 6) == 0 ? "render" : "attachment");
 	char date[64];
@@ -224,16 +231,7 @@ int answer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap
 		return -1;
 	if (!x->local_path[0])
 		xfer_local_path(o, x);
-	sdp_common(o, x, s);
-	s->dir = SDP_DIR_RECVONLY;
-	s->has_selector = true;
-	s->sel = x->sel;
-	snprintf(s->file_transfer_id, sizeof s->file_transfer_id, "%s", x->ftid);
-	if (x->base > 0) {
-		s->has_file_range = true;
-		s->range_start = x->base + 1;
-		s->range_stop = x->sel.size;
-	}
+	sdp_file(o, x, s, SDP_DIR_RECVONLY);
 	int n = sdp_build_ft(buf, cap, s);
 	free(s);
 	return n;

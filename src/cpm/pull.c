@@ -158,25 +158,13 @@ void pull_answer(struct xfer *x, int status, const char *phrase, const sip_t *si
 {
 	struct cpm_app *app = x->app;
 	char line[600];
-	if (status < 200) {
-		vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
+	enum xfer_answer a = xfer_answer_classify(x, status, phrase);
+	if (a == XA_HANDLED)
 		return;
-	}
-	x->final_seen = true;
-	if (status < 300) {
-		x->dialog_up = true;
-		if (x->state != XS_INVITING) {
-			vlog(app, "[%u] SIP: late %d, BYE", x->id, status);
-			nua_bye(x->nh, TAG_END());
-			return;
-		}
-		vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
+	if (a == XA_ANSWERED) {
 		pull_accepted(x, sip);
 		return;
 	}
-	if (x->state == XS_DONE)
-		return;
-	vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
 	x->part_name[0] = x->meta_name[0] = '\0'; /* nothing opened: a kept partial stays */
 	if (status == 488 && x->offered_range && !app->shutting_down) {
 		errlog(app, "the server refused to continue the partial fetch (%d %s); fetching the whole file", status,

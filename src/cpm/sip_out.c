@@ -137,13 +137,12 @@ void local_failure_line(const struct cpm_app *app, int status, const char *phras
 	snprintf(out, cap, "failed: no answer from the server at %s (%s)", app->o->server, tp);
 }
 
-void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip)
+enum xfer_answer xfer_answer_classify(struct xfer *x, int status, const char *phrase)
 {
 	struct cpm_app *app = x->app;
-	char line[600];
 	if (status < 200) {
 		vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
-		return;
+		return XA_HANDLED;
 	}
 	x->final_seen = true;
 	if (status < 300) {
@@ -153,9 +152,25 @@ void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip
 			 * it, we end it */
 			vlog(app, "[%u] SIP: late %d, BYE", x->id, status);
 			nua_bye(x->nh, TAG_END());
-			return;
+			return XA_HANDLED;
 		}
 		vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
+		return XA_ANSWERED;
+	}
+	if (x->state == XS_DONE)
+		return XA_HANDLED;
+	vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
+	return XA_FAILED;
+}
+
+void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip)
+{
+	struct cpm_app *app = x->app;
+	char line[600];
+	enum xfer_answer a = xfer_answer_classify(x, status, phrase);
+	if (a == XA_HANDLED)
+		return;
+	if (a == XA_ANSWERED) {
 		char ct[512], err[256];
 		sip_ctype_string(sip ? sip->sip_content_type : NULL, ct, sizeof ct);
 		struct sdp_ft *ans = calloc(1, sizeof *ans);
@@ -177,9 +192,6 @@ void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip
 		}
 		return;
 	}
-	if (x->state == XS_DONE)
-		return;
-	vlog(app, "[%u] SIP: %d %s", x->id, status, phrase);
 	if (status == 488 && x->offered_range && app->o->cmd == CMD_SEND && !app->shutting_down) {
 		/* store-and-forward §5: no partial upload to continue; this
 		 * attempt ends quietly and the whole file goes instead */

@@ -396,18 +396,10 @@ static char *base64_lines(struct cpm_arena *a, const uint8_t *data, size_t len)
 static bool push_accept(void *owner, struct sip_fork *f, unsigned branch, struct sip_leg *leg, const struct sip_msg *m)
 {
 	struct dlv *d = owner;
-	struct cpm_arena tmp = CPM_ARENA_INIT;
-	struct mime_part parts[MIME_MAX_PARTS];
-	size_t nparts;
-	struct cpm_str sdp;
-	struct sdp_ft *ans = cpm_arena_alloc(&tmp, sizeof *ans);
-	bool ok = ans && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 &&
-		  sdp_parse_ft(sdp.p, sdp.len, ans) == SDP_OK && ans->port != 0 &&
-		  ft_relay_set_peer_path(d->relay, FT_LEG_DOWN, ans->path) == 0;
-	if (!ok)
-		log_info("dlv %s: branch %u accepted with an unusable SDP answer; hanging it up", d->id, branch);
-	cpm_arena_free(&tmp);
-	return ok;
+	if (pf_take_sdp_answer(d->relay, m))
+		return true;
+	log_info("dlv %s: branch %u accepted with an unusable SDP answer; hanging it up", d->id, branch);
+	return false;
 }
 
 struct rr_ctx {

@@ -219,18 +219,12 @@ static bool fork_accept(void *owner, struct sip_fork *f, unsigned branch, struct
 			const struct sip_msg *m)
 {
 	struct ft *ft = owner;
-	struct cpm_arena tmp = CPM_ARENA_INIT;
-	struct mime_part parts[MIME_MAX_PARTS];
-	size_t nparts;
-	struct cpm_str sdp;
-	struct sdp_ft *ans = cpm_arena_alloc(&tmp, sizeof *ans);
-	bool ok = ans && !ft->up_terminated && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 &&
-		  sdp_parse_ft(sdp.p, sdp.len, ans) == SDP_OK && ans->port != 0 &&
-		  ft_relay_set_peer_path(ft->relay, FT_LEG_DOWN, ans->path) == 0;
-	if (!ok && !ft->up_terminated)
-		log_info("ft %s: branch %u accepted with an unusable SDP answer; hanging it up", ft->id, branch);
-	cpm_arena_free(&tmp);
-	return ok;
+	if (ft->up_terminated)
+		return false; /* the sender is gone: the fork BYEs it */
+	if (pf_take_sdp_answer(ft->relay, m))
+		return true;
+	log_info("ft %s: branch %u accepted with an unusable SDP answer; hanging it up", ft->id, branch);
+	return false;
 }
 
 static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_result *r)

@@ -65,6 +65,9 @@ void pf_fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path);
 int pf_build_body(struct cpm_arena *a, const char *sdp, const struct mime_part *parts, size_t nparts,
 		  struct sip_body *out);
 int64_t pf_now_ms(void);
+/* A device's 2xx to our offer: its SDP answer parses and gives the relay the device's MSRP
+ * path (the DOWN leg). false: unusable (the fork then BYEs it). */
+bool pf_take_sdp_answer(struct ft_relay *relay, const struct sip_msg *m);
 /* Ask the store to remove the item's partial (partial) or complete blob, on its blob thread;
  * a failure is logged when it answers. Without the blob queue (no store, or shut down) the
  * file is left for the start-up reconcile. */
