@@ -78,25 +78,6 @@ void blob_dir_close(struct blob_dir *bd)
 	free(bd);
 }
 
-int blob_partial_open(struct blob_dir *bd, const char *id, int *fd, uint64_t *size)
-{
-	struct stat st;
-	int f;
-
-	if (!store_id_valid(id))
-		return -EINVAL;
-	f = openat(bd->tfd, id, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (f < 0)
-		return -errno;
-	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(f);
-		return -EINVAL;
-	}
-	*fd = f;
-	*size = (uint64_t)st.st_size;
-	return 0;
-}
-
 int blob_partial_open_rw(struct blob_dir *bd, const char *id, bool fresh, int *fd, uint64_t *size)
 {
 	struct stat st;

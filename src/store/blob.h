@@ -12,7 +12,7 @@
  * fsync(tmp/) so the unlink side of the rename is durable too). After it returns 0, the
  * complete file survives a crash or power loss.
  *
- * THREADING: the opens (blob_partial_open, blob_partial_open_rw, blob_open_read) and
+ * THREADING: the opens (blob_partial_open_rw, blob_open_read) and
  * blob_append() are quick syscalls (an openat, a write into the page cache): they may run on the
  * loop. blob_commit(), blob_partial_sync(), blob_move_to_mss() and blob_dir_open() call fsync
  * and may take milliseconds; blob_remove() unlinks (a big file's blocks are freed then): run
@@ -21,7 +21,7 @@
  * A struct blob_dir is immutable after open and may be shared by threads.
  *
  * OWNERSHIP: blob_dir_open's caller owns the dir (blob_dir_close). File descriptors returned
- * by blob_partial_open/blob_open_read belong to the caller (close them). */
+ * by blob_partial_open_rw/blob_open_read belong to the caller (close them). */
 #ifndef CPM_STORE_BLOB_H
 #define CPM_STORE_BLOB_H
 
@@ -36,9 +36,6 @@ struct blob_dir;
 int blob_dir_open(struct blob_dir **out, const char *data_dir);
 void blob_dir_close(struct blob_dir *bd);
 
-/* Opens blobs/tmp/<id> for appending, creating it if absent; *size = its current size, which
- * is where the next append lands (resume). */
-int blob_partial_open(struct blob_dir *bd, const char *id, int *fd, uint64_t *size);
 /* The relay's tee: blobs/tmp/<id> open read-write (O_RDWR, no O_APPEND: the relay writes with
  * pwrite() at its own count, and a resumed upload's hasher reads the prefix back through a dup).
  * fresh: a new upload: created, or cut to 0 bytes if it exists (a live transfer that becomes a
