@@ -27,7 +27,7 @@
 #define SDP "v=0\r\no=d 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" \
 	    "m=message 7777 TCP/MSRP *\r\na=path:msrp://127.0.0.1:7777/abc;tcp\r\n"
 
-enum behaviour { DEV_ANSWER, DEV_RING, DEV_BUSY, DEV_UNAVAILABLE };
+enum behaviour { DEV_ANSWER, DEV_RING, DEV_BUSY, DEV_UNAVAILABLE, DEV_SLOW_RING };
 
 struct dev {
 	nua_t *nua;
@@ -82,6 +82,15 @@ static void answer_later(void *arg)
 			    TAG_END());
 }
 
+static void ring_later(void *arg)
+{
+	struct dev *d = arg;
+	loop_timer_stop(d->t);
+	d->t = NULL;
+	if (d->in)
+		nua_respond(d->in, 180, "Ringing", TAG_END());
+}
+
 static void dev_cb(nua_event_t event, int status, char const *phrase, nua_t *nua, nua_magic_t *magic,
 		   nua_handle_t *nh, nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[])
 {
@@ -103,6 +112,8 @@ static void dev_cb(nua_event_t event, int status, char const *phrase, nua_t *nua
 			nua_respond(nh, 486, "Busy Here", TAG_END());
 		} else if (d->b == DEV_UNAVAILABLE) {
 			nua_respond(nh, 480, "Temporarily Unavailable", TAG_END());
+		} else if (d->b == DEV_SLOW_RING) {
+			d->t = loop_timer_once(d->loop, 500, ring_later, d); /* no 1xx before the winner */
 		} else {
 			nua_respond(nh, 180, "Ringing", TAG_END());
 			if (d->b == DEV_ANSWER)
@@ -387,6 +398,23 @@ UNIT_TEST(fork_first_2xx_wins_the_other_is_cancelled)
 	CHECK(env_stop(&e));
 }
 
+UNIT_TEST(fork_cancel_waits_for_the_1xx)
+{
+	struct env e;
+	struct owner o;
+	memset(&o, 0, sizeof o);
+	CHECK(env_start(&e, DEV_ANSWER, DEV_SLOW_RING) == 0);
+	CHECK_EQ_INT(start_fork(&e, &o, SIP_FORK_INVITE, 5000, 2), 0);
+	CHECK(step_until(&e, has_done, &o));
+	CHECK_EQ_INT(o.r.outcome, SIP_FORK_ANSWERED);
+	CHECK_EQ_INT(e.dev[1].cancels, 0); /* it has not rung yet: no CANCEL yet */
+	CHECK(step_until(&e, dev1_cancelled, &e));
+	CHECK(strstr(e.dev[1].reason, "Call completed elsewhere"));
+	sip_leg_bye(o.winner);
+	CHECK(step_until(&e, winner_ended, &o));
+	CHECK(env_stop(&e));
+}
+
 UNIT_TEST(fork_best_response_and_timeout)
 {
 	struct env e;
@@ -560,5 +588,5 @@ UNIT_TEST(server_invite_and_message_legs)
 	CHECK(env_stop(&e));
 }
 
-UNIT_MAIN(T(fork_first_2xx_wins_the_other_is_cancelled), T(fork_best_response_and_timeout), T(fork_of_messages),
+UNIT_MAIN(T(fork_first_2xx_wins_the_other_is_cancelled), T(fork_cancel_waits_for_the_1xx), T(fork_best_response_and_timeout), T(fork_of_messages),
 	  T(server_invite_and_message_legs))
