@@ -87,6 +87,12 @@ int sip_msg_body_sdp(const struct sip_msg *m, struct cpm_arena *a, struct cpm_st
 struct cpm_str sip_msg_content_type(const struct sip_msg *m);
 struct cpm_str sip_msg_body(const struct sip_msg *m);
 
+/* The location key ("user@host", host lower-cased: location_aor_key) of a SIP URI string
+ * such as a stored sender "sip:alice@Example.com;x=y" (what pf did with sofia's url_make).
+ * 0, or -1 when the URI has no user or no host (any scheme, as before), or the key does not
+ * fit in cap (out is then ""). */
+int sip_uri_aor_key(const char *uri, char *out, size_t cap);
+
 /* ---------------------------------------------------------------- legs */
 
 enum sip_leg_event {

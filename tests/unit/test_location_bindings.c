@@ -12,6 +12,7 @@
 
 #include "sipua/location.h"
 #include "sipua/sip_glue.h"
+#include "sipua/sip_leg.h"
 #include "unit.h"
 
 static struct loc_device dev(const char *instance, const char *contact)
@@ -226,6 +227,18 @@ UNIT_TEST(aor_key)
 	CHECK_EQ_INT(location_aor_key(small, sizeof small, "bob", "ex.com"), -1); /* 10 + NUL > 8 */
 	CHECK_EQ_INT(location_aor_key(small, sizeof small, "b", "ex.co"), 0);
 	CHECK_STR(small, "b@ex.co");
+
+	/* from a URI string (a stored sender) */
+	CHECK_EQ_INT(sip_uri_aor_key("sip:Alice@Example.COM;transport=tcp", k, sizeof k), 0);
+	CHECK_STR(k, "Alice@example.com");
+	CHECK_EQ_INT(sip_uri_aor_key("sips:bob@example.com:5061", k, sizeof k), 0);
+	CHECK_STR(k, "bob@example.com");
+	CHECK_EQ_INT(sip_uri_aor_key("sip:example.com", k, sizeof k), -1);
+	CHECK_EQ_INT(sip_uri_aor_key("tel:+33612345678", k, sizeof k), -1);
+	CHECK_EQ_INT(sip_uri_aor_key("", k, sizeof k), -1);
+	CHECK_EQ_INT(sip_uri_aor_key(NULL, k, sizeof k), -1);
+	CHECK_EQ_INT(sip_uri_aor_key("sip:bob@example.com", small, sizeof small), -1);
+	CHECK_STR(small, "");
 
 	/* keys made the same way meet in the location service */
 	struct location *l = NULL;
