@@ -182,6 +182,10 @@ bool sip_leg_over_tcp(const struct sip_leg *leg); /* server leg: the request cam
  * while none. */
 int sip_leg_final_status(const struct sip_leg *leg);
 
+/* The CPM file-transfer feature tag: in our Contact (sipua_config.contact_params) and in the
+ * default Accept-Contact carried to forks ("Accept-Contact: *;" CPM_FT_ICSI_TAG). */
+#define CPM_FT_ICSI_TAG "+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.filetransfer\""
+
 /* Reason header values (RFC 3326) cpmd puts on CANCELs. */
 #define SIP_REASON_ELSEWHERE "SIP;cause=200;text=\"Call completed elsewhere\""
 #define SIP_REASON_NO_ANSWER "SIP;cause=480;text=\"No answer\""
