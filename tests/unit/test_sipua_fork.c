@@ -132,6 +132,7 @@ static void dev_cb(nua_event_t event, int status, char const *phrase, nua_t *nua
 		nua_respond(nh, 202, "Accepted", NUTAG_WITH_THIS(nua), TAG_END());
 		nua_handle_destroy(nh);
 		break;
+	case nua_r_register:
 	case nua_r_invite:
 	case nua_r_message:
 		if (status >= 200) {
@@ -141,7 +142,7 @@ static void dev_cb(nua_event_t event, int status, char const *phrase, nua_t *nua
 				snprintf(d->r_body, sizeof d->r_body, "%.*s", (int)sip->sip_payload->pl_len,
 					 sip->sip_payload->pl_data);
 		}
-		if (event == nua_r_message && status >= 200)
+		if ((event == nua_r_message || event == nua_r_register) && status >= 200)
 			d->r_terminated = true;
 		break;
 	case nua_i_state:
@@ -588,5 +589,52 @@ UNIT_TEST(server_invite_and_message_legs)
 	CHECK(env_stop(&e));
 }
 
-UNIT_MAIN(T(fork_first_2xx_wins_the_other_is_cancelled), T(fork_cancel_waits_for_the_1xx), T(fork_best_response_and_timeout), T(fork_of_messages),
+struct hooked {
+	int n;
+	char aor[80];
+	bool fresh;
+};
+
+static void reg_hook(void *arg, const char *aor, const char *instance, bool fresh)
+{
+	struct hooked *h = arg;
+	h->n++;
+	h->fresh = fresh;
+	snprintf(h->aor, sizeof h->aor, "%s", aor);
+}
+
+static int do_register(struct env *e, struct dev *d, const char *to)
+{
+	char reg[80];
+	snprintf(reg, sizeof reg, "sip:127.0.0.1:%u", e->port);
+	d->r_status = 0;
+	nua_handle_t *nh = nua_handle(d->nua, d, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(to), TAG_END());
+	nua_register(nh, NUTAG_REGISTRAR(reg), SIPTAG_EXPIRES_STR("600"), TAG_END());
+	step_until(e, caller_done, d);
+	nua_handle_destroy(nh);
+	return d->r_status;
+}
+
+UNIT_TEST(registrar_serves_the_configured_domains)
+{
+	struct env e;
+	struct hooked h;
+	struct loc_device devs[4];
+	memset(&h, 0, sizeof h);
+	CHECK(env_start(&e, DEV_RING, DEV_RING) == 0);
+	sipua_set_register_hook(e.ua, reg_hook, &h);
+	CHECK_EQ_INT(do_register(&e, &e.dev[0], "<sip:bob@Example.COM>"), 200);
+	CHECK_EQ_INT(h.n, 1);
+	CHECK_STR(h.aor, "bob@example.com");
+	CHECK(h.fresh);
+	CHECK_EQ_INT(location_lookup(e.loc, "bob@example.com", devs, 4), 1);
+	char flow[80];
+	snprintf(flow, sizeof flow, "sip:127.0.0.1:%u;transport=udp", e.dev[0].port);
+	CHECK_STR(devs[0].flow, flow);
+	CHECK_EQ_INT(do_register(&e, &e.dev[1], "<sip:carol@other.example>"), 403);
+	CHECK_EQ_INT(h.n, 1);
+	CHECK(env_stop(&e));
+}
+
+UNIT_MAIN(T(registrar_serves_the_configured_domains), T(fork_first_2xx_wins_the_other_is_cancelled), T(fork_cancel_waits_for_the_1xx), T(fork_best_response_and_timeout), T(fork_of_messages),
 	  T(server_invite_and_message_legs))
