@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # THE test command (README): on a fresh Debian 12 as root, or in CI (.ci/run).
 #
-#   1. scripts/setup.sh (apt packages)
+#   1. scripts/setup.sh (apt packages); scripts/check-layers.sh (the layer rules)
 #   2. build with gcc and with clang, both -Werror         (build-gcc, build-clang)
 #      and gcc Release -Werror, what scripts/run.sh builds  (build-release-werror)
 #   3. ctest -j2 on the gcc build: unit + e2e + interop
@@ -75,6 +75,14 @@ run_ctest() {
 if [ "${SKIP_SETUP:-0}" != 1 ]; then
 	note "setup"
 	bash scripts/setup.sh || step_fail "scripts/setup.sh"
+fi
+
+# The layer rules (docs/ARCHITECTURE.md §2): a script over the tree.
+note "layer rules (scripts/check-layers.sh)"
+if bash scripts/check-layers.sh 2>&1 | tee "$LOGS/layers.log"; then
+	record pass "layers scripts/check-layers.sh"
+else
+	record fail "layers scripts/check-layers.sh (see build-logs/layers.log)"
 fi
 
 # 2+3: gcc build and the suite; clang build (compile check only).

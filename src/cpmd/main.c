@@ -1,5 +1,6 @@
-/* cpmd: wiring. Options → location service → SIP (sipua) → MSRP hub → pf,
- * all in one single-threaded su_root event loop. */
+/* cpmd: a thin main. Options → the loop → location service → store → SIP (sipua) → MSRP
+ * hub → pf, all in one single-threaded event loop (net/loop.h); signals, shutdown. The
+ * modules get configuration structs (config_map.c), never the options. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sofia-sip/su.h>
-#include <sofia-sip/su_wait.h>
-
 #include "common/log.h"
+#include "cpmd/config_map.h"
 #include "cpmd/options.h"
+#include "net/loop.h"
+#include "net/loop_su.h"
 #include "net/msrp_relay.h"
 #include "pf/pf.h"
 #include "sipua/location.h"
@@ -22,7 +23,7 @@
 #include "store/store.h"
 
 struct daemon {
-	su_root_t *root;
+	struct loop *loop;
 	struct sipua *sipua;
 	struct pf *pf;
 	int sigfd;
@@ -46,7 +47,7 @@ static int mkdir_p(const char *path)
 	return (mkdir(buf, 0700) && errno != EEXIST) ? -1 : 0;
 }
 
-static int on_signal(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
+static void on_signal(void *arg)
 {
 	struct daemon *d = arg;
 	struct signalfd_siginfo si;
@@ -54,15 +55,14 @@ static int on_signal(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 	while (read(d->sigfd, &si, sizeof si) == sizeof si) {
 		if (d->stopping++) {
 			log_warn("second signal: exiting now");
-			su_root_break(d->root);
-			return 0;
+			loop_break(d->loop);
+			return;
 		}
 		log_info("signal %u: shutting down (%zu transfers in progress)", si.ssi_signo,
 			 pf_active_transfers(d->pf));
 		pf_terminate_all(d->pf);
 		sipua_shutdown(d->sipua);
 	}
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -96,13 +96,10 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
-	su_init();
-	d.root = su_root_create(&d);
-	if (!d.root) {
+	if (loop_create(&d.loop)) {
 		log_error("cannot create the event loop");
 		goto out;
 	}
-	su_root_threading(d.root, 0);
 	if (location_create(&loc, opts.max_users, opts.max_devices)) {
 		log_error("out of memory");
 		goto out;
@@ -110,7 +107,7 @@ int main(int argc, char **argv)
 	/* The durable store: registrations, stored files, partial uploads,
 	 * deferred notifications (docs/internals/store.md). */
 	snprintf(dbpath, sizeof dbpath, "%s/cpmd.db", opts.data_dir);
-	int src = store_sqlite_open(&st, d.root, dbpath);
+	int src = store_sqlite_open(&st, loop_su_root(d.loop), dbpath);
 	if (src) {
 		log_error("cannot open the store %s: %s", dbpath, strerror(-src));
 		goto out;
@@ -130,28 +127,30 @@ int main(int argc, char **argv)
 	int restored = registrar_restore(st, loc);
 	if (restored)
 		log_info("restored %d registration(s) from %s", restored, dbpath);
-	if (sipua_create(&d.sipua, d.root, &opts, loc, st))
+	struct pf_config pcfg;
+	struct sipua_config scfg;
+	cpmd_pf_config(&opts, &pcfg);
+	cpmd_sipua_config(&opts, &pcfg.domains, &scfg);
+	if (sipua_create(&d.sipua, d.loop, &scfg, loc, st))
 		goto out;
 	struct msrp_hub_cfg hc = {
 		.host = opts.msrp_host,
 		.port = opts.msrp_port,
 		.advertise = opts.msrp_advertise[0] ? opts.msrp_advertise : opts.msrp_host,
 	};
-	if (msrp_hub_create(&hub, d.root, &hc)) {
+	if (msrp_hub_create(&hub, loop_su_root(d.loop), &hc)) {
 		log_error("cannot listen for MSRP on %s:%u: %s", opts.msrp_host, opts.msrp_port, strerror(errno));
 		goto out;
 	}
-	if (pf_create(&d.pf, d.root, sipua_nua(d.sipua), &opts, loc, hub, st)) {
+	struct pf_deps deps = {
+		.loop = d.loop, .sipua = d.sipua, .loc = loc, .hub = hub, .st = st, .data_dir = opts.data_dir};
+	if (pf_create(&d.pf, &deps, &pcfg)) {
 		log_error("cannot create the participating function");
 		goto out;
 	}
-	sipua_set_handler(d.sipua, pf_nua_event, d.pf);
-	sipua_set_register_hook(d.sipua, pf_on_register, d.pf);
 
 	d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	su_wait_t w;
-	if (d.sigfd < 0 || su_wait_create(&w, d.sigfd, SU_WAIT_IN) ||
-	    (d.sigwait_idx = su_root_register(d.root, &w, on_signal, &d, 0)) < 0) {
+	if (d.sigfd < 0 || (d.sigwait_idx = loop_watch(d.loop, d.sigfd, on_signal, &d)) < 0) {
 		log_error("cannot set up signal handling");
 		goto out;
 	}
@@ -159,7 +158,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "cpmd: ready domain=%s sip=udp+tcp:%s:%u msrp=tcp:%s:%u data-dir=%s\n", opts.domains[0],
 		opts.sip_host, opts.sip_port, opts.msrp_host, opts.msrp_port, opts.data_dir);
 	pf_start(d.pf);
-	su_root_run(d.root);
+	loop_run(d.loop);
 	log_info("stopped");
 	rc = 0;
 out:
@@ -172,11 +171,9 @@ out:
 	msrp_hub_destroy(hub);
 	location_destroy(loc);
 	if (d.sigwait_idx > 0)
-		su_root_deregister(d.root, d.sigwait_idx);
+		loop_unwatch(d.loop, d.sigwait_idx);
 	if (d.sigfd >= 0)
 		close(d.sigfd);
-	if (d.root)
-		su_root_destroy(d.root);
-	su_deinit();
+	loop_destroy(d.loop);
 	return rc;
 }

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sofia-sip/su_wait.h>
+
 #include "cpm/msrp.h"
 #include "net/msrp_relay.h"
 

@@ -45,7 +45,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sofia-sip/su_wait.h>
 
 struct msrp_hub;
 struct ft_relay;
@@ -62,7 +61,10 @@ struct msrp_hub_cfg {
 	unsigned max_conns;      /* open MSRP connections before new ones are refused (default 4096) */
 };
 
-int msrp_hub_create(struct msrp_hub **hp, su_root_t *root, const struct msrp_hub_cfg *cfg);
+/* root: sofia's su_root (net is the event-loop layer; it is named, not included, so that pf,
+ * which includes this header for the relay, does not see sofia-sip: layer rules). */
+struct su_root_s;
+int msrp_hub_create(struct msrp_hub **hp, struct su_root_s *root, const struct msrp_hub_cfg *cfg);
 void msrp_hub_destroy(struct msrp_hub *h);
 /* Counters for logs/metrics. */
 struct msrp_hub_stats {

@@ -1,54 +1,36 @@
-/* One anchored file transfer: the sender's leg (UP), the forked invitations
- * to the recipient's devices (DOWN branches), and the MSRP relay between
- * the sender and the device that accepted. Internal to pf. */
+/* One anchored file transfer: the sender's leg (UP), the fork to the recipient's devices,
+ * the leg of the device that accepted (DOWN), and the MSRP relay between them. Internal to
+ * pf. Lifetime: freed when the UP leg and the DOWN leg (if any) have terminated and no store
+ * callback still points to it (store_refs). The fork's losing branches do not hold it: the
+ * fork engine finishes them on its own (sipua/fork.h). */
 #ifndef CPMD_PF_FT_H
 #define CPMD_PF_FT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include <sofia-sip/nua.h>
-#include <sofia-sip/su_alloc.h>
-#include <sofia-sip/su_wait.h>
-
+#include "cpm/arena.h"
 #include "cpm/sdp.h"
 #include "net/msrp_relay.h"
 #include "sipua/location.h"
 #include "store/store.h"
 
 struct pf;
-struct ft;
-struct dlv;
-
-/* What a nua handle's magic points to (its first member says which). */
-enum pf_hkind { PF_H_FT = 1, PF_H_DLV, PF_H_MSG };
+struct sip_leg;
+struct sip_fork;
+struct loop_timer;
 
 enum ft_state {
-	FT_FORKING,  /* branches ringing, sender not answered yet */
-	FT_RELAYING, /* one device accepted; bytes flow */
-	FT_ENDING,   /* final answer given / BYEs sent; waiting for legs to close */
-};
-
-/* nua handle magic: tells which leg an event belongs to. */
-struct ft_leg {
-	enum pf_hkind kind;    /* PF_H_FT (a live transfer) or PF_H_DLV (a delivery) */
-	struct ft *ft;
-	struct dlv *dlv;
-	int branch;            /* -1 = UP (sender; for a pull: the device), else index into branches */
-	nua_handle_t *nh;
-	bool answered;         /* 2xx seen (DOWN) / sent (UP) */
-	bool bye_sent;
-	bool terminated;       /* nua said callstate terminated; handle destroyed */
-	bool got_provisional;  /* DOWN: 1xx seen, so CANCEL may go */
-	bool cancel_wanted;    /* DOWN: cancel as soon as a 1xx arrives */
-	int final_status;      /* DOWN: final response status */
-	char device[LOC_MAX_INSTANCE];
+	FT_FORKING,  /* the fork rings, the sender is not answered yet */
+	FT_RELAYING, /* one device accepted (or cpmd takes the file itself); bytes flow */
+	FT_ENDING,   /* final answer given / BYEs sent; waiting for the legs to close */
 };
 
 struct ft {
 	struct ft *next, *prev; /* pf's list */
 	struct pf *pf;
-	su_home_t home[1];     /* everything below that is not inline */
+	struct cpm_arena arena; /* everything below that is not inline */
 	char id[24];
 	enum ft_state state;
 	char sender[LOC_MAX_AOR + 8];
@@ -56,29 +38,27 @@ struct ft {
 	struct sdp_ft *offer;   /* the sender's SDP */
 	struct ft_relay *relay;
 	char blob_path[1200];
-	char *fork_ct;          /* Content-Type of the forked INVITE body */
-	char *fork_body;
-	size_t fork_body_len;
-	char *fork_headers;     /* SIPTAG_HEADER_STR lines carried to every fork */
-	char *fork_from;
-	su_timer_t *timer;      /* invitation timer, then the post-completion BYE timer */
-	const char *cancel_reason;
-	int best_status;        /* best non-2xx among ended branches */
-	char best_phrase[128];
-	bool any_real_answer;   /* some branch gave a non-"unavailable" failure */
-	int winner;             /* branch index, -1 */
+	char *fork_headers;     /* the CPM headers carried to every fork ("Name: v\r\n" lines) */
+	struct loop_timer *timer; /* the post-completion BYE timer */
+	/* UP: the sender's INVITE (server leg) */
+	struct sip_leg *up;
+	bool up_answered;       /* a final answer went to the sender */
+	bool up_terminated;
 	bool up_tcp;            /* the sender reached us over TCP */
-	struct ft_leg up;
-	size_t nbranches;
-	struct ft_leg *branches;
+	/* the fork, then the device that accepted */
+	struct sip_fork *fork;
+	struct sip_leg *down;
+	bool down_terminated;
+	unsigned down_branch;
+	char down_device[LOC_MAX_INSTANCE];
 	/* store-and-forward (pf_defer.c) */
-	char item_id[33];       /* our id: names the blob (blobs/tmp/<id>) from the start */
+	char item_id[33];       /* our id: names the stored file from the first byte */
 	char sender_key[LOC_MAX_AOR]; /* "user@host" of the sender */
 	char sender_display[128];
 	uint64_t req_expires;   /* Cpm-Expires from the sender (0 = none) */
 	int64_t created_ms;
 	char thumb_type[128];
-	uint8_t *thumb;         /* the thumbnail part's bytes (in home), or NULL */
+	uint8_t *thumb;         /* the thumbnail part's bytes (in arena), or NULL */
 	size_t thumb_len;
 	bool deferred;          /* cpmd is taking the file for later delivery */
 	bool relay_finished;    /* the relay called done() */
@@ -88,7 +68,7 @@ struct ft {
 	bool no_answer;         /* deferred because no device answered: do not ring them again at once */
 	bool committing;        /* RECEIVED: the blob commit + item update are in flight */
 	int64_t expires_ms;     /* when the stored copy expires */
-	bool keep_blob;         /* blobs/tmp/<item_id> belongs to the store now */
+	bool keep_blob;         /* the partial belongs to the store now */
 	bool resumed;           /* this upload continues a partial */
 	uint64_t resume_from;   /* bytes of the partial it continues */
 	char imdn_id[STORE_MSGID_MAX + 1];

@@ -1,38 +1,46 @@
-/* pf: the CPM Participating Function for file transfer. Takes a file-transfer
- * INVITE, applies policy, forks it to every registered device of the
- * recipient, anchors the MSRP media through an ft_relay, and ends both legs
- * together. Knows SIP through nua handles, devices through the location
- * service, MSRP through net/msrp_relay.h. */
+/* pf: the CPM Participating Function for file transfer. Takes a file-transfer INVITE,
+ * applies policy, forks it to every registered device of the recipient (sipua's fork
+ * engine), anchors the MSRP media through an ft_relay, ends both legs together, and — when
+ * the recipient cannot take the file — stores it and delivers it later.
+ * pf knows SIP through sipua (sip_leg.h, fork.h), devices through the location service,
+ * MSRP through net/msrp_relay.h, durable state through store.h, time through net/loop.h.
+ * It includes nothing of sofia-sip and nothing of cpmd (layer rules, docs/ARCHITECTURE.md).
+ *
+ * OWNERSHIP: cpmd creates pf after its dependencies and destroys it before them.
+ * THREADING: loop thread only. */
 #ifndef CPMD_PF_PF_H
 #define CPMD_PF_PF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-#include <sofia-sip/nua.h>
-#include <sofia-sip/su_wait.h>
-
-#include "cpmd/options.h"
-#include "net/msrp_relay.h"
-#include "sipua/location.h"
-#include "sipua/sipua.h"
+#include "pf/pf_config.h"
 
 struct pf;
-
+struct loop;
+struct sipua;
+struct location;
+struct msrp_hub;
 struct store;
-/* st: the durable store (store-and-forward); NULL runs the live path only.
- * With a store, pf reconciles it with the blob directory first (blocking:
- * start-up only) and applies the --user-pref options. */
-int pf_create(struct pf **pp, su_root_t *root, nua_t *nua, const struct cpmd_options *opts,
-	      struct location *loc, struct msrp_hub *hub, struct store *st);
-/* Once SIP and MSRP are up: deliver what waits for devices restored from
- * the store. */
+
+/* What pf works with; all outlive pf. st NULL runs the live path only (no
+ * store-and-forward). */
+struct pf_deps {
+	struct loop *loop;
+	struct sipua *sipua;
+	struct location *loc;
+	struct msrp_hub *hub;
+	struct store *st;
+	const char *data_dir; /* the blob directory's parent (until the store owns it) */
+};
+
+/* With a store, pf reconciles it with the blob directory first (blocking: start-up only)
+ * and applies the --user-pref preferences. cfg is copied. Installs pf's handlers in sipua
+ * (INVITE, MESSAGE, registrations). */
+int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config *cfg);
+/* Once SIP and MSRP are up: deliver what waits for devices restored from the store. */
 void pf_start(struct pf *pf);
-/* registrar_hook_f: install with sipua_set_register_hook(sipua, pf_on_register, pf). */
-void pf_on_register(void *arg, const char *aor, const char *instance, bool fresh);
-/* sipua_event_f: install with sipua_set_handler(sipua, pf_nua_event, pf). */
-void pf_nua_event(void *arg, nua_event_t event, int status, char const *phrase, nua_t *nua, nua_handle_t *nh,
-		  nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[]);
-/* End every transfer (both legs get BYE/CANCEL); used at shutdown. */
+/* End every transfer and delivery (both legs get BYE/CANCEL); used at shutdown. */
 void pf_terminate_all(struct pf *pf);
 size_t pf_active_transfers(const struct pf *pf);
 void pf_destroy(struct pf *pf);

@@ -16,19 +16,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sofia-sip/nua_tag.h>
-#include <sofia-sip/sip_header.h>
-
 #include "common/log.h"
 #include "pf/pf_int.h"
 
 bool ft_defer_allowed(struct ft *ft)
 {
 	struct pf_user_policy up;
-	if (!ft->pf->st || !ft->offer || !ft->offer->sel.has_size)
-		return false;
+	if (!ft->pf->st || !ft->offer)
+		return false; /* no store: nothing can be deferred */
 	pf_prefs_get(ft->pf, ft->recipient, &up);
-	return up.defer;
+	return policy_may_defer(&ft->pf->cfg, &up, ft->offer->sel.has_size);
 }
 
 /* Value of "Name: value\r\n" in the carried header lines. */
@@ -125,7 +122,9 @@ static void write_item(struct ft *ft)
 		PF_COPY(p.sender, ft->sender_key);
 		p.sel = it.sel;
 		p.expires_at_ms = ft->expires_ms;
-		store_partial_put(ft->pf->st, &p, NULL, NULL);
+		/* Without it, only a cut-off sender's resume is lost, never the file. */
+		pf_store_queued(store_partial_put(ft->pf->st, &p, pf_store_logged, "partial upload record"),
+				"partial upload record");
 	}
 }
 
@@ -134,7 +133,7 @@ static int create_store_relay(struct ft *ft, uint64_t resume_offset)
 	struct ft_relay_params rp = {
 		.size = ft->offer->sel.size,
 		.has_sha1 = ft->offer->sel.has_hash,
-		.max_size = ft->pf->opts->max_file_size,
+		.max_size = policy_max_file_size(&ft->pf->cfg),
 		.blob_path = ft->blob_path,
 		.store_only = true,
 		.event = ft_relay_event_cb,
@@ -156,9 +155,8 @@ static int create_store_relay(struct ft *ft, uint64_t resume_offset)
 
 bool ft_defer_now(struct ft *ft, const char *why)
 {
-	if (ft->up.answered || ft->up.terminated || !ft_defer_allowed(ft))
+	if (ft->up_answered || ft->up_terminated || !ft_defer_allowed(ft))
 		return false;
-	ft_stop_timer(ft);
 	if (create_store_relay(ft, 0)) {
 		ft_respond_up(ft, 500, "Cannot Store The File", NULL);
 		ft->state = FT_ENDING;
@@ -190,19 +188,21 @@ void ft_defer_recipient_lost(struct ft *ft, const char *detail, bool detach)
 	/* What the device already holds: its delivery of the stored file
 	 * resumes from there (a=file-range) when it comes back. */
 	uint64_t acked = ft_relay_bytes_acked(ft->relay);
-	if (ft->winner >= 0 && acked > 0 && acked < ft->offer->sel.size) {
+	if (ft->down && acked > 0 && acked < ft->offer->sel.size) {
 		struct store_delivery d;
 		memset(&d, 0, sizeof d);
 		PF_COPY(d.item_id, ft->item_id);
-		PF_COPY(d.instance, ft->branches[ft->winner].device);
+		PF_COPY(d.instance, ft->down_device);
 		d.bytes_acked = acked;
 		d.state = STORE_DLV_PENDING;
-		if (store_delivery_put(ft->pf->st, &d, NULL, NULL) == 0)
+		/* Without it the device gets the whole file again: no loss. */
+		if (pf_store_queued(store_delivery_put(ft->pf->st, &d, pf_store_logged, "delivery resume point"),
+				    "delivery resume point") == 0)
 			log_info("ft %s: device %s had acknowledged %" PRIu64 " bytes: its delivery will resume there",
 				 ft->id, d.instance, acked);
 	}
-	if (ft->winner >= 0)
-		ft_leg_bye(&ft->branches[ft->winner]);
+	if (ft->down)
+		sip_leg_bye(ft->down);
 	if (detach && ft_relay_detach_down(ft->relay))
 		ft_end(ft, 500, "Recipient Left");
 }
@@ -230,7 +230,8 @@ static void committed(void *arg, int err)
 		ft_relay_set_ack_header(ft->relay, "Cpm-Stored", ft->item_id);
 		ft_relay_ack_received(ft->relay, 0);
 	}
-	store_partial_del(ft->pf->st, ft->item_id, NULL, NULL); /* -ENOENT when there was none */
+	/* -ENOENT when there was none; a leftover row is removed by the next reconcile. */
+	pf_store_queued(store_partial_del(ft->pf->st, ft->item_id, NULL, NULL), "delete of a partial record");
 	struct store_item it;
 	ft_fill_item(ft, &it);
 	it.state = STORE_ITEM_STORED;
@@ -302,10 +303,12 @@ void ft_defer_keep_partial(struct ft *ft)
 		return;
 	ft->partial_kept = true;
 	uint64_t bytes = ft_relay_bytes(ft->relay);
-	if (!ft->offer->sel.has_hash || bytes == 0 || bytes >= ft->offer->sel.size) {
+	if (!policy_keep_partial(&ft->pf->cfg, ft->offer->sel.has_hash, bytes, ft->offer->sel.size)) {
 		/* Nothing a sender could resume (resume needs the hash). */
 		if (ft->item_written) {
-			store_item_del(ft->pf->st, ft->item_id, NULL, NULL);
+			/* A leftover RECEIVING row is expired like any partial. */
+			pf_store_queued(store_item_del(ft->pf->st, ft->item_id, pf_store_logged, "delete of an unusable upload"),
+					"delete of an unusable upload");
 			ft->keep_blob = false;
 		}
 		return;
@@ -347,7 +350,9 @@ void ft_defer_drop(struct ft *ft)
 		return;
 	ft->partial_kept = true; /* decided: nothing is kept */
 	if (ft->item_written) {
-		store_item_del(ft->pf->st, ft->item_id, NULL, NULL); /* with its partial row */
+		/* with its partial row; a leftover RECEIVING row is expired like any partial */
+		pf_store_queued(store_item_del(ft->pf->st, ft->item_id, pf_store_logged, "delete of a refused upload"),
+				"delete of a refused upload");
 		ft->item_written = false;
 	}
 	ft->keep_blob = false; /* ft_free unlinks blobs/tmp/<id> */
@@ -380,7 +385,7 @@ bool ft_resume_upload(struct ft *ft)
 			return resume_reject(ft, 488, "Partial Upload In Use");
 	char path[1200];
 	struct stat stt;
-	snprintf(path, sizeof path, "%s/blobs/tmp/%s", pf->opts->data_dir, p.item_id);
+	snprintf(path, sizeof path, "%s/blobs/tmp/%s", pf->data_dir, p.item_id);
 	uint64_t from = o->range_start - 1;
 	/* The blob's size, not the row's count: a kill -9 keeps every byte
 	 * written (page cache); the whole file's sha-1 is checked at the end. */
@@ -413,12 +418,4 @@ bool ft_resume_upload(struct ft *ft)
 	log_info("ft %s: resuming upload of item %s from byte %" PRIu64 " of %" PRIu64, ft->id, ft->item_id, from,
 		 o->sel.size);
 	return true;
-}
-
-int64_t pf_expiry_for(const struct pf *pf, int64_t now_ms, uint64_t requested_s)
-{
-	uint64_t s = requested_s ? requested_s : pf->opts->store_default_expiry;
-	if (s > pf->opts->store_max_expiry)
-		s = pf->opts->store_max_expiry;
-	return now_ms + (int64_t)s * 1000;
 }

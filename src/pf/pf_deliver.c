@@ -4,7 +4,7 @@
  * the recipient has devices, pf_deliver_kick() starts deliveries: an INVITE
  * from the original sender (Referred-By), with the original selector, file-
  * date, Conversation-/Contribution-IDs and thumbnail, forked to every device
- * (first 2xx wins, the rest are CANCELled), and a source-mode relay that
+ * (sipua's fork engine: first 2xx wins, the rest are CANCELled), and a source-mode relay that
  * sends the blob. At most --delivery-per-device deliveries per user run at
  * once (each forks to every device, so that is also the bound per device).
  * A device that acknowledged part of the file before its leg broke gets a
@@ -13,8 +13,8 @@
  * Failed attempts are retried with back-off (--delivery-retry), and at once
  * when a device of the user registers again.
  *
- * PULL: a device sends an RFC 5547 pull INVITE (recvonly) naming the item
- * (Cpm-Item-Id, or its selector); cpmd answers sendonly and sends it.
+ * PULL (pf_pull.c): a device sends an RFC 5547 pull INVITE (recvonly) naming
+ * the item (Cpm-Item-Id, or its selector); cpmd answers sendonly and sends it.
  *
  * Either way, when the device has every byte (200 + success REPORT), the
  * item is finished: the sender's `delivered` notification is queued durably,
@@ -25,66 +25,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sofia-sip/msg_header.h>
-#include <sofia-sip/nua_tag.h>
-#include <sofia-sip/sip_header.h>
-#include <sofia-sip/sip_status.h>
-#include <sofia-sip/su_tag.h>
-
 #include "common/log.h"
+#include "cpm/icsi.h"
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
-#include "pf/pf_int.h"
-#include "sipua/sip_glue.h"
+#include "pf/pf_dlv.h"
 
 #define THUMB_CID "thumbnail@cpmd"
 
-enum dlv_state { DLV_FORKING, DLV_RELAYING, DLV_ENDING };
-
-struct dlv {
-	struct dlv *next, *prev;
-	struct pf *pf;
-	su_home_t home[1];
-	char id[20]; /* for logs */
-	bool pull;
-	struct store_item it;
-	char aor[LOC_MAX_AOR]; /* recipient key */
-	struct ft_relay *relay;
-	enum dlv_state state;
-	struct ft_leg up; /* pull: the device's INVITE */
-	size_t nbranches;
-	struct ft_leg *branches;
-	int winner;
-	su_timer_t *timer;
-	uint64_t offset;
-	bool relay_done;
-	bool aborted;     /* expiry or shutdown: no retry, no bookkeeping */
-	bool declined;
-	bool range_refused;
-	char device[LOC_MAX_INSTANCE];
-	/* push: the INVITE, kept to fork to a device that registers meanwhile */
-	size_t maxbranches;
-	char *ct, *body, *from, *to, *hdrs;
-	size_t blen;
-};
-
+/* A user whose delivery failed: retried after a back-off (policy_retry_delay). */
 struct pf_retry {
 	struct pf_retry *next;
 	struct pf *pf;
 	char aor[LOC_MAX_AOR];
 	unsigned attempts;
 	int64_t next_at_ms;
-	su_timer_t *timer;
+	struct loop_timer *timer;
+};
+
+/* An item whose delete is not committed yet: not to be delivered again. */
+struct pf_finishing {
+	struct pf_finishing *next;
+	struct pf *pf;
+	char id[STORE_ID_MAX + 1];
+	char aor[LOC_MAX_AOR]; /* the recipient: its next item may go now */
 };
 
 static void dlv_maybe_free(struct dlv *d);
-static void dlv_end(struct dlv *d);
 
-static bool item_finishing(const char *id);
+static bool item_finishing(struct pf *pf, const char *id)
+{
+	for (struct pf_finishing *c = pf->finishing; c; c = c->next)
+		if (!strcmp(c->id, id))
+			return true;
+	return false;
+}
 
 bool pf_item_busy(struct pf *pf, const char *item_id)
 {
-	if (item_finishing(item_id))
+	if (item_finishing(pf, item_id))
 		return true;
 	for (struct dlv *d = pf->dlvs; d; d = d->next)
 		if (!strcmp(d->it.id, item_id) && !d->relay_done && !d->aborted)
@@ -108,14 +87,13 @@ static void retry_clear(struct pf *pf, const char *aor)
 		if (!strcmp((*pp)->aor, aor)) {
 			struct pf_retry *r = *pp;
 			*pp = r->next;
-			if (r->timer)
-				su_timer_destroy(r->timer);
+			loop_timer_stop(r->timer);
 			free(r);
 			return;
 		}
 }
 
-static void retry_fire(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+static void retry_fire(void *arg)
 {
 	struct pf_retry *r = arg;
 	r->next_at_ms = 0;
@@ -137,17 +115,11 @@ static void retry_schedule(struct pf *pf, const char *aor)
 	}
 	if (r->next_at_ms > pf_now_ms())
 		return; /* already scheduled */
-	unsigned delay = pf->opts->delivery_retry_min;
-	for (unsigned i = 0; i < r->attempts && delay < pf->opts->delivery_retry_max; i++)
-		delay *= 2;
-	if (delay > pf->opts->delivery_retry_max)
-		delay = pf->opts->delivery_retry_max;
+	unsigned delay = policy_retry_delay(&pf->cfg, r->attempts);
 	r->attempts++;
 	r->next_at_ms = pf_now_ms() + (int64_t)delay * 1000;
-	if (!r->timer)
-		r->timer = su_timer_create(su_root_task(pf->root), 1000);
-	if (r->timer)
-		su_timer_set_interval(r->timer, retry_fire, r, delay * 1000);
+	loop_timer_stop(r->timer);
+	r->timer = loop_timer_once(pf->loop, delay * 1000, retry_fire, r);
 	log_info("deliveries to %s: next attempt in %u s (or when a device registers)", aor, delay);
 }
 
@@ -173,14 +145,11 @@ static void dlv_unlink(struct dlv *d)
 static void dlv_free(struct dlv *d)
 {
 	dlv_unlink(d);
-	if (d->timer)
-		su_timer_destroy(d->timer);
+	sip_fork_destroy(d->fork); /* its ringing branches end on their own */
 	if (d->relay)
 		ft_relay_destroy(d->relay);
-	pf_leg_release(&d->up);
-	for (size_t i = 0; i < d->nbranches; i++)
-		pf_leg_release(&d->branches[i]);
-	su_home_deinit(d->home);
+	sip_leg_release(d->leg);
+	cpm_arena_free(&d->arena);
 	free(d);
 }
 
@@ -188,24 +157,19 @@ static void dlv_maybe_free(struct dlv *d)
 {
 	if (d->state != DLV_ENDING)
 		return;
-	if (d->up.nh && !d->up.terminated)
+	if (d->leg && !d->leg_terminated)
 		return;
-	for (size_t i = 0; i < d->nbranches; i++)
-		if (d->branches[i].nh && !d->branches[i].terminated)
-			return;
 	dlv_free(d);
 }
 
-static struct dlv *dlv_new(struct pf *pf, const struct store_item *it, bool pull)
+struct dlv *dlv_new(struct pf *pf, const struct store_item *it, bool pull)
 {
 	struct dlv *d = calloc(1, sizeof *d);
 	if (!d)
 		return NULL;
-	su_home_init(d->home);
 	d->pf = pf;
 	d->it = *it;
 	d->pull = pull;
-	d->winner = -1;
 	msrp_random_ident(d->id, 12);
 	PF_COPY(d->aor, it->recipient);
 	d->next = pf->dlvs;
@@ -216,61 +180,28 @@ static struct dlv *dlv_new(struct pf *pf, const struct store_item *it, bool pull
 	return d;
 }
 
-static void cancel_others(struct dlv *d, int except, const char *reason)
+/* End every leg; the dlv is freed when its device leg has terminated. */
+void dlv_end(struct dlv *d)
 {
-	for (size_t i = 0; i < d->nbranches; i++)
-		if ((int)i != except)
-			pf_leg_cancel(&d->branches[i], reason);
-}
-
-static void stop_timer(struct dlv *d)
-{
-	if (d->timer) {
-		su_timer_destroy(d->timer);
-		d->timer = NULL;
-	}
-}
-
-/* End every leg; the dlv is freed when they have all terminated. */
-static void dlv_end(struct dlv *d)
-{
-	if (d->state == DLV_FORKING)
-		cancel_others(d, -1, REASON_CALLER_CANCEL);
+	if (d->state == DLV_FORKING && d->fork)
+		sip_fork_cancel(d->fork, SIP_REASON_CALLER_CANCEL);
 	d->state = DLV_ENDING;
-	stop_timer(d);
-	if (d->up.nh && !d->up.answered && !d->up.terminated) {
-		d->up.answered = true;
-		nua_respond(d->up.nh, 500, "Delivery Failed", TAG_END());
+	if (d->pull && d->leg && !d->leg_answered && !d->leg_terminated) {
+		d->leg_answered = true;
+		sip_leg_respond(d->leg, 500, "Delivery Failed", NULL);
 	}
-	ft_leg_bye(&d->up);
-	if (d->winner >= 0)
-		ft_leg_bye(&d->branches[d->winner]);
+	if (d->leg)
+		sip_leg_bye(d->leg);
 	dlv_maybe_free(d);
 }
 
 /* ------------------------------------------------------- finishing */
 
-/* Items whose delete is not committed yet: not to be delivered again. */
-struct finish_ctx {
-	struct finish_ctx *next;
-	struct pf *pf;
-	char id[STORE_ID_MAX + 1];
-	char aor[LOC_MAX_AOR]; /* the recipient: its next item may go now */
-};
-static struct finish_ctx *finishing; /* loop thread only */
-
-static bool item_finishing(const char *id)
-{
-	for (struct finish_ctx *c = finishing; c; c = c->next)
-		if (!strcmp(c->id, id))
-			return true;
-	return false;
-}
-
 static void item_deleted(void *arg, int err)
 {
-	struct finish_ctx *c = arg;
-	for (struct finish_ctx **pp = &finishing; *pp; pp = &(*pp)->next)
+	struct pf_finishing *c = arg;
+	struct pf *pf = c->pf;
+	for (struct pf_finishing **pp = &pf->finishing; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
 			break;
@@ -278,10 +209,10 @@ static void item_deleted(void *arg, int err)
 	if (err)
 		log_error("item %s: could not be removed from the store: %s", c->id, strerror(-err));
 	else
-		blob_remove(c->pf->bd, c->id, false); /* after the row: a crash between leaves an orphan reconcile removes */
+		blob_remove(pf->bd, c->id, false); /* after the row: a crash between leaves an orphan reconcile removes */
 	/* The recipient's next stored item, now that this one no longer
 	 * shows up in its scan. */
-	pf_deliver_kick(c->pf, c->aor, false);
+	pf_deliver_kick(pf, c->aor, false);
 	free(c);
 }
 
@@ -290,24 +221,18 @@ void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif
 	log_info("item %s (%s -> %s, \"%.60s\"): %s", it->id, it->sender, it->recipient, it->sel.name, why);
 	/* The notification is queued before the delete: writes commit in order. */
 	pf_notify_item(pf, it, notify);
-	struct finish_ctx *c = calloc(1, sizeof *c);
+	struct pf_finishing *c = calloc(1, sizeof *c);
 	if (!c)
 		return;
 	c->pf = pf;
 	PF_COPY(c->id, it->id);
 	PF_COPY(c->aor, it->recipient);
-	if (store_item_del(pf->st, it->id, item_deleted, c)) {
+	if (pf_store_queued(store_item_del(pf->st, it->id, item_deleted, c), "delete of a finished item")) {
 		free(c);
 		return;
 	}
-	c->next = finishing;
-	finishing = c;
-}
-
-static void dlv_saved(void *arg, int err)
-{
-	if (err)
-		log_warn("a delivery record was not saved: %s", strerror(-err));
+	c->next = pf->finishing;
+	pf->finishing = c;
 }
 
 static void relay_done(void *arg, enum ft_relay_result res, const char *detail)
@@ -341,16 +266,45 @@ static void relay_done(void *arg, enum ft_relay_result res, const char *detail)
 		PF_COPY(rec.instance, d->device);
 		rec.bytes_acked = acked;
 		rec.state = STORE_DLV_PENDING;
-		store_delivery_put(pf->st, &rec, dlv_saved, NULL);
+		/* Only an optimisation: without it the next delivery sends the whole file. */
+		pf_store_queued(store_delivery_put(pf->st, &rec, pf_store_logged, "delivery resume point"),
+				"delivery resume point");
 	}
 	if (!d->pull)
 		retry_schedule(pf, d->aor);
 	dlv_end(d);
 }
 
+/* The device's leg (pull: its INVITE; push: the fork's winner). */
+void dlv_leg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m)
+{
+	struct dlv *d = owner;
+
+	switch (ev) {
+	case SIP_LEG_REINVITE:
+		sip_leg_respond(leg, 488, "Re-INVITE Not Supported During File Transfer", NULL);
+		break;
+	case SIP_LEG_TERMINATED:
+		if (d->leg_terminated)
+			break;
+		d->leg_terminated = true;
+		if (d->state == DLV_RELAYING && !d->relay_done) {
+			/* The device hung up before the end: the relay tells how far
+			 * it got when its connection closes; end now. */
+			log_info("dlv %s: device hung up before the end of item %s", d->id, d->it.id);
+			relay_done(d, FT_RELAY_RECIPIENT_LOST, "the device hung up");
+			return;
+		}
+		dlv_maybe_free(d);
+		break;
+	default:
+		break;
+	}
+}
+
 /* ---------------------------------------------------------- SDP */
 
-static void item_sdp(struct dlv *d, struct sdp_ft *s, enum sdp_dir dir, const char *ft_id)
+void dlv_item_sdp(struct dlv *d, struct sdp_ft *s, enum sdp_dir dir, const char *ft_id)
 {
 	const struct store_item *it = &d->it;
 	memset(s, 0, sizeof *s);
@@ -384,10 +338,10 @@ static void item_sdp(struct dlv *d, struct sdp_ft *s, enum sdp_dir dir, const ch
 	}
 }
 
-static int create_source(struct dlv *d)
+int dlv_create_source(struct dlv *d)
 {
 	char path[1200];
-	snprintf(path, sizeof path, "%s/blobs/%s", d->pf->opts->data_dir, d->it.id);
+	snprintf(path, sizeof path, "%s/blobs/%s", d->pf->data_dir, d->it.id);
 	struct ft_relay_source_params sp = {
 		.blob_path = path,
 		.size = d->it.sel.size,
@@ -408,11 +362,11 @@ static int create_source(struct dlv *d)
 /* ------------------------------------------------------------ PUSH */
 
 /* base64 in lines of 76 characters (RFC 2045 §6.8), CRLF-separated. */
-static char *base64_lines(su_home_t *home, const uint8_t *data, size_t len)
+static char *base64_lines(struct cpm_arena *a, const uint8_t *data, size_t len)
 {
 	size_t enc = (len + 2) / 3 * 4;
-	char *one = su_alloc(home, enc + 1);
-	char *out = su_alloc(home, enc + enc / 76 * 2 + 3);
+	char *one = cpm_arena_alloc(a, enc + 1);
+	char *out = cpm_arena_alloc(a, enc + enc / 76 * 2 + 3);
 	if (!one || !out || mime_base64_encode(one, enc + 1, data, len) < 0)
 		return NULL;
 	size_t o = 0;
@@ -429,72 +383,124 @@ static char *base64_lines(su_home_t *home, const uint8_t *data, size_t len)
 	return out;
 }
 
-static void invite_timeout(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+/* ------------------------------------------------------- the push fork */
+
+static bool push_accept(void *owner, struct sip_fork *f, unsigned branch, struct sip_leg *leg, const struct sip_msg *m)
 {
-	struct dlv *d = arg;
+	struct dlv *d = owner;
+	struct cpm_arena tmp = CPM_ARENA_INIT;
+	struct mime_part parts[MIME_MAX_PARTS];
+	size_t nparts;
+	struct cpm_str sdp;
+	struct sdp_ft *ans = cpm_arena_alloc(&tmp, sizeof *ans);
+	bool ok = ans && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 &&
+		  sdp_parse_ft(sdp.p, sdp.len, ans) == SDP_OK && ans->port != 0 &&
+		  ft_relay_set_peer_path(d->relay, FT_LEG_DOWN, ans->path) == 0;
+	if (!ok)
+		log_info("dlv %s: branch %u accepted with an unusable SDP answer; hanging it up", d->id, branch);
+	cpm_arena_free(&tmp);
+	return ok;
+}
+
+struct rr_ctx {
+	struct pf *pf;
+	char aor[LOC_MAX_AOR];
+};
+
+static void resume_forgotten(void *arg, int err)
+{
+	struct rr_ctx *c = arg;
+	pf_store_logged("forgetting a delivery resume point", err);
+	pf_deliver_kick(c->pf, c->aor, false);
+	free(c);
+}
+
+static void push_done(void *owner, struct sip_fork *f, const struct sip_fork_result *r)
+{
+	struct dlv *d = owner;
 	if (d->state != DLV_FORKING)
 		return;
-	log_info("dlv %s: no device answered within %u s", d->id, d->pf->opts->invite_timeout);
-	cancel_others(d, -1, REASON_NO_ANSWER);
-	d->state = DLV_ENDING;
-	retry_schedule(d->pf, d->aor);
-	dlv_maybe_free(d);
-}
-
-static void dlv_fork_one(struct dlv *d, const struct loc_device *dev)
-{
-	struct pf *pf = d->pf;
-	if (d->nbranches == d->maxbranches)
+	switch (r->outcome) {
+	case SIP_FORK_ANSWERED:
+		d->leg = r->winner;
+		sip_leg_bind(d->leg, dlv_leg_event, d);
+		d->state = DLV_RELAYING;
+		PF_COPY(d->device, r->device ? r->device : "");
+		log_info("dlv %s: device %s accepted item %s", d->id, d->device, d->it.id);
 		return;
-	struct ft_leg *b = &d->branches[d->nbranches];
-	b->kind = PF_H_DLV;
-	b->dlv = d;
-	b->branch = (int)d->nbranches++;
-	PF_COPY(b->device, dev->instance);
-	b->nh = nua_handle(pf->nua, b, SIPTAG_TO_STR(d->to), SIPTAG_FROM_STR(d->from), TAG_END());
-	if (!b->nh) {
-		b->final_status = 500;
-		b->terminated = true;
+	case SIP_FORK_ENDED:
+		/* The user said no: the item ends, and the sender is told. */
+		log_info("dlv %s: device %s answered %d %s", d->id, r->device ? r->device : "?", r->status, r->phrase);
+		d->state = DLV_ENDING;
+		d->aborted = true;
+		pf_item_finish(d->pf, &d->it, STORE_NOTIF_FAILED, "declined by the recipient");
+		dlv_maybe_free(d);
+		return;
+	case SIP_FORK_TIMEOUT:
+		log_info("dlv %s: no device answered within %u s", d->id, d->pf->cfg.invite_timeout);
+		d->state = DLV_ENDING;
+		retry_schedule(d->pf, d->aor);
+		dlv_maybe_free(d);
+		return;
+	case SIP_FORK_FAILED:
+		d->state = DLV_ENDING;
+		if (d->offset && !r->all_unavailable && r->status == 488) {
+			/* The device kept no partial: forget the resume point, then send
+			 * the whole file to every device (once the delete is visible). */
+			log_info("dlv %s: device %s cannot resume; the whole file goes next", d->id, d->device);
+			d->aborted = true;
+			struct rr_ctx *c = calloc(1, sizeof *c);
+			if (c) {
+				c->pf = d->pf;
+				PF_COPY(c->aor, d->aor);
+				if (pf_store_queued(store_delivery_del(d->pf->st, d->it.id, d->device, resume_forgotten, c),
+						    "forgetting a delivery resume point"))
+					free(c);
+			}
+			dlv_maybe_free(d);
+			return;
+		}
+		log_info("dlv %s: no device took item %s", d->id, d->it.id);
+		retry_schedule(d->pf, d->aor);
+		dlv_maybe_free(d);
 		return;
 	}
-	sip_payload_t *pl = sip_payload_create(d->home, d->body, (isize_t)d->blen);
-	nua_invite(b->nh, NUTAG_URL(dev->contact), NUTAG_PROXY(dev->flow),
-		   SIPTAG_CONTACT_STR(dev->tcp ? pf->contact_tcp : pf->contact_udp), SIPTAG_CONTENT_TYPE_STR(d->ct),
-		   SIPTAG_PAYLOAD(pl), SIPTAG_HEADER_STR(d->hdrs), TAG_END());
 }
 
-static int dlv_start_push(struct pf *pf, const struct store_item *it, const struct loc_device *devs, size_t nd,
-			  uint64_t offset)
+static enum sip_fork_class push_classify(void *owner, int status)
 {
-	su_home_t tmp[1] = {SU_HOME_INIT(tmp)};
-	struct dlv *d = dlv_new(pf, it, false);
-	int rc = -1;
-	if (!d)
-		return -1;
-	d->offset = offset;
-	if (create_source(d))
-		goto fail;
+	return policy_fork_class(status);
+}
 
-	struct sdp_ft *s = su_alloc(tmp, sizeof *s);
-	char *sdp = su_alloc(tmp, SDP_MAX_BYTES);
+static const struct sip_fork_ops push_fork_ops = {
+	.accept = push_accept,
+	.done = push_done,
+	.classify = push_classify,
+};
+
+/* The push INVITE's body: our SDP, and the thumbnail when the item has one, as in the
+ * original INVITE. */
+static int push_body(struct dlv *d, struct cpm_arena *tmp, struct sip_body *body)
+{
+	struct pf *pf = d->pf;
+	struct sdp_ft *s = cpm_arena_alloc(tmp, sizeof *s);
+	char *sdp = cpm_arena_alloc(tmp, SDP_MAX_BYTES);
 	if (!s || !sdp)
-		goto fail;
-	item_sdp(d, s, SDP_DIR_SENDONLY, NULL);
-
-	/* The thumbnail, when the item has one, as in the original INVITE. */
+		return -1;
+	dlv_item_sdp(d, s, SDP_DIR_SENDONLY, NULL);
 	struct mime_part parts[2];
 	size_t nparts = 0;
-	uint8_t *tb = su_alloc(tmp, STORE_THUMB_MAX);
+	uint8_t *tb = cpm_arena_alloc(tmp, STORE_THUMB_MAX);
 	struct store_thumb th;
-	if (tb && store_item_thumb_get(pf->st, it->id, &th, tb, STORE_THUMB_MAX) == 0 && th.len) {
+	if (tb && store_item_thumb_get(pf->st, d->it.id, &th, tb, STORE_THUMB_MAX) == 0 && th.len) {
 		snprintf(s->file_icon, sizeof s->file_icon, "cid:%s", THUMB_CID);
 		memset(parts, 0, sizeof parts);
 		parts[0].headers = cpm_str_c("Content-Type: application/sdp\r\n");
 		parts[0].content_type = cpm_str_c("application/sdp");
-		char *h = su_sprintf(tmp,
-				     "Content-Type: %s\r\nContent-ID: <%s>\r\nContent-Disposition: icon\r\n"
-				     "Content-Transfer-Encoding: base64\r\n",
-				     th.type, THUMB_CID);
+		char *h = cpm_arena_printf(tmp,
+					   "Content-Type: %s\r\nContent-ID: <%s>\r\nContent-Disposition: icon\r\n"
+					   "Content-Transfer-Encoding: base64\r\n",
+					   th.type, THUMB_CID);
 		char *b64 = base64_lines(tmp, th.data, th.len);
 		if (h && b64) {
 			parts[1].headers = cpm_str_c(h);
@@ -504,38 +510,65 @@ static int dlv_start_push(struct pf *pf, const struct store_item *it, const stru
 		}
 	}
 	if (sdp_build_ft(sdp, SDP_MAX_BYTES, s) < 0)
-		goto fail;
-	if (pf_build_body(d->home, sdp, parts, nparts, &d->ct, &d->body, &d->blen))
-		goto fail;
+		return -1;
+	return pf_build_body(tmp, sdp, parts, nparts, body);
+}
 
-	/* The original sender, and who delivers on their behalf. */
-	char *from = su_sprintf(tmp, "<%s>", it->sender);
-	char *hdrs = su_sprintf(tmp, "Referred-By: <%s>\r\nAccept-Contact: *;%s\r\n", it->sender, CPM_FT_ICSI_TAG);
-	if (hdrs && pf->opts->push_asserted_identity)
-		hdrs = su_sprintf(tmp, "%sP-Asserted-Identity: <%s>\r\n", hdrs, it->sender);
-	if (it->conv_id[0])
-		hdrs = su_sprintf(tmp, "%sConversation-ID: %s\r\n", hdrs, it->conv_id);
-	if (it->contrib_id[0])
-		hdrs = su_sprintf(tmp, "%sContribution-ID: %s\r\n", hdrs, it->contrib_id);
-	if (it->irt_contrib_id[0])
-		hdrs = su_sprintf(tmp, "%sInReplyTo-Contribution-ID: %s\r\n", hdrs, it->irt_contrib_id);
-	d->to = su_sprintf(d->home, "<sip:%s>", it->recipient);
-	d->from = su_strdup(d->home, from);
-	d->hdrs = su_strdup(d->home, hdrs);
-	/* Room for every device the user may have: branch structs are nua
-	 * handle magic, so the array never moves. */
-	d->maxbranches = nd > pf->opts->max_devices ? nd : pf->opts->max_devices;
-	d->branches = su_zalloc(d->home, d->maxbranches * sizeof *d->branches);
-	if (!d->from || !d->hdrs || !d->to || !d->branches)
+/* The original sender's headers, and who delivers on their behalf. */
+static char *push_headers(struct pf *pf, const struct store_item *it, struct cpm_arena *tmp)
+{
+	char *hdrs = cpm_arena_printf(tmp, "Referred-By: <%s>\r\nAccept-Contact: *;%s\r\n", it->sender,
+				      CPM_FT_ICSI_TAG);
+	if (hdrs && policy_push_asserted_identity(&pf->cfg))
+		hdrs = cpm_arena_printf(tmp, "%sP-Asserted-Identity: <%s>\r\n", hdrs, it->sender);
+	if (hdrs && it->conv_id[0])
+		hdrs = cpm_arena_printf(tmp, "%sConversation-ID: %s\r\n", hdrs, it->conv_id);
+	if (hdrs && it->contrib_id[0])
+		hdrs = cpm_arena_printf(tmp, "%sContribution-ID: %s\r\n", hdrs, it->contrib_id);
+	if (hdrs && it->irt_contrib_id[0])
+		hdrs = cpm_arena_printf(tmp, "%sInReplyTo-Contribution-ID: %s\r\n", hdrs, it->irt_contrib_id);
+	return hdrs;
+}
+
+static int dlv_start_push(struct pf *pf, const struct store_item *it, const struct loc_device *devs, size_t nd,
+			  uint64_t offset)
+{
+	struct cpm_arena tmp = CPM_ARENA_INIT;
+	struct dlv *d = dlv_new(pf, it, false);
+	struct sip_body body;
+	int rc = -1;
+	if (!d)
+		return -1;
+	d->offset = offset;
+	if (offset)
+		PF_COPY(d->device, devs[0].instance); /* a resume goes to the device that has the start */
+	if (dlv_create_source(d) || push_body(d, &tmp, &body))
+		goto fail;
+	char *from = cpm_arena_printf(&tmp, "<%s>", it->sender);
+	char *to = cpm_arena_printf(&tmp, "<sip:%s>", it->recipient);
+	char *hdrs = push_headers(pf, it, &tmp);
+	if (!from || !to || !hdrs)
+		goto fail;
+	struct sip_request rq = {.to = to, .from = from, .body = &body, .headers = hdrs};
+	struct sip_fork_params fp = {
+		.method = SIP_FORK_INVITE,
+		.request = &rq,
+		.timeout_ms = pf->cfg.invite_timeout * 1000,
+		/* room for every device the user may register while it rings */
+		.max_branches = (unsigned)(nd > pf->cfg.max_devices ? nd : pf->cfg.max_devices),
+		.log_id = d->id,
+	};
+	if (sip_fork_create(&d->fork, pf->sipua, pf->loop, &fp, &push_fork_ops, d))
 		goto fail;
 	d->state = DLV_FORKING;
-	d->timer = su_timer_create(su_root_task(pf->root), pf->opts->invite_timeout * 1000);
-	if (d->timer)
-		su_timer_set(d->timer, invite_timeout, d);
 	log_info("dlv %s: pushing item %s (%s, %" PRIu64 " bytes%s) from %s to %s: %zu device(s)", d->id, it->id,
 		 it->sel.name, it->sel.size, offset ? ", resumed" : "", it->sender, it->recipient, nd);
-	for (size_t i = 0; i < nd; i++)
-		dlv_fork_one(d, &devs[i]);
+	for (size_t i = 0; i < nd; i++) {
+		struct sip_target t;
+		pf_target_of(&devs[i], &t);
+		sip_fork_add(d->fork, &t, devs[i].instance);
+	}
+	sip_fork_start(d->fork);
 	rc = 0;
 	goto out;
 fail:
@@ -543,7 +576,7 @@ fail:
 	d->aborted = true;
 	dlv_free(d);
 out:
-	su_home_deinit(tmp);
+	cpm_arena_free(&tmp);
 	return rc;
 }
 
@@ -589,7 +622,7 @@ static int find_resume(void *arg, const struct store_delivery *r)
 void pf_deliver_new_device(struct pf *pf, const char *aor, const char *instance)
 {
 	struct loc_device devs[64];
-	size_t nd = location_lookup(pf->loc, aor, devs, 64);
+	size_t nd = pf_devices(pf, aor, devs, 64);
 	const struct loc_device *dev = NULL;
 	for (size_t i = 0; i < nd; i++)
 		if (!strcmp(devs[i].instance, instance))
@@ -599,17 +632,15 @@ void pf_deliver_new_device(struct pf *pf, const char *aor, const char *instance)
 	/* Deliveries still ringing the user's other devices: ring this one too
 	 * (the first 2xx wins as in any fork). */
 	for (struct dlv *d = pf->dlvs; d; d = d->next) {
-		if (d->pull || d->state != DLV_FORKING || d->aborted || strcmp(d->aor, aor) || d->offset)
+		if (d->pull || d->state != DLV_FORKING || d->aborted || strcmp(d->aor, aor) || d->offset || !d->fork)
 			continue;
-		bool has = false;
-		for (size_t i = 0; i < d->nbranches; i++)
-			if (!strcmp(d->branches[i].device, instance) && !d->branches[i].final_status)
-				has = true;
-		if (!has) {
-			log_info("dlv %s: device %s registered while item %s rings: forked to it too", d->id, instance,
-				 d->it.id);
-			dlv_fork_one(d, dev);
-		}
+		if (sip_fork_has_device(d->fork, instance))
+			continue;
+		log_info("dlv %s: device %s registered while item %s rings: forked to it too", d->id, instance,
+			 d->it.id);
+		struct sip_target t;
+		pf_target_of(dev, &t);
+		sip_fork_add(d->fork, &t, instance);
 	}
 }
 
@@ -629,322 +660,36 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 	if (r && r->next_at_ms > pf_now_ms())
 		return;
 	struct loc_device devs[64];
-	size_t nd = location_lookup(pf->loc, aor, devs, pf->opts->max_devices < 64 ? pf->opts->max_devices : 64);
+	size_t nd = pf_devices(pf, aor, devs, 64);
 	if (nd == 0)
 		return;
 	unsigned active = 0;
 	for (struct dlv *d = pf->dlvs; d; d = d->next)
 		if (!d->pull && !d->relay_done && !d->aborted && d->state != DLV_ENDING && !strcmp(d->aor, aor))
 			active++;
-	if (active >= pf->opts->delivery_per_device)
+	unsigned room = policy_delivery_room(&pf->cfg, active);
+	if (room == 0)
 		return;
-	static struct kick_ctx k; /* loop thread only */
-	k.pf = pf;
-	k.room = pf->opts->delivery_per_device - active;
-	k.n = 0;
+	/* 64 items are too big for the stack; a kick is rare enough for one malloc. */
+	struct kick_ctx *k = calloc(1, sizeof *k);
+	if (!k)
+		return;
+	k->pf = pf;
+	k->room = room;
 	/* Busy items (being delivered, or finished but not yet deleted) come
 	 * back in the scan and are skipped: ask for enough rows to see past
 	 * them (bounded: at most this many items are busy for one user). */
-	if (store_items_for_recipient(pf->st, aor, 2 * pf->opts->delivery_per_device + k.room, kick_collect, &k) < 0)
-		return;
-	for (size_t i = 0; i < k.n; i++) {
-		struct store_item it = k.items[i];
-		struct resume_ctx rc = {.devs = devs, .nd = nd, .dev = -1};
-		store_deliveries_for_item(pf->st, it.id, find_resume, &rc);
-		if (rc.dev >= 0 && rc.acked < it.sel.size)
-			dlv_start_push(pf, &it, &devs[rc.dev], 1, rc.acked);
-		else
-			dlv_start_push(pf, &it, devs, nd, 0);
-	}
-}
-
-/* ------------------------------------------------- branch responses */
-
-static void on_winner(struct dlv *d, struct ft_leg *b, sip_t const *sip)
-{
-	su_home_t tmp[1] = {SU_HOME_INIT(tmp)};
-	struct mime_part parts[MIME_MAX_PARTS];
-	size_t nparts;
-	struct cpm_str sdp;
-	struct sdp_ft *ans = su_zalloc(tmp, sizeof *ans);
-
-	if (!ans || sipglue_body_sdp(tmp, sip, &sdp, parts, &nparts) || sdp_parse_ft(sdp.p, sdp.len, ans) != SDP_OK ||
-	    ans->port == 0 || ft_relay_set_peer_path(d->relay, FT_LEG_DOWN, ans->path)) {
-		log_info("dlv %s: device %s accepted with an unusable SDP answer; hanging it up", d->id, b->device);
-		b->final_status = 488;
-		ft_leg_bye(b);
-		goto out;
-	}
-	d->winner = b->branch;
-	d->state = DLV_RELAYING;
-	PF_COPY(d->device, b->device);
-	stop_timer(d);
-	log_info("dlv %s: device %s accepted item %s", d->id, b->device, d->it.id);
-	cancel_others(d, b->branch, REASON_ELSEWHERE);
-out:
-	su_home_deinit(tmp);
-}
-
-struct rr_ctx {
-	struct pf *pf;
-	char aor[LOC_MAX_AOR];
-};
-
-static void resume_forgotten(void *arg, int err)
-{
-	struct rr_ctx *c = arg;
-	pf_deliver_kick(c->pf, c->aor, false);
-	free(c);
-}
-
-static void check_all_failed(struct dlv *d)
-{
-	if (d->state != DLV_FORKING)
-		return;
-	for (size_t i = 0; i < d->nbranches; i++)
-		if (!d->branches[i].final_status)
-			return;
-	stop_timer(d);
-	d->state = DLV_ENDING;
-	if (d->range_refused) {
-		/* The device kept no partial: forget the resume point, then send
-		 * the whole file to every device (once the delete is visible). */
-		log_info("dlv %s: device %s cannot resume; the whole file goes next", d->id, d->branches[0].device);
-		d->aborted = true;
-		struct rr_ctx *c = calloc(1, sizeof *c);
-		if (c) {
-			c->pf = d->pf;
-			PF_COPY(c->aor, d->aor);
-			if (store_delivery_del(d->pf->st, d->it.id, d->branches[0].device, resume_forgotten, c))
-				free(c);
+	if (store_items_for_recipient(pf->st, aor, 2 * policy_delivery_room(&pf->cfg, 0) + k->room, kick_collect, k) >= 0)
+		for (size_t i = 0; i < k->n; i++) {
+			struct store_item it = k->items[i];
+			struct resume_ctx rc = {.devs = devs, .nd = nd, .dev = -1};
+			store_deliveries_for_item(pf->st, it.id, find_resume, &rc);
+			if (rc.dev >= 0 && rc.acked < it.sel.size)
+				dlv_start_push(pf, &it, &devs[rc.dev], 1, rc.acked);
+			else
+				dlv_start_push(pf, &it, devs, nd, 0);
 		}
-		dlv_maybe_free(d);
-		return;
-	}
-	log_info("dlv %s: no device took item %s", d->id, d->it.id);
-	retry_schedule(d->pf, d->aor);
-	dlv_maybe_free(d);
-}
-
-static void on_branch_response(struct dlv *d, struct ft_leg *b, int status, const char *phrase, sip_t const *sip)
-{
-	if (status < 200) {
-		if (status > 100)
-			b->got_provisional = true;
-		if (b->cancel_wanted)
-			pf_leg_cancel(b, REASON_ELSEWHERE);
-		return;
-	}
-	if (status < 300) {
-		b->answered = true;
-		b->final_status = status;
-		if (d->state == DLV_FORKING)
-			on_winner(d, b, sip);
-		else
-			ft_leg_bye(b); /* lost the race (RFC 3261 §13.2.2.4) */
-		if (b->final_status >= 300)
-			check_all_failed(d);
-		return;
-	}
-	b->final_status = status;
-	if (d->state != DLV_FORKING)
-		return;
-	log_info("dlv %s: device %s answered %d %s", d->id, b->device, status, phrase ? phrase : "");
-	if (status / 100 == 6) {
-		/* The user said no: the item ends, and the sender is told. */
-		cancel_others(d, b->branch, status == 603 ? REASON_DECLINED : REASON_ELSEWHERE);
-		d->declined = true;
-		stop_timer(d);
-		d->state = DLV_ENDING;
-		d->aborted = true;
-		pf_item_finish(d->pf, &d->it, STORE_NOTIF_FAILED, "declined by the recipient");
-		dlv_maybe_free(d);
-		return;
-	}
-	if (status == 488 && d->offset)
-		d->range_refused = true;
-	check_all_failed(d);
-}
-
-/* ------------------------------------------------------------ PULL */
-
-struct pull_match {
-	const struct sdp_file_selector *sel;
-	struct store_item it;
-	bool found;
-};
-
-static bool sel_matches(const struct sdp_file_selector *s, const struct store_item *it)
-{
-	if (s->has_name && strcmp(s->name, it->sel.name))
-		return false;
-	if (s->has_size && s->size != it->sel.size)
-		return false;
-	if (s->has_type && strcasecmp(s->type, it->sel.type))
-		return false;
-	if (s->has_hash && (!it->sel.has_hash || s->hash_len != 20 || memcmp(s->hash, it->sel.sha1, 20)))
-		return false;
-	return true;
-}
-
-static int pull_collect(void *arg, const struct store_item *it)
-{
-	struct pull_match *m = arg;
-	if (!sel_matches(m->sel, it))
-		return 0;
-	m->it = *it;
-	m->found = true;
-	return 1;
-}
-
-static void pull_reject(nua_handle_t *nh, int status, const char *phrase)
-{
-	nua_respond(nh, status, pf_keep(nh, phrase), TAG_END());
-}
-
-void pf_pull_invite(struct pf *pf, nua_handle_t *nh, sip_t const *sip, const struct sdp_ft *o)
-{
-	char key[LOC_MAX_AOR], rkey[LOC_MAX_AOR], id[STORE_ID_MAX + 8];
-	const url_t *ru = sip->sip_request->rq_url;
-	struct store_item it;
-
-	if (location_aor_key(key, sizeof key, sip->sip_from->a_url->url_user, sip->sip_from->a_url->url_host) ||
-	    location_aor_key(rkey, sizeof rkey, ru->url_user, ru->url_host)) {
-		pull_reject(nh, 400, "Bad From Or Request-URI");
-		return;
-	}
-	if (strcmp(key, rkey)) {
-		/* A pull fetches one's own stored items, addressed to oneself. */
-		pull_reject(nh, 403, "A Pull Must Be Addressed To Your Own Address");
-		return;
-	}
-	if (o->port == 0 || o->setup == SDP_SETUP_PASSIVE || o->setup == SDP_SETUP_HOLDCONN) {
-		pull_reject(nh, 488, "MSRP Offerer Must Be Active (a=setup)");
-		return;
-	}
-	int hr = sipglue_header_value(sip, "Cpm-Item-Id", id, sizeof id);
-	if (hr == -1 || (hr == 0 && !store_id_valid(id))) {
-		pull_reject(nh, 404, "No Such Item");
-		return;
-	}
-	if (hr == 0) {
-		/* Same answer for "not yours" as for "does not exist": no leak. */
-		if (store_item_get(pf->st, id, &it) || strcmp(it.recipient, key) ||
-		    (it.state != STORE_ITEM_STORED && it.state != STORE_ITEM_DELIVERING)) {
-			log_info("pull from %s for item %s: no such item of theirs", key, id);
-			pull_reject(nh, 404, "No Such Item");
-			return;
-		}
-		if (!sel_matches(&o->sel, &it)) {
-			pull_reject(nh, 488, "File Selector Does Not Match The Item");
-			return;
-		}
-	} else {
-		struct pull_match m = {.sel = &o->sel};
-		if (!o->sel.has_hash) {
-			pull_reject(nh, 488, "Pull Needs Cpm-Item-Id Or A sha-1 File Selector");
-			return;
-		}
-		store_items_for_recipient(pf->st, key, 0, pull_collect, &m);
-		if (!m.found) {
-			pull_reject(nh, 404, "No Such Item");
-			return;
-		}
-		it = m.it;
-	}
-	uint64_t offset = 0;
-	if (o->has_file_range) {
-		if (o->range_start < 1 || o->range_start > it.sel.size + (it.sel.size == 0) ||
-		    (o->range_stop && o->range_stop != it.sel.size)) {
-			pull_reject(nh, 488, "File Range Outside The File");
-			return;
-		}
-		offset = o->range_start - 1;
-	}
-	if (pf_item_busy(pf, it.id)) {
-		pull_reject(nh, 486, "Item Is Being Delivered");
-		return;
-	}
-	struct dlv *d = dlv_new(pf, &it, true);
-	if (!d) {
-		pull_reject(nh, 500, "Out Of Memory");
-		return;
-	}
-	d->offset = offset;
-	d->up.kind = PF_H_DLV;
-	d->up.dlv = d;
-	d->up.branch = -1;
-	d->up.nh = nh;
-	nua_handle_bind(nh, &d->up);
-	PF_COPY(d->device, key);
-	if (create_source(d) || ft_relay_set_peer_path(d->relay, FT_LEG_DOWN, o->path)) {
-		d->up.answered = true;
-		nua_respond(nh, 500, "Cannot Open The Item", TAG_END());
-		d->aborted = true;
-		d->state = DLV_ENDING;
-		return; /* freed when the handle terminates */
-	}
-	char *sdp = su_alloc(d->home, SDP_MAX_BYTES);
-	struct sdp_ft *s = su_alloc(d->home, sizeof *s);
-	if (!sdp || !s) {
-		dlv_end(d);
-		return;
-	}
-	item_sdp(d, s, SDP_DIR_SENDONLY, o->file_transfer_id[0] ? o->file_transfer_id : NULL);
-	if (sdp_build_ft(sdp, SDP_MAX_BYTES, s) < 0) {
-		dlv_end(d);
-		return;
-	}
-	bool tcp = sip->sip_via && sip->sip_via->v_protocol && !strncasecmp(sip->sip_via->v_protocol + 8, "TCP", 3);
-	d->up.answered = true;
-	d->state = DLV_RELAYING;
-	nua_respond(nh, SIP_200_OK, SIPTAG_CONTACT_STR(tcp ? pf->contact_tcp : pf->contact_udp),
-		    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
-	log_info("dlv %s: %s pulls item %s (%s, %" PRIu64 " bytes, from byte %" PRIu64 ")", d->id, key, it.id,
-		 it.sel.name, it.sel.size, offset);
-}
-
-/* ------------------------------------------------------- nua events */
-
-void pf_dlv_nua_event(struct pf *pf, struct ft_leg *leg, nua_event_t event, int status, const char *phrase,
-		      nua_handle_t *nh, sip_t const *sip, tagi_t tags[])
-{
-	struct dlv *d = leg->dlv;
-	int cs = -1;
-
-	switch (event) {
-	case nua_r_invite:
-		if (leg->branch >= 0)
-			on_branch_response(d, leg, status, phrase, sip);
-		break;
-	case nua_i_invite:
-		nua_respond(nh, 488, "Re-INVITE Not Supported During File Transfer", TAG_END());
-		break;
-	case nua_i_state:
-		tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
-		if (cs != nua_callstate_terminated)
-			break;
-		if (leg->terminated)
-			break;
-		leg->terminated = true;
-		pf_leg_release(leg);
-		if (!leg->final_status)
-			leg->final_status = 500;
-		if (d->state == DLV_RELAYING && (leg->branch < 0 || leg->branch == d->winner) && !d->relay_done) {
-			/* The device hung up before the end: the relay tells how far
-			 * it got when its connection closes; end now. */
-			log_info("dlv %s: device hung up before the end of item %s", d->id, d->it.id);
-			relay_done(d, FT_RELAY_RECIPIENT_LOST, "the device hung up");
-			return;
-		}
-		if (d->state == DLV_FORKING)
-			check_all_failed(d);
-		else
-			dlv_maybe_free(d);
-		break;
-	default:
-		break;
-	}
+	free(k);
 }
 
 void pf_deliver_abort_item(struct pf *pf, const char *item_id)
@@ -973,4 +718,9 @@ void pf_deliver_destroy_all(struct pf *pf)
 		dlv_free(pf->dlvs);
 	while (pf->retries)
 		retry_clear(pf, pf->retries->aor);
+	while (pf->finishing) {
+		struct pf_finishing *c = pf->finishing;
+		pf->finishing = c->next;
+		free(c);
+	}
 }

@@ -10,6 +10,7 @@
  *              a later issue). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -31,8 +32,8 @@ static void expired_saved(void *arg, int err)
 static void pf_mss_hook(struct pf *pf, const struct store_item *it)
 {
 	char from[1200], dir[1100], to[1200];
-	snprintf(dir, sizeof dir, "%s/mss", pf->opts->data_dir);
-	snprintf(from, sizeof from, "%s/blobs/%s", pf->opts->data_dir, it->id);
+	snprintf(dir, sizeof dir, "%s/mss", pf->data_dir);
+	snprintf(from, sizeof from, "%s/blobs/%s", pf->data_dir, it->id);
 	snprintf(to, sizeof to, "%s/%s", dir, it->id);
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		log_error("item %s expired; cannot create %s: %s", it->id, dir, strerror(errno));
@@ -83,26 +84,35 @@ static void expire_one(struct pf *pf, struct store_item *it)
 	pf_item_finish(pf, it, STORE_NOTIF_FAILED, "expired");
 }
 
-static void tick(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+/* The expiry scan's state, owned by pf (created at start, freed at stop). */
+struct pf_expiry {
+	struct loop_timer *timer;
+	unsigned ticks;
+	struct scan sc; /* too big for the stack */
+};
+
+static void tick(void *arg)
 {
 	struct pf *pf = arg;
-	static struct scan sc; /* loop thread only; too big for the stack */
-	static unsigned ticks;
-	if (++ticks % 60 == 0 && !pf->stopping)
+	struct pf_expiry *e = pf->expiry;
+	if (++e->ticks % 60 == 0 && !pf->stopping)
 		pf_notify_housekeeping(pf);
-	sc.pf = pf;
-	sc.n = 0;
-	if (store_items_expiring_before(pf->st, pf_now_ms(), EXPIRY_PER_TICK, collect, &sc) < 0)
+	e->sc.pf = pf;
+	e->sc.n = 0;
+	if (store_items_expiring_before(pf->st, pf_now_ms(), EXPIRY_PER_TICK, collect, &e->sc) < 0)
 		return;
-	for (unsigned i = 0; i < sc.n; i++)
-		expire_one(pf, &sc.items[i]);
+	for (unsigned i = 0; i < e->sc.n; i++)
+		expire_one(pf, &e->sc.items[i]);
 }
 
 int pf_expiry_start(struct pf *pf)
 {
-	pf->expiry_timer = su_timer_create(su_root_task(pf->root), EXPIRY_TICK_MS);
-	if (!pf->expiry_timer || su_timer_set_for_ever(pf->expiry_timer, tick, pf) < 0) {
+	pf->expiry = calloc(1, sizeof *pf->expiry);
+	if (pf->expiry)
+		pf->expiry->timer = loop_timer_every(pf->loop, EXPIRY_TICK_MS, tick, pf);
+	if (!pf->expiry || !pf->expiry->timer) {
 		log_error("cannot start the expiry timer");
+		pf_expiry_stop(pf);
 		return -1;
 	}
 	return 0;
@@ -110,8 +120,9 @@ int pf_expiry_start(struct pf *pf)
 
 void pf_expiry_stop(struct pf *pf)
 {
-	if (pf->expiry_timer) {
-		su_timer_destroy(pf->expiry_timer);
-		pf->expiry_timer = NULL;
-	}
+	if (!pf->expiry)
+		return;
+	loop_timer_stop(pf->expiry->timer);
+	free(pf->expiry);
+	pf->expiry = NULL;
 }

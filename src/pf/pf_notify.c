@@ -13,15 +13,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <sofia-sip/nua_tag.h>
-#include <sofia-sip/sip_header.h>
-#include <sofia-sip/sip_status.h>
-#include <sofia-sip/su_string.h>
 
 #include "common/log.h"
 #include "cpm/deferred.h"
 #include "cpm/imdn.h"
 #include "cpm/mime.h"
+#include "common/domains.h"
 #include "pf/pf_int.h"
 
 #define IMDN_CTYPE_CPIM "message/cpim"
@@ -30,10 +27,9 @@
 enum msg_purpose { MSG_IMDN, MSG_LIST };
 
 struct pf_msg {
-	enum pf_hkind kind; /* PF_H_MSG: first member (nua handle magic) */
 	struct pf_msg *next, *prev;
 	struct pf *pf;
-	nua_handle_t *nh;
+	struct sip_leg *leg;
 	enum msg_purpose purpose;
 	struct store_notif n; /* MSG_IMDN */
 	unsigned dev_index;   /* MSG_IMDN: which of the target's devices */
@@ -67,10 +63,7 @@ static void msg_unlink(struct pf *pf, struct pf_msg *m)
 static void msg_free(struct pf_msg *m)
 {
 	msg_unlink(m->pf, m);
-	if (m->nh) {
-		nua_handle_bind(m->nh, NULL);
-		nua_handle_destroy(m->nh);
-	}
+	sip_leg_release(m->leg);
 	free(m);
 }
 
@@ -79,7 +72,6 @@ static struct pf_msg *msg_new(struct pf *pf, enum msg_purpose purpose)
 	struct pf_msg *m = calloc(1, sizeof *m);
 	if (!m)
 		return NULL;
-	m->kind = PF_H_MSG;
 	m->pf = pf;
 	m->purpose = purpose;
 	m->next = pf->msgs;
@@ -89,19 +81,20 @@ static struct pf_msg *msg_new(struct pf *pf, enum msg_purpose purpose)
 	return m;
 }
 
-/* Send a MESSAGE on a new handle to one device. 0 or -1 (m freed). */
+static void msg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *sm);
+
+/* Send a MESSAGE to one device. 0 or -1 (m freed). */
 static int msg_send(struct pf_msg *m, const struct loc_device *dev, const char *from, const char *to,
 		    const char *ctype, const char *body, size_t len)
 {
-	struct pf *pf = m->pf;
-	m->nh = nua_handle(pf->nua, m, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(from), TAG_END());
-	if (!m->nh) {
+	struct sip_body b = {.content_type = ctype, .data = body, .len = len};
+	struct sip_request rq = {.to = to, .from = from, .body = &b};
+	struct sip_target t;
+	pf_target_of(dev, &t);
+	if (sip_leg_message(m->pf->sipua, &rq, &t, msg_event, m, &m->leg)) {
 		msg_free(m);
 		return -1;
 	}
-	sip_payload_t *pl = sip_payload_create(nua_handle_home(m->nh), body, (isize_t)len);
-	nua_message(m->nh, NUTAG_URL(dev->contact), NUTAG_PROXY(dev->flow), SIPTAG_CONTENT_TYPE_STR(ctype),
-		    SIPTAG_PAYLOAD(pl), TAG_END());
 	return 0;
 }
 
@@ -154,7 +147,9 @@ static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned d
 	int len = imdn_build_cpim(body, sizeof body, from, to, wrapper, now, &note);
 	if (len < 0) {
 		log_error("notification %s: cannot build the IMDN (bad id or address?): dropped", n->id);
-		store_notif_del(pf->st, n->id, NULL, NULL);
+		/* Dropping it cannot be undone anyway; a failure leaves it for the next try. */
+		pf_store_queued(store_notif_del(pf->st, n->id, pf_store_logged, "delete of an unbuildable notification"),
+				"delete of an unbuildable notification");
 		return;
 	}
 	struct pf_msg *m = msg_new(pf, MSG_IMDN);
@@ -192,13 +187,13 @@ void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif
 		return;
 	c->pf = pf;
 	pf_random_id(c->n.id);
-	if (pf_aor_key_of_uri(it->sender, c->n.target, sizeof c->n.target)) {
+	if (sip_uri_aor_key(it->sender, c->n.target, sizeof c->n.target)) {
 		log_warn("item %s: sender %s has no usable address: no notification", it->id, it->sender);
 		free(c);
 		return;
 	}
 	const char *at = strrchr(c->n.target, '@');
-	if (!at || !cpmd_is_our_domain(pf->opts, at + 1, strlen(at + 1))) {
+	if (!at || !domain_set_has(&pf->cfg.domains, at + 1, strlen(at + 1))) {
 		/* Not a user of ours: we could never reach their devices (a
 		 * notification towards another domain is the sending side's PF's
 		 * business), so do not keep one for ever. */
@@ -233,7 +228,9 @@ static int housekeep_one(void *arg, const struct store_notif *n)
 	if (n->created_at_ms < h->drop_before) {
 		log_warn("notification %s (%s for %s) dropped: %s has not been reachable for too long", n->id,
 			 n->kind == STORE_NOTIF_DELIVERED ? "delivered" : "failed", n->imdn_msgid, n->target);
-		store_notif_del(h->pf->st, n->id, NULL, NULL);
+		/* A failed delete is tried again at the next housekeeping. */
+		pf_store_queued(store_notif_del(h->pf->st, n->id, pf_store_logged, "delete of an old notification"),
+				"delete of an old notification");
 		return 0;
 	}
 	struct loc_device dev;
@@ -244,7 +241,7 @@ static int housekeep_one(void *arg, const struct store_notif *n)
 
 void pf_notify_housekeeping(struct pf *pf)
 {
-	struct hk h = {pf, pf_now_ms() - 2 * (int64_t)pf->opts->store_max_expiry * 1000};
+	struct hk h = {pf, policy_notif_drop_before(&pf->cfg, pf_now_ms())};
 	/* Oldest first and bounded: the ones past their time, and a retry of
 	 * the oldest waiting ones (notif_try skips those without a device). */
 	store_notifs_created_before(pf->st, INT64_MAX, NOTIF_HOUSEKEEPING_MAX, housekeep_one, &h);
@@ -279,7 +276,7 @@ static int list_collect(void *arg, const struct store_item *it)
 	return c->n == DEFERRED_LIST_MAX;
 }
 
-char *pf_deferred_list_body(struct pf *pf, su_home_t *home, const char *aor_key, const struct store_item *only,
+char *pf_deferred_list_body(struct pf *pf, struct cpm_arena *a, const char *aor_key, const struct store_item *only,
 			    size_t *len)
 {
 	struct list_ctx c = {.pf = pf};
@@ -321,7 +318,7 @@ char *pf_deferred_list_body(struct pf *pf, su_home_t *home, const char *aor_key,
 		}
 		cap += 3 * sizeof x->name + 1024 + x->thumb_len * 4 / 3 + 8;
 	}
-	out = su_alloc(home, cap);
+	out = cpm_arena_alloc(a, cap);
 	if (!out)
 		goto out;
 	int n = deferred_build(out, cap, d, c.n);
@@ -340,7 +337,7 @@ out:
 
 void pf_notify_deferred_list(struct pf *pf, const char *aor_key, const char *instance, const struct store_item *only)
 {
-	su_home_t home[1] = {SU_HOME_INIT(home)};
+	struct cpm_arena a = CPM_ARENA_INIT;
 	struct loc_device devs[16];
 	size_t nd = location_lookup(pf->loc, aor_key, devs, 16);
 	size_t len = 0;
@@ -350,7 +347,7 @@ void pf_notify_deferred_list(struct pf *pf, const char *aor_key, const char *ins
 		if (instance && strcmp(devs[i].instance, instance))
 			continue;
 		if (!body) {
-			body = pf_deferred_list_body(pf, home, aor_key, only, &len);
+			body = pf_deferred_list_body(pf, &a, aor_key, only, &len);
 			if (!body || len <= strlen(CPM_DEFERRED_MAGIC) + 2)
 				break; /* nothing waiting (the list has no item) */
 		}
@@ -360,57 +357,62 @@ void pf_notify_deferred_list(struct pf *pf, const char *aor_key, const char *ins
 		if (m && msg_send(m, &devs[i], uri, uri, CPM_DEFERRED_CTYPE, body, len) == 0)
 			log_info("deferred list for %s sent to device %s", aor_key, devs[i].instance);
 	}
-	su_home_deinit(home);
+	cpm_arena_free(&a);
 }
 
 /* ------------------------------------------------------- MESSAGE in */
 
-void pf_on_message(struct pf *pf, nua_handle_t *nh, sip_t const *sip)
+void pf_on_message(void *arg, struct sip_leg *leg, const struct sip_msg *m)
 {
-	su_home_t home[1] = {SU_HOME_INIT(home)};
+	struct pf *pf = arg;
+	struct cpm_arena a = CPM_ARENA_INIT;
 	char key[LOC_MAX_AOR];
-	const char *ct = sip && sip->sip_content_type ? sip->sip_content_type->c_type : NULL;
+	struct cpm_str ct = sip_msg_content_type(m);
+	struct sip_addr from, to;
 
-	if (!pf->st || !ct || !su_casematch(ct, CPM_DEFERRED_QUERY_CTYPE)) {
-		nua_respond(nh, 501, "Standalone Messages Not Supported", NUTAG_WITH_THIS(pf->nua), TAG_END());
+	if (!pf->st || !cpm_str_caseeq(ct, CPM_DEFERRED_QUERY_CTYPE)) {
+		sip_leg_respond(leg, 501, "Standalone Messages Not Supported", NULL);
 		goto out;
 	}
 	/* The list of a user's own items: From must be that user (and the
 	 * MESSAGE is addressed to them). With SIP authentication in front,
 	 * From is the authenticated identity. */
-	if (!sip->sip_from || !sip->sip_to ||
-	    location_aor_key(key, sizeof key, sip->sip_from->a_url->url_user, sip->sip_from->a_url->url_host)) {
-		nua_respond(nh, 400, "Bad From", NUTAG_WITH_THIS(pf->nua), TAG_END());
+	if (sip_msg_from(m, &from) || sip_msg_to(m, &to) || location_aor_key(key, sizeof key, from.user, from.host)) {
+		sip_leg_respond(leg, 400, "Bad From", NULL);
 		goto out;
 	}
 	char tkey[LOC_MAX_AOR];
-	if (location_aor_key(tkey, sizeof tkey, sip->sip_to->a_url->url_user, sip->sip_to->a_url->url_host) ||
-	    strcmp(key, tkey)) {
-		nua_respond(nh, 403, "Only Your Own Deferred Items", NUTAG_WITH_THIS(pf->nua), TAG_END());
+	if (location_aor_key(tkey, sizeof tkey, to.user, to.host) || strcmp(key, tkey)) {
+		sip_leg_respond(leg, 403, "Only Your Own Deferred Items", NULL);
 		goto out;
 	}
 	size_t len = 0;
-	char *body = pf_deferred_list_body(pf, home, key, NULL, &len);
+	char *body = pf_deferred_list_body(pf, &a, key, NULL, &len);
 	if (!body) {
-		nua_respond(nh, 500, "Cannot List Deferred Items", NUTAG_WITH_THIS(pf->nua), TAG_END());
+		sip_leg_respond(leg, 500, "Cannot List Deferred Items", NULL);
 		goto out;
 	}
 	log_info("deferred list for %s requested", key);
-	nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(pf->nua), SIPTAG_CONTENT_TYPE_STR(CPM_DEFERRED_CTYPE),
-		    SIPTAG_PAYLOAD_STR(pf_keep(nh, body)), TAG_END());
+	struct sip_body b = {.content_type = CPM_DEFERRED_CTYPE, .data = body, .len = len};
+	struct sip_respond_opts o = {.body = &b};
+	sip_leg_respond(leg, 200, NULL, &o);
 out:
-	nua_handle_destroy(nh);
-	su_home_deinit(home);
+	cpm_arena_free(&a);
 }
 
-void pf_msg_nua_event(struct pf *pf, struct pf_msg *m, nua_event_t event, int status, nua_handle_t *nh)
+static void msg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *sm)
 {
-	if (event != nua_r_message || status < 200)
+	struct pf_msg *m = owner;
+	struct pf *pf = m->pf;
+	if (ev == SIP_LEG_PROGRESS)
 		return;
+	int status = ev == SIP_LEG_ANSWERED || ev == SIP_LEG_FAILED ? (sm ? sip_msg_status(sm) : 500) : 500;
 	if (m->purpose == MSG_IMDN) {
 		if (status < 300) {
 			log_info("notification %s: accepted by %s (%d)", m->n.id, m->n.target, status);
-			store_notif_del(pf->st, m->n.id, NULL, NULL);
+			/* A failed delete sends the notification again later: at-least-once. */
+			pf_store_queued(store_notif_del(pf->st, m->n.id, pf_store_logged, "delete of a sent notification"),
+					"delete of a sent notification");
 		} else {
 			struct store_notif n = m->n;
 			unsigned next = m->dev_index + 1;

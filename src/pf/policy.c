@@ -1,9 +1,37 @@
-/* Policy decisions (see policy.h). */
+/* Policy decisions (policy.h; the table is docs/internals/policy.md). Every rule an operator
+ * could want to change is here, and pf asks:
+ *
+ *   policy_check_offer        pf.c, a new file-transfer INVITE: what a push offer must carry
+ *                             (RFC 5547), the file range of a resumed upload, --max-file-size.
+ *   policy_max_file_size      pf.c / pf_defer.c, creating a relay: the limit on the bytes.
+ *   policy_unreachable        pf.c: the answer when nobody can take the file and it is not
+ *                             deferred (no device, invitation timer, every device unavailable).
+ *   policy_fork_class         the classify callback of every fork pf starts (live transfer,
+ *                             push delivery): 6xx ends it, "device not there", real answer.
+ *   policy_user               everywhere pf needs a user's settings (pf_prefs.c): operator
+ *                             defaults < the user's stored preference < the operator's switch.
+ *   policy_parse_user_pref,   pf_prefs.c at start-up: --user-pref AOR:KEY=VALUE.
+ *   policy_new_prefs,
+ *   policy_apply_user_pref
+ *   policy_may_defer          pf.c / pf_defer.c: whether cpmd takes the file itself (no device,
+ *                             no answer, the device's leg lost mid-transfer).
+ *   policy_keep_partial       pf_defer.c, the sender left mid-upload: keep a resumable partial?
+ *   policy_expiry             pf.c, a new transfer: when its stored copy (or partial) expires.
+ *   policy_retry_delay        pf_deliver.c: back-off before retrying a user's deliveries.
+ *   policy_delivery_room      pf_deliver.c, pf_deliver_kick: deliveries that may start now.
+ *   policy_push_asserted_identity  pf_deliver.c: P-Asserted-Identity on push INVITEs.
+ *   policy_notif_drop_before  pf_notify.c, housekeeping: when an undeliverable IMDN is dropped.
+ *
+ * Pure: no I/O, no clock, no store, no allocation. Every function behaves exactly as the code
+ * it was moved from (the e2e tests check the wire); where that code would have overflowed on
+ * a configuration cpmd's option checks never allow, the result saturates instead. */
 #include "pf/policy.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "sipua/location.h"
 
 static void set(struct pf_verdict *v, int status, const char *phrase)
 {
@@ -12,9 +40,13 @@ static void set(struct pf_verdict *v, int status, const char *phrase)
 	v->warning[0] = '\0';
 }
 
-void policy_check_offer(const struct cpmd_options *opts, const struct sdp_ft *o, struct pf_verdict *v)
+/* ---- the offer ------------------------------------------------------------------------- */
+
+void policy_check_offer(const struct pf_config *c, const struct sdp_ft *o, struct pf_verdict *v)
 {
 	memset(v, 0, sizeof *v);
+	/* RFC 5547 §6: a file transfer is an MSRP stream with a=file-selector; without one this
+	 * is some other MSRP use (a chat session), which we do not serve. */
 	if (!o->has_selector) {
 		set(v, 488, "No File Selector");
 		return;
@@ -24,31 +56,35 @@ void policy_check_offer(const struct cpmd_options *opts, const struct sdp_ft *o,
 		return;
 	}
 	if (o->dir == SDP_DIR_RECVONLY) {
-		/* RFC 5547 pull: retrieving stored files arrives with store-and-forward. */
+		/* RFC 5547 pull: pf routes it to the store before asking; here there is none. */
 		set(v, 488, "File Pull Not Available");
 		return;
 	}
 	if (o->dir != SDP_DIR_SENDONLY) {
+		/* RFC 5547 §8: the offerer of a push is sendonly (none given = sendrecv: not a push). */
 		set(v, 488, "File Transfer Offer Must Be sendonly");
 		return;
 	}
 	if (!o->sel.has_name || !o->sel.has_size || !o->sel.has_type) {
+		/* The recipient's device decides on name, size and type (RFC 5547 §6), and
+		 * store-and-forward needs the size to check what arrives. */
 		set(v, 488, "Incomplete File Selector (name, size and type required)");
 		return;
 	}
 	if (o->sel.has_hash && (strcmp(o->sel.hash_alg, "sha-1") != 0 || o->sel.hash_len != 20)) {
+		/* RFC 5547 §6 registers sha-1 only; the relay checks the bytes against it. */
 		set(v, 488, "Unsupported File Hash (sha-1 only)");
 		return;
 	}
 	if (o->setup == SDP_SETUP_PASSIVE || o->setup == SDP_SETUP_HOLDCONN) {
-		/* cpmd is always the passive MSRP end (it has the public address). */
+		/* cpmd is always the passive MSRP end (it has the public address; RFC 6135). */
 		set(v, 488, "MSRP Offerer Must Be Active (a=setup)");
 		return;
 	}
 	if (o->has_file_range) {
-		/* A resumed upload (RFC 5547 §6, standards.md §2.4): the rest of
-		 * the file, from a byte inside it to its end; the hash proves it
-		 * is the same file. pf_defer.c matches it to a kept partial. */
+		/* A resumed upload (RFC 5547 §6, standards.md §2.4): the rest of the file, from a
+		 * byte inside it to its end; the hash proves it is the same file. pf_defer.c
+		 * matches it to a kept partial. (A 0-byte file has no byte to start from.) */
 		if (o->range_start < 1 || o->range_start > o->sel.size ||
 		    (o->range_stop != 0 && o->range_stop != o->sel.size)) {
 			set(v, 488, "File Range Outside The File (must be START-SIZE)");
@@ -59,38 +95,224 @@ void policy_check_offer(const struct cpmd_options *opts, const struct sdp_ft *o,
 			return;
 		}
 	}
-	/* 488 rather than 413: 413 is about the SIP body, and RFC 4975 §8.6
-	 * points to 488 for media the answerer will not accept. The phrase and
-	 * a Warning name the limit so a human sees why. */
-	if (opts->max_file_size && o->sel.size > opts->max_file_size) {
+	/* 488 rather than 413: 413 is about the SIP body, and RFC 4975 §8.6 points to 488 for
+	 * media the answerer will not accept. The phrase and a Warning (RFC 3261 §20.43, code
+	 * 399 "miscellaneous") name the limit so a human sees why. 0 = no limit. */
+	if (c->max_file_size && o->sel.size > c->max_file_size) {
 		v->status = 488;
-		snprintf(v->phrase, sizeof v->phrase, "File Too Large (max %" PRIu64 " bytes)", opts->max_file_size);
+		snprintf(v->phrase, sizeof v->phrase, "File Too Large (max %" PRIu64 " bytes)", c->max_file_size);
 		snprintf(v->warning, sizeof v->warning,
 			 "399 cpmd \"file size %" PRIu64 " exceeds the maximum of %" PRIu64 " bytes\"", o->sel.size,
-			 opts->max_file_size);
+			 c->max_file_size);
 		return;
 	}
 }
 
-void policy_unreachable(const struct cpmd_options *opts, enum pf_unreachable_why why, struct pf_verdict *v)
+uint64_t policy_max_file_size(const struct pf_config *c)
 {
-	(void)opts;
+	/* The offer check trusts the declared size; the relay enforces the same limit on the
+	 * bytes (docs/ARCHITECTURE.md §5). */
+	return c->max_file_size;
+}
+
+/* ---- the recipient cannot take the file ------------------------------------------------ */
+
+void policy_unreachable(const struct pf_config *c, enum pf_unreachable_why why, struct pf_verdict *v)
+{
+	(void)c;
+	/* 480 (RFC 3261 §21.4.18): the user exists but cannot be reached now. The phrase says
+	 * why, for logs and for a human reading the sender's output. */
 	switch (why) {
 	case PF_NO_DEVICE:
 		set(v, 480, "Temporarily Unavailable (no device registered)");
-		break;
+		return;
 	case PF_NO_ANSWER:
 		set(v, 480, "Temporarily Unavailable (no answer)");
-		break;
+		return;
 	case PF_ALL_UNAVAILABLE:
 		set(v, 480, "Temporarily Unavailable");
-		break;
+		return;
 	}
+	set(v, 480, "Temporarily Unavailable"); /* not reached: every enum value is above */
 }
 
-int policy_is_unavailable_status(int status)
+enum sip_fork_class policy_fork_class(int status)
 {
-	/* 408/480: RFC 3261 "not there"; 503 and 5xx from our own stack mean
-	 * the flow to the device is gone; 487 here is our own no-answer CANCEL. */
-	return status == 408 || status == 480 || status == 487 || status == 404 || status >= 500;
+	/* RFC 3261 §16.7 step 5 / §21.6: a 6xx is definitive for every device of the user (603:
+	 * the user said no); it ends the fork and is never deferred. */
+	if (status / 100 == 6)
+		return SIP_FORK_ENDS;
+	/* 408/480: RFC 3261 "not there"; 404: the device no longer knows the user (a stale
+	 * binding); 487: our own CANCEL at the invitation timer; 5xx from our own stack mean the
+	 * flow to the device is gone. Such a branch is no answer: when every branch is one, the
+	 * recipient is unreachable (policy_unreachable or deferral). */
+	if (status == 408 || status == 480 || status == 487 || status == 404 || status >= 500)
+		return SIP_FORK_UNAVAILABLE;
+	return SIP_FORK_ANSWER;
+}
+
+/* ---- the user's settings under the operator's (design §6) ------------------------------ */
+
+void policy_user(const struct pf_config *c, const struct store_prefs *stored, struct pf_user_policy *out)
+{
+	/* Operator defaults: deferral on (store-and-forward is the service), method and
+	 * on-expiry as configured. */
+	out->defer = true;
+	out->method = c->default_method;
+	out->on_expiry = c->default_on_expiry;
+	/* The user's preference over the defaults: all three fields of the record. */
+	if (stored) {
+		out->defer = stored->defer;
+		out->method = stored->method;
+		out->on_expiry = stored->on_expiry;
+	}
+	/* Design §6: the service provider's policy over the user's preference. */
+	if (!c->defer)
+		out->defer = false;
+}
+
+/* Copies n bytes of s into out[cap] with a NUL; -1 when it does not fit. */
+static int copy_n(char *out, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap)
+		return -1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int policy_parse_user_pref(const char *spec, char *aor_key, size_t cap, char *key, size_t kcap, char *val,
+			   size_t vcap)
+{
+	/* "sip:bob@example.com:method=pull" or "bob@example.com:method=pull". The last ':' ends
+	 * the AOR, so the "sip:" scheme needs no special case there. */
+	const char *colon = strrchr(spec, ':');
+	const char *eq = strchr(colon ? colon : spec, '=');
+	const char *a = spec;
+	char aor[LOC_MAX_AOR], k[LOC_MAX_AOR];
+
+	if (!colon || !eq)
+		return -1;
+	if (!strncmp(a, "sip:", 4))
+		a += 4;
+	if (colon < a) /* "sip:bob=x": the only ':' is the scheme's */
+		return -1;
+	size_t al = (size_t)(colon - a), kl = (size_t)(eq - colon - 1), vl = strlen(eq + 1);
+	if (al == 0 || al >= sizeof aor || kl == 0 || kl >= POLICY_PREF_TOKEN_MAX || vl >= POLICY_PREF_TOKEN_MAX)
+		return -1;
+	memcpy(aor, a, al);
+	aor[al] = '\0';
+	char *at = strchr(aor, '@');
+	if (!at)
+		return -1;
+	*at = '\0';
+	/* The same canonical key as the registrar and pf use (host lower-cased, user as is:
+	 * RFC 3261 §19.1.4), or the preference would name nobody. */
+	if (location_aor_key(k, sizeof k, aor, at + 1))
+		return -1;
+	if (copy_n(aor_key, cap, k, strlen(k)) || copy_n(key, kcap, colon + 1, kl) || copy_n(val, vcap, eq + 1, vl))
+		return -1;
+	return 0;
+}
+
+int policy_apply_user_pref(struct store_prefs *p, const char *key, const char *val)
+{
+	if (!strcmp(key, "defer") && (!strcmp(val, "on") || !strcmp(val, "off")))
+		p->defer = !strcmp(val, "on");
+	else if (!strcmp(key, "method") && (!strcmp(val, "push") || !strcmp(val, "pull")))
+		p->method = !strcmp(val, "pull") ? STORE_METHOD_PULL : STORE_METHOD_PUSH;
+	else if (!strcmp(key, "on-expiry") && (!strcmp(val, "discard") || !strcmp(val, "keep")))
+		p->on_expiry = !strcmp(val, "keep") ? STORE_EXPIRY_KEEP : STORE_EXPIRY_DISCARD;
+	else
+		return -1;
+	return 0;
+}
+
+void policy_new_prefs(const struct pf_config *c, const char *aor_key, struct store_prefs *out)
+{
+	/* The user's defaults, but defer = true whatever --defer says: the record is the
+	 * user's wish, and the operator's switch is applied when it is read (policy_user), so
+	 * turning --defer on again does not leave users who set something else opted out. */
+	memset(out, 0, sizeof *out);
+	snprintf(out->aor, sizeof out->aor, "%s", aor_key);
+	out->defer = true;
+	out->method = c->default_method;
+	out->on_expiry = c->default_on_expiry;
+}
+
+/* ---- store-and-forward ------------------------------------------------------------------ */
+
+bool policy_may_defer(const struct pf_config *c, const struct pf_user_policy *up, bool has_size)
+{
+	/* Without a declared size the stored file could not be checked for completeness
+	 * (store-and-forward.md §1). up->defer already holds the operator's switch when it
+	 * comes from policy_user; c->defer is checked again so that no caller can bypass it. */
+	return has_size && c->defer && up->defer;
+}
+
+bool policy_keep_partial(const struct pf_config *c, bool has_hash, uint64_t bytes, uint64_t size)
+{
+	(void)c;
+	/* A resume is matched by (sender, selector with sha-1) and the whole file's sha-1 is
+	 * checked at the end (store-and-forward.md §5): without a hash nothing could resume it.
+	 * No byte: nothing to keep; every byte: it is complete, not partial. */
+	return has_hash && bytes > 0 && bytes < size;
+}
+
+/* now_ms + s seconds, saturating (no signed overflow, whatever the configuration). */
+static int64_t add_seconds(int64_t now_ms, uint64_t s)
+{
+	if (s > (uint64_t)INT64_MAX / 1000)
+		return INT64_MAX;
+	int64_t d = (int64_t)s * 1000;
+	return now_ms > INT64_MAX - d ? INT64_MAX : now_ms + d;
+}
+
+int64_t policy_expiry(const struct pf_config *c, int64_t now_ms, uint64_t requested_s)
+{
+	/* store-and-forward.md §6: created + min(Cpm-Expires, --store-max-expiry), or
+	 * + --store-default-expiry when the sender asked nothing (0 = nothing asked). The
+	 * default is capped too (cpmd refuses default > max; this holds anyway). */
+	uint64_t s = requested_s ? requested_s : c->store_default_expiry;
+	if (s > c->store_max_expiry)
+		s = c->store_max_expiry;
+	return add_seconds(now_ms, s);
+}
+
+unsigned policy_retry_delay(const struct pf_config *c, unsigned retries)
+{
+	/* Exponential back-off (store-and-forward.md §3: 10 s, doubling, max 10 min): a device
+	 * that is away stays away for a while, and each retry forks to every device. A device
+	 * that registers again triggers an attempt at once anyway (pf_deliver_kick). */
+	uint64_t max = c->delivery_retry_max, d = c->delivery_retry_min;
+	if (d == 0)
+		return 0; /* doubling 0 stays 0 (cpmd's options require MIN >= 1) */
+	for (unsigned i = 0; i < retries && d < max; i++)
+		d *= 2; /* d < max <= UINT_MAX before, so it cannot overflow 64 bits */
+	if (d > max)
+		d = max; /* also MIN > MAX: MAX */
+	return (unsigned)d;
+}
+
+unsigned policy_delivery_room(const struct pf_config *c, unsigned active)
+{
+	/* Each delivery forks to every device of the user, so a per-user bound is also the
+	 * bound per device (--delivery-per-device). */
+	return active >= c->delivery_per_device ? 0 : c->delivery_per_device - active;
+}
+
+bool policy_push_asserted_identity(const struct pf_config *c)
+{
+	/* RFC 3325: only within a trust domain that the operator vouches for; Referred-By alone
+	 * otherwise (store-and-forward.md §3). */
+	return c->push_asserted_identity;
+}
+
+int64_t policy_notif_drop_before(const struct pf_config *c, int64_t now_ms)
+{
+	/* store-and-forward.md §7: a sender unreachable for twice the longest lifetime of an
+	 * item will not come back for this notification; keeping it for ever would let the
+	 * table grow without bound. Saturating, like add_seconds. */
+	int64_t d = 2 * (int64_t)c->store_max_expiry * 1000; /* <= 2 * UINT_MAX * 1000: fits */
+	return now_ms < INT64_MIN + d ? INT64_MIN : now_ms - d;
 }

@@ -1,13 +1,25 @@
-/* Service-provider policy decisions, kept in one place so that later
- * capabilities (store-and-forward, per-user preferences) change them here
- * and nowhere else. */
+/* policy — every decision an operator could want to change, as pure functions of the
+ * configuration (struct pf_config) and the facts of the case. The rest of pf asks here and
+ * nowhere else decides: size limits, what an offer must carry, whether to defer and what to
+ * answer when the recipient cannot take a file, how a fork branch's failure counts, expiry,
+ * retry back-off, delivery concurrency, notification lifetime, and the precedence of the
+ * operator's settings over a user's preferences (design §6).
+ * No I/O, no store, no clock: the caller passes "now" and the facts it holds (stored
+ * preference, bytes received, deliveries in flight...). Unit-tested in
+ * tests/unit/test_policy.c; the table of decisions is docs/internals/policy.md. */
 #ifndef CPMD_PF_POLICY_H
 #define CPMD_PF_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cpm/sdp.h"
-#include "cpmd/options.h"
+#include "pf/pf_config.h"
+#include "sipua/fork.h"
+#include "store/store.h"
+
+/* ---- the offer ------------------------------------------------------------------------- */
 
 struct pf_verdict {
 	int status;          /* 0 = accept, else the SIP final response */
@@ -15,18 +27,92 @@ struct pf_verdict {
 	char warning[256];   /* Warning header value, or "" */
 };
 
-/* Validate a push file-transfer offer against the RFC 5547 rules we need and
- * the operator's limits. */
-void policy_check_offer(const struct cpmd_options *opts, const struct sdp_ft *offer, struct pf_verdict *v);
+/* Validate a push file-transfer offer against the RFC 5547 rules we need and the
+ * operator's limits. v->status 0: accepted. (A pull, recvonly, is routed to the store by pf
+ * before it asks; one that reaches here is refused: there is no store.) */
+void policy_check_offer(const struct pf_config *c, const struct sdp_ft *offer, struct pf_verdict *v);
 
-/* What to answer the sender when the recipient cannot take the file now:
- * no device registered, or every device answered 480/408/no answer.
- * Today: 480. Store-and-forward will turn this into "defer". */
+/* The byte limit the relay enforces on what the sender actually sends (a sender that
+ * declared less than it sends gets MSRP 413): the same limit as the offer check. 0 = none. */
+uint64_t policy_max_file_size(const struct pf_config *c);
+
+/* ---- the recipient cannot take the file ------------------------------------------------ */
+
+/* What to answer the sender when the recipient cannot take the file now and it is not
+ * deferred. Always a final response (v->status != 0), no Warning. */
 enum pf_unreachable_why { PF_NO_DEVICE, PF_NO_ANSWER, PF_ALL_UNAVAILABLE };
-void policy_unreachable(const struct cpmd_options *opts, enum pf_unreachable_why why, struct pf_verdict *v);
+void policy_unreachable(const struct pf_config *c, enum pf_unreachable_why why, struct pf_verdict *v);
 
-/* Is this branch failure "the device is not there" (as opposed to a real
- * answer such as 486 or 603)? */
-int policy_is_unavailable_status(int status);
+/* How a fork branch's final failure counts (sipua's fork engine asks through its classify
+ * callback, for live transfers and deliveries alike): 6xx ends the fork (the user's answer
+ * for every device); 404/408/480/487 and 5xx (and anything >= 700) mean "the device is not
+ * there"; every other status (3xx, the other 4xx) is a real answer. A status < 300 is not a
+ * failure and is never asked; it returns SIP_FORK_ANSWER. */
+enum sip_fork_class policy_fork_class(int status);
+
+/* ---- the user's settings under the operator's (design §6) ------------------------------ */
+
+/* The user's effective settings: the operator's defaults, the user's stored preference over
+ * them (stored may be NULL: the user has none), and the operator's switches over both
+ * (--defer off switches deferral off for everyone, whatever the user stored). */
+struct pf_user_policy {
+	bool defer;
+	enum store_method method;
+	enum store_on_expiry on_expiry;
+};
+void policy_user(const struct pf_config *c, const struct store_prefs *stored, struct pf_user_policy *out);
+
+/* --user-pref, in three steps (the store I/O between them is pf's):
+ *  1. policy_parse_user_pref splits one "AOR:KEY=VALUE" (AOR with or without a leading
+ *     "sip:"; the LAST ':' ends the AOR, the first '=' after it ends KEY) into the canonical
+ *     AOR key "user@host" (host lower-cased, location_aor_key), KEY and VALUE. 0, or -1 when
+ *     malformed: no ':' or no '=' after it, an empty AOR or KEY, no '@', an empty user or
+ *     host, an AOR of LOC_MAX_AOR bytes or more, a KEY or VALUE of POLICY_PREF_TOKEN_MAX
+ *     bytes or more, or a buffer too small for what it must hold. KEY and VALUE are not
+ *     checked here.
+ *  2. pf reads the user's stored record; when there is none it starts from
+ *     policy_new_prefs.
+ *  3. policy_apply_user_pref applies KEY=VALUE to that record: defer=on|off,
+ *     method=push|pull, on-expiry=discard|keep (exact, lower-case). 0, or -1 for an unknown
+ *     KEY or a bad VALUE (p is then unchanged). pf writes the record back. */
+#define POLICY_PREF_TOKEN_MAX 32 /* size of the KEY and VALUE buffers (including the NUL) */
+int policy_parse_user_pref(const char *spec, char *aor_key, size_t cap, char *key, size_t kcap, char *val,
+			   size_t vcap);
+int policy_apply_user_pref(struct store_prefs *p, const char *key, const char *val);
+/* The record a user's first --user-pref starts from: aor = aor_key, the operator's default
+ * method and on-expiry, and defer = true even when the operator's --defer is off (the record
+ * holds the user's wish; policy_user applies the operator's switch when it is read). */
+void policy_new_prefs(const struct pf_config *c, const char *aor_key, struct store_prefs *out);
+
+/* ---- store-and-forward ------------------------------------------------------------------ */
+
+/* May this transfer be deferred? up = the recipient's policy (policy_user); has_size = the
+ * offer declares the file's size (a file of unknown size cannot be checked, so it is never
+ * stored). Whether pf has a store at all is the caller's fact: no store, no deferral. */
+bool policy_may_defer(const struct pf_config *c, const struct pf_user_policy *up, bool has_size);
+
+/* An upload that ended before its last byte (the sender left): is what came kept as a
+ * resumable partial? Only when a resume could use it: the offer had a sha-1 (a resume is
+ * matched and checked by it) and some but not all bytes came. */
+bool policy_keep_partial(const struct pf_config *c, bool has_hash, uint64_t bytes, uint64_t size);
+
+/* expires_at (ms) for an item created at now_ms, from the sender's Cpm-Expires (0 = none):
+ * the default when none, capped at the maximum. */
+int64_t policy_expiry(const struct pf_config *c, int64_t now_ms, uint64_t requested_s);
+
+/* Seconds before the next delivery attempt to a user. retries = how many retries were
+ * already scheduled since the user's last success or fresh device (0 when the first attempt
+ * just failed): --delivery-retry MIN doubled that many times, capped at MAX. */
+unsigned policy_retry_delay(const struct pf_config *c, unsigned retries);
+
+/* How many more push deliveries may start for a user who has `active` in flight. */
+unsigned policy_delivery_room(const struct pf_config *c, unsigned active);
+
+/* Do push deliveries also carry P-Asserted-Identity: <sender> (a trust domain, RFC 3325)? */
+bool policy_push_asserted_identity(const struct pf_config *c);
+
+/* A notification created before this time (ms) is dropped: its sender never came back in
+ * twice the longest time an item may be kept. */
+int64_t policy_notif_drop_before(const struct pf_config *c, int64_t now_ms);
 
 #endif

@@ -11,7 +11,7 @@
 
 #include "cpm/mime.h"
 #include "cpm/str.h"
-#include "sipua/sip_leg.h" /* CPM_FT_ICSI_TAG */
+#include "cpm/icsi.h"
 
 /* Longest value of a header we carry from one leg to the other. */
 #define SIPGLUE_MAX_CARRIED_VALUE 1024

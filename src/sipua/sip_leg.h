@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "cpm/arena.h"
+#include "cpm/icsi.h" /* CPM_FT_ICSI_TAG, for contact_params and Accept-Contact */
 #include "cpm/mime.h"
 #include "cpm/str.h"
 
@@ -87,10 +88,10 @@ int sip_msg_body_sdp(const struct sip_msg *m, struct cpm_arena *a, struct cpm_st
 struct cpm_str sip_msg_content_type(const struct sip_msg *m);
 struct cpm_str sip_msg_body(const struct sip_msg *m);
 
-/* The location key ("user@host", host lower-cased: location_aor_key) of a SIP URI string
- * such as a stored sender "sip:alice@Example.com;x=y" (what pf did with sofia's url_make).
- * 0, or -1 when the URI has no user or no host (any scheme, as before), or the key does not
- * fit in cap (out is then ""). */
+/* "user@host" key (host lower-cased, location_aor_key) of a URI string such as a stored
+ * sender "sip:alice@Example.com;x=y" (what pf did with sofia's url_make). 0, or -1 when it
+ * has no user or no host (any scheme, as before) or the key does not fit in cap (out is
+ * then ""). */
 int sip_uri_aor_key(const char *uri, char *out, size_t cap);
 
 /* ---------------------------------------------------------------- legs */
@@ -134,7 +135,8 @@ struct sip_respond_opts {
 
 /* Answers a server leg's request (the first INVITE, or a MESSAGE during the handler), or a
  * re-INVITE during SIP_LEG_REINVITE (server or client INVITE leg). A provisional status
- * (101-199) may come before the final one. Everything passed is copied before returning.
+ * (101-199) may come before the final one. phrase NULL: the standard reason phrase of the
+ * status (sofia's, as on the wire today). Everything passed is copied before returning.
  * 0, or a negative errno: -EALREADY a final answer was already given, -ENOTCONN the leg is
  * terminated (e.g. the caller CANCELled), -EINVAL nothing to answer or a bad status. */
 int sip_leg_respond(struct sip_leg *leg, int status, const char *phrase, const struct sip_respond_opts *o);
@@ -181,10 +183,6 @@ bool sip_leg_over_tcp(const struct sip_leg *leg); /* server leg: the request cam
 /* Final status of the leg's INVITE/MESSAGE: received (client leg) or sent (server leg); 0
  * while none. */
 int sip_leg_final_status(const struct sip_leg *leg);
-
-/* The CPM file-transfer feature tag: in our Contact (sipua_config.contact_params) and in the
- * default Accept-Contact carried to forks ("Accept-Contact: *;" CPM_FT_ICSI_TAG). */
-#define CPM_FT_ICSI_TAG "+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.filetransfer\""
 
 /* Reason header values (RFC 3326) cpmd puts on CANCELs. */
 #define SIP_REASON_ELSEWHERE "SIP;cause=200;text=\"Call completed elsewhere\""

@@ -9,7 +9,6 @@
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/url.h>
 
-#include "sipua/location.h"
 #include "sipua/sip_glue.h"
 #include "sipua/sip_leg.h"
 #include "sipua/sipua_int.h"
@@ -174,20 +173,4 @@ struct cpm_str sip_msg_body(const struct sip_msg *m)
 	if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data)
 		return CPM_STR_NULL;
 	return (struct cpm_str){sip->sip_payload->pl_data, sip->sip_payload->pl_len};
-}
-
-int sip_uri_aor_key(const char *uri, char *out, size_t cap)
-{
-	if (cap)
-		out[0] = '\0';
-	if (!uri)
-		return -1;
-	su_home_t home[1] = {SU_HOME_INIT(home)};
-	url_t *u = url_make(home, uri);
-	/* any scheme with a user and a host, as pf_aor_key_of_uri accepted */
-	int rc = u && u->url_user && u->url_host ? location_aor_key(out, cap, u->url_user, u->url_host) : -1;
-	su_home_deinit(home);
-	if (rc && cap)
-		out[0] = '\0';
-	return rc;
 }

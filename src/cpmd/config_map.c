@@ -1,0 +1,53 @@
+/* From cpmd's options to the configuration structs of the modules (pf_config,
+ * sipua_config): the only place that knows both. */
+#include "cpmd/config_map.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cpm/icsi.h"
+
+static void domains_of(const struct cpmd_options *o, struct domain_set *d)
+{
+	memset(d, 0, sizeof *d);
+	for (int i = 0; i < o->ndomains; i++)
+		domain_set_add(d, o->domains[i], strlen(o->domains[i])); /* validated by the options parser */
+}
+
+void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
+{
+	memset(c, 0, sizeof *c);
+	domains_of(o, &c->domains);
+	snprintf(c->msrp_advertise, sizeof c->msrp_advertise, "%s", o->msrp_advertise[0] ? o->msrp_advertise : o->msrp_host);
+	c->msrp_port = o->msrp_port;
+	c->max_transfers = o->max_transfers;
+	c->max_devices = o->max_devices;
+	c->invite_timeout = o->invite_timeout;
+	c->max_file_size = o->max_file_size;
+	c->defer = o->defer;
+	c->store_default_expiry = o->store_default_expiry;
+	c->store_max_expiry = o->store_max_expiry;
+	c->delivery_per_device = o->delivery_per_device;
+	c->delivery_retry_min = o->delivery_retry_min;
+	c->delivery_retry_max = o->delivery_retry_max;
+	c->default_method = !strcmp(o->default_method, "pull") ? STORE_METHOD_PULL : STORE_METHOD_PUSH;
+	c->default_on_expiry = !strcmp(o->default_on_expiry, "keep") ? STORE_EXPIRY_KEEP : STORE_EXPIRY_DISCARD;
+	for (unsigned i = 0; i < o->nuser_prefs && i < PF_MAX_USER_PREFS; i++)
+		snprintf(c->user_prefs[i], sizeof c->user_prefs[i], "%s", o->user_prefs[i]);
+	c->nuser_prefs = o->nuser_prefs < PF_MAX_USER_PREFS ? o->nuser_prefs : PF_MAX_USER_PREFS;
+	c->push_asserted_identity = o->push_asserted_identity;
+}
+
+void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *domains, struct sipua_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->host = o->sip_host;
+	c->port = o->sip_port;
+	c->domains = domains;
+	c->reg_min_expires = o->reg_min_expires;
+	c->reg_max_expires = o->reg_max_expires;
+	/* Our Contact carries the CPM FT feature tag (nua's own dialog Contact drops
+	 * NUTAG_M_FEATURES), so devices see what we are. */
+	c->contact_params = CPM_FT_ICSI_TAG;
+	c->user_agent = "cpmd/0.1";
+}

@@ -1,0 +1,13 @@
+/* cpmd's options → the modules' configuration structs. */
+#ifndef CPMD_CONFIG_MAP_H
+#define CPMD_CONFIG_MAP_H
+
+#include "cpmd/options.h"
+#include "pf/pf_config.h"
+#include "sipua/sipua.h"
+
+void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c);
+/* domains must outlive the sipua (it is pointed to). */
+void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *domains, struct sipua_config *c);
+
+#endif

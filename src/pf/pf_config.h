@@ -1,0 +1,40 @@
+/* pf_config — everything the participating function is configured with. src/cpmd fills it
+ * from the options (embedded defaults, --config file, command line); pf never sees cpmd's
+ * options (layer rule: nothing outside src/cpmd includes cpmd/). Operator policy knobs are
+ * read by src/pf/policy.c alone; the rest is wiring (addresses, limits of the machine). */
+#ifndef CPMD_PF_CONFIG_H
+#define CPMD_PF_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/domains.h"
+#include "store/store.h" /* enum store_method, enum store_on_expiry: one set of names */
+
+#define PF_MAX_USER_PREFS 64
+#define PF_USER_PREF_MAX 320
+
+struct pf_config {
+	/* wiring */
+	struct domain_set domains;     /* --domain: the users we serve */
+	char msrp_advertise[256];      /* host in our a=path URIs and c= lines */
+	uint16_t msrp_port;
+	unsigned max_transfers;        /* concurrent anchored transfers (503 beyond) */
+	unsigned max_devices;          /* per user: bound of a fork */
+	unsigned invite_timeout;       /* seconds a fork rings */
+	/* operator policy (policy.c) */
+	uint64_t max_file_size;        /* 0 = no limit */
+	bool defer;                    /* --defer on|off: store-and-forward for everyone */
+	unsigned store_default_expiry; /* s an item is kept when the sender asks nothing */
+	unsigned store_max_expiry;     /* cap on the sender's Cpm-Expires */
+	unsigned delivery_per_device;  /* deliveries in flight per user (each forks to every device) */
+	unsigned delivery_retry_min;   /* s before the first retry of a failed delivery */
+	unsigned delivery_retry_max;
+	enum store_method default_method; /* for users without a preference */
+	enum store_on_expiry default_on_expiry;
+	char user_prefs[PF_MAX_USER_PREFS][PF_USER_PREF_MAX]; /* --user-pref AOR:KEY=VALUE */
+	unsigned nuser_prefs;
+	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity */
+};
+
+#endif

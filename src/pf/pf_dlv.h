@@ -1,0 +1,42 @@
+/* A delivery of one stored item to a device of its recipient, by push (a fork of an INVITE
+ * from the original sender, pf_deliver.c) or pull (the device's recvonly INVITE, pf_pull.c).
+ * Internal to pf.
+ * Lifetime: freed once it is ENDING and its device leg (if any) has terminated. The fork's
+ * losing branches do not hold it (the fork engine finishes them). */
+#ifndef CPMD_PF_DLV_H
+#define CPMD_PF_DLV_H
+
+#include "pf/pf_int.h"
+
+enum dlv_state { DLV_FORKING, DLV_RELAYING, DLV_ENDING };
+
+struct dlv {
+	struct dlv *next, *prev;
+	struct pf *pf;
+	struct cpm_arena arena;
+	char id[20]; /* for logs */
+	bool pull;
+	struct store_item it;
+	char aor[LOC_MAX_AOR]; /* recipient key */
+	struct ft_relay *relay;
+	enum dlv_state state;
+	struct sip_fork *fork;  /* push: ringing the recipient's devices */
+	struct sip_leg *leg;    /* the device's leg: pull: its INVITE; push: the fork's winner */
+	bool leg_answered;      /* pull: we answered the device's INVITE */
+	bool leg_terminated;
+	uint64_t offset;
+	bool relay_done;
+	bool aborted;     /* expiry or shutdown: no retry, no bookkeeping */
+	char device[LOC_MAX_INSTANCE];
+};
+
+/* pf_deliver.c, used by pf_pull.c too */
+struct dlv *dlv_new(struct pf *pf, const struct store_item *it, bool pull);
+void dlv_end(struct dlv *d);
+void dlv_leg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m);
+/* The source relay that reads the stored file from d->offset. */
+int dlv_create_source(struct dlv *d);
+/* Our SDP for the item (ft_id: the device's file-transfer-id for a pull, NULL: a new one). */
+void dlv_item_sdp(struct dlv *d, struct sdp_ft *s, enum sdp_dir dir, const char *ft_id);
+
+#endif

@@ -1,0 +1,578 @@
+/* Live file transfers: INVITE in, fork out (sipua's fork engine), relay media, end both
+ * legs together. See docs/ARCHITECTURE.md §3. What happens when the recipient cannot take
+ * the file is pf_defer.c's job; this file calls it at each trigger. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/domains.h"
+#include "common/log.h"
+#include "cpm/mime.h"
+#include "cpm/msrp.h"
+#include "cpm/sdp.h"
+#include "pf/pf_int.h"
+
+/* After the device has the whole file the sender normally hangs up at once;
+ * if it does not, we do. */
+#define FT_COMPLETE_BYE_MS 10000
+
+/* ------------------------------------------------------------- legs */
+
+void ft_respond_up(struct ft *ft, int status, const char *phrase, const char *warning)
+{
+	if (ft->up_answered || ft->up_terminated || !ft->up)
+		return;
+	ft->up_answered = true;
+	struct sip_respond_opts o = {.warning = warning};
+	sip_leg_respond(ft->up, status, phrase, &o);
+}
+
+static void ft_stop_timer(struct ft *ft)
+{
+	loop_timer_stop(ft->timer);
+	ft->timer = NULL;
+}
+
+/* End the transfer from any state: answer/cancel/BYE what is still up. */
+void ft_end(struct ft *ft, int status, const char *phrase)
+{
+	if (ft->state == FT_FORKING) {
+		ft_respond_up(ft, status, phrase, NULL);
+		if (ft->fork)
+			sip_fork_cancel(ft->fork, SIP_REASON_CALLER_CANCEL);
+	}
+	ft->state = FT_ENDING;
+	ft_stop_timer(ft);
+	if (ft->up)
+		sip_leg_bye(ft->up);
+	if (ft->down)
+		sip_leg_bye(ft->down);
+}
+
+/* ----------------------------------------------------------- relay events */
+
+static void complete_bye_cb(void *arg)
+{
+	struct ft *ft = arg;
+	log_info("ft %s: sender did not hang up after completion; ending the session", ft->id);
+	if (ft->up)
+		sip_leg_bye(ft->up);
+}
+
+static void start_complete_bye_timer(struct ft *ft)
+{
+	ft->state = FT_ENDING;
+	ft_stop_timer(ft);
+	ft->timer = loop_timer_once(ft->pf->loop, FT_COMPLETE_BYE_MS, complete_bye_cb, ft);
+}
+
+void ft_relay_done_cb(void *arg, enum ft_relay_result res, const char *detail)
+{
+	struct ft *ft = arg;
+
+	ft->relay_finished = true;
+	if (res == FT_RELAY_COMPLETE) {
+		log_info("ft %s: delivered %" PRIu64 " bytes from %s to %s (device %s)", ft->id,
+			 ft_relay_bytes(ft->relay), ft->sender, ft->recipient, ft->down ? ft->down_device : "?");
+		/* The device has every byte and said so: close its leg now, and
+		 * give the sender time to read the REPORT and hang up itself. */
+		if (ft->down)
+			sip_leg_bye(ft->down);
+		start_complete_bye_timer(ft);
+		return;
+	}
+	if (res == FT_RELAY_RECEIVED) {
+		/* Store mode: durable, committed and acknowledged (pf_defer.c). */
+		start_complete_bye_timer(ft);
+		return;
+	}
+	log_info("ft %s: transfer ended: %s%s%s", ft->id, ft_relay_result_str(res), detail ? ": " : "",
+		 detail ? detail : "");
+	if (res == FT_RELAY_SENDER_ABORTED || res == FT_RELAY_TIMEOUT || res == FT_RELAY_PROTOCOL_ERROR)
+		ft_defer_keep_partial(ft); /* an interrupted upload: resumable */
+	else
+		ft_defer_drop(ft); /* refused (too big, hash mismatch...): nothing to keep */
+	ft_end(ft, 500, "Transfer Failed");
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+static void ft_unlink(struct ft *ft)
+{
+	struct pf *pf = ft->pf;
+	if (ft->prev)
+		ft->prev->next = ft->next;
+	else if (pf->list == ft)
+		pf->list = ft->next;
+	if (ft->next)
+		ft->next->prev = ft->prev;
+	pf->nft--;
+}
+
+void ft_free(struct ft *ft)
+{
+	ft_unlink(ft);
+	ft_stop_timer(ft);
+	sip_fork_destroy(ft->fork); /* its ringing branches end on their own */
+	if (ft->relay)
+		ft_relay_destroy(ft->relay);
+	/* The tee of a live transfer is not kept once it is over, unless the
+	 * store took it (a stored item or a resumable partial). */
+	if (ft->blob_path[0] && !ft->keep_blob)
+		unlink(ft->blob_path);
+	sip_leg_release(ft->up);
+	sip_leg_release(ft->down);
+	log_debug("ft %s: freed", ft->id);
+	cpm_arena_free(&ft->arena);
+	free(ft);
+}
+
+void ft_maybe_free(struct ft *ft)
+{
+	if (!ft->up_terminated || ft->store_refs)
+		return;
+	if (ft->down && !ft->down_terminated)
+		return;
+	ft_free(ft);
+}
+
+/* The sender's leg ended (BYE, CANCEL, or our own final answer's call end). */
+static void on_up_terminated(struct ft *ft)
+{
+	ft->up_terminated = true;
+	sip_leg_release(ft->up);
+	ft->up = NULL;
+	/* Whatever the state, the other side goes too. A file being made
+	 * durable stays until its commit answers (pf_defer.c). */
+	if (ft->relay && !ft->relay_finished && !ft->committing)
+		ft_defer_keep_partial(ft);
+	if (ft->relay && !ft->committing) {
+		ft_relay_destroy(ft->relay);
+		ft->relay = NULL;
+	}
+	if (ft->state == FT_FORKING) {
+		log_info("ft %s: sender cancelled", ft->id);
+		if (ft->fork)
+			sip_fork_cancel(ft->fork, SIP_REASON_CALLER_CANCEL);
+	}
+	ft->state = FT_ENDING;
+	ft_stop_timer(ft);
+	if (ft->down)
+		sip_leg_bye(ft->down);
+}
+
+/* The accepting device's leg ended. */
+static void on_down_terminated(struct ft *ft)
+{
+	ft->down_terminated = true;
+	if (ft->state == FT_RELAYING && !ft->deferred) {
+		log_info("ft %s: recipient device hung up before the end", ft->id);
+		if (ft_defer_allowed(ft) && ft->relay && !ft->relay_finished)
+			ft_defer_recipient_lost(ft, "the device hung up", true);
+		else
+			ft_end(ft, 500, "Recipient Left");
+	}
+}
+
+/* Events of the UP and DOWN legs (the fork's branches report to the fork). */
+static void ft_leg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m)
+{
+	struct ft *ft = owner;
+	bool up = leg == ft->up;
+
+	switch (ev) {
+	case SIP_LEG_REINVITE: {
+		/* re-INVITE inside an anchored transfer: nothing to change. */
+		sip_leg_respond(leg, 488, "Re-INVITE Not Supported During File Transfer", NULL);
+		break;
+	}
+	case SIP_LEG_BYE:
+		log_info("ft %s: BYE from %s", ft->id, up ? "sender" : "recipient");
+		break;
+	case SIP_LEG_TERMINATED:
+		if (up)
+			on_up_terminated(ft);
+		else
+			on_down_terminated(ft);
+		ft_maybe_free(ft); /* may free ft */
+		break;
+	default:
+		break;
+	}
+}
+
+/* ------------------------------------------------------------- the fork */
+
+static void fork_progress(void *owner, struct sip_fork *f, unsigned branch, int status)
+{
+	struct ft *ft = owner;
+	if (status == 180 && ft->state == FT_FORKING && !ft->up_answered && ft->up)
+		sip_leg_respond(ft->up, 180, NULL, NULL);
+}
+
+/* A device answered 2xx: usable when its SDP answer gives the relay a path. */
+static bool fork_accept(void *owner, struct sip_fork *f, unsigned branch, struct sip_leg *leg,
+			const struct sip_msg *m)
+{
+	struct ft *ft = owner;
+	struct cpm_arena tmp = CPM_ARENA_INIT;
+	struct mime_part parts[MIME_MAX_PARTS];
+	size_t nparts;
+	struct cpm_str sdp;
+	struct sdp_ft *ans = cpm_arena_alloc(&tmp, sizeof *ans);
+	bool ok = ans && !ft->up_terminated && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 &&
+		  sdp_parse_ft(sdp.p, sdp.len, ans) == SDP_OK && ans->port != 0 &&
+		  ft_relay_set_peer_path(ft->relay, FT_LEG_DOWN, ans->path) == 0;
+	if (!ok && !ft->up_terminated)
+		log_info("ft %s: branch %u accepted with an unusable SDP answer; hanging it up", ft->id, branch);
+	cpm_arena_free(&tmp);
+	return ok;
+}
+
+static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_result *r)
+{
+	struct ft *ft = owner;
+	struct pf_verdict v;
+
+	if (ft->state != FT_FORKING)
+		return;
+	switch (r->outcome) {
+	case SIP_FORK_ANSWERED:
+		ft->down = r->winner;
+		ft->down_branch = r->branch;
+		PF_COPY(ft->down_device, r->device ? r->device : "?");
+		sip_leg_bind(ft->down, ft_leg_event, ft);
+		ft->state = FT_RELAYING;
+		log_info("ft %s: branch %u (%s) accepted", ft->id, r->branch, ft->down_device);
+		if (ft_answer_up(ft, NULL))
+			ft_end(ft, 500, "Cannot Build SDP Answer");
+		return;
+	case SIP_FORK_ENDED:
+		/* The user said no on one device: that is the answer (no S&F). */
+		log_info("ft %s: branch %u (%s) answered %d %s", ft->id, r->branch, r->device ? r->device : "?",
+			 r->status, r->phrase);
+		ft_respond_up(ft, r->status, r->phrase, NULL);
+		ft->state = FT_ENDING;
+		return;
+	case SIP_FORK_TIMEOUT:
+		log_info("ft %s: no device answered within %u s", ft->id, ft->pf->cfg.invite_timeout);
+		if (ft_defer_now(ft, "no-answer"))
+			return;
+		policy_unreachable(&ft->pf->cfg, PF_NO_ANSWER, &v);
+		ft_respond_up(ft, v.status, v.phrase, NULL);
+		ft->state = FT_ENDING;
+		return;
+	case SIP_FORK_FAILED:
+		if (!r->all_unavailable) {
+			ft_respond_up(ft, r->status, r->phrase, NULL);
+		} else if (ft_defer_now(ft, "no-answer")) {
+			log_info("ft %s: every device is unavailable: deferred", ft->id);
+			return;
+		} else {
+			policy_unreachable(&ft->pf->cfg, PF_ALL_UNAVAILABLE, &v);
+			ft_respond_up(ft, v.status, v.phrase, NULL);
+		}
+		log_info("ft %s: no device took the file", ft->id);
+		ft->state = FT_ENDING;
+		return;
+	}
+}
+
+static enum sip_fork_class fork_classify(void *owner, int status)
+{
+	return policy_fork_class(status);
+}
+
+static const struct sip_fork_ops ft_fork_ops = {
+	.progress = fork_progress,
+	.accept = fork_accept,
+	.done = fork_done,
+	.classify = fork_classify,
+};
+
+int ft_answer_up(struct ft *ft, const char *extra_header)
+{
+	char *buf = malloc(SDP_MAX_BYTES);
+	struct sdp_ft *up = malloc(sizeof *up);
+	int rc = -1;
+
+	if (!buf || !up || !ft->up)
+		goto out;
+	/* Our answer to the sender: our UP path, recvonly, the same selector. */
+	*up = *ft->offer;
+	pf_fill_common_sdp(ft->pf, up, ft_relay_path(ft->relay, FT_LEG_UP));
+	up->dir = SDP_DIR_RECVONLY;
+	snprintf(up->accept_types, sizeof up->accept_types, "*");
+	up->accept_wrapped_types[0] = '\0';
+	up->file_icon[0] = '\0';
+	int n = sdp_build_ft(buf, SDP_MAX_BYTES, up);
+	if (n < 0)
+		goto out;
+	char hdr[256] = "";
+	if (extra_header)
+		snprintf(hdr, sizeof hdr, "%s\r\n", extra_header);
+	struct sip_body body = {.content_type = "application/sdp", .data = buf, .len = (size_t)n};
+	struct sip_respond_opts o = {.body = &body, .headers = extra_header ? hdr : NULL, .contact = true};
+	ft->up_answered = true;
+	rc = sip_leg_respond(ft->up, 200, NULL, &o) ? -1 : 0;
+out:
+	free(buf);
+	free(up);
+	return rc;
+}
+
+/* ---------------------------------------------------------- new INVITE */
+
+/* The thumbnail part of the offer, kept decoded (the store holds the image's bytes);
+ * bounded by the body we already hold, never by a length the peer claims. */
+static void keep_thumbnail(struct ft *ft, const struct mime_part *parts, size_t nparts)
+{
+	for (size_t i = 0; i < nparts; i++) {
+		struct cpm_str t = mime_type_only(parts[i].content_type);
+		if (cpm_str_caseeq(t, "application/sdp") || parts[i].body.len > STORE_THUMB_MAX ||
+		    t.len >= sizeof ft->thumb_type)
+			continue;
+		ft->thumb = cpm_arena_alloc(&ft->arena, parts[i].body.len ? parts[i].body.len : 1);
+		if (!ft->thumb)
+			return;
+		if (cpm_str_caseeq(parts[i].content_transfer_encoding, "base64")) {
+			int n = mime_base64_decode(ft->thumb, parts[i].body.len, parts[i].body);
+			ft->thumb_len = n > 0 ? (size_t)n : 0;
+		} else {
+			memcpy(ft->thumb, parts[i].body.p, parts[i].body.len);
+			ft->thumb_len = parts[i].body.len;
+		}
+		if (ft->thumb_len)
+			cpm_str_copy(ft->thumb_type, sizeof ft->thumb_type, t);
+		else
+			ft->thumb = NULL;
+		return;
+	}
+}
+
+/* Fills ft from the request; answers the sender itself on an error (returns -1). */
+static int ft_take_request(struct ft *ft, const struct sip_msg *m, const struct sip_addr *ru)
+{
+	struct pf *pf = ft->pf;
+	struct sip_addr from;
+
+	msrp_random_ident(ft->id, 16);
+	if (sip_msg_from(m, &from) || location_aor_key(ft->recipient, sizeof ft->recipient, ru->user, ru->host) ||
+	    strlen(from.uri) > STORE_AOR_MAX) {
+		ft_respond_up(ft, 400, "Request-URI Or From Too Long", NULL);
+		return -1;
+	}
+	strcpy(ft->sender, from.uri);
+	if (location_aor_key(ft->sender_key, sizeof ft->sender_key, from.user, from.host)) {
+		ft_respond_up(ft, 400, "Bad From", NULL);
+		return -1;
+	}
+	PF_COPY(ft->sender_display, from.display);
+	char xv[32];
+	int xr = sip_msg_header(m, "Cpm-Expires", xv, sizeof xv);
+	if (xr == 0 && !cpm_str_to_u64_max(cpm_str_trim(cpm_str_c(xv)), 100ULL * 366 * 86400, &ft->req_expires))
+		xr = -1;
+	if (xr != 0 && xr != -ENOENT) {
+		ft_respond_up(ft, 400, "Bad Cpm-Expires (seconds expected)", NULL);
+		return -1;
+	}
+	pf_random_id(ft->item_id);
+	ft->created_ms = pf_now_ms();
+	ft->expires_ms = policy_expiry(&pf->cfg, ft->created_ms, ft->req_expires);
+	snprintf(ft->blob_path, sizeof ft->blob_path, "%s/blobs/tmp/%s", pf->data_dir, ft->item_id);
+	ft->fork_headers = sip_msg_carried_headers(m, &ft->arena);
+	/* The IMDN id of this file: the sender's file-transfer-id (ours when it
+	 * gave none, or one too long to be an IMDN Message-ID). */
+	const char *ftid = ft->offer->file_transfer_id;
+	PF_COPY(ft->imdn_id, ftid[0] && strlen(ftid) < sizeof ft->imdn_id ? ftid : ft->item_id);
+	ft->up_tcp = sip_msg_over_tcp(m);
+	return 0;
+}
+
+/* Sets up the relay and forks the offer to the recipient's devices. */
+static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_part *parts, size_t nparts,
+		    const struct loc_device *devs, size_t ndev)
+{
+	struct pf *pf = ft->pf;
+	struct cpm_arena tmp = CPM_ARENA_INIT;
+
+	/* The relay exists before we fork: its DOWN path goes in the offers. */
+	struct ft_relay_params rp = {
+		.size = ft->offer->sel.size,
+		.has_sha1 = ft->offer->sel.has_hash,
+		.max_size = policy_max_file_size(&pf->cfg),
+		.blob_path = ft->blob_path,
+		/* the device's leg failing switches to store mode (pf_defer.c) */
+		.keep_on_recipient_loss = ft_defer_allowed(ft),
+		.event = ft_relay_event_cb,
+	};
+	if (rp.has_sha1)
+		memcpy(rp.sha1, ft->offer->sel.hash, 20);
+	if (ft_relay_create(&ft->relay, pf->hub, &rp, ft_relay_done_cb, ft) ||
+	    ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
+		log_warn("ft %s: cannot set up the MSRP relay", ft->id);
+		ft_respond_up(ft, 500, "Cannot Anchor MSRP Session", NULL);
+		ft->state = FT_ENDING;
+		goto out;
+	}
+
+	struct sdp_ft *down = cpm_arena_alloc(&tmp, sizeof *down);
+	char *sdpbuf = cpm_arena_alloc(&tmp, SDP_MAX_BYTES);
+	struct sip_body body;
+	struct sip_addr from;
+	if (!down || !sdpbuf || sip_msg_from(m, &from))
+		goto oom;
+	*down = *ft->offer;
+	pf_fill_common_sdp(pf, down, ft_relay_path(ft->relay, FT_LEG_DOWN));
+	down->dir = SDP_DIR_SENDONLY;
+	if (sdp_build_ft(sdpbuf, SDP_MAX_BYTES, down) < 0 || pf_build_body(&tmp, sdpbuf, parts, nparts, &body))
+		goto oom;
+	char to[LOC_MAX_AOR + 8];
+	snprintf(to, sizeof to, "<sip:%s>", ft->recipient);
+	char *fork_from = from.display[0] ? cpm_arena_printf(&tmp, "%s <%s>", from.display, ft->sender)
+					  : cpm_arena_printf(&tmp, "<%s>", ft->sender);
+	if (!ft->fork_headers || !fork_from)
+		goto oom;
+	struct sip_request rq = {.to = to, .from = fork_from, .body = &body, .headers = ft->fork_headers};
+	struct sip_fork_params fp = {
+		.method = SIP_FORK_INVITE,
+		.request = &rq,
+		.timeout_ms = pf->cfg.invite_timeout * 1000,
+		.max_branches = (unsigned)ndev,
+		.log_id = ft->id,
+	};
+	if (sip_fork_create(&ft->fork, pf->sipua, pf->loop, &fp, &ft_fork_ops, ft))
+		goto oom;
+	ft->state = FT_FORKING;
+	log_info("ft %s: forking to %zu device(s)", ft->id, ndev);
+	for (size_t i = 0; i < ndev; i++) {
+		struct sip_target t;
+		pf_target_of(&devs[i], &t);
+		sip_fork_add(ft->fork, &t, devs[i].instance);
+	}
+	sip_fork_start(ft->fork); /* every branch may have failed locally */
+	goto out;
+oom:
+	log_error("ft %s: out of memory", ft->id);
+	ft_respond_up(ft, 500, NULL, NULL);
+	ft->state = FT_ENDING;
+out:
+	cpm_arena_free(&tmp);
+}
+
+static void reject(struct sip_leg *leg, int status, const char *phrase, const char *warning)
+{
+	struct sip_respond_opts o = {.warning = warning};
+	sip_leg_respond(leg, status, phrase, &o);
+	/* sipua releases an unbound leg when its call ends. */
+}
+
+static const char *body_error_phrase(int st)
+{
+	return st == 415   ? "Unsupported Body (application/sdp or multipart/mixed)"
+	       : st == 413 ? "Body Too Large"
+	       : st == 400 ? "Malformed Multipart Body"
+			   : "Not A File Transfer (no SDP)";
+}
+
+void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
+{
+	struct cpm_arena tmp = CPM_ARENA_INIT;
+	struct mime_part parts[MIME_MAX_PARTS];
+	size_t nparts = 0;
+	struct cpm_str sdp;
+	struct pf_verdict v;
+	struct sip_addr ru, from;
+	struct ft *ft = NULL;
+
+	int ur = sip_msg_request_uri(m, &ru), fr = sip_msg_from(m, &from);
+	if (ur == -ENOENT || fr == -ENOENT) {
+		reject(leg, 400, "Bad Request-URI", NULL);
+		goto out;
+	}
+	if (ur || fr) {
+		reject(leg, 400, "Request-URI Or From Too Long", NULL);
+		goto out;
+	}
+	if (!domain_set_has(&pf->cfg.domains, ru.host, strlen(ru.host))) {
+		reject(leg, 404, "Not A Domain Of This Server", NULL);
+		goto out;
+	}
+	if (pf->nft >= pf->cfg.max_transfers) {
+		struct sip_respond_opts o = {.retry_after = "5"};
+		sip_leg_respond(leg, 503, "Too Many Transfers", &o);
+		goto out;
+	}
+	int st = sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts);
+	if (st) {
+		reject(leg, st, body_error_phrase(st), NULL);
+		goto out;
+	}
+
+	ft = calloc(1, sizeof *ft);
+	if (!ft) {
+		reject(leg, 500, NULL, NULL);
+		goto out;
+	}
+	ft->pf = pf;
+	ft->offer = cpm_arena_alloc(&ft->arena, sizeof *ft->offer);
+	enum sdp_error se = ft->offer ? sdp_parse_ft(sdp.p, sdp.len, ft->offer) : SDP_E_TOO_BIG;
+	if (se != SDP_OK) {
+		char phrase[128];
+		snprintf(phrase, sizeof phrase, "Bad SDP: %s", sdp_strerror(se));
+		reject(leg, se == SDP_E_NO_MSRP_MEDIA ? 415 : 488, phrase, NULL);
+		goto fail;
+	}
+	if (ft->offer->dir == SDP_DIR_RECVONLY && pf->st) {
+		/* RFC 5547 pull: a device fetches a stored item (pf_pull.c). */
+		pf_pull_invite(pf, leg, m, ft->offer);
+		goto fail;
+	}
+	policy_check_offer(&pf->cfg, ft->offer, &v);
+	if (v.status) {
+		log_info("INVITE from %s rejected: %d %s", from.uri, v.status, v.phrase);
+		reject(leg, v.status, v.phrase, v.warning);
+		goto fail;
+	}
+	/* From here on the sender's leg is ft's. */
+	ft->up = leg;
+	sip_leg_bind(leg, ft_leg_event, ft);
+	ft->next = pf->list;
+	if (pf->list)
+		pf->list->prev = ft;
+	pf->list = ft;
+	pf->nft++;
+	if (ft_take_request(ft, m, &ru)) {
+		ft->state = FT_ENDING;
+		goto out;
+	}
+	keep_thumbnail(ft, parts, nparts);
+
+	log_info("ft %s: %s -> %s name=\"%.80s\" size=%" PRIu64 " type=%s%s", ft->id, ft->sender, ft->recipient,
+		 ft->offer->sel.name, ft->offer->sel.size, ft->offer->sel.type, nparts > 1 ? " +thumbnail" : "");
+
+	if (ft->offer->has_file_range && ft->offer->range_start > 1 && ft_resume_upload(ft))
+		goto out; /* an upload resume: continued into the store (pf_defer.c) */
+
+	struct loc_device *devs = cpm_arena_alloc(&tmp, pf->cfg.max_devices * sizeof *devs);
+	size_t ndev = devs ? pf_devices(pf, ft->recipient, devs, pf->cfg.max_devices) : 0;
+	if (ndev == 0) {
+		if (ft_defer_now(ft, "no-device"))
+			goto out;
+		policy_unreachable(&pf->cfg, PF_NO_DEVICE, &v);
+		log_info("ft %s: %s has no registered device: %d %s", ft->id, ft->recipient, v.status, v.phrase);
+		ft_respond_up(ft, v.status, v.phrase, NULL);
+		ft->state = FT_ENDING;
+		goto out;
+	}
+	ft_fork(ft, m, parts, nparts, devs, ndev);
+	goto out;
+fail:
+	cpm_arena_free(&ft->arena);
+	free(ft);
+out:
+	cpm_arena_free(&tmp);
+}
