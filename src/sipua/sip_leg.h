@@ -14,7 +14,9 @@
  *
  * OWNERSHIP: sipua allocates legs. The owner calls sip_leg_release() when it is done with a
  * leg — normally after SIP_LEG_TERMINATED, or at shutdown; release is allowed from inside any
- * callback of that leg (it is then freed when the callback returns). A leg that nobody owns
+ * callback of that leg (it is then freed when the callback returns); no event reaches anyone
+ * after release (e.g. a MESSAGE leg released during ANSWERED/FAILED gets no TERMINATED, and
+ * its nua handle is destroyed at once). A leg that nobody owns
  * (never bound, e.g. a rejected INVITE, or unbound with sip_leg_bind(leg, NULL, NULL)) is
  * released by sipua itself at its TERMINATED. A server MESSAGE leg lives only while the
  * handler runs (sip_leg_bind/sip_leg_release do nothing on it); sipua answers it 500 if the
