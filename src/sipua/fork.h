@@ -15,13 +15,26 @@
  *     by default) ends it: CANCEL to the others (Reason 603 "Declined" for a 603, else
  *     "Call completed elsewhere"), done(ENDED) with that response;
  *   - when every branch failed: done(FAILED) with the best response (lowest class among the
- *     "real" answers, the first of that class) or, when every failure was "the device is not
- *     there" (SIP_FORK_UNAVAILABLE: 408/480/5xx...), all_unavailable = true;
- *   - the timer (timeout_ms) CANCELs every branch with Reason 480 "No answer", done(TIMEOUT);
+ *     "real" answers, the first of that class) or, when no failure was a real answer (each was
+ *     "the device is not there" — SIP_FORK_UNAVAILABLE: 404/408/480/487/5xx —, a refused 2xx,
+ *     or a branch that ended without a final response or could not be sent, counted as 500),
+ *     all_unavailable = true;
+ *   - the timer (timeout_ms, started by sip_fork_start) CANCELs every branch with Reason 480
+ *     "No answer", done(TIMEOUT);
  *   - the owner may stop the fork (sip_fork_cancel: e.g. the sender cancelled): CANCEL with
- *     the owner's reason, no done callback.
+ *     the owner's reason, no done callback. sip_fork_destroy() of a ringing fork does the same
+ *     with SIP_REASON_CALLER_CANCEL.
+ * A CANCEL goes only to a branch that had a provisional response (> 100); before one it is
+ * remembered and sent at the branch's first (RFC 3261 §9.1). One CANCEL per branch at most.
+ * ORDER: when the fork is decided, the timer is stopped, the other branches' CANCELs are sent
+ * (or remembered), and done is called last; nothing of the fork runs after done returns in
+ * that turn, so done may destroy the fork.
  * done is called exactly once per fork, unless the owner cancelled or destroyed it first.
  * For MESSAGE forks there is no CANCEL and no BYE (non-INVITE): losing branches simply end.
+ * LOGS (the owner's log_id first, as cpmd always wrote them; e2e tests grep some):
+ *   "<id>: branch N -> CONTACT via FLOW", "<id>: branch N (DEVICE) answered STATUS PHRASE"
+ *   (a failure while ringing), "<id>: branch N (DEVICE) cancelled: REASON" (when the CANCEL
+ *   goes out), "<id>: branch N answered late; hanging it up". The owner logs its outcome.
  *
  * The decisions are a pure state machine (fork_sm.h, unit-tested without sockets); this is
  * its thin glue to legs and the loop's timer.
@@ -68,20 +81,26 @@ struct sip_fork_result {
 	char phrase[SIP_FORK_PHRASE_MAX];
 	bool all_unavailable;              /* FAILED: every branch was SIP_FORK_UNAVAILABLE */
 	unsigned branch;                   /* ANSWERED / ENDED: the branch that decided */
-	struct sip_leg *winner;            /* ANSWERED: the leg, now the owner's (bind it) */
-	const char *device;                /* ANSWERED / ENDED: that branch's device key */
+	struct sip_leg *winner;            /* ANSWERED: the leg, now the owner's: unbound, bind it
+	                                      during done (else sipua releases it when its call
+	                                      ends). A MESSAGE winner gets TERMINATED right after. */
+	const char *device;                /* ANSWERED / ENDED: that branch's device key (valid
+	                                      during done only) */
 };
 
 struct sip_fork_ops {
-	/* A provisional response (> 100) on a branch while the fork rings. May be NULL. */
+	/* A provisional response (101-199) on a branch while the fork rings. May be NULL. */
 	void (*progress)(void *owner, struct sip_fork *f, unsigned branch, int status);
 	/* A 2xx on a branch while the fork rings: may the owner use it (e.g. its SDP answer)?
-	 * true: it wins. false: refused (BYEd, counted as failed). NULL: always true. */
+	 * true: it wins. false: refused (BYEd, counted as failed, not a real answer). NULL:
+	 * always true. m is the 2xx. Do not destroy the fork from here (cancelling it is fine:
+	 * the 2xx is then BYEd as a late one). */
 	bool (*accept)(void *owner, struct sip_fork *f, unsigned branch, struct sip_leg *leg, const struct sip_msg *m);
 	/* The fork's outcome, exactly once (see above). */
 	void (*done)(void *owner, struct sip_fork *f, const struct sip_fork_result *r);
-	/* Policy: how a final failure counts. NULL: 6xx ends, 408/480/5xx unavailable, the rest
-	 * an answer (sip_fork_default_class). */
+	/* Policy: how a final failure counts. NULL: 6xx ends, 404/408/480/487/5xx (and the
+	 * stack's local 9xx) unavailable, the rest an answer (sip_fork_default_class, the same
+	 * as today's policy_is_unavailable_status). Asked only while the fork rings. */
 	enum sip_fork_class (*classify)(void *owner, int status);
 };
 enum sip_fork_class sip_fork_default_class(int status);
@@ -98,17 +117,19 @@ int sip_fork_create(struct sip_fork **out, struct sipua *ua, struct loop *loop, 
 		    const struct sip_fork_ops *ops, void *owner);
 /* Adds a branch to one device (device = its key, +sip.instance). While the fork rings only;
  * -EALREADY when it is over, -ENOSPC beyond max_branches, -EEXIST when that device has a
- * branch still ringing. A branch that cannot even be sent counts as failed (500). */
+ * branch still ringing, -ENAMETOOLONG (device key of 256 bytes or more), -EINVAL. A branch
+ * that cannot even be sent returns 0 and counts as failed (500, not a real answer). */
 int sip_fork_add(struct sip_fork *f, const struct sip_target *t, const char *device);
 /* Call after the initial sip_fork_add calls: if every branch already failed (or there was
  * none), done(FAILED) is called from here. */
 void sip_fork_start(struct sip_fork *f);
 /* True while no outcome has been decided. */
 bool sip_fork_is_ringing(const struct sip_fork *f);
-/* Does a branch to this device still ring? */
+/* Does a branch to this device still ring (no final response yet)? */
 bool sip_fork_has_device(const struct sip_fork *f, const char *device);
 size_t sip_fork_branches(const struct sip_fork *f);
-/* The owner stops a ringing fork (CANCEL every branch with reason); no done callback. */
+/* The owner stops a ringing fork (CANCEL every branch with reason, copied); no done
+ * callback. Nothing when the fork is not ringing. */
 void sip_fork_cancel(struct sip_fork *f, const char *reason);
 /* See OWNERSHIP above. NULL is fine. */
 void sip_fork_destroy(struct sip_fork *f);

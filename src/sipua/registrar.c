@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "sipua/sip_glue.h"
+#include "sipua/sipua_int.h"
 #include "store/store.h"
 
 static void respond(nua_t *nua, nua_handle_t *nh, int status, const char *phrase, tag_type_t tag,
@@ -151,7 +152,7 @@ static char *contacts_of(su_home_t *home, struct location *loc, const char *aor)
 	return s;
 }
 
-void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const struct cpmd_options *opts,
+void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const struct sipua_config *cfg,
 		      struct location *loc, struct store *st, registrar_hook_f *hook, void *hook_arg)
 {
 	struct hooked {
@@ -168,7 +169,7 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 		return;
 	}
 	const url_t *to = sip->sip_to->a_url;
-	if (!cpmd_is_our_domain(opts, to->url_host, strlen(to->url_host))) {
+	if (!cfg->domains || !domain_set_has(cfg->domains, to->url_host, strlen(to->url_host))) {
 		log_info("register refused: %s is not a domain of this server", to->url_host);
 		respond(nua, nh, 403, "Not A Domain Of This Registrar", TAG_END());
 		return;
@@ -206,9 +207,9 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 			respond(nua, nh, 400, "Bad Contact Expires", TAG_END());
 			return;
 		}
-		if (e != 0 && e < opts->reg_min_expires) {
+		if (e != 0 && e < cfg->reg_min_expires) {
 			char min[16];
-			snprintf(min, sizeof min, "%u", opts->reg_min_expires);
+			snprintf(min, sizeof min, "%u", cfg->reg_min_expires);
 			respond(nua, nh, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min), TAG_END());
 			return;
 		}
@@ -228,8 +229,8 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 		dev.tcp = tcp;
 		unsigned e = 0;
 		sipglue_contact_expires(c, sip, 3600, &e); /* checked above */
-		if (e > opts->reg_max_expires)
-			e = opts->reg_max_expires;
+		if (e > cfg->reg_max_expires)
+			e = cfg->reg_max_expires;
 		bool fresh = true;
 		if (hook && e) {
 			struct loc_device had[64];

@@ -11,6 +11,7 @@
 
 #include "cpm/mime.h"
 #include "cpm/str.h"
+#include "cpm/icsi.h"
 
 /* Longest value of a header we carry from one leg to the other. */
 #define SIPGLUE_MAX_CARRIED_VALUE 1024
@@ -41,7 +42,5 @@ char *sipglue_carried_headers(su_home_t *home, sip_t const *sip);
  * sofia does not parse itself, e.g. Cpm-Expires) into out. Returns 0, -ENOENT
  * when absent, -1 when longer than cap - 1 (never truncated). */
 int sipglue_header_value(sip_t const *sip, const char *name, char *out, size_t cap);
-
-#define CPM_FT_ICSI_TAG "+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.filetransfer\""
 
 #endif

@@ -17,54 +17,58 @@
 #include <sofia-sip/tport_tag.h>
 
 #include "common/log.h"
-#include "sipua/registrar.h"
-
-struct sipua {
-	su_root_t *root;
-	nua_t *nua;
-	const struct cpmd_options *opts;
-	struct location *loc;
-	struct store *st;
-	sipua_event_f *handler;
-	void *handler_arg;
-	registrar_hook_f *reg_hook;
-	void *reg_hook_arg;
-	su_timer_t *sweep;
-	su_timer_t *shutdown_guard;
-	int shutting_down;
-	int shutdown_done;
-};
+#include "net/loop_su.h"
+#include "sipua/sipua_int.h"
 
 static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua, nua_magic_t *magic,
 			 nua_handle_t *nh, nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[])
 {
 	struct sipua *s = magic;
+	int cs = -1;
 
 	switch (event) {
 	case nua_i_register:
-		registrar_handle(nua, nh, sip, s->opts, s->loc, s->st, s->reg_hook, s->reg_hook_arg);
+		registrar_handle(nua, nh, sip, &s->cfg, s->loc, s->st, s->reg_hook, s->reg_hook_arg);
 		return;
-	case nua_i_message:
-		if (!s->handler) {
-			nua_respond(nh, 501, "Standalone Messages Not Supported", NUTAG_WITH_THIS(nua), TAG_END());
-			nua_handle_destroy(nh);
-			return;
-		}
-		break; /* pf answers (the deferred-list query) */
 	case nua_r_shutdown:
 		if (status >= 200) {
 			log_info("SIP stack stopped (%d %s)", status, phrase);
 			s->shutdown_done = 1;
-			su_root_break(s->root);
+			loop_break(s->loop);
 		}
 		return;
 	default:
 		break;
 	}
-	if (s->handler)
-		s->handler(s->handler_arg, event, status, phrase, nua, nh, hmagic, sip, tags);
-	else if (event == nua_i_invite)
-		nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
+	if (hmagic) {
+		sipua_leg_event(s, (struct sip_leg *)hmagic, event, status, phrase, sip, tags);
+		return;
+	}
+	switch (event) {
+	case nua_i_invite:
+		if (sip)
+			sipua_new_invite(s, nh, sip);
+		break;
+	case nua_i_message:
+		sipua_new_message(s, nh, sip);
+		break;
+	case nua_i_state:
+		tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
+		if (cs == nua_callstate_terminated)
+			nua_handle_destroy(nh); /* an INVITE answered without a leg (out of memory) */
+		break;
+	case nua_i_options:
+	case nua_i_subscribe:
+	case nua_i_refer:
+	case nua_i_notify:
+	case nua_i_publish:
+	case nua_i_info:
+	case nua_i_update:
+		log_debug("unhandled %s", nua_event_name(event));
+		break;
+	default:
+		break;
+	}
 }
 
 /* sofia has no tag for the UDP receive buffer and does not expose its
@@ -94,7 +98,7 @@ static void raise_udp_rcvbuf(uint16_t port, int bytes)
 	}
 }
 
-static void sweep_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+static void sweep_cb(void *arg)
 {
 	struct sipua *s = arg;
 	location_expire(s->loc);
@@ -139,59 +143,80 @@ static int port_free(const char *host, uint16_t port, int type)
 	return rc;
 }
 
-int sipua_create(struct sipua **sp, su_root_t *root, const struct cpmd_options *opts, struct location *loc,
+/* "<sip:HOST:PORT>;PARAMS" / "<sip:HOST:PORT;transport=tcp>;PARAMS" (IPv6 hosts in
+ * brackets): the Contact of our INVITEs and of our 2xx, by the leg's transport. */
+static int build_contacts(struct sipua *s)
+{
+	const struct sipua_config *c = &s->cfg;
+	bool v6 = strchr(c->host, ':') != NULL;
+	const char *lb = v6 ? "[" : "", *rb = v6 ? "]" : "";
+	const char *params = c->contact_params && *c->contact_params ? c->contact_params : NULL;
+	int n1 = snprintf(s->contact_udp, sizeof s->contact_udp, "<sip:%s%s%s:%u>%s%s", lb, c->host, rb, c->port,
+			  params ? ";" : "", params ? params : "");
+	int n2 = snprintf(s->contact_tcp, sizeof s->contact_tcp, "<sip:%s%s%s:%u;transport=tcp>%s%s", lb, c->host, rb,
+			  c->port, params ? ";" : "", params ? params : "");
+	return n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof s->contact_udp || (size_t)n2 >= sizeof s->contact_tcp ? -1 : 0;
+}
+
+int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config *cfg, struct location *loc,
 		 struct store *st)
 {
-	struct sipua *s = calloc(1, sizeof *s);
+	struct sipua *s;
 	char url[300];
 
+	if (!cfg || !cfg->host || !loop || !loc)
+		return -1;
+	s = calloc(1, sizeof *s);
 	if (!s)
 		return -1;
-	s->root = root;
-	s->opts = opts;
+	s->loop = loop;
+	s->root = loop_su_root(loop);
+	s->cfg = *cfg;
 	s->loc = loc;
 	s->st = st;
-	if (port_free(opts->sip_host, opts->sip_port, SOCK_DGRAM) ||
-	    port_free(opts->sip_host, opts->sip_port, SOCK_STREAM)) {
-		log_error("cannot listen for SIP on %s:%u (UDP and TCP): %s", opts->sip_host, opts->sip_port,
-			  strerror(errno));
+	if (build_contacts(s) || strlen(cfg->host) > 255) {
+		log_error("SIP host or Contact parameters too long");
 		free(s);
 		return -1;
 	}
-	if (strchr(opts->sip_host, ':'))
-		snprintf(url, sizeof url, "sip:[%s]:%u", opts->sip_host, opts->sip_port);
+	if (port_free(cfg->host, cfg->port, SOCK_DGRAM) || port_free(cfg->host, cfg->port, SOCK_STREAM)) {
+		log_error("cannot listen for SIP on %s:%u (UDP and TCP): %s", cfg->host, cfg->port, strerror(errno));
+		free(s);
+		return -1;
+	}
+	if (strchr(cfg->host, ':'))
+		snprintf(url, sizeof url, "sip:[%s]:%u", cfg->host, cfg->port);
 	else
-		snprintf(url, sizeof url, "sip:%s:%u", opts->sip_host, opts->sip_port);
+		snprintf(url, sizeof url, "sip:%s:%u", cfg->host, cfg->port);
 	/* No transport parameter: nua binds UDP and TCP on the port. Media is
 	 * off: we write our own SDP (RFC 5547) and anchor MSRP ourselves.
 	 * Session timers off: a file transfer needs no refresh, and a B2BUA
 	 * that refreshes one leg but not the other only causes trouble. */
-	s->nua = nua_create(root, on_nua_event, s, NUTAG_URL(url), NUTAG_MEDIA_ENABLE(0),
+	s->nua = nua_create(s->root, on_nua_event, s, NUTAG_URL(url), NUTAG_MEDIA_ENABLE(0),
 			    NUTAG_APPL_METHOD("REGISTER"), NUTAG_APPL_METHOD("MESSAGE"), NUTAG_ALLOW("REGISTER"),
 			    NUTAG_SESSION_TIMER(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
-			    NUTAG_ENABLEMESSAGE(1), NUTAG_USER_AGENT("cpmd/0.1"),
+			    NUTAG_ENABLEMESSAGE(1), NUTAG_USER_AGENT(cfg->user_agent ? cfg->user_agent : "cpmd/0.1"),
 			    /* a SIP flow stays up while its device is registered */
-			    TPTAG_IDLE(opts->reg_max_expires * 1000 + 60000),
+			    TPTAG_IDLE(cfg->reg_max_expires * 1000 + 60000),
 			    /* forks to one device share its TCP connection: sofia's
 			     * default queue of 64 messages answers the rest with 503 */
 			    TPTAG_QUEUESIZE(4096), TAG_END());
 	if (!s->nua) {
-		log_error("cannot listen for SIP on %s:%u (UDP and TCP): address in use or not local?",
-			  opts->sip_host, opts->sip_port);
+		log_error("cannot listen for SIP on %s:%u (UDP and TCP): address in use or not local?", cfg->host,
+			  cfg->port);
 		free(s);
 		return -1;
 	}
-	raise_udp_rcvbuf(opts->sip_port, 4 * 1024 * 1024);
-	s->sweep = su_timer_create(su_root_task(root), 30000);
-	if (s->sweep)
-		su_timer_set_for_ever(s->sweep, sweep_cb, s);
+	raise_udp_rcvbuf(cfg->port, 4 * 1024 * 1024);
+	s->sweep = loop_timer_every(loop, 30000, sweep_cb, s);
 	*sp = s;
 	return 0;
 }
 
-void sipua_set_handler(struct sipua *s, sipua_event_f *cb, void *arg)
+void sipua_set_handlers(struct sipua *s, sipua_invite_fn *on_invite, sipua_message_fn *on_message, void *arg)
 {
-	s->handler = cb;
+	s->on_invite = on_invite;
+	s->on_message = on_message;
 	s->handler_arg = arg;
 }
 
@@ -201,16 +226,11 @@ void sipua_set_register_hook(struct sipua *s, registrar_hook_f *cb, void *arg)
 	s->reg_hook_arg = arg;
 }
 
-nua_t *sipua_nua(struct sipua *s)
-{
-	return s->nua;
-}
-
-static void guard_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+static void guard_cb(void *arg)
 {
 	struct sipua *s = arg;
 	log_warn("SIP stack did not stop in time; exiting anyway");
-	su_root_break(s->root);
+	loop_break(s->loop);
 }
 
 void sipua_shutdown(struct sipua *s)
@@ -219,9 +239,7 @@ void sipua_shutdown(struct sipua *s)
 		return;
 	nua_shutdown(s->nua);
 	/* nua_shutdown waits for live calls; do not wait for ever. */
-	s->shutdown_guard = su_timer_create(su_root_task(s->root), 3000);
-	if (s->shutdown_guard)
-		su_timer_set(s->shutdown_guard, guard_cb, s);
+	s->shutdown_guard = loop_timer_once(s->loop, 3000, guard_cb, s);
 }
 
 void sipua_destroy(struct sipua *s)
@@ -234,12 +252,14 @@ void sipua_destroy(struct sipua *s)
 		if (!s->shutting_down++)
 			nua_shutdown(s->nua);
 		for (int i = 0; i < 50 && !s->shutdown_done; i++)
-			su_root_step(s->root, 100);
+			loop_step(s->loop, 100);
 	}
-	if (s->sweep)
-		su_timer_destroy(s->sweep);
-	if (s->shutdown_guard)
-		su_timer_destroy(s->shutdown_guard);
+	loop_timer_stop(s->sweep);
+	loop_timer_stop(s->shutdown_guard);
+	/* What the owners left: forks first (they release their legs), then the legs (their
+	 * handles go before nua does). */
+	sipua_forks_free_all(s);
+	sipua_legs_free_all(s);
 	if (s->nua)
 		nua_destroy(s->nua);
 	free(s);

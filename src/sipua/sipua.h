@@ -24,18 +24,20 @@ struct sipua_config {
 	const struct domain_set *domains; /* the registrar serves these */
 	unsigned reg_min_expires;      /* 423 below */
 	unsigned reg_max_expires;      /* granted at most; also bounds TCP flow idle time */
-	const char *contact_params;    /* appended to our Contact, e.g. the CPM FT feature tag */
-	const char *user_agent;        /* User-Agent / Server */
+	const char *contact_params;    /* appended to our Contact, e.g. the CPM FT feature tag
+	                                  (NULL/"": none) */
+	const char *user_agent;        /* User-Agent / Server (NULL: "cpmd/0.1", as before) */
 };
 
 /* A new INVITE (out of any dialog). The handler either binds the leg (sip_leg_bind) and
- * answers it later, or answers it at once (sipua then releases it when its call ends). */
+ * answers it later, or answers it at once (sipua then releases it when its call ends).
+ * Neither: sipua answers 500. */
 typedef void sipua_invite_fn(void *arg, struct sip_leg *leg, const struct sip_msg *m);
 /* A MESSAGE out of dialog: answer it with sip_leg_respond() before returning. */
 typedef void sipua_message_fn(void *arg, struct sip_leg *leg, const struct sip_msg *m);
 
-/* st: where registrations are saved (may be NULL: memory only). The config's strings must
- * outlive the sipua. */
+/* st: where registrations are saved (may be NULL: memory only). The config is copied; its
+ * strings and its domain set must outlive the sipua. */
 int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config *cfg, struct location *loc,
 		 struct store *st);
 /* Without handlers, INVITE gets 503 and MESSAGE 501. */

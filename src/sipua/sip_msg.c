@@ -1,0 +1,176 @@
+/* struct sip_msg accessors (sip_leg.h): what pf reads of a received request or response,
+ * copied out with bounds. Every value is the peer's: nothing is trusted, nothing is cut
+ * where it would be compared (a longer value is -E2BIG). */
+#include <errno.h>
+#include <string.h>
+
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/su_string.h>
+#include <sofia-sip/url.h>
+
+#include "sipua/sip_glue.h"
+#include "sipua/sip_leg.h"
+#include "sipua/sipua_int.h"
+
+int sip_msg_status(const struct sip_msg *m)
+{
+	return m ? m->status : 0;
+}
+
+const char *sip_msg_phrase(const struct sip_msg *m)
+{
+	return m && m->phrase ? m->phrase : "";
+}
+
+const char *sip_msg_method(const struct sip_msg *m)
+{
+	if (!m || !m->sip || !m->sip->sip_request || !m->sip->sip_request->rq_method_name)
+		return "";
+	return m->sip->sip_request->rq_method_name;
+}
+
+/* Copies s (NULL: "") into out[cap]: 0, or -E2BIG when it does not fit (out is then ""). */
+static int copy_bounded(char *out, size_t cap, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n >= cap) {
+		out[0] = '\0';
+		return -E2BIG;
+	}
+	memcpy(out, s ? s : "", n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* The display name without its quotes (and backslash escapes), cut at the bound: it is only
+ * shown. */
+static void display_plain(char *out, size_t cap, const char *d)
+{
+	size_t o = 0, n = d ? strlen(d) : 0;
+
+	out[0] = '\0';
+	if (!n)
+		return;
+	if (n >= 2 && d[0] == '"' && d[n - 1] == '"') {
+		for (size_t i = 1; i + 1 < n && o + 1 < cap; i++) {
+			if (d[i] == '\\' && i + 2 < n)
+				i++;
+			out[o++] = d[i];
+		}
+	} else {
+		for (size_t i = 0; i < n && o + 1 < cap; i++)
+			out[o++] = d[i];
+	}
+	out[o] = '\0';
+}
+
+static int fill_addr(const url_t *url, const char *display, bool need_user, struct sip_addr *out)
+{
+	out->uri[0] = out->user[0] = out->host[0] = out->display[0] = out->display_raw[0] = '\0';
+	if (!url || !url->url_host || !*url->url_host)
+		return -ENOENT;
+	if (need_user && (!url->url_user || !*url->url_user))
+		return -ENOENT;
+	isize_t ilen = url_len(url);
+	size_t len = ilen > 0 ? (size_t)ilen : 0;
+	if (ilen <= 0 || len >= sizeof out->uri)
+		return -E2BIG;
+	if (url_e(out->uri, sizeof out->uri, url) < 0) {
+		out->uri[0] = '\0';
+		return -E2BIG;
+	}
+	out->uri[len] = '\0';
+	if (copy_bounded(out->user, sizeof out->user, url->url_user) ||
+	    copy_bounded(out->host, sizeof out->host, url->url_host))
+		return -E2BIG;
+	display_plain(out->display, sizeof out->display, display);
+	if (copy_bounded(out->display_raw, sizeof out->display_raw, display))
+		out->display_raw[0] = '\0'; /* too long to carry: the address goes without it */
+	return 0;
+}
+
+int sip_msg_request_uri(const struct sip_msg *m, struct sip_addr *out)
+{
+	const sip_t *sip = m ? m->sip : NULL;
+	return fill_addr(sip && sip->sip_request ? sip->sip_request->rq_url : NULL, NULL, true, out);
+}
+
+int sip_msg_from(const struct sip_msg *m, struct sip_addr *out)
+{
+	const sip_t *sip = m ? m->sip : NULL;
+	const sip_from_t *a = sip ? sip->sip_from : NULL;
+	return fill_addr(a ? a->a_url : NULL, a ? a->a_display : NULL, false, out);
+}
+
+int sip_msg_to(const struct sip_msg *m, struct sip_addr *out)
+{
+	const sip_t *sip = m ? m->sip : NULL;
+	const sip_to_t *a = sip ? sip->sip_to : NULL;
+	return fill_addr(a ? a->a_url : NULL, a ? a->a_display : NULL, false, out);
+}
+
+bool sip_msg_over_tcp(const struct sip_msg *m)
+{
+	const sip_t *sip = m ? m->sip : NULL;
+	if (!sip || !sip->sip_via || !sip->sip_via->v_protocol)
+		return false;
+	/* "SIP/2.0/TCP": the transport is what follows the last '/' */
+	const char *t = strrchr(sip->sip_via->v_protocol, '/');
+	return t && su_casenmatch(t + 1, "TCP", 3);
+}
+
+int sip_msg_header(const struct sip_msg *m, const char *name, char *out, size_t cap)
+{
+	if (cap)
+		out[0] = '\0';
+	if (!m || !m->sip || !name)
+		return -ENOENT;
+	int rc = sipglue_header_value(m->sip, name, out, cap);
+	if (rc == -1) {
+		if (cap)
+			out[0] = '\0';
+		return -E2BIG;
+	}
+	return rc;
+}
+
+char *sip_msg_carried_headers(const struct sip_msg *m, struct cpm_arena *a)
+{
+	if (!m || !m->sip)
+		return cpm_arena_strdup(a, "");
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	char *h = sipglue_carried_headers(home, m->sip);
+	char *out = h ? cpm_arena_strdup(a, h) : NULL;
+	su_home_deinit(home);
+	return out;
+}
+
+int sip_msg_body_sdp(const struct sip_msg *m, struct cpm_arena *a, struct cpm_str *sdp, struct mime_part *parts,
+		     size_t *nparts)
+{
+	(void)a; /* the SDP and the parts are slices of the message's body */
+	*nparts = 0;
+	if (!m || !m->sip)
+		return 488;
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	int rc = sipglue_body_sdp(home, m->sip, sdp, parts, nparts);
+	su_home_deinit(home); /* held only the Content-Type string, which nothing points into */
+	return rc;
+}
+
+struct cpm_str sip_msg_content_type(const struct sip_msg *m)
+{
+	const sip_t *sip = m ? m->sip : NULL;
+	if (!sip || !sip->sip_content_type || !sip->sip_content_type->c_type)
+		return CPM_STR_NULL;
+	return cpm_str_c(sip->sip_content_type->c_type);
+}
+
+struct cpm_str sip_msg_body(const struct sip_msg *m)
+{
+	const sip_t *sip = m ? m->sip : NULL;
+	if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data)
+		return CPM_STR_NULL;
+	return (struct cpm_str){sip->sip_payload->pl_data, sip->sip_payload->pl_len};
+}
