@@ -146,7 +146,7 @@ static void dlv_unlink(struct dlv *d)
 static void dlv_free(struct dlv *d)
 {
 	dlv_unlink(d);
-	sip_fork_destroy(d->fork); /* its ringing branches end on their own */
+	sip_fork_destroy(d->fork); /* a ringing one CANCELs its branches; they end on their own */
 	if (d->relay)
 		ft_relay_destroy(d->relay);
 	sip_leg_release(d->leg);

@@ -116,7 +116,7 @@ void ft_free(struct ft *ft)
 {
 	ft_unlink(ft);
 	ft_stop_timer(ft);
-	sip_fork_destroy(ft->fork); /* its ringing branches end on their own */
+	sip_fork_destroy(ft->fork); /* a ringing one CANCELs its branches; they end on their own */
 	if (ft->relay)
 		ft_relay_destroy(ft->relay);
 	/* The tee of a live transfer is not kept once it is over, unless the
@@ -365,7 +365,7 @@ static int ft_take_request(struct ft *ft, const struct sip_msg *m, const struct 
 		ft_respond_up(ft, 400, "Bad From", NULL);
 		return -1;
 	}
-	PF_COPY(ft->sender_display, from.display);
+	PF_COPY(ft->sender_display, from.display_raw);
 	char xv[32];
 	int xr = sip_msg_header(m, "Cpm-Expires", xv, sizeof xv);
 	if (xr == 0 && !cpm_str_to_u64_max(cpm_str_trim(cpm_str_c(xv)), 100ULL * 366 * 86400, &ft->req_expires))
@@ -439,7 +439,7 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 		goto oom;
 	char to[LOC_MAX_AOR + 8];
 	snprintf(to, sizeof to, "<sip:%s>", ft->recipient);
-	char *fork_from = from.display[0] ? cpm_arena_printf(&tmp, "%s <%s>", from.display, ft->sender)
+	char *fork_from = from.display_raw[0] ? cpm_arena_printf(&tmp, "%s <%s>", from.display_raw, ft->sender)
 					  : cpm_arena_printf(&tmp, "<%s>", ft->sender);
 	if (!ft->fork_headers || !fork_from)
 		goto oom;
