@@ -134,6 +134,8 @@ static bool hex_value(const char *in, void *out, size_t cap, size_t *len)
 
 /* ------------------------------------------------------------ send journal */
 
+static void sweep_dead_tmp(struct cpm_app *app, int dirfd, const char *infix, bool dotfile);
+
 static int journal_dir(const struct cpm_opts *o, char *out, size_t cap)
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -167,6 +169,11 @@ void journal_init(struct cpm_app *app, const char *path, long long mtime_ns)
 	if (mkdir_p(dir, 0700) < 0) {
 		errlog(app, "no resume journal (cannot use directory %s: %s)", dir, strerror(errno));
 		return;
+	}
+	int jfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (jfd >= 0) {
+		sweep_dead_tmp(app, jfd, ".journal.tmp.", false); /* a journal write cut by kill -9 */
+		close(jfd);
 	}
 	char key[CPM_URI_MAX * 2 + 4096 + 128], hash[41];
 	char shex[41];
@@ -376,14 +383,13 @@ int partial_find(struct cpm_app *app, const struct sdp_file_selector *sel, const
 	return rc;
 }
 
-/* A sidecar is written as NAME.tmp.PID and renamed; a process killed between
- * the two leaves the temporary behind. At start-up, remove the ones whose
- * writer is gone (only names of that exact shape, only in --dir). */
-void partial_sweep_tmp(struct cpm_app *app)
+/* Files are written as NAME.tmp.PID and renamed; a process killed between the two leaves the
+ * temporary behind. Remove, in dirfd, the ones of that exact shape (`infix` followed by a pid;
+ * a dot-file when `dotfile`: in --dir, where received files live, nothing else) whose writer
+ * is gone. */
+static void sweep_dead_tmp(struct cpm_app *app, int dirfd, const char *infix, bool dotfile)
 {
-	if (app->dir_fd < 0)
-		return;
-	int fd = dup(app->dir_fd);
+	int fd = dup(dirfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
 		if (fd >= 0)
@@ -391,16 +397,24 @@ void partial_sweep_tmp(struct cpm_app *app)
 		return;
 	}
 	rewinddir(d);
+	size_t il = strlen(infix);
 	for (struct dirent *e; (e = readdir(d));) {
-		const char *t = strstr(e->d_name, ".cpm-part.meta.tmp.");
-		if (e->d_name[0] != '.' || !t)
+		const char *t = strstr(e->d_name, infix);
+		if (!t || (dotfile && e->d_name[0] != '.'))
 			continue;
 		char *end;
-		long pid = strtol(t + strlen(".cpm-part.meta.tmp."), &end, 10);
+		long pid = strtol(t + il, &end, 10);
 		if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
 			continue;
-		if (unlinkat(app->dir_fd, e->d_name, 0) == 0)
+		if (unlinkat(dirfd, e->d_name, 0) == 0)
 			vlog(app, "removed %s (left by a process that was killed)", e->d_name);
 	}
 	closedir(d);
+}
+
+/* Start-up: the partial sidecars' temporaries in --dir (only there: it is ours). */
+void partial_sweep_tmp(struct cpm_app *app)
+{
+	if (app->dir_fd >= 0)
+		sweep_dead_tmp(app, app->dir_fd, ".cpm-part.meta.tmp.", true);
 }
