@@ -15,7 +15,7 @@
 #include "cpmd/sofia_log.h"
 #include "net/loop.h"
 #include "net/loop_su.h"
-#include "net/msrp_relay.h"
+#include "net/msrp_hub.h"
 #include "pf/pf.h"
 #include "sipua/location.h"
 #include "sipua/registrar.h"

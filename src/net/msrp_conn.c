@@ -21,7 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "net/msrp_net.h"
+#include "net/msrp_transport.h"
 
 /* Reads per wake-up before giving other sockets a turn (level-triggered,
  * so the rest is picked up on the next round). */

@@ -1,6 +1,6 @@
 /* The MSRP hub: the listening socket, the session table, the timeout lists
  * of connections that are not (or no longer) bound, and the work queues that
- * keep callbacks from re-entering each other (see msrp_net.h).
+ * keep callbacks from re-entering each other (see net/msrp_transport.h).
  *
  * Timeouts of unbound and draining connections use two FIFO lists: every
  * entry of one list has the same delay, so the list is ordered by deadline
@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/msrp_net.h"
+#include "net/msrp_transport.h"
 
 #define HUB_DEFAULT_HIGH_WATER (1024 * 1024)
 #define HUB_DEFAULT_BIND_TIMEOUT 30

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "net/msrp_net.h"
+#include "net/msrp_transport.h"
 
 void msrp_log(const char *fmt, ...)
 {

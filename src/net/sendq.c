@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "net/msrp_net.h"
+#include "net/msrp_transport.h"
 
 /* First allocation: big enough for a few responses and end-lines. */
 #define SENDQ_MIN_CAP (16 * 1024)

@@ -12,7 +12,7 @@
 
 #include "cpm/arena.h"
 #include "cpm/sdp.h"
-#include "net/msrp_relay.h"
+#include "relay/ft_relay.h"
 #include "sipua/location.h"
 #include "store/store.h"
 
@@ -50,7 +50,7 @@ struct ft {
 	bool down_terminated;
 	unsigned down_branch;
 	char down_device[LOC_MAX_INSTANCE];
-	/* store-and-forward (pf_defer.c) */
+	/* store-and-forward (pf_intake.c) */
 	char item_id[33];       /* our id: names the item's partial (then its blob) from the start */
 	char sender_key[LOC_MAX_AOR]; /* "user@host" of the sender */
 	char sender_display[128];

@@ -3,7 +3,7 @@
  * engine), anchors the MSRP media through an ft_relay, ends both legs together, and — when
  * the recipient cannot take the file — stores it and delivers it later.
  * pf knows SIP through sipua (sip_leg.h, fork.h), devices through the location service,
- * MSRP through net/msrp_relay.h, durable state through store.h, time through net/loop.h.
+ * MSRP through relay/ft_relay.h, durable state through store.h, time through net/loop.h.
  * It includes nothing of sofia-sip and nothing of cpmd (layer rules, docs/ARCHITECTURE.md).
  *
  * OWNERSHIP: cpmd creates pf after its dependencies and destroys it before them.

@@ -1,6 +1,6 @@
 /* Live file transfers: INVITE in, fork out (sipua's fork engine), relay media, end both
  * legs together. See docs/ARCHITECTURE.md §3. What happens when the recipient cannot take
- * the file is pf_defer.c's job; this file calls it at each trigger. */
+ * the file is pf_intake.c's job; this file calls it at each trigger. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -85,7 +85,7 @@ void ft_relay_done_cb(void *arg, enum ft_relay_result res, const char *detail)
 		return;
 	}
 	if (res == FT_RELAY_RECEIVED) {
-		/* Store mode: durable, committed and acknowledged (pf_defer.c). */
+		/* Store mode: durable, committed and acknowledged (pf_intake.c). */
 		start_complete_bye_timer(ft);
 		return;
 	}
@@ -147,7 +147,7 @@ static void on_up_terminated(struct ft *ft)
 	sip_leg_release(ft->up);
 	ft->up = NULL;
 	/* Whatever the state, the other side goes too. A file being made
-	 * durable stays until its commit answers (pf_defer.c). */
+	 * durable stays until its commit answers (pf_intake.c). */
 	if (ft->relay && !ft->relay_finished && !ft->committing)
 		ft_defer_keep_partial(ft);
 	if (ft->relay && !ft->committing) {
@@ -410,7 +410,7 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 		.max_size = policy_max_file_size(&pf->cfg),
 		.has_blob = bfd >= 0,
 		.blob_fd = bfd, /* the relay's once created (it closes it) */
-		/* the device's leg failing switches to store mode (pf_defer.c) */
+		/* the device's leg failing switches to store mode (pf_intake.c) */
 		.keep_on_recipient_loss = ft_defer_allowed(ft),
 		.event = ft_relay_event_cb,
 	};
@@ -562,7 +562,7 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		 ft->offer->sel.name, ft->offer->sel.size, ft->offer->sel.type, nparts > 1 ? " +thumbnail" : "");
 
 	if (ft->offer->has_file_range && ft->offer->range_start > 1 && ft_resume_upload(ft))
-		goto out; /* an upload resume: continued into the store (pf_defer.c) */
+		goto out; /* an upload resume: continued into the store (pf_intake.c) */
 
 	struct loc_device *devs = cpm_arena_alloc(&tmp, pf->cfg.max_devices * sizeof *devs);
 	size_t ndev = devs ? pf_devices(pf, ft->recipient, devs, pf->cfg.max_devices) : 0;

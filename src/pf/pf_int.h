@@ -1,7 +1,7 @@
 /* Internals shared by the files of pf (not a public header):
  *   pf.c          pf's life (create, start, stop), dispatch of new requests, shared helpers
  *   pf_ft.c       live transfers: INVITE in, fork, relay, end both legs
- *   pf_defer.c    store-and-forward intake: answer the sender ourselves, make the file
+ *   pf_intake.c   store-and-forward intake: answer the sender ourselves, make the file
  *                 durable before the final ack, keep partials, resume uploads
  *   pf_deliver.c  push delivery of stored items (a fork from the original sender), retries
  *   pf_pull.c     pull delivery (the device's RFC 5547 recvonly INVITE)
@@ -97,7 +97,7 @@ int ft_answer_up(struct ft *ft, const char *extra_header);
 void pf_prefs_get(struct pf *pf, const char *aor_key, struct pf_user_policy *out);
 int pf_prefs_apply_options(struct pf *pf);
 
-/* ---- pf_defer.c */
+/* ---- pf_intake.c */
 /* May this transfer be deferred (operator and the recipient's preference)? */
 bool ft_defer_allowed(struct ft *ft);
 /* Trigger: no device / no answer / all unavailable. Answers the sender 200 and takes the

@@ -3,7 +3,7 @@
  *
  *   policy_check_offer        pf.c, a new file-transfer INVITE: what a push offer must carry
  *                             (RFC 5547), the file range of a resumed upload, --max-file-size.
- *   policy_max_file_size      pf.c / pf_defer.c, creating a relay: the limit on the bytes.
+ *   policy_max_file_size      pf.c / pf_intake.c, creating a relay: the limit on the bytes.
  *   policy_unreachable        pf.c: the answer when nobody can take the file and it is not
  *                             deferred (no device, invitation timer, every device unavailable).
  *   policy_fork_class         the classify callback of every fork pf starts (live transfer,
@@ -13,9 +13,9 @@
  *   policy_parse_user_pref,   pf_prefs.c at start-up: --user-pref AOR:KEY=VALUE.
  *   policy_new_prefs,
  *   policy_apply_user_pref
- *   policy_may_defer          pf.c / pf_defer.c: whether cpmd takes the file itself (no device,
+ *   policy_may_defer          pf.c / pf_intake.c: whether cpmd takes the file itself (no device,
  *                             no answer, the device's leg lost mid-transfer).
- *   policy_keep_partial       pf_defer.c, the sender left mid-upload: keep a resumable partial?
+ *   policy_keep_partial       pf_intake.c, the sender left mid-upload: keep a resumable partial?
  *   policy_expiry             pf.c, a new transfer: when its stored copy (or partial) expires.
  *   policy_retry_delay        pf_deliver.c: back-off before retrying a user's deliveries.
  *   policy_delivery_room      pf_deliver.c, pf_deliver_kick: deliveries that may start now.
@@ -83,7 +83,7 @@ void policy_check_offer(const struct pf_config *c, const struct sdp_ft *o, struc
 	}
 	if (o->has_file_range) {
 		/* A resumed upload (RFC 5547 §6, standards.md §2.4): the rest of the file, from a
-		 * byte inside it to its end; the hash proves it is the same file. pf_defer.c
+		 * byte inside it to its end; the hash proves it is the same file. pf_intake.c
 		 * matches it to a kept partial. (A 0-byte file has no byte to start from.) */
 		if (o->range_start < 1 || o->range_start > o->sel.size ||
 		    (o->range_stop != 0 && o->range_stop != o->sel.size)) {

@@ -1,8 +1,8 @@
-/* Safe file naming of the cpm client (src/cpm/safe_name.c): a peer chooses
+/* Safe file naming of the cpm client (src/client/safe_name.c): a peer chooses
  * the file name, so every hostile shape must map to a plain name. */
 #include "unit.h"
 
-#include "../../src/cpm/safe_name.c"
+#include "../../src/client/safe_name.c"
 
 static const char *sn(const char *in)
 {

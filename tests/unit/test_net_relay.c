@@ -22,8 +22,8 @@
 #include <time.h>
 
 #include "cpm/msrp.h"
-#include "net/msrp_net.h" /* MSRP_RBUF_SIZE: what one read can add to a queue */
-#include "net/msrp_relay.h"
+#include "net/msrp_transport.h" /* MSRP_RBUF_SIZE: what one read can add to a queue */
+#include "relay/ft_relay.h"
 #include "unit.h"
 
 #include "net_peer.h"

@@ -1,4 +1,4 @@
-/* The relay's ownership of file descriptors (src/net/msrp_relay.h, FILE
+/* The relay's ownership of file descriptors (src/relay/ft_relay.h, FILE
  * DESCRIPTORS): the relay never opens a file; the store does
  * (store_blob_open_partial, store_blob_open_read, as pf calls them), and
  * the descriptor is handed over in the relay's parameters:
@@ -29,7 +29,7 @@
 #include "common/log.h"
 #include "cpm/msrp.h"
 #include "net/loop_su.h"
-#include "net/msrp_relay.h"
+#include "relay/ft_relay.h"
 #include "store/store.h"
 #include "store/store_blobq.h"
 #include "unit.h"

@@ -20,7 +20,7 @@
 #include <sofia-sip/su_wait.h>
 
 #include "cpm/msrp.h"
-#include "net/msrp_relay.h"
+#include "relay/ft_relay.h"
 #include "unit.h"
 
 #include "net_peer.h"

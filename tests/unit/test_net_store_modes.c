@@ -21,7 +21,7 @@
 #include <openssl/evp.h>
 
 #include "cpm/msrp.h"
-#include "net/msrp_relay.h"
+#include "relay/ft_relay.h"
 #include "unit.h"
 
 #include "net_peer.h"

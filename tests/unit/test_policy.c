@@ -746,7 +746,7 @@ UNIT_TEST(keep_partial)
 	CHECK(policy_keep_partial(&c, true, 1, 1000));
 }
 
-/* today's pf_defer.c pf_expiry_for, verbatim (over pf_config) */
+/* today's pf_intake.c pf_expiry_for, verbatim (over pf_config) */
 static int64_t old_expiry(const struct pf_config *c, int64_t now_ms, uint64_t requested_s)
 {
 	uint64_t s = requested_s ? requested_s : c->store_default_expiry;

@@ -3,7 +3,7 @@
  * never inside a chunk we are writing to it. */
 #include <string.h>
 
-#include "net/ft_relay_priv.h"
+#include "relay/ft_relay_priv.h"
 
 static void relay_down_msg(struct ft_relay *r, const struct msrp_msg *m);
 

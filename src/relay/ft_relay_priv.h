@@ -2,13 +2,44 @@
  * files share. The relay is split by job: ft_relay.c (life cycle, public
  * API, session callbacks, ending, completion), ft_relay_up.c (the sender's
  * leg), ft_relay_down.c (the device's leg), ft_relay_timer.c (timers),
- * ft_relay_store.c (store mode), ft_relay_source.c (source mode),
+ * ft_relay_intake.c (intake: store mode, no device leg), ft_relay_source.c (source mode),
  * ft_relay_resume.c (upload resume: the whole file's hash off the loop).
- * Every function here runs inside the hub bracket (msrp_net.h). */
-#ifndef CPMD_NET_FT_RELAY_PRIV_H
-#define CPMD_NET_FT_RELAY_PRIV_H
+ * Every function here runs inside the hub bracket (net/msrp_transport.h). */
+#ifndef CPMD_RELAY_FT_RELAY_PRIV_H
+#define CPMD_RELAY_FT_RELAY_PRIV_H
 
-#include "net/msrp_net.h"
+#include "net/msrp_transport.h"
+#include "relay/ft_relay.h"
+
+/* ---- the tee: blob file + sha-1 of the contiguous prefix (relay_tee.c) ---- */
+struct relay_tee {
+	int fd;                 /* -1: no blob file; the owner's (pf's store) fd, the relay's once created */
+	void *md;               /* EVP_MD_CTX */
+	uint64_t contig;        /* bytes 1..contig received, written and hashed */
+	bool final;
+	bool no_hash;           /* upload resume: the whole file is hashed off the loop */
+	uint8_t digest[20];
+	uint64_t wb_from;       /* writeback started for [0, wb_from) (tee_feed) */
+};
+/* fd: the blob, open for writing at byte 0 (-1: hash only). The tee never
+ * opens a file: the store does (docs/internals/relay.md, "File
+ * descriptors"); tee_close() closes fd. */
+int tee_open(struct relay_tee *t, int fd);
+/* Upload resume, after tee_open() with the existing blob (read-write: the
+ * resume hasher reads it back): cut it to `base` bytes and go on from there
+ * (contig = base); the tee does not hash. A blob shorter than base is left
+ * alone and *short_prefix set (the caller fails the relay; nothing is
+ * written). Returns 0 or -errno (fd left open either way). */
+int tee_resume(struct relay_tee *t, uint64_t base, bool *short_prefix);
+/* Body bytes at 0-based file offset `off` (off <= contig, caller checks).
+ * Only the part beyond contig is written and hashed. Returns 0 or -errno;
+ * after an error the blob is cut back to contig bytes (no half-written
+ * tail). */
+int tee_feed(struct relay_tee *t, uint64_t off, const char *p, size_t n);
+/* Finish the hash (once). */
+int tee_final(struct relay_tee *t);
+void tee_close(struct relay_tee *t);
+
 
 /* Relayed chunks whose response we may still get. A sender with 64 KiB
  * chunks and a 1 MiB high-water mark has ~20 in flight; smaller chunks are
@@ -94,7 +125,7 @@ struct ft_relay {
 	bool hash_ok;
 	bool ended, destroyed;
 
-	/* store mode (ft_relay_store.c) */
+	/* store mode (ft_relay_intake.c) */
 	ft_relay_event_f *event;
 	bool keep_on_loss;
 	bool store;        /* no DOWN leg (any more): we answer the sender */
@@ -178,7 +209,7 @@ void relay_txn_start_clock(struct ft_relay *r, bool last);
 void relay_try_pending(struct ft_relay *r);
 void relay_up_event(struct ft_relay *r, const struct msrp_event *ev);
 
-/* ft_relay_store.c */
+/* ft_relay_intake.c */
 /* The device's leg failed: with keep_on_recipient_loss, switch to store
  * mode and report event(RECIPIENT_LOST); otherwise relay_finish(res). */
 void relay_recipient_failed(struct ft_relay *r, enum ft_relay_result res, const char *fmt, ...)

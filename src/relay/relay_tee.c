@@ -14,7 +14,7 @@
 
 #include <openssl/evp.h>
 
-#include "net/msrp_net.h"
+#include "relay/ft_relay_priv.h"
 
 #define TEE_WRITEBACK (8u << 20)
 

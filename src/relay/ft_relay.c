@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/ft_relay_priv.h"
+#include "relay/ft_relay_priv.h"
 
 static const struct msrp_session_ops relay_ops;
 
@@ -359,7 +359,7 @@ struct ft_relay *relay_new(struct msrp_hub *h, int blob_fd, ft_relay_done_f *don
 
 /* Undo relay_new() and relay_leg_add() before the relay was handed out.
  * The blob descriptors the caller passed are not closed: creation failed,
- * so they are still the caller's (msrp_relay.h, FILE DESCRIPTORS). */
+ * so they are still the caller's (relay/ft_relay.h, FILE DESCRIPTORS). */
 void relay_discard(struct ft_relay *r)
 {
 	r->tee.fd = -1;

@@ -1,6 +1,7 @@
-/* Private to src/net: the pieces the hub, the connections and the relay share.
- * Nothing outside src/net includes this file; the public interface is
- * msrp_relay.h.
+/* The MSRP transport as the relay (src/relay) sees it: sessions, the hub's
+ * re-entrancy bracket, connections and their send queues. Only src/net and
+ * src/relay include this file; the hub's public interface is net/msrp_hub.h,
+ * the relay's relay/ft_relay.h.
  *
  * Re-entrancy rule (the reason for hub_enter()/hub_leave()): every entry
  * from the event loop (socket and timer callbacks) and every public call that
@@ -12,8 +13,8 @@
  * which dead connections and relays are freed. So a done() callback may call
  * ft_relay_destroy() and the code that called done() still finds its memory.
  */
-#ifndef CPMD_NET_MSRP_NET_H
-#define CPMD_NET_MSRP_NET_H
+#ifndef CPMD_NET_MSRP_TRANSPORT_H
+#define CPMD_NET_MSRP_TRANSPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,7 +23,7 @@
 #include <sofia-sip/su_wait.h>
 
 #include "cpm/msrp.h"
-#include "net/msrp_relay.h"
+#include "net/msrp_hub.h"
 
 /* 20 ALPHANUM characters: ~119 bits, far above RFC 4975's 80-bit advice. */
 #define MSRP_SESSION_ID_LEN 20
@@ -192,34 +193,5 @@ void conn_drain(struct msrp_conn *c);
 void conn_close(struct msrp_conn *c, int err);
 /* Work off buffered input after a hold was lifted (called by the hub). */
 void conn_run(struct msrp_conn *c);
-
-/* ---- the tee: blob file + sha-1 of the contiguous prefix (relay_tee.c) ---- */
-struct relay_tee {
-	int fd;                 /* -1: no blob file; the owner's (pf's store) fd, the relay's once created */
-	void *md;               /* EVP_MD_CTX */
-	uint64_t contig;        /* bytes 1..contig received, written and hashed */
-	bool final;
-	bool no_hash;           /* upload resume: the whole file is hashed off the loop */
-	uint8_t digest[20];
-	uint64_t wb_from;       /* writeback started for [0, wb_from) (tee_feed) */
-};
-/* fd: the blob, open for writing at byte 0 (-1: hash only). The tee never
- * opens a file: the store does (docs/internals/relay.md, "File
- * descriptors"); tee_close() closes fd. */
-int tee_open(struct relay_tee *t, int fd);
-/* Upload resume, after tee_open() with the existing blob (read-write: the
- * resume hasher reads it back): cut it to `base` bytes and go on from there
- * (contig = base); the tee does not hash. A blob shorter than base is left
- * alone and *short_prefix set (the caller fails the relay; nothing is
- * written). Returns 0 or -errno (fd left open either way). */
-int tee_resume(struct relay_tee *t, uint64_t base, bool *short_prefix);
-/* Body bytes at 0-based file offset `off` (off <= contig, caller checks).
- * Only the part beyond contig is written and hashed. Returns 0 or -errno;
- * after an error the blob is cut back to contig bytes (no half-written
- * tail). */
-int tee_feed(struct relay_tee *t, uint64_t off, const char *p, size_t n);
-/* Finish the hash (once). */
-int tee_final(struct relay_tee *t);
-void tee_close(struct relay_tee *t);
 
 #endif

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "net/ft_relay_priv.h"
+#include "relay/ft_relay_priv.h"
 
 void relay_event_cb(struct ft_relay *r, enum ft_relay_result ev, const char *detail)
 {

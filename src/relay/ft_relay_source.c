@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "net/ft_relay_priv.h"
+#include "relay/ft_relay_priv.h"
 
 /* Room for one chunk on the wire: our head (paths, Message-ID, Byte-Range,
  * reports, Content-Type), the body, the end-line. */

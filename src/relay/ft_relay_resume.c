@@ -35,7 +35,7 @@
 
 #include <openssl/evp.h>
 
-#include "net/ft_relay_priv.h"
+#include "relay/ft_relay_priv.h"
 
 /* One read of the worker: bounded memory, and `cancel` is seen within one
  * read (~0.1 ms from the page cache). */

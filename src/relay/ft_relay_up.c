@@ -3,7 +3,7 @@
  * is checked (size, sha-1) before its end-line goes DOWN. */
 #include <string.h>
 
-#include "net/ft_relay_priv.h"
+#include "relay/ft_relay_priv.h"
 
 /* Other MIME headers of a relayed SEND, as raw lines. */
 static int extra_headers(const struct msrp_msg *m, char *buf, size_t cap)

@@ -2,7 +2,7 @@
  * deadlines of responses and of the success REPORT (docs/internals/relay.md,
  * "Timers"). Armed lazily, re-armed when it fires: a chunk costs no timer
  * operation. */
-#include "net/ft_relay_priv.h"
+#include "relay/ft_relay_priv.h"
 
 static void relay_timer_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg);
 

@@ -1,0 +1,49 @@
+/* MSRP in cpmd: one listener (the hub) for all MSRP connections, and the
+ * relay that joins the two MSRP sessions of one anchored file transfer.
+ *
+ * cpmd is always the passive side (RFC 6135 a=setup:passive): the sender and
+ * the device both connect to our --msrp address and bind their connection to
+ * a session with their first SEND (RFC 4975 §5.4). A connection is matched to
+ * a session by the session-id of the last To-Path URI (case-sensitive), the
+ * IMS way (RFC 6714): host/port in the path are not compared.
+ *
+ *
+ * The relay of one transfer (src/relay/ft_relay.h) uses sessions of the hub. */
+#ifndef CPMD_NET_MSRP_HUB_H
+#define CPMD_NET_MSRP_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+
+struct msrp_hub;
+
+struct msrp_hub_cfg {
+	const char *host;       /* listen address, e.g. "127.0.0.1" */
+	uint16_t port;          /* listen port */
+	const char *advertise;  /* host put in our a=path URIs (default: host) */
+	size_t high_water;      /* unsent bytes on one leg before the other is paused (default 1 MiB) */
+	unsigned bind_timeout;  /* seconds a session waits for its connection (default 30) */
+	/* Added with the implementation: */
+	unsigned txn_timeout_ms; /* for a response to a relayed chunk, the success REPORT, and a
+				  * device that reads nothing (default 30000, RFC 4975 §7.1.1) */
+	unsigned max_conns;      /* open MSRP connections before new ones are refused (default 4096) */
+};
+
+/* root: sofia's su_root (net is the event-loop layer; it is named, not included, so that pf,
+ * which includes the relay's header and so this one, does not see sofia-sip: layer rules). */
+struct su_root_s;
+int msrp_hub_create(struct msrp_hub **hp, struct su_root_s *root, const struct msrp_hub_cfg *cfg);
+void msrp_hub_destroy(struct msrp_hub *h);
+/* Counters for logs/metrics. */
+struct msrp_hub_stats {
+	uint64_t connections_open;
+	uint64_t sessions_open;
+	uint64_t bytes_relayed;
+};
+void msrp_hub_stats(const struct msrp_hub *h, struct msrp_hub_stats *st);
+/* The port actually bound (useful with cfg->port = 0). */
+uint16_t msrp_hub_port(const struct msrp_hub *h);
+
+#endif
