@@ -118,7 +118,9 @@ static void expire_one(struct pf *pf, struct store_item *it)
 	pf_prefs_get(pf, it->recipient, &up);
 	if (up.on_expiry == STORE_EXPIRY_KEEP) {
 		it->state = STORE_ITEM_EXPIRED;
-		store_item_update(pf->st, it, expired_saved, NULL);
+		/* If this update is lost, the next tick finds the item again and moves its blob
+		 * again (the move of a missing blob is logged, nothing else happens). */
+		pf_store_queued(store_item_update(pf->st, it, expired_saved, NULL), "expiry of a kept item");
 		pf_mss_hook(pf, it);
 		return;
 	}
