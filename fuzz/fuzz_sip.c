@@ -1,7 +1,9 @@
 /* libFuzzer driver for cpmd's SIP glue: sofia-sip parses the raw message,
  * then every helper that reads peer-controlled parts of it runs (contact
  * expiry and device keys, body/SDP extraction incl. multipart, carried CPM
- * headers), and the SDP found goes through the RFC 5547 parser. */
+ * headers), the SDP found goes through the RFC 5547 parser, and every
+ * sip_msg_* reader that pf uses (sipua/sip_leg.h: addresses, display names,
+ * headers, bodies, the URI key) runs on the same message. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -11,8 +13,37 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_alloc.h>
 
+#include "cpm/arena.h"
 #include "cpm/sdp.h"
 #include "sipua/sip_glue.h"
+#include "sipua/sip_leg.h"
+#include "sipua/sipua_int.h"
+
+/* pf's view of the message, as sip_leg.c hands it over. */
+static void readers(sip_t const *sip)
+{
+	static struct sip_addr a;
+	struct sip_msg m = {.sip = sip};
+	struct cpm_arena ar = CPM_ARENA_INIT;
+	struct mime_part parts[MIME_MAX_PARTS];
+	size_t nparts;
+	struct cpm_str sdp;
+	char v[64], key[256];
+
+	(void)sip_msg_method(&m);
+	if (sip_msg_request_uri(&m, &a) == 0)
+		sip_uri_aor_key(a.uri, key, sizeof key);
+	if (sip_msg_from(&m, &a) == 0)
+		sip_uri_aor_key(a.uri, key, sizeof key);
+	sip_msg_to(&m, &a);
+	(void)sip_msg_over_tcp(&m);
+	sip_msg_header(&m, "Cpm-Item-Id", v, sizeof v);
+	sip_msg_carried_headers(&m, &ar);
+	sip_msg_body_sdp(&m, &ar, &sdp, parts, &nparts);
+	(void)sip_msg_content_type(&m);
+	(void)sip_msg_body(&m);
+	cpm_arena_free(&ar);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -41,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char v[32];
 		sipglue_header_value(sip, "Cpm-Expires", v, sizeof v);
 		sipglue_header_value(sip, "Cpm-Item-Id", v, sizeof v);
+		readers(sip);
 	}
 	su_home_deinit(home);
 	msg_destroy(msg);

@@ -288,6 +288,13 @@ start_receiver() {
 			return 0
 		fi
 		if ! kill -0 "$pid" 2>/dev/null; then
+			# A receiver with --count can register, take what waited for it and
+			# exit between two looks: registered is what counts (its exit status
+			# is the caller's to check, e.g. with wait_exit).
+			if [ "$(reg_count "$user")" -gt "$before" ]; then
+				log "receiver $name ($user/$dev, pid $pid) registered (and has already exited)"
+				return 0
+			fi
 			local rc=0
 			wait "$pid" || rc=$?
 			fail "receiver $name exited (status $rc) before registering"
