@@ -19,6 +19,9 @@ struct cpm_arena {
 
 /* NULL when out of memory (or n overflows). Memory is zeroed and aligned for any type. */
 void *cpm_arena_alloc(struct cpm_arena *a, size_t n);
+/* The same, not zeroed: for big buffers that are written before they are read (an SDP or
+ * body being built, a thumbnail read from the store), where zeroing would be wasted work. */
+void *cpm_arena_alloc_raw(struct cpm_arena *a, size_t n);
 /* Copies of a string (NULL in, NULL out) and of n bytes plus a NUL. */
 char *cpm_arena_strdup(struct cpm_arena *a, const char *s);
 char *cpm_arena_strndup(struct cpm_arena *a, const char *s, size_t n);

@@ -4,6 +4,7 @@
 #include "cpm/arena.h"
 
 #include <stdalign.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,16 +16,27 @@ struct cpm_arena_block {
 	alignas(max_align_t) unsigned char data[];
 };
 
-void *cpm_arena_alloc(struct cpm_arena *a, size_t n)
+static void *arena_block(struct cpm_arena *a, size_t n, bool zero)
 {
 	if (n > SIZE_MAX - sizeof(struct cpm_arena_block))
 		return NULL;
-	struct cpm_arena_block *b = calloc(1, sizeof *b + (n ? n : 1));
+	size_t sz = sizeof(struct cpm_arena_block) + (n ? n : 1);
+	struct cpm_arena_block *b = zero ? calloc(1, sz) : malloc(sz);
 	if (!b)
 		return NULL;
 	b->next = a->blocks;
 	a->blocks = b;
 	return b->data;
+}
+
+void *cpm_arena_alloc(struct cpm_arena *a, size_t n)
+{
+	return arena_block(a, n, true);
+}
+
+void *cpm_arena_alloc_raw(struct cpm_arena *a, size_t n)
+{
+	return arena_block(a, n, false);
 }
 
 char *cpm_arena_strndup(struct cpm_arena *a, const char *s, size_t n)

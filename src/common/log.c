@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpm/hex.h"
+
 enum log_level log_threshold = LOG_INFO;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -15,7 +17,6 @@ static const char *const names[] = {"error", "warn", "info", "debug"};
 
 size_t log_escape(char *out, size_t cap, const char *in, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
 	if (cap == 0)
@@ -36,8 +37,7 @@ size_t log_escape(char *out, size_t cap, const char *in, size_t len)
 				n = 1;
 			} else {
 				esc[1] = 'x';
-				esc[2] = hex[c >> 4];
-				esc[3] = hex[c & 15];
+				cpm_hex_byte(esc + 2, c, CPM_HEX_LOWER);
 				n = 4;
 			}
 		}

@@ -37,7 +37,7 @@ int pf_build_body(struct cpm_arena *a, const char *sdp, const struct mime_part *
 		cap += po[i].headers.len + po[i].body.len + 128;
 	}
 	char boundary[40];
-	char *body = cpm_arena_alloc(a, cap);
+	char *body = cpm_arena_alloc_raw(a, cap);
 	if (!body)
 		return -1;
 	int n = -1;

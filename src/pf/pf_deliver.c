@@ -373,8 +373,8 @@ int dlv_create_source(struct dlv *d)
 static char *base64_lines(struct cpm_arena *a, const uint8_t *data, size_t len)
 {
 	size_t enc = (len + 2) / 3 * 4;
-	char *one = cpm_arena_alloc(a, enc + 1);
-	char *out = cpm_arena_alloc(a, enc + enc / 76 * 2 + 3);
+	char *one = cpm_arena_alloc_raw(a, enc + 1);
+	char *out = cpm_arena_alloc_raw(a, enc + enc / 76 * 2 + 3);
 	if (!one || !out || mime_base64_encode(one, enc + 1, data, len) < 0)
 		return NULL;
 	size_t o = 0;
@@ -484,13 +484,13 @@ static int push_body(struct dlv *d, struct cpm_arena *tmp, struct sip_body *body
 {
 	struct pf *pf = d->pf;
 	struct sdp_ft *s = cpm_arena_alloc(tmp, sizeof *s);
-	char *sdp = cpm_arena_alloc(tmp, SDP_MAX_BYTES);
+	char *sdp = cpm_arena_alloc_raw(tmp, SDP_MAX_BYTES);
 	if (!s || !sdp)
 		return -1;
 	dlv_item_sdp(d, s, SDP_DIR_SENDONLY, NULL);
 	struct mime_part parts[2];
 	size_t nparts = 0;
-	uint8_t *tb = cpm_arena_alloc(tmp, STORE_THUMB_MAX);
+	uint8_t *tb = cpm_arena_alloc_raw(tmp, STORE_THUMB_MAX);
 	struct store_thumb th;
 	if (tb && store_item_thumb_get(pf->st, d->it.id, &th, tb, STORE_THUMB_MAX) == 0 && th.len) {
 		snprintf(s->file_icon, sizeof s->file_icon, "cid:%s", THUMB_CID);
@@ -580,7 +580,8 @@ out:
 	return rc;
 }
 
-struct kick_ctx {
+/* The kick's scratch: owned by pf (pf->kick), allocated at its first use, freed with pf. */
+struct pf_kick {
 	struct pf *pf;
 	unsigned room;
 	size_t n;
@@ -589,7 +590,7 @@ struct kick_ctx {
 
 static int kick_collect(void *arg, const struct store_item *it)
 {
-	struct kick_ctx *k = arg;
+	struct pf_kick *k = arg;
 	if (it->state != STORE_ITEM_STORED && it->state != STORE_ITEM_DELIVERING)
 		return 0;
 	if (pf_item_busy(k->pf, it->id))
@@ -670,12 +671,14 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 	unsigned room = policy_delivery_room(&pf->cfg, active);
 	if (room == 0)
 		return;
-	/* 64 items are too big for the stack; a kick is rare enough for one malloc. */
-	struct kick_ctx *k = calloc(1, sizeof *k);
-	if (!k)
+	/* 64 items are too big for the stack: pf keeps one scratch (kicks do not nest: a scan
+	 * callback starts no scan, and dlv_start_push does not kick). */
+	if (!pf->kick && !(pf->kick = malloc(sizeof *pf->kick)))
 		return;
+	struct pf_kick *k = pf->kick;
 	k->pf = pf;
 	k->room = room;
+	k->n = 0;
 	/* Busy items (being delivered, or finished but not yet deleted) come
 	 * back in the scan and are skipped: ask for enough rows to see past
 	 * them (bounded: at most this many items are busy for one user). */
@@ -689,7 +692,6 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 			else
 				dlv_start_push(pf, &it, devs, nd, 0);
 		}
-	free(k);
 }
 
 void pf_deliver_abort_item(struct pf *pf, const char *item_id)
@@ -723,4 +725,6 @@ void pf_deliver_destroy_all(struct pf *pf)
 		pf->finishing = c->next;
 		free(c);
 	}
+	free(pf->kick);
+	pf->kick = NULL;
 }

@@ -427,7 +427,7 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 	}
 
 	struct sdp_ft *down = cpm_arena_alloc(&tmp, sizeof *down);
-	char *sdpbuf = cpm_arena_alloc(&tmp, SDP_MAX_BYTES);
+	char *sdpbuf = cpm_arena_alloc_raw(&tmp, SDP_MAX_BYTES);
 	struct sip_body body;
 	struct sip_addr from;
 	if (!down || !sdpbuf || sip_msg_from(m, &from))

@@ -34,6 +34,7 @@ struct pf_msg;
 struct pf_retry;
 struct pf_finishing;
 struct pf_expiry;
+struct pf_kick;
 
 struct pf {
 	struct loop *loop;
@@ -51,6 +52,7 @@ struct pf {
 	struct pf_retry *retries;  /* users whose delivery failed: retried later */
 	struct pf_finishing *finishing; /* items whose delete is not committed yet */
 	struct pf_expiry *expiry;  /* the expiry scan (pf_expiry.c) */
+	struct pf_kick *kick;      /* pf_deliver_kick's scratch (64 items: too big for the stack) */
 	bool stopping;
 };
 

@@ -318,7 +318,7 @@ char *pf_deferred_list_body(struct pf *pf, struct cpm_arena *a, const char *aor_
 		}
 		cap += 3 * sizeof x->name + 1024 + x->thumb_len * 4 / 3 + 8;
 	}
-	out = cpm_arena_alloc(a, cap);
+	out = cpm_arena_alloc_raw(a, cap);
 	if (!out)
 		goto out;
 	int n = deferred_build(out, cap, d, c.n);

@@ -127,7 +127,7 @@ void pf_pull_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *ms
 		d->state = DLV_ENDING;
 		return; /* freed when the leg terminates */
 	}
-	char *sdp = cpm_arena_alloc(&d->arena, SDP_MAX_BYTES);
+	char *sdp = cpm_arena_alloc_raw(&d->arena, SDP_MAX_BYTES);
 	struct sdp_ft *s = cpm_arena_alloc(&d->arena, sizeof *s);
 	if (!sdp || !s) {
 		dlv_end(d);
