@@ -37,9 +37,11 @@ USED_PORTS="$USED_PORTS$SIP_PORT "
 MSRP_PORT=$(pick_port)
 USED_PORTS="$USED_PORTS$MSRP_PORT "
 BIN=$(dirname "$CPM")
+# The README's own /tmp/ paths first: the paths put in afterwards (the build and source
+# trees) may themselves be under /tmp (a clone there), and must not be rewritten.
 sub() {
-	sed -e "s|^build/|$BIN/|" -e "s|127\\.0\\.0\\.1:5060|$HOST:$SIP_PORT|g" -e "s|127\\.0\\.0\\.1:2855|$HOST:$MSRP_PORT|g" \
-		-e "s|/tmp/|$T_DIR/|g" -e "s|tests/data/|$CPM_SRC/tests/data/|g" <<<"$1"
+	sed -e "s|/tmp/|$T_DIR/|g" -e "s|^build/|$BIN/|" -e "s|127\\.0\\.0\\.1:5060|$HOST:$SIP_PORT|g" \
+		-e "s|127\\.0\\.0\\.1:2855|$HOST:$MSRP_PORT|g" -e "s|tests/data/|$CPM_SRC/tests/data/|g" <<<"$1"
 }
 # readme_cmd N PREFIX: the Nth README command starting with PREFIX, substituted (in CMD).
 readme_cmd() {
