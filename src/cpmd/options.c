@@ -177,12 +177,19 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return copy_str(o->default_on_expiry, sizeof o->default_on_expiry, v);
 	}
 	if (!strcmp(key, "delivery-retry")) {
-		unsigned a, b;
-		char extra;
-		if (sscanf(v, "%u:%u%c", &a, &b, &extra) != 2 || a < 1 || b < a || b > 86400)
+		/* MIN:MAX, both strict decimals (cpm_parse_u64), 1 <= MIN <= MAX <= 1 day */
+		char lo[24];
+		const char *colon = strchr(v, ':');
+		uint64_t a, b;
+		if (!colon || (size_t)(colon - v) >= sizeof lo)
 			return -1;
-		o->delivery_retry_min = a;
-		o->delivery_retry_max = b;
+		memcpy(lo, v, (size_t)(colon - v));
+		lo[colon - v] = '\0';
+		if (cpm_parse_u64(lo, 86400, false, &a) || cpm_parse_u64(colon + 1, 86400, false, &b) || a < 1 ||
+		    b < a)
+			return -1;
+		o->delivery_retry_min = (unsigned)a;
+		o->delivery_retry_max = (unsigned)b;
 		return 0;
 	}
 	if (!strcmp(key, "user-pref")) {

@@ -521,3 +521,18 @@ throttle_until() {
 	done
 	return 0
 }
+
+# cpmd_refused NAME WORD cpmd-args...: cpmd exits 2 (usage) with a message holding WORD, never
+# says ready, and creates no data directory.
+cpmd_refused() {
+	local name=$1 word=$2 rc=0
+	shift 2
+	timeout -k 2 10 "$CPMD" --sip "$HOST:$(pick_port)" --data-dir "$T_DIR/data.$name" "$@" \
+		</dev/null >"$LOGDIR/cpmd.$name.log" 2>&1 || rc=$?
+	[ $rc -eq 2 ] || fail "$name: cpmd exit $rc, 2 (usage) expected: $(head -n 2 "$LOGDIR/cpmd.$name.log")"
+	assert_no_grep "$LOGDIR/cpmd.$name.log" 'cpmd: ready'
+	grep -q -F -e "$word" "$LOGDIR/cpmd.$name.log" ||
+		fail "$name: the error does not say '$word': $(head -n 2 "$LOGDIR/cpmd.$name.log")"
+	[ ! -e "$T_DIR/data.$name" ] || fail "$name: cpmd created its data directory"
+	log "$name: $(head -n 1 "$LOGDIR/cpmd.$name.log")"
+}

@@ -1,31 +1,18 @@
 #!/usr/bin/env bash
 # cpmd's --domain takes host names and IP literals only (comma-separated,
 # blanks around them ignored): "bad domain!" used to be accepted and split in
-# two domains ("bad" and "domain!"); now it is refused with a clear error, on
+# two domains ("bad" and "domain!"); now it is cpmd_refused with a clear error, on
 # the command line and in a config file (FILE:LINE), and cpmd does not start.
 # A valid list still works, every domain of it.
 . "$(dirname "$0")/lib.sh"
 
-# refused NAME WORD cpmd-args...: exit 2, a message with WORD, no `ready`.
-refused() {
-	local name=$1 word=$2 rc=0
-	shift 2
-	timeout -k 2 10 "$CPMD" --sip "$HOST:$(pick_port)" --data-dir "$T_DIR/data.$name" "$@" \
-		</dev/null >"$LOGDIR/cpmd.$name.log" 2>&1 || rc=$?
-	[ $rc -eq 2 ] || fail "$name: cpmd exit $rc, 2 (usage) expected: $(head -n 2 "$LOGDIR/cpmd.$name.log")"
-	assert_no_grep "$LOGDIR/cpmd.$name.log" 'cpmd: ready'
-	grep -q -F -e "$word" "$LOGDIR/cpmd.$name.log" ||
-		fail "$name: the error does not say '$word': $(head -n 2 "$LOGDIR/cpmd.$name.log")"
-	[ ! -e "$T_DIR/data.$name" ] || fail "$name: cpmd created its data directory"
-	log "$name: $(head -n 1 "$LOGDIR/cpmd.$name.log")"
-}
-refused space-and-bang '"bad domain!" is not a domain name' --domain 'bad domain!'
-refused empty-entry 'an empty name' --domain 'a.example,,b.example'
-refused bad-label '"-x.example" is not a domain name' --domain 'ok.example, -x.example'
-refused twice 'listed twice' --domain 'a.example, A.example'
-refused shell-chars 'is not a domain name' --domain 'a.example;rm'
+cpmd_refused space-and-bang '"bad domain!" is not a domain name' --domain 'bad domain!'
+cpmd_refused empty-entry 'an empty name' --domain 'a.example,,b.example'
+cpmd_refused bad-label '"-x.example" is not a domain name' --domain 'ok.example, -x.example'
+cpmd_refused twice 'listed twice' --domain 'a.example, A.example'
+cpmd_refused shell-chars 'is not a domain name' --domain 'a.example;rm'
 printf '# cpmd\ndomain = cpm.test, bad domain!   # a typo\n' >"$T_DIR/bad.conf"
-refused in-config "$T_DIR/bad.conf:2: invalid value for domain" --config "$T_DIR/bad.conf"
+cpmd_refused in-config "$T_DIR/bad.conf:2: invalid value for domain" --config "$T_DIR/bad.conf"
 
 # Valid lists still work: blanks around names, an IP literal; both domains are ours.
 start_cpmd --domain " $DOMAIN , other.example,127.0.0.1 "
