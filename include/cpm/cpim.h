@@ -1,5 +1,6 @@
-/* CPIM (RFC 3862) message/cpim bodies: parse only (imdn.h builds the one
- * kind cpmd sends). No I/O, no globals, no allocation. The input is the
+/* CPIM (RFC 3862) message/cpim bodies: parse and build (cpim_build, the one
+ * writer of CPIM framing: chat and standalone messages, and imdn.h's
+ * notifications, are built through it). No I/O, no globals, no allocation. The input is the
  * message/cpim entity's body (the MSRP/SIP Content-Type is block 1 and is
  * not part of it):
  *
@@ -71,5 +72,39 @@ int cpim_parse(const char *buf, size_t len, struct cpim_msg *out);
 
 /* The URI inside "[display-name] <URI>" (From/To form), or a NULL slice. */
 struct cpm_str cpim_addr_uri(struct cpm_str v);
+
+/* ---- building ---------------------------------------------------------- */
+
+/* Bounds of what cpim_build accepts in a header value (longer: refused). */
+#define CPIM_BUILD_URI_MAX 256   /* a SIP AOR, as everywhere in cpmd */
+#define CPIM_BUILD_ID_MAX 128    /* imdn.Message-ID (same as IMDN_MAX_MSGID) */
+
+/* One message/cpim body to write. NULL/empty optional fields are left out. */
+struct cpim_out {
+	const char *from_uri;      /* required: written "From: <URI>" */
+	const char *to_uri;        /* required: "To: <URI>" */
+	const char *message_id;    /* imdn.Message-ID (with "NS: imdn <urn:ietf:params:imdn>") */
+	const char *datetime;      /* DateTime (RFC 3339); required when message_id is given */
+	const char *disposition;   /* imdn.Disposition-Notification, e.g.
+				      "positive-delivery, negative-delivery, display" */
+	const char *content_type;  /* required: "text/plain;charset=UTF-8", message/imdn+xml... */
+	const char *content_disposition; /* e.g. "notification" */
+	const void *body;          /* the content, any bytes */
+	size_t body_len;
+};
+
+/* Writes the whole body (CRLF line ends, Content-Length of the content) into
+ * out[0..cap) NUL-terminated. Header values must be UTF-8 without control
+ * characters; URIs without '<', '>' or spaces and at most CPIM_BUILD_URI_MAX
+ * bytes; ids without spaces, at most CPIM_BUILD_ID_MAX. Returns the length
+ * (without the NUL), or -1 for a bad field or when cap is too small. With
+ * out NULL / cap 0 it only measures: returns the length it needs (cap must
+ * then be that + 1). */
+int cpim_build(char *out, size_t cap, const struct cpim_out *m);
+/* The same without the content (everything up to and including the blank line
+ * after the content headers; Content-Length says m->body_len): for a writer
+ * that appends the content itself (imdn_build_cpim, a streamed large message).
+ * m->body is ignored. Same returns. */
+int cpim_build_head(char *out, size_t cap, const struct cpim_out *m);
 
 #endif

@@ -175,7 +175,6 @@ static void write_xml(struct cpm_wbuf *w, const struct imdn_note *n)
 int imdn_build_cpim(char *out, size_t cap, const char *from_uri, const char *to_uri,
 		    const char *wrapper_msgid, const char *now_rfc3339, const struct imdn_note *n)
 {
-	struct cpm_wbuf w = cpm_wbuf_text(out, cap);
 	struct cpm_wbuf xml = cpm_wbuf_measure();
 
 	if (!out || cap == 0 || !from_uri || !to_uri || !wrapper_msgid || !now_rfc3339 || !n)
@@ -194,22 +193,25 @@ int imdn_build_cpim(char *out, size_t cap, const char *from_uri, const char *to_
 		return -1;
 
 	write_xml(&xml, n);
-
-	cpm_wbuf_puts(&w, "From: <");
-	cpm_wbuf_puts(&w, from_uri);
-	cpm_wbuf_puts(&w, ">\r\nTo: <");
-	cpm_wbuf_puts(&w, to_uri);
-	cpm_wbuf_puts(&w, ">\r\nNS: imdn <" CPIM_IMDN_URN ">\r\nimdn.Message-ID: ");
-	cpm_wbuf_puts(&w, wrapper_msgid);
-	cpm_wbuf_puts(&w, "\r\nDateTime: ");
-	cpm_wbuf_puts(&w, now_rfc3339);
-	cpm_wbuf_puts(&w, "\r\n\r\nContent-Type: " IMDN_CTYPE "\r\n"
-			  "Content-Disposition: notification\r\n"
-			  "Content-Length: ");
-	cpm_wbuf_u64(&w, xml.len);
-	cpm_wbuf_puts(&w, "\r\n\r\n");
+	if (xml.overflow)
+		return -1;
+	/* The CPIM framing is cpim_build's (the one CPIM writer); the document follows it. */
+	struct cpim_out c = {
+		.from_uri = from_uri,
+		.to_uri = to_uri,
+		.message_id = wrapper_msgid,
+		.datetime = now_rfc3339,
+		.content_type = IMDN_CTYPE,
+		.content_disposition = "notification",
+		.body_len = xml.len,
+	};
+	int head = cpim_build_head(out, cap, &c);
+	if (head < 0)
+		return -1;
+	struct cpm_wbuf w = cpm_wbuf_text(out + head, cap - (size_t)head);
 	write_xml(&w, n);
-	return cpm_wbuf_finish(&w);
+	int tail = cpm_wbuf_finish(&w);
+	return tail < 0 || (size_t)head + (size_t)tail > INT_MAX ? -1 : head + tail;
 }
 
 /* --- parser -------------------------------------------------------------- */

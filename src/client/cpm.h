@@ -42,6 +42,7 @@
 #include <sofia-sip/su_wait.h>
 
 #include "cpm/hex.h"
+#include "cpm/icsi.h"
 #include "cpm/msrp.h"
 #include "cpm/random.h"
 #include "cpm/sdp.h"
@@ -56,8 +57,8 @@ enum {
 	CPM_EXIT_REJECTED = 4,
 };
 
+/* The percent-encoded FT ICSI, for "+g.3gpp.icsi-ref=\"...\"" built here. */
 #define CPM_ICSI_FT_ENC "urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.filetransfer"
-#define CPM_ICSI_FT "urn:urn-7:3gpp-service.ims.icsi.oma.cpm.filetransfer"
 
 /* Our own limits (what we send, not what a peer controls). */
 #define CPM_CHUNK_DEFAULT 65536u

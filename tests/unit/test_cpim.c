@@ -442,7 +442,58 @@ UNIT_TEST(test_imdn_bad_documents)
 	CHECK_EQ_INT(imdn_parse_cpim("From <a>\r\n\r\n\r\n", 14, &n), IMDN_E_CPIM);
 }
 
+/* cpim_build writes what cpim_parse reads back, measures exactly, and refuses
+ * values that would break the framing. */
+static void test_cpim_build(void)
+{
+	static const char body[] = "line one\r\nline two";
+	struct cpim_out o = {
+		.from_uri = "sip:alice@example.com",
+		.to_uri = "sip:bob@example.com",
+		.message_id = "m-123",
+		.datetime = "2026-12-03T10:00:00.000Z",
+		.disposition = "positive-delivery, display",
+		.content_type = "text/plain;charset=UTF-8",
+		.body = body,
+		.body_len = sizeof body - 1,
+	};
+	char out[1024];
+	int need = cpim_build(NULL, 0, &o);
+	int len = cpim_build(out, sizeof out, &o);
+	CHECK(len > 0);
+	CHECK_EQ_INT(need, len);
+	CHECK_EQ_INT(cpim_build(out, (size_t)len, &o), -1); /* no room for the NUL */
+	struct cpim_msg m;
+	CHECK_EQ_INT(cpim_parse(out, (size_t)len, &m), CPIM_OK);
+	CHECK(cpm_str_eq(cpim_addr_uri(m.from), "sip:alice@example.com"));
+	CHECK(cpm_str_eq(cpim_addr_uri(m.to), "sip:bob@example.com"));
+	CHECK(cpm_str_eq(m.imdn_message_id, "m-123"));
+	CHECK(cpm_str_eq(m.imdn_disposition_notification, "positive-delivery, display"));
+	CHECK(cpm_str_eq(m.content_type, "text/plain;charset=UTF-8"));
+	CHECK_EQ_INT(m.body.len, sizeof body - 1);
+	CHECK(!memcmp(m.body.p, body, m.body.len));
+	/* the head alone ends where the content starts */
+	int head = cpim_build_head(out, sizeof out, &o);
+	CHECK_EQ_INT(head, len - (int)(sizeof body - 1));
+
+	struct cpim_out bad = o;
+	bad.from_uri = "sip:a@b>\r\nX: y";
+	CHECK_EQ_INT(cpim_build(out, sizeof out, &bad), -1);
+	bad = o;
+	bad.message_id = "two words";
+	CHECK_EQ_INT(cpim_build(out, sizeof out, &bad), -1);
+	bad = o;
+	bad.datetime = NULL; /* an id needs a DateTime (RFC 5438 §6.3) */
+	CHECK_EQ_INT(cpim_build(out, sizeof out, &bad), -1);
+	bad = o;
+	bad.content_type = "text/plain\r\nX: y";
+	CHECK_EQ_INT(cpim_build(out, sizeof out, &bad), -1);
+	bad = o;
+	bad.body = NULL;
+	CHECK_EQ_INT(cpim_build(out, sizeof out, &bad), -1);
+}
+
 UNIT_MAIN(T(test_cpim_rfc5438_example_lf), T(test_cpim_rfc5438_example_crlf), T(test_cpim_ns_prefix),
 	  T(test_cpim_hostile), T(test_imdn_build_exact), T(test_imdn_round_trip),
 	  T(test_imdn_build_rejects), T(test_imdn_every_cut), T(test_imdn_billion_laughs),
-	  T(test_imdn_external_entity), T(test_imdn_oversize), T(test_imdn_bad_documents))
+	  T(test_imdn_external_entity), T(test_imdn_oversize), T(test_imdn_bad_documents), T(test_cpim_build))
