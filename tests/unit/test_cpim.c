@@ -462,7 +462,6 @@ static void test_cpim_build(void)
 	int len = cpim_build(out, sizeof out, &o);
 	CHECK(len > 0);
 	CHECK_EQ_INT(need, len);
-	CHECK_EQ_INT(cpim_build(out, (size_t)len, &o), -1); /* no room for the NUL */
 	struct cpim_msg m;
 	CHECK_EQ_INT(cpim_parse(out, (size_t)len, &m), CPIM_OK);
 	CHECK(cpm_str_eq(cpim_addr_uri(m.from), "sip:alice@example.com"));
@@ -475,6 +474,7 @@ static void test_cpim_build(void)
 	/* the head alone ends where the content starts */
 	int head = cpim_build_head(out, sizeof out, &o);
 	CHECK_EQ_INT(head, len - (int)(sizeof body - 1));
+	CHECK_EQ_INT(cpim_build(out, (size_t)len, &o), -1); /* no room for the NUL */
 
 	struct cpim_out bad = o;
 	bad.from_uri = "sip:a@b>\r\nX: y";
