@@ -7,6 +7,13 @@ what comes back. Not a test by itself (only t_*.sh files are tests).
   wire.py msrp-send HOST PORT --to-path URI --from-path URI --file F
                     [--chunk N] [--content-type T] [--timeout S]
   wire.py msrp-validate FOLLOW_FILE   (output of tshark -q -z follow,tcp,raw,N)
+  wire.py cpim-check [--sip HEX_FILE] [--msrp FOLLOW_FILE]... [--min N]
+      every message/cpim body in SIP payloads (HEX_FILE: one hex payload per
+      line, tshark -T fields -e udp.payload -e tcp.payload) and in complete
+      MSRP messages (FOLLOW_FILE as above) decoded with Python's email
+      parser (RFC 5322 header blocks) and, for message/imdn+xml, with
+      xml.etree (expat): decoders that are not cpmd's. Prints one line per
+      body; exit 1 if one does not decode or fewer than N were found.
 
 FILE is a path or "-" (stdin). --crlf turns every LF of FILE into CRLF (wire
 cases in tests/data/wire/ are written with LF); --subst K=V replaces @K@.
@@ -242,6 +249,137 @@ def do_msrp_validate(args):
     return 1 if bad else 0
 
 
+CPIM_NS_IMDN = "urn:ietf:params:imdn"
+IMDN_XMLNS = "{urn:ietf:params:xml:ns:imdn}"
+
+
+def check_cpim_body(body):
+    """Decode one message/cpim body with the stdlib; returns (summary, errors)."""
+    import datetime, email.parser, email.policy, xml.etree.ElementTree as ET
+    errs = []
+    p = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+    outer = p.parsebytes(body)
+    if outer.defects:
+        errs.append("CPIM header block defects: %r" % outer.defects)
+    for h in ("From", "To"):
+        v = outer.get_all(h) or []
+        if len(v) < 1 or (h == "From" and len(v) != 1):
+            errs.append("CPIM %s: %d value(s)" % (h, len(v)))
+        elif not re.fullmatch(r'(?:"[^"]*"|[^<"]*)?\s*<[^<>\s]+>', v[0].strip()):
+            errs.append("CPIM %s not [name] <URI>: %r" % (h, v[0]))
+    ns = [x.split(None, 1) for x in outer.get_all("NS") or []]
+    prefixes = {a[0]: a[1].strip() for a in ns if len(a) == 2}
+    msgid = None
+    for k, v in outer.items():
+        if "." in k:
+            pre = k.split(".", 1)[0]
+            if prefixes.get(pre) != "<%s>" % CPIM_NS_IMDN:
+                errs.append("CPIM header %s uses an undeclared prefix" % k)
+            if k.lower().endswith(".message-id"):
+                msgid = v.strip()
+    dt = outer.get("DateTime")
+    if msgid and not dt:
+        errs.append("imdn.Message-ID without DateTime")
+    if dt:
+        try:
+            datetime.datetime.fromisoformat(dt.strip().replace("Z", "+00:00"))
+        except ValueError:
+            errs.append("DateTime not RFC 3339: %r" % dt)
+    inner_raw = outer.get_payload(decode=False)
+    inner_raw = inner_raw.encode("utf-8", "surrogateescape") if isinstance(inner_raw, str) else inner_raw
+    inner = p.parsebytes(inner_raw)
+    ctype = (inner.get("Content-Type") or "").split(";")[0].strip().lower()
+    if not ctype:
+        errs.append("no Content-Type in the CPIM content headers")
+    content = inner.get_payload(decode=False)
+    content = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
+    cl = inner.get("Content-Length")
+    if cl is not None and (not cl.strip().isdigit() or int(cl) > len(content)):
+        errs.append("Content-Length %r beyond the content (%d bytes)" % (cl, len(content)))
+    what = ctype
+    if ctype == "message/imdn+xml":
+        try:
+            root = ET.fromstring(content)
+            if root.tag != IMDN_XMLNS + "imdn":
+                errs.append("IMDN root is %s" % root.tag)
+            mid = root.find(IMDN_XMLNS + "message-id")
+            if mid is None or not (mid.text or "").strip() or root.find(IMDN_XMLNS + "datetime") is None:
+                errs.append("IMDN without message-id or datetime")
+            notes = [c for c in root if c.tag.endswith("-notification")]
+            st = [g.tag.split("}")[-1] for n in notes for s2 in n if s2.tag.endswith("status") for g in s2]
+            if len(notes) != 1 or not st:
+                errs.append("IMDN: %d notification element(s), status %r" % (len(notes), st))
+            what = "imdn %s %s" % (",".join(st), (mid.text or "").strip() if mid is not None else "?")
+        except ET.ParseError as e:
+            errs.append("IMDN XML: %s" % e)
+    return "%s id=%s" % (what, msgid), errs
+
+
+def sip_messages(payload):
+    """SIP messages in one UDP/TCP payload (several may share a segment)."""
+    out = []
+    while payload:
+        end = payload.find(b"\r\n\r\n")
+        if end < 0:
+            break
+        head = payload[:end].decode("utf-8", "replace")
+        m = re.search(r"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
+        n = int(m.group(1)) if m else 0
+        body = payload[end + 4:end + 4 + n]
+        out.append((head, body))
+        payload = payload[end + 4 + n:]
+    return out
+
+
+def msrp_cpim_bodies(data):
+    """Bodies of complete message/cpim MSRP messages in one direction of a stream."""
+    bodies, parts = [], {}
+    for m in re.finditer(rb"MSRP (\S+) SEND\r\n(.*?)\r\n\r\n", data, re.S):
+        tid, head = m.group(1), m.group(2).decode("utf-8", "replace")
+        end = re.compile(rb"\r\n-------" + re.escape(tid) + rb"([$+#])\r\n").search(data, m.end())
+        if not end:
+            continue
+        ct = re.search(r"(?im)^content-type:\s*(\S+)", head)
+        mid = re.search(r"(?im)^message-id:\s*(\S+)", head)
+        if not ct or ct.group(1).lower() != "message/cpim" or not mid:
+            continue
+        parts.setdefault(mid.group(1), b"")
+        parts[mid.group(1)] += data[m.end():end.start()]
+        if end.group(1) == b"$":
+            bodies.append(parts.pop(mid.group(1)))
+    return bodies
+
+
+def do_cpim_check(args):
+    import binascii
+    bodies = []
+    for f in args.sip or []:
+        for line in open(f, encoding="ascii", errors="replace"):
+            for hx in re.split(r"[,\s]+", line.strip()):
+                if not hx:
+                    continue
+                for head, body in sip_messages(binascii.unhexlify(hx)):
+                    if re.search(r"(?im)^(?:content-type|c)\s*:\s*message/cpim", head) and body:
+                        bodies.append(("sip " + head.split("\r\n", 1)[0][:40], body))
+    for f in args.msrp or []:
+        dirs = {"->": b"", "<-": b""}
+        for line in open(f, encoding="ascii", errors="replace"):
+            line = line.rstrip("\n")
+            if re.fullmatch(r"[0-9a-f]+", line):
+                dirs["->"] += binascii.unhexlify(line)
+            elif re.fullmatch(r"\t[0-9a-f]+", line):
+                dirs["<-"] += binascii.unhexlify(line[1:])
+        for d, data in dirs.items():
+            bodies += [("msrp " + d, b) for b in msrp_cpim_bodies(data)]
+    bad = 0
+    for where, body in bodies:
+        summary, errs = check_cpim_body(body)
+        print("%s: %s%s" % (where, summary, "" if not errs else " ERRORS: " + "; ".join(errs)))
+        bad += bool(errs)
+    print("%d message/cpim bodies, %d bad" % (len(bodies), bad))
+    return 1 if bad or len(bodies) < args.min else 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -262,10 +400,13 @@ def main():
     q.add_argument("--timeout", type=float, default=30)
     q = sub.add_parser("msrp-validate")
     q.add_argument("file")
+    q = sub.add_parser("cpim-check")
+    q.add_argument("--sip", action="append"); q.add_argument("--msrp", action="append")
+    q.add_argument("--min", type=int, default=1)
     args = p.parse_args()
     try:
         return {"udp": do_udp, "tcp": do_tcp, "msrp-send": do_msrp_send,
-                "msrp-validate": do_msrp_validate}[args.cmd](args)
+                "msrp-validate": do_msrp_validate, "cpim-check": do_cpim_check}[args.cmd](args)
     except OSError as e:
         print("wire: %s" % e, file=sys.stderr)
         return 2
