@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Messaging benchmarks (issue 8), see docs/BENCHMARKS.md "Messages and sessions (issue 8)".
+#
+#   bench/msg_bench.sh BUILD_DIR      (BUILD_DIR has cpmd and cpm, Release)
+#
+# 1. pager: SIPp-to-SIPp MESSAGE baseline (sender_message.xml -> message_sink.xml, UDP),
+#    then the same SIPp sender through cpmd to one online SIPp device of the recipient
+#    (device_stay.xml + -oocsf message_sink.xml): messages/s offered and completed (200),
+#    cpmd's CPU µs per message (utime+stime), and SIPp's for the baseline.
+# 2. deferred: the same sender to a user with no device: every message is stored (202)
+#    durably (group commit) before its answer: stored/s, cpmd CPU µs per message, items
+#    counted in the database afterwards.
+# 3. chat (CHAT=1): messages/s relayed in one session (cpm chat fed N lines -> cpm receive)
+#    and over SESSIONS sessions at once.
+# Knobs: RATE (6000 offered/s), N (60000 messages per run), REPS (3), CHAT (1), CHAT_N
+# (20000), SESSIONS (100), PER_SESSION (200), SKIP ("pager deferred chat").
+# Ports: random free ones in 42000-42999.
+set -euo pipefail
+BUILD=$(cd "${1:?usage: bench/msg_bench.sh BUILD_DIR}" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SIPP_SCN=$ROOT/tests/interop/sipp
+RATE=${RATE:-6000}
+N=${N:-60000}
+REPS=${REPS:-3}
+CHAT=${CHAT:-1}
+CHAT_N=${CHAT_N:-20000}
+SESSIONS=${SESSIONS:-100}
+PER_SESSION=${PER_SESSION:-200}
+SKIP=${SKIP:-}
+DOMAIN=bench.test
+CPMD=$BUILD/cpmd CPM=$BUILD/cpm
+for b in "$CPMD" "$CPM"; do [ -x "$b" ] || { echo "msg_bench: $b missing" >&2; exit 2; }; done
+command -v sipp >/dev/null || { echo "msg_bench: sipp missing (apt-get install sip-tester)" >&2; exit 2; }
+T=$(mktemp -d /var/tmp/cpmd-msg-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	[ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$T"
+}
+trap cleanup EXIT
+USED_PORTS=" "
+pick_port() {
+	local p i
+	for ((i = 0; i < 500; i++)); do
+		p=$((42000 + RANDOM % 1000))
+		case "$USED_PORTS" in *" $p "*) continue ;; esac
+		if [ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ]; then
+			USED_PORTS="$USED_PORTS$p "
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+say() { echo "msg_bench: $*" >&2; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+now() { date +%s.%N; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+start_cpmd() { # start_cpmd DATA_DIR LOG [options]: sets CPMD_PID SIP_PORT MSRP_PORT
+	local data=$1 log=$2 i
+	shift 2
+	SIP_PORT=$(pick_port)
+	MSRP_PORT=$(pick_port)
+	"$CPMD" --domain "$DOMAIN" --sip "127.0.0.1:$SIP_PORT" --msrp "127.0.0.1:$MSRP_PORT" --data-dir "$data" \
+		--log-level warning "$@" >"$log" 2>&1 &
+	CPMD_PID=$!
+	PIDS+=("$CPMD_PID")
+	for ((i = 0; i < 3000; i++)); do
+		grep -q '^cpmd: ready' "$log" && return 0
+		kill -0 "$CPMD_PID" 2>/dev/null || { say "cpmd died: $(tail -n 5 "$log")"; exit 1; }
+		sleep 0.01
+	done
+	say "cpmd not ready"; exit 1
+}
+stop_cpmd() {
+	kill -TERM "$CPMD_PID" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do kill -0 "$CPMD_PID" 2>/dev/null || break; sleep 0.05; done
+	wait "$CPMD_PID" 2>/dev/null || true
+}
+
+# sipp_send NAME TARGET_HOSTPORT TARGET_USER: RATE msg/s, N messages, UDP; sets SENT_OK,
+# SENT_FAIL, SENT_S (wall seconds from SIPp's first to its exit), SIPP_CPU (s).
+sipp_send() {
+	local name=$1 hp=$2 user=$3 t0 t1 stat pid
+	t0=$(now)
+	(cd "$T" && exec sipp -sf "$SIPP_SCN/sender_message.xml" -t u1 -i 127.0.0.1 -p "$(pick_port)" \
+		-s alice -key domain "$DOMAIN" -key target "$user" -r "$RATE" -rp 1000 -m "$N" -l 20000 \
+		-max_recv_loops 5000 -timeout 120s -nostdin -bg -trace_stat -stf "$T/$name.stat.csv" \
+		-trace_err -error_file "$T/$name.err" "$hp" >"$T/$name.out" 2>&1) || true
+	pid=$(grep -o 'PID=\[[0-9]*\]' "$T/$name.out" | tr -dc 0-9)
+	[ -n "$pid" ] || { say "SIPp did not start: $(cat "$T/$name.out")"; exit 1; }
+	while kill -0 "$pid" 2>/dev/null; do
+		SIPP_CPU=$(awk -v hz="$HZ" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$pid/stat" 2>/dev/null || echo "$SIPP_CPU")
+		sleep 0.2
+	done
+	t1=$(now)
+	stat=$(tail -n 1 "$T/$name.stat.csv")
+	# columns of SIPp's stat file: find SuccessfulCall(C) and FailedCall(C) by name
+	SENT_OK=$(awk -F';' -v want='SuccessfulCall(C)' 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == want) c = i} END {print $c}' "$T/$name.stat.csv")
+	SENT_FAIL=$(awk -F';' -v want='FailedCall(C)' 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == want) c = i} END {print $c}' "$T/$name.stat.csv")
+	SENT_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
+	: "$stat"
+}
+
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+GITREV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+echo "msg_bench — $DATE — HEAD $GITREV, build $(basename "$BUILD")"
+echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r); sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)"
+echo "command: bench/msg_bench.sh $(basename "$BUILD")  (RATE=$RATE N=$N REPS=$REPS CHAT=$CHAT CHAT_N=$CHAT_N SESSIONS=$SESSIONS PER_SESSION=$PER_SESSION)"
+echo
+
+if [[ " $SKIP " != *" pager "* ]]; then
+	echo "1. pager MESSAGE, SIPp sender at $RATE/s offered, $N messages per run, UDP, one online device"
+	B_L="" C_L="" U_L=""
+	for ((r = 1; r <= REPS; r++)); do
+		# baseline: SIPp -> SIPp
+		sp=$(pick_port)
+		(cd "$T" && exec sipp -sf "$HERE/sipp/message_sink.xml" -t u1 -i 127.0.0.1 -p "$sp" -nostdin -bg \
+			-trace_err -error_file "$T/sink.err" >"$T/sink.out" 2>&1) || true
+		sink=$(grep -o 'PID=\[[0-9]*\]' "$T/sink.out" | tr -dc 0-9)
+		PIDS+=("$sink")
+		s0=$(cpu_ticks "$sink")
+		sipp_send base$r "127.0.0.1:$sp" bob
+		s1=$(cpu_ticks "$sink")
+		kill "$sink" 2>/dev/null || true
+		brate=$(awk -v n="$SENT_OK" -v s="$SENT_S" 'BEGIN {printf "%.0f", n / s}')
+		bus=$(awk -v t=$((s1 - s0)) -v hz="$HZ" -v n="$SENT_OK" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+		echo "   round $r SIPp->SIPp: $SENT_OK ok, $SENT_FAIL failed in ${SENT_S} s = $brate msg/s; SIPp sink CPU $bus µs/msg, SIPp sender CPU ${SIPP_CPU} s"
+		B_L="$B_L $brate"
+		# through cpmd to one online SIPp device
+		start_cpmd "$T/data-p$r" "$T/cpmd-p$r.log"
+		dp=$(pick_port)
+		(cd "$T" && exec sipp -sf "$HERE/sipp/device_stay.xml" -oocsf "$HERE/sipp/message_sink.xml" -t u1 \
+			-i 127.0.0.1 -p "$dp" -s bob -key domain "$DOMAIN" -key stay 600000 -m 1 -nostdin -bg \
+			-trace_err -error_file "$T/dev.err" "127.0.0.1:$SIP_PORT" >"$T/dev.out" 2>&1) || true
+		dev=$(grep -o 'PID=\[[0-9]*\]' "$T/dev.out" | tr -dc 0-9)
+		PIDS+=("$dev")
+		sleep 1
+		c0=$(cpu_ticks "$CPMD_PID")
+		sipp_send cpmd$r "127.0.0.1:$SIP_PORT" bob
+		c1=$(cpu_ticks "$CPMD_PID")
+		crate=$(awk -v n="$SENT_OK" -v s="$SENT_S" 'BEGIN {printf "%.0f", n / s}')
+		cus=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$SENT_OK" 'BEGIN {printf "%.1f", t / hz * 1e6 / (n ? n : 1)}')
+		echo "   round $r via cpmd : $SENT_OK ok, $SENT_FAIL failed in ${SENT_S} s = $crate msg/s; cpmd CPU $cus µs/msg (forks one MESSAGE per message)"
+		C_L="$C_L $crate" U_L="$U_L $cus"
+		kill "$dev" 2>/dev/null || true
+		stop_cpmd
+	done
+	echo "   median: SIPp->SIPp $(echo "$B_L" | median) msg/s; via cpmd $(echo "$C_L" | median) msg/s at $(echo "$U_L" | median) µs CPU per message"
+	echo
+fi
+
+if [[ " $SKIP " != *" deferred "* ]]; then
+	echo "2. deferred pager messages (recipient has no device: stored durably, then 202), $N per run"
+	D_L="" E_L=""
+	for ((r = 1; r <= REPS; r++)); do
+		start_cpmd "$T/data-d$r" "$T/cpmd-d$r.log"
+		c0=$(cpu_ticks "$CPMD_PID")
+		sipp_send def$r "127.0.0.1:$SIP_PORT" carol
+		c1=$(cpu_ticks "$CPMD_PID")
+		drate=$(awk -v n="$SENT_OK" -v s="$SENT_S" 'BEGIN {printf "%.0f", n / s}')
+		dus=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$SENT_OK" 'BEGIN {printf "%.1f", t / hz * 1e6 / (n ? n : 1)}')
+		stop_cpmd
+		items=$(sqlite3 "$T/data-d$r/cpmd.db" "SELECT count(*) FROM item" 2>/dev/null || echo "?")
+		echo "   round $r: $SENT_OK stored (202), $SENT_FAIL failed in ${SENT_S} s = $drate msg/s; cpmd CPU $dus µs/msg; items in the database after stop: $items"
+		D_L="$D_L $drate" E_L="$E_L $dus"
+	done
+	echo "   median: $(echo "$D_L" | median) stored msg/s at $(echo "$E_L" | median) µs CPU per message"
+	echo
+fi
