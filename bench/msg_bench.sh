@@ -173,3 +173,51 @@ if [[ " $SKIP " != *" deferred "* ]]; then
 	echo "   median: $(echo "$D_L" | median) stored msg/s at $(echo "$E_L" | median) µs CPU per message"
 	echo
 fi
+
+if [ "$CHAT" = 1 ] && [[ " $SKIP " != *" chat "* ]]; then
+	echo "3. chat messages relayed by cpmd (cpm chat, lines from a file on stdin -> cpm receive), TCP"
+	start_cpmd "$T/data-c" "$T/cpmd-c.log"
+	CPMA=(--server "127.0.0.1:$SIP_PORT" --transport tcp)
+	mkdir -p "$T/bob"
+	"$CPM" "${CPMA[@]}" --user "sip:bob@$DOMAIN" --device phone receive --dir "$T/bob" --answer accept \
+		--timeout 600 >"$T/bob.out" 2>"$T/bob.err" &
+	BOB=$!
+	PIDS+=("$BOB")
+	for ((i = 0; i < 100; i++)); do grep -q registered "$T/bob.err" && break; sleep 0.1; done
+	seq -f "chat line %g of the benchmark, about sixty bytes of text" 1 "$CHAT_N" >"$T/lines"
+	echo "/quit" >>"$T/lines"
+	c0=$(cpu_ticks "$CPMD_PID")
+	t0=$(now)
+	"$CPM" "${CPMA[@]}" --user "sip:alice@$DOMAIN" chat bob <"$T/lines" >"$T/alice.out" 2>"$T/alice.err" || true
+	for ((i = 0; i < 600; i++)); do
+		[ "$(grep -c '^chat ' "$T/bob.out")" -ge "$CHAT_N" ] && break
+		sleep 0.1
+	done
+	t1=$(now)
+	c1=$(cpu_ticks "$CPMD_PID")
+	got=$(grep -c '^chat ' "$T/bob.out" || true)
+	echo "   one session: $got of $CHAT_N messages in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s (session set-up included) = $(awk -v n="$got" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}') msg/s; cpmd CPU $(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$got" 'BEGIN {printf "%.1f", t / hz * 1e6 / (n ? n : 1)}') µs/msg"
+	: >"$T/bob.out"
+	seq -f "line %g of a session among $SESSIONS, about fifty bytes" 1 "$PER_SESSION" >"$T/lines2"
+	echo "/quit" >>"$T/lines2"
+	c0=$(cpu_ticks "$CPMD_PID")
+	t0=$(now)
+	CH=()
+	for ((s = 0; s < SESSIONS; s++)); do
+		"$CPM" "${CPMA[@]}" --user "sip:u$s@$DOMAIN" chat bob <"$T/lines2" >"$T/u$s.out" 2>"$T/u$s.err" &
+		CH+=($!)
+	done
+	want=$((SESSIONS * PER_SESSION))
+	for ((i = 0; i < 1200; i++)); do
+		[ "$(grep -c '^chat ' "$T/bob.out")" -ge "$want" ] && break
+		sleep 0.1
+	done
+	t1=$(now)
+	c1=$(cpu_ticks "$CPMD_PID")
+	for p in "${CH[@]}"; do wait "$p" 2>/dev/null || true; done
+	got=$(grep -c '^chat ' "$T/bob.out" || true)
+	echo "   $SESSIONS sessions at once: $got of $want messages in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s (100 cpm processes starting, registering and inviting included) = $(awk -v n="$got" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}') msg/s; cpmd CPU $(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$got" 'BEGIN {printf "%.1f", t / hz * 1e6 / (n ? n : 1)}') µs/msg"
+	kill "$BOB" 2>/dev/null || true
+	stop_cpmd
+	echo
+fi
