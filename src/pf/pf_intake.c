@@ -77,7 +77,8 @@ void ft_fill_item(struct ft *ft, struct store_item *it)
 	it->expires_at_ms = ft->expires_ms;
 	it->state = STORE_ITEM_RECEIVING;
 	PF_COPY(it->imdn_msgid, ft->imdn_id);
-	it->imdn_disp = STORE_IMDN_POSITIVE | STORE_IMDN_NEGATIVE;
+	/* a file's delivery is always reported; a message's as its CPIM asked */
+	it->imdn_disp = ft->is_msg ? ft->imdn_disp : STORE_IMDN_POSITIVE | STORE_IMDN_NEGATIVE;
 }
 
 static void ref_put(struct ft *ft)
@@ -133,17 +134,11 @@ static void write_item(struct ft *ft)
  * or closed. */
 static int create_store_relay(struct ft *ft, uint64_t resume_offset, int fd)
 {
-	struct ft_relay_params rp = {
-		.size = ft->offer->sel.size,
-		.has_sha1 = ft->offer->sel.has_hash,
-		.max_size = policy_max_file_size(&ft->pf->cfg),
-		.has_blob = true,
-		.store_only = true,
-		.event = ft_relay_event_cb,
-		.resume_offset = resume_offset,
-	};
-	if (rp.has_sha1)
-		memcpy(rp.sha1, ft->offer->sel.hash, 20);
+	struct ft_relay_params rp;
+	ft_relay_params_of(ft, &rp);
+	rp.has_blob = true;
+	rp.store_only = true;
+	rp.resume_offset = resume_offset;
 	if (ft->relay) {
 		ft_relay_destroy(ft->relay); /* closes the live tee's descriptor */
 		ft->relay = NULL;
@@ -273,6 +268,8 @@ void ft_defer_received(struct ft *ft)
 	}
 	int fd = ft_relay_blob_dup(ft->relay);
 
+	if (ft->is_msg) /* a message's size is what came: its Byte-Range total, checked */
+		ft->offer->sel.size = ft_relay_bytes(ft->relay);
 	if (!ft->item_written)
 		write_item(ft);
 	ft_fill_item(ft, &it);
