@@ -14,30 +14,6 @@
 #include "cpm/icsi.h"
 #include "pf/pf_int.h"
 
-/* A character that may continue an ICSI's last label ("msg" must not match "msgx"). */
-static bool urn_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-	       c == '.' || c == '_' || c == '%';
-}
-
-/* Does [p, p + len) contain the ICSI "...oma.cpm.<name>" as a whole word? Percent-encoding
- * of the URN's colons (Accept-Contact) comes before this part, so one search serves both
- * forms. */
-static bool line_names_icsi(const char *p, size_t len, const char *name)
-{
-	static const char stem[] = "3gpp-service.ims.icsi.oma.cpm.";
-	size_t sl = sizeof stem - 1, nl = strlen(name);
-
-	for (size_t i = 0; i + sl + nl <= len; i++) {
-		if (strncasecmp(p + i, stem, sl) || strncasecmp(p + i + sl, name, nl))
-			continue;
-		if (i + sl + nl == len || !urn_char(p[i + sl + nl]))
-			return true;
-	}
-	return false;
-}
-
 bool pf_headers_name_icsi(const char *carried, const char *name)
 {
 	static const char *const svc[] = {"Accept-Contact:", "P-Preferred-Service:", "P-Asserted-Service:"};
@@ -47,7 +23,7 @@ bool pf_headers_name_icsi(const char *carried, const char *name)
 		size_t len = eol ? (size_t)(eol - p) : strlen(p);
 		for (size_t i = 0; i < sizeof svc / sizeof svc[0]; i++) {
 			size_t hl = strlen(svc[i]);
-			if (len > hl && !strncasecmp(p, svc[i], hl) && line_names_icsi(p + hl, len - hl, name))
+			if (len > hl && !strncasecmp(p, svc[i], hl) && cpm_icsi_in(p + hl, len - hl, name))
 				return true;
 		}
 		p = eol ? eol + 2 : NULL;
@@ -61,12 +37,8 @@ bool pf_largemsg_detect(const char *carried, const struct sdp_ft *offer)
 		return true;
 	/* No ICSI (a client that only speaks SDP): one message/cpim message pushed with no
 	 * file-selector is a large message; a chat session is sendrecv. */
-	if (offer->has_selector || offer->dir != SDP_DIR_SENDONLY)
-		return false;
-	for (const char *t = offer->accept_types; (t = strcasestr(t, "message/cpim")); t++)
-		if ((t == offer->accept_types || t[-1] == ' ') && (t[12] == '\0' || t[12] == ' '))
-			return true;
-	return false;
+	return !offer->has_selector && offer->dir == SDP_DIR_SENDONLY && offer->accept_types[0] &&
+	       strcmp(offer->accept_types, "*") && sdp_accepts_type(offer, "message/cpim");
 }
 
 /* "positive-delivery, negative-delivery, display" (RFC 5438 §6.2) as STORE_IMDN_* bits;

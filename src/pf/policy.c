@@ -117,25 +117,6 @@ uint64_t policy_max_file_size(const struct pf_config *c)
 	return c->max_file_size;
 }
 
-/* accept-types (RFC 4975 §8.6: space-separated media types) names type, or "*". */
-static bool accepts_type(const char *list, const char *type)
-{
-	struct cpm_str l = cpm_str_c(list);
-	size_t i = 0;
-
-	while (i < l.len) {
-		while (i < l.len && l.p[i] == ' ')
-			i++;
-		size_t s = i;
-		while (i < l.len && l.p[i] != ' ')
-			i++;
-		struct cpm_str t = {l.p + s, i - s};
-		if (t.len && (cpm_str_eq(t, "*") || cpm_str_caseeq(t, type)))
-			return true;
-	}
-	return false;
-}
-
 void policy_check_message_offer(const struct pf_config *c, const struct sdp_ft *o, struct pf_verdict *v)
 {
 	memset(v, 0, sizeof *v);
@@ -153,7 +134,7 @@ void policy_check_message_offer(const struct pf_config *c, const struct sdp_ft *
 		set(v, 488, "Large Message Offer With A File Selector");
 		return;
 	}
-	if (!accepts_type(o->accept_types, "message/cpim")) {
+	if (!sdp_accepts_type(o, "message/cpim")) {
 		set(v, 488, "Large Message Must Be message/cpim (a=accept-types)");
 		return;
 	}
