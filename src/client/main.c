@@ -111,7 +111,8 @@ static const char usage_list[] =
 static const char usage_message[] =
 	"usage: cpm [global options] message TARGET TEXT [--large] [--expires SECONDS] [--no-report]\n"
 	"\n"
-	"Sends TEXT to TARGET as a standalone CPM message (message/cpim, text/plain). A message\n"
+	"Sends TEXT (\"-\": read it from standard input) to TARGET as a standalone CPM message\n"
+	"(message/cpim, text/plain). A message\n"
 	"whose CPIM body is over 1300 bytes, or any with --large, goes in Large Message Mode: an\n"
 	"INVITE (largemsg ICSI) and one MSRP SEND. The last line on stdout is the result:\n"
 	"  sent                       a device of the recipient took it (exit 0)\n"
@@ -182,6 +183,36 @@ static int normalise_uri(const char *in, const char *domain, char *out, size_t c
 	if (n < 0 || (size_t)n >= cap || strpbrk(out, " <>\r\n\""))
 		return -1;
 	return 0;
+}
+
+/* `message TARGET -`: TEXT from standard input (a command line holds at most 128 KiB per
+ * argument, a large message up to 16 MiB). NULL when unreadable, too long or holding a NUL. */
+static char *read_stdin_text(void)
+{
+	size_t cap = CPM_MSG_MAX - 4096 + 1, len = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf)
+		return NULL;
+	for (;;) {
+		ssize_t r = read(0, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len == cap)
+			break; /* too long: strlen() says so */
+	}
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len)) {
+		free(buf);
+		return NULL;
+	}
+	return buf; /* lives as long as the process */
 }
 
 int main(int argc, char **argv)
@@ -370,6 +401,9 @@ int main(int argc, char **argv)
 			return usage_error("message needs TARGET and TEXT%s", "");
 		o.target = positional[0];
 		o.text = positional[1];
+		if (strcmp(o.text, "-") == 0 && !(o.text = read_stdin_text()))
+			return usage_error("cannot read TEXT from standard input (text without NUL bytes, at most 16 MiB)%s",
+					   "");
 		if (strlen(o.text) > CPM_MSG_MAX - 4096)
 			return usage_error("TEXT is too long for one message (at most 16 MiB with its CPIM headers)%s", "");
 		break;
