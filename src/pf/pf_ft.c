@@ -554,7 +554,7 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	}
 	/* A large message (messaging.md §2) is anchored like a file: the same code below, with
 	 * the differences in pf_largemsg.c. */
-	char *carried = sip_msg_carried_headers(m, &tmp);
+	char *carried = sip_msg_carried_headers(m, &tmp, NULL);
 	bool large = carried && pf_largemsg_detect(carried, ft->offer);
 	if (large)
 		policy_check_message_offer(&pf->cfg, ft->offer, &v);
