@@ -78,6 +78,7 @@ struct ft {
 	 * once the message is in (the first chunk's Byte-Range total). */
 	bool is_msg;
 	unsigned imdn_disp;     /* STORE_IMDN_* bits the sender asked (its CPIM part), is_msg only */
+	bool committing_msg;    /* is_msg: the message is whole; its item row may be written */
 };
 
 #endif
