@@ -22,7 +22,7 @@ wait_for 20 "bob's phone to print the message" grep -q -a "^message sip:alice@$D
 assert_message phone "sip:alice@$DOMAIN" "$MSG_ID" "$T_DIR/big.txt"
 assert_grep "$CPMD_LOG" 'large message, IMDN id' "cpmd did not log a large message"
 assert_grep "$CPMD_LOG" "ft .*: delivered [0-9]+ bytes from sip:alice@$DOMAIN to bob@$DOMAIN" "cpmd did not log the delivery"
-[ -z "$(files_in "$CPMD_DATA/blobs" | grep -v /tmp/)" ] || fail "cpmd stored a blob for a message a device took"
+[ -z "$(files_in "$CPMD_DATA/blobs" | grep -v /blobs/tmp/)" ] || fail "cpmd stored a blob for a message a device took"
 
 # Not --large, but over 1300 bytes of CPIM: large mode all the same.
 gen_text "$T_DIR/mid.txt" 5000
