@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "cpm/cpim.h"
 #include "cpm/icsi.h"
+#include "cpm/imdn.h"
 #include "pf/pf_int.h"
 
 bool pf_headers_name_icsi(const char *carried, const char *name)
@@ -39,30 +40,6 @@ bool pf_largemsg_detect(const char *carried, const struct sdp_ft *offer)
 	 * file-selector is a large message; a chat session is sendrecv. */
 	return !offer->has_selector && offer->dir == SDP_DIR_SENDONLY && offer->accept_types[0] &&
 	       strcmp(offer->accept_types, "*") && sdp_accepts_type(offer, "message/cpim");
-}
-
-/* "positive-delivery, negative-delivery, display" (RFC 5438 §6.2) as STORE_IMDN_* bits;
- * unknown values are ignored (RFC 5438: a recipient ignores what it does not know). */
-static unsigned disposition_bits(struct cpm_str v)
-{
-	unsigned bits = 0;
-	size_t i = 0;
-
-	while (i < v.len) {
-		while (i < v.len && (v.p[i] == ' ' || v.p[i] == ',' || v.p[i] == '\t'))
-			i++;
-		size_t s = i;
-		while (i < v.len && v.p[i] != ',' && v.p[i] != ' ' && v.p[i] != '\t')
-			i++;
-		struct cpm_str t = {v.p + s, i - s};
-		if (cpm_str_caseeq(t, "positive-delivery"))
-			bits |= STORE_IMDN_POSITIVE;
-		else if (cpm_str_caseeq(t, "negative-delivery"))
-			bits |= STORE_IMDN_NEGATIVE;
-		else if (cpm_str_caseeq(t, "display"))
-			bits |= STORE_IMDN_DISPLAY;
-	}
-	return bits;
 }
 
 /* An IMDN Message-ID we can keep and send back: 1..STORE_MSGID_MAX visible ASCII, no
@@ -122,7 +99,7 @@ int pf_largemsg_prepare(struct ft *ft, const struct mime_part *parts, size_t npa
 		if (c.imdn_message_id.len)
 			snprintf(ft->imdn_id, sizeof ft->imdn_id, "%.*s", (int)c.imdn_message_id.len,
 				 c.imdn_message_id.p);
-		ft->imdn_disp = disposition_bits(c.imdn_disposition_notification);
+		ft->imdn_disp = imdn_disposition_bits(c.imdn_disposition_notification);
 		break;
 	}
 	ft->fork_headers = fork_headers(&ft->arena, ft->fork_headers);
