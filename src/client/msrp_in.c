@@ -188,7 +188,7 @@ static void in_send_success_report(struct xfer *x, const struct msrp_msg *m)
 /* A large message is whole: the bytes are in memory (largemsg.c prints it). */
 static void in_finish_msg(struct xfer *x, const struct msrp_msg *m)
 {
-	if (x->msg_len != x->sel.size) {
+	if (x->contig != x->sel.size || x->msg_len != x->sel.size) { /* every byte, in order: no hole */
 		in_respond(x, m, 400, "Size mismatch");
 		in_fail(x, "size mismatch");
 		return;
