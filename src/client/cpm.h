@@ -1,4 +1,4 @@
-/* cpm: the CPM file-transfer client (device / user agent).
+/* cpm: the CPM client (device / user agent): file transfer and standalone messages.
  *
  * One process, one thread, one su_root event loop: sofia-sip nua does the
  * SIP side (REGISTER, INVITE, BYE), our own non-blocking TCP connections do
@@ -17,7 +17,11 @@
  *   msrp_out.c   sending a file as one chunked MSRP message
  *   msrp_in.c    receiving a file into --dir (part file, hash, rename)
  *   pull.c       fetch (RFC 5547 pull of a stored item) and list
- *   notify.c     incoming SIP MESSAGEs: delivery notifications, deferred lists
+ *   notify.c     incoming SIP MESSAGEs: delivery notifications, deferred lists,
+ *                standalone messages (to msg_in.c)
+ *   msg_out.c    `message`: one pager-mode standalone message (SIP MESSAGE, CPIM)
+ *   msg_in.c     standalone messages in: print, drop repeats, send delivered /
+ *                displayed reports (IMDN)
  *   resume.c     what resume keeps on disk: the send journal, kept partials
  *   safe_name.c  turning a peer's file name into a safe local one (no sofia)
  *   progress.c   progress bar on a tty
@@ -82,8 +86,17 @@ enum {
 #define CPM_REREG_MAX 30.0
 /* Stored item ids (store-and-forward contract §4: [A-Za-z0-9_-]{1,32}). */
 #define CPM_ITEM_ID_MAX 32
+/* `message TEXT`: what we send at most (the server's pager limit is smaller by default and
+ * answers 413 above it; this only bounds our own buffer). */
+#define CPM_MESSAGE_TEXT_MAX (128u * 1024)
+/* Message-IDs of standalone messages remembered by `receive` to drop a repeat (a server that
+ * crashed between our 200 and its bookkeeping sends it again): the last this many. */
+#define CPM_SEEN_MSGIDS 256
+#define CPM_MSGID_MAX 128 /* IMDN_MAX_MSGID */
+/* A fetched stored message is read into memory up to this (bigger: saved like a file). */
+#define CPM_FETCH_MSG_MAX (1024u * 1024)
 
-enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST };
+enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST, CMD_MESSAGE };
 enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE, ANSWER_UNAVAILABLE };
 
 struct cpm_opts {
@@ -116,7 +129,12 @@ struct cpm_opts {
 	unsigned parallel;
 	uint64_t blast_size;
 
+	/* message */
+	const char *text;
+	bool no_report;               /* --no-report: ask for no IMDN */
+
 	/* receive */
+	bool read;                    /* --read: send `displayed` reports when asked */
 	const char *dir;
 	char dir_abs[4096];
 	unsigned timeout;             /* receive: 0 = none */
@@ -173,6 +191,7 @@ struct xfer {
 	bool success;
 	bool repeat;                  /* a re-delivery of a file this --dir already has (recv_log.c) */                 /* set by xfer_done */
 	bool pull;                    /* fetch: an incoming file we asked for */
+	bool msg;                     /* fetch: a stored message (message/cpim), read in memory */
 	uint64_t base;                /* resume: file offset where our range starts */
 	bool offered_range;           /* out/pull: our offer had a=file-range */
 	char display[64];             /* short name for progress/logs */
@@ -251,6 +270,13 @@ struct cpm_app {
 	uint64_t journal_acked;       /* what the journal says */
 	double journal_t;
 
+	/* message: our MESSAGE */
+	nua_handle_t *msg_nh;
+	/* standalone messages in: the last Message-IDs (a ring), reports in flight */
+	char seen[CPM_SEEN_MSGIDS][CPM_MSGID_MAX + 1];
+	unsigned seen_next;
+	unsigned reports_pending;
+
 	/* results */
 	unsigned received;
 	unsigned blast_started, blast_ok, blast_failed;
@@ -295,7 +321,7 @@ int send_invite(struct cpm_app *app, uint64_t base);
 int fetch_start(struct cpm_app *app);
 int list_start(struct cpm_app *app);
 void pull_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip);
-void list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
+bool list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
 bool local_response(int status, const sip_t *sip); /* sip_out.c */
 /* sip_out.c: the stdout line for a response local_response() says our own
  * stack made up: "failed: no answer from the server at ADDR:PORT (udp|tcp)"
@@ -305,6 +331,28 @@ void local_failure_line(const struct cpm_app *app, int status, const char *phras
 
 /* notify.c: an incoming MESSAGE (answered here, handle destroyed) */
 void notify_message(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
+/* The answer to a MESSAGE we sent: the `message` command's, the list query's (pull.c), or a
+ * report's (msg_in.c). */
+void message_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
+
+/* msg_out.c */
+int message_start(struct cpm_app *app);
+void message_answer(struct cpm_app *app, int status, const char *phrase, const sip_t *sip);
+
+/* msg_in.c: a standalone message (message/cpim body, any content but an IMDN). Prints
+ * `message SENDER ID TEXT` (a repeat of a recent Message-ID is not printed again) and sends
+ * the reports it asked for (delivered; displayed with --read). Returns the SIP status to
+ * answer (200, or 400 with why); call msg_in_reports after the 200 went. */
+struct msg_in_reports {
+	char to[CPM_URI_MAX];            /* the original sender ("" = none to send) */
+	char msgid[CPM_MSGID_MAX + 1];
+	char datetime[64];
+	bool delivered, displayed;
+};
+int msg_in(struct cpm_app *app, const char *body, size_t len, struct msg_in_reports *rep, char *why, size_t cap);
+void msg_in_reports(struct cpm_app *app, const struct msg_in_reports *rep);
+/* a report MESSAGE of ours was answered */
+void msg_in_report_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase);
 /* the deferred list of a MESSAGE or of `list`'s 200: prints `deferred ...`;
  * returns items printed, or < 0 on a bad body */
 int deferred_print(struct cpm_app *app, const char *body, size_t len);
@@ -379,6 +427,7 @@ void uuid_v5(char out[37], const char *name);
 const char *mime_guess(const char *path);
 const char *mime_ext(const char *ctype);            /* "jpg" for image/jpeg, "bin" otherwise */
 void rfc5322_date(char *out, size_t cap, long t);
+void rfc3339_now(char *out, size_t cap); /* "2026-12-03T10:00:00.123Z" (CPIM DateTime) */
 int local_ip_for(const char *host, uint16_t port, char *out, size_t cap);
 int sha1_fd(int fd, uint8_t out[20], uint64_t *size);
 void out_line(struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

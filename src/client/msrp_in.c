@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,6 +186,32 @@ static void in_send_success_report(struct xfer *x, const struct msrp_msg *m)
 	}
 }
 
+/* A fetched stored message, all in memory (x->part_fd is a memfd): printed like one that
+ * `receive` gets (msg_in.c), with its reports, then acknowledged. */
+static void in_finish_message(struct xfer *x, const struct msrp_msg *m)
+{
+	struct cpm_app *app = x->app;
+	struct msg_in_reports rep;
+	char why[160];
+	size_t n = (size_t)x->sel.size; /* <= CPM_FETCH_MSG_MAX (pull.c) */
+	char *buf = malloc(n ? n : 1);
+	ssize_t r = buf ? pread(x->part_fd, buf, n, 0) : -1;
+	int st = r == (ssize_t)n ? msg_in(app, buf, n, &rep, why, sizeof why) : 500;
+	free(buf);
+	if (st != 200) {
+		in_respond(x, m, 400, "Not A Message");
+		in_fail(x, st == 500 ? "cannot read the message back" : why);
+		return;
+	}
+	in_respond(x, m, 200, NULL);
+	in_send_success_report(x, m);
+	msg_in_reports(app, &rep);
+	close(x->part_fd);
+	x->part_fd = -1;
+	x->success = true;
+	xfer_done(x, CPM_EXIT_OK, NULL);
+}
+
 /* The last byte is in: check, answer the chunk, rename, report, print. */
 static void in_finish(struct xfer *x, const struct msrp_msg *m)
 {
@@ -215,6 +242,10 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 	    (x->sel.hash_len != mdlen || memcmp(x->sel.hash, md, mdlen) != 0)) {
 		in_respond(x, m, 400, "Hash mismatch");
 		in_fail(x, "sha-1 mismatch");
+		return;
+	}
+	if (x->msg) {
+		in_finish_message(x, m);
 		return;
 	}
 	char hex[41];
@@ -522,6 +553,17 @@ int msrp_in_prepare(struct xfer *x, char *err, size_t errcap)
 	if (!x->md || !EVP_DigestInit_ex(x->md, EVP_sha1(), NULL)) {
 		snprintf(err, errcap, "sha-1 unavailable");
 		return -1;
+	}
+	if (x->msg) {
+		/* a stored message: nothing goes to --dir */
+		x->base = 0;
+		x->part_name[0] = x->meta_name[0] = '\0';
+		x->part_fd = memfd_create("cpm-message", MFD_CLOEXEC);
+		if (x->part_fd < 0) {
+			snprintf(err, errcap, "memfd_create: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
 	}
 	if (x->meta_kept) {
 		if (in_open_kept(x, err, errcap) < 0) {
