@@ -90,7 +90,8 @@ void notify_message(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 	if (strcasecmp(type, "message/cpim") == 0) {
 		/* a report, or a standalone message: the CPIM content says which */
 		struct cpim_msg cm;
-		if (cpim_parse(body, len, &cm) != CPIM_OK || cpm_str_caseeq(mime_type_only(cm.content_type), IMDN_CTYPE))
+		if (cpim_parse(body, len, &cm) != CPIM_OK ||
+		    cpm_str_caseeq(mime_type_only(cm.content_type), IMDN_CTYPE))
 			status = on_imdn(app, body, len, why, sizeof why); /* (400 for a CPIM that does not parse) */
 		else if (app->o->cmd != CMD_RECEIVE)
 			status = 480; /* only `receive` takes messages */

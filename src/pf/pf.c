@@ -185,6 +185,21 @@ void pf_carried_value(const char *lines, const char *name, char *out, size_t cap
 	}
 }
 
+int pf_cpm_expires(const struct sip_msg *m, uint64_t *out)
+{
+	char v[32];
+	*out = 0;
+	int rc = sip_msg_header(m, "Cpm-Expires", v, sizeof v);
+	if (rc == -ENOENT)
+		return 0;
+	/* bounded at 100 years: policy_expiry caps it anyway, this keeps the arithmetic small */
+	return rc == 0 && cpm_str_to_u64_max(cpm_str_trim(cpm_str_c(v)), 100ULL * 366 * 86400, out) ? 0 : -1;
+}
+
+void pf_leg_no_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m)
+{
+}
+
 void pf_uri_of_key(const char *key, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s%s", strncmp(key, "sip:", 4) ? "sip:" : "", key);

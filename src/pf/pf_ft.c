@@ -366,11 +366,7 @@ static int ft_take_request(struct ft *ft, const struct sip_msg *m, const struct 
 		return -1;
 	}
 	PF_COPY(ft->sender_display, from.display_raw);
-	char xv[32];
-	int xr = sip_msg_header(m, "Cpm-Expires", xv, sizeof xv);
-	if (xr == 0 && !cpm_str_to_u64_max(cpm_str_trim(cpm_str_c(xv)), 100ULL * 366 * 86400, &ft->req_expires))
-		xr = -1;
-	if (xr != 0 && xr != -ENOENT) {
+	if (pf_cpm_expires(m, &ft->req_expires)) {
 		ft_respond_up(ft, 400, "Bad Cpm-Expires (seconds expected)", NULL);
 		return -1;
 	}

@@ -94,6 +94,11 @@ int pf_store_queued(int rc, const char *what);
 void pf_carried_value(const char *lines, const char *name, char *out, size_t cap);
 /* "user@host" → "sip:user@host" (a URI stays as it is). */
 void pf_uri_of_key(const char *key, char *out, size_t cap);
+/* The sender's Cpm-Expires (seconds) into *out: 0 (absent: *out = 0), or -1 when it is not a
+ * number (the caller answers 400). */
+int pf_cpm_expires(const struct sip_msg *m, uint64_t *out);
+/* The owner callback of a bound server MESSAGE leg, which gets no event (sip_leg.h). */
+void pf_leg_no_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m);
 
 /* ---- pf_ft.c: live transfers */
 void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m);
@@ -174,6 +179,11 @@ void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif
 /* A notification that is durable already (a device's report): send it now, one device of its
  * target at a time; kept for the target's next registration when none takes it. */
 void pf_notify_send(struct pf *pf, const struct store_notif *n);
+/* "delivered", "displayed", "failed", "stored". */
+const char *pf_notif_kind_name(enum store_notif_kind k);
+/* The notification kind of a report bit (STORE_REPORT_*), and the reverse. */
+enum store_notif_kind pf_notif_kind_of_report(unsigned bit);
+unsigned pf_report_of_notif_kind(enum store_notif_kind k);
 /* The `cpm list` query (a MESSAGE of type CPM_DEFERRED_QUERY_CTYPE): answered with the list. */
 void pf_notify_list_query(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m);
 /* A device of aor registered: send what waits for it. */

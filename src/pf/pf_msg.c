@@ -105,11 +105,6 @@ static void answer(struct pf_msgin *mi, int status, const char *phrase, const ch
 	mi->leg = NULL;
 }
 
-static void leg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m)
-{
-	/* a server MESSAGE leg gets no event (sip_leg.h) */
-}
-
 /* ------------------------------------------------------------ store */
 
 static bool defer_allowed(struct pf_msgin *mi)
@@ -396,8 +391,8 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		if (rc == CPIM_E_DUPLICATE && c.error_header.p)
 			bad_cpim(leg, "Duplicate", c.error_header);
 		else
-			sip_leg_respond(leg, 400, rc == CPIM_E_TRUNCATED ? "Missing Or Truncated CPIM Body" : "Malformed CPIM Body",
-					NULL);
+			sip_leg_respond(leg, 400,
+					rc == CPIM_E_TRUNCATED ? "Missing Or Truncated CPIM Body" : "Malformed CPIM Body", NULL);
 		return;
 	}
 	/* A report is a message/cpim too: its checks are pf_report.c's. */
@@ -440,11 +435,7 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		sip_leg_respond(leg, 400, "CPIM To Is Not The Recipient", NULL);
 		goto fail;
 	}
-	char xv[32];
-	int xr = sip_msg_header(m, "Cpm-Expires", xv, sizeof xv);
-	if (xr == 0 && !cpm_str_to_u64_max(cpm_str_trim(cpm_str_c(xv)), 100ULL * 366 * 86400, &mi->req_expires))
-		xr = -1;
-	if (xr != 0 && xr != -ENOENT) {
+	if (pf_cpm_expires(m, &mi->req_expires)) {
 		sip_leg_respond(leg, 400, "Bad Cpm-Expires (seconds expected)", NULL);
 		goto fail;
 	}
@@ -465,7 +456,7 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	mi->len = body.len;
 	/* from here on the sender's MESSAGE is answered by us, once, when we know */
 	mi->leg = leg;
-	sip_leg_bind(leg, leg_event, mi);
+	sip_leg_bind(leg, pf_leg_no_event, mi);
 	mi->next = pf->msgins;
 	if (pf->msgins)
 		pf->msgins->prev = mi;

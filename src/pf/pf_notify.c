@@ -46,12 +46,26 @@ static void rfc3339(int64_t ms, char *out, size_t cap)
 	snprintf(out, cap, "%.20s.%03dZ", buf, (int)(ms % 1000 + 1000) % 1000);
 }
 
-static const char *notif_kind_name(enum store_notif_kind k)
+const char *pf_notif_kind_name(enum store_notif_kind k)
 {
 	return k == STORE_NOTIF_DELIVERED ? "delivered"
 	       : k == STORE_NOTIF_DISPLAYED ? "displayed"
 	       : k == STORE_NOTIF_STORED ? "stored"
 					 : "failed";
+}
+
+enum store_notif_kind pf_notif_kind_of_report(unsigned bit)
+{
+	return bit == STORE_REPORT_DELIVERED	? STORE_NOTIF_DELIVERED
+	       : bit == STORE_REPORT_DISPLAYED ? STORE_NOTIF_DISPLAYED
+					       : STORE_NOTIF_FAILED;
+}
+
+unsigned pf_report_of_notif_kind(enum store_notif_kind k)
+{
+	return k == STORE_NOTIF_DELIVERED    ? STORE_REPORT_DELIVERED
+	       : k == STORE_NOTIF_DISPLAYED ? STORE_REPORT_DISPLAYED
+					    : STORE_REPORT_FAILED;
 }
 
 static void msg_unlink(struct pf *pf, struct pf_msg *m)
@@ -126,8 +140,8 @@ static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned d
 	size_t nd = location_lookup(pf->loc, n->target, devs, 16);
 	if (dev_index >= nd) {
 		if (nd == 0)
-			log_info("notification %s (%s for %s) kept until %s registers", n->id, notif_kind_name(n->kind),
-				 n->imdn_msgid, n->target);
+			log_info("notification %s (%s for %s) kept until %s registers", n->id,
+				 pf_notif_kind_name(n->kind), n->imdn_msgid, n->target);
 		else
 			log_info("notification %s: no device of %s took it; kept for its next registration", n->id,
 				 n->target);
@@ -170,7 +184,7 @@ static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned d
 	snprintf(fromh, sizeof fromh, "<%s>", from);
 	snprintf(toh, sizeof toh, "<%s>", to);
 	if (msg_send(m, &devs[dev_index], fromh, toh, IMDN_CTYPE_CPIM, body, (size_t)len) == 0)
-		log_info("notification %s: %s for %s sent to %s (device %s)", n->id, notif_kind_name(n->kind),
+		log_info("notification %s: %s for %s sent to %s (device %s)", n->id, pf_notif_kind_name(n->kind),
 			 n->imdn_msgid, n->target, devs[dev_index].instance);
 }
 
@@ -183,7 +197,7 @@ static void notif_saved(void *arg, int err)
 {
 	struct notif_put_ctx *c = arg;
 	if (err == -EALREADY)
-		log_info("notification for %s: %s about %s went already", c->n.target, notif_kind_name(c->n.kind),
+		log_info("notification for %s: %s about %s went already", c->n.target, pf_notif_kind_name(c->n.kind),
 			 c->n.imdn_msgid);
 	else if (err == -ENOENT)
 		log_info("notification for %s about %s: no record of that message: none sent", c->n.target,
@@ -236,10 +250,8 @@ void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif
 		struct store_routed r;
 		if (store_routed_get(pf->st, c->n.target, it->imdn_msgid, it->recipient, &r) == 0)
 			PF_COPY(c->n.datetime, r.datetime);
-		unsigned bit = kind == STORE_NOTIF_DELIVERED	? STORE_REPORT_DELIVERED
-			       : kind == STORE_NOTIF_DISPLAYED ? STORE_REPORT_DISPLAYED
-							       : STORE_REPORT_FAILED;
-		rc = store_routed_report(pf->st, c->n.target, it->imdn_msgid, it->recipient, bit, &c->n, notif_saved, c);
+		rc = store_routed_report(pf->st, c->n.target, it->imdn_msgid, it->recipient,
+					 pf_report_of_notif_kind(kind), &c->n, notif_saved, c);
 	} else {
 		rc = store_notif_put(pf->st, &c->n, notif_saved, c);
 	}
@@ -264,7 +276,7 @@ static int housekeep_one(void *arg, const struct store_notif *n)
 	struct hk *h = arg;
 	if (n->created_at_ms < h->drop_before) {
 		log_warn("notification %s (%s for %s) dropped: %s has not been reachable for too long", n->id,
-			 notif_kind_name(n->kind), n->imdn_msgid, n->target);
+			 pf_notif_kind_name(n->kind), n->imdn_msgid, n->target);
 		/* A failed delete is tried again at the next housekeeping. */
 		pf_store_queued(store_notif_del(h->pf->st, n->id, pf_store_logged, "delete of an old notification"),
 				"delete of an old notification");

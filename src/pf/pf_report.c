@@ -30,31 +30,23 @@ struct report_ctx {
 	char reporter[LOC_MAX_AOR];
 };
 
-static void leg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m)
-{
-	/* a server MESSAGE leg gets no event (sip_leg.h) */
-}
-
-static const char *kind_name(enum store_notif_kind k)
-{
-	return k == STORE_NOTIF_DELIVERED ? "delivered" : k == STORE_NOTIF_DISPLAYED ? "displayed" : "failed";
-}
 
 static void reported(void *arg, int err)
 {
 	struct report_ctx *c = arg;
 
 	if (!err) {
-		log_info("report %s (%s) from %s about %s: forwarded to %s", c->n.id, kind_name(c->n.kind), c->reporter,
-			 c->n.imdn_msgid, c->n.target);
+		log_info("report %s (%s) from %s about %s: forwarded to %s", c->n.id, pf_notif_kind_name(c->n.kind),
+			 c->reporter, c->n.imdn_msgid, c->n.target);
 		sip_leg_respond(c->leg, 200, NULL, NULL);
 		pf_notify_send(c->pf, &c->n);
 	} else if (err == -EALREADY || err == -ENOENT) {
-		log_info("report (%s) from %s about %s: %s: dropped", kind_name(c->n.kind), c->reporter,
-			 c->n.imdn_msgid, err == -EALREADY ? "that report went to the sender already" : "no such message");
+		log_info("report (%s) from %s about %s: %s: dropped", pf_notif_kind_name(c->n.kind), c->reporter,
+			 c->n.imdn_msgid,
+			 err == -EALREADY ? "that report went to the sender already" : "no such message");
 		sip_leg_respond(c->leg, 200, NULL, NULL);
 	} else {
-		log_error("report (%s) from %s about %s NOT saved: %s", kind_name(c->n.kind), c->reporter,
+		log_error("report (%s) from %s about %s NOT saved: %s", pf_notif_kind_name(c->n.kind), c->reporter,
 			  c->n.imdn_msgid, strerror(-err));
 		sip_leg_respond(c->leg, 500, "Cannot Record The Report", NULL);
 	}
@@ -126,9 +118,7 @@ void pf_report_in(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m, c
 	PF_COPY(c->reporter, reporter);
 	pf_random_id(c->n.id);
 	PF_COPY(c->n.target, target);
-	c->n.kind = bit == STORE_REPORT_DELIVERED   ? STORE_NOTIF_DELIVERED
-		    : bit == STORE_REPORT_DISPLAYED ? STORE_NOTIF_DISPLAYED
-						    : STORE_NOTIF_FAILED;
+	c->n.kind = pf_notif_kind_of_report(bit);
 	PF_COPY(c->n.imdn_msgid, r.msgid);
 	c->n.created_at_ms = pf_now_ms();
 	PF_COPY(c->n.notifier, reporter);
@@ -142,5 +132,5 @@ void pf_report_in(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m, c
 		return;
 	}
 	c->leg = leg;
-	sip_leg_bind(leg, leg_event, c);
+	sip_leg_bind(leg, pf_leg_no_event, c);
 }
