@@ -47,18 +47,8 @@ static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *s
 		xfer_reap(x);
 		return -1;
 	}
-	char contrib[37], conv[37];
-	uuid_v4(contrib);
-	uuid_v4(conv);
-	char hdrs[1024];
-	int hl = snprintf(hdrs, sizeof hdrs,
-			  "Contribution-ID: %s\r\nConversation-ID: %s\r\nP-Preferred-Service: " CPM_ICSI_FT,
-			  contrib, o->conversation_id ? o->conversation_id : conv);
-	if (o->in_reply_to)
-		hl += snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nInReplyTo-Contribution-ID: %s",
-			       o->in_reply_to);
-	if (o->expires && o->cmd == CMD_SEND)
-		snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nCpm-Expires: %llu", o->expires);
+	char contrib[37], hdrs[1024];
+	cpm_request_headers(o, CPM_ICSI_FT, o->cmd == CMD_SEND, contrib, hdrs, sizeof hdrs);
 
 	char to[CPM_URI_MAX + 2];
 	snprintf(to, sizeof to, "<%s>", o->target_uri);
