@@ -476,6 +476,12 @@ const char *mime_guess(const char *path);
 const char *mime_ext(const char *ctype);            /* "jpg" for image/jpeg, "bin" otherwise */
 void rfc5322_date(char *out, size_t cap, long t);
 void rfc3339_now(char *out, size_t cap); /* "2026-12-03T10:00:00.123Z" (CPIM DateTime) */
+/* The CPM headers of a request we start (send, message): a fresh Contribution-ID (into contrib),
+ * Conversation-ID (--conversation-id or a fresh one), P-Preferred-Service: service,
+ * InReplyTo-Contribution-ID (--in-reply-to) and, when expires, Cpm-Expires (--expires), as
+ * SIPTAG_HEADER_STR lines. */
+void cpm_request_headers(const struct cpm_opts *o, const char *service, bool expires, char contrib[37], char *out,
+			 size_t cap);
 int local_ip_for(const char *host, uint16_t port, char *out, size_t cap);
 int sha1_fd(int fd, uint8_t out[20], uint64_t *size);
 void out_line(struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -28,7 +28,7 @@
 int message_start(struct cpm_app *app)
 {
 	const struct cpm_opts *o = app->o;
-	char msgid[33], now[40], contrib[37], conv[37], hdrs[1024];
+	char msgid[33], now[40], contrib[37], hdrs[1024];
 
 	cpm_random_hex(msgid, 16); /* 128 bits: ids are not guessed (cpm/random.h) */
 	rfc3339_now(now, sizeof now);
@@ -66,15 +66,7 @@ int message_start(struct cpm_app *app)
 		}
 		return 0;
 	}
-	uuid_v4(contrib);
-	uuid_v4(conv);
-	int hl = snprintf(hdrs, sizeof hdrs,
-			  "Contribution-ID: %s\r\nConversation-ID: %s\r\nP-Preferred-Service: " CPM_ICSI_MSG, contrib,
-			  o->conversation_id ? o->conversation_id : conv);
-	if (o->in_reply_to)
-		hl += snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nInReplyTo-Contribution-ID: %s", o->in_reply_to);
-	if (o->expires)
-		snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nCpm-Expires: %llu", o->expires);
+	cpm_request_headers(o, CPM_ICSI_MSG, true, contrib, hdrs, sizeof hdrs);
 	char to[CPM_URI_MAX + 2];
 	snprintf(to, sizeof to, "<%s>", o->target_uri);
 	app->msg_nh = nua_handle(app->nua, NULL, SIPTAG_TO_STR(to), TAG_END());

@@ -61,17 +61,8 @@ int xfer_invite(struct xfer *x, const char *service, const char *accept_contact,
 {
 	struct cpm_app *app = x->app;
 	const struct cpm_opts *o = app->o;
-	char contrib[37], conv[37];
-	uuid_v4(contrib);
-	uuid_v4(conv);
-	char hdrs[1024];
-	int hl = snprintf(hdrs, sizeof hdrs, "Contribution-ID: %s\r\nConversation-ID: %s\r\nP-Preferred-Service: %s",
-			  contrib, o->conversation_id ? o->conversation_id : conv, service);
-	if (o->in_reply_to)
-		hl += snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nInReplyTo-Contribution-ID: %s",
-			       o->in_reply_to);
-	if (o->expires && (o->cmd == CMD_SEND || o->cmd == CMD_MESSAGE))
-		snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nCpm-Expires: %llu", o->expires);
+	char contrib[37], hdrs[1024];
+	cpm_request_headers(o, service, o->cmd == CMD_SEND || o->cmd == CMD_MESSAGE, contrib, hdrs, sizeof hdrs);
 
 	char to[CPM_URI_MAX + 2];
 	snprintf(to, sizeof to, "<%s>", o->target_uri);

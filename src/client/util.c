@@ -102,6 +102,22 @@ const char *mime_ext(const char *ctype)
 	return "bin";
 }
 
+void cpm_request_headers(const struct cpm_opts *o, const char *service, bool expires, char contrib[37], char *out,
+			 size_t cap)
+{
+	char conv[37];
+	uuid_v4(contrib);
+	uuid_v4(conv);
+	struct cpm_wbuf w = cpm_wbuf_text(out, cap);
+	cpm_wbuf_printf(&w, "Contribution-ID: %s\r\nConversation-ID: %s\r\nP-Preferred-Service: %s", contrib,
+			o->conversation_id ? o->conversation_id : conv, service);
+	if (o->in_reply_to)
+		cpm_wbuf_printf(&w, "\r\nInReplyTo-Contribution-ID: %s", o->in_reply_to);
+	if (expires && o->expires)
+		cpm_wbuf_printf(&w, "\r\nCpm-Expires: %llu", o->expires);
+	cpm_wbuf_finish(&w); /* our own values, checked by main.c: they fit */
+}
+
 void rfc3339_now(char *out, size_t cap)
 {
 	struct timespec ts;

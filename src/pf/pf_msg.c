@@ -37,6 +37,12 @@
 
 #define CPIM_CTYPE "message/cpim"
 
+/* What a Disposition-Notification asks (lib/imdn) is kept as the store's bits as it is. */
+_Static_assert((int)IMDN_ASK_POSITIVE == (int)STORE_IMDN_POSITIVE &&
+		       (int)IMDN_ASK_NEGATIVE == (int)STORE_IMDN_NEGATIVE &&
+		       (int)IMDN_ASK_DISPLAY == (int)STORE_IMDN_DISPLAY,
+	       "IMDN request bits and store bits differ");
+
 enum msgin_state {
 	MSGIN_RECORDING, /* the routed record is being committed */
 	MSGIN_FORKING,   /* the devices are being tried */
@@ -468,8 +474,7 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		msgin_maybe_free(mi);
 		return;
 	}
-	struct store_routed r = {.asked = mi->asked & (STORE_IMDN_POSITIVE | STORE_IMDN_NEGATIVE | STORE_IMDN_DISPLAY),
-				 .expires_at_ms = policy_routed_expiry(&pf->cfg, pf_now_ms())};
+	struct store_routed r = {.asked = mi->asked, .expires_at_ms = policy_routed_expiry(&pf->cfg, pf_now_ms())};
 	PF_COPY(r.sender, sender_key);
 	PF_COPY(r.msgid, mi->msgid);
 	PF_COPY(r.recipient, recipient);

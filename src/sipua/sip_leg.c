@@ -215,8 +215,10 @@ int sip_leg_respond(struct sip_leg *leg, int status, const char *phrase, const s
 		return -ENOMEM;
 	/* The tag order is today's (same headers in the same order on the wire). A MESSAGE
 	 * is answered on its own transaction, saved when it arrived (NUTAG_WITH_SAVED: the
-	 * answer may come after its event). */
+	 * answer may come after its event; unsaved — out of memory — it is answered during its
+	 * event: NUTAG_WITH_THIS). */
 	nua_respond(nh, status, keep(nh, phrase), TAG_IF(leg->saved, NUTAG_WITH_SAVED(leg->saved_ev)),
+		    TAG_IF(leg->server && !leg->invite && !leg->saved, NUTAG_WITH_THIS(s->nua)),
 		    TAG_IF(contact, SIPTAG_CONTACT_STR(contact)), TAG_IF(warning, SIPTAG_WARNING_STR(warning)),
 		    TAG_IF(retry, SIPTAG_RETRY_AFTER_STR(retry)), TAG_IF(ct, SIPTAG_CONTENT_TYPE_STR(ct)),
 		    TAG_IF(pl, SIPTAG_PAYLOAD(pl)), TAG_IF(headers, SIPTAG_HEADER_STR(headers)), TAG_END());

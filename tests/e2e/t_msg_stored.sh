@@ -14,10 +14,15 @@
 #  4) a device that is gone (dave registered, then killed): its branch fails
 #     (no answer within --message-timeout, or our stack's own 503) and the
 #     message is stored all the same.
+#  5) a device that does not answer in time (gus's cpm, SIGSTOPped): stored after
+#     --message-timeout; once gus's cpm runs again it takes the late copy (prints
+#     it, reports delivered), then the push of the stored copy, which it answers
+#     200 without printing it again; alice gets exactly one `delivered`.
 . "$(dirname "$0")/lib.sh"
 
 CPM_TRANSPORT=udp # bindings outlive a cpmd crash (restored from the store)
-start_cpmd --message-timeout 3
+OPTS=(--message-timeout 3 --delivery-retry 1:2)
+start_cpmd "${OPTS[@]}"
 start_receiver alice alice laptop --timeout 90
 
 # --- 1) stored, then a crash -----------------------------------------------------
@@ -28,7 +33,7 @@ for i in 1 2 3; do
 	assert_grep "$MSG_ERR" '^cpm: stored by the server as item [0-9a-f]{32}$' "s$i: no item id on stderr"
 	ids+=("$MSG_ID")
 done
-restart_cpmd_kill9 --message-timeout 3
+restart_cpmd_kill9 "${OPTS[@]}"
 assert_grep "$CPMD_LOG" 'items failed 0' "the restart found a failed item"
 
 # --- 2) two devices register together ------------------------------------------------
@@ -69,7 +74,7 @@ mapfile -t base < <(_cpm_base carol)
 [ ! -s "$LOGDIR/list.out" ] || fail "carol's list is not empty after delivery: $(cat "$LOGDIR/list.out")"
 
 # --- 3) another crash: nothing comes twice -----------------------------------------
-restart_cpmd_kill9 --message-timeout 3
+restart_cpmd_kill9 "${OPTS[@]}"
 sleep 3
 check_once "after the second restart"
 assert_no_grep "$CPMD_LOG" 'pushing message item' "a delivered message was pushed again"
@@ -80,4 +85,20 @@ kill -KILL "${RECV_PID[dave]}"
 wait "${RECV_PID[dave]}" 2>/dev/null || true
 send_message gone alice dave "are you there"
 expect_message_result gone 0 stored
+cpmd_alive
+
+# --- 5) a device that answers too late ------------------------------------------------
+start_receiver gus gus phone --timeout 60
+kill -STOP "${RECV_PID[gus]}"
+send_message late alice gus "are you awake"
+expect_message_result late 0 stored
+kill -CONT "${RECV_PID[gus]}"
+wait_for 10 "gus to print the late message" grep -q -x -F "message sip:alice@$DOMAIN $MSG_ID are you awake" "${RECV_OUT[gus]}"
+wait_for 10 "alice's 'notification delivered $MSG_ID'" grep -q -x -F "notification delivered $MSG_ID" "${RECV_OUT[alice]}"
+wait_for 15 "the push of the stored copy to gus" grep -q "delivered (push) to device" "$CPMD_LOG"
+sleep 1
+[ "$(count_lines "${RECV_OUT[gus]}" "message sip:alice@$DOMAIN $MSG_ID are you awake")" -eq 1 ] ||
+	fail "5) gus printed the message more than once"
+assert_grep "${RECV_ERR[gus]}" "message $MSG_ID was received already" "5) the stored copy was not recognised as a repeat"
+[ "$(count_lines "${RECV_OUT[alice]}" "notification delivered $MSG_ID")" -eq 1 ] || fail "5) alice: not exactly one delivered"
 cpmd_alive
