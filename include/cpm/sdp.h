@@ -88,6 +88,10 @@ const char *sdp_strerror(enum sdp_error e);
  * Returns SDP_OK or an error; `out` is zeroed first. */
 enum sdp_error sdp_parse_ft(const char *sdp, size_t len, struct sdp_ft *out);
 
+/* Does the offer's a=accept-types (RFC 4975 §8.6: space-separated) list `type`
+ * (case-insensitive), or "*"? An empty list accepts nothing. */
+bool sdp_accepts_type(const struct sdp_ft *s, const char *type);
+
 /* Build an SDP body from `in` (CRLF line ends). Fields left empty/false are
  * left out. Returns bytes written (NUL-terminated too) or -1 if cap is too
  * small. */

@@ -174,7 +174,7 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 			out_invite_answer(x, status, phrase, sip);
 		break;
 	case nua_r_message:
-		list_answer(app, nh, status, phrase, sip);
+		message_answered(app, nh, status, phrase, sip);
 		break;
 	case nua_i_message:
 		if (!x && nh != app->reg_nh)
@@ -295,7 +295,8 @@ static void shutdown_step(struct cpm_app *app)
 		}
 	}
 	if (sd_stage == SD_TEARDOWN) {
-		if ((any_handle(app) || app->unregistering) && t < app->shutdown_deadline)
+		/* reports we sent are answered before we go (the sender waits for them) */
+		if ((any_handle(app) || app->unregistering || app->reports_pending) && t < app->shutdown_deadline)
 			return;
 		sd_stage = SD_NUA;
 		app->shutdown_deadline = t + NUA_SHUTDOWN_SECONDS;
@@ -399,7 +400,8 @@ static int on_signal(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 	}
 	errlog(app, "signal %u: stopping", si.ssi_signo);
 	int code = CPM_EXIT_OK;
-	if (app->o->cmd == CMD_SEND || app->o->cmd == CMD_FETCH || app->o->cmd == CMD_LIST) {
+	if (app->o->cmd == CMD_SEND || app->o->cmd == CMD_FETCH || app->o->cmd == CMD_LIST ||
+	    app->o->cmd == CMD_MESSAGE) {
 		out_line(app, "failed: interrupted");
 		code = CPM_EXIT_FAILED;
 	} else if (app->o->cmd == CMD_BLAST) {
@@ -558,6 +560,8 @@ int agent_run(struct cpm_app *app)
 		rc = fetch_start(app);
 	} else if (o->cmd == CMD_LIST) {
 		rc = list_start(app);
+	} else if (o->cmd == CMD_MESSAGE) {
+		rc = message_start(app);
 	}
 	if (rc < 0)
 		agent_finish(app, CPM_EXIT_FAILED);
@@ -578,6 +582,7 @@ int agent_run(struct cpm_app *app)
 	/* else: the stack did not shut down in time; the process exit cleans up */
 	free(app->blast_buf);
 	free(app->send_thumb);
+	free(app->msg_cpim);
 	if (app->send_fd >= 0)
 		close(app->send_fd);
 	return app->exit_code;

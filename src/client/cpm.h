@@ -1,4 +1,4 @@
-/* cpm: the CPM file-transfer client (device / user agent).
+/* cpm: the CPM client (device / user agent): file transfer and standalone messages.
  *
  * One process, one thread, one su_root event loop: sofia-sip nua does the
  * SIP side (REGISTER, INVITE, BYE), our own non-blocking TCP connections do
@@ -17,7 +17,13 @@
  *   msrp_out.c   sending a file as one chunked MSRP message
  *   msrp_in.c    receiving a file into --dir (part file, hash, rename)
  *   pull.c       fetch (RFC 5547 pull of a stored item) and list
- *   notify.c     incoming SIP MESSAGEs: delivery notifications, deferred lists
+ *   notify.c     incoming SIP MESSAGEs: delivery notifications, deferred lists,
+ *                standalone messages (to msg_in.c)
+ *   msg_out.c    `message`: one pager-mode standalone message (SIP MESSAGE, CPIM)
+ *   msg_in.c     standalone messages in: print, drop repeats, send delivered /
+ *                displayed reports (IMDN)
+ *   largemsg.c   standalone messages in Large Message Mode: the INVITE, the
+ *                message sent from memory; recognising an incoming one
  *   resume.c     what resume keeps on disk: the send journal, kept partials
  *   safe_name.c  turning a peer's file name into a safe local one (no sofia)
  *   progress.c   progress bar on a tty
@@ -82,8 +88,23 @@ enum {
 #define CPM_REREG_MAX 30.0
 /* Stored item ids (store-and-forward contract §4: [A-Za-z0-9_-]{1,32}). */
 #define CPM_ITEM_ID_MAX 32
+/* Large Message Mode (docs/internals/messaging.md §2): an incoming message is received
+ * into memory (a memfd) until it is whole, so its size is bounded (the whole CPIM body;
+ * cpmd's --max-message-size default is the same). A message whose CPIM body is over
+ * CPM_PAGER_MAX goes in large mode (RFC 3428 §8: 1300 bytes); its text (TEXT "-": standard
+ * input) may be up to CPM_LARGE_TEXT_MAX. */
+#define CPM_MSG_MAX (16u * 1024 * 1024)
+#define CPM_PAGER_MAX 1300u
+#define CPM_LARGE_TEXT_MAX (CPM_MSG_MAX - 4096)
+/* Message-IDs of standalone messages remembered by `receive` to drop a repeat (a server that
+ * crashed between our 200 and its bookkeeping sends it again): the last this many. */
+#define CPM_SEEN_MSGIDS 256
+#define CPM_MSGID_MAX 128 /* IMDN_MAX_MSGID */
+/* A fetched stored message is read into memory up to this (bigger: saved like a file); a
+ * large message may be as big as cpmd's --max-message-size default. */
+#define CPM_FETCH_MSG_MAX CPM_MSG_MAX
 
-enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST };
+enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST, CMD_MESSAGE };
 enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE, ANSWER_UNAVAILABLE };
 
 struct cpm_opts {
@@ -116,7 +137,13 @@ struct cpm_opts {
 	unsigned parallel;
 	uint64_t blast_size;
 
+	/* message */
+	const char *text;
+	bool no_report;               /* --no-report: ask for no IMDN */
+	bool large;                   /* --large: Large Message Mode whatever the size (largemsg.c) */
+
 	/* receive */
+	bool read;                    /* --read: send `displayed` reports when asked */
 	const char *dir;
 	char dir_abs[4096];
 	unsigned timeout;             /* receive: 0 = none */
@@ -173,6 +200,9 @@ struct xfer {
 	bool success;
 	bool repeat;                  /* a re-delivery of a file this --dir already has (recv_log.c) */                 /* set by xfer_done */
 	bool pull;                    /* fetch: an incoming file we asked for */
+	bool msg;                     /* a standalone message (message/cpim), received into memory
+				       * (a memfd as part file) and printed by msg_in.c: a fetched
+				       * stored one, or an incoming large message (is_msg) */
 	uint64_t base;                /* resume: file offset where our range starts */
 	bool offered_range;           /* out/pull: our offer had a=file-range */
 	char display[64];             /* short name for progress/logs */
@@ -188,6 +218,11 @@ struct xfer {
 	char *chunk_buf;
 	bool report_ok;
 	char stored_id[CPM_ITEM_ID_MAX + 1]; /* Cpm-Stored of the final 200/REPORT */
+
+	/* a standalone message in Large Message Mode (largemsg.c) */
+	bool is_msg;                  /* a large-message session: no selector on the wire (our
+				       * offer/answer say accept-types message/cpim); in: the size
+				       * is the first chunk's Byte-Range total (at most CPM_MSG_MAX) */
 
 	/* in */
 	int part_fd;
@@ -249,7 +284,16 @@ struct cpm_app {
 	char journal_path[4200];      /* "" = no journal */
 	char recv_log[4200];          /* receive: recv_log.c ("" = none) */
 	uint64_t journal_acked;       /* what the journal says */
+	char *msg_cpim;               /* message: the whole CPIM body we send (large mode) */
+	size_t msg_cpim_len;
 	double journal_t;
+
+	/* message: our MESSAGE */
+	nua_handle_t *msg_nh;
+	/* standalone messages in: the last Message-IDs (a ring), reports in flight */
+	char seen[CPM_SEEN_MSGIDS][CPM_MSGID_MAX + 1];
+	unsigned seen_next;
+	unsigned reports_pending;
 
 	/* results */
 	unsigned received;
@@ -288,6 +332,12 @@ enum xfer_answer xfer_answer_classify(struct xfer *x, int status, const char *ph
 void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip);
 void sip_ctype_string(const sip_content_type_t *c, char *out, size_t cap);
 
+/* sip_out.c: the INVITE of an outgoing transfer x (x->nh made here): the CPM headers
+ * (Contribution-ID, Conversation-ID, InReplyTo-Contribution-ID, Cpm-Expires), the service
+ * (P-Preferred-Service URN, Accept-Contact value), our Contact, the body (over TCP when
+ * over 1500 bytes on UDP). 0, or -1: x is done, for the caller to reap. */
+int xfer_invite(struct xfer *x, const char *service, const char *accept_contact, const char *body,
+		const char *ctype);
 /* sip_out.c: the one send INVITE (base > 0: resume from that offset) */
 int send_invite(struct cpm_app *app, uint64_t base);
 
@@ -295,7 +345,7 @@ int send_invite(struct cpm_app *app, uint64_t base);
 int fetch_start(struct cpm_app *app);
 int list_start(struct cpm_app *app);
 void pull_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip);
-void list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
+bool list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
 bool local_response(int status, const sip_t *sip); /* sip_out.c */
 /* sip_out.c: the stdout line for a response local_response() says our own
  * stack made up: "failed: no answer from the server at ADDR:PORT (udp|tcp)"
@@ -305,6 +355,28 @@ void local_failure_line(const struct cpm_app *app, int status, const char *phras
 
 /* notify.c: an incoming MESSAGE (answered here, handle destroyed) */
 void notify_message(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
+/* The answer to a MESSAGE we sent: the `message` command's, the list query's (pull.c), or a
+ * report's (msg_in.c). */
+void message_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
+
+/* msg_out.c */
+int message_start(struct cpm_app *app);
+void message_answer(struct cpm_app *app, int status, const char *phrase, const sip_t *sip);
+
+/* msg_in.c: a standalone message (message/cpim body, any content but an IMDN). Prints
+ * `message SENDER ID TEXT` (a repeat of a recent Message-ID is not printed again) and sends
+ * the reports it asked for (delivered; displayed with --read). Returns the SIP status to
+ * answer (200, or 400 with why); call msg_in_reports after the 200 went. */
+struct msg_in_reports {
+	char to[CPM_URI_MAX];            /* the original sender ("" = none to send) */
+	char msgid[CPM_MSGID_MAX + 1];
+	char datetime[64];
+	bool delivered, displayed;
+};
+int msg_in(struct cpm_app *app, const char *body, size_t len, struct msg_in_reports *rep, char *why, size_t cap);
+void msg_in_reports(struct cpm_app *app, const struct msg_in_reports *rep);
+/* a report MESSAGE of ours was answered */
+void msg_in_report_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase);
 /* the deferred list of a MESSAGE or of `list`'s 200: prints `deferred ...`;
  * returns items printed, or < 0 on a bad body */
 int deferred_print(struct cpm_app *app, const char *body, size_t len);
@@ -354,6 +426,30 @@ int offer_parse_body(const char *ctype, const char *body, size_t len, struct sdp
 		     struct xfer *thumb_into, char *err, size_t errcap);
 int answer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
 int pull_offer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
+/* The SDP of a large message (x->is_msg): a=accept-types:message/cpim, no file-selector;
+ * dir SENDONLY (our offer, with a=max-size = the message's size) or RECVONLY (our answer). */
+int msg_sdp_build(const struct cpm_opts *o, struct xfer *x, enum sdp_dir dir, char *buf, size_t cap);
+/* The body of a large message's INVITE: our SDP (sendonly), and when head is given a
+ * multipart/mixed with a message/cpim part holding it (the message's CPIM headers,
+ * messaging.md §2). *body malloc()ed. 0 or -1. */
+int msg_offer_body(const struct cpm_opts *o, struct xfer *x, const char *head, size_t head_len, char **body,
+		   char *ctype, size_t ctype_cap);
+
+/* largemsg.c: Large Message Mode (docs/internals/messaging.md §2) */
+/* Does a message whose CPIM body has len bytes go in large mode (--large, or over
+ * CPM_PAGER_MAX)? */
+bool largemsg_wanted(const struct cpm_opts *o, size_t cpim_len);
+/* Send the CPIM body (app->msg_cpim, kept until the end; msg_out.c's message_start builds
+ * it and hands over when largemsg_wanted) in large mode: INVITE with the
+ * largemsg ICSI, one MSRP SEND from memory, BYE. `head` (may be NULL) is the CPIM part put
+ * in the INVITE (the message's headers, no content). The result line is printed by
+ * xfer_done: sent, stored, rejected: ..., failed: .... 0 or -1 (nothing started). */
+int largemsg_send(struct cpm_app *app, const char *head, size_t head_len);
+/* Is this INVITE a large message (largemsg or deferred ICSI in Accept-Contact /
+ * P-Asserted-Service / P-Preferred-Service, or an offer with accept-types message/cpim
+ * and no file-selector)? *deferred: pushed from the server's store. The bytes are then
+ * received into memory (x->msg, msrp_in.c) and printed by msg_in.c like any message. */
+bool largemsg_incoming(const sip_t *sip, const struct sdp_ft *offer, bool *deferred);
 
 /* msrp_out.c */
 int msrp_out_start(struct xfer *x, const struct sdp_ft *answer, char *err, size_t errcap);
@@ -379,6 +475,13 @@ void uuid_v5(char out[37], const char *name);
 const char *mime_guess(const char *path);
 const char *mime_ext(const char *ctype);            /* "jpg" for image/jpeg, "bin" otherwise */
 void rfc5322_date(char *out, size_t cap, long t);
+void rfc3339_now(char *out, size_t cap); /* "2026-12-03T10:00:00.123Z" (CPIM DateTime) */
+/* The CPM headers of a request we start (send, message): a fresh Contribution-ID (into contrib),
+ * Conversation-ID (--conversation-id or a fresh one), P-Preferred-Service: service,
+ * InReplyTo-Contribution-ID (--in-reply-to) and, when expires, Cpm-Expires (--expires), as
+ * SIPTAG_HEADER_STR lines. */
+void cpm_request_headers(const struct cpm_opts *o, const char *service, bool expires, char contrib[37], char *out,
+			 size_t cap);
 int local_ip_for(const char *host, uint16_t port, char *out, size_t cap);
 int sha1_fd(int fd, uint8_t out[20], uint64_t *size);
 void out_line(struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,6 +186,33 @@ static void in_send_success_report(struct xfer *x, const struct msrp_msg *m)
 	}
 }
 
+/* A standalone message, all in memory (x->part_fd is a memfd): a fetched stored one, or an
+ * incoming large message (largemsg.c). Printed like one that `receive` gets as a MESSAGE
+ * (msg_in.c), with its reports, then acknowledged. */
+static void in_finish_message(struct xfer *x, const struct msrp_msg *m)
+{
+	struct cpm_app *app = x->app;
+	struct msg_in_reports rep;
+	char why[160];
+	size_t n = (size_t)x->sel.size; /* <= CPM_FETCH_MSG_MAX (pull.c) or CPM_MSG_MAX (largemsg) */
+	char *buf = malloc(n ? n : 1);
+	ssize_t r = buf ? pread(x->part_fd, buf, n, 0) : -1;
+	int st = r == (ssize_t)n ? msg_in(app, buf, n, &rep, why, sizeof why) : 500;
+	free(buf);
+	if (st != 200) {
+		in_respond(x, m, 400, "Not A Message");
+		in_fail(x, st == 500 ? "cannot read the message back" : why);
+		return;
+	}
+	in_respond(x, m, 200, NULL);
+	in_send_success_report(x, m);
+	msg_in_reports(app, &rep);
+	close(x->part_fd);
+	x->part_fd = -1;
+	x->success = true;
+	xfer_done(x, CPM_EXIT_OK, NULL);
+}
+
 /* The last byte is in: check, answer the chunk, rename, report, print. */
 static void in_finish(struct xfer *x, const struct msrp_msg *m)
 {
@@ -215,6 +243,10 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 	    (x->sel.hash_len != mdlen || memcmp(x->sel.hash, md, mdlen) != 0)) {
 		in_respond(x, m, 400, "Hash mismatch");
 		in_fail(x, "sha-1 mismatch");
+		return;
+	}
+	if (x->msg) {
+		in_finish_message(x, m);
 		return;
 	}
 	char hex[41];
@@ -333,8 +365,8 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 	}
 	/* An empty SEND binds or keeps alive: just 200. Except the 0-byte file
 	 * itself when a peer sends it without Content-Type: Byte-Range 1-0/0. */
-	if (!m->has_body && !(x->sel.size == 0 && m->has_byte_range && m->range.total == 0 &&
-			      m->message_id.len))
+	if (!m->has_body && (x->is_msg || !(x->sel.size == 0 && m->has_byte_range && m->range.total == 0 &&
+					    m->message_id.len)))
 		return;
 	if (!x->have_msgid) {
 		if (!cpm_str_copy(x->msgid, sizeof x->msgid, m->message_id)) {
@@ -347,6 +379,16 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 		return;
 	}
 	x->cur_ours = true; /* from here on an error ends the transfer */
+	if (x->is_msg && !x->sel.has_size) {
+		/* a message has no selector: its size is its first chunk's Byte-Range total
+		 * (messaging.md §2), a number and at most what we hold in memory */
+		if (!m->has_byte_range || m->range.total == MSRP_RANGE_STAR || m->range.total > CPM_MSG_MAX) {
+			x->cur_status = 413;
+			return;
+		}
+		x->sel.size = m->range.total;
+		x->sel.has_size = true;
+	}
 	/* A resumed transfer is the range [base, size): its Byte-Range counts
 	 * from 1 within the range, total = size - base (RFC 5547 §8.1.3). */
 	uint64_t start = m->has_byte_range ? m->range.start : 1;
@@ -376,7 +418,7 @@ static void in_end(struct xfer *x, const struct msrp_event *ev)
 		if (x->cur_ours || st == 413) {
 			char why[64];
 			if (st == 413)
-				snprintf(why, sizeof why, "more bytes than announced");
+				snprintf(why, sizeof why, x->is_msg ? "too big or of unknown size" : "more bytes than announced");
 			else
 				snprintf(why, sizeof why, "bad chunk (answered %d)", st);
 			in_fail(x, why);
@@ -522,6 +564,17 @@ int msrp_in_prepare(struct xfer *x, char *err, size_t errcap)
 	if (!x->md || !EVP_DigestInit_ex(x->md, EVP_sha1(), NULL)) {
 		snprintf(err, errcap, "sha-1 unavailable");
 		return -1;
+	}
+	if (x->msg) {
+		/* a stored message: nothing goes to --dir */
+		x->base = 0;
+		x->part_name[0] = x->meta_name[0] = '\0';
+		x->part_fd = memfd_create("cpm-message", MFD_CLOEXEC);
+		if (x->part_fd < 0) {
+			snprintf(err, errcap, "memfd_create: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
 	}
 	if (x->meta_kept) {
 		if (in_open_kept(x, err, errcap) < 0) {

@@ -10,6 +10,10 @@
  * list: a SIP MESSAGE to our own AOR, body type
  * application/vnd.cpmd.deferred-query (empty); the 200's body is the
  * deferred list, printed one `deferred ...` line per item.
+ *
+ * A stored message (messaging.md §3: the answer's selector says type message/cpim) comes the
+ * same way, as one MSRP message; it is received into memory (msrp_in.c) and printed as
+ * `receive` prints one (msg_in.c), with its delivered report.
  */
 #include "cpm.h"
 
@@ -143,6 +147,10 @@ static void pull_accepted(struct xfer *x, const sip_t *sip)
 		}
 	}
 	x->sel = ans->sel;
+	/* a stored message (messaging.md §3): read in memory and printed, not saved as a file */
+	x->msg = ans->sel.has_type && !strcasecmp(ans->sel.type, "message/cpim") && ans->sel.size <= CPM_FETCH_MSG_MAX;
+	if (x->msg)
+		x->meta_kept = false;
 	free(ans);
 	x->answer_at = -1;
 	if (msrp_in_prepare(x, err, sizeof err) < 0) {
@@ -207,10 +215,12 @@ int list_start(struct cpm_app *app)
 	return 0;
 }
 
-void list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip)
+bool list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip)
 {
-	if (nh != list_nh || status < 200)
-		return;
+	if (nh != list_nh)
+		return false;
+	if (status < 200)
+		return true;
 	list_nh = NULL;
 	int code = CPM_EXIT_OK;
 	if (status < 300) {
@@ -236,4 +246,5 @@ void list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *
 	}
 	nua_handle_destroy(nh);
 	agent_finish(app, code);
+	return true;
 }

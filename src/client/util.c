@@ -102,6 +102,32 @@ const char *mime_ext(const char *ctype)
 	return "bin";
 }
 
+void cpm_request_headers(const struct cpm_opts *o, const char *service, bool expires, char contrib[37], char *out,
+			 size_t cap)
+{
+	char conv[37];
+	uuid_v4(contrib);
+	uuid_v4(conv);
+	struct cpm_wbuf w = cpm_wbuf_text(out, cap);
+	cpm_wbuf_printf(&w, "Contribution-ID: %s\r\nConversation-ID: %s\r\nP-Preferred-Service: %s", contrib,
+			o->conversation_id ? o->conversation_id : conv, service);
+	if (o->in_reply_to)
+		cpm_wbuf_printf(&w, "\r\nInReplyTo-Contribution-ID: %s", o->in_reply_to);
+	if (expires && o->expires)
+		cpm_wbuf_printf(&w, "\r\nCpm-Expires: %llu", o->expires);
+	cpm_wbuf_finish(&w); /* our own values, checked by main.c: they fit */
+}
+
+void rfc3339_now(char *out, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
 void rfc5322_date(char *out, size_t cap, long t)
 {
 	static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};

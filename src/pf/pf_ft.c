@@ -242,6 +242,8 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 		sip_leg_bind(ft->down, ft_leg_event, ft);
 		ft->state = FT_RELAYING;
 		log_info("ft %s: branch %u (%s) accepted", ft->id, r->branch, ft->down_device);
+		if (ft->is_msg && pf_largemsg_answer_held(ft))
+			return; /* answered once the message's record is durable (pf_largemsg.c) */
 		if (ft_answer_up(ft, NULL))
 			ft_end(ft, 500, "Cannot Build SDP Answer");
 		return;
@@ -300,7 +302,7 @@ int ft_answer_up(struct ft *ft, const char *extra_header)
 	*up = *ft->offer;
 	pf_fill_common_sdp(ft->pf, up, ft_relay_path(ft->relay, FT_LEG_UP));
 	up->dir = SDP_DIR_RECVONLY;
-	snprintf(up->accept_types, sizeof up->accept_types, "*");
+	snprintf(up->accept_types, sizeof up->accept_types, "%s", ft->is_msg ? "message/cpim" : "*");
 	up->accept_wrapped_types[0] = '\0';
 	up->file_icon[0] = '\0';
 	int n = sdp_build_ft(buf, SDP_MAX_BYTES, up);
@@ -366,24 +368,40 @@ static int ft_take_request(struct ft *ft, const struct sip_msg *m, const struct 
 		return -1;
 	}
 	PF_COPY(ft->sender_display, from.display_raw);
-	char xv[32];
-	int xr = sip_msg_header(m, "Cpm-Expires", xv, sizeof xv);
-	if (xr == 0 && !cpm_str_to_u64_max(cpm_str_trim(cpm_str_c(xv)), 100ULL * 366 * 86400, &ft->req_expires))
-		xr = -1;
-	if (xr != 0 && xr != -ENOENT) {
+	if (pf_cpm_expires(m, &ft->req_expires)) {
 		ft_respond_up(ft, 400, "Bad Cpm-Expires (seconds expected)", NULL);
 		return -1;
 	}
 	pf_random_id(ft->item_id);
 	ft->created_ms = pf_now_ms();
 	ft->expires_ms = policy_expiry(&pf->cfg, ft->created_ms, ft->req_expires);
-	ft->fork_headers = sip_msg_carried_headers(m, &ft->arena);
+	ft->fork_headers = sip_msg_carried_headers(m, &ft->arena, CPM_FT_ICSI_TAG);
 	/* The IMDN id of this file: the sender's file-transfer-id (ours when it
 	 * gave none, or one too long to be an IMDN Message-ID). */
 	const char *ftid = ft->offer->file_transfer_id;
 	PF_COPY(ft->imdn_id, ftid[0] && strlen(ftid) < sizeof ft->imdn_id ? ftid : ft->item_id);
 	ft->up_tcp = sip_msg_over_tcp(m);
 	return 0;
+}
+
+void ft_relay_params_of(const struct ft *ft, struct ft_relay_params *rp)
+{
+	const struct pf_config *c = &ft->pf->cfg;
+
+	memset(rp, 0, sizeof *rp);
+	rp->event = ft_relay_event_cb;
+	if (ft->is_msg) {
+		/* no selector: the size is the first chunk's Byte-Range total (pf_largemsg.c) */
+		rp->size_from_range = true;
+		rp->content_type = "message/cpim";
+		rp->max_size = policy_max_message_size(c);
+		return;
+	}
+	rp->size = ft->offer->sel.size;
+	rp->has_sha1 = ft->offer->sel.has_hash;
+	if (rp->has_sha1)
+		memcpy(rp->sha1, ft->offer->sel.hash, 20);
+	rp->max_size = policy_max_file_size(c);
 }
 
 /* Sets up the relay and forks the offer to the recipient's devices. */
@@ -404,18 +422,12 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 			log_error("ft %s: cannot open the partial of item %s: %s", ft->id, ft->item_id, strerror(-brc));
 		ft->has_partial = brc == 0;
 	}
-	struct ft_relay_params rp = {
-		.size = ft->offer->sel.size,
-		.has_sha1 = ft->offer->sel.has_hash,
-		.max_size = policy_max_file_size(&pf->cfg),
-		.has_blob = bfd >= 0,
-		.blob_fd = bfd, /* the relay's once created (it closes it) */
-		/* the device's leg failing switches to store mode (pf_intake.c) */
-		.keep_on_recipient_loss = ft_defer_allowed(ft),
-		.event = ft_relay_event_cb,
-	};
-	if (rp.has_sha1)
-		memcpy(rp.sha1, ft->offer->sel.hash, 20);
+	struct ft_relay_params rp;
+	ft_relay_params_of(ft, &rp);
+	rp.has_blob = bfd >= 0;
+	rp.blob_fd = bfd; /* the relay's once created (it closes it) */
+	/* the device's leg failing switches to store mode (pf_intake.c) */
+	rp.keep_on_recipient_loss = ft_defer_allowed(ft);
 	bool relay_ok = !(pf->blobq && bfd < 0) && ft_relay_create(&ft->relay, pf->hub, &rp, ft_relay_done_cb, ft) == 0;
 	if (!relay_ok && bfd >= 0)
 		close(bfd); /* not taken by the relay: still ours */
@@ -538,7 +550,14 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		pf_pull_invite(pf, leg, m, ft->offer);
 		goto fail;
 	}
-	policy_check_offer(&pf->cfg, ft->offer, &v);
+	/* A large message (messaging.md §2) is anchored like a file: the same code below, with
+	 * the differences in pf_largemsg.c. */
+	char *carried = sip_msg_carried_headers(m, &tmp, NULL);
+	bool large = carried && pf_largemsg_detect(carried, ft->offer);
+	if (large)
+		policy_check_message_offer(&pf->cfg, ft->offer, &v);
+	else
+		policy_check_offer(&pf->cfg, ft->offer, &v);
 	if (v.status) {
 		log_info("INVITE from %s rejected: %d %s", from.uri, v.status, v.phrase);
 		reject(leg, v.status, v.phrase, v.warning);
@@ -556,12 +575,22 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		ft->state = FT_ENDING;
 		goto out;
 	}
-	keep_thumbnail(ft, parts, nparts);
+	if (large) {
+		int lst = pf_largemsg_prepare(ft, parts, nparts);
+		if (lst) {
+			ft_respond_up(ft, lst, lst == 400 ? "Malformed CPIM Part" : NULL, NULL);
+			ft->state = FT_ENDING;
+			goto out;
+		}
+		log_info("ft %s: %s -> %s large message, IMDN id %s", ft->id, ft->sender, ft->recipient, ft->imdn_id);
+	} else {
+		keep_thumbnail(ft, parts, nparts);
+		log_info("ft %s: %s -> %s name=\"%.80s\" size=%" PRIu64 " type=%s%s", ft->id, ft->sender,
+			 ft->recipient, ft->offer->sel.name, ft->offer->sel.size, ft->offer->sel.type,
+			 nparts > 1 ? " +thumbnail" : "");
+	}
 
-	log_info("ft %s: %s -> %s name=\"%.80s\" size=%" PRIu64 " type=%s%s", ft->id, ft->sender, ft->recipient,
-		 ft->offer->sel.name, ft->offer->sel.size, ft->offer->sel.type, nparts > 1 ? " +thumbnail" : "");
-
-	if (ft->offer->has_file_range && ft->offer->range_start > 1 && ft_resume_upload(ft))
+	if (!ft->is_msg && ft->offer->has_file_range && ft->offer->range_start > 1 && ft_resume_upload(ft))
 		goto out; /* an upload resume: continued into the store (pf_intake.c) */
 
 	struct loc_device *devs = cpm_arena_alloc(&tmp, pf->cfg.max_devices * sizeof *devs);

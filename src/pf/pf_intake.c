@@ -28,29 +28,6 @@ bool ft_defer_allowed(struct ft *ft)
 	return policy_may_defer(&ft->pf->cfg, &up, ft->offer->sel.has_size);
 }
 
-/* Value of "Name: value\r\n" in the carried header lines. */
-static void carried_value(const char *lines, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name);
-	out[0] = '\0';
-	for (const char *p = lines; p && *p;) {
-		const char *eol = strstr(p, "\r\n");
-		size_t len = eol ? (size_t)(eol - p) : strlen(p);
-		if (len > nl + 2 && !strncasecmp(p, name, nl) && p[nl] == ':') {
-			const char *v = p + nl + 1;
-			while (*v == ' ')
-				v++;
-			size_t vl = len - (size_t)(v - p);
-			if (vl < cap) {
-				memcpy(out, v, vl);
-				out[vl] = '\0';
-			}
-			return;
-		}
-		p = eol ? eol + 2 : NULL;
-	}
-}
-
 void ft_fill_item(struct ft *ft, struct store_item *it)
 {
 	const struct sdp_ft *o = ft->offer;
@@ -66,9 +43,9 @@ void ft_fill_item(struct ft *ft, struct store_item *it)
 		memcpy(it->sel.sha1, o->sel.hash, 20);
 	PF_COPY(it->ft_id, o->file_transfer_id);
 	if (ft->fork_headers) {
-		carried_value(ft->fork_headers, "Conversation-ID", it->conv_id, sizeof it->conv_id);
-		carried_value(ft->fork_headers, "Contribution-ID", it->contrib_id, sizeof it->contrib_id);
-		carried_value(ft->fork_headers, "InReplyTo-Contribution-ID", it->irt_contrib_id,
+		pf_carried_value(ft->fork_headers, "Conversation-ID", it->conv_id, sizeof it->conv_id);
+		pf_carried_value(ft->fork_headers, "Contribution-ID", it->contrib_id, sizeof it->contrib_id);
+		pf_carried_value(ft->fork_headers, "InReplyTo-Contribution-ID", it->irt_contrib_id,
 			      sizeof it->irt_contrib_id);
 	}
 	PF_COPY(it->disposition, o->file_disposition);
@@ -77,7 +54,10 @@ void ft_fill_item(struct ft *ft, struct store_item *it)
 	it->expires_at_ms = ft->expires_ms;
 	it->state = STORE_ITEM_RECEIVING;
 	PF_COPY(it->imdn_msgid, ft->imdn_id);
-	it->imdn_disp = STORE_IMDN_POSITIVE | STORE_IMDN_NEGATIVE;
+	/* a file's delivery is always reported; a message's as its CPIM asked */
+	it->imdn_disp = ft->is_msg ? ft->imdn_disp : STORE_IMDN_POSITIVE | STORE_IMDN_NEGATIVE;
+	/* a large message is stored like a file, as a blob (messaging.md §3) */
+	it->kind = ft->is_msg ? STORE_KIND_MESSAGE : STORE_KIND_FILE;
 }
 
 static void ref_put(struct ft *ft)
@@ -95,11 +75,14 @@ static void item_put_done(void *arg, int err)
 	ref_put(ft);
 }
 
-/* Record the item (RECEIVING) so that the partial blob survives a restart. */
+/* Record the item (RECEIVING) so that the partial blob survives a restart. A large message
+ * is recorded only once it is whole (ft_defer_received): its size is known then (the row's
+ * selector is fixed at put), and a message is never resumed, so an early row would keep
+ * nothing of use. */
 static void write_item(struct ft *ft)
 {
 	struct store_item it;
-	if (ft->item_written)
+	if (ft->item_written || (ft->is_msg && !ft->committing_msg))
 		return;
 	ft_fill_item(ft, &it);
 	struct store_thumb th = {.len = ft->thumb_len, .data = ft->thumb};
@@ -133,17 +116,11 @@ static void write_item(struct ft *ft)
  * or closed. */
 static int create_store_relay(struct ft *ft, uint64_t resume_offset, int fd)
 {
-	struct ft_relay_params rp = {
-		.size = ft->offer->sel.size,
-		.has_sha1 = ft->offer->sel.has_hash,
-		.max_size = policy_max_file_size(&ft->pf->cfg),
-		.has_blob = true,
-		.store_only = true,
-		.event = ft_relay_event_cb,
-		.resume_offset = resume_offset,
-	};
-	if (rp.has_sha1)
-		memcpy(rp.sha1, ft->offer->sel.hash, 20);
+	struct ft_relay_params rp;
+	ft_relay_params_of(ft, &rp);
+	rp.has_blob = true;
+	rp.store_only = true;
+	rp.resume_offset = resume_offset;
 	if (ft->relay) {
 		ft_relay_destroy(ft->relay); /* closes the live tee's descriptor */
 		ft->relay = NULL;
@@ -203,7 +180,7 @@ void ft_defer_recipient_lost(struct ft *ft, const char *detail, bool detach)
 	/* What the device already holds: its delivery of the stored file
 	 * resumes from there (a=file-range) when it comes back. */
 	uint64_t acked = ft_relay_bytes_acked(ft->relay);
-	if (ft->down && acked > 0 && acked < ft->offer->sel.size) {
+	if (ft->down && !ft->is_msg && acked > 0 && acked < ft->offer->sel.size) { /* a message goes whole */
 		struct store_delivery d;
 		memset(&d, 0, sizeof d);
 		PF_COPY(d.item_id, ft->item_id);
@@ -273,6 +250,10 @@ void ft_defer_received(struct ft *ft)
 	}
 	int fd = ft_relay_blob_dup(ft->relay);
 
+	if (ft->is_msg) { /* a message's size is what came: its Byte-Range total, checked */
+		ft->offer->sel.size = ft_relay_bytes(ft->relay);
+		ft->committing_msg = true;
+	}
 	if (!ft->item_written)
 		write_item(ft);
 	ft_fill_item(ft, &it);

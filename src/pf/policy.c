@@ -4,6 +4,8 @@
  *   policy_check_offer        pf.c, a new file-transfer INVITE: what a push offer must carry
  *                             (RFC 5547), the file range of a resumed upload, --max-file-size.
  *   policy_max_file_size      pf.c / pf_intake.c, creating a relay: the limit on the bytes.
+ *   policy_check_message_offer,  pf_ft.c, a large-message INVITE (no file-selector): what the
+ *   policy_max_message_size   offer must carry, --max-message-size (413); the relay's limit.
  *   policy_unreachable        pf.c: the answer when nobody can take the file and it is not
  *                             deferred (no device, invitation timer, every device unavailable).
  *   policy_fork_class         the classify callback of every fork pf starts (live transfer,
@@ -21,6 +23,10 @@
  *   policy_delivery_room      pf_deliver.c, pf_deliver_kick: deliveries that may start now.
  *   policy_push_asserted_identity  pf_deliver.c: P-Asserted-Identity on push INVITEs.
  *   policy_notif_drop_before  pf_notify.c, housekeeping: when an undeliverable IMDN is dropped.
+ *   policy_check_pager        pf_msg.c, a pager MESSAGE: its size (413).
+ *   policy_item_notifies      pf_notify.c: whether cpmd itself notifies about a stored item.
+ *   policy_report_bit         pf_report.c, a device's IMDN: which report it is, if any.
+ *   policy_routed_expiry      pf_msg.c: how long a routed message is remembered.
  *
  * Pure: no I/O, no clock, no store, no allocation. Every function behaves exactly as the code
  * it was moved from (the e2e tests check the wire); where that code would have overflowed on
@@ -113,6 +119,47 @@ uint64_t policy_max_file_size(const struct pf_config *c)
 	/* The offer check trusts the declared size; the relay enforces the same limit on the
 	 * bytes (docs/ARCHITECTURE.md §5). */
 	return c->max_file_size;
+}
+
+void policy_check_message_offer(const struct pf_config *c, const struct sdp_ft *o, struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	if (o->port == 0) {
+		set(v, 488, "MSRP Stream Rejected In Offer");
+		return;
+	}
+	if (o->dir != SDP_DIR_SENDONLY) {
+		/* one message, one way (messaging.md §2) */
+		set(v, 488, "Large Message Offer Must Be sendonly");
+		return;
+	}
+	if (o->has_selector) {
+		/* a file-selector makes it a file transfer: which one did the sender mean? */
+		set(v, 488, "Large Message Offer With A File Selector");
+		return;
+	}
+	if (!sdp_accepts_type(o, "message/cpim")) {
+		set(v, 488, "Large Message Must Be message/cpim (a=accept-types)");
+		return;
+	}
+	if (o->setup == SDP_SETUP_PASSIVE || o->setup == SDP_SETUP_HOLDCONN) {
+		set(v, 488, "MSRP Offerer Must Be Active (a=setup)");
+		return;
+	}
+	/* 413 (RFC 3428 §8 / messaging.md §1-2: a message too large for this mode); the relay
+	 * enforces the same limit on the Byte-Range total when no a=max-size was given. */
+	if (c->max_message_size && o->has_max_size && o->max_size > c->max_message_size) {
+		v->status = 413;
+		snprintf(v->phrase, sizeof v->phrase, "Message Too Large (max %" PRIu64 " bytes)", c->max_message_size);
+		snprintf(v->warning, sizeof v->warning,
+			 "399 cpmd \"message size %" PRIu64 " exceeds the maximum of %" PRIu64 " bytes\"", o->max_size,
+			 c->max_message_size);
+	}
+}
+
+uint64_t policy_max_message_size(const struct pf_config *c)
+{
+	return c->max_message_size;
 }
 
 /* ---- the recipient cannot take the file ------------------------------------------------ */
@@ -315,4 +362,50 @@ int64_t policy_notif_drop_before(const struct pf_config *c, int64_t now_ms)
 	 * table grow without bound. Saturating, like add_seconds. */
 	int64_t d = 2 * (int64_t)c->store_max_expiry * 1000; /* <= 2 * UINT_MAX * 1000: fits */
 	return now_ms < INT64_MIN + d ? INT64_MIN : now_ms - d;
+}
+
+/* ---- standalone messages and their reports ---------------------------------------------- */
+
+void policy_check_pager(const struct pf_config *c, size_t len, struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	/* RFC 3428 §8: a MESSAGE must stay small (it travels without congestion control on UDP,
+	 * and a proxy holds it whole); CPM sends a bigger one in large-message mode over MSRP.
+	 * 413 is the SIP answer for a body too large, and the phrase says what to do. */
+	if (len > c->max_pager_size) {
+		v->status = 413;
+		snprintf(v->phrase, sizeof v->phrase, "Message Too Large (max %zu bytes: use large mode)",
+			 c->max_pager_size);
+		snprintf(v->warning, sizeof v->warning,
+			 "399 cpmd \"message body of %zu bytes exceeds the pager maximum of %zu bytes\"", len,
+			 c->max_pager_size);
+	}
+}
+
+bool policy_item_notifies(const struct store_item *it, enum store_notif_kind kind)
+{
+	if (it->kind != STORE_KIND_MESSAGE)
+		return true; /* files: cpmd is the only one who can tell (store-and-forward.md §7) */
+	/* messaging.md §4: the device's own `delivered` (and `displayed`) is what reaches the
+	 * sender; cpmd says `failed` when no device ever will, if the sender wants to know. */
+	return kind == STORE_NOTIF_FAILED && (it->imdn_disp & STORE_IMDN_NEGATIVE);
+}
+
+unsigned policy_report_bit(enum imdn_kind kind, enum imdn_status status, unsigned asked)
+{
+	/* RFC 5438 §7: a recipient sends only what was asked for; one that did not ask gets
+	 * nothing from us either (messaging.md §4, rule 1). */
+	if (kind == IMDN_KIND_DELIVERY && status == IMDN_STATUS_DELIVERED)
+		return asked & STORE_IMDN_POSITIVE ? STORE_REPORT_DELIVERED : 0;
+	if (kind == IMDN_KIND_DELIVERY &&
+	    (status == IMDN_STATUS_FAILED || status == IMDN_STATUS_FORBIDDEN || status == IMDN_STATUS_ERROR))
+		return asked & STORE_IMDN_NEGATIVE ? STORE_REPORT_FAILED : 0;
+	if (kind == IMDN_KIND_DISPLAY && status == IMDN_STATUS_DISPLAYED)
+		return asked & STORE_IMDN_DISPLAY ? STORE_REPORT_DISPLAYED : 0;
+	return 0;
+}
+
+int64_t policy_routed_expiry(const struct pf_config *c, int64_t now_ms)
+{
+	return add_seconds(now_ms, 2 * (uint64_t)c->store_max_expiry);
 }

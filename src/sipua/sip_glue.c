@@ -85,7 +85,7 @@ static const char *const carried[] = {
 	"P-Asserted-Service",
 };
 
-char *sipglue_carried_headers(su_home_t *home, sip_t const *sip)
+char *sipglue_carried_headers(su_home_t *home, sip_t const *sip, const char *icsi_tag)
 {
 	char *acc = su_strdup(home, "");
 	for (sip_unknown_t const *u = sip->sip_unknown; u && acc; u = u->un_next) {
@@ -113,7 +113,7 @@ char *sipglue_carried_headers(su_home_t *home, sip_t const *sip)
 		}
 	}
 	if (acc && !have_ac)
-		acc = su_sprintf(home, "%sAccept-Contact: *;%s\r\n", acc, CPM_FT_ICSI_TAG);
+		acc = su_sprintf(home, "%sAccept-Contact: *;%s\r\n", acc, icsi_tag ? icsi_tag : CPM_FT_ICSI_TAG);
 	return acc;
 }
 

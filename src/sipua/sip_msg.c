@@ -135,12 +135,12 @@ int sip_msg_header(const struct sip_msg *m, const char *name, char *out, size_t 
 	return rc;
 }
 
-char *sip_msg_carried_headers(const struct sip_msg *m, struct cpm_arena *a)
+char *sip_msg_carried_headers(const struct sip_msg *m, struct cpm_arena *a, const char *icsi_tag)
 {
 	if (!m || !m->sip)
 		return cpm_arena_strdup(a, "");
 	su_home_t home[1] = {SU_HOME_INIT(home)};
-	char *h = sipglue_carried_headers(home, m->sip);
+	char *h = sipglue_carried_headers(home, m->sip, icsi_tag);
 	char *out = h ? cpm_arena_strdup(a, h) : NULL;
 	su_home_deinit(home);
 	return out;
