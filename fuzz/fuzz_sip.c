@@ -38,7 +38,8 @@ static void readers(sip_t const *sip)
 	sip_msg_to(&m, &a);
 	(void)sip_msg_over_tcp(&m);
 	sip_msg_header(&m, "Cpm-Item-Id", v, sizeof v);
-	sip_msg_carried_headers(&m, &ar);
+	sip_msg_carried_headers(&m, &ar, CPM_SESSION_ICSI_TAG);
+	(void)sip_msg_names_service(&m, CPM_ICSI_SESSION);
 	sip_msg_body_sdp(&m, &ar, &sdp, parts, &nparts);
 	(void)sip_msg_content_type(&m);
 	(void)sip_msg_body(&m);
@@ -68,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct cpm_str sdp;
 		if (sipglue_body_sdp(home, sip, &sdp, parts, &nparts) == 0)
 			sdp_parse_ft(sdp.p, sdp.len, &ft);
-		sipglue_carried_headers(home, sip);
+		sipglue_carried_headers(home, sip, NULL);
 		char v[32];
 		sipglue_header_value(sip, "Cpm-Expires", v, sizeof v);
 		sipglue_header_value(sip, "Cpm-Item-Id", v, sizeof v);

@@ -377,7 +377,7 @@ static int ft_take_request(struct ft *ft, const struct sip_msg *m, const struct 
 	pf_random_id(ft->item_id);
 	ft->created_ms = pf_now_ms();
 	ft->expires_ms = policy_expiry(&pf->cfg, ft->created_ms, ft->req_expires);
-	ft->fork_headers = sip_msg_carried_headers(m, &ft->arena);
+	ft->fork_headers = sip_msg_carried_headers(m, &ft->arena, CPM_FT_ICSI_TAG);
 	/* The IMDN id of this file: the sender's file-transfer-id (ours when it
 	 * gave none, or one too long to be an IMDN Message-ID). */
 	const char *ftid = ft->offer->file_transfer_id;

@@ -74,11 +74,15 @@ bool sip_msg_over_tcp(const struct sip_msg *m);
 /* Value of the first extension header `name` (case-insensitive, e.g. "Cpm-Expires",
  * "Cpm-Item-Id"): 0, -ENOENT when absent, -E2BIG when longer than cap - 1 (never cut). */
 int sip_msg_header(const struct sip_msg *m, const char *name, char *out, size_t cap);
-/* The CPM headers carried unchanged from a sender's INVITE to the forks (Conversation-ID,
- * Contribution-ID, InReplyTo-Contribution-ID, Accept-Contact — default: the CPM FT ICSI —,
- * P-Preferred-/P-Asserted-Service, Referred-By, Subject) as "Name: value\r\n" lines, in a.
- * NULL only when out of memory. */
-char *sip_msg_carried_headers(const struct sip_msg *m, struct cpm_arena *a);
+/* The CPM headers carried unchanged from a sender's request to the forks (Conversation-ID,
+ * Contribution-ID, InReplyTo-Contribution-ID, Accept-Contact, P-Preferred-/P-Asserted-Service,
+ * Referred-By, Subject) as "Name: value\r\n" lines, in a. A request without Accept-Contact
+ * gets "Accept-Contact: *;<default_tag>" (the feature tag of its service, e.g.
+ * CPM_SESSION_ICSI_TAG; NULL: CPM_FT_ICSI_TAG). NULL only when out of memory. */
+char *sip_msg_carried_headers(const struct sip_msg *m, struct cpm_arena *a, const char *default_tag);
+/* The request names the CPM service `urn` (a CPM_ICSI_* URN): in P-Preferred-Service or
+ * P-Asserted-Service, or as the +g.3gpp.icsi-ref feature tag in an Accept-Contact. */
+bool sip_msg_names_service(const struct sip_msg *m, const char *urn);
 /* The SDP of the body: application/sdp, or the application/sdp part of multipart/mixed
  * (then parts[0..*nparts) are every part, slices into the message: copy what must outlive
  * the callback). Returns 0, or the SIP status to answer: 488 no SDP, 413 body too big,

@@ -464,6 +464,7 @@ struct srv {
 	bool reject;
 	char ruri_user[SIP_ADDR_PART_MAX], from_display[SIP_DISPLAY_MAX], from_raw[SIP_DISPLAY_RAW_MAX], conv[64], carried[400];
 	bool tcp;
+	bool session_icsi; /* sip_msg_names_service(CPM_ICSI_SESSION) */
 };
 
 static void srv_leg_cb(void *arg, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m)
@@ -490,7 +491,8 @@ static void on_invite(void *arg, struct sip_leg *leg, const struct sip_msg *m)
 		snprintf(s->from_raw, sizeof s->from_raw, "%s", a.display_raw);
 	}
 	sip_msg_header(m, "Conversation-ID", s->conv, sizeof s->conv);
-	char *c = sip_msg_carried_headers(m, &ar);
+	char *c = sip_msg_carried_headers(m, &ar, NULL);
+	s->session_icsi = sip_msg_names_service(m, CPM_ICSI_SESSION);
 	snprintf(s->carried, sizeof s->carried, "%s", c ? c : "");
 	s->tcp = sip_leg_over_tcp(leg);
 	cpm_arena_free(&ar);
@@ -554,7 +556,8 @@ UNIT_TEST(server_invite_and_message_legs)
 	CHECK_STR(s.from_raw, "\"Al \\\"x\\\"\"");
 	CHECK_STR(s.conv, "c-9");
 	CHECK(strstr(s.carried, "Conversation-ID: c-9\r\n") != NULL);
-	CHECK(strstr(s.carried, "Accept-Contact: *;+g.3gpp.icsi-ref") != NULL);
+	CHECK(strstr(s.carried, "Accept-Contact: *;" CPM_FT_ICSI_TAG "\r\n") != NULL); /* the default */
+	CHECK(!s.session_icsi);
 	CHECK(!s.tcp);
 	/* the caller hangs up: BYE then TERMINATED on our leg */
 	nua_bye(nh, TAG_END());
@@ -570,9 +573,12 @@ UNIT_TEST(server_invite_and_message_legs)
 	d->r_terminated = false;
 	nh = nua_handle(d->nua, d, SIPTAG_TO_STR("<sip:bob@example.com>"), SIPTAG_FROM_STR("<sip:alice@example.com>"),
 			TAG_END());
-	nua_invite(nh, NUTAG_URL(url), SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(SDP), TAG_END());
+	nua_invite(nh, NUTAG_URL(url), SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(SDP),
+		   SIPTAG_ACCEPT_CONTACT_STR("*;" CPM_SESSION_ICSI_TAG), TAG_END());
 	CHECK(step_until(&e, caller_done, d));
 	CHECK_EQ_INT(d->r_status, 486);
+	CHECK(s.session_icsi); /* the feature tag names the chat session service */
+	CHECK(strstr(s.carried, "Accept-Contact: *;+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.session\"") != NULL);
 	CHECK(step_until(&e, ua_empty, &e));
 	nua_handle_destroy(nh);
 
