@@ -105,6 +105,10 @@ bool sdp_selector_match(const struct sdp_file_selector *a, const struct sdp_file
 int sdp_pct_encode(char *buf, size_t cap, const char *in, size_t len);
 int sdp_pct_decode(char *buf, size_t cap, struct cpm_str in);
 
+/* A space-separated a=accept-types / a=accept-wrapped-types list holds `type` (exact
+ * "type/subtype", case-insensitive) or "*" (RFC 4975 §8). */
+bool sdp_accepts_type(const char *types, const char *type);
+
 /* sha-1 as "72:24:5F:..." (upper-case hex, colon separated). */
 int sdp_hash_format(char *buf, size_t cap, const uint8_t *hash, size_t len);
 
