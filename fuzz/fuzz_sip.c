@@ -38,8 +38,7 @@ static void readers(sip_t const *sip)
 	sip_msg_to(&m, &a);
 	(void)sip_msg_over_tcp(&m);
 	sip_msg_header(&m, "Cpm-Item-Id", v, sizeof v);
-	sip_msg_carried_headers(&m, &ar, CPM_SESSION_ICSI_TAG);
-	(void)sip_msg_names_service(&m, CPM_ICSI_SESSION);
+	sip_msg_carried_headers(&m, &ar, CPM_MSG_ICSI_TAG);
 	sip_msg_body_sdp(&m, &ar, &sdp, parts, &nparts);
 	(void)sip_msg_content_type(&m);
 	(void)sip_msg_body(&m);

@@ -27,4 +27,15 @@
 #define CPM_ICSI_SESSION CPM_ICSI_PREFIX "session"
 #define CPM_SESSION_ICSI_TAG CPM_ICSI_TAG_PREFIX "session\""
 
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Does text[0..len) (a header value: P-Preferred-Service, P-Asserted-Service or an
+ * Accept-Contact / Contact with +g.3gpp.icsi-ref) name the CPM ICSI whose last label is
+ * `name` ("largemsg", "deferred", "session"...)? The URN and its percent-encoded feature-tag
+ * form differ only before "3gpp-service.", so one search serves both; case-insensitive; the
+ * label must end there ("msg" does not match "msgx" or "largemsg"). Bounded by len, no
+ * allocation (lib/util/icsi.c; fuzzed by fuzz/fuzz_icsi.c). */
+bool cpm_icsi_in(const char *text, size_t len, const char *name);
+
 #endif

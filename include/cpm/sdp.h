@@ -88,6 +88,10 @@ const char *sdp_strerror(enum sdp_error e);
  * Returns SDP_OK or an error; `out` is zeroed first. */
 enum sdp_error sdp_parse_ft(const char *sdp, size_t len, struct sdp_ft *out);
 
+/* Does the offer's a=accept-types (RFC 4975 §8.6: space-separated) list `type`
+ * (case-insensitive), or "*"? An empty list accepts nothing. */
+bool sdp_accepts_type(const struct sdp_ft *s, const char *type);
+
 /* Build an SDP body from `in` (CRLF line ends). Fields left empty/false are
  * left out. Returns bytes written (NUL-terminated too) or -1 if cap is too
  * small. */
@@ -104,10 +108,6 @@ bool sdp_selector_match(const struct sdp_file_selector *a, const struct sdp_file
  * (and other control bytes); decode %XX. Return bytes written, or -1. */
 int sdp_pct_encode(char *buf, size_t cap, const char *in, size_t len);
 int sdp_pct_decode(char *buf, size_t cap, struct cpm_str in);
-
-/* A space-separated a=accept-types / a=accept-wrapped-types list holds `type` (exact
- * "type/subtype", case-insensitive) or "*" (RFC 4975 §8). */
-bool sdp_accepts_type(const char *types, const char *type);
 
 /* sha-1 as "72:24:5F:..." (upper-case hex, colon separated). */
 int sdp_hash_format(char *buf, size_t cap, const uint8_t *hash, size_t len);

@@ -93,6 +93,19 @@ static enum sdp_error copy_value(char *dst, size_t cap, struct cpm_str v)
 	return cpm_str_copy(dst, cap, v) ? SDP_OK : SDP_E_VALUE_TOO_LONG;
 }
 
+bool sdp_accepts_type(const struct sdp_ft *s, const char *type)
+{
+	struct cpm_str f[64];
+	size_t n = split_fields(cpm_str_c(s->accept_types), f, 64);
+
+	if (n > 64)
+		n = 64; /* a list longer than that: the first 64 decide */
+	for (size_t i = 0; i < n; i++)
+		if (cpm_str_eq(f[i], "*") || cpm_str_caseeq(f[i], type))
+			return true;
+	return false;
+}
+
 /* ---- session-level lines ------------------------------------------------- */
 
 /* o= and c= fields: no control bytes (a tab would survive split_fields and

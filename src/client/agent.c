@@ -399,7 +399,8 @@ static int on_signal(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 	}
 	errlog(app, "signal %u: stopping", si.ssi_signo);
 	int code = CPM_EXIT_OK;
-	if (app->o->cmd == CMD_SEND || app->o->cmd == CMD_FETCH || app->o->cmd == CMD_LIST) {
+	if (app->o->cmd == CMD_SEND || app->o->cmd == CMD_FETCH || app->o->cmd == CMD_LIST ||
+	    app->o->cmd == CMD_MESSAGE) {
 		out_line(app, "failed: interrupted");
 		code = CPM_EXIT_FAILED;
 	} else if (app->o->cmd == CMD_BLAST) {
@@ -558,6 +559,8 @@ int agent_run(struct cpm_app *app)
 		rc = fetch_start(app);
 	} else if (o->cmd == CMD_LIST) {
 		rc = list_start(app);
+	} else if (o->cmd == CMD_MESSAGE) {
+		rc = largemsg_cmd_start(app);
 	}
 	if (rc < 0)
 		agent_finish(app, CPM_EXIT_FAILED);
@@ -578,6 +581,7 @@ int agent_run(struct cpm_app *app)
 	/* else: the stack did not shut down in time; the process exit cleans up */
 	free(app->blast_buf);
 	free(app->send_thumb);
+	free(app->msg_cpim);
 	if (app->send_fd >= 0)
 		close(app->send_fd);
 	return app->exit_code;

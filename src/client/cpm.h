@@ -18,6 +18,8 @@
  *   msrp_in.c    receiving a file into --dir (part file, hash, rename)
  *   pull.c       fetch (RFC 5547 pull of a stored item) and list
  *   notify.c     incoming SIP MESSAGEs: delivery notifications, deferred lists
+ *   largemsg.c   standalone messages in Large Message Mode: the INVITE, the
+ *                message sent from memory, an incoming one received into memory
  *   resume.c     what resume keeps on disk: the send journal, kept partials
  *   safe_name.c  turning a peer's file name into a safe local one (no sofia)
  *   progress.c   progress bar on a tty
@@ -82,8 +84,14 @@ enum {
 #define CPM_REREG_MAX 30.0
 /* Stored item ids (store-and-forward contract §4: [A-Za-z0-9_-]{1,32}). */
 #define CPM_ITEM_ID_MAX 32
+/* Large Message Mode (docs/internals/messaging.md §2): an incoming message is
+ * kept in memory until it is whole, so its size is bounded (the whole CPIM
+ * body; cpmd's --max-message-size default is the same). A message whose CPIM
+ * body is over CPM_PAGER_MAX goes in large mode (RFC 3428 §8: 1300 bytes). */
+#define CPM_MSG_MAX (16u * 1024 * 1024)
+#define CPM_PAGER_MAX 1300u
 
-enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST };
+enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST, CMD_MESSAGE };
 enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE, ANSWER_UNAVAILABLE };
 
 struct cpm_opts {
@@ -112,6 +120,10 @@ struct cpm_opts {
 	const char *journal;          /* --journal DIR, or NULL for the default */
 	bool no_resume;               /* --no-resume */
 	const char *item_id;          /* fetch ID */
+	/* message TARGET TEXT (docs/internals/messaging.md) */
+	const char *text;
+	bool large;                   /* --large: Large Message Mode whatever the size */
+	bool no_report;               /* --no-report: no imdn.Disposition-Notification */
 	unsigned count;               /* blast: transfers; receive: files (0 = no limit) */
 	unsigned parallel;
 	uint64_t blast_size;
@@ -189,6 +201,15 @@ struct xfer {
 	bool report_ok;
 	char stored_id[CPM_ITEM_ID_MAX + 1]; /* Cpm-Stored of the final 200/REPORT */
 
+	/* a standalone message in Large Message Mode (largemsg.c) */
+	bool is_msg;                  /* one message/cpim message, not a file: no selector; in: its
+				       * size is the first chunk's Byte-Range total */
+	bool deferred;                /* in: pushed by the server from its store (deferred ICSI) */
+	char *msg_buf;                /* in: the message as it arrives (grows with the bytes, at
+				       * most CPM_MSG_MAX) */
+	size_t msg_len, msg_cap;
+	char peer[CPM_URI_MAX];       /* in: the sender (From of the INVITE) */
+
 	/* in */
 	int part_fd;
 	char part_name[288];
@@ -249,6 +270,8 @@ struct cpm_app {
 	char journal_path[4200];      /* "" = no journal */
 	char recv_log[4200];          /* receive: recv_log.c ("" = none) */
 	uint64_t journal_acked;       /* what the journal says */
+	char *msg_cpim;               /* message: the whole CPIM body we send (large mode) */
+	size_t msg_cpim_len;
 	double journal_t;
 
 	/* results */
@@ -288,6 +311,12 @@ enum xfer_answer xfer_answer_classify(struct xfer *x, int status, const char *ph
 void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip);
 void sip_ctype_string(const sip_content_type_t *c, char *out, size_t cap);
 
+/* sip_out.c: the INVITE of an outgoing transfer x (x->nh made here): the CPM headers
+ * (Contribution-ID, Conversation-ID, InReplyTo-Contribution-ID, Cpm-Expires), the service
+ * (P-Preferred-Service URN, Accept-Contact value), our Contact, the body (over TCP when
+ * over 1500 bytes on UDP). 0, or -1: x is done, for the caller to reap. */
+int xfer_invite(struct xfer *x, const char *service, const char *accept_contact, const char *body,
+		const char *ctype);
 /* sip_out.c: the one send INVITE (base > 0: resume from that offset) */
 int send_invite(struct cpm_app *app, uint64_t base);
 
@@ -354,6 +383,39 @@ int offer_parse_body(const char *ctype, const char *body, size_t len, struct sdp
 		     struct xfer *thumb_into, char *err, size_t errcap);
 int answer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
 int pull_offer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
+/* The SDP of a large message (x->is_msg): a=accept-types:message/cpim, no file-selector;
+ * dir SENDONLY (our offer, with a=max-size = the message's size) or RECVONLY (our answer). */
+int msg_sdp_build(const struct cpm_opts *o, struct xfer *x, enum sdp_dir dir, char *buf, size_t cap);
+/* The body of a large message's INVITE: our SDP (sendonly), and when head is given a
+ * multipart/mixed with a message/cpim part holding it (the message's CPIM headers,
+ * messaging.md §2). *body malloc()ed. 0 or -1. */
+int msg_offer_body(const struct cpm_opts *o, struct xfer *x, const char *head, size_t head_len, char **body,
+		   char *ctype, size_t ctype_cap);
+
+/* largemsg.c: Large Message Mode (docs/internals/messaging.md §2) */
+/* Does a message whose CPIM body has len bytes go in large mode (--large, or over
+ * CPM_PAGER_MAX)? */
+bool largemsg_wanted(const struct cpm_opts *o, size_t cpim_len);
+/* Send the CPIM body (app->msg_cpim, kept until the end) in large mode: INVITE with the
+ * largemsg ICSI, one MSRP SEND from memory, BYE. `head` (may be NULL) is the CPIM part put
+ * in the INVITE (the message's headers, no content). The result line is printed by
+ * xfer_done: sent, stored, rejected: ..., failed: .... 0 or -1 (nothing started). */
+int largemsg_send(struct cpm_app *app, const char *head, size_t head_len);
+/* `message TARGET TEXT`: build the CPIM message (stderr: `cpm: message-id ID`) and send it
+ * in large mode. (Pager mode is the msg branch's; there this is where --large, or a body
+ * over CPM_PAGER_MAX, hands over to largemsg_send.) 0 or -1. */
+int largemsg_cmd_start(struct cpm_app *app);
+/* Is this INVITE a large message (largemsg or deferred ICSI in Accept-Contact /
+ * P-Asserted-Service / P-Preferred-Service, or an offer with accept-types message/cpim
+ * and no file-selector)? *deferred: pushed from the server's store. */
+bool largemsg_incoming(const sip_t *sip, const struct sdp_ft *offer, bool *deferred);
+/* Bytes of an incoming message: appended to x->msg_buf (grown as they come, never past
+ * CPM_MSG_MAX). 0, or the MSRP status to answer (413 too big, 400 out of memory). */
+int largemsg_in_append(struct xfer *x, const char *p, size_t n);
+/* An incoming message is whole (size checked): print its `message SENDER ID TEXT` line
+ * (a repeat of one this --dir's log has seen: x->repeat, nothing printed). 0, or the MSRP
+ * status for its last chunk (400: not a CPIM message); the caller acknowledges. */
+int largemsg_in_done(struct xfer *x);
 
 /* msrp_out.c */
 int msrp_out_start(struct xfer *x, const struct sdp_ft *answer, char *err, size_t errcap);

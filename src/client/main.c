@@ -26,6 +26,7 @@ static const char usage_main[] =
 	"  receive --dir DIR [--count N] ...     register and save incoming files\n"
 	"  fetch ID --dir DIR                    retrieve a file the server stored for us\n"
 	"  list                                  list the files the server keeps for us\n"
+	"  message TARGET TEXT [--large]         send a standalone message (CPIM)\n"
 	"  blast TARGET --count N --parallel P --size BYTES   load generator\n"
 	"\n"
 	"global options:\n"
@@ -107,6 +108,23 @@ static const char usage_list[] =
 	"prints one line per file, nothing when there is none (exit 0):\n"
 	"  deferred ID SENDER NAME SIZE   (NAME with spaces and control characters as %XX)\n";
 
+static const char usage_message[] =
+	"usage: cpm [global options] message TARGET TEXT [--large] [--expires SECONDS] [--no-report]\n"
+	"\n"
+	"Sends TEXT (\"-\": read it from standard input) to TARGET as a standalone CPM message\n"
+	"(message/cpim, text/plain). A message\n"
+	"whose CPIM body is over 1300 bytes, or any with --large, goes in Large Message Mode: an\n"
+	"INVITE (largemsg ICSI) and one MSRP SEND. The last line on stdout is the result:\n"
+	"  sent                       a device of the recipient took it (exit 0)\n"
+	"  stored                     the server kept it for the recipient (Cpm-Stored; exit 0)\n"
+	"  rejected: REASON           the server or the recipient refused it, e.g. 413 (exit 3 or 4)\n"
+	"  failed: REASON             timeout, network, MSRP error (exit 1)\n"
+	"options:\n"
+	"  --large                    Large Message Mode whatever the size\n"
+	"  --expires SECONDS          lifetime of a stored copy (Cpm-Expires; 1 .. 315576000)\n"
+	"  --no-report                ask for no delivery or display report\n"
+	"stderr: `cpm: message-id ID` (its imdn.Message-ID, what reports name).\n";
+
 static const char usage_blast[] =
 	"usage: cpm [global options] blast TARGET --count N --parallel P --size BYTES\n"
 	"\n"
@@ -165,6 +183,36 @@ static int normalise_uri(const char *in, const char *domain, char *out, size_t c
 	if (n < 0 || (size_t)n >= cap || strpbrk(out, " <>\r\n\""))
 		return -1;
 	return 0;
+}
+
+/* `message TARGET -`: TEXT from standard input (a command line holds at most 128 KiB per
+ * argument, a large message up to 16 MiB). NULL when unreadable, too long or holding a NUL. */
+static char *read_stdin_text(void)
+{
+	size_t cap = CPM_MSG_MAX - 4096 + 1, len = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf)
+		return NULL;
+	for (;;) {
+		ssize_t r = read(0, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len == cap)
+			break; /* too long: strlen() says so */
+	}
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len)) {
+		free(buf);
+		return NULL;
+	}
+	return buf; /* lives as long as the process */
 }
 
 int main(int argc, char **argv)
@@ -239,6 +287,10 @@ int main(int argc, char **argv)
 			o.journal = v;
 		} else if (strcmp(a, "--no-resume") == 0) {
 			o.no_resume = true;
+		} else if (strcmp(a, "--large") == 0) {
+			o.large = true;
+		} else if (strcmp(a, "--no-report") == 0) {
+			o.no_report = true;
 		} else if (opt_match(a, "--dir", &i, argc, argv, &v)) {
 			if (!v)
 				return usage_error("--dir needs a directory%s", "");
@@ -277,6 +329,8 @@ int main(int argc, char **argv)
 				o.cmd = CMD_FETCH;
 			else if (strcmp(a, "list") == 0)
 				o.cmd = CMD_LIST;
+			else if (strcmp(a, "message") == 0)
+				o.cmd = CMD_MESSAGE;
 			else
 				return usage_error("unknown command %s", a);
 		} else {
@@ -292,6 +346,7 @@ int main(int argc, char **argv)
 		      : o.cmd == CMD_BLAST ? usage_blast
 		      : o.cmd == CMD_FETCH ? usage_fetch
 		      : o.cmd == CMD_LIST ? usage_list
+		      : o.cmd == CMD_MESSAGE ? usage_message
 					   : usage_main,
 		      stdout);
 		return CPM_EXIT_OK;
@@ -340,6 +395,17 @@ int main(int argc, char **argv)
 		o.target = positional[0];
 		if (!o.count)
 			o.count = 1;
+		break;
+	case CMD_MESSAGE:
+		if (npos != 2)
+			return usage_error("message needs TARGET and TEXT%s", "");
+		o.target = positional[0];
+		o.text = positional[1];
+		if (strcmp(o.text, "-") == 0 && !(o.text = read_stdin_text()))
+			return usage_error("cannot read TEXT from standard input (text without NUL bytes, at most 16 MiB)%s",
+					   "");
+		if (strlen(o.text) > CPM_MSG_MAX - 4096)
+			return usage_error("TEXT is too long for one message (at most 16 MiB with its CPIM headers)%s", "");
 		break;
 	case CMD_LIST:
 		if (npos != 0)

@@ -185,6 +185,26 @@ static void in_send_success_report(struct xfer *x, const struct msrp_msg *m)
 	}
 }
 
+/* A large message is whole: the bytes are in memory (largemsg.c prints it). */
+static void in_finish_msg(struct xfer *x, const struct msrp_msg *m)
+{
+	if (x->msg_len != x->sel.size) {
+		in_respond(x, m, 400, "Size mismatch");
+		in_fail(x, "size mismatch");
+		return;
+	}
+	int st = largemsg_in_done(x);
+	if (st) {
+		in_respond(x, m, st, NULL);
+		in_fail(x, "not a CPIM message");
+		return;
+	}
+	in_respond(x, m, 200, NULL);
+	in_send_success_report(x, m);
+	x->success = true;
+	xfer_done(x, CPM_EXIT_OK, NULL);
+}
+
 /* The last byte is in: check, answer the chunk, rename, report, print. */
 static void in_finish(struct xfer *x, const struct msrp_msg *m)
 {
@@ -193,6 +213,10 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 	unsigned mdlen = 0;
 	struct stat st;
 
+	if (x->is_msg) {
+		in_finish_msg(x, m);
+		return;
+	}
 	if (x->ooo) {
 		uint64_t sz = 0;
 		if (sha1_fd(x->part_fd, md, &sz) < 0) {
@@ -277,8 +301,15 @@ static void in_body(struct xfer *x, struct cpm_str b)
 		x->cur_status = 413;
 		return;
 	}
+	if (x->is_msg) {
+		int st = largemsg_in_append(x, b.p, b.len);
+		if (st) {
+			x->cur_status = st;
+			return;
+		}
+	}
 	size_t done = 0;
-	while (done < b.len) {
+	while (!x->is_msg && done < b.len) {
 		ssize_t w = pwrite(x->part_fd, b.p + done, b.len - done, (off_t)(x->cur_off + done));
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -333,8 +364,8 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 	}
 	/* An empty SEND binds or keeps alive: just 200. Except the 0-byte file
 	 * itself when a peer sends it without Content-Type: Byte-Range 1-0/0. */
-	if (!m->has_body && !(x->sel.size == 0 && m->has_byte_range && m->range.total == 0 &&
-			      m->message_id.len))
+	if (!m->has_body && (x->is_msg || !(x->sel.size == 0 && m->has_byte_range && m->range.total == 0 &&
+					    m->message_id.len)))
 		return;
 	if (!x->have_msgid) {
 		if (!cpm_str_copy(x->msgid, sizeof x->msgid, m->message_id)) {
@@ -347,6 +378,16 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 		return;
 	}
 	x->cur_ours = true; /* from here on an error ends the transfer */
+	if (x->is_msg && !x->sel.has_size) {
+		/* a message has no selector: its size is its first chunk's Byte-Range total
+		 * (messaging.md §2), a number and at most what we hold in memory */
+		if (!m->has_byte_range || m->range.total == MSRP_RANGE_STAR || m->range.total > CPM_MSG_MAX) {
+			x->cur_status = 413;
+			return;
+		}
+		x->sel.size = m->range.total;
+		x->sel.has_size = true;
+	}
 	/* A resumed transfer is the range [base, size): its Byte-Range counts
 	 * from 1 within the range, total = size - base (RFC 5547 §8.1.3). */
 	uint64_t start = m->has_byte_range ? m->range.start : 1;
@@ -376,7 +417,7 @@ static void in_end(struct xfer *x, const struct msrp_event *ev)
 		if (x->cur_ours || st == 413) {
 			char why[64];
 			if (st == 413)
-				snprintf(why, sizeof why, "more bytes than announced");
+				snprintf(why, sizeof why, x->is_msg ? "too big or of unknown size" : "more bytes than announced");
 			else
 				snprintf(why, sizeof why, "bad chunk (answered %d)", st);
 			in_fail(x, why);
@@ -523,6 +564,8 @@ int msrp_in_prepare(struct xfer *x, char *err, size_t errcap)
 		snprintf(err, errcap, "sha-1 unavailable");
 		return -1;
 	}
+	if (x->is_msg)
+		return 0; /* a message is received into memory (largemsg.c) */
 	if (x->meta_kept) {
 		if (in_open_kept(x, err, errcap) < 0) {
 			if (x->part_fd >= 0)
@@ -584,4 +627,7 @@ void msrp_in_free(struct xfer *x)
 	x->md = NULL;
 	free(x->thumb);
 	x->thumb = NULL;
+	free(x->msg_buf);
+	x->msg_buf = NULL;
+	x->msg_len = x->msg_cap = 0;
 }

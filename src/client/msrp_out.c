@@ -41,7 +41,8 @@ static void out_check_done(struct xfer *x)
 		vlog(x->app, "[%u] MSRP: all chunks acknowledged and success REPORT received", x->id);
 		if (x->stored_id[0])
 			errlog(x->app, "stored by the server as item %s", x->stored_id);
-		xfer_done(x, CPM_EXIT_OK, x->stored_id[0] ? "stored" : "delivered");
+		/* messaging.md §7: a message is "sent" (a device took it) or "stored" */
+		xfer_done(x, CPM_EXIT_OK, x->stored_id[0] ? "stored" : x->is_msg ? "sent" : "delivered");
 	}
 }
 
@@ -176,6 +177,14 @@ static void out_response(struct xfer *x, const struct msrp_msg *m)
 		return;
 	}
 	if (m->status != 200) {
+		if (x->is_msg && m->status == 413) {
+			/* too big for the server (its size limit, messaging.md §2): its answer, not a
+			 * failure of the network */
+			char line[256];
+			snprintf(line, sizeof line, "rejected: MSRP 413 %.*s", (int)m->comment.len, m->comment.p);
+			xfer_done(x, CPM_EXIT_REJECTED, line);
+			return;
+		}
 		out_fail(x, "MSRP %d %.*s", m->status, (int)m->comment.len, m->comment.p);
 		return;
 	}

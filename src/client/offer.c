@@ -80,12 +80,38 @@ static char *base64_lines(const uint8_t *in, size_t len, size_t *outlen)
 	return out;
 }
 
+/* A multipart/mixed body of the parts (a random boundary that no part contains); *body
+ * is malloc()ed, NUL-terminated. 0 or -1. */
+static int multipart_body(const struct mime_part_out *parts, size_t n, char **body, char *ctype, size_t ctype_cap)
+{
+	size_t cap = 1024;
+	for (size_t i = 0; i < n; i++)
+		cap += parts[i].headers.len + parts[i].body.len + 128;
+	char *mp = malloc(cap);
+	if (!mp)
+		return -1;
+	char boundary[MIME_MAX_BOUNDARY + 1];
+	int w = -1;
+	for (int tries = 0; tries < 4 && w < 0; tries++) {
+		mime_random_boundary(boundary, 24);
+		w = mime_multipart_build(mp, cap, boundary, parts, n);
+	}
+	if (w < 0 || (size_t)w >= cap) {
+		free(mp);
+		return -1;
+	}
+	mp[w] = '\0';
+	snprintf(ctype, ctype_cap, "multipart/mixed;boundary=%s", boundary);
+	*body = mp;
+	return 0;
+}
+
 int offer_build(const struct cpm_opts *o, struct xfer *x, long mtime, const uint8_t *thumb,
 		size_t thumb_len, const char *thumb_type, char **body, char *ctype, size_t ctype_cap)
 {
 	struct sdp_ft *s = calloc(1, sizeof *s);
 	char *sdp = malloc(SDP_MAX_BYTES);
-	char *b64 = NULL, *mp = NULL;
+	char *b64 = NULL;
 	int rc = -1;
 	*body = NULL;
 	if (!s || !sdp)
@@ -132,28 +158,35 @@ int offer_build(const struct cpm_opts *o, struct xfer *x, long mtime, const uint
 		{CPM_STR_LIT("Content-Type: application/sdp\r\n"), {sdp, (size_t)n}},
 		{cpm_str_c(thdr), {b64, b64len}},
 	};
-	size_t cap = (size_t)n + b64len + 1024;
-	mp = malloc(cap);
-	if (!mp)
-		goto out;
-	char boundary[MIME_MAX_BOUNDARY + 1];
-	int w = -1;
-	for (int tries = 0; tries < 4 && w < 0; tries++) {
-		mime_random_boundary(boundary, 24);
-		w = mime_multipart_build(mp, cap, boundary, parts, 2);
-	}
-	if (w < 0 || (size_t)w >= cap)
-		goto out;
-	mp[w] = '\0';
-	snprintf(ctype, ctype_cap, "multipart/mixed;boundary=%s", boundary);
-	*body = mp;
-	mp = NULL;
-	rc = 0;
+	rc = multipart_body(parts, 2, body, ctype, ctype_cap);
 out:
 	free(s);
 	free(sdp);
 	free(b64);
-	free(mp);
+	return rc;
+}
+
+int msg_offer_body(const struct cpm_opts *o, struct xfer *x, const char *head, size_t head_len, char **body,
+		   char *ctype, size_t ctype_cap)
+{
+	char *sdp = malloc(SDP_MAX_BYTES);
+	int n = sdp ? msg_sdp_build(o, x, SDP_DIR_SENDONLY, sdp, SDP_MAX_BYTES) : -1;
+	*body = NULL;
+	if (n < 0) {
+		free(sdp);
+		return -1;
+	}
+	if (!head || !head_len) {
+		*body = sdp;
+		snprintf(ctype, ctype_cap, "application/sdp");
+		return 0;
+	}
+	struct mime_part_out parts[2] = {
+		{CPM_STR_LIT("Content-Type: application/sdp\r\n"), {sdp, (size_t)n}},
+		{CPM_STR_LIT("Content-Type: message/cpim\r\n"), {head, head_len}},
+	};
+	int rc = multipart_body(parts, 2, body, ctype, ctype_cap);
+	free(sdp);
 	return rc;
 }
 
@@ -224,8 +257,31 @@ int offer_parse_body(const char *ctype, const char *body, size_t len, struct sdp
 	return 0;
 }
 
+int msg_sdp_build(const struct cpm_opts *o, struct xfer *x, enum sdp_dir dir, char *buf, size_t cap)
+{
+	struct sdp_ft *s = calloc(1, sizeof *s);
+	if (!s)
+		return -1;
+	if (!x->local_path[0])
+		xfer_local_path(o, x);
+	sdp_common(o, x, s);
+	s->dir = dir;
+	snprintf(s->accept_types, sizeof s->accept_types, "message/cpim");
+	if (dir == SDP_DIR_SENDONLY) {
+		/* messaging.md §2: the message's size, so that a server refuses one too big (413)
+		 * before a byte moves */
+		s->has_max_size = true;
+		s->max_size = x->sel.size;
+	}
+	int n = sdp_build_ft(buf, cap, s);
+	free(s);
+	return n;
+}
+
 int answer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap)
 {
+	if (x->is_msg)
+		return msg_sdp_build(o, x, SDP_DIR_RECVONLY, buf, cap);
 	struct sdp_ft *s = calloc(1, sizeof *s);
 	if (!s)
 		return -1;

@@ -95,10 +95,14 @@ static void pull_accepted(struct xfer *x, const sip_t *sip)
 	const sip_payload_t *pl = sip ? sip->sip_payload : NULL;
 	int rc = ans ? offer_parse_body(ct, pl ? pl->pl_data : NULL, pl ? pl->pl_len : 0, ans, NULL, err, sizeof err)
 		     : -1;
+	/* a stored large message comes as it came: no selector, message/cpim
+	 * (messaging.md §3); it is printed as a `message` line, not saved */
+	bool msg = rc == 0 && !ans->has_selector && ans->accept_types[0] && strcmp(ans->accept_types, "*") &&
+		   sdp_accepts_type(ans, "message/cpim");
 	if (rc == 0) {
 		struct msrp_uri u;
 		struct cpm_str first = msrp_path_first(cpm_str_c(ans->path));
-		if (!ans->has_selector || !ans->sel.has_name || !ans->sel.has_size) {
+		if (!msg && (!ans->has_selector || !ans->sel.has_name || !ans->sel.has_size)) {
 			rc = -1;
 			snprintf(err, sizeof err, "answer without the file's name and size");
 		} else if (ans->dir != SDP_DIR_SENDONLY && ans->dir != SDP_DIR_SENDRECV) {
@@ -142,7 +146,19 @@ static void pull_accepted(struct xfer *x, const sip_t *sip)
 			x->base = 0;
 		}
 	}
-	x->sel = ans->sel;
+	if (msg) {
+		x->is_msg = true;
+		x->base = 0;
+		x->meta_kept = false;
+		x->part_name[0] = x->meta_name[0] = '\0';
+		memset(&x->sel, 0, sizeof x->sel);
+		x->sel.has_name = x->sel.has_type = true;
+		snprintf(x->sel.name, sizeof x->sel.name, "message");
+		x->sel.name_len = strlen(x->sel.name);
+		snprintf(x->sel.type, sizeof x->sel.type, "message/cpim");
+	} else {
+		x->sel = ans->sel;
+	}
 	free(ans);
 	x->answer_at = -1;
 	if (msrp_in_prepare(x, err, sizeof err) < 0) {

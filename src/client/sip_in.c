@@ -97,8 +97,9 @@ void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 	const char *from = sip->sip_from && sip->sip_from->a_url->url_user ? sip->sip_from->a_url->url_user : "?";
 	const sip_payload_t *pl = sip->sip_payload;
 	int rc = offer_parse_body(ct, pl ? pl->pl_data : NULL, pl ? pl->pl_len : 0, offer, x, err, sizeof err);
+	bool deferred = false, large = rc == 0 && largemsg_incoming(sip, offer, &deferred);
 	if (rc == 0) {
-		if (!offer->has_selector || !offer->sel.has_name || !offer->sel.has_size || !offer->sel.has_type) {
+		if (!large && (!offer->has_selector || !offer->sel.has_name || !offer->sel.has_size || !offer->sel.has_type)) {
 			rc = 488;
 			snprintf(err, sizeof err, "a=file-selector without name, size and type");
 		} else if (offer->dir != SDP_DIR_SENDONLY && offer->dir != SDP_DIR_SENDRECV) {
@@ -136,8 +137,21 @@ void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 		free(offer);
 		return;
 	}
-	x->sel = offer->sel;
-	if (offer->has_file_range && offer->range_start > 1) {
+	if (large) {
+		/* a standalone message (largemsg.c): no selector, received into memory */
+		x->is_msg = true;
+		x->deferred = deferred;
+		x->sel.has_name = x->sel.has_type = true;
+		snprintf(x->sel.name, sizeof x->sel.name, "message");
+		x->sel.name_len = strlen(x->sel.name);
+		snprintf(x->sel.type, sizeof x->sel.type, "message/cpim");
+		if (sip->sip_from && sip->sip_from->a_url->url_user && sip->sip_from->a_url->url_host)
+			snprintf(x->peer, sizeof x->peer, "sip:%s@%s", sip->sip_from->a_url->url_user,
+				 sip->sip_from->a_url->url_host);
+	} else {
+		x->sel = offer->sel;
+	}
+	if (!large && offer->has_file_range && offer->range_start > 1) {
 		/* store-and-forward §5: the server offers the rest of a file we
 		 * hold part of; continue the kept partial or say we have none */
 		struct partial p;
@@ -168,8 +182,12 @@ void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 	snprintf(x->ftid, sizeof x->ftid, "%s", offer->file_transfer_id);
 	free(offer);
 	/* the safe name, never the peer's bytes: no escape sequences on a terminal */
-	vlog(app, "[%u] SIP: INVITE from %s: file \"%s\" %llu bytes %s%s", x->id, from, x->display,
-	     (unsigned long long)x->sel.size, x->sel.type, x->thumb ? " (with thumbnail)" : "");
+	if (large)
+		vlog(app, "[%u] SIP: INVITE from %s: a large message%s", x->id, from,
+		     deferred ? " (deferred, from the server's store)" : "");
+	else
+		vlog(app, "[%u] SIP: INVITE from %s: file \"%s\" %llu bytes %s%s", x->id, from, x->display,
+		     (unsigned long long)x->sel.size, x->sel.type, x->thumb ? " (with thumbnail)" : "");
 
 	double delay = app->o->answer_delay;
 	if (app->o->answer == ANSWER_IGNORE || delay > 0) {
@@ -192,6 +210,9 @@ void sip_reinvite(struct xfer *x)
 	if (x->dir == XFER_IN) {
 		sdp = malloc(SDP_MAX_BYTES);
 		n = sdp ? answer_build(app->o, x, sdp, SDP_MAX_BYTES) : -1;
+	} else if (x->is_msg) {
+		sdp = malloc(SDP_MAX_BYTES);
+		n = sdp ? msg_sdp_build(app->o, x, SDP_DIR_SENDONLY, sdp, SDP_MAX_BYTES) : -1;
 	} else if (offer_build(app->o, x, (long)time(NULL), NULL, 0, NULL, &sdp, ct, sizeof ct) == 0) {
 		n = 0;
 	}

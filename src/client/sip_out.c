@@ -47,45 +47,53 @@ static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *s
 		xfer_reap(x);
 		return -1;
 	}
+	int rc = xfer_invite(x, CPM_ICSI_FT, "*;" CPM_FT_ICSI_TAG, body, ctype);
+	free(body);
+	if (rc < 0) {
+		x->src_fd = -1; /* the caller still owns fd on failure */
+		xfer_reap(x);
+	}
+	return rc;
+}
+
+int xfer_invite(struct xfer *x, const char *service, const char *accept_contact, const char *body,
+		const char *ctype)
+{
+	struct cpm_app *app = x->app;
+	const struct cpm_opts *o = app->o;
 	char contrib[37], conv[37];
 	uuid_v4(contrib);
 	uuid_v4(conv);
 	char hdrs[1024];
-	int hl = snprintf(hdrs, sizeof hdrs,
-			  "Contribution-ID: %s\r\nConversation-ID: %s\r\nP-Preferred-Service: " CPM_ICSI_FT,
-			  contrib, o->conversation_id ? o->conversation_id : conv);
+	int hl = snprintf(hdrs, sizeof hdrs, "Contribution-ID: %s\r\nConversation-ID: %s\r\nP-Preferred-Service: %s",
+			  contrib, o->conversation_id ? o->conversation_id : conv, service);
 	if (o->in_reply_to)
 		hl += snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nInReplyTo-Contribution-ID: %s",
 			       o->in_reply_to);
-	if (o->expires && o->cmd == CMD_SEND)
+	if (o->expires && (o->cmd == CMD_SEND || o->cmd == CMD_MESSAGE))
 		snprintf(hdrs + hl, sizeof hdrs - (size_t)hl, "\r\nCpm-Expires: %llu", o->expires);
 
 	char to[CPM_URI_MAX + 2];
 	snprintf(to, sizeof to, "<%s>", o->target_uri);
 	x->nh = nua_handle(app->nua, x, SIPTAG_TO_STR(to), TAG_END());
 	if (!x->nh) {
-		free(body);
 		errlog(app, "nua_handle failed");
 		x->state = XS_DONE;
-		x->src_fd = -1;
-		xfer_reap(x);
 		return -1;
 	}
 	x->state = XS_INVITING;
 	x->invite_deadline = o->invite_timeout ? now_mono() + o->invite_timeout : 0;
 	vlog(app, "[%u] SIP: INVITE %s (%s, %llu bytes, Contribution-ID %s)", x->id, o->target_uri,
-	     x->display, (unsigned long long)sel->size, contrib);
+	     x->display, (unsigned long long)x->sel.size, contrib);
 	/* RFC 3261 §18.1.1: a request over 1300 bytes goes over TCP. Our plain
 	 * INVITE is ~1.3 KB and stays on UDP like every UDP client's; one with
-	 * a thumbnail (or a very long name) is far bigger: TCP */
+	 * a thumbnail (or a very long name, or a message's CPIM part) is far bigger: TCP */
 	bool big = !o->tcp && strlen(body) > 1500;
 	if (big)
 		vlog(app, "[%u] SIP: big INVITE (%zu bytes of body): sending it over TCP", x->id, strlen(body));
 	nua_invite(x->nh, SIPTAG_CONTACT_STR(app->contact), TAG_IF(big, NUTAG_PROXY(app->proxy_tcp)),
-		   SIPTAG_HEADER_STR(hdrs),
-		   SIPTAG_ACCEPT_CONTACT_STR("*;+g.3gpp.icsi-ref=\"" CPM_ICSI_FT_ENC "\""),
+		   SIPTAG_HEADER_STR(hdrs), SIPTAG_ACCEPT_CONTACT_STR(accept_contact),
 		   SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body), TAG_END());
-	free(body);
 	return 0;
 }
 
@@ -205,7 +213,7 @@ void out_invite_answer(struct xfer *x, int status, const char *phrase, const sip
 		}
 		return;
 	}
-	if (status == 603) {
+	if (status == 603 && !x->is_msg) {
 		xfer_done(x, CPM_EXIT_DECLINED, "declined");
 	} else if (local_response(status, sip)) {
 		vlog(app, "[%u] SIP: %d %s made up by our own stack", x->id, status, phrase);

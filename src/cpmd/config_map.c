@@ -24,6 +24,7 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 	c->max_devices = o->max_devices;
 	c->invite_timeout = o->invite_timeout;
 	c->max_file_size = o->max_file_size;
+	c->max_message_size = o->max_message_size;
 	c->defer = o->defer;
 	c->store_default_expiry = o->store_default_expiry;
 	c->store_max_expiry = o->store_max_expiry;

@@ -31,6 +31,7 @@ static const struct optdef optdefs[] = {
 	{"msrp-advertise", 1, "HOST", "host written in our MSRP a=path URIs (default: the --msrp address)"},
 	{"data-dir", 1, "DIR", "directory for blobs and state, one cpmd each (locked: DIR/cpmd.lock) (default: ./cpmd-data)"},
 	{"max-file-size", 1, "BYTES", "largest file accepted; bigger offers get 488 (default: 0 = no limit)"},
+	{"max-message-size", 1, "BYTES", "largest large-mode message (its whole CPIM body); bigger ones get 413 (default: 16777216; 0 = no limit)"},
 	{"invite-timeout", 1, "SECONDS", "how long the forked invitation rings before giving up (default: 30)"},
 	{"max-devices", 1, "N", "registered devices per user (default: 16)"},
 	{"max-users", 1, "N", "registered users in all (default: 100000)"},
@@ -204,6 +205,8 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	}
 	if (!strcmp(key, "max-file-size"))
 		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->max_file_size);
+	if (!strcmp(key, "max-message-size"))
+		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->max_message_size);
 #define UINT_OPT(name, field, lo, hi)                                                                  \
 	if (!strcmp(key, name)) {                                                                      \
 		if (cpm_parse_u64(v, hi, false, &n) || n < lo)                                         \
@@ -291,6 +294,7 @@ static void set_defaults(struct cpmd_options *o)
 	o->msrp_port = 2855;
 	strcpy(o->data_dir, "./cpmd-data");
 	o->invite_timeout = 30;
+	o->max_message_size = 16u * 1024 * 1024; /* a message, not a file: what cpm receive holds in memory */
 	o->max_devices = 16;
 	o->max_users = 100000;
 	o->reg_min_expires = 10;

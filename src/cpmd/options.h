@@ -19,6 +19,7 @@ struct cpmd_options {
 	char msrp_advertise[256]; /* host put in our MSRP URIs (default: msrp host) */
 	char data_dir[1024];
 	uint64_t max_file_size;   /* 0 = no limit */
+	uint64_t max_message_size; /* large-mode message, its whole CPIM body; 0 = no limit */
 	unsigned invite_timeout;  /* seconds */
 	unsigned max_devices;     /* per user */
 	unsigned max_users;

@@ -72,6 +72,13 @@ struct ft {
 	bool resumed;           /* this upload continues a partial */
 	uint64_t resume_from;   /* bytes of the partial it continues */
 	char imdn_id[STORE_MSGID_MAX + 1];
+	/* Large Message Mode (pf_largemsg.c): one message/cpim message instead of a file. The
+	 * offer has no file-selector; pf gives it a made-up one (name "message", type
+	 * message/cpim) so that the file's code paths hold, and its size is the relay's count
+	 * once the message is in (the first chunk's Byte-Range total). */
+	bool is_msg;
+	unsigned imdn_disp;     /* STORE_IMDN_* bits the sender asked (its CPIM part), is_msg only */
+	bool committing_msg;    /* is_msg: the message is whole; its item row may be written */
 };
 
 #endif

@@ -193,29 +193,35 @@ char *pf_fork_from(struct cpm_arena *a, const struct sip_addr *from, const char 
 /* ------------------------------------------------------- requests from sipua */
 
 /* Which service a new INVITE asks for: THE classifier of INVITEs (messaging.md, the ICSI
- * table). The service named in Accept-Contact / P-Preferred-Service decides; an INVITE that
- * names none is a chat session when its SDP looks like one (an MSRP offer without a
- * file-selector, sendrecv, accepting message/cpim), else a file transfer, as before. (The
- * large message mode adds its kind here.) */
+ * table). The service the sender names (Accept-Contact, P-Preferred-/P-Asserted-Service)
+ * decides: the session ICSI is a chat session; the file-transfer and largemsg ICSIs go to
+ * pf_ft.c (which tells a large message from a file, pf_largemsg.c). An INVITE that names no
+ * service is a chat session when its SDP looks like one (an MSRP offer without a
+ * file-selector, sendrecv, accepting message/cpim: a large message is sendonly), else
+ * pf_ft.c's, as before. */
 enum pf_invite_kind { PF_INVITE_FILE, PF_INVITE_SESSION };
 
 static enum pf_invite_kind pf_invite_kind(const struct sip_msg *m)
 {
-	if (sip_msg_names_service(m, CPM_ICSI_SESSION))
-		return PF_INVITE_SESSION;
-	if (sip_msg_names_service(m, CPM_ICSI_FT))
-		return PF_INVITE_FILE;
 	struct cpm_arena tmp = CPM_ARENA_INIT;
 	struct mime_part parts[MIME_MAX_PARTS];
 	size_t nparts;
 	struct cpm_str sdp;
+	enum pf_invite_kind kind = PF_INVITE_FILE;
+	/* "" as the default tag: only what the sender wrote is looked at */
+	const char *named = sip_msg_carried_headers(m, &tmp, "");
 	struct sdp_ft *o = cpm_arena_alloc(&tmp, sizeof *o);
-	bool session = o && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 &&
-		       sdp_parse_ft(sdp.p, sdp.len, o) == SDP_OK && !o->has_selector &&
-		       (o->dir == SDP_DIR_SENDRECV || o->dir == SDP_DIR_NONE) &&
-		       sdp_accepts_type(o->accept_types, "message/cpim");
+
+	if (named && pf_headers_name_icsi(named, "session"))
+		kind = PF_INVITE_SESSION;
+	else if (named && (pf_headers_name_icsi(named, "filetransfer") || pf_headers_name_icsi(named, "largemsg")))
+		kind = PF_INVITE_FILE;
+	else if (o && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 && sdp_parse_ft(sdp.p, sdp.len, o) == SDP_OK &&
+		 !o->has_selector && (o->dir == SDP_DIR_SENDRECV || o->dir == SDP_DIR_NONE) &&
+		 sdp_accepts_type(o, "message/cpim"))
+		kind = PF_INVITE_SESSION;
 	cpm_arena_free(&tmp);
-	return session ? PF_INVITE_SESSION : PF_INVITE_FILE;
+	return kind;
 }
 
 static void on_invite(void *arg, struct sip_leg *leg, const struct sip_msg *m)

@@ -24,6 +24,7 @@ struct pf_config {
 	unsigned invite_timeout;       /* seconds a fork rings */
 	/* operator policy (policy.c) */
 	uint64_t max_file_size;        /* 0 = no limit */
+	uint64_t max_message_size;     /* large-mode message (whole CPIM body); 0 = no limit */
 	bool defer;                    /* --defer on|off: store-and-forward for everyone */
 	unsigned store_default_expiry; /* s an item is kept when the sender asks nothing */
 	unsigned store_max_expiry;     /* cap on the sender's Cpm-Expires */

@@ -260,7 +260,7 @@ static void relay_done(void *arg, enum ft_relay_result res, const char *detail)
 	uint64_t acked = ft_relay_bytes_acked(d->relay);
 	log_info("dlv %s: item %s to %s failed: %s%s%s (device acknowledged %" PRIu64 " bytes)", d->id, d->it.id,
 		 d->aor, ft_relay_result_str(res), detail ? ": " : "", detail ? detail : "", acked);
-	if (!d->pull && d->device[0] && acked > d->offset && acked < d->it.sel.size) {
+	if (!d->pull && d->device[0] && d->it.kind == STORE_KIND_FILE && acked > d->offset && acked < d->it.sel.size) {
 		struct store_delivery rec;
 		memset(&rec, 0, sizeof rec);
 		PF_COPY(rec.item_id, d->it.id);
@@ -311,6 +311,11 @@ void dlv_item_sdp(struct dlv *d, struct sdp_ft *s, enum sdp_dir dir, const char 
 	memset(s, 0, sizeof *s);
 	pf_fill_common_sdp(d->pf, s, ft_relay_path(d->relay, FT_LEG_DOWN));
 	s->dir = dir;
+	if (it->kind == STORE_KIND_MESSAGE) {
+		/* a large message, as it came (messaging.md §2-3): no selector, the whole CPIM */
+		snprintf(s->accept_types, sizeof s->accept_types, "message/cpim");
+		return;
+	}
 	snprintf(s->accept_types, sizeof s->accept_types, "*");
 	s->has_selector = true;
 	s->sel.has_name = true;
@@ -517,8 +522,11 @@ static int push_body(struct dlv *d, struct cpm_arena *tmp, struct sip_body *body
 /* The original sender's headers, and who delivers on their behalf. */
 static char *push_headers(struct pf *pf, const struct store_item *it, struct cpm_arena *tmp)
 {
-	char *hdrs = cpm_arena_printf(tmp, "Referred-By: <%s>\r\nAccept-Contact: *;%s\r\n", it->sender,
-				      CPM_FT_ICSI_TAG);
+	/* a stored large message is a deferred delivery (messaging.md §3: ICSI deferred) */
+	bool msg = it->kind == STORE_KIND_MESSAGE;
+	char *hdrs = cpm_arena_printf(tmp, "Referred-By: <%s>\r\nAccept-Contact: *;%s\r\n%s", it->sender,
+				      msg ? CPM_DEFERRED_ICSI_TAG : CPM_FT_ICSI_TAG,
+				      msg ? "P-Asserted-Service: " CPM_ICSI_DEFERRED "\r\n" : "");
 	if (hdrs && policy_push_asserted_identity(&pf->cfg))
 		hdrs = cpm_arena_printf(tmp, "%sP-Asserted-Identity: <%s>\r\n", hdrs, it->sender);
 	if (hdrs && it->conv_id[0])
@@ -687,7 +695,7 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 			struct store_item it = k->items[i];
 			struct resume_ctx rc = {.devs = devs, .nd = nd, .dev = -1};
 			store_deliveries_for_item(pf->st, it.id, find_resume, &rc);
-			if (rc.dev >= 0 && rc.acked < it.sel.size)
+			if (rc.dev >= 0 && rc.acked < it.sel.size && it.kind == STORE_KIND_FILE)
 				dlv_start_push(pf, &it, &devs[rc.dev], 1, rc.acked);
 			else
 				dlv_start_push(pf, &it, devs, nd, 0);

@@ -300,7 +300,7 @@ int ft_answer_up(struct ft *ft, const char *extra_header)
 	*up = *ft->offer;
 	pf_fill_common_sdp(ft->pf, up, ft_relay_path(ft->relay, FT_LEG_UP));
 	up->dir = SDP_DIR_RECVONLY;
-	snprintf(up->accept_types, sizeof up->accept_types, "*");
+	snprintf(up->accept_types, sizeof up->accept_types, "%s", ft->is_msg ? "message/cpim" : "*");
 	up->accept_wrapped_types[0] = '\0';
 	up->file_icon[0] = '\0';
 	int n = sdp_build_ft(buf, SDP_MAX_BYTES, up);
@@ -386,6 +386,26 @@ static int ft_take_request(struct ft *ft, const struct sip_msg *m, const struct 
 	return 0;
 }
 
+void ft_relay_params_of(const struct ft *ft, struct ft_relay_params *rp)
+{
+	const struct pf_config *c = &ft->pf->cfg;
+
+	memset(rp, 0, sizeof *rp);
+	rp->event = ft_relay_event_cb;
+	if (ft->is_msg) {
+		/* no selector: the size is the first chunk's Byte-Range total (pf_largemsg.c) */
+		rp->size_from_range = true;
+		rp->content_type = "message/cpim";
+		rp->max_size = policy_max_message_size(c);
+		return;
+	}
+	rp->size = ft->offer->sel.size;
+	rp->has_sha1 = ft->offer->sel.has_hash;
+	if (rp->has_sha1)
+		memcpy(rp->sha1, ft->offer->sel.hash, 20);
+	rp->max_size = policy_max_file_size(c);
+}
+
 /* Sets up the relay and forks the offer to the recipient's devices. */
 static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_part *parts, size_t nparts,
 		    const struct loc_device *devs, size_t ndev)
@@ -404,18 +424,12 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 			log_error("ft %s: cannot open the partial of item %s: %s", ft->id, ft->item_id, strerror(-brc));
 		ft->has_partial = brc == 0;
 	}
-	struct ft_relay_params rp = {
-		.size = ft->offer->sel.size,
-		.has_sha1 = ft->offer->sel.has_hash,
-		.max_size = policy_max_file_size(&pf->cfg),
-		.has_blob = bfd >= 0,
-		.blob_fd = bfd, /* the relay's once created (it closes it) */
-		/* the device's leg failing switches to store mode (pf_intake.c) */
-		.keep_on_recipient_loss = ft_defer_allowed(ft),
-		.event = ft_relay_event_cb,
-	};
-	if (rp.has_sha1)
-		memcpy(rp.sha1, ft->offer->sel.hash, 20);
+	struct ft_relay_params rp;
+	ft_relay_params_of(ft, &rp);
+	rp.has_blob = bfd >= 0;
+	rp.blob_fd = bfd; /* the relay's once created (it closes it) */
+	/* the device's leg failing switches to store mode (pf_intake.c) */
+	rp.keep_on_recipient_loss = ft_defer_allowed(ft);
 	bool relay_ok = !(pf->blobq && bfd < 0) && ft_relay_create(&ft->relay, pf->hub, &rp, ft_relay_done_cb, ft) == 0;
 	if (!relay_ok && bfd >= 0)
 		close(bfd); /* not taken by the relay: still ours */
@@ -526,7 +540,14 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		pf_pull_invite(pf, leg, m, ft->offer);
 		goto fail;
 	}
-	policy_check_offer(&pf->cfg, ft->offer, &v);
+	/* A large message (messaging.md §2) is anchored like a file: the same code below, with
+	 * the differences in pf_largemsg.c. */
+	char *carried = sip_msg_carried_headers(m, &tmp, NULL);
+	bool large = carried && pf_largemsg_detect(carried, ft->offer);
+	if (large)
+		policy_check_message_offer(&pf->cfg, ft->offer, &v);
+	else
+		policy_check_offer(&pf->cfg, ft->offer, &v);
 	if (v.status) {
 		log_info("INVITE from %s rejected: %d %s", from.uri, v.status, v.phrase);
 		reject(leg, v.status, v.phrase, v.warning);
@@ -544,12 +565,22 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		ft->state = FT_ENDING;
 		goto out;
 	}
-	keep_thumbnail(ft, parts, nparts);
+	if (large) {
+		int lst = pf_largemsg_prepare(ft, parts, nparts);
+		if (lst) {
+			ft_respond_up(ft, lst, lst == 400 ? "Malformed CPIM Part" : NULL, NULL);
+			ft->state = FT_ENDING;
+			goto out;
+		}
+		log_info("ft %s: %s -> %s large message, IMDN id %s", ft->id, ft->sender, ft->recipient, ft->imdn_id);
+	} else {
+		keep_thumbnail(ft, parts, nparts);
+		log_info("ft %s: %s -> %s name=\"%.80s\" size=%" PRIu64 " type=%s%s", ft->id, ft->sender,
+			 ft->recipient, ft->offer->sel.name, ft->offer->sel.size, ft->offer->sel.type,
+			 nparts > 1 ? " +thumbnail" : "");
+	}
 
-	log_info("ft %s: %s -> %s name=\"%.80s\" size=%" PRIu64 " type=%s%s", ft->id, ft->sender, ft->recipient,
-		 ft->offer->sel.name, ft->offer->sel.size, ft->offer->sel.type, nparts > 1 ? " +thumbnail" : "");
-
-	if (ft->offer->has_file_range && ft->offer->range_start > 1 && ft_resume_upload(ft))
+	if (!ft->is_msg && ft->offer->has_file_range && ft->offer->range_start > 1 && ft_resume_upload(ft))
 		goto out; /* an upload resume: continued into the store (pf_intake.c) */
 
 	struct loc_device *devs = cpm_arena_alloc(&tmp, pf->cfg.max_devices * sizeof *devs);

@@ -111,6 +111,25 @@ void ft_free(struct ft *ft);
  * "Name: value" or NULL. 0 or -1. */
 int ft_answer_up(struct ft *ft, const char *extra_header);
 
+/* The relay parameters of a transfer (live, or store mode for an intake): a file's size,
+ * sha-1 and --max-file-size, or a large message's size from its Byte-Range within
+ * --max-message-size; the deferral event. The caller sets the blob and the mode. */
+void ft_relay_params_of(const struct ft *ft, struct ft_relay_params *rp);
+
+/* ---- pf_largemsg.c: Large Message Mode (docs/internals/messaging.md §2) */
+/* Is this INVITE a large message? Its CPM headers (carried lines: Accept-Contact,
+ * P-Preferred-/P-Asserted-Service) name the largemsg ICSI, or its offer is sendonly with
+ * accept-types message/cpim and no file-selector. */
+bool pf_largemsg_detect(const char *carried, const struct sdp_ft *offer);
+/* Make ft a large message: the made-up selector, the IMDN id and disposition from the
+ * INVITE's message/cpim part (when there is one), the fork's headers naming the largemsg
+ * ICSI. 0, or the SIP status to answer: 400 a CPIM part that does not parse (or an
+ * unusable imdn.Message-ID), 500 out of memory. */
+int pf_largemsg_prepare(struct ft *ft, const struct mime_part *parts, size_t nparts);
+/* Does a line of these carried headers (Accept-Contact, P-Preferred-/P-Asserted-Service)
+ * name the ICSI (the last part of its URN, e.g. "largemsg")? */
+bool pf_headers_name_icsi(const char *carried, const char *name);
+
 /* ---- pf_prefs.c */
 void pf_prefs_get(struct pf *pf, const char *aor_key, struct pf_user_policy *out);
 int pf_prefs_apply_options(struct pf *pf);

@@ -77,7 +77,10 @@ void ft_fill_item(struct ft *ft, struct store_item *it)
 	it->expires_at_ms = ft->expires_ms;
 	it->state = STORE_ITEM_RECEIVING;
 	PF_COPY(it->imdn_msgid, ft->imdn_id);
-	it->imdn_disp = STORE_IMDN_POSITIVE | STORE_IMDN_NEGATIVE;
+	/* a file's delivery is always reported; a message's as its CPIM asked */
+	it->imdn_disp = ft->is_msg ? ft->imdn_disp : STORE_IMDN_POSITIVE | STORE_IMDN_NEGATIVE;
+	/* a large message is stored like a file, as a blob (messaging.md §3) */
+	it->kind = ft->is_msg ? STORE_KIND_MESSAGE : STORE_KIND_FILE;
 }
 
 static void ref_put(struct ft *ft)
@@ -95,11 +98,14 @@ static void item_put_done(void *arg, int err)
 	ref_put(ft);
 }
 
-/* Record the item (RECEIVING) so that the partial blob survives a restart. */
+/* Record the item (RECEIVING) so that the partial blob survives a restart. A large message
+ * is recorded only once it is whole (ft_defer_received): its size is known then (the row's
+ * selector is fixed at put), and a message is never resumed, so an early row would keep
+ * nothing of use. */
 static void write_item(struct ft *ft)
 {
 	struct store_item it;
-	if (ft->item_written)
+	if (ft->item_written || (ft->is_msg && !ft->committing_msg))
 		return;
 	ft_fill_item(ft, &it);
 	struct store_thumb th = {.len = ft->thumb_len, .data = ft->thumb};
@@ -133,17 +139,11 @@ static void write_item(struct ft *ft)
  * or closed. */
 static int create_store_relay(struct ft *ft, uint64_t resume_offset, int fd)
 {
-	struct ft_relay_params rp = {
-		.size = ft->offer->sel.size,
-		.has_sha1 = ft->offer->sel.has_hash,
-		.max_size = policy_max_file_size(&ft->pf->cfg),
-		.has_blob = true,
-		.store_only = true,
-		.event = ft_relay_event_cb,
-		.resume_offset = resume_offset,
-	};
-	if (rp.has_sha1)
-		memcpy(rp.sha1, ft->offer->sel.hash, 20);
+	struct ft_relay_params rp;
+	ft_relay_params_of(ft, &rp);
+	rp.has_blob = true;
+	rp.store_only = true;
+	rp.resume_offset = resume_offset;
 	if (ft->relay) {
 		ft_relay_destroy(ft->relay); /* closes the live tee's descriptor */
 		ft->relay = NULL;
@@ -203,7 +203,7 @@ void ft_defer_recipient_lost(struct ft *ft, const char *detail, bool detach)
 	/* What the device already holds: its delivery of the stored file
 	 * resumes from there (a=file-range) when it comes back. */
 	uint64_t acked = ft_relay_bytes_acked(ft->relay);
-	if (ft->down && acked > 0 && acked < ft->offer->sel.size) {
+	if (ft->down && !ft->is_msg && acked > 0 && acked < ft->offer->sel.size) { /* a message goes whole */
 		struct store_delivery d;
 		memset(&d, 0, sizeof d);
 		PF_COPY(d.item_id, ft->item_id);
@@ -273,6 +273,10 @@ void ft_defer_received(struct ft *ft)
 	}
 	int fd = ft_relay_blob_dup(ft->relay);
 
+	if (ft->is_msg) { /* a message's size is what came: its Byte-Range total, checked */
+		ft->offer->sel.size = ft_relay_bytes(ft->relay);
+		ft->committing_msg = true;
+	}
 	if (!ft->item_written)
 		write_item(ft);
 	ft_fill_item(ft, &it);

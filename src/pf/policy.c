@@ -4,6 +4,8 @@
  *   policy_check_offer        pf.c, a new file-transfer INVITE: what a push offer must carry
  *                             (RFC 5547), the file range of a resumed upload, --max-file-size.
  *   policy_max_file_size      pf.c / pf_intake.c, creating a relay: the limit on the bytes.
+ *   policy_check_message_offer,  pf_ft.c, a large-message INVITE (no file-selector): what the
+ *   policy_max_message_size   offer must carry, --max-message-size (413); the relay's limit.
  *   policy_unreachable        pf.c: the answer when nobody can take the file and it is not
  *                             deferred (no device, invitation timer, every device unavailable).
  *   policy_fork_class         the classify callback of every fork pf starts (live transfer,
@@ -117,6 +119,47 @@ uint64_t policy_max_file_size(const struct pf_config *c)
 	/* The offer check trusts the declared size; the relay enforces the same limit on the
 	 * bytes (docs/ARCHITECTURE.md §5). */
 	return c->max_file_size;
+}
+
+void policy_check_message_offer(const struct pf_config *c, const struct sdp_ft *o, struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	if (o->port == 0) {
+		set(v, 488, "MSRP Stream Rejected In Offer");
+		return;
+	}
+	if (o->dir != SDP_DIR_SENDONLY) {
+		/* one message, one way (messaging.md §2) */
+		set(v, 488, "Large Message Offer Must Be sendonly");
+		return;
+	}
+	if (o->has_selector) {
+		/* a file-selector makes it a file transfer: which one did the sender mean? */
+		set(v, 488, "Large Message Offer With A File Selector");
+		return;
+	}
+	if (!sdp_accepts_type(o, "message/cpim")) {
+		set(v, 488, "Large Message Must Be message/cpim (a=accept-types)");
+		return;
+	}
+	if (o->setup == SDP_SETUP_PASSIVE || o->setup == SDP_SETUP_HOLDCONN) {
+		set(v, 488, "MSRP Offerer Must Be Active (a=setup)");
+		return;
+	}
+	/* 413 (RFC 3428 §8 / messaging.md §1-2: a message too large for this mode); the relay
+	 * enforces the same limit on the Byte-Range total when no a=max-size was given. */
+	if (c->max_message_size && o->has_max_size && o->max_size > c->max_message_size) {
+		v->status = 413;
+		snprintf(v->phrase, sizeof v->phrase, "Message Too Large (max %" PRIu64 " bytes)", c->max_message_size);
+		snprintf(v->warning, sizeof v->warning,
+			 "399 cpmd \"message size %" PRIu64 " exceeds the maximum of %" PRIu64 " bytes\"", o->max_size,
+			 c->max_message_size);
+	}
+}
+
+uint64_t policy_max_message_size(const struct pf_config *c)
+{
+	return c->max_message_size;
 }
 
 /* ---- the recipient cannot take the file ------------------------------------------------ */
@@ -336,7 +379,7 @@ void policy_check_session_offer(const struct pf_config *c, const struct sdp_ft *
 		set(v, 488, "Chat Session Offer Must Be sendrecv");
 		return;
 	}
-	if (!sdp_accepts_type(o->accept_types, "message/cpim")) {
+	if (!sdp_accepts_type(o, "message/cpim")) {
 		/* every chat message and report is CPIM-wrapped (messaging.md §5) */
 		set(v, 488, "Chat Session Must Accept message/cpim");
 		return;

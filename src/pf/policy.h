@@ -36,6 +36,18 @@ void policy_check_offer(const struct pf_config *c, const struct sdp_ft *offer, s
  * declared less than it sends gets MSRP 413): the same limit as the offer check. 0 = none. */
 uint64_t policy_max_file_size(const struct pf_config *c);
 
+/* Validate a large-message offer (Large Message Mode, docs/internals/messaging.md §2: an
+ * MSRP stream with no file-selector carrying one message/cpim message): an MSRP stream that
+ * is not rejected, sendonly, active or actpass, accept-types naming message/cpim (or "*"),
+ * no file-selector; an a=max-size (the message's size, as the sender announces it) over
+ * --max-message-size gets 413 with a phrase and Warning naming the limit. v->status 0:
+ * accepted. */
+void policy_check_message_offer(const struct pf_config *c, const struct sdp_ft *offer, struct pf_verdict *v);
+
+/* The byte limit the relay enforces on a large message (its Byte-Range total, then its
+ * bytes): --max-message-size. 0 = none. */
+uint64_t policy_max_message_size(const struct pf_config *c);
+
 /* ---- the recipient cannot take the file ------------------------------------------------ */
 
 /* What to answer the sender when the recipient cannot take the file now and it is not

@@ -415,6 +415,11 @@ int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_re
 	 * file's hash, and only with something left to send */
 	if (p->resume_offset && (!p->store_only || !p->has_sha1 || p->resume_offset >= p->size))
 		return -EINVAL;
+	/* a message's size comes from its first chunk: no selector size, no hash */
+	if (p->size_from_range && (p->size || p->has_sha1 || p->resume_offset))
+		return -EINVAL;
+	if (p->content_type && strlen(p->content_type) >= sizeof r->accept_type)
+		return -EINVAL;
 	r = relay_new(h, p->has_blob ? p->blob_fd : -1, done, arg, &rc);
 	if (!r)
 		return rc;
@@ -427,6 +432,10 @@ int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_re
 	}
 	r->size = p->size;
 	r->limit = p->max_size && p->max_size < p->size ? p->max_size : p->size;
+	r->max_size = p->max_size;
+	r->size_unknown = p->size_from_range;
+	if (p->content_type)
+		strcpy(r->accept_type, p->content_type);
 	r->has_sha1 = p->has_sha1;
 	memcpy(r->sha1, p->sha1, sizeof r->sha1);
 	r->event = p->event;
@@ -440,6 +449,9 @@ int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_re
 	if (p->resume_offset)
 		msrp_log("relay %s: created in store mode, resuming at byte %llu of %llu", r->leg[0].s.id,
 			 (unsigned long long)p->resume_offset + 1, (unsigned long long)r->size);
+	else if (p->size_from_range)
+		msrp_log("relay %s: created%s for a message (size from its Byte-Range)", r->leg[0].s.id,
+			 p->store_only ? " in store mode" : "");
 	else if (p->store_only)
 		msrp_log("relay %s: created in store mode (%llu bytes)", r->leg[0].s.id,
 			 (unsigned long long)r->size);

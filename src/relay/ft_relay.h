@@ -115,7 +115,27 @@ struct ft_relay_params {
 	/* Upload resume (store_only only; see "UPLOAD RESUME" below): the blob
 	 * already holds the file's bytes [0, resume_offset). 0: a new upload. */
 	uint64_t resume_offset;
+	/* Added for Large Message Mode (issue 8; docs/internals/messaging.md §2):
+	 * see "SIZE FROM THE BYTE-RANGE" below. size must be 0, has_sha1 false
+	 * and resume_offset 0 (-EINVAL otherwise). */
+	bool size_from_range;
+	/* The one Content-Type (type/subtype, compared without parameters,
+	 * case-insensitively) the sender's data SENDs may carry, e.g.
+	 * "message/cpim"; another gets 415 and is not relayed. NULL or "": any. */
+	const char *content_type;
 };
+
+/* SIZE FROM THE BYTE-RANGE (params.size_from_range): a message whose size no
+ * file-selector announced (a large message: one CPIM message in one MSRP
+ * SEND, chunked). The first data SEND must carry a Byte-Range whose total is
+ * a number (not '*'; an absent Byte-Range counts as '*') and at most
+ * max_size (when not 0): otherwise 413 to the sender and
+ * done(FT_RELAY_TOO_BIG), before any byte is relayed or written. From then
+ * on the total is the size, exactly as a selector's size is for a file
+ * (every later chunk's range is checked against it, the '$' chunk must
+ * complete it). No hash is checked (there is none to check against);
+ * ft_relay_sha1() still gives the bytes' sha-1. Live, store and the switch
+ * to store mode work as for a file. */
 
 /* Called once when the transfer ends, for any reason. `detail` is a short
  * human-readable explanation for logs and SIP reason texts. The relay stays

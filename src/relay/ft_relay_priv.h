@@ -91,6 +91,9 @@ struct ft_relay {
 	ft_relay_done_f *done;
 	void *arg;
 	uint64_t size, limit;
+	uint64_t max_size;  /* params.max_size: size_from_range checks the total against it */
+	bool size_unknown;  /* size_from_range: the first data SEND's Byte-Range total sets size */
+	char accept_type[64]; /* params.content_type, or "" */
 	bool has_sha1;
 	uint8_t sha1[20];
 

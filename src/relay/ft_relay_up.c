@@ -3,6 +3,7 @@
  * is checked (size, sha-1) before its end-line goes DOWN. */
 #include <string.h>
 
+#include "cpm/mime.h"
 #include "relay/ft_relay_priv.h"
 #include "relay/relay_frame.h"
 
@@ -72,15 +73,53 @@ void relay_try_pending(struct ft_relay *r)
 	relay_flow(r);
 }
 
+/* size_from_range (a large message): the first data SEND's Byte-Range total
+ * is the size, as a selector's size is for a file. false: refused (413 sent,
+ * the relay ended). */
+static bool size_from_first_chunk(struct ft_relay *r, const struct msrp_msg *m)
+{
+	uint64_t total = m->has_byte_range ? m->range.total : MSRP_RANGE_STAR;
+
+	if (total == MSRP_RANGE_STAR) {
+		/* we must know how much to accept (and to store) before the
+		 * first byte: a message of unknown size could be anything */
+		relay_leg_respond(&r->leg[FT_LEG_UP], m, 413, "Size Must Be Known (Byte-Range total)");
+		relay_finish(r, FT_RELAY_TOO_BIG, "message of unknown size (Byte-Range total '*')");
+		return false;
+	}
+	if (total > MSRP_MAX_RANGE_VALUE || (r->max_size && total > r->max_size)) {
+		relay_leg_respond(&r->leg[FT_LEG_UP], m, 413, NULL);
+		relay_finish(r, FT_RELAY_TOO_BIG, "message of %llu bytes, over the maximum of %llu",
+			     (unsigned long long)total, (unsigned long long)r->max_size);
+		return false;
+	}
+	r->size = r->limit = total;
+	r->size_unknown = false;
+	return true;
+}
+
+/* params.content_type: the one type a data SEND may carry (parameters aside). */
+static bool content_type_ok(const struct ft_relay *r, const struct msrp_msg *m)
+{
+	return !r->accept_type[0] || cpm_str_caseeq(mime_type_only(m->content_type), r->accept_type);
+}
+
 /* A SEND with a body from the sender: check it, then relay it. */
 static void up_data_head(struct ft_relay *r, const struct msrp_msg *m)
 {
 	struct relay_leg *L = &r->leg[FT_LEG_UP];
 	uint64_t start = m->has_byte_range ? m->range.start : 1;
+	uint64_t msg_limit;
+
+	if (!content_type_ok(r, m)) {
+		relay_leg_respond(L, m, 415, NULL);
+		return;
+	}
+	if (r->size_unknown && !size_from_first_chunk(r, m))
+		return;
 	/* A resumed upload's message is the range [base, size): its
 	 * Byte-Range counts within it (RFC 5547 §6). */
-	uint64_t msg_limit = r->limit > r->base ? r->limit - r->base : 0;
-
+	msg_limit = r->limit > r->base ? r->limit - r->base : 0;
 	if (!r->file_msgid[0]) {
 		if (!cpm_str_copy(r->file_msgid, sizeof r->file_msgid, m->message_id)) {
 			relay_leg_respond(L, m, 400, "Bad Message-ID");

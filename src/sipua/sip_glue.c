@@ -85,7 +85,7 @@ static const char *const carried[] = {
 	"P-Asserted-Service",
 };
 
-char *sipglue_carried_headers(su_home_t *home, sip_t const *sip, const char *default_tag)
+char *sipglue_carried_headers(su_home_t *home, sip_t const *sip, const char *icsi_tag)
 {
 	char *acc = su_strdup(home, "");
 	for (sip_unknown_t const *u = sip->sip_unknown; u && acc; u = u->un_next) {
@@ -113,49 +113,8 @@ char *sipglue_carried_headers(su_home_t *home, sip_t const *sip, const char *def
 		}
 	}
 	if (acc && !have_ac)
-		acc = su_sprintf(home, "%sAccept-Contact: *;%s\r\n", acc, default_tag ? default_tag : CPM_FT_ICSI_TAG);
+		acc = su_sprintf(home, "%sAccept-Contact: *;%s\r\n", acc, icsi_tag ? icsi_tag : CPM_FT_ICSI_TAG);
 	return acc;
-}
-
-/* Does s hold the service identifier `id` as a whole token (the next character ends it: a
- * quote, a separator or the end)? Compared case-insensitively: URNs are (RFC 8141 §3.1 for
- * the NID; every CPM stack writes the rest in lower case anyway). */
-static bool holds_token(const char *s, const char *id)
-{
-	size_t n = strlen(id);
-	for (const char *p = s; (p = su_strcasestr(p, id)); p += n) {
-		char next = p[n];
-		if (next == '\0' || next == '"' || next == ',' || next == ';' || next == ' ' || next == '>')
-			return true;
-	}
-	return false;
-}
-
-bool sipglue_names_service(su_home_t *home, sip_t const *sip, const char *urn)
-{
-	char enc[256];
-	size_t k = 0;
-	/* the feature tag's form: the URN percent-encoded (':' as %3A, CPM_*_ICSI_TAG) */
-	for (const char *p = urn; *p && k + 4 < sizeof enc; p++) {
-		if (*p == ':') {
-			memcpy(enc + k, "%3A", 3);
-			k += 3;
-		} else {
-			enc[k++] = *p;
-		}
-	}
-	enc[k] = '\0';
-	for (sip_unknown_t const *u = sip->sip_unknown; u; u = u->un_next)
-		if (u->un_name && u->un_value &&
-		    (su_casematch(u->un_name, "P-Preferred-Service") || su_casematch(u->un_name, "P-Asserted-Service")) &&
-		    holds_token(u->un_value, urn))
-			return true;
-	for (sip_accept_contact_t const *a = sip->sip_accept_contact; a; a = a->cp_next) {
-		char *v = sip_header_as_string(home, (sip_header_t const *)a);
-		if (v && strlen(v) <= SIPGLUE_MAX_CARRIED_VALUE && (holds_token(v, enc) || holds_token(v, urn)))
-			return true;
-	}
-	return false;
 }
 
 int sipglue_header_value(sip_t const *sip, const char *name, char *out, size_t cap)

@@ -35,12 +35,9 @@ int sipglue_body_sdp(su_home_t *home, sip_t const *sip, struct cpm_str *sdp, str
 /* The CPM headers carried unchanged from the sender's INVITE to the forks
  * (Conversation-ID, Contribution-ID, InReplyTo-Contribution-ID,
  * Accept-Contact, P-Preferred-/P-Asserted-Service, Referred-By, Subject),
- * as "Name: value\r\n" lines. Accept-Contact defaults to the CPM FT ICSI.
- * Returns NULL only when out of memory. */
-char *sipglue_carried_headers(su_home_t *home, sip_t const *sip, const char *default_tag);
-/* The request names the CPM service `urn` (e.g. CPM_ICSI_SESSION): in P-Preferred-Service or
- * P-Asserted-Service, or as a feature tag in Accept-Contact (percent-encoded or not). */
-bool sipglue_names_service(su_home_t *home, sip_t const *sip, const char *urn);
+ * as "Name: value\r\n" lines. Accept-Contact defaults to "*;" icsi_tag, the feature
+ * tag of the service (CPM_FT_ICSI_TAG when NULL). Returns NULL only when out of memory. */
+char *sipglue_carried_headers(su_home_t *home, sip_t const *sip, const char *icsi_tag);
 
 /* Copy the value of the first extension header `name` (case-insensitive; one
  * sofia does not parse itself, e.g. Cpm-Expires) into out. Returns 0, -ENOENT

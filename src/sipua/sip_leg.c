@@ -18,7 +18,7 @@
 #define LEG_REASON_MAX 160
 
 struct sip_leg {
-	struct sip_leg *next, *prev; /* in sipua's list (not for a server MESSAGE leg) */
+	struct sip_leg *next, *prev; /* in sipua's list */
 	struct sipua *ua;
 	nua_handle_t *nh;
 	sip_leg_fn *fn;
@@ -26,7 +26,9 @@ struct sip_leg {
 	bool server;          /* the request came to us */
 	bool invite;          /* INVITE usage, else MESSAGE */
 	bool tcp;             /* server: the request came over TCP; client: the flow is TCP */
-	bool transient;       /* a server MESSAGE leg: lives during the handler only */
+	bool saved;           /* a server MESSAGE leg: its request is saved (saved_ev) so that it
+	                         can be answered after the handler returned */
+	nua_saved_event_t saved_ev[1];
 	bool got_provisional; /* client: a 1xx (> 100) arrived: CANCEL may go */
 	bool cancel_wanted;   /* client: CANCEL asked for before any 1xx */
 	bool cancel_sent;
@@ -99,10 +101,19 @@ static void leg_drop_handle(struct sip_leg *leg)
 
 void sip_leg_release(struct sip_leg *leg)
 {
-	if (!leg || leg->transient || leg->dead)
+	if (!leg || leg->dead)
 		return;
+	if (leg->server && !leg->invite && !leg->final_status && leg->nh && !leg->ua->shutting_down) {
+		/* never leave a MESSAGE transaction open: its sender would wait for Timer F */
+		log_warn("MESSAGE released without an answer: 500");
+		sip_leg_respond(leg, 500, "Internal Server Error", NULL);
+	}
 	leg_unlink(leg);
 	leg_drop_handle(leg);
+	if (leg->saved) {
+		nua_destroy_event(leg->saved_ev); /* after the answer: it holds its own reference */
+		leg->saved = false;
+	}
 	leg->fn = NULL;
 	leg->owner = NULL;
 	leg->dead = true;
@@ -112,7 +123,7 @@ void sip_leg_release(struct sip_leg *leg)
 
 void sip_leg_bind(struct sip_leg *leg, sip_leg_fn *fn, void *owner)
 {
-	if (!leg || leg->transient || leg->dead)
+	if (!leg || leg->dead)
 		return;
 	leg->fn = fn;
 	leg->owner = fn ? owner : NULL;
@@ -201,8 +212,9 @@ int sip_leg_respond(struct sip_leg *leg, int status, const char *phrase, const s
 	if (b && (!pl || !ct))
 		return -ENOMEM;
 	/* The tag order is today's (same headers in the same order on the wire). A MESSAGE
-	 * is answered on its own transaction (NUTAG_WITH_THIS: we are inside its event). */
-	nua_respond(nh, status, keep(nh, phrase), TAG_IF(leg->server && !leg->invite, NUTAG_WITH_THIS(s->nua)),
+	 * is answered on its own transaction, saved when it arrived (NUTAG_WITH_SAVED: the
+	 * answer may come after its event). */
+	nua_respond(nh, status, keep(nh, phrase), TAG_IF(leg->saved, NUTAG_WITH_SAVED(leg->saved_ev)),
 		    TAG_IF(contact, SIPTAG_CONTACT_STR(contact)), TAG_IF(warning, SIPTAG_WARNING_STR(warning)),
 		    TAG_IF(retry, SIPTAG_RETRY_AFTER_STR(retry)), TAG_IF(ct, SIPTAG_CONTENT_TYPE_STR(ct)),
 		    TAG_IF(pl, SIPTAG_PAYLOAD(pl)), TAG_IF(headers, SIPTAG_HEADER_STR(headers)), TAG_END());
@@ -247,21 +259,38 @@ void sipua_new_invite(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
 void sipua_new_message(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
 {
 	struct sip_msg m = {s->nua, sip, 0, NULL};
-	struct sip_leg leg;
+	struct sip_leg *leg = leg_new(s, true, false);
 
-	memset(&leg, 0, sizeof leg);
-	leg.ua = s;
-	leg.nh = nh;
-	leg.server = true;
-	leg.transient = true;
-	leg.tcp = sip_msg_over_tcp(&m);
-	if (!s->on_message)
-		sip_leg_respond(&leg, 501, "Standalone Messages Not Supported", NULL);
-	else
-		s->on_message(s->handler_arg, &leg, &m);
-	if (!leg.final_status)
-		sip_leg_respond(&leg, 500, "Internal Server Error", NULL);
-	nua_handle_destroy(nh); /* safe right away: the answer is queued before */
+	if (!leg) {
+		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, NUTAG_WITH_THIS(s->nua), TAG_END());
+		nua_handle_destroy(nh); /* safe right away: the answer is queued before */
+		return;
+	}
+	leg->nh = nh;
+	leg->tcp = sip_msg_over_tcp(&m);
+	nua_handle_bind(nh, leg);
+	/* The request, kept so that the handler may answer after it returned (NUTAG_WITH_SAVED);
+	 * the transaction stays open until then (MESSAGE is an application method). */
+	leg->saved = nua_save_event(s->nua, leg->saved_ev) != 0;
+	if (!leg->saved) {
+		sip_leg_respond(leg, 500, "Internal Server Error", NULL);
+	} else if (!s->on_message) {
+		sip_leg_respond(leg, 501, "Standalone Messages Not Supported", NULL);
+	} else {
+		leg->busy++;
+		s->on_message(s->handler_arg, leg, &m);
+		leg->busy--;
+	}
+	if (leg->dead) {
+		after_event(leg);
+		return;
+	}
+	if (!leg->fn && !leg->final_status) {
+		log_warn("MESSAGE neither taken nor answered by its handler: 500");
+		sip_leg_respond(leg, 500, "Internal Server Error", NULL);
+	}
+	if (!leg->fn)
+		sip_leg_release(leg); /* answered and not kept: the handle goes now */
 }
 
 /* ---------------------------------------------------------------- requests we send */

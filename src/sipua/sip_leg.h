@@ -18,9 +18,12 @@
  * after release (e.g. a MESSAGE leg released during ANSWERED/FAILED gets no TERMINATED, and
  * its nua handle is destroyed at once). A leg that nobody owns
  * (never bound, e.g. a rejected INVITE, or unbound with sip_leg_bind(leg, NULL, NULL)) is
- * released by sipua itself at its TERMINATED. A server MESSAGE leg lives only while the
- * handler runs (sip_leg_bind/sip_leg_release do nothing on it); sipua answers it 500 if the
- * handler did not. sipua_destroy() frees every leg left.
+ * released by sipua itself at its TERMINATED. A server MESSAGE leg that its handler does not
+ * bind is answered during the handler (500 when it was not) and released when the handler
+ * returns. One the handler binds may be answered later: its transaction stays open until
+ * sip_leg_respond (answer well within the sender's 32 s Timer F); it gets no event; its owner
+ * releases it once answered (released unanswered, sipua answers 500 first).
+ * sipua_destroy() frees every leg left.
  * THREADING: loop thread only. */
 #ifndef CPMD_SIPUA_SIP_LEG_H
 #define CPMD_SIPUA_SIP_LEG_H
@@ -74,15 +77,12 @@ bool sip_msg_over_tcp(const struct sip_msg *m);
 /* Value of the first extension header `name` (case-insensitive, e.g. "Cpm-Expires",
  * "Cpm-Item-Id"): 0, -ENOENT when absent, -E2BIG when longer than cap - 1 (never cut). */
 int sip_msg_header(const struct sip_msg *m, const char *name, char *out, size_t cap);
-/* The CPM headers carried unchanged from a sender's request to the forks (Conversation-ID,
- * Contribution-ID, InReplyTo-Contribution-ID, Accept-Contact, P-Preferred-/P-Asserted-Service,
- * Referred-By, Subject) as "Name: value\r\n" lines, in a. A request without Accept-Contact
- * gets "Accept-Contact: *;<default_tag>" (the feature tag of its service, e.g.
- * CPM_SESSION_ICSI_TAG; NULL: CPM_FT_ICSI_TAG). NULL only when out of memory. */
-char *sip_msg_carried_headers(const struct sip_msg *m, struct cpm_arena *a, const char *default_tag);
-/* The request names the CPM service `urn` (a CPM_ICSI_* URN): in P-Preferred-Service or
- * P-Asserted-Service, or as the +g.3gpp.icsi-ref feature tag in an Accept-Contact. */
-bool sip_msg_names_service(const struct sip_msg *m, const char *urn);
+/* The CPM headers carried unchanged from a sender's request (INVITE or MESSAGE) to the forks
+ * (Conversation-ID, Contribution-ID, InReplyTo-Contribution-ID, Accept-Contact — default:
+ * "*;" icsi_tag, the service's feature tag, e.g. CPM_FT_ICSI_TAG or CPM_MSG_ICSI_TAG; NULL:
+ * the FT one —, P-Preferred-/P-Asserted-Service, Referred-By, Subject) as "Name: value\r\n"
+ * lines, in a. NULL only when out of memory. */
+char *sip_msg_carried_headers(const struct sip_msg *m, struct cpm_arena *a, const char *icsi_tag);
 /* The SDP of the body: application/sdp, or the application/sdp part of multipart/mixed
  * (then parts[0..*nparts) are every part, slices into the message: copy what must outlive
  * the callback). Returns 0, or the SIP status to answer: 488 no SDP, 413 body too big,
@@ -139,7 +139,8 @@ struct sip_respond_opts {
 	                                the leg) — for a 2xx that creates a dialog */
 };
 
-/* Answers a server leg's request (the first INVITE, or a MESSAGE during the handler), or a
+/* Answers a server leg's request (the first INVITE, or a MESSAGE: during the handler or, once
+ * bound, later), or a
  * re-INVITE during SIP_LEG_REINVITE (server or client INVITE leg). A provisional status
  * (101-199) may come before the final one. phrase NULL: the standard reason phrase of the
  * status (sofia's, as on the wire today). Everything passed is copied before returning.

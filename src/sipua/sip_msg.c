@@ -135,25 +135,15 @@ int sip_msg_header(const struct sip_msg *m, const char *name, char *out, size_t 
 	return rc;
 }
 
-char *sip_msg_carried_headers(const struct sip_msg *m, struct cpm_arena *a, const char *default_tag)
+char *sip_msg_carried_headers(const struct sip_msg *m, struct cpm_arena *a, const char *icsi_tag)
 {
 	if (!m || !m->sip)
 		return cpm_arena_strdup(a, "");
 	su_home_t home[1] = {SU_HOME_INIT(home)};
-	char *h = sipglue_carried_headers(home, m->sip, default_tag);
+	char *h = sipglue_carried_headers(home, m->sip, icsi_tag);
 	char *out = h ? cpm_arena_strdup(a, h) : NULL;
 	su_home_deinit(home);
 	return out;
-}
-
-bool sip_msg_names_service(const struct sip_msg *m, const char *urn)
-{
-	if (!m || !m->sip || !urn)
-		return false;
-	su_home_t home[1] = {SU_HOME_INIT(home)};
-	bool yes = sipglue_names_service(home, m->sip, urn);
-	su_home_deinit(home);
-	return yes;
 }
 
 int sip_msg_body_sdp(const struct sip_msg *m, struct cpm_arena *a, struct cpm_str *sdp, struct mime_part *parts,

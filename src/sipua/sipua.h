@@ -33,7 +33,8 @@ struct sipua_config {
  * answers it later, or answers it at once (sipua then releases it when its call ends).
  * Neither: sipua answers 500. */
 typedef void sipua_invite_fn(void *arg, struct sip_leg *leg, const struct sip_msg *m);
-/* A MESSAGE out of dialog: answer it with sip_leg_respond() before returning. */
+/* A MESSAGE out of dialog: answer it with sip_leg_respond() before returning, or bind the leg
+ * (sip_leg_bind) and answer it later (sip_leg.h). Neither: sipua answers 500. */
 typedef void sipua_message_fn(void *arg, struct sip_leg *leg, const struct sip_msg *m);
 
 /* st: where registrations are saved (may be NULL: memory only). The config is copied; its

@@ -190,6 +190,31 @@ int blob_move_to_mss(struct blob_dir *bd, const char *id)
 	return 0;
 }
 
+int blob_write_mss(struct blob_dir *bd, const char *id, const void *data, size_t len)
+{
+	int fd, err;
+
+	if (!store_id_valid(id))
+		return -EINVAL;
+	fd = openat(bd->tfd, id, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	err = blob_append(fd, data, len);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	if (!err && renameat(bd->tfd, id, bd->mfd, id) < 0)
+		err = -errno;
+	if (err) {
+		unlinkat(bd->tfd, id, 0);
+		return err;
+	}
+	/* As blob_move_to_mss: the entry is durable in mss/ and gone from tmp/. */
+	if (fsync(bd->mfd) < 0 || fsync(bd->tfd) < 0)
+		return -errno;
+	return 0;
+}
+
 int blob_exists(struct blob_dir *bd, const char *id, bool partial)
 {
 	struct stat st;

@@ -59,6 +59,10 @@ int blob_remove(struct blob_dir *bd, const char *id, bool partial);
 /* Moves the complete blobs/<id> to mss/<id> (the message-store hand-off), then fsyncs both
  * directories. -ENOENT if absent. */
 int blob_move_to_mss(struct blob_dir *bd, const char *id);
+/* Writes len bytes as the message-store hand-off mss/<id>, crash-safe: written to
+ * blobs/tmp/<id> (a partial reconcile removes if we die here), fsynced, renamed into mss/,
+ * both directories fsynced. For an item whose body has no blob (an inline message). */
+int blob_write_mss(struct blob_dir *bd, const char *id, const void *data, size_t len);
 /* 0 if the file exists, -ENOENT if not. */
 int blob_exists(struct blob_dir *bd, const char *id, bool partial);
 /* Calls cb for every regular file in blobs/ (partial = false) or blobs/tmp/; `valid` says

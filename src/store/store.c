@@ -19,6 +19,11 @@ const char *store_item_state_name(enum store_item_state s)
 	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
+const char *store_item_kind_name(enum store_item_kind k)
+{
+	return k == STORE_KIND_FILE ? "file" : k == STORE_KIND_MESSAGE ? "message" : "?";
+}
+
 bool store_id_valid(const char *id)
 {
 	size_t n = 0;
@@ -50,7 +55,7 @@ static bool item_ok(const struct store_item *it)
 	       FIELD_OK(it->ft_id) && FIELD_OK(it->conv_id) && FIELD_OK(it->contrib_id) &&
 	       FIELD_OK(it->irt_contrib_id) && FIELD_OK(it->disposition) && FIELD_OK(it->file_date) &&
 	       FIELD_OK(it->imdn_msgid) && FIELD_OK(it->delivered_device) &&
-	       (unsigned)it->state <= STORE_ITEM_FAILED;
+	       (unsigned)it->state <= STORE_ITEM_FAILED && (unsigned)it->kind <= STORE_KIND_MESSAGE;
 }
 
 /* A key given as a C string: 1..max bytes (strnlen never reads past max + 1). */
@@ -107,8 +112,9 @@ static int submit_key(struct store *s, enum store_op_kind kind, const char *k1, 
 	return submit_copy(s, kind, &key, sizeof key, done, arg);
 }
 
-int store_item_put(struct store *s, const struct store_item *it, const struct store_thumb *thumb,
-		   store_done_fn *done, void *arg)
+/* An item with its thumbnail (may be NULL) and its inline body (body NULL: none). */
+static int item_put(struct store *s, const struct store_item *it, const struct store_thumb *thumb, const void *body,
+		    size_t blen, store_done_fn *done, void *arg)
 {
 	size_t tl = thumb ? thumb->len : 0;
 	struct store_item_rec *r;
@@ -116,19 +122,39 @@ int store_item_put(struct store *s, const struct store_item *it, const struct st
 
 	if (!item_ok(it) || (thumb && (!FIELD_OK(thumb->type) || tl > STORE_THUMB_MAX || (tl && !thumb->data))))
 		return -EINVAL;
-	op = store_op_alloc(STORE_OP_ITEM_PUT, sizeof *r + tl, done, arg);
+	op = store_op_alloc(STORE_OP_ITEM_PUT, sizeof *r + tl + blen, done, arg);
 	if (!op)
 		return -ENOMEM;
 	r = (struct store_item_rec *)op->rec;
 	memset(r, 0, sizeof *r);
 	r->item = *it;
+	r->item.body_inline = body != NULL;
 	if (thumb) {
 		strcpy(r->thumb_type, thumb->type);
 		r->thumb_len = tl;
 		if (tl)
-			memcpy(r->thumb, thumb->data, tl);
+			memcpy(r->bytes, thumb->data, tl);
+	}
+	if (body) {
+		r->has_body = true;
+		r->body_len = blen;
+		memcpy(r->bytes + tl, body, blen);
 	}
 	return submit(s, op);
+}
+
+int store_item_put(struct store *s, const struct store_item *it, const struct store_thumb *thumb,
+		   store_done_fn *done, void *arg)
+{
+	return item_put(s, it, thumb, NULL, 0, done, arg);
+}
+
+int store_item_put_body(struct store *s, const struct store_item *it, const void *body, size_t len,
+			store_done_fn *done, void *arg)
+{
+	if (!body || len == 0 || len > STORE_MSG_INLINE_MAX)
+		return -EINVAL;
+	return item_put(s, it, NULL, body, len, done, arg);
 }
 
 int store_item_update(struct store *s, const struct store_item *it, store_done_fn *done, void *arg)
@@ -175,10 +201,16 @@ int store_partial_del(struct store *s, const char *item_id, store_done_fn *done,
 	return submit_key(s, STORE_OP_PARTIAL_DEL, item_id, STORE_ID_MAX, NULL, 0, done, arg);
 }
 
+static bool notif_ok(const struct store_notif *n)
+{
+	return store_id_valid(n->id) && FIELD_OK(n->target) && n->target[0] && FIELD_OK(n->item_id) &&
+	       FIELD_OK(n->imdn_msgid) && FIELD_OK(n->notifier) && FIELD_OK(n->datetime) &&
+	       (unsigned)n->kind <= STORE_NOTIF_DISPLAYED;
+}
+
 int store_notif_put(struct store *s, const struct store_notif *n, store_done_fn *done, void *arg)
 {
-	if (!store_id_valid(n->id) || !FIELD_OK(n->target) || !n->target[0] || !FIELD_OK(n->item_id) ||
-	    !FIELD_OK(n->imdn_msgid) || (unsigned)n->kind > STORE_NOTIF_STORED)
+	if (!notif_ok(n))
 		return -EINVAL;
 	return submit_copy(s, STORE_OP_NOTIF_PUT, n, sizeof *n, done, arg);
 }
@@ -214,6 +246,60 @@ int store_prefs_put(struct store *s, const struct store_prefs *p, store_done_fn 
 int store_prefs_del(struct store *s, const char *aor, store_done_fn *done, void *arg)
 {
 	return submit_key(s, STORE_OP_PREFS_DEL, aor, STORE_AOR_MAX, NULL, 0, done, arg);
+}
+
+/* The key of a routed message into r (all three parts 1..max bytes). */
+static bool routed_key(struct store_routed *r, const char *sender, const char *msgid, const char *recipient)
+{
+	if (!key_ok(sender, STORE_AOR_MAX) || !key_ok(msgid, STORE_MSGID_MAX) || !key_ok(recipient, STORE_AOR_MAX))
+		return false;
+	memset(r, 0, sizeof *r);
+	strcpy(r->sender, sender);
+	strcpy(r->msgid, msgid);
+	strcpy(r->recipient, recipient);
+	return true;
+}
+
+int store_routed_put(struct store *s, const struct store_routed *r, store_done_fn *done, void *arg)
+{
+	struct store_routed c;
+
+	if (!FIELD_OK(r->sender) || !FIELD_OK(r->msgid) || !FIELD_OK(r->recipient) || !FIELD_OK(r->datetime) ||
+	    !routed_key(&c, r->sender, r->msgid, r->recipient) || r->asked > 7)
+		return -EINVAL;
+	c.asked = r->asked;
+	strcpy(c.datetime, r->datetime);
+	c.expires_at_ms = r->expires_at_ms;
+	return submit_copy(s, STORE_OP_ROUTED_PUT, &c, sizeof c, done, arg);
+}
+
+int store_routed_del(struct store *s, const char *sender, const char *msgid, const char *recipient,
+		     store_done_fn *done, void *arg)
+{
+	struct store_routed_rec rec;
+
+	memset(&rec, 0, sizeof rec);
+	if (!routed_key(&rec.r, sender, msgid, recipient))
+		return -EINVAL;
+	return submit_copy(s, STORE_OP_ROUTED_DEL, &rec, sizeof rec, done, arg);
+}
+
+int store_routed_report(struct store *s, const char *sender, const char *msgid, const char *recipient,
+			unsigned bit, const struct store_notif *n, store_done_fn *done, void *arg)
+{
+	struct store_routed_rec rec;
+
+	memset(&rec, 0, sizeof rec);
+	if (!routed_key(&rec.r, sender, msgid, recipient) ||
+	    (bit != STORE_REPORT_DELIVERED && bit != STORE_REPORT_DISPLAYED && bit != STORE_REPORT_FAILED) ||
+	    (n && !notif_ok(n)))
+		return -EINVAL;
+	rec.bit = bit;
+	if (n) {
+		rec.has_notif = true;
+		rec.n = *n;
+	}
+	return submit_copy(s, STORE_OP_ROUTED_REPORT, &rec, sizeof rec, done, arg);
 }
 
 int store_sync(struct store *s, store_done_fn *done, void *arg)
@@ -313,6 +399,13 @@ int store_item_thumb_get(struct store *s, const char *id, struct store_thumb *ou
 	return store_id_valid(id) ? s->ops->item_thumb_get(s, id, out, buf, cap) : -EINVAL;
 }
 
+int store_item_body_get(struct store *s, const char *id, void *buf, size_t cap, size_t *len)
+{
+	if (!store_id_valid(id) || !len || (cap && !buf))
+		return -EINVAL;
+	return s->ops->item_body_get(s, id, buf, cap, len);
+}
+
 int store_delivery_get(struct store *s, const char *item_id, const char *instance, struct store_delivery *out)
 {
 	if (!store_id_valid(item_id) || !key_ok(instance, STORE_INSTANCE_MAX))
@@ -348,6 +441,14 @@ int store_reg_get(struct store *s, const char *aor, const char *instance, struct
 int store_prefs_get(struct store *s, const char *aor, struct store_prefs *out)
 {
 	return key_ok(aor, STORE_AOR_MAX) ? s->ops->prefs_get(s, aor, out) : -EINVAL;
+}
+
+int store_routed_get(struct store *s, const char *sender, const char *msgid, const char *recipient,
+		     struct store_routed *out)
+{
+	if (!key_ok(sender, STORE_AOR_MAX) || !key_ok(msgid, STORE_MSGID_MAX) || !key_ok(recipient, STORE_AOR_MAX))
+		return -EINVAL;
+	return s->ops->routed_get(s, sender, msgid, recipient, out);
 }
 
 int store_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg)
@@ -388,4 +489,11 @@ int store_notifs_for(struct store *s, const char *aor, unsigned limit, store_not
 int store_regs_all(struct store *s, store_reg_cb *cb, void *arg)
 {
 	return cb ? s->ops->regs_all(s, cb, arg) : -EINVAL;
+}
+
+int store_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg)
+{
+	if (!cb)
+		return -EINVAL;
+	return s->ops->routed_expiring_before(s, t_ms, limit ? limit : STORE_SCAN_DEFAULT, cb, arg);
 }

@@ -1,5 +1,6 @@
-/* store — the durable state of store-and-forward (issue #3): FT items, their per-device
- * deliveries, partial uploads (resume), deferred notifications, registrations and user
+/* store — the durable state of store-and-forward (issues #3, #8): stored items (files and
+ * standalone messages), their per-device deliveries, partial uploads (resume), deferred
+ * notifications, the messages cpmd routed (for the report rules), registrations and user
  * preferences. See docs/internals/store.md.
  *
  * A `struct store` is a handle on a backend (SQLite today, PostgreSQL later, a
@@ -59,6 +60,13 @@
 #define STORE_CONV_ID_MAX 128
 /* IMDN Message-ID (RFC 5438: a token, short in practice). */
 #define STORE_MSGID_MAX 128
+/* A CPIM DateTime (RFC 3339: ~30 bytes; the IMDN parser's bound is 63). */
+#define STORE_DATETIME_MAX 63
+/* A pager-mode message's body (message/cpim), kept inline in its item's row: cpmd's pager
+ * limit (--max-pager-size, default 16 KiB, RFC 3428 §8 sends bigger ones in large mode) is at
+ * most this; the 4 KiB above 16 KiB are the CPIM wrapper around 16 KiB of content. Bigger
+ * bodies are blobs, like files. */
+#define STORE_MSG_INLINE_MAX (16 * 1024 + 4096)
 /* Thumbnail bytes (RCS thumbnails are ~10 KB). Kept out of struct store_item so that item
  * updates stay small; put with store_item_put(), read with store_item_thumb_get(). */
 #define STORE_THUMB_MAX (128 * 1024)
@@ -88,6 +96,16 @@ const char *store_item_state_name(enum store_item_state s);
 /* IMDN disposition requests (RFC 5438 Disposition-Notification), as bits. */
 enum { STORE_IMDN_POSITIVE = 1, STORE_IMDN_NEGATIVE = 2, STORE_IMDN_DISPLAY = 4 };
 
+/* What an item holds. Its bytes are in the blob (blobs/<id>), except a pager-mode message's,
+ * which are in the item's row (store_item_put_body; body_inline on read). */
+enum store_item_kind {
+	STORE_KIND_FILE = 0, /* a file transfer (RFC 5547): sel is the file's selector */
+	STORE_KIND_MESSAGE,  /* a standalone message: its message/cpim body inline (pager mode) or
+	                        in the blob (large mode); sel.name "message", sel.type
+	                        "message/cpim", sel.size its bytes */
+};
+const char *store_item_kind_name(enum store_item_kind k);
+
 /* The file-selector (RFC 5547) that identifies a file for resume. */
 struct store_selector {
 	char name[STORE_FILENAME_MAX + 1];
@@ -115,6 +133,9 @@ struct store_item {
 	char imdn_msgid[STORE_MSGID_MAX + 1];
 	unsigned imdn_disp; /* STORE_IMDN_* bits */
 	char delivered_device[STORE_INSTANCE_MAX + 1];
+	enum store_item_kind kind; /* fixed at put */
+	bool body_inline;          /* read only: the body is in the row (store_item_body_get), there is
+	                              no blob. Set by store_item_put_body; ignored by the writes. */
 };
 
 struct store_thumb {
@@ -149,7 +170,12 @@ struct store_partial {
 	int64_t expires_at_ms;
 };
 
-enum store_notif_kind { STORE_NOTIF_DELIVERED = 0, STORE_NOTIF_FAILED, STORE_NOTIF_STORED };
+enum store_notif_kind {
+	STORE_NOTIF_DELIVERED = 0,
+	STORE_NOTIF_FAILED,
+	STORE_NOTIF_STORED,
+	STORE_NOTIF_DISPLAYED, /* a read report (IMDN display notification, RFC 5438) */
+};
 
 /* A delivery notification waiting for its target (the original sender) to be reachable. */
 struct store_notif {
@@ -162,6 +188,25 @@ struct store_notif {
 	unsigned attempts;
 	int64_t next_attempt_at_ms;
 	char notifier[STORE_AOR_MAX + 1]; /* who notifies: the item's recipient (SIP URI) */
+	char datetime[STORE_DATETIME_MAX + 1]; /* the original message's DateTime, repeated in the
+	                                          IMDN ("" = use created_at_ms) */
+};
+
+/* Report bits of a routed message: which report already went (durably) to its sender. */
+enum { STORE_REPORT_DELIVERED = 1, STORE_REPORT_DISPLAYED = 2, STORE_REPORT_FAILED = 4 };
+
+/* A standalone message cpmd routed or stored (pager, large or chat mode), kept so that a
+ * device's IMDN can be checked against it and at most one report of each kind reaches the
+ * sender, whatever the number of devices (docs/internals/messaging.md §4).
+ * Key: (sender, msgid, recipient), all three needed: Message-IDs are the senders' choice. */
+struct store_routed {
+	char sender[STORE_AOR_MAX + 1];    /* "user@host" of the original sender */
+	char msgid[STORE_MSGID_MAX + 1];   /* its imdn.Message-ID */
+	char recipient[STORE_AOR_MAX + 1]; /* "user@host" of the recipient */
+	unsigned asked;                    /* STORE_IMDN_* bits the sender asked for */
+	unsigned sent;                     /* STORE_REPORT_* bits already queued for the sender */
+	char datetime[STORE_DATETIME_MAX + 1]; /* its CPIM DateTime */
+	int64_t expires_at_ms;             /* forgotten after this */
 };
 
 /* A device binding, kept so that registrations survive a restart. Key: (aor, instance). */
@@ -193,6 +238,7 @@ typedef int store_item_cb(void *arg, const struct store_item *it);
 typedef int store_delivery_cb(void *arg, const struct store_delivery *d);
 typedef int store_notif_cb(void *arg, const struct store_notif *n);
 typedef int store_reg_cb(void *arg, const struct store_reg *r);
+typedef int store_routed_cb(void *arg, const struct store_routed *r);
 
 struct loop; /* net/loop.h: the event loop whose thread runs every done callback */
 struct blob_dir;
@@ -235,6 +281,11 @@ void store_stats_get(struct store *s, struct store_stats *out);
 /* Insert a new item (-EEXIST if its id exists). thumb may be NULL. */
 int store_item_put(struct store *s, const struct store_item *it, const struct store_thumb *thumb,
 		   store_done_fn *done, void *arg);
+/* Insert a new item whose body (1..STORE_MSG_INLINE_MAX bytes, copied) is kept in its row: a
+ * pager-mode message. Item and body commit together, in the same group commit as the writes
+ * around them; read the body back with store_item_body_get. */
+int store_item_put_body(struct store *s, const struct store_item *it, const void *body, size_t len,
+			store_done_fn *done, void *arg);
 /* Update the mutable fields of an existing item (state, bytes_received, expires_at_ms,
  * delivered_device); -ENOENT if it does not exist. */
 int store_item_update(struct store *s, const struct store_item *it, store_done_fn *done, void *arg);
@@ -252,6 +303,18 @@ int store_reg_put(struct store *s, const struct store_reg *r, store_done_fn *don
 int store_reg_del(struct store *s, const char *aor, const char *instance, store_done_fn *done, void *arg);
 int store_prefs_put(struct store *s, const struct store_prefs *p, store_done_fn *done, void *arg);
 int store_prefs_del(struct store *s, const char *aor, store_done_fn *done, void *arg);
+/* A routed message: insert, or merge into the row of the same key (asked bits OR-ed, the
+ * later expiry kept, sent bits and DateTime unchanged: a message sent again is the same
+ * message, and a report that went stays gone). r->sent is ignored (0 on insert). */
+int store_routed_put(struct store *s, const struct store_routed *r, store_done_fn *done, void *arg);
+int store_routed_del(struct store *s, const char *sender, const char *msgid, const char *recipient,
+		     store_done_fn *done, void *arg);
+/* The report rule in one transaction: sets report `bit` (one STORE_REPORT_*) of the routed
+ * message, and inserts notification n (may be NULL), only if that bit was not set yet.
+ * done(0): marked and n queued; done(-EALREADY): that report went already, nothing written;
+ * done(-ENOENT): no such routed message, nothing written. */
+int store_routed_report(struct store *s, const char *sender, const char *msgid, const char *recipient,
+			unsigned bit, const struct store_notif *n, store_done_fn *done, void *arg);
 /* done runs once every write submitted before it has been committed (a barrier). */
 int store_sync(struct store *s, store_done_fn *done, void *arg);
 
@@ -260,11 +323,16 @@ int store_item_get(struct store *s, const char *id, struct store_item *out);
 /* Copies the thumbnail into buf (cap bytes); out->data = buf, out->len = its length.
  * -ENOENT if the item has none, -ENOSPC if cap is too small. */
 int store_item_thumb_get(struct store *s, const char *id, struct store_thumb *out, uint8_t *buf, size_t cap);
+/* Copies an inline body (store_item_put_body) into buf (cap bytes), *len = its length.
+ * -ENOENT if the item does not exist or has no inline body, -ENOSPC if cap is too small. */
+int store_item_body_get(struct store *s, const char *id, void *buf, size_t cap, size_t *len);
 int store_delivery_get(struct store *s, const char *item_id, const char *instance, struct store_delivery *out);
 int store_partial_get(struct store *s, const char *item_id, struct store_partial *out);
 int store_notif_get(struct store *s, const char *id, struct store_notif *out);
 int store_reg_get(struct store *s, const char *aor, const char *instance, struct store_reg *out);
 int store_prefs_get(struct store *s, const char *aor, struct store_prefs *out);
+int store_routed_get(struct store *s, const char *sender, const char *msgid, const char *recipient,
+		     struct store_routed *out);
 /* The resumable partial of `sender` for this selector (the newest if several), -ENOENT. */
 int store_partial_find(struct store *s, const char *sender, const struct store_selector *sel,
 		       struct store_partial *out);
@@ -282,6 +350,8 @@ int store_notifs_for(struct store *s, const char *aor, unsigned limit, store_not
 int store_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg);
 /* Every registration (start-up: rebuild the location table). */
 int store_regs_all(struct store *s, store_reg_cb *cb, void *arg);
+/* Routed messages with expires_at_ms < t_ms, soonest first. */
+int store_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg);
 
 /* ---- start-up reconcile (store_reconcile.c) ----------------------------------------------- */
 struct store_reconcile_report {
@@ -294,7 +364,8 @@ struct store_reconcile_report {
  * - blobs/<id> with no STORED/DELIVERING item → removed;
  * - blobs/tmp/<id> kept only if a RECEIVING item or a partial row references it and it has not
  *   expired (now_ms), else removed;
- * - STORED/DELIVERING items whose blob is missing → state FAILED (queued; logged by id), and
+ * - STORED/DELIVERING items whose blob is missing (an item with an inline body has none and
+ *   needs none) → state FAILED (queued; logged by id), and
  *   on_failed(arg, item) is called for each so pf can notify the sender (may be NULL).
  * Counts are logged and returned in *rep. done (may be NULL) runs when the FAILED updates are
  * durable. Blocks on directory scans and reads: start-up only. */

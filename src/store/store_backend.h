@@ -25,6 +25,9 @@ enum store_op_kind {
 	STORE_OP_REG_DEL,
 	STORE_OP_PREFS_PUT,
 	STORE_OP_PREFS_DEL,
+	STORE_OP_ROUTED_PUT,
+	STORE_OP_ROUTED_DEL,
+	STORE_OP_ROUTED_REPORT,
 	STORE_OP_SYNC, /* no record: a barrier */
 };
 
@@ -34,12 +37,23 @@ struct store_key {
 	char k2[STORE_INSTANCE_MAX + 1];
 };
 
-/* ITEM_PUT's record: the item, then the thumbnail bytes (thumb_len of them). */
+/* ITEM_PUT's record: the item, then the thumbnail bytes (thumb_len of them), then the inline
+ * body (body_len bytes; has_body: store_item_put_body). */
 struct store_item_rec {
 	struct store_item item;
 	char thumb_type[STORE_TYPE_MAX + 1];
 	size_t thumb_len;
-	uint8_t thumb[]; /* flexible */
+	bool has_body;
+	size_t body_len;
+	uint8_t bytes[]; /* flexible: thumb, then body */
+};
+
+/* ROUTED_DEL's and ROUTED_REPORT's record: the key (in r), the bit, the notification. */
+struct store_routed_rec {
+	struct store_routed r;
+	unsigned bit;
+	bool has_notif;
+	struct store_notif n;
 };
 
 struct store_op {
@@ -63,6 +77,7 @@ struct store_ops {
 	void (*stats)(struct store *s, struct store_stats *out);
 	int (*item_get)(struct store *s, const char *id, struct store_item *out);
 	int (*item_thumb_get)(struct store *s, const char *id, struct store_thumb *out, uint8_t *buf, size_t cap);
+	int (*item_body_get)(struct store *s, const char *id, void *buf, size_t cap, size_t *len);
 	int (*delivery_get)(struct store *s, const char *item_id, const char *instance, struct store_delivery *out);
 	int (*partial_get)(struct store *s, const char *item_id, struct store_partial *out);
 	int (*partial_find)(struct store *s, const char *sender, const struct store_selector *sel,
@@ -70,12 +85,15 @@ struct store_ops {
 	int (*notif_get)(struct store *s, const char *id, struct store_notif *out);
 	int (*reg_get)(struct store *s, const char *aor, const char *instance, struct store_reg *out);
 	int (*prefs_get)(struct store *s, const char *aor, struct store_prefs *out);
+	int (*routed_get)(struct store *s, const char *sender, const char *msgid, const char *recipient,
+			  struct store_routed *out);
 	int (*items_for_recipient)(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg);
 	int (*items_expiring_before)(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
 	int (*deliveries_for_item)(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg);
 	int (*notifs_for)(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);
 	int (*notifs_created_before)(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg);
 	int (*regs_all)(struct store *s, store_reg_cb *cb, void *arg);
+	int (*routed_expiring_before)(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg);
 };
 
 /* The handle every backend embeds first. */

@@ -7,9 +7,11 @@
 #include "store/store_blobq.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -17,7 +19,7 @@
 #include "store/blob.h"
 #include "store/store_backend.h"
 
-enum job_kind { JOB_COMMIT, JOB_CHECKPOINT, JOB_REMOVE, JOB_MOVE_MSS };
+enum job_kind { JOB_COMMIT, JOB_CHECKPOINT, JOB_REMOVE, JOB_MOVE_MSS, JOB_WRITE_MSS };
 
 struct job {
 	struct job *next;
@@ -25,7 +27,9 @@ struct job {
 	enum job_kind kind;
 	int fd;
 	bool partial;                 /* JOB_REMOVE: blobs/tmp/<id> */
-	char id[STORE_ID_MAX + 1];    /* JOB_REMOVE, JOB_MOVE_MSS */
+	char id[STORE_ID_MAX + 1];    /* JOB_REMOVE, JOB_MOVE_MSS, JOB_WRITE_MSS */
+	void *data;                   /* JOB_WRITE_MSS: the body (owned, freed with the job) */
+	size_t len;
 	union {
 		struct store_item item;       /* JOB_COMMIT */
 		struct store_partial partial; /* JOB_CHECKPOINT */
@@ -58,13 +62,14 @@ static void on_loop(void *arg, int err)
 		err = store_item_update(j->q->s, &j->u.item, j->done, j->arg); /* done comes from there */
 	else if (!err && j->kind == JOB_CHECKPOINT)
 		err = store_partial_put(j->q->s, &j->u.partial, j->done, j->arg);
-	else if (j->kind == JOB_REMOVE || j->kind == JOB_MOVE_MSS) {
+	else if (j->kind == JOB_REMOVE || j->kind == JOB_MOVE_MSS || j->kind == JOB_WRITE_MSS) {
 		if (j->done)
 			j->done(j->arg, err);
 		err = 0;
 	}
 	if (err && j->done) /* the blob step failed, or the store write could not be queued */
 		j->done(j->arg, err);
+	free(j->data);
 	free(j);
 }
 
@@ -104,6 +109,9 @@ static void *worker(void *arg)
 			break;
 		case JOB_REMOVE:
 			err = blob_remove(q->bd, j->id, j->partial);
+			break;
+		case JOB_WRITE_MSS:
+			err = blob_write_mss(q->bd, j->id, j->data, j->len);
 			break;
 		case JOB_MOVE_MSS:
 		default:
@@ -159,10 +167,12 @@ static int enqueue(struct store_blobq *q, struct job *j)
 		pthread_cond_signal(&q->cv);
 	}
 	pthread_mutex_unlock(&q->mu);
-	if (err)
+	if (err) {
+		free(j->data);
 		free(j);
-	else
+	} else {
 		q->pending++;
+	}
 	return err;
 }
 
@@ -227,6 +237,56 @@ int store_blob_open_read(struct store_blobq *q, const char *id, uint64_t offset,
 	if (!q || !fd || !size)
 		return -EINVAL;
 	return blob_open_read(q->bd, id, offset, fd, size);
+}
+
+int store_item_open_read(struct store_blobq *q, const struct store_item *it, uint64_t offset, int *fd,
+			 uint64_t *size)
+{
+	if (!q || !it || !fd || !size || !store_id_valid(it->id))
+		return -EINVAL;
+	if (!it->body_inline)
+		return blob_open_read(q->bd, it->id, offset, fd, size);
+	size_t len = 0;
+	char *buf = malloc(STORE_MSG_INLINE_MAX);
+	int err = buf ? store_item_body_get(q->s, it->id, buf, STORE_MSG_INLINE_MAX, &len) : -ENOMEM;
+	int f = -1;
+	if (!err && offset > len)
+		err = -EINVAL;
+	if (!err && (f = memfd_create("cpmd-item", MFD_CLOEXEC)) < 0)
+		err = -errno;
+	if (!err)
+		err = blob_append(f, buf, len);
+	if (!err && lseek(f, (off_t)offset, SEEK_SET) < 0)
+		err = -errno;
+	free(buf);
+	if (err) {
+		if (f >= 0)
+			close(f);
+		return err;
+	}
+	*fd = f;
+	*size = len;
+	return 0;
+}
+
+int store_item_to_mss(struct store_blobq *q, const struct store_item *it, store_done_fn *done, void *arg)
+{
+	if (!q || !it || !store_id_valid(it->id))
+		return -EINVAL;
+	if (!it->body_inline)
+		return store_blob_move_to_mss(q, it->id, done, arg);
+	struct job *j = calloc(1, sizeof *j);
+	void *data = malloc(STORE_MSG_INLINE_MAX);
+	size_t len = 0;
+	int err = !j || !data ? -ENOMEM : store_item_body_get(q->s, it->id, data, STORE_MSG_INLINE_MAX, &len);
+	if (err) {
+		free(data);
+		free(j);
+		return err;
+	}
+	*j = (struct job){.q = q, .kind = JOB_WRITE_MSS, .fd = -1, .data = data, .len = len, .done = done, .arg = arg};
+	memcpy(j->id, it->id, strlen(it->id) + 1); /* valid: at most STORE_ID_MAX characters */
+	return enqueue(q, j);
 }
 
 void store_blobq_drain(struct store_blobq *q)

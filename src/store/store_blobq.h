@@ -29,6 +29,11 @@
  *   store_blob_move_to_mss(q, id, done, arg)  — (blob thread) rename blobs/<id> → mss/<id>
  *     (the message-store hand-off of --on-expiry keep), fsync both directories; done(arg, err).
  *
+ *   store_item_to_mss(q, &item, done, arg)  — the same hand-off for any item: its blob is moved
+ *     as above, or (an inline body, store_item_put_body) the body is read from the row on the
+ *     loop and written as mss/<id> on the blob thread (blob_write_mss: through blobs/tmp/, fsync,
+ *     rename, fsync of both directories).
+ *
  *   store_blob_open_partial(q, id, fresh, &fd, &size)  — the item's partial, O_RDWR, for the
  *     relay's tee (blob_partial_open_rw: fresh = a new upload, created or emptied; else a
  *     resume: must exist). store_blob_open_read(q, id, offset, &fd, &size) — the complete blob,
@@ -36,6 +41,11 @@
  *     fresh partial, which is empty or nearly so): quick, so they run synchronously ON THE LOOP
  *     thread; nothing here fsyncs on the loop. The fd is the caller's (hand it to the relay:
  *     docs/internals/relay.md, "File descriptors").
+ *   store_item_open_read(q, &item, offset, &fd, &size)  — an item's bytes for a delivery,
+ *     read-only at offset, whatever holds them: its blob (store_blob_open_read), or, for an
+ *     inline body, a memfd the store fills from the row (at most STORE_MSG_INLINE_MAX bytes:
+ *     one read and one write in memory, on the loop). The store owns every stored byte: pf
+ *     gets a descriptor either way.
  *
  * THREADING: create, every call, drain and destroy from the loop thread. Requests run in
  * submission order on one thread (a removal queued after a commit of the same id runs after
@@ -61,6 +71,9 @@ int store_blob_remove(struct store_blobq *q, const char *id, bool partial, store
 int store_blob_move_to_mss(struct store_blobq *q, const char *id, store_done_fn *done, void *arg);
 int store_blob_open_partial(struct store_blobq *q, const char *id, bool fresh, int *fd, uint64_t *size);
 int store_blob_open_read(struct store_blobq *q, const char *id, uint64_t offset, int *fd, uint64_t *size);
+int store_item_open_read(struct store_blobq *q, const struct store_item *it, uint64_t offset, int *fd,
+			 uint64_t *size);
+int store_item_to_mss(struct store_blobq *q, const struct store_item *it, store_done_fn *done, void *arg);
 /* Runs the loop (loop_step) until every request queued so far has answered: its done ran (for
  * a commit or checkpoint: its store write is submitted; wait for that with store_sync). For
  * shutdown: afterwards no callback of an earlier request is pending here, while the queue

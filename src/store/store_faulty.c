@@ -88,6 +88,10 @@ static int f_item_thumb_get(struct store *s, const char *id, struct store_thumb 
 {
 	return INNER(s)->ops->item_thumb_get(INNER(s), id, out, buf, cap);
 }
+static int f_item_body_get(struct store *s, const char *id, void *buf, size_t cap, size_t *len)
+{
+	return INNER(s)->ops->item_body_get(INNER(s), id, buf, cap, len);
+}
 static int f_delivery_get(struct store *s, const char *item_id, const char *instance, struct store_delivery *out)
 {
 	return INNER(s)->ops->delivery_get(INNER(s), item_id, instance, out);
@@ -112,6 +116,11 @@ static int f_reg_get(struct store *s, const char *aor, const char *instance, str
 static int f_prefs_get(struct store *s, const char *aor, struct store_prefs *out)
 {
 	return INNER(s)->ops->prefs_get(INNER(s), aor, out);
+}
+static int f_routed_get(struct store *s, const char *sender, const char *msgid, const char *recipient,
+			struct store_routed *out)
+{
+	return INNER(s)->ops->routed_get(INNER(s), sender, msgid, recipient, out);
 }
 static int f_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg)
 {
@@ -139,6 +148,11 @@ static int f_regs_all(struct store *s, store_reg_cb *cb, void *arg)
 	return INNER(s)->ops->regs_all(INNER(s), cb, arg);
 }
 
+static int f_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg)
+{
+	return INNER(s)->ops->routed_expiring_before(INNER(s), t_ms, limit, cb, arg);
+}
+
 static const struct store_ops faulty_ops = {
 	.name = "faulty",
 	.submit = f_submit,
@@ -146,18 +160,21 @@ static const struct store_ops faulty_ops = {
 	.stats = f_stats,
 	.item_get = f_item_get,
 	.item_thumb_get = f_item_thumb_get,
+	.item_body_get = f_item_body_get,
 	.delivery_get = f_delivery_get,
 	.partial_get = f_partial_get,
 	.partial_find = f_partial_find,
 	.notif_get = f_notif_get,
 	.reg_get = f_reg_get,
 	.prefs_get = f_prefs_get,
+	.routed_get = f_routed_get,
 	.items_for_recipient = f_items_for_recipient,
 	.items_expiring_before = f_items_expiring_before,
 	.deliveries_for_item = f_deliveries_for_item,
 	.notifs_for = f_notifs_for,
 	.notifs_created_before = f_notifs_created_before,
 	.regs_all = f_regs_all,
+	.routed_expiring_before = f_routed_expiring_before,
 };
 
 int store_faulty_wrap(struct store **out, struct store *inner, unsigned nth, enum store_fault_mode mode)

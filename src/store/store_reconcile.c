@@ -117,8 +117,8 @@ static int item_cb(void *arg, const struct store_item *it)
 {
 	struct rec *r = arg;
 
-	if (!deliverable(it->state))
-		return 0;
+	if (!deliverable(it->state) || it->body_inline)
+		return 0; /* an inline body is in the row: there is no blob to claim or miss */
 	struct blob_name key;
 	snprintf(key.id, sizeof key.id, "%s", it->id);
 	/* (no blob at all: r->blobs is NULL, which bsearch must not be given) */

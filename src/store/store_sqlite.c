@@ -22,10 +22,18 @@
 
 #include "common/log.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 /* A writer that finds the database locked (another process, or a checkpoint) retries for this
  * long before failing the batch. */
 #define BUSY_TIMEOUT_MS 5000
+
+/* The routed messages (schema 3): the key is the lookup of a report; the expiry index serves
+ * routed_expiring_before. */
+#define ROUTED_SQL \
+	"CREATE TABLE routed(sender TEXT NOT NULL, msgid TEXT NOT NULL, recipient TEXT NOT NULL," \
+	" asked INTEGER NOT NULL, sent INTEGER NOT NULL, datetime TEXT NOT NULL, expires_at INTEGER NOT NULL," \
+	" PRIMARY KEY(sender, msgid, recipient));" \
+	"CREATE INDEX routed_expiry ON routed(expires_at);"
 
 static const char schema_sql[] =
 	"CREATE TABLE item("
@@ -35,7 +43,7 @@ static const char schema_sql[] =
 	" disposition TEXT NOT NULL, file_date TEXT NOT NULL, created_at INTEGER NOT NULL,"
 	" expires_at INTEGER NOT NULL, state INTEGER NOT NULL, bytes_received INTEGER NOT NULL,"
 	" imdn_msgid TEXT NOT NULL, imdn_disp INTEGER NOT NULL, delivered_device TEXT NOT NULL,"
-	" thumb_type TEXT NOT NULL, thumb BLOB);"
+	" thumb_type TEXT NOT NULL, thumb BLOB, kind INTEGER NOT NULL DEFAULT 0, body BLOB);"
 	/* items_for_recipient: pending items of one AOR in age order (partial index: only the rows
 	 * that can still be delivered are in it, so 1M delivered items cost nothing here). */
 	"CREATE INDEX item_pending ON item(recipient, created_at) WHERE state IN (1,2);"
@@ -51,20 +59,29 @@ static const char schema_sql[] =
 	"CREATE INDEX partial_match ON partial(sender, fname, fsize, ftype, hash, expires_at);"
 	"CREATE TABLE notif(id TEXT PRIMARY KEY, target TEXT NOT NULL, kind INTEGER NOT NULL,"
 	" item_id TEXT NOT NULL, imdn_msgid TEXT NOT NULL, created_at INTEGER NOT NULL,"
-	" attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, notifier TEXT NOT NULL DEFAULT '');"
+	" attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, notifier TEXT NOT NULL DEFAULT '',"
+	" datetime TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX notif_target ON notif(target, created_at);"
 	"CREATE TABLE reg(aor TEXT NOT NULL, instance TEXT NOT NULL, contact TEXT NOT NULL,"
 	" flow TEXT NOT NULL, tcp INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
 	" PRIMARY KEY(aor, instance));"
 	"CREATE TABLE prefs(aor TEXT PRIMARY KEY, defer INTEGER NOT NULL, method INTEGER NOT NULL,"
-	" on_expiry INTEGER NOT NULL);";
+	" on_expiry INTEGER NOT NULL);" ROUTED_SQL;
+
+/* 2 → 3: items say what they hold (files, messages) and may keep a message's body; a
+ * notification repeats the message's DateTime; the routed messages. Existing rows are files. */
+static const char upgrade_2_3[] =
+	"ALTER TABLE item ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE item ADD COLUMN body BLOB;"
+	"ALTER TABLE notif ADD COLUMN datetime TEXT NOT NULL DEFAULT '';" ROUTED_SQL
+	"UPDATE schema_version SET version=3;";
 
 static const char *const wsql[W_N] = {
 	[W_BEGIN] = "BEGIN IMMEDIATE",
 	[W_COMMIT] = "COMMIT",
 	[W_ROLLBACK] = "ROLLBACK",
-	[W_ITEM_INS] = "INSERT INTO item(" ITEM_COLS ", thumb_type, thumb) VALUES"
-		       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+	[W_ITEM_INS] = "INSERT INTO item(" ITEM_COLS ", thumb_type, thumb, body) VALUES"
+		       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
 	[W_ITEM_UPD] = "UPDATE item SET state=?2, bytes_received=?3, expires_at=?4, delivered_device=?5 WHERE id=?1",
 	[W_ITEM_DEL] = "DELETE FROM item WHERE id=?",
 	[W_ITEM_DEL_DLV] = "DELETE FROM delivery WHERE item_id=?",
@@ -73,12 +90,19 @@ static const char *const wsql[W_N] = {
 	[W_DLV_DEL] = "DELETE FROM delivery WHERE item_id=? AND instance=?",
 	[W_PART_PUT] = "INSERT OR REPLACE INTO partial(" PART_COLS ") VALUES(?,?,?,?,?,?,?,?)",
 	[W_PART_DEL] = "DELETE FROM partial WHERE item_id=?",
-	[W_NOTIF_PUT] = "INSERT OR REPLACE INTO notif(" NOTIF_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
+	[W_NOTIF_PUT] = "INSERT OR REPLACE INTO notif(" NOTIF_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?)",
 	[W_NOTIF_DEL] = "DELETE FROM notif WHERE id=?",
 	[W_REG_PUT] = "INSERT OR REPLACE INTO reg(" REG_COLS ") VALUES(?,?,?,?,?,?)",
 	[W_REG_DEL] = "DELETE FROM reg WHERE aor=? AND instance=?",
 	[W_PREFS_PUT] = "INSERT OR REPLACE INTO prefs(aor, defer, method, on_expiry) VALUES(?,?,?,?)",
 	[W_PREFS_DEL] = "DELETE FROM prefs WHERE aor=?",
+	[W_ROUTED_PUT] = "INSERT INTO routed(" ROUTED_COLS ") VALUES(?,?,?,?,0,?,?)"
+			 " ON CONFLICT(sender, msgid, recipient) DO UPDATE SET asked = asked | excluded.asked,"
+			 " expires_at = max(expires_at, excluded.expires_at)",
+	[W_ROUTED_DEL] = "DELETE FROM routed WHERE sender=? AND msgid=? AND recipient=?",
+	[W_ROUTED_MARK] = ("UPDATE routed SET sent = sent | ?4"
+			   " WHERE sender=?1 AND msgid=?2 AND recipient=?3 AND (sent & ?4) = 0"),
+	[W_ROUTED_EXISTS] = "SELECT 1 FROM routed WHERE sender=? AND msgid=? AND recipient=?",
 };
 
 static int run(struct sq *q, sqlite3_stmt *st)
@@ -91,6 +115,58 @@ static int run(struct sq *q, sqlite3_stmt *st)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return err;
+}
+
+static int notif_put(struct sq *q, const struct store_notif *n)
+{
+	sqlite3_stmt *st = q->w[W_NOTIF_PUT];
+
+	sq_bind_text(st, 1, n->id);
+	sq_bind_text(st, 2, n->target);
+	sq_bind_int(st, 3, n->kind);
+	sq_bind_text(st, 4, n->item_id);
+	sq_bind_text(st, 5, n->imdn_msgid);
+	sq_bind_int(st, 6, n->created_at_ms);
+	sq_bind_int(st, 7, n->attempts);
+	sq_bind_int(st, 8, n->next_attempt_at_ms);
+	sq_bind_text(st, 9, n->notifier);
+	sq_bind_text(st, 10, n->datetime);
+	return run(q, st);
+}
+
+static void bind_routed_key(sqlite3_stmt *st, const struct store_routed *r)
+{
+	sq_bind_text(st, 1, r->sender);
+	sq_bind_text(st, 2, r->msgid);
+	sq_bind_text(st, 3, r->recipient);
+}
+
+/* The report rule (store_routed_report): the bit is set only if it was not, and the
+ * notification is inserted only then, in this same transaction. Otherwise nothing changes and
+ * op->err says why: -EALREADY (the bit was set) or -ENOENT (no such row). */
+static int routed_report(struct sq *q, struct store_op *op)
+{
+	const struct store_routed_rec *r = (const void *)op->rec;
+	sqlite3_stmt *st = q->w[W_ROUTED_MARK];
+	int err, rc;
+
+	bind_routed_key(st, &r->r);
+	sq_bind_int(st, 4, r->bit);
+	if ((err = run(q, st)))
+		return err;
+	if (sqlite3_changes(q->wdb))
+		return r->has_notif ? notif_put(q, &r->n) : 0;
+	st = q->w[W_ROUTED_EXISTS];
+	bind_routed_key(st, &r->r);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_error("store: %s: %s", sqlite3_sql(st), sqlite3_errmsg(q->wdb));
+		return sq_rc_errno(rc) ? sq_rc_errno(rc) : -EIO;
+	}
+	op->err = rc == SQLITE_ROW ? -EALREADY : -ENOENT;
+	return 0;
 }
 
 /* Applies one op. Returns a hard error (the batch must roll back); a soft result (-ENOENT,
@@ -126,11 +202,16 @@ static int apply(struct sq *q, struct store_op *op)
 		sq_bind_text(st, 18, it->imdn_msgid);
 		sq_bind_int(st, 19, it->imdn_disp);
 		sq_bind_text(st, 20, it->delivered_device);
-		sq_bind_text(st, 21, r->thumb_type);
+		sq_bind_int(st, 21, it->kind);
+		sq_bind_text(st, 22, r->thumb_type);
 		if (r->thumb_len)
-			sqlite3_bind_blob(st, 22, r->thumb, (int)r->thumb_len, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 23, r->bytes, (int)r->thumb_len, SQLITE_STATIC);
 		else
-			sqlite3_bind_null(st, 22);
+			sqlite3_bind_null(st, 23);
+		if (r->has_body)
+			sqlite3_bind_blob(st, 24, r->bytes + r->thumb_len, (int)r->body_len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 24);
 		if ((err = run(q, st)))
 			return err;
 		if (!sqlite3_changes(q->wdb))
@@ -188,20 +269,27 @@ static int apply(struct sq *q, struct store_op *op)
 		sq_bind_int(st, 8, p->expires_at_ms);
 		return run(q, st);
 	}
-	case STORE_OP_NOTIF_PUT: {
-		const struct store_notif *n = (const void *)op->rec;
-		st = q->w[W_NOTIF_PUT];
-		sq_bind_text(st, 1, n->id);
-		sq_bind_text(st, 2, n->target);
-		sq_bind_int(st, 3, n->kind);
-		sq_bind_text(st, 4, n->item_id);
-		sq_bind_text(st, 5, n->imdn_msgid);
-		sq_bind_int(st, 6, n->created_at_ms);
-		sq_bind_int(st, 7, n->attempts);
-		sq_bind_int(st, 8, n->next_attempt_at_ms);
-		sq_bind_text(st, 9, n->notifier);
+	case STORE_OP_NOTIF_PUT:
+		return notif_put(q, (const void *)op->rec);
+	case STORE_OP_ROUTED_PUT: {
+		const struct store_routed *r = (const void *)op->rec;
+		st = q->w[W_ROUTED_PUT];
+		sq_bind_text(st, 1, r->sender);
+		sq_bind_text(st, 2, r->msgid);
+		sq_bind_text(st, 3, r->recipient);
+		sq_bind_int(st, 4, r->asked);
+		sq_bind_text(st, 5, r->datetime);
+		sq_bind_int(st, 6, r->expires_at_ms);
 		return run(q, st);
 	}
+	case STORE_OP_ROUTED_DEL: {
+		const struct store_routed_rec *r = (const void *)op->rec;
+		st = q->w[W_ROUTED_DEL];
+		bind_routed_key(st, &r->r);
+		break;
+	}
+	case STORE_OP_ROUTED_REPORT:
+		return routed_report(q, op);
 	case STORE_OP_REG_PUT: {
 		const struct store_reg *r = (const void *)op->rec;
 		st = q->w[W_REG_PUT];
@@ -375,18 +463,21 @@ static const struct store_ops sqlite_ops = {
 	.stats = sq_stats,
 	.item_get = sq_item_get,
 	.item_thumb_get = sq_item_thumb_get,
+	.item_body_get = sq_item_body_get,
 	.delivery_get = sq_delivery_get,
 	.partial_get = sq_partial_get,
 	.partial_find = sq_partial_find,
 	.notif_get = sq_notif_get,
 	.reg_get = sq_reg_get,
 	.prefs_get = sq_prefs_get,
+	.routed_get = sq_routed_get,
 	.items_for_recipient = sq_items_for_recipient,
 	.items_expiring_before = sq_items_expiring_before,
 	.deliveries_for_item = sq_deliveries_for_item,
 	.notifs_for = sq_notifs_for,
 	.notifs_created_before = sq_notifs_created_before,
 	.regs_all = sq_regs_all,
+	.routed_expiring_before = sq_routed_expiring_before,
 };
 
 /* ---- open -------------------------------------------------------------------------------- */
@@ -420,19 +511,27 @@ static int schema(sqlite3 *db)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (version == 0) {
-		if ((err = exec(db, schema_sql)) || (err = exec(db, "INSERT INTO schema_version VALUES(2)")))
+		if ((err = exec(db, schema_sql)) || (err = exec(db, "INSERT INTO schema_version VALUES(3)")))
 			goto out;
 		log_info("store: created schema version %d", SCHEMA_VERSION);
-	} else if (version == 1) {
+	} else if (version < 1 || version > SCHEMA_VERSION) {
+		log_error("store: database schema version %d, this cpmd knows %d", version, SCHEMA_VERSION);
+		err = -EPROTO;
+		goto out;
+	}
+	/* Upgrades, one version at a time, in the same transaction as the check. */
+	if (version == 1) {
 		/* 1 → 2: notifications name who notifies (the recipient). */
 		if ((err = exec(db, "ALTER TABLE notif ADD COLUMN notifier TEXT NOT NULL DEFAULT '';"
 				    "UPDATE schema_version SET version=2")))
 			goto out;
 		log_info("store: upgraded schema 1 -> 2");
-	} else if (version != SCHEMA_VERSION) {
-		log_error("store: database schema version %d, this cpmd knows %d", version, SCHEMA_VERSION);
-		err = -EPROTO;
-		goto out;
+		version = 2;
+	}
+	if (version == 2) {
+		if ((err = exec(db, upgrade_2_3)))
+			goto out;
+		log_info("store: upgraded schema 2 -> 3");
 	}
 	return exec(db, "COMMIT");
 out:

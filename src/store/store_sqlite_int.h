@@ -12,23 +12,28 @@
 #define ITEM_COLS \
 	"id, sender, recipient, fname, fsize, ftype, hash, ft_id, conv_id, contrib_id, irt_contrib_id," \
 	" disposition, file_date, created_at, expires_at, state, bytes_received, imdn_msgid, imdn_disp," \
-	" delivered_device"
+	" delivered_device, kind"
+/* What the reads select of an item: its columns, and whether its body is inline. */
+#define ITEM_SEL ITEM_COLS ", body IS NOT NULL"
 #define DLV_COLS "item_id, instance, attempts, next_attempt_at, bytes_acked, state"
 #define PART_COLS "item_id, sender, fname, fsize, ftype, hash, bytes, expires_at"
-#define NOTIF_COLS "id, target, kind, item_id, imdn_msgid, created_at, attempts, next_attempt_at, notifier"
+#define NOTIF_COLS "id, target, kind, item_id, imdn_msgid, created_at, attempts, next_attempt_at, notifier, datetime"
 #define REG_COLS "aor, instance, contact, flow, tcp, expires_at"
+#define ROUTED_COLS "sender, msgid, recipient, asked, sent, datetime, expires_at"
 
 enum wstmt {
 	W_BEGIN, W_COMMIT, W_ROLLBACK,
 	W_ITEM_INS, W_ITEM_UPD, W_ITEM_DEL, W_ITEM_DEL_DLV, W_ITEM_DEL_PART,
 	W_DLV_PUT, W_DLV_DEL, W_PART_PUT, W_PART_DEL, W_NOTIF_PUT, W_NOTIF_DEL,
 	W_REG_PUT, W_REG_DEL, W_PREFS_PUT, W_PREFS_DEL,
+	W_ROUTED_PUT, W_ROUTED_DEL, W_ROUTED_MARK, W_ROUTED_EXISTS,
 	W_N
 };
 
 enum rstmt {
 	R_ITEM, R_THUMB, R_DLV, R_PART, R_PART_FIND, R_NOTIF, R_REG, R_PREFS,
 	R_ITEMS_RCPT, R_ITEMS_EXP, R_DLV_ITEM, R_NOTIFS_FOR, R_NOTIFS_OLD, R_REGS_ALL,
+	R_BODY, R_ROUTED, R_ROUTED_EXP,
 	R_N
 };
 
@@ -66,21 +71,26 @@ void sq_row_dlv(sqlite3_stmt *st, struct store_delivery *d);
 void sq_row_part(sqlite3_stmt *st, struct store_partial *p);
 void sq_row_notif(sqlite3_stmt *st, struct store_notif *n);
 void sq_row_reg(sqlite3_stmt *st, struct store_reg *r);
+void sq_row_routed(sqlite3_stmt *st, struct store_routed *r);
 
 /* store_sqlite_read.c: the reads (loop thread, read connection) of struct store_ops */
 int sq_item_get(struct store *s, const char *id, struct store_item *out);
 int sq_item_thumb_get(struct store *s, const char *id, struct store_thumb *out, uint8_t *buf, size_t cap);
+int sq_item_body_get(struct store *s, const char *id, void *buf, size_t cap, size_t *len);
 int sq_delivery_get(struct store *s, const char *item_id, const char *instance, struct store_delivery *out);
 int sq_partial_get(struct store *s, const char *item_id, struct store_partial *out);
 int sq_partial_find(struct store *s, const char *sender, const struct store_selector *sel, struct store_partial *out);
 int sq_notif_get(struct store *s, const char *id, struct store_notif *out);
 int sq_reg_get(struct store *s, const char *aor, const char *instance, struct store_reg *out);
 int sq_prefs_get(struct store *s, const char *aor, struct store_prefs *out);
+int sq_routed_get(struct store *s, const char *sender, const char *msgid, const char *recipient,
+		  struct store_routed *out);
 int sq_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg);
 int sq_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
 int sq_deliveries_for_item(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg);
 int sq_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg);
 int sq_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);
 int sq_regs_all(struct store *s, store_reg_cb *cb, void *arg);
+int sq_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg);
 
 #endif

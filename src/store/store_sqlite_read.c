@@ -7,7 +7,7 @@
 #include "store/store_sqlite_int.h"
 
 const char *const sq_rsql[R_N] = {
-	[R_ITEM] = "SELECT " ITEM_COLS " FROM item WHERE id=?",
+	[R_ITEM] = "SELECT " ITEM_SEL " FROM item WHERE id=?",
 	[R_THUMB] = "SELECT thumb_type, thumb FROM item WHERE id=?",
 	[R_DLV] = "SELECT " DLV_COLS " FROM delivery WHERE item_id=? AND instance=?",
 	[R_PART] = "SELECT " PART_COLS " FROM partial WHERE item_id=?",
@@ -16,14 +16,17 @@ const char *const sq_rsql[R_N] = {
 	[R_NOTIF] = "SELECT " NOTIF_COLS " FROM notif WHERE id=?",
 	[R_REG] = "SELECT " REG_COLS " FROM reg WHERE aor=? AND instance=?",
 	[R_PREFS] = "SELECT aor, defer, method, on_expiry FROM prefs WHERE aor=?",
-	[R_ITEMS_RCPT] = "SELECT " ITEM_COLS " FROM item WHERE recipient=? AND state IN (1,2)"
+	[R_ITEMS_RCPT] = "SELECT " ITEM_SEL " FROM item WHERE recipient=? AND state IN (1,2)"
 			 " ORDER BY created_at LIMIT ?",
-	[R_ITEMS_EXP] = "SELECT " ITEM_COLS " FROM item WHERE state IN (0,1,2) AND expires_at < ?"
+	[R_ITEMS_EXP] = "SELECT " ITEM_SEL " FROM item WHERE state IN (0,1,2) AND expires_at < ?"
 			" ORDER BY expires_at LIMIT ?",
 	[R_DLV_ITEM] = "SELECT " DLV_COLS " FROM delivery WHERE item_id=?",
 	[R_NOTIFS_FOR] = "SELECT " NOTIF_COLS " FROM notif WHERE target=? ORDER BY created_at LIMIT ?",
 	[R_NOTIFS_OLD] = "SELECT " NOTIF_COLS " FROM notif WHERE created_at < ? ORDER BY created_at LIMIT ?",
 	[R_REGS_ALL] = "SELECT " REG_COLS " FROM reg",
+	[R_BODY] = "SELECT body FROM item WHERE id=?",
+	[R_ROUTED] = "SELECT " ROUTED_COLS " FROM routed WHERE sender=? AND msgid=? AND recipient=?",
+	[R_ROUTED_EXP] = "SELECT " ROUTED_COLS " FROM routed WHERE expires_at < ? ORDER BY expires_at LIMIT ?",
 };
 
 /* ---- reads (loop thread, read connection) ------------------------------------------------ */
@@ -86,6 +89,30 @@ int sq_item_thumb_get(struct store *s, const char *id, struct store_thumb *out, 
 			memcpy(buf, sqlite3_column_blob(st, 1), n);
 		out->data = buf;
 		out->len = n;
+	}
+	done_read(st);
+	return err;
+}
+
+int sq_item_body_get(struct store *s, const char *id, void *buf, size_t cap, size_t *len)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = q->r[R_BODY];
+	size_t n;
+	int err;
+
+	sq_bind_text(st, 1, id);
+	if ((err = read_one(q, st)))
+		return err;
+	n = (size_t)sqlite3_column_bytes(st, 0);
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		err = -ENOENT;
+	else if (n > cap)
+		err = -ENOSPC;
+	else {
+		if (n)
+			memcpy(buf, sqlite3_column_blob(st, 0), n);
+		*len = n;
 	}
 	done_read(st);
 	return err;
@@ -186,8 +213,25 @@ int sq_prefs_get(struct store *s, const char *aor, struct store_prefs *out)
 	return 0;
 }
 
+int sq_routed_get(struct store *s, const char *sender, const char *msgid, const char *recipient,
+		  struct store_routed *out)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = q->r[R_ROUTED];
+	int err;
+
+	sq_bind_text(st, 1, sender);
+	sq_bind_text(st, 2, msgid);
+	sq_bind_text(st, 3, recipient);
+	if ((err = read_one(q, st)))
+		return err;
+	sq_row_routed(st, out);
+	done_read(st);
+	return 0;
+}
+
 /* Row-by-row scans. The row is decoded into a stack record and handed to the callback. */
-enum row_kind { ROW_ITEM, ROW_DLV, ROW_NOTIF, ROW_REG };
+enum row_kind { ROW_ITEM, ROW_DLV, ROW_NOTIF, ROW_REG, ROW_ROUTED };
 
 static int scan(struct sq *q, sqlite3_stmt *st, enum row_kind kind, void *cb, void *arg)
 {
@@ -196,6 +240,7 @@ static int scan(struct sq *q, sqlite3_stmt *st, enum row_kind kind, void *cb, vo
 		struct store_delivery d;
 		struct store_notif n;
 		struct store_reg r;
+		struct store_routed ro;
 	} u;
 	int rc, count = 0, stop = 0;
 
@@ -217,6 +262,10 @@ static int scan(struct sq *q, sqlite3_stmt *st, enum row_kind kind, void *cb, vo
 		case ROW_REG:
 			sq_row_reg(st, &u.r);
 			stop = ((store_reg_cb *)cb)(arg, &u.r);
+			break;
+		case ROW_ROUTED:
+			sq_row_routed(st, &u.ro);
+			stop = ((store_routed_cb *)cb)(arg, &u.ro);
 			break;
 		}
 	}
@@ -282,4 +331,14 @@ int sq_regs_all(struct store *s, store_reg_cb *cb, void *arg)
 	struct sq *q = (struct sq *)s;
 
 	return scan(q, q->r[R_REGS_ALL], ROW_REG, (void *)cb, arg);
+}
+
+int sq_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = q->r[R_ROUTED_EXP];
+
+	sq_bind_int(st, 1, t_ms);
+	sq_bind_int(st, 2, limit);
+	return scan(q, st, ROW_ROUTED, (void *)cb, arg);
 }

@@ -85,6 +85,8 @@ void sq_row_item(sqlite3_stmt *st, struct store_item *it)
 	CT(st, 17, it->imdn_msgid);
 	it->imdn_disp = (unsigned)sq_col_int(st, 18);
 	CT(st, 19, it->delivered_device);
+	it->kind = (enum store_item_kind)sq_col_int(st, 20);
+	it->body_inline = sq_col_int(st, 21) != 0;
 }
 
 void sq_row_dlv(sqlite3_stmt *st, struct store_delivery *d)
@@ -123,6 +125,7 @@ void sq_row_notif(sqlite3_stmt *st, struct store_notif *n)
 	n->attempts = (unsigned)sq_col_int(st, 6);
 	n->next_attempt_at_ms = sq_col_int(st, 7);
 	CT(st, 8, n->notifier);
+	CT(st, 9, n->datetime);
 }
 
 void sq_row_reg(sqlite3_stmt *st, struct store_reg *r)
@@ -134,6 +137,18 @@ void sq_row_reg(sqlite3_stmt *st, struct store_reg *r)
 	CT(st, 3, r->flow);
 	r->tcp = sq_col_int(st, 4) != 0;
 	r->expires_at_ms = sq_col_int(st, 5);
+}
+
+void sq_row_routed(sqlite3_stmt *st, struct store_routed *r)
+{
+	memset(r, 0, sizeof *r);
+	CT(st, 0, r->sender);
+	CT(st, 1, r->msgid);
+	CT(st, 2, r->recipient);
+	r->asked = (unsigned)sq_col_int(st, 3);
+	r->sent = (unsigned)sq_col_int(st, 4);
+	CT(st, 5, r->datetime);
+	r->expires_at_ms = sq_col_int(st, 6);
 }
 
 /* ---- the worker: applying writes --------------------------------------------------------- */

@@ -813,20 +813,6 @@ UNIT_TEST(strerror_all)
 	CHECK_STR(sdp_strerror((enum sdp_error)999), "unknown SDP error");
 }
 
-UNIT_TEST(accepts_type_lists)
-{
-	CHECK(sdp_accepts_type("message/cpim", "message/cpim"));
-	CHECK(sdp_accepts_type("text/plain  Message/CPIM", "message/cpim"));
-	CHECK(sdp_accepts_type("text/plain *", "message/cpim"));
-	CHECK(sdp_accepts_type("\tmessage/cpim\t", "message/cpim"));
-	CHECK(!sdp_accepts_type("message/cpimx text/plain", "message/cpim"));
-	CHECK(!sdp_accepts_type("message/cpi", "message/cpim"));
-	CHECK(!sdp_accepts_type("", "message/cpim"));
-	CHECK(!sdp_accepts_type(NULL, "message/cpim"));
-	CHECK(!sdp_accepts_type("message/cpim", ""));
-	CHECK(!sdp_accepts_type("*x", "message/cpim"));
-}
-
 UNIT_MAIN(
 	T(roundtrip_push_offer),
 	T(roundtrip_push_answer),
@@ -857,5 +843,4 @@ UNIT_MAIN(
 	T(selector_match_rules),
 	T(garbage_never_crashes),
 	T(strerror_all),
-	T(accepts_type_lists),
 )

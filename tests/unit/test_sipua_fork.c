@@ -459,12 +459,20 @@ UNIT_TEST(fork_of_messages)
 
 /* ---------------------------------------------------------------- requests to sipua */
 
+/* What the MESSAGE handler does: answer at once; bind the leg and answer it from a timer;
+ * neither (sipua answers 500); bind it and release it unanswered (sipua answers 500). */
+enum msg_mode { MSG_NOW, MSG_LATER, MSG_NEITHER, MSG_DROP };
+
 struct srv {
 	int invites, messages, byes, terminated;
 	bool reject;
 	char ruri_user[SIP_ADDR_PART_MAX], from_display[SIP_DISPLAY_MAX], from_raw[SIP_DISPLAY_RAW_MAX], conv[64], carried[400];
 	bool tcp;
-	bool session_icsi; /* sip_msg_names_service(CPM_ICSI_SESSION) */
+	enum msg_mode msg_mode;
+	struct loop *loop;
+	struct loop_timer *t;
+	struct sip_leg *later; /* MSG_LATER: the bound leg, answered by the timer */
+	int later_rc;
 };
 
 static void srv_leg_cb(void *arg, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m)
@@ -492,7 +500,6 @@ static void on_invite(void *arg, struct sip_leg *leg, const struct sip_msg *m)
 	}
 	sip_msg_header(m, "Conversation-ID", s->conv, sizeof s->conv);
 	char *c = sip_msg_carried_headers(m, &ar, NULL);
-	s->session_icsi = sip_msg_names_service(m, CPM_ICSI_SESSION);
 	snprintf(s->carried, sizeof s->carried, "%s", c ? c : "");
 	s->tcp = sip_leg_over_tcp(leg);
 	cpm_arena_free(&ar);
@@ -509,13 +516,51 @@ static void on_invite(void *arg, struct sip_leg *leg, const struct sip_msg *m)
 		s->invites = -100;
 }
 
+static void msg_leg_cb(void *arg, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m)
+{
+	((struct srv *)arg)->terminated = -100; /* a server MESSAGE leg gets no event */
+}
+
+static void answer_message_later(void *arg)
+{
+	struct srv *s = arg;
+	static const struct sip_body body = {"text/plain", "later", 5};
+	struct sip_respond_opts o = {.body = &body, .headers = "Cpm-Stored: x1\r\n"};
+	loop_timer_stop(s->t);
+	s->t = NULL;
+	s->later_rc = sip_leg_respond(s->later, 202, "Accepted", &o);
+	if (sip_leg_respond(s->later, 200, "OK", NULL) != -EALREADY)
+		s->later_rc = -100;
+	sip_leg_release(s->later);
+	s->later = NULL;
+}
+
 static void on_message(void *arg, struct sip_leg *leg, const struct sip_msg *m)
 {
 	struct srv *s = arg;
+	struct cpm_arena ar = CPM_ARENA_INIT;
 	s->messages++;
+	char *c = sip_msg_carried_headers(m, &ar, CPM_MSG_ICSI_TAG); /* a MESSAGE's default service */
+	snprintf(s->carried, sizeof s->carried, "%s", c ? c : "");
+	cpm_arena_free(&ar);
 	static const struct sip_body body = {"text/plain", "pong", 4};
 	struct sip_respond_opts o = {.body = &body};
-	sip_leg_respond(leg, 200, "OK", &o);
+	switch (s->msg_mode) {
+	case MSG_NOW:
+		sip_leg_respond(leg, 200, "OK", &o);
+		break;
+	case MSG_LATER:
+		sip_leg_bind(leg, msg_leg_cb, s);
+		s->later = leg;
+		s->t = loop_timer_once(s->loop, 300, answer_message_later, s);
+		break;
+	case MSG_NEITHER:
+		break;
+	case MSG_DROP:
+		sip_leg_bind(leg, msg_leg_cb, s);
+		sip_leg_release(leg);
+		break;
+	}
 }
 
 static bool caller_done(void *arg)
@@ -557,7 +602,6 @@ UNIT_TEST(server_invite_and_message_legs)
 	CHECK_STR(s.conv, "c-9");
 	CHECK(strstr(s.carried, "Conversation-ID: c-9\r\n") != NULL);
 	CHECK(strstr(s.carried, "Accept-Contact: *;" CPM_FT_ICSI_TAG "\r\n") != NULL); /* the default */
-	CHECK(!s.session_icsi);
 	CHECK(!s.tcp);
 	/* the caller hangs up: BYE then TERMINATED on our leg */
 	nua_bye(nh, TAG_END());
@@ -577,7 +621,6 @@ UNIT_TEST(server_invite_and_message_legs)
 		   SIPTAG_ACCEPT_CONTACT_STR("*;" CPM_SESSION_ICSI_TAG), TAG_END());
 	CHECK(step_until(&e, caller_done, d));
 	CHECK_EQ_INT(d->r_status, 486);
-	CHECK(s.session_icsi); /* the feature tag names the chat session service */
 	CHECK(strstr(s.carried, "Accept-Contact: *;+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.session\"") != NULL);
 	CHECK(step_until(&e, ua_empty, &e));
 	nua_handle_destroy(nh);
@@ -591,7 +634,42 @@ UNIT_TEST(server_invite_and_message_legs)
 	CHECK_EQ_INT(d->r_status, 200);
 	CHECK_STR(d->r_body, "pong");
 	CHECK_EQ_INT(s.messages, 1);
+	CHECK(strstr(s.carried, "Accept-Contact: *;" CPM_MSG_ICSI_TAG "\r\n") != NULL);
+	CHECK(step_until(&e, ua_empty, &e)); /* not bound: released when the handler returned */
 	nua_handle_destroy(nh);
+
+	/* ... or, bound, after the handler returned (the sender waits: no answer before) */
+	static const enum msg_mode modes[] = {MSG_LATER, MSG_NEITHER, MSG_DROP};
+	static const int want_status[] = {202, 500, 500};
+	s.loop = e.loop;
+	for (int i = 0; i < 3; i++) {
+		s.msg_mode = modes[i];
+		d->r_status = 0;
+		d->r_body[0] = 0;
+		nh = nua_handle(d->nua, d, SIPTAG_TO_STR("<sip:bob@example.com>"), SIPTAG_FROM_STR("<sip:alice@example.com>"),
+				TAG_END());
+		nua_message(nh, NUTAG_URL(url), SIPTAG_CONTENT_TYPE_STR("text/plain"), SIPTAG_PAYLOAD_STR("ping"),
+			    TAG_END());
+		if (modes[i] == MSG_LATER) {
+			double t0 = now_s();
+			while (!s.later && now_s() < t0 + 2)
+				loop_step(e.loop, 10);
+			CHECK(s.later != NULL);
+			loop_step(e.loop, 50);
+			CHECK_EQ_INT(d->r_status, 0);
+			CHECK(e.ua->legs != NULL); /* kept while unanswered */
+		}
+		CHECK(step_until(&e, caller_done, d));
+		CHECK_EQ_INT(d->r_status, want_status[i]);
+		if (modes[i] == MSG_LATER) {
+			CHECK_EQ_INT(s.later_rc, 0);
+			CHECK_STR(d->r_body, "later");
+		}
+		CHECK(step_until(&e, ua_empty, &e));
+		nua_handle_destroy(nh);
+	}
+	CHECK_EQ_INT(s.messages, 4);
+	CHECK_EQ_INT(s.terminated, 1); /* the INVITE's only */
 	CHECK(env_stop(&e));
 }
 
