@@ -91,7 +91,7 @@ enum {
 #define CPM_MSG_MAX (16u * 1024 * 1024)
 #define CPM_PAGER_MAX 1300u
 
-enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST, CMD_MESSAGE };
+enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST, CMD_MESSAGE, CMD_CHAT };
 enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE, ANSWER_UNAVAILABLE };
 
 struct cpm_opts {
@@ -134,6 +134,9 @@ struct cpm_opts {
 	unsigned timeout;             /* receive: 0 = none */
 	enum cpm_answer answer;
 	double answer_delay;
+	/* chat sessions (chat.c, session_in.c; docs/internals/messaging.md §5-7) */
+	bool read;                    /* --read: send `displayed` reports too */
+	const char *reply;            /* receive --reply TEXT: answer each chat message with TEXT */
 };
 
 enum xfer_dir { XFER_OUT, XFER_IN };
@@ -153,6 +156,7 @@ struct inflight {
 };
 
 struct mconn;
+struct chat_sess;
 struct cpm_app;
 
 struct xfer {
@@ -209,6 +213,10 @@ struct xfer {
 				       * most CPM_MSG_MAX) */
 	size_t msg_len, msg_cap;
 	char peer[CPM_URI_MAX];       /* in: the sender (From of the INVITE) */
+
+	/* a 1-1 chat session (chat.h): the dialog and MSRP connection are this xfer's, the
+	 * session's own state is there; NULL for a file or a large message */
+	struct chat_sess *chat;
 
 	/* in */
 	int part_fd;
@@ -391,6 +399,40 @@ int msg_sdp_build(const struct cpm_opts *o, struct xfer *x, enum sdp_dir dir, ch
  * messaging.md §2). *body malloc()ed. 0 or -1. */
 int msg_offer_body(const struct cpm_opts *o, struct xfer *x, const char *head, size_t head_len, char **body,
 		   char *ctype, size_t ctype_cap);
+
+/* chat.c, session_in.c, chat_msrp.c: 1-1 chat sessions (chat.h has the rest) */
+int chat_start(struct cpm_app *app);                  /* `chat TARGET` */
+/* An incoming INVITE for a chat session (session ICSI, or an SDP that is sendrecv with
+ * accept-types message/cpim and no file-selector)? */
+bool session_in_wanted(const sip_t *sip);
+void session_in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
+/* Hooks for the transfer code: each returns true when x was a chat session and was handled. */
+bool chat_hook_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip); /* nua_r_invite */
+bool chat_hook_ack(struct xfer *x);             /* our 200 was ACKed */
+bool chat_hook_bye(struct xfer *x);             /* the peer's BYE */
+bool chat_hook_terminated(struct xfer *x);      /* the dialog is over */
+bool chat_hook_answer_now(struct xfer *x);      /* --answer-delay elapsed */
+bool chat_hook_abort(struct xfer *x, const char *why); /* shutdown, timeouts */
+/* A file transfer of `cpm chat` ended (xfer_done): `file delivered|stored|failed NAME`. */
+void chat_file_done(struct xfer *x, int code, const char *line);
+void chat_free(struct xfer *x);                 /* xfer_reap */
+/* offer.c: our SDP of a chat session (sendrecv, accept-types message/cpim,
+ * accept-wrapped-types text/plain message/imdn+xml), offer or answer. */
+int chat_sdp_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
+/* sip_out.c: the file-selector (name, size, type, sha-1) of a file to send, its open
+ * descriptor and stat. 0, or -1 with a reason in err. */
+struct stat;
+int send_file_open(const char *path, int *fd, struct sdp_file_selector *sel, struct stat *st, char *err,
+		   size_t errcap);
+/* sip_out.c: start an outgoing file transfer of an open file (fd is the transfer's from
+ * then on, also on failure). 0 or -1. */
+int send_file_xfer(struct cpm_app *app, const struct sdp_file_selector *sel, int fd, long mtime);
+/* largemsg.c: the text of a `message`/`chat` line (messaging.md §7): newline as \n,
+ * backslash as \\, other control bytes as \r or \xNN. malloc()ed, NULL when out of memory. */
+char *escape_text(const char *p, size_t n);
+/* largemsg.c: an ICSI (its last label, "session", "largemsg"...) named in Accept-Contact,
+ * P-Asserted-Service or P-Preferred-Service. */
+bool sip_names_icsi(const sip_t *sip, const char *name);
 
 /* largemsg.c: Large Message Mode (docs/internals/messaging.md §2) */
 /* Does a message whose CPIM body has len bytes go in large mode (--large, or over

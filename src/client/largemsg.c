@@ -103,7 +103,7 @@ int largemsg_send(struct cpm_app *app, const char *head, size_t head_len)
 
 /* The ICSI in any header that carries one: Accept-Contact (sofia parses it), P-Asserted-
  * and P-Preferred-Service (unknown to sofia). */
-static bool sip_names_icsi(const sip_t *sip, const char *name)
+bool sip_names_icsi(const sip_t *sip, const char *name)
 {
 	for (const sip_accept_contact_t *a = sip->sip_accept_contact; a; a = a->cp_next)
 		for (size_t i = 0; a->cp_params && a->cp_params[i]; i++)
@@ -154,7 +154,7 @@ int largemsg_in_append(struct xfer *x, const char *p, size_t n)
 /* TEXT of a `message` line (messaging.md §7): newline as \n, backslash as \\; the other
  * bytes a terminal acts on (CR, the other C0 controls, DEL) as \r or \xNN, so that one
  * message is one line and cannot drive the terminal. malloc()ed. */
-static char *escape_text(const char *p, size_t n)
+char *escape_text(const char *p, size_t n)
 {
 	char *out = malloc(4 * n + 1), *o = out;
 	if (!out)
