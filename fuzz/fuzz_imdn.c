@@ -21,8 +21,14 @@ static void fuzz_cpim(const char *data, size_t size)
 {
 	struct cpim_msg m;
 
-	if (cpim_parse(data, size, &m) != CPIM_OK)
+	int rc = cpim_parse(data, size, &m);
+	if (rc != CPIM_OK) {
+		if (rc != CPIM_E_LENGTH) /* that one names "Content-Length" itself */
+			check_slice(m.error_header, data, size);
+		if (m.from.p || m.body.p || m.n_to)
+			abort(); /* cleared on error */
 		return;
+	}
 	check_slice(m.from, data, size);
 	check_slice(m.to, data, size);
 	check_slice(m.datetime, data, size);
@@ -33,7 +39,11 @@ static void fuzz_cpim(const char *data, size_t size)
 	check_slice(m.content_length, data, size);
 	check_slice(m.body, data, size);
 	check_slice(cpim_addr_uri(m.from), data, size);
-	if (m.n_cpim_headers > CPIM_MAX_HEADERS || m.n_content_headers > CPIM_MAX_HEADERS)
+	if (m.n_cpim_headers > CPIM_MAX_HEADERS || m.n_content_headers > CPIM_MAX_HEADERS ||
+	    m.n_to > m.n_cpim_headers || (m.n_to && !m.to.p))
+		abort();
+	/* what cpmd and cpm read of a pager message's disposition request */
+	if (imdn_disposition_bits(m.imdn_disposition_notification) > 7)
 		abort();
 }
 

@@ -51,6 +51,7 @@ struct cpim_msg {
 	/* CPIM headers (values trimmed, as on the wire: From keeps its "<uri>"). */
 	struct cpm_str from;
 	struct cpm_str to;                 /* the first To (there may be several) */
+	size_t n_to;                       /* how many To headers */
 	struct cpm_str datetime;
 	struct cpm_str imdn_message_id;    /* <prefix>.Message-ID, prefix bound to CPIM_IMDN_URN */
 	struct cpm_str imdn_disposition_notification;
@@ -64,10 +65,14 @@ struct cpim_msg {
 	 * be a number not beyond the input (else CPIM_E_LENGTH: truncated); a
 	 * smaller one is tolerated, as the RFC 5438 example itself has one. */
 	struct cpm_str body;
+	/* On an error: the name of the header line it was found in (e.g. "imdn.Message-ID" for
+	 * a repeated one), so that an answer can name it; a NULL slice when the error is not
+	 * about one header. The only field set after an error. */
+	struct cpm_str error_header;
 };
 
 /* Parse buf[0..len). Returns CPIM_OK or a negative enum cpim_error; on error
- * *out is zeroed. */
+ * *out is zeroed but for error_header. */
 int cpim_parse(const char *buf, size_t len, struct cpim_msg *out);
 
 /* The URI inside "[display-name] <URI>" (From/To form), or a NULL slice. */

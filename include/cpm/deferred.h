@@ -7,6 +7,8 @@
  *     CPMD-Deferred/1
  *     <blank line>
  *     Id: 4f0c...            [A-Za-z0-9_-]{1,32}        required
+ *     Kind: message          file (absent) | message: a standalone message
+ *                            (then Name: message, Type: message/cpim)
  *     Sender: sip:alice@x                                  required
  *     Time: 2026-11-25T12:00:00Z
  *     Name: holiday%20photo.jpg  percent-encoded UTF-8     required
@@ -51,8 +53,11 @@
 /* Same bound as MSRP byte ranges: no real file is that big. */
 #define DEFERRED_MAX_SIZE MSRP_MAX_RANGE_VALUE
 
+enum deferred_kind { DEFERRED_KIND_FILE = 0, DEFERRED_KIND_MESSAGE };
+
 struct deferred_item {
 	char id[DEFERRED_MAX_ID + 1];
+	enum deferred_kind kind;                   /* Kind: (a file when absent) */
 	char sender[DEFERRED_MAX_SENDER + 1];
 	char time[DEFERRED_MAX_TIME + 1];          /* "" = absent */
 	char name[SDP_MAX_FILENAME + 1];           /* decoded UTF-8 bytes, no NUL inside */
@@ -85,6 +90,7 @@ enum deferred_error {
 	DEFERRED_E_VALUE = -11,    /* Sender/Time/Type/Expires invalid or too long */
 	DEFERRED_E_THUMB = -12,    /* thumbnail too big, not base64, or without type */
 	DEFERRED_E_TRUNCATED = -13, /* the input ends inside a line (no final LF) */
+	DEFERRED_E_KIND = -14,     /* Kind: neither file nor message */
 };
 const char *deferred_strerror(int e);
 

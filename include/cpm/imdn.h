@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cpm/str.h"
+
 /* A whole message/cpim body holding an IMDN. A single notification is
  * ~600 bytes; URIs and ids are bounded below. 64 KiB is far beyond any real
  * one and keeps libxml2's tree for a hostile body small. */
@@ -62,6 +64,14 @@ enum imdn_error {
 	IMDN_E_MEMORY = -11,
 };
 const char *imdn_strerror(int e);
+
+/* What an imdn.Disposition-Notification header asks for (RFC 5438 §6.2), as bits. */
+enum { IMDN_ASK_POSITIVE = 1, IMDN_ASK_NEGATIVE = 2, IMDN_ASK_DISPLAY = 4 };
+/* The bits of a Disposition-Notification value: a comma-separated list of
+ * positive-delivery, negative-delivery, display (case-insensitive, blanks
+ * around items ignored; processing and unknown tokens ask nothing we send).
+ * A NULL or empty slice: 0. */
+unsigned imdn_disposition_bits(struct cpm_str v);
 
 /* Initialise libxml2 (idempotent, thread-safe). */
 void imdn_init(void);

@@ -126,8 +126,10 @@ static int cpim_header(struct cpim_msg *m, struct cpm_str name, struct cpm_str v
 
 	if (cpm_str_caseeq(name, "From"))
 		return set_once(&m->from, v);
-	if (cpm_str_caseeq(name, "To"))
+	if (cpm_str_caseeq(name, "To")) {
+		m->n_to++;
 		return m->to.p ? 0 : set_once(&m->to, v);
+	}
 	if (cpm_str_caseeq(name, "DateTime"))
 		return set_once(&m->datetime, v);
 	if (cpm_str_caseeq(name, "NS"))
@@ -158,9 +160,10 @@ static int content_header(struct cpim_msg *m, struct cpm_str name, struct cpm_st
 	return 0;
 }
 
-/* Reads one header block up to and including its blank line. */
+/* Reads one header block up to and including its blank line. On an error about one header
+ * line, *bad is its name. */
 static int read_block(const char *buf, size_t len, size_t *pos, struct cpim_msg *m, bool cpim,
-		      struct ns_bind *ns, size_t *nns)
+		      struct ns_bind *ns, size_t *nns, struct cpm_str *bad)
 {
 	size_t *count = cpim ? &m->n_cpim_headers : &m->n_content_headers;
 
@@ -180,8 +183,10 @@ static int read_block(const char *buf, size_t len, size_t *pos, struct cpim_msg 
 		if ((rc = split_header(line, &name, &value)) < 0)
 			return rc;
 		rc = cpim ? cpim_header(m, name, value, ns, nns) : content_header(m, name, value);
-		if (rc < 0)
+		if (rc < 0) {
+			*bad = name;
 			return rc;
+		}
 	}
 }
 
@@ -189,14 +194,15 @@ int cpim_parse(const char *buf, size_t len, struct cpim_msg *out)
 {
 	struct ns_bind ns[CPIM_MAX_NS];
 	size_t nns = 0, pos = 0;
+	struct cpm_str bad = CPM_STR_NULL;
 	uint64_t clen;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	if (!buf)
 		return CPIM_E_TRUNCATED;
-	if ((rc = read_block(buf, len, &pos, out, true, ns, &nns)) < 0 ||
-	    (rc = read_block(buf, len, &pos, out, false, ns, &nns)) < 0)
+	if ((rc = read_block(buf, len, &pos, out, true, ns, &nns, &bad)) < 0 ||
+	    (rc = read_block(buf, len, &pos, out, false, ns, &nns, &bad)) < 0)
 		goto fail;
 	out->body = (struct cpm_str){buf + pos, len - pos};
 	if (out->content_length.p) {
@@ -206,12 +212,14 @@ int cpim_parse(const char *buf, size_t len, struct cpim_msg *out)
 		 * A length beyond the input does mean the message was cut. */
 		if (!cpm_str_to_u64(out->content_length, &clen) || clen > len - pos) {
 			rc = CPIM_E_LENGTH;
+			bad = cpm_str_c("Content-Length");
 			goto fail;
 		}
 	}
 	return CPIM_OK;
 fail:
 	memset(out, 0, sizeof *out);
+	out->error_header = bad;
 	return rc;
 }
 

@@ -27,6 +27,7 @@ const char *deferred_strerror(int e)
 	case DEFERRED_E_VALUE: return "bad deferred item value";
 	case DEFERRED_E_THUMB: return "bad deferred item thumbnail";
 	case DEFERRED_E_TRUNCATED: return "deferred list ends inside a line";
+	case DEFERRED_E_KIND: return "bad deferred item kind";
 	}
 	return "unknown deferred-list error";
 }
@@ -132,7 +133,7 @@ static bool item_ok(const struct deferred_item *it)
 	struct cpm_str tt = arr_str(it->thumb_type, sizeof it->thumb_type);
 	struct cpm_str name = arr_str(it->name, sizeof it->name);
 
-	if (!id_ok(arr_str(it->id, sizeof it->id)) ||
+	if (!id_ok(arr_str(it->id, sizeof it->id)) || (unsigned)it->kind > DEFERRED_KIND_MESSAGE ||
 	    !text_ok(arr_str(it->sender, sizeof it->sender), DEFERRED_MAX_SENDER, false) ||
 	    !text_ok(arr_str(it->type, sizeof it->type), SDP_MAX_TYPE, true) ||
 	    !name.p || name.len == 0 || it->size > DEFERRED_MAX_SIZE)
@@ -162,6 +163,8 @@ static void wr_item(struct cpm_wbuf *w, const struct deferred_item *it)
 {
 	cpm_wbuf_put(w, "\r\n", 2);
 	wr_field(w, "Id", cpm_str_c(it->id));
+	if (it->kind == DEFERRED_KIND_MESSAGE) /* a file says nothing: lists stay as they were */
+		wr_field(w, "Kind", cpm_str_c("message"));
 	wr_field(w, "Sender", cpm_str_c(it->sender));
 	if (it->time[0])
 		wr_field(w, "Time", cpm_str_c(it->time));
@@ -241,6 +244,7 @@ static int next_line(struct deferred_parser *p, struct cpm_str *line)
 enum {
 	F_ID = 1 << 0, F_SENDER = 1 << 1, F_TIME = 1 << 2, F_NAME = 1 << 3, F_TYPE = 1 << 4,
 	F_SIZE = 1 << 5, F_HASH = 1 << 6, F_EXPIRES = 1 << 7, F_TTYPE = 1 << 8, F_THUMB = 1 << 9,
+	F_KIND = 1 << 10,
 };
 #define F_REQUIRED (F_ID | F_SENDER | F_NAME | F_TYPE | F_SIZE)
 
@@ -250,7 +254,7 @@ static const struct {
 } keys[] = {
 	{"Id", F_ID}, {"Sender", F_SENDER}, {"Time", F_TIME}, {"Name", F_NAME},
 	{"Type", F_TYPE}, {"Size", F_SIZE}, {"Hash", F_HASH}, {"Expires", F_EXPIRES},
-	{"Thumbnail-Type", F_TTYPE}, {"Thumbnail", F_THUMB},
+	{"Thumbnail-Type", F_TTYPE}, {"Thumbnail", F_THUMB}, {"Kind", F_KIND},
 };
 
 static int copy_text(char *dst, size_t size, struct cpm_str v, size_t max, bool spaces)
@@ -280,6 +284,14 @@ static int field(struct deferred_item *it, unsigned flag, struct cpm_str v)
 		return name_decode(v, it->name, sizeof it->name) ? 0 : DEFERRED_E_NAME;
 	case F_SIZE:
 		return cpm_str_to_u64_max(v, DEFERRED_MAX_SIZE, &it->size) ? 0 : DEFERRED_E_SIZE;
+	case F_KIND:
+		if (cpm_str_caseeq(v, "file"))
+			it->kind = DEFERRED_KIND_FILE;
+		else if (cpm_str_caseeq(v, "message"))
+			it->kind = DEFERRED_KIND_MESSAGE;
+		else
+			return DEFERRED_E_KIND;
+		return 0;
 	case F_HASH:
 		it->has_hash = parse_hash(v, it->sha1);
 		return it->has_hash ? 0 : DEFERRED_E_HASH;

@@ -73,6 +73,28 @@ const char *imdn_kind_name(enum imdn_kind k)
 	return "?";
 }
 
+unsigned imdn_disposition_bits(struct cpm_str v)
+{
+	unsigned bits = 0;
+
+	while (v.p && v.len) {
+		const char *comma = memchr(v.p, ',', v.len);
+		size_t n = comma ? (size_t)(comma - v.p) : v.len;
+		struct cpm_str t = cpm_str_trim((struct cpm_str){v.p, n});
+		if (cpm_str_caseeq(t, "positive-delivery"))
+			bits |= IMDN_ASK_POSITIVE;
+		else if (cpm_str_caseeq(t, "negative-delivery"))
+			bits |= IMDN_ASK_NEGATIVE;
+		else if (cpm_str_caseeq(t, "display"))
+			bits |= IMDN_ASK_DISPLAY;
+		if (!comma)
+			break;
+		v.p += n + 1;
+		v.len -= n + 1;
+	}
+	return bits;
+}
+
 bool imdn_status_valid(enum imdn_kind k, enum imdn_status s)
 {
 	if (s == IMDN_STATUS_FORBIDDEN || s == IMDN_STATUS_ERROR)

@@ -130,8 +130,19 @@ UNIT_TEST(test_cpim_hostile)
 	CHECK_EQ_INT(cpim_parse("From: <\x01>\n\n\n", 12, &m), CPIM_E_SYNTAX);
 	CHECK_EQ_INT(cpim_parse("From: <a\0>\n\n\n", 13, &m), CPIM_E_SYNTAX);
 	CHECK_EQ_INT(cpim_parse("From: <a>\nFrom: <b>\n\n\n", 22, &m), CPIM_E_DUPLICATE);
+	CHECK(str_is(m.error_header, "From")); /* an answer can name the header */
+	CHECK(!m.from.p);
+	static const char twoid[] = "NS: imdn <urn:ietf:params:imdn>\nimdn.Message-ID: a\nIMDN.message-id: b\n\n\n";
+	CHECK_EQ_INT(cpim_parse(twoid, sizeof twoid - 1, &m), CPIM_E_DUPLICATE);
+	CHECK(str_is(m.error_header, "IMDN.message-id"));
+	CHECK_EQ_INT(cpim_parse("To: <a>\nTo: <b>\nto: <c>\n\n\n", 26, &m), CPIM_OK);
+	CHECK_EQ_INT(m.n_to, 3); /* several To are CPIM; the first is kept, the count told */
+	CHECK(str_is(m.to, "<a>"));
+	CHECK_EQ_INT(cpim_parse("From <a>\n\n\n", 11, &m), CPIM_E_SYNTAX);
+	CHECK(!m.error_header.p); /* not about one named header */
 	CHECK_EQ_INT(cpim_parse("NS: x urn\n\n\n", 12, &m), CPIM_E_NS);
 	CHECK_EQ_INT(cpim_parse("\nContent-Length: 5\n\nabc", 23, &m), CPIM_E_LENGTH);
+	CHECK(str_is(m.error_header, "Content-Length"));
 	CHECK_EQ_INT(cpim_parse("\nContent-Length: -1\n\nabc", 24, &m), CPIM_E_LENGTH);
 	CHECK_EQ_INT(cpim_parse("\nContent-Length: 3\n\nabc", 23, &m), CPIM_OK);
 	CHECK(str_is(m.body, "abc"));
@@ -493,7 +504,19 @@ static void test_cpim_build(void)
 	CHECK_EQ_INT(cpim_build(out, sizeof out, &bad), -1);
 }
 
+UNIT_TEST(test_imdn_disposition_bits)
+{
+	CHECK_EQ_INT(imdn_disposition_bits(cpm_str_c("positive-delivery, negative-delivery, display")),
+		     IMDN_ASK_POSITIVE | IMDN_ASK_NEGATIVE | IMDN_ASK_DISPLAY);
+	CHECK_EQ_INT(imdn_disposition_bits(cpm_str_c(" Display ,processing,")), IMDN_ASK_DISPLAY);
+	CHECK_EQ_INT(imdn_disposition_bits(cpm_str_c("negative-delivery")), IMDN_ASK_NEGATIVE);
+	CHECK_EQ_INT(imdn_disposition_bits(cpm_str_c("positive-deliveryx, xdisplay, ,,")), 0);
+	CHECK_EQ_INT(imdn_disposition_bits(cpm_str_c("")), 0);
+	CHECK_EQ_INT(imdn_disposition_bits(CPM_STR_NULL), 0);
+}
+
 UNIT_MAIN(T(test_cpim_rfc5438_example_lf), T(test_cpim_rfc5438_example_crlf), T(test_cpim_ns_prefix),
 	  T(test_cpim_hostile), T(test_imdn_build_exact), T(test_imdn_round_trip),
 	  T(test_imdn_build_rejects), T(test_imdn_every_cut), T(test_imdn_billion_laughs),
-	  T(test_imdn_external_entity), T(test_imdn_oversize), T(test_imdn_bad_documents), T(test_cpim_build))
+	  T(test_imdn_external_entity), T(test_imdn_oversize), T(test_imdn_bad_documents), T(test_cpim_build),
+	  T(test_imdn_disposition_bits))

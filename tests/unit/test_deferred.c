@@ -28,7 +28,7 @@ static int same(const struct deferred_item *a, const struct deferred_item *b)
 	return !strcmp(a->id, b->id) && !strcmp(a->sender, b->sender) && !strcmp(a->time, b->time) &&
 	       !strcmp(a->name, b->name) && !strcmp(a->type, b->type) && a->size == b->size &&
 	       a->has_hash == b->has_hash && (!a->has_hash || !memcmp(a->sha1, b->sha1, 20)) &&
-	       !strcmp(a->expires, b->expires) && !strcmp(a->thumb_type, b->thumb_type);
+	       !strcmp(a->expires, b->expires) && !strcmp(a->thumb_type, b->thumb_type) && a->kind == b->kind;
 }
 
 static int parse_all(const char *buf, size_t len, struct deferred_item *items, size_t max, size_t *n)
@@ -357,5 +357,40 @@ UNIT_TEST(test_deferred_safe_display)
 	CHECK_STR(out, "");
 }
 
+/* A stored message is listed as one (issue 8): Kind: message, Name: message, Type:
+ * message/cpim; a file says no Kind, and an old list without one parses as files. */
+UNIT_TEST(test_deferred_message_kind)
+{
+	struct deferred_item in[2], back[3];
+	static char buf[4096];
+	size_t n;
+
+	in[0] = item("m1", "message");
+	in[0].kind = DEFERRED_KIND_MESSAGE;
+	strcpy(in[0].type, "message/cpim");
+	in[0].size = 321;
+	in[1] = item("f1", "a.jpg");
+	int len = deferred_build(buf, sizeof buf, in, 2);
+	CHECK(len > 0);
+	CHECK(strstr(buf, "Id: m1\r\nKind: message\r\nSender: sip:alice@localhost\r\n"));
+	CHECK(strstr(buf, "Id: f1\r\nSender:"));
+	CHECK_EQ_INT(parse_all(buf, (size_t)len, back, 3, &n), 0);
+	CHECK_EQ_INT(n, 2);
+	CHECK(same(&in[0], &back[0]) && same(&in[1], &back[1]));
+	CHECK_EQ_INT(back[0].kind, DEFERRED_KIND_MESSAGE);
+	CHECK_EQ_INT(back[1].kind, DEFERRED_KIND_FILE);
+
+	static const char explicit_file[] = "CPMD-Deferred/1\n\nId: x\nkind: FILE\nSender: s\nName: n\nType: t\nSize: 1\n";
+	CHECK_EQ_INT(parse_all(explicit_file, sizeof explicit_file - 1, back, 3, &n), 0);
+	CHECK_EQ_INT(back[0].kind, DEFERRED_KIND_FILE);
+	static const char bad[] = "CPMD-Deferred/1\n\nId: x\nKind: chat\nSender: s\nName: n\nType: t\nSize: 1\n";
+	CHECK_EQ_INT(parse_all(bad, sizeof bad - 1, back, 3, &n), DEFERRED_E_KIND);
+	static const char twice[] = "CPMD-Deferred/1\n\nId: x\nKind: message\nKind: message\nSender: s\nName: n\nType: t\nSize: 1\n";
+	CHECK_EQ_INT(parse_all(twice, sizeof twice - 1, back, 3, &n), DEFERRED_E_DUPLICATE);
+	in[0].kind = (enum deferred_kind)5;
+	CHECK_EQ_INT(deferred_build(buf, sizeof buf, in, 1), -1);
+}
+
 UNIT_MAIN(T(test_deferred_round_trip), T(test_deferred_doc_example), T(test_deferred_hostile),
-	  T(test_deferred_build_rejects), T(test_deferred_every_cut), T(test_deferred_safe_display))
+	  T(test_deferred_build_rejects), T(test_deferred_every_cut), T(test_deferred_safe_display),
+	  T(test_deferred_message_kind))
