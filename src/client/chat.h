@@ -86,6 +86,13 @@ bool chat_quiet(const struct chat_sess *c);
 size_t chat_backlog(const struct chat_sess *c);
 void chat_msrp_close(struct chat_sess *c);
 
+/* chat.c: the inviter's side (`cpm chat`) */
+void chat_cli_ended(struct xfer *x, int code, const char *line); /* the session is over */
+void chat_cli_tick(struct xfer *x, double now);
+void chat_cli_forget(struct xfer *x);           /* the session's xfer is freed */
+/* session_in.c: the invited side (`cpm receive`) */
+void session_in_ended(struct xfer *x, bool accepted); /* prints `session ... ended` */
+
 /* chat.c / session_in.c: the MSRP side tells its owner */
 void chat_on_lost(struct chat_sess *c, const char *reason); /* MSRP connection gone */
 void chat_on_drained(struct chat_sess *c);                  /* room again (stdin) */

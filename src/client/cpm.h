@@ -240,8 +240,11 @@ struct xfer {
 	char item_id[CPM_ITEM_ID_MAX + 1]; /* pull: the stored item */
 };
 
+struct chat_cli;
+
 struct cpm_app {
 	struct cpm_opts *o;
+	struct chat_cli *chat_cli;    /* `chat`: the command's state (chat.c) */
 	su_root_t *root;
 	nua_t *nua;
 	su_timer_t *tick;
@@ -410,12 +413,16 @@ void session_in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
 bool chat_hook_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip); /* nua_r_invite */
 bool chat_hook_ack(struct xfer *x);             /* our 200 was ACKed */
 bool chat_hook_bye(struct xfer *x);             /* the peer's BYE */
-bool chat_hook_terminated(struct xfer *x);      /* the dialog is over */
 bool chat_hook_answer_now(struct xfer *x);      /* --answer-delay elapsed */
-bool chat_hook_abort(struct xfer *x, const char *why); /* shutdown, timeouts */
+/* The session ends now for a reason of ours (shutdown, timeout, xfer_done/msrp_in_abort on a
+ * session): code/line as xfer_done's (line NULL: none). */
+bool chat_hook_abort(struct xfer *x, int code, const char *line);
+/* The 200 ms tick, for a session (instead of the transfers' progress timeout). */
+void chat_tick(struct xfer *x, double now);
 /* A file transfer of `cpm chat` ended (xfer_done): `file delivered|stored|failed NAME`. */
 void chat_file_done(struct xfer *x, int code, const char *line);
 void chat_free(struct xfer *x);                 /* xfer_reap */
+void chat_cli_free(struct cpm_app *app);        /* agent_run, at the end */
 /* offer.c: our SDP of a chat session (sendrecv, accept-types message/cpim,
  * accept-wrapped-types text/plain message/imdn+xml), offer or answer. */
 int chat_sdp_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
@@ -430,6 +437,11 @@ int send_file_xfer(struct cpm_app *app, const struct sdp_file_selector *sel, int
 /* largemsg.c: the text of a `message`/`chat` line (messaging.md §7): newline as \n,
  * backslash as \\, other control bytes as \r or \xNN. malloc()ed, NULL when out of memory. */
 char *escape_text(const char *p, size_t n);
+/* largemsg.c: DateTime for CPIM (RFC 3339, UTC, milliseconds). */
+void cpim_now(char *out, size_t cap);
+/* msrp_in.c: answer a request on x's MSRP connection, From-Path x->local_path (honours
+ * its Failure-Report: no → nothing, partial → errors only). */
+void in_respond(struct xfer *x, const struct msrp_msg *m, int status, const char *comment);
 /* largemsg.c: an ICSI (its last label, "session", "largemsg"...) named in Accept-Contact,
  * P-Asserted-Service or P-Preferred-Service. */
 bool sip_names_icsi(const sip_t *sip, const char *name);
@@ -460,6 +472,9 @@ int largemsg_in_append(struct xfer *x, const char *p, size_t n);
 int largemsg_in_done(struct xfer *x);
 
 /* msrp_out.c */
+/* Where x's MSRP connection goes: the first URI of the peer's a=path (or c=/m= when both
+ * sides do CEMA), and x->remote_path = the whole path. 0, or -1 for an unusable path. */
+int xfer_set_remote(struct xfer *x, const struct sdp_ft *s);
 int msrp_out_start(struct xfer *x, const struct sdp_ft *answer, char *err, size_t errcap);
 void msrp_out_free(struct xfer *x);
 

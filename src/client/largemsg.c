@@ -25,7 +25,7 @@ bool largemsg_wanted(const struct cpm_opts *o, size_t cpim_len)
 }
 
 /* DateTime (RFC 3339, UTC, milliseconds) for CPIM. */
-static void cpim_now(char *out, size_t cap)
+void cpim_now(char *out, size_t cap)
 {
 	struct timespec ts;
 	struct tm tm;

@@ -27,6 +27,7 @@ static const char usage_main[] =
 	"  fetch ID --dir DIR                    retrieve a file the server stored for us\n"
 	"  list                                  list the files the server keeps for us\n"
 	"  message TARGET TEXT [--large]         send a standalone message (CPIM)\n"
+	"  chat TARGET                           a 1-1 chat session: stdin lines are messages\n"
 	"  blast TARGET --count N --parallel P --size BYTES   load generator\n"
 	"\n"
 	"global options:\n"
@@ -82,6 +83,12 @@ static const char usage_receive[] =
 	"  --answer accept|decline|ignore|unavailable   200 OK (default), 603 Decline, ring until\n"
 	"                             CANCEL, or 480 Temporarily Unavailable\n"
 	"  --answer-delay SECONDS     send 180 Ringing and wait this long before answering\n"
+	"  --read                     also send `displayed` reports (chat messages that ask for one)\n"
+	"  --reply TEXT               answer each chat message with TEXT in the same session\n"
+	"Chat sessions (INVITE with the session ICSI) are answered per --answer too; then:\n"
+	"  chat SENDER CONVERSATION-ID TEXT   a chat message (newline as \\n, backslash as \\\\);\n"
+	"                                 a `delivered` report goes back in the session when asked\n"
+	"  session SENDER CONVERSATION-ID ended   a session we accepted is over\n"
 	"Also printed:\n"
 	"  notification delivered ID      a delivery notification (IMDN) for a file we sent\n"
 	"  notification failed ID         (ID = the file-transfer-id `cpm send` printed)\n"
@@ -124,6 +131,30 @@ static const char usage_message[] =
 	"  --expires SECONDS          lifetime of a stored copy (Cpm-Expires; 1 .. 315576000)\n"
 	"  --no-report                ask for no delivery or display report\n"
 	"stderr: `cpm: message-id ID` (its imdn.Message-ID, what reports name).\n";
+
+static const char usage_chat[] =
+	"usage: cpm [global options] chat TARGET [--conversation-id ID] [--invite-timeout SECONDS] [--read]\n"
+	"\n"
+	"Opens a 1-1 chat session with TARGET (INVITE with the CPM session ICSI, MSRP sendrecv).\n"
+	"Each line of standard input is a chat message (message/cpim, text/plain; a delivered and\n"
+	"a displayed report are asked for). Commands on a line of their own:\n"
+	"  /file PATH                 send that file in this conversation (its own transfer, the\n"
+	"                             session's Conversation-ID) while the chat goes on\n"
+	"  /quit                      end the session (as EOF does); files in flight complete\n"
+	"stdout:\n"
+	"  chat SENDER CONVERSATION-ID TEXT   a message from the peer\n"
+	"  notification delivered|displayed|failed ID   a report (ID = a `message-id` below)\n"
+	"  file delivered|stored|failed NAME   the end of each file\n"
+	"  declined / rejected: CODE PHRASE / failed: REASON   the session could not be set up\n"
+	"                             (e.g. rejected: 480 ... when TARGET has no device; exit 3, 4, 1)\n"
+	"stderr: `cpm: conversation-id ID` at the start, `cpm: message-id ID` per message sent,\n"
+	"`cpm: message ID refused: MSRP 413 ...` when the server refuses one (a=max-size).\n"
+	"Exit 0 when the session ended normally (EOF, /quit or the peer's BYE) and every file\n"
+	"ended delivered or stored; 1 otherwise.\n"
+	"options:\n"
+	"  --conversation-id ID       Conversation-ID of the session (default: a fresh UUID)\n"
+	"  --invite-timeout SECONDS   give up when no final answer comes (default 120)\n"
+	"  --read                     send `displayed` reports for the messages we get\n";
 
 static const char usage_blast[] =
 	"usage: cpm [global options] blast TARGET --count N --parallel P --size BYTES\n"
@@ -289,6 +320,12 @@ int main(int argc, char **argv)
 			o.no_resume = true;
 		} else if (strcmp(a, "--large") == 0) {
 			o.large = true;
+		} else if (strcmp(a, "--read") == 0) {
+			o.read = true;
+		} else if (opt_match(a, "--reply", &i, argc, argv, &v)) {
+			if (!v || !*v || strlen(v) > 65536)
+				return usage_error("--reply needs a TEXT (at most 65536 bytes)%s", "");
+			o.reply = v;
 		} else if (strcmp(a, "--no-report") == 0) {
 			o.no_report = true;
 		} else if (opt_match(a, "--dir", &i, argc, argv, &v)) {
@@ -331,6 +368,8 @@ int main(int argc, char **argv)
 				o.cmd = CMD_LIST;
 			else if (strcmp(a, "message") == 0)
 				o.cmd = CMD_MESSAGE;
+			else if (strcmp(a, "chat") == 0)
+				o.cmd = CMD_CHAT;
 			else
 				return usage_error("unknown command %s", a);
 		} else {
@@ -347,6 +386,7 @@ int main(int argc, char **argv)
 		      : o.cmd == CMD_FETCH ? usage_fetch
 		      : o.cmd == CMD_LIST ? usage_list
 		      : o.cmd == CMD_MESSAGE ? usage_message
+		      : o.cmd == CMD_CHAT ? usage_chat
 					   : usage_main,
 		      stdout);
 		return CPM_EXIT_OK;
@@ -406,6 +446,11 @@ int main(int argc, char **argv)
 					   "");
 		if (strlen(o.text) > CPM_MSG_MAX - 4096)
 			return usage_error("TEXT is too long for one message (at most 16 MiB with its CPIM headers)%s", "");
+		break;
+	case CMD_CHAT:
+		if (npos != 1)
+			return usage_error("chat needs TARGET%s", "");
+		o.target = positional[0];
 		break;
 	case CMD_LIST:
 		if (npos != 0)

@@ -158,6 +158,12 @@ static void relay_done(void *arg, enum session_relay_leg leg, enum session_relay
 	struct pf_sess *s = arg;
 
 	s->relay_ended = true;
+	if (s->state == SESS_ENDING) {
+		/* the usual order: a BYE, then the endpoint closes its MSRP connection */
+		log_debug("session %s: MSRP of the %s %s", s->id, leg == SR_LEG_A ? "inviter" : "recipient",
+			  session_relay_result_str(res));
+		return;
+	}
 	log_info("session %s: MSRP of the %s %s (%s): ending the session", s->id,
 		 leg == SR_LEG_A ? "inviter" : "recipient", session_relay_result_str(res), detail);
 	sess_end(s, 500, "Session Media Failed");
