@@ -123,6 +123,7 @@ void session_in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 	nua_handle_bind(nh, x);
 	x->state = XS_RINGING;
 	snprintf(x->display, sizeof x->display, "chat");
+	snprintf(x->safe, sizeof x->safe, "a chat session"); /* for the transfer code's log lines */
 	if (sip->sip_from && sip->sip_from->a_url->url_user && sip->sip_from->a_url->url_host)
 		snprintf(c->peer_uri, sizeof c->peer_uri, "sip:%s@%s", sip->sip_from->a_url->url_user,
 			 sip->sip_from->a_url->url_host);
