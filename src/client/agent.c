@@ -176,7 +176,7 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 			out_invite_answer(x, status, phrase, sip);
 		break;
 	case nua_r_message:
-		list_answer(app, nh, status, phrase, sip);
+		message_answered(app, nh, status, phrase, sip);
 		break;
 	case nua_i_message:
 		if (!x && nh != app->reg_nh)
@@ -299,7 +299,8 @@ static void shutdown_step(struct cpm_app *app)
 		}
 	}
 	if (sd_stage == SD_TEARDOWN) {
-		if ((any_handle(app) || app->unregistering) && t < app->shutdown_deadline)
+		/* reports we sent are answered before we go (the sender waits for them) */
+		if ((any_handle(app) || app->unregistering || app->reports_pending) && t < app->shutdown_deadline)
 			return;
 		sd_stage = SD_NUA;
 		app->shutdown_deadline = t + NUA_SHUTDOWN_SECONDS;
@@ -569,7 +570,7 @@ int agent_run(struct cpm_app *app)
 	} else if (o->cmd == CMD_LIST) {
 		rc = list_start(app);
 	} else if (o->cmd == CMD_MESSAGE) {
-		rc = largemsg_cmd_start(app);
+		rc = message_start(app);
 	} else if (o->cmd == CMD_CHAT) {
 		rc = chat_start(app);
 	}

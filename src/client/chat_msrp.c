@@ -165,7 +165,7 @@ int chat_send_text(struct chat_sess *c, const char *text, size_t len, char imdn_
 	char now[64];
 
 	cpm_random_alnum(imdn_id, 32); /* ~190 bits: the message's id everywhere (messaging.md §1) */
-	cpim_now(now, sizeof now);
+	rfc3339_now(now, sizeof now);
 	struct cpim_out m = {
 		.from_uri = app->o->aor,
 		.to_uri = c->peer_uri,
@@ -203,7 +203,7 @@ static void chat_send_report(struct chat_sess *c, const char *orig_id, const cha
 	note.kind = kind;
 	note.status = st;
 	cpm_random_alnum(wid, 32);
-	cpim_now(now, sizeof now);
+	rfc3339_now(now, sizeof now);
 	n = body ? imdn_build_cpim(body, IMDN_MAX_BYTES, c->x->app->o->aor, to, wid, now, &note) : -1;
 	if (n < 0) {
 		errlog(c->x->app, "cannot build a %s report for message %s", imdn_status_name(st), orig_id);
@@ -259,9 +259,11 @@ static void on_chat(struct chat_sess *c, const struct cpim_msg *m)
 	}
 	field(sender, sizeof sender, from.len ? from : cpm_str_c(c->peer_uri), "?");
 	deferred_safe_display(conv, sizeof conv, c->conv_id);
-	char *text = escape_text(m->body.p, m->body.len);
+	size_t tcap = 4 * m->body.len + 8; /* every byte may become \xHH */
+	char *text = malloc(tcap);
 	if (!text)
 		return;
+	text_line(text, tcap, m->body);
 	out_line(app, "chat %s %s %s", sender, conv, text);
 	free(text);
 	c->received++;

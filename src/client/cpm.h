@@ -1,4 +1,4 @@
-/* cpm: the CPM file-transfer client (device / user agent).
+/* cpm: the CPM client (device / user agent): file transfer and standalone messages.
  *
  * One process, one thread, one su_root event loop: sofia-sip nua does the
  * SIP side (REGISTER, INVITE, BYE), our own non-blocking TCP connections do
@@ -17,9 +17,13 @@
  *   msrp_out.c   sending a file as one chunked MSRP message
  *   msrp_in.c    receiving a file into --dir (part file, hash, rename)
  *   pull.c       fetch (RFC 5547 pull of a stored item) and list
- *   notify.c     incoming SIP MESSAGEs: delivery notifications, deferred lists
+ *   notify.c     incoming SIP MESSAGEs: delivery notifications, deferred lists,
+ *                standalone messages (to msg_in.c)
+ *   msg_out.c    `message`: one pager-mode standalone message (SIP MESSAGE, CPIM)
+ *   msg_in.c     standalone messages in: print, drop repeats, send delivered /
+ *                displayed reports (IMDN)
  *   largemsg.c   standalone messages in Large Message Mode: the INVITE, the
- *                message sent from memory, an incoming one received into memory
+ *                message sent from memory; recognising an incoming one
  *   resume.c     what resume keeps on disk: the send journal, kept partials
  *   safe_name.c  turning a peer's file name into a safe local one (no sofia)
  *   progress.c   progress bar on a tty
@@ -84,12 +88,21 @@ enum {
 #define CPM_REREG_MAX 30.0
 /* Stored item ids (store-and-forward contract §4: [A-Za-z0-9_-]{1,32}). */
 #define CPM_ITEM_ID_MAX 32
-/* Large Message Mode (docs/internals/messaging.md §2): an incoming message is
- * kept in memory until it is whole, so its size is bounded (the whole CPIM
- * body; cpmd's --max-message-size default is the same). A message whose CPIM
- * body is over CPM_PAGER_MAX goes in large mode (RFC 3428 §8: 1300 bytes). */
+/* Large Message Mode (docs/internals/messaging.md §2): an incoming message is received
+ * into memory (a memfd) until it is whole, so its size is bounded (the whole CPIM body;
+ * cpmd's --max-message-size default is the same). A message whose CPIM body is over
+ * CPM_PAGER_MAX goes in large mode (RFC 3428 §8: 1300 bytes); its text (TEXT "-": standard
+ * input) may be up to CPM_LARGE_TEXT_MAX. */
 #define CPM_MSG_MAX (16u * 1024 * 1024)
 #define CPM_PAGER_MAX 1300u
+#define CPM_LARGE_TEXT_MAX (CPM_MSG_MAX - 4096)
+/* Message-IDs of standalone messages remembered by `receive` to drop a repeat (a server that
+ * crashed between our 200 and its bookkeeping sends it again): the last this many. */
+#define CPM_SEEN_MSGIDS 256
+#define CPM_MSGID_MAX 128 /* IMDN_MAX_MSGID */
+/* A fetched stored message is read into memory up to this (bigger: saved like a file); a
+ * large message may be as big as cpmd's --max-message-size default. */
+#define CPM_FETCH_MSG_MAX CPM_MSG_MAX
 
 enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST, CMD_MESSAGE, CMD_CHAT };
 enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE, ANSWER_UNAVAILABLE };
@@ -120,22 +133,23 @@ struct cpm_opts {
 	const char *journal;          /* --journal DIR, or NULL for the default */
 	bool no_resume;               /* --no-resume */
 	const char *item_id;          /* fetch ID */
-	/* message TARGET TEXT (docs/internals/messaging.md) */
-	const char *text;
-	bool large;                   /* --large: Large Message Mode whatever the size */
-	bool no_report;               /* --no-report: no imdn.Disposition-Notification */
 	unsigned count;               /* blast: transfers; receive: files (0 = no limit) */
 	unsigned parallel;
 	uint64_t blast_size;
 
+	/* message */
+	const char *text;
+	bool no_report;               /* --no-report: ask for no IMDN */
+	bool large;                   /* --large: Large Message Mode whatever the size (largemsg.c) */
+
 	/* receive */
+	bool read;                    /* --read: send `displayed` reports when asked */
 	const char *dir;
 	char dir_abs[4096];
 	unsigned timeout;             /* receive: 0 = none */
 	enum cpm_answer answer;
 	double answer_delay;
 	/* chat sessions (chat.c, session_in.c; docs/internals/messaging.md §5-7) */
-	bool read;                    /* --read: send `displayed` reports too */
 	const char *reply;            /* receive --reply TEXT: answer each chat message with TEXT */
 };
 
@@ -189,6 +203,9 @@ struct xfer {
 	bool success;
 	bool repeat;                  /* a re-delivery of a file this --dir already has (recv_log.c) */                 /* set by xfer_done */
 	bool pull;                    /* fetch: an incoming file we asked for */
+	bool msg;                     /* a standalone message (message/cpim), received into memory
+				       * (a memfd as part file) and printed by msg_in.c: a fetched
+				       * stored one, or an incoming large message (is_msg) */
 	uint64_t base;                /* resume: file offset where our range starts */
 	bool offered_range;           /* out/pull: our offer had a=file-range */
 	char display[64];             /* short name for progress/logs */
@@ -206,13 +223,9 @@ struct xfer {
 	char stored_id[CPM_ITEM_ID_MAX + 1]; /* Cpm-Stored of the final 200/REPORT */
 
 	/* a standalone message in Large Message Mode (largemsg.c) */
-	bool is_msg;                  /* one message/cpim message, not a file: no selector; in: its
-				       * size is the first chunk's Byte-Range total */
-	bool deferred;                /* in: pushed by the server from its store (deferred ICSI) */
-	char *msg_buf;                /* in: the message as it arrives (grows with the bytes, at
-				       * most CPM_MSG_MAX) */
-	size_t msg_len, msg_cap;
-	char peer[CPM_URI_MAX];       /* in: the sender (From of the INVITE) */
+	bool is_msg;                  /* a large-message session: no selector on the wire (our
+				       * offer/answer say accept-types message/cpim); in: the size
+				       * is the first chunk's Byte-Range total (at most CPM_MSG_MAX) */
 
 	/* a 1-1 chat session (chat.h): the dialog and MSRP connection are this xfer's, the
 	 * session's own state is there; NULL for a file or a large message */
@@ -285,6 +298,13 @@ struct cpm_app {
 	size_t msg_cpim_len;
 	double journal_t;
 
+	/* message: our MESSAGE */
+	nua_handle_t *msg_nh;
+	/* standalone messages in: the last Message-IDs (a ring), reports in flight */
+	char seen[CPM_SEEN_MSGIDS][CPM_MSGID_MAX + 1];
+	unsigned seen_next;
+	unsigned reports_pending;
+
 	/* results */
 	unsigned received;
 	unsigned blast_started, blast_ok, blast_failed;
@@ -335,7 +355,7 @@ int send_invite(struct cpm_app *app, uint64_t base);
 int fetch_start(struct cpm_app *app);
 int list_start(struct cpm_app *app);
 void pull_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip);
-void list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
+bool list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
 bool local_response(int status, const sip_t *sip); /* sip_out.c */
 /* sip_out.c: the stdout line for a response local_response() says our own
  * stack made up: "failed: no answer from the server at ADDR:PORT (udp|tcp)"
@@ -345,6 +365,28 @@ void local_failure_line(const struct cpm_app *app, int status, const char *phras
 
 /* notify.c: an incoming MESSAGE (answered here, handle destroyed) */
 void notify_message(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
+/* The answer to a MESSAGE we sent: the `message` command's, the list query's (pull.c), or a
+ * report's (msg_in.c). */
+void message_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
+
+/* msg_out.c */
+int message_start(struct cpm_app *app);
+void message_answer(struct cpm_app *app, int status, const char *phrase, const sip_t *sip);
+
+/* msg_in.c: a standalone message (message/cpim body, any content but an IMDN). Prints
+ * `message SENDER ID TEXT` (a repeat of a recent Message-ID is not printed again) and sends
+ * the reports it asked for (delivered; displayed with --read). Returns the SIP status to
+ * answer (200, or 400 with why); call msg_in_reports after the 200 went. */
+struct msg_in_reports {
+	char to[CPM_URI_MAX];            /* the original sender ("" = none to send) */
+	char msgid[CPM_MSGID_MAX + 1];
+	char datetime[64];
+	bool delivered, displayed;
+};
+int msg_in(struct cpm_app *app, const char *body, size_t len, struct msg_in_reports *rep, char *why, size_t cap);
+void msg_in_reports(struct cpm_app *app, const struct msg_in_reports *rep);
+/* a report MESSAGE of ours was answered */
+void msg_in_report_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase);
 /* the deferred list of a MESSAGE or of `list`'s 200: prints `deferred ...`;
  * returns items printed, or < 0 on a bad body */
 int deferred_print(struct cpm_app *app, const char *body, size_t len);
@@ -434,11 +476,10 @@ int send_file_open(const char *path, int *fd, struct sdp_file_selector *sel, str
 /* sip_out.c: start an outgoing file transfer of an open file (fd is the transfer's from
  * then on, also on failure). 0 or -1. */
 int send_file_xfer(struct cpm_app *app, const struct sdp_file_selector *sel, int fd, long mtime);
-/* largemsg.c: the text of a `message`/`chat` line (messaging.md §7): newline as \n,
- * backslash as \\, other control bytes as \r or \xNN. malloc()ed, NULL when out of memory. */
-char *escape_text(const char *p, size_t n);
-/* largemsg.c: DateTime for CPIM (RFC 3339, UTC, milliseconds). */
-void cpim_now(char *out, size_t cap);
+/* msg_in.c: TEXT of a `message` or `chat` line (messaging.md §7): `\\` as `\\\\`, newline
+ * `\\n`, CR `\\r`, tab `\\t`, other control characters and bytes that are not UTF-8 as
+ * `\\xHH`; cut with "..." at cap (4 * t.len + 4 always holds it whole). */
+void text_line(char *out, size_t cap, struct cpm_str t);
 /* msrp_in.c: answer a request on x's MSRP connection, From-Path x->local_path (honours
  * its Failure-Report: no → nothing, partial → errors only). */
 void in_respond(struct xfer *x, const struct msrp_msg *m, int status, const char *comment);
@@ -450,26 +491,17 @@ bool sip_names_icsi(const sip_t *sip, const char *name);
 /* Does a message whose CPIM body has len bytes go in large mode (--large, or over
  * CPM_PAGER_MAX)? */
 bool largemsg_wanted(const struct cpm_opts *o, size_t cpim_len);
-/* Send the CPIM body (app->msg_cpim, kept until the end) in large mode: INVITE with the
+/* Send the CPIM body (app->msg_cpim, kept until the end; msg_out.c's message_start builds
+ * it and hands over when largemsg_wanted) in large mode: INVITE with the
  * largemsg ICSI, one MSRP SEND from memory, BYE. `head` (may be NULL) is the CPIM part put
  * in the INVITE (the message's headers, no content). The result line is printed by
  * xfer_done: sent, stored, rejected: ..., failed: .... 0 or -1 (nothing started). */
 int largemsg_send(struct cpm_app *app, const char *head, size_t head_len);
-/* `message TARGET TEXT`: build the CPIM message (stderr: `cpm: message-id ID`) and send it
- * in large mode. (Pager mode is the msg branch's; there this is where --large, or a body
- * over CPM_PAGER_MAX, hands over to largemsg_send.) 0 or -1. */
-int largemsg_cmd_start(struct cpm_app *app);
 /* Is this INVITE a large message (largemsg or deferred ICSI in Accept-Contact /
  * P-Asserted-Service / P-Preferred-Service, or an offer with accept-types message/cpim
- * and no file-selector)? *deferred: pushed from the server's store. */
+ * and no file-selector)? *deferred: pushed from the server's store. The bytes are then
+ * received into memory (x->msg, msrp_in.c) and printed by msg_in.c like any message. */
 bool largemsg_incoming(const sip_t *sip, const struct sdp_ft *offer, bool *deferred);
-/* Bytes of an incoming message: appended to x->msg_buf (grown as they come, never past
- * CPM_MSG_MAX). 0, or the MSRP status to answer (413 too big, 400 out of memory). */
-int largemsg_in_append(struct xfer *x, const char *p, size_t n);
-/* An incoming message is whole (size checked): print its `message SENDER ID TEXT` line
- * (a repeat of one this --dir's log has seen: x->repeat, nothing printed). 0, or the MSRP
- * status for its last chunk (400: not a CPIM message); the caller acknowledges. */
-int largemsg_in_done(struct xfer *x);
 
 /* msrp_out.c */
 /* Where x's MSRP connection goes: the first URI of the peer's a=path (or c=/m= when both
@@ -498,6 +530,7 @@ void uuid_v5(char out[37], const char *name);
 const char *mime_guess(const char *path);
 const char *mime_ext(const char *ctype);            /* "jpg" for image/jpeg, "bin" otherwise */
 void rfc5322_date(char *out, size_t cap, long t);
+void rfc3339_now(char *out, size_t cap); /* "2026-12-03T10:00:00.123Z" (CPIM DateTime) */
 int local_ip_for(const char *host, uint16_t port, char *out, size_t cap);
 int sha1_fd(int fd, uint8_t out[20], uint64_t *size);
 void out_line(struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -19,14 +19,15 @@ static const char usage_main[] =
 	"usage: cpm --server ADDR:PORT --user sip:USER@DOMAIN [--device ID] [--transport udp|tcp]\n"
 	"           [--verbose] [--chunk-size BYTES] COMMAND [ARGS]\n"
 	"\n"
-	"A CPM file-transfer device: SIP (via --server as outbound proxy) + MSRP.\n"
+	"A CPM device: file transfer and standalone messages. SIP (via --server as outbound\n"
+	"proxy) + MSRP.\n"
 	"\n"
 	"commands:\n"
 	"  send TARGET FILE [--thumbnail IMG]   send one file; last stdout line is the result\n"
-	"  receive --dir DIR [--count N] ...     register and save incoming files\n"
+	"  message TARGET TEXT [--large]        send one standalone message (pager or large mode)\n"
+	"  receive --dir DIR [--count N] ...     register; save incoming files, print messages\n"
 	"  fetch ID --dir DIR                    retrieve a file the server stored for us\n"
 	"  list                                  list the files the server keeps for us\n"
-	"  message TARGET TEXT [--large]         send a standalone message (CPIM)\n"
 	"  chat TARGET                           a 1-1 chat session: stdin lines are messages\n"
 	"  blast TARGET --count N --parallel P --size BYTES   load generator\n"
 	"\n"
@@ -70,12 +71,42 @@ static const char usage_send[] =
 	"server has no partial upload (488) the whole file is sent. The entry goes when the send\n"
 	"ends delivered, stored, declined or rejected.\n";
 
+static const char usage_message[] =
+	"usage: cpm [global options] message TARGET TEXT [options]\n"
+	"\n"
+	"Sends TEXT to TARGET (sip:user@domain, or just user) as one standalone message: a SIP\n"
+	"MESSAGE whose body is message/cpim (pager mode; RFC 3428, RFC 3862), or, when that body\n"
+	"is over 1300 bytes or with --large, Large Message Mode: an INVITE (largemsg ICSI) and\n"
+	"the body as one MSRP SEND. TEXT \"-\" reads the text from standard input (up to 16 MiB;\n"
+	"a command-line argument holds at most 128 KiB). The last line on stdout is the result:\n"
+	"  sent                       a device of TARGET took it (exit 0)\n"
+	"  stored                     the server keeps it for TARGET (202 or MSRP 200 + Cpm-Stored; exit 0)\n"
+	"  rejected: CODE PHRASE      a SIP error answer, e.g. 413 (too big), 404 (exit 4; 603: exit 3)\n"
+	"                             (large mode: also `rejected: MSRP 413 ...`)\n"
+	"  failed: REASON             no answer from the server, network, MSRP error (exit 1)\n"
+	"\n"
+	"options:\n"
+	"  --large                    Large Message Mode whatever the size\n"
+	"  --expires SECONDS          lifetime of a stored copy (Cpm-Expires; 1 .. 315576000)\n"
+	"  --no-report                ask for no delivery or read report (no imdn.Disposition-Notification)\n"
+	"  --conversation-id ID       Conversation-ID (default: a fresh UUID)\n"
+	"  --in-reply-to ID           InReplyTo-Contribution-ID\n"
+	"\n"
+	"stderr: `cpm: message-id ID` first (the id the reports name), and `cpm: stored by the server\n"
+	"as item ID` when the result is `stored`. Reports come to a `cpm receive` of the sender as\n"
+	"`notification delivered|displayed|failed ID`. End options with `--` for a TEXT that starts\n"
+	"with '-'.\n";
+
 static const char usage_receive[] =
 	"usage: cpm [global options] receive --dir DIR [options]\n"
 	"\n"
 	"Registers and saves incoming files (any number in parallel) into DIR. For each file:\n"
 	"  received PATH SIZE SHA1HEX     (and `thumbnail PATH SIZE` when the INVITE had one)\n"
 	"  failed: NAME REASON            transfer aborted (not counted)\n"
+	"For each standalone message (a repeat of a recent one is not printed again):\n"
+	"  message SENDER ID TEXT         TEXT on one line: newline as \\n, backslash as \\\\,\n"
+	"                                 other control characters as \\xHH\n"
+	"and a `delivered` report to its sender when it asked for one (`displayed` too with --read).\n"
 	"options:\n"
 	"  --dir DIR                  where files go (created if missing); names are made safe, never overwritten\n"
 	"  --count N                  exit 0 after N files (default: until --timeout or a signal)\n"
@@ -83,15 +114,18 @@ static const char usage_receive[] =
 	"  --answer accept|decline|ignore|unavailable   200 OK (default), 603 Decline, ring until\n"
 	"                             CANCEL, or 480 Temporarily Unavailable\n"
 	"  --answer-delay SECONDS     send 180 Ringing and wait this long before answering\n"
-	"  --read                     also send `displayed` reports (chat messages that ask for one)\n"
+	"  --read                     the messages count as read: send `displayed` reports when asked\n"
+	"                             (standalone messages and chat messages)\n"
 	"  --reply TEXT               answer each chat message with TEXT in the same session\n"
 	"Chat sessions (INVITE with the session ICSI) are answered per --answer too; then:\n"
-	"  chat SENDER CONVERSATION-ID TEXT   a chat message (newline as \\n, backslash as \\\\);\n"
+	"  chat SENDER CONVERSATION-ID TEXT   a chat message (TEXT as for `message` lines);\n"
 	"                                 a `delivered` report goes back in the session when asked\n"
 	"  session SENDER CONVERSATION-ID ended   a session we accepted is over\n"
 	"Also printed:\n"
-	"  notification delivered ID      a delivery notification (IMDN) for a file we sent\n"
-	"  notification failed ID         (ID = the file-transfer-id `cpm send` printed)\n"
+	"  notification delivered ID      a delivery notification (IMDN) for a file or message we sent\n"
+	"  notification displayed ID      a read report for a message we sent\n"
+	"  notification failed ID         (ID = the file-transfer-id `cpm send` or the message-id\n"
+	"                                 `cpm message` printed)\n"
 	"  deferred ID SENDER NAME SIZE   a file the server keeps for us (fetch it with `cpm fetch ID`)\n"
 	"An interrupted transfer leaves DIR/.NAME.cpm-part and a .meta sidecar; when the server\n"
 	"offers the rest (a=file-range) it is continued, else answered 488 No Partial File.\n"
@@ -104,6 +138,8 @@ static const char usage_fetch[] =
 	"Retrieves the stored file ID (from a `deferred` line) with an RFC 5547 pull\n"
 	"(INVITE to our own address, Cpm-Item-Id: ID, a=recvonly) into DIR (created if missing):\n"
 	"  received PATH SIZE SHA1HEX     (exit 0)\n"
+	"  message SENDER ID TEXT         a stored message (`deferred ID SENDER message SIZE`): printed\n"
+	"                                 as `receive` does, nothing written to DIR (exit 0)\n"
 	"  failed: no such item ID        the server has no such item for us (exit 4)\n"
 	"  rejected: CODE PHRASE / declined / failed: REASON   as for send\n"
 	"An interrupted fetch keeps its part file; the next fetch of ID continues it.\n";
@@ -111,26 +147,10 @@ static const char usage_fetch[] =
 static const char usage_list[] =
 	"usage: cpm [global options] list\n"
 	"\n"
-	"Asks the server (SIP MESSAGE to our own address) for the files it keeps for us and\n"
-	"prints one line per file, nothing when there is none (exit 0):\n"
-	"  deferred ID SENDER NAME SIZE   (NAME with spaces and control characters as %XX)\n";
-
-static const char usage_message[] =
-	"usage: cpm [global options] message TARGET TEXT [--large] [--expires SECONDS] [--no-report]\n"
-	"\n"
-	"Sends TEXT (\"-\": read it from standard input) to TARGET as a standalone CPM message\n"
-	"(message/cpim, text/plain). A message\n"
-	"whose CPIM body is over 1300 bytes, or any with --large, goes in Large Message Mode: an\n"
-	"INVITE (largemsg ICSI) and one MSRP SEND. The last line on stdout is the result:\n"
-	"  sent                       a device of the recipient took it (exit 0)\n"
-	"  stored                     the server kept it for the recipient (Cpm-Stored; exit 0)\n"
-	"  rejected: REASON           the server or the recipient refused it, e.g. 413 (exit 3 or 4)\n"
-	"  failed: REASON             timeout, network, MSRP error (exit 1)\n"
-	"options:\n"
-	"  --large                    Large Message Mode whatever the size\n"
-	"  --expires SECONDS          lifetime of a stored copy (Cpm-Expires; 1 .. 315576000)\n"
-	"  --no-report                ask for no delivery or display report\n"
-	"stderr: `cpm: message-id ID` (its imdn.Message-ID, what reports name).\n";
+	"Asks the server (SIP MESSAGE to our own address) for the files and messages it keeps for\n"
+	"us and prints one line per item, nothing when there is none (exit 0):\n"
+	"  deferred ID SENDER NAME SIZE   (NAME with spaces and control characters as %XX;\n"
+	"                                 a message: NAME is `message`, SIZE its bytes)\n";
 
 static const char usage_chat[] =
 	"usage: cpm [global options] chat TARGET [--conversation-id ID] [--invite-timeout SECONDS] [--read]\n"
@@ -220,7 +240,7 @@ static int normalise_uri(const char *in, const char *domain, char *out, size_t c
  * argument, a large message up to 16 MiB). NULL when unreadable, too long or holding a NUL. */
 static char *read_stdin_text(void)
 {
-	size_t cap = CPM_MSG_MAX - 4096 + 1, len = 0;
+	size_t cap = CPM_LARGE_TEXT_MAX + 1, len = 0;
 	char *buf = malloc(cap + 1);
 	if (!buf)
 		return NULL;
@@ -252,7 +272,7 @@ int main(int argc, char **argv)
 	static struct cpm_app app;
 	const char *positional[4];
 	int npos = 0;
-	bool help = false;
+	bool help = false, no_more_options = false;
 	const char *transport = "udp", *answer = "accept";
 	uint64_t num;
 
@@ -266,7 +286,13 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = NULL;
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+		if (no_more_options && o.cmd != CMD_NONE) {
+			if (npos == 4)
+				return usage_error("too many arguments (%s)", a);
+			positional[npos++] = a;
+		} else if (strcmp(a, "--") == 0) {
+			no_more_options = true;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help = true;
 		} else if (strcmp(a, "--version") == 0) {
 			printf("cpm %s\n", CPM_VERSION);
@@ -318,16 +344,16 @@ int main(int argc, char **argv)
 			o.journal = v;
 		} else if (strcmp(a, "--no-resume") == 0) {
 			o.no_resume = true;
-		} else if (strcmp(a, "--large") == 0) {
-			o.large = true;
-		} else if (strcmp(a, "--read") == 0) {
-			o.read = true;
 		} else if (opt_match(a, "--reply", &i, argc, argv, &v)) {
 			if (!v || !*v || strlen(v) > 65536)
 				return usage_error("--reply needs a TEXT (at most 65536 bytes)%s", "");
 			o.reply = v;
 		} else if (strcmp(a, "--no-report") == 0) {
 			o.no_report = true;
+		} else if (strcmp(a, "--large") == 0) {
+			o.large = true;
+		} else if (strcmp(a, "--read") == 0) {
+			o.read = true;
 		} else if (opt_match(a, "--dir", &i, argc, argv, &v)) {
 			if (!v)
 				return usage_error("--dir needs a directory%s", "");
@@ -436,25 +462,26 @@ int main(int argc, char **argv)
 		if (!o.count)
 			o.count = 1;
 		break;
+	case CMD_LIST:
+		if (npos != 0)
+			return usage_error("list takes no arguments (got %s)", positional[0]);
+		break;
 	case CMD_MESSAGE:
 		if (npos != 2)
 			return usage_error("message needs TARGET and TEXT%s", "");
 		o.target = positional[0];
 		o.text = positional[1];
 		if (strcmp(o.text, "-") == 0 && !(o.text = read_stdin_text()))
-			return usage_error("cannot read TEXT from standard input (text without NUL bytes, at most 16 MiB)%s",
-					   "");
-		if (strlen(o.text) > CPM_MSG_MAX - 4096)
-			return usage_error("TEXT is too long for one message (at most 16 MiB with its CPIM headers)%s", "");
+			return usage_error("cannot read TEXT from standard input (text without NUL bytes, at most %s)",
+					   "16 MiB");
+		/* a text over the pager limit goes in large mode (largemsg.c), up to 16 MiB */
+		if (strlen(o.text) > CPM_LARGE_TEXT_MAX)
+			return usage_error("TEXT is too long for one message (at most %s with its CPIM headers)", "16 MiB");
 		break;
 	case CMD_CHAT:
 		if (npos != 1)
 			return usage_error("chat needs TARGET%s", "");
 		o.target = positional[0];
-		break;
-	case CMD_LIST:
-		if (npos != 0)
-			return usage_error("list takes no arguments (got %s)", positional[0]);
 		break;
 	case CMD_FETCH:
 	case CMD_RECEIVE:

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -187,22 +188,29 @@ static void in_send_success_report(struct xfer *x, const struct msrp_msg *m)
 	}
 }
 
-/* A large message is whole: the bytes are in memory (largemsg.c prints it). */
-static void in_finish_msg(struct xfer *x, const struct msrp_msg *m)
+/* A standalone message, all in memory (x->part_fd is a memfd): a fetched stored one, or an
+ * incoming large message (largemsg.c). Printed like one that `receive` gets as a MESSAGE
+ * (msg_in.c), with its reports, then acknowledged. */
+static void in_finish_message(struct xfer *x, const struct msrp_msg *m)
 {
-	if (x->msg_len != x->sel.size) {
-		in_respond(x, m, 400, "Size mismatch");
-		in_fail(x, "size mismatch");
-		return;
-	}
-	int st = largemsg_in_done(x);
-	if (st) {
-		in_respond(x, m, st, NULL);
-		in_fail(x, "not a CPIM message");
+	struct cpm_app *app = x->app;
+	struct msg_in_reports rep;
+	char why[160];
+	size_t n = (size_t)x->sel.size; /* <= CPM_FETCH_MSG_MAX (pull.c) or CPM_MSG_MAX (largemsg) */
+	char *buf = malloc(n ? n : 1);
+	ssize_t r = buf ? pread(x->part_fd, buf, n, 0) : -1;
+	int st = r == (ssize_t)n ? msg_in(app, buf, n, &rep, why, sizeof why) : 500;
+	free(buf);
+	if (st != 200) {
+		in_respond(x, m, 400, "Not A Message");
+		in_fail(x, st == 500 ? "cannot read the message back" : why);
 		return;
 	}
 	in_respond(x, m, 200, NULL);
 	in_send_success_report(x, m);
+	msg_in_reports(app, &rep);
+	close(x->part_fd);
+	x->part_fd = -1;
 	x->success = true;
 	xfer_done(x, CPM_EXIT_OK, NULL);
 }
@@ -215,10 +223,6 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 	unsigned mdlen = 0;
 	struct stat st;
 
-	if (x->is_msg) {
-		in_finish_msg(x, m);
-		return;
-	}
 	if (x->ooo) {
 		uint64_t sz = 0;
 		if (sha1_fd(x->part_fd, md, &sz) < 0) {
@@ -241,6 +245,10 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 	    (x->sel.hash_len != mdlen || memcmp(x->sel.hash, md, mdlen) != 0)) {
 		in_respond(x, m, 400, "Hash mismatch");
 		in_fail(x, "sha-1 mismatch");
+		return;
+	}
+	if (x->msg) {
+		in_finish_message(x, m);
 		return;
 	}
 	char hex[41];
@@ -303,15 +311,8 @@ static void in_body(struct xfer *x, struct cpm_str b)
 		x->cur_status = 413;
 		return;
 	}
-	if (x->is_msg) {
-		int st = largemsg_in_append(x, b.p, b.len);
-		if (st) {
-			x->cur_status = st;
-			return;
-		}
-	}
 	size_t done = 0;
-	while (!x->is_msg && done < b.len) {
+	while (done < b.len) {
 		ssize_t w = pwrite(x->part_fd, b.p + done, b.len - done, (off_t)(x->cur_off + done));
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -566,8 +567,17 @@ int msrp_in_prepare(struct xfer *x, char *err, size_t errcap)
 		snprintf(err, errcap, "sha-1 unavailable");
 		return -1;
 	}
-	if (x->is_msg)
-		return 0; /* a message is received into memory (largemsg.c) */
+	if (x->msg) {
+		/* a stored message: nothing goes to --dir */
+		x->base = 0;
+		x->part_name[0] = x->meta_name[0] = '\0';
+		x->part_fd = memfd_create("cpm-message", MFD_CLOEXEC);
+		if (x->part_fd < 0) {
+			snprintf(err, errcap, "memfd_create: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	if (x->meta_kept) {
 		if (in_open_kept(x, err, errcap) < 0) {
 			if (x->part_fd >= 0)
@@ -629,7 +639,4 @@ void msrp_in_free(struct xfer *x)
 	x->md = NULL;
 	free(x->thumb);
 	x->thumb = NULL;
-	free(x->msg_buf);
-	x->msg_buf = NULL;
-	x->msg_len = x->msg_cap = 0;
 }

@@ -1,6 +1,8 @@
-/* Incoming SIP MESSAGEs (store-and-forward contract §4 and §7):
+/* Incoming SIP MESSAGEs (store-and-forward contract §4 and §7, messaging.md §7):
  *
- *   message/cpim holding an IMDN      -> `notification delivered|failed ID`
+ *   message/cpim holding an IMDN      -> `notification delivered|displayed|failed ID`
+ *   message/cpim holding anything else -> a standalone message (msg_in.c):
+ *                                        `message SENDER ID TEXT`, and its reports
  *   application/vnd.cpmd.deferred+text -> `deferred ID SENDER NAME SIZE` per item
  *
  * We answer them ourselves (NUTAG_APPL_METHOD("MESSAGE")): 200 when the body
@@ -19,8 +21,10 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_tag.h>
 
+#include "cpm/cpim.h"
 #include "cpm/deferred.h"
 #include "cpm/imdn.h"
+#include "cpm/mime.h"
 
 static void print_item(struct cpm_app *app, const struct deferred_item *it)
 {
@@ -63,9 +67,8 @@ static int on_imdn(struct cpm_app *app, const char *body, size_t len, char *why,
 	}
 	char id[3 * IMDN_MAX_MSGID + 1];
 	deferred_safe_display(id, sizeof id, note.message_id);
-	const char *st = note.status == IMDN_STATUS_DELIVERED ? "delivered"
-			 : note.status == IMDN_STATUS_FAILED  ? "failed"
-							      : imdn_status_name(note.status);
+	/* delivered, displayed, failed, ... (imdn_status_name) */
+	const char *st = imdn_status_name(note.status);
 	if (app->o->cmd == CMD_RECEIVE)
 		out_line(app, "notification %s %s", st ? st : "unknown", id);
 	else
@@ -81,10 +84,19 @@ void notify_message(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 	size_t len = pl ? pl->pl_len : 0;
 	const char *type = c && c->c_type ? c->c_type : "";
 	char why[128] = "";
+	struct msg_in_reports rep = {.to = ""};
 	int status;
 
 	if (strcasecmp(type, "message/cpim") == 0) {
-		status = on_imdn(app, body, len, why, sizeof why);
+		/* a report, or a standalone message: the CPIM content says which */
+		struct cpim_msg cm;
+		if (cpim_parse(body, len, &cm) != CPIM_OK ||
+		    cpm_str_caseeq(mime_type_only(cm.content_type), IMDN_CTYPE))
+			status = on_imdn(app, body, len, why, sizeof why); /* (400 for a CPIM that does not parse) */
+		else if (app->o->cmd != CMD_RECEIVE)
+			status = 480; /* only `receive` takes messages */
+		else
+			status = msg_in(app, body, len, &rep, why, sizeof why);
 	} else if (strcasecmp(type, CPM_DEFERRED_CTYPE) == 0) {
 		if (app->o->cmd == CMD_RECEIVE) {
 			int rc = deferred_print(app, body, len);
@@ -100,6 +112,9 @@ void notify_message(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 	}
 	if (status == 200) {
 		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(app->nua), TAG_END());
+		msg_in_reports(app, &rep); /* after our 200 */
+	} else if (status == 480) {
+		nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, NUTAG_WITH_THIS(app->nua), TAG_END());
 	} else if (status == 415) {
 		errlog(app, "refusing a MESSAGE: %s (415)", why);
 		nua_respond(nh, SIP_415_UNSUPPORTED_MEDIA, NUTAG_WITH_THIS(app->nua),
@@ -109,4 +124,19 @@ void notify_message(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 		nua_respond(nh, 400, "Bad Body", NUTAG_WITH_THIS(app->nua), TAG_END());
 	}
 	nua_handle_destroy(nh);
+}
+
+void message_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip)
+{
+	if (list_answer(app, nh, status, phrase, sip))
+		return;
+	if (nh == app->msg_nh) {
+		if (status >= 200) {
+			app->msg_nh = NULL;
+			nua_handle_destroy(nh);
+		}
+		message_answer(app, status, phrase, sip);
+		return;
+	}
+	msg_in_report_answered(app, nh, status, phrase);
 }

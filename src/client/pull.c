@@ -10,6 +10,10 @@
  * list: a SIP MESSAGE to our own AOR, body type
  * application/vnd.cpmd.deferred-query (empty); the 200's body is the
  * deferred list, printed one `deferred ...` line per item.
+ *
+ * A stored message (messaging.md §3: the answer's selector says type message/cpim) comes the
+ * same way, as one MSRP message; it is received into memory (msrp_in.c) and printed as
+ * `receive` prints one (msg_in.c), with its delivered report.
  */
 #include "cpm.h"
 
@@ -95,14 +99,10 @@ static void pull_accepted(struct xfer *x, const sip_t *sip)
 	const sip_payload_t *pl = sip ? sip->sip_payload : NULL;
 	int rc = ans ? offer_parse_body(ct, pl ? pl->pl_data : NULL, pl ? pl->pl_len : 0, ans, NULL, err, sizeof err)
 		     : -1;
-	/* a stored large message comes as it came: no selector, message/cpim
-	 * (messaging.md §3); it is printed as a `message` line, not saved */
-	bool msg = rc == 0 && !ans->has_selector && ans->accept_types[0] && strcmp(ans->accept_types, "*") &&
-		   sdp_accepts_type(ans, "message/cpim");
 	if (rc == 0) {
 		struct msrp_uri u;
 		struct cpm_str first = msrp_path_first(cpm_str_c(ans->path));
-		if (!msg && (!ans->has_selector || !ans->sel.has_name || !ans->sel.has_size)) {
+		if (!ans->has_selector || !ans->sel.has_name || !ans->sel.has_size) {
 			rc = -1;
 			snprintf(err, sizeof err, "answer without the file's name and size");
 		} else if (ans->dir != SDP_DIR_SENDONLY && ans->dir != SDP_DIR_SENDRECV) {
@@ -146,19 +146,11 @@ static void pull_accepted(struct xfer *x, const sip_t *sip)
 			x->base = 0;
 		}
 	}
-	if (msg) {
-		x->is_msg = true;
-		x->base = 0;
+	x->sel = ans->sel;
+	/* a stored message (messaging.md §3): read in memory and printed, not saved as a file */
+	x->msg = ans->sel.has_type && !strcasecmp(ans->sel.type, "message/cpim") && ans->sel.size <= CPM_FETCH_MSG_MAX;
+	if (x->msg)
 		x->meta_kept = false;
-		x->part_name[0] = x->meta_name[0] = '\0';
-		memset(&x->sel, 0, sizeof x->sel);
-		x->sel.has_name = x->sel.has_type = true;
-		snprintf(x->sel.name, sizeof x->sel.name, "message");
-		x->sel.name_len = strlen(x->sel.name);
-		snprintf(x->sel.type, sizeof x->sel.type, "message/cpim");
-	} else {
-		x->sel = ans->sel;
-	}
 	free(ans);
 	x->answer_at = -1;
 	if (msrp_in_prepare(x, err, sizeof err) < 0) {
@@ -223,10 +215,12 @@ int list_start(struct cpm_app *app)
 	return 0;
 }
 
-void list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip)
+bool list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip)
 {
-	if (nh != list_nh || status < 200)
-		return;
+	if (nh != list_nh)
+		return false;
+	if (status < 200)
+		return true;
 	list_nh = NULL;
 	int code = CPM_EXIT_OK;
 	if (status < 300) {
@@ -252,4 +246,5 @@ void list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *
 	}
 	nua_handle_destroy(nh);
 	agent_finish(app, code);
+	return true;
 }

@@ -146,16 +146,14 @@ void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 		return;
 	}
 	if (large) {
-		/* a standalone message (largemsg.c): no selector, received into memory */
+		/* a standalone message (largemsg.c): no selector, received into memory and
+		 * printed by msg_in.c */
 		x->is_msg = true;
-		x->deferred = deferred;
+		x->msg = true;
 		x->sel.has_name = x->sel.has_type = true;
 		snprintf(x->sel.name, sizeof x->sel.name, "message");
 		x->sel.name_len = strlen(x->sel.name);
 		snprintf(x->sel.type, sizeof x->sel.type, "message/cpim");
-		if (sip->sip_from && sip->sip_from->a_url->url_user && sip->sip_from->a_url->url_host)
-			snprintf(x->peer, sizeof x->peer, "sip:%s@%s", sip->sip_from->a_url->url_user,
-				 sip->sip_from->a_url->url_host);
 	} else {
 		x->sel = offer->sel;
 	}

@@ -23,6 +23,8 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 	c->max_transfers = o->max_transfers;
 	c->max_devices = o->max_devices;
 	c->invite_timeout = o->invite_timeout;
+	c->message_timeout = o->message_timeout;
+	c->max_pager_size = o->max_pager_size;
 	c->max_file_size = o->max_file_size;
 	c->max_message_size = o->max_message_size;
 	c->defer = o->defer;

@@ -14,6 +14,7 @@
 #include "common/version.h"
 #include "cpm/conf.h"
 #include "cpm/parse.h"
+#include "store/store.h" /* STORE_MSG_INLINE_MAX: a stored pager message's body is kept inline */
 
 
 struct optdef {
@@ -33,6 +34,8 @@ static const struct optdef optdefs[] = {
 	{"max-file-size", 1, "BYTES", "largest file accepted; bigger offers get 488 (default: 0 = no limit)"},
 	{"max-message-size", 1, "BYTES", "largest large-mode message (its whole CPIM body); bigger ones get 413 (default: 16777216; 0 = no limit)"},
 	{"invite-timeout", 1, "SECONDS", "how long the forked invitation rings before giving up (default: 30)"},
+	{"message-timeout", 1, "SECONDS", "how long a pager MESSAGE waits for a device's 2xx before it is stored, 1..30 (default: 8)"},
+	{"max-pager-size", 1, "BYTES", "largest pager-mode MESSAGE body; bigger ones get 413 (default: 16384, at most 20480)"},
 	{"max-devices", 1, "N", "registered devices per user (default: 16)"},
 	{"max-users", 1, "N", "registered users in all (default: 100000)"},
 	{"reg-min-expires", 1, "SECONDS", "shortest registration accepted, else 423 (default: 10)"},
@@ -215,6 +218,9 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return 0;                                                                              \
 	}
 	UINT_OPT("invite-timeout", invite_timeout, 1, 3600)
+	/* below the sender's Timer F (32 s): the sender is answered after the fork (stored: 202) */
+	UINT_OPT("message-timeout", message_timeout, 1, 30)
+	UINT_OPT("max-pager-size", max_pager_size, 1, STORE_MSG_INLINE_MAX)
 	UINT_OPT("max-devices", max_devices, 1, 1024)
 	UINT_OPT("max-users", max_users, 1, 10000000)
 	UINT_OPT("reg-min-expires", reg_min_expires, 1, 86400)
@@ -294,6 +300,8 @@ static void set_defaults(struct cpmd_options *o)
 	o->msrp_port = 2855;
 	strcpy(o->data_dir, "./cpmd-data");
 	o->invite_timeout = 30;
+	o->message_timeout = 8;
+	o->max_pager_size = 16384;
 	o->max_message_size = 16u * 1024 * 1024; /* a message, not a file: what cpm receive holds in memory */
 	o->max_devices = 16;
 	o->max_users = 100000;

@@ -21,6 +21,8 @@ struct cpmd_options {
 	uint64_t max_file_size;   /* 0 = no limit */
 	uint64_t max_message_size; /* large-mode message, its whole CPIM body; 0 = no limit */
 	unsigned invite_timeout;  /* seconds */
+	unsigned message_timeout; /* seconds a pager MESSAGE's fork waits */
+	unsigned max_pager_size;  /* bytes of a pager MESSAGE body */
 	unsigned max_devices;     /* per user */
 	unsigned max_users;
 	unsigned reg_min_expires;

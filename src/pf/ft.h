@@ -79,6 +79,8 @@ struct ft {
 	bool is_msg;
 	unsigned imdn_disp;     /* STORE_IMDN_* bits the sender asked (its CPIM part), is_msg only */
 	bool committing_msg;    /* is_msg: the message is whole; its item row may be written */
+	bool routed_pending;    /* is_msg: its routed record (the report rules) is being committed */
+	bool answer_held;       /* is_msg: a device took it; the sender's 200 waits for that commit */
 };
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/domains.h"
@@ -14,6 +15,7 @@
 #include "cpm/icsi.h"
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
+#include "cpm/deferred.h"
 #include "cpm/random.h"
 #include "cpm/sdp.h"
 #include "pf/pf_int.h"
@@ -190,6 +192,48 @@ char *pf_fork_from(struct cpm_arena *a, const struct sip_addr *from, const char 
 				    : cpm_arena_printf(a, "<%s>", uri);
 }
 
+void pf_carried_value(const char *lines, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name);
+	out[0] = '\0';
+	for (const char *p = lines; p && *p;) {
+		const char *eol = strstr(p, "\r\n");
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > nl + 2 && !strncasecmp(p, name, nl) && p[nl] == ':') {
+			const char *v = p + nl + 1;
+			while (*v == ' ')
+				v++;
+			size_t vl = len - (size_t)(v - p);
+			if (vl < cap) {
+				memcpy(out, v, vl);
+				out[vl] = '\0';
+			}
+			return;
+		}
+		p = eol ? eol + 2 : NULL;
+	}
+}
+
+int pf_cpm_expires(const struct sip_msg *m, uint64_t *out)
+{
+	char v[32];
+	*out = 0;
+	int rc = sip_msg_header(m, "Cpm-Expires", v, sizeof v);
+	if (rc == -ENOENT)
+		return 0;
+	/* bounded at 100 years: policy_expiry caps it anyway, this keeps the arithmetic small */
+	return rc == 0 && cpm_str_to_u64_max(cpm_str_trim(cpm_str_c(v)), 100ULL * 366 * 86400, out) ? 0 : -1;
+}
+
+void pf_leg_no_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m)
+{
+}
+
+void pf_uri_of_key(const char *key, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s%s", strncmp(key, "sip:", 4) ? "sip:" : "", key);
+}
+
 /* ------------------------------------------------------- requests from sipua */
 
 /* Which service a new INVITE asks for: THE classifier of INVITEs (messaging.md, the ICSI
@@ -233,6 +277,25 @@ static void on_invite(void *arg, struct sip_leg *leg, const struct sip_msg *m)
 	case PF_INVITE_FILE:
 		pf_ft_invite(arg, leg, m);
 		return;
+	}
+}
+
+/* A MESSAGE out of dialog: the `cpm list` query, or a standalone message / report
+ * (message/cpim). Standalone messages need the store (their deferral, the report rules). */
+static void on_message(void *arg, struct sip_leg *leg, const struct sip_msg *m)
+{
+	struct pf *pf = arg;
+	struct cpm_str ct = sip_msg_content_type(m);
+
+	if (!pf->st) {
+		sip_leg_respond(leg, 501, "Standalone Messages Not Supported", NULL);
+	} else if (cpm_str_caseeq(ct, CPM_DEFERRED_QUERY_CTYPE)) {
+		pf_notify_list_query(pf, leg, m);
+	} else if (cpm_str_caseeq(ct, "message/cpim")) {
+		pf_msg_cpim(pf, leg, m);
+	} else {
+		struct sip_respond_opts o = {.headers = "Accept: message/cpim, " CPM_DEFERRED_QUERY_CTYPE "\r\n"};
+		sip_leg_respond(leg, 415, "Unsupported Media Type (message/cpim expected)", &o);
 	}
 }
 
@@ -285,7 +348,7 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 		if (pf_prefs_apply_options(pf) || pf_expiry_start(pf))
 			goto fail;
 	}
-	sipua_set_handlers(pf->sipua, on_invite, pf_on_message, pf);
+	sipua_set_handlers(pf->sipua, on_invite, on_message, pf);
 	sipua_set_register_hook(pf->sipua, on_register, pf);
 	*pp = pf;
 	return 0;
@@ -317,6 +380,7 @@ void pf_terminate_all(struct pf *pf)
 	pf->stopping = true;
 	for (struct ft *ft = pf->list; ft; ft = ft->next)
 		ft_end(ft, 503, "Server Shutting Down");
+	pf_msgin_terminate_all(pf);
 	pf_deliver_terminate_all(pf);
 	pf_session_terminate_all(pf);
 }
@@ -358,6 +422,7 @@ void pf_destroy(struct pf *pf)
 	}
 	pf_deliver_destroy_all(pf);
 	pf_session_destroy_all(pf);
+	pf_msgin_destroy_all(pf);
 	pf_msg_destroy_all(pf);
 	/* Runs the removals just asked for; their answers point to nothing of pf. */
 	store_blobq_destroy(pf->blobq);

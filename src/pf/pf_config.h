@@ -6,6 +6,7 @@
 #define CPMD_PF_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/domains.h"
@@ -22,8 +23,11 @@ struct pf_config {
 	unsigned max_transfers;        /* concurrent anchored transfers (503 beyond) */
 	unsigned max_devices;          /* per user: bound of a fork */
 	unsigned invite_timeout;       /* seconds a fork rings */
+	unsigned message_timeout;      /* seconds a pager MESSAGE's fork waits for a 2xx (well below
+	                                  the sender's 32 s Timer F: the sender is answered after) */
 	/* operator policy (policy.c) */
 	uint64_t max_file_size;        /* 0 = no limit */
+	size_t max_pager_size;         /* largest pager MESSAGE body; bigger: 413 (<= STORE_MSG_INLINE_MAX) */
 	uint64_t max_message_size;     /* large-mode message (whole CPIM body); 0 = no limit */
 	bool defer;                    /* --defer on|off: store-and-forward for everyone */
 	unsigned store_default_expiry; /* s an item is kept when the sender asks nothing */

@@ -16,9 +16,18 @@
  * PULL (pf_pull.c): a device sends an RFC 5547 pull INVITE (recvonly) naming
  * the item (Cpm-Item-Id, or its selector); cpmd answers sendonly and sends it.
  *
- * Either way, when the device has every byte (200 + success REPORT), the
- * item is finished: the sender's `delivered` notification is queued durably,
- * then the item and its blob are removed (pf_item_finish). */
+ * A pager message (an item of kind message whose body is inline) is pushed as a
+ * MESSAGE instead (messaging.md §3): its attempt is recorded first (a delivery
+ * row per device, committed), then a MESSAGE fork from the original sender
+ * (Referred-By) with the body unchanged goes to every device; the first 2xx
+ * makes it delivered. A crash between a device's 2xx and the item's delete
+ * sends it again after the restart: the device drops the repeat by its
+ * imdn.Message-ID.
+ *
+ * Either way, when the device has every byte (200 + success REPORT; a 2xx to
+ * a MESSAGE), the item is finished: the sender's `delivered` notification is
+ * queued durably (for a file; a message's device reports itself), then the
+ * item and its blob are removed (pf_item_finish). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -50,9 +59,9 @@ struct pf_finishing {
 	struct pf *pf;
 	char id[STORE_ID_MAX + 1];
 	char aor[LOC_MAX_AOR]; /* the recipient: its next item may go now */
+	bool has_blob;         /* an inline message has none to remove */
 };
 
-static void dlv_maybe_free(struct dlv *d);
 
 static bool item_finishing(struct pf *pf, const char *id)
 {
@@ -154,9 +163,9 @@ static void dlv_free(struct dlv *d)
 	free(d);
 }
 
-static void dlv_maybe_free(struct dlv *d)
+void dlv_maybe_free(struct dlv *d)
 {
-	if (d->state != DLV_ENDING)
+	if (d->state != DLV_ENDING || d->store_refs)
 		return;
 	if (d->leg && !d->leg_terminated)
 		return;
@@ -209,7 +218,7 @@ static void item_deleted(void *arg, int err)
 		}
 	if (err)
 		log_error("item %s: could not be removed from the store: %s", c->id, strerror(-err));
-	else
+	else if (c->has_blob)
 		pf_blob_remove(pf, c->id, false); /* after the row: a crash between leaves an orphan reconcile removes */
 	/* The recipient's next stored item, now that this one no longer
 	 * shows up in its scan. */
@@ -228,6 +237,7 @@ void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif
 	c->pf = pf;
 	PF_COPY(c->id, it->id);
 	PF_COPY(c->aor, it->recipient);
+	c->has_blob = !it->body_inline;
 	if (pf_store_queued(store_item_del(pf->st, it->id, item_deleted, c), "delete of a finished item")) {
 		free(c);
 		return;
@@ -311,8 +321,9 @@ void dlv_item_sdp(struct dlv *d, struct sdp_ft *s, enum sdp_dir dir, const char 
 	memset(s, 0, sizeof *s);
 	pf_fill_common_sdp(d->pf, s, ft_relay_path(d->relay, FT_LEG_DOWN));
 	s->dir = dir;
-	if (it->kind == STORE_KIND_MESSAGE) {
-		/* a large message, as it came (messaging.md §2-3): no selector, the whole CPIM */
+	if (it->kind == STORE_KIND_MESSAGE && !d->pull) {
+		/* a large message pushed as it came (messaging.md §2-3): no selector, the whole
+		 * CPIM; a pull answer names it with a selector (message, message/cpim, its size) */
 		snprintf(s->accept_types, sizeof s->accept_types, "message/cpim");
 		return;
 	}
@@ -348,7 +359,8 @@ int dlv_create_source(struct dlv *d)
 {
 	int fd;
 	uint64_t have;
-	int rc = store_blob_open_read(d->pf->blobq, d->it.id, 0, &fd, &have);
+	/* the blob, or (an inline message) a descriptor the store fills with its body */
+	int rc = store_item_open_read(d->pf->blobq, &d->it, 0, &fd, &have);
 	if (rc) {
 		log_error("dlv %s: cannot open item %s for delivery: %s", d->id, d->it.id, strerror(-rc));
 		return rc;
@@ -420,13 +432,24 @@ static void resume_forgotten(void *arg, int err)
 	free(c);
 }
 
-static void push_done(void *owner, struct sip_fork *f, const struct sip_fork_result *r)
+void dlv_push_done(void *owner, struct sip_fork *f, const struct sip_fork_result *r)
 {
 	struct dlv *d = owner;
 	if (d->state != DLV_FORKING)
 		return;
 	switch (r->outcome) {
 	case SIP_FORK_ANSWERED:
+		if (d->msg) {
+			/* the winning MESSAGE leg ends by itself (unbound: sipua releases it); the
+			 * other devices get it too (a MESSAGE is not cancelled) */
+			char why[LOC_MAX_INSTANCE + 64];
+			snprintf(why, sizeof why, "delivered (push) to device %s", r->device ? r->device : "?");
+			d->state = DLV_ENDING;
+			pf_item_finish(d->pf, &d->it, STORE_NOTIF_DELIVERED, why);
+			retry_clear(d->pf, d->aor);
+			dlv_maybe_free(d);
+			return;
+		}
 		d->leg = r->winner;
 		sip_leg_bind(d->leg, dlv_leg_event, d);
 		d->state = DLV_RELAYING;
@@ -472,15 +495,15 @@ static void push_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 	}
 }
 
-static enum sip_fork_class push_classify(void *owner, int status)
+enum sip_fork_class dlv_push_classify(void *owner, int status)
 {
 	return policy_fork_class(status);
 }
 
 static const struct sip_fork_ops push_fork_ops = {
 	.accept = push_accept,
-	.done = push_done,
-	.classify = push_classify,
+	.done = dlv_push_done,
+	.classify = dlv_push_classify,
 };
 
 /* The push INVITE's body: our SDP, and the thumbnail when the item has one, as in the
@@ -519,14 +542,10 @@ static int push_body(struct dlv *d, struct cpm_arena *tmp, struct sip_body *body
 	return pf_build_body(tmp, sdp, parts, nparts, body);
 }
 
-/* The original sender's headers, and who delivers on their behalf. */
-static char *push_headers(struct pf *pf, const struct store_item *it, struct cpm_arena *tmp)
+/* The original sender's headers, and who delivers on their behalf; icsi_tag: the service. */
+char *dlv_push_headers(struct pf *pf, const struct store_item *it, struct cpm_arena *tmp, const char *icsi_tag)
 {
-	/* a stored large message is a deferred delivery (messaging.md §3: ICSI deferred) */
-	bool msg = it->kind == STORE_KIND_MESSAGE;
-	char *hdrs = cpm_arena_printf(tmp, "Referred-By: <%s>\r\nAccept-Contact: *;%s\r\n%s", it->sender,
-				      msg ? CPM_DEFERRED_ICSI_TAG : CPM_FT_ICSI_TAG,
-				      msg ? "P-Asserted-Service: " CPM_ICSI_DEFERRED "\r\n" : "");
+	char *hdrs = cpm_arena_printf(tmp, "Referred-By: <%s>\r\nAccept-Contact: *;%s\r\n", it->sender, icsi_tag);
 	if (hdrs && policy_push_asserted_identity(&pf->cfg))
 		hdrs = cpm_arena_printf(tmp, "%sP-Asserted-Identity: <%s>\r\n", hdrs, it->sender);
 	if (hdrs && it->conv_id[0])
@@ -541,6 +560,8 @@ static char *push_headers(struct pf *pf, const struct store_item *it, struct cpm
 static int dlv_start_push(struct pf *pf, const struct store_item *it, const struct loc_device *devs, size_t nd,
 			  uint64_t offset)
 {
+	if (it->kind == STORE_KIND_MESSAGE && it->body_inline)
+		return dlv_start_push_msg(pf, it, devs, nd);
 	struct cpm_arena tmp = CPM_ARENA_INIT;
 	struct dlv *d = dlv_new(pf, it, false);
 	struct sip_body body;
@@ -554,7 +575,11 @@ static int dlv_start_push(struct pf *pf, const struct store_item *it, const stru
 		goto fail;
 	char *from = cpm_arena_printf(&tmp, "<%s>", it->sender);
 	char *to = cpm_arena_printf(&tmp, "<sip:%s>", it->recipient);
-	char *hdrs = push_headers(pf, it, &tmp);
+	/* a stored large message is a deferred delivery (messaging.md §3: ICSI deferred) */
+	bool msg = it->kind == STORE_KIND_MESSAGE;
+	char *hdrs = dlv_push_headers(pf, it, &tmp, msg ? CPM_DEFERRED_ICSI_TAG : CPM_FT_ICSI_TAG);
+	if (hdrs && msg)
+		hdrs = cpm_arena_printf(&tmp, "%sP-Asserted-Service: " CPM_ICSI_DEFERRED "\r\n", hdrs);
 	if (!from || !to || !hdrs)
 		goto fail;
 	struct sip_request rq = {.to = to, .from = from, .body = &body, .headers = hdrs};

@@ -5,9 +5,12 @@
  *   STORED/DELIVERING: a delivery in progress is stopped (never deliver
  *   after expiry), then per the recipient's preference under policy:
  *     discard: blob and row removed, the sender gets a `failed` notification;
- *     keep:    the item is marked EXPIRED and its blob handed to the MSS hook
- *              (pf_mss_hook: the store moves it to the message-store hand-off,
- *              data-dir/mss/<id>; the IMAP upload is a later issue).
+ *     keep:    the item is marked EXPIRED and its bytes handed to the MSS hook
+ *              (pf_mss_hook: the store moves its blob, or writes an inline
+ *              message's body, to the message-store hand-off, data-dir/mss/<id>;
+ *              the IMAP upload is a later issue).
+ * The same tick forgets the routed messages (the report rules' records,
+ * pf_report.c) whose time is over, bounded the same way.
  * Files are moved and removed by the store on its blob thread, never here. */
 #include <errno.h>
 #include <stdio.h>
@@ -54,12 +57,12 @@ static void mss_moved(void *arg, int err)
 }
 
 /* The hook where the Message Storage Server (IMAP) will take expired items.
- * Today: the store moves the blob out of its blob directory, where reconcile
- * does not remove it, and we say where it is. */
+ * Today: the store moves the blob (or writes an inline message's body) out of
+ * its blob directory, where reconcile does not remove it, and we say where. */
 static void pf_mss_hook(struct pf *pf, const struct store_item *it)
 {
 	struct expiry_ctx *c = ctx_new(pf, it->id);
-	int rc = c ? store_blob_move_to_mss(pf->blobq, it->id, mss_moved, c) : -ENOMEM;
+	int rc = c ? store_item_to_mss(pf->blobq, it, mss_moved, c) : -ENOMEM;
 	if (rc) {
 		log_error("item %s expired; cannot keep its blob for the message store: %s", it->id, strerror(-rc));
 		free(c);
@@ -128,6 +131,22 @@ static void expire_one(struct pf *pf, struct store_item *it)
 	pf_item_finish(pf, it, STORE_NOTIF_FAILED, "expired");
 }
 
+static void routed_deleted(void *arg, int err)
+{
+	/* -ENOENT: a delete of the tick before, committed meanwhile. A failure is tried again. */
+	if (err && err != -ENOENT)
+		log_error("expiry: an old routed message was not deleted: %s", strerror(-err));
+}
+
+/* A routed message whose time is over: forgotten. */
+static int routed_expired(void *arg, const struct store_routed *r)
+{
+	struct pf *pf = arg;
+	pf_store_queued(store_routed_del(pf->st, r->sender, r->msgid, r->recipient, routed_deleted, NULL),
+			"delete of an old routed message");
+	return 0;
+}
+
 /* The expiry scan's state, owned by pf (created at start, freed at stop). */
 struct pf_expiry {
 	struct loop_timer *timer;
@@ -147,6 +166,7 @@ static void tick(void *arg)
 		return;
 	for (unsigned i = 0; i < e->sc.n; i++)
 		expire_one(pf, &e->sc.items[i]);
+	store_routed_expiring_before(pf->st, pf_now_ms(), EXPIRY_PER_TICK, routed_expired, pf);
 }
 
 int pf_expiry_start(struct pf *pf)

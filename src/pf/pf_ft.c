@@ -242,6 +242,8 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 		sip_leg_bind(ft->down, ft_leg_event, ft);
 		ft->state = FT_RELAYING;
 		log_info("ft %s: branch %u (%s) accepted", ft->id, r->branch, ft->down_device);
+		if (ft->is_msg && pf_largemsg_answer_held(ft))
+			return; /* answered once the message's record is durable (pf_largemsg.c) */
 		if (ft_answer_up(ft, NULL))
 			ft_end(ft, 500, "Cannot Build SDP Answer");
 		return;
@@ -366,11 +368,7 @@ static int ft_take_request(struct ft *ft, const struct sip_msg *m, const struct 
 		return -1;
 	}
 	PF_COPY(ft->sender_display, from.display_raw);
-	char xv[32];
-	int xr = sip_msg_header(m, "Cpm-Expires", xv, sizeof xv);
-	if (xr == 0 && !cpm_str_to_u64_max(cpm_str_trim(cpm_str_c(xv)), 100ULL * 366 * 86400, &ft->req_expires))
-		xr = -1;
-	if (xr != 0 && xr != -ENOENT) {
+	if (pf_cpm_expires(m, &ft->req_expires)) {
 		ft_respond_up(ft, 400, "Bad Cpm-Expires (seconds expected)", NULL);
 		return -1;
 	}

@@ -6,12 +6,15 @@
  *                 durable before the final ack, keep partials, resume uploads
  *   pf_deliver.c  push delivery of stored items (a fork from the original sender), retries
  *   pf_pull.c     pull delivery (the device's RFC 5547 recvonly INVITE)
+ *   pf_msg.c      standalone messages in (pager mode): check, fork to every device, or store
+ *   pf_report.c   reports (IMDN) from devices: checked against what was routed, one of each
+ *                 kind per message to its sender
  *   pf_notify.c   delivery notifications (IMDN) and the deferred-item list
  *   pf_expiry.c   expiry of stored items and partials
  *   pf_prefs.c    user preferences: the store's records, the --user-pref options
  *   policy.c      every operator decision (pure; policy.h)
- * docs/internals/pf.md describes them; docs/internals/store-and-forward.md is the contract
- * with clients. */
+ * docs/internals/pf.md describes them; docs/internals/store-and-forward.md and
+ * docs/internals/messaging.md are the contracts with clients. */
 #ifndef CPMD_PF_INT_H
 #define CPMD_PF_INT_H
 
@@ -37,6 +40,7 @@ struct pf_finishing;
 struct pf_expiry;
 struct pf_kick;
 struct pf_sess;
+struct pf_msgin;
 
 struct pf {
 	struct loop *loop;
@@ -51,6 +55,7 @@ struct pf {
 	struct dlv *dlvs;          /* deliveries in progress (push and pull) */
 	size_t ndlv;
 	struct pf_msg *msgs;       /* MESSAGEs we sent and wait for */
+	struct pf_msgin *msgins;   /* standalone messages in: being routed or stored (pf_msg.c) */
 	struct pf_retry *retries;  /* users whose delivery failed: retried later */
 	struct pf_finishing *finishing; /* items whose delete is not committed yet */
 	struct pf_expiry *expiry;  /* the expiry scan (pf_expiry.c) */
@@ -88,6 +93,16 @@ void pf_target_of(const struct loc_device *dev, struct sip_target *t);
 void pf_store_logged(void *what, int err);
 /* A store write that was not even queued (rc < 0) is logged the same way. Returns rc. */
 int pf_store_queued(int rc, const char *what);
+/* The value of "Name: value\r\n" in carried header lines (sip_msg_carried_headers) into
+ * out (cap bytes); "" when absent or too long. */
+void pf_carried_value(const char *lines, const char *name, char *out, size_t cap);
+/* "user@host" → "sip:user@host" (a URI stays as it is). */
+void pf_uri_of_key(const char *key, char *out, size_t cap);
+/* The sender's Cpm-Expires (seconds) into *out: 0 (absent: *out = 0), or -1 when it is not a
+ * number (the caller answers 400). */
+int pf_cpm_expires(const struct sip_msg *m, uint64_t *out);
+/* The owner callback of a bound server MESSAGE leg, which gets no event (sip_leg.h). */
+void pf_leg_no_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m);
 
 /* The checks every new INVITE gets first: Request-URI and From readable, the Request-URI in
  * one of our domains. 0, or -1 when the leg was answered (400/404). */
@@ -126,6 +141,9 @@ bool pf_largemsg_detect(const char *carried, const struct sdp_ft *offer);
  * ICSI. 0, or the SIP status to answer: 400 a CPIM part that does not parse (or an
  * unusable imdn.Message-ID), 500 out of memory. */
 int pf_largemsg_prepare(struct ft *ft, const struct mime_part *parts, size_t nparts);
+/* A device took the large message: true when the sender's 200 must wait for the routed
+ * record's commit (pf_largemsg.c answers it then); false: answer now. */
+bool pf_largemsg_answer_held(struct ft *ft);
 /* Does a line of these carried headers (Accept-Contact, P-Preferred-/P-Asserted-Service)
  * name the ICSI (the last part of its URN, e.g. "largemsg")? */
 bool pf_headers_name_icsi(const char *carried, const char *name);
@@ -178,10 +196,34 @@ void pf_deliver_destroy_all(struct pf *pf);
 /* The item is done (delivered, declined, expired): notify, delete, unlink. */
 void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif_kind notify, const char *why);
 
+/* ---- pf_msg.c: standalone messages in (docs/internals/messaging.md §1, §3) */
+/* A MESSAGE whose body is message/cpim: a pager-mode message (checked, forked to every device
+ * of the recipient, or stored) or, when its CPIM content is an IMDN, a report (pf_report.c).
+ * The leg is answered now or, once bound, later. */
+void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m);
+/* Shutdown: messages still forking are answered 503; those being stored keep their answer. */
+void pf_msgin_terminate_all(struct pf *pf);
+void pf_msgin_destroy_all(struct pf *pf);
+
+/* ---- pf_report.c: reports (IMDN) from devices (messaging.md §4) */
+/* body: the CPIM holding message/imdn+xml. Answers the leg (200 also when it is dropped). */
+void pf_report_in(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m, const char *body, size_t len);
+
 /* ---- pf_notify.c */
 /* Queue a delivery notification for the item's sender (durable), send it now when a device
- * of the sender is registered. */
+ * of the sender is registered. Only the ones policy says cpmd sends (policy_item_notifies); a
+ * message's goes through its routed record (at most one of each kind, store_routed_report). */
 void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif_kind kind);
+/* A notification that is durable already (a device's report): send it now, one device of its
+ * target at a time; kept for the target's next registration when none takes it. */
+void pf_notify_send(struct pf *pf, const struct store_notif *n);
+/* "delivered", "displayed", "failed", "stored". */
+const char *pf_notif_kind_name(enum store_notif_kind k);
+/* The notification kind of a report bit (STORE_REPORT_*), and the reverse. */
+enum store_notif_kind pf_notif_kind_of_report(unsigned bit);
+unsigned pf_report_of_notif_kind(enum store_notif_kind k);
+/* The `cpm list` query (a MESSAGE of type CPM_DEFERRED_QUERY_CTYPE): answered with the list. */
+void pf_notify_list_query(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m);
 /* A device of aor registered: send what waits for it. */
 void pf_notify_flush(struct pf *pf, const char *aor_key);
 /* Retry waiting notifications whose target has a device; drop very old ones. */
@@ -189,7 +231,6 @@ void pf_notify_housekeeping(struct pf *pf);
 /* Pull users: tell the device(s) of aor about their deferred items (all, or just `only`
  * when not NULL). instance NULL: every device. */
 void pf_notify_deferred_list(struct pf *pf, const char *aor_key, const char *instance, const struct store_item *only);
-void pf_on_message(void *arg, struct sip_leg *leg, const struct sip_msg *m);
 void pf_msg_destroy_all(struct pf *pf);
 /* Build the deferred list body for aor (allocated in a); NULL on error. */
 char *pf_deferred_list_body(struct pf *pf, struct cpm_arena *a, const char *aor_key, const struct store_item *only,

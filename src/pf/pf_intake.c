@@ -28,29 +28,6 @@ bool ft_defer_allowed(struct ft *ft)
 	return policy_may_defer(&ft->pf->cfg, &up, ft->offer->sel.has_size);
 }
 
-/* Value of "Name: value\r\n" in the carried header lines. */
-static void carried_value(const char *lines, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name);
-	out[0] = '\0';
-	for (const char *p = lines; p && *p;) {
-		const char *eol = strstr(p, "\r\n");
-		size_t len = eol ? (size_t)(eol - p) : strlen(p);
-		if (len > nl + 2 && !strncasecmp(p, name, nl) && p[nl] == ':') {
-			const char *v = p + nl + 1;
-			while (*v == ' ')
-				v++;
-			size_t vl = len - (size_t)(v - p);
-			if (vl < cap) {
-				memcpy(out, v, vl);
-				out[vl] = '\0';
-			}
-			return;
-		}
-		p = eol ? eol + 2 : NULL;
-	}
-}
-
 void ft_fill_item(struct ft *ft, struct store_item *it)
 {
 	const struct sdp_ft *o = ft->offer;
@@ -66,9 +43,9 @@ void ft_fill_item(struct ft *ft, struct store_item *it)
 		memcpy(it->sel.sha1, o->sel.hash, 20);
 	PF_COPY(it->ft_id, o->file_transfer_id);
 	if (ft->fork_headers) {
-		carried_value(ft->fork_headers, "Conversation-ID", it->conv_id, sizeof it->conv_id);
-		carried_value(ft->fork_headers, "Contribution-ID", it->contrib_id, sizeof it->contrib_id);
-		carried_value(ft->fork_headers, "InReplyTo-Contribution-ID", it->irt_contrib_id,
+		pf_carried_value(ft->fork_headers, "Conversation-ID", it->conv_id, sizeof it->conv_id);
+		pf_carried_value(ft->fork_headers, "Contribution-ID", it->contrib_id, sizeof it->contrib_id);
+		pf_carried_value(ft->fork_headers, "InReplyTo-Contribution-ID", it->irt_contrib_id,
 			      sizeof it->irt_contrib_id);
 	}
 	PF_COPY(it->disposition, o->file_disposition);

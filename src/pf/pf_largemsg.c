@@ -5,6 +5,7 @@
  * what differs: how such an INVITE is recognised, the made-up selector that lets the file's
  * code run unchanged (no file-selector, size from the first chunk's Byte-Range, type
  * message/cpim), the IMDN id from the INVITE's CPIM part, and the ICSI on the forks. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -12,6 +13,7 @@
 #include "common/log.h"
 #include "cpm/cpim.h"
 #include "cpm/icsi.h"
+#include "cpm/imdn.h"
 #include "pf/pf_int.h"
 
 bool pf_headers_name_icsi(const char *carried, const char *name)
@@ -39,30 +41,6 @@ bool pf_largemsg_detect(const char *carried, const struct sdp_ft *offer)
 	 * file-selector is a large message; a chat session is sendrecv. */
 	return !offer->has_selector && offer->dir == SDP_DIR_SENDONLY && offer->accept_types[0] &&
 	       strcmp(offer->accept_types, "*") && sdp_accepts_type(offer, "message/cpim");
-}
-
-/* "positive-delivery, negative-delivery, display" (RFC 5438 §6.2) as STORE_IMDN_* bits;
- * unknown values are ignored (RFC 5438: a recipient ignores what it does not know). */
-static unsigned disposition_bits(struct cpm_str v)
-{
-	unsigned bits = 0;
-	size_t i = 0;
-
-	while (i < v.len) {
-		while (i < v.len && (v.p[i] == ' ' || v.p[i] == ',' || v.p[i] == '\t'))
-			i++;
-		size_t s = i;
-		while (i < v.len && v.p[i] != ',' && v.p[i] != ' ' && v.p[i] != '\t')
-			i++;
-		struct cpm_str t = {v.p + s, i - s};
-		if (cpm_str_caseeq(t, "positive-delivery"))
-			bits |= STORE_IMDN_POSITIVE;
-		else if (cpm_str_caseeq(t, "negative-delivery"))
-			bits |= STORE_IMDN_NEGATIVE;
-		else if (cpm_str_caseeq(t, "display"))
-			bits |= STORE_IMDN_DISPLAY;
-	}
-	return bits;
 }
 
 /* An IMDN Message-ID we can keep and send back: 1..STORE_MSGID_MAX visible ASCII, no
@@ -94,6 +72,57 @@ static char *fork_headers(struct cpm_arena *a, const char *carried)
 	return out ? cpm_arena_printf(a, "%sAccept-Contact: *;%s\r\n", out, CPM_LARGEMSG_ICSI_TAG) : NULL;
 }
 
+/* The routed record is durable: a device may now get the bytes (and report). */
+static void recorded(void *arg, int err)
+{
+	struct ft *ft = arg;
+
+	ft->store_refs--;
+	ft->routed_pending = false;
+	if (err) /* the message still goes; a device's report about it will be dropped */
+		log_error("ft %s: message %s could not be recorded for its reports: %s", ft->id, ft->imdn_id,
+			  strerror(-err));
+	if (ft->answer_held) {
+		ft->answer_held = false;
+		if (ft->state == FT_RELAYING && !ft->up_answered && ft->up && ft_answer_up(ft, NULL))
+			ft_end(ft, 500, "Cannot Build SDP Answer");
+	}
+	ft_maybe_free(ft);
+}
+
+/* A report was asked (messaging.md §4): the record that lets one of each kind through, made
+ * durable before the message can reach a device (the sender's 200 waits for it, see
+ * pf_largemsg_answer_held). A stored message is committed after it anyway (writes apply in
+ * order). */
+static void record(struct ft *ft, struct cpm_str datetime)
+{
+	struct store_routed r = {.asked = ft->imdn_disp,
+				 .expires_at_ms = policy_routed_expiry(&ft->pf->cfg, pf_now_ms())};
+
+	if (!ft->pf->st || !ft->imdn_disp)
+		return;
+	PF_COPY(r.sender, ft->sender_key);
+	PF_COPY(r.msgid, ft->imdn_id);
+	PF_COPY(r.recipient, ft->recipient);
+	if (datetime.len < sizeof r.datetime)
+		snprintf(r.datetime, sizeof r.datetime, "%.*s", (int)datetime.len, datetime.p);
+	int rc = store_routed_put(ft->pf->st, &r, recorded, ft);
+	if (rc) {
+		log_error("ft %s: cannot queue the record of message %s: %s", ft->id, ft->imdn_id, strerror(-rc));
+		return;
+	}
+	ft->store_refs++;
+	ft->routed_pending = true;
+}
+
+bool pf_largemsg_answer_held(struct ft *ft)
+{
+	if (!ft->routed_pending)
+		return false;
+	ft->answer_held = true;
+	return true;
+}
+
 int pf_largemsg_prepare(struct ft *ft, const struct mime_part *parts, size_t nparts)
 {
 	struct sdp_file_selector *sel = &ft->offer->sel;
@@ -122,7 +151,10 @@ int pf_largemsg_prepare(struct ft *ft, const struct mime_part *parts, size_t npa
 		if (c.imdn_message_id.len)
 			snprintf(ft->imdn_id, sizeof ft->imdn_id, "%.*s", (int)c.imdn_message_id.len,
 				 c.imdn_message_id.p);
-		ft->imdn_disp = disposition_bits(c.imdn_disposition_notification);
+		ft->imdn_disp = imdn_disposition_bits(c.imdn_disposition_notification) &
+				(STORE_IMDN_POSITIVE | STORE_IMDN_NEGATIVE | STORE_IMDN_DISPLAY);
+		if (c.imdn_message_id.len) /* without its id a report could name nothing we know */
+			record(ft, c.datetime);
 		break;
 	}
 	ft->fork_headers = fork_headers(&ft->arena, ft->fork_headers);

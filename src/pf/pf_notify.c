@@ -1,6 +1,7 @@
-/* Notifications cpmd sends (docs/internals/store-and-forward.md §4, §7):
- *   - delivery notifications (IMDN `delivered`/`failed`, RFC 5438, CPIM-wrapped,
- *     in a SIP MESSAGE) to the sender of a stored item: first made durable
+/* Notifications cpmd sends (docs/internals/store-and-forward.md §4, §7; messaging.md §4):
+ *   - delivery and read notifications (IMDN `delivered`/`failed`/`displayed`, RFC 5438,
+ *     CPIM-wrapped, in a SIP MESSAGE, built here by imdn_build_cpim) to the sender of a
+ *     stored item or of a message a device reported on (pf_report.c): first made durable
  *     (store_notif), then sent to the sender's devices ONE AT A TIME until one
  *     answers 2xx (so the user gets exactly one), kept for the sender's next
  *     REGISTER when none does;
@@ -45,9 +46,26 @@ static void rfc3339(int64_t ms, char *out, size_t cap)
 	snprintf(out, cap, "%.20s.%03dZ", buf, (int)(ms % 1000 + 1000) % 1000);
 }
 
-static void uri_of_key(const char *key, char *out, size_t cap)
+const char *pf_notif_kind_name(enum store_notif_kind k)
 {
-	snprintf(out, cap, "%s%s", strncmp(key, "sip:", 4) ? "sip:" : "", key);
+	return k == STORE_NOTIF_DELIVERED ? "delivered"
+	       : k == STORE_NOTIF_DISPLAYED ? "displayed"
+	       : k == STORE_NOTIF_STORED ? "stored"
+					 : "failed";
+}
+
+enum store_notif_kind pf_notif_kind_of_report(unsigned bit)
+{
+	return bit == STORE_REPORT_DELIVERED	? STORE_NOTIF_DELIVERED
+	       : bit == STORE_REPORT_DISPLAYED ? STORE_NOTIF_DISPLAYED
+					       : STORE_NOTIF_FAILED;
+}
+
+unsigned pf_report_of_notif_kind(enum store_notif_kind k)
+{
+	return k == STORE_NOTIF_DELIVERED    ? STORE_REPORT_DELIVERED
+	       : k == STORE_NOTIF_DISPLAYED ? STORE_REPORT_DISPLAYED
+					    : STORE_REPORT_FAILED;
 }
 
 static void msg_unlink(struct pf *pf, struct pf_msg *m)
@@ -123,7 +141,7 @@ static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned d
 	if (dev_index >= nd) {
 		if (nd == 0)
 			log_info("notification %s (%s for %s) kept until %s registers", n->id,
-				 n->kind == STORE_NOTIF_DELIVERED ? "delivered" : "failed", n->imdn_msgid, n->target);
+				 pf_notif_kind_name(n->kind), n->imdn_msgid, n->target);
 		else
 			log_info("notification %s: no device of %s took it; kept for its next registration", n->id,
 				 n->target);
@@ -133,14 +151,20 @@ static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned d
 	char now[40], wrapper[STORE_ID_MAX + 1];
 	struct imdn_note note;
 	memset(&note, 0, sizeof note);
-	uri_of_key(n->notifier[0] ? n->notifier : "anonymous@anonymous.invalid", from, sizeof from);
-	uri_of_key(n->target, to, sizeof to);
+	pf_uri_of_key(n->notifier[0] ? n->notifier : "anonymous@anonymous.invalid", from, sizeof from);
+	pf_uri_of_key(n->target, to, sizeof to);
 	PF_COPY(note.message_id, n->imdn_msgid);
-	rfc3339(n->created_at_ms, note.datetime, sizeof note.datetime);
+	/* RFC 5438 §7.2: the datetime of the message the notification is about */
+	if (n->datetime[0])
+		PF_COPY(note.datetime, n->datetime);
+	else
+		rfc3339(n->created_at_ms, note.datetime, sizeof note.datetime);
 	PF_COPY(note.recipient, from);
 	PF_COPY(note.original_recipient, from);
-	note.kind = IMDN_KIND_DELIVERY;
-	note.status = n->kind == STORE_NOTIF_DELIVERED ? IMDN_STATUS_DELIVERED : IMDN_STATUS_FAILED;
+	note.kind = n->kind == STORE_NOTIF_DISPLAYED ? IMDN_KIND_DISPLAY : IMDN_KIND_DELIVERY;
+	note.status = n->kind == STORE_NOTIF_DELIVERED	  ? IMDN_STATUS_DELIVERED
+		      : n->kind == STORE_NOTIF_DISPLAYED ? IMDN_STATUS_DISPLAYED
+							 : IMDN_STATUS_FAILED;
 	rfc3339(pf_now_ms(), now, sizeof now);
 	pf_random_id(wrapper);
 	char body[4096];
@@ -160,9 +184,8 @@ static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned d
 	snprintf(fromh, sizeof fromh, "<%s>", from);
 	snprintf(toh, sizeof toh, "<%s>", to);
 	if (msg_send(m, &devs[dev_index], fromh, toh, IMDN_CTYPE_CPIM, body, (size_t)len) == 0)
-		log_info("notification %s: %s for %s sent to %s (device %s)", n->id,
-			 n->kind == STORE_NOTIF_DELIVERED ? "delivered" : "failed", n->imdn_msgid, n->target,
-			 devs[dev_index].instance);
+		log_info("notification %s: %s for %s sent to %s (device %s)", n->id, pf_notif_kind_name(n->kind),
+			 n->imdn_msgid, n->target, devs[dev_index].instance);
 }
 
 struct notif_put_ctx {
@@ -173,15 +196,29 @@ struct notif_put_ctx {
 static void notif_saved(void *arg, int err)
 {
 	struct notif_put_ctx *c = arg;
-	if (err)
+	if (err == -EALREADY)
+		log_info("notification for %s: %s about %s went already", c->n.target, pf_notif_kind_name(c->n.kind),
+			 c->n.imdn_msgid);
+	else if (err == -ENOENT)
+		log_info("notification for %s about %s: no record of that message: none sent", c->n.target,
+			 c->n.imdn_msgid);
+	else if (err)
 		log_error("notification for %s about %s NOT saved: %s", c->n.target, c->n.imdn_msgid, strerror(-err));
 	else if (!c->pf->stopping)
 		notif_try(c->pf, &c->n);
 	free(c);
 }
 
+void pf_notify_send(struct pf *pf, const struct store_notif *n)
+{
+	if (!pf->stopping)
+		notif_try(pf, n);
+}
+
 void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif_kind kind)
 {
+	if (!policy_item_notifies(it, kind))
+		return;
 	struct notif_put_ctx *c = calloc(1, sizeof *c);
 	if (!c)
 		return;
@@ -206,7 +243,19 @@ void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif
 	PF_COPY(c->n.imdn_msgid, it->imdn_msgid[0] ? it->imdn_msgid : it->id);
 	c->n.created_at_ms = it->created_at_ms;
 	PF_COPY(c->n.notifier, it->recipient);
-	if (store_notif_put(pf->st, &c->n, notif_saved, c)) {
+	int rc;
+	if (it->kind == STORE_KIND_MESSAGE) {
+		/* One of each kind per message, whoever sends it (a device's report, or us): the
+		 * routed record decides, in the same write (messaging.md §4). */
+		struct store_routed r;
+		if (store_routed_get(pf->st, c->n.target, it->imdn_msgid, it->recipient, &r) == 0)
+			PF_COPY(c->n.datetime, r.datetime);
+		rc = store_routed_report(pf->st, c->n.target, it->imdn_msgid, it->recipient,
+					 pf_report_of_notif_kind(kind), &c->n, notif_saved, c);
+	} else {
+		rc = store_notif_put(pf->st, &c->n, notif_saved, c);
+	}
+	if (rc) {
 		log_error("notification for %s about %s NOT queued", c->n.target, c->n.imdn_msgid);
 		free(c);
 	}
@@ -227,7 +276,7 @@ static int housekeep_one(void *arg, const struct store_notif *n)
 	struct hk *h = arg;
 	if (n->created_at_ms < h->drop_before) {
 		log_warn("notification %s (%s for %s) dropped: %s has not been reachable for too long", n->id,
-			 n->kind == STORE_NOTIF_DELIVERED ? "delivered" : "failed", n->imdn_msgid, n->target);
+			 pf_notif_kind_name(n->kind), n->imdn_msgid, n->target);
 		/* A failed delete is tried again at the next housekeeping. */
 		pf_store_queued(store_notif_del(h->pf->st, n->id, pf_store_logged, "delete of an old notification"),
 				"delete of an old notification");
@@ -297,6 +346,7 @@ char *pf_deferred_list_body(struct pf *pf, struct cpm_arena *a, const char *aor_
 		const struct store_item *it = &c.items[i];
 		struct deferred_item *x = &d[i];
 		PF_COPY(x->id, it->id);
+		x->kind = it->kind == STORE_KIND_MESSAGE ? DEFERRED_KIND_MESSAGE : DEFERRED_KIND_FILE;
 		PF_COPY(x->sender, it->sender);
 		char t[40];
 		rfc3339(it->created_at_ms, t, sizeof t);
@@ -362,18 +412,12 @@ void pf_notify_deferred_list(struct pf *pf, const char *aor_key, const char *ins
 
 /* ------------------------------------------------------- MESSAGE in */
 
-void pf_on_message(void *arg, struct sip_leg *leg, const struct sip_msg *m)
+void pf_notify_list_query(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 {
-	struct pf *pf = arg;
 	struct cpm_arena a = CPM_ARENA_INIT;
 	char key[LOC_MAX_AOR];
-	struct cpm_str ct = sip_msg_content_type(m);
 	struct sip_addr from, to;
 
-	if (!pf->st || !cpm_str_caseeq(ct, CPM_DEFERRED_QUERY_CTYPE)) {
-		sip_leg_respond(leg, 501, "Standalone Messages Not Supported", NULL);
-		goto out;
-	}
 	/* The list of a user's own items: From must be that user (and the
 	 * MESSAGE is addressed to them). With SIP authentication in front,
 	 * From is the authenticated identity. */

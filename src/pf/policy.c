@@ -27,6 +27,10 @@
  *   policy_session_room       pf_session.c: --max-sessions-per-user, --max-sessions.
  *   policy_session_unreachable  pf_session.c: the answer when nobody takes a session.
  *   policy_max_chat_size      pf_session.c: our a=max-size, enforced by the session relay.
+ *   policy_check_pager        pf_msg.c, a pager MESSAGE: its size (413).
+ *   policy_item_notifies      pf_notify.c: whether cpmd itself notifies about a stored item.
+ *   policy_report_bit         pf_report.c, a device's IMDN: which report it is, if any.
+ *   policy_routed_expiry      pf_msg.c: how long a routed message is remembered.
  *
  * Pure: no I/O, no clock, no store, no allocation. Every function behaves exactly as the code
  * it was moved from (the e2e tests check the wire); where that code would have overflowed on
@@ -426,4 +430,50 @@ void policy_session_unreachable(const struct pf_config *c, enum pf_unreachable_w
 uint64_t policy_max_chat_size(const struct pf_config *c)
 {
 	return c->max_chat_size;
+}
+
+/* ---- standalone messages and their reports ---------------------------------------------- */
+
+void policy_check_pager(const struct pf_config *c, size_t len, struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	/* RFC 3428 §8: a MESSAGE must stay small (it travels without congestion control on UDP,
+	 * and a proxy holds it whole); CPM sends a bigger one in large-message mode over MSRP.
+	 * 413 is the SIP answer for a body too large, and the phrase says what to do. */
+	if (len > c->max_pager_size) {
+		v->status = 413;
+		snprintf(v->phrase, sizeof v->phrase, "Message Too Large (max %zu bytes: use large mode)",
+			 c->max_pager_size);
+		snprintf(v->warning, sizeof v->warning,
+			 "399 cpmd \"message body of %zu bytes exceeds the pager maximum of %zu bytes\"", len,
+			 c->max_pager_size);
+	}
+}
+
+bool policy_item_notifies(const struct store_item *it, enum store_notif_kind kind)
+{
+	if (it->kind != STORE_KIND_MESSAGE)
+		return true; /* files: cpmd is the only one who can tell (store-and-forward.md §7) */
+	/* messaging.md §4: the device's own `delivered` (and `displayed`) is what reaches the
+	 * sender; cpmd says `failed` when no device ever will, if the sender wants to know. */
+	return kind == STORE_NOTIF_FAILED && (it->imdn_disp & STORE_IMDN_NEGATIVE);
+}
+
+unsigned policy_report_bit(enum imdn_kind kind, enum imdn_status status, unsigned asked)
+{
+	/* RFC 5438 §7: a recipient sends only what was asked for; one that did not ask gets
+	 * nothing from us either (messaging.md §4, rule 1). */
+	if (kind == IMDN_KIND_DELIVERY && status == IMDN_STATUS_DELIVERED)
+		return asked & STORE_IMDN_POSITIVE ? STORE_REPORT_DELIVERED : 0;
+	if (kind == IMDN_KIND_DELIVERY &&
+	    (status == IMDN_STATUS_FAILED || status == IMDN_STATUS_FORBIDDEN || status == IMDN_STATUS_ERROR))
+		return asked & STORE_IMDN_NEGATIVE ? STORE_REPORT_FAILED : 0;
+	if (kind == IMDN_KIND_DISPLAY && status == IMDN_STATUS_DISPLAYED)
+		return asked & STORE_IMDN_DISPLAY ? STORE_REPORT_DISPLAYED : 0;
+	return 0;
+}
+
+int64_t policy_routed_expiry(const struct pf_config *c, int64_t now_ms)
+{
+	return add_seconds(now_ms, 2 * (uint64_t)c->store_max_expiry);
 }

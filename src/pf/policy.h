@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpm/imdn.h"
 #include "cpm/sdp.h"
 #include "pf/pf_config.h"
 #include "sipua/fork.h"
@@ -147,5 +148,28 @@ void policy_session_unreachable(const struct pf_config *c, enum pf_unreachable_w
 
 /* Our a=max-size on both legs of a session, enforced by the relay (MSRP 413). */
 uint64_t policy_max_chat_size(const struct pf_config *c);
+
+/* ---- standalone messages and their reports (docs/internals/messaging.md) ---------------- */
+
+/* A pager-mode MESSAGE whose body is len bytes: v->status 0 accepted, else 413 with a phrase
+ * and a Warning that name the limit (RFC 3428 §8: a bigger message goes in large mode). */
+void policy_check_pager(const struct pf_config *c, size_t len, struct pf_verdict *v);
+
+/* Does cpmd itself notify the sender that a stored item ended `kind`? A file: always (as
+ * before). A message: its devices send delivered and displayed themselves (cpmd forwards
+ * theirs and invents none), so cpmd sends only `failed` (expiry, a decline, a lost item), and
+ * only when the sender asked for negative-delivery. */
+bool policy_item_notifies(const struct store_item *it, enum store_notif_kind kind);
+
+/* Which report (STORE_REPORT_*) a device's IMDN is, given what the sender asked (STORE_IMDN_*
+ * bits), or 0 to drop it: delivered → DELIVERED when positive-delivery was asked; a delivery
+ * failed/forbidden/error → FAILED when negative-delivery was asked; displayed → DISPLAYED
+ * when display was asked; anything else (a display error, processing) → 0. */
+unsigned policy_report_bit(enum imdn_kind kind, enum imdn_status status, unsigned asked);
+
+/* Until when (ms) cpmd remembers a message it routed, for the report rules: twice the longest
+ * time a stored copy may live, so that a report about a message delivered at the very end of
+ * its life still finds it (and at most one of each kind still goes). */
+int64_t policy_routed_expiry(const struct pf_config *c, int64_t now_ms);
 
 #endif

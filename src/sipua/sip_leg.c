@@ -193,6 +193,8 @@ int sip_leg_respond(struct sip_leg *leg, int status, const char *phrase, const s
 		return -EINVAL;
 	if (!leg->nh || leg->terminated)
 		return -ENOTCONN;
+	if (leg->ua->shutdown_done)
+		return -ESHUTDOWN; /* the stack is stopped (a late answer at cpmd's exit): nothing goes */
 	bool reinvite = leg->reinvite_pending;
 	if (!reinvite) {
 		if (!leg->server)

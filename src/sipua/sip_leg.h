@@ -145,7 +145,8 @@ struct sip_respond_opts {
  * (101-199) may come before the final one. phrase NULL: the standard reason phrase of the
  * status (sofia's, as on the wire today). Everything passed is copied before returning.
  * 0, or a negative errno: -EALREADY a final answer was already given, -ENOTCONN the leg is
- * terminated (e.g. the caller CANCELled), -EINVAL nothing to answer or a bad status. */
+ * terminated (e.g. the caller CANCELled), -EINVAL nothing to answer or a bad status,
+ * -ESHUTDOWN the SIP stack has stopped (sipua_shutdown completed). */
 int sip_leg_respond(struct sip_leg *leg, int status, const char *phrase, const struct sip_respond_opts *o);
 
 /* Where a client request goes: the device's registered Contact is the Request-URI, and it is

@@ -536,3 +536,60 @@ cpmd_refused() {
 	[ ! -e "$T_DIR/data.$name" ] || fail "$name: cpmd created its data directory"
 	log "$name: $(head -n 1 "$LOGDIR/cpmd.$name.log")"
 }
+
+# --- standalone messages (docs/internals/messaging.md) ---------------------------
+
+# send_message NAME FROM TARGET TEXT [message options...]: runs `cpm message` and
+# waits for it (at most 60 s). Sets MSG_RC, MSG_LAST (last stdout line), MSG_ID
+# (the message-id from stderr), MSG_OUT, MSG_ERR. TARGET: a user of DOMAIN, or a
+# sip: URI. Fails the test at once if cpmd dies meanwhile.
+send_message() {
+	local name=$1 from=$2 to=$3 text=$4 base pid i
+	shift 4
+	MSG_OUT="$LOGDIR/message.$name.out" MSG_ERR="$LOGDIR/message.$name.err"
+	case "$to" in sip:*) ;; *) to="sip:$to@$DOMAIN" ;; esac
+	mapfile -t base < <(_cpm_base "$from")
+	"$CPM" "${base[@]}" message "$to" "$text" "$@" </dev/null >"$MSG_OUT" 2>"$MSG_ERR" &
+	pid=$!
+	PIDS+=("$pid")
+	MSG_RC=timeout
+	for ((i = 0; i < 1200; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			MSG_RC=0
+			wait "$pid" || MSG_RC=$?
+			break
+		fi
+		cpmd_alive
+		sleep 0.05
+	done
+	[ "$MSG_RC" = timeout ] && fail "message $name: cpm message still running after 60 s"
+	MSG_LAST=$(tail -n 1 "$MSG_OUT" 2>/dev/null || true)
+	MSG_ID=$(sed -n 's/^cpm: message-id //p' "$MSG_ERR" | head -n 1)
+	log "message $name: rc=$MSG_RC last line: $MSG_LAST (id $MSG_ID)"
+}
+
+# expect_message_result NAME RC LAST: the last `cpm message` ended so.
+expect_message_result() {
+	[ "$MSG_RC" = "$2" ] && [ "$MSG_LAST" = "$3" ] ||
+		fail "message $1: expected exit $2 and last line '$3'; got exit $MSG_RC, last line '$MSG_LAST'"
+	[ -n "$MSG_ID" ] || fail "message $1: no 'cpm: message-id ID' on stderr"
+}
+
+# count_lines FILE LINE: how many lines of FILE are exactly LINE.
+count_lines() { grep -c -x -F -- "$2" "$1" 2>/dev/null || true; }
+
+# restart_cpmd_kill9 [cpmd options...]: SIGKILL cpmd, start it again on the same
+# ports and data directory (the options of the first start are not repeated).
+RESTARTS=${RESTARTS:-0}
+restart_cpmd_kill9() {
+	kill -KILL "$CPMD_PID"
+	wait "$CPMD_PID" 2>/dev/null || true
+	RESTARTS=$((RESTARTS + 1))
+	log "cpmd killed with SIGKILL; starting it again on the same ports and data dir"
+	CPMD_LOG="$LOGDIR/cpmd.restart$RESTARTS.log"
+	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" "$@" \
+		</dev/null >"$LOGDIR/cpmd.restart$RESTARTS.stdout" 2>"$CPMD_LOG" &
+	CPMD_PID=$!
+	PIDS+=("$CPMD_PID")
+	wait_for 15 "the restarted cpmd to be ready" grep -qs 'cpmd: ready' "$CPMD_LOG"
+}

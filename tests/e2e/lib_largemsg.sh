@@ -14,11 +14,12 @@ while len(out) < n:
     w = rnd.choice(words) if rnd.random() < 0.3 else "".join(rnd.choice("abcdefghij klmnop") for _ in range(rnd.randint(1, 12)))
     out += (w + ("\n" if rnd.random() < 0.05 else " ")).encode()
 out = out[:n]
-while True:  # do not cut a UTF-8 sequence
+while True:  # a cut UTF-8 sequence at the end goes (at most 3 bytes), ASCII fills up to n
     try:
         out.decode(); break
     except UnicodeDecodeError:
-        out = out[:-1] + b"x"
+        out = out[:-1]
+out += b"x" * (n - len(out))
 open(path, "wb").write(bytes(out))
 PY
 	[ "$(stat -c %s "$1")" -eq "$2" ] || fail "could not create $1 ($2 bytes)"
@@ -33,7 +34,7 @@ send_message() {
 	MSG_OUT="$LOGDIR/message.$name.out" MSG_ERR="$LOGDIR/message.$name.err"
 	mapfile -t base < <(_cpm_base "$from")
 	MSG_RC=0
-	timeout 120 "$CPM" "${base[@]}" message "sip:$to@$DOMAIN" - "$@" <"$file" >"$MSG_OUT" 2>"$MSG_ERR" || MSG_RC=$?
+	timeout -k 10 120 "$CPM" "${base[@]}" message "sip:$to@$DOMAIN" - "$@" <"$file" >"$MSG_OUT" 2>"$MSG_ERR" || MSG_RC=$?
 	MSG_LAST=$(tail -n 1 "$MSG_OUT" 2>/dev/null || true)
 	MSG_ID=$(sed -n 's/^cpm: message-id \(.*\)$/\1/p' "$MSG_ERR" | head -n 1)
 	log "message $name: rc=$MSG_RC last line: $MSG_LAST id: $MSG_ID"

@@ -7,7 +7,8 @@
 rc=0
 "$CPMD" --help >"$LOGDIR/cpmd.help" 2>&1 || rc=$?
 [ $rc -eq 0 ] || fail "cpmd --help exited $rc"
-for o in --domain --sip --msrp --data-dir --max-file-size --invite-timeout --config --help; do
+for o in --domain --sip --msrp --data-dir --max-file-size --invite-timeout --message-timeout --max-pager-size \
+	--config --help; do
 	grep -q -e "$o\b" "$LOGDIR/cpmd.help" || fail "cpmd --help does not mention $o"
 done
 
@@ -15,12 +16,14 @@ rc=0
 "$CPM" --help >"$LOGDIR/cpm.help" 2>&1 || rc=$?
 [ $rc -eq 0 ] || fail "cpm --help exited $rc"
 [ -s "$LOGDIR/cpm.help" ] || fail "cpm --help printed nothing"
-for w in send receive --server --user; do
+for w in send receive message --server --user; do
 	grep -q -e "$w\b" "$LOGDIR/cpm.help" || fail "cpm --help does not mention '$w'"
 done
 # Subcommand options may be documented in the main help or in `cpm CMD --help`.
-{ cat "$LOGDIR/cpm.help"; "$CPM" send --help 2>&1 || true; "$CPM" receive --help 2>&1 || true; } >"$LOGDIR/cpm.allhelp"
-for o in --device --transport --thumbnail --dir --count --timeout --answer --answer-delay; do
+{ cat "$LOGDIR/cpm.help"; "$CPM" send --help 2>&1 || true; "$CPM" receive --help 2>&1 || true
+  "$CPM" message --help 2>&1 || true; } >"$LOGDIR/cpm.allhelp"
+for o in --device --transport --thumbnail --dir --count --timeout --answer --answer-delay --read --no-report \
+	--expires; do
 	grep -q -e "$o\b" "$LOGDIR/cpm.allhelp" || fail "no help text of cpm mentions $o"
 done
 
@@ -47,3 +50,9 @@ bad_cmd "cpm frobnicate (unknown command)" frobnicate "$CPM" --server "127.0.0.1
 bad_cmd "cpm send --no-such-option" no-such-option "$CPM" --server "127.0.0.1:$p" --user sip:a@b send sip:b@b /etc/hostname --no-such-option
 bad_cmd "cpm receive --answer maybe" maybe "$CPM" --server "127.0.0.1:$p" --user sip:a@b receive --dir "$d" --answer maybe
 bad_cmd "cpm send missing file" nonexistent "$CPM" --server "127.0.0.1:$p" --user sip:a@b send sip:b@b "$T_DIR/nonexistent"
+
+# the messaging options of cpmd: in range or refused (exit 2, the option named)
+cpmd_refused msgtimeout0 message-timeout --message-timeout 0
+cpmd_refused msgtimeout31 message-timeout --message-timeout 31
+cpmd_refused pager0 max-pager-size --max-pager-size 0
+cpmd_refused pager-big max-pager-size --max-pager-size 20481

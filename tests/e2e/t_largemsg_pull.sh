@@ -23,7 +23,7 @@ size=$(stat -c %s "$CPMD_DATA/blobs/$item")
 
 mkdir -p "$T_DIR/fetch"
 rc=0
-timeout 60 "$CPM" "${base[@]}" fetch "$item" --dir "$T_DIR/fetch" >"$LOGDIR/fetch.out" 2>"$LOGDIR/fetch.err" || rc=$?
+timeout -k 10 60 "$CPM" "${base[@]}" fetch "$item" --dir "$T_DIR/fetch" >"$LOGDIR/fetch.out" 2>"$LOGDIR/fetch.err" || rc=$?
 [ "$rc" -eq 0 ] || fail "cpm fetch exit $rc: $(tail -n 1 "$LOGDIR/fetch.out")"
 RECV_OUT[fetch]="$LOGDIR/fetch.out"
 assert_message fetch "sip:alice@$DOMAIN" "$MSG_ID" "$T_DIR/text.txt"

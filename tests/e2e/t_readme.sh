@@ -5,7 +5,8 @@
 # binaries under test, ports 5060/2855 -> free ports, /tmp/ -> this test's
 # directory, tests/data -> the source tree's. What the README says comes out
 # (the `cpmd: ready` line, `received`/`thumbnail` lines, the cancelled
-# laptop's message, `stored`, the notification, `deferred`, the fetch) is
+# laptop's message, `stored`, the notification, `deferred`, the fetch, a message,
+# its reports, a stored message listed and fetched) is
 # checked against what the binaries print. (The config file example is
 # t_config_comments, `make demo` is t_demo.)
 . "$(dirname "$0")/lib.sh"
@@ -153,4 +154,34 @@ CMD=$(sed -E "s/ fetch [^ ]+ / fetch $item /" <<<"$CMD")
 fg fetch
 [ $RC -eq 0 ] || fail "fetch: exit $RC, last line '$LAST'"
 [ "$LAST" = "received $T_DIR/bob/holiday.jpg 5000000 $h" ] || fail "fetch printed '$LAST'"
+
+# --- Standalone messages (the second cpmd still runs: Bob is a pull user)
+readme_cmd 1 "build/cpm --server 127.0.0.1:5060 --user sip:carol@example.com --device phone receive"
+bg carol
+wait_for 15 "carol's phone registered" registered carol carol@example.com
+readme_cmd 1 "build/cpm --server 127.0.0.1:5060 --user sip:alice@example.com --device phone receive"
+bg alice2
+wait_for 15 "alice's phone registered" registered alice2 alice@example.com
+readme_cmd 1 "build/cpm --server 127.0.0.1:5060 --user sip:alice@example.com message carol"
+fg msg1
+[ $RC -eq 0 ] && [ "$LAST" = sent ] || fail "message to carol: exit $RC, last line '$LAST'"
+mid=$(sed -n 's/^cpm: message-id //p' "$LOGDIR/msg1.err")
+[ -n "$mid" ] || fail "cpm message printed no 'cpm: message-id ID'"
+wait_for 10 "carol's message line" grep -q -x -F "message sip:alice@example.com $mid Dinner at 8?" "$LOGDIR/carol.out"
+wait_for 10 "alice's delivered report" grep -q -x -F "notification delivered $mid" "$LOGDIR/alice2.out"
+wait_for 10 "alice's displayed report" grep -q -x -F "notification displayed $mid" "$LOGDIR/alice2.out"
+readme_cmd 1 "build/cpm --server 127.0.0.1:5060 --user sip:alice@example.com message bob"
+fg msg2
+[ $RC -eq 0 ] && [ "$LAST" = stored ] || fail "message to bob (pull): exit $RC, last line '$LAST'"
+mid2=$(sed -n 's/^cpm: message-id //p' "$LOGDIR/msg2.err")
+readme_cmd 2 "build/cpm --server 127.0.0.1:5060 --user sip:bob@example.com list"
+fg list2
+item=$(sed -n 's/^deferred \([^ ]*\) sip:alice@example.com message [0-9]*$/\1/p' "$LOGDIR/list2.out" | tail -n 1)
+[ -n "$item" ] || fail "list printed no 'deferred ID sip:alice@example.com message SIZE': $(cat "$LOGDIR/list2.out")"
+readme_cmd 2 "build/cpm --server 127.0.0.1:5060 --user sip:bob@example.com fetch"
+CMD=$(sed -E "s/ fetch [^ ]+ / fetch $item /" <<<"$CMD")
+fg fetch2
+[ $RC -eq 0 ] && [ "$LAST" = "message sip:alice@example.com $mid2 Got the photo?" ] ||
+	fail "fetch of the message: exit $RC, last line '$LAST'"
+for d in carol alice2; do kill -INT "${BG[$d]}"; wait_exit "${BG[$d]}" 10; done
 stop_cpmd

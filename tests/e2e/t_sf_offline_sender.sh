@@ -11,21 +11,6 @@
 #     new cpmd, still gets the notification.
 . "$(dirname "$0")/lib.sh"
 
-# restart_cpmd_kill9: SIGKILL cpmd, start it again on the same ports and data dir.
-RESTARTS=0
-restart_cpmd_kill9() {
-	kill -KILL "$CPMD_PID"
-	wait "$CPMD_PID" 2>/dev/null || true
-	RESTARTS=$((RESTARTS + 1))
-	log "cpmd killed with SIGKILL; starting it again on the same ports and data dir"
-	CPMD_LOG="$LOGDIR/cpmd.restart$RESTARTS.log"
-	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" \
-		</dev/null >"$LOGDIR/cpmd.restart$RESTARTS.stdout" 2>"$CPMD_LOG" &
-	CPMD_PID=$!
-	PIDS+=("$CPMD_PID")
-	wait_for 15 "the restarted cpmd to be ready" grep -q 'cpmd: ready' "$CPMD_LOG"
-}
-
 # offline_round TAG: alice offline sends, bob takes it. Sets FTID.
 offline_round() {
 	local tag=$1

@@ -22,6 +22,7 @@ static struct pf_config cfg(void)
 	c.delivery_retry_max = 600;
 	c.default_method = STORE_METHOD_PUSH;
 	c.default_on_expiry = STORE_EXPIRY_DISCARD;
+	c.max_pager_size = 16384;
 	return c;
 }
 
@@ -998,6 +999,84 @@ UNIT_TEST(session_unreachable_answers)
 	CHECK_EQ_INT(policy_max_chat_size(&c), 4096);
 }
 
+/* ------------------------------------------------------------------- messages, reports */
+
+UNIT_TEST(pager_size_limit)
+{
+	struct pf_config c = cfg();
+	struct pf_verdict v;
+	dirty(&v);
+	policy_check_pager(&c, 16384, &v);
+	CHECK_EQ_INT(v.status, 0);
+	CHECK_STR(v.phrase, "");
+	CHECK_STR(v.warning, "");
+	dirty(&v);
+	policy_check_pager(&c, 16385, &v);
+	CHECK_EQ_INT(v.status, 413);
+	CHECK_STR(v.phrase, "Message Too Large (max 16384 bytes: use large mode)");
+	CHECK_STR(v.warning, "399 cpmd \"message body of 16385 bytes exceeds the pager maximum of 16384 bytes\"");
+	c.max_pager_size = 100;
+	policy_check_pager(&c, 0, &v);
+	CHECK_EQ_INT(v.status, 0);
+	policy_check_pager(&c, 101, &v);
+	CHECK_EQ_INT(v.status, 413);
+	policy_check_pager(&c, SIZE_MAX, &v);
+	CHECK_EQ_INT(v.status, 413);
+}
+
+UNIT_TEST(who_notifies_about_an_item)
+{
+	struct store_item it;
+	memset(&it, 0, sizeof it);
+	static const enum store_notif_kind kinds[] = {STORE_NOTIF_DELIVERED, STORE_NOTIF_FAILED, STORE_NOTIF_STORED,
+						      STORE_NOTIF_DISPLAYED};
+	/* a file: always, whatever its (ignored) disposition bits */
+	for (unsigned disp = 0; disp < 8; disp++)
+		for (int k = 0; k < 4; k++) {
+			it.kind = STORE_KIND_FILE;
+			it.imdn_disp = disp;
+			CHECK(policy_item_notifies(&it, kinds[k]));
+			/* a message: failed only, only when negative-delivery was asked */
+			it.kind = STORE_KIND_MESSAGE;
+			CHECK_EQ_INT(policy_item_notifies(&it, kinds[k]),
+				     kinds[k] == STORE_NOTIF_FAILED && (disp & STORE_IMDN_NEGATIVE));
+		}
+}
+
+UNIT_TEST(report_bits)
+{
+	const unsigned all = STORE_IMDN_POSITIVE | STORE_IMDN_NEGATIVE | STORE_IMDN_DISPLAY;
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DELIVERY, IMDN_STATUS_DELIVERED, all), STORE_REPORT_DELIVERED);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DELIVERY, IMDN_STATUS_FAILED, all), STORE_REPORT_FAILED);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DELIVERY, IMDN_STATUS_FORBIDDEN, all), STORE_REPORT_FAILED);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DELIVERY, IMDN_STATUS_ERROR, all), STORE_REPORT_FAILED);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DISPLAY, IMDN_STATUS_DISPLAYED, all), STORE_REPORT_DISPLAYED);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DISPLAY, IMDN_STATUS_ERROR, all), 0);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DISPLAY, IMDN_STATUS_FORBIDDEN, all), 0);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_PROCESSING, IMDN_STATUS_PROCESSED, all), 0);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_PROCESSING, IMDN_STATUS_STORED, all), 0);
+	/* only what was asked */
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DELIVERY, IMDN_STATUS_DELIVERED, all & ~STORE_IMDN_POSITIVE), 0);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DELIVERY, IMDN_STATUS_FAILED, STORE_IMDN_POSITIVE), 0);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DISPLAY, IMDN_STATUS_DISPLAYED, STORE_IMDN_POSITIVE), 0);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DELIVERY, IMDN_STATUS_DELIVERED, 0), 0);
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DISPLAY, IMDN_STATUS_DISPLAYED, STORE_IMDN_DISPLAY),
+		     STORE_REPORT_DISPLAYED);
+	/* a kind/status pair the parser never gives: nothing */
+	CHECK_EQ_INT(policy_report_bit(IMDN_KIND_DISPLAY, IMDN_STATUS_DELIVERED, all), 0);
+	CHECK_EQ_INT(policy_report_bit((enum imdn_kind)0, (enum imdn_status)0, all), 0);
+}
+
+UNIT_TEST(routed_messages_are_remembered_twice_the_max_expiry)
+{
+	struct pf_config c = cfg();
+	const int64_t now = 1764000000000;
+	CHECK_EQ_INT(policy_routed_expiry(&c, now), now + 60LL * 86400 * 1000);
+	c.store_max_expiry = UINT_MAX;
+	CHECK_EQ_INT(policy_routed_expiry(&c, now), now + 2 * (int64_t)UINT_MAX * 1000);
+	CHECK_EQ_INT(policy_routed_expiry(&c, INT64_MAX - 5), INT64_MAX); /* saturates */
+}
+
 UNIT_MAIN(T(offer_valid_push_is_accepted), T(offer_needs_a_selector_and_a_stream),
 	  T(offer_direction_sendonly_vs_recvonly), T(offer_selector_needs_name_size_and_type),
 	  T(offer_hash_is_sha1_only), T(offer_offerer_must_be_active), T(offer_file_range_rules),
@@ -1008,5 +1087,6 @@ UNIT_MAIN(T(offer_valid_push_is_accepted), T(offer_needs_a_selector_and_a_stream
 	  T(user_pref_apply_refuses_and_leaves_p_unchanged), T(user_pref_same_as_today),
 	  T(user_pref_new_record_starts_with_defer_on),
 	  T(may_defer), T(keep_partial), T(expiry_default_and_cap), T(retry_backoff_sequence), T(retry_edges),
-	  T(delivery_room), T(push_asserted_identity), T(notification_drop_time),
+	  T(delivery_room), T(push_asserted_identity), T(notification_drop_time), T(pager_size_limit),
+	  T(who_notifies_about_an_item), T(report_bits), T(routed_messages_are_remembered_twice_the_max_expiry),
 	  T(session_offer_rules), T(session_room_limits), T(session_unreachable_answers))
