@@ -379,6 +379,7 @@ static void on_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 		}
 		xfer_reap(x);
 	}
+	chat_cli_app_tick(app);
 	if (app->reg_retry_at > 0 && now >= app->reg_retry_at && !app->shutting_down) {
 		app->reg_retry_at = 0;
 		vlog(app, "SIP: REGISTER again");

@@ -30,6 +30,8 @@
 #define CHAT_QUIT_WAIT 10.0
 /* stdin bytes read per wake-up. */
 #define CHAT_READ_CHUNK 65536
+/* Fallback (no session): standalone messages waiting for their answer; stdin waits beyond. */
+#define CHAT_PAGER_MAX 16
 
 struct chat_cli {
 	struct xfer *x;            /* the session (NULL once reaped) */
@@ -47,6 +49,14 @@ struct chat_cli {
 	bool over;                 /* the session is over (BYE, failure) */
 	int code;                  /* the exit code so far */
 	unsigned files_active, files_failed;
+	/* no session (480 / 408): what the user types goes as standalone messages
+	 * (messaging.md §5), each a pager MESSAGE in this conversation */
+	bool fallback;
+	struct {
+		nua_handle_t *nh;
+		char id[33];
+	} pager[CHAT_PAGER_MAX];
+	unsigned npager;
 };
 
 /* ---------------------------------------------------------------- the end */
@@ -66,7 +76,7 @@ static void cli_check_finish(struct cpm_app *app)
 	}
 	/* the session's dialog over too (its BYE answered: the MSRP connection closes after
 	 * it), and every file ended */
-	if (k->over && k->files_active == 0 && (!k->x || !k->x->nh))
+	if (k->over && k->files_active == 0 && (!k->x || !k->x->nh) && (!k->fallback || (k->eof && !k->npager)))
 		agent_finish(app, k->code != CPM_EXIT_OK ? k->code : k->files_failed ? CPM_EXIT_FAILED : CPM_EXIT_OK);
 }
 
@@ -90,7 +100,8 @@ static bool stdin_pollable(void)
 static void stdin_update(struct cpm_app *app)
 {
 	struct chat_cli *k = app->chat_cli;
-	bool want = k->c && k->c->connected && !k->over && !k->eof && chat_backlog(k->c) < CHAT_QUEUE_MAX;
+	bool want = k->fallback ? !k->eof && k->npager < CHAT_PAGER_MAX
+				: k->c && k->c->connected && !k->over && !k->eof && chat_backlog(k->c) < CHAT_QUEUE_MAX;
 
 	if (want == k->stdin_on)
 		return;
@@ -148,6 +159,62 @@ static void chat_file(struct cpm_app *app, const char *path)
 	errlog(app, "file %s: %llu bytes in conversation %s", name, (unsigned long long)sel.size, k->conv);
 }
 
+/* No session: the line as a standalone message (the pager sender of `cpm message`). */
+static void chat_fallback_send(struct cpm_app *app, const char *line, size_t len)
+{
+	struct chat_cli *k = app->chat_cli;
+	char id[33];
+	char *body = NULL;
+	size_t n;
+
+	if (message_build(app, line, len, id, &body, &n) < 0) {
+		errlog(app, "cannot build a standalone message of that line");
+		return;
+	}
+	errlog(app, "message-id %s", id);
+	if (n > CPM_PAGER_MAX) {
+		/* one MESSAGE must stay small (RFC 3428 §8); the large mode sends one message per run */
+		errlog(app, "message %s: too long for a standalone message from a chat (%zu bytes of CPIM, at most %u)",
+		       id, n, CPM_PAGER_MAX);
+		out_line(app, "message failed %s", id);
+		free(body);
+		return;
+	}
+	nua_handle_t *nh = message_send(app, body, n);
+	free(body);
+	if (!nh) {
+		out_line(app, "message failed %s", id);
+		return;
+	}
+	k->pager[k->npager].nh = nh;
+	snprintf(k->pager[k->npager].id, sizeof k->pager[0].id, "%s", id);
+	k->npager++;
+}
+
+bool chat_pager_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip)
+{
+	struct chat_cli *k = app->chat_cli;
+
+	if (!k)
+		return false;
+	for (unsigned i = 0; i < k->npager; i++) {
+		if (k->pager[i].nh != nh)
+			continue;
+		if (status < 200)
+			return true;
+		if (status >= 300)
+			errlog(app, "message %s: %d %s", k->pager[i].id, status, phrase);
+		out_line(app, "message %s %s", status >= 300 ? "failed" : message_stored(status, sip) ? "stored" : "sent",
+			 k->pager[i].id);
+		nua_handle_destroy(nh);
+		k->pager[i] = k->pager[--k->npager];
+		stdin_update(app);
+		cli_check_finish(app);
+		return true;
+	}
+	return false;
+}
+
 static void chat_line(struct cpm_app *app, char *line, size_t len)
 {
 	struct chat_cli *k = app->chat_cli;
@@ -168,6 +235,10 @@ static void chat_line(struct cpm_app *app, char *line, size_t len)
 		while (*p == ' ')
 			p++;
 		chat_file(app, p);
+		return;
+	}
+	if (k->fallback) {
+		chat_fallback_send(app, line, len);
 		return;
 	}
 	if (k->over || !k->c || chat_send_text(k->c, line, len, id) < 0) {
@@ -304,8 +375,9 @@ static void cli_answer(struct xfer *x, int status, const char *phrase, const sip
 	if (a == XA_HANDLED)
 		return;
 	if (a == XA_FAILED) {
-		/* TODO(msg): keep what the user types as standalone messages (messaging.md §5) once
-		 * the pager sender of `cpm message` exists; until then the session's failure ends. */
+		/* messaging.md §5: the recipient has no device or nobody answered: what the user
+		 * types is kept, as standalone messages (cpmd stores them) */
+		k->fallback = (status == 480 || status == 408) && !local_response(status, sip);
 		if (status == 603)
 			chat_hook_abort(x, CPM_EXIT_DECLINED, "declined");
 		else if (local_response(status, sip)) {
@@ -373,7 +445,12 @@ void chat_cli_ended(struct xfer *x, int code, const char *line)
 	if (k->code == CPM_EXIT_OK)
 		k->code = code;
 	k->over = true;
-	stdin_stop(app);
+	if (k->fallback) {
+		errlog(app, "no session: each line goes as a standalone message to %s", app->o->target_uri);
+		stdin_update(app);
+	} else {
+		stdin_stop(app);
+	}
 	cli_check_finish(app);
 }
 
@@ -384,8 +461,6 @@ void chat_cli_tick(struct xfer *x, double now)
 
 	if (!k)
 		return;
-	if (k->stdin_poll && k->stdin_on)
-		stdin_read(app);
 	if (x->state == XS_INVITING && x->invite_deadline > 0 && now >= x->invite_deadline) {
 		errlog(app, "no final answer to the INVITE within %u s", app->o->invite_timeout);
 		chat_hook_abort(x, CPM_EXIT_FAILED, "failed: timeout");
@@ -414,6 +489,17 @@ void chat_file_done(struct xfer *x, int code, const char *line)
 	}
 	if (k && k->files_active)
 		k->files_active--;
+	cli_check_finish(app);
+}
+
+void chat_cli_app_tick(struct cpm_app *app)
+{
+	struct chat_cli *k = app->chat_cli;
+
+	if (!k || app->shutting_down)
+		return;
+	if (k->stdin_poll && k->stdin_on)
+		stdin_read(app); /* a regular file or /dev/null: never blocks */
 	cli_check_finish(app);
 }
 

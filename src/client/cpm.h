@@ -371,6 +371,14 @@ void message_answered(struct cpm_app *app, nua_handle_t *nh, int status, const c
 
 /* msg_out.c */
 int message_start(struct cpm_app *app);
+/* msg_out.c, for other senders of standalone messages (cpm chat's fallback): the CPIM of one
+ * text message to TARGET (msgid gets its imdn.Message-ID; *body malloc()ed), and its pager
+ * MESSAGE with the CPM headers (o->conversation_id when set): the handle, whose answers come
+ * to message_answered (NULL: not sent). message_stored: a 2xx that says the server kept it
+ * (202 Accepted, Cpm-Stored). */
+int message_build(struct cpm_app *app, const char *text, size_t tlen, char msgid[33], char **body, size_t *len);
+nua_handle_t *message_send(struct cpm_app *app, const char *body, size_t len);
+bool message_stored(int status, const sip_t *sip);
 void message_answer(struct cpm_app *app, int status, const char *phrase, const sip_t *sip);
 
 /* msg_in.c: a standalone message (message/cpim body, any content but an IMDN). Prints
@@ -465,6 +473,9 @@ void chat_tick(struct xfer *x, double now);
 void chat_file_done(struct xfer *x, int code, const char *line);
 void chat_free(struct xfer *x);                 /* xfer_reap */
 void chat_cli_free(struct cpm_app *app);        /* agent_run, at the end */
+void chat_cli_app_tick(struct cpm_app *app);    /* the 200 ms tick (stdin read by polling) */
+/* The answer to a standalone message `cpm chat` sent for lack of a session (message_answered). */
+bool chat_pager_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
 /* offer.c: our SDP of a chat session (sendrecv, accept-types message/cpim,
  * accept-wrapped-types text/plain message/imdn+xml), offer or answer. */
 int chat_sdp_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);

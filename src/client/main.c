@@ -167,6 +167,8 @@ static const char usage_chat[] =
 	"  file delivered|stored|failed NAME   the end of each file\n"
 	"  declined / rejected: CODE PHRASE / failed: REASON   the session could not be set up\n"
 	"                             (e.g. rejected: 480 ... when TARGET has no device; exit 3, 4, 1)\n"
+	"  message stored|sent|failed ID   after a 480 or 408 each line goes as a standalone message\n"
+	"                             (cpmd keeps it for TARGET); exit 4 at EOF\n"
 	"stderr: `cpm: conversation-id ID` at the start, `cpm: message-id ID` per message sent,\n"
 	"`cpm: message ID refused: MSRP 413 ...` when the server refuses one (a=max-size).\n"
 	"Exit 0 when the session ended normally (EOF, /quit or the peer's BYE) and every file\n"
