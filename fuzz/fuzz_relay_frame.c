@@ -19,6 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REQUIRE(x) do { if (!(x)) __builtin_trap(); } while (0)
 
+/* Two slices hold the same bytes (an empty slice may have a NULL pointer: no memcmp then). */
+static bool same(struct cpm_str a, struct cpm_str b)
+{
+	return a.len == b.len && (!a.len || !memcmp(a.p, b.p, a.len));
+}
+
 #define OUR_TO "msrp://192.0.2.1:9/deviceSession01;tcp"
 #define OUR_FROM "msrp://127.0.0.1:2855/abcdefghijklmnopqrst;tcp"
 
@@ -51,16 +57,14 @@ static void check_send(const struct msrp_msg *m)
 	REQUIRE(r && r->method == MSRP_METHOD_SEND);
 	REQUIRE(!strcmp(r->tid, "tid0123456789abc"));
 	REQUIRE(cpm_str_eq(r->to_path, OUR_TO) && cpm_str_eq(r->from_path, OUR_FROM));
-	REQUIRE(r->message_id.len == m->message_id.len &&
-		!memcmp(r->message_id.p, m->message_id.p, m->message_id.len));
+	REQUIRE(same(r->message_id, m->message_id));
 	REQUIRE(r->has_byte_range == m->has_byte_range);
 	if (m->has_byte_range)
 		REQUIRE(r->range.start == m->range.start && r->range.end == m->range.end &&
 			r->range.total == m->range.total);
 	REQUIRE(r->success_report == m->success_report && r->failure_report == m->failure_report);
 	REQUIRE(r->has_body == m->has_body);
-	REQUIRE(r->content_type.len == m->content_type.len &&
-		!memcmp(r->content_type.p, m->content_type.p, m->content_type.len));
+	REQUIRE(same(r->content_type, m->content_type));
 }
 
 static void check_report(const struct msrp_msg *m)
@@ -73,8 +77,7 @@ static void check_report(const struct msrp_msg *m)
 		return;
 	const struct msrp_msg *r = reparse(&p, out, (size_t)n);
 	REQUIRE(r && r->method == MSRP_METHOD_REPORT);
-	REQUIRE(r->message_id.len == m->message_id.len &&
-		!memcmp(r->message_id.p, m->message_id.p, m->message_id.len));
+	REQUIRE(same(r->message_id, m->message_id));
 	REQUIRE(r->has_status && r->status_code == m->status_code);
 }
 
