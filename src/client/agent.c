@@ -168,6 +168,8 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 			sip_reinvite(x);
 		break;
 	case nua_r_invite:
+		if (x && chat_hook_answer(x, status, phrase, sip))
+			break;
 		if (x && x->pull)
 			pull_answer(x, status, phrase, sip);
 		else if (x)
@@ -194,6 +196,8 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 		vlog(app, "[%u] SIP: BYE received", x->id);
 		x->dialog_up = false;
 		x->final_seen = true;
+		if (chat_hook_bye(x))
+			break; /* the normal end of a chat session */
 		if (x->state != XS_DONE) {
 			if (x->dir == XFER_IN)
 				msrp_in_abort(x, "session ended by peer", false);
@@ -354,6 +358,11 @@ static void on_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 	}
 	for (struct xfer *x = app->xfers, *next; x; x = next) {
 		next = x->next;
+		if (x->chat) {
+			chat_tick(x, now); /* a session has no progress timeout: it may be idle */
+			xfer_reap(x);
+			continue;
+		}
 		if (x->state == XS_RINGING && x->dir == XFER_IN && x->answer_at > 0 && now >= x->answer_at &&
 		    !app->shutting_down) {
 			in_answer_now(x);
@@ -370,6 +379,7 @@ static void on_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 		}
 		xfer_reap(x);
 	}
+	chat_cli_app_tick(app);
 	if (app->reg_retry_at > 0 && now >= app->reg_retry_at && !app->shutting_down) {
 		app->reg_retry_at = 0;
 		vlog(app, "SIP: REGISTER again");
@@ -401,7 +411,7 @@ static int on_signal(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 	errlog(app, "signal %u: stopping", si.ssi_signo);
 	int code = CPM_EXIT_OK;
 	if (app->o->cmd == CMD_SEND || app->o->cmd == CMD_FETCH || app->o->cmd == CMD_LIST ||
-	    app->o->cmd == CMD_MESSAGE) {
+	    app->o->cmd == CMD_MESSAGE || app->o->cmd == CMD_CHAT) {
 		out_line(app, "failed: interrupted");
 		code = CPM_EXIT_FAILED;
 	} else if (app->o->cmd == CMD_BLAST) {
@@ -562,6 +572,8 @@ int agent_run(struct cpm_app *app)
 		rc = list_start(app);
 	} else if (o->cmd == CMD_MESSAGE) {
 		rc = message_start(app);
+	} else if (o->cmd == CMD_CHAT) {
+		rc = chat_start(app);
 	}
 	if (rc < 0)
 		agent_finish(app, CPM_EXIT_FAILED);
@@ -580,6 +592,7 @@ int agent_run(struct cpm_app *app)
 		su_deinit();
 	}
 	/* else: the stack did not shut down in time; the process exit cleans up */
+	chat_cli_free(app);
 	free(app->blast_buf);
 	free(app->send_thumb);
 	free(app->msg_cpim);

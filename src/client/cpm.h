@@ -104,7 +104,7 @@ enum {
  * large message may be as big as cpmd's --max-message-size default. */
 #define CPM_FETCH_MSG_MAX CPM_MSG_MAX
 
-enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST, CMD_MESSAGE };
+enum cpm_cmd { CMD_NONE, CMD_SEND, CMD_RECEIVE, CMD_BLAST, CMD_FETCH, CMD_LIST, CMD_MESSAGE, CMD_CHAT };
 enum cpm_answer { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_IGNORE, ANSWER_UNAVAILABLE };
 
 struct cpm_opts {
@@ -149,6 +149,8 @@ struct cpm_opts {
 	unsigned timeout;             /* receive: 0 = none */
 	enum cpm_answer answer;
 	double answer_delay;
+	/* chat sessions (chat.c, session_in.c; docs/internals/messaging.md §5-7) */
+	const char *reply;            /* receive --reply TEXT: answer each chat message with TEXT */
 };
 
 enum xfer_dir { XFER_OUT, XFER_IN };
@@ -168,6 +170,7 @@ struct inflight {
 };
 
 struct mconn;
+struct chat_sess;
 struct cpm_app;
 
 struct xfer {
@@ -224,6 +227,10 @@ struct xfer {
 				       * offer/answer say accept-types message/cpim); in: the size
 				       * is the first chunk's Byte-Range total (at most CPM_MSG_MAX) */
 
+	/* a 1-1 chat session (chat.h): the dialog and MSRP connection are this xfer's, the
+	 * session's own state is there; NULL for a file or a large message */
+	struct chat_sess *chat;
+
 	/* in */
 	int part_fd;
 	char part_name[288];
@@ -246,8 +253,11 @@ struct xfer {
 	char item_id[CPM_ITEM_ID_MAX + 1]; /* pull: the stored item */
 };
 
+struct chat_cli;
+
 struct cpm_app {
 	struct cpm_opts *o;
+	struct chat_cli *chat_cli;    /* `chat`: the command's state (chat.c) */
 	su_root_t *root;
 	nua_t *nua;
 	su_timer_t *tick;
@@ -361,6 +371,14 @@ void message_answered(struct cpm_app *app, nua_handle_t *nh, int status, const c
 
 /* msg_out.c */
 int message_start(struct cpm_app *app);
+/* msg_out.c, for other senders of standalone messages (cpm chat's fallback): the CPIM of one
+ * text message to TARGET (msgid gets its imdn.Message-ID; *body malloc()ed), and its pager
+ * MESSAGE with the CPM headers (o->conversation_id when set): the handle, whose answers come
+ * to message_answered (NULL: not sent). message_stored: a 2xx that says the server kept it
+ * (202 Accepted, Cpm-Stored). */
+int message_build(struct cpm_app *app, const char *text, size_t tlen, char msgid[33], char **body, size_t *len);
+nua_handle_t *message_send(struct cpm_app *app, const char *body, size_t len);
+bool message_stored(int status, const sip_t *sip);
 void message_answer(struct cpm_app *app, int status, const char *phrase, const sip_t *sip);
 
 /* msg_in.c: a standalone message (message/cpim body, any content but an IMDN). Prints
@@ -435,6 +453,51 @@ int msg_sdp_build(const struct cpm_opts *o, struct xfer *x, enum sdp_dir dir, ch
 int msg_offer_body(const struct cpm_opts *o, struct xfer *x, const char *head, size_t head_len, char **body,
 		   char *ctype, size_t ctype_cap);
 
+/* chat.c, session_in.c, chat_msrp.c: 1-1 chat sessions (chat.h has the rest) */
+int chat_start(struct cpm_app *app);                  /* `chat TARGET` */
+/* An incoming INVITE for a chat session (session ICSI, or an SDP that is sendrecv with
+ * accept-types message/cpim and no file-selector)? */
+bool session_in_wanted(const sip_t *sip);
+void session_in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
+/* Hooks for the transfer code: each returns true when x was a chat session and was handled. */
+bool chat_hook_answer(struct xfer *x, int status, const char *phrase, const sip_t *sip); /* nua_r_invite */
+bool chat_hook_ack(struct xfer *x);             /* our 200 was ACKed */
+bool chat_hook_bye(struct xfer *x);             /* the peer's BYE */
+bool chat_hook_answer_now(struct xfer *x);      /* --answer-delay elapsed */
+/* The session ends now for a reason of ours (shutdown, timeout, xfer_done/msrp_in_abort on a
+ * session): code/line as xfer_done's (line NULL: none). */
+bool chat_hook_abort(struct xfer *x, int code, const char *line);
+/* The 200 ms tick, for a session (instead of the transfers' progress timeout). */
+void chat_tick(struct xfer *x, double now);
+/* A file transfer of `cpm chat` ended (xfer_done): `file delivered|stored|failed NAME`. */
+void chat_file_done(struct xfer *x, int code, const char *line);
+void chat_free(struct xfer *x);                 /* xfer_reap */
+void chat_cli_free(struct cpm_app *app);        /* agent_run, at the end */
+void chat_cli_app_tick(struct cpm_app *app);    /* the 200 ms tick (stdin read by polling) */
+/* The answer to a standalone message `cpm chat` sent for lack of a session (message_answered). */
+bool chat_pager_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase, const sip_t *sip);
+/* offer.c: our SDP of a chat session (sendrecv, accept-types message/cpim,
+ * accept-wrapped-types text/plain message/imdn+xml), offer or answer. */
+int chat_sdp_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
+/* sip_out.c: the file-selector (name, size, type, sha-1) of a file to send, its open
+ * descriptor and stat. 0, or -1 with a reason in err. */
+struct stat;
+int send_file_open(const char *path, int *fd, struct sdp_file_selector *sel, struct stat *st, char *err,
+		   size_t errcap);
+/* sip_out.c: start an outgoing file transfer of an open file (fd is the transfer's from
+ * then on, also on failure). 0 or -1. */
+int send_file_xfer(struct cpm_app *app, const struct sdp_file_selector *sel, int fd, long mtime);
+/* msg_in.c: TEXT of a `message` or `chat` line (messaging.md §7): `\\` as `\\\\`, newline
+ * `\\n`, CR `\\r`, tab `\\t`, other control characters and bytes that are not UTF-8 as
+ * `\\xHH`; cut with "..." at cap (4 * t.len + 4 always holds it whole). */
+void text_line(char *out, size_t cap, struct cpm_str t);
+/* msrp_in.c: answer a request on x's MSRP connection, From-Path x->local_path (honours
+ * its Failure-Report: no → nothing, partial → errors only). */
+void in_respond(struct xfer *x, const struct msrp_msg *m, int status, const char *comment);
+/* largemsg.c: an ICSI (its last label, "session", "largemsg"...) named in Accept-Contact,
+ * P-Asserted-Service or P-Preferred-Service. */
+bool sip_names_icsi(const sip_t *sip, const char *name);
+
 /* largemsg.c: Large Message Mode (docs/internals/messaging.md §2) */
 /* Does a message whose CPIM body has len bytes go in large mode (--large, or over
  * CPM_PAGER_MAX)? */
@@ -452,6 +515,9 @@ int largemsg_send(struct cpm_app *app, const char *head, size_t head_len);
 bool largemsg_incoming(const sip_t *sip, const struct sdp_ft *offer, bool *deferred);
 
 /* msrp_out.c */
+/* Where x's MSRP connection goes: the first URI of the peer's a=path (or c=/m= when both
+ * sides do CEMA), and x->remote_path = the whole path. 0, or -1 for an unusable path. */
+int xfer_set_remote(struct xfer *x, const struct sdp_ft *s);
 int msrp_out_start(struct xfer *x, const struct sdp_ft *answer, char *err, size_t errcap);
 void msrp_out_free(struct xfer *x);
 

@@ -49,7 +49,7 @@ int largemsg_send(struct cpm_app *app, const char *head, size_t head_len)
 
 /* The ICSI in any header that carries one: Accept-Contact (sofia parses it), P-Asserted-
  * and P-Preferred-Service (unknown to sofia). */
-static bool sip_names_icsi(const sip_t *sip, const char *name)
+bool sip_names_icsi(const sip_t *sip, const char *name)
 {
 	for (const sip_accept_contact_t *a = sip->sip_accept_contact; a; a = a->cp_next)
 		for (size_t i = 0; a->cp_params && a->cp_params[i]; i++)

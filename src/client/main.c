@@ -28,6 +28,7 @@ static const char usage_main[] =
 	"  receive --dir DIR [--count N] ...     register; save incoming files, print messages\n"
 	"  fetch ID --dir DIR                    retrieve a file the server stored for us\n"
 	"  list                                  list the files the server keeps for us\n"
+	"  chat TARGET                           a 1-1 chat session: stdin lines are messages\n"
 	"  blast TARGET --count N --parallel P --size BYTES   load generator\n"
 	"\n"
 	"global options:\n"
@@ -114,6 +115,12 @@ static const char usage_receive[] =
 	"                             CANCEL, or 480 Temporarily Unavailable\n"
 	"  --answer-delay SECONDS     send 180 Ringing and wait this long before answering\n"
 	"  --read                     the messages count as read: send `displayed` reports when asked\n"
+	"                             (standalone messages and chat messages)\n"
+	"  --reply TEXT               answer each chat message with TEXT in the same session\n"
+	"Chat sessions (INVITE with the session ICSI) are answered per --answer too; then:\n"
+	"  chat SENDER CONVERSATION-ID TEXT   a chat message (TEXT as for `message` lines);\n"
+	"                                 a `delivered` report goes back in the session when asked\n"
+	"  session SENDER CONVERSATION-ID ended   a session we accepted is over\n"
 	"Also printed:\n"
 	"  notification delivered ID      a delivery notification (IMDN) for a file or message we sent\n"
 	"  notification displayed ID      a read report for a message we sent\n"
@@ -144,6 +151,32 @@ static const char usage_list[] =
 	"us and prints one line per item, nothing when there is none (exit 0):\n"
 	"  deferred ID SENDER NAME SIZE   (NAME with spaces and control characters as %XX;\n"
 	"                                 a message: NAME is `message`, SIZE its bytes)\n";
+
+static const char usage_chat[] =
+	"usage: cpm [global options] chat TARGET [--conversation-id ID] [--invite-timeout SECONDS] [--read]\n"
+	"\n"
+	"Opens a 1-1 chat session with TARGET (INVITE with the CPM session ICSI, MSRP sendrecv).\n"
+	"Each line of standard input is a chat message (message/cpim, text/plain; a delivered and\n"
+	"a displayed report are asked for). Commands on a line of their own:\n"
+	"  /file PATH                 send that file in this conversation (its own transfer, the\n"
+	"                             session's Conversation-ID) while the chat goes on\n"
+	"  /quit                      end the session (as EOF does); files in flight complete\n"
+	"stdout:\n"
+	"  chat SENDER CONVERSATION-ID TEXT   a message from the peer\n"
+	"  notification delivered|displayed|failed ID   a report (ID = a `message-id` below)\n"
+	"  file delivered|stored|failed NAME   the end of each file\n"
+	"  declined / rejected: CODE PHRASE / failed: REASON   the session could not be set up\n"
+	"                             (e.g. rejected: 480 ... when TARGET has no device; exit 3, 4, 1)\n"
+	"  message stored|sent|failed ID   after a 480 or 408 each line goes as a standalone message\n"
+	"                             (cpmd keeps it for TARGET); exit 4 at EOF\n"
+	"stderr: `cpm: conversation-id ID` at the start, `cpm: message-id ID` per message sent,\n"
+	"`cpm: message ID refused: MSRP 413 ...` when the server refuses one (a=max-size).\n"
+	"Exit 0 when the session ended normally (EOF, /quit or the peer's BYE) and every file\n"
+	"ended delivered or stored; 1 otherwise.\n"
+	"options:\n"
+	"  --conversation-id ID       Conversation-ID of the session (default: a fresh UUID)\n"
+	"  --invite-timeout SECONDS   give up when no final answer comes (default 120)\n"
+	"  --read                     send `displayed` reports for the messages we get\n";
 
 static const char usage_blast[] =
 	"usage: cpm [global options] blast TARGET --count N --parallel P --size BYTES\n"
@@ -313,6 +346,10 @@ int main(int argc, char **argv)
 			o.journal = v;
 		} else if (strcmp(a, "--no-resume") == 0) {
 			o.no_resume = true;
+		} else if (opt_match(a, "--reply", &i, argc, argv, &v)) {
+			if (!v || !*v || strlen(v) > 65536)
+				return usage_error("--reply needs a TEXT (at most 65536 bytes)%s", "");
+			o.reply = v;
 		} else if (strcmp(a, "--no-report") == 0) {
 			o.no_report = true;
 		} else if (strcmp(a, "--large") == 0) {
@@ -359,6 +396,8 @@ int main(int argc, char **argv)
 				o.cmd = CMD_LIST;
 			else if (strcmp(a, "message") == 0)
 				o.cmd = CMD_MESSAGE;
+			else if (strcmp(a, "chat") == 0)
+				o.cmd = CMD_CHAT;
 			else
 				return usage_error("unknown command %s", a);
 		} else {
@@ -375,6 +414,7 @@ int main(int argc, char **argv)
 		      : o.cmd == CMD_FETCH ? usage_fetch
 		      : o.cmd == CMD_LIST ? usage_list
 		      : o.cmd == CMD_MESSAGE ? usage_message
+		      : o.cmd == CMD_CHAT ? usage_chat
 					   : usage_main,
 		      stdout);
 		return CPM_EXIT_OK;
@@ -439,6 +479,11 @@ int main(int argc, char **argv)
 		/* a text over the pager limit goes in large mode (largemsg.c), up to 16 MiB */
 		if (strlen(o.text) > CPM_LARGE_TEXT_MAX)
 			return usage_error("TEXT is too long for one message (at most %s with its CPIM headers)", "16 MiB");
+		break;
+	case CMD_CHAT:
+		if (npos != 1)
+			return usage_error("chat needs TARGET%s", "");
+		o.target = positional[0];
 		break;
 	case CMD_FETCH:
 	case CMD_RECEIVE:

@@ -31,8 +31,9 @@
 #include "cpm/mime.h"
 #include "cpm/utf8.h"
 
-/* TEXT as one line: escapes as described above. Cut (with "...") at cap. */
-static void text_line(char *out, size_t cap, struct cpm_str t)
+/* TEXT as one line: escapes as described above. Cut (with "...") at cap. Also the TEXT of
+ * a chat line (chat_msrp.c): one rule for every line that shows a message. */
+void text_line(char *out, size_t cap, struct cpm_str t)
 {
 	struct cpm_wbuf w = cpm_wbuf_text(out, cap - 4);
 	for (size_t i = 0; i < t.len && !w.overflow;) {

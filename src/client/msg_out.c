@@ -25,23 +25,69 @@
 
 #define ASK_ALL "positive-delivery, negative-delivery, display"
 
-int message_start(struct cpm_app *app)
+/* The CPIM of one text message from us to TARGET (messaging.md §1). */
+static void message_cpim(const struct cpm_opts *o, const char *text, size_t tlen, const char *msgid,
+			 const char *now, struct cpim_out *c)
 {
-	const struct cpm_opts *o = app->o;
-	char msgid[33], now[40], contrib[37], hdrs[1024];
-
-	cpm_random_hex(msgid, 16); /* 128 bits: ids are not guessed (cpm/random.h) */
-	rfc3339_now(now, sizeof now);
-	struct cpim_out c = {
+	*c = (struct cpim_out){
 		.from_uri = o->aor,
 		.to_uri = o->target_uri,
 		.message_id = msgid,
 		.datetime = now,
 		.disposition = o->no_report ? NULL : ASK_ALL,
 		.content_type = "text/plain;charset=UTF-8",
-		.body = o->text,
-		.body_len = strlen(o->text),
+		.body = text,
+		.body_len = tlen,
 	};
+}
+
+int message_build(struct cpm_app *app, const char *text, size_t tlen, char msgid[33], char **body, size_t *len)
+{
+	char now[40];
+	struct cpim_out c;
+
+	cpm_random_hex(msgid, 16); /* 128 bits: ids are not guessed (cpm/random.h) */
+	rfc3339_now(now, sizeof now);
+	message_cpim(app->o, text, tlen, msgid, now, &c);
+	int n = cpim_build(NULL, 0, &c);
+	*body = n > 0 ? malloc((size_t)n + 1) : NULL;
+	if (!*body || cpim_build(*body, (size_t)n + 1, &c) != n) {
+		free(*body);
+		*body = NULL;
+		return -1;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+nua_handle_t *message_send(struct cpm_app *app, const char *body, size_t len)
+{
+	const struct cpm_opts *o = app->o;
+	char contrib[37], hdrs[1024], to[CPM_URI_MAX + 2];
+
+	cpm_request_headers(o, CPM_ICSI_MSG, true, contrib, hdrs, sizeof hdrs);
+	snprintf(to, sizeof to, "<%s>", o->target_uri);
+	nua_handle_t *nh = nua_handle(app->nua, NULL, SIPTAG_TO_STR(to), TAG_END());
+	if (!nh)
+		return NULL;
+	/* RFC 3261 §18.1.1: over 1300 bytes a request goes over TCP; --transport udp keeps a
+	 * small message on UDP like every UDP client, a big one goes over TCP (as send does) */
+	bool big = !o->tcp && len > 1200;
+	vlog(app, "SIP: MESSAGE %s (%zu bytes of CPIM%s)", o->target_uri, len, big ? ", over TCP" : "");
+	nua_message(nh, TAG_IF(big, NUTAG_PROXY(app->proxy_tcp)), SIPTAG_ACCEPT_CONTACT_STR("*;" CPM_MSG_ICSI_TAG),
+		    SIPTAG_HEADER_STR(hdrs), SIPTAG_CONTENT_TYPE_STR("message/cpim"), SIPTAG_PAYLOAD_STR(body), TAG_END());
+	return nh;
+}
+
+int message_start(struct cpm_app *app)
+{
+	const struct cpm_opts *o = app->o;
+	char msgid[33], now[40];
+	struct cpim_out c;
+
+	cpm_random_hex(msgid, 16); /* 128 bits: ids are not guessed (cpm/random.h) */
+	rfc3339_now(now, sizeof now);
+	message_cpim(o, o->text, strlen(o->text), msgid, now, &c);
 	int n = cpim_build(NULL, 0, &c);
 	char *body = n > 0 ? malloc((size_t)n + 1) : NULL;
 	if (!body || cpim_build(body, (size_t)n + 1, &c) != n) {
@@ -66,24 +112,13 @@ int message_start(struct cpm_app *app)
 		}
 		return 0;
 	}
-	cpm_request_headers(o, CPM_ICSI_MSG, true, contrib, hdrs, sizeof hdrs);
-	char to[CPM_URI_MAX + 2];
-	snprintf(to, sizeof to, "<%s>", o->target_uri);
-	app->msg_nh = nua_handle(app->nua, NULL, SIPTAG_TO_STR(to), TAG_END());
+	app->msg_nh = message_send(app, body, (size_t)n);
+	free(body);
 	if (!app->msg_nh) {
-		free(body);
 		out_line(app, "failed: nua_handle");
 		return -1;
 	}
 	errlog(app, "message-id %s", msgid);
-	/* RFC 3261 §18.1.1: over 1300 bytes a request goes over TCP; --transport udp keeps a
-	 * small message on UDP like every UDP client, a big one goes over TCP (as send does) */
-	bool big = !o->tcp && (size_t)n > 1200;
-	vlog(app, "SIP: MESSAGE %s (%d bytes of CPIM%s)", o->target_uri, n, big ? ", over TCP" : "");
-	nua_message(app->msg_nh, TAG_IF(big, NUTAG_PROXY(app->proxy_tcp)),
-		    SIPTAG_ACCEPT_CONTACT_STR("*;" CPM_MSG_ICSI_TAG), SIPTAG_HEADER_STR(hdrs),
-		    SIPTAG_CONTENT_TYPE_STR("message/cpim"), SIPTAG_PAYLOAD_STR(body), TAG_END());
-	free(body);
 	return 0;
 }
 
@@ -96,6 +131,11 @@ static const char *unknown_header(const sip_t *sip, const char *name)
 	return NULL;
 }
 
+bool message_stored(int status, const sip_t *sip)
+{
+	return status == 202 || (status >= 200 && status < 300 && unknown_header(sip, "Cpm-Stored"));
+}
+
 void message_answer(struct cpm_app *app, int status, const char *phrase, const sip_t *sip)
 {
 	int code = CPM_EXIT_OK;
@@ -105,7 +145,7 @@ void message_answer(struct cpm_app *app, int status, const char *phrase, const s
 		return;
 	if (status < 300) {
 		const char *stored = unknown_header(sip, "Cpm-Stored");
-		if (status == 202 || stored) {
+		if (message_stored(status, sip)) {
 			char id[3 * CPM_ITEM_ID_MAX + 1] = "";
 			if (stored)
 				deferred_safe_display(id, sizeof id, stored);

@@ -26,7 +26,7 @@
 #include "mconn.h"
 #include "safe_name.h"
 
-static void in_respond(struct xfer *x, const struct msrp_msg *m, int status, const char *comment)
+void in_respond(struct xfer *x, const struct msrp_msg *m, int status, const char *comment)
 {
 	if (!x->conn)
 		return;
@@ -63,6 +63,8 @@ static void in_remove_part(struct xfer *x)
 void msrp_in_abort(struct xfer *x, const char *reason, bool keep)
 {
 	struct cpm_app *app = x->app;
+	if (chat_hook_abort(x, CPM_EXIT_FAILED, NULL))
+		return; /* a chat session we accepted: `session ... ended` */
 	if (x->state == XS_DONE)
 		return;
 	if (keep && x->meta_name[0] && x->part_fd >= 0 && x->contig > 0 && x->contig < x->sel.size) {

@@ -305,6 +305,23 @@ static const struct mconn_ops out_ops = {
 	.on_close = out_on_close,
 };
 
+int xfer_set_remote(struct xfer *x, const struct sdp_ft *s)
+{
+	struct msrp_uri u;
+	struct cpm_str first = msrp_path_first(cpm_str_c(s->path));
+	if (!s->path[0] || msrp_uri_parse(first, &u) < 0 || u.port == 0 ||
+	    !cpm_str_copy(x->remote_host, sizeof x->remote_host, u.host))
+		return -1;
+	x->remote_port = u.port;
+	if (s->cema && s->conn_addr[0] && s->port != 9) {
+		/* RFC 6714: connect to c=/m=, keep the path for To-Path */
+		snprintf(x->remote_host, sizeof x->remote_host, "%s", s->conn_addr);
+		x->remote_port = s->port;
+	}
+	snprintf(x->remote_path, sizeof x->remote_path, "%s", s->path);
+	return 0;
+}
+
 int msrp_out_start(struct xfer *x, const struct sdp_ft *ans, char *err, size_t errcap)
 {
 	struct cpm_app *app = x->app;
@@ -316,20 +333,10 @@ int msrp_out_start(struct xfer *x, const struct sdp_ft *ans, char *err, size_t e
 		snprintf(err, errcap, "peer answered a=setup:active; we only connect");
 		return -1;
 	}
-	struct msrp_uri u;
-	struct cpm_str first = msrp_path_first(cpm_str_c(ans->path));
-	if (!ans->path[0] || msrp_uri_parse(first, &u) < 0 || u.port == 0 ||
-	    !cpm_str_copy(x->remote_host, sizeof x->remote_host, u.host)) {
+	if (xfer_set_remote(x, ans) < 0) {
 		snprintf(err, errcap, "unusable a=path in the answer: \"%s\"", ans->path);
 		return -1;
 	}
-	x->remote_port = u.port;
-	if (ans->cema && ans->conn_addr[0] && ans->port != 9) {
-		/* RFC 6714: connect to c=/m=, keep the path for To-Path */
-		snprintf(x->remote_host, sizeof x->remote_host, "%s", ans->conn_addr);
-		x->remote_port = ans->port;
-	}
-	snprintf(x->remote_path, sizeof x->remote_path, "%s", ans->path);
 	cpm_random_alnum(x->msgid, 20);
 	x->next_off = x->acked_off = x->base;
 

@@ -130,6 +130,8 @@ void message_answered(struct cpm_app *app, nua_handle_t *nh, int status, const c
 {
 	if (list_answer(app, nh, status, phrase, sip))
 		return;
+	if (chat_pager_answered(app, nh, status, phrase, sip))
+		return;
 	if (nh == app->msg_nh) {
 		if (status >= 200) {
 			app->msg_nh = NULL;

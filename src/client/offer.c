@@ -278,8 +278,27 @@ int msg_sdp_build(const struct cpm_opts *o, struct xfer *x, enum sdp_dir dir, ch
 	return n;
 }
 
+int chat_sdp_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap)
+{
+	struct sdp_ft *s = calloc(1, sizeof *s);
+	if (!s)
+		return -1;
+	if (!x->local_path[0])
+		xfer_local_path(o, x);
+	sdp_common(o, x, s);
+	/* messaging.md §5: messages both ways, CPIM-wrapped text and reports */
+	s->dir = SDP_DIR_SENDRECV;
+	snprintf(s->accept_types, sizeof s->accept_types, "message/cpim");
+	snprintf(s->accept_wrapped_types, sizeof s->accept_wrapped_types, "text/plain message/imdn+xml");
+	int n = sdp_build_ft(buf, cap, s);
+	free(s);
+	return n;
+}
+
 int answer_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap)
 {
+	if (x->chat)
+		return chat_sdp_build(o, x, buf, cap);
 	if (x->is_msg)
 		return msg_sdp_build(o, x, SDP_DIR_RECVONLY, buf, cap);
 	struct sdp_ft *s = calloc(1, sizeof *s);

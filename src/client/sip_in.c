@@ -17,6 +17,8 @@
 void in_answer_now(struct xfer *x)
 {
 	struct cpm_app *app = x->app;
+	if (chat_hook_answer_now(x))
+		return;
 	x->answer_at = 0;
 	if (app->o->answer == ANSWER_DECLINE) {
 		vlog(app, "[%u] SIP: 603 Decline", x->id);
@@ -64,6 +66,8 @@ void in_answer_now(struct xfer *x)
 
 void in_ack(struct xfer *x)
 {
+	if (chat_hook_ack(x))
+		return;
 	if (x->dir != XFER_IN || x->state != XS_RINGING || x->answer_at != -1)
 		return;
 	char err[256];
@@ -80,6 +84,10 @@ void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 	if (app->nxfers >= CPM_MAX_TRANSFERS) {
 		errlog(app, "refusing INVITE: %u transfers already (486)", app->nxfers);
 		nua_respond(nh, SIP_486_BUSY_HERE, TAG_END());
+		return;
+	}
+	if (session_in_wanted(sip)) {
+		session_in_invite(app, nh, sip); /* a chat session (session_in.c) */
 		return;
 	}
 	char ct[512], err[256];
@@ -208,6 +216,9 @@ void sip_reinvite(struct xfer *x)
 	if (x->dir == XFER_IN) {
 		sdp = malloc(SDP_MAX_BYTES);
 		n = sdp ? answer_build(app->o, x, sdp, SDP_MAX_BYTES) : -1;
+	} else if (x->chat) {
+		sdp = malloc(SDP_MAX_BYTES);
+		n = sdp ? chat_sdp_build(app->o, x, sdp, SDP_MAX_BYTES) : -1;
 	} else if (x->is_msg) {
 		sdp = malloc(SDP_MAX_BYTES);
 		n = sdp ? msg_sdp_build(app->o, x, SDP_DIR_SENDONLY, sdp, SDP_MAX_BYTES) : -1;

@@ -235,43 +235,67 @@ int send_invite(struct cpm_app *app, uint64_t base)
 	return 0;
 }
 
-int send_start(struct cpm_app *app)
+int send_file_open(const char *path, int *fdp, struct sdp_file_selector *sel, struct stat *st, char *err,
+		   size_t errcap)
 {
-	const struct cpm_opts *o = app->o;
-	int fd = open(o->file, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		out_line(app, "failed: cannot open %s: %s", o->file, fd < 0 ? strerror(errno) : "not a regular file");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	*fdp = -1;
+	if (fd < 0 || fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		snprintf(err, errcap, "cannot open %s: %s", path, fd < 0 ? strerror(errno) : "not a regular file");
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
-	struct sdp_file_selector sel;
-	memset(&sel, 0, sizeof sel);
-	const char *slash = strrchr(o->file, '/');
-	const char *base = slash ? slash + 1 : o->file;
+	memset(sel, 0, sizeof *sel);
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
 	size_t bl = strlen(base);
 	if (bl == 0 || bl > SDP_MAX_FILENAME) {
-		out_line(app, "failed: bad file name");
+		snprintf(err, errcap, "bad file name");
 		close(fd);
 		return -1;
 	}
-	memcpy(sel.name, base, bl);
-	sel.name_len = bl;
-	sel.has_name = true;
-	snprintf(sel.type, sizeof sel.type, "%s", mime_guess(base));
-	sel.has_type = true;
+	memcpy(sel->name, base, bl);
+	sel->name_len = bl;
+	sel->has_name = true;
+	snprintf(sel->type, sizeof sel->type, "%s", mime_guess(base));
+	sel->has_type = true;
 	uint64_t size = 0;
-	if (sha1_fd(fd, sel.hash, &size) < 0) {
-		out_line(app, "failed: cannot read %s: %s", o->file, strerror(errno));
+	if (sha1_fd(fd, sel->hash, &size) < 0) {
+		snprintf(err, errcap, "cannot read %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	sel.size = size;
-	sel.has_size = true;
-	snprintf(sel.hash_alg, sizeof sel.hash_alg, "sha-1");
-	sel.hash_len = 20;
-	sel.has_hash = true;
+	sel->size = size;
+	sel->has_size = true;
+	snprintf(sel->hash_alg, sizeof sel->hash_alg, "sha-1");
+	sel->hash_len = 20;
+	sel->has_hash = true;
+	*fdp = fd;
+	return 0;
+}
+
+int send_file_xfer(struct cpm_app *app, const struct sdp_file_selector *sel, int fd, long mtime)
+{
+	if (xfer_out_start(app, sel, fd, NULL, mtime, NULL, 0, NULL, 0, NULL) < 0) {
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+int send_start(struct cpm_app *app)
+{
+	const struct cpm_opts *o = app->o;
+	struct stat st;
+	struct sdp_file_selector sel;
+	char err[600];
+	int fd;
+	if (send_file_open(o->file, &fd, &sel, &st, err, sizeof err) < 0) {
+		out_line(app, "failed: %s", err);
+		return -1;
+	}
+	uint64_t size = sel.size;
 
 	if (o->thumbnail) {
 		int tfd = open(o->thumbnail, O_RDONLY | O_CLOEXEC);

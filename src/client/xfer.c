@@ -10,6 +10,7 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_tag.h>
 
+#include "chat.h"
 #include "mconn.h"
 
 struct xfer *xfer_new(struct cpm_app *app, enum xfer_dir dir)
@@ -44,6 +45,10 @@ void xfer_reap(struct xfer *x)
 	if (x->next)
 		x->next->prev = x->prev;
 	app->nxfers--;
+	if (x->chat) {
+		chat_cli_forget(x);
+		chat_free(x);
+	}
 	msrp_out_free(x);
 	msrp_in_free(x);
 	free(x);
@@ -73,6 +78,8 @@ void xfer_sip_end(struct xfer *x)
 void xfer_done(struct xfer *x, int code, const char *line)
 {
 	struct cpm_app *app = x->app;
+	if (chat_hook_abort(x, code, line))
+		return; /* a chat session ends its own way (session_in.c) */
 	if (x->state == XS_DONE)
 		return;
 	x->state = XS_DONE;
@@ -94,7 +101,9 @@ void xfer_done(struct xfer *x, int code, const char *line)
 	}
 	xfer_sip_end(x);
 	if (x->dir == XFER_OUT) {
-		if (app->o->cmd == CMD_BLAST) {
+		if (app->o->cmd == CMD_CHAT) {
+			chat_file_done(x, code, line); /* a file sent during the session */
+		} else if (app->o->cmd == CMD_BLAST) {
 			if (x->success)
 				app->blast_ok++;
 			else

@@ -39,6 +39,9 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 		snprintf(c->user_prefs[i], sizeof c->user_prefs[i], "%s", o->user_prefs[i]);
 	c->nuser_prefs = o->nuser_prefs < PF_MAX_USER_PREFS ? o->nuser_prefs : PF_MAX_USER_PREFS;
 	c->push_asserted_identity = o->push_asserted_identity;
+	c->max_chat_size = o->max_chat_size;
+	c->max_sessions_per_user = o->max_sessions_per_user;
+	c->max_sessions = o->max_sessions;
 }
 
 void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *domains, struct sipua_config *c)

@@ -41,6 +41,9 @@ static const struct optdef optdefs[] = {
 	{"reg-min-expires", 1, "SECONDS", "shortest registration accepted, else 423 (default: 10)"},
 	{"reg-max-expires", 1, "SECONDS", "longest registration granted (default: 3600)"},
 	{"max-transfers", 1, "N", "concurrent anchored transfers; more get 503 (default: 10000)"},
+	{"max-chat-size", 1, "BYTES", "a=max-size of chat sessions: bigger MSRP messages get 413 (1024 .. 262144, default: 65536)"},
+	{"max-sessions-per-user", 1, "N", "live chat sessions one user may have opened; more get 486 (default: 16)"},
+	{"max-sessions", 1, "N", "live chat sessions in all; more get 503 (default: 1000)"},
 	{"defer", 1, "on|off", "store-and-forward: keep files for absent recipients (default: on)"},
 	{"store-default-expiry", 1, "SECONDS", "lifetime of a stored file when the sender asks none (default: 604800)"},
 	{"store-max-expiry", 1, "SECONDS", "cap on the lifetime a sender asks with Cpm-Expires (default: 2592000)"},
@@ -223,6 +226,9 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	UINT_OPT("reg-min-expires", reg_min_expires, 1, 86400)
 	UINT_OPT("reg-max-expires", reg_max_expires, 1, 7 * 86400)
 	UINT_OPT("max-transfers", max_transfers, 1, 1000000)
+	UINT_OPT("max-chat-size", max_chat_size, 1024, 262144) /* SESSION_RELAY_MAX_SIZE */
+	UINT_OPT("max-sessions-per-user", max_sessions_per_user, 1, 100000)
+	UINT_OPT("max-sessions", max_sessions, 1, 1000000)
 	UINT_OPT("store-default-expiry", store_default_expiry, 1, 10 * 366 * 86400)
 	UINT_OPT("store-max-expiry", store_max_expiry, 1, 10 * 366 * 86400)
 	UINT_OPT("delivery-per-device", delivery_per_device, 1, 64)
@@ -302,6 +308,9 @@ static void set_defaults(struct cpmd_options *o)
 	o->reg_min_expires = 10;
 	o->reg_max_expires = 3600;
 	o->max_transfers = 10000;
+	o->max_chat_size = 65536;
+	o->max_sessions_per_user = 16;
+	o->max_sessions = 1000;
 	strcpy(o->log_level, "info");
 	o->defer = true;
 	o->store_default_expiry = 7 * 86400;

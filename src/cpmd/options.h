@@ -28,6 +28,9 @@ struct cpmd_options {
 	unsigned reg_min_expires;
 	unsigned reg_max_expires;
 	unsigned max_transfers;   /* concurrent anchored transfers */
+	unsigned max_chat_size;   /* a=max-size of chat sessions (bytes) */
+	unsigned max_sessions_per_user; /* live chat sessions per inviting user */
+	unsigned max_sessions;    /* live chat sessions in all */
 	char log_level[16];
 	char config_file[1024];
 	/* store-and-forward (docs/internals/store-and-forward.md) */

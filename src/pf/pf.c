@@ -10,7 +10,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/domains.h"
 #include "common/log.h"
+#include "cpm/icsi.h"
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
 #include "cpm/deferred.h"
@@ -163,6 +165,33 @@ int pf_store_queued(int rc, const char *what)
 	return rc;
 }
 
+int pf_request_parties(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m, struct sip_addr *ru,
+		       struct sip_addr *from)
+{
+	int ur = sip_msg_request_uri(m, ru), fr = sip_msg_from(m, from);
+	const char *phrase = NULL;
+	int status = 400;
+
+	if (ur == -ENOENT || fr == -ENOENT)
+		phrase = "Bad Request-URI";
+	else if (ur || fr)
+		phrase = "Request-URI Or From Too Long";
+	else if (!domain_set_has(&pf->cfg.domains, ru->host, strlen(ru->host))) {
+		status = 404;
+		phrase = "Not A Domain Of This Server";
+	}
+	if (!phrase)
+		return 0;
+	sip_leg_respond(leg, status, phrase, NULL); /* unbound: sipua releases it when the call ends */
+	return -1;
+}
+
+char *pf_fork_from(struct cpm_arena *a, const struct sip_addr *from, const char *uri)
+{
+	return from->display_raw[0] ? cpm_arena_printf(a, "%s <%s>", from->display_raw, uri)
+				    : cpm_arena_printf(a, "<%s>", uri);
+}
+
 void pf_carried_value(const char *lines, const char *name, char *out, size_t cap)
 {
 	size_t nl = strlen(name);
@@ -207,9 +236,48 @@ void pf_uri_of_key(const char *key, char *out, size_t cap)
 
 /* ------------------------------------------------------- requests from sipua */
 
+/* Which service a new INVITE asks for: THE classifier of INVITEs (messaging.md, the ICSI
+ * table). The service the sender names (Accept-Contact, P-Preferred-/P-Asserted-Service)
+ * decides: the session ICSI is a chat session; the file-transfer and largemsg ICSIs go to
+ * pf_ft.c (which tells a large message from a file, pf_largemsg.c). An INVITE that names no
+ * service is a chat session when its SDP looks like one (an MSRP offer without a
+ * file-selector, sendrecv, accepting message/cpim: a large message is sendonly), else
+ * pf_ft.c's, as before. */
+enum pf_invite_kind { PF_INVITE_FILE, PF_INVITE_SESSION };
+
+static enum pf_invite_kind pf_invite_kind(const struct sip_msg *m)
+{
+	struct cpm_arena tmp = CPM_ARENA_INIT;
+	struct mime_part parts[MIME_MAX_PARTS];
+	size_t nparts;
+	struct cpm_str sdp;
+	enum pf_invite_kind kind = PF_INVITE_FILE;
+	/* "" as the default tag: only what the sender wrote is looked at */
+	const char *named = sip_msg_carried_headers(m, &tmp, "");
+	struct sdp_ft *o = cpm_arena_alloc(&tmp, sizeof *o);
+
+	if (named && pf_headers_name_icsi(named, "session"))
+		kind = PF_INVITE_SESSION;
+	else if (named && (pf_headers_name_icsi(named, "filetransfer") || pf_headers_name_icsi(named, "largemsg")))
+		kind = PF_INVITE_FILE;
+	else if (o && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 && sdp_parse_ft(sdp.p, sdp.len, o) == SDP_OK &&
+		 !o->has_selector && (o->dir == SDP_DIR_SENDRECV || o->dir == SDP_DIR_NONE) &&
+		 sdp_accepts_type(o, "message/cpim"))
+		kind = PF_INVITE_SESSION;
+	cpm_arena_free(&tmp);
+	return kind;
+}
+
 static void on_invite(void *arg, struct sip_leg *leg, const struct sip_msg *m)
 {
-	pf_ft_invite(arg, leg, m);
+	switch (pf_invite_kind(m)) {
+	case PF_INVITE_SESSION:
+		pf_session_invite(arg, leg, m);
+		return;
+	case PF_INVITE_FILE:
+		pf_ft_invite(arg, leg, m);
+		return;
+	}
 }
 
 /* A MESSAGE out of dialog: the `cpm list` query, or a standalone message / report
@@ -314,11 +382,12 @@ void pf_terminate_all(struct pf *pf)
 		ft_end(ft, 503, "Server Shutting Down");
 	pf_msgin_terminate_all(pf);
 	pf_deliver_terminate_all(pf);
+	pf_session_terminate_all(pf);
 }
 
 size_t pf_active_transfers(const struct pf *pf)
 {
-	return pf->nft + pf->ndlv;
+	return pf->nft + pf->ndlv + pf->nsess;
 }
 
 static void drained(void *arg, int err)
@@ -352,6 +421,7 @@ void pf_destroy(struct pf *pf)
 		ft_free(pf->list);
 	}
 	pf_deliver_destroy_all(pf);
+	pf_session_destroy_all(pf);
 	pf_msgin_destroy_all(pf);
 	pf_msg_destroy_all(pf);
 	/* Runs the removals just asked for; their answers point to nothing of pf. */

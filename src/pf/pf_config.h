@@ -40,6 +40,10 @@ struct pf_config {
 	char user_prefs[PF_MAX_USER_PREFS][PF_USER_PREF_MAX]; /* --user-pref AOR:KEY=VALUE */
 	unsigned nuser_prefs;
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity */
+	/* 1-1 chat sessions (policy.c; messaging.md §5) */
+	uint64_t max_chat_size;        /* our a=max-size; the relay answers 413 beyond it */
+	unsigned max_sessions_per_user; /* live sessions one sender may hold (486 beyond) */
+	unsigned max_sessions;         /* live sessions in all (503 beyond) */
 };
 
 #endif

@@ -451,8 +451,7 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 		goto oom;
 	char to[LOC_MAX_AOR + 8];
 	snprintf(to, sizeof to, "<sip:%s>", ft->recipient);
-	char *fork_from = from.display_raw[0] ? cpm_arena_printf(&tmp, "%s <%s>", from.display_raw, ft->sender)
-					  : cpm_arena_printf(&tmp, "<%s>", ft->sender);
+	char *fork_from = pf_fork_from(&tmp, &from, ft->sender);
 	if (!ft->fork_headers || !fork_from)
 		goto oom;
 	struct sip_request rq = {.to = to, .from = fork_from, .body = &body, .headers = ft->fork_headers};
@@ -507,19 +506,8 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	struct sip_addr ru, from;
 	struct ft *ft = NULL;
 
-	int ur = sip_msg_request_uri(m, &ru), fr = sip_msg_from(m, &from);
-	if (ur == -ENOENT || fr == -ENOENT) {
-		reject(leg, 400, "Bad Request-URI", NULL);
+	if (pf_request_parties(pf, leg, m, &ru, &from))
 		goto out;
-	}
-	if (ur || fr) {
-		reject(leg, 400, "Request-URI Or From Too Long", NULL);
-		goto out;
-	}
-	if (!domain_set_has(&pf->cfg.domains, ru.host, strlen(ru.host))) {
-		reject(leg, 404, "Not A Domain Of This Server", NULL);
-		goto out;
-	}
 	if (pf->nft >= pf->cfg.max_transfers) {
 		struct sip_respond_opts o = {.retry_after = "5"};
 		sip_leg_respond(leg, 503, "Too Many Transfers", &o);

@@ -1,6 +1,7 @@
 /* Internals shared by the files of pf (not a public header):
  *   pf.c          pf's life (create, start, stop), dispatch of new requests, shared helpers
  *   pf_ft.c       live transfers: INVITE in, fork, relay, end both legs
+ *   pf_session.c  1-1 chat sessions: INVITE in, fork, session relay, end both legs
  *   pf_intake.c   store-and-forward intake: answer the sender ourselves, make the file
  *                 durable before the final ack, keep partials, resume uploads
  *   pf_deliver.c  push delivery of stored items (a fork from the original sender), retries
@@ -38,6 +39,7 @@ struct pf_retry;
 struct pf_finishing;
 struct pf_expiry;
 struct pf_kick;
+struct pf_sess;
 struct pf_msgin;
 
 struct pf {
@@ -58,6 +60,8 @@ struct pf {
 	struct pf_finishing *finishing; /* items whose delete is not committed yet */
 	struct pf_expiry *expiry;  /* the expiry scan (pf_expiry.c) */
 	struct pf_kick *kick;      /* pf_deliver_kick's scratch (64 items: too big for the stack) */
+	struct pf_sess *sessions;  /* chat sessions (pf_session.c) */
+	size_t nsess;
 	bool stopping;
 };
 
@@ -99,6 +103,18 @@ void pf_uri_of_key(const char *key, char *out, size_t cap);
 int pf_cpm_expires(const struct sip_msg *m, uint64_t *out);
 /* The owner callback of a bound server MESSAGE leg, which gets no event (sip_leg.h). */
 void pf_leg_no_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m);
+
+/* The checks every new INVITE gets first: Request-URI and From readable, the Request-URI in
+ * one of our domains. 0, or -1 when the leg was answered (400/404). */
+int pf_request_parties(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m, struct sip_addr *ru,
+		       struct sip_addr *from);
+/* The From of a fork: the sender's display name as received (quotes kept) and uri. In a. */
+char *pf_fork_from(struct cpm_arena *a, const struct sip_addr *from, const char *uri);
+
+/* ---- pf_session.c: 1-1 chat sessions (messaging.md §5) */
+void pf_session_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m);
+void pf_session_terminate_all(struct pf *pf);
+void pf_session_destroy_all(struct pf *pf);
 
 /* ---- pf_ft.c: live transfers */
 void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m);

@@ -23,6 +23,10 @@
  *   policy_delivery_room      pf_deliver.c, pf_deliver_kick: deliveries that may start now.
  *   policy_push_asserted_identity  pf_deliver.c: P-Asserted-Identity on push INVITEs.
  *   policy_notif_drop_before  pf_notify.c, housekeeping: when an undeliverable IMDN is dropped.
+ *   policy_check_session_offer  pf_session.c, a chat session INVITE: what its offer must say.
+ *   policy_session_room       pf_session.c: --max-sessions-per-user, --max-sessions.
+ *   policy_session_unreachable  pf_session.c: the answer when nobody takes a session.
+ *   policy_max_chat_size      pf_session.c: our a=max-size, enforced by the session relay.
  *   policy_check_pager        pf_msg.c, a pager MESSAGE: its size (413).
  *   policy_item_notifies      pf_notify.c: whether cpmd itself notifies about a stored item.
  *   policy_report_bit         pf_report.c, a device's IMDN: which report it is, if any.
@@ -362,6 +366,70 @@ int64_t policy_notif_drop_before(const struct pf_config *c, int64_t now_ms)
 	 * table grow without bound. Saturating, like add_seconds. */
 	int64_t d = 2 * (int64_t)c->store_max_expiry * 1000; /* <= 2 * UINT_MAX * 1000: fits */
 	return now_ms < INT64_MIN + d ? INT64_MIN : now_ms - d;
+}
+
+/* ---- 1-1 chat sessions -------------------------------------------------------------------- */
+
+void policy_check_session_offer(const struct pf_config *c, const struct sdp_ft *o, struct pf_verdict *v)
+{
+	(void)c;
+	memset(v, 0, sizeof *v);
+	if (o->port == 0) {
+		set(v, 488, "MSRP Stream Rejected In Offer");
+		return;
+	}
+	if (o->dir != SDP_DIR_SENDRECV && o->dir != SDP_DIR_NONE) {
+		/* messages go both ways (messaging.md §5; RFC 4566: no attribute = sendrecv) */
+		set(v, 488, "Chat Session Offer Must Be sendrecv");
+		return;
+	}
+	if (!sdp_accepts_type(o, "message/cpim")) {
+		/* every chat message and report is CPIM-wrapped (messaging.md §5) */
+		set(v, 488, "Chat Session Must Accept message/cpim");
+		return;
+	}
+	if (o->setup == SDP_SETUP_PASSIVE || o->setup == SDP_SETUP_HOLDCONN) {
+		/* cpmd is always the passive MSRP end (docs/ARCHITECTURE.md §4) */
+		set(v, 488, "MSRP Offerer Must Be Active (a=setup)");
+		return;
+	}
+}
+
+void policy_session_room(const struct pf_config *c, unsigned of_sender, unsigned total, struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	/* The server's bound first: a flood from many users must not pass as "busy". */
+	if (total >= c->max_sessions) {
+		set(v, 503, "Too Many Sessions");
+		return;
+	}
+	/* One user cannot hold more than their share: each session is two MSRP connections and
+	 * a fork while it rings. */
+	if (of_sender >= c->max_sessions_per_user)
+		set(v, 486, "Too Many Sessions");
+}
+
+void policy_session_unreachable(const struct pf_config *c, enum pf_unreachable_why why, struct pf_verdict *v)
+{
+	(void)c;
+	memset(v, 0, sizeof *v);
+	switch (why) {
+	case PF_NO_DEVICE:
+		set(v, 480, "Temporarily Unavailable (no device registered)");
+		return;
+	case PF_NO_ANSWER:
+		set(v, 408, "Request Timeout (no answer)");
+		return;
+	case PF_ALL_UNAVAILABLE:
+		set(v, 480, "Temporarily Unavailable");
+		return;
+	}
+	set(v, 480, "Temporarily Unavailable");
+}
+
+uint64_t policy_max_chat_size(const struct pf_config *c)
+{
+	return c->max_chat_size;
 }
 
 /* ---- standalone messages and their reports ---------------------------------------------- */

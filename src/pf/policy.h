@@ -128,6 +128,27 @@ bool policy_push_asserted_identity(const struct pf_config *c);
  * twice the longest time an item may be kept. */
 int64_t policy_notif_drop_before(const struct pf_config *c, int64_t now_ms);
 
+/* ---- 1-1 chat sessions (docs/internals/messaging.md §5) --------------------------------- */
+
+/* Validate a chat session offer (an INVITE pf classified as a session): an MSRP stream
+ * (port not 0), sendrecv (or no direction: the SDP default), accepting message/cpim (or "*"),
+ * the offerer active. v->status 0: accepted; else 488 with a phrase naming the rule. */
+void policy_check_session_offer(const struct pf_config *c, const struct sdp_ft *offer, struct pf_verdict *v);
+
+/* Room for one more session: `of_sender` live sessions of this sender, `total` in all.
+ * Beyond --max-sessions-per-user: 486 "Too Many Sessions" (the sender's own limit, RFC 3261
+ * §21.4.24: busy); beyond --max-sessions: 503 "Too Many Sessions" (the server's; pf adds
+ * Retry-After). v->status 0: room. */
+void policy_session_room(const struct pf_config *c, unsigned of_sender, unsigned total, struct pf_verdict *v);
+
+/* What the inviter of a session hears when nobody takes it (sessions are never stored):
+ * no device → 480, the invitation timer → 408 Request Timeout (nobody answered: RFC 3261
+ * §21.4.9), every device unavailable → 480. */
+void policy_session_unreachable(const struct pf_config *c, enum pf_unreachable_why why, struct pf_verdict *v);
+
+/* Our a=max-size on both legs of a session, enforced by the relay (MSRP 413). */
+uint64_t policy_max_chat_size(const struct pf_config *c);
+
 /* ---- standalone messages and their reports (docs/internals/messaging.md) ---------------- */
 
 /* A pager-mode MESSAGE whose body is len bytes: v->status 0 accepted, else 413 with a phrase

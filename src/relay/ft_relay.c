@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "relay/ft_relay_priv.h"
+#include "relay/relay_frame.h"
 
 static const struct msrp_session_ops relay_ops;
 
@@ -122,9 +123,7 @@ void relay_up_respond_tid_ext(struct ft_relay *r, const char *tid, int status, c
 
 	if (!to.len || !L->s.conn)
 		return;
-	n = msrp_build_response_ext(buf, sizeof buf, tid, status, comment, to, cpm_str_c(L->uri), extra);
-	if (n < 0 && comment) /* a device's reason phrase we cannot repeat */
-		n = msrp_build_response_ext(buf, sizeof buf, tid, status, NULL, to, cpm_str_c(L->uri), extra);
+	n = relay_frame_response(buf, sizeof buf, tid, status, comment, to, cpm_str_c(L->uri), extra);
 	if (n > 0)
 		relay_send(r, FT_LEG_UP, buf, (size_t)n);
 }
@@ -198,12 +197,7 @@ void relay_check_complete(struct ft_relay *r)
 
 bool relay_leg_to_path_ok(const struct relay_leg *L, const struct msrp_msg *m)
 {
-	struct msrp_uri u;
-
-	if (msrp_uri_parse(msrp_path_last(m->to_path), &u))
-		return false;
-	return u.session_id.len == MSRP_SESSION_ID_LEN &&
-	       memcmp(u.session_id.p, L->s.id, MSRP_SESSION_ID_LEN) == 0;
+	return relay_frame_to_session(m, L->s.id, MSRP_SESSION_ID_LEN);
 }
 
 static void leg_note_from(struct relay_leg *L, const struct msrp_msg *m)
@@ -473,32 +467,11 @@ const char *ft_relay_path(const struct ft_relay *r, enum ft_relay_leg leg)
 	return r->leg[leg].uri;
 }
 
-static bool path_ok(const char *path)
-{
-	struct cpm_str rest = cpm_str_c(path);
-	int n = 0;
-
-	for (;;) {
-		struct cpm_str u = msrp_path_first(rest);
-		struct msrp_uri mu;
-
-		if (!u.len)
-			break;
-		if (msrp_uri_parse(u, &mu))
-			return false;
-		n++;
-		rest.len -= (size_t)(u.p + u.len - rest.p);
-		rest.p = u.p + u.len;
-	}
-	return n > 0;
-}
-
 int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char *path)
 {
 	struct relay_leg *L;
 
-	if (!r || (leg != FT_LEG_UP && leg != FT_LEG_DOWN) || !path ||
-	    strlen(path) > SDP_MAX_PATH || !path_ok(path) || strpbrk(path, "\r\n"))
+	if (!r || (leg != FT_LEG_UP && leg != FT_LEG_DOWN) || !relay_frame_path_ok(path))
 		return -1;
 	L = &r->leg[leg];
 	if (!L->in_hub)

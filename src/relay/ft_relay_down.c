@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "relay/ft_relay_priv.h"
+#include "relay/relay_frame.h"
 
 static void relay_down_msg(struct ft_relay *r, const struct msrp_msg *m);
 
@@ -26,12 +27,6 @@ void relay_down_end(struct ft_relay *r, char flag)
 		relay_down_msg(r, m);
 		conn_unhold(relay_conn(r, FT_LEG_DOWN), CONN_HOLD_PEER);
 	}
-}
-
-static void copy_comment(char *out, size_t cap, struct cpm_str c)
-{
-	if (!cpm_str_copy(out, cap, c))
-		out[0] = '\0';
 }
 
 static void down_response(struct ft_relay *r, const struct msrp_msg *m)
@@ -58,7 +53,7 @@ static void down_response(struct ft_relay *r, const struct msrp_msg *m)
 	r->tab[i].used = false;
 	if (r->ended)
 		return;
-	copy_comment(comment, sizeof comment, m->comment);
+	relay_frame_comment(comment, sizeof comment, m->comment);
 	if (m->status == 200) {
 		/* What the device has for sure: a resume point if its leg breaks
 		 * (chunks are answered in order; one answered out of order only
@@ -95,8 +90,7 @@ static void down_report(struct ft_relay *r, const struct msrp_msg *m)
 {
 	struct relay_leg *U = &r->leg[FT_LEG_UP];
 	char buf[MSRP_MAX_LINE + MSRP_OUR_URI_MAX + 512];
-	char tid[MSRP_OUR_TID_LEN + 1], comment[128];
-	struct msrp_request_head hd;
+	char tid[MSRP_OUR_TID_LEN + 1];
 	int n;
 
 	if (!r->file_msgid[0] || !cpm_str_eq(m->message_id, r->file_msgid))
@@ -110,27 +104,9 @@ static void down_report(struct ft_relay *r, const struct msrp_msg *m)
 		return;
 	}
 	msrp_random_ident(tid, MSRP_OUR_TID_LEN);
-	copy_comment(comment, sizeof comment, m->status_comment);
-	memset(&hd, 0, sizeof hd);
-	hd.tid = tid;
-	hd.method = MSRP_METHOD_REPORT;
-	hd.to_path = relay_leg_path_back(U);
-	hd.from_path = cpm_str_c(U->uri);
-	hd.message_id = m->message_id;
-	hd.range = m->has_byte_range ? &m->range : NULL;
-	hd.status_code = m->status_code;
-	hd.status_comment = comment[0] ? comment : NULL;
-	n = msrp_build_request_head(buf, sizeof buf, &hd);
-	if (n < 0 && hd.status_comment) {
-		hd.status_comment = NULL;
-		n = msrp_build_request_head(buf, sizeof buf, &hd);
-	}
-	if (n > 0) {
-		int e = msrp_build_end(buf + n, sizeof buf - (size_t)n, tid, MSRP_FLAG_END, false);
-
-		if (e > 0)
-			relay_send(r, FT_LEG_UP, buf, (size_t)n + (size_t)e);
-	}
+	n = relay_frame_report(buf, sizeof buf, m, tid, relay_leg_path_back(U), cpm_str_c(U->uri));
+	if (n > 0)
+		relay_send(r, FT_LEG_UP, buf, (size_t)n);
 	if (m->status_code != 200) {
 		if (r->up_cur == UP_ACTIVE)
 			relay_down_end(r, MSRP_FLAG_ABORT);

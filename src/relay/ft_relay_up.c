@@ -5,57 +5,7 @@
 
 #include "cpm/mime.h"
 #include "relay/ft_relay_priv.h"
-
-/* Other MIME headers of a relayed SEND, as raw lines. */
-static int extra_headers(const struct msrp_msg *m, char *buf, size_t cap)
-{
-	static const char *const own[] = {"To-Path", "From-Path", "Message-ID", "Byte-Range",
-					  "Success-Report", "Failure-Report", "Content-Type"};
-	size_t len = 0;
-
-	for (size_t i = 0; i < m->nheaders; i++) {
-		const struct msrp_header *hd = &m->headers[i];
-		bool skip = false;
-
-		for (size_t k = 0; k < sizeof own / sizeof own[0] && !skip; k++)
-			skip = cpm_str_caseeq(hd->name, own[k]);
-		if (skip)
-			continue;
-		if (hd->name.len + hd->value.len + 4 > cap - len)
-			return -1;
-		memcpy(buf + len, hd->name.p, hd->name.len);
-		len += hd->name.len;
-		memcpy(buf + len, ": ", 2);
-		len += 2;
-		memcpy(buf + len, hd->value.p, hd->value.len);
-		len += hd->value.len;
-		memcpy(buf + len, "\r\n", 2);
-		len += 2;
-	}
-	return (int)len;
-}
-
-static int build_down_head(struct ft_relay *r, const struct msrp_msg *m, char *buf, size_t cap)
-{
-	char extra[MSRP_MAX_HEADER_BYTES];
-	int xl = extra_headers(m, extra, sizeof extra);
-	struct msrp_request_head hd;
-
-	if (xl < 0)
-		return -1;
-	memset(&hd, 0, sizeof hd);
-	hd.tid = r->fwd_down_tid;
-	hd.method = MSRP_METHOD_SEND;
-	hd.to_path = cpm_str_c(r->leg[FT_LEG_DOWN].peer_path);
-	hd.from_path = cpm_str_c(r->leg[FT_LEG_DOWN].uri);
-	hd.message_id = m->message_id;
-	hd.range = m->has_byte_range ? &m->range : NULL;
-	hd.success_report = m->success_report;
-	hd.failure_report = m->failure_report;
-	hd.extra_headers = (struct cpm_str){extra, (size_t)xl};
-	hd.content_type = m->content_type;
-	return msrp_build_request_head(buf, cap, &hd);
-}
+#include "relay/relay_frame.h"
 
 /* Write the DOWN head of the pending UP chunk once DOWN can take it. */
 void relay_try_pending(struct ft_relay *r)
@@ -92,7 +42,8 @@ void relay_try_pending(struct ft_relay *r)
 		}
 	}
 	msrp_random_ident(r->fwd_down_tid, MSRP_OUR_TID_LEN);
-	n = build_down_head(r, m, head, sizeof head);
+	n = relay_frame_send_head(head, sizeof head, m, r->fwd_down_tid, cpm_str_c(r->leg[FT_LEG_DOWN].peer_path),
+				  cpm_str_c(r->leg[FT_LEG_DOWN].uri));
 	r->pending = NULL;
 	conn_unhold(up, CONN_HOLD_PEER);
 	if (n < 0) {

@@ -4,6 +4,7 @@
 #ifndef CPMD_SIPUA_SIP_GLUE_H
 #define CPMD_SIPUA_SIP_GLUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <sofia-sip/sip.h>

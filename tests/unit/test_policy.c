@@ -892,6 +892,113 @@ UNIT_TEST(notification_drop_time)
 	CHECK_EQ_INT(policy_notif_drop_before(&c, INT64_MIN + 5), INT64_MIN); /* saturates */
 }
 
+/* ---------------------------------------------------------------------------- chat sessions */
+
+static struct sdp_ft session_offer(void)
+{
+	struct sdp_ft o;
+	memset(&o, 0, sizeof o);
+	o.port = 9;
+	o.dir = SDP_DIR_SENDRECV;
+	o.setup = SDP_SETUP_ACTIVE;
+	snprintf(o.accept_types, sizeof o.accept_types, "message/cpim");
+	snprintf(o.accept_wrapped_types, sizeof o.accept_wrapped_types, "text/plain message/imdn+xml");
+	return o;
+}
+
+#define CHECK_SESSION(c, o, st, ph)                                                                            \
+	do {                                                                                                   \
+		struct pf_verdict _v;                                                                          \
+		dirty(&_v);                                                                                    \
+		policy_check_session_offer((c), (o), &_v);                                                     \
+		CHECK_EQ_INT(_v.status, (st));                                                                 \
+		CHECK_STR(_v.phrase, (ph));                                                                    \
+		CHECK_STR(_v.warning, "");                                                                     \
+	} while (0)
+
+UNIT_TEST(session_offer_rules)
+{
+	struct pf_config c = cfg();
+	struct sdp_ft o = session_offer();
+	CHECK_SESSION(&c, &o, 0, "");
+	o.dir = SDP_DIR_NONE; /* RFC 4566: sendrecv */
+	o.setup = SDP_SETUP_NONE;
+	CHECK_SESSION(&c, &o, 0, "");
+	snprintf(o.accept_types, sizeof o.accept_types, "text/plain *");
+	CHECK_SESSION(&c, &o, 0, "");
+	o = session_offer();
+	o.port = 0;
+	CHECK_SESSION(&c, &o, 488, "MSRP Stream Rejected In Offer");
+	o = session_offer();
+	o.dir = SDP_DIR_SENDONLY;
+	CHECK_SESSION(&c, &o, 488, "Chat Session Offer Must Be sendrecv");
+	o.dir = SDP_DIR_RECVONLY;
+	CHECK_SESSION(&c, &o, 488, "Chat Session Offer Must Be sendrecv");
+	o.dir = SDP_DIR_INACTIVE;
+	CHECK_SESSION(&c, &o, 488, "Chat Session Offer Must Be sendrecv");
+	o = session_offer();
+	snprintf(o.accept_types, sizeof o.accept_types, "text/plain");
+	CHECK_SESSION(&c, &o, 488, "Chat Session Must Accept message/cpim");
+	o.accept_types[0] = '\0';
+	CHECK_SESSION(&c, &o, 488, "Chat Session Must Accept message/cpim");
+	o = session_offer();
+	o.setup = SDP_SETUP_PASSIVE;
+	CHECK_SESSION(&c, &o, 488, "MSRP Offerer Must Be Active (a=setup)");
+	o.setup = SDP_SETUP_HOLDCONN;
+	CHECK_SESSION(&c, &o, 488, "MSRP Offerer Must Be Active (a=setup)");
+	o.setup = SDP_SETUP_ACTPASS;
+	CHECK_SESSION(&c, &o, 0, "");
+}
+
+UNIT_TEST(session_room_limits)
+{
+	struct pf_config c = cfg();
+	struct pf_verdict v;
+	c.max_sessions_per_user = 16;
+	c.max_sessions = 1000;
+	dirty(&v);
+	policy_session_room(&c, 0, 0, &v);
+	CHECK_EQ_INT(v.status, 0);
+	CHECK_STR(v.warning, "");
+	policy_session_room(&c, 15, 999, &v);
+	CHECK_EQ_INT(v.status, 0);
+	dirty(&v);
+	policy_session_room(&c, 16, 100, &v);
+	CHECK_EQ_INT(v.status, 486);
+	CHECK_STR(v.phrase, "Too Many Sessions");
+	CHECK_STR(v.warning, "");
+	/* the server's bound wins over the user's */
+	policy_session_room(&c, 16, 1000, &v);
+	CHECK_EQ_INT(v.status, 503);
+	CHECK_STR(v.phrase, "Too Many Sessions");
+	policy_session_room(&c, 0, 1000, &v);
+	CHECK_EQ_INT(v.status, 503);
+	c.max_sessions_per_user = 1;
+	policy_session_room(&c, 1, 0, &v);
+	CHECK_EQ_INT(v.status, 486);
+}
+
+UNIT_TEST(session_unreachable_answers)
+{
+	struct pf_config c = cfg();
+	struct pf_verdict v;
+	dirty(&v);
+	policy_session_unreachable(&c, PF_NO_DEVICE, &v);
+	CHECK_EQ_INT(v.status, 480);
+	CHECK_STR(v.phrase, "Temporarily Unavailable (no device registered)");
+	CHECK_STR(v.warning, "");
+	dirty(&v);
+	policy_session_unreachable(&c, PF_NO_ANSWER, &v);
+	CHECK_EQ_INT(v.status, 408);
+	CHECK_STR(v.phrase, "Request Timeout (no answer)");
+	CHECK_STR(v.warning, "");
+	policy_session_unreachable(&c, PF_ALL_UNAVAILABLE, &v);
+	CHECK_EQ_INT(v.status, 480);
+	CHECK_STR(v.phrase, "Temporarily Unavailable");
+	c.max_chat_size = 4096;
+	CHECK_EQ_INT(policy_max_chat_size(&c), 4096);
+}
+
 /* ------------------------------------------------------------------- messages, reports */
 
 UNIT_TEST(pager_size_limit)
@@ -981,4 +1088,5 @@ UNIT_MAIN(T(offer_valid_push_is_accepted), T(offer_needs_a_selector_and_a_stream
 	  T(user_pref_new_record_starts_with_defer_on),
 	  T(may_defer), T(keep_partial), T(expiry_default_and_cap), T(retry_backoff_sequence), T(retry_edges),
 	  T(delivery_room), T(push_asserted_identity), T(notification_drop_time), T(pager_size_limit),
-	  T(who_notifies_about_an_item), T(report_bits), T(routed_messages_are_remembered_twice_the_max_expiry))
+	  T(who_notifies_about_an_item), T(report_bits), T(routed_messages_are_remembered_twice_the_max_expiry),
+	  T(session_offer_rules), T(session_room_limits), T(session_unreachable_answers))

@@ -601,7 +601,7 @@ UNIT_TEST(server_invite_and_message_legs)
 	CHECK_STR(s.from_raw, "\"Al \\\"x\\\"\"");
 	CHECK_STR(s.conv, "c-9");
 	CHECK(strstr(s.carried, "Conversation-ID: c-9\r\n") != NULL);
-	CHECK(strstr(s.carried, "Accept-Contact: *;+g.3gpp.icsi-ref") != NULL);
+	CHECK(strstr(s.carried, "Accept-Contact: *;" CPM_FT_ICSI_TAG "\r\n") != NULL); /* the default */
 	CHECK(!s.tcp);
 	/* the caller hangs up: BYE then TERMINATED on our leg */
 	nua_bye(nh, TAG_END());
@@ -617,9 +617,11 @@ UNIT_TEST(server_invite_and_message_legs)
 	d->r_terminated = false;
 	nh = nua_handle(d->nua, d, SIPTAG_TO_STR("<sip:bob@example.com>"), SIPTAG_FROM_STR("<sip:alice@example.com>"),
 			TAG_END());
-	nua_invite(nh, NUTAG_URL(url), SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(SDP), TAG_END());
+	nua_invite(nh, NUTAG_URL(url), SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(SDP),
+		   SIPTAG_ACCEPT_CONTACT_STR("*;" CPM_SESSION_ICSI_TAG), TAG_END());
 	CHECK(step_until(&e, caller_done, d));
 	CHECK_EQ_INT(d->r_status, 486);
+	CHECK(strstr(s.carried, "Accept-Contact: *;+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.session\"") != NULL);
 	CHECK(step_until(&e, ua_empty, &e));
 	nua_handle_destroy(nh);
 
