@@ -17,7 +17,9 @@
 #    time and RSS after start, after the cycles and LINGER s later.
 # Knobs (environment): SF_CACHE (/var/tmp/cpmd-sf-bench), BIG_MIB (1024), REPS (3),
 # ITEM_COUNTS ("0 100000 1000000"), CYCLES (200), TEST_ITEMS (3), TEST_SIZE (65536),
-# LINGER (35), SKIP ("store upload reg": parts to skip), STORE_N (100000).
+# LINGER (35), SKIP ("store upload reg": parts to skip), STORE_N (100000), KIND (file, or
+# message: part 3 with stored pager-mode messages instead of files, delivered by MESSAGE —
+# issue 8's "1,000,000 deferred messages, REGISTER -> first delivery").
 # Ports: random free ones in 41000-41999. Installs fio with apt-get if it is missing.
 set -euo pipefail
 BUILD=$(cd "${1:?usage: bench/sf_bench.sh BUILD_DIR}" && pwd)
@@ -32,6 +34,7 @@ TEST_ITEMS=${TEST_ITEMS:-3}
 TEST_SIZE=${TEST_SIZE:-65536}
 LINGER=${LINGER:-35}
 SKIP=${SKIP:-}
+KIND=${KIND:-file}
 STORE_N=${STORE_N:-100000}
 DOMAIN=bench.test
 CPMD=$BUILD/cpmd CPM=$BUILD/cpm
@@ -183,10 +186,13 @@ fi
 
 # --- 3. REGISTER -> first delivery INVITE -------------------------------------
 if [[ " $SKIP " != *" reg "* ]]; then
-	echo "3. REGISTER -> first delivery INVITE ($CYCLES register/480/unregister cycles per store size; test user bob with $TEST_ITEMS items of $TEST_SIZE bytes)"
+	DLV=INVITE
+	[ "$KIND" = message ] && DLV=MESSAGE
+	echo "3. REGISTER -> first delivery $DLV ($CYCLES register/480/unregister cycles per store size; test user bob with $TEST_ITEMS stored $KIND items$([ "$KIND" = file ] && echo " of $TEST_SIZE bytes"))"
 	for n in $ITEM_COUNTS; do
 		D=$SF_CACHE/items-$n
-		"$BUILD/sf_fill" "$D" "$n" $((n / 10)) "$DOMAIN" bob "$TEST_ITEMS" "$TEST_SIZE" 2>/dev/null | sed 's/^/   /' >&2
+		[ "$KIND" = message ] && D=$SF_CACHE/messages-$n
+		"$BUILD/sf_fill" "$D" "$n" $((n / 10)) "$DOMAIN" bob "$TEST_ITEMS" "$TEST_SIZE" "$KIND" 2>/dev/null | sed 's/^/   /' >&2
 		start_cpmd "$D" "$T/cpmd-reg-$n.log"
 		st_cpu=$(fdiv "$(cpu_ticks "$CPMD_PID")" "$HZ" %.2f)
 		rss0=$(status_kb "$CPMD_PID" VmRSS) hwm0=$(status_kb "$CPMD_PID" VmHWM)
@@ -198,7 +204,7 @@ if [[ " $SKIP " != *" reg "* ]]; then
 		sleep 0.5
 		c0=$(cpu_ticks "$CPMD_PID")
 		ua=$(python3 "$HERE/sf_ua.py" --server "127.0.0.1:$SIP_PORT" --user "bob@$DOMAIN" --port "$UAP" \
-			--cycles "$CYCLES" --gap 0.02 --out "$T/ua-$n.txt" || true)
+			--cycles "$CYCLES" --gap 0.02 --method "$DLV" --out "$T/ua-$n.txt" || true)
 		c1=$(cpu_ticks "$CPMD_PID")
 		sleep 0.5
 		kill -INT "$TSP" 2>/dev/null || true
@@ -214,11 +220,11 @@ for l in sys.stdin:
     if len(f) < 3: continue
     t, m, e = float(f[0]), f[1], f[2]
     if m == "REGISTER" and e and e != "0": reg = t
-    elif m == "INVITE" and reg is not None:
+    elif m == sys.argv[1] and reg is not None:
         lat.append((t - reg) * 1000); reg = None
 lat.sort()
 def p(q): return lat[min(len(lat) - 1, max(0, int(round(q / 100.0 * len(lat) + 0.5)) - 1))] if lat else float("nan")
-print("on the wire (tshark): %d pairs, reg->invite ms p50 %.3f p90 %.3f p99 %.3f max %.3f" % (len(lat), p(50), p(90), p(99), lat[-1] if lat else float("nan")))')
+print(("on the wire (tshark): %d pairs, reg->" + sys.argv[1].lower() + " ms p50 %.3f p90 %.3f p99 %.3f max %.3f") % (len(lat), p(50), p(90), p(99), lat[-1] if lat else float("nan")))' "$DLV")
 		rss2=n/a
 		if [ "$LINGER" -gt 0 ]; then
 			sleep "$LINGER"

@@ -1,7 +1,10 @@
 /* sf_fill: fills a cpmd data directory with stored items for bench/sf_bench.sh (issue #3:
  * REGISTER -> first delivery INVITE with 1,000,000 stored items).
  *
- *   sf_fill DATA_DIR N_ITEMS N_RECIPIENTS DOMAIN TEST_USER TEST_ITEMS TEST_SIZE
+ *   sf_fill DATA_DIR N_ITEMS N_RECIPIENTS DOMAIN TEST_USER TEST_ITEMS TEST_SIZE [file|message]
+ *
+ * KIND message (issue 8): every item is a stored pager-mode message instead (kind MESSAGE, a
+ * ~250-byte message/cpim body inline in its row, no blob file), ids "m%031u" / "u%031u".
  *
  * - N_ITEMS items in state STORED for users bulk0..bulk{N_RECIPIENTS-1}@DOMAIN (round robin),
  *   ids "b%031u" (never clash with pf's 32-hex-digit ids), expiring in a year. Each gets an
@@ -138,12 +141,124 @@ static int blob_sha1(int dfd, const char *name, uint64_t *size, uint8_t out[20])
 	return 0;
 }
 
+/* A pager-mode message body (message/cpim) for item i. */
+static size_t message_body(char *out, size_t cap, const char *sender, const char *recipient, unsigned i)
+{
+	int n = snprintf(out, cap,
+			 "From: <sip:%s>\r\nTo: <sip:%s>\r\nNS: imdn <urn:ietf:params:imdn>\r\n"
+			 "imdn.Message-ID: m%u\r\nDateTime: 2026-12-03T10:00:00.000Z\r\n"
+			 "imdn.Disposition-Notification: positive-delivery\r\n\r\n"
+			 "Content-Type: text/plain;charset=UTF-8\r\n\r\nbenchmark message number %u",
+			 sender, recipient, i, i);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static int put_message(struct store *s, const char *id, const char *recipient, unsigned i, int64_t now)
+{
+	struct store_item it;
+	char body[1024];
+	int err;
+	base_item(&it, id, recipient, i, now);
+	it.kind = STORE_KIND_MESSAGE;
+	snprintf(it.sel.name, sizeof it.sel.name, "message");
+	snprintf(it.sel.type, sizeof it.sel.type, "message/cpim");
+	snprintf(it.imdn_msgid, sizeof it.imdn_msgid, "m%u", i);
+	it.ft_id[0] = '\0';
+	size_t len = message_body(body, sizeof body, it.sender, recipient, i);
+	it.sel.size = len;
+	it.bytes_received = len;
+	while ((err = store_item_put_body(s, &it, body, len, done, NULL)) == -EAGAIN)
+		loop_step(loop, 10);
+	if (!err)
+		pending++;
+	return err;
+}
+
+/* KIND message: the bulk and the test user's items are stored pager messages. */
+static int fill_messages(char **argv)
+{
+	const char *dir = argv[1];
+	unsigned n = (unsigned)strtoul(argv[2], NULL, 10), nr = (unsigned)strtoul(argv[3], NULL, 10);
+	const char *domain = argv[4], *tuser = argv[5];
+	unsigned tn = (unsigned)strtoul(argv[6], NULL, 10);
+	char path[1200], stamp[1200], aor[300], id[STORE_ID_MAX + 1];
+	struct store *s;
+	int64_t now = wall_ms();
+	int err;
+
+	if (nr == 0)
+		nr = 1;
+	snprintf(path, sizeof path, "%s/blobs", dir);
+	mkdir(dir, 0700);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/blobs/tmp", dir);
+	mkdir(path, 0700);
+	if (loop_create(&loop))
+		return 1;
+	snprintf(path, sizeof path, "%s/cpmd.db", dir);
+	if ((err = store_sqlite_open(&s, loop, path))) {
+		fprintf(stderr, "sf_fill: open %s: %s\n", path, strerror(-err));
+		return 1;
+	}
+	snprintf(stamp, sizeof stamp, "%s/.sf_fill_msg_%u_%u", dir, n, nr);
+	if (n && access(stamp, F_OK) == 0) {
+		printf("sf_fill: %u bulk messages over %u recipients already there (%s)\n", n, nr, stamp);
+	} else if (n) {
+		double t0 = now_s();
+		for (unsigned i = 0; i < n; i++) {
+			snprintf(id, sizeof id, "m%031u", i);
+			snprintf(aor, sizeof aor, "bulk%u@%s", i % nr, domain);
+			if ((err = put_message(s, id, aor, i, now))) {
+				fprintf(stderr, "sf_fill: item_put_body: %s\n", strerror(-err));
+				return 1;
+			}
+			if (pending > 50000)
+				drain(10000);
+		}
+		drain(0);
+		if (failed) {
+			fprintf(stderr, "sf_fill: %u writes failed\n", failed);
+			return 1;
+		}
+		printf("sf_fill: %u bulk messages (inline bodies, no blob files) over %u recipients in %.1f s\n", n, nr,
+		       now_s() - t0);
+		int fd = open(stamp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
+	snprintf(aor, sizeof aor, "%s@%s", tuser, domain);
+	unsigned fixed = 0;
+	for (unsigned i = 0; i < tn; i++) {
+		struct store_item cur;
+		snprintf(id, sizeof id, "u%031u", i);
+		err = store_item_get(s, id, &cur);
+		if (!err && cur.state == STORE_ITEM_STORED && cur.kind == STORE_KIND_MESSAGE && !strcmp(cur.recipient, aor))
+			continue;
+		if (!err) {
+			pending++;
+			if (store_item_del(s, id, done, NULL))
+				return 1;
+			drain(0);
+		}
+		if (put_message(s, id, aor, 5000000 + i, now - 7200000))
+			return 1;
+		drain(0);
+		fixed++;
+	}
+	printf("sf_fill: %s has %u stored messages (%u (re)created)\n", aor, tn, fixed);
+	store_close(s);
+	loop_destroy(loop);
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 8) {
-		fprintf(stderr, "usage: sf_fill DATA_DIR N_ITEMS N_RECIPIENTS DOMAIN TEST_USER TEST_ITEMS TEST_SIZE\n");
+	if (argc != 8 && !(argc == 9 && (!strcmp(argv[8], "file") || !strcmp(argv[8], "message")))) {
+		fprintf(stderr, "usage: sf_fill DATA_DIR N_ITEMS N_RECIPIENTS DOMAIN TEST_USER TEST_ITEMS TEST_SIZE [file|message]\n");
 		return 2;
 	}
+	if (argc == 9 && !strcmp(argv[8], "message"))
+		return fill_messages(argv);
 	const char *dir = argv[1];
 	unsigned n = (unsigned)strtoul(argv[2], NULL, 10), nr = (unsigned)strtoul(argv[3], NULL, 10);
 	const char *domain = argv[4], *tuser = argv[5];

@@ -4,11 +4,13 @@ delivery INVITE latency with many stored items).
 
   sf_ua.py --server HOST:PORT --user USER@DOMAIN --port LOCAL_PORT --cycles N
            [--answer 480] [--gap 0.05] [--timeout 2] [--pid CPMD_PID] [--out FILE]
+           [--method INVITE|MESSAGE]
 
 Each cycle: REGISTER (Expires 3600, +sip.instance) -> wait for cpmd's INVITE(s) -> answer
 each with --answer (480 keeps the item STORED) and take the ACK -> REGISTER Expires 0 ->
 wait for its 200 -> sleep --gap. The latency is REGISTER sendto() -> first INVITE
-recvfrom(), both on this one socket (CLOCK_MONOTONIC); sf_bench.sh also measures it from a
+recvfrom(), both on this one socket (CLOCK_MONOTONIC). With --method MESSAGE the delivery is
+a pager-mode MESSAGE (stored standalone messages, issue 8), answered --answer the same way; sf_bench.sh also measures it from a
 tshark capture on loopback. Prints one line per cycle to --out and a summary on stdout:
   ua: cycles N ok K timeouts T  reg->invite ms p50 .. p90 .. p99 .. max ..  reg->200 ms p50 .. p99 ..
 With --pid, cpmd's VmRSS is printed after the cycles. Exit 1 if any cycle timed out.
@@ -53,6 +55,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--cycles", type=int, default=100)
     ap.add_argument("--answer", type=int, default=480)
+    ap.add_argument("--method", choices=("INVITE", "MESSAGE"), default="INVITE")
     ap.add_argument("--gap", type=float, default=0.05)
     ap.add_argument("--timeout", type=float, default=2.0)
     ap.add_argument("--pid", type=int)
@@ -127,10 +130,10 @@ def main():
                     t200 = t
                 continue
             method = start.split()[0]
-            if method == "INVITE":
+            if method == a.method:
                 invites.append(t)
                 last = t
-                acks_missing += 1 if a.answer >= 300 else 0
+                acks_missing += 1 if a.answer >= 300 and method == "INVITE" else 0
                 respond(start, hdrs, a.answer, "Temporarily Unavailable" if a.answer == 480 else "Busy", src)
             elif method == "ACK":
                 acks_missing = max(0, acks_missing - 1)
