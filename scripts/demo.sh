@@ -8,6 +8,13 @@
 #      device registered at that moment; the first to accept takes it, the
 #      others are cancelled); exactly one device gets it.
 #   5. Alice gets the delivery notification (`notification delivered ID`).
+# Act 2 (messages and sessions, issue 8):
+#   6. Alice opens a chat with Bob's phone; Bob's phone answers every message;
+#      in the middle Alice sends a file inside the conversation (its own
+#      INVITE with the chat's Conversation-ID); the chat goes on after it.
+#   7. Alice writes to Carol, who is offline: cpmd stores the message
+#      (`stored`); Carol comes online, gets it, and Alice is told
+#      (`notification delivered ID`).
 #
 # Usage: scripts/demo.sh [BUILD_DIR]   (env DEMO_SIP_PORT / DEMO_MSRP_PORT to
 # move off 5060/2855, DEMO_KEEP=1 to keep the work directory)
@@ -91,8 +98,51 @@ say "5. Alice gets the delivery notification"
 wait_for 15 grep -q "^notification delivered $FTID" "$WORK/alice.out" || die "no notification for alice"
 grep "^notification" "$WORK/alice.out"
 
+say "6. Act 2: Alice chats with Bob (his phone replies), and sends a file in the middle"
+pkill -P $$ -f "user sip:bob@localhost" 2>/dev/null || true
+mkdir -p "$WORK/bob-chat"
+"$CPM" --server "$SERVER" --user sip:bob@localhost --device phone receive --dir "$WORK/bob-chat" \
+	--answer accept --reply "got it" --read --timeout 60 >"$WORK/bob-chat.out" 2>"$WORK/bob-chat.err" &
+PIDS+=($!)
+wait_for 10 grep -q registered "$WORK/bob-chat.err" || die "bob's phone did not register"
+head -c 300000 /dev/urandom >"$WORK/alice/notes.pdf"
+{
+	echo "hi Bob"
+	sleep 1
+	echo "/file $WORK/alice/notes.pdf"
+	sleep 1
+	echo "did the file arrive?"
+	sleep 2
+	echo "/quit"
+} | "$CPM" --server "$SERVER" --user sip:alice@localhost --device laptop chat bob \
+	>"$WORK/chat.out" 2>"$WORK/chat.err" || die "chat failed: $(tail -n 5 "$WORK/chat.out" "$WORK/chat.err")"
+echo "\$ (lines on stdin) | cpm --server $SERVER --user sip:alice@localhost chat bob"
+cat "$WORK/chat.out"
+grep -q "^file delivered notes.pdf" "$WORK/chat.out" || die "the file inside the chat was not delivered"
+[ "$(grep -c '^chat sip:bob@localhost ' "$WORK/chat.out")" -ge 2 ] || die "expected Bob's replies in the chat"
+echo "--- Bob's phone printed:"
+cat "$WORK/bob-chat.out"
+wait_for 10 grep -q "^session sip:alice@localhost .* ended" "$WORK/bob-chat.out" || die "bob did not see the session end"
+
+say "7. Alice writes to Carol, who is offline; Carol comes back and gets it"
+echo "\$ cpm --server $SERVER --user sip:alice@localhost message carol 'dinner at 8?'"
+"$CPM" --server "$SERVER" --user sip:alice@localhost message carol "dinner at 8?" \
+	>"$WORK/msg.out" 2>"$WORK/msg.err" || die "message failed: $(cat "$WORK/msg.out")"
+cat "$WORK/msg.out"
+grep -qx stored "$WORK/msg.out" || die "expected 'stored'"
+MSGID=$(sed -n 's/^cpm: message-id //p' "$WORK/msg.err")
+mkdir -p "$WORK/carol"
+"$CPM" --server "$SERVER" --user sip:carol@localhost --device phone receive --dir "$WORK/carol" \
+	--timeout 60 >"$WORK/carol.out" 2>"$WORK/carol.err" &
+PIDS+=($!)
+wait_for 20 grep -q "^message sip:alice@localhost " "$WORK/carol.out" || die "carol did not get the message"
+grep "^message" "$WORK/carol.out"
+wait_for 15 grep -q "^notification delivered $MSGID" "$WORK/alice.out" || die "no delivery report for alice"
+grep "^notification delivered $MSGID" "$WORK/alice.out"
+
 say "What cpmd said"
-grep -E "deferred|stored for|pushing|accepted item|cancelled|delivered \(push\)|notification .* (sent|accepted)" \
-	"$WORK/cpmd.log" | cut -c1-185
+grep -E "deferred|stored for|pushing|accepted item|cancelled|delivered \(push\)|notification .* (sent|accepted)|session|message" \
+	"$WORK/cpmd.log" | cut -c1-185 | head -n 40
 echo
-echo "demo: OK. The story: stored while Bob was away, pushed when he came back, one device took it, Alice was told."
+echo "demo: OK. The story: a file stored while Bob was away, pushed when he came back, one device took it, Alice was told;"
+echo "      then a chat with a file in the middle, and a message kept for Carol until she came back."

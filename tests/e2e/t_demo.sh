@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make demo` (scripts/demo.sh) runs the whole store-and-forward story and
+# `make demo` (scripts/demo.sh) runs the whole story (act 1: store-and-forward of a
+# file; act 2: a chat with a file in the middle, a message kept for an offline user) and
 # checks each step itself; here it runs on random ports so it can never rot.
 . "$(dirname "$0")/lib.sh"
 
@@ -11,4 +12,8 @@ DEMO_SIP_PORT=$sp DEMO_MSRP_PORT=$mp TMPDIR="$T_DIR" bash "$CPM_SRC/scripts/demo
 grep -q "^demo: OK" "$LOGDIR/demo.out" || fail "demo did not finish"
 grep -q "^stored$" "$LOGDIR/demo.out" || fail "no 'stored' step"
 grep -q "^notification delivered " "$LOGDIR/demo.out" || fail "no notification step"
+# act 2: the chat with a file in the middle, and the message kept for Carol
+grep -q "^file delivered notes.pdf" "$LOGDIR/demo.out" || fail "act 2: no file inside the chat"
+grep -q "^chat sip:alice@localhost .* did the file arrive?" "$LOGDIR/demo.out" || fail "act 2: bob did not get the chat after the file"
+grep -q "^message sip:alice@localhost [0-9a-f]* dinner at 8?" "$LOGDIR/demo.out" || fail "act 2: carol did not get the stored message"
 log "demo OK"
