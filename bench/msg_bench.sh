@@ -67,7 +67,7 @@ start_cpmd() { # start_cpmd DATA_DIR LOG [options]: sets CPMD_PID SIP_PORT MSRP_
 	SIP_PORT=$(pick_port)
 	MSRP_PORT=$(pick_port)
 	"$CPMD" --domain "$DOMAIN" --sip "127.0.0.1:$SIP_PORT" --msrp "127.0.0.1:$MSRP_PORT" --data-dir "$data" \
-		--log-level warning "$@" >"$log" 2>&1 &
+		--log-level warn "$@" >"$log" 2>&1 &
 	CPMD_PID=$!
 	PIDS+=("$CPMD_PID")
 	for ((i = 0; i < 3000; i++)); do
@@ -86,25 +86,28 @@ stop_cpmd() {
 # sipp_send NAME TARGET_HOSTPORT TARGET_USER: RATE msg/s, N messages, UDP; sets SENT_OK,
 # SENT_FAIL, SENT_S (wall seconds from SIPp's first to its exit), SIPP_CPU (s).
 sipp_send() {
-	local name=$1 hp=$2 user=$3 t0 t1 stat pid
-	t0=$(now)
+	local name=$1 hp=$2 user=$3 pid
 	(cd "$T" && exec sipp -sf "$SIPP_SCN/sender_message.xml" -t u1 -i 127.0.0.1 -p "$(pick_port)" \
 		-s alice -key domain "$DOMAIN" -key target "$user" -r "$RATE" -rp 1000 -m "$N" -l 20000 \
-		-max_recv_loops 5000 -timeout 120s -nostdin -bg -trace_stat -stf "$T/$name.stat.csv" \
-		-trace_err -error_file "$T/$name.err" "$hp" >"$T/$name.out" 2>&1) || true
-	pid=$(grep -o 'PID=\[[0-9]*\]' "$T/$name.out" | tr -dc 0-9)
-	[ -n "$pid" ] || { say "SIPp did not start: $(cat "$T/$name.out")"; exit 1; }
+		-max_recv_loops 5000 -timeout 120s -nostdin -trace_stat -stf "$T/$name.stat.csv" \
+		-trace_err -error_file "$T/$name.err" "$hp" >"$T/$name.out" 2>&1) &
+	pid=$!
+	SIPP_CPU=0
 	while kill -0 "$pid" 2>/dev/null; do
 		SIPP_CPU=$(awk -v hz="$HZ" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$pid/stat" 2>/dev/null || echo "$SIPP_CPU")
 		sleep 0.2
 	done
-	t1=$(now)
-	stat=$(tail -n 1 "$T/$name.stat.csv")
-	# columns of SIPp's stat file: find SuccessfulCall(C) and FailedCall(C) by name
-	SENT_OK=$(awk -F';' -v want='SuccessfulCall(C)' 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == want) c = i} END {print $c}' "$T/$name.stat.csv")
-	SENT_FAIL=$(awk -F';' -v want='FailedCall(C)' 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == want) c = i} END {print $c}' "$T/$name.stat.csv")
-	SENT_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
-	: "$stat"
+	wait "$pid" || true
+	# SIPp's own clock: successful calls / (time of its last statistics row - its start)
+	read -r SENT_OK SENT_FAIL SENT_S < <(python3 - "$T/$name.stat.csv" <<'PY'
+import sys
+rows = [l.rstrip("\n").split(";") for l in open(sys.argv[1])]
+h, last = rows[0], rows[-1]
+col = lambda n: last[h.index(n)]
+epoch = lambda v: float(v.split("\t")[2])
+print(col("SuccessfulCall(C)"), col("FailedCall(C)"), "%.3f" % (epoch(col("CurrentTime")) - epoch(col("StartTime"))))
+PY
+)
 }
 
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -136,7 +139,7 @@ if [[ " $SKIP " != *" pager "* ]]; then
 		start_cpmd "$T/data-p$r" "$T/cpmd-p$r.log"
 		dp=$(pick_port)
 		(cd "$T" && exec sipp -sf "$HERE/sipp/device_stay.xml" -oocsf "$HERE/sipp/message_sink.xml" -t u1 \
-			-i 127.0.0.1 -p "$dp" -s bob -key domain "$DOMAIN" -key stay 600000 -m 1 -nostdin -bg \
+			-i 127.0.0.1 -p "$dp" -s bob -key domain "$DOMAIN" -m 1 -nostdin -bg \
 			-trace_err -error_file "$T/dev.err" "127.0.0.1:$SIP_PORT" >"$T/dev.out" 2>&1) || true
 		dev=$(grep -o 'PID=\[[0-9]*\]' "$T/dev.out" | tr -dc 0-9)
 		PIDS+=("$dev")
