@@ -332,19 +332,36 @@ def sip_messages(payload):
 
 
 def msrp_cpim_bodies(data):
-    """Bodies of complete message/cpim MSRP messages in one direction of a stream."""
-    bodies, parts = [], {}
-    for m in re.finditer(rb"MSRP (\S+) SEND\r\n(.*?)\r\n\r\n", data, re.S):
-        tid, head = m.group(1), m.group(2).decode("utf-8", "replace")
-        end = re.compile(rb"\r\n-------" + re.escape(tid) + rb"([$+#])\r\n").search(data, m.end())
+    """Bodies of complete message/cpim MSRP messages in one direction of a stream. Each request
+    runs from its start line to its own end-line; a SEND without a body (the bind) has no blank
+    line before its end-line."""
+    bodies, parts, pos = [], {}, 0
+    start = re.compile(rb"MSRP (\S+) ([A-Z]+)\r\n")
+    while True:
+        m = start.search(data, pos)
+        if not m:
+            break
+        tid = m.group(1)
+        end = re.compile(rb"-------" + re.escape(tid) + rb"([$+#])\r\n").search(data, m.end())
         if not end:
+            break
+        region = data[m.end():end.start()]
+        pos = end.end()
+        if m.group(2) != b"SEND":
             continue
+        blank = region.find(b"\r\n\r\n")
+        if blank < 0:
+            continue  # no body
+        head = region[:blank].decode("utf-8", "replace")
+        body = region[blank + 4:]
+        if body.endswith(b"\r\n"):
+            body = body[:-2]  # the CRLF before the end-line belongs to the framing
         ct = re.search(r"(?im)^content-type:\s*(\S+)", head)
         mid = re.search(r"(?im)^message-id:\s*(\S+)", head)
         if not ct or ct.group(1).lower() != "message/cpim" or not mid:
             continue
         parts.setdefault(mid.group(1), b"")
-        parts[mid.group(1)] += data[m.end():end.start()]
+        parts[mid.group(1)] += body
         if end.group(1) == b"$":
             bodies.append(parts.pop(mid.group(1)))
     return bodies

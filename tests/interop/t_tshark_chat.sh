@@ -6,7 +6,9 @@
 #   - the file's INVITE (filetransfer ICSI, a=file-selector) from the inviter and cpmd's fork;
 #   - ALL of them carry the same Conversation-ID, and the file's Contribution-ID differs
 #     from the session's (its own dialog, messaging.md §6);
-#   - MSRP SENDs of message/cpim in the session, 200s, and no malformed SIP frame.
+#   - MSRP SENDs of message/cpim in the session, 200s, and no malformed SIP frame;
+#   - every MSRP connection framed per RFC 4975 (wire.py msrp-validate), and every chat
+#     message and report in it decoded by Python's email parser and expat (wire.py cpim-check).
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$(dirname "$0")/../e2e/chat_lib.sh"
 
@@ -99,4 +101,19 @@ n=$(decode 'msrp.status.code == 200' | wc -l)
 [ "$n" -ge 1 ] || fail "no MSRP 200 decoded"
 bad=$(decode '(_ws.malformed || _ws.expert.severity == error) && !msrp' | wc -l)
 [ "$bad" -eq 0 ] || fail "$bad malformed/error frames outside MSRP: $(decode '(_ws.malformed || _ws.expert.severity == error) && !msrp' | head -3)"
+# Every MSRP connection: strict RFC 4975 framing (as t_tshark.sh), and every chat message
+# and in-session report (message/cpim, IMDN inside) decoded by Python's email parser and expat
+# (wire.py cpim-check), decoders that are not cpmd's or cpm's.
+mapfile -t streams < <(decode "tcp.port == $MSRP_PORT && tcp.len > 0" -T fields -e tcp.stream | sort -un)
+[ "${#streams[@]}" -ge 4 ] || fail "${#streams[@]} MSRP connections captured, at least 4 expected (two per dialog)"
+follows=()
+for st in "${streams[@]}"; do
+	tshark -r "$cap" -q -z "follow,tcp,raw,$st" >"$T_DIR/follow.$st" 2>>"$LOGDIR/tshark.decode.err"
+	python3 "$E2E_DIR/wire.py" msrp-validate "$T_DIR/follow.$st" >"$LOGDIR/msrp-validate.$st" 2>&1 ||
+		fail "MSRP connection $st breaks RFC 4975 framing: $(grep -m5 ERROR "$LOGDIR/msrp-validate.$st")"
+	follows+=(--msrp "$T_DIR/follow.$st")
+done
+python3 "$E2E_DIR/wire.py" cpim-check "${follows[@]}" --min 4 >"$LOGDIR/cpim-check" 2>&1 ||
+	fail "CPIM/IMDN bodies in the session do not decode: $(grep -m3 ERRORS "$LOGDIR/cpim-check") $(tail -n 1 "$LOGDIR/cpim-check")"
+log "MSRP: ${#streams[@]} connections framed per RFC 4975; $(tail -n 1 "$LOGDIR/cpim-check") ($(grep -c ' imdn ' "$LOGDIR/cpim-check") reports)"
 cpmd_alive
