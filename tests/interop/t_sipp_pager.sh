@@ -9,16 +9,20 @@
 #   B. SIPp (carol) -> cpmd -> cpm receive (dave): dave prints
 #      `message sip:carol@DOMAIN ID hello from SIPp N`, SIPp gets 200.
 #   C. SIPp (carol) -> erin, who has no device: SIPp gets 202 (stored).
-# Everything on cpmd's SIP port is captured with tshark: zero malformed or
-# error frames, MESSAGE requests decoded, and every message/cpim body parses
-# with Python's email parser and expat (wire.py cpim-check).
+#   D. a large message (cpm message --large, INVITE + one MSRP SEND) from alice
+#      to dave: sent, and dave prints it.
+# Everything on cpmd's SIP and MSRP ports is captured with tshark: zero
+# malformed or error SIP frames, MESSAGE requests decoded, every MSRP
+# connection framed per RFC 4975 (wire.py msrp-validate), and every
+# message/cpim body, in SIP and in MSRP, parses with Python's email parser and
+# expat (wire.py cpim-check).
 . "$(dirname "$0")/../e2e/lib.sh"
 
 command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
 start_cpmd
 cap="$T_DIR/pager.pcapng"
 ARTIFACTS+=("$cap")
-tshark -i lo -B 256 -f "port $SIP_PORT" -w "$cap" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
+tshark -i lo -B 256 -f "port $SIP_PORT or port $MSRP_PORT" -w "$cap" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
 CAP=$!
 PIDS+=("$CAP")
 wait_for 20 "tshark to start capturing" grep -q 'Capture started' "$LOGDIR/tshark.capture"
@@ -64,20 +68,39 @@ grep -q "SIP/2.0 202" "$LOGDIR/sipp.send-erin.messages" ||
 	fail "SIPp did not get 202 Accepted for the stored message"
 log "C: SIPp -> offline user: 202"
 
+# --- D: large message mode ---------------------------------------------------
+"$CPM" "${base[@]}" message "sip:dave@$DOMAIN" "a large message, sent in one MSRP SEND" --large </dev/null \
+	>"$LOGDIR/msg.D.out" 2>"$LOGDIR/msg.D.err" || fail "cpm message --large failed: $(cat "$LOGDIR/msg.D.out")"
+[ "$(tail -n 1 "$LOGDIR/msg.D.out")" = sent ] || fail "large message: expected 'sent', got: $(tail -n 1 "$LOGDIR/msg.D.out")"
+wait_for 10 "dave to print the large message" grep -q "^message sip:alice@$DOMAIN [0-9a-f]* a large message, sent in one MSRP SEND\$" "${RECV_OUT[dave]}"
+log "D: large message -> dave: sent"
+
 sleep 1
 kill -INT "$CAP"
 wait_exit "$CAP" 10
 ! grep -q -E '^[1-9][0-9]* packets dropped' "$LOGDIR/tshark.capture" || fail "capture incomplete"
-dec() { tshark -r "$cap" -d "udp.port==$SIP_PORT,sip" -d "tcp.port==$SIP_PORT,sip" -Y "$1" "${@:2}" 2>>"$LOGDIR/tshark.decode.err"; }
+dec() { tshark -r "$cap" -o tcp.desegment_tcp_streams:TRUE -d "udp.port==$SIP_PORT,sip" -d "tcp.port==$SIP_PORT,sip" \
+	-d "tcp.port==$MSRP_PORT,msrp" -Y "$1" "${@:2}" 2>>"$LOGDIR/tshark.decode.err"; }
 msgs=$(dec 'sip.Method == "MESSAGE"' | wc -l)
 [ "$msgs" -ge 6 ] || fail "$msgs SIP MESSAGE frames decoded, at least 6 expected"
-bad=$(dec '_ws.malformed || _ws.expert.severity == error' | wc -l)
+# (MSRP is judged by the strict framing check below, not by Wireshark's MSRP dissector: see
+# t_tshark.sh for why)
+bad=$(dec '(_ws.malformed || _ws.expert.severity == error) && !msrp' | wc -l)
 if [ "$bad" -ne 0 ]; then
-	dec '_ws.malformed || _ws.expert.severity == error' -V | head -n 200 >"$LOGDIR/tshark.malformed"
+	dec '(_ws.malformed || _ws.expert.severity == error) && !msrp' -V | head -n 200 >"$LOGDIR/tshark.malformed"
 	fail "$bad malformed/error SIP frames (see tshark.malformed)"
 fi
 dec 'sip.Content-Type contains "cpim"' -T fields -e udp.payload -e tcp.payload >"$T_DIR/cpim.hex"
-python3 "$E2E_DIR/wire.py" cpim-check --sip "$T_DIR/cpim.hex" --min 6 >"$LOGDIR/cpim-check" 2>&1 ||
+mapfile -t streams < <(dec "tcp.port == $MSRP_PORT && tcp.len > 0" -T fields -e tcp.stream | sort -un)
+[ "${#streams[@]}" -ge 2 ] || fail "${#streams[@]} MSRP connections captured for the large message, 2 expected"
+follows=()
+for st in "${streams[@]}"; do
+	tshark -r "$cap" -q -z "follow,tcp,raw,$st" >"$T_DIR/follow.$st" 2>>"$LOGDIR/tshark.decode.err"
+	python3 "$E2E_DIR/wire.py" msrp-validate "$T_DIR/follow.$st" >"$LOGDIR/msrp-validate.$st" 2>&1 ||
+		fail "MSRP connection $st breaks RFC 4975 framing: $(grep -m5 ERROR "$LOGDIR/msrp-validate.$st")"
+	follows+=(--msrp "$T_DIR/follow.$st")
+done
+python3 "$E2E_DIR/wire.py" cpim-check --sip "$T_DIR/cpim.hex" "${follows[@]}" --min 8 >"$LOGDIR/cpim-check" 2>&1 ||
 	fail "CPIM/IMDN bodies do not decode: $(grep -m3 ERRORS "$LOGDIR/cpim-check") $(tail -n 1 "$LOGDIR/cpim-check")"
 log "tshark: $msgs MESSAGE frames, none malformed; $(tail -n 1 "$LOGDIR/cpim-check")"
 cpmd_alive
