@@ -8,9 +8,12 @@
  *                                other control character or invalid UTF-8 byte as `\xHH`
  *                                (content that is not text: `[TYPE, N bytes]`)
  *
- * A repeat of one of the last CPM_SEEN_MSGIDS Message-IDs (the server sends a stored message
- * again after a crash between our 200 and its own commit) is answered 200 and not printed, and
- * no report goes for it again. Reports: `delivered` when the message asked for
+ * A repeat (the server sends a stored message again after a crash between our 200 and its own
+ * commit) is answered 200 and not printed, and no report goes for it again. It is recognised by
+ * its imdn.Message-ID among the last CPM_SEEN_MSGIDS of this process, and across restarts of
+ * cpm by the receive log that already dedupes files (recv_log.c: "MESSAGE-ID SHA1" lines, here
+ * the imdn.Message-ID and the sha-1 of the whole CPIM body, which a re-delivery repeats
+ * unchanged). Reports: `delivered` when the message asked for
  * positive-delivery, `displayed` too with --read when it asked for display: each a MESSAGE to
  * the original sender (Accept-Contact: the msg ICSI) whose CPIM wraps the IMDN
  * (imdn_build_cpim). cpmd checks them and passes one of each kind on, whatever our number of
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_tag.h>
@@ -104,7 +108,12 @@ int msg_in(struct cpm_app *app, const char *body, size_t len, struct msg_in_repo
 		snprintf(why, cap, "a standalone message needs a CPIM From and imdn.Message-ID");
 		return 400;
 	}
-	if (seen(app, msgid)) {
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned ml = 0;
+	char sha[41] = "";
+	if (EVP_Digest(body, len, md, &ml, EVP_sha1(), NULL) && ml == 20)
+		cpm_hex_encode(sha, sizeof sha, md, 20, CPM_HEX_LOWER, '\0');
+	if (seen(app, msgid) || (sha[0] && recv_log_seen(app, msgid, sha))) {
 		char id[3 * CPM_MSGID_MAX + 1];
 		deferred_safe_display(id, sizeof id, msgid);
 		errlog(app, "message %s was received already: acknowledged, not shown again", id);
@@ -133,6 +142,8 @@ int msg_in(struct cpm_app *app, const char *body, size_t len, struct msg_in_repo
 	out_line(app, "message %s %s %s", sender_s, id_s, text);
 	free(text);
 	remember(app, msgid);
+	if (sha[0])
+		recv_log_add(app, msgid, sha);
 
 	unsigned ask = imdn_disposition_bits(c.imdn_disposition_notification);
 	rep->delivered = ask & IMDN_ASK_POSITIVE;
