@@ -223,6 +223,8 @@ struct xfer {
 	char stored_id[CPM_ITEM_ID_MAX + 1]; /* Cpm-Stored of the final 200/REPORT */
 
 	/* a standalone message in Large Message Mode (largemsg.c) */
+	bool msg_from_store;          /* in: the server delivers it from its store (deferred ICSI),
+				       * so it may be a repeat after a server crash (msg_in.c) */
 	bool is_msg;                  /* a large-message session: no selector on the wire (our
 				       * offer/answer say accept-types message/cpim); in: the size
 				       * is the first chunk's Byte-Range total (at most CPM_MSG_MAX) */
@@ -391,7 +393,8 @@ struct msg_in_reports {
 	char datetime[64];
 	bool delivered, displayed;
 };
-int msg_in(struct cpm_app *app, const char *body, size_t len, struct msg_in_reports *rep, char *why, size_t cap);
+int msg_in(struct cpm_app *app, const char *body, size_t len, bool from_store, struct msg_in_reports *rep, char *why,
+	   size_t cap);
 void msg_in_reports(struct cpm_app *app, const struct msg_in_reports *rep);
 /* a report MESSAGE of ours was answered */
 void msg_in_report_answered(struct cpm_app *app, nua_handle_t *nh, int status, const char *phrase);

@@ -10,8 +10,9 @@
  *
  * A repeat (the server sends a stored message again after a crash between our 200 and its own
  * commit) is answered 200 and not printed, and no report goes for it again. It is recognised by
- * its imdn.Message-ID among the last CPM_SEEN_MSGIDS of this process, and across restarts of
- * cpm by the receive log that already dedupes files (recv_log.c: "MESSAGE-ID SHA1" lines, here
+ * its imdn.Message-ID among the last CPM_SEEN_MSGIDS of this process, and, for a delivery from
+ * the server's store (a MESSAGE with Referred-By, a deferred-ICSI INVITE, a fetch), across
+ * restarts of cpm by the receive log that already dedupes files (recv_log.c: "MESSAGE-ID SHA1" lines, here
  * the imdn.Message-ID and the sha-1 of the whole CPIM body, which a re-delivery repeats
  * unchanged). Reports: `delivered` when the message asked for
  * positive-delivery, `displayed` too with --read when it asked for display: each a MESSAGE to
@@ -91,7 +92,8 @@ static void remember(struct cpm_app *app, const char *msgid)
 	app->seen_next = (app->seen_next + 1) % CPM_SEEN_MSGIDS;
 }
 
-int msg_in(struct cpm_app *app, const char *body, size_t len, struct msg_in_reports *rep, char *why, size_t cap)
+int msg_in(struct cpm_app *app, const char *body, size_t len, bool from_store, struct msg_in_reports *rep, char *why,
+	   size_t cap)
 {
 	struct cpim_msg c;
 	char msgid[CPM_MSGID_MAX + 1] = "", sender[CPM_URI_MAX] = "";
@@ -111,7 +113,10 @@ int msg_in(struct cpm_app *app, const char *body, size_t len, struct msg_in_repo
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned ml = 0;
 	char sha[41] = "";
-	if (EVP_Digest(body, len, md, &ml, EVP_sha1(), NULL) && ml == 20)
+	/* Only a delivery from the server's store can repeat after a crash (a live MESSAGE's
+	 * retransmissions are absorbed by its SIP transaction): only those cost a look-up and a
+	 * write (fdatasync) in the receive log. */
+	if (from_store && EVP_Digest(body, len, md, &ml, EVP_sha1(), NULL) && ml == 20)
 		cpm_hex_encode(sha, sizeof sha, md, 20, CPM_HEX_LOWER, '\0');
 	if (seen(app, msgid) || (sha[0] && recv_log_seen(app, msgid, sha))) {
 		char id[3 * CPM_MSGID_MAX + 1];

@@ -199,7 +199,7 @@ static void in_finish_message(struct xfer *x, const struct msrp_msg *m)
 	size_t n = (size_t)x->sel.size; /* <= CPM_FETCH_MSG_MAX (pull.c) or CPM_MSG_MAX (largemsg) */
 	char *buf = malloc(n ? n : 1);
 	ssize_t r = buf ? pread(x->part_fd, buf, n, 0) : -1;
-	int st = r == (ssize_t)n ? msg_in(app, buf, n, &rep, why, sizeof why) : 500;
+	int st = r == (ssize_t)n ? msg_in(app, buf, n, x->pull || x->msg_from_store, &rep, why, sizeof why) : 500;
 	free(buf);
 	if (st != 200) {
 		in_respond(x, m, 400, "Not A Message");

@@ -96,7 +96,7 @@ void notify_message(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 		else if (app->o->cmd != CMD_RECEIVE)
 			status = 480; /* only `receive` takes messages */
 		else
-			status = msg_in(app, body, len, &rep, why, sizeof why);
+			status = msg_in(app, body, len, sip->sip_referred_by != NULL, &rep, why, sizeof why);
 	} else if (strcasecmp(type, CPM_DEFERRED_CTYPE) == 0) {
 		if (app->o->cmd == CMD_RECEIVE) {
 			int rc = deferred_print(app, body, len);

@@ -150,6 +150,7 @@ void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 		 * printed by msg_in.c */
 		x->is_msg = true;
 		x->msg = true;
+		x->msg_from_store = deferred;
 		x->sel.has_name = x->sel.has_type = true;
 		snprintf(x->sel.name, sizeof x->sel.name, "message");
 		x->sel.name_len = strlen(x->sel.name);
