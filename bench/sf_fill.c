@@ -141,6 +141,28 @@ static int blob_sha1(int dfd, const char *name, uint64_t *size, uint8_t out[20])
 	return 0;
 }
 
+/* The data dir's layout (blobs/, blobs/tmp/), the loop and the store on DATA_DIR/cpmd.db. */
+static int open_store(const char *dir, struct store **s)
+{
+	char path[1200];
+	int err;
+	snprintf(path, sizeof path, "%s/blobs", dir);
+	mkdir(dir, 0700);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/blobs/tmp", dir);
+	mkdir(path, 0700);
+	if (loop_create(&loop)) {
+		fprintf(stderr, "sf_fill: cannot create the event loop\n");
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/cpmd.db", dir);
+	if ((err = store_sqlite_open(s, loop, path))) {
+		fprintf(stderr, "sf_fill: open %s: %s\n", path, strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
 /* A pager-mode message body (message/cpim) for item i. */
 static size_t message_body(char *out, size_t cap, const char *sender, const char *recipient, unsigned i)
 {
@@ -181,25 +203,15 @@ static int fill_messages(char **argv)
 	unsigned n = (unsigned)strtoul(argv[2], NULL, 10), nr = (unsigned)strtoul(argv[3], NULL, 10);
 	const char *domain = argv[4], *tuser = argv[5];
 	unsigned tn = (unsigned)strtoul(argv[6], NULL, 10);
-	char path[1200], stamp[1200], aor[300], id[STORE_ID_MAX + 1];
+	char stamp[1200], aor[300], id[STORE_ID_MAX + 1];
 	struct store *s;
 	int64_t now = wall_ms();
 	int err;
 
 	if (nr == 0)
 		nr = 1;
-	snprintf(path, sizeof path, "%s/blobs", dir);
-	mkdir(dir, 0700);
-	mkdir(path, 0700);
-	snprintf(path, sizeof path, "%s/blobs/tmp", dir);
-	mkdir(path, 0700);
-	if (loop_create(&loop))
+	if (open_store(dir, &s))
 		return 1;
-	snprintf(path, sizeof path, "%s/cpmd.db", dir);
-	if ((err = store_sqlite_open(&s, loop, path))) {
-		fprintf(stderr, "sf_fill: open %s: %s\n", path, strerror(-err));
-		return 1;
-	}
 	snprintf(stamp, sizeof stamp, "%s/.sf_fill_msg_%u_%u", dir, n, nr);
 	if (n && access(stamp, F_OK) == 0) {
 		printf("sf_fill: %u bulk messages over %u recipients already there (%s)\n", n, nr, stamp);
@@ -272,24 +284,12 @@ int main(int argc, char **argv)
 
 	if (nr == 0)
 		nr = 1;
-	snprintf(path, sizeof path, "%s/blobs", dir);
-	mkdir(dir, 0700);
-	mkdir(path, 0700);
-	snprintf(path, sizeof path, "%s/blobs/tmp", dir);
-	mkdir(path, 0700);
+	if (open_store(dir, &s))
+		return 1;
 	snprintf(path, sizeof path, "%s/blobs", dir);
 	int bfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (bfd < 0) {
 		perror(path);
-		return 1;
-	}
-	if (loop_create(&loop)) {
-		fprintf(stderr, "sf_fill: cannot create the event loop\n");
-		return 1;
-	}
-	snprintf(path, sizeof path, "%s/cpmd.db", dir);
-	if ((err = store_sqlite_open(&s, loop, path))) {
-		fprintf(stderr, "sf_fill: open %s: %s\n", path, strerror(-err));
 		return 1;
 	}
 	snprintf(stamp, sizeof stamp, "%s/.sf_fill_%u_%u", dir, n, nr);
