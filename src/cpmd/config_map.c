@@ -42,6 +42,9 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 	c->max_chat_size = o->max_chat_size;
 	c->max_sessions_per_user = o->max_sessions_per_user;
 	c->max_sessions = o->max_sessions;
+	c->as_mode = o->as_mode;
+	snprintf(c->core_uri, sizeof c->core_uri, "%s", o->core);
+	c->routes = o->routes;
 }
 
 void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *domains, struct sipua_config *c)
@@ -56,4 +59,8 @@ void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *do
 	 * NUTAG_M_FEATURES), so devices see what we are. */
 	c->contact_params = CPM_FT_ICSI_TAG;
 	c->user_agent = "cpmd/0.1";
+	c->as_mode = o->as_mode;
+	c->core_uri = o->core[0] ? o->core : NULL;
+	c->core_trust = o->core_trust;
+	c->reg_event = o->reg_event;
 }

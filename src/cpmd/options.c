@@ -53,6 +53,12 @@ static const struct optdef optdefs[] = {
 	{"delivery-retry", 1, "MIN:MAX", "back-off in seconds between delivery attempts (default: 10:600)"},
 	{"push-asserted-identity", 1, "on|off", "push INVITEs assert the original sender (P-Asserted-Identity) besides Referred-By, for a trust domain (default: off)"},
 	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep"},
+	{"mode", 1, "standalone|as", "standalone: cpmd is the registrar of its domains; as: an application server behind a SIP/IMS core (--core), availability from third-party REGISTER (default: standalone)"},
+	{"core", 1, "SIP-URI", "AS mode: the core (S-CSCF) every request toward a user is sent to, e.g. sip:10.0.0.1:5064;transport=tcp"},
+	{"core-trust", 1, "ADDR[,ADDR...]", "AS mode: source addresses (IP, IP:PORT, [IPv6]:PORT) of the core; requests from anywhere else get 403 (default: the --core address when it is an IP)"},
+	{"reg-event", 1, "on|off", "AS mode: also SUBSCRIBE to each user's reg event package at the core (RFC 3680) (default: off)"},
+	{"route", 1, "DOMAIN=HOST:PORT[;transport=tcp]", "where requests for users of another home domain go (repeatable); a user of an unreachable domain gets the file stored here and retried"},
+	{"dns-routes", 1, "on|off", "other domains without a --route are found by DNS (NAPTR/SRV/A, RFC 3263) (default: off: such recipients get 404)"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
 	{"config", 1, "FILE", "read settings from FILE (\"key = value\" lines, keys = option names, # comments)"},
@@ -81,6 +87,8 @@ static void usage(FILE *f)
 		   "(UTC; control characters escaped as \\n, \\xNN...; sofia-sip's lines as \"sofia...: \").\n"
 		   "SIGTERM/SIGINT stop cleanly; SIGHUP is logged and ignored (no reload yet).\n");
 }
+
+static int check_deployment(struct cpmd_options *o);
 
 /* Why apply() refused a value, when it can say more than "invalid value". */
 static char apply_why[400];
@@ -165,6 +173,41 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
 		o->defer = !strcmp(v, "on");
+		return 0;
+	}
+	if (!strcmp(key, "mode")) {
+		if (strcmp(v, "standalone") && strcmp(v, "as"))
+			return -1;
+		o->as_mode = !strcmp(v, "as");
+		return 0;
+	}
+	if (!strcmp(key, "core")) {
+		/* sip:HOST[:PORT][;params] or sips:; sofia parses it again at start */
+		char host[256];
+		uint16_t port;
+		const char *hp = !strncasecmp(v, "sip:", 4) ? v + 4 : !strncasecmp(v, "sips:", 5) ? v + 5 : NULL;
+		char buf[300];
+		size_t hl = hp ? strcspn(hp, ";") : 0;
+		if (!hp || hl == 0 || hl >= sizeof buf || strchr(v, '@') || strchr(v, '>') || strchr(v, ' ')) {
+			snprintf(apply_why, sizeof apply_why, "sip:HOST[:PORT][;transport=tcp|udp] expected");
+			return -1;
+		}
+		memcpy(buf, hp, hl);
+		buf[hl] = '\0';
+		if (cpm_parse_hostport(buf, host, sizeof host, &port) && !domain_name_valid(buf, hl)) {
+			snprintf(apply_why, sizeof apply_why, "\"%s\" is not HOST or HOST:PORT", buf);
+			return -1;
+		}
+		return copy_str(o->core, sizeof o->core, v);
+	}
+	if (!strcmp(key, "core-trust"))
+		return addr_match_add(&o->core_trust, v, apply_why, sizeof apply_why);
+	if (!strcmp(key, "route"))
+		return route_table_add(&o->routes, v, apply_why, sizeof apply_why);
+	if (!strcmp(key, "reg-event") || !strcmp(key, "dns-routes")) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return -1;
+		*(!strcmp(key, "reg-event") ? &o->reg_event : &o->routes.dns) = !strcmp(v, "on");
 		return 0;
 	}
 	if (!strcmp(key, "push-asserted-identity")) {
@@ -380,6 +423,45 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 		fprintf(stderr, "cpmd: --reg-min-expires is larger than --reg-max-expires\n");
 		return -1;
 	}
+	return check_deployment(o);
+}
+
+/* The options of a deployment that only make sense together. */
+static int check_deployment(struct cpmd_options *o)
+{
+	if (!o->as_mode) {
+		if (o->core[0] || o->core_trust.n || o->reg_event) {
+			fprintf(stderr, "cpmd: --core, --core-trust and --reg-event need --mode as\n");
+			return -1;
+		}
+	} else {
+		if (!o->core[0]) {
+			fprintf(stderr, "cpmd: --mode as needs --core SIP-URI (the S-CSCF that routes to and from cpmd)\n");
+			return -1;
+		}
+		if (!o->core_trust.n) {
+			/* default: the core's own address, when it is written as an IP */
+			const char *hp = strchr(o->core, ':') + 1;
+			char buf[300];
+			size_t hl = strcspn(hp, ";");
+			snprintf(buf, sizeof buf, "%.*s", (int)hl, hp);
+			char why[200];
+			char host[256];
+			uint16_t port;
+			const char *ip = cpm_parse_hostport(buf, host, sizeof host, &port) ? buf : host;
+			if (addr_match_add(&o->core_trust, ip, why, sizeof why)) {
+				fprintf(stderr, "cpmd: --core %s is not an IP address: give --core-trust ADDR[,ADDR...]\n",
+					o->core);
+				return -1;
+			}
+		}
+	}
+	for (unsigned i = 0; i < o->routes.n; i++)
+		if (cpmd_is_our_domain(o, o->routes.e[i].domain, strlen(o->routes.e[i].domain))) {
+			fprintf(stderr, "cpmd: --route %s: that is one of our own domains (--domain)\n",
+				o->routes.e[i].domain);
+			return -1;
+		}
 	return 0;
 }
 

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr_match.h"
+#include "common/routes.h"
+
 #define CPMD_MAX_DOMAINS 8
 
 struct cpmd_options {
@@ -46,6 +49,12 @@ struct cpmd_options {
 	char user_prefs[CPMD_MAX_USER_PREFS][320]; /* --user-pref AOR:KEY=VALUE (repeatable) */
 	unsigned nuser_prefs;
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity: <original sender> */
+	/* deployment (docs/deployment.md) */
+	bool as_mode;                  /* --mode as: application server behind a SIP/IMS core */
+	char core[512];                /* --core SIP-URI: where every request toward a user goes (AS) */
+	struct addr_match_list core_trust; /* --core-trust: the only sources served in AS mode */
+	bool reg_event;                /* --reg-event on: SUBSCRIBE to reg (RFC 3680) at the core */
+	struct route_table routes;     /* --route DOMAIN=HOST:PORT (repeatable), --dns-routes */
 	unsigned test_store_fail;     /* testing: the store fails its Nth write and every later one (0 = off) */
 };
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/domains.h"
+#include "common/routes.h"
 #include "store/store.h" /* enum store_method, enum store_on_expiry: one set of names */
 
 #define PF_MAX_USER_PREFS 64
@@ -25,6 +26,11 @@ struct pf_config {
 	unsigned invite_timeout;       /* seconds a fork rings */
 	unsigned message_timeout;      /* seconds a pager MESSAGE's fork waits for a 2xx (well below
 	                                  the sender's 32 s Timer F: the sender is answered after) */
+	/* deployment (docs/deployment.md) */
+	bool as_mode;                  /* behind a SIP/IMS core: every request toward a user goes to
+	                                  core_uri, with the user's AOR as Request-URI */
+	char core_uri[512];
+	struct route_table routes;     /* users of other home domains: static routes, DNS */
 	/* operator policy (policy.c) */
 	uint64_t max_file_size;        /* 0 = no limit */
 	size_t max_pager_size;         /* largest pager MESSAGE body; bigger: 413 (<= STORE_MSG_INLINE_MAX) */

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/addr_match.h"
 #include "common/domains.h"
 #include "sipua/location.h"
 #include "sipua/registrar.h"
@@ -27,6 +28,12 @@ struct sipua_config {
 	const char *contact_params;    /* appended to our Contact, e.g. the CPM FT feature tag
 	                                  (NULL/"": none) */
 	const char *user_agent;        /* User-Agent / Server (NULL: "cpmd/0.1", as before) */
+	/* AS mode (docs/deployment.md): behind a SIP/IMS core */
+	bool as_mode;                  /* REGISTER = third-party REGISTER from the core; only
+	                                  requests from core_trust are served (403 otherwise) */
+	const char *core_uri;          /* the core: where requests toward users go (AS mode) */
+	struct addr_match_list core_trust;
+	bool reg_event;                /* SUBSCRIBE to each user's reg event at the core */
 };
 
 /* A new INVITE (out of any dialog). The handler either binds the leg (sip_leg_bind) and
