@@ -72,6 +72,16 @@ const char *sip_msg_method(const struct sip_msg *m);
 int sip_msg_request_uri(const struct sip_msg *m, struct sip_addr *out);
 int sip_msg_from(const struct sip_msg *m, struct sip_addr *out);
 int sip_msg_to(const struct sip_msg *m, struct sip_addr *out);
+/* The served identity of a request (who sends, whose items): in AS mode the first sip:/sips:
+ * URI of P-Asserted-Identity when the request has one (with its display name) — only the
+ * core reaches us there (sipua's trust check), and the core asserts it —, else From. In
+ * standalone mode always From: a device could forge P-Asserted-Identity. Same return codes
+ * as sip_msg_from. */
+int sip_msg_identity(const struct sip_msg *m, struct sip_addr *out);
+/* AS mode: the request came for the originating user (ISC originating session case): the
+ * top Route, the one that brought it to us, carries the `orig` parameter (as a URI parameter
+ * "<sip:as;lr;orig>" or a header parameter). Always false in standalone mode. */
+bool sip_msg_is_orig(const struct sip_msg *m);
 /* The request came over TCP (top Via). */
 bool sip_msg_over_tcp(const struct sip_msg *m);
 /* Value of the first extension header `name` (case-insensitive, e.g. "Cpm-Expires",
