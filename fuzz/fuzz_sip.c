@@ -44,6 +44,12 @@ static void readers(sip_t const *sip)
 			__builtin_trap();
 		(void)sip_msg_is_orig(&m);
 	}
+	{
+		static char rt[512];
+		int rc = sip_msg_route_after_us(&m, rt, sizeof rt);
+		if ((rc == 0 && !rt[0]) || (rc != 0 && rt[0]) || !memchr(rt, 0, sizeof rt))
+			__builtin_trap();
+	}
 	m.as_mode = false;
 	(void)sip_msg_over_tcp(&m);
 	sip_msg_header(&m, "Cpm-Item-Id", v, sizeof v);

@@ -82,6 +82,11 @@ int sip_msg_identity(const struct sip_msg *m, struct sip_addr *out);
  * top Route, the one that brought it to us, carries the `orig` parameter (as a URI parameter
  * "<sip:as;lr;orig>" or a header parameter). Always false in standalone mode. */
 bool sip_msg_is_orig(const struct sip_msg *m);
+/* The Route entries after the top one (ours, that brought the request here), as one Route
+ * header value ("<sip:core;lr;odi=x>, <sip:...>"), for sending an originating request back
+ * to the core along the route it pre-loaded (struct sip_request.route). 0, -ENOENT when there
+ * is none after ours, -E2BIG when it does not fit in cap (out is then ""). */
+int sip_msg_route_after_us(const struct sip_msg *m, char *out, size_t cap);
 /* The request came over TCP (top Via). */
 bool sip_msg_over_tcp(const struct sip_msg *m);
 /* Value of the first extension header `name` (case-insensitive, e.g. "Cpm-Expires",
@@ -172,6 +177,9 @@ struct sip_request {
 	const char *from;    /* From header value, e.g. "\"Alice\" <sip:alice@example.com>" */
 	const struct sip_body *body;
 	const char *headers; /* extra "Name: value\r\n" lines, or NULL */
+	const char *route;   /* a pre-loaded route set (a Route header value, e.g. from
+	                        sip_msg_route_after_us), or NULL: the request goes to its first
+	                        entry, with these Route headers on the wire */
 };
 
 /* Sends an INVITE (our Contact added, by t->tcp) / a MESSAGE (no Contact, as today). On

@@ -212,3 +212,33 @@ bool sip_msg_is_orig(const struct sip_msg *m)
 		return false;
 	return url_has_param(r->r_url, "orig") || msg_params_find(r->r_params, "orig") != NULL;
 }
+
+int sip_msg_route_after_us(const struct sip_msg *m, char *out, size_t cap)
+{
+	const sip_route_t *r = m && m->sip && m->sip->sip_route ? m->sip->sip_route->r_next : NULL;
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	size_t len = 0;
+	int rc = r ? 0 : -ENOENT;
+
+	if (cap)
+		out[0] = '\0';
+	for (; r && !rc; r = r->r_next) {
+		/* one entry: sofia prints a header of a list without its successors */
+		char *v = sip_header_as_string(home, (const sip_header_t *)r);
+		size_t n = v ? strlen(v) : 0;
+		if (!v || len + (len ? 2 : 0) + n >= cap) {
+			rc = -E2BIG;
+			break;
+		}
+		if (len) {
+			memcpy(out + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(out + len, v, n + 1);
+		len += n;
+	}
+	if (rc && cap)
+		out[0] = '\0';
+	su_home_deinit(home);
+	return rc;
+}
