@@ -1,7 +1,8 @@
 /* libFuzzer driver for cpmd's SIP glue: sofia-sip parses the raw message,
  * then every helper that reads peer-controlled parts of it runs (contact
  * expiry and device keys, body/SDP extraction incl. multipart, carried CPM
- * headers), the SDP found goes through the RFC 5547 parser, and every
+ * headers, the message/sip body of a third-party REGISTER), the SDP found goes through the
+ * RFC 5547 parser, and every
  * sip_msg_* reader that pf uses (sipua/sip_leg.h: addresses, display names,
  * headers, bodies, the URI key) runs on the same message. */
 #include <stddef.h>
@@ -36,6 +37,20 @@ static void readers(sip_t const *sip)
 	if (sip_msg_from(&m, &a) == 0)
 		sip_uri_aor_key(a.uri, key, sizeof key);
 	sip_msg_to(&m, &a);
+	/* the served identity and the session case, in both modes */
+	for (int as = 0; as < 2; as++) {
+		m.as_mode = as;
+		if (sip_msg_identity(&m, &a) == 0 && !memchr(a.uri, 0, sizeof a.uri))
+			__builtin_trap();
+		(void)sip_msg_is_orig(&m);
+	}
+	{
+		static char rt[512];
+		int rc = sip_msg_route_after_us(&m, rt, sizeof rt);
+		if ((rc == 0 && !rt[0]) || (rc != 0 && rt[0]) || !memchr(rt, 0, sizeof rt))
+			__builtin_trap();
+	}
+	m.as_mode = false;
 	(void)sip_msg_over_tcp(&m);
 	sip_msg_header(&m, "Cpm-Item-Id", v, sizeof v);
 	sip_msg_carried_headers(&m, &ar, CPM_MSG_ICSI_TAG);
@@ -72,6 +87,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char v[32];
 		sipglue_header_value(sip, "Cpm-Expires", v, sizeof v);
 		sipglue_header_value(sip, "Cpm-Item-Id", v, sizeof v);
+		/* a third-party REGISTER's message/sip body, parsed by sofia again */
+		msg_t *inner = NULL;
+		const char *why = NULL;
+		int rc = sipglue_embedded_register(sip, &inner, &why);
+		if ((rc == 0) != (why == NULL) || (rc && inner))
+			__builtin_trap();
+		if (inner) {
+			sip_t const *in = sip_object(inner);
+			if (!in || !in->sip_request || in->sip_request->rq_method != sip_method_register)
+				__builtin_trap();
+			for (sip_contact_t const *c = in->sip_contact; c; c = c->m_next) {
+				unsigned e;
+				char key[256];
+				sipglue_contact_expires(c, in, 3600, &e);
+				char *uri = url_as_string(home, c->m_url);
+				if (uri)
+					sipglue_device_key(c, uri, key, sizeof key);
+			}
+			msg_destroy(inner);
+		}
 		readers(sip);
 	}
 	su_home_deinit(home);

@@ -1,18 +1,7 @@
 /* IMDN (RFC 5438) in CPIM: the builder writes standards.md §3.3 exactly;
  * the parser reads the CPIM wrapper with lib/cpim and the XML with libxml2.
  *
- * libxml2 hardening, and why each piece is there:
- *  - input bounded to IMDN_MAX_BYTES before libxml2 sees it;
- *  - our own parser context per call (xmlNewParserCtxt/xmlCtxtReadMemory),
- *    so nothing global (error handlers, options) is touched per call;
- *  - XML_PARSE_NONET: never fetch anything; no XML_PARSE_NOENT (no entity
- *    substitution) and no XML_PARSE_DTDLOAD/DTDVALID;
- *  - the context's own SAX internalSubset/entityDecl callbacks stop the
- *    parser at the first DOCTYPE: an IMDN never has one, so billion-laughs
- *    and external entities are refused before a single declaration is read,
- *    whatever the document's encoding;
- *  - XML_PARSE_NOERROR/NOWARNING plus a no-op structured handler on the
- *    context: a hostile document cannot make us write to stderr. */
+ * libxml2 is read through cpm/xml_safe.h (the hardening and its reasons are there). */
 #include "cpm/imdn.h"
 
 #include "cpm/cpim.h"
@@ -20,14 +9,13 @@
 #include "cpm/str.h"
 #include "cpm/utf8.h"
 #include "cpm/wbuf.h"
+#include "cpm/xml_safe.h"
 
-#include <pthread.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
-#include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 
 const char *imdn_strerror(int e)
 {
@@ -238,35 +226,9 @@ int imdn_build_cpim(char *out, size_t cap, const char *from_uri, const char *to_
 
 /* --- parser -------------------------------------------------------------- */
 
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-
-static void xml_init(void)
-{
-	xmlInitParser();
-}
-
 void imdn_init(void)
 {
-	pthread_once(&xml_once, xml_init);
-}
-
-/* Per-context SAX hooks (ctx is the parser context: its userData). */
-static void stop_at_doctype(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
-{
-	xmlParserCtxtPtr c = ctx;
-
-	c->_private = (void *)&xml_once; /* any non-NULL marker */
-	xmlStopParser(c);
-}
-
-static void stop_at_entity(void *ctx, const xmlChar *name, int type, const xmlChar *pub,
-			   const xmlChar *sys, xmlChar *content)
-{
-	stop_at_doctype(ctx, name, pub, sys);
-}
-
-static void quiet(void *ctx, xmlErrorPtr err)
-{
+	cpm_xml_init();
 }
 
 static bool in_imdn_ns(const xmlNode *n)
@@ -280,39 +242,9 @@ static bool named(const xmlNode *n, const char *local)
 	return xmlStrEqual(n->name, BAD_CAST local);
 }
 
-/* Text content of a leaf element into dst[0..size), XML whitespace trimmed.
- * Child elements, entity references, control characters and values that do
- * not fit are errors (never truncated). */
 static int leaf_text(const xmlNode *e, char *dst, size_t size)
 {
-	size_t len = 0, start = 0;
-
-	for (const xmlNode *c = e->children; c; c = c->next) {
-		size_t n;
-
-		if (c->type == XML_COMMENT_NODE || c->type == XML_PI_NODE)
-			continue;
-		if (c->type != XML_TEXT_NODE && c->type != XML_CDATA_SECTION_NODE)
-			return IMDN_E_FIELD;
-		if (!c->content)
-			continue;
-		n = strlen((const char *)c->content);
-		if (n >= size - len)
-			return IMDN_E_FIELD;
-		memcpy(dst + len, c->content, n);
-		len += n;
-	}
-	while (len && strchr(" \t\r\n", dst[len - 1]))
-		len--;
-	while (start < len && strchr(" \t\r\n", dst[start]))
-		start++;
-	memmove(dst, dst + start, len - start);
-	len -= start;
-	dst[len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
-			return IMDN_E_FIELD;
-	return 0;
+	return cpm_xml_leaf_text(e, dst, size) ? IMDN_E_FIELD : 0;
 }
 
 /* <status> holds exactly one status element of our namespace (whitespace,
@@ -412,30 +344,17 @@ static int parse_root(const xmlNode *root, struct imdn_note *out)
 
 static int parse_xml(const char *xml, size_t len, struct imdn_note *out)
 {
-	xmlParserCtxtPtr ctxt;
 	xmlDocPtr doc;
-	int rc;
+	int rc = cpm_xml_read(xml, len, &doc);
 
-	imdn_init();
-	ctxt = xmlNewParserCtxt();
-	if (!ctxt)
+	if (rc == CPM_XML_E_DTD)
+		return IMDN_E_DTD;
+	if (rc == CPM_XML_E_MEMORY)
 		return IMDN_E_MEMORY;
-	ctxt->sax->internalSubset = stop_at_doctype;
-	ctxt->sax->entityDecl = stop_at_entity;
-	ctxt->sax->serror = quiet;
-	ctxt->_private = NULL;
-	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
-				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (ctxt->_private)
-		rc = IMDN_E_DTD;
-	else if (!doc || !ctxt->wellFormed)
-		rc = IMDN_E_XML;
-	else if (doc->intSubset || doc->extSubset)
-		rc = IMDN_E_DTD; /* not reached with the hooks above; kept as a guard */
-	else
-		rc = parse_root(xmlDocGetRootElement(doc), out);
+	if (rc != CPM_XML_OK)
+		return IMDN_E_XML;
+	rc = parse_root(xmlDocGetRootElement(doc), out);
 	xmlFreeDoc(doc);
-	xmlFreeParserCtxt(ctxt);
 	return rc;
 }
 

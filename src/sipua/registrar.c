@@ -1,64 +1,25 @@
 /* Built-in registrar: REGISTER for users of our domains, devices keyed by
  * +sip.instance (RFC 5626), bounded expiry, wildcard de-registration.
  * The flow (source address + transport of the REGISTER) is kept so that
- * requests to the device go back over the connection it registered on. */
+ * requests to the device go back over the connection it registered on.
+ * Also the one binding path (registrar_bind & co.) that the third-party REGISTER
+ * (registrar_3p.c) and the reg event (regevent.c) of AS mode go through: the same location
+ * service, store and register hook for all three. */
 #include "sipua/registrar.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_alloc.h>
-#include <sofia-sip/su_tagarg.h>
 
 #include "common/log.h"
 #include "sipua/sip_glue.h"
 #include "sipua/sipua_int.h"
 #include "store/store.h"
-
-static void respond(nua_t *nua, nua_handle_t *nh, int status, const char *phrase, tag_type_t tag,
-		    tag_value_t value, ...)
-{
-	ta_list ta;
-	ta_start(ta, tag, value);
-	nua_respond(nh, status, phrase, NUTAG_WITH_THIS(nua), ta_tags(ta));
-	ta_end(ta);
-	nua_handle_destroy(nh);
-}
-
-/* "sip:ip:port;transport=x" from where the request came from. */
-static int flow_of_request(nua_t *nua, char *out, size_t cap, int *is_tcp)
-{
-	msg_t *msg = nua_current_request(nua);
-	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
-	char ip[INET6_ADDRSTRLEN];
-	unsigned port;
-
-	if (!ai || !ai->ai_addr)
-		return -1;
-	if (ai->ai_addr->sa_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ai->ai_addr;
-		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
-		port = ntohs(sin->sin_port);
-		*is_tcp = ai->ai_protocol == IPPROTO_TCP;
-		snprintf(out, cap, "sip:%s:%u;transport=%s", ip, port, *is_tcp ? "tcp" : "udp");
-	} else if (ai->ai_addr->sa_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ai->ai_addr;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
-		port = ntohs(sin6->sin6_port);
-		*is_tcp = ai->ai_protocol == IPPROTO_TCP;
-		snprintf(out, cap, "sip:[%s]:%u;transport=%s", ip, port, *is_tcp ? "tcp" : "udp");
-	} else {
-		return -1;
-	}
-	return 0;
-}
 
 static int64_t wall_ms(void)
 {
@@ -152,51 +113,118 @@ static char *contacts_of(su_home_t *home, struct location *loc, const char *aor)
 	return s;
 }
 
-void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const struct sipua_config *cfg,
-		      struct location *loc, struct store *st, registrar_hook_f *hook, void *hook_arg)
-{
-	struct hooked {
-		char instance[LOC_MAX_INSTANCE];
-		bool fresh;
-	} *fired = NULL;
-	size_t nfired = 0;
-	su_home_t home[1] = {SU_HOME_INIT(home)};
-	char aor[LOC_MAX_AOR], flow[LOC_MAX_FLOW];
-	int tcp = 0;
+/* ---------------------------------------------------------------- the one binding path */
 
+void reg_batch_begin(struct sipua *s, struct reg_batch *b, const char *aor)
+{
+	struct loc_device one;
+
+	memset(b, 0, sizeof *b);
+	snprintf(b->aor, sizeof b->aor, "%s", aor);
+	b->known_before = location_lookup(s->loc, aor, &one, 1) > 0;
+}
+
+enum loc_result registrar_bind(struct sipua *s, struct reg_batch *b, const struct loc_device *dev, unsigned expires)
+{
+	bool fresh = true;
+
+	if (s->reg_hook && expires) {
+		struct loc_device had[64];
+		size_t n = location_lookup(s->loc, b->aor, had, 64);
+		/* Known and unchanged = a refresh. A new contact or flow means the device was away
+		 * (new address, new connection). */
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(had[i].instance, dev->instance) && !strcmp(had[i].contact, dev->contact) &&
+			    !strcmp(had[i].flow, dev->flow))
+				fresh = false;
+	}
+	enum loc_result r = location_bind(s->loc, b->aor, dev, expires);
+	if (r != LOC_OK)
+		return r;
+	persist(s->st, b->aor, dev, expires);
+	if (s->reg_hook && expires) {
+		struct reg_fired *f = realloc(b->fired, (b->nfired + 1) * sizeof *f);
+		if (f) {
+			b->fired = f;
+			snprintf(f[b->nfired].instance, sizeof f[b->nfired].instance, "%s", dev->instance);
+			f[b->nfired++].fresh = fresh;
+		}
+	}
+	if (expires)
+		log_info("register %s device=%s contact=%s flow=%s expires=%u", b->aor, dev->instance, dev->contact,
+			 dev->flow[0] ? dev->flow : "(core)", expires);
+	else
+		log_info("unregister %s device=%s", b->aor, dev->instance);
+	return LOC_OK;
+}
+
+void registrar_unbind_all(struct sipua *s, struct reg_batch *b)
+{
+	struct loc_device gone[64];
+	size_t n = location_lookup(s->loc, b->aor, gone, 64);
+
+	for (size_t i = 0; i < n; i++)
+		persist(s->st, b->aor, &gone[i], 0);
+	location_remove_all(s->loc, b->aor);
+	log_info("register %s: all devices removed", b->aor);
+}
+
+void reg_batch_end(struct sipua *s, struct reg_batch *b)
+{
+	struct loc_device one;
+
+	for (size_t i = 0; i < b->nfired; i++)
+		s->reg_hook(s->reg_hook_arg, b->aor, b->fired[i].instance, b->fired[i].fresh);
+	free(b->fired);
+	b->fired = NULL;
+	b->nfired = 0;
+	if (s->cfg.as_mode)
+		regevent_follow(s, b->aor, location_lookup(s->loc, b->aor, &one, 1) > 0);
+}
+
+/* ---------------------------------------------------------------- REGISTER from a device */
+
+void registrar_handle(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
+{
+	const struct sipua_config *cfg = &s->cfg;
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	struct sipua_source src;
+	struct reg_batch b;
+	char aor[LOC_MAX_AOR];
+
+	if (cfg->as_mode) {
+		registrar_3p_handle(s, nh, sip);
+		return;
+	}
 	if (!sip || !sip->sip_to || !sip->sip_to->a_url->url_host) {
-		respond(nua, nh, SIP_400_BAD_REQUEST, TAG_END());
+		sipua_respond_destroy(s, nh, SIP_400_BAD_REQUEST, TAG_END());
 		return;
 	}
 	const url_t *to = sip->sip_to->a_url;
 	if (!cfg->domains || !domain_set_has(cfg->domains, to->url_host, strlen(to->url_host))) {
 		log_info("register refused: %s is not a domain of this server", to->url_host);
-		respond(nua, nh, 403, "Not A Domain Of This Registrar", TAG_END());
+		sipua_respond_destroy(s, nh, 403, "Not A Domain Of This Registrar", TAG_END());
 		return;
 	}
 	if (location_aor_key(aor, sizeof aor, to->url_user, to->url_host)) {
-		respond(nua, nh, 400, "Bad To Header", TAG_END());
+		sipua_respond_destroy(s, nh, 400, "Bad To Header", TAG_END());
 		return;
 	}
-	if (flow_of_request(nua, flow, sizeof flow, &tcp)) {
-		respond(nua, nh, 500, "No Source Address", TAG_END());
+	if (sipua_source_of(s->nua, &src)) {
+		sipua_respond_destroy(s, nh, 500, "No Source Address", TAG_END());
 		return;
 	}
 
-	/* Query: no Contact → list the bindings. */
 	sip_contact_t const *m = sip->sip_contact;
 	if (m && m->m_url->url_type == url_any) {
 		if (!sip->sip_expires || sip->sip_expires->ex_delta != 0 || m->m_next) {
-			respond(nua, nh, 400, "Wildcard Contact Needs Expires 0", TAG_END());
+			sipua_respond_destroy(s, nh, 400, "Wildcard Contact Needs Expires 0", TAG_END());
 			return;
 		}
-		struct loc_device gone[64];
-		size_t n = location_lookup(loc, aor, gone, 64);
-		for (size_t i = 0; i < n; i++)
-			persist(st, aor, &gone[i], 0);
-		location_remove_all(loc, aor);
-		log_info("register %s: all devices removed", aor);
-		respond(nua, nh, SIP_200_OK, TAG_END());
+		reg_batch_begin(s, &b, aor);
+		registrar_unbind_all(s, &b);
+		sipua_respond_destroy(s, nh, SIP_200_OK, TAG_END());
+		reg_batch_end(s, &b);
 		return;
 	}
 
@@ -204,81 +232,57 @@ void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const stru
 	for (sip_contact_t const *c = m; c; c = c->m_next) {
 		unsigned e;
 		if (sipglue_contact_expires(c, sip, 3600, &e)) {
-			respond(nua, nh, 400, "Bad Contact Expires", TAG_END());
+			sipua_respond_destroy(s, nh, 400, "Bad Contact Expires", TAG_END());
 			return;
 		}
 		if (e != 0 && e < cfg->reg_min_expires) {
 			char min[16];
 			snprintf(min, sizeof min, "%u", cfg->reg_min_expires);
-			respond(nua, nh, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min), TAG_END());
+			sipua_respond_destroy(s, nh, SIP_423_INTERVAL_TOO_BRIEF, SIPTAG_MIN_EXPIRES_STR(min), TAG_END());
 			return;
 		}
 	}
+	reg_batch_begin(s, &b, aor);
 	for (sip_contact_t const *c = m; c; c = c->m_next) {
 		struct loc_device dev;
 		memset(&dev, 0, sizeof dev);
 		char *uri = url_as_string(home, c->m_url);
 		if (!uri || strlen(uri) >= sizeof dev.contact ||
 		    sipglue_device_key(c, uri, dev.instance, sizeof dev.instance)) {
-			respond(nua, nh, 400, "Contact Too Long", TAG_END());
-			su_home_deinit(home);
-			return;
+			sipua_respond_destroy(s, nh, 400, "Contact Too Long", TAG_END());
+			b.nfired = 0;
+			goto out;
 		}
 		strcpy(dev.contact, uri);
-		strcpy(dev.flow, flow);
-		dev.tcp = tcp;
+		strcpy(dev.flow, src.flow);
+		dev.tcp = src.tcp;
 		unsigned e = 0;
 		sipglue_contact_expires(c, sip, 3600, &e); /* checked above */
 		if (e > cfg->reg_max_expires)
 			e = cfg->reg_max_expires;
-		bool fresh = true;
-		if (hook && e) {
-			struct loc_device had[64];
-			size_t nh_ = location_lookup(loc, aor, had, 64);
-			/* Known and unchanged = a refresh. A new contact or flow means
-			 * the device was away (new address, new connection). */
-			for (size_t i = 0; i < nh_; i++)
-				if (!strcmp(had[i].instance, dev.instance) && !strcmp(had[i].contact, dev.contact) &&
-				    !strcmp(had[i].flow, dev.flow))
-					fresh = false;
-		}
-		enum loc_result r = location_bind(loc, aor, &dev, e);
+		enum loc_result r = registrar_bind(s, &b, &dev, e);
 		if (r == LOC_TOO_MANY_DEVICES || r == LOC_TOO_MANY_USERS) {
 			log_warn("register %s refused: %s", aor,
 				 r == LOC_TOO_MANY_DEVICES ? "too many devices" : "too many users");
-			respond(nua, nh, 403, r == LOC_TOO_MANY_DEVICES ? "Too Many Devices" : "Too Many Users",
-				TAG_END());
-			su_home_deinit(home);
-			return;
+			sipua_respond_destroy(s, nh, 403,
+					      r == LOC_TOO_MANY_DEVICES ? "Too Many Devices" : "Too Many Users", TAG_END());
+			b.nfired = 0;
+			goto out;
 		}
 		if (r != LOC_OK) {
-			respond(nua, nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-			su_home_deinit(home);
-			return;
+			sipua_respond_destroy(s, nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+			b.nfired = 0;
+			goto out;
 		}
-		persist(st, aor, &dev, e);
-		if (hook && e) {
-			/* Fired after the 200 OK is sent, so a device sees its
-			 * registration confirmed before our INVITEs arrive. */
-			struct hooked *f = su_realloc(home, fired, (nfired + 1) * sizeof *fired);
-			if (f) {
-				fired = f;
-				snprintf(fired[nfired].instance, sizeof fired[nfired].instance, "%s", dev.instance);
-				fired[nfired++].fresh = fresh;
-			}
-		}
-		if (e)
-			log_info("register %s device=%s contact=%s flow=%s expires=%u", aor, dev.instance,
-				 dev.contact, flow, e);
-		else
-			log_info("unregister %s device=%s", aor, dev.instance);
 	}
-	char *list = contacts_of(home, loc, aor);
+	char *list = contacts_of(home, s->loc, aor);
 	if (list)
-		respond(nua, nh, SIP_200_OK, SIPTAG_CONTACT_STR(list), TAG_END());
+		sipua_respond_destroy(s, nh, SIP_200_OK, SIPTAG_CONTACT_STR(list), TAG_END());
 	else
-		respond(nua, nh, SIP_200_OK, TAG_END());
-	for (size_t i = 0; i < nfired; i++)
-		hook(hook_arg, aor, fired[i].instance, fired[i].fresh);
+		sipua_respond_destroy(s, nh, SIP_200_OK, TAG_END());
+out:
+	/* a refused REGISTER fires no hook (nfired = 0), as before the two registrars shared
+	 * this path; the bindings made before the refused contact stay */
+	reg_batch_end(s, &b);
 	su_home_deinit(home);
 }

@@ -49,6 +49,48 @@ int sipglue_device_key(sip_contact_t const *m, const char *contact_uri, char *ou
 	return cpm_str_copy(out, cap, k) ? 0 : -1;
 }
 
+/* Same user (case-sensitive, RFC 3261 §19.1.4) and host (case-insensitive). */
+static bool same_aor(const url_t *a, const url_t *b)
+{
+	return a->url_user && b->url_user && a->url_host && b->url_host && !strcmp(a->url_user, b->url_user) &&
+	       su_casematch(a->url_host, b->url_host);
+}
+
+int sipglue_embedded_register(sip_t const *sip, msg_t **out, const char **why)
+{
+	*out = NULL;
+	*why = NULL;
+	if (!sip->sip_payload || !sip->sip_payload->pl_len)
+		return 0;
+	if (!sip->sip_content_type || !su_casematch(sip->sip_content_type->c_type, "message/sip")) {
+		*why = "Body Is Not message/sip";
+		return 400;
+	}
+	if (sip->sip_payload->pl_len > SIPUA_3PREG_BODY_MAX) {
+		*why = "message/sip Body Too Large";
+		return 413;
+	}
+	msg_t *msg = msg_make(sip_default_mclass(), 0, sip->sip_payload->pl_data, (ssize_t)sip->sip_payload->pl_len);
+	sip_t const *in = msg ? sip_object(msg) : NULL;
+	int rc = 400;
+	if (!in || (in->sip_flags & MSG_FLG_ERROR) || !(in->sip_flags & MSG_FLG_COMPLETE) || in->sip_error ||
+	    !in->sip_request || !in->sip_to || !in->sip_call_id || !in->sip_cseq)
+		*why = "Malformed message/sip Body";
+	else if (in->sip_request->rq_method != sip_method_register)
+		*why = "message/sip Body Is Not A REGISTER";
+	else if (!sip->sip_to || !same_aor(in->sip_to->a_url, sip->sip_to->a_url))
+		*why = "message/sip Body Is For Another User";
+	else
+		rc = 0;
+	if (rc) {
+		if (msg)
+			msg_destroy(msg);
+		return rc;
+	}
+	*out = msg;
+	return 0;
+}
+
 int sipglue_body_sdp(su_home_t *home, sip_t const *sip, struct cpm_str *sdp, struct mime_part *parts,
 		     size_t *nparts)
 {

@@ -7,12 +7,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/su_alloc.h>
 
 #include "cpm/mime.h"
 #include "cpm/str.h"
 #include "cpm/icsi.h"
+
+/* The user's REGISTER that a core puts in a third-party REGISTER (message/sip, TS 24.229
+ * §5.4.1.7): a real one is 0.5-2 KiB (Via, Contact with feature tags, Authorization,
+ * Path); 16 KiB bounds sofia's parse of a hostile body and leaves room for big Path sets. */
+#define SIPUA_3PREG_BODY_MAX (16 * 1024)
 
 /* Longest value of a header we carry from one leg to the other. */
 #define SIPGLUE_MAX_CARRIED_VALUE 1024
@@ -24,6 +30,13 @@ int sipglue_contact_expires(sip_contact_t const *m, sip_t const *sip, unsigned d
 /* Device key: the +sip.instance value without quotes, else the contact URI
  * string. Returns 0 or -1 (empty or too long). */
 int sipglue_device_key(sip_contact_t const *m, const char *contact_uri, char *out, size_t cap);
+
+/* The REGISTER embedded in a third-party REGISTER (sip = the core's request), parsed by
+ * sofia's own parser. Returns 0 with *out NULL when there is no body, 0 with *out the parsed
+ * REGISTER (msg_destroy it; its To is the outer To's user), or the SIP status to answer
+ * with *why as the phrase: 400 wrong Content-Type, malformed, incomplete, not a REGISTER,
+ * for another user; 413 over SIPUA_3PREG_BODY_MAX. */
+int sipglue_embedded_register(sip_t const *sip, msg_t **out, const char **why);
 
 /* The SDP of a request/response body: application/sdp, or the
  * application/sdp part of multipart/mixed (parts filled, *nparts > 0).

@@ -18,6 +18,7 @@
 #define LEG_REASON_MAX 160
 
 struct sip_leg {
+	enum sipua_hkind kind;       /* SIPUA_H_LEG: first, for the event router (sipua_int.h) */
 	struct sip_leg *next, *prev; /* in sipua's list */
 	struct sipua *ua;
 	nua_handle_t *nh;
@@ -68,6 +69,7 @@ static struct sip_leg *leg_new(struct sipua *s, bool server, bool invite)
 	struct sip_leg *leg = calloc(1, sizeof *leg);
 	if (!leg)
 		return NULL;
+	leg->kind = SIPUA_H_LEG;
 	leg->ua = s;
 	leg->server = server;
 	leg->invite = invite;
@@ -235,7 +237,7 @@ int sip_leg_respond(struct sip_leg *leg, int status, const char *phrase, const s
 
 void sipua_new_invite(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
 {
-	struct sip_msg m = {s->nua, sip, 0, NULL};
+	struct sip_msg m = {s->nua, sip, 0, NULL, s->cfg.as_mode};
 	struct sip_leg *leg = leg_new(s, true, true);
 
 	if (!leg) {
@@ -262,7 +264,7 @@ void sipua_new_invite(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
 
 void sipua_new_message(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
 {
-	struct sip_msg m = {s->nua, sip, 0, NULL};
+	struct sip_msg m = {s->nua, sip, 0, NULL, s->cfg.as_mode};
 	struct sip_leg *leg = leg_new(s, true, false);
 
 	if (!leg) {
@@ -322,16 +324,23 @@ static int client_request(struct sipua *s, const struct sip_request *rq, const s
 		return b->content_type ? -ENOMEM : -EINVAL;
 	}
 	const char *h = rq->headers && *rq->headers ? rq->headers : NULL;
+	/* an AS-mode binding has no flow (pf reaches users through the core): no proxy */
+	const char *flow = t->flow && *t->flow ? t->flow : NULL;
 	/* Request-URI = the registered Contact; sent through the flow the device registered on
 	 * (sofia finds the open connection by address). NUTAG_PROXY must go here, not to
 	 * nua_handle() (sofia-notes). The tags and their order are today's. */
+	/* a pre-loaded route set (RFC 3261 §8.1.2): nua puts it on the request and sends to its
+	 * first entry */
+	const char *route = rq->route && *rq->route ? rq->route : NULL;
 	if (invite)
-		nua_invite(leg->nh, NUTAG_URL(t->contact), TAG_IF(t->flow, NUTAG_PROXY(t->flow)),
+		nua_invite(leg->nh, NUTAG_URL(t->contact), TAG_IF(flow, NUTAG_PROXY(flow)),
+			   TAG_IF(route, NUTAG_INITIAL_ROUTE_STR(route)),
 			   SIPTAG_CONTACT_STR(t->tcp ? s->contact_tcp : s->contact_udp),
 			   TAG_IF(b, SIPTAG_CONTENT_TYPE_STR(b ? b->content_type : NULL)), TAG_IF(pl, SIPTAG_PAYLOAD(pl)),
 			   TAG_IF(h, SIPTAG_HEADER_STR(h)), TAG_END());
 	else
-		nua_message(leg->nh, NUTAG_URL(t->contact), TAG_IF(t->flow, NUTAG_PROXY(t->flow)),
+		nua_message(leg->nh, NUTAG_URL(t->contact), TAG_IF(flow, NUTAG_PROXY(flow)),
+			    TAG_IF(route, NUTAG_INITIAL_ROUTE_STR(route)),
 			    TAG_IF(b, SIPTAG_CONTENT_TYPE_STR(b ? b->content_type : NULL)), TAG_IF(pl, SIPTAG_PAYLOAD(pl)),
 			    TAG_IF(h, SIPTAG_HEADER_STR(h)), TAG_END());
 	leg->fn = fn;
@@ -416,7 +425,7 @@ static void client_response(struct sip_leg *leg, int status, const struct sip_ms
 void sipua_leg_event(struct sipua *s, struct sip_leg *leg, nua_event_t event, int status, const char *phrase,
 		     sip_t const *sip, tagi_t tags[])
 {
-	struct sip_msg m = {s->nua, sip, status, phrase};
+	struct sip_msg m = {s->nua, sip, status, phrase, s->cfg.as_mode};
 	int cs = -1;
 
 	if (leg->dead)
@@ -443,6 +452,16 @@ void sipua_leg_event(struct sipua *s, struct sip_leg *leg, nua_event_t event, in
 	case nua_i_message:
 		/* a MESSAGE inside one of our dialogs: not a service of ours */
 		nua_respond(leg->nh, 501, "Standalone Messages Not Supported", NUTAG_WITH_THIS(s->nua), TAG_END());
+		break;
+	case nua_i_notify:
+		/* AS mode (NOTIFY is an application method): a NOTIFY in an INVITE dialog has no
+		 * subscription of ours (RFC 6665 §4.1.3: 481) */
+		if (s->cfg.as_mode)
+			nua_respond(leg->nh, 481, "Subscription Does Not Exist", NUTAG_WITH_THIS(s->nua), TAG_END());
+		break;
+	case nua_i_options:
+		if (s->cfg.as_mode) /* an application method in AS mode */
+			nua_respond(leg->nh, SIP_200_OK, NUTAG_WITH_THIS(s->nua), TAG_END());
 		break;
 	case nua_i_state:
 		tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());

@@ -72,10 +72,21 @@ const char *sip_msg_method(const struct sip_msg *m);
 int sip_msg_request_uri(const struct sip_msg *m, struct sip_addr *out);
 int sip_msg_from(const struct sip_msg *m, struct sip_addr *out);
 int sip_msg_to(const struct sip_msg *m, struct sip_addr *out);
-/* The served identity of a request (AS mode: P-Asserted-Identity from the core, else From). */
+/* The served identity of a request (who sends, whose items): in AS mode the first sip:/sips:
+ * URI of P-Asserted-Identity when the request has one (with its display name) — only the
+ * core reaches us there (sipua's trust check), and the core asserts it —, else From. In
+ * standalone mode always From: a device could forge P-Asserted-Identity. Same return codes
+ * as sip_msg_from. */
 int sip_msg_identity(const struct sip_msg *m, struct sip_addr *out);
-/* AS mode: the core routed it with `orig` (originating session case). */
+/* AS mode: the request came for the originating user (ISC originating session case): the
+ * top Route, the one that brought it to us, carries the `orig` parameter (as a URI parameter
+ * "<sip:as;lr;orig>" or a header parameter). Always false in standalone mode. */
 bool sip_msg_is_orig(const struct sip_msg *m);
+/* The Route entries after the top one (ours, that brought the request here), as one Route
+ * header value ("<sip:core;lr;odi=x>, <sip:...>"), for sending an originating request back
+ * to the core along the route it pre-loaded (struct sip_request.route). 0, -ENOENT when there
+ * is none after ours, -E2BIG when it does not fit in cap (out is then ""). */
+int sip_msg_route_after_us(const struct sip_msg *m, char *out, size_t cap);
 /* The request came over TCP (top Via). */
 bool sip_msg_over_tcp(const struct sip_msg *m);
 /* Value of the first extension header `name` (case-insensitive, e.g. "Cpm-Expires",
@@ -166,6 +177,9 @@ struct sip_request {
 	const char *from;    /* From header value, e.g. "\"Alice\" <sip:alice@example.com>" */
 	const struct sip_body *body;
 	const char *headers; /* extra "Name: value\r\n" lines, or NULL */
+	const char *route;   /* a pre-loaded route set (a Route header value, e.g. from
+	                        sip_msg_route_after_us), or NULL: the request goes to its first
+	                        entry, with these Route headers on the wire */
 };
 
 /* Sends an INVITE (our Contact added, by t->tcp) / a MESSAGE (no Contact, as today). On

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_extra.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/su_string.h>
@@ -173,4 +175,70 @@ struct cpm_str sip_msg_body(const struct sip_msg *m)
 	if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data)
 		return CPM_STR_NULL;
 	return (struct cpm_str){sip->sip_payload->pl_data, sip->sip_payload->pl_len};
+}
+
+/* The first sip:/sips: entry of a P-Asserted-Identity list (RFC 3325 §9.1: at most one sip/sips
+ * and one tel URI), parsed by sofia (its own header class when the message class knows it,
+ * else the raw header through sofia's P-Asserted-Identity parser). */
+static int asserted_identity(const sip_t *sip, struct sip_addr *out)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	const sip_p_asserted_identity_t *pai = sip_p_asserted_identity(sip);
+	char raw[SIPGLUE_MAX_CARRIED_VALUE + 1];
+	int rc = -ENOENT;
+
+	if (!pai && sipglue_header_value(sip, "P-Asserted-Identity", raw, sizeof raw) == 0)
+		pai = sip_p_asserted_identity_make(home, raw);
+	for (; pai; pai = pai->paid_next)
+		if (pai->paid_url->url_type == url_sip || pai->paid_url->url_type == url_sips) {
+			rc = fill_addr(pai->paid_url, pai->paid_display, false, out);
+			break;
+		}
+	su_home_deinit(home);
+	return rc;
+}
+
+int sip_msg_identity(const struct sip_msg *m, struct sip_addr *out)
+{
+	if (m && m->as_mode && m->sip && asserted_identity(m->sip, out) == 0)
+		return 0;
+	return sip_msg_from(m, out);
+}
+
+bool sip_msg_is_orig(const struct sip_msg *m)
+{
+	const sip_route_t *r = m && m->as_mode && m->sip ? m->sip->sip_route : NULL;
+	if (!r)
+		return false;
+	return url_has_param(r->r_url, "orig") || msg_params_find(r->r_params, "orig") != NULL;
+}
+
+int sip_msg_route_after_us(const struct sip_msg *m, char *out, size_t cap)
+{
+	const sip_route_t *r = m && m->sip && m->sip->sip_route ? m->sip->sip_route->r_next : NULL;
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	size_t len = 0;
+	int rc = r ? 0 : -ENOENT;
+
+	if (cap)
+		out[0] = '\0';
+	for (; r && !rc; r = r->r_next) {
+		/* one entry: sofia prints a header of a list without its successors */
+		char *v = sip_header_as_string(home, (const sip_header_t *)r);
+		size_t n = v ? strlen(v) : 0;
+		if (!v || len + (len ? 2 : 0) + n >= cap) {
+			rc = -E2BIG;
+			break;
+		}
+		if (len) {
+			memcpy(out + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(out + len, v, n + 1);
+		len += n;
+	}
+	if (rc && cap)
+		out[0] = '\0';
+	su_home_deinit(home);
+	return rc;
 }

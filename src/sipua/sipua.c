@@ -11,14 +11,109 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_tag.h>
+#include <sofia-sip/su_tagarg.h>
 #include <sofia-sip/tport_tag.h>
 
 #include "common/log.h"
 #include "net/loop_su.h"
 #include "sipua/sipua_int.h"
+
+int sipua_source_of(nua_t *nua, struct sipua_source *out)
+{
+	msg_t *msg = nua_current_request(nua);
+	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
+	char ip[INET6_ADDRSTRLEN];
+	unsigned port;
+	const char *lb = "", *rb = "";
+
+	memset(out, 0, sizeof *out);
+	if (!ai || !ai->ai_addr)
+		return -1;
+	if (ai->ai_addr->sa_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ai->ai_addr;
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
+		port = ntohs(sin->sin_port);
+	} else if (ai->ai_addr->sa_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ai->ai_addr;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
+		port = ntohs(sin6->sin6_port);
+		lb = "[", rb = "]";
+	} else {
+		return -1;
+	}
+	out->sa = ai->ai_addr;
+	out->tcp = ai->ai_protocol == IPPROTO_TCP;
+	snprintf(out->text, sizeof out->text, "%s%s%s:%u", lb, ip, rb, port);
+	snprintf(out->flow, sizeof out->flow, "sip:%s%s%s:%u;transport=%s", lb, ip, rb, port, out->tcp ? "tcp" : "udp");
+	return 0;
+}
+
+void sipua_respond_destroy(struct sipua *s, nua_handle_t *nh, int status, const char *phrase, tag_type_t tag,
+			   tag_value_t value, ...)
+{
+	ta_list ta;
+	ta_start(ta, tag, value);
+	nua_respond(nh, status, phrase, NUTAG_WITH_THIS(s->nua), ta_tags(ta));
+	ta_end(ta);
+	nua_handle_destroy(nh); /* safe right away: the answer is queued before */
+}
+
+/* AS mode (docs/internals/sipua.md "Trust"): a request that starts something is served only
+ * when it comes from the core (cfg.core_trust); anything else gets 403 and never reaches pf.
+ * Requests inside a dialog are not checked here: nua matches them to a dialog that a trusted
+ * request created, by its Call-ID and tags. Returns true when the request was refused. */
+static bool refuse_untrusted(struct sipua *s, nua_event_t event, nua_handle_t *nh, sip_t const *sip)
+{
+	struct sipua_source src;
+	const char *method = sip && sip->sip_request ? sip->sip_request->rq_method_name : nua_event_name(event);
+
+	if (!s->cfg.as_mode)
+		return false;
+	if (!sipua_source_of(s->nua, &src) && addr_match_has(&s->cfg.core_trust, src.sa))
+		return false;
+	log_info("%s from %s refused: not from the core", method, src.text[0] ? src.text : "an unknown source");
+	switch (event) {
+	case nua_i_invite:
+		/* the handle is destroyed at its terminated call state (below) */
+		nua_respond(nh, 403, "Not From The Core", TAG_END());
+		break;
+	case nua_i_register:
+	case nua_i_message:
+	case nua_i_notify:
+	case nua_i_options:
+		/* application methods in AS mode: nua waits for our answer */
+		sipua_respond_destroy(s, nh, 403, "Not From The Core", TAG_END());
+		break;
+	default:
+		/* nua answered it already (SUBSCRIBE, REFER, ...: none is a service of ours) */
+		nua_handle_destroy(nh);
+		break;
+	}
+	return true;
+}
+
+static bool is_new_request(nua_event_t event)
+{
+	switch (event) {
+	case nua_i_register:
+	case nua_i_invite:
+	case nua_i_message:
+	case nua_i_notify:
+	case nua_i_options:
+	case nua_i_subscribe:
+	case nua_i_refer:
+	case nua_i_publish:
+	case nua_i_info:
+	case nua_i_update:
+		return true;
+	default:
+		return false;
+	}
+}
 
 static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua, nua_magic_t *magic,
 			 nua_handle_t *nh, nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[])
@@ -26,9 +121,11 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 	struct sipua *s = magic;
 	int cs = -1;
 
+	if (!hmagic && is_new_request(event) && refuse_untrusted(s, event, nh, sip))
+		return;
 	switch (event) {
 	case nua_i_register:
-		registrar_handle(nua, nh, sip, &s->cfg, s->loc, s->st, s->reg_hook, s->reg_hook_arg);
+		registrar_handle(s, nh, sip);
 		return;
 	case nua_r_shutdown:
 		if (status >= 200) {
@@ -41,7 +138,10 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 		break;
 	}
 	if (hmagic) {
-		sipua_leg_event(s, (struct sip_leg *)hmagic, event, status, phrase, sip, tags);
+		if (*(const enum sipua_hkind *)hmagic == SIPUA_H_REGSUB)
+			regevent_event(s, hmagic, event, status, phrase, sip, tags);
+		else
+			sipua_leg_event(s, (struct sip_leg *)hmagic, event, status, phrase, sip, tags);
 		return;
 	}
 	switch (event) {
@@ -55,12 +155,18 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 	case nua_i_state:
 		tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
 		if (cs == nua_callstate_terminated)
-			nua_handle_destroy(nh); /* an INVITE answered without a leg (out of memory) */
+			nua_handle_destroy(nh); /* an INVITE answered without a leg (refused, out of memory) */
+		break;
+	case nua_i_notify:
+		if (s->cfg.as_mode)
+			regevent_unsolicited_notify(s, nh, sip); /* NOTIFY is an application method */
 		break;
 	case nua_i_options:
+		if (s->cfg.as_mode) /* an application method in AS mode, to check where it comes from */
+			sipua_respond_destroy(s, nh, SIP_200_OK, TAG_END());
+		break;
 	case nua_i_subscribe:
 	case nua_i_refer:
-	case nua_i_notify:
 	case nua_i_publish:
 	case nua_i_info:
 	case nua_i_update:
@@ -184,6 +290,11 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		free(s);
 		return -1;
 	}
+	if (cfg->as_mode && regevent_create(s)) {
+		log_error("out of memory for the reg event subscriptions");
+		free(s);
+		return -1;
+	}
 	if (strchr(cfg->host, ':'))
 		snprintf(url, sizeof url, "sip:[%s]:%u", cfg->host, cfg->port);
 	else
@@ -194,6 +305,11 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 	 * that refreshes one leg but not the other only causes trouble. */
 	s->nua = nua_create(s->root, on_nua_event, s, NUTAG_URL(url), NUTAG_MEDIA_ENABLE(0),
 			    NUTAG_APPL_METHOD("REGISTER"), NUTAG_APPL_METHOD("MESSAGE"), NUTAG_ALLOW("REGISTER"),
+			    /* AS mode: we answer these ourselves, so that a request from outside the
+			     * core gets 403 (OPTIONS) and a NOTIFY outside any subscription (reg
+			     * event) reaches us instead of nua's 481 */
+			    TAG_IF(cfg->as_mode, NUTAG_APPL_METHOD("OPTIONS")),
+			    TAG_IF(cfg->as_mode, NUTAG_APPL_METHOD("NOTIFY")), TAG_IF(cfg->as_mode, NUTAG_ALLOW("NOTIFY")),
 			    NUTAG_SESSION_TIMER(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
 			    NUTAG_ENABLEMESSAGE(1), NUTAG_USER_AGENT(cfg->user_agent ? cfg->user_agent : "cpmd/0.1"),
 			    /* a SIP flow stays up while its device is registered */
@@ -204,6 +320,7 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 	if (!s->nua) {
 		log_error("cannot listen for SIP on %s:%u (UDP and TCP): address in use or not local?", cfg->host,
 			  cfg->port);
+		regevent_destroy(s);
 		free(s);
 		return -1;
 	}
@@ -260,6 +377,7 @@ void sipua_destroy(struct sipua *s)
 	 * handles go before nua does). */
 	sipua_forks_free_all(s);
 	sipua_legs_free_all(s);
+	regevent_destroy(s);
 	if (s->nua)
 		nua_destroy(s->nua);
 	free(s);

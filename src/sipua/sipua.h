@@ -19,6 +19,14 @@ struct sipua;
 struct store;
 struct loop;
 
+/* reg event subscriptions (AS mode, cfg.reg_event; RFC 3680): the Expires we ask for (nua
+ * refreshes before it runs out; an hour keeps the refresh traffic at one SUBSCRIBE per user
+ * per hour), and how long after a refused or ended subscription a user's next third-party
+ * REGISTER may subscribe again (a core without the reg event package would otherwise get a
+ * SUBSCRIBE per REGISTER). */
+#define SIPUA_REGSUB_EXPIRES 3600
+#define SIPUA_REGSUB_RETRY_S 300
+
 struct sipua_config {
 	const char *host;              /* SIP listen address (UDP and TCP) */
 	uint16_t port;

@@ -15,6 +15,11 @@
 #define SIPUA_CONTACT_MAX 1024
 
 struct sip_fork;
+struct regsub_table;
+
+/* What a nua handle is bound to (hmagic): every bound struct starts with this, so that the
+ * event router knows where a handle's events go. */
+enum sipua_hkind { SIPUA_H_LEG = 1, SIPUA_H_REGSUB };
 
 struct sipua {
 	struct loop *loop;
@@ -38,6 +43,7 @@ struct sipua {
 	char contact_tcp[SIPUA_CONTACT_MAX];
 	struct sip_leg *legs;   /* every leg alive (freed at sipua_destroy) */
 	struct sip_fork *forks; /* every fork alive, destroyed ones waiting for their legs too */
+	struct regsub_table *regsubs; /* reg event subscriptions (AS mode + cfg.reg_event), or NULL */
 };
 
 /* A message as the layers above see it: a view of one nua event, valid during it. */
@@ -46,6 +52,7 @@ struct sip_msg {
 	sip_t const *sip;   /* NULL for a locally generated failure */
 	int status;         /* responses; 0 for requests */
 	const char *phrase; /* responses; may be NULL */
+	bool as_mode;       /* behind a core: P-Asserted-Identity and the orig Route count */
 };
 
 /* ---- sip_leg.c */
@@ -62,11 +69,61 @@ void sipua_legs_free_all(struct sipua *s);
 /* At sipua_destroy: every fork left (destroyed or not) is freed without callbacks. */
 void sipua_forks_free_all(struct sipua *s);
 
-/* ---- registrar.c */
-/* Answers one REGISTER (nua_i_register) on handle nh (and destroys the handle). Bindings go
- * to the location service and, so that they survive a restart, to the store (asynchronously;
- * st NULL = memory only). */
-void registrar_handle(nua_t *nua, nua_handle_t *nh, sip_t const *sip, const struct sipua_config *cfg,
-		      struct location *loc, struct store *st, registrar_hook_f *hook, void *hook_arg);
+/* ---- sipua.c */
+/* Where the request being handled came from (msg_addrinfo of nua_current_request). */
+struct sipua_source {
+	const struct sockaddr *sa;
+	char text[64]; /* "ip:port" ("[ip6]:port") for logs */
+	char flow[LOC_MAX_FLOW]; /* "sip:ip:port;transport=udp|tcp" */
+	bool tcp;
+};
+int sipua_source_of(nua_t *nua, struct sipua_source *out);
+/* Answer a request that has no leg and drop its handle (REGISTER, NOTIFY, OPTIONS...). */
+void sipua_respond_destroy(struct sipua *s, nua_handle_t *nh, int status, const char *phrase, tag_type_t tag,
+			   tag_value_t value, ...);
+
+/* ---- registrar.c: the one binding path of both registrars (REGISTER from a device,
+ * third-party REGISTER and reg event from the core) */
+struct reg_fired {
+	char instance[LOC_MAX_INSTANCE];
+	bool fresh;
+};
+/* The changes to one AOR's bindings made while handling one request: the register hooks wait
+ * here until the request is answered, so a device sees its registration confirmed before our
+ * requests arrive. */
+struct reg_batch {
+	char aor[LOC_MAX_AOR];
+	bool known_before;      /* the AOR had a live binding when the batch began */
+	struct reg_fired *fired;
+	size_t nfired;
+};
+void reg_batch_begin(struct sipua *s, struct reg_batch *b, const char *aor);
+/* Bind (expires > 0) or unbind (0) one device: location service, store (as registrar.c always
+ * did), one log line; a bind queues the hook with its `fresh` flag. dev->flow may be "" (AS
+ * mode: pf never sends to a device directly). */
+enum loc_result registrar_bind(struct sipua *s, struct reg_batch *b, const struct loc_device *dev, unsigned expires);
+/* Every binding of the AOR goes (store too). */
+void registrar_unbind_all(struct sipua *s, struct reg_batch *b);
+/* After the answer: fire the queued hooks, follow the user's reg event subscription (AS mode),
+ * free the batch. */
+void reg_batch_end(struct sipua *s, struct reg_batch *b);
+
+/* Answers one REGISTER (nua_i_register) on handle nh and destroys the handle: the built-in
+ * registrar (standalone), or the third-party REGISTER of the core (AS mode, registrar_3p.c). */
+void registrar_handle(struct sipua *s, nua_handle_t *nh, sip_t const *sip);
+void registrar_3p_handle(struct sipua *s, nua_handle_t *nh, sip_t const *sip);
+
+/* ---- regevent.c: reg event (RFC 3680) from the core, AS mode */
+int regevent_create(struct sipua *s);
+void regevent_destroy(struct sipua *s);
+/* A NOTIFY outside any subscription (hmagic NULL; NOTIFY is an application method in AS
+ * mode): applied and answered (200, 400, 415, 489), handle destroyed. */
+void regevent_unsolicited_notify(struct sipua *s, nua_handle_t *nh, sip_t const *sip);
+/* An event of a subscription's handle (hmagic = its struct regsub). */
+void regevent_event(struct sipua *s, void *hmagic, nua_event_t event, int status, const char *phrase,
+		    sip_t const *sip, tagi_t tags[]);
+/* Subscribe for a user that has bindings, end the subscription of one that has none
+ * (cfg.reg_event; no-op otherwise). */
+void regevent_follow(struct sipua *s, const char *aor, bool known);
 
 #endif

@@ -37,7 +37,7 @@ struct dev {
 	struct loop_timer *t;
 	nua_handle_t *in; /* the INVITE being answered */
 	int invites, cancels, byes, messages, shutdown;
-	char contact[600], conv_id[100], reason[300], from[300], ctype[100];
+	char contact[600], conv_id[100], reason[300], from[300], ctype[100], route[300], route2[300], ruri[300];
 	/* as a caller */
 	int r_status;
 	char r_contact[600], r_body[200];
@@ -129,6 +129,11 @@ static void dev_cb(nua_event_t event, int status, char const *phrase, nua_t *nua
 		break;
 	case nua_i_message:
 		d->messages++;
+		hdr(home, (const sip_header_t *)sip->sip_route, d->route, sizeof d->route);
+		hdr(home, (const sip_header_t *)(sip->sip_route ? sip->sip_route->r_next : NULL), d->route2,
+		    sizeof d->route2);
+		if (sip->sip_request)
+			url_e(d->ruri, sizeof d->ruri, sip->sip_request->rq_url);
 		nua_respond(nh, 202, "Accepted", NUTAG_WITH_THIS(nua), TAG_END());
 		nua_handle_destroy(nh);
 		break;
@@ -330,7 +335,7 @@ static int start_fork(struct env *e, struct owner *o, enum sip_fork_method metho
 {
 	static const struct sip_body body = {"application/sdp", SDP, sizeof SDP - 1};
 	struct sip_request rq = {"<sip:bob@example.com>", "\"Alice A.\" <sip:alice@example.com>", &body,
-				 "Conversation-ID: conv-1\r\nContribution-ID: contrib-1\r\n"};
+				 "Conversation-ID: conv-1\r\nContribution-ID: contrib-1\r\n", NULL};
 	struct sip_fork_params p = {method, &rq, timeout_ms, 4, "test f1"};
 	struct sip_fork *f = NULL;
 	char c[2][80], fl[2][80];
@@ -454,6 +459,38 @@ UNIT_TEST(fork_of_messages)
 	CHECK_EQ_INT(e.dev[0].cancels, 0);
 	/* the MESSAGE winner ended right after done */
 	CHECK(o.winner_ended);
+	CHECK(env_stop(&e));
+}
+
+/* A pre-loaded route (AS mode: back to the core along the route it gave us): the MESSAGE goes
+ * to the first Route entry — here the device, although the Request-URI names a host that
+ * does not resolve — and carries the route set as Route headers. */
+static bool dev0_got_message(void *arg)
+{
+	struct env *e = arg;
+	return e->dev[0].messages > 0;
+}
+
+static void route_leg_cb(void *arg, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *m)
+{
+	if (ev == SIP_LEG_TERMINATED)
+		sip_leg_release(leg);
+}
+
+UNIT_TEST(message_with_a_preloaded_route)
+{
+	struct env e;
+	char route[160];
+	CHECK(env_start(&e, DEV_RING, DEV_RING) == 0);
+	snprintf(route, sizeof route, "<sip:127.0.0.1:%u;lr;odi=abc>, <sip:127.0.0.1:9;lr>", e.dev[0].port);
+	struct sip_request rq = {.to = "<sip:bob@example.com>", .from = "<sip:alice@example.com>", .route = route};
+	struct sip_target t = {.contact = "sip:bob@unresolvable.invalid"};
+	struct sip_leg *leg = NULL;
+	CHECK_EQ_INT(sip_leg_message(e.ua, &rq, &t, route_leg_cb, NULL, &leg), 0);
+	CHECK(step_until(&e, dev0_got_message, &e));
+	CHECK_STR(e.dev[0].ruri, "sip:bob@unresolvable.invalid");
+	CHECK(strstr(e.dev[0].route, "odi=abc") != NULL);
+	CHECK(strstr(e.dev[0].route2, "127.0.0.1:9;lr") != NULL);
 	CHECK(env_stop(&e));
 }
 
@@ -721,4 +758,4 @@ UNIT_TEST(registrar_serves_the_configured_domains)
 }
 
 UNIT_MAIN(T(registrar_serves_the_configured_domains), T(fork_first_2xx_wins_the_other_is_cancelled), T(fork_cancel_waits_for_the_1xx), T(fork_best_response_and_timeout), T(fork_of_messages),
-	  T(server_invite_and_message_legs))
+	  T(server_invite_and_message_legs), T(message_with_a_preloaded_route))
