@@ -139,3 +139,10 @@ wait_tpr_zero() { # USER N TIMEOUT
 	wait_for "${3:-15}" "an Expires 0 third-party REGISTER for $1 (#$2)" _tpr_zero_ge "$1" "$2"
 }
 _tpr_zero_ge() { [ "$(tpr_zero_count "$1")" -ge "$2" ] && sleep 0.3; }
+_tpr_ok_ge() { [ "$(tpr_ok_count "$1")" -ge "$2" ]; }
+# cpmd answered every third-party REGISTER the core sent for USER (sent = answered 2xx)
+_tpr_answered() {
+	local sent
+	sent=$(grep -a -c -E "third-party REGISTER sip:$1@$DOMAIN expires=" "$KAM_LOG" 2>/dev/null || true)
+	[ "$(tpr_ok_count "$1")" -ge "$sent" ]
+}
