@@ -51,7 +51,7 @@ struct cpmd_options {
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity: <original sender> */
 	/* deployment (docs/deployment.md) */
 	bool as_mode;                  /* --mode as: application server behind a SIP/IMS core */
-	char core[512];                /* --core SIP-URI: where every request toward a user goes (AS) */
+	char core[320];                /* LOC_MAX_FLOW; --core SIP-URI: where every request toward a user goes (AS) */
 	struct addr_match_list core_trust; /* --core-trust: the only sources served in AS mode */
 	bool reg_event;                /* --reg-event on: SUBSCRIBE to reg (RFC 3680) at the core */
 	struct route_table routes;     /* --route DOMAIN=HOST:PORT (repeatable), --dns-routes */

@@ -50,6 +50,8 @@ struct ft {
 	bool down_terminated;
 	unsigned down_branch;
 	char down_device[LOC_MAX_INSTANCE];
+	char network_deferred[32]; /* the winner is another domain's PF that stores the file: its
+	                              Cpm-Deferred reason, passed on to the sender ("" if not) */
 	/* store-and-forward (pf_intake.c) */
 	char item_id[33];       /* our id: names the item's partial (then its blob) from the start */
 	char sender_key[LOC_MAX_AOR]; /* "user@host" of the sender */

@@ -140,18 +140,6 @@ void pf_random_id(char out[STORE_ID_MAX + 1])
 	cpm_random_hex(out, 16); /* 128 bits: ids are capabilities (cpm/random.h) */
 }
 
-size_t pf_devices(struct pf *pf, const char *aor, struct loc_device *out, size_t max)
-{
-	return location_lookup(pf->loc, aor, out, max < pf->cfg.max_devices ? max : pf->cfg.max_devices);
-}
-
-void pf_target_of(const struct loc_device *dev, struct sip_target *t)
-{
-	t->contact = dev->contact;
-	t->flow = dev->flow;
-	t->tcp = dev->tcp;
-}
-
 void pf_store_logged(void *what, int err)
 {
 	if (err)
@@ -168,7 +156,7 @@ int pf_store_queued(int rc, const char *what)
 int pf_request_parties(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m, struct sip_addr *ru,
 		       struct sip_addr *from)
 {
-	int ur = sip_msg_request_uri(m, ru), fr = sip_msg_from(m, from);
+	int ur = sip_msg_request_uri(m, ru), fr = pf_identity(m, from);
 	const char *phrase = NULL;
 	int status = 400;
 
@@ -176,10 +164,8 @@ int pf_request_parties(struct pf *pf, struct sip_leg *leg, const struct sip_msg 
 		phrase = "Bad Request-URI";
 	else if (ur || fr)
 		phrase = "Request-URI Or From Too Long";
-	else if (!domain_set_has(&pf->cfg.domains, ru->host, strlen(ru->host))) {
-		status = 404;
-		phrase = "Not A Domain Of This Server";
-	}
+	else
+		status = pf_check_parties(pf, m, ru, from, &phrase);
 	if (!phrase)
 		return 0;
 	sip_leg_respond(leg, status, phrase, NULL); /* unbound: sipua releases it when the call ends */
@@ -371,8 +357,10 @@ void pf_start(struct pf *pf)
 {
 	/* Devices restored from the store may have items and notifications
 	 * waiting since before the restart. */
-	if (pf->st)
+	if (pf->st) {
 		store_regs_all(pf->st, startup_kick, pf);
+		pf_kick_other_domains(pf);
+	}
 }
 
 void pf_terminate_all(struct pf *pf)

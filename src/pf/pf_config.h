@@ -11,6 +11,7 @@
 
 #include "common/domains.h"
 #include "common/routes.h"
+#include "sipua/location.h" /* LOC_MAX_FLOW */
 #include "store/store.h" /* enum store_method, enum store_on_expiry: one set of names */
 
 #define PF_MAX_USER_PREFS 64
@@ -29,7 +30,7 @@ struct pf_config {
 	/* deployment (docs/deployment.md) */
 	bool as_mode;                  /* behind a SIP/IMS core: every request toward a user goes to
 	                                  core_uri, with the user's AOR as Request-URI */
-	char core_uri[512];
+	char core_uri[LOC_MAX_FLOW]; /* a next hop, like a flow (checked by the options) */
 	struct route_table routes;     /* users of other home domains: static routes, DNS */
 	/* operator policy (policy.c) */
 	uint64_t max_file_size;        /* 0 = no limit */

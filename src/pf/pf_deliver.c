@@ -228,9 +228,14 @@ static void item_deleted(void *arg, int err)
 
 void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif_kind notify, const char *why)
 {
-	log_info("item %s (%s -> %s, \"%.60s\"): %s", it->id, it->sender, it->recipient, it->sel.name, why);
 	/* The notification is queued before the delete: writes commit in order. */
 	pf_notify_item(pf, it, notify);
+	pf_item_remove(pf, it, why);
+}
+
+void pf_item_remove(struct pf *pf, const struct store_item *it, const char *why)
+{
+	log_info("item %s (%s -> %s, \"%.60s\"): %s", it->id, it->sender, it->recipient, it->sel.name, why);
 	struct pf_finishing *c = calloc(1, sizeof *c);
 	if (!c)
 		return;
@@ -260,8 +265,18 @@ static void relay_done(void *arg, enum ft_relay_result res, const char *detail)
 	}
 	if (res == FT_RELAY_COMPLETE) {
 		char why[LOC_MAX_INSTANCE + 64];
-		snprintf(why, sizeof why, "delivered (%s) to device %s", d->pull ? "pull" : "push", d->device);
-		pf_item_finish(pf, &d->it, STORE_NOTIF_DELIVERED, why);
+		if (d->handed_over) {
+			/* the other domain's PF has it, durably, and notifies the sender itself */
+			char key[LOC_MAX_AOR];
+			snprintf(why, sizeof why, "handed over to %s, which stores it", d->device);
+			if (sip_uri_aor_key(d->it.sender, key, sizeof key) == 0)
+				pf_record_handover(pf, key, d->it.imdn_msgid[0] ? d->it.imdn_msgid : d->it.id,
+						   d->it.recipient);
+			pf_item_remove(pf, &d->it, why);
+		} else {
+			snprintf(why, sizeof why, "delivered (%s) to device %s", d->pull ? "pull" : "push", d->device);
+			pf_item_finish(pf, &d->it, STORE_NOTIF_DELIVERED, why);
+		}
 		retry_clear(pf, d->aor);
 		dlv_end(d);
 		pf_deliver_kick(pf, d->aor, false); /* the next item, if any */
@@ -413,8 +428,11 @@ static char *base64_lines(struct cpm_arena *a, const uint8_t *data, size_t len)
 static bool push_accept(void *owner, struct sip_fork *f, unsigned branch, struct sip_leg *leg, const struct sip_msg *m)
 {
 	struct dlv *d = owner;
-	if (pf_take_sdp_answer(d->relay, m))
+	char why[32];
+	if (pf_take_sdp_answer(d->relay, m)) {
+		d->handed_over = pf_network_deferred(m, why, sizeof why);
 		return true;
+	}
 	log_info("dlv %s: branch %u accepted with an unusable SDP answer; hanging it up", d->id, branch);
 	return false;
 }
@@ -515,7 +533,10 @@ static int push_body(struct dlv *d, struct cpm_arena *tmp, struct sip_body *body
 	char *sdp = cpm_arena_alloc_raw(tmp, SDP_MAX_BYTES);
 	if (!s || !sdp)
 		return -1;
-	dlv_item_sdp(d, s, SDP_DIR_SENDONLY, NULL);
+	/* To another domain's PF: the file keeps its file-transfer-id, which is its IMDN id there
+	 * too, so that PF's notification names what the sender sent (pf_record_handover). */
+	dlv_item_sdp(d, s, SDP_DIR_SENDONLY,
+		     !pf_user_is_ours(pf, d->it.recipient) && d->it.imdn_msgid[0] ? d->it.imdn_msgid : NULL);
 	struct mime_part parts[2];
 	size_t nparts = 0;
 	uint8_t *tb = cpm_arena_alloc_raw(tmp, STORE_THUMB_MAX);
@@ -684,7 +705,8 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 		return;
 	struct pf_user_policy up;
 	pf_prefs_get(pf, aor, &up);
-	if (up.method != STORE_METHOD_PUSH)
+	/* a user elsewhere: their own PF applies their preferences; we hand the item over */
+	if (up.method != STORE_METHOD_PUSH && pf_user_is_ours(pf, aor))
 		return;
 	struct pf_retry *r = retry_find(pf, aor);
 	if (r && fresh_device) {

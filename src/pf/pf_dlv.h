@@ -36,6 +36,8 @@ struct dlv {
 	bool aborted;     /* expiry or shutdown: no retry, no bookkeeping */
 	char device[LOC_MAX_INSTANCE];
 	bool msg;         /* a pager message pushed as a MESSAGE (no relay, no leg) */
+	bool handed_over; /* push to another domain's PF that stored it (Cpm-Deferred): that PF
+	                     notifies the sender, not us */
 	unsigned store_refs; /* store callbacks still to come that point here */
 };
 

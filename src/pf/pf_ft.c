@@ -221,8 +221,11 @@ static bool fork_accept(void *owner, struct sip_fork *f, unsigned branch, struct
 	struct ft *ft = owner;
 	if (ft->up_terminated)
 		return false; /* the sender is gone: the fork BYEs it */
-	if (pf_take_sdp_answer(ft->relay, m))
+	if (pf_take_sdp_answer(ft->relay, m)) {
+		if (!pf_network_deferred(m, ft->network_deferred, sizeof ft->network_deferred))
+			ft->network_deferred[0] = '\0';
 		return true;
+	}
 	log_info("ft %s: branch %u accepted with an unusable SDP answer; hanging it up", ft->id, branch);
 	return false;
 }
@@ -242,9 +245,19 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 		sip_leg_bind(ft->down, ft_leg_event, ft);
 		ft->state = FT_RELAYING;
 		log_info("ft %s: branch %u (%s) accepted", ft->id, r->branch, ft->down_device);
+		if (ft->network_deferred[0]) {
+			/* another domain's PF keeps it for its user: the sender hears so, and that
+			 * PF's later notification is let through (pf_route.c) */
+			log_info("ft %s: %s stores it for %s (%s)", ft->id, ft->down_device, ft->recipient,
+				 ft->network_deferred);
+			if (!ft->is_msg)
+				pf_record_handover(ft->pf, ft->sender_key, ft->imdn_id, ft->recipient);
+		}
 		if (ft->is_msg && pf_largemsg_answer_held(ft))
 			return; /* answered once the message's record is durable (pf_largemsg.c) */
-		if (ft_answer_up(ft, NULL))
+		char hdr[64];
+		snprintf(hdr, sizeof hdr, "Cpm-Deferred: %s", ft->network_deferred);
+		if (ft_answer_up(ft, ft->network_deferred[0] ? hdr : NULL))
 			ft_end(ft, 500, "Cannot Build SDP Answer");
 		return;
 	case SIP_FORK_ENDED:
@@ -357,7 +370,7 @@ static int ft_take_request(struct ft *ft, const struct sip_msg *m, const struct 
 	struct sip_addr from;
 
 	msrp_random_ident(ft->id, 16);
-	if (sip_msg_from(m, &from) || location_aor_key(ft->recipient, sizeof ft->recipient, ru->user, ru->host) ||
+	if (pf_identity(m, &from) || location_aor_key(ft->recipient, sizeof ft->recipient, ru->user, ru->host) ||
 	    strlen(from.uri) > STORE_AOR_MAX) {
 		ft_respond_up(ft, 400, "Request-URI Or From Too Long", NULL);
 		return -1;
@@ -442,7 +455,7 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 	char *sdpbuf = cpm_arena_alloc_raw(&tmp, SDP_MAX_BYTES);
 	struct sip_body body;
 	struct sip_addr from;
-	if (!down || !sdpbuf || sip_msg_from(m, &from))
+	if (!down || !sdpbuf || pf_identity(m, &from))
 		goto oom;
 	*down = *ft->offer;
 	pf_fill_common_sdp(pf, down, ft_relay_path(ft->relay, FT_LEG_DOWN));

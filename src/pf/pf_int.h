@@ -84,10 +84,33 @@ bool pf_take_sdp_answer(struct ft_relay *relay, const struct sip_msg *m);
  * file is left for the start-up reconcile. */
 void pf_blob_remove(struct pf *pf, const char *item_id, bool partial);
 void pf_random_id(char out[STORE_ID_MAX + 1]); /* 32 hex characters */
-/* Devices of aor (at most max, bounded by the configured device limit). */
+
+/* ---- pf_route.c: how pf reaches a user, whom a request serves (see the file's comment) */
+/* Targets of aor (at most max, bounded by the configured device limit): its devices
+ * (standalone), or one target through the core (AS mode) or toward its domain (another
+ * domain). 0: not reachable now (offline, or no route). */
 size_t pf_devices(struct pf *pf, const char *aor, struct loc_device *out, size_t max);
-/* sip_target of a registered device. */
+/* sip_target of one of those targets. */
 void pf_target_of(const struct loc_device *dev, struct sip_target *t);
+bool pf_domain_is_ours(const struct pf *pf, const char *host);
+bool pf_user_is_ours(const struct pf *pf, const char *aor); /* "user@host" */
+/* One of ours, or another domain with a route (core, --route, DNS). */
+bool pf_domain_reachable(const struct pf *pf, const char *host);
+/* The identity of the sender of a request (sip_msg_identity: P-Asserted-Identity from the
+ * core in AS mode, From otherwise). Same returns as sip_msg_from. */
+int pf_identity(const struct sip_msg *m, struct sip_addr *out);
+/* A 2xx from another domain's PF that says it stored the file (Cpm-Deferred: WHY): true and
+ * the reason token in why. */
+bool pf_network_deferred(const struct sip_msg *m, char *why, size_t cap);
+/* Remember that a file from sender_key to recipient (IMDN id msgid) was handed to another
+ * domain's PF that stored it: its later notification to the sender is let through once. */
+void pf_record_handover(struct pf *pf, const char *sender_key, const char *msgid, const char *recipient);
+/* Start-up: retry the items stored for users of other domains. */
+void pf_kick_other_domains(struct pf *pf);
+/* May this request (Request-URI ru, sender from) be served here? 0, or the status to answer
+ * with *phrase (403 orig for a sender not ours, 404 no route / nobody of ours). */
+int pf_check_parties(struct pf *pf, const struct sip_msg *m, const struct sip_addr *ru, const struct sip_addr *from,
+		     const char **phrase);
 /* The store write's completion when its failure only needs to be known (the comment at each
  * call says why nothing else depends on it): logs "store: WHAT failed". */
 void pf_store_logged(void *what, int err);
@@ -195,6 +218,8 @@ void pf_deliver_terminate_all(struct pf *pf);
 void pf_deliver_destroy_all(struct pf *pf);
 /* The item is done (delivered, declined, expired): notify, delete, unlink. */
 void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif_kind notify, const char *why);
+/* The same without a notification (someone else notifies the sender). */
+void pf_item_remove(struct pf *pf, const struct store_item *it, const char *why);
 
 /* ---- pf_msg.c: standalone messages in (docs/internals/messaging.md §1, §3) */
 /* A MESSAGE whose body is message/cpim: a pager-mode message (checked, forked to every device

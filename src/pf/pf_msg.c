@@ -72,6 +72,8 @@ struct pf_msgin {
 	unsigned asked;         /* STORE_IMDN_* */
 	uint64_t req_expires;   /* Cpm-Expires (0: none) */
 	bool no_answer;         /* stored because its devices did not take it: retry later */
+	char net_stored[STORE_ID_MAX + 16]; /* the winner is another domain's PF that stored it:
+	                                       "Cpm-Stored: ID\r\n" for our 202 ("" if not) */
 };
 
 /* ------------------------------------------------------------ lifetime */
@@ -221,9 +223,13 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 	switch (r->outcome) {
 	case SIP_FORK_ANSWERED:
 		/* the winning MESSAGE leg ends by itself (unbound: sipua releases it) */
-		log_info("msg %s: message %s from %s taken by %s's device %s", mi->id, mi->msgid, mi->sender_key,
-			 mi->recipient, r->device ? r->device : "?");
-		answer(mi, 200, NULL, NULL, NULL);
+		log_info("msg %s: message %s from %s taken by %s's %s %s%s", mi->id, mi->msgid, mi->sender_key,
+			 mi->recipient, pf_user_is_ours(mi->pf, mi->recipient) ? "device" : "PF",
+			 r->device ? r->device : "?", mi->net_stored[0] ? " (stored there)" : "");
+		if (mi->net_stored[0])
+			answer(mi, 202, NULL, NULL, mi->net_stored); /* messaging.md §1: stored, not sent */
+		else
+			answer(mi, 200, NULL, NULL, NULL);
 		break;
 	case SIP_FORK_ENDED:
 		log_info("msg %s: device %s answered %d %s", mi->id, r->device ? r->device : "?", r->status, r->phrase);
@@ -255,8 +261,22 @@ static enum sip_fork_class fork_classify(void *owner, int status)
 	return policy_fork_class(status);
 }
 
+/* Every 2xx is fine (no SDP to check). A 202 with Cpm-Stored comes from another domain's PF
+ * that stored the message for its user: the sender hears "stored", as from us. */
+static bool fork_accept(void *owner, struct sip_fork *f, unsigned branch, struct sip_leg *leg,
+			const struct sip_msg *m)
+{
+	struct pf_msgin *mi = owner;
+	char id[STORE_ID_MAX + 1];
+	mi->net_stored[0] = '\0';
+	if (sip_msg_status(m) == 202 && sip_msg_header(m, "Cpm-Stored", id, sizeof id) == 0 && store_id_valid(id))
+		snprintf(mi->net_stored, sizeof mi->net_stored, "Cpm-Stored: %s\r\n", id);
+	return true;
+}
+
 static const struct sip_fork_ops msg_fork_ops = {
-	.done = fork_done, /* every 2xx is fine: no SDP to check */
+	.accept = fork_accept,
+	.done = fork_done,
 	.classify = fork_classify,
 };
 
@@ -369,7 +389,7 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	struct pf_verdict v;
 	struct cpim_msg c;
 
-	int ur = sip_msg_request_uri(m, &ru), fr = sip_msg_from(m, &from);
+	int ur = sip_msg_request_uri(m, &ru), fr = pf_identity(m, &from);
 	if (ur || fr || location_aor_key(recipient, sizeof recipient, ru.user, ru.host) ||
 	    location_aor_key(sender_key, sizeof sender_key, from.user, from.host) || strlen(from.uri) > STORE_AOR_MAX) {
 		sip_leg_respond(leg, 400, ur == -E2BIG || fr == -E2BIG ? "Request-URI Or From Too Long"
@@ -377,10 +397,12 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 				NULL);
 		return;
 	}
-	if (!domain_set_has(&pf->cfg.domains, ru.host, strlen(ru.host))) {
-		/* not ours to route: there is no other hop (messaging.md §1) */
-		log_info("MESSAGE from %s to %s: not a domain of this server", sender_key, recipient);
-		sip_leg_respond(leg, 404, "No Route (Not A Domain Of This Server)", NULL);
+	const char *why = NULL;
+	int st = pf_check_parties(pf, m, &ru, &from, &why);
+	if (st) {
+		/* not ours to route (pf_route.c; messaging.md §1) */
+		log_info("MESSAGE from %s to %s: %d %s", sender_key, recipient, st, why);
+		sip_leg_respond(leg, st, st == 404 ? "No Route (Not A Domain Of This Server)" : why, NULL);
 		return;
 	}
 	/* the size first: nothing of an oversized body is parsed */

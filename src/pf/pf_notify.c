@@ -137,7 +137,7 @@ static void notif_try(struct pf *pf, const struct store_notif *n)
 static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned dev_index)
 {
 	struct loc_device devs[16];
-	size_t nd = location_lookup(pf->loc, n->target, devs, 16);
+	size_t nd = pf_devices(pf, n->target, devs, 16);
 	if (dev_index >= nd) {
 		if (nd == 0)
 			log_info("notification %s (%s for %s) kept until %s registers", n->id,
@@ -230,11 +230,12 @@ void pf_notify_item(struct pf *pf, const struct store_item *it, enum store_notif
 		return;
 	}
 	const char *at = strrchr(c->n.target, '@');
-	if (!at || !domain_set_has(&pf->cfg.domains, at + 1, strlen(at + 1))) {
-		/* Not a user of ours: we could never reach their devices (a
-		 * notification towards another domain is the sending side's PF's
-		 * business), so do not keep one for ever. */
-		log_info("item %s: sender %s is not in our domains: no notification kept", it->id, it->sender);
+	if (!at || !pf_domain_reachable(pf, at + 1)) {
+		/* Neither ours nor a domain we have a route to: we could never reach them, so do
+		 * not keep one for ever. A sender elsewhere with a route gets it through its own
+		 * domain's PF (pf_devices), kept here while that domain cannot be reached. */
+		log_info("item %s: sender %s is not in our domains and has no route: no notification kept", it->id,
+			 it->sender);
 		free(c);
 		return;
 	}
@@ -283,7 +284,7 @@ static int housekeep_one(void *arg, const struct store_notif *n)
 		return 0;
 	}
 	struct loc_device dev;
-	if (location_lookup(h->pf->loc, n->target, &dev, 1))
+	if (pf_devices(h->pf, n->target, &dev, 1))
 		notif_try(h->pf, n); /* quiet when nobody is there: REGISTER flushes */
 	return 0;
 }
@@ -389,12 +390,13 @@ void pf_notify_deferred_list(struct pf *pf, const char *aor_key, const char *ins
 {
 	struct cpm_arena a = CPM_ARENA_INIT;
 	struct loc_device devs[16];
-	size_t nd = location_lookup(pf->loc, aor_key, devs, 16);
+	size_t nd = pf_devices(pf, aor_key, devs, 16);
 	size_t len = 0;
 	char *body = NULL;
 
 	for (size_t i = 0; i < nd; i++) {
-		if (instance && strcmp(devs[i].instance, instance))
+		/* one device: the one that registered (AS mode: the core's one target, all devices) */
+		if (instance && strcmp(devs[i].instance, instance) && !pf->cfg.as_mode)
 			continue;
 		if (!body) {
 			body = pf_deferred_list_body(pf, &a, aor_key, only, &len);
@@ -421,7 +423,7 @@ void pf_notify_list_query(struct pf *pf, struct sip_leg *leg, const struct sip_m
 	/* The list of a user's own items: From must be that user (and the
 	 * MESSAGE is addressed to them). With SIP authentication in front,
 	 * From is the authenticated identity. */
-	if (sip_msg_from(m, &from) || sip_msg_to(m, &to) || location_aor_key(key, sizeof key, from.user, from.host)) {
+	if (pf_identity(m, &from) || sip_msg_to(m, &to) || location_aor_key(key, sizeof key, from.user, from.host)) {
 		sip_leg_respond(leg, 400, "Bad From", NULL);
 		goto out;
 	}

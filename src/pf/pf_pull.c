@@ -53,7 +53,7 @@ void pf_pull_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *ms
 	struct sip_addr from, ru;
 	struct store_item it;
 
-	if (sip_msg_from(msg, &from) || sip_msg_request_uri(msg, &ru) ||
+	if (pf_identity(msg, &from) || sip_msg_request_uri(msg, &ru) ||
 	    location_aor_key(key, sizeof key, from.user, from.host) ||
 	    location_aor_key(rkey, sizeof rkey, ru.user, ru.host)) {
 		pull_reject(leg, 400, "Bad From Or Request-URI");

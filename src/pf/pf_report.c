@@ -67,7 +67,7 @@ void pf_report_in(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m, c
 	struct imdn_note note;
 	struct store_routed r;
 
-	if (sip_msg_from(m, &from) || sip_msg_request_uri(m, &ru) ||
+	if (pf_identity(m, &from) || sip_msg_request_uri(m, &ru) ||
 	    location_aor_key(reporter, sizeof reporter, from.user, from.host) ||
 	    location_aor_key(target, sizeof target, ru.user, ru.host)) {
 		sip_leg_respond(leg, 400, "Bad Request-URI Or From", NULL);
@@ -79,12 +79,11 @@ void pf_report_in(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m, c
 		drop(leg);
 		return;
 	}
-	if (!domain_set_has(&pf->cfg.domains, ru.host, strlen(ru.host))) {
-		/* a sender elsewhere: its own PF gets reports, not us */
-		log_info("report from %s to %s: not a user of ours: dropped", reporter, target);
-		drop(leg);
-		return;
-	}
+	/* pf_check_parties (pf_msg_cpim) let it in: the sender (target) is ours, or the reporter
+	 * is ours and the sender's domain has a route. Either way the routed record below decides:
+	 * we routed that message between these two, or the report goes nowhere. A report for a
+	 * sender elsewhere then goes to the sender's domain (pf_devices), deferred here while
+	 * that domain cannot be reached. */
 	char id[IMDN_MAX_MSGID + 1]; /* the peer's id, for the log only, controls masked */
 	snprintf(id, sizeof id, "%s", note.message_id);
 	for (char *p = id; *p; p++)

@@ -29,6 +29,22 @@ void relay_down_end(struct ft_relay *r, char flag)
 	}
 }
 
+/* The DOWN peer is another domain's PF that stored the file: its "Cpm-Stored: ID" goes on to
+ * the sender with the 200 (the sender's client says `stored`). Only a short token is carried;
+ * anything else from the peer is dropped. The line is built in r->fwd_hdr. */
+static struct cpm_str stored_header(struct ft_relay *r, const struct msrp_msg *m)
+{
+	struct cpm_str v;
+	if (!msrp_msg_header(m, "Cpm-Stored", &v) || v.len == 0 || v.len > 64)
+		return CPM_STR_NULL;
+	for (size_t i = 0; i < v.len; i++)
+		if (!((v.p[i] >= '0' && v.p[i] <= '9') || (v.p[i] >= 'a' && v.p[i] <= 'z') ||
+		      (v.p[i] >= 'A' && v.p[i] <= 'Z') || v.p[i] == '-'))
+			return CPM_STR_NULL;
+	int n = snprintf(r->fwd_hdr, sizeof r->fwd_hdr, "Cpm-Stored: %.*s\r\n", (int)v.len, v.p);
+	return n > 0 && (size_t)n < sizeof r->fwd_hdr ? cpm_str_c(r->fwd_hdr) : CPM_STR_NULL;
+}
+
 static void down_response(struct ft_relay *r, const struct msrp_msg *m)
 {
 	char comment[128];
@@ -61,7 +77,7 @@ static void down_response(struct ft_relay *r, const struct msrp_msg *m)
 		if (t.file_from <= r->down_acked && t.file_to > r->down_acked)
 			r->down_acked = t.file_to;
 		if (t.fr != MSRP_REPORT_PARTIAL && t.fr != MSRP_REPORT_NO)
-			relay_up_respond_tid(r, t.up_tid, 200, comment[0] ? comment : NULL);
+			relay_up_respond_tid_ext(r, t.up_tid, 200, comment[0] ? comment : NULL, stored_header(r, m));
 		if (t.last)
 			r->got_200 = true;
 		relay_try_pending(r); /* a table slot is free again */

@@ -139,6 +139,8 @@ struct ft_relay {
 	char held_tid[MSRP_TID_MAX + 1];
 	/* "Name: value\r\n" on the success ack (ft_relay_set_ack_header), or "" */
 	char ack_hdr[FT_RELAY_ACK_NAME_MAX + FT_RELAY_ACK_VALUE_MAX + 5];
+	/* a header carried from DOWN's 200 to the sender (ft_relay_down.c: Cpm-Stored) */
+	char fwd_hdr[FT_RELAY_ACK_NAME_MAX + FT_RELAY_ACK_VALUE_MAX + 5];
 
 	/* upload resume (ft_relay_resume.c): the blob holds [0, base) already */
 	uint64_t base;

@@ -14,7 +14,7 @@
 #define LOC_MAX_AOR 256
 #define LOC_MAX_INSTANCE 256
 #define LOC_MAX_CONTACT 512
-#define LOC_MAX_FLOW 128
+#define LOC_MAX_FLOW 320 /* a registered flow (<= STORE_FLOW_MAX), or a next hop: --core, a --route URI */
 
 struct loc_device {
 	char instance[LOC_MAX_INSTANCE]; /* device key: +sip.instance value, or the contact URI */

@@ -89,7 +89,7 @@ static void persist(struct store *st, const char *aor, const struct loc_device *
 		snprintf(r.aor, sizeof r.aor, "%s", aor);
 		snprintf(r.instance, sizeof r.instance, "%s", dev->instance);
 		snprintf(r.contact, sizeof r.contact, "%s", dev->contact);
-		snprintf(r.flow, sizeof r.flow, "%s", dev->flow);
+		snprintf(r.flow, sizeof r.flow, "%.*s", (int)sizeof r.flow - 1, dev->flow); /* a REGISTER flow: < 128 */
 		r.tcp = dev->tcp;
 		r.expires_at_ms = wall_ms() + (int64_t)expires * 1000;
 		rc = store_reg_put(st, &r, saved, NULL);

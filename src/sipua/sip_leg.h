@@ -72,6 +72,10 @@ const char *sip_msg_method(const struct sip_msg *m);
 int sip_msg_request_uri(const struct sip_msg *m, struct sip_addr *out);
 int sip_msg_from(const struct sip_msg *m, struct sip_addr *out);
 int sip_msg_to(const struct sip_msg *m, struct sip_addr *out);
+/* The served identity of a request (AS mode: P-Asserted-Identity from the core, else From). */
+int sip_msg_identity(const struct sip_msg *m, struct sip_addr *out);
+/* AS mode: the core routed it with `orig` (originating session case). */
+bool sip_msg_is_orig(const struct sip_msg *m);
 /* The request came over TCP (top Via). */
 bool sip_msg_over_tcp(const struct sip_msg *m);
 /* Value of the first extension header `name` (case-insensitive, e.g. "Cpm-Expires",

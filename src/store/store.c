@@ -451,6 +451,13 @@ int store_routed_get(struct store *s, const char *sender, const char *msgid, con
 	return s->ops->routed_get(s, sender, msgid, recipient, out);
 }
 
+int store_next_pending_recipient(struct store *s, const char *after, char *out, size_t cap)
+{
+	if (!after || strlen(after) > STORE_AOR_MAX || !out || cap == 0)
+		return -EINVAL;
+	return s->ops->next_pending_recipient(s, after, out, cap);
+}
+
 int store_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg)
 {
 	if (!key_ok(aor, STORE_AOR_MAX) || !cb)

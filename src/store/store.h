@@ -348,6 +348,10 @@ int store_deliveries_for_item(struct store *s, const char *item_id, store_delive
 int store_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);
 /* Notifications created before t_ms, oldest first (expiry of undeliverable ones). */
 int store_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg);
+/* The first recipient (in byte order) greater than `after` ("" for the first) that has items
+ * waiting for delivery, into out: 0, -ENOENT when there is none, -EOVERFLOW. One index seek:
+ * walking every recipient this way is for start-up (e.g. retrying other domains). */
+int store_next_pending_recipient(struct store *s, const char *after, char *out, size_t cap);
 /* Every registration (start-up: rebuild the location table). */
 int store_regs_all(struct store *s, store_reg_cb *cb, void *arg);
 /* Routed messages with expires_at_ms < t_ms, soonest first. */

@@ -122,6 +122,10 @@ static int f_routed_get(struct store *s, const char *sender, const char *msgid, 
 {
 	return INNER(s)->ops->routed_get(INNER(s), sender, msgid, recipient, out);
 }
+static int f_next_pending_recipient(struct store *s, const char *after, char *out, size_t cap)
+{
+	return INNER(s)->ops->next_pending_recipient(INNER(s), after, out, cap);
+}
 static int f_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg)
 {
 	return INNER(s)->ops->items_for_recipient(INNER(s), aor, limit, cb, arg);
@@ -169,6 +173,7 @@ static const struct store_ops faulty_ops = {
 	.prefs_get = f_prefs_get,
 	.routed_get = f_routed_get,
 	.items_for_recipient = f_items_for_recipient,
+	.next_pending_recipient = f_next_pending_recipient,
 	.items_expiring_before = f_items_expiring_before,
 	.deliveries_for_item = f_deliveries_for_item,
 	.notifs_for = f_notifs_for,

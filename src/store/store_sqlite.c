@@ -472,6 +472,7 @@ static const struct store_ops sqlite_ops = {
 	.prefs_get = sq_prefs_get,
 	.routed_get = sq_routed_get,
 	.items_for_recipient = sq_items_for_recipient,
+	.next_pending_recipient = sq_next_pending_recipient,
 	.items_expiring_before = sq_items_expiring_before,
 	.deliveries_for_item = sq_deliveries_for_item,
 	.notifs_for = sq_notifs_for,

@@ -24,6 +24,8 @@ const char *const sq_rsql[R_N] = {
 	[R_NOTIFS_FOR] = "SELECT " NOTIF_COLS " FROM notif WHERE target=? ORDER BY created_at LIMIT ?",
 	[R_NOTIFS_OLD] = "SELECT " NOTIF_COLS " FROM notif WHERE created_at < ? ORDER BY created_at LIMIT ?",
 	[R_REGS_ALL] = "SELECT " REG_COLS " FROM reg",
+	/* one seek in the partial index item_pending per recipient */
+	[R_NEXT_RCPT] = "SELECT recipient FROM item WHERE recipient > ? AND state IN (1,2) ORDER BY recipient LIMIT 1",
 	[R_BODY] = "SELECT body FROM item WHERE id=?",
 	[R_ROUTED] = "SELECT " ROUTED_COLS " FROM routed WHERE sender=? AND msgid=? AND recipient=?",
 	[R_ROUTED_EXP] = "SELECT " ROUTED_COLS " FROM routed WHERE expires_at < ? ORDER BY expires_at LIMIT ?",
@@ -331,6 +333,24 @@ int sq_regs_all(struct store *s, store_reg_cb *cb, void *arg)
 	struct sq *q = (struct sq *)s;
 
 	return scan(q, q->r[R_REGS_ALL], ROW_REG, (void *)cb, arg);
+}
+
+int sq_next_pending_recipient(struct store *s, const char *after, char *out, size_t cap)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = q->r[R_NEXT_RCPT];
+
+	sq_bind_text(st, 1, after);
+	int rc = read_one(q, st);
+	if (rc == 0) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		if (!v || strlen(v) >= cap)
+			rc = -EOVERFLOW;
+		else
+			strcpy(out, v);
+	}
+	done_read(st);
+	return rc;
 }
 
 int sq_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg)
