@@ -8,13 +8,13 @@
 start_core_pair
 start_receiver bob bob phone --timeout 60
 command -v sipp >/dev/null || fail "sipp not installed (scripts/setup.sh installs sip-tester)"
-ip addr show lo 2>/dev/null | grep -q '127.0.0.1/8' || fail "loopback is not 127.0.0.1/8 (127.0.0.2 needed)"
 for m in MESSAGE INVITE REGISTER; do
 	p=$(pick_port)
 	USED_PORTS="$USED_PORTS$p "
 	rc=0
+	sed "s/@METHOD@/$m/g" "$CPM_SRC/tests/core/sipp/stranger.xml" >"$T_DIR/stranger.$m.xml"
 	(cd "$T_DIR" && exec timeout -k 5 30 sipp 127.0.0.1:"$SIP_PORT" -i 127.0.0.2 -p "$p" -nostdin -m 1 \
-		-sf "$CPM_SRC/tests/core/sipp/stranger.xml" -s bob -key domain "$DOMAIN" -key method "$m" \
+		-sf "$T_DIR/stranger.$m.xml" -s bob -key domain "$DOMAIN" \
 		-trace_msg -message_file "$LOGDIR/sipp.stranger.$m.messages" \
 		-trace_err -error_file "$LOGDIR/sipp.stranger.$m.errors" \
 		</dev/null >"$LOGDIR/sipp.stranger.$m.stdout" 2>&1) || rc=$?
