@@ -494,7 +494,7 @@ int main(int argc, char **argv)
 		o.tcp = true;
 	else
 		return usage_error("--transport must be udp or tcp, not %s", transport);
-	if (first_hop(&o) < 0)
+	if (first_hop(&o) != 0)
 		return CPM_EXIT_USAGE;
 	if (strcmp(answer, "accept") == 0)
 		o.answer = ANSWER_ACCEPT;
