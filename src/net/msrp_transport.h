@@ -107,6 +107,10 @@ void hub_leave(struct msrp_hub *h);
 int hub_session_add(struct msrp_hub *h, struct msrp_session *s);
 void hub_session_del(struct msrp_hub *h, struct msrp_session *s);
 struct msrp_session *hub_session_find(struct msrp_hub *h, const char *id, size_t len);
+/* We are the active side (msrp_connect.c): open a connection to host (numeric) : port and bind
+ * it to s now (ops->bound is called before this returns). 0, or -errno (nothing changed). A
+ * connection that fails later reaches s as ops->closed(err). */
+int hub_session_connect(struct msrp_hub *h, struct msrp_session *s, const char *host, uint16_t port);
 /* Run d->fn(d) once the hub is back at depth zero (frees belong there). */
 void hub_defer(struct msrp_hub *h, struct hub_defer *d);
 su_root_t *hub_root(struct msrp_hub *h);

@@ -80,7 +80,7 @@ void pf_fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path)
 	s->has_max_size = false;
 }
 
-bool pf_take_sdp_answer(struct ft_relay *relay, const struct sip_msg *m)
+bool pf_take_sdp_answer(struct ft_relay *relay, const struct sip_msg *m, bool active)
 {
 	struct cpm_arena tmp = CPM_ARENA_INIT;
 	struct mime_part parts[MIME_MAX_PARTS];
@@ -89,7 +89,8 @@ bool pf_take_sdp_answer(struct ft_relay *relay, const struct sip_msg *m)
 	struct sdp_ft *ans = cpm_arena_alloc(&tmp, sizeof *ans);
 	bool ok = ans && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 &&
 		  sdp_parse_ft(sdp.p, sdp.len, ans) == SDP_OK && ans->port != 0 &&
-		  ft_relay_set_peer_path(relay, FT_LEG_DOWN, ans->path) == 0;
+		  ft_relay_set_peer_path(relay, FT_LEG_DOWN, ans->path) == 0 &&
+		  (!active || ft_relay_connect(relay, FT_LEG_DOWN) == 0);
 	cpm_arena_free(&tmp);
 	return ok;
 }

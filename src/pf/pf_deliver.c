@@ -335,6 +335,8 @@ void dlv_item_sdp(struct dlv *d, struct sdp_ft *s, enum sdp_dir dir, const char 
 	const struct store_item *it = &d->it;
 	memset(s, 0, sizeof *s);
 	pf_fill_common_sdp(d->pf, s, ft_relay_path(d->relay, FT_LEG_DOWN));
+	if (pf_msrp_active(d->pf, d->aor))
+		s->setup = SDP_SETUP_ACTIVE;
 	s->dir = dir;
 	if (it->kind == STORE_KIND_MESSAGE && !d->pull) {
 		/* a large message pushed as it came (messaging.md §2-3): no selector, the whole
@@ -429,7 +431,7 @@ static bool push_accept(void *owner, struct sip_fork *f, unsigned branch, struct
 {
 	struct dlv *d = owner;
 	char why[32];
-	if (pf_take_sdp_answer(d->relay, m)) {
+	if (pf_take_sdp_answer(d->relay, m, pf_msrp_active(d->pf, d->aor))) {
 		d->handed_over = pf_network_deferred(m, why, sizeof why);
 		return true;
 	}

@@ -221,7 +221,7 @@ static bool fork_accept(void *owner, struct sip_fork *f, unsigned branch, struct
 	struct ft *ft = owner;
 	if (ft->up_terminated)
 		return false; /* the sender is gone: the fork BYEs it */
-	if (pf_take_sdp_answer(ft->relay, m)) {
+	if (pf_take_sdp_answer(ft->relay, m, pf_msrp_active(ft->pf, ft->recipient))) {
 		if (!pf_network_deferred(m, ft->network_deferred, sizeof ft->network_deferred))
 			ft->network_deferred[0] = '\0';
 		return true;
@@ -460,6 +460,8 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 	*down = *ft->offer;
 	pf_fill_common_sdp(pf, down, ft_relay_path(ft->relay, FT_LEG_DOWN));
 	down->dir = SDP_DIR_SENDONLY;
+	if (pf_msrp_active(pf, ft->recipient))
+		down->setup = SDP_SETUP_ACTIVE;
 	if (sdp_build_ft(sdpbuf, SDP_MAX_BYTES, down) < 0 || pf_build_body(&tmp, sdpbuf, parts, nparts, &body))
 		goto oom;
 	char to[LOC_MAX_AOR + 8];

@@ -76,9 +76,10 @@ void pf_fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path);
 int pf_build_body(struct cpm_arena *a, const char *sdp, const struct mime_part *parts, size_t nparts,
 		  struct sip_body *out);
 int64_t pf_now_ms(void);
+/* (active: we offered a=setup:active (pf_msrp_active): connect to the answer's path.) */
 /* A device's 2xx to our offer: its SDP answer parses and gives the relay the device's MSRP
  * path (the DOWN leg). false: unusable (the fork then BYEs it). */
-bool pf_take_sdp_answer(struct ft_relay *relay, const struct sip_msg *m);
+bool pf_take_sdp_answer(struct ft_relay *relay, const struct sip_msg *m, bool active);
 /* Ask the store to remove the item's partial (partial) or complete blob, on its blob thread;
  * a failure is logged when it answers. Without the blob queue (no store, or shut down) the
  * file is left for the start-up reconcile. */
@@ -105,6 +106,9 @@ bool pf_network_deferred(const struct sip_msg *m, char *why, size_t cap);
 /* Remember that a file from sender_key to recipient (IMDN id msgid) was handed to another
  * domain's PF that stored it: its later notification to the sender is let through once. */
 void pf_record_handover(struct pf *pf, const char *sender_key, const char *msgid, const char *recipient);
+/* Toward aor, are we the MSRP active side (a=setup:active, we connect)? Yes toward another
+ * domain's PF reached by --route/DNS: it is passive like us. No toward devices and the core. */
+bool pf_msrp_active(const struct pf *pf, const char *aor);
 /* Start-up: retry the items stored for users of other domains. */
 void pf_kick_other_domains(struct pf *pf);
 /* May this request (Request-URI ru, sender from) be served here? 0, or the status to answer

@@ -185,3 +185,8 @@ void pf_record_handover(struct pf *pf, const char *sender_key, const char *msgid
 	pf_store_queued(store_routed_put(pf->st, &r, pf_store_logged, "record of a file handed over"),
 			"record of a file handed over");
 }
+
+bool pf_msrp_active(const struct pf *pf, const char *aor)
+{
+	return !pf->cfg.as_mode && !pf_user_is_ours(pf, aor);
+}

@@ -151,6 +151,11 @@ const char *ft_relay_path(const struct ft_relay *r, enum ft_relay_leg leg);
  * legs before bytes can flow; requests on a leg whose peer path is unknown
  * are held. Returns 0, or -1 if the path does not parse. */
 int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char *path);
+/* We are the active side of that leg (we offered or answered a=setup:active, RFC 6135: toward
+ * another domain's PF, passive like us): connect to the peer path given by
+ * ft_relay_set_peer_path (a numeric host). 0, or -errno (the caller ends the transfer). A
+ * refused or broken connection then ends the relay as a lost leg does. */
+int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg);
 /* Bytes of the file received from the sender so far, and sha-1 when complete.
  * (Source mode: bytes of the range written towards the device so far.)
  * For a resumed upload it is the FILE offset: resume_offset + the bytes of

@@ -130,7 +130,7 @@ int registrar_restore(struct store *st, struct location *loc)
 {
 	struct restore_ctx c = {st, loc, wall_ms(), 0};
 	int rc = store_regs_all(st, restore_one, &c);
-	if (rc)
+	if (rc < 0) /* else the number of rows read */
 		log_warn("cannot read saved registrations: %s", strerror(-rc));
 	return c.restored;
 }

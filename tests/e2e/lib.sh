@@ -320,6 +320,12 @@ wait_exit() {
 	WAIT_RC=timeout
 }
 
+# The recipient's URI: a user of DOMAIN ("bob"), a user of another domain ("bob@example.net"),
+# or a sip: URI as it is.
+_to_uri() {
+	case "$1" in sip:*) echo "$1" ;; *@*) echo "sip:$1" ;; *) echo "sip:$1@$DOMAIN" ;; esac
+}
+
 # send_file NAME FROM_USER TO_USER FILE [send options...]: runs `cpm send`
 # and waits for it (at most SEND_TIMEOUT, default 120 s). Sets SEND_RC,
 # SEND_LAST (last stdout line), SEND_OUT, SEND_ERR. Fails the test at once if
@@ -330,7 +336,7 @@ send_file() {
 	SEND_OUT="$LOGDIR/send.$name.out" SEND_ERR="$LOGDIR/send.$name.err"
 	local base pid i limit=$((${SEND_TIMEOUT:-120} * 10))
 	mapfile -t base < <(_cpm_base "$from")
-	"$CPM" "${base[@]}" send "sip:$to@$DOMAIN" "$file" "$@" </dev/null >"$SEND_OUT" 2>"$SEND_ERR" &
+	"$CPM" "${base[@]}" send "$(_to_uri "$to")" "$file" "$@" </dev/null >"$SEND_OUT" 2>"$SEND_ERR" &
 	pid=$!
 	PIDS+=("$pid")
 	SEND_RC=timeout
@@ -360,7 +366,7 @@ send_file_bg() {
 	SEND_OUT="$LOGDIR/send.$name.out" SEND_ERR="$LOGDIR/send.$name.err"
 	local base
 	mapfile -t base < <(_cpm_base "$from")
-	"$CPM" "${base[@]}" send "sip:$to@$DOMAIN" "$file" "$@" </dev/null >"$SEND_OUT" 2>"$SEND_ERR" &
+	"$CPM" "${base[@]}" send "$(_to_uri "$to")" "$file" "$@" </dev/null >"$SEND_OUT" 2>"$SEND_ERR" &
 	SEND_PID=$!
 	PIDS+=("$SEND_PID")
 }
@@ -547,7 +553,7 @@ send_message() {
 	local name=$1 from=$2 to=$3 text=$4 base pid i
 	shift 4
 	MSG_OUT="$LOGDIR/message.$name.out" MSG_ERR="$LOGDIR/message.$name.err"
-	case "$to" in sip:*) ;; *) to="sip:$to@$DOMAIN" ;; esac
+	to=$(_to_uri "$to")
 	mapfile -t base < <(_cpm_base "$from")
 	"$CPM" "${base[@]}" message "$to" "$text" "$@" </dev/null >"$MSG_OUT" 2>"$MSG_ERR" &
 	pid=$!
