@@ -117,8 +117,13 @@ static void reg_send(struct cpm_app *app)
 	if (app->reg_nh)
 		nua_handle_destroy(app->reg_nh);
 	app->reg_nh = nua_handle(app->nua, NULL, SIPTAG_TO_STR(from), SIPTAG_FROM_STR(from), TAG_END());
-	if (app->reg_nh)
-		nua_register(app->reg_nh, SIPTAG_EXPIRES_STR("600"), TAG_END());
+	if (!app->reg_nh)
+		return;
+	/* with an outbound proxy, REGISTER (and its refreshes and the un-REGISTER) still goes
+	 * to the registrar: a handle parameter (NUTAG_PROXY in nua_handle() is ignored) */
+	if (app->o->outbound_proxy)
+		nua_set_hparams(app->reg_nh, NUTAG_PROXY(app->registrar), TAG_END());
+	nua_register(app->reg_nh, SIPTAG_EXPIRES_STR("600"), TAG_END());
 }
 
 static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *nua, nua_magic_t *magic,
@@ -145,7 +150,7 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 			reg_lost(app, status, phrase);
 		} else if (local_response(status, sip)) {
 			char line[600];
-			local_failure_line(app, status, phrase, sip, line, sizeof line);
+			local_failure_line_to(app, app->o->server, status, phrase, sip, line, sizeof line);
 			out_line(app, "%s", line);
 			agent_finish(app, CPM_EXIT_FAILED);
 		} else {
@@ -484,13 +489,17 @@ int agent_run(struct cpm_app *app)
 	struct cpm_opts *o = app->o;
 	char bind_url[160], proxy[320], hostpart[80];
 	bool v6 = strchr(o->local_ip, ':') != NULL;
-	bool sv6 = strchr(o->server_host, ':') != NULL;
+	bool sv6 = strchr(o->server_host, ':') != NULL, hv6 = strchr(o->hop_host, ':') != NULL;
 	const char *tp = o->tcp ? "tcp" : "udp";
 
-	snprintf(proxy, sizeof proxy, "sip:%s%s%s:%u;transport=%s", sv6 ? "[" : "", o->server_host, sv6 ? "]" : "",
-		 (unsigned)o->server_port, tp);
-	snprintf(app->proxy_tcp, sizeof app->proxy_tcp, "sip:%s%s%s:%u;transport=tcp", sv6 ? "[" : "",
-		 o->server_host, sv6 ? "]" : "", (unsigned)o->server_port);
+	/* every request goes to the first hop (the outbound proxy, else --server); a big one
+	 * over TCP to the same hop (proxy_tcp); REGISTER to --server (app->registrar) */
+	snprintf(proxy, sizeof proxy, "sip:%s%s%s:%u;transport=%s", hv6 ? "[" : "", o->hop_host, hv6 ? "]" : "",
+		 (unsigned)o->hop_port, tp);
+	snprintf(app->proxy_tcp, sizeof app->proxy_tcp, "sip:%s%s%s:%u;transport=tcp", hv6 ? "[" : "",
+		 o->hop_host, hv6 ? "]" : "", (unsigned)o->hop_port);
+	snprintf(app->registrar, sizeof app->registrar, "sip:%s%s%s:%u;transport=%s", sv6 ? "[" : "",
+		 o->server_host, sv6 ? "]" : "", (unsigned)o->server_port, tp);
 	char name[CPM_URI_MAX + 300], uuid[37];
 	snprintf(name, sizeof name, "cpm:%s/%s", o->aor, o->device ? o->device : "");
 	uuid_v5(uuid, name);

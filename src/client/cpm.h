@@ -112,6 +112,13 @@ struct cpm_opts {
 	const char *server;           /* ADDR:PORT as given */
 	char server_host[256];
 	uint16_t server_port;
+	/* --outbound-proxy SIP-URI (NULL: none). Every request but REGISTER goes to the first
+	 * hop, the outbound proxy when given, else --server; REGISTER always goes to --server
+	 * (the registrar). */
+	const char *outbound_proxy;
+	char hop[300];                /* the first hop as ADDR:PORT (for messages) */
+	char hop_host[256];
+	uint16_t hop_port;
 	const char *user;             /* sip:U@D */
 	char aor[CPM_URI_MAX];        /* normalised, with "sip:" */
 	char domain[256];
@@ -119,7 +126,7 @@ struct cpm_opts {
 	bool tcp;
 	bool verbose;
 	size_t chunk_size;
-	char local_ip[64];            /* address used to reach the server */
+	char local_ip[64];            /* address used to reach the first hop */
 
 	/* send / blast */
 	const char *target;
@@ -278,7 +285,8 @@ struct cpm_app {
 	double deadline;              /* receive --timeout */
 	char instance[64];            /* urn:uuid:... */
 	char features[256];           /* Contact feature tags */
-	char proxy_tcp[320];
+	char proxy_tcp[320];          /* the first hop over TCP (big requests) */
+	char registrar[320];          /* --server as a URI: where REGISTER goes */
 	char contact[400];            /* our Contact with the feature tags */
 	bool ever_registered;
 	bool reg_lost;                /* registration lost: re-REGISTER with back-off */
@@ -361,7 +369,11 @@ bool list_answer(struct cpm_app *app, nua_handle_t *nh, int status, const char *
 bool local_response(int status, const sip_t *sip); /* sip_out.c */
 /* sip_out.c: the stdout line for a response local_response() says our own
  * stack made up: "failed: no answer from the server at ADDR:PORT (udp|tcp)"
- * for its 503 (transport error) and 408 (timeout), else "failed: SIP N PHRASE". */
+ * for its 503 (transport error) and 408 (timeout), else "failed: SIP N PHRASE".
+ * ADDR:PORT is the first hop (o->hop); local_failure_line_to names HOP instead
+ * (REGISTER, which goes to --server even when there is an outbound proxy). */
+void local_failure_line_to(const struct cpm_app *app, const char *hop, int status, const char *phrase,
+			   const sip_t *sip, char *out, size_t cap);
 void local_failure_line(const struct cpm_app *app, int status, const char *phrase, const sip_t *sip, char *out,
 			size_t cap);
 

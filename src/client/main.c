@@ -12,15 +12,16 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 static const char usage_main[] =
 	"usage: cpm --server ADDR:PORT --user sip:USER@DOMAIN [--device ID] [--transport udp|tcp]\n"
-	"           [--verbose] [--chunk-size BYTES] COMMAND [ARGS]\n"
+	"           [--outbound-proxy SIP-URI] [--verbose] [--chunk-size BYTES] COMMAND [ARGS]\n"
 	"\n"
 	"A CPM device: file transfer and standalone messages. SIP (via --server as outbound\n"
-	"proxy) + MSRP.\n"
+	"proxy, or via --outbound-proxy) + MSRP (straight to the server's MSRP address).\n"
 	"\n"
 	"commands:\n"
 	"  send TARGET FILE [--thumbnail IMG]   send one file; last stdout line is the result\n"
@@ -32,7 +33,10 @@ static const char usage_main[] =
 	"  blast TARGET --count N --parallel P --size BYTES   load generator\n"
 	"\n"
 	"global options:\n"
-	"  --server ADDR:PORT     SIP server (outbound proxy and registrar)\n"
+	"  --server ADDR:PORT     SIP server (outbound proxy and registrar): cpmd, or the SIP core\n"
+	"                         (e.g. Kamailio) in front of it\n"
+	"  --outbound-proxy SIP-URI  sip:HOST:PORT[;transport=udp|tcp]: every request but REGISTER\n"
+	"                         goes there first (default: --server); REGISTER goes to --server\n"
 	"  --user sip:U@D         our address of record (From, To of REGISTER)\n"
 	"  --device ID            device name; the +sip.instance UUID is derived from user+device\n"
 	"  --transport udp|tcp    SIP transport (default udp)\n"
@@ -194,6 +198,53 @@ static int usage_error(const char *fmt, const char *arg)
 	return CPM_EXIT_USAGE;
 }
 
+/* The first hop of every request but REGISTER: --outbound-proxy when given, else --server.
+ * The proxy is sip:HOST:PORT with at most the parameters lr and transport; a transport
+ * there must be the one --transport chose (one transport for every request keeps the
+ * rules of big requests over TCP in one place, agent.c). */
+static int first_hop(struct cpm_opts *o)
+{
+	if (!o->outbound_proxy) {
+		snprintf(o->hop_host, sizeof o->hop_host, "%s", o->server_host);
+		o->hop_port = o->server_port;
+		snprintf(o->hop, sizeof o->hop, "%s", o->server);
+		return 0;
+	}
+	const char *u = o->outbound_proxy, *params;
+	char hp[300];
+	if (strncasecmp(u, "sip:", 4) != 0 || strchr(u, '@'))
+		return usage_error("--outbound-proxy must be sip:HOST:PORT[;transport=udp|tcp], not %s", u);
+	u += 4;
+	size_t n = strcspn(u, ";");
+	params = u + n;
+	if (n >= sizeof hp)
+		return usage_error("--outbound-proxy: address too long in %s", o->outbound_proxy);
+	memcpy(hp, u, n);
+	hp[n] = '\0';
+	if (cpm_parse_hostport(hp, o->hop_host, sizeof o->hop_host, &o->hop_port) < 0)
+		return usage_error("--outbound-proxy needs sip:HOST:PORT (with the port), not %s", o->outbound_proxy);
+	while (*params == ';') {
+		params++;
+		size_t l = strcspn(params, ";");
+		if (l == 2 && strncasecmp(params, "lr", 2) == 0) {
+			/* loose routing: what a proxy of ours does anyway */
+		} else if (l == 13 && strncasecmp(params, "transport=", 10) == 0 &&
+			   (strncasecmp(params + 10, "udp", 3) == 0 || strncasecmp(params + 10, "tcp", 3) == 0)) {
+			bool tcp = strncasecmp(params + 10, "tcp", 3) == 0;
+			if (tcp != o->tcp)
+				return usage_error("--outbound-proxy %s: its transport must be the one of --transport "
+						   "(add --transport tcp or drop the parameter)",
+						   o->outbound_proxy);
+		} else {
+			return usage_error("--outbound-proxy: only the parameters lr and transport=udp|tcp, not in %s",
+					   o->outbound_proxy);
+		}
+		params += l;
+	}
+	snprintf(o->hop, sizeof o->hop, "%.*s", (int)n, u);
+	return 0;
+}
+
 static int parse_seconds(const char *s, double *out)
 {
 	char *end;
@@ -305,6 +356,10 @@ int main(int argc, char **argv)
 			if (!v)
 				return usage_error("--server needs ADDR:PORT%s", "");
 			o.server = v;
+		} else if (opt_match(a, "--outbound-proxy", &i, argc, argv, &v)) {
+			if (!v)
+				return usage_error("--outbound-proxy needs sip:HOST:PORT%s", "");
+			o.outbound_proxy = v;
 		} else if (opt_match(a, "--user", &i, argc, argv, &v)) {
 			if (!v)
 				return usage_error("--user needs sip:USER@DOMAIN%s", "");
@@ -439,6 +494,8 @@ int main(int argc, char **argv)
 		o.tcp = true;
 	else
 		return usage_error("--transport must be udp or tcp, not %s", transport);
+	if (first_hop(&o) != 0)
+		return CPM_EXIT_USAGE;
 	if (strcmp(answer, "accept") == 0)
 		o.answer = ANSWER_ACCEPT;
 	else if (strcmp(answer, "decline") == 0)
@@ -523,8 +580,8 @@ int main(int argc, char **argv)
 	}
 	if (o.target && normalise_uri(o.target, o.domain, o.target_uri, sizeof o.target_uri) < 0)
 		return usage_error("bad TARGET %s", o.target);
-	if (local_ip_for(o.server_host, o.server_port, o.local_ip, sizeof o.local_ip) < 0) {
-		fprintf(stdout, "failed: cannot resolve or reach %s\n", o.server);
+	if (local_ip_for(o.hop_host, o.hop_port, o.local_ip, sizeof o.local_ip) < 0) {
+		fprintf(stdout, "failed: cannot resolve or reach %s\n", o.hop);
 		return CPM_EXIT_FAILED;
 	}
 	/* blast and a busy receiver hold a socket (and a file) per transfer */

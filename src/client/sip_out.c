@@ -119,6 +119,12 @@ bool local_response(int status, const sip_t *sip)
 void local_failure_line(const struct cpm_app *app, int status, const char *phrase, const sip_t *sip, char *out,
 			size_t cap)
 {
+	local_failure_line_to(app, app->o->hop, status, phrase, sip, out, cap);
+}
+
+void local_failure_line_to(const struct cpm_app *app, const char *hop, int status, const char *phrase,
+			   const sip_t *sip, char *out, size_t cap)
+{
 	if (status != 408 && status != 503) {
 		snprintf(out, cap, "failed: SIP %d %s", status, phrase);
 		return;
@@ -133,7 +139,7 @@ void local_failure_line(const struct cpm_app *app, int status, const char *phras
 		tp = "tcp";
 	else if (slash && strcasecmp(slash + 1, "udp") == 0)
 		tp = "udp";
-	snprintf(out, cap, "failed: no answer from the server at %s (%s)", app->o->server, tp);
+	snprintf(out, cap, "failed: no answer from the server at %s (%s)", hop, tp);
 }
 
 enum xfer_answer xfer_answer_classify(struct xfer *x, int status, const char *phrase)
