@@ -63,4 +63,5 @@ void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *do
 	c->core_uri = o->core[0] ? o->core : NULL;
 	c->core_trust = o->core_trust;
 	c->reg_event = o->reg_event;
+	c->resolv_conf = o->resolv_conf[0] ? o->resolv_conf : NULL;
 }

@@ -59,6 +59,7 @@ static const struct optdef optdefs[] = {
 	{"reg-event", 1, "on|off", "AS mode: also SUBSCRIBE to each user's reg event package at the core (RFC 3680) (default: off)"},
 	{"route", 1, "DOMAIN=HOST:PORT[;transport=tcp]", "where requests for users of another home domain go (repeatable); a user of an unreachable domain gets the file stored here and retried"},
 	{"dns-routes", 1, "on|off", "other domains without a --route are found by DNS (NAPTR/SRV/A, RFC 3263) (default: off: such recipients get 404)"},
+	{"resolv-conf", 1, "FILE", "DNS servers for --dns-routes, in resolv.conf syntax (sofia-sip also reads a \"port N\" line) (default: /etc/resolv.conf)"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
 	{"config", 1, "FILE", "read settings from FILE (\"key = value\" lines, keys = option names, # comments)"},
@@ -199,6 +200,13 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 			return -1;
 		}
 		return copy_str(o->core, sizeof o->core, v);
+	}
+	if (!strcmp(key, "resolv-conf")) {
+		if (!*v || access(v, R_OK)) {
+			snprintf(apply_why, sizeof apply_why, "not a readable file");
+			return -1;
+		}
+		return copy_str(o->resolv_conf, sizeof o->resolv_conf, v);
 	}
 	if (!strcmp(key, "core-trust"))
 		return addr_match_add(&o->core_trust, v, apply_why, sizeof apply_why);

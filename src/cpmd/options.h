@@ -54,7 +54,8 @@ struct cpmd_options {
 	char core[320];                /* LOC_MAX_FLOW; --core SIP-URI: where every request toward a user goes (AS) */
 	struct addr_match_list core_trust; /* --core-trust: the only sources served in AS mode */
 	bool reg_event;                /* --reg-event on: SUBSCRIBE to reg (RFC 3680) at the core */
-	struct route_table routes;     /* --route DOMAIN=HOST:PORT (repeatable), --dns-routes */
+	struct route_table routes;
+	char resolv_conf[1024];        /* --resolv-conf FILE ("" = /etc/resolv.conf) */     /* --route DOMAIN=HOST:PORT (repeatable), --dns-routes */
 	unsigned test_store_fail;     /* testing: the store fails its Nth write and every later one (0 = off) */
 };
 

@@ -317,7 +317,7 @@ int sip_fork_add(struct sip_fork *f, const struct sip_target *t, const char *dev
 		maybe_free(f);
 		return 0;
 	}
-	log_info("%s: branch %d -> %s via %s", f->log_id, i, t->contact, t->flow ? t->flow : "(no flow)");
+	log_info("%s: branch %d -> %s via %s", f->log_id, i, t->contact, t->flow ? t->flow : "DNS (RFC 3263)");
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/su_tagarg.h>
+#include <sofia-sip/sresolv.h>
 #include <sofia-sip/tport_tag.h>
 
 #include "common/log.h"
@@ -310,6 +311,8 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 			     * event) reaches us instead of nua's 481 */
 			    TAG_IF(cfg->as_mode, NUTAG_APPL_METHOD("OPTIONS")),
 			    TAG_IF(cfg->as_mode, NUTAG_APPL_METHOD("NOTIFY")), TAG_IF(cfg->as_mode, NUTAG_ALLOW("NOTIFY")),
+			    /* --resolv-conf: the DNS servers for RFC 3263 lookups (--dns-routes) */
+			    TAG_IF(cfg->resolv_conf, SRESTAG_RESOLV_CONF(cfg->resolv_conf)),
 			    NUTAG_SESSION_TIMER(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
 			    NUTAG_ENABLEMESSAGE(1), NUTAG_USER_AGENT(cfg->user_agent ? cfg->user_agent : "cpmd/0.1"),
 			    /* a SIP flow stays up while its device is registered */

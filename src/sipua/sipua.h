@@ -41,7 +41,9 @@ struct sipua_config {
 	                                  requests from core_trust are served (403 otherwise) */
 	const char *core_uri;          /* the core: where requests toward users go (AS mode) */
 	struct addr_match_list core_trust;
-	bool reg_event;                /* SUBSCRIBE to each user's reg event at the core */
+	bool reg_event;
+	const char *resolv_conf;       /* resolv.conf for sofia's DNS resolver (NULL: /etc/resolv.conf;
+	                                  sofia also takes a "port N" line) */                /* SUBSCRIBE to each user's reg event at the core */
 };
 
 /* A new INVITE (out of any dialog). The handler either binds the leg (sip_leg_bind) and

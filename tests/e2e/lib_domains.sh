@@ -6,19 +6,22 @@
 #   use_domain com|net                 make lib.sh's helpers (start_receiver, send_file,
 #                                      send_message, cpmd_alive...) talk to that cpmd
 #   domain_stop net / domain_start net restart one of them on the same ports and data dir
-declare -A D_SIP=() D_MSRP=() D_PID=() D_LOG=() D_DATA=() D_NAME=() D_OPTS=() D_RUN=()
+#   D_NOROUTE[KEY]=1 before domains_start: that cpmd gets no --route (e.g. it finds the other
+#                                      domain by DNS, t_domains_dns.sh)
+declare -A D_SIP=() D_MSRP=() D_PID=() D_LOG=() D_DATA=() D_NAME=() D_OPTS=() D_RUN=() D_NOROUTE=()
 D_NAME[com]=example.com
 D_NAME[net]=example.net
 
 domain_start() { # KEY
-	local k=$1 other i
+	local k=$1 other i route=()
 	[ "$k" = com ] && other=net || other=com
+	[ -n "${D_NOROUTE[$k]:-}" ] || route=(--route "${D_NAME[$other]}=$HOST:${D_SIP[$other]};transport=tcp")
 	D_RUN[$k]=$((${D_RUN[$k]:-0} + 1))
 	D_LOG[$k]="$LOGDIR/cpmd.$k.${D_RUN[$k]}.log"
 	mkdir -p "${D_DATA[$k]}"
 	# shellcheck disable=SC2086 # D_OPTS: extra options, space-separated
 	"$CPMD" --domain "${D_NAME[$k]}" --sip "$HOST:${D_SIP[$k]}" --msrp "$HOST:${D_MSRP[$k]}" \
-		--data-dir "${D_DATA[$k]}" --route "${D_NAME[$other]}=$HOST:${D_SIP[$other]};transport=tcp" \
+		--data-dir "${D_DATA[$k]}" "${route[@]}" \
 		${D_OPTS[$k]} </dev/null >/dev/null 2>"${D_LOG[$k]}" &
 	D_PID[$k]=$!
 	PIDS+=("${D_PID[$k]}")
