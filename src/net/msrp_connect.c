@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cpm/msrp.h"
 #include "net/msrp_transport.h"
 
 int hub_session_connect(struct msrp_hub *h, struct msrp_session *s, const char *host, uint16_t port)
@@ -66,4 +67,40 @@ int hub_session_connect(struct msrp_hub *h, struct msrp_session *s, const char *
 	s->ops->bound(s);
 	hub_leave(h);
 	return 0;
+}
+
+int hub_session_connect_path(struct msrp_hub *h, struct msrp_session *s, const char *peer_path, const char *our_uri,
+			     bool bind_send)
+{
+	struct msrp_uri u;
+	char host[64];
+
+	/* the first URI of the peer's path is the next hop (the peer itself without relays) */
+	if (msrp_uri_parse(msrp_path_first(cpm_str_c(peer_path)), &u) || u.secure || !u.host.len ||
+	    u.host.len >= sizeof host || !u.port)
+		return -EINVAL;
+	memcpy(host, u.host.p, u.host.len);
+	host[u.host.len] = '\0';
+	hub_enter(h);
+	int rc = hub_session_connect(h, s, host, u.port);
+	if (rc == 0 && bind_send) {
+		/* RFC 4975 §5.4: the active end binds the connection with a SEND, an empty one when
+		 * it has nothing to say yet (a chat nobody has typed in). Its 200 matches no
+		 * transaction of ours and is dropped. */
+		char tid[MSRP_OUR_TID_LEN + 1], mid[21], buf[MSRP_MAX_LINE * 2 + 256];
+		struct msrp_byte_range br = {1, 0, 0};
+		msrp_random_ident(tid, MSRP_OUR_TID_LEN);
+		msrp_random_ident(mid, 20);
+		struct msrp_request_head hd = {.tid = tid, .method = MSRP_METHOD_SEND, .to_path = cpm_str_c(peer_path),
+					       .from_path = cpm_str_c(our_uri), .message_id = cpm_str_c(mid),
+					       .range = &br};
+		int n = msrp_build_request_head(buf, sizeof buf, &hd);
+		int e = n < 0 ? -1 : msrp_build_end(buf + n, sizeof buf - (size_t)n, tid, MSRP_FLAG_END, false);
+		if (e < 0)
+			rc = -EINVAL; /* the connection stays; the peer's bind timeout ends it */
+		else
+			conn_send(s->conn, buf, (size_t)(n + e));
+	}
+	hub_leave(h);
+	return rc;
 }

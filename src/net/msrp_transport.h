@@ -111,6 +111,10 @@ struct msrp_session *hub_session_find(struct msrp_hub *h, const char *id, size_t
  * it to s now (ops->bound is called before this returns). 0, or -errno (nothing changed). A
  * connection that fails later reaches s as ops->closed(err). */
 int hub_session_connect(struct msrp_hub *h, struct msrp_session *s, const char *host, uint16_t port);
+/* The same to the next hop of the peer's a=path (first URI, numeric host); with bind_send, an
+ * empty SEND from our_uri binds the connection at the peer at once (a chat may stay silent). */
+int hub_session_connect_path(struct msrp_hub *h, struct msrp_session *s, const char *peer_path, const char *our_uri,
+			     bool bind_send);
 /* Run d->fn(d) once the hub is back at depth zero (frees belong there). */
 void hub_defer(struct msrp_hub *h, struct hub_defer *d);
 su_root_t *hub_root(struct msrp_hub *h);

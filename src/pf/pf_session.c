@@ -121,6 +121,8 @@ static int sess_sdp(struct pf_sess *s, enum session_relay_leg leg, char *buf, si
 		return -1;
 	pf_fill_common_sdp(s->pf, o, session_relay_path(s->relay, leg));
 	o->dir = SDP_DIR_SENDRECV;
+	if (leg == SR_LEG_B && pf_msrp_active(s->pf, s->recipient))
+		o->setup = SDP_SETUP_ACTIVE; /* another domain's PF: passive like us */
 	snprintf(o->accept_types, sizeof o->accept_types, "message/cpim");
 	snprintf(o->accept_wrapped_types, sizeof o->accept_wrapped_types, "text/plain message/imdn+xml");
 	o->has_max_size = true;
@@ -246,7 +248,8 @@ static bool fork_accept(void *owner, struct sip_fork *f, unsigned branch, struct
 	ans = cpm_arena_alloc(&tmp, sizeof *ans);
 	ok = ans && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 && sdp_parse_ft(sdp.p, sdp.len, ans) == SDP_OK &&
 	     ans->port != 0 && ans->dir != SDP_DIR_INACTIVE &&
-	     session_relay_set_peer_path(s->relay, SR_LEG_B, ans->path) == 0;
+	     session_relay_set_peer_path(s->relay, SR_LEG_B, ans->path) == 0 &&
+	     (!pf_msrp_active(s->pf, s->recipient) || session_relay_connect(s->relay, SR_LEG_B) == 0);
 	cpm_arena_free(&tmp);
 	if (!ok)
 		log_info("session %s: branch %u accepted with an unusable SDP answer; hanging it up", s->id, branch);

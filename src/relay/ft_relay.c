@@ -493,26 +493,19 @@ int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char
 int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg)
 {
 	struct relay_leg *L;
-	struct msrp_uri u;
-	char host[64];
 
 	if (!r || (leg != FT_LEG_UP && leg != FT_LEG_DOWN))
 		return -EINVAL;
 	L = &r->leg[leg];
 	if (!L->in_hub || !L->has_peer || r->ended)
 		return -EINVAL;
-	/* the peer's own URI is the last of its path; with no relay between, it is also the hop */
-	if (msrp_uri_parse(msrp_path_first(cpm_str_c(L->peer_path)), &u) || u.secure || !u.host.len ||
-	    u.host.len >= sizeof host || !u.port)
-		return -EINVAL;
-	memcpy(host, u.host.p, u.host.len);
-	host[u.host.len] = '\0';
 	/* No request of the peer will tell us its From-Path: as the active side we send first,
 	 * to its negotiated path (RFC 4975 §5.4). */
 	if (!cpm_str_copy(L->peer_from, sizeof L->peer_from, cpm_str_c(L->peer_path)))
 		return -EINVAL;
 	hub_enter(r->hub);
-	int rc = hub_session_connect(r->hub, &L->s, host, u.port);
+	/* no bind SEND: the file's first chunk follows at once and binds it */
+	int rc = hub_session_connect_path(r->hub, &L->s, L->peer_path, L->uri, false);
 	if (rc == 0 && r->source)
 		relay_source_pump(r); /* nobody will send us a binding request to answer first */
 	hub_leave(r->hub);

@@ -93,12 +93,7 @@ static void leg_try_flush(struct sr_leg *L);
 
 const char *session_relay_result_str(enum session_relay_result r)
 {
-	switch (r) {
-	case SR_CLOSED: return "closed";
-	case SR_PROTOCOL_ERROR: return "protocol error";
-	case SR_TIMEOUT: return "timeout";
-	}
-	return "unknown";
+	return r == SR_CLOSED ? "closed" : r == SR_PROTOCOL_ERROR ? "protocol error" : r == SR_TIMEOUT ? "timeout" : "?";
 }
 
 static struct sr_leg *other(struct sr_leg *L)
@@ -751,6 +746,15 @@ int session_relay_set_peer_path(struct session_relay *r, enum session_relay_leg 
 	leg_try_start(other(L));
 	hub_leave(r->hub);
 	return 0;
+}
+
+int session_relay_connect(struct session_relay *r, enum session_relay_leg leg)
+{
+	struct sr_leg *L = &r->leg[leg];
+	/* as the active end we write first, to the negotiated path (ft_relay_connect) */
+	if (!L->has_peer || r->ended || !cpm_str_copy(L->peer_from, sizeof L->peer_from, cpm_str_c(L->peer_path)))
+		return -EINVAL;
+	return hub_session_connect_path(r->hub, &L->s, L->peer_path, L->uri, true);
 }
 
 void session_relay_stats(const struct session_relay *r, struct session_relay_stats *out)

@@ -17,7 +17,7 @@ start_chat() {
 	CHAT_ERR[$name]="$LOGDIR/chat.$name.err"
 	mkfifo "$fifo"
 	mapfile -t base < <(_cpm_base "$user")
-	"$CPM" "${base[@]}" chat "sip:$target@$DOMAIN" "$@" <"$fifo" >"${CHAT_OUT[$name]}" 2>"${CHAT_ERR[$name]}" &
+	"$CPM" "${base[@]}" chat "$(_to_uri "$target")" "$@" <"$fifo" >"${CHAT_OUT[$name]}" 2>"${CHAT_ERR[$name]}" &
 	CHAT_PID[$name]=$!
 	PIDS+=("${CHAT_PID[$name]}")
 	exec {fd}>"$fifo" # the reader above opens it at the same time
