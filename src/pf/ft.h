@@ -38,6 +38,7 @@ struct ft {
 	struct sdp_ft *offer;   /* the sender's SDP */
 	struct ft_relay *relay;
 	char *fork_headers;     /* the CPM headers carried to every fork ("Name: v\r\n" lines) */
+	const char *onward_route; /* AS mode, orig: the core's route back (pf_onward_route), or NULL */
 	struct loop_timer *timer; /* the post-completion BYE timer */
 	/* UP: the sender's INVITE (server leg) */
 	struct sip_leg *up;

@@ -389,6 +389,7 @@ static int ft_take_request(struct ft *ft, const struct sip_msg *m, const struct 
 	ft->created_ms = pf_now_ms();
 	ft->expires_ms = policy_expiry(&pf->cfg, ft->created_ms, ft->req_expires);
 	ft->fork_headers = sip_msg_carried_headers(m, &ft->arena, CPM_FT_ICSI_TAG);
+	ft->onward_route = pf_onward_route(ft->pf, m, &ft->arena);
 	/* The IMDN id of this file: the sender's file-transfer-id (ours when it
 	 * gave none, or one too long to be an IMDN Message-ID). */
 	const char *ftid = ft->offer->file_transfer_id;
@@ -469,7 +470,8 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 	char *fork_from = pf_fork_from(&tmp, &from, ft->sender);
 	if (!ft->fork_headers || !fork_from)
 		goto oom;
-	struct sip_request rq = {.to = to, .from = fork_from, .body = &body, .headers = ft->fork_headers};
+	struct sip_request rq = {.to = to, .from = fork_from, .body = &body, .headers = ft->fork_headers,
+				 .route = ft->onward_route};
 	struct sip_fork_params fp = {
 		.method = SIP_FORK_INVITE,
 		.request = &rq,

@@ -109,6 +109,9 @@ void pf_record_handover(struct pf *pf, const char *sender_key, const char *msgid
 /* Toward aor, are we the MSRP active side (a=setup:active, we connect)? Yes toward another
  * domain's PF reached by --route/DNS: it is passive like us. No toward devices and the core. */
 bool pf_msrp_active(const struct pf *pf, const char *aor);
+/* AS mode, an originating request (orig): the Route entries the core put behind ours, in a, to
+ * send the forwarded request back along them (sip_request.route). NULL: none, or not AS/orig. */
+const char *pf_onward_route(const struct pf *pf, const struct sip_msg *m, struct cpm_arena *a);
 /* Start-up: retry the items stored for users of other domains. */
 void pf_kick_other_domains(struct pf *pf);
 /* May this request (Request-URI ru, sender from) be served here? 0, or the status to answer

@@ -65,6 +65,7 @@ struct pf_msgin {
 	char recipient[LOC_MAX_AOR];
 	char *fork_from;        /* "DISPLAY <URI>" or "<URI>" */
 	char *headers;          /* the CPM headers carried to every device */
+	const char *onward_route; /* AS mode, orig: the core's route back (pf_onward_route) */
 	char *body;             /* the message/cpim body, unchanged */
 	size_t len;
 	char msgid[STORE_MSGID_MAX + 1];
@@ -300,7 +301,8 @@ static void route(struct pf_msgin *mi)
 	char to[LOC_MAX_AOR + 8];
 	snprintf(to, sizeof to, "<sip:%s>", mi->recipient);
 	struct sip_body body = {.content_type = CPIM_CTYPE, .data = mi->body, .len = mi->len};
-	struct sip_request rq = {.to = to, .from = mi->fork_from, .body = &body, .headers = mi->headers};
+	struct sip_request rq = {.to = to, .from = mi->fork_from, .body = &body, .headers = mi->headers,
+				 .route = mi->onward_route};
 	struct sip_fork_params fp = {
 		.method = SIP_FORK_MESSAGE,
 		.request = &rq,
@@ -473,6 +475,7 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	PF_COPY(mi->recipient, recipient);
 	msrp_random_ident(mi->id, 16);
 	mi->headers = sip_msg_carried_headers(m, &mi->arena, CPM_MSG_ICSI_TAG);
+	mi->onward_route = pf_onward_route(pf, m, &mi->arena);
 	mi->fork_from = from.display_raw[0] ? cpm_arena_printf(&mi->arena, "%s <%s>", from.display_raw, from.uri)
 					    : cpm_arena_printf(&mi->arena, "<%s>", from.uri);
 	mi->body = cpm_arena_alloc_raw(&mi->arena, body.len + 1);

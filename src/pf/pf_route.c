@@ -190,3 +190,13 @@ bool pf_msrp_active(const struct pf *pf, const char *aor)
 {
 	return !pf->cfg.as_mode && !pf_user_is_ours(pf, aor);
 }
+
+const char *pf_onward_route(const struct pf *pf, const struct sip_msg *m, struct cpm_arena *a)
+{
+	char buf[SIP_ROUTE_ONWARD_MAX];
+	/* ISC: an originating request goes back to the core along the entries the core put behind
+	 * ours (its `odi`), so that the core continues that session's originating service */
+	if (!pf->cfg.as_mode || !sip_msg_is_orig(m) || sip_msg_route_after_us(m, buf, sizeof buf))
+		return NULL;
+	return cpm_arena_strdup(a, buf);
+}

@@ -44,6 +44,7 @@ struct pf_sess {
 	char recipient[LOC_MAX_AOR];
 	struct sdp_ft *offer;         /* the inviter's SDP */
 	char *fork_headers;
+	const char *onward_route; /* AS mode, orig: the core's route back (pf_onward_route) */
 	struct session_relay *relay;
 	bool relay_ended;
 	struct sip_leg *up;
@@ -332,7 +333,8 @@ static void sess_fork(struct pf_sess *s, const struct sip_addr *from, const stru
 		goto oom;
 	struct sip_body body = {.content_type = "application/sdp", .data = sdp, .len = (size_t)n};
 	snprintf(to, sizeof to, "<sip:%s>", s->recipient);
-	struct sip_request rq = {.to = to, .from = fork_from, .body = &body, .headers = s->fork_headers};
+	struct sip_request rq = {.to = to, .from = fork_from, .body = &body, .headers = s->fork_headers,
+				 .route = s->onward_route};
 	struct sip_fork_params fp = {
 		.method = SIP_FORK_INVITE,
 		.request = &rq,
@@ -438,6 +440,7 @@ void pf_session_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg 
 	PF_COPY(s->sender_key, sender_key);
 	s->offer = cpm_arena_alloc(&s->arena, sizeof *s->offer);
 	s->fork_headers = sip_msg_carried_headers(m, &s->arena, CPM_SESSION_ICSI_TAG);
+	s->onward_route = pf_onward_route(pf, m, &s->arena);
 	if (!s->offer) {
 		cpm_arena_free(&s->arena);
 		free(s);

@@ -246,7 +246,9 @@ int sip_fork_create(struct sip_fork **out, struct sipua *ua, struct loop *loop, 
 	f->req.to = cpm_arena_strdup(&f->mem, rq->to);
 	f->req.from = cpm_arena_strdup(&f->mem, rq->from);
 	f->req.headers = rq->headers ? cpm_arena_strdup(&f->mem, rq->headers) : NULL;
-	bool ok = f->smb && f->br && f->acts && f->req.to && f->req.from && (!rq->headers || f->req.headers);
+	f->req.route = rq->route ? cpm_arena_strdup(&f->mem, rq->route) : NULL;
+	bool ok = f->smb && f->br && f->acts && f->req.to && f->req.from && (!rq->headers || f->req.headers) &&
+		  (!rq->route || f->req.route);
 	if (ok && rq->body) {
 		char *data = cpm_arena_alloc(&f->mem, rq->body->len + 1);
 		f->body.content_type = cpm_arena_strdup(&f->mem, rq->body->content_type);
@@ -317,7 +319,10 @@ int sip_fork_add(struct sip_fork *f, const struct sip_target *t, const char *dev
 		maybe_free(f);
 		return 0;
 	}
-	log_info("%s: branch %d -> %s via %s", f->log_id, i, t->contact, t->flow ? t->flow : "DNS (RFC 3263)");
+	if (f->req.route)
+		log_info("%s: branch %d -> %s via route %s", f->log_id, i, t->contact, f->req.route);
+	else
+		log_info("%s: branch %d -> %s via %s", f->log_id, i, t->contact, t->flow ? t->flow : "DNS (RFC 3263)");
 	return 0;
 }
 

@@ -330,16 +330,16 @@ static int client_request(struct sipua *s, const struct sip_request *rq, const s
 	 * (sofia finds the open connection by address). NUTAG_PROXY must go here, not to
 	 * nua_handle() (sofia-notes). The tags and their order are today's. */
 	/* a pre-loaded route set (RFC 3261 §8.1.2): nua puts it on the request and sends to its
-	 * first entry */
+	 * first entry (the flow is then not used: the route says where the request goes) */
 	const char *route = rq->route && *rq->route ? rq->route : NULL;
 	if (invite)
-		nua_invite(leg->nh, NUTAG_URL(t->contact), TAG_IF(flow, NUTAG_PROXY(flow)),
+		nua_invite(leg->nh, NUTAG_URL(t->contact), TAG_IF(flow && !route, NUTAG_PROXY(flow)),
 			   TAG_IF(route, NUTAG_INITIAL_ROUTE_STR(route)),
 			   SIPTAG_CONTACT_STR(t->tcp ? s->contact_tcp : s->contact_udp),
 			   TAG_IF(b, SIPTAG_CONTENT_TYPE_STR(b ? b->content_type : NULL)), TAG_IF(pl, SIPTAG_PAYLOAD(pl)),
 			   TAG_IF(h, SIPTAG_HEADER_STR(h)), TAG_END());
 	else
-		nua_message(leg->nh, NUTAG_URL(t->contact), TAG_IF(flow, NUTAG_PROXY(flow)),
+		nua_message(leg->nh, NUTAG_URL(t->contact), TAG_IF(flow && !route, NUTAG_PROXY(flow)),
 			    TAG_IF(route, NUTAG_INITIAL_ROUTE_STR(route)),
 			    TAG_IF(b, SIPTAG_CONTENT_TYPE_STR(b ? b->content_type : NULL)), TAG_IF(pl, SIPTAG_PAYLOAD(pl)),
 			    TAG_IF(h, SIPTAG_HEADER_STR(h)), TAG_END());

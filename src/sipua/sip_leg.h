@@ -87,6 +87,7 @@ bool sip_msg_is_orig(const struct sip_msg *m);
  * to the core along the route it pre-loaded (struct sip_request.route). 0, -ENOENT when there
  * is none after ours, -E2BIG when it does not fit in cap (out is then ""). */
 int sip_msg_route_after_us(const struct sip_msg *m, char *out, size_t cap);
+#define SIP_ROUTE_ONWARD_MAX 1024 /* a cap for it: a few URIs of a core (longer: not carried) */
 /* The request came over TCP (top Via). */
 bool sip_msg_over_tcp(const struct sip_msg *m);
 /* Value of the first extension header `name` (case-insensitive, e.g. "Cpm-Expires",

@@ -38,5 +38,8 @@ assert_grep "$KAM_LOG" "INVITE sip:bob@$DOMAIN from sip:alice@$DOMAIN .* -> cpmd
 sleep 1
 n=$(grep -a -c -F " $stored_id " "${RECV_OUT[bob]}" || true)
 [ "$n" -eq 1 ] || fail "the stored message was printed $n times, once expected"
+# ISC: cpmd sent the live message back to the core along the core's own `odi` route entry
+assert_grep "$CPMD_LOG" "branch [0-9]+ -> sip:bob@$DOMAIN via route <sip:127\\.0\\.0\\.1:$KAM_ISC_PORT;lr;odi=[0-9a-f]+>" \
+	"cpmd did not send the originating message back along the core's odi route"
 cpmd_alive
 kam_alive
