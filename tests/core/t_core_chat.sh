@@ -11,18 +11,7 @@ start_receiver bob bob phone --answer accept --reply "hi alice, via the core"
 conv=conv-core-$RANDOM$RANDOM
 start_chat a alice bob --conversation-id "$conv"
 chat_wait_up a
-for i in 1 2; do chat_say a "hello bob $i"; done
-wait_lines 20 "${RECV_OUT[bob]}" "^chat sip:alice@$DOMAIN $conv hello bob [12]\$" 2
-wait_lines 20 "${CHAT_OUT[a]}" "^chat sip:bob@$DOMAIN $conv hi alice, via the core\$" 2
-mapfile -t ids < <(chat_ids a)
-[ "${#ids[@]}" -eq 2 ] || fail "cpm chat printed ${#ids[@]} message-ids, 2 expected"
-for id in "${ids[@]}"; do
-	wait_lines 20 "${CHAT_OUT[a]}" "^notification delivered $id\$" 1
-done
-chat_eof a
-chat_exit a 20
-[ "$WAIT_RC" = 0 ] || fail "cpm chat exit status $WAIT_RC after EOF (0 expected)"
-wait_lines 20 "${RECV_OUT[bob]}" "^session sip:alice@$DOMAIN $conv ended\$" 1
+chat_round_trip a bob "sip:alice@$DOMAIN" "sip:bob@$DOMAIN" "$conv" "hi alice, via the core"
 assert_grep "$KAM_LOG" "INVITE sip:bob@$DOMAIN from sip:alice@$DOMAIN .* -> cpmd \\(orig\\)" "alice's INVITE did not reach cpmd as originating"
 assert_grep "$KAM_LOG" "cpmd's INVITE to sip:bob@$DOMAIN -> devices" "cpmd's session INVITE did not go through the core"
 cpmd_alive

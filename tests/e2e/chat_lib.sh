@@ -69,3 +69,23 @@ chat_exit() {
 	wait_exit "${CHAT_PID[$1]}" "$2"
 	log "chat $1 exited: $WAIT_RC (last line: $(tail -n 1 "${CHAT_OUT[$1]}" 2>/dev/null))"
 }
+
+# chat_round_trip CHAT RECV FROM_URI TO_URI CONV REPLY: chat CHAT (an established session of
+# FROM_URI to TO_URI, conversation CONV) says two lines; receiver RECV (running with
+# --reply REPLY) prints both, CHAT prints both replies and a `delivered` for each of its two
+# message-ids; EOF on CHAT ends it (exit 0) and RECV prints the session's end.
+chat_round_trip() {
+	local c=$1 r=$2 from=$3 to=$4 conv=$5 reply=$6 i id ids
+	for i in 1 2; do chat_say "$c" "hello $i"; done
+	wait_lines 20 "${RECV_OUT[$r]}" "^chat $from $conv hello [12]\$" 2
+	wait_lines 20 "${CHAT_OUT[$c]}" "^chat $to $conv $reply\$" 2
+	mapfile -t ids < <(chat_ids "$c")
+	[ "${#ids[@]}" -eq 2 ] || fail "cpm chat printed ${#ids[@]} message-ids, 2 expected"
+	for id in "${ids[@]}"; do
+		wait_lines 20 "${CHAT_OUT[$c]}" "^notification delivered $id\$" 1
+	done
+	chat_eof "$c"
+	chat_exit "$c" 20
+	[ "$WAIT_RC" = 0 ] || fail "cpm chat exit status $WAIT_RC after EOF (0 expected)"
+	wait_lines 20 "${RECV_OUT[$r]}" "^session $from $conv ended\$" 1
+}

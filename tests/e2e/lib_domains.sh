@@ -41,9 +41,9 @@ domain_stop() { # KEY
 	return 0
 }
 
-domains_start() { # OPTS_COM OPTS_NET
+# The ports and data dirs of both, before either starts (each names the other's port).
+domains_pick_ports() {
 	local k
-	D_OPTS[com]=$1 D_OPTS[net]=$2
 	for k in com net; do
 		D_SIP[$k]=$(pick_port)
 		USED_PORTS="$USED_PORTS${D_SIP[$k]} "
@@ -51,6 +51,11 @@ domains_start() { # OPTS_COM OPTS_NET
 		USED_PORTS="$USED_PORTS${D_MSRP[$k]} "
 		D_DATA[$k]="$T_DIR/cpmd-data.$k"
 	done
+}
+
+domains_start() { # OPTS_COM OPTS_NET
+	D_OPTS[com]=$1 D_OPTS[net]=$2
+	domains_pick_ports
 	domain_start com
 	domain_start net
 }

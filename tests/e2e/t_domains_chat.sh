@@ -18,16 +18,5 @@ chat_wait_up a
 assert_grep "${D_LOG[com]}" 'connected out for session' "example.com did not connect out to example.net"
 wait_for 10 "example.net to bind our connection before any message" \
 	bash -c "grep -c 'bound to session' '${D_LOG[net]}' | grep -qx 2"
-for i in 1 2; do chat_say a "hello bob $i"; done
-wait_lines 20 "${RECV_OUT[bob]}" "^chat sip:alice@example.com $conv hello bob [12]\$" 2
-wait_lines 20 "${CHAT_OUT[a]}" "^chat sip:bob@example.net $conv hi alice, from example.net\$" 2
-mapfile -t ids < <(chat_ids a)
-[ "${#ids[@]}" -eq 2 ] || fail "cpm chat printed ${#ids[@]} message-ids, 2 expected"
-for id in "${ids[@]}"; do
-	wait_lines 20 "${CHAT_OUT[a]}" "^notification delivered $id\$" 1
-done
-chat_eof a
-chat_exit a 20
-[ "$WAIT_RC" = 0 ] || fail "cpm chat exit status $WAIT_RC after EOF (0 expected)"
-wait_lines 20 "${RECV_OUT[bob]}" "^session sip:alice@example.com $conv ended\$" 1
+chat_round_trip a bob sip:alice@example.com sip:bob@example.net "$conv" "hi alice, from example.net"
 domains_alive

@@ -11,14 +11,7 @@ command -v dnsmasq >/dev/null || fail "dnsmasq missing (scripts/setup.sh install
 DNS_PORT=$(pick_port)
 USED_PORTS="$USED_PORTS$DNS_PORT "
 D_NOROUTE[com]=1
-# the ports first: the records name example.net's SIP port
-for k in com net; do
-	D_SIP[$k]=$(pick_port)
-	USED_PORTS="$USED_PORTS${D_SIP[$k]} "
-	D_MSRP[$k]=$(pick_port)
-	USED_PORTS="$USED_PORTS${D_MSRP[$k]} "
-	D_DATA[$k]="$T_DIR/cpmd-data.$k"
-done
+domains_pick_ports # first: the records name example.net's SIP port
 dnsmasq --keep-in-foreground --port="$DNS_PORT" --listen-address=127.0.0.1 --bind-interfaces \
 	--no-resolv --no-hosts --conf-file=/dev/null --pid-file="$T_DIR/dnsmasq.pid" --user=root \
 	--log-queries --log-facility="$LOGDIR/dnsmasq.log" \
