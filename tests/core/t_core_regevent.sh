@@ -14,8 +14,9 @@
 #  3. bob registers again: a new SUBSCRIBE, and the second file is pushed.
 . "$(dirname "$0")/lib_core.sh"
 
-KAM_REGEVENT=1 # shellcheck disable=SC2034 # read by start_kamailio (lib_core.sh)
-TPORT_LOG=${TRACE:-} start_core_pair --reg-event on
+# shellcheck disable=SC2034 # read by start_kamailio (lib_core.sh)
+KAM_REGEVENT=1
+start_core_pair --reg-event on
 core="sip:$HOST:$KAM_ISC_PORT"
 start_receiver alice alice phone --timeout 60
 
