@@ -9,6 +9,9 @@
 #       with AS_URI = cpmd. Kamailio runs with -DD -E (the main process stays attached, so
 #       its pid is $!) and is in PIDS: the EXIT trap stops it (TERM, then KILL) in every
 #       case. Its ctl socket, pid file and log are in the test's temp dir.
+#   KAM_REGEVENT=1 (set before start_core_pair / start_kamailio): Kamailio also runs the
+#       RFC 3680 reg event notifier (-A WITH_REGEVENT): a db_text directory of its own in the
+#       temp dir (presence insists on one), pua_reginfo publishing to the UA port picked here.
 #   every cpm started through lib.sh's helpers (start_receiver, send_file, send_message,
 #       cpm_cmd) talks to Kamailio's UA port (--server 127.0.0.1:KAM_UA_PORT), never to cpmd.
 #   start_receiver waits until the device's REGISTER reached cpmd as a third-party REGISTER
@@ -23,6 +26,7 @@ DOMAIN=${DOMAIN:-example.com}
 CORE_CFG="$CPM_SRC/deploy/kamailio/cpmd-core.cfg"
 KAM_PID="" KAM_UA_PORT="" KAM_ISC_PORT="" KAM_LOG="" KAM_DIR="$T_DIR/kamailio"
 KAM_N=0
+KAM_REGEVENT=${KAM_REGEVENT:-0}
 
 need_kamailio() {
 	command -v kamailio >/dev/null || fail "kamailio not installed (scripts/setup.sh installs it)"
@@ -33,20 +37,31 @@ need_kamailio() {
 # (UDP and TCP) and its ctl socket exists.
 start_kamailio() {
 	need_kamailio
-	local attempt i
+	local attempt i t regevent=()
 	mkdir -p "$KAM_DIR"
+	if [ "$KAM_REGEVENT" = 1 ]; then
+		[ -n "$(find /usr/lib -name presence_reginfo.so -print -quit 2>/dev/null)" ] ||
+			fail "kamailio-presence-modules not installed (scripts/setup.sh installs it)"
+		# the tables presence and pua open even in memory-only mode (README of the config)
+		mkdir -p "$KAM_DIR/dbtext"
+		for t in version presentity active_watchers watchers pua; do
+			cp "/usr/share/kamailio/dbtext/kamailio/$t" "$KAM_DIR/dbtext/"
+		done
+	fi
 	for attempt in 1 2 3; do
 		KAM_N=$((KAM_N + 1))
 		KAM_UA_PORT=$(pick_port)
 		USED_PORTS="$USED_PORTS$KAM_UA_PORT "
 		KAM_LOG="$LOGDIR/kamailio.$KAM_N.log"
+		[ "$KAM_REGEVENT" = 1 ] && regevent=(-A WITH_REGEVENT -A "DBURL=\"text://$KAM_DIR/dbtext\""
+			-A "REGINFO_SERVER=\"sip:reginfo@$HOST:$KAM_UA_PORT\"")
 		kamailio -f "$CORE_CFG" -DD -E -m 32 -M 8 -P "$KAM_DIR/kamailio.pid" -Y "$KAM_DIR" \
 			-A "UA_IP=$HOST" -A "UA_PORT=$KAM_UA_PORT" \
 			-A "ISC_IP=$HOST" -A "ISC_PORT=$KAM_ISC_PORT" \
 			-A "ISC_URI=\"sip:$HOST:$KAM_ISC_PORT\"" -A "ISC_SOCK=\"udp:$HOST:$KAM_ISC_PORT\"" \
 			-A "AS_URI=\"sip:$HOST:$SIP_PORT\"" -A "DOMAIN=$DOMAIN" \
 			-A "CTL_SOCK=\"unix:$KAM_DIR/ctl\"" -A "UL_TIMER=1" -A "MIN_EXPIRES=1" \
-			"$@" </dev/null >"$LOGDIR/kamailio.$KAM_N.stdout" 2>"$KAM_LOG" &
+			"${regevent[@]}" "$@" </dev/null >"$LOGDIR/kamailio.$KAM_N.stdout" 2>"$KAM_LOG" &
 		KAM_PID=$!
 		PIDS+=("$KAM_PID")
 		for ((i = 0; i < 100; i++)); do
