@@ -154,6 +154,26 @@ void regevent_follow(struct sipua *s, const char *aor, bool known)
 	}
 }
 
+/* The device key of a reginfo contact: its +sip.instance; without one (Kamailio 5.6 sends
+ * none), the key of the binding the third-party REGISTER made for the same contact URI, so
+ * that one device is not bound twice; else the URI (as the registrar keys a Contact without
+ * an instance). 0, or -1 when it does not fit (never cut). */
+static int device_key_of(struct sipua *s, const char *aor, const struct reginfo_contact *c, char *out, size_t cap)
+{
+	const char *k = c->instance[0] ? c->instance : c->uri;
+	struct loc_device had[16];
+	size_t n = c->instance[0] ? 0 : location_lookup(s->loc, aor, had, 16);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(had[i].contact, c->uri)) {
+			k = had[i].instance;
+			break;
+		}
+	if (strlen(k) >= cap)
+		return -1;
+	memcpy(out, k, strlen(k) + 1);
+	return 0;
+}
+
 /* Apply a reginfo NOTIFY. 200, or the status to answer with *why: 489 another event
  * package, 400 no or bad body. */
 static int apply(struct sipua *s, sip_t const *sip, bool need_body, const char **why)
@@ -199,8 +219,14 @@ static int apply(struct sipua *s, sip_t const *sip, bool need_body, const char *
 			if (c->reg != r)
 				continue;
 			memset(&dev, 0, sizeof dev);
-			snprintf(dev.instance, sizeof dev.instance, "%s", c->instance[0] ? c->instance : c->uri);
-			snprintf(dev.contact, sizeof dev.contact, "%s", c->uri);
+			if (device_key_of(s, key, c, dev.instance, sizeof dev.instance) ||
+			    strlen(c->uri) >= sizeof dev.contact) {
+				log_info("reg event: %s contact too long for a device key, skipped", key);
+				continue;
+			}
+			memcpy(dev.contact, c->uri, strlen(c->uri) + 1);
+			log_info("reg event: %s contact %s %s (device %s)", key, c->uri,
+				 c->state == REGINFO_ACTIVE ? "active" : "terminated", dev.instance);
 			unsigned e = c->state != REGINFO_ACTIVE ? 0 : c->has_expires ? c->expires : s->cfg.reg_max_expires;
 			if (e > s->cfg.reg_max_expires)
 				e = s->cfg.reg_max_expires;
@@ -242,8 +268,9 @@ void regevent_event(struct sipua *s, void *hmagic, nua_event_t event, int status
 		}
 		break;
 	case nua_i_notify: {
-		/* nua answered 200 already (a NOTIFY of our subscription) */
-		int rc = apply(s, sip, false, &why);
+		/* nua answered 200 already (a NOTIFY of our subscription); no message: nua's own
+		 * end of the subscription (no NOTIFY came in time) */
+		int rc = sip ? apply(s, sip, false, &why) : 200;
 		if (rc != 200)
 			log_info("reg event NOTIFY for %s not applied: %s", sub->aor, why);
 		if (substate == nua_substate_terminated && sub->nh) {
@@ -260,7 +287,11 @@ void regevent_event(struct sipua *s, void *hmagic, nua_event_t event, int status
 		break;
 	}
 	case nua_r_unsubscribe:
-		if (status >= 200) {
+		/* A 2xx does not end the subscription: the core's terminating NOTIFY does (or nua's
+		 * own 32 s wait for it, reported as a NOTIFY event with substate terminated), and
+		 * that is handled above. Destroying the handle now would make nua send a second
+		 * un-SUBSCRIBE and answer the core's NOTIFY 481. */
+		if (status >= 300 || (status >= 200 && substate == nua_substate_terminated)) {
 			unlink_sub(s->regsubs, sub);
 			drop_handle(sub);
 			free(sub);

@@ -30,7 +30,7 @@ static int64_t wall_ms(void)
 
 static void saved(void *arg, int err)
 {
-	if (err)
+	if (err && err != -ENOENT) /* -ENOENT: a delete of a row already gone, which is the aim */
 		log_warn("registration not saved in the store: %s (it lives in memory until cpmd stops)",
 			 strerror(-err));
 }
@@ -126,17 +126,25 @@ void reg_batch_begin(struct sipua *s, struct reg_batch *b, const char *aor)
 
 enum loc_result registrar_bind(struct sipua *s, struct reg_batch *b, const struct loc_device *dev, unsigned expires)
 {
-	bool fresh = true;
+	bool fresh = true, known = false;
 
-	if (s->reg_hook && expires) {
+	if ((s->reg_hook && expires) || !expires) {
 		struct loc_device had[64];
 		size_t n = location_lookup(s->loc, b->aor, had, 64);
 		/* Known and unchanged = a refresh. A new contact or flow means the device was away
 		 * (new address, new connection). */
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			known |= !strcmp(had[i].instance, dev->instance);
 			if (!strcmp(had[i].instance, dev->instance) && !strcmp(had[i].contact, dev->contact) &&
 			    !strcmp(had[i].flow, dev->flow))
 				fresh = false;
+		}
+	}
+	if (!expires && !known) {
+		/* gone already (e.g. the reg event said so before the core's Expires 0): nothing to
+		 * remove, nothing to log as a change */
+		log_debug("unregister %s device=%s: not registered", b->aor, dev->instance);
+		return LOC_OK;
 	}
 	enum loc_result r = location_bind(s->loc, b->aor, dev, expires);
 	if (r != LOC_OK)

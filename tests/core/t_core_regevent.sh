@@ -4,12 +4,12 @@
 # REGISTER.
 #  1. alice's file for offline bob is stored. bob's device registers: the third-party REGISTER
 #     binds it (device key = its +sip.instance), cpmd SUBSCRIBEs to bob's reg event at the
-#     core (through --core), the core NOTIFYs an application/reginfo+xml and cpmd applies it:
-#     a binding keyed by the contact URI (Kamailio 5.6's reginfo carries no +sip.instance, so
-#     only the NOTIFY can produce that key). The stored file is pushed through the core,
-#     exactly once, byte-identical.
-#  2. bob's device un-REGISTERs: both the core's NOTIFY (registration terminated) and its
-#     Expires 0 reach cpmd, each binding goes (the reginfo one only by the NOTIFY), cpmd
+#     core (through --core), the core NOTIFYs an application/reginfo+xml and cpmd applies it
+#     (its log line per contact): Kamailio 5.6's reginfo carries no +sip.instance, so cpmd
+#     maps the contact URI to the binding the third-party REGISTER made (one device, one
+#     binding). The stored file is pushed through the core, exactly once, byte-identical.
+#  2. bob's device un-REGISTERs: the core's NOTIFY (registration terminated) and its Expires 0
+#     reach cpmd, whichever comes first removes the binding (the other finds it gone), cpmd
 #     un-SUBSCRIBEs; alice's next file is stored without any INVITE toward bob.
 #  3. bob registers again: a new SUBSCRIBE, and the second file is pushed.
 . "$(dirname "$0")/lib_core.sh"
@@ -26,10 +26,11 @@ notifies() { grep -a -c -E "NOTIFY .* on behalf of sip:bob@$DOMAIN for event reg
 invites() { grep -a -c -F "cpmd's INVITE to sip:bob@$DOMAIN -> devices" "$KAM_LOG" || true; }
 bob_received() { grep -a -c '^received ' "${RECV_OUT[bob]}" || true; }
 _ge() { [ "$("$1")" -ge "$2" ]; } # _ge COUNTER N
-# bindings the reg event made: keyed by a contact URI, never by the instance the third-party
-# REGISTER uses (grep the cpmd log from line $1 on)
-reginfo_bound() { tail -n +"$1" "$CPMD_LOG" | grep -a -q -E "register bob@$DOMAIN device=sip:[^ ]+ contact=sip:"; }
-reginfo_unbound() { tail -n +"$1" "$CPMD_LOG" | grep -a -q -E "unregister bob@$DOMAIN device=sip:|register bob@$DOMAIN: all devices removed"; }
+# what cpmd applied from a reginfo NOTIFY (grep the cpmd log from line $1 on): Kamailio 5.6's
+# reginfo carries no +sip.instance, so cpmd maps the contact to the binding the third-party
+# REGISTER made for it (one device, one binding)
+reginfo_bound() { tail -n +"$1" "$CPMD_LOG" | grep -a -q -E "reg event: bob@$DOMAIN contact sip:[^ ]+ active \(device <urn:uuid:"; }
+reginfo_unbound() { tail -n +"$1" "$CPMD_LOG" | grep -a -q -E "reg event: bob@$DOMAIN contact sip:[^ ]+ terminated|register bob@$DOMAIN: all devices removed"; }
 
 # 1. stored while offline, pushed when bob registers (and subscribed to)
 gen_file "$T_DIR/one.bin" 300000
