@@ -29,7 +29,9 @@
 #    Latency on the wire (tshark on lo, the device's port: bench/wire_latency.py).
 # Knobs (environment): SKIP ("blast tpr reg": parts to skip), MODES ("standalone core"),
 # REPS (2), BLAST_COUNT (2000), BLAST_PAR (32), BLAST_SIZE (4096), FILL_USERS (100000),
-# FILL_RATE (5000), RATES ("2000 4000 6000 8000 10000 12000 15000"), STEP_S (6),
+# FILL_RATE (3000), FILL_LINGER (35: s of rest after the fill, while the fill's server
+# transactions expire), RATES ("2000 3000 4000 5000 6000 8000"), STEP_S (6), KAM_SHM (256: MB
+# of shared memory for Kamailio), CPMD_READY_S (120),
 # SF_CACHE (/var/tmp/cpmd-sf-bench), ITEM_COUNTS (1000000), CYCLES (200), TEST_ITEMS (3),
 # TEST_SIZE (65536). Needs kamailio, sip-tester, tshark (scripts/setup.sh; installed here if
 # missing).
@@ -47,14 +49,17 @@ BLAST_COUNT=${BLAST_COUNT:-2000}
 BLAST_PAR=${BLAST_PAR:-32}
 BLAST_SIZE=${BLAST_SIZE:-4096}
 FILL_USERS=${FILL_USERS:-100000}
-FILL_RATE=${FILL_RATE:-5000}
-RATES=${RATES:-2000 4000 6000 8000 10000 12000 15000}
+FILL_RATE=${FILL_RATE:-3000}
+RATES=${RATES:-2000 3000 4000 5000 6000 8000}
 STEP_S=${STEP_S:-6}
 SF_CACHE=${SF_CACHE:-/var/tmp/cpmd-sf-bench}
 ITEM_COUNTS=${ITEM_COUNTS:-1000000}
 CYCLES=${CYCLES:-200}
 TEST_ITEMS=${TEST_ITEMS:-3}
 TEST_SIZE=${TEST_SIZE:-65536}
+KAM_SHM=${KAM_SHM:-256}
+FILL_LINGER=${FILL_LINGER:-35}
+export CPMD_READY_S=${CPMD_READY_S:-120} # start-up with 1M stored items (reconcile) on a cold cache
 
 need_pkg() { # COMMAND PACKAGE
 	command -v "$1" >/dev/null && return 0
@@ -82,7 +87,7 @@ start_mode() {
 	if [ "$mode" = core ]; then
 		newport KAM_ISC_PORT
 		start_cpmd --mode as --core "sip:$HOST:$KAM_ISC_PORT" --core-trust "$HOST" --reg-event off "$@"
-		start_kamailio
+		start_kamailio -m "$KAM_SHM" # shared memory: the tests' 32 MB runs out of tm cells under load
 		DEV_PORT=$KAM_UA_PORT
 	else
 		start_cpmd "$@"
@@ -183,13 +188,16 @@ if [[ " $SKIP " != *" blast "* ]]; then
 fi
 
 # --- 2. third-party REGISTERs per second ---------------------------------------
-# csv_users FILE COUNT FIRST_NEW REGISTERED: SIPp injection file of COUNT users, half new
+# csv_users FILE COUNT FIRST_NEW REGISTERED CSEQ: SIPp injection file of COUNT users, half new
 # (from index FIRST_NEW on), half refreshes of users 0..REGISTERED-1 (random), shuffled;
-# REGISTERED 0 = all new.
+# REGISTERED 0 = all new. field2 is the CSeq of the device's REGISTER in the body: 2 for a
+# new device, then growing with every row (a registrar refuses a refresh whose Call-ID it
+# knows with a CSeq not above the last: RFC 3261 10.3 step 7), from CSEQ on. Prints the next
+# new index and the next CSeq.
 csv_users() {
 	python3 - "$@" <<'PY'
 import random, sys
-f, n, first, reg = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+f, n, first, reg, cseq = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 rows = []
 nxt = first
 for i in range(n):
@@ -203,8 +211,9 @@ if reg:
 with open(f, "w") as o:
     o.write("SEQUENTIAL\n")
     for k in rows:
-        o.write("u%d;%012d;\n" % (k, k))
-print(nxt)
+        cseq += 1
+        o.write("u%d;%012d;%d;\n" % (k, k, 2 if k >= first else cseq))
+print(nxt, cseq + 1)
 PY
 }
 # sipp_core NAME RATE COUNT CSV: SIPp as the core at RATE/s; sets S_OK S_FAIL S_RETR S_SECS S_RT S_CPU
@@ -237,18 +246,20 @@ if [[ " $SKIP " != *" tpr "* ]]; then
 	echo "2. third-party REGISTERs absorbed by cpmd --mode as (SIPp plays the core: Expires 600, message/sip body with Contact and +sip.instance), data dir on $(df -T "$T_DIR" | awk 'NR == 2 {print $2}')"
 	newport CORE_PORT
 	start_cpmd --mode as --core "sip:$HOST:$CORE_PORT" --core-trust "$HOST" --reg-event off --log-level warn
-	NEXT=$(csv_users "$T_DIR/fill.csv" "$FILL_USERS" 0 0)
+	read -r NEXT CSEQ < <(csv_users "$T_DIR/fill.csv" "$FILL_USERS" 0 0 3)
 	REGD=$FILL_USERS
 	c0=$(cpu_ticks "$CPMD_PID") u0=$(netstat_val /proc/net/snmp Udp RcvbufErrors)
 	sipp_core fill "$FILL_RATE" "$FILL_USERS" "$T_DIR/fill.csv"
 	c1=$(cpu_ticks "$CPMD_PID") u1=$(netstat_val /proc/net/snmp Udp RcvbufErrors)
-	echo "   fill: $FILL_USERS new users at $FILL_RATE/s offered: $S_OK ok, $S_FAIL failed, $S_RETR retransmissions in $S_SECS s = $(fdiv "$S_OK" "$S_SECS" %.0f)/s; cpmd CPU $(us_per $((c1 - c0)) "$S_OK") µs per REGISTER; SIPp CPU $S_CPU s; UDP rcvbuf drops $((u1 - u0)); cpmd VmRSS $(status_kb "$CPMD_PID" VmRSS) kB VmHWM $(status_kb "$CPMD_PID" VmHWM) kB"
+	hwm_fill=$(status_kb "$CPMD_PID" VmHWM)
+	sleep "$FILL_LINGER"
+	echo "   fill: $FILL_USERS new users at $FILL_RATE/s offered: $S_OK ok, $S_FAIL failed, $S_RETR retransmissions in $S_SECS s = $(fdiv "$S_OK" "$S_SECS" %.0f)/s; cpmd CPU $(us_per $((c1 - c0)) "$S_OK") µs per REGISTER; SIPp CPU $S_CPU s; UDP rcvbuf drops $((u1 - u0)); cpmd VmHWM $hwm_fill kB, VmRSS $FILL_LINGER s later $(status_kb "$CPMD_PID" VmRSS) kB"
 	BINDINGS=$(sqlite3 "$CPMD_DATA/cpmd.db" "SELECT count(*) FROM reg" 2>/dev/null || echo "?")
 	echo "   bindings in cpmd's database after the fill: $BINDINGS"
 	BEST=0
 	for rate in $RATES; do
 		n=$((rate * STEP_S))
-		NEXT=$(csv_users "$T_DIR/step.$rate.csv" "$n" "$NEXT" "$REGD")
+		read -r NEXT CSEQ < <(csv_users "$T_DIR/step.$rate.csv" "$n" "$NEXT" "$REGD" "$CSEQ")
 		REGD=$NEXT
 		echo 5 >"/proc/$CPMD_PID/clear_refs"
 		c0=$(cpu_ticks "$CPMD_PID") u0=$(netstat_val /proc/net/snmp Udp RcvbufErrors) b0=$(sys_busy)
