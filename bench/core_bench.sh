@@ -31,7 +31,8 @@
 # REPS (2), BLAST_COUNT (2000), BLAST_PAR (32), BLAST_SIZE (4096), FILL_USERS (100000),
 # FILL_RATE (3000), FILL_LINGER (35: s of rest after the fill, while the fill's server
 # transactions expire), RATES ("2000 3000 4000 5000 6000 8000"), STEP_S (6), KAM_SHM (256: MB
-# of shared memory for Kamailio), CPMD_READY_S (120),
+# of shared memory for Kamailio), MAX_USERS (1000000: cpmd --max-users in part 2), CPMD_READY_S
+# (120),
 # SF_CACHE (/var/tmp/cpmd-sf-bench), ITEM_COUNTS (1000000), CYCLES (200), TEST_ITEMS (3),
 # TEST_SIZE (65536). Needs kamailio, sip-tester, tshark (scripts/setup.sh; installed here if
 # missing).
@@ -58,6 +59,7 @@ CYCLES=${CYCLES:-200}
 TEST_ITEMS=${TEST_ITEMS:-3}
 TEST_SIZE=${TEST_SIZE:-65536}
 KAM_SHM=${KAM_SHM:-256}
+MAX_USERS=${MAX_USERS:-1000000}
 FILL_LINGER=${FILL_LINGER:-35}
 export CPMD_READY_S=${CPMD_READY_S:-120} # start-up with 1M stored items (reconcile) on a cold cache
 
@@ -108,7 +110,7 @@ DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc 
 echo "core_bench — $DATE — HEAD $GITREV (tracked files modified: $DIRTY), build $(basename "$BUILD") (cpmd binary of $(date -u -r "$CPMD" '+%Y-%m-%d %H:%M UTC'))"
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r); $(kamailio -v 2>/dev/null | head -n 1 | cut -d' ' -f1-3); sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)"
 echo "temp dir on $(df -T "$T_DIR" | awk 'NR == 2 {print $1 " " $2}'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg); processes >= 5% CPU at start: $(busy_others)"
-echo "command: bench/core_bench.sh $(basename "$BUILD")  (SKIP=\"$SKIP\" MODES=\"$MODES\" REPS=$REPS BLAST_COUNT=$BLAST_COUNT BLAST_PAR=$BLAST_PAR BLAST_SIZE=$BLAST_SIZE FILL_USERS=$FILL_USERS FILL_RATE=$FILL_RATE RATES=\"$RATES\" STEP_S=$STEP_S ITEM_COUNTS=\"$ITEM_COUNTS\" CYCLES=$CYCLES)"
+echo "command: bench/core_bench.sh $(basename "$BUILD")  (MAX_USERS=$MAX_USERS SKIP=\"$SKIP\" MODES=\"$MODES\" REPS=$REPS BLAST_COUNT=$BLAST_COUNT BLAST_PAR=$BLAST_PAR BLAST_SIZE=$BLAST_SIZE FILL_USERS=$FILL_USERS FILL_RATE=$FILL_RATE RATES=\"$RATES\" STEP_S=$STEP_S ITEM_COUNTS=\"$ITEM_COUNTS\" CYCLES=$CYCLES)"
 echo
 
 # --- 1. small transfers per second --------------------------------------------
@@ -245,7 +247,8 @@ PY
 if [[ " $SKIP " != *" tpr "* ]]; then
 	echo "2. third-party REGISTERs absorbed by cpmd --mode as (SIPp plays the core: Expires 600, message/sip body with Contact and +sip.instance), data dir on $(df -T "$T_DIR" | awk 'NR == 2 {print $2}')"
 	newport CORE_PORT
-	start_cpmd --mode as --core "sip:$HOST:$CORE_PORT" --core-trust "$HOST" --reg-event off --log-level warn
+	start_cpmd --mode as --core "sip:$HOST:$CORE_PORT" --core-trust "$HOST" --reg-event off --log-level warn \
+		--max-users "$MAX_USERS" # the default, 100000, would refuse every new user of the steps
 	read -r NEXT CSEQ < <(csv_users "$T_DIR/fill.csv" "$FILL_USERS" 0 0 3)
 	REGD=$FILL_USERS
 	c0=$(cpu_ticks "$CPMD_PID") u0=$(netstat_val /proc/net/snmp Udp RcvbufErrors)
