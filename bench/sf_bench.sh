@@ -70,13 +70,10 @@ pick_port() {
 	return 1
 }
 say() { echo "sf_bench: $*" >&2; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-HZ=$(getconf CLK_TCK)
-fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN { if (b == 0) print "n/a"; else printf f "\n", a / b }'; }
+# shellcheck source=lib.sh
+. "$HERE/lib.sh" # cpu_ticks status_kb fdiv now busy_others
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 log_ms() { awk '{t = $1; sub(/^[0-9-]*T/, "", t); split(t, a, /[:.Z]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4]; exit}' <<<"$1"; }
-now() { date +%s.%N; }
 
 # start_cpmd DATA_DIR LOG: sets CPMD_PID SIP_PORT; STARTUP_S = exec -> "cpmd: ready"
 start_cpmd() {
@@ -107,7 +104,6 @@ DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc 
 FS=$(df -T "$SF_CACHE" | awk 'NR == 2 {print $1 " " $2}')
 echo "sf_bench — $DATE — HEAD $GITREV (tracked files modified in the work tree: $DIRTY), build $(basename "$BUILD") (cpmd binary of $(date -u -r "$CPMD" '+%H:%M UTC'))"
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
-busy_others() { top -bn2 -d1 | awk '/^top -/ {n++} n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 {printf "%s(%s%%) ", $12, $9}'; }
 echo "data filesystem: $SF_CACHE on $FS; load average at start: $(cut -d' ' -f1-3 /proc/loadavg); processes >= 5% CPU at start: $(busy_others)"
 echo "command: bench/sf_bench.sh $(basename "$BUILD")  (BIG_MIB=$BIG_MIB REPS=$REPS ITEM_COUNTS=\"$ITEM_COUNTS\" CYCLES=$CYCLES TEST_ITEMS=$TEST_ITEMS TEST_SIZE=$TEST_SIZE LINGER=$LINGER)"
 echo
@@ -211,20 +207,7 @@ if [[ " $SKIP " != *" reg "* ]]; then
 		wait "$TSP" 2>/dev/null || true
 		rss1=$(status_kb "$CPMD_PID" VmRSS) hwm1=$(status_kb "$CPMD_PID" VmHWM)
 		# on the wire: each REGISTER with Expires 3600 -> the next INVITE to the UA
-		wire=$(tshark -r "$T/reg-$n.pcap" -d "udp.port==$UAP,sip" -T fields -E separator=, \
-			-e frame.time_epoch -e sip.Method -e sip.Expires 2>/dev/null | python3 -c '
-import sys
-reg = None; lat = []
-for l in sys.stdin:
-    f = l.rstrip("\n").split(",")
-    if len(f) < 3: continue
-    t, m, e = float(f[0]), f[1], f[2]
-    if m == "REGISTER" and e and e != "0": reg = t
-    elif m == sys.argv[1] and reg is not None:
-        lat.append((t - reg) * 1000); reg = None
-lat.sort()
-def p(q): return lat[min(len(lat) - 1, max(0, int(round(q / 100.0 * len(lat) + 0.5)) - 1))] if lat else float("nan")
-print(("on the wire (tshark): %d pairs, reg->" + sys.argv[1].lower() + " ms p50 %.3f p90 %.3f p99 %.3f max %.3f") % (len(lat), p(50), p(90), p(99), lat[-1] if lat else float("nan")))' "$DLV")
+		wire=$(python3 "$HERE/wire_latency.py" "$T/reg-$n.pcap" "$UAP" "$DLV")
 		rss2=n/a
 		if [ "$LINGER" -gt 0 ]; then
 			sleep "$LINGER"

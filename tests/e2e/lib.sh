@@ -187,7 +187,8 @@ wait_for() {
 }
 
 # start_cpmd [extra cpmd options...]: starts cpmd on fresh ports with its own
-# data dir, waits for "cpmd: ready" on stderr. Sets SIP_PORT, MSRP_PORT,
+# data dir, waits for "cpmd: ready" on stderr (at most CPMD_READY_S, default 15: the
+# benchmarks start cpmd on a store of 1M items). Sets SIP_PORT, MSRP_PORT,
 # CPMD_PID, CPMD_LOG, CPMD_DATA.
 CPMD_N=0
 start_cpmd() {
@@ -205,7 +206,7 @@ start_cpmd() {
 			--data-dir "$CPMD_DATA" "$@" </dev/null >"$LOGDIR/cpmd.$CPMD_N.stdout" 2>"$CPMD_LOG" &
 		CPMD_PID=$!
 		PIDS+=("$CPMD_PID")
-		for ((i = 0; i < 150; i++)); do
+		for ((i = 0; i < ${CPMD_READY_S:-15} * 10; i++)); do
 			if grep -q 'cpmd: ready' "$CPMD_LOG"; then
 				log "cpmd pid $CPMD_PID ready: sip $SIP_PORT msrp $MSRP_PORT data $CPMD_DATA"
 				return 0
@@ -214,7 +215,7 @@ start_cpmd() {
 			sleep 0.1
 		done
 		if kill -0 "$CPMD_PID" 2>/dev/null; then
-			fail "cpmd (pid $CPMD_PID) did not print 'cpmd: ready' within 15 s"
+			fail "cpmd (pid $CPMD_PID) did not print 'cpmd: ready' within ${CPMD_READY_S:-15} s"
 		fi
 		local rc=0
 		wait "$CPMD_PID" || rc=$?
