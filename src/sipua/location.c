@@ -1,5 +1,8 @@
 /* In-memory location service (see location.h). A chained hash table of
- * users; each user holds a small fixed array of devices (max-devices). */
+ * users; each user holds an array of its devices that grows (doubling) up to
+ * max-devices: most users have one or two devices, and a fixed array of 16
+ * (~18 KB, zeroed) per user made 100,000 users cost 2 GB (docs/BENCHMARKS.md,
+ * issue 9). */
 #include "sipua/location.h"
 
 #include <ctype.h>
@@ -10,8 +13,8 @@
 struct loc_user {
 	struct loc_user *next;
 	char aor[LOC_MAX_AOR];
-	size_t ndev;
-	struct loc_device dev[];
+	size_t ndev, cap;
+	struct loc_device *dev; /* cap entries, ndev used */
 };
 
 struct location {
@@ -64,6 +67,7 @@ void location_destroy(struct location *l)
 	for (size_t i = 0; i < l->nbuckets; i++)
 		for (struct loc_user *u = l->buckets[i], *n; u; u = n) {
 			n = u->next;
+			free(u->dev);
 			free(u);
 		}
 	free(l->buckets);
@@ -82,6 +86,7 @@ static void unlink_user(struct location *l, struct loc_user **pp)
 {
 	struct loc_user *u = *pp;
 	*pp = u->next;
+	free(u->dev);
 	free(u);
 	l->nusers--;
 }
@@ -108,7 +113,7 @@ enum loc_result location_bind(struct location *l, const char *aor, const struct 
 			return LOC_OK;
 		if (l->nusers >= l->max_users)
 			return LOC_TOO_MANY_USERS;
-		u = calloc(1, sizeof *u + l->max_devices * sizeof u->dev[0]);
+		u = calloc(1, sizeof *u);
 		if (!u)
 			return LOC_NOMEM;
 		snprintf(u->aor, sizeof u->aor, "%s", aor);
@@ -127,6 +132,19 @@ enum loc_result location_bind(struct location *l, const char *aor, const struct 
 		if (i == u->ndev) {
 			if (u->ndev >= l->max_devices)
 				return LOC_TOO_MANY_DEVICES;
+			if (u->ndev == u->cap) {
+				size_t cap = u->cap ? 2 * u->cap : 1;
+				if (cap > l->max_devices)
+					cap = l->max_devices;
+				struct loc_device *d = realloc(u->dev, cap * sizeof *d);
+				if (!d) {
+					if (u->ndev == 0)
+						unlink_user(l, find_slot(l, aor));
+					return LOC_NOMEM;
+				}
+				u->dev = d;
+				u->cap = cap;
+			}
 			u->ndev++;
 		}
 		u->dev[i] = *dev;
