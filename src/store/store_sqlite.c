@@ -77,6 +77,8 @@ static const char upgrade_2_3[] =
 	"UPDATE schema_version SET version=3;";
 
 static const char *const wsql[W_N] = {
+	[W_SYNC_SOFT] = "PRAGMA synchronous=NORMAL",
+	[W_SYNC_FULL] = "PRAGMA synchronous=FULL",
 	[W_BEGIN] = "BEGIN IMMEDIATE",
 	[W_COMMIT] = "COMMIT",
 	[W_ROLLBACK] = "ROLLBACK",
@@ -342,9 +344,33 @@ static int apply(struct sq *q, struct store_op *op)
 	return 0;
 }
 
+/* Registrations are soft state (store.h): a batch of nothing else commits without the fsync
+ * (WAL, synchronous=NORMAL: the commit is in the page cache, so a crash of cpmd loses
+ * nothing; a power loss may lose the last binding changes, which devices and the core
+ * re-create with their next REGISTER). Any other write makes the batch FULL, and its fsync
+ * makes every earlier WAL frame durable too. At thousands of REGISTERs a second this is most
+ * of the store's cost (docs/BENCHMARKS.md, issue 9). */
+static bool batch_is_soft(const struct store_op *op)
+{
+	for (; op; op = op->next)
+		if (op->kind != STORE_OP_REG_PUT && op->kind != STORE_OP_REG_DEL)
+			return false;
+	return true;
+}
+
 static void apply_batch(struct sq *q, struct store_op *head, size_t n)
 {
 	struct store_op *op;
+	bool soft = batch_is_soft(head);
+	if (soft != q->soft_sync && run(q, q->w[soft ? W_SYNC_SOFT : W_SYNC_FULL]) == 0)
+		q->soft_sync = soft;
+	if (q->soft_sync && !soft) {
+		/* could not go back to FULL: refuse rather than commit a file without its fsync */
+		for (op = head; op; op = op->next)
+			op->err = -EIO;
+		log_error("store: cannot set synchronous=FULL: a batch of %zu writes refused", n);
+		return;
+	}
 	int err = run(q, q->w[W_BEGIN]);
 
 	for (op = head; op && !err; op = op->next)

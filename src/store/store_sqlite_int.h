@@ -22,7 +22,7 @@
 #define ROUTED_COLS "sender, msgid, recipient, asked, sent, datetime, expires_at"
 
 enum wstmt {
-	W_BEGIN, W_COMMIT, W_ROLLBACK,
+	W_SYNC_SOFT, W_SYNC_FULL, W_BEGIN, W_COMMIT, W_ROLLBACK,
 	W_ITEM_INS, W_ITEM_UPD, W_ITEM_DEL, W_ITEM_DEL_DLV, W_ITEM_DEL_PART,
 	W_DLV_PUT, W_DLV_DEL, W_PART_PUT, W_PART_DEL, W_NOTIF_PUT, W_NOTIF_DEL,
 	W_REG_PUT, W_REG_DEL, W_PREFS_PUT, W_PREFS_DEL,
@@ -45,6 +45,7 @@ struct sq {
 	sqlite3 *wdb, *rdb;
 	sqlite3_stmt *w[W_N], *r[R_N];
 	struct store_cq *cq;
+	bool soft_sync;    /* writer thread: the connection is at synchronous=NORMAL now */
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t mu;
