@@ -23,6 +23,7 @@ struct location {
 	size_t nusers;
 	unsigned max_users;
 	unsigned max_devices;
+	size_t cursor; /* location_expire_some: the next bucket to look at */
 };
 
 time_t location_now(void)
@@ -179,8 +180,15 @@ size_t location_lookup(struct location *l, const char *aor, struct loc_device *o
 
 void location_expire(struct location *l)
 {
+	l->cursor = 0;
+	location_expire_some(l, l->nbuckets);
+}
+
+bool location_expire_some(struct location *l, size_t nbuckets)
+{
 	time_t now = location_now();
-	for (size_t i = 0; i < l->nbuckets; i++) {
+	size_t end = l->cursor + nbuckets < l->nbuckets ? l->cursor + nbuckets : l->nbuckets;
+	for (size_t i = l->cursor; i < end; i++) {
 		struct loc_user **pp = &l->buckets[i];
 		while (*pp) {
 			drop_expired(*pp, now);
@@ -190,6 +198,13 @@ void location_expire(struct location *l)
 				pp = &(*pp)->next;
 		}
 	}
+	l->cursor = end == l->nbuckets ? 0 : end;
+	return l->cursor == 0;
+}
+
+size_t location_buckets(const struct location *l)
+{
+	return l->nbuckets;
 }
 
 size_t location_count_users(const struct location *l)

@@ -38,8 +38,14 @@ void location_remove_all(struct location *l, const char *aor);
 /* Copy up to max live devices of aor into out; returns how many. Expired
  * bindings are dropped on the way. */
 size_t location_lookup(struct location *l, const char *aor, struct loc_device *out, size_t max);
-/* Drop every expired binding (called from a periodic timer). */
+/* Drop every expired binding. */
 void location_expire(struct location *l);
+/* The same for the next nbuckets of the table (a cursor goes round): a periodic timer calls it
+ * with a slice, so that no turn of the loop walks every user (108 ms for 175,000 users, during
+ * which SIP over UDP waits). Returns true when the cursor went back to the start. Lookups drop
+ * expired bindings anyway: this only frees memory. */
+bool location_expire_some(struct location *l, size_t nbuckets);
+size_t location_buckets(const struct location *l);
 size_t location_count_users(const struct location *l);
 time_t location_now(void);
 

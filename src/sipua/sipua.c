@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -205,15 +206,32 @@ static void raise_udp_rcvbuf(uint16_t port, int bytes)
 	}
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every second: a 1/30 slice of the location table's expiry (a full round in 30 s); at the
+ * end of each round, malloc_trim. */
 static void sweep_cb(void *arg)
 {
 	struct sipua *s = arg;
-	location_expire(s->loc);
+	int64_t t0 = mono_ms();
+	bool round = location_expire_some(s->loc, location_buckets(s->loc) / SIPUA_SWEEP_SLICES + 1);
+	int64_t t1 = mono_ms();
+	if (!round)
+		return;
 	/* sofia keeps every finished transaction's messages for 64*T1 (32 s);
 	 * after a burst glibc keeps the freed pages (measured: ~860 MB RSS
 	 * after 20,000 transfers in a minute). Give them back when they are
 	 * free. */
 	malloc_trim(0);
+	int64_t t2 = mono_ms();
+	if (t2 - t0 > 50) /* SIP over UDP waits meanwhile: a long one costs retransmissions */
+		log_warn("sweep: expiry %lld ms, malloc_trim %lld ms (the loop was blocked meanwhile)",
+			 (long long)(t1 - t0), (long long)(t2 - t1));
 }
 
 /* Is host:port free for both UDP and TCP? sofia's nua_create() on a taken
@@ -328,7 +346,7 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		return -1;
 	}
 	raise_udp_rcvbuf(cfg->port, 4 * 1024 * 1024);
-	s->sweep = loop_timer_every(loop, 30000, sweep_cb, s);
+	s->sweep = loop_timer_every(loop, 30000 / SIPUA_SWEEP_SLICES, sweep_cb, s);
 	*sp = s;
 	return 0;
 }

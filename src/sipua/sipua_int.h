@@ -13,6 +13,8 @@
 
 /* "<sip:HOST:PORT;transport=tcp>;PARAMS": the host (255 + brackets), the parameters. */
 #define SIPUA_CONTACT_MAX 1024
+/* The location expiry runs in this many slices, one a second (sipua.c sweep_cb). */
+#define SIPUA_SWEEP_SLICES 30
 
 struct sip_fork;
 struct regsub_table;

@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 
@@ -26,6 +27,8 @@
 /* A writer that finds the database locked (another process, or a checkpoint) retries for this
  * long before failing the batch. */
 #define BUSY_TIMEOUT_MS 5000
+/* How long registrations alone may wait for more to join their batch (see worker()). */
+#define SOFT_GATHER_MS 20
 
 /* The routed messages (schema 3): the key is the lookup of a report; the expiry index serves
  * routed_expiring_before. */
@@ -350,6 +353,11 @@ static int apply(struct sq *q, struct store_op *op)
  * re-create with their next REGISTER). Any other write makes the batch FULL, and its fsync
  * makes every earlier WAL frame durable too. At thousands of REGISTERs a second this is most
  * of the store's cost (docs/BENCHMARKS.md, issue 9). */
+static bool op_is_soft(const struct store_op *op)
+{
+	return op->kind == STORE_OP_REG_PUT || op->kind == STORE_OP_REG_DEL;
+}
+
 static bool batch_is_soft(const struct store_op *op)
 {
 	for (; op; op = op->next)
@@ -408,9 +416,28 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&q->mu);
 			break;
 		}
+		/* Only registrations queued (soft state, no fsync): let them gather for a moment.
+		 * One transaction writes each touched page once, so a few big batches cost far less
+		 * WAL and checkpoint I/O than many small ones (thousands of REGISTERs a second);
+		 * any other write ends the wait at once. */
+		if (q->nhard == 0) {
+			struct timespec dl;
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_nsec += SOFT_GATHER_MS * 1000000L;
+			if (dl.tv_nsec >= 1000000000L) {
+				dl.tv_sec++;
+				dl.tv_nsec -= 1000000000L;
+			}
+			while (q->nhard == 0 && !q->stop && q->qlen < STORE_BATCH_MAX &&
+			       pthread_cond_timedwait(&q->cv, &q->mu, &dl) == 0)
+				;
+		}
 		head = tail = q->qhead;
-		for (n = 1; n < STORE_BATCH_MAX && tail->next; n++)
+		q->nhard -= !op_is_soft(tail);
+		for (n = 1; n < STORE_BATCH_MAX && tail->next; n++) {
 			tail = tail->next;
+			q->nhard -= !op_is_soft(tail);
+		}
 		q->qhead = tail->next;
 		if (!q->qhead)
 			q->qtail = NULL;
@@ -442,7 +469,10 @@ static int sq_submit(struct store *s, struct store_op *op)
 			q->qhead = op;
 		q->qtail = op;
 		q->qlen++;
-		pthread_cond_signal(&q->cv);
+		q->nhard += !op_is_soft(op);
+		/* a registration joining a gathering batch needs no wake-up (worker()) */
+		if (q->qlen == 1 || !op_is_soft(op) || q->qlen >= STORE_BATCH_MAX)
+			pthread_cond_signal(&q->cv);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return err;

@@ -53,6 +53,7 @@ struct sq {
 	/* under mu: */
 	struct store_op *qhead, *qtail;
 	size_t qlen;
+	size_t nhard;      /* queued writes that are not soft (registrations are soft) */
 	bool stop;
 	struct store_stats stats;
 };
