@@ -37,7 +37,7 @@ static const struct optdef optdefs[] = {
 	{"message-timeout", 1, "SECONDS", "how long a pager MESSAGE waits for a device's 2xx before it is stored, 1..30 (default: 8)"},
 	{"max-pager-size", 1, "BYTES", "largest pager-mode MESSAGE body; bigger ones get 413 (default: 16384, at most 20480)"},
 	{"max-devices", 1, "N", "registered devices per user (default: 16)"},
-	{"max-users", 1, "N", "registered users in all (default: 100000)"},
+	{"max-users", 1, "N", "registered users in all (default: 100000; 1000000 in AS mode, where the core admits users)"},
 	{"reg-min-expires", 1, "SECONDS", "shortest registration accepted, else 423 (default: 10)"},
 	{"reg-max-expires", 1, "SECONDS", "longest registration granted (default: 3600)"},
 	{"max-transfers", 1, "N", "concurrent anchored transfers; more get 503 (default: 10000)"},
@@ -273,6 +273,8 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	UINT_OPT("message-timeout", message_timeout, 1, 30)
 	UINT_OPT("max-pager-size", max_pager_size, 1, STORE_MSG_INLINE_MAX)
 	UINT_OPT("max-devices", max_devices, 1, 1024)
+	if (!strcmp(key, "max-users"))
+		o->max_users_set = true; /* and parsed below */
 	UINT_OPT("max-users", max_users, 1, 10000000)
 	UINT_OPT("reg-min-expires", reg_min_expires, 1, 86400)
 	UINT_OPT("reg-max-expires", reg_max_expires, 1, 7 * 86400)
@@ -443,6 +445,10 @@ static int check_deployment(struct cpmd_options *o)
 			return -1;
 		}
 	} else {
+		/* behind a core the users are the core's (it authenticates them): the guard
+		 * against a REGISTER flood of strangers sits there; ~1.4 KB a user here */
+		if (!o->max_users_set)
+			o->max_users = 1000000;
 		if (!o->core[0]) {
 			fprintf(stderr, "cpmd: --mode as needs --core SIP-URI (the S-CSCF that routes to and from cpmd)\n");
 			return -1;

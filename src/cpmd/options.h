@@ -28,6 +28,7 @@ struct cpmd_options {
 	unsigned max_pager_size;  /* bytes of a pager MESSAGE body */
 	unsigned max_devices;     /* per user */
 	unsigned max_users;
+	bool max_users_set;       /* given by the user (else the mode's default) */
 	unsigned reg_min_expires;
 	unsigned reg_max_expires;
 	unsigned max_transfers;   /* concurrent anchored transfers */
