@@ -5,6 +5,7 @@
 #define CPMD_SIPUA_SIPUA_INT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <sofia-sip/nua.h>
 #include <sofia-sip/sip.h>
@@ -15,6 +16,8 @@
 #define SIPUA_CONTACT_MAX 1024
 /* The location expiry runs in this many slices, one a second (sipua.c sweep_cb). */
 #define SIPUA_SWEEP_SLICES 30
+/* malloc_trim only in a sweep tick (1 s) that saw fewer nua events than this. */
+#define SIPUA_TRIM_IDLE_EVENTS 200
 
 struct sip_fork;
 struct regsub_table;
@@ -36,6 +39,8 @@ struct sipua {
 	registrar_hook_f *reg_hook;
 	void *reg_hook_arg;
 	struct loop_timer *sweep;
+	uint64_t nevents, nevents_seen; /* nua events: all, and at the last sweep tick */
+	bool trim_due;                  /* a sweep round ended: malloc_trim once it is quiet */
 	struct loop_timer *shutdown_guard;
 	int shutting_down;
 	int shutdown_done;
