@@ -64,4 +64,9 @@ void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *do
 	c->core_trust = o->core_trust;
 	c->reg_event = o->reg_event;
 	c->resolv_conf = o->resolv_conf[0] ? o->resolv_conf : NULL;
+	c->tls_host = o->sip_tls_host;
+	c->tls_port = o->sip_tls_port;
+	c->tls_cert = o->tls_cert;
+	c->tls_key = o->tls_key;
+	c->tls_ca = o->tls_ca[0] ? o->tls_ca : NULL;
 }

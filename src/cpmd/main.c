@@ -143,6 +143,8 @@ int main(int argc, char **argv)
 
 	fprintf(stderr, "cpmd: ready domain=%s sip=udp+tcp:%s:%u msrp=tcp:%s:%u data-dir=%s\n", opts.domains[0],
 		opts.sip_host, opts.sip_port, opts.msrp_host, opts.msrp_port, opts.data_dir);
+	if (opts.sip_tls_port)
+		fprintf(stderr, "cpmd: sip=tls:%s:%u\n", opts.sip_tls_host, opts.sip_tls_port);
 	pf_start(d.pf);
 	loop_run(d.loop);
 	log_info("stopped");

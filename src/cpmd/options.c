@@ -29,6 +29,10 @@ static const struct optdef optdefs[] = {
 	{"domain", 1, "D[,D2...]", "SIP domain(s) this server is the registrar and PF for: host names or IP addresses, comma-separated (default: localhost)"},
 	{"sip", 1, "ADDR:PORT", "SIP listen address, UDP and TCP (default: 127.0.0.1:5060)"},
 	{"msrp", 1, "ADDR:PORT", "MSRP listen address, TCP (default: 127.0.0.1:2855)"},
+	{"sip-tls", 1, "ADDR:PORT", "SIP over TLS listen address (sips:), besides --sip; needs --tls-cert and --tls-key (default: off)"},
+	{"tls-cert", 1, "FILE", "TLS certificate chain cpmd shows (PEM, its own certificate first)"},
+	{"tls-key", 1, "FILE", "private key of --tls-cert (PEM)"},
+	{"tls-ca", 1, "FILE", "CA certificates trusted for TLS peers (PEM) (default: --tls-cert itself)"},
 	{"msrp-advertise", 1, "HOST", "host written in our MSRP a=path URIs (default: the --msrp address)"},
 	{"data-dir", 1, "DIR", "directory for blobs and state, one cpmd each (locked: DIR/cpmd.lock) (default: ./cpmd-data)"},
 	{"max-file-size", 1, "BYTES", "largest file accepted; bigger offers get 488 (default: 0 = no limit)"},
@@ -162,6 +166,16 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return set_domains(o, v);
 	if (!strcmp(key, "sip"))
 		return cpm_parse_hostport(v, o->sip_host, sizeof o->sip_host, &o->sip_port);
+	if (!strcmp(key, "sip-tls"))
+		return cpm_parse_hostport(v, o->sip_tls_host, sizeof o->sip_tls_host, &o->sip_tls_port);
+	if (!strcmp(key, "tls-cert") || !strcmp(key, "tls-key") || !strcmp(key, "tls-ca")) {
+		char *dst = !strcmp(key, "tls-cert") ? o->tls_cert : !strcmp(key, "tls-key") ? o->tls_key : o->tls_ca;
+		if (!*v || access(v, R_OK)) {
+			snprintf(apply_why, sizeof apply_why, "not a readable file");
+			return -1;
+		}
+		return copy_str(dst, 1024, v);
+	}
 	if (!strcmp(key, "msrp"))
 		return cpm_parse_hostport(v, o->msrp_host, sizeof o->msrp_host, &o->msrp_port);
 	if (!strcmp(key, "msrp-advertise"))
@@ -431,6 +445,10 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 	}
 	if (o->reg_min_expires > o->reg_max_expires) {
 		fprintf(stderr, "cpmd: --reg-min-expires is larger than --reg-max-expires\n");
+		return -1;
+	}
+	if (o->sip_tls_port && (!o->tls_cert[0] || !o->tls_key[0])) {
+		fprintf(stderr, "cpmd: --sip-tls needs --tls-cert FILE and --tls-key FILE\n");
 		return -1;
 	}
 	return check_deployment(o);

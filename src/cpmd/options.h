@@ -17,6 +17,9 @@ struct cpmd_options {
 	int ndomains;
 	char sip_host[256];
 	uint16_t sip_port;
+	char sip_tls_host[256];   /* --sip-tls (port 0: off) */
+	uint16_t sip_tls_port;
+	char tls_cert[1024], tls_key[1024], tls_ca[1024]; /* PEM files ("": not given) */
 	char msrp_host[256];
 	uint16_t msrp_port;
 	char msrp_advertise[256]; /* host put in our MSRP URIs (default: msrp host) */

@@ -27,6 +27,7 @@ struct sip_leg {
 	bool server;          /* the request came to us */
 	bool invite;          /* INVITE usage, else MESSAGE */
 	bool tcp;             /* server: the request came over TCP; client: the flow is TCP */
+	bool tls;             /* ... and that stream is TLS (our Contact then says so) */
 	bool saved;           /* a server MESSAGE leg: its request is saved (saved_ev) so that it
 	                         can be answered after the handler returned */
 	nua_saved_event_t saved_ev[1];
@@ -207,7 +208,7 @@ int sip_leg_respond(struct sip_leg *leg, int status, const char *phrase, const s
 	nua_handle_t *nh = leg->nh;
 	struct sipua *s = leg->ua;
 	const struct sip_body *b = o ? o->body : NULL;
-	const char *contact = o && o->contact ? keep(nh, leg->tcp ? s->contact_tcp : s->contact_udp) : NULL;
+	const char *contact = o && o->contact ? keep(nh, sipua_contact(s, leg->tcp, leg->tls)) : NULL;
 	const char *warning = o && o->warning && *o->warning ? keep(nh, o->warning) : NULL;
 	const char *retry = o && o->retry_after ? keep(nh, o->retry_after) : NULL;
 	const char *headers = o && o->headers && *o->headers ? keep(nh, o->headers) : NULL;
@@ -247,6 +248,7 @@ void sipua_new_invite(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
 	}
 	leg->nh = nh;
 	leg->tcp = sip_msg_over_tcp(&m);
+	leg->tls = sip_msg_over_tls(&m);
 	nua_handle_bind(nh, leg);
 	if (!s->on_invite) {
 		sip_leg_respond(leg, 503, "Service Unavailable", NULL);
@@ -274,6 +276,7 @@ void sipua_new_message(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
 	}
 	leg->nh = nh;
 	leg->tcp = sip_msg_over_tcp(&m);
+	leg->tls = sip_msg_over_tls(&m);
 	nua_handle_bind(nh, leg);
 	/* The request, kept so that the handler may answer after it returned (NUTAG_WITH_SAVED);
 	 * the transaction stays open until then (MESSAGE is an application method). */
@@ -312,6 +315,8 @@ static int client_request(struct sipua *s, const struct sip_request *rq, const s
 	if (!leg)
 		return -ENOMEM;
 	leg->tcp = t->tcp;
+	/* a TLS flow (the registrar wrote transport=tls): our Contact says TLS too */
+	leg->tls = t->flow && strcasestr(t->flow, ";transport=tls") != NULL;
 	leg->nh = nua_handle(s->nua, leg, SIPTAG_TO_STR(rq->to), SIPTAG_FROM_STR(rq->from), TAG_END());
 	if (!leg->nh) {
 		sip_leg_release(leg);
@@ -335,7 +340,7 @@ static int client_request(struct sipua *s, const struct sip_request *rq, const s
 	if (invite)
 		nua_invite(leg->nh, NUTAG_URL(t->contact), TAG_IF(flow && !route, NUTAG_PROXY(flow)),
 			   TAG_IF(route, NUTAG_INITIAL_ROUTE_STR(route)),
-			   SIPTAG_CONTACT_STR(t->tcp ? s->contact_tcp : s->contact_udp),
+			   SIPTAG_CONTACT_STR(sipua_contact(s, leg->tcp, leg->tls)),
 			   TAG_IF(b, SIPTAG_CONTENT_TYPE_STR(b ? b->content_type : NULL)), TAG_IF(pl, SIPTAG_PAYLOAD(pl)),
 			   TAG_IF(h, SIPTAG_HEADER_STR(h)), TAG_END());
 	else

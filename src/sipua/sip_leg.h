@@ -88,8 +88,10 @@ bool sip_msg_is_orig(const struct sip_msg *m);
  * is none after ours, -E2BIG when it does not fit in cap (out is then ""). */
 int sip_msg_route_after_us(const struct sip_msg *m, char *out, size_t cap);
 #define SIP_ROUTE_ONWARD_MAX 1024 /* a cap for it: a few URIs of a core (longer: not carried) */
-/* The request came over TCP (top Via). */
+/* The request came over a stream: TCP, or TLS over TCP (top Via). */
 bool sip_msg_over_tcp(const struct sip_msg *m);
+/* Came over TLS (its Via transport: SIP/2.0/TLS). */
+bool sip_msg_over_tls(const struct sip_msg *m);
 /* Value of the first extension header `name` (case-insensitive, e.g. "Cpm-Expires",
  * "Cpm-Item-Id"): 0, -ENOENT when absent, -E2BIG when longer than cap - 1 (never cut). */
 int sip_msg_header(const struct sip_msg *m, const char *name, char *out, size_t cap);

@@ -119,7 +119,16 @@ bool sip_msg_over_tcp(const struct sip_msg *m)
 		return false;
 	/* "SIP/2.0/TCP": the transport is what follows the last '/' */
 	const char *t = strrchr(sip->sip_via->v_protocol, '/');
-	return t && su_casenmatch(t + 1, "TCP", 3);
+	return t && (su_casenmatch(t + 1, "TCP", 3) || su_casenmatch(t + 1, "TLS", 3));
+}
+
+bool sip_msg_over_tls(const struct sip_msg *m)
+{
+	const sip_t *sip = m ? m->sip : NULL;
+	if (!sip || !sip->sip_via || !sip->sip_via->v_protocol)
+		return false;
+	const char *t = strrchr(sip->sip_via->v_protocol, '/');
+	return t && su_casenmatch(t + 1, "TLS", 3);
 }
 
 int sip_msg_header(const struct sip_msg *m, const char *name, char *out, size_t cap)

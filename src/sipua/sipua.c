@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 
 #include <sofia-sip/msg_addr.h>
+#include <sofia-sip/msg.h>
+#include <sofia-sip/sip.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_tag.h>
@@ -22,6 +24,7 @@
 
 #include "common/log.h"
 #include "net/loop_su.h"
+#include "sipua/sip_tls.h"
 #include "sipua/sipua_int.h"
 
 int sipua_source_of(nua_t *nua, struct sipua_source *out)
@@ -49,8 +52,15 @@ int sipua_source_of(nua_t *nua, struct sipua_source *out)
 	}
 	out->sa = ai->ai_addr;
 	out->tcp = ai->ai_protocol == IPPROTO_TCP;
+	/* sofia gives no public way to ask which transport a request came on (sofia-notes): TLS
+	 * is a TCP stream whose Via says TLS. A device lying there only makes us open a TLS
+	 * connection to it instead of reusing its TCP one. */
+	sip_t const *sip = msg ? (sip_t const *)msg_object(msg) : NULL;
+	struct sip_msg m = {nua, sip, 0, NULL, false};
+	out->tls = out->tcp && sip_msg_over_tls(&m);
 	snprintf(out->text, sizeof out->text, "%s%s%s:%u", lb, ip, rb, port);
-	snprintf(out->flow, sizeof out->flow, "sip:%s%s%s:%u;transport=%s", lb, ip, rb, port, out->tcp ? "tcp" : "udp");
+	snprintf(out->flow, sizeof out->flow, "sip:%s%s%s:%u;transport=%s", lb, ip, rb, port,
+		 out->tls ? "tls" : out->tcp ? "tcp" : "udp");
 	return 0;
 }
 
@@ -291,7 +301,23 @@ static int build_contacts(struct sipua *s)
 			  params ? ";" : "", params ? params : "");
 	int n2 = snprintf(s->contact_tcp, sizeof s->contact_tcp, "<sip:%s%s%s:%u;transport=tcp>%s%s", lb, c->host, rb,
 			  c->port, params ? ";" : "", params ? params : "");
-	return n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof s->contact_udp || (size_t)n2 >= sizeof s->contact_tcp ? -1 : 0;
+	int n3 = 0;
+	if (c->tls_port) {
+		bool tv6 = strchr(c->tls_host, ':') != NULL;
+		n3 = snprintf(s->contact_tls, sizeof s->contact_tls, "<sip:%s%s%s:%u;transport=tls>%s%s", tv6 ? "[" : "",
+			      c->tls_host, tv6 ? "]" : "", c->tls_port, params ? ";" : "", params ? params : "");
+	}
+	return n1 < 0 || n2 < 0 || n3 < 0 || (size_t)n1 >= sizeof s->contact_udp ||
+			       (size_t)n2 >= sizeof s->contact_tcp || (size_t)n3 >= sizeof s->contact_tls
+		       ? -1
+		       : 0;
+}
+
+const char *sipua_contact(const struct sipua *s, bool tcp, bool tls)
+{
+	if (tls && s->contact_tls[0])
+		return s->contact_tls;
+	return tcp ? s->contact_tcp : s->contact_udp;
 }
 
 int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config *cfg, struct location *loc,
@@ -300,7 +326,7 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 	struct sipua *s;
 	char url[300];
 
-	if (!cfg || !cfg->host || !loop || !loc)
+	if (!cfg || !cfg->host || !loop || !loc || (cfg->tls_port && (!cfg->tls_host || !cfg->tls_cert || !cfg->tls_key)))
 		return -1;
 	s = calloc(1, sizeof *s);
 	if (!s)
@@ -329,11 +355,38 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		snprintf(url, sizeof url, "sip:[%s]:%u", cfg->host, cfg->port);
 	else
 		snprintf(url, sizeof url, "sip:%s:%u", cfg->host, cfg->port);
+	/* SIP over TLS: a second listener, sips:HOST:PORT (sofia binds its TLS transport there),
+	 * with the certificate directory sofia reads while it creates the transport */
+	char sips_url[300] = "", tls_dir[SIP_TLS_DIR_MAX] = "";
+	if (cfg->tls_port) {
+		char why[600];
+		if (port_free(cfg->tls_host, cfg->tls_port, SOCK_STREAM)) {
+			log_error("cannot listen for SIP over TLS on %s:%u: %s", cfg->tls_host, cfg->tls_port,
+				  strerror(errno));
+			regevent_destroy(s);
+			free(s);
+			return -1;
+		}
+		if (sip_tls_dir_make(cfg->tls_cert, cfg->tls_key, cfg->tls_ca, tls_dir, why, sizeof why)) {
+			log_error("SIP over TLS: %s", why);
+			regevent_destroy(s);
+			free(s);
+			return -1;
+		}
+		bool tv6 = strchr(cfg->tls_host, ':') != NULL;
+		snprintf(sips_url, sizeof sips_url, "sips:%s%s%s:%u", tv6 ? "[" : "", cfg->tls_host, tv6 ? "]" : "",
+			 cfg->tls_port);
+	}
 	/* No transport parameter: nua binds UDP and TCP on the port. Media is
 	 * off: we write our own SDP (RFC 5547) and anchor MSRP ourselves.
 	 * Session timers off: a file transfer needs no refresh, and a B2BUA
 	 * that refreshes one leg but not the other only causes trouble. */
 	s->nua = nua_create(s->root, on_nua_event, s, NUTAG_URL(url), NUTAG_MEDIA_ENABLE(0),
+			    TAG_IF(sips_url[0], NUTAG_SIPS_URL(sips_url)), TAG_IF(tls_dir[0], NUTAG_CERTIFICATE_DIR(tls_dir)),
+			    /* TLS: negotiate the highest version both sides have (sofia's default
+			     * is TLS 1.0 alone, which OpenSSL 3 on Debian refuses); peers are not
+			     * asked for a certificate (devices authenticate with digest) */
+			    TAG_IF(sips_url[0], TPTAG_TLS_VERSION(0)),
 			    NUTAG_APPL_METHOD("REGISTER"), NUTAG_APPL_METHOD("MESSAGE"), NUTAG_ALLOW("REGISTER"),
 			    /* AS mode: we answer these ourselves, so that a request from outside the
 			     * core gets 403 (OPTIONS) and a NOTIFY outside any subscription (reg
@@ -349,6 +402,7 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 			    /* forks to one device share its TCP connection: sofia's
 			     * default queue of 64 messages answers the rest with 503 */
 			    TPTAG_QUEUESIZE(4096), TAG_END());
+	sip_tls_dir_remove(tls_dir); /* read by now: the key stays nowhere but in memory */
 	if (!s->nua) {
 		log_error("cannot listen for SIP on %s:%u (UDP and TCP): address in use or not local?", cfg->host,
 			  cfg->port);

@@ -42,6 +42,11 @@ struct sipua_config {
 	const char *core_uri;          /* the core: where requests toward users go (AS mode) */
 	struct addr_match_list core_trust;
 	bool reg_event;
+	/* SIP over TLS (docs/security.md): tls_port 0 = off. The certificate chain and key (PEM)
+	 * cpmd shows; tls_ca: CAs trusted for peers (NULL: the certificate itself) */
+	const char *tls_host;
+	uint16_t tls_port;
+	const char *tls_cert, *tls_key, *tls_ca;
 	const char *resolv_conf;       /* resolv.conf for sofia's DNS resolver (NULL: /etc/resolv.conf;
 	                                  sofia also takes a "port N" line) */                /* SUBSCRIBE to each user's reg event at the core */
 };

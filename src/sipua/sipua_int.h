@@ -48,6 +48,7 @@ struct sipua {
 	 * NUTAG_M_FEATURES, so we always give ours). */
 	char contact_udp[SIPUA_CONTACT_MAX];
 	char contact_tcp[SIPUA_CONTACT_MAX];
+	char contact_tls[SIPUA_CONTACT_MAX]; /* "" when SIP over TLS is off */
 	struct sip_leg *legs;   /* every leg alive (freed at sipua_destroy) */
 	struct sip_fork *forks; /* every fork alive, destroyed ones waiting for their legs too */
 	struct regsub_table *regsubs; /* reg event subscriptions (AS mode + cfg.reg_event), or NULL */
@@ -61,6 +62,9 @@ struct sip_msg {
 	const char *phrase; /* responses; may be NULL */
 	bool as_mode;       /* behind a core: P-Asserted-Identity and the orig Route count */
 };
+
+/* Our Contact for a leg over UDP, TCP or TLS (TLS falls back to TCP's when TLS is off). */
+const char *sipua_contact(const struct sipua *s, bool tcp, bool tls);
 
 /* ---- sip_leg.c */
 /* An event of the handle bound to leg (hmagic). */
@@ -83,6 +87,7 @@ struct sipua_source {
 	char text[64]; /* "ip:port" ("[ip6]:port") for logs */
 	char flow[LOC_MAX_FLOW]; /* "sip:ip:port;transport=udp|tcp" */
 	bool tcp;
+	bool tls; /* over TCP, and its Via says TLS (the device's TLS flow) */
 };
 int sipua_source_of(nua_t *nua, struct sipua_source *out);
 /* Answer a request that has no leg and drop its handle (REGISTER, NOTIFY, OPTIONS...). */
