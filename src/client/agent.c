@@ -39,6 +39,7 @@
 #include <sofia-sip/tport_tag.h>
 
 #include "mconn.h"
+#include "sipua/sip_tls.h"
 
 #define TICK_MS 200
 #define GRACE_SECONDS 2.0
@@ -490,14 +491,14 @@ int agent_run(struct cpm_app *app)
 	char bind_url[160], proxy[320], hostpart[80];
 	bool v6 = strchr(o->local_ip, ':') != NULL;
 	bool sv6 = strchr(o->server_host, ':') != NULL, hv6 = strchr(o->hop_host, ':') != NULL;
-	const char *tp = o->tcp ? "tcp" : "udp";
+	const char *tp = o->tls ? "tls" : o->tcp ? "tcp" : "udp";
 
 	/* every request goes to the first hop (the outbound proxy, else --server); a big one
 	 * over TCP to the same hop (proxy_tcp); REGISTER to --server (app->registrar) */
 	snprintf(proxy, sizeof proxy, "sip:%s%s%s:%u;transport=%s", hv6 ? "[" : "", o->hop_host, hv6 ? "]" : "",
 		 (unsigned)o->hop_port, tp);
-	snprintf(app->proxy_tcp, sizeof app->proxy_tcp, "sip:%s%s%s:%u;transport=tcp", hv6 ? "[" : "",
-		 o->hop_host, hv6 ? "]" : "", (unsigned)o->hop_port);
+	snprintf(app->proxy_tcp, sizeof app->proxy_tcp, "sip:%s%s%s:%u;transport=%s", hv6 ? "[" : "",
+		 o->hop_host, hv6 ? "]" : "", (unsigned)o->hop_port, o->tls ? "tls" : "tcp");
 	snprintf(app->registrar, sizeof app->registrar, "sip:%s%s%s:%u;transport=%s", sv6 ? "[" : "",
 		 o->server_host, sv6 ? "]" : "", (unsigned)o->server_port, tp);
 	char name[CPM_URI_MAX + 300], uuid[37];
@@ -530,16 +531,31 @@ int agent_run(struct cpm_app *app)
 	 * over 1300 bytes (INVITE with a thumbnail) goes over TCP (RFC 3261
 	 * §18.1.1), and a server may do the same towards us. */
 	snprintf(hostpart, sizeof hostpart, "%s%s%s", v6 ? "[" : "", o->local_ip, v6 ? "]" : "");
+	/* --transport tls: sofia reads the CAs from a directory (sip_tls.h); it checks the
+	 * server's certificate chain on every connection we open (TPTLS_VERIFY_OUT) */
+	char tls_dir[SIP_TLS_DIR_MAX] = "";
+	if (o->tls) {
+		char why[600];
+		if (sip_tls_dir_make(NULL, NULL, o->ca, tls_dir, why, sizeof why)) {
+			out_line(app, "failed: TLS: %s", why);
+			return CPM_EXIT_FAILED;
+		}
+	}
+	const char *ctp = o->tls ? ";transport=tls" : o->tcp ? ";transport=tcp" : "";
 	for (int attempt = 0; attempt < 8 && !app->nua; attempt++) {
 		int port = free_port(o->local_ip, o->tcp);
 		if (port <= 0)
 			continue;
-		snprintf(bind_url, sizeof bind_url, "sip:%s:%d%s", hostpart, port, o->tcp ? ";transport=tcp" : "");
-		snprintf(app->contact, sizeof app->contact, "<sip:%s:%d%s>;%s", hostpart, port,
-			 o->tcp ? ";transport=tcp" : "", app->features);
+		if (o->tls) /* sofia makes TLS connections from a sips: transport of its own */
+			snprintf(bind_url, sizeof bind_url, "sips:%s:%d", hostpart, port);
+		else
+			snprintf(bind_url, sizeof bind_url, "sip:%s:%d%s", hostpart, port, ctp);
+		snprintf(app->contact, sizeof app->contact, "<sip:%s:%d%s>;%s", hostpart, port, ctp, app->features);
 		app->nua = nua_create(app->root, agent_cb, app, NUTAG_URL(bind_url), NUTAG_PROXY(proxy),
+			      TAG_IF(o->tls, NUTAG_CERTIFICATE_DIR(tls_dir)), TAG_IF(o->tls, TPTAG_TLS_VERSION(0)),
+			      TAG_IF(o->tls, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_OUT)),
 			      NUTAG_MEDIA_ENABLE(0), NUTAG_M_FEATURES(app->features),
-			      TAG_IF(o->tcp, NUTAG_M_PARAMS("transport=tcp")),
+			      TAG_IF(o->tcp, NUTAG_M_PARAMS(o->tls ? "transport=tls" : "transport=tcp")),
 			      NUTAG_OUTBOUND("no-outbound no-validate no-natify no-options-keepalive"),
 			      NUTAG_SESSION_TIMER(0), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0),
 			      /* we answer MESSAGEs ourselves: 400/415 for bodies we
@@ -557,6 +573,7 @@ int agent_run(struct cpm_app *app)
 			      NTATAG_UDP_MTU(4096),
 			      SIPTAG_FROM_STR(from), SIPTAG_USER_AGENT_STR("cpm/0.1"), TAG_END());
 	}
+	sip_tls_dir_remove(tls_dir); /* sofia has read it */
 	if (!app->nua) {
 		out_line(app, "failed: cannot start the SIP stack on %s", bind_url);
 		return CPM_EXIT_FAILED;

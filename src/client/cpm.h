@@ -123,7 +123,10 @@ struct cpm_opts {
 	char aor[CPM_URI_MAX];        /* normalised, with "sip:" */
 	char domain[256];
 	const char *device;
-	bool tcp;
+	bool tcp;                     /* a stream transport: TCP, or TLS (then tls too) */
+#define CPM_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt" /* Debian's trusted CAs */
+	bool tls;                     /* --transport tls: SIP over TLS, the server checked */
+	const char *ca;               /* --ca FILE: CAs trusted for the server's certificate */
 	bool verbose;
 	size_t chunk_size;
 	char local_ip[64];            /* address used to reach the first hop */

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 static const char usage_main[] =
-	"usage: cpm --server ADDR:PORT --user sip:USER@DOMAIN [--device ID] [--transport udp|tcp]\n"
+	"usage: cpm --server ADDR:PORT --user sip:USER@DOMAIN [--device ID] [--transport udp|tcp|tls]\n"
 	"           [--outbound-proxy SIP-URI] [--verbose] [--chunk-size BYTES] COMMAND [ARGS]\n"
 	"\n"
 	"A CPM device: file transfer and standalone messages. SIP (via --server as outbound\n"
@@ -39,7 +39,10 @@ static const char usage_main[] =
 	"                         goes there first (default: --server); REGISTER goes to --server\n"
 	"  --user sip:U@D         our address of record (From, To of REGISTER)\n"
 	"  --device ID            device name; the +sip.instance UUID is derived from user+device\n"
-	"  --transport udp|tcp    SIP transport (default udp)\n"
+	"  --transport udp|tcp|tls  SIP transport (default udp); tls: SIP over TLS, the server's\n"
+	"                         certificate checked against --ca\n"
+	"  --ca FILE              CA certificates (PEM) trusted for the server with --transport tls\n"
+	"                         (default: " CPM_SYSTEM_CA ")\n"
 	"  --chunk-size BYTES     MSRP chunk size when sending (default 65536)\n"
 	"  --verbose, -v          log SIP and MSRP events to stderr\n"
 	"  --help, -h             this text; `cpm COMMAND --help` for a command\n"
@@ -368,6 +371,10 @@ int main(int argc, char **argv)
 			if (!v)
 				return usage_error("--device needs an ID%s", "");
 			o.device = v;
+		} else if (opt_match(a, "--ca", &i, argc, argv, &v)) {
+			if (!v || !*v)
+				return usage_error("--ca needs a FILE%s", "");
+			o.ca = v;
 		} else if (opt_match(a, "--transport", &i, argc, argv, &v)) {
 			transport = v ? v : "";
 		} else if (opt_match(a, "--chunk-size", &i, argc, argv, &v)) {
@@ -492,8 +499,16 @@ int main(int argc, char **argv)
 		o.tcp = false;
 	else if (strcmp(transport, "tcp") == 0)
 		o.tcp = true;
+	else if (strcmp(transport, "tls") == 0)
+		o.tcp = o.tls = true; /* a stream: every TCP rule holds, and TLS on top */
 	else
-		return usage_error("--transport must be udp or tcp, not %s", transport);
+		return usage_error("--transport must be udp, tcp or tls, not %s", transport);
+	if (o.ca && !o.tls)
+		return usage_error("--ca needs --transport tls%s", "");
+	if (o.tls && !o.ca)
+		o.ca = CPM_SYSTEM_CA; /* the system's trusted CAs */
+	if (o.ca && access(o.ca, R_OK) != 0)
+		return usage_error("--ca %s: not a readable file", o.ca);
 	if (first_hop(&o) != 0)
 		return CPM_EXIT_USAGE;
 	if (strcmp(answer, "accept") == 0)

@@ -132,7 +132,14 @@ void local_failure_line_to(const struct cpm_app *app, const char *hop, int statu
 	/* 503: the transport failed (UDP: ICMP port unreachable; TCP: refused
 	 * or reset); 408: nothing came back. The transport is the one our Via
 	 * says the request went over (a big INVITE goes over TCP). */
-	const char *tp = app->o->tcp ? "tcp" : "udp";
+	if (app->o->tls) {
+		/* a TLS handshake that failed ends as 503 or, as sofia drops the connection
+		 * silently, as 408: most often our --ca does not trust the server's certificate */
+		snprintf(out, cap, "failed: no answer over TLS from the server at %s (is its certificate trusted by --ca %s?)",
+			 hop, app->o->ca);
+		return;
+	}
+	const char *tp = app->o->tls ? "tls" : app->o->tcp ? "tcp" : "udp";
 	const sip_via_t *v = sip ? sip->sip_via : NULL;
 	const char *slash = v && v->v_protocol ? strrchr(v->v_protocol, '/') : NULL;
 	if (slash && strcasecmp(slash + 1, "tcp") == 0)
