@@ -6,10 +6,11 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libsofia-sip-ua-dev libssl-dev libsqlite3-dev libxml2-dev
   sip-tester tshark socat python3 procps iproute2 psmisc fio
-  kamailio kamailio-presence-modules dnsmasq-base
+  kamailio kamailio-presence-modules dnsmasq-base openssl
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
 # on random ports); -presence-modules: its optional reg event notifier (WITH_REGEVENT).
+# openssl: the CLI that makes the TLS tests' certificates (scripts/mk-test-certs.sh).
 # dnsmasq-base: the DNS server of t_domains_dns (NAPTR/SRV/A for --dns-routes; no service).
 missing=()
 for p in "${PKGS[@]}"; do
