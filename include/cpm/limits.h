@@ -32,6 +32,9 @@
 #define SDP_MAX_TYPE 256
 #define SDP_MAX_PATH 1024
 #define SDP_MAX_TOKEN 256
+/* a=fingerprint (RFC 4572): "sha-512 " and 64 bytes as hex pairs with colons, the longest hash
+ * the RFC names; SHA-256 (what we write) takes 103 */
+#define SDP_MAX_FINGERPRINT 200
 #define SDP_MAX_ACCEPT_TYPES 512
 
 /* MIME multipart (SDP + thumbnail) -------------------------------------------- */

@@ -53,6 +53,9 @@ struct sdp_ft {
 	enum sdp_setup setup;
 	enum sdp_dir dir;
 	bool cema;                          /* a=msrp-cema */
+	/* RFC 4572 a=fingerprint ("sha-256 AB:CD:..."): the certificate of an msrps endpoint
+	 * (RFC 4975 §14.1); "" = none */
+	char fingerprint[SDP_MAX_FINGERPRINT + 1];
 
 	/* RFC 5547 */
 	bool has_selector;

@@ -35,7 +35,7 @@ static bool input_valid(const struct sdp_ft *in)
 {
 	const char *strs[] = {
 		in->path, in->accept_types, in->accept_wrapped_types, in->file_transfer_id,
-		in->file_disposition, in->file_date, in->file_icon,
+		in->file_disposition, in->file_date, in->file_icon, in->fingerprint,
 	};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
@@ -122,6 +122,7 @@ static void w_media(struct cpm_wbuf *w, const struct sdp_ft *in)
 		cpm_wbuf_printf(w, "a=%s\r\n", s);
 	if (in->cema)
 		cpm_wbuf_puts(w, "a=msrp-cema\r\n");
+	w_attr(w, "fingerprint", in->fingerprint);
 	if (in->has_selector)
 		w_selector(w, &in->sel);
 	w_attr(w, "file-transfer-id", in->file_transfer_id);

@@ -12,7 +12,7 @@ enum attr_bit {
 	A_PATH = 1 << 0, A_ACCEPT = 1 << 1, A_WRAPPED = 1 << 2, A_MAXSIZE = 1 << 3,
 	A_SETUP = 1 << 4, A_DIR = 1 << 5, A_CEMA = 1 << 6, A_SELECTOR = 1 << 7,
 	A_FTID = 1 << 8, A_DISP = 1 << 9, A_DATE = 1 << 10, A_ICON = 1 << 11,
-	A_RANGE = 1 << 12,
+	A_RANGE = 1 << 12, A_FPRINT = 1 << 13,
 };
 
 enum section { SEC_SESSION, SEC_OURS, SEC_OTHER };
@@ -343,6 +343,11 @@ static enum sdp_error a_range(struct sdp_pstate *st, struct cpm_str v)
 	return SDP_OK;
 }
 
+static enum sdp_error a_fprint(struct sdp_pstate *st, struct cpm_str v)
+{
+	return copy_value(st->out->fingerprint, sizeof st->out->fingerprint, v);
+}
+
 static enum sdp_dir dir_of(struct cpm_str name)
 {
 	if (cpm_str_caseeq(name, "sendrecv"))
@@ -376,6 +381,7 @@ static const struct attr_handler media_attrs[] = {
 	{ "file-date", A_DATE, SDP_E_ATTRIBUTE, a_date },
 	{ "file-icon", A_ICON, SDP_E_ATTRIBUTE, a_icon },
 	{ "file-range", A_RANGE, SDP_E_FILE_RANGE, a_range },
+	{ "fingerprint", A_FPRINT, SDP_E_ATTRIBUTE, a_fprint },
 };
 
 static enum sdp_error media_attr(struct sdp_pstate *st, struct cpm_str name,

@@ -21,6 +21,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
+#include "net/msrp_tls.h"
 #include "net/msrp_transport.h"
 
 /* Reads per wake-up before giving other sockets a turn (level-triggered,
@@ -111,7 +114,9 @@ static void conn_update_mask(struct msrp_conn *c)
 		return;
 	if (conn_wants_read(c))
 		want |= SU_WAIT_IN;
-	if (sendq_len(&c->q) && !c->failed)
+	/* (TLS: not while the handshake waits for the peer: the socket is writable and
+	 * SSL_write would only say "want read" again) */
+	if (sendq_len(&c->q) && !c->failed && !(c->ssl && c->tls_want_read))
 		want |= SU_WAIT_OUT;
 	if (want != c->mask) {
 		c->mask = want;
@@ -133,15 +138,46 @@ static void conn_fail(struct msrp_conn *c, int err)
 static void conn_after_flush(struct msrp_conn *c)
 {
 	if (c->state == CONN_DRAINING && !sendq_len(&c->q) && !c->shut_wr) {
+		if (c->ssl)
+			conn_tls_shutdown(c);
 		shutdown(c->fd, SHUT_WR);
 		c->shut_wr = true;
 	}
+}
+
+/* TLS: everything goes through the queue (one contiguous piece per SSL_write, and a write
+ * OpenSSL could not finish is retried with the same bytes first, as it requires). Returns n
+ * (all of `extra` is queued or sent), or -1 if the connection failed. */
+static ssize_t conn_write_tls(struct msrp_conn *c, const void *p, size_t n)
+{
+	if (n && sendq_append(&c->q, p, n)) {
+		msrp_log("%s: send queue over its limit, closing", c->peer);
+		conn_fail(c, ENOBUFS);
+		return -1;
+	}
+	while (sendq_len(&c->q)) {
+		struct iovec iov[2];
+		sendq_iov(&c->q, iov);
+		ssize_t w = conn_tls_write(c, iov[0].iov_base, iov[0].iov_len);
+		if (w < 0) {
+			conn_fail(c, errno);
+			return -1;
+		}
+		if (w == 0)
+			break;
+		sendq_consume(&c->q, (size_t)w);
+		c->last_progress = msrp_now_ms();
+	}
+	return (ssize_t)n;
 }
 
 /* writev(queue + extra); returns bytes of `extra` that went out, or -1 if
  * the connection failed. */
 static ssize_t conn_write(struct msrp_conn *c, const void *p, size_t n)
 {
+	if (c->ssl)
+		return conn_write_tls(c, p, n);
+
 	struct iovec iov[3];
 	struct msghdr mh;
 	size_t qlen = sendq_len(&c->q);
@@ -279,6 +315,8 @@ void conn_close(struct msrp_conn *c, int err)
 	if (s)
 		s->conn = NULL;
 	su_root_deregister(hub_root(c->hub), c->widx);
+	if (c->ssl)
+		conn_tls_free(c);
 	close(c->fd);
 	c->fd = -1;
 	hub_conn_gone(c->hub, c);
@@ -348,6 +386,13 @@ static void conn_bind(struct msrp_conn *c, const struct msrp_event *ev)
 	if (s->peer_path && !same_session_id(msrp_path_last(m->from_path), msrp_path_last(cpm_str_c(s->peer_path)))) {
 		msrp_log("%s: From-Path is not the negotiated peer of session %s, 403", c->peer, s->id);
 		conn_respond(c, m, 403, NULL, last);
+		conn_drain(c);
+		return;
+	}
+	if (s->secure && !c->ssl) {
+		/* we wrote msrps: for it (RFC 4975 §14): its bytes must not travel in clear */
+		msrp_log("%s: session %s is msrps (TLS only), 403", c->peer, s->id);
+		conn_respond(c, m, 403, "TLS required (msrps session)", last);
 		conn_drain(c);
 		return;
 	}
@@ -467,11 +512,18 @@ static void conn_parse(struct msrp_conn *c)
 	}
 }
 
+static ssize_t conn_recv(struct msrp_conn *c, void *buf, size_t cap)
+{
+	if (c->ssl)
+		return conn_tls_recv(c, buf, cap);
+	return recv(c->fd, buf, cap, MSG_DONTWAIT);
+}
+
 static void conn_discard_input(struct msrp_conn *c)
 {
 	/* Bounded like normal reads: a fast peer must not keep us here. */
 	for (int i = 0; i < CONN_READS_PER_WAKEUP; i++) {
-		ssize_t n = recv(c->fd, c->rbuf, sizeof c->rbuf, MSG_DONTWAIT);
+		ssize_t n = conn_recv(c, c->rbuf, sizeof c->rbuf);
 
 		if (n > 0)
 			continue;
@@ -498,7 +550,7 @@ static void conn_readable(struct msrp_conn *c, int revents)
 		return;
 	}
 	for (int i = 0; i < CONN_READS_PER_WAKEUP && conn_wants_read(c); i++) {
-		ssize_t n = recv(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, MSG_DONTWAIT);
+		ssize_t n = conn_recv(c, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen);
 
 		if (n > 0) {
 			c->rlen += (size_t)n;
@@ -523,8 +575,13 @@ static int conn_io_cb(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 	hub_enter(h);
 	if (c->state != CONN_CLOSED && (rev & SU_WAIT_OUT))
 		conn_flush(c);
-	if (c->state != CONN_CLOSED && !c->failed && (rev & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
+	if (c->state != CONN_CLOSED && !c->failed && (rev & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR))) {
+		bool waited = c->ssl && c->tls_want_read;
 		conn_readable(c, rev);
+		/* TLS: the handshake bytes a queued write waited for may have come */
+		if (waited && c->state != CONN_CLOSED && sendq_len(&c->q))
+			conn_flush(c);
+	}
 	if (c->state != CONN_CLOSED)
 		conn_update_mask(c);
 	hub_leave(h);
@@ -537,6 +594,9 @@ void conn_run(struct msrp_conn *c)
 		return;
 	if (conn_parsing(c))
 		conn_parse(c);
+	/* TLS: OpenSSL may hold decrypted bytes the socket will never signal again */
+	if (c->ssl && c->state != CONN_CLOSED && !c->failed && SSL_pending(c->ssl) > 0)
+		conn_readable(c, 0);
 	if (c->state != CONN_CLOSED)
 		conn_update_mask(c);
 }

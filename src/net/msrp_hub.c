@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/msrp_tls.h"
 #include "net/msrp_transport.h"
 
 #define HUB_DEFAULT_HIGH_WATER (1024 * 1024)
@@ -67,12 +68,15 @@ struct msrp_hub {
 	struct hub_defer *defer;
 
 	struct msrp_hub_stats stats;
+	struct hub_tls *tls; /* the --msrp-tls listener, or NULL */
 };
 
 /* ---------------------------------------------------------------- misc */
 
 su_root_t *hub_root(struct msrp_hub *h) { return h->root; }
 const char *hub_advertise(const struct msrp_hub *h) { return h->advertise; }
+uint16_t msrp_hub_tls_port(const struct msrp_hub *h) { return h->tls ? hub_tls_port(h->tls) : 0; }
+const char *msrp_hub_fingerprint(const struct msrp_hub *h) { return h->tls ? hub_tls_fingerprint(h->tls) : ""; }
 size_t hub_high_water(const struct msrp_hub *h) { return h->high_water; }
 unsigned hub_bind_timeout_ms(const struct msrp_hub *h) { return h->bind_timeout_ms; }
 unsigned hub_txn_timeout_ms(const struct msrp_hub *h) { return h->txn_timeout_ms; }
@@ -400,7 +404,7 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t cap)
 	snprintf(out, cap, "%s:%u", ip, port);
 }
 
-static void hub_accept_one(struct msrp_hub *h, int fd, const struct sockaddr_storage *ss)
+void hub_accept_one(struct msrp_hub *h, int fd, const struct sockaddr_storage *ss, struct ssl_ctx_st *tls_ctx)
 {
 	char peer[64];
 	struct msrp_conn *c;
@@ -424,7 +428,12 @@ static void hub_accept_one(struct msrp_hub *h, int fd, const struct sockaddr_sto
 		close(fd);
 		return;
 	}
-	msrp_log("%s: connected", peer);
+	if (tls_ctx && conn_tls_accept(c, tls_ctx)) {
+		msrp_log("%s: refused, no memory for TLS", peer);
+		conn_close(c, ENOMEM);
+		return;
+	}
+	msrp_log("%s: connected%s", peer, tls_ctx ? " (TLS)" : "");
 }
 
 static int hub_accept_cb(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
@@ -438,7 +447,7 @@ static int hub_accept_cb(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 		int fd = accept4(h->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			hub_accept_one(h, fd, &ss);
+			hub_accept_one(h, fd, &ss, NULL);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -457,24 +466,24 @@ static int hub_accept_cb(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 	return 0;
 }
 
-static int hub_listen(struct msrp_hub *h)
+int hub_listen_on(const char *host, uint16_t *port, int *fdout)
 {
 	struct sockaddr_storage ss;
 	socklen_t slen;
 	int one = 1, fd;
 
 	memset(&ss, 0, sizeof ss);
-	if (inet_pton(AF_INET, h->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 
 		a->sin_family = AF_INET;
-		a->sin_port = htons(h->port);
+		a->sin_port = htons(*port);
 		slen = sizeof *a;
-	} else if (inet_pton(AF_INET6, h->host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 
 		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(h->port);
+		a->sin6_port = htons(*port);
 		slen = sizeof *a;
 	} else {
 		return -EINVAL; /* numeric addresses only: no DNS on the loop */
@@ -490,9 +499,9 @@ static int hub_listen(struct msrp_hub *h)
 		close(fd);
 		return -err;
 	}
-	h->port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
-					  : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	h->lfd = fd;
+	*port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+					: ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	*fdout = fd;
 	return 0;
 }
 
@@ -536,7 +545,13 @@ int msrp_hub_create(struct msrp_hub **hp, su_root_t *root, const struct msrp_hub
 	if (!rc)
 		rc = table_grow(h);
 	if (!rc)
-		rc = hub_listen(h);
+		rc = hub_listen_on(h->host, &h->port, &h->lfd);
+	if (!rc && cfg->tls_port) {
+		char why[300];
+		rc = hub_tls_start(h, cfg, &h->tls, why, sizeof why);
+		if (rc)
+			msrp_log("MSRP over TLS: %s", why);
+	}
 	if (rc)
 		goto fail;
 	h->timer = su_timer_create(su_root_task(root), 0);
@@ -554,6 +569,7 @@ int msrp_hub_create(struct msrp_hub **hp, su_root_t *root, const struct msrp_hub
 	*hp = h;
 	return 0;
 fail:
+	hub_tls_stop(h->tls);
 	if (h->timer)
 		su_timer_destroy(h->timer);
 	if (h->lfd >= 0)
@@ -583,6 +599,7 @@ void msrp_hub_destroy(struct msrp_hub *h)
 	hub_leave(h);
 	su_root_deregister(h->root, h->lidx);
 	close(h->lfd);
+	hub_tls_stop(h->tls);
 	su_timer_destroy(h->timer);
 	free(h->buckets);
 	free(h);

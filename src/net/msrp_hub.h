@@ -29,6 +29,10 @@ struct msrp_hub_cfg {
 	unsigned txn_timeout_ms; /* for a response to a relayed chunk, the success REPORT, and a
 				  * device that reads nothing (default 30000, RFC 4975 §7.1.1) */
 	unsigned max_conns;      /* open MSRP connections before new ones are refused (default 4096) */
+	/* MSRP over TLS (RFC 4975 §14, docs/security.md): a second listener; tls_port 0 = off */
+	const char *tls_host;
+	uint16_t tls_port;
+	const char *tls_cert, *tls_key; /* PEM: the chain we show, its key */
 };
 
 /* root: sofia's su_root (net is the event-loop layer; it is named, not included, so that pf,
@@ -45,5 +49,9 @@ struct msrp_hub_stats {
 void msrp_hub_stats(const struct msrp_hub *h, struct msrp_hub_stats *st);
 /* The port actually bound (useful with cfg->port = 0). */
 uint16_t msrp_hub_port(const struct msrp_hub *h);
+/* The TLS listener's port (0: no TLS) and the a=fingerprint value of our certificate
+ * ("sha-256 AB:CD:..."; "" without TLS). */
+uint16_t msrp_hub_tls_port(const struct msrp_hub *h);
+const char *msrp_hub_fingerprint(const struct msrp_hub *h);
 
 #endif

@@ -91,6 +91,8 @@ struct msrp_session {
 	 * whose From-Path ends in the same session-id may bind. This keeps a
 	 * device that lost the fork race (late 2xx) off the winner's session. */
 	const char *peer_path;
+	/* an msrps session (we wrote an msrps: path): only a TLS connection may bind */
+	bool secure;
 	const struct msrp_session_ops *ops;
 	void *owner;
 };
@@ -130,6 +132,12 @@ void hub_conn_bound(struct msrp_hub *h, struct msrp_conn *c);
 void hub_conn_draining(struct msrp_hub *h, struct msrp_conn *c);
 void hub_conn_runnable(struct msrp_hub *h, struct msrp_conn *c);
 void hub_conn_failed(struct msrp_hub *h, struct msrp_conn *c);
+/* A connection accepted on one of our listeners (tls_ctx: an SSL_CTX for the TLS one). */
+struct ssl_ctx_st;
+struct sockaddr_storage;
+void hub_accept_one(struct msrp_hub *h, int fd, const struct sockaddr_storage *ss, struct ssl_ctx_st *tls_ctx);
+/* socket + bind + listen on a numeric host; *port 0 = any (the bound one is returned). */
+int hub_listen_on(const char *host, uint16_t *port, int *fdout);
 
 /* ---- connections (msrp_conn.c) ---- */
 enum conn_state {
@@ -144,9 +152,12 @@ enum conn_state {
 #define CONN_HOLD_BP 0x2    /* the other leg's queue is above high water */
 #define CONN_HOLD_ENDED 0x4 /* the relay has finished: read nothing more */
 
+struct ssl_st;
 struct msrp_conn {
 	struct msrp_hub *hub;
 	int fd;
+	struct ssl_st *ssl;  /* TLS (msrp_tls.c), or NULL: plain TCP, the path that stays fast */
+	bool tls_want_read;  /* TLS: a write waits for the peer's handshake bytes */
 	int widx;          /* su_root registration index */
 	int mask;          /* events currently asked for */
 	enum conn_state state;
