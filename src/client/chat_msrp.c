@@ -480,13 +480,8 @@ int chat_msrp_start(struct chat_sess *c, char *err, size_t cap)
 	struct xfer *x = c->x;
 	struct cpm_app *app = x->app;
 	size_t chunk = app->o->chunk_size;
-	int rc = mconn_open(&x->conn, app->root, x->remote_host, x->remote_port, 2 * chunk + 64 * 1024, 64 * 1024,
-			    &chat_ops, c, app->o->verbose);
-
-	if (rc < 0) {
-		snprintf(err, cap, "MSRP connect to %s:%u: %s", x->remote_host, (unsigned)x->remote_port, strerror(-rc));
+	if (xfer_conn_open(x, 2 * chunk + 64 * 1024, 64 * 1024, &chat_ops, c, err, cap))
 		return -1;
-	}
 	x->state = XS_CONNECTING;
 	x->last_progress = now_mono();
 	vlog(app, "[%u] MSRP: connecting to %s:%u, To-Path %s", x->id, x->remote_host, (unsigned)x->remote_port,

@@ -209,6 +209,8 @@ struct xfer {
 	char msgid[MSRP_MSGID_MAX + 1];
 	char remote_host[SDP_MAX_TOKEN + 1]; /* where to connect (first a=path URI) */
 	uint16_t remote_port;
+	bool remote_tls;              /* the path is msrps: (RFC 4975 §14) */
+	char remote_fp[SDP_MAX_FINGERPRINT + 1]; /* its SDP a=fingerprint, or "" */
 	char safe[256];               /* in: safe local name of the file */
 	bool success;
 	bool repeat;                  /* a re-delivery of a file this --dir already has (recv_log.c) */                 /* set by xfer_done */
@@ -536,6 +538,12 @@ bool largemsg_incoming(const sip_t *sip, const struct sdp_ft *offer, bool *defer
 /* Where x's MSRP connection goes: the first URI of the peer's a=path (or c=/m= when both
  * sides do CEMA), and x->remote_path = the whole path. 0, or -1 for an unusable path. */
 int xfer_set_remote(struct xfer *x, const struct sdp_ft *s);
+/* Opens x->conn to x->remote_host:port, over TLS when the path is msrps (the server's
+ * certificate checked against --ca and the SDP fingerprint: mconn_start_tls). 0, or -1 with
+ * the reason in err. */
+struct mconn_ops;
+int xfer_conn_open(struct xfer *x, size_t wcap, size_t rextra, const struct mconn_ops *ops, void *arg, char *err,
+		   size_t errcap);
 int msrp_out_start(struct xfer *x, const struct sdp_ft *answer, char *err, size_t errcap);
 void msrp_out_free(struct xfer *x);
 

@@ -1,6 +1,8 @@
 /* One MSRP connection over the su_root loop: see mconn.h. */
 #include "mconn.h"
 
+#include "cpm/limits.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -8,8 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 /* Receive buffer: the parser never needs more than MSRP_MAX_HEADER_BYTES of
  * unconsumed input; the rest (rextra) is room for one read of body bytes. */
@@ -38,10 +45,15 @@ struct mconn {
 	char *wbuf;
 	size_t wcap, whead, wlen;
 	struct msrp_parser parser;
+	SSL *ssl;               /* msrps: TLS over fd, or NULL */
+	bool tls_done;          /* handshake finished and the certificate checked */
+	bool tls_want_read;     /* the handshake (or a write) waits for the server */
+	char fingerprint[SDP_MAX_FINGERPRINT + 1]; /* a=fingerprint to match, or "" */
 };
 
 static void mconn_free(struct mconn *c)
 {
+	SSL_free(c->ssl);
 	free(c->rbuf);
 	free(c->wbuf);
 	free(c);
@@ -82,7 +94,7 @@ static void mconn_update_mask(struct mconn *c)
 		want = 0;
 		if (c->wcap - c->wlen >= c->read_reserve)
 			want |= SU_WAIT_IN;
-		if (c->wlen > 0)
+		if (c->wlen > 0 && !(c->ssl && c->tls_want_read))
 			want |= SU_WAIT_OUT;
 	}
 	if (want != c->events) {
@@ -124,12 +136,44 @@ static void mconn_parse(struct mconn *c)
 		mconn_fail(c, "message head too big");
 }
 
+/* recv() or SSL_read(): > 0 bytes, 0 closed, -1 with errno (EAGAIN: later; EPROTO: TLS). */
+static ssize_t mconn_recv(struct mconn *c, void *buf, size_t cap)
+{
+	if (!c->ssl)
+		return recv(c->fd, buf, cap, 0);
+	int n = SSL_read(c->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+	if (n > 0)
+		return n;
+	int e = SSL_get_error(c->ssl, n);
+	ERR_clear_error();
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN
+		: e == SSL_ERROR_SYSCALL && errno                      ? errno
+									: EPROTO;
+	return e == SSL_ERROR_SYSCALL && errno == 0 ? 0 : -1;
+}
+
+static ssize_t mconn_send(struct mconn *c, const void *p, size_t n)
+{
+	if (!c->ssl)
+		return send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	int w = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+	if (w > 0)
+		return w;
+	int e = SSL_get_error(c->ssl, w);
+	ERR_clear_error();
+	c->tls_want_read = e == SSL_ERROR_WANT_READ;
+	errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : e == SSL_ERROR_SYSCALL && errno ? errno : EPIPE;
+	return -1;
+}
+
 static void mconn_read(struct mconn *c)
 {
 	for (int i = 0; i < MCONN_READS_PER_WAKEUP && !c->dead; i++) {
 		if (c->wcap - c->wlen < c->read_reserve)
 			return; /* back-pressure: the peer must read first */
-		ssize_t n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+		ssize_t n = mconn_recv(c, c->rbuf + c->rlen, c->rcap - c->rlen);
 		if (n > 0) {
 			c->rlen += (size_t)n;
 			mconn_parse(c);
@@ -151,7 +195,7 @@ static void mconn_read(struct mconn *c)
 static void mconn_flush(struct mconn *c)
 {
 	while (!c->dead && c->connected && c->wlen > 0) {
-		ssize_t n = send(c->fd, c->wbuf + c->whead, c->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = mconn_send(c, c->wbuf + c->whead, c->wlen);
 		if (n > 0) {
 			c->whead += (size_t)n;
 			c->wlen -= (size_t)n;
@@ -186,6 +230,105 @@ static void mconn_write_ready(struct mconn *c)
 	mconn_update_mask(c);
 }
 
+static void mconn_connected(struct mconn *c)
+{
+	mconn_update_mask(c);
+	c->ops->on_connect(c->arg);
+	if (!c->dead)
+		mconn_write_ready(c);
+}
+
+/* "sha-256 AB:CD:..." of the server's certificate equals the SDP's (RFC 4572: the hash name
+ * and the hex digits compare case-insensitively). Only sha-256 is computed: another hash
+ * name fails the check. */
+static bool fingerprint_matches(SSL *ssl, const char *want)
+{
+	X509 *cert = SSL_get1_peer_certificate(ssl);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char got[SDP_MAX_FINGERPRINT + 1];
+	bool ok = cert && X509_digest(cert, EVP_sha256(), md, &n);
+	X509_free(cert);
+	if (!ok)
+		return false;
+	size_t o = (size_t)snprintf(got, sizeof got, "sha-256 ");
+	for (unsigned i = 0; i < n && o + 3 < sizeof got; i++)
+		o += (size_t)snprintf(got + o, sizeof got - o, "%s%02X", i ? ":" : "", md[i]);
+	return strcasecmp(got, want) == 0;
+}
+
+/* Non-blocking SSL_connect; the certificate chain and name are checked by OpenSSL
+ * (SSL_VERIFY_PEER: a bad one fails the handshake), the fingerprint here. */
+static void mconn_handshake(struct mconn *c)
+{
+	ERR_clear_error();
+	int r = SSL_connect(c->ssl);
+	if (r == 1) {
+		if (c->fingerprint[0] && !fingerprint_matches(c->ssl, c->fingerprint)) {
+			mconn_fail(c, "TLS: the server's certificate does not match the SDP a=fingerprint");
+			return;
+		}
+		c->tls_done = true;
+		c->tls_want_read = false;
+		mconn_connected(c);
+		return;
+	}
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		int want = e == SSL_ERROR_WANT_READ ? SU_WAIT_IN : SU_WAIT_OUT;
+		if (want != c->events) {
+			su_root_eventmask(c->root, c->index, c->fd, want);
+			c->events = want;
+		}
+		return;
+	}
+	char why[300];
+	long vr = SSL_get_verify_result(c->ssl);
+	if (vr != X509_V_OK)
+		snprintf(why, sizeof why, "TLS: the server's certificate is not trusted: %s",
+			 X509_verify_cert_error_string(vr));
+	else
+		snprintf(why, sizeof why, "TLS handshake failed: %s",
+			 ERR_peek_error() ? ERR_reason_error_string(ERR_peek_error()) : "connection closed");
+	ERR_clear_error();
+	mconn_fail(c, why);
+}
+
+int mconn_start_tls(struct mconn *c, const char *ca_file, const char *host, const char *fingerprint, char *why,
+		    size_t whylen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		snprintf(why, whylen, "TLS: out of memory");
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* our write buffer may move (mconn_write compacts it) between two tries of a write */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		snprintf(why, whylen, "TLS: cannot load the CAs of %s", ca_file);
+		SSL_CTX_free(ctx);
+		ERR_clear_error();
+		return -1;
+	}
+	c->ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx); /* the SSL keeps its own reference */
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+		snprintf(why, whylen, "TLS: out of memory");
+		return -1;
+	}
+	/* the name the certificate must carry: the a=path host (an IP address in practice) */
+	X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+	if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1) {
+		ERR_clear_error();
+		SSL_set1_host(c->ssl, host);
+		SSL_set_tlsext_host_name(c->ssl, host);
+	}
+	snprintf(c->fingerprint, sizeof c->fingerprint, "%s", fingerprint ? fingerprint : "");
+	return 0;
+}
+
 static int mconn_wakeup(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 {
 	(void)magic;
@@ -205,11 +348,13 @@ static int mconn_wakeup(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *a
 			mconn_fail(c, why);
 		} else if (ev & (SU_WAIT_CONNECT | SU_WAIT_ERR | SU_WAIT_HUP)) {
 			c->connected = true;
-			mconn_update_mask(c);
-			c->ops->on_connect(c->arg);
-			if (!c->dead)
-				mconn_write_ready(c);
+			if (c->ssl)
+				mconn_handshake(c);
+			else
+				mconn_connected(c);
 		}
+	} else if (c->ssl && !c->tls_done) {
+		mconn_handshake(c);
 	} else {
 		if (ev & SU_WAIT_OUT)
 			mconn_write_ready(c);
@@ -217,6 +362,9 @@ static int mconn_wakeup(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *a
 			mconn_read(c);
 		if (!c->dead && c->wlen > 0)
 			mconn_flush(c);
+		/* TLS: OpenSSL may hold decrypted bytes the socket will not signal again */
+		if (!c->dead && c->ssl && SSL_pending(c->ssl) > 0)
+			mconn_read(c);
 		mconn_update_mask(c);
 	}
 	c->depth--;
@@ -329,8 +477,10 @@ void mconn_close(struct mconn *c)
 		return;
 	/* A last error response (413, 400) is usually still queued: give it
 	 * one non-blocking try so that the peer learns why we hang up. */
-	if (c->connected && c->wlen > 0)
-		(void)!send(c->fd, c->wbuf + c->whead, c->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (c->connected && c->wlen > 0 && (!c->ssl || c->tls_done))
+		(void)!mconn_send(c, c->wbuf + c->whead, c->wlen);
+	if (c->ssl && c->tls_done)
+		SSL_shutdown(c->ssl); /* close_notify, best effort */
 	c->dead = true;
 	mconn_drop_socket(c);
 	if (c->depth == 0)

@@ -52,5 +52,12 @@ size_t mconn_wpending(const struct mconn *c);
 /* Append n bytes; returns 0, or -1 when they do not fit (nothing queued). */
 int mconn_write(struct mconn *c, const void *p, size_t n);
 void mconn_close(struct mconn *c);
+/* MSRP over TLS (msrps: paths, RFC 4975 §14), right after mconn_open: on_connect runs only
+ * once the handshake is done and the server's certificate is checked: its chain against the
+ * CAs of ca_file, its name against host (an IP address or a DNS name), and, when the SDP gave
+ * one (fingerprint "sha-256 AB:..."), its fingerprint too. A failure reaches on_close with
+ * the reason. 0, or -1 with a reason in why. */
+int mconn_start_tls(struct mconn *c, const char *ca_file, const char *host, const char *fingerprint, char *why,
+		    size_t whylen);
 
 #endif

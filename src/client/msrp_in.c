@@ -618,13 +618,8 @@ int msrp_in_prepare(struct xfer *x, char *err, size_t errcap)
 int msrp_in_start(struct xfer *x, char *err, size_t errcap)
 {
 	struct cpm_app *app = x->app;
-	int rc = mconn_open(&x->conn, app->root, x->remote_host, x->remote_port, 64 * 1024, 64 * 1024, &in_ops, x,
-			    app->o->verbose);
-	if (rc < 0) {
-		snprintf(err, errcap, "MSRP connect to %s:%u: %s", x->remote_host, (unsigned)x->remote_port,
-			 strerror(-rc));
+	if (xfer_conn_open(x, 64 * 1024, 64 * 1024, &in_ops, x, err, errcap))
 		return -1;
-	}
 	x->state = XS_CONNECTING;
 	x->last_progress = now_mono();
 	vlog(app, "[%u] MSRP: connecting to %s:%u, To-Path %s", x->id, x->remote_host,

@@ -319,6 +319,28 @@ int xfer_set_remote(struct xfer *x, const struct sdp_ft *s)
 		x->remote_port = s->port;
 	}
 	snprintf(x->remote_path, sizeof x->remote_path, "%s", s->path);
+	x->remote_tls = u.secure;
+	snprintf(x->remote_fp, sizeof x->remote_fp, "%s", s->fingerprint);
+	return 0;
+}
+
+int xfer_conn_open(struct xfer *x, size_t wcap, size_t rextra, const struct mconn_ops *ops, void *arg, char *err,
+		   size_t errcap)
+{
+	struct cpm_app *app = x->app;
+	int rc = mconn_open(&x->conn, app->root, x->remote_host, x->remote_port, wcap, rextra, ops, arg,
+			    app->o->verbose);
+	if (rc < 0) {
+		snprintf(err, errcap, "MSRP connect to %s:%u: %s", x->remote_host, (unsigned)x->remote_port,
+			 strerror(-rc));
+		return -1;
+	}
+	if (x->remote_tls && mconn_start_tls(x->conn, app->o->ca ? app->o->ca : CPM_SYSTEM_CA, x->remote_host,
+					     x->remote_fp, err, errcap)) {
+		mconn_close(x->conn);
+		x->conn = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -353,13 +375,8 @@ int msrp_out_start(struct xfer *x, const struct sdp_ft *ans, char *err, size_t e
 		snprintf(err, errcap, "out of memory");
 		return -1;
 	}
-	int rc = mconn_open(&x->conn, app->root, x->remote_host, x->remote_port, 2 * chunk + 16384, 8192,
-			    &out_ops, x, app->o->verbose);
-	if (rc < 0) {
-		snprintf(err, errcap, "MSRP connect to %s:%u: %s", x->remote_host, (unsigned)x->remote_port,
-			 strerror(-rc));
+	if (xfer_conn_open(x, 2 * chunk + 16384, 8192, &out_ops, x, err, errcap))
 		return -1;
-	}
 	mconn_set_read_reserve(x->conn, 0);
 	x->state = XS_CONNECTING;
 	x->last_progress = now_mono();

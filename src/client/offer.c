@@ -22,7 +22,7 @@ static void sdp_common(const struct cpm_opts *o, const struct xfer *x, struct sd
 	snprintf(s->conn_addr, sizeof s->conn_addr, "%s", o->local_ip);
 	s->conn_ipv6 = strchr(o->local_ip, ':') != NULL;
 	s->port = 9;
-	snprintf(s->proto, sizeof s->proto, "TCP/MSRP");
+	snprintf(s->proto, sizeof s->proto, o->tls ? "TCP/TLS/MSRP" : "TCP/MSRP");
 	snprintf(s->path, sizeof s->path, "%s", x->local_path);
 	snprintf(s->accept_types, sizeof s->accept_types, "*");
 	s->setup = SDP_SETUP_ACTIVE;
@@ -49,8 +49,9 @@ void xfer_local_path(const struct cpm_opts *o, struct xfer *x)
 {
 	cpm_random_alnum(x->local_sid, 20);
 	bool v6 = strchr(o->local_ip, ':') != NULL;
-	snprintf(x->local_path, sizeof x->local_path, "msrp://%s%s%s:9/%s;tcp", v6 ? "[" : "", o->local_ip,
-		 v6 ? "]" : "", x->local_sid);
+	/* --transport tls: msrps (RFC 4975 §14), so that the server puts our MSRP on TLS too */
+	snprintf(x->local_path, sizeof x->local_path, "%s://%s%s%s:9/%s;tcp", o->tls ? "msrps" : "msrp", v6 ? "[" : "",
+		 o->local_ip, v6 ? "]" : "", x->local_sid);
 }
 
 /* base64 in lines of 76 characters (RFC 2045 §6.8), CRLF separated. */

@@ -100,8 +100,6 @@ static void pull_accepted(struct xfer *x, const sip_t *sip)
 	int rc = ans ? offer_parse_body(ct, pl ? pl->pl_data : NULL, pl ? pl->pl_len : 0, ans, NULL, err, sizeof err)
 		     : -1;
 	if (rc == 0) {
-		struct msrp_uri u;
-		struct cpm_str first = msrp_path_first(cpm_str_c(ans->path));
 		if (!ans->has_selector || !ans->sel.has_name || !ans->sel.has_size) {
 			rc = -1;
 			snprintf(err, sizeof err, "answer without the file's name and size");
@@ -114,17 +112,9 @@ static void pull_accepted(struct xfer *x, const sip_t *sip)
 		} else if (ans->setup == SDP_SETUP_ACTIVE) {
 			rc = -1;
 			snprintf(err, sizeof err, "peer answered a=setup:active; we only connect");
-		} else if (!ans->path[0] || msrp_uri_parse(first, &u) < 0 || u.port == 0 ||
-			   !cpm_str_copy(x->remote_host, sizeof x->remote_host, u.host)) {
+		} else if (xfer_set_remote(x, ans) < 0) { /* where to connect, msrps or not */
 			rc = -1;
 			snprintf(err, sizeof err, "unusable a=path in the answer");
-		} else {
-			x->remote_port = u.port;
-			if (ans->cema && ans->conn_addr[0] && ans->port != 9) {
-				snprintf(x->remote_host, sizeof x->remote_host, "%s", ans->conn_addr);
-				x->remote_port = ans->port;
-			}
-			snprintf(x->remote_path, sizeof x->remote_path, "%s", ans->path);
 		}
 	} else if (ans) {
 		rc = -1;

@@ -116,21 +116,9 @@ void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip)
 		} else if (offer->setup == SDP_SETUP_ACTIVE || offer->port == 0) {
 			rc = 488;
 			snprintf(err, sizeof err, "offerer wants to connect to us; we only connect");
-		} else {
-			struct msrp_uri u;
-			struct cpm_str first = msrp_path_first(cpm_str_c(offer->path));
-			if (!offer->path[0] || msrp_uri_parse(first, &u) < 0 || u.port == 0 ||
-			    !cpm_str_copy(x->remote_host, sizeof x->remote_host, u.host)) {
-				rc = 488;
-				snprintf(err, sizeof err, "unusable a=path");
-			} else {
-				x->remote_port = u.port;
-				if (offer->cema && offer->conn_addr[0] && offer->port != 9) {
-					snprintf(x->remote_host, sizeof x->remote_host, "%s", offer->conn_addr);
-					x->remote_port = offer->port;
-				}
-				snprintf(x->remote_path, sizeof x->remote_path, "%s", offer->path);
-			}
+		} else if (xfer_set_remote(x, offer) < 0) { /* where to connect, msrps or not */
+			rc = 488;
+			snprintf(err, sizeof err, "unusable a=path");
 		}
 	}
 	if (rc != 0) {

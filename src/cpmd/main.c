@@ -124,6 +124,10 @@ int main(int argc, char **argv)
 		.host = opts.msrp_host,
 		.port = opts.msrp_port,
 		.advertise = opts.msrp_advertise[0] ? opts.msrp_advertise : opts.msrp_host,
+		.tls_host = opts.msrp_tls_host,
+		.tls_port = opts.msrp_tls_port,
+		.tls_cert = opts.tls_cert,
+		.tls_key = opts.tls_key,
 	};
 	if (msrp_hub_create(&hub, loop_su_root(d.loop), &hc)) {
 		log_error("cannot listen for MSRP on %s:%u: %s", opts.msrp_host, opts.msrp_port, strerror(errno));
@@ -141,10 +145,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	fprintf(stderr, "cpmd: ready domain=%s sip=udp+tcp:%s:%u msrp=tcp:%s:%u data-dir=%s\n", opts.domains[0],
-		opts.sip_host, opts.sip_port, opts.msrp_host, opts.msrp_port, opts.data_dir);
 	if (opts.sip_tls_port)
 		fprintf(stderr, "cpmd: sip=tls:%s:%u\n", opts.sip_tls_host, opts.sip_tls_port);
+	if (opts.msrp_tls_port)
+		fprintf(stderr, "cpmd: msrp=tls:%s:%u\n", opts.msrp_tls_host, msrp_hub_tls_port(hub));
+	fprintf(stderr, "cpmd: ready domain=%s sip=udp+tcp:%s:%u msrp=tcp:%s:%u data-dir=%s\n", opts.domains[0],
+		opts.sip_host, opts.sip_port, opts.msrp_host, opts.msrp_port, opts.data_dir);
 	pf_start(d.pf);
 	loop_run(d.loop);
 	log_info("stopped");

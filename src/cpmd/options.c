@@ -30,6 +30,7 @@ static const struct optdef optdefs[] = {
 	{"sip", 1, "ADDR:PORT", "SIP listen address, UDP and TCP (default: 127.0.0.1:5060)"},
 	{"msrp", 1, "ADDR:PORT", "MSRP listen address, TCP (default: 127.0.0.1:2855)"},
 	{"sip-tls", 1, "ADDR:PORT", "SIP over TLS listen address (sips:), besides --sip; needs --tls-cert and --tls-key (default: off)"},
+	{"msrp-tls", 1, "ADDR:PORT", "MSRP over TLS listen address (msrps: paths toward peers that offer msrps), besides --msrp; needs --tls-cert and --tls-key (default: off)"},
 	{"tls-cert", 1, "FILE", "TLS certificate chain cpmd shows (PEM, its own certificate first)"},
 	{"tls-key", 1, "FILE", "private key of --tls-cert (PEM)"},
 	{"tls-ca", 1, "FILE", "CA certificates trusted for TLS peers (PEM) (default: --tls-cert itself)"},
@@ -166,6 +167,8 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return set_domains(o, v);
 	if (!strcmp(key, "sip"))
 		return cpm_parse_hostport(v, o->sip_host, sizeof o->sip_host, &o->sip_port);
+	if (!strcmp(key, "msrp-tls"))
+		return cpm_parse_hostport(v, o->msrp_tls_host, sizeof o->msrp_tls_host, &o->msrp_tls_port);
 	if (!strcmp(key, "sip-tls"))
 		return cpm_parse_hostport(v, o->sip_tls_host, sizeof o->sip_tls_host, &o->sip_tls_port);
 	if (!strcmp(key, "tls-cert") || !strcmp(key, "tls-key") || !strcmp(key, "tls-ca")) {
@@ -447,8 +450,8 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 		fprintf(stderr, "cpmd: --reg-min-expires is larger than --reg-max-expires\n");
 		return -1;
 	}
-	if (o->sip_tls_port && (!o->tls_cert[0] || !o->tls_key[0])) {
-		fprintf(stderr, "cpmd: --sip-tls needs --tls-cert FILE and --tls-key FILE\n");
+	if ((o->sip_tls_port || o->msrp_tls_port) && (!o->tls_cert[0] || !o->tls_key[0])) {
+		fprintf(stderr, "cpmd: --sip-tls and --msrp-tls need --tls-cert FILE and --tls-key FILE\n");
 		return -1;
 	}
 	return check_deployment(o);

@@ -19,6 +19,8 @@ struct cpmd_options {
 	uint16_t sip_port;
 	char sip_tls_host[256];   /* --sip-tls (port 0: off) */
 	uint16_t sip_tls_port;
+	char msrp_tls_host[256];  /* --msrp-tls (port 0: off) */
+	uint16_t msrp_tls_port;
 	char tls_cert[1024], tls_key[1024], tls_ca[1024]; /* PEM files ("": not given) */
 	char msrp_host[256];
 	uint16_t msrp_port;

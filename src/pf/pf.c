@@ -59,6 +59,26 @@ int pf_build_body(struct cpm_arena *a, const char *sdp, const struct mime_part *
 	return out->content_type ? 0 : -1;
 }
 
+bool pf_path_msrps(const char *path)
+{
+	return path && strncasecmp(path, "msrps://", 8) == 0;
+}
+
+int pf_secure_legs(struct pf *pf, struct ft_relay *relay, const char *up_path, const struct loc_device *devs,
+		   size_t ndev)
+{
+	if (pf_path_msrps(up_path) && ft_relay_leg_secure(relay, FT_LEG_UP))
+		return -1;
+	/* the devices' leg is msrps when every device it is offered to registered over TLS:
+	 * one DOWN path serves every fork, and a device on plain TCP could not use msrps */
+	bool all_tls = ndev > 0 && msrp_hub_tls_port(pf->hub);
+	for (size_t i = 0; i < ndev && all_tls; i++)
+		all_tls = strcasestr(devs[i].flow, ";transport=tls") != NULL;
+	if (all_tls && ft_relay_path(relay, FT_LEG_DOWN)[0])
+		ft_relay_leg_secure(relay, FT_LEG_DOWN);
+	return 0;
+}
+
 void pf_fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path)
 {
 	const char *adv = pf->cfg.msrp_advertise;
@@ -74,6 +94,14 @@ void pf_fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path)
 	s->conn_ipv6 = strchr(adv, ':') != NULL;
 	s->port = pf->cfg.msrp_port;
 	snprintf(s->proto, sizeof s->proto, "TCP/MSRP");
+	s->fingerprint[0] = '\0';
+	if (pf_path_msrps(path)) {
+		/* an msrps leg (ft_relay_leg_secure): the TLS port, and the certificate the peer
+		 * must find there (RFC 4975 §14.1, RFC 4572) */
+		s->port = msrp_hub_tls_port(pf->hub);
+		snprintf(s->proto, sizeof s->proto, "TCP/TLS/MSRP");
+		PF_COPY(s->fingerprint, msrp_hub_fingerprint(pf->hub));
+	}
 	PF_COPY(s->path, path);
 	s->setup = SDP_SETUP_PASSIVE;
 	s->cema = false;

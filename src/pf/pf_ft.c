@@ -445,6 +445,11 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 	bool relay_ok = !(pf->blobq && bfd < 0) && ft_relay_create(&ft->relay, pf->hub, &rp, ft_relay_done_cb, ft) == 0;
 	if (!relay_ok && bfd >= 0)
 		close(bfd); /* not taken by the relay: still ours */
+	if (relay_ok && pf_secure_legs(pf, ft->relay, ft->offer->path, devs, ndev)) {
+		ft_respond_up(ft, 488, "msrps (TLS) offered but cpmd has no --msrp-tls", NULL);
+		ft->state = FT_ENDING;
+		goto out;
+	}
 	if (!relay_ok || ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
 		log_warn("ft %s: cannot set up the MSRP relay", ft->id);
 		ft_respond_up(ft, 500, "Cannot Anchor MSRP Session", NULL);

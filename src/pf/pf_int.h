@@ -72,6 +72,13 @@ struct pf {
 
 /* ---- pf.c: shared helpers */
 void pf_fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path);
+/* An msrps: URI (RFC 4975 §14). */
+bool pf_path_msrps(const char *path);
+/* TLS for the legs of a new relay (docs/security.md): the sender's leg when its a=path is
+ * msrps, the devices' leg when every device registered over TLS. -1: the sender asked for
+ * msrps and cpmd has no --msrp-tls (answer 488). */
+int pf_secure_legs(struct pf *pf, struct ft_relay *relay, const char *up_path, const struct loc_device *devs,
+		   size_t ndev);
 /* An INVITE body: sdp, plus (when parts) a multipart with every other part unchanged. */
 int pf_build_body(struct cpm_arena *a, const char *sdp, const struct mime_part *parts, size_t nparts,
 		  struct sip_body *out);

@@ -138,7 +138,8 @@ static int create_store_relay(struct ft *ft, uint64_t resume_offset, int fd)
 		log_warn("ft %s: cannot set up the MSRP session for the store", ft->id);
 		return -1;
 	}
-	if (ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
+	if (pf_secure_legs(ft->pf, ft->relay, ft->offer->path, NULL, 0) ||
+	    ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
 		log_warn("ft %s: cannot set up the MSRP session for the store", ft->id);
 		return -1;
 	}

@@ -384,6 +384,22 @@ int relay_leg_add(struct ft_relay *r, enum ft_relay_leg l)
 	return 0;
 }
 
+int ft_relay_leg_secure(struct ft_relay *r, enum ft_relay_leg l)
+{
+	struct relay_leg *L = &r->leg[l];
+	uint16_t port = msrp_hub_tls_port(r->hub);
+	char id[MSRP_SESSION_ID_LEN + 1];
+
+	if (!port)
+		return -ENOTSUP;
+	if (!L->in_hub)
+		return -EINVAL;
+	memcpy(id, L->s.id, sizeof id);
+	snprintf(L->uri, sizeof L->uri, "msrps://%s:%u/%s;tcp", hub_advertise(r->hub), port, id);
+	L->s.secure = true;
+	return 0;
+}
+
 void relay_legs_init(struct ft_relay *r)
 {
 	for (int l = 0; l < 2; l++) {

@@ -147,6 +147,10 @@ int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_re
 /* Our own MSRP URI for a leg (for a=path in our SDP), e.g.
  * "msrp://127.0.0.1:2855/8fj2k3l4m5n6o7p8q9;tcp". Valid until destroy. */
 const char *ft_relay_path(const struct ft_relay *r, enum ft_relay_leg leg);
+/* Makes a leg msrps (RFC 4975 §14): its path becomes msrps://HOST:TLS-PORT/ID;tcp and only a
+ * TLS connection may bind it. Before the path is given to anyone. -ENOTSUP without
+ * --msrp-tls (the caller then refuses the offer: a peer that asked for TLS gets no clear). */
+int ft_relay_leg_secure(struct ft_relay *r, enum ft_relay_leg leg);
 /* The peer's a=path value for a leg (from its SDP). Must be set for both
  * legs before bytes can flow; requests on a leg whose peer path is unknown
  * are held. Returns 0, or -1 if the path does not parse. */
