@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# MSRP over TLS end to end (issue 10 §3, RFC 4975 §14, docs/security.md): cpmd with --sip-tls and
+# --msrp-tls; a device registered over TLS and a sender over TLS. The sender offers an msrps
+# path, cpmd answers msrps with TCP/TLS/MSRP and a=fingerprint, and the device gets an msrps
+# offer too (it registered over TLS). A capture of both TLS ports must hold TLS records and not
+# one byte sequence of the file (it is text with a marker, so a leak would be found), and no
+# MSRP or SIP in clear. Then a cpmd whose MSRP address does not match its certificate (the
+# a=path host is 127.0.0.2, the certificate names 127.0.0.1) is refused by the client's check.
+. "$(dirname "$0")/../e2e/lib.sh"
+
+command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
+command -v openssl >/dev/null || fail "openssl not installed (scripts/setup.sh)"
+tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo interface (capture privileges?)"
+CERTS="$T_DIR/certs"
+bash "$CPM_SRC/scripts/mk-test-certs.sh" "$CERTS" || fail "could not make the test certificates"
+SIPS_PORT=$(pick_port)
+MSRPS_PORT=$(pick_port)
+start_cpmd --sip-tls "$HOST:$SIPS_PORT" --msrp-tls "$HOST:$MSRPS_PORT" \
+	--tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key"
+grep -q "msrp=tls:$HOST:$MSRPS_PORT" "$CPMD_LOG" || fail "cpmd did not report its MSRP TLS listener"
+
+ARTIFACTS+=("$T_DIR/tls.pcapng")
+tshark -i lo -B 128 -f "tcp port $SIPS_PORT or tcp port $MSRPS_PORT or tcp port $MSRP_PORT" \
+	-w "$T_DIR/tls.pcapng" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
+CAP=$!
+PIDS+=("$CAP")
+wait_for 20 "tshark to start capturing" grep -q 'Capture started' "$LOGDIR/tshark.capture"
+sleep 0.3
+
+SIP_PORT=$SIPS_PORT
+CPM_TRANSPORT=tls
+CPM_GLOBAL_OPTS="--ca $CERTS/server-ca.pem --chunk-size 16384"
+start_receiver bob bob phone --count 1 --timeout 60
+# a text file: any piece of it on the wire would show in a grep of the capture
+marker="FILE-PLAINTEXT-$RANDOM$RANDOM"
+for ((i = 0; i < 20000; i++)); do echo "$marker line $i of the secret file"; done >"$T_DIR/secret.txt"
+send_file f1 alice bob "$T_DIR/secret.txt"
+expect_delivered
+wait_exit "${RECV_PID[bob]}" 20
+[ "$WAIT_RC" = 0 ] || fail "receiver exit status $WAIT_RC"
+assert_received bob "$T_DIR/secret.txt"
+grep -q "connected (TLS)" "$CPMD_LOG" || fail "no MSRP connection over TLS in cpmd's log"
+[ "$(grep -c 'connected (TLS)' "$CPMD_LOG")" -ge 2 ] || fail "the sender's and the device's MSRP should both be TLS"
+sleep 0.5
+kill -INT "$CAP"
+wait_exit "$CAP" 10
+grep -q -E '^[1-9][0-9]* packets dropped' "$LOGDIR/tshark.capture" && fail "the capture dropped packets"
+
+cap="$T_DIR/tls.pcapng"
+decode() {
+	tshark -r "$cap" -d "tcp.port==$SIPS_PORT,tls" -d "tcp.port==$MSRPS_PORT,tls" -Y "$1" 2>>"$LOGDIR/tshark.decode.err" | wc -l
+}
+appdata=$(decode "tcp.port == $MSRPS_PORT && tls.app_data")
+log "TLS application-data frames on the MSRP TLS port: $appdata"
+[ "$appdata" -ge 20 ] || fail "$appdata TLS application-data frames on the MSRP TLS port: the file did not go there"
+[ "$(decode "tcp.port == $MSRP_PORT && tcp.len > 0")" -eq 0 ] || fail "bytes on the plain MSRP port: a leg was not TLS"
+[ "$(tshark -r "$cap" -Y 'msrp || sip' 2>/dev/null | wc -l)" -eq 0 ] || fail "tshark decodes MSRP or SIP in clear"
+for s in "$marker" "of the secret file" "MSRP " "msrp://" "msrps://" "Byte-Range" "SIP/2.0"; do
+	if grep -a -q -F -- "$s" "$cap"; then fail "'$s' is in clear in the capture"; fi
+done
+log "no byte of the file, no MSRP and no SIP in clear"
+stop_cpmd
+
+# The client checks the MSRP server's certificate itself (not only SIP's): an a=path host the
+# certificate does not name is refused, and the file is not sent.
+SIPS_PORT=$(pick_port)
+MSRPS_PORT=$(pick_port)
+start_cpmd --sip-tls "$HOST:$SIPS_PORT" --msrp-tls "0.0.0.0:$MSRPS_PORT" --msrp-advertise 127.0.0.2 \
+	--tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key"
+SIP_PORT=$SIPS_PORT
+start_receiver bob2 bob phone2 --timeout 20
+send_file f2 alice bob "$T_DIR/secret.txt"
+[ "$SEND_RC" -ne 0 ] || fail "the sender sent to an MSRP server whose certificate does not name it"
+grep -q -i "certificate" "$SEND_OUT" || fail "the sender's failure does not name the certificate: $SEND_LAST"
+log "MSRP certificate mismatch refused: $SEND_LAST"
