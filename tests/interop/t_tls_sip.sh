@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SIP over TLS (issue 10 §3, docs/security.md): cpmd listens on --sip-tls with a certificate of
 # a test CA; a device registers over TLS (cpm --transport tls --ca CA), a pager MESSAGE reaches
-# it over TLS, and a file offer (msrps) to this cpmd without --msrp-tls is refused with 488. A capture of the TLS port, decoded by tshark, must show TLS
+# it over TLS, and a file offer (msrps) to this cpmd without --msrp-tls is refused with 488.
+# A capture of the TLS port, decoded by tshark, must show TLS
 # records and not one SIP message in clear: no start line, no header, not the message's text.
 # A client that does not trust cpmd's certificate (another CA) is refused, with a line that
 # says so.

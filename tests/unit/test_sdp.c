@@ -412,6 +412,42 @@ UNIT_TEST(first_msrp_media_wins)
 	CHECK(ft.conn_ipv6);
 }
 
+/* RFC 4572 a=fingerprint of an msrps endpoint: parsed, kept verbatim, built back, bounded,
+ * and never a way to inject a line */
+UNIT_TEST(fingerprint_roundtrip_and_bounds)
+{
+	struct sdp_ft ft;
+	const char *fp = "sha-256 B8:4D:28:67:39:08:25:D1:9C:41:9F:5C:56:E4:6F:DA:9F:86:12:34:6C:75:1B:1C:BD:A4:91:4D:"
+			 "9C:59:6F:BE";
+	char sdp[1024], out[2048];
+
+	snprintf(sdp, sizeof sdp, "m=message 7 TCP/TLS/MSRP *\r\nc=IN IP4 127.0.0.1\r\na=path:msrps://h:7/a;tcp\r\n"
+		 "a=fingerprint:%s\r\na=recvonly\r\n", fp);
+	CHECK_EQ_INT(parse_media(sdp, &ft), SDP_OK);
+	CHECK_STR(ft.fingerprint, fp);
+	int n = sdp_build_ft(out, sizeof out, &ft);
+	CHECK(n > 0);
+	char line[300];
+	snprintf(line, sizeof line, "a=fingerprint:%s\r\n", fp);
+	CHECK(strstr(out, line) != NULL);
+	/* twice: refused like any repeated attribute */
+	snprintf(sdp, sizeof sdp, "m=message 7 TCP/TLS/MSRP *\r\na=path:msrps://h:7/a;tcp\r\na=fingerprint:%s\r\n"
+		 "a=fingerprint:%s\r\n", fp, fp);
+	CHECK(parse_media(sdp, &ft) != SDP_OK);
+	/* over SDP_MAX_FINGERPRINT: refused, not cut */
+	char big[400];
+	memset(big, 'A', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	snprintf(sdp, sizeof sdp, "m=message 7 TCP/TLS/MSRP *\r\na=path:msrps://h:7/a;tcp\r\na=fingerprint:sha-256 %s\r\n",
+		 big);
+	CHECK_EQ_INT(parse_media(sdp, &ft), SDP_E_VALUE_TOO_LONG);
+	/* a value with a line break is never written */
+	memset(&ft, 0, sizeof ft);
+	CHECK_EQ_INT(parse_media("m=message 7 TCP/MSRP *\r\na=path:msrp://h:7/a;tcp\r\n", &ft), SDP_OK);
+	snprintf(ft.fingerprint, sizeof ft.fingerprint, "sha-256 AA\r\na=evil");
+	CHECK(sdp_build_ft(out, sizeof out, &ft) < 0);
+}
+
 UNIT_TEST(session_level_direction_and_setup)
 {
 	struct sdp_ft ft;
@@ -825,6 +861,7 @@ UNIT_MAIN(
 	T(example_answer_and_reject),
 	T(example_pull_resume),
 	T(first_msrp_media_wins),
+	T(fingerprint_roundtrip_and_bounds),
 	T(session_level_direction_and_setup),
 	T(unknown_attributes_ignored),
 	T(path_multiple_uris),
