@@ -594,7 +594,9 @@ static int dlv_start_push(struct pf *pf, const struct store_item *it, const stru
 	d->offset = offset;
 	if (offset)
 		PF_COPY(d->device, devs[0].instance); /* a resume goes to the device that has the start */
-	if (dlv_create_source(d) || push_body(d, &tmp, &body))
+	/* msrps toward devices that all registered over TLS (pf_secure_legs), before the
+	 * path goes in the offer */
+	if (dlv_create_source(d) || pf_secure_legs(pf, d->relay, NULL, devs, nd) || push_body(d, &tmp, &body))
 		goto fail;
 	char *from = cpm_arena_printf(&tmp, "<%s>", it->sender);
 	char *to = cpm_arena_printf(&tmp, "<sip:%s>", it->recipient);

@@ -127,6 +127,14 @@ void pf_pull_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *ms
 		d->state = DLV_ENDING;
 		return; /* freed when the leg terminates */
 	}
+	/* a device that offered msrps fetches over TLS; never in clear (docs/security.md) */
+	if (pf_path_msrps(o->path) && ft_relay_leg_secure(d->relay, FT_LEG_DOWN)) {
+		d->leg_answered = true;
+		sip_leg_respond(leg, 488, "msrps (TLS) offered but cpmd has no --msrp-tls", NULL);
+		d->aborted = true;
+		d->state = DLV_ENDING;
+		return;
+	}
 	char *sdp = cpm_arena_alloc_raw(&d->arena, SDP_MAX_BYTES);
 	struct sdp_ft *s = cpm_arena_alloc(&d->arena, sizeof *s);
 	if (!sdp || !s) {

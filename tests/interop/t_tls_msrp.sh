@@ -4,7 +4,8 @@
 # path, cpmd answers msrps with TCP/TLS/MSRP and a=fingerprint, and the device gets an msrps
 # offer too (it registered over TLS). A capture of both TLS ports must hold TLS records and not
 # one byte sequence of the file (it is text with a marker, so a leak would be found), and no
-# MSRP or SIP in clear. Then a cpmd whose MSRP address does not match its certificate (the
+# MSRP or SIP in clear; the same for a file stored for an offline user and pushed to her device
+# over TLS later, and one fetched over TLS. Then a cpmd whose MSRP address does not match its certificate (the
 # a=path host is 127.0.0.2, the certificate names 127.0.0.1) is refused by the client's check.
 . "$(dirname "$0")/../e2e/lib.sh"
 # sofia-sip's own TLS leaks one SSL per connection (tests/lsan-sofia-tls.supp); the full
@@ -45,6 +46,27 @@ wait_exit "${RECV_PID[bob]}" 20
 assert_received bob "$T_DIR/secret.txt"
 grep -q "connected (TLS)" "$CPMD_LOG" || fail "no MSRP connection over TLS in cpmd's log"
 [ "$(grep -c 'connected (TLS)' "$CPMD_LOG")" -ge 2 ] || fail "the sender's and the device's MSRP should both be TLS"
+# store-and-forward over TLS: carol is offline, the file is stored; her device registers over
+# TLS and gets the stored file pushed over msrps (pf_deliver), still nothing on the plain port
+send_file f3 alice carol "$T_DIR/secret.txt"
+[ "$SEND_RC" = 0 ] && [ "$SEND_LAST" = stored ] || fail "store for offline carol: exit $SEND_RC, '$SEND_LAST'"
+start_receiver carol carol tablet --count 1 --timeout 60
+wait_exit "${RECV_PID[carol]}" 30
+[ "$WAIT_RC" = 0 ] || fail "carol's receiver exit status $WAIT_RC"
+assert_received carol "$T_DIR/secret.txt"
+[ "$(grep -c 'connected (TLS)' "$CPMD_LOG")" -ge 4 ] || fail "the stored file's legs were not both TLS"
+# ... and fetched (pull, pf_pull.c): dave's device offers msrps, cpmd answers msrps
+send_file f4 alice dave "$T_DIR/secret.txt"
+[ "$SEND_LAST" = stored ] || fail "store for offline dave: '$SEND_LAST'"
+mapfile -t base < <(_cpm_base dave laptop)
+"$CPM" "${base[@]}" list >"$LOGDIR/list.out" 2>"$LOGDIR/list.err" || fail "cpm list over TLS failed"
+id=$(awk '$1 == "deferred" {print $2; exit}' "$LOGDIR/list.out")
+[ -n "$id" ] || fail "dave's list over TLS shows no stored file"
+mkdir -p "$T_DIR/fetch.dave"
+"$CPM" "${base[@]}" fetch "$id" --dir "$T_DIR/fetch.dave" >"$LOGDIR/fetch.out" 2>"$LOGDIR/fetch.err" ||
+	fail "cpm fetch over TLS failed: $(tail -n 1 "$LOGDIR/fetch.out")"
+cmp -s "$T_DIR/secret.txt" "$T_DIR/fetch.dave/secret.txt" || fail "the fetched file differs"
+[ "$(grep -c 'connected (TLS)' "$CPMD_LOG")" -ge 6 ] || fail "the fetch's MSRP was not TLS"
 sleep 0.5
 kill -INT "$CAP"
 wait_exit "$CAP" 10
