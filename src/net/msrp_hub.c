@@ -75,6 +75,18 @@ struct msrp_hub {
 
 su_root_t *hub_root(struct msrp_hub *h) { return h->root; }
 const char *hub_advertise(const struct msrp_hub *h) { return h->advertise; }
+int hub_session_uri(struct msrp_hub *h, struct msrp_session *s, bool secure, char *uri, size_t cap)
+{
+	char id[MSRP_SESSION_ID_LEN + 1];
+	uint16_t tls = msrp_hub_tls_port(h);
+
+	memcpy(id, s->id, sizeof id); /* (gcc's -Wrestrict cannot tell the two apart) */
+	s->secure = secure && tls;
+	snprintf(uri, cap, "%s://%s:%u/%s;tcp", s->secure ? "msrps" : "msrp", h->advertise, s->secure ? tls : h->port,
+		 id);
+	return secure && !tls ? -ENOTSUP : 0;
+}
+
 uint16_t msrp_hub_tls_port(const struct msrp_hub *h) { return h->tls ? hub_tls_port(h->tls) : 0; }
 const char *msrp_hub_fingerprint(const struct msrp_hub *h) { return h->tls ? hub_tls_fingerprint(h->tls) : ""; }
 size_t hub_high_water(const struct msrp_hub *h) { return h->high_water; }

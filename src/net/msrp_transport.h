@@ -108,6 +108,10 @@ void hub_leave(struct msrp_hub *h);
 /* Give `s` a fresh random session-id and index it. Returns 0 or -ENOMEM. */
 int hub_session_add(struct msrp_hub *h, struct msrp_session *s);
 void hub_session_del(struct msrp_hub *h, struct msrp_session *s);
+/* Our URI for an added session, "msrp://HOST:PORT/ID;tcp", or with secure (RFC 4975 §14)
+ * "msrps://HOST:TLS-PORT/ID;tcp" and s->secure set (only TLS binds it). -ENOTSUP: secure
+ * without --msrp-tls (uri is then the plain one). */
+int hub_session_uri(struct msrp_hub *h, struct msrp_session *s, bool secure, char *uri, size_t cap);
 struct msrp_session *hub_session_find(struct msrp_hub *h, const char *id, size_t len);
 /* We are the active side (msrp_connect.c): open a connection to host (numeric) : port and bind
  * it to s now (ops->bound is called before this returns). 0, or -errno (nothing changed). A

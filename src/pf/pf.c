@@ -64,17 +64,21 @@ bool pf_path_msrps(const char *path)
 	return path && strncasecmp(path, "msrps://", 8) == 0;
 }
 
+bool pf_devices_all_tls(const struct pf *pf, const struct loc_device *devs, size_t ndev)
+{
+	/* one path serves every fork, and a device on plain TCP could not use msrps */
+	bool all_tls = ndev > 0 && msrp_hub_tls_port(pf->hub);
+	for (size_t i = 0; i < ndev && all_tls; i++)
+		all_tls = strcasestr(devs[i].flow, ";transport=tls") != NULL;
+	return all_tls;
+}
+
 int pf_secure_legs(struct pf *pf, struct ft_relay *relay, const char *up_path, const struct loc_device *devs,
 		   size_t ndev)
 {
 	if (pf_path_msrps(up_path) && ft_relay_leg_secure(relay, FT_LEG_UP))
 		return -1;
-	/* the devices' leg is msrps when every device it is offered to registered over TLS:
-	 * one DOWN path serves every fork, and a device on plain TCP could not use msrps */
-	bool all_tls = ndev > 0 && msrp_hub_tls_port(pf->hub);
-	for (size_t i = 0; i < ndev && all_tls; i++)
-		all_tls = strcasestr(devs[i].flow, ";transport=tls") != NULL;
-	if (all_tls && ft_relay_path(relay, FT_LEG_DOWN)[0])
+	if (pf_devices_all_tls(pf, devs, ndev) && ft_relay_path(relay, FT_LEG_DOWN)[0])
 		ft_relay_leg_secure(relay, FT_LEG_DOWN);
 	return 0;
 }

@@ -74,6 +74,9 @@ struct pf {
 void pf_fill_common_sdp(struct pf *pf, struct sdp_ft *s, const char *path);
 /* An msrps: URI (RFC 4975 §14). */
 bool pf_path_msrps(const char *path);
+/* Every device registered over TLS (their flow is transport=tls) and cpmd has --msrp-tls: the
+ * devices' leg may be msrps. */
+bool pf_devices_all_tls(const struct pf *pf, const struct loc_device *devs, size_t ndev);
 /* TLS for the legs of a new relay (docs/security.md): the sender's leg when its a=path is
  * msrps, the devices' leg when every device registered over TLS. -1: the sender asked for
  * msrps and cpmd has no --msrp-tls (answer 488). */

@@ -321,6 +321,15 @@ static void sess_fork(struct pf_sess *s, const struct sip_addr *from, const stru
 	char to[LOC_MAX_AOR + 8];
 	int n;
 
+	/* TLS as for files (pf_secure_legs): leg A when the inviter offered msrps, leg B when
+	 * every device registered over TLS */
+	rp.secure[SR_LEG_A] = pf_path_msrps(s->offer->path);
+	rp.secure[SR_LEG_B] = pf_devices_all_tls(pf, devs, ndev);
+	if (rp.secure[SR_LEG_A] && !msrp_hub_tls_port(pf->hub)) {
+		respond_up(s, 488, "msrps (TLS) offered but cpmd has no --msrp-tls", NULL);
+		s->state = SESS_ENDING;
+		goto out;
+	}
 	if (session_relay_create(&s->relay, pf->hub, &rp, relay_done, s)) {
 		log_warn("session %s: cannot set up the MSRP relay", s->id);
 		respond_up(s, 500, "Cannot Anchor MSRP Session", NULL);

@@ -387,17 +387,10 @@ int relay_leg_add(struct ft_relay *r, enum ft_relay_leg l)
 int ft_relay_leg_secure(struct ft_relay *r, enum ft_relay_leg l)
 {
 	struct relay_leg *L = &r->leg[l];
-	uint16_t port = msrp_hub_tls_port(r->hub);
-	char id[MSRP_SESSION_ID_LEN + 1];
 
-	if (!port)
+	if (!msrp_hub_tls_port(r->hub))
 		return -ENOTSUP;
-	if (!L->in_hub)
-		return -EINVAL;
-	memcpy(id, L->s.id, sizeof id);
-	snprintf(L->uri, sizeof L->uri, "msrps://%s:%u/%s;tcp", hub_advertise(r->hub), port, id);
-	L->s.secure = true;
-	return 0;
+	return L->in_hub ? hub_session_uri(r->hub, &L->s, true, L->uri, sizeof L->uri) : -EINVAL;
 }
 
 void relay_legs_init(struct ft_relay *r)

@@ -684,6 +684,8 @@ int session_relay_create(struct session_relay **rp, struct msrp_hub *h, const st
 	*rp = NULL;
 	if (!h || !p || !p->max_size || p->max_size > SESSION_RELAY_MAX_SIZE)
 		return -EINVAL;
+	if ((p->secure[0] || p->secure[1]) && !msrp_hub_tls_port(h))
+		return -ENOTSUP;
 	r = calloc(1, sizeof *r);
 	if (!r)
 		return -ENOMEM;
@@ -699,7 +701,6 @@ int session_relay_create(struct session_relay **rp, struct msrp_hub *h, const st
 	}
 	for (int l = 0; l < 2; l++) {
 		struct sr_leg *L = &r->leg[l];
-		char id[MSRP_SESSION_ID_LEN + 1];
 
 		L->r = r;
 		L->which = (enum session_relay_leg)l;
@@ -714,8 +715,7 @@ int session_relay_create(struct session_relay **rp, struct msrp_hub *h, const st
 			return -ENOMEM;
 		}
 		L->in_hub = true;
-		memcpy(id, L->s.id, sizeof id); /* (gcc's -Wrestrict cannot tell two members apart) */
-		snprintf(L->uri, sizeof L->uri, "msrp://%s:%u/%s;tcp", hub_advertise(h), msrp_hub_port(h), id);
+		hub_session_uri(h, &L->s, p->secure[l], L->uri, sizeof L->uri); /* msrp: or msrps: */
 	}
 	msrp_log("session %s: created (leg B %s, max-size %llu)", r->leg[0].s.id, r->leg[1].s.id,
 		 (unsigned long long)r->max_size);

@@ -61,13 +61,14 @@ const char *session_relay_result_str(enum session_relay_result r);
 
 struct session_relay_params {
 	uint64_t max_size; /* our a=max-size: 1 .. SESSION_RELAY_MAX_SIZE */
+	bool secure[2];    /* per leg: msrps (RFC 4975 §14), only TLS binds; needs --msrp-tls */
 };
 
 /* leg: the leg the reason is about. detail: a short text for logs. */
 typedef void session_relay_done_f(void *arg, enum session_relay_leg leg, enum session_relay_result res,
 				  const char *detail);
 
-/* 0, -EINVAL (bad parameters), -ENOMEM. */
+/* 0, -EINVAL (bad parameters), -ENOMEM, -ENOTSUP (secure without --msrp-tls). */
 int session_relay_create(struct session_relay **rp, struct msrp_hub *h, const struct session_relay_params *p,
 			 session_relay_done_f *done, void *arg);
 /* Our MSRP URI on a leg (for a=path in that leg's SDP). Valid until destroy. */

@@ -5,9 +5,10 @@
 # offer too (it registered over TLS). A capture of both TLS ports must hold TLS records and not
 # one byte sequence of the file (it is text with a marker, so a leak would be found), and no
 # MSRP or SIP in clear; the same for a file stored for an offline user and pushed to her device
-# over TLS later, and one fetched over TLS. Then a cpmd whose MSRP address does not match its certificate (the
+# over TLS later, one fetched over TLS, and a chat session. Then a cpmd whose MSRP address does not match its certificate (the
 # a=path host is 127.0.0.2, the certificate names 127.0.0.1) is refused by the client's check.
 . "$(dirname "$0")/../e2e/lib.sh"
+. "$(dirname "$0")/../e2e/chat_lib.sh"
 # sofia-sip's own TLS leaks one SSL per connection (tests/lsan-sofia-tls.supp); the full
 # unwind lets the suppression see sofia's frame under OpenSSL's
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
@@ -67,6 +68,16 @@ mkdir -p "$T_DIR/fetch.dave"
 	fail "cpm fetch over TLS failed: $(tail -n 1 "$LOGDIR/fetch.out")"
 cmp -s "$T_DIR/secret.txt" "$T_DIR/fetch.dave/secret.txt" || fail "the fetched file differs"
 [ "$(grep -c 'connected (TLS)' "$CPMD_LOG")" -ge 6 ] || fail "the fetch's MSRP was not TLS"
+# a chat session over TLS (session_relay: both legs msrps)
+start_receiver erin erin phone --reply "pong-$marker"
+start_chat c1 alice erin
+chat_wait_up c1
+chat_say c1 "chat-$marker"
+wait_lines 30 "${RECV_OUT[erin]}" "chat-$marker" 1
+wait_lines 30 "${CHAT_OUT[c1]}" "pong-$marker" 1
+chat_eof c1
+chat_exit c1 20
+[ "$(grep -c 'connected (TLS)' "$CPMD_LOG")" -ge 8 ] || fail "the chat's MSRP legs were not both TLS"
 sleep 0.5
 kill -INT "$CAP"
 wait_exit "$CAP" 10
