@@ -74,16 +74,21 @@ static void respond(struct sipua *s, nua_event_t event, nua_handle_t *nh, int st
 
 /* 401 / 407 with SHA-256 offered first (RFC 8760 §2.4: the server lists the algorithms it
  * prefers first) and MD5 for the clients that know no better, one fresh nonce for both. */
-static void challenge(struct sipua *s, nua_event_t event, nua_handle_t *nh, bool reg, const char *realm, bool stale)
+static void challenge(struct sipua *s, nua_event_t event, nua_handle_t *nh, bool reg, const char *realm, bool stale,
+		      int only)
 {
 	const char *name = reg ? "WWW-Authenticate" : "Proxy-Authenticate";
 	char nonce[NONCE_LEN + 1], hdrs[2 * (DOMAIN_NAME_MAX + NONCE_LEN + 128)];
+	size_t n = 0;
 
 	nonce_make(s->nonces, now_s(), nonce);
-	snprintf(hdrs, sizeof hdrs,
-		 "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=SHA-256, qop=\"auth\"%s\r\n"
-		 "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s",
-		 name, realm, nonce, stale ? ", stale=true" : "", name, realm, nonce, stale ? ", stale=true" : "");
+	for (int a = DIGEST_SHA256; a >= DIGEST_MD5; a--) {
+		if (only >= 0 && a != only)
+			continue;
+		n += (size_t)snprintf(hdrs + n, sizeof hdrs - n, "%s%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s",
+				      n ? "\r\n" : "", name, realm, nonce, digest_alg_name((enum digest_alg)a),
+				      stale ? ", stale=true" : "");
+	}
 	respond(s, event, nh, reg ? 401 : 407, reg ? "Unauthorized" : "Proxy Authentication Required", hdrs);
 }
 
@@ -143,8 +148,13 @@ bool sipua_auth_check(struct sipua *s, nua_event_t event, nua_handle_t *nh, sip_
 	const struct subscriber *u = subscribers_find(s->users, ar->ar_username, realm);
 	if (!u) {
 		why = "not a subscriber";
-	} else if (subscriber_ha1(u, alg, ha1) ||
-		   digest_response(alg, ha1, ar->ar_nonce, ar->ar_nc, ar->ar_cnonce, ar->ar_qop, method, ar->ar_uri,
+	} else if (subscriber_ha1(u, alg, ha1)) {
+		/* the user's secret is an HA1 of the other algorithm: ask again for that one only
+		 * (the client could not know which one we hold) */
+		su_home_deinit(home);
+		challenge(s, event, nh, reg, realm, false, u->kind == SUB_HA1_MD5 ? DIGEST_MD5 : DIGEST_SHA256);
+		return false;
+	} else if (digest_response(alg, ha1, ar->ar_nonce, ar->ar_nc, ar->ar_cnonce, ar->ar_qop, method, ar->ar_uri,
 				   want)) {
 		why = "no secret for this algorithm";
 	} else if (!digest_hex_equal(want, ar->ar_response)) {
@@ -174,6 +184,6 @@ bool sipua_auth_check(struct sipua *s, nua_event_t event, nua_handle_t *nh, sip_
 	return true;
 challenge:
 	su_home_deinit(home);
-	challenge(s, event, nh, reg, realm, stale);
+	challenge(s, event, nh, reg, realm, stale, -1);
 	return false;
 }
