@@ -82,7 +82,11 @@ static void challenge(struct sipua *s, nua_event_t event, nua_handle_t *nh, bool
 	size_t n = 0;
 
 	nonce_make(s->nonces, now_s(), nonce);
-	for (int a = DIGEST_SHA256; a >= DIGEST_MD5; a--) {
+	static const int dflt[] = {DIGEST_SHA256, DIGEST_MD5};
+	const int *algs = s->cfg.nalgs ? s->cfg.algs : dflt;
+	int nalgs = s->cfg.nalgs ? s->cfg.nalgs : 2;
+	for (int i = 0; i < nalgs; i++) {
+		int a = algs[i];
 		if (only >= 0 && a != only)
 			continue;
 		n += (size_t)snprintf(hdrs + n, sizeof hdrs - n, "%s%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s",
@@ -90,6 +94,14 @@ static void challenge(struct sipua *s, nua_event_t event, nua_handle_t *nh, bool
 				      stale ? ", stale=true" : "");
 	}
 	respond(s, event, nh, reg ? 401 : 407, reg ? "Unauthorized" : "Proxy Authentication Required", hdrs);
+}
+
+static bool alg_offered(const struct sipua *s, enum digest_alg a)
+{
+	for (int i = 0; i < s->cfg.nalgs; i++)
+		if (s->cfg.algs[i] == (int)a)
+			return true;
+	return s->cfg.nalgs == 0;
 }
 
 /* REGISTER binds the devices of its To: only the authenticated user's own. */
@@ -132,7 +144,7 @@ bool sipua_auth_check(struct sipua *s, nua_event_t event, nua_handle_t *nh, sip_
 	enum digest_alg alg;
 	char ha1[DIGEST_HEX_MAX + 1], want[DIGEST_HEX_MAX + 1];
 	if (!ar->ar_username || !ar->ar_nonce || !ar->ar_uri || !ar->ar_response ||
-	    digest_alg_parse(ar->ar_algorithm, &alg))
+	    digest_alg_parse(ar->ar_algorithm, &alg) || !alg_offered(s, alg))
 		goto challenge;
 	if (ar->ar_qop && (!su_casematch(ar->ar_qop, "auth") || !ar->ar_nc || !ar->ar_cnonce))
 		goto challenge;

@@ -46,6 +46,10 @@ struct sipua_config {
 	 * device against the subscriber list (sipua_set_subscribers; docs/security.md) */
 	bool auth;
 	unsigned nonce_lifetime_s;     /* 0: NONCE_LIFETIME_S */
+	/* the digest algorithms offered, in order of preference (enum digest_alg values);
+	 * nalgs 0: SHA-256 then MD5 (RFC 8760 §2.4) */
+	int algs[2];
+	int nalgs;
 	const char *resolv_conf;       /* resolv.conf for sofia's DNS resolver (NULL: /etc/resolv.conf;
 	                                  sofia also takes a "port N" line) */                /* SUBSCRIBE to each user's reg event at the core */
 };
