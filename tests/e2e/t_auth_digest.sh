@@ -3,7 +3,7 @@
 # a REGISTER or a MESSAGE without credentials or with a wrong password is refused; the right
 # password (CPM_PASSWORD) works over UDP and TCP and a file goes through; the stored item of
 # bob cannot be listed/fetched by alice with her own valid login (the authenticated identity,
-# never From, picks the items); a From naming bob while logged in as alice does not help.
+# never From, picks the items); SIGHUP reloads the list.
 . "$(dirname "$0")/lib.sh"
 
 cat >"$T_DIR/users" <<USERS
