@@ -172,11 +172,10 @@ bool sipua_auth_check(struct sipua *s, nua_event_t event, nua_handle_t *nh, sip_
 	} else if (!digest_hex_equal(want, ar->ar_response)) {
 		why = "wrong response";
 	} else if (reg && !to_is(sip, ar->ar_username, realm)) {
-		su_home_deinit(home);
-		log_info("REGISTER of %s by %s@%s refused: To is not the authenticated user",
-			 sip->sip_to && sip->sip_to->a_url->url_user ? sip->sip_to->a_url->url_user : "?",
-			 u->key, realm);
+		log_info("REGISTER of %s by %s refused: To is not the authenticated user",
+			 sip->sip_to && sip->sip_to->a_url->url_user ? sip->sip_to->a_url->url_user : "?", u->key);
 		nonce_use(s->nonces, ar->ar_nonce, ar->ar_qop ? ar->ar_nc : NULL);
+		su_home_deinit(home); /* ar's strings live in it: last */
 		respond(s, event, nh, 403, "To Is Not The Authenticated User", NULL);
 		return false;
 	} else {
