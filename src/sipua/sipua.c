@@ -56,7 +56,7 @@ int sipua_source_of(nua_t *nua, struct sipua_source *out)
 	 * is a TCP stream whose Via says TLS. A device lying there only makes us open a TLS
 	 * connection to it instead of reusing its TCP one. */
 	sip_t const *sip = msg ? (sip_t const *)msg_object(msg) : NULL;
-	struct sip_msg m = {nua, sip, 0, NULL, false};
+	struct sip_msg m = {.nua = nua, .sip = sip};
 	out->tls = out->tcp && sip_msg_over_tls(&m);
 	snprintf(out->text, sizeof out->text, "%s%s%s:%u", lb, ip, rb, port);
 	snprintf(out->flow, sizeof out->flow, "sip:%s%s%s:%u;transport=%s", lb, ip, rb, port,
@@ -134,7 +134,8 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 	int cs = -1;
 
 	s->nevents++; /* the load the sweep looks at before trimming the heap */
-	if (!hmagic && is_new_request(event) && refuse_untrusted(s, event, nh, sip))
+	if (!hmagic && is_new_request(event) &&
+	    (refuse_untrusted(s, event, nh, sip) || !sipua_auth_check(s, event, nh, sip)))
 		return;
 	switch (event) {
 	case nua_i_register:
@@ -346,8 +347,9 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		free(s);
 		return -1;
 	}
-	if (cfg->as_mode && regevent_create(s)) {
-		log_error("out of memory for the reg event subscriptions");
+	if ((cfg->as_mode && regevent_create(s)) || sipua_auth_init(s)) {
+		log_error("out of memory for the reg event subscriptions or the digest nonces");
+		regevent_destroy(s);
 		free(s);
 		return -1;
 	}
@@ -407,6 +409,7 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		log_error("cannot listen for SIP on %s:%u (UDP and TCP): address in use or not local?", cfg->host,
 			  cfg->port);
 		regevent_destroy(s);
+		sipua_auth_fini(s);
 		free(s);
 		return -1;
 	}
@@ -466,5 +469,6 @@ void sipua_destroy(struct sipua *s)
 	regevent_destroy(s);
 	if (s->nua)
 		nua_destroy(s->nua);
+	sipua_auth_fini(s);
 	free(s);
 }

@@ -10,6 +10,7 @@
 #include <sofia-sip/nua.h>
 #include <sofia-sip/sip.h>
 
+#include "common/subscribers.h"
 #include "sipua/sipua.h"
 
 /* "<sip:HOST:PORT;transport=tcp>;PARAMS": the host (255 + brackets), the parameters. */
@@ -52,6 +53,12 @@ struct sipua {
 	struct sip_leg *legs;   /* every leg alive (freed at sipua_destroy) */
 	struct sip_fork *forks; /* every fork alive, destroyed ones waiting for their legs too */
 	struct regsub_table *regsubs; /* reg event subscriptions (AS mode + cfg.reg_event), or NULL */
+	/* digest authentication (standalone, cfg.auth: sip_auth.c) */
+	struct nonce_state *nonces;
+	const struct subscribers *users; /* the caller's (sipua_set_subscribers) */
+	/* "user@domain" that the request being dispatched proved, "" otherwise: set by
+	 * sipua_auth_check() for the duration of one event */
+	char auth_user[SUBSCRIBER_KEY_MAX + 1];
 };
 
 /* A message as the layers above see it: a view of one nua event, valid during it. */
@@ -61,10 +68,19 @@ struct sip_msg {
 	int status;         /* responses; 0 for requests */
 	const char *phrase; /* responses; may be NULL */
 	bool as_mode;       /* behind a core: P-Asserted-Identity and the orig Route count */
+	const char *auth_user; /* "user@domain" the request proved (digest), or NULL */
 };
 
 /* Our Contact for a leg over UDP, TCP or TLS (TLS falls back to TCP's when TLS is off). */
 const char *sipua_contact(const struct sipua *s, bool tcp, bool tls);
+
+/* ---- sip_auth.c */
+int sipua_auth_init(struct sipua *s);
+void sipua_auth_fini(struct sipua *s);
+/* For a new REGISTER, INVITE or MESSAGE in standalone mode with auth on: true when it may go
+ * on (s->auth_user is then the proven identity), false when it was answered (401/407
+ * challenge, 403). Anything else, and with auth off: true, auth_user "". */
+bool sipua_auth_check(struct sipua *s, nua_event_t event, nua_handle_t *nh, sip_t const *sip);
 
 /* ---- sip_leg.c */
 /* An event of the handle bound to leg (hmagic). */
