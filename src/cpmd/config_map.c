@@ -42,6 +42,8 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 	c->max_chat_size = o->max_chat_size;
 	c->max_sessions_per_user = o->max_sessions_per_user;
 	c->max_sessions = o->max_sessions;
+	c->quota_bytes = o->quota_bytes;
+	c->quota_items = o->quota_items;
 	c->as_mode = o->as_mode;
 	snprintf(c->core_uri, sizeof c->core_uri, "%s", o->core);
 	c->routes = o->routes;
@@ -55,6 +57,7 @@ void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *do
 	c->domains = domains;
 	c->reg_min_expires = o->reg_min_expires;
 	c->reg_max_expires = o->reg_max_expires;
+	c->tcp_timeout = o->sip_tcp_timeout;
 	/* Our Contact carries the CPM FT feature tag (nua's own dialog Contact drops
 	 * NUTAG_M_FEATURES), so devices see what we are. */
 	c->contact_params = CPM_FT_ICSI_TAG;

@@ -124,6 +124,8 @@ int main(int argc, char **argv)
 		.host = opts.msrp_host,
 		.port = opts.msrp_port,
 		.advertise = opts.msrp_advertise[0] ? opts.msrp_advertise : opts.msrp_host,
+		.bind_timeout = opts.msrp_idle_timeout,
+		.max_conns_per_addr = opts.max_msrp_conns_per_addr,
 	};
 	if (msrp_hub_create(&hub, loop_su_root(d.loop), &hc)) {
 		log_error("cannot listen for MSRP on %s:%u: %s", opts.msrp_host, opts.msrp_port, strerror(errno));

@@ -46,6 +46,8 @@ struct pf_config {
 	enum store_on_expiry default_on_expiry;
 	char user_prefs[PF_MAX_USER_PREFS][PF_USER_PREF_MAX]; /* --user-pref AOR:KEY=VALUE */
 	unsigned nuser_prefs;
+	uint64_t quota_bytes;          /* bytes cpmd may hold per recipient; 0 = no limit */
+	uint64_t quota_items;          /* items (files, messages) per recipient; 0 = no limit */
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity */
 	/* 1-1 chat sessions (policy.c; messaging.md §5) */
 	uint64_t max_chat_size;        /* our a=max-size; the relay answers 413 beyond it */

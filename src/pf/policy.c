@@ -17,6 +17,8 @@
  *   policy_apply_user_pref
  *   policy_may_defer          pf.c / pf_intake.c: whether cpmd takes the file itself (no device,
  *                             no answer, the device's leg lost mid-transfer).
+ *   policy_check_quota        pf_intake.c / pf_msg.c, the deferral decision: --quota-items,
+ *                             --quota-bytes of the recipient (486).
  *   policy_keep_partial       pf_intake.c, the sender left mid-upload: keep a resumable partial?
  *   policy_expiry             pf.c, a new transfer: when its stored copy (or partial) expires.
  *   policy_retry_delay        pf_deliver.c: back-off before retrying a user's deliveries.
@@ -299,6 +301,27 @@ bool policy_may_defer(const struct pf_config *c, const struct pf_user_policy *up
 	 * (store-and-forward.md §1). up->defer already holds the operator's switch when it
 	 * comes from policy_user; c->defer is checked again so that no caller can bypass it. */
 	return has_size && c->defer && up->defer;
+}
+
+void policy_check_quota(const struct pf_config *c, uint64_t held_items, uint64_t held_bytes, uint64_t size,
+			struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	if (c->quota_items && held_items >= c->quota_items) {
+		set(v, 486, "Recipient Quota Exceeded (items)");
+		snprintf(v->warning, sizeof v->warning,
+			 "399 cpmd \"the recipient already has %" PRIu64 " stored items: quota-items is %" PRIu64 "\"",
+			 held_items, c->quota_items);
+		return;
+	}
+	/* held + size > quota, written so that it cannot wrap */
+	if (c->quota_bytes && (held_bytes > c->quota_bytes || size > c->quota_bytes - held_bytes)) {
+		set(v, 486, "Recipient Quota Exceeded (bytes)");
+		snprintf(v->warning, sizeof v->warning,
+			 "399 cpmd \"%" PRIu64 " stored bytes + %" PRIu64 " exceed the recipient's quota-bytes of %" PRIu64
+			 "\"",
+			 held_bytes, size, c->quota_bytes);
+	}
 }
 
 bool policy_keep_partial(const struct pf_config *c, bool has_hash, uint64_t bytes, uint64_t size)

@@ -104,6 +104,17 @@ void policy_new_prefs(const struct pf_config *c, const char *aor_key, struct sto
  * stored). Whether pf has a store at all is the caller's fact: no store, no deferral. */
 bool policy_may_defer(const struct pf_config *c, const struct pf_user_policy *up, bool has_size);
 
+/* The recipient's quotas (issue 10, docs/security.md): may cpmd hold one more item of `size`
+ * bytes for a recipient for whom it already holds `held_items` items of `held_bytes` bytes
+ * (store_recipient_usage)? Asked at the deferral decision, before any byte of the upload
+ * moves. --quota-items first, then --quota-bytes (0 = no limit). Beyond: 486 "Recipient Quota
+ * Exceeded (items)" / "(bytes)" with a Warning 399 naming the limit. 486 Busy Here (RFC 3261
+ * §21.4.24: reached, but cannot take more now) rather than 507 (not a SIP code), 413 (about
+ * the SIP body) or 480 (would invite a retry that cannot succeed until the recipient fetches):
+ * it is final for this attempt, and the phrase says why. v->status 0: room. */
+void policy_check_quota(const struct pf_config *c, uint64_t held_items, uint64_t held_bytes, uint64_t size,
+			struct pf_verdict *v);
+
 /* An upload that ended before its last byte (the sender left): is what came kept as a
  * resumable partial? Only when a resume could use it: the offer had a sha-1 (a resume is
  * matched and checked by it) and some but not all bytes came. */

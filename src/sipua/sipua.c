@@ -346,6 +346,11 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 			    NUTAG_ENABLEMESSAGE(1), NUTAG_USER_AGENT(cfg->user_agent ? cfg->user_agent : "cpmd/0.1"),
 			    /* a SIP flow stays up while its device is registered */
 			    TPTAG_IDLE(cfg->reg_max_expires * 1000 + 60000),
+			    /* slowloris (docs/security.md): TPTAG_IDLE never closes a connection with
+			     * an incomplete message, and sofia has no bound of its own on one; this
+			     * timer (from the last byte received) drops the message and the
+			     * connection, so a peer sending a byte a minute is closed */
+			    TAG_IF(cfg->tcp_timeout, TPTAG_TIMEOUT(cfg->tcp_timeout * 1000u)),
 			    /* forks to one device share its TCP connection: sofia's
 			     * default queue of 64 messages answers the rest with 503 */
 			    TPTAG_QUEUESIZE(4096), TAG_END());
