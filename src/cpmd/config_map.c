@@ -21,6 +21,7 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 	snprintf(c->msrp_advertise, sizeof c->msrp_advertise, "%s", o->msrp_advertise[0] ? o->msrp_advertise : o->msrp_host);
 	c->msrp_port = o->msrp_port;
 	c->max_transfers = o->max_transfers;
+	c->max_transfers_per_user = o->max_transfers_per_user;
 	c->max_devices = o->max_devices;
 	c->invite_timeout = o->invite_timeout;
 	c->message_timeout = o->message_timeout;

@@ -47,7 +47,8 @@ static const struct optdef optdefs[] = {
 	/* limits on what one peer may take (issue 10; docs/security.md) */
 	{"quota-bytes", 1, "BYTES", "bytes cpmd may hold for one recipient (stored files and messages, uploads in progress at their declared size); an upload beyond gets 486 \"Recipient Quota Exceeded (bytes)\" before any byte moves (default: 0 = no limit)"},
 	{"quota-items", 1, "N", "items (files, messages) cpmd may hold for one recipient; beyond: 486 \"Recipient Quota Exceeded (items)\" (default: 0 = no limit)"},
-	{"max-msrp-conns-per-addr", 1, "N", "open MSRP connections from one source IP address; more are closed at accept (default: 256)"},
+	{"max-transfers-per-user", 1, "N", "concurrent file transfers one sender may have; more get 486 + Retry-After (default: 512; 0 = only --max-transfers)"},
+	{"max-msrp-conns-per-addr", 1, "N", "open MSRP connections from one source IP address; more are closed at accept (default: 1024)"},
 	{"msrp-idle-timeout", 1, "SECONDS", "an MSRP connection that completes no request within this time of opening is closed (slowloris) (default: 30)"},
 	{"sip-tcp-timeout", 1, "SECONDS", "a SIP message over TCP that stays incomplete this long after its last byte is dropped with its connection (slowloris) (default: 30)"},
 	{"defer", 1, "on|off", "store-and-forward: keep files for absent recipients (default: on)"},
@@ -265,6 +266,12 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	}
 	if (!strcmp(key, "max-file-size"))
 		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->max_file_size);
+	if (!strcmp(key, "max-transfers-per-user")) { /* 0 allowed: only --max-transfers */
+		if (cpm_parse_u64(v, 1000000, false, &n))
+			return -1;
+		o->max_transfers_per_user = (unsigned)n;
+		return 0;
+	}
 	if (!strcmp(key, "quota-bytes"))
 		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->quota_bytes);
 	if (!strcmp(key, "quota-items"))
@@ -377,7 +384,8 @@ static void set_defaults(struct cpmd_options *o)
 	o->max_chat_size = 65536;
 	o->max_sessions_per_user = 16;
 	o->max_sessions = 1000;
-	o->max_msrp_conns_per_addr = 256; /* a NAT of many devices, not a flood (security.md) */
+	o->max_transfers_per_user = 512;  /* above cpm blast --parallel 256 (bench), below --max-transfers */
+	o->max_msrp_conns_per_addr = 1024; /* a quarter of the hub's 4096: a NAT or the bench, not all */
 	o->msrp_idle_timeout = 30;        /* what the hub always allowed an unbound connection */
 	o->sip_tcp_timeout = 30;          /* a real SIP message arrives whole in well under 1 s */
 	strcpy(o->log_level, "info");

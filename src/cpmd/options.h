@@ -38,6 +38,7 @@ struct cpmd_options {
 	/* limits (issue 10, docs/security.md) */
 	uint64_t quota_bytes;     /* per recipient; 0 = no limit */
 	uint64_t quota_items;     /* per recipient; 0 = no limit */
+	unsigned max_transfers_per_user; /* 0 = only --max-transfers */
 	unsigned max_msrp_conns_per_addr;
 	unsigned msrp_idle_timeout; /* s an MSRP connection may stay without a complete request */
 	unsigned sip_tcp_timeout;   /* s a SIP TCP message may stay incomplete after its last byte */

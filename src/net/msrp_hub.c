@@ -20,7 +20,7 @@
 #define HUB_DEFAULT_BIND_TIMEOUT 30
 #define HUB_DEFAULT_TXN_TIMEOUT_MS 30000
 #define HUB_DEFAULT_MAX_CONNS 4096
-#define HUB_DEFAULT_MAX_CONNS_PER_ADDR 256
+#define HUB_DEFAULT_MAX_CONNS_PER_ADDR 1024
 #define HUB_BACKLOG 1024
 /* After EMFILE/ENFILE the listener is paused this long instead of spinning
  * on a level-triggered accept event it cannot serve. */

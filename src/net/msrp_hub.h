@@ -33,8 +33,8 @@ struct msrp_hub_cfg {
 				  * device that reads nothing (default 30000, RFC 4975 §7.1.1) */
 	unsigned max_conns;      /* open MSRP connections before new ones are refused (default 4096) */
 	unsigned max_conns_per_addr; /* open MSRP connections from one IP address; more are closed
-	                                at accept (default 256: one address may be a NAT of many
-	                                devices, but one peer must not take the whole max_conns) */
+	                                at accept (default 1024, a quarter of max_conns: one address may
+	                                be a NAT of many devices, but one peer must not take them all) */
 };
 
 /* root: sofia's su_root (net is the event-loop layer; it is named, not included, so that pf,

@@ -23,6 +23,7 @@ struct pf_config {
 	char msrp_advertise[256];      /* host in our a=path URIs and c= lines */
 	uint16_t msrp_port;
 	unsigned max_transfers;        /* concurrent anchored transfers (503 beyond) */
+	unsigned max_transfers_per_user; /* of them, from one sender (486 beyond); 0 = no bound */
 	unsigned max_devices;          /* per user: bound of a fork */
 	unsigned invite_timeout;       /* seconds a fork rings */
 	unsigned message_timeout;      /* seconds a pager MESSAGE's fork waits for a 2xx (well below

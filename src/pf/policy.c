@@ -27,6 +27,8 @@
  *   policy_notif_drop_before  pf_notify.c, housekeeping: when an undeliverable IMDN is dropped.
  *   policy_check_session_offer  pf_session.c, a chat session INVITE: what its offer must say.
  *   policy_session_room       pf_session.c: --max-sessions-per-user, --max-sessions.
+ *   policy_transfer_room      pf_ft.c, a new transfer INVITE: --max-transfers (503),
+ *                             --max-transfers-per-user (486).
  *   policy_session_unreachable  pf_session.c: the answer when nobody takes a session.
  *   policy_max_chat_size      pf_session.c: our a=max-size, enforced by the session relay.
  *   policy_check_pager        pf_msg.c, a pager MESSAGE: its size (413).
@@ -430,6 +432,22 @@ void policy_session_room(const struct pf_config *c, unsigned of_sender, unsigned
 	 * a fork while it rings. */
 	if (of_sender >= c->max_sessions_per_user)
 		set(v, 486, "Too Many Sessions");
+}
+
+void policy_transfer_room(const struct pf_config *c, unsigned of_sender, unsigned total, struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	if (total >= c->max_transfers) { /* the server's bound first, as for sessions */
+		set(v, 503, "Too Many Transfers");
+		return;
+	}
+	/* Each transfer is two MSRP connections, a fork and maybe a blob being written: one user
+	 * must not take every slot of --max-transfers. 0 = no per-user bound. */
+	if (c->max_transfers_per_user && of_sender >= c->max_transfers_per_user) {
+		v->status = 486;
+		snprintf(v->phrase, sizeof v->phrase, "Too Many Transfers (max-transfers-per-user %u)",
+			 c->max_transfers_per_user);
+	}
 }
 
 void policy_session_unreachable(const struct pf_config *c, enum pf_unreachable_why why, struct pf_verdict *v)

@@ -152,6 +152,13 @@ void policy_check_session_offer(const struct pf_config *c, const struct sdp_ft *
  * Retry-After). v->status 0: room. */
 void policy_session_room(const struct pf_config *c, unsigned of_sender, unsigned total, struct pf_verdict *v);
 
+/* Room for one more file transfer (live, deferred uploads, large messages): `of_sender` live
+ * transfers of this sender, `total` in all. Beyond --max-transfers: 503 "Too Many Transfers"
+ * (the server's bound); beyond --max-transfers-per-user: 486 "Too Many Transfers
+ * (max-transfers-per-user N)" (the sender's own share, RFC 3261 §21.4.24). pf adds
+ * Retry-After to both. v->status 0: room. */
+void policy_transfer_room(const struct pf_config *c, unsigned of_sender, unsigned total, struct pf_verdict *v);
+
 /* What the inviter of a session hears when nobody takes it (sessions are never stored):
  * no device → 480, the invitation timer → 408 Request Timeout (nobody answered: RFC 3261
  * §21.4.9), every device unavailable → 480. */
