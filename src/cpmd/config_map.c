@@ -59,6 +59,7 @@ void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *do
 	c->reg_min_expires = o->reg_min_expires;
 	c->reg_max_expires = o->reg_max_expires;
 	c->tcp_timeout = o->sip_tcp_timeout;
+	c->max_request_rate = o->max_request_rate;
 	/* Our Contact carries the CPM FT feature tag (nua's own dialog Contact drops
 	 * NUTAG_M_FEATURES), so devices see what we are. */
 	c->contact_params = CPM_FT_ICSI_TAG;

@@ -48,6 +48,7 @@ static const struct optdef optdefs[] = {
 	{"quota-bytes", 1, "BYTES", "bytes cpmd may hold for one recipient (stored files and messages, uploads in progress at their declared size); an upload beyond gets 486 \"Recipient Quota Exceeded (bytes)\" before any byte moves (default: 0 = no limit)"},
 	{"quota-items", 1, "N", "items (files, messages) cpmd may hold for one recipient; beyond: 486 \"Recipient Quota Exceeded (items)\" (default: 0 = no limit)"},
 	{"max-transfers-per-user", 1, "N", "concurrent file transfers one sender may have; more get 486 + Retry-After (default: 512; 0 = only --max-transfers)"},
+	{"max-request-rate", 1, "N", "standalone: new SIP requests per second from one source address and from one user (bursts of 2N); more get 503 + Retry-After (default: 0 = no limit)"},
 	{"max-msrp-conns-per-addr", 1, "N", "open MSRP connections from one source IP address; more are closed at accept (default: 1024)"},
 	{"msrp-idle-timeout", 1, "SECONDS", "an MSRP connection that completes no request within this time of opening is closed (slowloris) (default: 30)"},
 	{"sip-tcp-timeout", 1, "SECONDS", "a SIP message over TCP that stays incomplete this long after its last byte is dropped with its connection (slowloris) (default: 30)"},
@@ -270,6 +271,12 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		if (cpm_parse_u64(v, 1000000, false, &n))
 			return -1;
 		o->max_transfers_per_user = (unsigned)n;
+		return 0;
+	}
+	if (!strcmp(key, "max-request-rate")) { /* 0 allowed: no limit */
+		if (cpm_parse_u64(v, 1000000, false, &n))
+			return -1;
+		o->max_request_rate = (unsigned)n;
 		return 0;
 	}
 	if (!strcmp(key, "quota-bytes"))

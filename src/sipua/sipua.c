@@ -124,7 +124,8 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 	int cs = -1;
 
 	s->nevents++; /* the load the sweep looks at before trimming the heap */
-	if (!hmagic && is_new_request(event) && refuse_untrusted(s, event, nh, sip))
+	if (!hmagic && is_new_request(event) &&
+	    (refuse_untrusted(s, event, nh, sip) || sipua_refuse_over_rate(s, event, nh, sip)))
 		return;
 	switch (event) {
 	case nua_i_register:
@@ -320,7 +321,13 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		free(s);
 		return -1;
 	}
+	if (sipua_rate_init(s)) {
+		log_error("out of memory for the request rate limits");
+		free(s);
+		return -1;
+	}
 	if (cfg->as_mode && regevent_create(s)) {
+		sipua_rate_free(s);
 		log_error("out of memory for the reg event subscriptions");
 		free(s);
 		return -1;
@@ -358,6 +365,7 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		log_error("cannot listen for SIP on %s:%u (UDP and TCP): address in use or not local?", cfg->host,
 			  cfg->port);
 		regevent_destroy(s);
+		sipua_rate_free(s);
 		free(s);
 		return -1;
 	}
@@ -417,5 +425,6 @@ void sipua_destroy(struct sipua *s)
 	regevent_destroy(s);
 	if (s->nua)
 		nua_destroy(s->nua);
+	sipua_rate_free(s);
 	free(s);
 }
