@@ -126,6 +126,35 @@ static void reg_send(struct cpm_app *app)
 	nua_register(app->reg_nh, SIPTAG_EXPIRES_STR("600"), TAG_END());
 }
 
+/* Challenges answered in a row before a 401/407 goes up as a failure: a first challenge, and
+ * one stale=true re-challenge of a nonce that expired meanwhile. A wrong password gets 403
+ * from cpmd, so this only stops a server that challenges forever. */
+#define CPM_AUTH_ROUNDS_MAX 3
+
+/* A 401/407 to any request of ours: answer it with --password for the realm it names
+ * (nua_authenticate resends the request with credentials; the answer comes as the same
+ * nua_r_* event). true when it was answered. */
+static bool answer_challenge(struct cpm_app *app, nua_event_t event, int status, nua_handle_t *nh, sip_t const *sip)
+{
+	if ((status != 401 && status != 407) || !app->o->password || !sip || !nh || event == nua_r_shutdown)
+		return false;
+	const msg_auth_t *ch = status == 401 ? sip->sip_www_authenticate : sip->sip_proxy_authenticate;
+	const char *realm = ch ? msg_params_find(ch->au_params, "realm=") : NULL;
+	if (!realm || ++app->auth_rounds > CPM_AUTH_ROUNDS_MAX)
+		return false;
+	/* the user part of our AOR: "sip:USER@DOMAIN" */
+	const char *u = strchr(app->o->aor, ':') + 1;
+	size_t ul = strcspn(u, "@");
+	char cred[1024];
+	/* realm comes quoted from the header: "Digest:\"realm\":user:password" */
+	if (snprintf(cred, sizeof cred, "Digest:%s:%.*s:%s", realm, (int)ul, u, app->o->password) >= (int)sizeof cred)
+		return false;
+	vlog(app, "SIP: %d: answering the digest challenge of realm %s", status, realm);
+	nua_authenticate(nh, NUTAG_AUTH(cred), TAG_END());
+	explicit_bzero(cred, sizeof cred);
+	return true;
+}
+
 static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *nua, nua_magic_t *magic,
 		     nua_handle_t *nh, nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[])
 {
@@ -133,6 +162,11 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 	struct xfer *x = hmagic;
 	(void)nua;
 
+	if (status >= 200 && event >= nua_r_register && event <= nua_r_method) {
+		if (answer_challenge(app, event, status, nh, sip))
+			return;
+		app->auth_rounds = 0;
+	}
 	switch (event) {
 	case nua_r_register:
 		if (status < 200 || nh != app->reg_nh)
@@ -486,6 +520,8 @@ static int free_port(const char *ip, bool tcp_only)
 
 int agent_run(struct cpm_app *app)
 {
+	if (cpm_digest_client_register())
+		errlog(app, "cannot install the digest client: SHA-256 challenges will fail");
 	struct cpm_opts *o = app->o;
 	char bind_url[160], proxy[320], hostpart[80];
 	bool v6 = strchr(o->local_ip, ':') != NULL;

@@ -123,6 +123,7 @@ struct cpm_opts {
 	char aor[CPM_URI_MAX];        /* normalised, with "sip:" */
 	char domain[256];
 	const char *device;
+	const char *password;         /* --password / $CPM_PASSWORD: digest challenges (NULL: none) */
 	bool tcp;
 	bool verbose;
 	size_t chunk_size;
@@ -271,6 +272,7 @@ struct cpm_app {
 	nua_t *nua;
 	su_timer_t *tick;
 	nua_handle_t *reg_nh;
+	unsigned auth_rounds;         /* challenges answered in a row (agent.c: a loop guard) */
 	bool registered;
 	bool unregistering;
 	int dir_fd;                   /* receive: --dir, opened once */
@@ -331,6 +333,9 @@ void agent_finish(struct cpm_app *app, int exit_code); /* start the staged shutd
 
 /* xfer.c */
 struct xfer *xfer_new(struct cpm_app *app, enum xfer_dir dir);
+/* digest_client.c: our Digest client (SHA-256 and MD5) in place of sofia's; once, before
+ * nua_create. */
+int cpm_digest_client_register(void);
 /* The transfer has its result: `code` is an exit code (CPM_EXIT_*); `line`
  * (may be NULL) is the stdout result line of send. Tears down MSRP and SIP
  * (a successful incoming transfer waits for the sender's BYE instead). */

@@ -38,6 +38,8 @@ static const char usage_main[] =
 	"  --outbound-proxy SIP-URI  sip:HOST:PORT[;transport=udp|tcp]: every request but REGISTER\n"
 	"                         goes there first (default: --server); REGISTER goes to --server\n"
 	"  --user sip:U@D         our address of record (From, To of REGISTER)\n"
+	"  --password SECRET      answer the server's digest challenges (401/407) with this\n"
+	"                         password (default: $CPM_PASSWORD; prefer it: argv is visible)\n"
 	"  --device ID            device name; the +sip.instance UUID is derived from user+device\n"
 	"  --transport udp|tcp    SIP transport (default udp)\n"
 	"  --chunk-size BYTES     MSRP chunk size when sending (default 65536)\n"
@@ -364,6 +366,10 @@ int main(int argc, char **argv)
 			if (!v)
 				return usage_error("--user needs sip:USER@DOMAIN%s", "");
 			o.user = v;
+		} else if (opt_match(a, "--password", &i, argc, argv, &v)) {
+			if (!v)
+				return usage_error("--password needs SECRET%s", "");
+			o.password = v;
 		} else if (opt_match(a, "--device", &i, argc, argv, &v)) {
 			if (!v)
 				return usage_error("--device needs an ID%s", "");
@@ -488,6 +494,8 @@ int main(int argc, char **argv)
 		memcpy(o.domain, at, dl);
 		o.domain[dl] = '\0';
 	}
+	if (!o.password && getenv("CPM_PASSWORD") && *getenv("CPM_PASSWORD"))
+		o.password = getenv("CPM_PASSWORD");
 	if (strcmp(transport, "udp") == 0)
 		o.tcp = false;
 	else if (strcmp(transport, "tcp") == 0)

@@ -64,6 +64,10 @@ void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *do
 	 * NUTAG_M_FEATURES), so devices see what we are. */
 	c->contact_params = CPM_FT_ICSI_TAG;
 	c->user_agent = "cpmd/0.1";
+	c->auth = o->auth;
+	c->algs[0] = o->auth_algs[0];
+	c->algs[1] = o->auth_algs[1];
+	c->nalgs = o->auth_nalgs;
 	c->as_mode = o->as_mode;
 	c->core_uri = o->core[0] ? o->core : NULL;
 	c->core_trust = o->core_trust;

@@ -17,6 +17,7 @@
 #include "net/loop_su.h"
 #include "net/msrp_hub.h"
 #include "pf/pf.h"
+#include "common/subscribers.h"
 #include "sipua/location.h"
 #include "sipua/registrar.h"
 #include "sipua/sipua.h"
@@ -29,7 +30,28 @@ struct daemon {
 	int sigfd;
 	int sigwait_idx;
 	int stopping;
+	const char *users_file;     /* --users, or NULL */
+	struct subscribers *users;  /* the list in service (sipua reads it) */
 };
+
+/* Loads --users and puts the new list in service; the old one stays when the file is bad, so
+ * a typo in a reload never locks everyone out. */
+static int load_users(struct daemon *d)
+{
+	struct subscribers *u;
+	char why[300];
+	if (!d->users_file)
+		return 0;
+	if (subscribers_load(&u, d->users_file, why, sizeof why)) {
+		log_error("--users: %s%s", why, d->users ? " (the previous list stays in service)" : "");
+		return -1;
+	}
+	sipua_set_subscribers(d->sipua, u);
+	subscribers_free(d->users);
+	d->users = u;
+	log_info("subscriber list %s: %zu subscriber(s)", d->users_file, subscribers_count(u));
+	return 0;
+}
 
 static void on_signal(void *arg)
 {
@@ -40,7 +62,8 @@ static void on_signal(void *arg)
 		if (si.ssi_signo == SIGHUP) {
 			/* The conventional "reload" signal: never fatal (its default
 			 * action would kill us with everything in flight). */
-			log_info("SIGHUP received: reload is not supported yet; ignored");
+			log_info("SIGHUP received: reloading the subscriber list");
+			load_users(d);
 			continue;
 		}
 		if (d->stopping++) {
@@ -67,7 +90,7 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof d);
 	d.sigfd = -1;
 	/* Blocked from the start (and so in every thread we create), read from
-	 * the signalfd by the event loop: TERM/INT stop cleanly, HUP is ignored. */
+	 * the signalfd by the event loop: TERM/INT stop cleanly, HUP reloads --users. */
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -120,6 +143,11 @@ int main(int argc, char **argv)
 	cpmd_sipua_config(&opts, &pcfg.domains, &scfg);
 	if (sipua_create(&d.sipua, d.loop, &scfg, loc, st))
 		goto out;
+	d.users_file = opts.users_file[0] ? opts.users_file : NULL;
+	if (load_users(&d))
+		goto out;
+	if (scfg.auth)
+		log_info("SIP digest authentication on (MD5, SHA-256) against %s", d.users_file);
 	struct msrp_hub_cfg hc = {
 		.host = opts.msrp_host,
 		.port = opts.msrp_port,
@@ -155,6 +183,7 @@ out:
 		pf_destroy(d.pf);
 	}
 	sipua_destroy(d.sipua);
+	subscribers_free(d.users);
 	store_close(st); /* completes every queued write first; unlocks the data directory last */
 	msrp_hub_destroy(hub);
 	location_destroy(loc);

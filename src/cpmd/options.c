@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/digest.h"
 #include "common/domains.h"
 #include "common/version.h"
 #include "cpm/conf.h"
@@ -68,6 +69,9 @@ static const struct optdef optdefs[] = {
 	{"route", 1, "DOMAIN=HOST:PORT[;transport=tcp]", "where requests for users of another home domain go (repeatable); a user of an unreachable domain gets the file stored here and retried"},
 	{"dns-routes", 1, "on|off", "other domains without a --route are found by DNS (NAPTR/SRV/A, RFC 3263) (default: off: such recipients get 404)"},
 	{"resolv-conf", 1, "FILE", "DNS servers for --dns-routes, in resolv.conf syntax (sofia-sip also reads a \"port N\" line) (default: /etc/resolv.conf)"},
+	{"users", 1, "FILE", "the subscriber list: one \"USER@DOMAIN SECRET\" a line, SECRET a password, md5:HA1 or sha256:HA1 (HA1 = H(user:domain:password)); reloaded on SIGHUP; standalone mode (docs/security.md)"},
+	{"auth", 1, "on|off", "standalone: SIP digest authentication (MD5, SHA-256) of every REGISTER, INVITE and MESSAGE against --users (default: on when --users is given)"},
+	{"auth-algorithms", 1, "LIST", "digest algorithms offered, in order of preference: SHA-256,MD5 (default), MD5,SHA-256 (for clients that take the first challenge and know only MD5, e.g. SIPp 3.6), or one of them"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
 	{"config", 1, "FILE", "read settings from FILE (\"key = value\" lines, keys = option names, # comments)"},
@@ -215,6 +219,38 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 			return -1;
 		}
 		return copy_str(o->resolv_conf, sizeof o->resolv_conf, v);
+	}
+	if (!strcmp(key, "users")) {
+		if (!*v || access(v, R_OK)) {
+			snprintf(apply_why, sizeof apply_why, "not a readable file");
+			return -1;
+		}
+		return copy_str(o->users_file, sizeof o->users_file, v);
+	}
+	if (!strcmp(key, "auth-algorithms")) {
+		char buf[64];
+		int na = 0;
+		if (copy_str(buf, sizeof buf, v))
+			return -1;
+		for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			enum digest_alg a;
+			if (!*t || digest_alg_parse(t, &a) || na == 2 || (na == 1 && o->auth_algs[0] == (int)a)) {
+				snprintf(apply_why, sizeof apply_why, "SHA-256 and/or MD5, comma-separated, each once");
+				return -1;
+			}
+			o->auth_algs[na++] = (int)a;
+		}
+		if (!na)
+			return -1;
+		o->auth_nalgs = na;
+		return 0;
+	}
+	if (!strcmp(key, "auth")) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return -1;
+		o->auth = !strcmp(v, "on");
+		o->auth_set = true;
+		return 0;
 	}
 	if (!strcmp(key, "core-trust"))
 		return addr_match_add(&o->core_trust, v, apply_why, sizeof apply_why);
@@ -470,6 +506,13 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 /* The options of a deployment that only make sense together. */
 static int check_deployment(struct cpmd_options *o)
 {
+	if (!o->auth_set)
+		o->auth = o->users_file[0] && !o->as_mode;
+	if (o->auth && (o->as_mode || !o->users_file[0])) {
+		/* AS mode: the core authenticates its users (issue 9); we trust it, not devices */
+		fprintf(stderr, "cpmd: --auth on needs --users FILE and --mode standalone\n");
+		return -1;
+	}
 	if (!o->as_mode) {
 		if (o->core[0] || o->core_trust.n || o->reg_event) {
 			fprintf(stderr, "cpmd: --core, --core-trust and --reg-event need --mode as\n");

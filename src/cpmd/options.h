@@ -59,6 +59,9 @@ struct cpmd_options {
 	unsigned nuser_prefs;
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity: <original sender> */
 	/* deployment (docs/deployment.md) */
+	char users_file[1024];         /* --users FILE: the subscriber list ("" = none) */
+	bool auth, auth_set;           /* --auth on|off (default: on when --users is given) */
+	int auth_algs[2], auth_nalgs;  /* --auth-algorithms (enum digest_alg; 0: the default) */
 	bool as_mode;                  /* --mode as: application server behind a SIP/IMS core */
 	char core[320];                /* LOC_MAX_FLOW; --core SIP-URI: where every request toward a user goes (AS) */
 	struct addr_match_list core_trust; /* --core-trust: the only sources served in AS mode */

@@ -237,7 +237,7 @@ int sip_leg_respond(struct sip_leg *leg, int status, const char *phrase, const s
 
 void sipua_new_invite(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
 {
-	struct sip_msg m = {s->nua, sip, 0, NULL, s->cfg.as_mode};
+	struct sip_msg m = {s->nua, sip, 0, NULL, s->cfg.as_mode, s->auth_user[0] ? s->auth_user : NULL};
 	struct sip_leg *leg = leg_new(s, true, true);
 
 	if (!leg) {
@@ -264,7 +264,7 @@ void sipua_new_invite(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
 
 void sipua_new_message(struct sipua *s, nua_handle_t *nh, sip_t const *sip)
 {
-	struct sip_msg m = {s->nua, sip, 0, NULL, s->cfg.as_mode};
+	struct sip_msg m = {s->nua, sip, 0, NULL, s->cfg.as_mode, s->auth_user[0] ? s->auth_user : NULL};
 	struct sip_leg *leg = leg_new(s, true, false);
 
 	if (!leg) {
@@ -425,7 +425,7 @@ static void client_response(struct sip_leg *leg, int status, const struct sip_ms
 void sipua_leg_event(struct sipua *s, struct sip_leg *leg, nua_event_t event, int status, const char *phrase,
 		     sip_t const *sip, tagi_t tags[])
 {
-	struct sip_msg m = {s->nua, sip, status, phrase, s->cfg.as_mode};
+	struct sip_msg m = {s->nua, sip, status, phrase, s->cfg.as_mode, NULL};
 	int cs = -1;
 
 	if (leg->dead)

@@ -75,7 +75,8 @@ int sip_msg_to(const struct sip_msg *m, struct sip_addr *out);
 /* The served identity of a request (who sends, whose items): in AS mode the first sip:/sips:
  * URI of P-Asserted-Identity when the request has one (with its display name) — only the
  * core reaches us there (sipua's trust check), and the core asserts it —, else From. In
- * standalone mode always From: a device could forge P-Asserted-Identity. Same return codes
+ * standalone mode with auth on, the user@domain that the digest response proved (never From:
+ * docs/security.md); without auth, From (a device could forge P-Asserted-Identity). Same return codes
  * as sip_msg_from. */
 int sip_msg_identity(const struct sip_msg *m, struct sip_addr *out);
 /* AS mode: the request came for the originating user (ISC originating session case): the

@@ -2,6 +2,7 @@
  * copied out with bounds. Every value is the peer's: nothing is trusted, nothing is cut
  * where it would be compared (a longer value is -E2BIG). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sofia-sip/msg_header.h>
@@ -198,8 +199,24 @@ static int asserted_identity(const sip_t *sip, struct sip_addr *out)
 	return rc;
 }
 
+/* Standalone with auth on: the user@domain the digest response proved (sip_auth.c), with the
+ * display name of From (it is only shown). */
+static int proven_identity(const struct sip_msg *m, struct sip_addr *out)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	char uri[SUBSCRIBER_KEY_MAX + 8];
+	snprintf(uri, sizeof uri, "sip:%s", m->auth_user);
+	url_t *u = url_make(home, uri);
+	const sip_from_t *f = m->sip ? m->sip->sip_from : NULL;
+	int rc = u ? fill_addr(u, f ? f->a_display : NULL, true, out) : -ENOENT;
+	su_home_deinit(home);
+	return rc;
+}
+
 int sip_msg_identity(const struct sip_msg *m, struct sip_addr *out)
 {
+	if (m && m->auth_user)
+		return proven_identity(m, out);
 	if (m && m->as_mode && m->sip && asserted_identity(m->sip, out) == 0)
 		return 0;
 	return sip_msg_from(m, out);

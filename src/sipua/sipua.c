@@ -125,7 +125,9 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 
 	s->nevents++; /* the load the sweep looks at before trimming the heap */
 	if (!hmagic && is_new_request(event) &&
-	    (refuse_untrusted(s, event, nh, sip) || sipua_refuse_over_rate(s, event, nh, sip)))
+	    /* the rate first: a flood costs no digest computation */
+	    (refuse_untrusted(s, event, nh, sip) || sipua_refuse_over_rate(s, event, nh, sip) ||
+	     !sipua_auth_check(s, event, nh, sip)))
 		return;
 	switch (event) {
 	case nua_i_register:
@@ -326,9 +328,10 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		free(s);
 		return -1;
 	}
-	if (cfg->as_mode && regevent_create(s)) {
+	if ((cfg->as_mode && regevent_create(s)) || sipua_auth_init(s)) {
+		log_error("out of memory for the reg event subscriptions or the digest nonces");
+		regevent_destroy(s);
 		sipua_rate_free(s);
-		log_error("out of memory for the reg event subscriptions");
 		free(s);
 		return -1;
 	}
@@ -365,6 +368,7 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		log_error("cannot listen for SIP on %s:%u (UDP and TCP): address in use or not local?", cfg->host,
 			  cfg->port);
 		regevent_destroy(s);
+		sipua_auth_fini(s);
 		sipua_rate_free(s);
 		free(s);
 		return -1;
@@ -425,6 +429,7 @@ void sipua_destroy(struct sipua *s)
 	regevent_destroy(s);
 	if (s->nua)
 		nua_destroy(s->nua);
+	sipua_auth_fini(s);
 	sipua_rate_free(s);
 	free(s);
 }

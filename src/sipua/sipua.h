@@ -46,6 +46,14 @@ struct sipua_config {
 	const char *core_uri;          /* the core: where requests toward users go (AS mode) */
 	struct addr_match_list core_trust;
 	bool reg_event;
+	/* standalone mode: digest authentication of every REGISTER, INVITE and MESSAGE from a
+	 * device against the subscriber list (sipua_set_subscribers; docs/security.md) */
+	bool auth;
+	unsigned nonce_lifetime_s;     /* 0: NONCE_LIFETIME_S */
+	/* the digest algorithms offered, in order of preference (enum digest_alg values);
+	 * nalgs 0: SHA-256 then MD5 (RFC 8760 §2.4) */
+	int algs[2];
+	int nalgs;
 	const char *resolv_conf;       /* resolv.conf for sofia's DNS resolver (NULL: /etc/resolv.conf;
 	                                  sofia also takes a "port N" line) */                /* SUBSCRIBE to each user's reg event at the core */
 };
@@ -66,6 +74,10 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 void sipua_set_handlers(struct sipua *s, sipua_invite_fn *on_invite, sipua_message_fn *on_message, void *arg);
 /* Called for every device that registers or refreshes (see registrar.h). */
 void sipua_set_register_hook(struct sipua *s, registrar_hook_f *cb, void *arg);
+/* The subscriber list that auth checks against (cfg.auth). The caller owns it and may swap
+ * it at any time between events (SIGHUP reload); NULL refuses everyone. */
+struct subscribers;
+void sipua_set_subscribers(struct sipua *s, const struct subscribers *users);
 /* Start nua_shutdown; loop_break() is called when it completes (or after a grace period). */
 void sipua_shutdown(struct sipua *s);
 void sipua_destroy(struct sipua *s);

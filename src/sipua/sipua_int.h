@@ -11,6 +11,7 @@
 #include <sofia-sip/sip.h>
 
 #include "common/rate_limit.h"
+#include "common/subscribers.h"
 #include "sipua/sipua.h"
 
 /* "<sip:HOST:PORT;transport=tcp>;PARAMS": the host (255 + brackets), the parameters. */
@@ -56,6 +57,12 @@ struct sipua {
 	struct rate_limit rate_addr, rate_user;
 	uint64_t rate_logged_ms;
 	char rate_phrase[2][80]; /* per address, per user (the phrase nua keeps a pointer to) */
+	/* digest authentication (standalone, cfg.auth: sip_auth.c) */
+	struct nonce_state *nonces;
+	const struct subscribers *users; /* the caller's (sipua_set_subscribers) */
+	/* "user@domain" that the request being dispatched proved, "" otherwise: set by
+	 * sipua_auth_check() for the duration of one event */
+	char auth_user[SUBSCRIBER_KEY_MAX + 1];
 };
 
 /* ---- sipua_rate.c: --max-request-rate (standalone) */
@@ -72,7 +79,16 @@ struct sip_msg {
 	int status;         /* responses; 0 for requests */
 	const char *phrase; /* responses; may be NULL */
 	bool as_mode;       /* behind a core: P-Asserted-Identity and the orig Route count */
+	const char *auth_user; /* "user@domain" the request proved (digest), or NULL */
 };
+
+/* ---- sip_auth.c */
+int sipua_auth_init(struct sipua *s);
+void sipua_auth_fini(struct sipua *s);
+/* For a new REGISTER, INVITE or MESSAGE in standalone mode with auth on: true when it may go
+ * on (s->auth_user is then the proven identity), false when it was answered (401/407
+ * challenge, 403). Anything else, and with auth off: true, auth_user "". */
+bool sipua_auth_check(struct sipua *s, nua_event_t event, nua_handle_t *nh, sip_t const *sip);
 
 /* ---- sip_leg.c */
 /* An event of the handle bound to leg (hmagic). */
