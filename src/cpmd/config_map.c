@@ -21,6 +21,7 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 	snprintf(c->msrp_advertise, sizeof c->msrp_advertise, "%s", o->msrp_advertise[0] ? o->msrp_advertise : o->msrp_host);
 	c->msrp_port = o->msrp_port;
 	c->max_transfers = o->max_transfers;
+	c->max_transfers_per_user = o->max_transfers_per_user;
 	c->max_devices = o->max_devices;
 	c->invite_timeout = o->invite_timeout;
 	c->message_timeout = o->message_timeout;
@@ -42,6 +43,8 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 	c->max_chat_size = o->max_chat_size;
 	c->max_sessions_per_user = o->max_sessions_per_user;
 	c->max_sessions = o->max_sessions;
+	c->quota_bytes = o->quota_bytes;
+	c->quota_items = o->quota_items;
 	c->as_mode = o->as_mode;
 	snprintf(c->core_uri, sizeof c->core_uri, "%s", o->core);
 	c->routes = o->routes;
@@ -55,6 +58,8 @@ void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *do
 	c->domains = domains;
 	c->reg_min_expires = o->reg_min_expires;
 	c->reg_max_expires = o->reg_max_expires;
+	c->tcp_timeout = o->sip_tcp_timeout;
+	c->max_request_rate = o->max_request_rate;
 	/* Our Contact carries the CPM FT feature tag (nua's own dialog Contact drops
 	 * NUTAG_M_FEATURES), so devices see what we are. */
 	c->contact_params = CPM_FT_ICSI_TAG;

@@ -156,6 +156,8 @@ int main(int argc, char **argv)
 		.tls_port = opts.msrp_tls_port,
 		.tls_cert = opts.tls_cert,
 		.tls_key = opts.tls_key,
+		.bind_timeout = opts.msrp_idle_timeout,
+		.max_conns_per_addr = opts.max_msrp_conns_per_addr,
 	};
 	if (msrp_hub_create(&hub, loop_su_root(d.loop), &hc)) {
 		log_error("cannot listen for MSRP on %s:%u: %s", opts.msrp_host, opts.msrp_port, strerror(errno));

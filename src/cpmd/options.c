@@ -50,6 +50,14 @@ static const struct optdef optdefs[] = {
 	{"max-chat-size", 1, "BYTES", "a=max-size of chat sessions: bigger MSRP messages get 413 (1024 .. 262144, default: 65536)"},
 	{"max-sessions-per-user", 1, "N", "live chat sessions one user may have opened; more get 486 (default: 16)"},
 	{"max-sessions", 1, "N", "live chat sessions in all; more get 503 (default: 1000)"},
+	/* limits on what one peer may take (issue 10; docs/security.md) */
+	{"quota-bytes", 1, "BYTES", "bytes cpmd may hold for one recipient (stored files and messages, uploads in progress at their declared size); an upload beyond gets 486 \"Recipient Quota Exceeded (bytes)\" before any byte moves (default: 0 = no limit)"},
+	{"quota-items", 1, "N", "items (files, messages) cpmd may hold for one recipient; beyond: 486 \"Recipient Quota Exceeded (items)\" (default: 0 = no limit)"},
+	{"max-transfers-per-user", 1, "N", "concurrent file transfers one sender may have; more get 486 + Retry-After (default: 512; 0 = only --max-transfers)"},
+	{"max-request-rate", 1, "N", "standalone: new SIP requests per second from one source address and from one user (bursts of 2N); more get 503 + Retry-After (default: 0 = no limit)"},
+	{"max-msrp-conns-per-addr", 1, "N", "open MSRP connections from one source IP address; more are closed at accept (default: 1024)"},
+	{"msrp-idle-timeout", 1, "SECONDS", "an MSRP connection that completes no request within this time of opening is closed (slowloris) (default: 30)"},
+	{"sip-tcp-timeout", 1, "SECONDS", "a SIP message over TCP that stays incomplete this long after its last byte is dropped with its connection (slowloris) (default: 30)"},
 	{"defer", 1, "on|off", "store-and-forward: keep files for absent recipients (default: on)"},
 	{"store-default-expiry", 1, "SECONDS", "lifetime of a stored file when the sender asks none (default: 604800)"},
 	{"store-max-expiry", 1, "SECONDS", "cap on the lifetime a sender asks with Cpm-Expires (default: 2592000)"},
@@ -312,6 +320,22 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	}
 	if (!strcmp(key, "max-file-size"))
 		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->max_file_size);
+	if (!strcmp(key, "max-transfers-per-user")) { /* 0 allowed: only --max-transfers */
+		if (cpm_parse_u64(v, 1000000, false, &n))
+			return -1;
+		o->max_transfers_per_user = (unsigned)n;
+		return 0;
+	}
+	if (!strcmp(key, "max-request-rate")) { /* 0 allowed: no limit */
+		if (cpm_parse_u64(v, 1000000, false, &n))
+			return -1;
+		o->max_request_rate = (unsigned)n;
+		return 0;
+	}
+	if (!strcmp(key, "quota-bytes"))
+		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->quota_bytes);
+	if (!strcmp(key, "quota-items"))
+		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->quota_items);
 	if (!strcmp(key, "max-message-size"))
 		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->max_message_size);
 #define UINT_OPT(name, field, lo, hi)                                                                  \
@@ -335,6 +359,9 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	UINT_OPT("max-chat-size", max_chat_size, 1024, 262144) /* SESSION_RELAY_MAX_SIZE */
 	UINT_OPT("max-sessions-per-user", max_sessions_per_user, 1, 100000)
 	UINT_OPT("max-sessions", max_sessions, 1, 1000000)
+	UINT_OPT("max-msrp-conns-per-addr", max_msrp_conns_per_addr, 1, 1000000)
+	UINT_OPT("msrp-idle-timeout", msrp_idle_timeout, 1, 3600)
+	UINT_OPT("sip-tcp-timeout", sip_tcp_timeout, 1, 3600)
 	UINT_OPT("store-default-expiry", store_default_expiry, 1, 10 * 366 * 86400)
 	UINT_OPT("store-max-expiry", store_max_expiry, 1, 10 * 366 * 86400)
 	UINT_OPT("delivery-per-device", delivery_per_device, 1, 64)
@@ -417,6 +444,10 @@ static void set_defaults(struct cpmd_options *o)
 	o->max_chat_size = 65536;
 	o->max_sessions_per_user = 16;
 	o->max_sessions = 1000;
+	o->max_transfers_per_user = 512;  /* above cpm blast --parallel 256 (bench), below --max-transfers */
+	o->max_msrp_conns_per_addr = 1024; /* a quarter of the hub's 4096: a NAT or the bench, not all */
+	o->msrp_idle_timeout = 30;        /* what the hub always allowed an unbound connection */
+	o->sip_tcp_timeout = 30;          /* a real SIP message arrives whole in well under 1 s */
 	strcpy(o->log_level, "info");
 	o->defer = true;
 	o->store_default_expiry = 7 * 86400;

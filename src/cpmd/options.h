@@ -40,6 +40,14 @@ struct cpmd_options {
 	unsigned max_chat_size;   /* a=max-size of chat sessions (bytes) */
 	unsigned max_sessions_per_user; /* live chat sessions per inviting user */
 	unsigned max_sessions;    /* live chat sessions in all */
+	/* limits (issue 10, docs/security.md) */
+	uint64_t quota_bytes;     /* per recipient; 0 = no limit */
+	uint64_t quota_items;     /* per recipient; 0 = no limit */
+	unsigned max_transfers_per_user; /* 0 = only --max-transfers */
+	unsigned max_request_rate; /* standalone, per source address and per user; 0 = none */
+	unsigned max_msrp_conns_per_addr;
+	unsigned msrp_idle_timeout; /* s an MSRP connection may stay without a complete request */
+	unsigned sip_tcp_timeout;   /* s a SIP TCP message may stay incomplete after its last byte */
 	char log_level[16];
 	char config_file[1024];
 	/* store-and-forward (docs/internals/store-and-forward.md) */

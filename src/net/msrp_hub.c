@@ -21,6 +21,7 @@
 #define HUB_DEFAULT_BIND_TIMEOUT 30
 #define HUB_DEFAULT_TXN_TIMEOUT_MS 30000
 #define HUB_DEFAULT_MAX_CONNS 4096
+#define HUB_DEFAULT_MAX_CONNS_PER_ADDR 1024
 #define HUB_BACKLOG 1024
 /* After EMFILE/ENFILE the listener is paused this long instead of spinning
  * on a level-triggered accept event it cannot serve. */
@@ -42,12 +43,14 @@ struct msrp_hub {
 	unsigned bind_timeout_ms;
 	unsigned txn_timeout_ms;
 	unsigned max_conns;
+	unsigned max_conns_per_addr;
 
 	int lfd;
 	int lidx;
 	bool accept_paused;
 	uint64_t accept_resume;
 	uint64_t refused, refused_logged;
+	uint64_t refused_addr, refused_addr_logged;
 
 	su_timer_t *timer;
 	bool timer_armed;
@@ -253,7 +256,8 @@ static void hub_timer_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 	hub_enter(h);
 	h->timer_armed = false;
 	while ((c = h->tl[TLIST_UNBOUND].head) && c->deadline <= now) {
-		msrp_log("%s: no binding request in %u s, closing", c->peer, h->bind_timeout_ms / 1000);
+		msrp_log("%s: no complete request in %u s (msrp-idle-timeout), closing", c->peer,
+			 h->bind_timeout_ms / 1000);
 		conn_close(c, ETIMEDOUT);
 	}
 	while ((c = h->tl[TLIST_DRAINING].head) && c->deadline <= now)
@@ -416,12 +420,53 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t cap)
 	snprintf(out, cap, "%s:%u", ip, port);
 }
 
+/* The IP of a peer, as the bytes the per-address cap compares (port left out). */
+static size_t peer_addr(const struct sockaddr_storage *ss, unsigned char out[16])
+{
+	if (ss->ss_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, 4);
+		return 4;
+	}
+	if (ss->ss_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
+/* Connections open from this address. A walk of the open connections (at most max_conns,
+ * 4096 by default: microseconds per accept) rather than a table to keep in step. */
+static unsigned conns_from(const struct msrp_hub *h, const unsigned char *a, size_t len)
+{
+	unsigned n = 0;
+	for (const struct msrp_conn *c = h->all; c; c = c->anext)
+		if (c->addr_len == len && !memcmp(c->addr, a, len))
+			n++;
+	return n;
+}
+
 void hub_accept_one(struct msrp_hub *h, int fd, const struct sockaddr_storage *ss, struct ssl_ctx_st *tls_ctx)
 {
 	char peer[64];
 	struct msrp_conn *c;
+	unsigned char addr[16];
+	size_t alen = peer_addr(ss, addr);
 
 	peer_name(ss, peer, sizeof peer);
+	if (alen && conns_from(h, addr, alen) >= h->max_conns_per_addr) {
+		uint64_t now = msrp_now_ms();
+
+		/* Closed before any byte: there is no request to answer yet. The log names the
+		 * limit, once a second at most. */
+		if (now - h->refused_addr_logged >= 1000) {
+			msrp_log("%s: refused: max-msrp-conns-per-addr (%u) reached for this address (%llu refused so far)",
+				 peer, h->max_conns_per_addr, (unsigned long long)h->refused_addr + 1);
+			h->refused_addr_logged = now;
+		}
+		h->refused_addr++;
+		close(fd);
+		return;
+	}
 	if (h->stats.connections_open >= h->max_conns) {
 		uint64_t now = msrp_now_ms();
 
@@ -440,6 +485,8 @@ void hub_accept_one(struct msrp_hub *h, int fd, const struct sockaddr_storage *s
 		close(fd);
 		return;
 	}
+	memcpy(c->addr, addr, alen);
+	c->addr_len = (unsigned char)alen;
 	if (tls_ctx && conn_tls_accept(c, tls_ctx)) {
 		msrp_log("%s: refused, no memory for TLS", peer);
 		conn_close(c, ENOMEM);
@@ -536,6 +583,7 @@ static int hub_copy_cfg(struct msrp_hub *h, const struct msrp_hub_cfg *cfg)
 	h->bind_timeout_ms = 1000u * (cfg->bind_timeout ? cfg->bind_timeout : HUB_DEFAULT_BIND_TIMEOUT);
 	h->txn_timeout_ms = cfg->txn_timeout_ms ? cfg->txn_timeout_ms : HUB_DEFAULT_TXN_TIMEOUT_MS;
 	h->max_conns = cfg->max_conns ? cfg->max_conns : HUB_DEFAULT_MAX_CONNS;
+	h->max_conns_per_addr = cfg->max_conns_per_addr ? cfg->max_conns_per_addr : HUB_DEFAULT_MAX_CONNS_PER_ADDR;
 	return 0;
 }
 

@@ -24,7 +24,10 @@ struct msrp_hub_cfg {
 	uint16_t port;          /* listen port */
 	const char *advertise;  /* host put in our a=path URIs (default: host) */
 	size_t high_water;      /* unsent bytes on one leg before the other is paused (default 1 MiB) */
-	unsigned bind_timeout;  /* seconds a session waits for its connection (default 30) */
+	unsigned bind_timeout;  /* seconds a session waits for its connection, and a connection
+	                           for its first complete request: the slowloris bound, since a
+	                           bound connection belongs to a transfer with its own timers
+	                           (default 30) */
 	/* Added with the implementation: */
 	unsigned txn_timeout_ms; /* for a response to a relayed chunk, the success REPORT, and a
 				  * device that reads nothing (default 30000, RFC 4975 §7.1.1) */
@@ -33,6 +36,9 @@ struct msrp_hub_cfg {
 	const char *tls_host;
 	uint16_t tls_port;
 	const char *tls_cert, *tls_key; /* PEM: the chain we show, its key */
+	unsigned max_conns_per_addr; /* open MSRP connections from one IP address; more are closed
+	                                at accept (default 1024, a quarter of max_conns: one address may
+	                                be a NAT of many devices, but one peer must not take them all) */
 };
 
 /* root: sofia's su_root (net is the event-loop layer; it is named, not included, so that pf,

@@ -183,6 +183,8 @@ struct msrp_conn {
 	uint64_t last_progress;  /* socket took bytes, or the empty queue got some */
 	unsigned zero_events;    /* consecutive parser events that consumed nothing */
 	char peer[64];
+	unsigned char addr[16]; /* the peer's IP (4 or 16 bytes): the per-address cap */
+	unsigned char addr_len;
 	struct sendq q;
 	size_t roff, rlen;
 	struct msrp_parser parser;

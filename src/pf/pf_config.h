@@ -23,6 +23,7 @@ struct pf_config {
 	char msrp_advertise[256];      /* host in our a=path URIs and c= lines */
 	uint16_t msrp_port;
 	unsigned max_transfers;        /* concurrent anchored transfers (503 beyond) */
+	unsigned max_transfers_per_user; /* of them, from one sender (486 beyond); 0 = no bound */
 	unsigned max_devices;          /* per user: bound of a fork */
 	unsigned invite_timeout;       /* seconds a fork rings */
 	unsigned message_timeout;      /* seconds a pager MESSAGE's fork waits for a 2xx (well below
@@ -46,6 +47,8 @@ struct pf_config {
 	enum store_on_expiry default_on_expiry;
 	char user_prefs[PF_MAX_USER_PREFS][PF_USER_PREF_MAX]; /* --user-pref AOR:KEY=VALUE */
 	unsigned nuser_prefs;
+	uint64_t quota_bytes;          /* bytes cpmd may hold per recipient; 0 = no limit */
+	uint64_t quota_items;          /* items (files, messages) per recipient; 0 = no limit */
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity */
 	/* 1-1 chat sessions (policy.c; messaging.md §5) */
 	uint64_t max_chat_size;        /* our a=max-size; the relay answers 413 beyond it */

@@ -518,6 +518,18 @@ static const char *body_error_phrase(int st)
 			   : "Not A File Transfer (no SDP)";
 }
 
+/* Live transfers of one sender: a walk of pf's list (at most --max-transfers), only when a
+ * per-user bound is set. */
+static unsigned transfers_of(const struct pf *pf, const char *sender_key)
+{
+	unsigned n = 0;
+	if (!pf->cfg.max_transfers_per_user || !sender_key[0])
+		return 0;
+	for (const struct ft *f = pf->list; f; f = f->next)
+		n += f->state != FT_ENDING && strcmp(f->sender_key, sender_key) == 0;
+	return n;
+}
+
 void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 {
 	struct cpm_arena tmp = CPM_ARENA_INIT;
@@ -530,9 +542,14 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 
 	if (pf_request_parties(pf, leg, m, &ru, &from))
 		goto out;
-	if (pf->nft >= pf->cfg.max_transfers) {
+	char skey[LOC_MAX_AOR];
+	if (location_aor_key(skey, sizeof skey, from.user, from.host))
+		skey[0] = '\0'; /* refused further on (ft_take_request) */
+	policy_transfer_room(&pf->cfg, transfers_of(pf, skey), (unsigned)pf->nft, &v);
+	if (v.status) {
 		struct sip_respond_opts o = {.retry_after = "5"};
-		sip_leg_respond(leg, 503, "Too Many Transfers", &o);
+		log_info("INVITE from %s rejected: %d %s", from.uri, v.status, v.phrase);
+		sip_leg_respond(leg, v.status, v.phrase, &o);
 		goto out;
 	}
 	int st = sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts);

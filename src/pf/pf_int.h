@@ -188,6 +188,11 @@ bool pf_largemsg_answer_held(struct ft *ft);
  * name the ICSI (the last part of its URN, e.g. "largemsg")? */
 bool pf_headers_name_icsi(const char *carried, const char *name);
 
+/* ---- pf_quota.c */
+/* Room in the recipient's quotas for one more item of `size` bytes (policy_check_quota over
+ * the store's usage). v->status 0: room (or no quota set). */
+void pf_quota_check(struct pf *pf, const char *recipient, uint64_t size, struct pf_verdict *v);
+
 /* ---- pf_prefs.c */
 void pf_prefs_get(struct pf *pf, const char *aor_key, struct pf_user_policy *out);
 int pf_prefs_apply_options(struct pf *pf);

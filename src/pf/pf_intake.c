@@ -19,13 +19,33 @@
 #include "common/log.h"
 #include "pf/pf_int.h"
 
-bool ft_defer_allowed(struct ft *ft)
+static bool defer_wanted(struct ft *ft)
 {
 	struct pf_user_policy up;
 	if (!ft->pf->st || !ft->offer)
 		return false; /* no store: nothing can be deferred */
 	pf_prefs_get(ft->pf, ft->recipient, &up);
 	return policy_may_defer(&ft->pf->cfg, &up, ft->offer->sel.has_size);
+}
+
+/* The recipient's quotas for this upload (v->status 0: room). An item already written (a
+ * live transfer whose tee became the item) is counted in the usage already: it always fits. */
+static void quota_check(struct ft *ft, struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	if (ft->item_written)
+		return;
+	uint64_t size = ft->is_msg ? 0 : ft->offer->sel.size; /* a large message's size comes later */
+	pf_quota_check(ft->pf, ft->recipient, size, v);
+}
+
+bool ft_defer_allowed(struct ft *ft)
+{
+	if (!defer_wanted(ft))
+		return false;
+	struct pf_verdict v;
+	quota_check(ft, &v);
+	return v.status == 0;
 }
 
 void ft_fill_item(struct ft *ft, struct store_item *it)
@@ -148,8 +168,17 @@ static int create_store_relay(struct ft *ft, uint64_t resume_offset, int fd)
 
 bool ft_defer_now(struct ft *ft, const char *why)
 {
-	if (ft->up_answered || ft->up_terminated || !ft_defer_allowed(ft))
+	if (ft->up_answered || ft->up_terminated || !defer_wanted(ft))
 		return false;
+	/* The quotas, before any byte moves: the sender hears the limit, nothing is created. */
+	struct pf_verdict qv;
+	quota_check(ft, &qv);
+	if (qv.status) {
+		log_info("ft %s: not deferred for %s: %s", ft->id, ft->recipient, qv.phrase);
+		ft_respond_up(ft, qv.status, qv.phrase, qv.warning);
+		ft->state = FT_ENDING;
+		return true;
+	}
 	if (create_store_relay(ft, 0, -1)) {
 		ft_respond_up(ft, 500, "Cannot Store The File", NULL);
 		ft->state = FT_ENDING;

@@ -192,6 +192,13 @@ static void defer_or_answer(struct pf_msgin *mi, const char *why, const struct p
 		answer(mi, no->status, no->phrase, no->warning[0] ? no->warning : NULL, NULL);
 		return;
 	}
+	struct pf_verdict qv;
+	pf_quota_check(mi->pf, mi->recipient, mi->len, &qv);
+	if (qv.status) {
+		log_info("msg %s: %s; not stored for %s: %s", mi->id, why, mi->recipient, qv.phrase);
+		answer(mi, qv.status, qv.phrase, qv.warning, NULL);
+		return;
+	}
 	struct stored_ctx *c = calloc(1, sizeof *c);
 	char id[STORE_ID_MAX + 1];
 	pf_random_id(id);

@@ -17,6 +17,8 @@
  *   policy_apply_user_pref
  *   policy_may_defer          pf.c / pf_intake.c: whether cpmd takes the file itself (no device,
  *                             no answer, the device's leg lost mid-transfer).
+ *   policy_check_quota        pf_intake.c / pf_msg.c, the deferral decision: --quota-items,
+ *                             --quota-bytes of the recipient (486).
  *   policy_keep_partial       pf_intake.c, the sender left mid-upload: keep a resumable partial?
  *   policy_expiry             pf.c, a new transfer: when its stored copy (or partial) expires.
  *   policy_retry_delay        pf_deliver.c: back-off before retrying a user's deliveries.
@@ -25,6 +27,8 @@
  *   policy_notif_drop_before  pf_notify.c, housekeeping: when an undeliverable IMDN is dropped.
  *   policy_check_session_offer  pf_session.c, a chat session INVITE: what its offer must say.
  *   policy_session_room       pf_session.c: --max-sessions-per-user, --max-sessions.
+ *   policy_transfer_room      pf_ft.c, a new transfer INVITE: --max-transfers (503),
+ *                             --max-transfers-per-user (486).
  *   policy_session_unreachable  pf_session.c: the answer when nobody takes a session.
  *   policy_max_chat_size      pf_session.c: our a=max-size, enforced by the session relay.
  *   policy_check_pager        pf_msg.c, a pager MESSAGE: its size (413).
@@ -301,6 +305,27 @@ bool policy_may_defer(const struct pf_config *c, const struct pf_user_policy *up
 	return has_size && c->defer && up->defer;
 }
 
+void policy_check_quota(const struct pf_config *c, uint64_t held_items, uint64_t held_bytes, uint64_t size,
+			struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	if (c->quota_items && held_items >= c->quota_items) {
+		set(v, 486, "Recipient Quota Exceeded (items)");
+		snprintf(v->warning, sizeof v->warning,
+			 "399 cpmd \"the recipient already has %" PRIu64 " stored items: quota-items is %" PRIu64 "\"",
+			 held_items, c->quota_items);
+		return;
+	}
+	/* held + size > quota, written so that it cannot wrap */
+	if (c->quota_bytes && (held_bytes > c->quota_bytes || size > c->quota_bytes - held_bytes)) {
+		set(v, 486, "Recipient Quota Exceeded (bytes)");
+		snprintf(v->warning, sizeof v->warning,
+			 "399 cpmd \"%" PRIu64 " stored bytes + %" PRIu64 " exceed the recipient's quota-bytes of %" PRIu64
+			 "\"",
+			 held_bytes, size, c->quota_bytes);
+	}
+}
+
 bool policy_keep_partial(const struct pf_config *c, bool has_hash, uint64_t bytes, uint64_t size)
 {
 	(void)c;
@@ -407,6 +432,22 @@ void policy_session_room(const struct pf_config *c, unsigned of_sender, unsigned
 	 * a fork while it rings. */
 	if (of_sender >= c->max_sessions_per_user)
 		set(v, 486, "Too Many Sessions");
+}
+
+void policy_transfer_room(const struct pf_config *c, unsigned of_sender, unsigned total, struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	if (total >= c->max_transfers) { /* the server's bound first, as for sessions */
+		set(v, 503, "Too Many Transfers");
+		return;
+	}
+	/* Each transfer is two MSRP connections, a fork and maybe a blob being written: one user
+	 * must not take every slot of --max-transfers. 0 = no per-user bound. */
+	if (c->max_transfers_per_user && of_sender >= c->max_transfers_per_user) {
+		v->status = 486;
+		snprintf(v->phrase, sizeof v->phrase, "Too Many Transfers (max-transfers-per-user %u)",
+			 c->max_transfers_per_user);
+	}
 }
 
 void policy_session_unreachable(const struct pf_config *c, enum pf_unreachable_why why, struct pf_verdict *v)

@@ -104,6 +104,17 @@ void policy_new_prefs(const struct pf_config *c, const char *aor_key, struct sto
  * stored). Whether pf has a store at all is the caller's fact: no store, no deferral. */
 bool policy_may_defer(const struct pf_config *c, const struct pf_user_policy *up, bool has_size);
 
+/* The recipient's quotas (issue 10, docs/security.md): may cpmd hold one more item of `size`
+ * bytes for a recipient for whom it already holds `held_items` items of `held_bytes` bytes
+ * (store_recipient_usage)? Asked at the deferral decision, before any byte of the upload
+ * moves. --quota-items first, then --quota-bytes (0 = no limit). Beyond: 486 "Recipient Quota
+ * Exceeded (items)" / "(bytes)" with a Warning 399 naming the limit. 486 Busy Here (RFC 3261
+ * §21.4.24: reached, but cannot take more now) rather than 507 (not a SIP code), 413 (about
+ * the SIP body) or 480 (would invite a retry that cannot succeed until the recipient fetches):
+ * it is final for this attempt, and the phrase says why. v->status 0: room. */
+void policy_check_quota(const struct pf_config *c, uint64_t held_items, uint64_t held_bytes, uint64_t size,
+			struct pf_verdict *v);
+
 /* An upload that ended before its last byte (the sender left): is what came kept as a
  * resumable partial? Only when a resume could use it: the offer had a sha-1 (a resume is
  * matched and checked by it) and some but not all bytes came. */
@@ -140,6 +151,13 @@ void policy_check_session_offer(const struct pf_config *c, const struct sdp_ft *
  * §21.4.24: busy); beyond --max-sessions: 503 "Too Many Sessions" (the server's; pf adds
  * Retry-After). v->status 0: room. */
 void policy_session_room(const struct pf_config *c, unsigned of_sender, unsigned total, struct pf_verdict *v);
+
+/* Room for one more file transfer (live, deferred uploads, large messages): `of_sender` live
+ * transfers of this sender, `total` in all. Beyond --max-transfers: 503 "Too Many Transfers"
+ * (the server's bound); beyond --max-transfers-per-user: 486 "Too Many Transfers
+ * (max-transfers-per-user N)" (the sender's own share, RFC 3261 §21.4.24). pf adds
+ * Retry-After to both. v->status 0: room. */
+void policy_transfer_room(const struct pf_config *c, unsigned of_sender, unsigned total, struct pf_verdict *v);
 
 /* What the inviter of a session hears when nobody takes it (sessions are never stored):
  * no device → 480, the invitation timer → 408 Request Timeout (nobody answered: RFC 3261

@@ -135,7 +135,9 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
 
 	s->nevents++; /* the load the sweep looks at before trimming the heap */
 	if (!hmagic && is_new_request(event) &&
-	    (refuse_untrusted(s, event, nh, sip) || !sipua_auth_check(s, event, nh, sip)))
+	    /* the rate first: a flood costs no digest computation */
+	    (refuse_untrusted(s, event, nh, sip) || sipua_refuse_over_rate(s, event, nh, sip) ||
+	     !sipua_auth_check(s, event, nh, sip)))
 		return;
 	switch (event) {
 	case nua_i_register:
@@ -347,9 +349,15 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		free(s);
 		return -1;
 	}
+	if (sipua_rate_init(s)) {
+		log_error("out of memory for the request rate limits");
+		free(s);
+		return -1;
+	}
 	if ((cfg->as_mode && regevent_create(s)) || sipua_auth_init(s)) {
 		log_error("out of memory for the reg event subscriptions or the digest nonces");
 		regevent_destroy(s);
+		sipua_rate_free(s);
 		free(s);
 		return -1;
 	}
@@ -401,6 +409,11 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 			    NUTAG_ENABLEMESSAGE(1), NUTAG_USER_AGENT(cfg->user_agent ? cfg->user_agent : "cpmd/0.1"),
 			    /* a SIP flow stays up while its device is registered */
 			    TPTAG_IDLE(cfg->reg_max_expires * 1000 + 60000),
+			    /* slowloris (docs/security.md): TPTAG_IDLE never closes a connection with
+			     * an incomplete message, and sofia has no bound of its own on one; this
+			     * timer (from the last byte received) drops the message and the
+			     * connection, so a peer sending a byte a minute is closed */
+			    TAG_IF(cfg->tcp_timeout, TPTAG_TIMEOUT(cfg->tcp_timeout * 1000u)),
 			    /* forks to one device share its TCP connection: sofia's
 			     * default queue of 64 messages answers the rest with 503 */
 			    TPTAG_QUEUESIZE(4096), TAG_END());
@@ -410,6 +423,7 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 			  cfg->port);
 		regevent_destroy(s);
 		sipua_auth_fini(s);
+		sipua_rate_free(s);
 		free(s);
 		return -1;
 	}
@@ -470,5 +484,6 @@ void sipua_destroy(struct sipua *s)
 	if (s->nua)
 		nua_destroy(s->nua);
 	sipua_auth_fini(s);
+	sipua_rate_free(s);
 	free(s);
 }

@@ -33,6 +33,10 @@ struct sipua_config {
 	const struct domain_set *domains; /* the registrar serves these */
 	unsigned reg_min_expires;      /* 423 below */
 	unsigned reg_max_expires;      /* granted at most; also bounds TCP flow idle time */
+	unsigned max_request_rate;     /* new requests per second per source address and per user
+	                                  (standalone; 0 = no limit) */
+	unsigned tcp_timeout;          /* s a message over TCP may stay incomplete after its last
+	                                  byte (TPTAG_TIMEOUT); 0 = sofia's default (none) */
 	const char *contact_params;    /* appended to our Contact, e.g. the CPM FT feature tag
 	                                  (NULL/"": none) */
 	const char *user_agent;        /* User-Agent / Server (NULL: "cpmd/0.1", as before) */

@@ -10,6 +10,7 @@
 #include <sofia-sip/nua.h>
 #include <sofia-sip/sip.h>
 
+#include "common/rate_limit.h"
 #include "common/subscribers.h"
 #include "sipua/sipua.h"
 
@@ -53,6 +54,10 @@ struct sipua {
 	struct sip_leg *legs;   /* every leg alive (freed at sipua_destroy) */
 	struct sip_fork *forks; /* every fork alive, destroyed ones waiting for their legs too */
 	struct regsub_table *regsubs; /* reg event subscriptions (AS mode + cfg.reg_event), or NULL */
+	/* --max-request-rate (sipua_rate.c): per source address, per From user */
+	struct rate_limit rate_addr, rate_user;
+	uint64_t rate_logged_ms;
+	char rate_phrase[2][80]; /* per address, per user (the phrase nua keeps a pointer to) */
 	/* digest authentication (standalone, cfg.auth: sip_auth.c) */
 	struct nonce_state *nonces;
 	const struct subscribers *users; /* the caller's (sipua_set_subscribers) */
@@ -60,6 +65,13 @@ struct sipua {
 	 * sipua_auth_check() for the duration of one event */
 	char auth_user[SUBSCRIBER_KEY_MAX + 1];
 };
+
+/* ---- sipua_rate.c: --max-request-rate (standalone) */
+int sipua_rate_init(struct sipua *s);
+void sipua_rate_free(struct sipua *s);
+/* A new request over its source address's or user's rate is answered 503 + Retry-After here
+ * (its handle taken care of): true. */
+bool sipua_refuse_over_rate(struct sipua *s, nua_event_t event, nua_handle_t *nh, sip_t const *sip);
 
 /* A message as the layers above see it: a view of one nua event, valid during it. */
 struct sip_msg {

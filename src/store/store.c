@@ -458,6 +458,13 @@ int store_next_pending_recipient(struct store *s, const char *after, char *out, 
 	return s->ops->next_pending_recipient(s, after, out, cap);
 }
 
+int store_recipient_usage(struct store *s, const char *aor, struct store_usage *out)
+{
+	if (!key_ok(aor, STORE_AOR_MAX) || !out)
+		return -EINVAL;
+	return s->ops->recipient_usage(s, aor, out);
+}
+
 int store_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg)
 {
 	if (!key_ok(aor, STORE_AOR_MAX) || !cb)

@@ -352,6 +352,15 @@ int store_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, s
  * waiting for delivery, into out: 0, -ENOENT when there is none, -EOVERFLOW. One index seek:
  * walking every recipient this way is for start-up (e.g. retrying other domains). */
 int store_next_pending_recipient(struct store *s, const char *after, char *out, size_t cap);
+/* What cpmd holds on behalf of one recipient (the quotas, issue 10): the live items addressed
+ * to `aor` (receiving, stored or delivering; a receiving file counts with its declared size)
+ * and the sum of their sizes. One range of a covering index: cheap on the loop. Committed
+ * state only, like every read: an item whose put has not committed yet is not counted. */
+struct store_usage {
+	uint64_t items;
+	uint64_t bytes;
+};
+int store_recipient_usage(struct store *s, const char *aor, struct store_usage *out);
 /* Every registration (start-up: rebuild the location table). */
 int store_regs_all(struct store *s, store_reg_cb *cb, void *arg);
 /* Routed messages with expires_at_ms < t_ms, soonest first. */

@@ -126,6 +126,10 @@ static int f_next_pending_recipient(struct store *s, const char *after, char *ou
 {
 	return INNER(s)->ops->next_pending_recipient(INNER(s), after, out, cap);
 }
+static int f_recipient_usage(struct store *s, const char *aor, struct store_usage *out)
+{
+	return INNER(s)->ops->recipient_usage(INNER(s), aor, out);
+}
 static int f_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg)
 {
 	return INNER(s)->ops->items_for_recipient(INNER(s), aor, limit, cb, arg);
@@ -174,6 +178,7 @@ static const struct store_ops faulty_ops = {
 	.routed_get = f_routed_get,
 	.items_for_recipient = f_items_for_recipient,
 	.next_pending_recipient = f_next_pending_recipient,
+	.recipient_usage = f_recipient_usage,
 	.items_expiring_before = f_items_expiring_before,
 	.deliveries_for_item = f_deliveries_for_item,
 	.notifs_for = f_notifs_for,

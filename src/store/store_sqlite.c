@@ -529,6 +529,7 @@ static const struct store_ops sqlite_ops = {
 	.routed_get = sq_routed_get,
 	.items_for_recipient = sq_items_for_recipient,
 	.next_pending_recipient = sq_next_pending_recipient,
+	.recipient_usage = sq_recipient_usage,
 	.items_expiring_before = sq_items_expiring_before,
 	.deliveries_for_item = sq_deliveries_for_item,
 	.notifs_for = sq_notifs_for,
@@ -659,6 +660,10 @@ int store_sqlite_open(struct store **out, struct loop *loop, const char *path)
 		goto fail;
 	/* notifs_created_before: notifications by age (added without a schema version: idempotent). */
 	if ((err = exec(q->wdb, "CREATE INDEX IF NOT EXISTS notif_created ON notif(created_at);")))
+		goto fail;
+	/* recipient_usage (the quotas, issue 10): a covering partial index, so the sum reads only
+	 * the recipient's live entries, never the rows (idempotent, like notif_created). */
+	if ((err = exec(q->wdb, "CREATE INDEX IF NOT EXISTS item_usage ON item(recipient, fsize) WHERE state IN (0,1,2);")))
 		goto fail;
 	if ((err = open_db(path, SQLITE_OPEN_READONLY, &q->rdb)))
 		goto fail;

@@ -33,7 +33,7 @@ enum wstmt {
 enum rstmt {
 	R_ITEM, R_THUMB, R_DLV, R_PART, R_PART_FIND, R_NOTIF, R_REG, R_PREFS,
 	R_ITEMS_RCPT, R_ITEMS_EXP, R_DLV_ITEM, R_NOTIFS_FOR, R_NOTIFS_OLD, R_REGS_ALL,
-	R_BODY, R_ROUTED, R_ROUTED_EXP, R_NEXT_RCPT,
+	R_BODY, R_ROUTED, R_ROUTED_EXP, R_NEXT_RCPT, R_USAGE,
 	R_N
 };
 
@@ -88,6 +88,7 @@ int sq_prefs_get(struct store *s, const char *aor, struct store_prefs *out);
 int sq_routed_get(struct store *s, const char *sender, const char *msgid, const char *recipient,
 		  struct store_routed *out);
 int sq_next_pending_recipient(struct store *s, const char *after, char *out, size_t cap);
+int sq_recipient_usage(struct store *s, const char *aor, struct store_usage *out);
 int sq_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg);
 int sq_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
 int sq_deliveries_for_item(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg);

@@ -28,6 +28,9 @@ const char *const sq_rsql[R_N] = {
 	[R_NEXT_RCPT] = "SELECT recipient FROM item WHERE recipient > ? AND state IN (1,2) ORDER BY recipient LIMIT 1",
 	[R_BODY] = "SELECT body FROM item WHERE id=?",
 	[R_ROUTED] = "SELECT " ROUTED_COLS " FROM routed WHERE sender=? AND msgid=? AND recipient=?",
+	/* store_recipient_usage: what cpmd holds for one recipient (live items: receiving, stored,
+	 * delivering), from the covering index item_usage alone. */
+	[R_USAGE] = "SELECT COUNT(*), COALESCE(SUM(fsize), 0) FROM item WHERE recipient = ? AND state IN (0,1,2)",
 	[R_ROUTED_EXP] = "SELECT " ROUTED_COLS " FROM routed WHERE expires_at < ? ORDER BY expires_at LIMIT ?",
 };
 
@@ -348,6 +351,22 @@ int sq_next_pending_recipient(struct store *s, const char *after, char *out, siz
 			rc = -EOVERFLOW;
 		else
 			strcpy(out, v);
+	}
+	done_read(st);
+	return rc;
+}
+
+int sq_recipient_usage(struct store *s, const char *aor, struct store_usage *out)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = q->r[R_USAGE];
+
+	sq_bind_text(st, 1, aor);
+	int rc = read_one(q, st);
+	if (rc == 0) {
+		int64_t n = sq_col_int(st, 0), b = sq_col_int(st, 1);
+		out->items = n > 0 ? (uint64_t)n : 0;
+		out->bytes = b > 0 ? (uint64_t)b : 0;
 	}
 	done_read(st);
 	return rc;

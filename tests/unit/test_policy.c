@@ -1077,6 +1077,53 @@ UNIT_TEST(routed_messages_are_remembered_twice_the_max_expiry)
 	CHECK_EQ_INT(policy_routed_expiry(&c, INT64_MAX - 5), INT64_MAX); /* saturates */
 }
 
+UNIT_TEST(quota_items_then_bytes)
+{
+	struct pf_config c = cfg();
+	struct pf_verdict v;
+	policy_check_quota(&c, 1000000, UINT64_MAX, UINT64_MAX, &v); /* 0 = no limit */
+	CHECK_EQ_INT(v.status, 0);
+	c.quota_items = 3;
+	c.quota_bytes = 1000;
+	policy_check_quota(&c, 2, 0, 1000, &v); /* exactly full: fits */
+	CHECK_EQ_INT(v.status, 0);
+	policy_check_quota(&c, 3, 0, 1, &v);
+	CHECK_EQ_INT(v.status, 486);
+	CHECK(strcmp(v.phrase, "Recipient Quota Exceeded (items)") == 0);
+	CHECK(strstr(v.warning, "quota-items is 3") != NULL);
+	policy_check_quota(&c, 2, 600, 401, &v);
+	CHECK_EQ_INT(v.status, 486);
+	CHECK(strcmp(v.phrase, "Recipient Quota Exceeded (bytes)") == 0);
+	CHECK(strstr(v.warning, "quota-bytes of 1000") != NULL);
+	policy_check_quota(&c, 2, 600, 400, &v);
+	CHECK_EQ_INT(v.status, 0);
+	policy_check_quota(&c, 0, 2000, 0, &v); /* already over (the quota was lowered): no wrap */
+	CHECK_EQ_INT(v.status, 486);
+	policy_check_quota(&c, 0, 10, UINT64_MAX, &v); /* no wrap of held + size */
+	CHECK_EQ_INT(v.status, 486);
+}
+
+UNIT_TEST(transfer_room_limits)
+{
+	struct pf_config c = cfg();
+	struct pf_verdict v;
+	c.max_transfers = 10;
+	c.max_transfers_per_user = 0;
+	policy_transfer_room(&c, 9, 9, &v); /* 0: only the total */
+	CHECK_EQ_INT(v.status, 0);
+	policy_transfer_room(&c, 0, 10, &v);
+	CHECK_EQ_INT(v.status, 503);
+	CHECK(strcmp(v.phrase, "Too Many Transfers") == 0);
+	c.max_transfers_per_user = 2;
+	policy_transfer_room(&c, 1, 5, &v);
+	CHECK_EQ_INT(v.status, 0);
+	policy_transfer_room(&c, 2, 5, &v);
+	CHECK_EQ_INT(v.status, 486);
+	CHECK(strcmp(v.phrase, "Too Many Transfers (max-transfers-per-user 2)") == 0);
+	policy_transfer_room(&c, 2, 10, &v); /* the server's bound first */
+	CHECK_EQ_INT(v.status, 503);
+}
+
 UNIT_MAIN(T(offer_valid_push_is_accepted), T(offer_needs_a_selector_and_a_stream),
 	  T(offer_direction_sendonly_vs_recvonly), T(offer_selector_needs_name_size_and_type),
 	  T(offer_hash_is_sha1_only), T(offer_offerer_must_be_active), T(offer_file_range_rules),
@@ -1089,4 +1136,5 @@ UNIT_MAIN(T(offer_valid_push_is_accepted), T(offer_needs_a_selector_and_a_stream
 	  T(may_defer), T(keep_partial), T(expiry_default_and_cap), T(retry_backoff_sequence), T(retry_edges),
 	  T(delivery_room), T(push_asserted_identity), T(notification_drop_time), T(pager_size_limit),
 	  T(who_notifies_about_an_item), T(report_bits), T(routed_messages_are_remembered_twice_the_max_expiry),
-	  T(session_offer_rules), T(session_room_limits), T(session_unreachable_answers))
+	  T(session_offer_rules), T(session_room_limits), T(session_unreachable_answers),
+	  T(quota_items_then_bytes), T(transfer_room_limits))
