@@ -203,7 +203,7 @@ start_cpmd() {
 		CPMD_LOG="$LOGDIR/cpmd.$CPMD_N.log"
 		mkdir -p "$CPMD_DATA"
 		"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" \
-			--data-dir "$CPMD_DATA" "$@" </dev/null >"$LOGDIR/cpmd.$CPMD_N.stdout" 2>"$CPMD_LOG" &
+			--data-dir "$CPMD_DATA" $(_auth_opts) "$@" </dev/null >"$LOGDIR/cpmd.$CPMD_N.stdout" 2>"$CPMD_LOG" &
 		CPMD_PID=$!
 		PIDS+=("$CPMD_PID")
 		for ((i = 0; i < ${CPMD_READY_S:-15} * 10; i++)); do
@@ -253,8 +253,39 @@ cpmd_alive() {
 }
 
 # Options every cpm gets: server, user, transport.
+# CPM_AUTH=1 runs a test with digest authentication on (docs/security.md): start_cpmd gives
+# cpmd --users $T_DIR/users, and every user a cpm runs as becomes a subscriber (password
+# "pw-USER") the first time: appended to the file, then cpmd reloads it (SIGHUP) before the
+# cpm starts. The tests registered as auth/* in CMakeLists.txt run this way.
+CPM_AUTH=${CPM_AUTH:-}
+AUTH_USERS="$T_DIR/users"
+_auth_user() { # USER
+	local line="$1@$DOMAIN pw-$1" n i
+	grep -q -x -F "$line" "$AUTH_USERS" 2>/dev/null && return 0
+	printf '%s\n' "$line" >>"$AUTH_USERS"
+	n=$(grep -c . "$AUTH_USERS")
+	[ -n "$CPMD_PID" ] && kill -0 "$CPMD_PID" 2>/dev/null || return 0
+	kill -HUP "$CPMD_PID"
+	for ((i = 0; i < 100; i++)); do
+		grep -q -F "subscriber list $AUTH_USERS: $n subscriber" "$CPMD_LOG" && return 0
+		sleep 0.05
+	done
+	echo "lib.sh: cpmd did not reload $AUTH_USERS with $n subscribers" >&2
+}
+
+# cpmd's options for CPM_AUTH=1 (none otherwise); T_DIR has no blank in its name (mktemp)
+_auth_opts() {
+	[ -n "$CPM_AUTH" ] || return 0
+	touch "$AUTH_USERS"
+	echo "--users $AUTH_USERS"
+}
+
 _cpm_base() { # USER [DEVICE]
 	local a=(--server "$HOST:$SIP_PORT" --user "sip:$1@$DOMAIN")
+	if [ -n "$CPM_AUTH" ]; then
+		_auth_user "$1"
+		a+=(--password "pw-$1")
+	fi
 	[ -n "${2:-}" ] && a+=(--device "$2")
 	[ -n "$CPM_TRANSPORT" ] && a+=(--transport "$CPM_TRANSPORT")
 	# shellcheck disable=SC2206 # CPM_GLOBAL_OPTS: extra global options, space-separated
@@ -594,7 +625,7 @@ restart_cpmd_kill9() {
 	RESTARTS=$((RESTARTS + 1))
 	log "cpmd killed with SIGKILL; starting it again on the same ports and data dir"
 	CPMD_LOG="$LOGDIR/cpmd.restart$RESTARTS.log"
-	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" "$@" \
+	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" $(_auth_opts) "$@" \
 		</dev/null >"$LOGDIR/cpmd.restart$RESTARTS.stdout" 2>"$CPMD_LOG" &
 	CPMD_PID=$!
 	PIDS+=("$CPMD_PID")
