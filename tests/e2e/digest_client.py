@@ -30,21 +30,21 @@ def recv():
     return head.decode()
 
 
-def request(method, to_user, extra="", call_id=None):
+def request(method, to_user, extra="", call_id=None, from_user=None, ctype="text/plain", body="hi"):
     """sends one request; returns (status, headers text) of its final response"""
     global cseq
     cseq += 1
+    body = body if method == "MESSAGE" else ""
     ruri = f"sip:{domain}" if method == "REGISTER" else f"sip:{to_user}@{domain}"
     msg = (f"{method} {ruri} SIP/2.0\r\n"
            f"Via: SIP/2.0/{transport.upper()} {lip}:{lport};rport;branch=z9hG4bK{uuid.uuid4().hex}\r\n"
-           f"From: <sip:{user}@{domain}>;tag={uuid.uuid4().hex[:8]}\r\n"
+           f"From: <sip:{from_user or user}@{domain}>;tag={uuid.uuid4().hex[:8]}\r\n"
            f"To: <sip:{to_user}@{domain}>\r\n"
            f"Call-ID: {call_id or uuid.uuid4().hex}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n"
            f"Contact: <sip:{user}@{lip}:{lport};transport={transport}>\r\n"
            + ("Expires: 60\r\n" if method == "REGISTER" else "")
-           + ("Content-Type: text/plain\r\n" if method == "MESSAGE" else "")
-           + extra + f"Content-Length: {2 if method == 'MESSAGE' else 0}\r\n\r\n"
-           + ("hi" if method == "MESSAGE" else ""))
+           + (f"Content-Type: {ctype}\r\n" if method == "MESSAGE" else "")
+           + extra + f"Content-Length: {len(body.encode())}\r\n\r\n" + body)
     sock.send(msg.encode())
     while True:
         r = recv()
@@ -109,4 +109,22 @@ if st in (401, 403, 407):
     sys.exit(f"FAIL MESSAGE with MD5 credentials: {st}")
 st, r = request("INVITE", "bob")
 expect("INVITE without credentials", st, 407)
+
+
+def cpim(frm, to, text):
+    return (f"From: <sip:{frm}@{domain}>\r\nTo: <sip:{to}@{domain}>\r\nDateTime: 2026-12-03T10:00:00Z\r\n"
+            f"NS: imdn <urn:ietf:params:imdn>\r\nimdn.Message-ID: {uuid.uuid4().hex}\r\n\r\n"
+            f"Content-Type: text/plain\r\n\r\n{text}")
+
+
+# The authenticated identity, never From, is the sender (issue 10): alice logs in but writes
+# bob in the SIP From. A CPIM From of bob is refused; with her own CPIM From the message is
+# stored for offline carol as alice's (t_auth_sha256.sh checks carol's list).
+for cpim_from, want in (("bob", 403), (user, 202)):
+    st, r = request("MESSAGE", "carol", from_user="bob", ctype="message/cpim",
+                    body=cpim(cpim_from, "carol", f"forged from bob, cpim from {cpim_from}"))
+    ch = challenges(r)[-1]
+    st, r = request("MESSAGE", "carol", f"Proxy-Authorization: {credentials(ch, 'MESSAGE', 'sip:carol@' + domain, 'SHA-256')}\r\n",
+                    from_user="bob", ctype="message/cpim", body=cpim(cpim_from, "carol", f"forged from bob, cpim from {cpim_from}"))
+    expect(f"MESSAGE logged in as {user}, SIP From bob, CPIM From {cpim_from}", st, want)
 print("OK")
