@@ -62,8 +62,12 @@ static void on_signal(void *arg)
 		if (si.ssi_signo == SIGHUP) {
 			/* The conventional "reload" signal: never fatal (its default
 			 * action would kill us with everything in flight). */
-			log_info("SIGHUP received: reloading the subscriber list");
-			load_users(d);
+			if (d->users_file) {
+				log_info("SIGHUP received: reloading the subscriber list");
+				load_users(d);
+			} else {
+				log_info("SIGHUP received: nothing to reload (no --users); ignored");
+			}
 			continue;
 		}
 		if (d->stopping++) {

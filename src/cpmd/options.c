@@ -103,7 +103,7 @@ static void usage(FILE *f)
 		   "  data-dir = \"/srv/cpmd#2\"        (unquoted, a '#' with no blank before it is an error)\n"
 		   "Logs go to stderr, one line per event: \"2026-12-03T07:11:54.123Z cpmd: info: ...\"\n"
 		   "(UTC; control characters escaped as \\n, \\xNN...; sofia-sip's lines as \"sofia...: \").\n"
-		   "SIGTERM/SIGINT stop cleanly; SIGHUP is logged and ignored (no reload yet).\n");
+		   "SIGTERM/SIGINT stop cleanly; SIGHUP reloads --users (logged and ignored without it).\n");
 }
 
 static int check_deployment(struct cpmd_options *o);
