@@ -19,7 +19,7 @@
 #    MSRP over TCP vs over TLS (msrps both legs, --sip-tls/--msrp-tls, scripts/mk-test-certs.sh),
 #    REPS_TLS rounds alternating, one cpmd with both listeners. MB/s = file size / cpm send wall
 #    time (end to end: hash, SIP, MSRP); cpmd CPU s per GiB.
-# Knobs (environment): SKIP ("reg blast tls": parts to skip), RATES ("1000 2000 3000 4000 6000"),
+# Knobs (environment): SKIP ("reg blast tls": parts to skip), RATES ("1000 2000 3000 4000 6000 8000"),
 # STEP_S (5), REPS (2), BLAST_COUNT (2000), BLAST_PAR (32), BLAST_SIZE (4096), BIG_MIB (256),
 # REPS_TLS (3).
 set -euo pipefail
@@ -30,7 +30,7 @@ export CPM_SRC=$ROOT CPM_BUILD=$BUILD CPMD=$BUILD/cpmd CPM=$BUILD/cpm
 export TMPDIR=${TMPDIR:-/var/tmp} # the ext4 root, like the other benches (tmpfs would flatter)
 export DOMAIN=bench.test
 SKIP=${SKIP:-}
-RATES=${RATES:-1000 2000 3000 4000 6000}
+RATES=${RATES:-1000 2000 3000 4000 6000 8000}
 STEP_S=${STEP_S:-5}
 REPS=${REPS:-2}
 BLAST_COUNT=${BLAST_COUNT:-2000}
