@@ -21,7 +21,8 @@
 #    time (end to end: hash, SIP, MSRP); cpmd CPU s per GiB.
 # Knobs (environment): SKIP ("reg blast tls": parts to skip), RATES ("1000 2000 3000 4000 6000 8000"),
 # STEP_S (5), REPS (2), BLAST_COUNT (2000), BLAST_PAR (32), BLAST_SIZE (4096), BIG_MIB (256),
-# REPS_TLS (3).
+# REPS_TLS (3), PROFILE (0; 1: perf record of cpmd during the last tcp and tls rounds of part 3,
+# which then cost a little more CPU).
 set -euo pipefail
 BUILD=$(cd "${1:?usage: bench/sec_bench.sh BUILD_DIR}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +39,7 @@ BLAST_PAR=${BLAST_PAR:-32}
 BLAST_SIZE=${BLAST_SIZE:-4096}
 BIG_MIB=${BIG_MIB:-256}
 REPS_TLS=${REPS_TLS:-3}
+PROFILE=${PROFILE:-0}
 PW=bench-pw # every subscriber's password (cpm takes one --password)
 
 # shellcheck source=../tests/e2e/lib.sh
@@ -77,7 +79,7 @@ USERS=$T_DIR/users
 echo "sec_bench — $(date -u '+%Y-%m-%d %H:%M UTC') — HEAD $(git -C "$ROOT" rev-parse --short HEAD) (tracked files modified: $(git -C "$ROOT" status --porcelain --untracked-files=no | wc -l)), build $(basename "$BUILD") (cpmd binary of $(date -u -r "$CPMD" '+%Y-%m-%d %H:%M UTC'))"
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r); sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1); $(openssl version)"
 echo "temp dir on $(df -T "$T_DIR" | awk 'NR == 2 {print $1 " " $2}'); load average at start: $(load); processes >= 5% CPU at start: $(busy_others)"
-echo "command: bench/sec_bench.sh $(basename "$BUILD")  (SKIP=\"$SKIP\" RATES=\"$RATES\" STEP_S=$STEP_S REPS=$REPS BLAST_COUNT=$BLAST_COUNT BLAST_PAR=$BLAST_PAR BLAST_SIZE=$BLAST_SIZE BIG_MIB=$BIG_MIB REPS_TLS=$REPS_TLS)"
+echo "command: bench/sec_bench.sh $(basename "$BUILD")  (SKIP=\"$SKIP\" RATES=\"$RATES\" STEP_S=$STEP_S REPS=$REPS BLAST_COUNT=$BLAST_COUNT BLAST_PAR=$BLAST_PAR BLAST_SIZE=$BLAST_SIZE BIG_MIB=$BIG_MIB REPS_TLS=$REPS_TLS PROFILE=$PROFILE)"
 echo
 
 # --- 1. REGISTERs per second ----------------------------------------------------
@@ -207,10 +209,20 @@ if [[ " $SKIP " != *" tls "* ]]; then
 			fi
 			start_dev "bob$xn" "bob$xn" --count 1
 			mapfile -t base < <(_cpm_base alice)
+			PERF_PID=""
+			if [ "$PROFILE" = 1 ] && [ "$r" = "$REPS_TLS" ]; then # the last round of each: where cpmd's time goes
+				perf record -F 999 -g -o "$T_DIR/perf.$m.data" -p "$CPMD_PID" >"$LOGDIR/perf.$m.out" 2>&1 &
+				PERF_PID=$!
+				sleep 0.5
+			fi
 			c0=$(cpu_ticks "$CPMD_PID") b0=$(sys_busy) t0=$(now)
 			timeout -k 5 300 "$CPM" "${base[@]}" send "sip:bob$xn@$DOMAIN" "$BIG" </dev/null \
 				>"$LOGDIR/send.$xn.out" 2>"$LOGDIR/send.$xn.err" || say "cpm send $xn exited with $?"
 			t1=$(now) c1=$(cpu_ticks "$CPMD_PID") b1=$(sys_busy)
+			if [ -n "$PERF_PID" ]; then
+				kill -INT "$PERF_PID"
+				wait "$PERF_PID" || true
+			fi
 			last=$(tail -n 1 "$LOGDIR/send.$xn.out")
 			wait_exit "${RECV_PID[bob$xn]}" 60
 			cmp -s "$BIG" "${RECV_DIR[bob$xn]}/big.bin" && okf=same || okf=DIFFERS
@@ -229,6 +241,16 @@ if [[ " $SKIP " != *" tls "* ]]; then
 	done
 	echo "   tls / tcp throughput: $(fdiv "$TMED_tls" "$TMED_tcp" %.2f) (target >= 0.6); cpmd CPU tls / tcp: $(fdiv "$TCPU_tls" "$TCPU_tcp" %.2f)"
 	rm -f "$BIG"
+	if [ "$PROFILE" = 1 ]; then
+		for m in tcp tls; do
+			echo "   perf of cpmd, last $m round (self time by library, top 6; then by symbol, top 10; libcrypto has no symbols):"
+			# awk, not head: head's early exit would be a SIGPIPE under pipefail
+			perf report -i "$T_DIR/perf.$m.data" --no-children --stdio --sort dso 2>/dev/null |
+				awk '/^ +[0-9.]+%/ && n++ < 6 {print "     " $0}'
+			perf report -i "$T_DIR/perf.$m.data" --no-children --stdio --sort dso,symbol 2>/dev/null |
+				awk '/^ +[0-9.]+%/ && n++ < 10 {print "       " $1 " " $2 " " $4}'
+		done
+	fi
 	stop_cpmd
 	echo
 fi
