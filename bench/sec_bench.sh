@@ -138,7 +138,7 @@ if [[ " $SKIP " != *" reg "* ]]; then
 fi
 
 # --- 2. small transfers per second ------------------------------------------------
-declare -A BL_RATE BL_CPMD
+declare -A BL_RATE BL_CPMD BMED
 blast_round() { # MODE ROUND
 	local mode=$1 r=$2 key="$1.$2" ru="rcv$2" base c0 c1 line ok got i
 	if [ "$mode" = auth ]; then
@@ -178,10 +178,10 @@ if [[ " $SKIP " != *" blast "* ]]; then
 	for m in plain auth; do
 		L="" C=""
 		for ((r = 1; r <= REPS; r++)); do L+=" ${BL_RATE[$m.$r]:-0}" C+=" ${BL_CPMD[$m.$r]:-0}"; done
-		eval "BMED_$m=$(median <<<"$L")"
+		BMED[$m]=$(median <<<"$L")
 		echo "   median $m: $(median <<<"$L") transfers/s; cpmd CPU $(median <<<"$C") µs per transfer"
 	done
-	echo "   auth / plain: $(fdiv "$BMED_auth" "$BMED_plain" %.2f)"
+	echo "   auth / plain: $(fdiv "${BMED[auth]}" "${BMED[plain]}" %.2f)"
 	echo
 fi
 
@@ -197,7 +197,7 @@ if [[ " $SKIP " != *" tls "* ]]; then
 		--tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" --log-level warn
 	PLAIN_SIP=$SIP_PORT
 	echo "3. one ${BIG_MIB} MiB file, cpm send -> cpmd -> cpm receive (registered), 64 KiB chunks; tcp = SIP/TCP + msrp, tls = SIP/TLS + msrps on both legs; one cpmd with both (load average $(load))"
-	declare -A T_MBS T_CPU
+	declare -A T_MBS T_CPU TMED TCPU
 	xn=0
 	for ((r = 1; r <= REPS_TLS; r++)); do
 		for m in tcp tls; do
@@ -236,10 +236,10 @@ if [[ " $SKIP " != *" tls "* ]]; then
 	for m in tcp tls; do
 		L="" C=""
 		for ((r = 1; r <= REPS_TLS; r++)); do L+=" ${T_MBS[$m.$r]}" C+=" ${T_CPU[$m.$r]}"; done
-		eval "TMED_$m=$(median <<<"$L") TCPU_$m=$(median <<<"$C")"
+		TMED[$m]=$(median <<<"$L") TCPU[$m]=$(median <<<"$C")
 		echo "   median $m: $(median <<<"$L") MB/s; cpmd CPU $(median <<<"$C") s/GiB"
 	done
-	echo "   tls / tcp throughput: $(fdiv "$TMED_tls" "$TMED_tcp" %.2f) (target >= 0.6); cpmd CPU tls / tcp: $(fdiv "$TCPU_tls" "$TCPU_tcp" %.2f)"
+	echo "   tls / tcp throughput: $(fdiv "${TMED[tls]}" "${TMED[tcp]}" %.2f) (target >= 0.6); cpmd CPU tls / tcp: $(fdiv "${TCPU[tls]}" "${TCPU[tcp]}" %.2f)"
 	rm -f "$BIG"
 	if [ "$PROFILE" = 1 ]; then
 		for m in tcp tls; do
