@@ -135,13 +135,25 @@ static void reg_send(struct cpm_app *app)
 /* A 401/407 to any request of ours: answer it with --password for the realm it names
  * (nua_authenticate resends the request with credentials; the answer comes as the same
  * nua_r_* event). true when it was answered. */
+/* The loop-guard counter of one handle: a slot by its address (a collision only resets a
+ * count, which at worst allows a few more rounds). */
+static unsigned *auth_rounds_of(struct cpm_app *app, const nua_handle_t *nh)
+{
+	size_t i = ((uintptr_t)nh >> 4) % CPM_AUTH_SLOTS;
+	if (app->auth_rounds[i].nh != nh) {
+		app->auth_rounds[i].nh = nh;
+		app->auth_rounds[i].rounds = 0;
+	}
+	return &app->auth_rounds[i].rounds;
+}
+
 static bool answer_challenge(struct cpm_app *app, nua_event_t event, int status, nua_handle_t *nh, sip_t const *sip)
 {
 	if ((status != 401 && status != 407) || !app->o->password || !sip || !nh || event == nua_r_shutdown)
 		return false;
 	const msg_auth_t *ch = status == 401 ? sip->sip_www_authenticate : sip->sip_proxy_authenticate;
 	const char *realm = ch ? msg_params_find(ch->au_params, "realm=") : NULL;
-	if (!realm || ++app->auth_rounds > CPM_AUTH_ROUNDS_MAX)
+	if (!realm || ++*auth_rounds_of(app, nh) > CPM_AUTH_ROUNDS_MAX)
 		return false;
 	/* the user part of our AOR: "sip:USER@DOMAIN" */
 	const char *u = strchr(app->o->aor, ':') + 1;
@@ -166,7 +178,8 @@ static void agent_cb(nua_event_t event, int status, char const *phrase, nua_t *n
 	if (status >= 200 && event >= nua_r_register && event <= nua_r_method) {
 		if (answer_challenge(app, event, status, nh, sip))
 			return;
-		app->auth_rounds = 0;
+		if (nh)
+			*auth_rounds_of(app, nh) = 0;
 	}
 	switch (event) {
 	case nua_r_register:

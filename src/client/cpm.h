@@ -277,7 +277,13 @@ struct cpm_app {
 	nua_t *nua;
 	su_timer_t *tick;
 	nua_handle_t *reg_nh;
-	unsigned auth_rounds;         /* challenges answered in a row (agent.c: a loop guard) */
+	/* challenges answered in a row, per request handle (agent.c: a loop guard; per handle, so
+	 * 32 transfers in flight each get their own first challenge answered) */
+#define CPM_AUTH_SLOTS 256
+	struct {
+		const void *nh;
+		unsigned rounds;
+	} auth_rounds[CPM_AUTH_SLOTS];
 	bool registered;
 	bool unregistering;
 	int dir_fd;                   /* receive: --dir, opened once */
