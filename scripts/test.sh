@@ -7,7 +7,7 @@
 #   3. ctest -j2 on the gcc build: unit + e2e + interop
 #   4. clang -DCPM_SANITIZE=ON build, whole ctest suite again under ASan+UBSan
 #      (CPM_SANITIZE_RUN=1: size-heavy e2e tests use smaller big files)
-#   5. clang -DCPM_FUZZ=ON build, every fuzz/fuzz_*.c for FUZZ_SECONDS (30) s
+#   5. clang -DCPM_FUZZ=ON build, every fuzz/fuzz_*.c for FUZZ_SECONDS (20) s
 #
 # Exit status 0 only if every step passed. The last line is `N passed, N failed`
 # (ctest tests of both passes + fuzzers; a failed build counts as a failure).
@@ -17,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
 JOBS=${JOBS:-2}
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} # 12 drivers, 2 at a time: 2 minutes; the suite stays under 15 minutes
 export FUZZ_SECONDS
 T0=$(date +%s)
 PASSED=0
