@@ -157,7 +157,8 @@ int subscribers_parse(struct subscribers **sp, const char *buf, size_t len, char
 		}
 		s->v[s->n++] = u;
 	}
-	qsort(s->v, s->n, sizeof *s->v, cmp_sub);
+	if (s->n) /* qsort(NULL, 0) is undefined: an empty list is legal (nobody may log in yet) */
+		qsort(s->v, s->n, sizeof *s->v, cmp_sub);
 	for (size_t i = 1; i < s->n; i++)
 		if (!strcmp(s->v[i].key, s->v[i - 1].key)) {
 			snprintf(err, errcap, "%s listed twice", s->v[i].key);
@@ -234,7 +235,7 @@ const struct subscriber *subscribers_find(const struct subscribers *s, const cha
 {
 	struct subscriber k;
 	size_t ul = strlen(user), dl = strlen(domain);
-	if (!s || !ul || ul + 1 + dl > SUBSCRIBER_KEY_MAX)
+	if (!s || !s->n || !ul || ul + 1 + dl > SUBSCRIBER_KEY_MAX) /* bsearch(NULL) is undefined */
 		return NULL;
 	memcpy(k.key, user, ul);
 	k.key[ul] = '@';
