@@ -8,6 +8,8 @@
 
 #include <openssl/evp.h>
 
+#include "cpm/hex.h"
+
 /* Every string hashed here is a join of header values that sofia bounded already (a SIP
  * message is at most a few KiB); 4 KiB keeps the join on the stack with room to spare. */
 #define DIGEST_JOIN_MAX 4096
@@ -35,17 +37,12 @@ size_t digest_hex_len(enum digest_alg a)
 
 void digest_hash_hex(enum digest_alg a, const char *s, size_t len, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 
 	if (!EVP_Digest(s, len, md, &n, a == DIGEST_SHA256 ? EVP_sha256() : EVP_md5(), NULL))
 		n = 0; /* out is then "": it matches no response */
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[2 * n] = '\0';
+	out[cpm_hex_write(out, md, n, CPM_HEX_LOWER, '\0')] = '\0';
 }
 
 static int hash_join(enum digest_alg a, char *out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

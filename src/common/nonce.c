@@ -10,6 +10,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "cpm/hex.h"
+
 #define NONCE_MAC 16
 
 struct nonce_slot {
@@ -73,7 +75,6 @@ static void mac(const struct nonce_state *s, const unsigned char *msg, unsigned 
 
 void nonce_make(struct nonce_state *s, uint64_t now, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[16 + NONCE_MAC];
 	uint64_t serial = ++s->serial;
 
@@ -81,22 +82,7 @@ void nonce_make(struct nonce_state *s, uint64_t now, char *out)
 	put64(raw + 8, serial);
 	mac(s, raw, raw + 16);
 	s->slots[serial % NONCE_SLOTS] = (struct nonce_slot){serial, 0};
-	for (size_t i = 0; i < sizeof raw; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[NONCE_LEN] = '\0';
-}
-
-static int unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	out[cpm_hex_write(out, raw, sizeof raw, CPM_HEX_LOWER, '\0')] = '\0'; /* NONCE_LEN */
 }
 
 /* The serial of a well-formed nonce of ours, or 0 (serials start random but never at 0 after
@@ -106,12 +92,8 @@ static uint64_t decode(const struct nonce_state *s, const char *nonce, uint64_t 
 	unsigned char raw[16 + NONCE_MAC], want[NONCE_MAC];
 	if (!nonce || strnlen(nonce, NONCE_LEN + 1) != NONCE_LEN)
 		return 0;
-	for (size_t i = 0; i < sizeof raw; i++) {
-		int hi = unhex(nonce[2 * i]), lo = unhex(nonce[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return 0;
-		raw[i] = (unsigned char)(hi << 4 | lo);
-	}
+	if (cpm_hex_decode(raw, sizeof raw, nonce, NONCE_LEN, '\0') != (int)sizeof raw)
+		return 0;
 	mac(s, raw, want);
 	if (CRYPTO_memcmp(want, raw + 16, NONCE_MAC))
 		return 0;
@@ -128,7 +110,7 @@ static uint32_t parse_nc(const char *nc)
 	if (strnlen(nc, 9) != 8)
 		return 0;
 	for (int i = 0; i < 8; i++) {
-		int d = unhex(nc[i]);
+		int d = cpm_hex_digit((unsigned char)nc[i]);
 		if (d < 0)
 			return 0;
 		v = v << 4 | (uint32_t)d;
