@@ -18,10 +18,13 @@ tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo inte
 CERTS="$T_DIR/certs"
 bash "$CPM_SRC/scripts/mk-test-certs.sh" "$CERTS" || fail "could not make the test certificates"
 TLS_PORT=$(pick_port)
-start_cpmd --sip-tls "$HOST:$TLS_PORT" --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key"
+# cpmd's own TMPDIR: other TLS tests run in parallel and make their directories in /tmp
+CPMD_TMP="$T_DIR/cpmd-tmp"
+mkdir -p "$CPMD_TMP"
+TMPDIR="$CPMD_TMP" start_cpmd --sip-tls "$HOST:$TLS_PORT" --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key"
 grep -q "sip=tls:$HOST:$TLS_PORT" "$CPMD_LOG" || fail "cpmd did not report its TLS listener"
-[ -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'cpmd-tls-*' -user "$(id -u)" -newer "$CERTS/server.pem" 2>/dev/null)" ] ||
-	fail "cpmd left its certificate directory (with the private key) in ${TMPDIR:-/tmp}"
+[ -z "$(ls -A "$CPMD_TMP")" ] ||
+	fail "cpmd left its certificate directory (with the private key) in its TMPDIR: $(ls -A "$CPMD_TMP")"
 
 ARTIFACTS+=("$T_DIR/tls.pcapng")
 tshark -i lo -B 64 -f "tcp port $TLS_PORT" -w "$T_DIR/tls.pcapng" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
