@@ -15,13 +15,21 @@
 const char *store_item_state_name(enum store_item_state s)
 {
 	static const char *const names[] = {"RECEIVING", "STORED",    "DELIVERING", "DELIVERED",
-					    "EXPIRED",   "DECLINED",  "CANCELLED",  "FAILED"};
+					    "EXPIRED",   "DECLINED",  "CANCELLED",  "FAILED",
+					    "TO_MSS"};
 	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
 const char *store_item_kind_name(enum store_item_kind k)
 {
 	return k == STORE_KIND_FILE ? "file" : k == STORE_KIND_MESSAGE ? "message" : "?";
+}
+
+const char *store_mss_obj_name(enum store_mss_obj o)
+{
+	static const char *const names[] = {"none", "ft-history", "message-history", "session-history",
+					    "expired", "kept"};
+	return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "?";
 }
 
 bool store_id_valid(const char *id)
@@ -55,7 +63,10 @@ static bool item_ok(const struct store_item *it)
 	       FIELD_OK(it->ft_id) && FIELD_OK(it->conv_id) && FIELD_OK(it->contrib_id) &&
 	       FIELD_OK(it->irt_contrib_id) && FIELD_OK(it->disposition) && FIELD_OK(it->file_date) &&
 	       FIELD_OK(it->imdn_msgid) && FIELD_OK(it->delivered_device) &&
-	       (unsigned)it->state <= STORE_ITEM_FAILED && (unsigned)it->kind <= STORE_KIND_MESSAGE;
+	       (unsigned)it->state <= STORE_ITEM_TO_MSS && (unsigned)it->kind <= STORE_KIND_MESSAGE &&
+	       (unsigned)it->mss_obj <= STORE_MSS_KEPT && FIELD_OK(it->mss_owner) && FIELD_OK(it->mss_outcome) &&
+	       /* an item waits for the message store only with an object and a mailbox */
+	       (it->state != STORE_ITEM_TO_MSS || (it->mss_obj != STORE_MSS_NONE && it->mss_owner[0]));
 }
 
 /* A key given as a C string: 1..max bytes (strnlen never reads past max + 1). */
@@ -477,6 +488,13 @@ int store_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit, s
 	if (!cb)
 		return -EINVAL;
 	return s->ops->items_expiring_before(s, t_ms, limit ? limit : STORE_SCAN_DEFAULT, cb, arg);
+}
+
+int store_items_mss_due(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg)
+{
+	if (!cb)
+		return -EINVAL;
+	return s->ops->items_mss_due(s, t_ms, limit ? limit : STORE_SCAN_DEFAULT, cb, arg);
 }
 
 int store_deliveries_for_item(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg)

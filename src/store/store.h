@@ -90,6 +90,9 @@ enum store_item_state {
 	STORE_ITEM_DECLINED,
 	STORE_ITEM_CANCELLED,
 	STORE_ITEM_FAILED,        /* the store lost the blob (found by reconcile) */
+	STORE_ITEM_TO_MSS,        /* waiting to be written to its owner's Message Storage Server
+	                             (mss_* fields): its blob or inline body stays until the MSS
+	                             confirmed it, then the item goes (docs/internals/mss.md) */
 };
 const char *store_item_state_name(enum store_item_state s);
 
@@ -105,6 +108,18 @@ enum store_item_kind {
 	                        "message/cpim", sel.size its bytes */
 };
 const char *store_item_kind_name(enum store_item_kind k);
+
+/* What an item in STORE_ITEM_TO_MSS becomes in its owner's message store (issue 11,
+ * docs/internals/mss.md): one object kind each. */
+enum store_mss_obj {
+	STORE_MSS_NONE = 0,
+	STORE_MSS_FT_HISTORY,      /* a file transfer's history (the file and its metadata) */
+	STORE_MSS_MESSAGE_HISTORY, /* a standalone message */
+	STORE_MSS_SESSION_HISTORY, /* a chat session: its messages and notifications (inline body) */
+	STORE_MSS_EXPIRED,         /* a file or message that expired undelivered (on-expiry=keep) */
+	STORE_MSS_KEPT,            /* a file kept in the recipient's store by their preference */
+};
+const char *store_mss_obj_name(enum store_mss_obj o);
 
 /* The file-selector (RFC 5547) that identifies a file for resume. */
 struct store_selector {
@@ -134,6 +149,14 @@ struct store_item {
 	unsigned imdn_disp; /* STORE_IMDN_* bits */
 	char delivered_device[STORE_INSTANCE_MAX + 1];
 	enum store_item_kind kind; /* fixed at put */
+	/* STORE_ITEM_TO_MSS (written by put and update): the object, whose mailbox (an AOR
+	 * "user@host": the recipient's for KEPT/EXPIRED, either party's for a history), the
+	 * outcome it records ("delivered", "expired", ...), and the retry schedule. */
+	enum store_mss_obj mss_obj;
+	char mss_owner[STORE_AOR_MAX + 1];
+	char mss_outcome[STORE_TOKEN_MAX + 1];
+	unsigned mss_attempts;
+	int64_t mss_next_at_ms;
 	bool body_inline;          /* read only: the body is in the row (store_item_body_get), there is
 	                              no blob. Set by store_item_put_body; ignored by the writes. */
 };
@@ -343,6 +366,9 @@ int store_partial_find(struct store *s, const char *sender, const struct store_s
 int store_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg);
 /* Live items (RECEIVING, STORED, DELIVERING) with expires_at_ms < t_ms, soonest first. */
 int store_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
+/* Items waiting for the message store (STORE_ITEM_TO_MSS) whose next attempt is due at or
+ * before t_ms, soonest first (INT64_MAX: all of them, for reconcile). */
+int store_items_mss_due(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
 int store_deliveries_for_item(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg);
 /* Notifications waiting for `aor`, oldest first. */
 int store_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);

@@ -89,6 +89,7 @@ struct store_ops {
 			  struct store_routed *out);
 	int (*items_for_recipient)(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg);
 	int (*items_expiring_before)(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
+	int (*items_mss_due)(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
 	int (*deliveries_for_item)(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg);
 	int (*notifs_for)(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);
 	int (*notifs_created_before)(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg);

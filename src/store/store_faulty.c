@@ -138,6 +138,11 @@ static int f_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit
 {
 	return INNER(s)->ops->items_expiring_before(INNER(s), t_ms, limit, cb, arg);
 }
+
+static int f_items_mss_due(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg)
+{
+	return INNER(s)->ops->items_mss_due(INNER(s), t_ms, limit, cb, arg);
+}
 static int f_deliveries_for_item(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg)
 {
 	return INNER(s)->ops->deliveries_for_item(INNER(s), item_id, cb, arg);
@@ -180,6 +185,7 @@ static const struct store_ops faulty_ops = {
 	.next_pending_recipient = f_next_pending_recipient,
 	.recipient_usage = f_recipient_usage,
 	.items_expiring_before = f_items_expiring_before,
+	.items_mss_due = f_items_mss_due,
 	.deliveries_for_item = f_deliveries_for_item,
 	.notifs_for = f_notifs_for,
 	.notifs_created_before = f_notifs_created_before,

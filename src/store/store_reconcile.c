@@ -43,6 +43,12 @@ static bool deliverable(enum store_item_state st)
 	return st == STORE_ITEM_STORED || st == STORE_ITEM_DELIVERING;
 }
 
+/* An item that owns its blob: a deliverable one, or one waiting for the message store. */
+static bool owns_blob(enum store_item_state st)
+{
+	return deliverable(st) || st == STORE_ITEM_TO_MSS;
+}
+
 /* blobs/: collect our names (one pass over the directory; the store is not
  * asked per file: with a million items that was seconds of random reads). */
 static int final_cb(void *arg, const char *name, bool valid)
@@ -117,7 +123,7 @@ static int item_cb(void *arg, const struct store_item *it)
 {
 	struct rec *r = arg;
 
-	if (!deliverable(it->state) || it->body_inline)
+	if (!owns_blob(it->state) || it->body_inline)
 		return 0; /* an inline body is in the row: there is no blob to claim or miss */
 	struct blob_name key;
 	snprintf(key.id, sizeof key.id, "%s", it->id);
@@ -125,6 +131,12 @@ static int item_cb(void *arg, const struct store_item *it)
 	struct blob_name *b = r->nblobs ? bsearch(&key, r->blobs, r->nblobs, sizeof *r->blobs, blob_cmp) : NULL;
 	if (b) {
 		b->owned = true;
+		return 0;
+	}
+	if (it->state == STORE_ITEM_TO_MSS) {
+		/* nobody waits for it on a device: the message store's writer finds it missing,
+		 * logs it and drops the item (pf_mss.c) */
+		log_warn("store: reconcile: item %s waits for the message store but its blob is missing", it->id);
 		return 0;
 	}
 	if (r->nfailed == r->cap) {
@@ -173,6 +185,8 @@ int store_reconcile(struct store *s, struct blob_dir *bd, int64_t now_ms, struct
 	/* Every live item, whatever its expiry (start-up may page through all of them): each
 	 * deliverable one claims its blob, or is found without one. */
 	n = store_items_expiring_before(s, INT64_MAX, (unsigned)INT32_MAX, item_cb, &r);
+	if (n >= 0 && !r.err) /* and every item waiting for the message store */
+		n = store_items_mss_due(s, INT64_MAX, (unsigned)INT32_MAX, item_cb, &r);
 	if (n < 0 || (err = r.err)) {
 		err = n < 0 ? n : err;
 		goto out;

@@ -23,7 +23,7 @@
 
 #include "common/log.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 /* A writer that finds the database locked (another process, or a checkpoint) retries for this
  * long before failing the batch. */
 #define BUSY_TIMEOUT_MS 5000
@@ -38,6 +38,14 @@
 	" PRIMARY KEY(sender, msgid, recipient));" \
 	"CREATE INDEX routed_expiry ON routed(expires_at);"
 
+/* The message store's queue (schema 4, issue 11): an item in state 8 (STORE_ITEM_TO_MSS) waits
+ * to be written to its owner's MSS; the partial index holds only those. */
+#define ITEM_MSS_COLS \
+	" mss_obj INTEGER NOT NULL DEFAULT 0, mss_owner TEXT NOT NULL DEFAULT ''," \
+	" mss_outcome TEXT NOT NULL DEFAULT '', mss_attempts INTEGER NOT NULL DEFAULT 0," \
+	" mss_next_at INTEGER NOT NULL DEFAULT 0"
+#define ITEM_MSS_INDEX "CREATE INDEX item_mss ON item(mss_next_at) WHERE state=8;"
+
 static const char schema_sql[] =
 	"CREATE TABLE item("
 	" id TEXT PRIMARY KEY, sender TEXT NOT NULL, recipient TEXT NOT NULL,"
@@ -46,12 +54,12 @@ static const char schema_sql[] =
 	" disposition TEXT NOT NULL, file_date TEXT NOT NULL, created_at INTEGER NOT NULL,"
 	" expires_at INTEGER NOT NULL, state INTEGER NOT NULL, bytes_received INTEGER NOT NULL,"
 	" imdn_msgid TEXT NOT NULL, imdn_disp INTEGER NOT NULL, delivered_device TEXT NOT NULL,"
-	" thumb_type TEXT NOT NULL, thumb BLOB, kind INTEGER NOT NULL DEFAULT 0, body BLOB);"
+	" thumb_type TEXT NOT NULL, thumb BLOB, kind INTEGER NOT NULL DEFAULT 0, body BLOB," ITEM_MSS_COLS ");"
 	/* items_for_recipient: pending items of one AOR in age order (partial index: only the rows
 	 * that can still be delivered are in it, so 1M delivered items cost nothing here). */
 	"CREATE INDEX item_pending ON item(recipient, created_at) WHERE state IN (1,2);"
 	/* items_expiring_before: live items by expiry. */
-	"CREATE INDEX item_expiry ON item(expires_at) WHERE state IN (0,1,2);"
+	"CREATE INDEX item_expiry ON item(expires_at) WHERE state IN (0,1,2);" ITEM_MSS_INDEX
 	"CREATE TABLE delivery(item_id TEXT NOT NULL, instance TEXT NOT NULL, attempts INTEGER NOT NULL,"
 	" next_attempt_at INTEGER NOT NULL, bytes_acked INTEGER NOT NULL, state INTEGER NOT NULL,"
 	" PRIMARY KEY(item_id, instance));"
@@ -79,6 +87,15 @@ static const char upgrade_2_3[] =
 	"ALTER TABLE notif ADD COLUMN datetime TEXT NOT NULL DEFAULT '';" ROUTED_SQL
 	"UPDATE schema_version SET version=3;";
 
+/* 3 → 4: the message store's queue (ITEM_MSS_COLS). */
+static const char upgrade_3_4[] =
+	"ALTER TABLE item ADD COLUMN mss_obj INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE item ADD COLUMN mss_owner TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE item ADD COLUMN mss_outcome TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE item ADD COLUMN mss_attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE item ADD COLUMN mss_next_at INTEGER NOT NULL DEFAULT 0;" ITEM_MSS_INDEX
+	"UPDATE schema_version SET version=4;";
+
 static const char *const wsql[W_N] = {
 	[W_SYNC_SOFT] = "PRAGMA synchronous=NORMAL",
 	[W_SYNC_FULL] = "PRAGMA synchronous=FULL",
@@ -86,8 +103,9 @@ static const char *const wsql[W_N] = {
 	[W_COMMIT] = "COMMIT",
 	[W_ROLLBACK] = "ROLLBACK",
 	[W_ITEM_INS] = "INSERT INTO item(" ITEM_COLS ", thumb_type, thumb, body) VALUES"
-		       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
-	[W_ITEM_UPD] = "UPDATE item SET state=?2, bytes_received=?3, expires_at=?4, delivered_device=?5 WHERE id=?1",
+		       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+	[W_ITEM_UPD] = "UPDATE item SET state=?2, bytes_received=?3, expires_at=?4, delivered_device=?5,"
+		       " mss_obj=?6, mss_owner=?7, mss_outcome=?8, mss_attempts=?9, mss_next_at=?10 WHERE id=?1",
 	[W_ITEM_DEL] = "DELETE FROM item WHERE id=?",
 	[W_ITEM_DEL_DLV] = "DELETE FROM delivery WHERE item_id=?",
 	[W_ITEM_DEL_PART] = "DELETE FROM partial WHERE item_id=?",
@@ -208,15 +226,16 @@ static int apply(struct sq *q, struct store_op *op)
 		sq_bind_int(st, 19, it->imdn_disp);
 		sq_bind_text(st, 20, it->delivered_device);
 		sq_bind_int(st, 21, it->kind);
-		sq_bind_text(st, 22, r->thumb_type);
+		sq_bind_mss(st, 22, it);
+		sq_bind_text(st, 27, r->thumb_type);
 		if (r->thumb_len)
-			sqlite3_bind_blob(st, 23, r->bytes, (int)r->thumb_len, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 28, r->bytes, (int)r->thumb_len, SQLITE_STATIC);
 		else
-			sqlite3_bind_null(st, 23);
+			sqlite3_bind_null(st, 28);
 		if (r->has_body)
-			sqlite3_bind_blob(st, 24, r->bytes + r->thumb_len, (int)r->body_len, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 29, r->bytes + r->thumb_len, (int)r->body_len, SQLITE_STATIC);
 		else
-			sqlite3_bind_null(st, 24);
+			sqlite3_bind_null(st, 29);
 		if ((err = run(q, st)))
 			return err;
 		if (!sqlite3_changes(q->wdb))
@@ -231,6 +250,7 @@ static int apply(struct sq *q, struct store_op *op)
 		sq_bind_int(st, 3, (int64_t)it->bytes_received);
 		sq_bind_int(st, 4, it->expires_at_ms);
 		sq_bind_text(st, 5, it->delivered_device);
+		sq_bind_mss(st, 6, it);
 		break;
 	}
 	case STORE_OP_ITEM_DEL: {
@@ -531,6 +551,7 @@ static const struct store_ops sqlite_ops = {
 	.next_pending_recipient = sq_next_pending_recipient,
 	.recipient_usage = sq_recipient_usage,
 	.items_expiring_before = sq_items_expiring_before,
+	.items_mss_due = sq_items_mss_due,
 	.deliveries_for_item = sq_deliveries_for_item,
 	.notifs_for = sq_notifs_for,
 	.notifs_created_before = sq_notifs_created_before,
@@ -569,7 +590,7 @@ static int schema(sqlite3 *db)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (version == 0) {
-		if ((err = exec(db, schema_sql)) || (err = exec(db, "INSERT INTO schema_version VALUES(3)")))
+		if ((err = exec(db, schema_sql)) || (err = exec(db, "INSERT INTO schema_version VALUES(4)")))
 			goto out;
 		log_info("store: created schema version %d", SCHEMA_VERSION);
 	} else if (version < 1 || version > SCHEMA_VERSION) {
@@ -590,6 +611,12 @@ static int schema(sqlite3 *db)
 		if ((err = exec(db, upgrade_2_3)))
 			goto out;
 		log_info("store: upgraded schema 2 -> 3");
+		version = 3;
+	}
+	if (version == 3) {
+		if ((err = exec(db, upgrade_3_4)))
+			goto out;
+		log_info("store: upgraded schema 3 -> 4");
 	}
 	return exec(db, "COMMIT");
 out:

@@ -12,7 +12,7 @@
 #define ITEM_COLS \
 	"id, sender, recipient, fname, fsize, ftype, hash, ft_id, conv_id, contrib_id, irt_contrib_id," \
 	" disposition, file_date, created_at, expires_at, state, bytes_received, imdn_msgid, imdn_disp," \
-	" delivered_device, kind"
+	" delivered_device, kind, mss_obj, mss_owner, mss_outcome, mss_attempts, mss_next_at"
 /* What the reads select of an item: its columns, and whether its body is inline. */
 #define ITEM_SEL ITEM_COLS ", body IS NOT NULL"
 #define DLV_COLS "item_id, instance, attempts, next_attempt_at, bytes_acked, state"
@@ -33,7 +33,7 @@ enum wstmt {
 enum rstmt {
 	R_ITEM, R_THUMB, R_DLV, R_PART, R_PART_FIND, R_NOTIF, R_REG, R_PREFS,
 	R_ITEMS_RCPT, R_ITEMS_EXP, R_DLV_ITEM, R_NOTIFS_FOR, R_NOTIFS_OLD, R_REGS_ALL,
-	R_BODY, R_ROUTED, R_ROUTED_EXP, R_NEXT_RCPT, R_USAGE,
+	R_BODY, R_ROUTED, R_ROUTED_EXP, R_NEXT_RCPT, R_USAGE, R_ITEMS_MSS,
 	R_N
 };
 
@@ -63,6 +63,8 @@ int sq_rc_errno(int rc);
 void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 void sq_bind_int(sqlite3_stmt *st, int i, int64_t v);
 void sq_bind_hash(sqlite3_stmt *st, int i, const struct store_selector *sel);
+/* The five message-store columns of an item (ITEM_MSS_COLS order) at i..i+4. */
+void sq_bind_mss(sqlite3_stmt *st, int i, const struct store_item *it);
 void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
 /* A text column into a fixed char array field (never cut: see sq_col_text). */
 #define CT(st, i, f) sq_col_text(st, i, f, sizeof(f))
@@ -91,6 +93,7 @@ int sq_next_pending_recipient(struct store *s, const char *after, char *out, siz
 int sq_recipient_usage(struct store *s, const char *aor, struct store_usage *out);
 int sq_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg);
 int sq_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
+int sq_items_mss_due(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg);
 int sq_deliveries_for_item(struct store *s, const char *item_id, store_delivery_cb *cb, void *arg);
 int sq_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg);
 int sq_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);

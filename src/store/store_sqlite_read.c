@@ -31,6 +31,9 @@ const char *const sq_rsql[R_N] = {
 	/* store_recipient_usage: what cpmd holds for one recipient (live items: receiving, stored,
 	 * delivering), from the covering index item_usage alone. */
 	[R_USAGE] = "SELECT COUNT(*), COALESCE(SUM(fsize), 0) FROM item WHERE recipient = ? AND state IN (0,1,2)",
+	/* store_items_mss_due: the message store's queue, from the partial index item_mss */
+	[R_ITEMS_MSS] = "SELECT " ITEM_SEL " FROM item WHERE state=8 AND mss_next_at <= ?"
+			" ORDER BY mss_next_at LIMIT ?",
 	[R_ROUTED_EXP] = "SELECT " ROUTED_COLS " FROM routed WHERE expires_at < ? ORDER BY expires_at LIMIT ?",
 };
 
@@ -296,6 +299,16 @@ int sq_items_expiring_before(struct store *s, int64_t t_ms, unsigned limit, stor
 {
 	struct sq *q = (struct sq *)s;
 	sqlite3_stmt *st = q->r[R_ITEMS_EXP];
+
+	sq_bind_int(st, 1, t_ms);
+	sq_bind_int(st, 2, limit);
+	return scan(q, st, ROW_ITEM, (void *)cb, arg);
+}
+
+int sq_items_mss_due(struct store *s, int64_t t_ms, unsigned limit, store_item_cb *cb, void *arg)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = q->r[R_ITEMS_MSS];
 
 	sq_bind_int(st, 1, t_ms);
 	sq_bind_int(st, 2, limit);

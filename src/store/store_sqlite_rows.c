@@ -33,6 +33,15 @@ void sq_bind_hash(sqlite3_stmt *st, int i, const struct store_selector *sel)
 	sqlite3_bind_blob(st, i, sel->sha1, sel->has_hash ? 20 : 0, SQLITE_STATIC);
 }
 
+void sq_bind_mss(sqlite3_stmt *st, int i, const struct store_item *it)
+{
+	sq_bind_int(st, i, it->mss_obj);
+	sq_bind_text(st, i + 1, it->mss_owner);
+	sq_bind_text(st, i + 2, it->mss_outcome);
+	sq_bind_int(st, i + 3, it->mss_attempts);
+	sq_bind_int(st, i + 4, it->mss_next_at_ms);
+}
+
 void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
@@ -86,7 +95,12 @@ void sq_row_item(sqlite3_stmt *st, struct store_item *it)
 	it->imdn_disp = (unsigned)sq_col_int(st, 18);
 	CT(st, 19, it->delivered_device);
 	it->kind = (enum store_item_kind)sq_col_int(st, 20);
-	it->body_inline = sq_col_int(st, 21) != 0;
+	it->mss_obj = (enum store_mss_obj)sq_col_int(st, 21);
+	CT(st, 22, it->mss_owner);
+	CT(st, 23, it->mss_outcome);
+	it->mss_attempts = (unsigned)sq_col_int(st, 24);
+	it->mss_next_at_ms = sq_col_int(st, 25);
+	it->body_inline = sq_col_int(st, 26) != 0;
 }
 
 void sq_row_dlv(sqlite3_stmt *st, struct store_delivery *d)

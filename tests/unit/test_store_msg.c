@@ -123,6 +123,74 @@ static int drain(struct store *s)
 
 /* ---------------------------------------------------------------- message items */
 
+struct mss_seen {
+	unsigned n;
+	char ids[4][STORE_ID_MAX + 1];
+};
+
+static int mss_cb(void *arg, const struct store_item *it)
+{
+	struct mss_seen *m = arg;
+	if (m->n < 4)
+		snprintf(m->ids[m->n], sizeof m->ids[0], "%s", it->id);
+	m->n++;
+	return 0;
+}
+
+/* Items waiting for the message store (schema 4): put in TO_MSS or moved there by an update,
+ * their fields kept, found by store_items_mss_due by due time only, and no longer pending
+ * for their recipient (neither listed for delivery nor counted in the quota). */
+UNIT_TEST(t_mss_queue)
+{
+	struct store *s;
+	struct store_item a, b, got;
+	struct store_usage u;
+	struct mss_seen seen = {0};
+	struct rec r = {0};
+
+	env_up();
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
+	fill_msg(&a, "hist1", "bob@x", 5);
+	a.state = STORE_ITEM_TO_MSS;
+	a.mss_obj = STORE_MSS_MESSAGE_HISTORY;
+	snprintf(a.mss_owner, sizeof a.mss_owner, "alice@x");
+	snprintf(a.mss_outcome, sizeof a.mss_outcome, "delivered");
+	a.mss_next_at_ms = 500;
+	fill_msg(&b, "kept1", "bob@x", 7);
+	CHECK_EQ_INT(store_item_put_body(s, &a, "hello", 5, on_done, tok(&r, 0)), 0);
+	CHECK_EQ_INT(store_item_put_body(s, &b, "goodbye", 7, on_done, tok(&r, 1)), 0);
+	CHECK(wait_for(&r, 2));
+	CHECK_EQ_INT(store_items_mss_due(s, 1000, 10, mss_cb, &seen), 1);
+	CHECK_STR(seen.ids[0], "hist1");
+	CHECK_EQ_INT(store_item_get(s, "hist1", &got), 0);
+	CHECK_EQ_INT(got.mss_obj, STORE_MSS_MESSAGE_HISTORY);
+	CHECK_STR(got.mss_owner, "alice@x");
+	CHECK_STR(got.mss_outcome, "delivered");
+	CHECK_EQ_INT(got.mss_next_at_ms, 500);
+	CHECK_STR(store_item_state_name(got.state), "TO_MSS");
+	/* the stored one moves to the queue, due later */
+	b.state = STORE_ITEM_TO_MSS;
+	b.mss_obj = STORE_MSS_KEPT;
+	snprintf(b.mss_owner, sizeof b.mss_owner, "bob@x");
+	b.mss_attempts = 2;
+	b.mss_next_at_ms = 3000;
+	CHECK_EQ_INT(store_item_update(s, &b, on_done, tok(&r, 2)), 0);
+	CHECK(wait_for(&r, 3));
+	CHECK_EQ_INT(r.err[2], 0);
+	memset(&seen, 0, sizeof seen);
+	CHECK_EQ_INT(store_items_mss_due(s, 1000, 10, mss_cb, &seen), 1);
+	memset(&seen, 0, sizeof seen);
+	CHECK_EQ_INT(store_items_mss_due(s, INT64_MAX, 10, mss_cb, &seen), 2);
+	CHECK_STR(seen.ids[0], "hist1"); /* soonest first */
+	CHECK_STR(seen.ids[1], "kept1");
+	CHECK_EQ_INT(store_item_get(s, "kept1", &got), 0);
+	CHECK_EQ_INT(got.mss_attempts, 2);
+	CHECK_EQ_INT(got.mss_obj, STORE_MSS_KEPT);
+	CHECK_EQ_INT(store_recipient_usage(s, "bob@x", &u), 0);
+	CHECK_EQ_INT(u.items, 0);
+	store_close(s);
+}
+
 UNIT_TEST(t_msg_item_roundtrip)
 {
 	struct store *s;
@@ -555,7 +623,7 @@ static int version_of(const char *path)
 	return v;
 }
 
-UNIT_TEST(t_schema_upgrade_2_3)
+UNIT_TEST(t_schema_upgrade_2_4)
 {
 	struct store *s;
 	sqlite3 *db;
@@ -572,10 +640,12 @@ UNIT_TEST(t_schema_upgrade_2_3)
 	CHECK_EQ_INT(sqlite3_exec(db, schema_v2, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
-	CHECK_EQ_INT(version_of(dbpath), 3);
+	CHECK_EQ_INT(version_of(dbpath), 4);
 	/* what was there is a file, without a body; its notification has no DateTime */
 	CHECK_EQ_INT(store_item_get(s, "old1", &got), 0);
 	CHECK_EQ_INT(got.kind, STORE_KIND_FILE);
+	CHECK_EQ_INT(got.mss_obj, STORE_MSS_NONE); /* 3 → 4: nothing waits for the message store */
+	CHECK_STR(got.mss_owner, "");
 	CHECK(!got.body_inline);
 	CHECK_STR(got.imdn_msgid, "ft-1");
 	CHECK_EQ_INT(store_notif_get(s, "n-old", &n), 0);
@@ -594,17 +664,17 @@ UNIT_TEST(t_schema_upgrade_2_3)
 	store_close(s);
 	/* opened again: nothing to upgrade */
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
-	CHECK_EQ_INT(version_of(dbpath), 3);
+	CHECK_EQ_INT(version_of(dbpath), 4);
 	CHECK_EQ_INT(store_item_get(s, "msg1", &got), 0);
 	CHECK(got.body_inline);
 	store_close(s);
 	/* a newer schema than ours is refused */
 	CHECK_EQ_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
-	CHECK_EQ_INT(sqlite3_exec(db, "UPDATE schema_version SET version=4", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db, "UPDATE schema_version SET version=5", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), -EPROTO);
 	env_down();
 }
 
 UNIT_MAIN(T(t_msg_item_roundtrip), T(t_msg_group_commit), T(t_notif_displayed), T(t_routed_report_rule),
-	  T(t_msg_blob_side), T(t_schema_upgrade_2_3))
+	  T(t_msg_blob_side), T(t_schema_upgrade_2_4), T(t_mss_queue))
