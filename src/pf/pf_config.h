@@ -14,6 +14,10 @@
 #include "sipua/location.h" /* LOC_MAX_FLOW */
 #include "store/store.h" /* enum store_method, enum store_on_expiry: one set of names */
 
+/* An operator switch over a user preference (design §6: the service provider's policy wins):
+ * each user's choice, or on / off for everyone whatever they chose. */
+enum pf_switch { PF_SWITCH_USER = 0, PF_SWITCH_ON, PF_SWITCH_OFF };
+
 #define PF_MAX_USER_PREFS 64
 #define PF_USER_PREF_MAX 320
 
@@ -50,6 +54,13 @@ struct pf_config {
 	uint64_t quota_bytes;          /* bytes cpmd may hold per recipient; 0 = no limit */
 	uint64_t quota_items;          /* items (files, messages) per recipient; 0 = no limit */
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity */
+	/* the user's Message Storage Server (issue 11, docs/internals/mss.md) */
+	bool mss;                      /* --mss given: histories and kept files have somewhere to go */
+	enum pf_switch history;        /* --history user|on|off */
+	enum pf_switch keep;           /* --mss-keep user|off (keeping files in the MSS) */
+	unsigned mss_retry_min;        /* s before the first retry of a failed MSS write */
+	unsigned mss_retry_max;
+	enum pf_switch screening;      /* --screening user|on|off */
 	/* 1-1 chat sessions (policy.c; messaging.md §5) */
 	uint64_t max_chat_size;        /* our a=max-size; the relay answers 413 beyond it */
 	unsigned max_sessions_per_user; /* live sessions one sender may hold (486 beyond) */

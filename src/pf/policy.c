@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpm/parse.h"
 #include "sipua/location.h"
 
 static void set(struct pf_verdict *v, int status, const char *phrase)
@@ -215,15 +216,34 @@ void policy_user(const struct pf_config *c, const struct store_prefs *stored, st
 	out->defer = true;
 	out->method = c->default_method;
 	out->on_expiry = c->default_on_expiry;
-	/* The user's preference over the defaults: all three fields of the record. */
+	out->history = false;
+	out->keep = STORE_KEEP_OFF;
+	out->screening = false;
+	out->max_size = 0;
+	/* The user's preference over the defaults: every field of the record. */
 	if (stored) {
 		out->defer = stored->defer;
 		out->method = stored->method;
 		out->on_expiry = stored->on_expiry;
+		out->history = stored->history;
+		out->keep = stored->keep;
+		out->screening = stored->screening;
+		out->max_size = stored->max_size;
 	}
 	/* Design §6: the service provider's policy over the user's preference. */
 	if (!c->defer)
 		out->defer = false;
+	if (c->history != PF_SWITCH_USER)
+		out->history = c->history == PF_SWITCH_ON;
+	if (c->keep == PF_SWITCH_OFF)
+		out->keep = STORE_KEEP_OFF;
+	if (c->screening != PF_SWITCH_USER)
+		out->screening = c->screening == PF_SWITCH_ON;
+	/* without a message store there is nowhere to write a history or keep a file */
+	if (!c->mss) {
+		out->history = false;
+		out->keep = STORE_KEEP_OFF;
+	}
 }
 
 /* Copies n bytes of s into out[cap] with a NUL; -1 when it does not fit. */
@@ -278,7 +298,18 @@ int policy_apply_user_pref(struct store_prefs *p, const char *key, const char *v
 		p->method = !strcmp(val, "pull") ? STORE_METHOD_PULL : STORE_METHOD_PUSH;
 	else if (!strcmp(key, "on-expiry") && (!strcmp(val, "discard") || !strcmp(val, "keep")))
 		p->on_expiry = !strcmp(val, "keep") ? STORE_EXPIRY_KEEP : STORE_EXPIRY_DISCARD;
-	else
+	else if ((!strcmp(key, "history") || !strcmp(key, "screening")) && (!strcmp(val, "on") || !strcmp(val, "off")))
+		*(!strcmp(key, "history") ? &p->history : &p->screening) = !strcmp(val, "on");
+	else if (!strcmp(key, "keep") && (!strcmp(val, "off") || !strcmp(val, "instead") || !strcmp(val, "besides")))
+		p->keep = !strcmp(val, "instead") ? STORE_KEEP_INSTEAD
+			  : !strcmp(val, "besides") ? STORE_KEEP_BESIDES
+						    : STORE_KEEP_OFF;
+	else if (!strcmp(key, "max-size")) {
+		uint64_t n;
+		if (cpm_parse_u64(val, INT64_MAX, false, &n))
+			return -1;
+		p->max_size = n;
+	} else
 		return -1;
 	return 0;
 }

@@ -72,6 +72,11 @@ struct pf_user_policy {
 	bool defer;
 	enum store_method method;
 	enum store_on_expiry on_expiry;
+	/* issue 11: the user's message store and screening */
+	bool history;          /* histories of what the user sends and receives go to their MSS */
+	enum store_keep keep;  /* files for the user kept in their MSS (instead of / besides) */
+	bool screening;        /* what reaches the user is screened (policy_screen) */
+	uint64_t max_size;     /* the largest file the user accepts (0: none of theirs) */
 };
 void policy_user(const struct pf_config *c, const struct store_prefs *stored, struct pf_user_policy *out);
 
@@ -86,8 +91,9 @@ void policy_user(const struct pf_config *c, const struct store_prefs *stored, st
  *  2. pf reads the user's stored record; when there is none it starts from
  *     policy_new_prefs.
  *  3. policy_apply_user_pref applies KEY=VALUE to that record: defer=on|off,
- *     method=push|pull, on-expiry=discard|keep (exact, lower-case). 0, or -1 for an unknown
- *     KEY or a bad VALUE (p is then unchanged). pf writes the record back. */
+ *     method=push|pull, on-expiry=discard|keep, history=on|off, keep=off|instead|besides,
+ *     screening=on|off, max-size=BYTES (exact, lower-case). 0, or -1 for an unknown KEY or a
+ *     bad VALUE (p is then unchanged). pf writes the record back. */
 #define POLICY_PREF_TOKEN_MAX 32 /* size of the KEY and VALUE buffers (including the NUL) */
 int policy_parse_user_pref(const char *spec, char *aor_key, size_t cap, char *key, size_t kcap, char *val,
 			   size_t vcap);

@@ -249,7 +249,8 @@ int store_reg_del(struct store *s, const char *aor, const char *instance, store_
 int store_prefs_put(struct store *s, const struct store_prefs *p, store_done_fn *done, void *arg)
 {
 	if (!FIELD_OK(p->aor) || !p->aor[0] || (unsigned)p->method > STORE_METHOD_PULL ||
-	    (unsigned)p->on_expiry > STORE_EXPIRY_KEEP)
+	    (unsigned)p->on_expiry > STORE_EXPIRY_KEEP || (unsigned)p->keep > STORE_KEEP_BESIDES ||
+	    p->max_size > INT64_MAX)
 		return -EINVAL;
 	return submit_copy(s, STORE_OP_PREFS_PUT, p, sizeof *p, done, arg);
 }

@@ -244,12 +244,20 @@ struct store_reg {
 
 enum store_method { STORE_METHOD_PUSH = 0, STORE_METHOD_PULL };
 enum store_on_expiry { STORE_EXPIRY_DISCARD = 0, STORE_EXPIRY_KEEP };
+/* Files kept in the recipient's message store (issue 11): not at all, instead of delivering
+ * them to a device, or besides (delivered, and a copy in the MSS). */
+enum store_keep { STORE_KEEP_OFF = 0, STORE_KEEP_INSTEAD, STORE_KEEP_BESIDES };
 
 struct store_prefs {
 	char aor[STORE_AOR_MAX + 1];
 	bool defer; /* store-and-forward enabled for this user */
 	enum store_method method;
 	enum store_on_expiry on_expiry;
+	/* schema 4 (issue 11) */
+	bool history;          /* histories recorded in the user's message store */
+	enum store_keep keep;
+	bool screening;        /* content screening of what reaches the user */
+	uint64_t max_size;     /* largest file the user accepts; 0 = no limit of theirs */
 };
 
 /* ---- the handle --------------------------------------------------------------------------- */

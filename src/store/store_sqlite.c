@@ -44,6 +44,11 @@
 	" mss_obj INTEGER NOT NULL DEFAULT 0, mss_owner TEXT NOT NULL DEFAULT ''," \
 	" mss_outcome TEXT NOT NULL DEFAULT '', mss_attempts INTEGER NOT NULL DEFAULT 0," \
 	" mss_next_at INTEGER NOT NULL DEFAULT 0"
+/* The preferences of issue 11 (schema 4): histories, keeping files in the MSS, screening,
+ * the user's size limit. */
+#define PREFS_4_COLS \
+	" history INTEGER NOT NULL DEFAULT 0, keep INTEGER NOT NULL DEFAULT 0," \
+	" screening INTEGER NOT NULL DEFAULT 0, max_size INTEGER NOT NULL DEFAULT 0"
 #define ITEM_MSS_INDEX "CREATE INDEX item_mss ON item(mss_next_at) WHERE state=8;"
 
 static const char schema_sql[] =
@@ -77,7 +82,7 @@ static const char schema_sql[] =
 	" flow TEXT NOT NULL, tcp INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
 	" PRIMARY KEY(aor, instance));"
 	"CREATE TABLE prefs(aor TEXT PRIMARY KEY, defer INTEGER NOT NULL, method INTEGER NOT NULL,"
-	" on_expiry INTEGER NOT NULL);" ROUTED_SQL;
+	" on_expiry INTEGER NOT NULL," PREFS_4_COLS ");" ROUTED_SQL;
 
 /* 2 → 3: items say what they hold (files, messages) and may keep a message's body; a
  * notification repeats the message's DateTime; the routed messages. Existing rows are files. */
@@ -94,6 +99,10 @@ static const char upgrade_3_4[] =
 	"ALTER TABLE item ADD COLUMN mss_outcome TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE item ADD COLUMN mss_attempts INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE item ADD COLUMN mss_next_at INTEGER NOT NULL DEFAULT 0;" ITEM_MSS_INDEX
+	"ALTER TABLE prefs ADD COLUMN history INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE prefs ADD COLUMN keep INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE prefs ADD COLUMN screening INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE prefs ADD COLUMN max_size INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE schema_version SET version=4;";
 
 static const char *const wsql[W_N] = {
@@ -117,7 +126,8 @@ static const char *const wsql[W_N] = {
 	[W_NOTIF_DEL] = "DELETE FROM notif WHERE id=?",
 	[W_REG_PUT] = "INSERT OR REPLACE INTO reg(" REG_COLS ") VALUES(?,?,?,?,?,?)",
 	[W_REG_DEL] = "DELETE FROM reg WHERE aor=? AND instance=?",
-	[W_PREFS_PUT] = "INSERT OR REPLACE INTO prefs(aor, defer, method, on_expiry) VALUES(?,?,?,?)",
+	[W_PREFS_PUT] = "INSERT OR REPLACE INTO prefs(aor, defer, method, on_expiry, history, keep, screening,"
+			" max_size) VALUES(?,?,?,?,?,?,?,?)",
 	[W_PREFS_DEL] = "DELETE FROM prefs WHERE aor=?",
 	[W_ROUTED_PUT] = "INSERT INTO routed(" ROUTED_COLS ") VALUES(?,?,?,?,0,?,?)"
 			 " ON CONFLICT(sender, msgid, recipient) DO UPDATE SET asked = asked | excluded.asked,"
@@ -333,6 +343,10 @@ static int apply(struct sq *q, struct store_op *op)
 		sq_bind_int(st, 2, p->defer);
 		sq_bind_int(st, 3, p->method);
 		sq_bind_int(st, 4, p->on_expiry);
+		sq_bind_int(st, 5, p->history);
+		sq_bind_int(st, 6, p->keep);
+		sq_bind_int(st, 7, p->screening);
+		sq_bind_int(st, 8, (int64_t)p->max_size);
 		return run(q, st);
 	}
 	case STORE_OP_DELIVERY_DEL:
