@@ -581,11 +581,13 @@ int agent_run(struct cpm_app *app)
 	 * §18.1.1), and a server may do the same towards us. */
 	snprintf(hostpart, sizeof hostpart, "%s%s%s", v6 ? "[" : "", o->local_ip, v6 ? "]" : "");
 	/* --transport tls: sofia reads the CAs from a directory (sip_tls.h); it checks the
-	 * server's certificate chain on every connection we open (TPTLS_VERIFY_OUT) */
+	 * server's certificate chain on every connection we open (TPTLS_VERIFY_OUT). With
+	 * --cert/--key the directory holds our client certificate too (agent.pem), which
+	 * sofia shows when the server asks for one (cpmd --tls-verify-clients) */
 	char tls_dir[SIP_TLS_DIR_MAX] = "";
 	if (o->tls) {
 		char why[600];
-		if (sip_tls_dir_make(NULL, NULL, o->ca, tls_dir, why, sizeof why)) {
+		if (sip_tls_dir_make(o->cert, o->key, o->ca, tls_dir, why, sizeof why)) {
 			out_line(app, "failed: TLS: %s", why);
 			return CPM_EXIT_FAILED;
 		}

@@ -128,6 +128,7 @@ struct cpm_opts {
 #define CPM_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt" /* Debian's trusted CAs */
 	bool tls;                     /* --transport tls: SIP over TLS, the server checked */
 	const char *ca;               /* --ca FILE: CAs trusted for the server's certificate */
+	const char *cert, *key;       /* --cert/--key FILE: our client certificate (TLS; both or NULL) */
 	bool verbose;
 	size_t chunk_size;
 	char local_ip[64];            /* address used to reach the first hop */

@@ -5,6 +5,7 @@
 #include "common/version.h"
 
 #include "common/fsutil.h"
+#include "mconn.h"
 #include "cpm/parse.h"
 
 #include <errno.h>
@@ -45,6 +46,9 @@ static const char usage_main[] =
 	"                         certificate checked against --ca\n"
 	"  --ca FILE              CA certificates (PEM) trusted for the server with --transport tls\n"
 	"                         (default: " CPM_SYSTEM_CA ")\n"
+	"  --cert FILE --key FILE  client certificate chain and its private key (PEM) shown on\n"
+	"                         SIP and MSRP over TLS when the server asks for one (cpmd\n"
+	"                         --tls-verify-clients); both or neither, with --transport tls\n"
 	"  --chunk-size BYTES     MSRP chunk size when sending (default 65536)\n"
 	"  --verbose, -v          log SIP and MSRP events to stderr\n"
 	"  --help, -h             this text; `cpm COMMAND --help` for a command\n"
@@ -381,6 +385,11 @@ int main(int argc, char **argv)
 			if (!v || !*v)
 				return usage_error("--ca needs a FILE%s", "");
 			o.ca = v;
+		} else if (opt_match(a, "--cert", &i, argc, argv, &v) || opt_match(a, "--key", &i, argc, argv, &v)) {
+			bool is_cert = strncmp(a, "--cert", 6) == 0;
+			if (!v || !*v)
+				return usage_error("%s needs a FILE", is_cert ? "--cert" : "--key");
+			*(is_cert ? &o.cert : &o.key) = v;
 		} else if (opt_match(a, "--transport", &i, argc, argv, &v)) {
 			transport = v ? v : "";
 		} else if (opt_match(a, "--chunk-size", &i, argc, argv, &v)) {
@@ -517,6 +526,15 @@ int main(int argc, char **argv)
 		o.ca = CPM_SYSTEM_CA; /* the system's trusted CAs */
 	if (o.ca && access(o.ca, R_OK) != 0)
 		return usage_error("--ca %s: not a readable file", o.ca);
+	if (!o.cert != !o.key)
+		return usage_error("--cert and --key go together (a certificate and its key)%s", "");
+	if (o.cert && !o.tls)
+		return usage_error("--cert and --key need --transport tls%s", "");
+	if (o.cert) {
+		char why[600];
+		if (mconn_check_client_cert(o.cert, o.key, why, sizeof why))
+			return usage_error("%s", why);
+	}
 	if (first_hop(&o) != 0)
 		return CPM_EXIT_USAGE;
 	if (strcmp(answer, "accept") == 0)

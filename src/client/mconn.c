@@ -294,12 +294,46 @@ static void mconn_handshake(struct mconn *c)
 	mconn_fail(c, why);
 }
 
-int mconn_start_tls(struct mconn *c, const char *ca_file, const char *host, const char *fingerprint, char *why,
-		    size_t whylen)
+/* Loads the client certificate chain and its key into ctx. 0, or -1 with a reason in why. */
+static int use_client_cert(SSL_CTX *ctx, const char *cert_file, const char *key_file, char *why, size_t whylen)
+{
+	const char *what = NULL;
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
+		what = cert_file;
+	else if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+		 SSL_CTX_check_private_key(ctx) != 1)
+		what = key_file;
+	if (!what)
+		return 0;
+	unsigned long e = ERR_peek_error();
+	snprintf(why, whylen, "TLS: cannot use the client %s %s%s%s", what == cert_file ? "certificate" : "key (or it "
+		 "does not match the certificate)", what, e ? ": " : "", e ? ERR_reason_error_string(e) : "");
+	ERR_clear_error();
+	return -1;
+}
+
+int mconn_check_client_cert(const char *cert_file, const char *key_file, char *why, size_t whylen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx) {
 		snprintf(why, whylen, "TLS: out of memory");
+		return -1;
+	}
+	int rc = use_client_cert(ctx, cert_file, key_file, why, whylen);
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+int mconn_start_tls(struct mconn *c, const char *ca_file, const char *cert_file, const char *key_file,
+		    const char *host, const char *fingerprint, char *why, size_t whylen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		snprintf(why, whylen, "TLS: out of memory");
+		return -1;
+	}
+	if (cert_file && key_file && use_client_cert(ctx, cert_file, key_file, why, whylen)) {
+		SSL_CTX_free(ctx);
 		return -1;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);

@@ -55,9 +55,15 @@ void mconn_close(struct mconn *c);
 /* MSRP over TLS (msrps: paths, RFC 4975 §14), right after mconn_open: on_connect runs only
  * once the handshake is done and the server's certificate is checked: its chain against the
  * CAs of ca_file, its name against host (an IP address or a DNS name), and, when the SDP gave
- * one (fingerprint "sha-256 AB:..."), its fingerprint too. A failure reaches on_close with
- * the reason. 0, or -1 with a reason in why. */
-int mconn_start_tls(struct mconn *c, const char *ca_file, const char *host, const char *fingerprint, char *why,
-		    size_t whylen);
+ * one (fingerprint "sha-256 AB:..."), its fingerprint too. cert_file/key_file (PEM, both or
+ * NULL): the client certificate shown when the server asks for one (cpmd
+ * --tls-verify-clients). A failure reaches on_close with the reason. 0, or -1 with a reason
+ * in why. */
+int mconn_start_tls(struct mconn *c, const char *ca_file, const char *cert_file, const char *key_file,
+		    const char *host, const char *fingerprint, char *why, size_t whylen);
+/* Whether cert_file is a PEM certificate chain and key_file its private key: checked once at
+ * start, so that a wrong pair is a usage error rather than a refused handshake. 0, or -1
+ * with a reason in why. */
+int mconn_check_client_cert(const char *cert_file, const char *key_file, char *why, size_t whylen);
 
 #endif

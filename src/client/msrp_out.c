@@ -335,8 +335,8 @@ int xfer_conn_open(struct xfer *x, size_t wcap, size_t rextra, const struct mcon
 			 strerror(-rc));
 		return -1;
 	}
-	if (x->remote_tls && mconn_start_tls(x->conn, app->o->ca ? app->o->ca : CPM_SYSTEM_CA, x->remote_host,
-					     x->remote_fp, err, errcap)) {
+	if (x->remote_tls && mconn_start_tls(x->conn, app->o->ca ? app->o->ca : CPM_SYSTEM_CA, app->o->cert,
+					     app->o->key, x->remote_host, x->remote_fp, err, errcap)) {
 		mconn_close(x->conn);
 		x->conn = NULL;
 		return -1;

@@ -134,9 +134,19 @@ void local_failure_line_to(const struct cpm_app *app, const char *hop, int statu
 	 * says the request went over (a big INVITE goes over TCP). */
 	if (app->o->tls) {
 		/* a TLS handshake that failed ends as 503 or, as sofia drops the connection
-		 * silently, as 408: most often our --ca does not trust the server's certificate */
-		snprintf(out, cap, "failed: no answer over TLS from the server at %s (is its certificate trusted by --ca %s?)",
-			 hop, app->o->ca);
+		 * silently, as 408: most often our --ca does not trust the server's certificate,
+		 * or the server wants a client certificate we lack or it does not trust (cpmd
+		 * --tls-verify-clients): with TLS 1.3 we only learn that after our request went */
+		if (app->o->cert)
+			snprintf(out, cap,
+				 "failed: no answer over TLS from the server at %s (is its certificate trusted by --ca %s? "
+				 "does it trust our client certificate --cert %s?)",
+				 hop, app->o->ca, app->o->cert);
+		else
+			snprintf(out, cap,
+				 "failed: no answer over TLS from the server at %s (is its certificate trusted by --ca %s? "
+				 "does it want a client certificate, --cert/--key?)",
+				 hop, app->o->ca);
 		return;
 	}
 	const char *tp = app->o->tls ? "tls" : app->o->tcp ? "tcp" : "udp";

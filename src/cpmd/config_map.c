@@ -78,4 +78,5 @@ void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *do
 	c->tls_cert = o->tls_cert;
 	c->tls_key = o->tls_key;
 	c->tls_ca = o->tls_ca[0] ? o->tls_ca : NULL;
+	c->tls_verify_clients = o->tls_verify_clients;
 }

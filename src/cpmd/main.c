@@ -160,6 +160,8 @@ int main(int argc, char **argv)
 		.tls_port = opts.msrp_tls_port,
 		.tls_cert = opts.tls_cert,
 		.tls_key = opts.tls_key,
+		.tls_ca = opts.tls_ca[0] ? opts.tls_ca : NULL,
+		.tls_verify_clients = opts.tls_verify_clients,
 		.bind_timeout = opts.msrp_idle_timeout,
 		.max_conns_per_addr = opts.max_msrp_conns_per_addr,
 	};
@@ -181,6 +183,10 @@ int main(int argc, char **argv)
 
 	if (opts.sip_tls_port)
 		fprintf(stderr, "cpmd: sip=tls:%s:%u\n", opts.sip_tls_host, opts.sip_tls_port);
+	if (opts.tls_verify_clients)
+		log_info("TLS clients (%s%s%s) must show a certificate chained to %s", opts.sip_tls_port ? "SIP" : "",
+			 opts.sip_tls_port && opts.msrp_tls_port ? " and " : "", opts.msrp_tls_port ? "MSRP" : "",
+			 opts.tls_ca);
 	if (opts.msrp_tls_port)
 		fprintf(stderr, "cpmd: msrp=tls:%s:%u\n", opts.msrp_tls_host, msrp_hub_tls_port(hub));
 	fprintf(stderr, "cpmd: ready domain=%s sip=udp+tcp:%s:%u msrp=tcp:%s:%u data-dir=%s\n", opts.domains[0],

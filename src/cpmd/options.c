@@ -35,6 +35,7 @@ static const struct optdef optdefs[] = {
 	{"tls-cert", 1, "FILE", "TLS certificate chain cpmd shows (PEM, its own certificate first)"},
 	{"tls-key", 1, "FILE", "private key of --tls-cert (PEM)"},
 	{"tls-ca", 1, "FILE", "CA certificates trusted for TLS peers (PEM) (default: --tls-cert itself)"},
+	{"tls-verify-clients", 1, "off|on", "on: a client of --sip-tls or --msrp-tls must show a certificate chained to --tls-ca, else its TLS handshake fails; needs --tls-ca (default: off: devices authenticate with digest)"},
 	{"msrp-advertise", 1, "HOST", "host written in our MSRP a=path URIs (default: the --msrp address)"},
 	{"data-dir", 1, "DIR", "directory for blobs and state, one cpmd each (locked: DIR/cpmd.lock) (default: ./cpmd-data)"},
 	{"max-file-size", 1, "BYTES", "largest file accepted; bigger offers get 488 (default: 0 = no limit)"},
@@ -190,6 +191,12 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 			return -1;
 		}
 		return copy_str(dst, 1024, v);
+	}
+	if (!strcmp(key, "tls-verify-clients")) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return -1;
+		o->tls_verify_clients = !strcmp(v, "on");
+		return 0;
 	}
 	if (!strcmp(key, "msrp"))
 		return cpm_parse_hostport(v, o->msrp_host, sizeof o->msrp_host, &o->msrp_port);
@@ -519,6 +526,13 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 	}
 	if ((o->sip_tls_port || o->msrp_tls_port) && (!o->tls_cert[0] || !o->tls_key[0])) {
 		fprintf(stderr, "cpmd: --sip-tls and --msrp-tls need --tls-cert FILE and --tls-key FILE\n");
+		return -1;
+	}
+	/* the CAs client certificates must chain to: never our own certificate by default, which
+	 * would admit only a client holding our key */
+	if (o->tls_verify_clients && (!o->tls_ca[0] || (!o->sip_tls_port && !o->msrp_tls_port))) {
+		fprintf(stderr, "cpmd: --tls-verify-clients on needs --tls-ca FILE (the CAs that sign client "
+				"certificates) and --sip-tls or --msrp-tls\n");
 		return -1;
 	}
 	return check_deployment(o);

@@ -22,6 +22,7 @@ struct cpmd_options {
 	char msrp_tls_host[256];  /* --msrp-tls (port 0: off) */
 	uint16_t msrp_tls_port;
 	char tls_cert[1024], tls_key[1024], tls_ca[1024]; /* PEM files ("": not given) */
+	bool tls_verify_clients;  /* --tls-verify-clients on: TLS clients need a certificate of --tls-ca */
 	char msrp_host[256];
 	uint16_t msrp_port;
 	char msrp_advertise[256]; /* host put in our MSRP URIs (default: msrp host) */

@@ -36,6 +36,8 @@ struct msrp_hub_cfg {
 	const char *tls_host;
 	uint16_t tls_port;
 	const char *tls_cert, *tls_key; /* PEM: the chain we show, its key */
+	const char *tls_ca;             /* PEM: CAs a client certificate must chain to */
+	bool tls_verify_clients;        /* refuse a TLS client without such a certificate (needs tls_ca) */
 	unsigned max_conns_per_addr; /* open MSRP connections from one IP address; more are closed
 	                                at accept (default 1024, a quarter of max_conns: one address may
 	                                be a NAT of many devices, but one peer must not take them all) */

@@ -93,6 +93,22 @@ int hub_tls_start(struct msrp_hub *h, const struct msrp_hub_cfg *cfg, struct hub
 		ssl_why(why, whylen, "cannot use the key (or it does not match the certificate)", cfg->tls_key);
 		goto fail;
 	}
+	if (cfg->tls_verify_clients) {
+		/* mutual TLS (--tls-verify-clients): a client shows a certificate chained to
+		 * --tls-ca or its handshake fails; the CA names are sent so that a client with
+		 * several certificates picks the right one */
+		STACK_OF(X509_NAME) *names = cfg->tls_ca ? SSL_load_client_CA_file(cfg->tls_ca) : NULL;
+		if (!names || SSL_CTX_load_verify_locations(tl->ctx, cfg->tls_ca, NULL) != 1) {
+			sk_X509_NAME_pop_free(names, X509_NAME_free);
+			ssl_why(why, whylen, "cannot load the client CAs of", cfg->tls_ca);
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(tl->ctx, names);
+		SSL_CTX_set_verify(tl->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		/* a resumed session must have been verified by this context: OpenSSL refuses to
+		 * resume one without a session id context when it verifies peers */
+		SSL_CTX_set_session_id_context(tl->ctx, (const unsigned char *)"cpmd-msrp", 9);
+	}
 	if (fingerprint_of(SSL_CTX_get0_certificate(tl->ctx), tl->fingerprint, sizeof tl->fingerprint)) {
 		snprintf(why, whylen, "cannot compute the certificate's fingerprint");
 		goto fail;
@@ -115,7 +131,9 @@ int hub_tls_start(struct msrp_hub *h, const struct msrp_hub_cfg *cfg, struct hub
 		snprintf(why, whylen, "cannot watch the listener");
 		goto fail;
 	}
-	msrp_log("listening for TLS on %s:%u (certificate %s)", cfg->tls_host, tl->port, tl->fingerprint);
+	msrp_log("listening for TLS on %s:%u (certificate %s)%s%s", cfg->tls_host, tl->port, tl->fingerprint,
+		 cfg->tls_verify_clients ? "; clients need a certificate of " : "",
+		 cfg->tls_verify_clients ? cfg->tls_ca : "");
 	*out = tl;
 	return 0;
 fail:
@@ -199,7 +217,18 @@ static int tls_errno(struct msrp_conn *c, int ret, bool writing)
 		char buf[200] = "";
 		ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
 		ERR_clear_error();
-		msrp_log("%s: TLS: %s", c->peer, buf);
+		if (!SSL_is_init_finished(c->ssl) && (SSL_get_verify_mode(c->ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT)) {
+			/* --tls-verify-clients: name the client certificate as the cause, once */
+			/* OpenSSL drops a certificate that failed verification: the verify result
+			 * first, then "none" */
+			long vr = SSL_get_verify_result(c->ssl);
+			const char *cause = vr != X509_V_OK		     ? X509_verify_cert_error_string(vr)
+					    : !SSL_get0_peer_certificate(c->ssl) ? "none shown"
+										 : "accepted, but the handshake failed";
+			msrp_log("%s: TLS handshake refused: client certificate: %s (%s)", c->peer, cause, buf);
+		} else {
+			msrp_log("%s: TLS: %s", c->peer, buf);
+		}
 		return EPROTO;
 	}
 	}

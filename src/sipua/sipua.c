@@ -397,6 +397,13 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 			     * is TLS 1.0 alone, which OpenSSL 3 on Debian refuses); peers are not
 			     * asked for a certificate (devices authenticate with digest) */
 			    TAG_IF(sips_url[0], TPTAG_TLS_VERSION(0)),
+			    /* ... unless --tls-verify-clients: sofia 1.12.11 then sets
+			     * SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT on its context and,
+			     * after the handshake, closes an accepted connection whose chain to
+			     * cafile.pem does not verify. Only accepted connections: ones we open
+			     * toward a device keep verify_outgoing off (its callback clears every
+			     * error for them), as without the option */
+			    TAG_IF(sips_url[0] && cfg->tls_verify_clients, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_IN)),
 			    NUTAG_APPL_METHOD("REGISTER"), NUTAG_APPL_METHOD("MESSAGE"), NUTAG_ALLOW("REGISTER"),
 			    /* AS mode: we answer these ourselves, so that a request from outside the
 			     * core gets 403 (OPTIONS) and a NOTIFY outside any subscription (reg

@@ -51,6 +51,7 @@ struct sipua_config {
 	const char *tls_host;
 	uint16_t tls_port;
 	const char *tls_cert, *tls_key, *tls_ca;
+	bool tls_verify_clients;       /* a TLS client must show a certificate chained to tls_ca */
 	/* standalone mode: digest authentication of every REGISTER, INVITE and MESSAGE from a
 	 * device against the subscriber list (sipua_set_subscribers; docs/security.md) */
 	bool auth;
