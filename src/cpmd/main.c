@@ -160,6 +160,7 @@ int main(int argc, char **argv)
 		.tls_port = opts.msrp_tls_port,
 		.tls_cert = opts.tls_cert,
 		.tls_key = opts.tls_key,
+		.tls_ca = opts.tls_ca[0] ? opts.tls_ca : NULL,
 		.bind_timeout = opts.msrp_idle_timeout,
 		.max_conns_per_addr = opts.max_msrp_conns_per_addr,
 	};

@@ -35,7 +35,8 @@ struct msrp_hub_cfg {
 	/* MSRP over TLS (RFC 4975 §14, docs/security.md): a second listener; tls_port 0 = off */
 	const char *tls_host;
 	uint16_t tls_port;
-	const char *tls_cert, *tls_key; /* PEM: the chain we show, its key */
+	const char *tls_cert, *tls_key; /* PEM: the chain we show, its key (also as a client) */
+	const char *tls_ca; /* PEM: CAs trusted for a peer we connect to (another PF); NULL: tls_cert */
 	unsigned max_conns_per_addr; /* open MSRP connections from one IP address; more are closed
 	                                at accept (default 1024, a quarter of max_conns: one address may
 	                                be a NAT of many devices, but one peer must not take them all) */

@@ -499,7 +499,7 @@ int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char
 	return 0;
 }
 
-int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg)
+int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg, const char *fingerprint)
 {
 	struct relay_leg *L;
 
@@ -514,7 +514,7 @@ int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg)
 		return -EINVAL;
 	hub_enter(r->hub);
 	/* no bind SEND: the file's first chunk follows at once and binds it */
-	int rc = hub_session_connect_path(r->hub, &L->s, L->peer_path, L->uri, false);
+	int rc = hub_session_connect_path(r->hub, &L->s, L->peer_path, fingerprint, L->uri, false);
 	if (rc == 0 && r->source)
 		relay_source_pump(r); /* nobody will send us a binding request to answer first */
 	hub_leave(r->hub);

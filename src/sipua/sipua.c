@@ -397,6 +397,11 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 			     * is TLS 1.0 alone, which OpenSSL 3 on Debian refuses); peers are not
 			     * asked for a certificate (devices authenticate with digest) */
 			    TAG_IF(sips_url[0], TPTAG_TLS_VERSION(0)),
+			    /* the connections we open (another domain's PF, --route ;transport=tls):
+			     * the peer's chain must lead to a CA of --tls-ca, or sofia drops the
+			     * connection and the request fails as unreachable. Incoming connections
+			     * (devices) stay unverified: VERIFY_IN would demand client certificates */
+			    TAG_IF(sips_url[0], TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_OUT)),
 			    NUTAG_APPL_METHOD("REGISTER"), NUTAG_APPL_METHOD("MESSAGE"), NUTAG_ALLOW("REGISTER"),
 			    /* AS mode: we answer these ourselves, so that a request from outside the
 			     * core gets 403 (OPTIONS) and a NOTIFY outside any subscription (reg
