@@ -14,7 +14,7 @@ int route_table_add(struct route_table *t, const char *spec, char *why, size_t w
 	uint16_t port;
 
 	if (!eq || eq == spec) {
-		snprintf(why, why_cap, "DOMAIN=HOST:PORT[;transport=tcp|udp] expected");
+		snprintf(why, why_cap, "DOMAIN=HOST:PORT[;transport=tcp|udp|tls] expected");
 		return -1;
 	}
 	size_t dlen = (size_t)(eq - spec);
@@ -33,12 +33,14 @@ int route_table_add(struct route_table *t, const char *spec, char *why, size_t w
 	const char *hp = eq + 1, *semi = strchr(hp, ';');
 	char hpbuf[300];
 	size_t hlen = semi ? (size_t)(semi - hp) : strlen(hp);
-	bool tcp = false;
+	bool tcp = false, tls = false;
 	if (semi) {
 		if (!strcasecmp(semi, ";transport=tcp"))
 			tcp = true;
+		else if (!strcasecmp(semi, ";transport=tls"))
+			tcp = tls = true; /* TLS runs over TCP: the Contact and the flow are stream ones */
 		else if (strcasecmp(semi, ";transport=udp")) {
-			snprintf(why, why_cap, "only ;transport=tcp or ;transport=udp may follow HOST:PORT");
+			snprintf(why, why_cap, "only ;transport=tcp, ;transport=udp or ;transport=tls may follow HOST:PORT");
 			return -1;
 		}
 	}
@@ -58,8 +60,9 @@ int route_table_add(struct route_table *t, const char *spec, char *why, size_t w
 		e->domain[i] = (char)((spec[i] >= 'A' && spec[i] <= 'Z') ? spec[i] + 32 : spec[i]);
 	bool v6 = strchr(host, ':') != NULL;
 	snprintf(e->uri, sizeof e->uri, "sip:%s%s%s:%u;transport=%s", v6 ? "[" : "", host, v6 ? "]" : "", port,
-		 tcp ? "tcp" : "udp");
+		 tls ? "tls" : tcp ? "tcp" : "udp");
 	e->tcp = tcp;
+	e->tls = tls;
 	t->n++;
 	return 0;
 }

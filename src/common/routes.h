@@ -1,4 +1,4 @@
-/* Inter-domain routes (--route DOMAIN=HOST:PORT[;transport=tcp|udp], --dns-routes): where a
+/* Inter-domain routes (--route DOMAIN=HOST:PORT[;transport=tcp|udp|tls], --dns-routes): where a
  * request for a user of ANOTHER home domain goes. One parser for the options and pf, one
  * lookup. Pure code: no I/O, no sofia type. */
 #ifndef CPMD_COMMON_ROUTES_H
@@ -14,8 +14,9 @@
 
 struct route_entry {
 	char domain[DOMAIN_NAME_MAX + 1]; /* lower-case */
-	char uri[ROUTE_URI_MAX];          /* next hop as a SIP URI: "sip:HOST:PORT;transport=udp|tcp" */
-	bool tcp;
+	char uri[ROUTE_URI_MAX];          /* next hop as a SIP URI: "sip:HOST:PORT;transport=udp|tcp|tls" */
+	bool tcp;                         /* a stream transport: tcp or tls */
+	bool tls;                         /* SIP over TLS, and msrps between the PFs (docs/security.md) */
 };
 
 struct route_table {
@@ -24,7 +25,7 @@ struct route_table {
 	bool dns; /* a domain with no entry is found by DNS (RFC 3263: NAPTR/SRV/A) */
 };
 
-/* Parses "DOMAIN=HOST:PORT[;transport=tcp|udp]" and adds it. 0, or -1 with why[] filled
+/* Parses "DOMAIN=HOST:PORT[;transport=tcp|udp|tls]" and adds it. 0, or -1 with why[] filled
  * (a sentence for the operator). A domain listed twice is refused. */
 int route_table_add(struct route_table *t, const char *spec, char *why, size_t why_cap);
 /* The entry for domain[0..len) (case-insensitive), or NULL. */

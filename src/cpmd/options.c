@@ -72,7 +72,7 @@ static const struct optdef optdefs[] = {
 	{"core", 1, "SIP-URI", "AS mode: the core (S-CSCF) every request toward a user is sent to, e.g. sip:10.0.0.1:5064;transport=tcp"},
 	{"core-trust", 1, "ADDR[,ADDR...]", "AS mode: source addresses (IP, IP:PORT, [IPv6]:PORT) of the core; requests from anywhere else get 403 (default: the --core address when it is an IP)"},
 	{"reg-event", 1, "on|off", "AS mode: also SUBSCRIBE to each user's reg event package at the core (RFC 3680) (default: off)"},
-	{"route", 1, "DOMAIN=HOST:PORT[;transport=tcp]", "where requests for users of another home domain go (repeatable); a user of an unreachable domain gets the file stored here and retried"},
+	{"route", 1, "DOMAIN=HOST:PORT[;transport=tcp|tls]", "where requests for users of another home domain go (repeatable); a user of an unreachable domain gets the file stored here and retried; transport=tls: SIP over TLS to that PF (its certificate checked against --tls-ca) and msrps between the PFs, needs --sip-tls and --msrp-tls"},
 	{"dns-routes", 1, "on|off", "other domains without a --route are found by DNS (NAPTR/SRV/A, RFC 3263) (default: off: such recipients get 404)"},
 	{"resolv-conf", 1, "FILE", "DNS servers for --dns-routes, in resolv.conf syntax (sofia-sip also reads a \"port N\" line) (default: /etc/resolv.conf)"},
 	{"users", 1, "FILE", "the subscriber list: one \"USER@DOMAIN SECRET\" a line, SECRET a password, md5:HA1 or sha256:HA1 (HA1 = H(user:domain:password)); reloaded on SIGHUP; standalone mode (docs/security.md)"},
@@ -579,12 +579,20 @@ static int check_deployment(struct cpmd_options *o)
 			}
 		}
 	}
-	for (unsigned i = 0; i < o->routes.n; i++)
+	for (unsigned i = 0; i < o->routes.n; i++) {
 		if (cpmd_is_our_domain(o, o->routes.e[i].domain, strlen(o->routes.e[i].domain))) {
 			fprintf(stderr, "cpmd: --route %s: that is one of our own domains (--domain)\n",
 				o->routes.e[i].domain);
 			return -1;
 		}
+		/* sofia opens a TLS connection only from a TLS transport of its own, and a TLS route
+		 * whose files crossed in clear (no msrps without --msrp-tls) would be a false promise */
+		if (o->routes.e[i].tls && (!o->sip_tls_port || !o->msrp_tls_port)) {
+			fprintf(stderr, "cpmd: --route %s=...;transport=tls needs --sip-tls ADDR:PORT and --msrp-tls ADDR:PORT\n",
+				o->routes.e[i].domain);
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* The active side of an MSRP session (RFC 6135 a=setup:active, RFC 4975 §5.4): cpmd opens the
- * TCP connection itself. Used toward another domain's PF, which is passive like us (two
- * passive relays could never meet). The connection is bound to the session at once: no
+ * TCP connection itself (TLS on it for an msrps path). Used toward another domain's PF, which
+ * is passive like us (two passive relays could never meet). The connection is bound to the session at once: no
  * bind request is needed, the first SEND we write binds it at the peer. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include "cpm/msrp.h"
+#include "net/msrp_tls.h"
 #include "net/msrp_transport.h"
 
-int hub_session_connect(struct msrp_hub *h, struct msrp_session *s, const char *host, uint16_t port)
+int hub_session_connect(struct msrp_hub *h, struct msrp_session *s, const char *host, uint16_t port, bool tls,
+			const char *fingerprint)
 {
 	struct sockaddr_storage ss;
 	socklen_t slen;
@@ -42,6 +44,8 @@ int hub_session_connect(struct msrp_hub *h, struct msrp_session *s, const char *
 	}
 	if (port == 0)
 		return -EINVAL;
+	if (tls && !hub_tls_of(h))
+		return -ENOTSUP;
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -59,30 +63,43 @@ int hub_session_connect(struct msrp_hub *h, struct msrp_session *s, const char *
 		hub_leave(h);
 		return rc;
 	}
+	/* TLS: the handshake runs in the connection's first SSL_write (our first SEND, queued
+	 * meanwhile) and the reads after it, as on the accepting side; no byte of MSRP leaves
+	 * before it is done, and a failure closes the connection: ops->closed(EPROTO) */
+	if (tls && (rc = conn_tls_connect(c, hub_tls_of(h), host, fingerprint)) != 0) {
+		conn_close(c, -rc);
+		hub_leave(h);
+		return rc;
+	}
 	c->state = CONN_BOUND;
 	c->session = s;
 	s->conn = c;
 	hub_conn_bound(h, c);
-	msrp_log("%s: connected out for session %s", c->peer, s->id);
+	msrp_log("%s: connected out%s for session %s", c->peer, tls ? " (TLS)" : "", s->id);
 	s->ops->bound(s);
 	hub_leave(h);
 	return 0;
 }
 
-int hub_session_connect_path(struct msrp_hub *h, struct msrp_session *s, const char *peer_path, const char *our_uri,
-			     bool bind_send)
+int hub_session_connect_path(struct msrp_hub *h, struct msrp_session *s, const char *peer_path,
+			     const char *fingerprint, const char *our_uri, bool bind_send)
 {
 	struct msrp_uri u;
 	char host[64];
 
 	/* the first URI of the peer's path is the next hop (the peer itself without relays) */
-	if (msrp_uri_parse(msrp_path_first(cpm_str_c(peer_path)), &u) || u.secure || !u.host.len ||
-	    u.host.len >= sizeof host || !u.port)
+	if (msrp_uri_parse(msrp_path_first(cpm_str_c(peer_path)), &u) || !u.host.len || u.host.len >= sizeof host ||
+	    !u.port)
 		return -EINVAL;
+	if (s->secure && !u.secure) {
+		/* we offered msrps: a plain answer would move the file in clear (a downgrade) */
+		msrp_log("session %s: we offered msrps, the peer answered a plain msrp path; not connecting", s->id);
+		return -EPROTO;
+	}
 	memcpy(host, u.host.p, u.host.len);
 	host[u.host.len] = '\0';
 	hub_enter(h);
-	int rc = hub_session_connect(h, s, host, u.port);
+	int rc = hub_session_connect(h, s, host, u.port, u.secure, fingerprint);
 	if (rc == 0 && bind_send) {
 		/* RFC 4975 §5.4: the active end binds the connection with a SEND, an empty one when
 		 * it has nothing to say yet (a chat nobody has typed in). Its 200 matches no

@@ -91,6 +91,7 @@ int hub_session_uri(struct msrp_hub *h, struct msrp_session *s, bool secure, cha
 }
 
 uint16_t msrp_hub_tls_port(const struct msrp_hub *h) { return h->tls ? hub_tls_port(h->tls) : 0; }
+struct hub_tls *hub_tls_of(struct msrp_hub *h) { return h->tls; }
 const char *msrp_hub_fingerprint(const struct msrp_hub *h) { return h->tls ? hub_tls_fingerprint(h->tls) : ""; }
 size_t hub_high_water(const struct msrp_hub *h) { return h->high_water; }
 unsigned hub_bind_timeout_ms(const struct msrp_hub *h) { return h->bind_timeout_ms; }

@@ -35,8 +35,10 @@ struct msrp_hub_cfg {
 	/* MSRP over TLS (RFC 4975 §14, docs/security.md): a second listener; tls_port 0 = off */
 	const char *tls_host;
 	uint16_t tls_port;
-	const char *tls_cert, *tls_key; /* PEM: the chain we show, its key */
-	const char *tls_ca;             /* PEM: CAs a client certificate must chain to */
+	const char *tls_cert, *tls_key; /* PEM: the chain we show, its key (also as a client) */
+	/* PEM: CAs a client certificate must chain to (tls_verify_clients) and CAs trusted for a
+	 * peer we connect to (another PF); NULL: tls_cert */
+	const char *tls_ca;
 	bool tls_verify_clients;        /* refuse a TLS client without such a certificate (needs tls_ca) */
 	unsigned max_conns_per_addr; /* open MSRP connections from one IP address; more are closed
 	                                at accept (default 1024, a quarter of max_conns: one address may

@@ -1,6 +1,7 @@
 /* MSRP over TLS in cpmd (msrp_tls.h): OpenSSL, non-blocking, on the loop. The handshake is not
- * a separate state: SSL_read/SSL_write run it (SSL_set_accept_state), so a TLS connection goes
- * through the same reads, parser and send queue as a plain one. */
+ * a separate state: SSL_read/SSL_write run it (SSL_set_accept_state, or SSL_set_connect_state
+ * when we connect to another PF), so a TLS connection goes through the same reads, parser and
+ * send queue as a plain one. */
 #include "net/msrp_tls.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@
 struct hub_tls {
 	struct msrp_hub *hub;
 	SSL_CTX *ctx;
+	SSL_CTX *cctx; /* client side, toward another domain's PF (conn_tls_connect) */
 	int lfd, lidx;
 	uint16_t port;
 	su_timer_t *resume;
@@ -55,6 +57,58 @@ static int fingerprint_of(X509 *cert, char *out, size_t cap)
 }
 
 static int tls_accept_cb(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg);
+
+/* Client side: OpenSSL has checked the chain (and the name, set per connection); at depth 0
+ * the certificate must also be the one the peer's SDP named (RFC 4572), when it named one.
+ * Failing here fails the handshake, so no MSRP byte reaches a peer we do not trust. */
+static int client_verify_cb(int ok, X509_STORE_CTX *x)
+{
+	if (!ok || X509_STORE_CTX_get_error_depth(x) != 0)
+		return ok;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct msrp_conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
+	char got[SDP_MAX_FINGERPRINT + 1] = "";
+	if (!c || !c->tls_peer_fp[0])
+		return 1;
+	/* RFC 4572: the hash name and the hex digits compare case-insensitively; we compute
+	 * sha-256 only (what cpmd and cpm write), so another hash name fails the check */
+	if (fingerprint_of(X509_STORE_CTX_get_current_cert(x), got, sizeof got) ||
+	    strcasecmp(got, c->tls_peer_fp) != 0) {
+		msrp_log("%s: TLS: the peer's certificate (%s) is not the SDP a=fingerprint (%s)", c->peer, got,
+			 c->tls_peer_fp);
+		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	return 1;
+}
+
+/* The client context: trust = ca (or our own certificate), and our certificate and key shown
+ * to a peer that asks for one. */
+static SSL_CTX *client_ctx(const struct msrp_hub_cfg *cfg, char *why, size_t whylen)
+{
+	const char *ca = cfg->tls_ca ? cfg->tls_ca : cfg->tls_cert;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		ssl_why(why, whylen, "SSL_CTX_new", NULL);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, client_verify_cb);
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		ssl_why(why, whylen, "cannot load the CAs of", ca);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+		ssl_why(why, whylen, "cannot use the certificate or key (client side)", cfg->tls_cert);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
 
 static void tls_resume_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 {
@@ -113,6 +167,8 @@ int hub_tls_start(struct msrp_hub *h, const struct msrp_hub_cfg *cfg, struct hub
 		snprintf(why, whylen, "cannot compute the certificate's fingerprint");
 		goto fail;
 	}
+	if (!(tl->cctx = client_ctx(cfg, why, whylen)))
+		goto fail;
 	tl->port = cfg->tls_port;
 	int rc = hub_listen_on(cfg->tls_host, &tl->port, &tl->lfd);
 	if (rc) {
@@ -152,6 +208,7 @@ void hub_tls_stop(struct hub_tls *tl)
 	if (tl->resume)
 		su_timer_destroy(tl->resume);
 	SSL_CTX_free(tl->ctx);
+	SSL_CTX_free(tl->cctx);
 	free(tl);
 }
 
@@ -196,6 +253,31 @@ int conn_tls_accept(struct msrp_conn *c, SSL_CTX *ctx)
 	return 0;
 }
 
+int conn_tls_connect(struct msrp_conn *c, struct hub_tls *tl, const char *host, const char *fingerprint)
+{
+	SSL *ssl = SSL_new(tl->cctx);
+	if (!ssl || SSL_set_fd(ssl, c->fd) != 1) {
+		SSL_free(ssl);
+		return -ENOMEM;
+	}
+	/* the name the certificate must carry: the a=path host (an IP SAN for an address, as
+	 * cpm checks cpmd's: src/client/mconn.c), else a DNS name (and SNI) */
+	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+	if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1) {
+		ERR_clear_error();
+		if (SSL_set1_host(ssl, host) != 1 || SSL_set_tlsext_host_name(ssl, host) != 1) {
+			SSL_free(ssl);
+			ERR_clear_error();
+			return -EINVAL;
+		}
+	}
+	snprintf(c->tls_peer_fp, sizeof c->tls_peer_fp, "%s", fingerprint ? fingerprint : "");
+	SSL_set_app_data(ssl, c);
+	SSL_set_connect_state(ssl);
+	c->ssl = ssl;
+	return 0;
+}
+
 /* Maps an SSL error to errno; EAGAIN with the direction the handshake waits for. */
 static int tls_errno(struct msrp_conn *c, int ret, bool writing)
 {
@@ -217,15 +299,19 @@ static int tls_errno(struct msrp_conn *c, int ret, bool writing)
 		char buf[200] = "";
 		ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
 		ERR_clear_error();
-		if (!SSL_is_init_finished(c->ssl) && (SSL_get_verify_mode(c->ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT)) {
-			/* --tls-verify-clients: name the client certificate as the cause, once */
-			/* OpenSSL drops a certificate that failed verification: the verify result
+		long vr = SSL_get_verify_result(c->ssl);
+		if (SSL_is_server(c->ssl) && !SSL_is_init_finished(c->ssl) &&
+		    (SSL_get_verify_mode(c->ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT)) {
+			/* --tls-verify-clients: name the client certificate as the cause, once.
+			 * OpenSSL drops a certificate that failed verification: the verify result
 			 * first, then "none" */
-			long vr = SSL_get_verify_result(c->ssl);
 			const char *cause = vr != X509_V_OK		     ? X509_verify_cert_error_string(vr)
 					    : !SSL_get0_peer_certificate(c->ssl) ? "none shown"
 										 : "accepted, but the handshake failed";
 			msrp_log("%s: TLS handshake refused: client certificate: %s (%s)", c->peer, cause, buf);
+		} else if (!SSL_is_server(c->ssl) && vr != X509_V_OK) {
+			msrp_log("%s: TLS: the peer's certificate is not trusted (%s): %s", c->peer,
+				 X509_verify_cert_error_string(vr), buf);
 		} else {
 			msrp_log("%s: TLS: %s", c->peer, buf);
 		}

@@ -28,6 +28,11 @@ ssize_t conn_tls_write(struct msrp_conn *c, const void *p, size_t n);
 /* close_notify, best effort (the TCP FIN follows). */
 /* Makes c the server side of a TLS connection (the handshake runs in the first reads). */
 int conn_tls_accept(struct msrp_conn *c, struct ssl_ctx_st *ctx);
+/* Makes c the client side (we connected to another PF: msrp_connect.c). The peer's certificate
+ * must lead to a CA of --tls-ca (msrp_hub_cfg.tls_ca), name host (IP SAN for an address, DNS
+ * name otherwise) and, when fingerprint is not NULL/"", match it (SDP a=fingerprint, sha-256);
+ * we show our own certificate. The handshake runs in the first write. 0 or -errno. */
+int conn_tls_connect(struct msrp_conn *c, struct hub_tls *tl, const char *host, const char *fingerprint);
 void conn_tls_shutdown(struct msrp_conn *c);
 void conn_tls_free(struct msrp_conn *c);
 

@@ -22,6 +22,7 @@
 
 #include <sofia-sip/su_wait.h>
 
+#include "cpm/limits.h"
 #include "cpm/msrp.h"
 #include "net/msrp_hub.h"
 
@@ -115,12 +116,17 @@ int hub_session_uri(struct msrp_hub *h, struct msrp_session *s, bool secure, cha
 struct msrp_session *hub_session_find(struct msrp_hub *h, const char *id, size_t len);
 /* We are the active side (msrp_connect.c): open a connection to host (numeric) : port and bind
  * it to s now (ops->bound is called before this returns). 0, or -errno (nothing changed). A
- * connection that fails later reaches s as ops->closed(err). */
-int hub_session_connect(struct msrp_hub *h, struct msrp_session *s, const char *host, uint16_t port);
-/* The same to the next hop of the peer's a=path (first URI, numeric host); with bind_send, an
- * empty SEND from our_uri binds the connection at the peer at once (a chat may stay silent). */
-int hub_session_connect_path(struct msrp_hub *h, struct msrp_session *s, const char *peer_path, const char *our_uri,
-			     bool bind_send);
+ * connection that fails later reaches s as ops->closed(err). tls: the TLS client side
+ * (msrp_tls.c: the peer's certificate checked against --tls-ca, host and fingerprint, the
+ * SDP a=fingerprint or NULL/""); -ENOTSUP without --msrp-tls. A failed handshake reaches s
+ * as ops->closed(EPROTO), like a refused connection. */
+int hub_session_connect(struct msrp_hub *h, struct msrp_session *s, const char *host, uint16_t port, bool tls,
+			const char *fingerprint);
+/* The same to the next hop of the peer's a=path (first URI, numeric host; msrps: TLS, and
+ * -EPROTO when s is secure but the path is not); with bind_send, an empty SEND from our_uri
+ * binds the connection at the peer at once (a chat may stay silent). */
+int hub_session_connect_path(struct msrp_hub *h, struct msrp_session *s, const char *peer_path,
+			     const char *fingerprint, const char *our_uri, bool bind_send);
 /* Run d->fn(d) once the hub is back at depth zero (frees belong there). */
 void hub_defer(struct msrp_hub *h, struct hub_defer *d);
 su_root_t *hub_root(struct msrp_hub *h);
@@ -140,6 +146,8 @@ void hub_conn_failed(struct msrp_hub *h, struct msrp_conn *c);
 struct ssl_ctx_st;
 struct sockaddr_storage;
 void hub_accept_one(struct msrp_hub *h, int fd, const struct sockaddr_storage *ss, struct ssl_ctx_st *tls_ctx);
+/* The TLS side of the hub (--msrp-tls), or NULL. */
+struct hub_tls *hub_tls_of(struct msrp_hub *h);
 /* socket + bind + listen on a numeric host; *port 0 = any (the bound one is returned). */
 int hub_listen_on(const char *host, uint16_t *port, int *fdout);
 
@@ -162,6 +170,9 @@ struct msrp_conn {
 	int fd;
 	struct ssl_st *ssl;  /* TLS (msrp_tls.c), or NULL: plain TCP, the path that stays fast */
 	bool tls_want_read;  /* TLS: a write waits for the peer's handshake bytes */
+	/* TLS client side (we connected): the SDP a=fingerprint the peer's certificate must
+	 * have, "" = none given (msrp_tls.c checks it in the handshake) */
+	char tls_peer_fp[SDP_MAX_FINGERPRINT + 1];
 	int widx;          /* su_root registration index */
 	int mask;          /* events currently asked for */
 	enum conn_state state;

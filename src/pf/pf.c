@@ -122,7 +122,7 @@ bool pf_take_sdp_answer(struct ft_relay *relay, const struct sip_msg *m, bool ac
 	bool ok = ans && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 &&
 		  sdp_parse_ft(sdp.p, sdp.len, ans) == SDP_OK && ans->port != 0 &&
 		  ft_relay_set_peer_path(relay, FT_LEG_DOWN, ans->path) == 0 &&
-		  (!active || ft_relay_connect(relay, FT_LEG_DOWN) == 0);
+		  (!active || ft_relay_connect(relay, FT_LEG_DOWN, ans->fingerprint) == 0);
 	cpm_arena_free(&tmp);
 	return ok;
 }

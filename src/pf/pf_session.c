@@ -250,7 +250,7 @@ static bool fork_accept(void *owner, struct sip_fork *f, unsigned branch, struct
 	ok = ans && sip_msg_body_sdp(m, &tmp, &sdp, parts, &nparts) == 0 && sdp_parse_ft(sdp.p, sdp.len, ans) == SDP_OK &&
 	     ans->port != 0 && ans->dir != SDP_DIR_INACTIVE &&
 	     session_relay_set_peer_path(s->relay, SR_LEG_B, ans->path) == 0 &&
-	     (!pf_msrp_active(s->pf, s->recipient) || session_relay_connect(s->relay, SR_LEG_B) == 0);
+	     (!pf_msrp_active(s->pf, s->recipient) || session_relay_connect(s->relay, SR_LEG_B, ans->fingerprint) == 0);
 	cpm_arena_free(&tmp);
 	if (!ok)
 		log_info("session %s: branch %u accepted with an unusable SDP answer; hanging it up", s->id, branch);

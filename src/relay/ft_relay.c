@@ -73,6 +73,13 @@ void relay_finish(struct ft_relay *r, enum ft_relay_result res, const char *fmt,
 	va_end(ap);
 	msrp_log("relay %s: %s (%s), %llu bytes", relay_name(r), ft_relay_result_str(res), detail,
 		 (unsigned long long)(r->source ? r->src_next : r->tee.contig));
+	if (r->in_owner_call) {
+		r->done_deferred = true;
+		r->deferred_res = res;
+		memcpy(r->deferred_detail, detail, sizeof detail);
+		relay_arm_deferred_done(r);
+		return;
+	}
 	if (r->done)
 		r->done(r->arg, res, detail);
 }
@@ -499,7 +506,7 @@ int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char
 	return 0;
 }
 
-int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg)
+int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg, const char *fingerprint)
 {
 	struct relay_leg *L;
 
@@ -513,11 +520,13 @@ int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg)
 	if (!cpm_str_copy(L->peer_from, sizeof L->peer_from, cpm_str_c(L->peer_path)))
 		return -EINVAL;
 	hub_enter(r->hub);
+	r->in_owner_call = true; /* a connection that fails at once ends the relay later (relay_finish) */
 	/* no bind SEND: the file's first chunk follows at once and binds it */
-	int rc = hub_session_connect_path(r->hub, &L->s, L->peer_path, L->uri, false);
+	int rc = hub_session_connect_path(r->hub, &L->s, L->peer_path, fingerprint, L->uri, false);
 	if (rc == 0 && r->source)
 		relay_source_pump(r); /* nobody will send us a binding request to answer first */
 	hub_leave(r->hub);
+	r->in_owner_call = false;
 	return rc;
 }
 

@@ -158,8 +158,10 @@ int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char
 /* We are the active side of that leg (we offered or answered a=setup:active, RFC 6135: toward
  * another domain's PF, passive like us): connect to the peer path given by
  * ft_relay_set_peer_path (a numeric host). 0, or -errno (the caller ends the transfer). A
- * refused or broken connection then ends the relay as a lost leg does. */
-int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg);
+ * refused or broken connection then ends the relay as a lost leg does. An msrps path is
+ * connected with TLS and the peer's certificate checked (net/msrp_tls.h); fingerprint: the
+ * peer's SDP a=fingerprint (NULL/"": none). A failed handshake ends it as a refused one. */
+int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg, const char *fingerprint);
 /* Bytes of the file received from the sender so far, and sha-1 when complete.
  * (Source mode: bytes of the range written towards the device so far.)
  * For a resumed upload it is the FILE offset: resume_offset + the bytes of

@@ -127,6 +127,12 @@ struct ft_relay {
 	bool need_200, need_report, got_200, got_report;
 	bool hash_ok;
 	bool ended, destroyed;
+	/* A result reached while the relay's owner is calling in (ft_relay_connect: a connection
+	 * that fails at once): its done callback must not run inside the owner's own call (the
+	 * owner may free what it is using), so it waits for the relay's timer (a zero delay). */
+	bool in_owner_call, done_deferred;
+	enum ft_relay_result deferred_res;
+	char deferred_detail[160];
 
 	/* store mode (ft_relay_intake.c) */
 	ft_relay_event_f *event;
@@ -206,6 +212,8 @@ bool relay_leg_to_path_ok(const struct relay_leg *L, const struct msrp_msg *m);
 bool relay_leg_common_request(struct relay_leg *L, const struct msrp_msg *m);
 
 /* ft_relay_timer.c */
+/* relay_finish while the owner calls in: done runs from the relay's timer, at once. */
+void relay_arm_deferred_done(struct ft_relay *r);
 void relay_arm(struct ft_relay *r);
 void relay_restart_deadlines(struct ft_relay *r);
 void relay_txn_start_clock(struct ft_relay *r, bool last);

@@ -129,9 +129,21 @@ static void relay_timer_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *ar
 
 	hub_enter(h);
 	r->timer_armed = false;
-	if (!r->ended && !r->destroyed)
+	if (r->done_deferred && !r->destroyed) {
+		/* a result relay_finish held back while the owner was calling in */
+		r->done_deferred = false;
+		if (r->done)
+			r->done(r->arg, r->deferred_res, r->deferred_detail);
+	} else if (!r->ended && !r->destroyed)
 		relay_check_timeouts(r);
 	hub_leave(h);
+}
+
+void relay_arm_deferred_done(struct ft_relay *r)
+{
+	r->timer_armed = true;
+	r->timer_at = 0;
+	su_timer_set_interval(r->timer, relay_timer_cb, r, 0);
 }
 
 void relay_txn_start_clock(struct ft_relay *r, bool last)

@@ -748,13 +748,13 @@ int session_relay_set_peer_path(struct session_relay *r, enum session_relay_leg 
 	return 0;
 }
 
-int session_relay_connect(struct session_relay *r, enum session_relay_leg leg)
+int session_relay_connect(struct session_relay *r, enum session_relay_leg leg, const char *fingerprint)
 {
 	struct sr_leg *L = &r->leg[leg];
 	/* as the active end we write first, to the negotiated path (ft_relay_connect) */
 	if (!L->has_peer || r->ended || !cpm_str_copy(L->peer_from, sizeof L->peer_from, cpm_str_c(L->peer_path)))
 		return -EINVAL;
-	return hub_session_connect_path(r->hub, &L->s, L->peer_path, L->uri, true);
+	return hub_session_connect_path(r->hub, &L->s, L->peer_path, fingerprint, L->uri, true);
 }
 
 void session_relay_stats(const struct session_relay *r, struct session_relay_stats *out)

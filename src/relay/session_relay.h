@@ -78,8 +78,9 @@ const char *session_relay_path(const struct session_relay *r, enum session_relay
  * timer of the leg starts here. 0, or -1 when the path does not parse. */
 int session_relay_set_peer_path(struct session_relay *r, enum session_relay_leg leg, const char *path);
 /* We are the active end of that leg (toward another domain's PF, a=setup:active): connect to the
- * peer path just set (numeric host) and bind with an empty SEND. 0 or -errno. */
-int session_relay_connect(struct session_relay *r, enum session_relay_leg leg);
+ * peer path just set (numeric host) and bind with an empty SEND; an msrps path with TLS, the
+ * peer's certificate checked, fingerprint: its SDP a=fingerprint or NULL. 0 or -errno. */
+int session_relay_connect(struct session_relay *r, enum session_relay_leg leg, const char *fingerprint);
 /* Close both sessions and their connections, free everything. Safe at any time, also from
  * done(). NULL is fine. */
 void session_relay_destroy(struct session_relay *r);
