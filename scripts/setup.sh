@@ -7,11 +7,16 @@ PKGS=(
   libsofia-sip-ua-dev libssl-dev libsqlite3-dev libxml2-dev
   sip-tester tshark socat python3 procps iproute2 psmisc fio
   kamailio kamailio-presence-modules dnsmasq-base openssl
+  clamav-daemon
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
 # on random ports); -presence-modules: its optional reg event notifier (WITH_REGEVENT).
 # openssl: the CLI that makes the TLS tests' certificates (scripts/mk-test-certs.sh).
 # dnsmasq-base: the DNS server of t_domains_dns (NAPTR/SRV/A for --dns-routes; no service).
+# clamav-daemon: clamd, the malware scan of content screening (tests/lib_clamd.sh runs it with
+# its own config and a one-signature database: no freshclam, no Internet). It pulls
+# clamav-freshclam, whose postinst would start the freshclam daemon: services are denied
+# during the install (policy-rc.d below), so nothing keeps running or downloading.
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,6 +24,13 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   echo "setup: installing ${missing[*]}" >&2
+  # No service starts during the install (tests start their servers themselves); a
+  # policy-rc.d already there (Docker images have one) is left as it is.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   $SUDO apt-get update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
 fi
