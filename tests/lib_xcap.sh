@@ -43,6 +43,7 @@ xcap_start() { # DIR PORT
 		[ -f "$dir/db/$t" ] || cp "/usr/share/kamailio/dbtext/kamailio/$t" "$dir/db/"
 	done
 	XCAP_N=$((XCAP_N + 1))
+	# shellcheck disable=SC2034 # read by the tests
 	XCAP_PORT=$port
 	XCAP_ROOT="http://127.0.0.1:$port/xcap-root"
 	kamailio -f "$XCAP_CFG" -DD -E -m 64 -M 8 -P "$dir/kamailio.pid" -Y "$dir" \

@@ -3,7 +3,9 @@
 # is an error at once; a server that accepts and never answers is an error within the
 # client's timeout; restarted on its data, the server knows the document and its ETag again
 # (a cached ETag stays valid across an XDMS restart: "not modified").
+# shellcheck source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=../lib_xcap.sh
 . "$(dirname "$0")/../lib_xcap.sh"
 
 XCAP_GET=${XCAP_GET:-$CPM_BUILD/xcap_get}
@@ -53,7 +55,9 @@ done
 get d2 "http://127.0.0.1:$hang_port/xcap-root" --timeout-ms 500 "$ALICE"
 expect d2 result error
 ms=$(val d2 ms)
-[ "$ms" -ge 400 ] && [ "$ms" -lt 2000 ] || fail "d2: a silent server took $ms ms (timeout 500)"
+if [ "$ms" -lt 400 ] || [ "$ms" -ge 2000 ]; then
+	fail "d2: a silent server took $ms ms (timeout 500)"
+fi
 log "silent server: error in $ms ms ($(val d2 why))"
 
 # 3. restarted on the same data: the document and its ETag are back

@@ -5,7 +5,9 @@
 # a user without a document is "no doc"; a document over the caller's buffer is an error, not
 # a truncation; a document with a bad value is fetched but refused by the codec; eight threads
 # fetching at once get the same answer.
+# shellcheck source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=../lib_xcap.sh
 . "$(dirname "$0")/../lib_xcap.sh"
 
 XCAP_GET=${XCAP_GET:-$CPM_BUILD/xcap_get}
