@@ -7,7 +7,7 @@
  *   defer true|false|unset ... blocked <uri> ... accept <type> ... deny <type>
  *   ms <elapsed milliseconds>
  * Usage: xcap_get [--etag E] [--auid A] [--file F] [--cap BYTES] [--timeout-ms N]
- *                 [--threads N] ROOT AOR
+ *                 [--user U --password P] [--threads N] ROOT AOR
  * --threads N: N threads fetch at the same time (thread safety); every result must be the
  * same, and the first one is printed. Exit 0 unless usage, parse or thread mismatch (1/2);
  * an XCAP_ERROR is a result, not a failure of the driver. */
@@ -98,6 +98,10 @@ int main(int argc, char **argv)
 			cap = strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--timeout-ms"))
 			cfg.timeout_ms = cfg.connect_timeout_ms = (unsigned)strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--user"))
+			cfg.user = argv[i + 1];
+		else if (!strcmp(argv[i], "--password"))
+			cfg.password = argv[i + 1];
 		else if (!strcmp(argv[i], "--threads"))
 			nthreads = atoi(argv[i + 1]);
 		else
@@ -105,7 +109,7 @@ int main(int argc, char **argv)
 	}
 	if (argc - i != 2 || nthreads < 1 || nthreads > MAX_THREADS || !cap) {
 		fprintf(stderr, "usage: xcap_get [--etag E] [--auid A] [--file F] [--cap N] "
-				"[--timeout-ms N] [--threads N] ROOT AOR\n");
+				"[--timeout-ms N] [--user U --password P] [--threads N] ROOT AOR\n");
 		return 2;
 	}
 	cfg.root = argv[i];
