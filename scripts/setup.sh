@@ -7,10 +7,12 @@ PKGS=(
   libsofia-sip-ua-dev libssl-dev libsqlite3-dev libxml2-dev
   sip-tester tshark socat python3 procps iproute2 psmisc fio
   kamailio kamailio-presence-modules dnsmasq-base openssl
-  clamav-daemon
+  clamav-daemon libcurl4-openssl-dev curl
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
 # on random ports); -presence-modules: its optional reg event notifier (WITH_REGEVENT).
+# libcurl4-openssl-dev: the XCAP client of the XDM preferences (src/xdm); curl: the tests'
+# XCAP PUTs to Kamailio's xcap_server (tests/lib_xcap.sh), which kamailio-presence-modules has.
 # openssl: the CLI that makes the TLS tests' certificates (scripts/mk-test-certs.sh).
 # dnsmasq-base: the DNS server of t_domains_dns (NAPTR/SRV/A for --dns-routes; no service).
 # clamav-daemon: clamd, the malware scan of content screening (tests/lib_clamd.sh runs it with
