@@ -7,10 +7,15 @@ PKGS=(
   libsofia-sip-ua-dev libssl-dev libsqlite3-dev libxml2-dev
   sip-tester tshark socat python3 procps iproute2 psmisc fio
   kamailio kamailio-presence-modules dnsmasq-base openssl
+  dovecot-imapd libcurl4-openssl-dev
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
 # on random ports); -presence-modules: its optional reg event notifier (WITH_REGEVENT).
 # openssl: the CLI that makes the TLS tests' certificates (scripts/mk-test-certs.sh).
+# dovecot-imapd: the test MSS of tests/mss (tests/lib_dovecot.sh starts its own instance on a
+# random port; the package's postinst may start and enable the system service: harmless, its
+# config and ports are not ours, `systemctl disable --now dovecot` if unwanted).
+# libcurl4-openssl-dev: the MSS client's IMAP (src/mss; conflicts with libcurl4-gnutls-dev).
 # dnsmasq-base: the DNS server of t_domains_dns (NAPTR/SRV/A for --dns-routes; no service).
 missing=()
 for p in "${PKGS[@]}"; do
