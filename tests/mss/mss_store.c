@@ -10,8 +10,10 @@
  *             --hash H] [--thumb F --thumb-type T] [--body F --body-type T]
  *             [--records F]
  *   mss_store record FILE message|notification FROM TO IMDN-ID DISPOSITION TYPE BODYFILE
+ *             [--threads N]  (N threads at once, ids ID-t0..ID-t<N-1>; prints each result)
  *   mss_store check --url U --master M --password P [--check-user U] */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +83,59 @@ static int do_record(int argc, char **argv)
 	return 0;
 }
 
+/* --threads: the API is called from several threads at once, each with its
+ * own reader (what the lead's worker pool does). */
+struct job {
+	const struct mss_imap_cfg *cfg;
+	struct mss_meta m;
+	const char *user, *folder;
+	char id[MSS_ID_MAX];
+	enum mss_result res;
+	char why[256];
+};
+
+static void *run_job(void *arg)
+{
+	struct job *j = arg;
+	struct mss_reader *r;
+
+	j->m.item_id = j->id;
+	if (mss_object_open(&j->m, &r) < 0) {
+		j->res = MSS_PERMANENT;
+		return NULL;
+	}
+	j->res = mss_imap_store(j->cfg, j->user, j->folder, r, j->why, sizeof j->why);
+	mss_reader_free(r);
+	return NULL;
+}
+
+static int run_threads(const struct mss_imap_cfg *cfg, const struct mss_meta *m, const char *user,
+		       const char *folder, int n)
+{
+	struct job jobs[32];
+	pthread_t th[32];
+	int worst = 0;
+
+	if (n < 1 || n > 32)
+		return 4;
+	for (int i = 0; i < n; i++) {
+		jobs[i] = (struct job){.cfg = cfg, .m = *m, .user = user, .folder = folder};
+		snprintf(jobs[i].id, sizeof jobs[i].id, "%s-t%d", m->item_id, i);
+		if (pthread_create(&th[i], NULL, run_job, &jobs[i]) != 0)
+			return 4;
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		printf("thread %d result=%d why=%s\n", i, (int)jobs[i].res, jobs[i].why);
+		if (exit_of(jobs[i].res) > worst)
+			worst = exit_of(jobs[i].res);
+	}
+	return worst;
+}
+
 int main(int argc, char **argv)
 {
+	int threads = 0;
 	struct mss_imap_cfg cfg = {0};
 	struct mss_meta m = {.file = {NULL, -1, UINT64_MAX}, .thumb = {NULL, -1, UINT64_MAX},
 			     .body = {NULL, -1, UINT64_MAX}, .records_fd = -1, .time = 1700000000};
@@ -121,6 +174,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(o, "--body")) m.body.fd = open_ro(v);
 		else if (!strcmp(o, "--body-type")) m.body_type = v;
 		else if (!strcmp(o, "--records")) m.records_fd = open_ro(v);
+		else if (!strcmp(o, "--threads")) threads = atoi(v);
 		else return usage();
 	}
 	m.recipients = to;
@@ -135,6 +189,8 @@ int main(int argc, char **argv)
 		return usage();
 	m.kind = !strcmp(kind, "message") ? MSS_MESSAGE_HISTORY : !strcmp(kind, "session") ? MSS_SESSION_HISTORY
 		 : !strcmp(kind, "expired") ? MSS_EXPIRED_FILE : !strcmp(kind, "kept") ? MSS_KEPT_FILE : MSS_FT_HISTORY;
+	if (threads && m.item_id && mss_folder(folder, sizeof folder, m.kind, m.conversation_id) == 0)
+		return run_threads(&cfg, &m, user, folder, threads);
 	if (mss_folder(folder, sizeof folder, m.kind, m.conversation_id) < 0 || mss_object_open(&m, &r) < 0) {
 		perror("mss_object_open");
 		return 4;
