@@ -18,6 +18,7 @@
 #include "cpm/mime.h"
 #include "cpm/wbuf.h"
 #include "mss/mss_header.h"
+#include "mss/mss_record.h"
 
 /* One boundary for every object. It cannot occur in a body: every body is
  * base64 (no '_'), and every other line we write starts with a header name or
@@ -280,7 +281,7 @@ static int build(struct mss_reader *r, struct mss_meta *m)
 	} else {
 		struct mss_src rec = {NULL, m->records_fd, UINT64_MAX};
 
-		if (src_check(&rec) < 0)
+		if (src_check(&rec) < 0 || mss_records_complete(rec.fd, rec.len, &rec.len) < 0)
 			return -1;
 		cpm_wbuf_puts(&w, "Content-Type: multipart/mixed; boundary=\"" BOUNDARY "\"\r\n\r\n");
 		cpm_wbuf_puts(&w, "--" BOUNDARY "\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"

@@ -106,8 +106,8 @@ int mss_folder(char *out, size_t cap, enum mss_kind kind, const char *conversati
 /* Session records: the caller appends one record per message or disposition
  * notification to a file it owns (O_APPEND) while the session runs; the
  * session history is built from that file at the end. Every record is one
- * write() of a whole MIME part (base64 body), so the file is always a list of
- * parts; a record torn by a crash is not detected yet (docs/internals/mss.md). */
+ * write() of a whole MIME part (base64 body) that starts with its own size, so
+ * a record torn by a crash is left out at build time (docs/internals/mss.md). */
 enum mss_record_kind { MSS_REC_MESSAGE, MSS_REC_NOTIFICATION };
 struct mss_record {
 	enum mss_record_kind kind;

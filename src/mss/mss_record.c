@@ -6,6 +6,7 @@
 #include "mss/mss_object.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,6 +15,7 @@
 #include "cpm/mime.h"
 #include "cpm/wbuf.h"
 #include "mss/mss_header.h"
+#include "mss/mss_record.h"
 
 #define REC_HEAD_MAX (8 * 1024)
 #define LINE_IN 57
@@ -36,7 +38,8 @@ int mss_record_append(int fd, const struct mss_record *rec)
 		return -1;
 	}
 	w = cpm_wbuf_raw(buf, cap);
-	cpm_wbuf_puts(&w, "--=_cpm_part_=\r\nX-CPM-Record: ");
+	/* the size first, at a fixed place, written once the record is built */
+	cpm_wbuf_puts(&w, REC_PREFIX "0000000000\r\nX-CPM-Record: ");
 	cpm_wbuf_puts(&w, rec->kind == MSS_REC_NOTIFICATION ? "notification" : "message");
 	cpm_wbuf_puts(&w, "\r\nDate: ");
 	mss_put_date(&w, rec->time);
@@ -72,6 +75,11 @@ int mss_record_append(int fd, const struct mss_record *rec)
 		errno = EFBIG;
 		return -1;
 	}
+	{
+		char digits[REC_DIGITS + 1];
+		snprintf(digits, sizeof digits, "%0*d", REC_DIGITS, len);
+		memcpy(buf + strlen(REC_PREFIX), digits, REC_DIGITS);
+	}
 	/* one write for the whole record (O_APPEND: records never interleave) */
 	while (off < (size_t)len) {
 		ssize_t k = write(fd, buf + off, (size_t)len - off);
@@ -86,5 +94,37 @@ int mss_record_append(int fd, const struct mss_record *rec)
 		off += (size_t)k;
 	}
 	free(buf);
+	return 0;
+}
+
+int mss_records_complete(int fd, uint64_t size, uint64_t *len)
+{
+	uint64_t off = 0;
+	const size_t plen = strlen(REC_PREFIX);
+
+	while (off < size) {
+		char head[64];
+		uint64_t n = 0;
+		ssize_t k;
+
+		if (size - off < plen + REC_DIGITS + 2)
+			break;
+		k = pread(fd, head, plen + REC_DIGITS + 2, (off_t)off);
+		if (k < 0)
+			return -1;
+		if ((size_t)k != plen + REC_DIGITS + 2 || memcmp(head, REC_PREFIX, plen) != 0)
+			break;
+		for (size_t i = 0; i < REC_DIGITS; i++) {
+			char c = head[plen + i];
+			if (c < '0' || c > '9')
+				goto out;
+			n = n * 10 + (uint64_t)(c - '0');
+		}
+		if (n < plen + REC_DIGITS + 2 || n > size - off) /* torn by a crash */
+			break;
+		off += n;
+	}
+out:
+	*len = off;
 	return 0;
 }

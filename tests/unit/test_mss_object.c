@@ -135,6 +135,45 @@ UNIT_TEST(mss_no_header_injection)
 	mss_reader_free(r);
 }
 
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* a record torn by a crash (the file cut inside the last one) is left out */
+UNIT_TEST(mss_session_torn_record)
+{
+	int fd = temp_file(0);
+	struct mss_record rec = {.kind = MSS_REC_MESSAGE, .from = "sip:a@x", .to = "sip:b@x",
+				 .imdn_id = "i", .content_type = "message/cpim", .body = "hello", .body_len = 5};
+	struct mss_meta m = {.kind = MSS_SESSION_HISTORY, .item_id = "s", .records_fd = fd};
+	struct mss_reader *r;
+	size_t len;
+	char *all;
+	off_t end;
+
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(mss_record_append(fd, &rec), 0);
+	end = lseek(fd, 0, SEEK_END);
+	CHECK_EQ_INT(mss_object_open(&m, &r), 0);
+	all = read_all(r, 4096, &len);
+	CHECK_EQ_INT(count(all, "X-CPM-Record: message"), 3);
+	free(all);
+	mss_reader_free(r);
+	CHECK_EQ_INT(ftruncate(fd, end - 10), 0);
+	CHECK_EQ_INT(mss_object_open(&m, &r), 0);
+	all = read_all(r, 4096, &len);
+	CHECK_EQ_INT(len, mss_reader_size(r));
+	CHECK_EQ_INT(count(all, "X-CPM-Record: message"), 2);
+	CHECK(strstr(all, "\r\n--=_cpm_part_=--\r\n") == all + len - 20);
+	free(all);
+	mss_reader_free(r);
+	close(fd);
+}
+
 UNIT_TEST(mss_resp_readers)
 {
 	uint32_t uid;
@@ -153,4 +192,4 @@ UNIT_TEST(mss_resp_readers)
 }
 
 UNIT_MAIN(T(mss_size_is_exact), T(mss_file_shrank), T(mss_message_ids), T(mss_folders),
-	  T(mss_no_header_injection), T(mss_resp_readers))
+	  T(mss_no_header_injection), T(mss_session_torn_record), T(mss_resp_readers))
