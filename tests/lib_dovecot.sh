@@ -20,6 +20,8 @@
 #                                      (exact bytes: BODY[] through doveadm)
 #   dovecot_folders USER               the folder list
 # DOVECOT_MASTER_USER / DOVECOT_MASTER_PASSWORD: for the clients under test.
+# DOVECOT_TLS_DIR=DIR (set before the first dovecot_start): imaps only on PORT
+# with DIR/server.pem and DIR/server.key (scripts/mk-test-certs.sh DIR).
 # DOVECOT_MAX_MAIL_SIZE=1M (set before the first dovecot_start): quota plugin
 # with that quota_max_mail_size (the permanent-error case).
 
@@ -82,6 +84,12 @@ protocol imap {
   mail_max_userip_connections = 100
 }
 CONF
+	if [ -n "${DOVECOT_TLS_DIR:-}" ]; then
+		# imaps only, on the same port: server.pem/server.key of scripts/mk-test-certs.sh
+		sed -i -e 's/^ssl = no$/ssl = required/' -e "s/^    port = $port\$/    port = 0/" \
+			-e "/inet_listener imaps {/,/}/s/port = 0/port = $port\n    address = 127.0.0.1/" "$dir/etc/dovecot.conf"
+		printf 'ssl_cert = <%s/server.pem\nssl_key = <%s/server.key\n' "$DOVECOT_TLS_DIR" "$DOVECOT_TLS_DIR" >>"$dir/etc/dovecot.conf"
+	fi
 	if [ -n "${DOVECOT_MAX_MAIL_SIZE:-}" ]; then
 		# the quota plugin refuses a larger APPEND before its literal:
 		# "NO [LIMIT] Mail size is larger than the maximum size allowed"
@@ -98,6 +106,18 @@ CONF
 # _dovecot_greeting PORT: true once "* OK" is read from the server
 _dovecot_greeting() {
 	local line
+	if [ -n "${DOVECOT_TLS_DIR:-}" ]; then
+		python3 - "$1" <<'PY' 2>/dev/null
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=None)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
+    with ctx.wrap_socket(s) as t:
+        sys.exit(0 if t.recv(100).startswith(b"* OK") else 1)
+PY
+		return
+	fi
 	{ exec 9<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
 	IFS= read -r -t 2 line <&9 || line=""
 	exec 9<&- 9>&-
