@@ -8,12 +8,17 @@ PKGS=(
   sip-tester tshark socat python3 procps iproute2 psmisc fio
   kamailio kamailio-presence-modules dnsmasq-base openssl
   clamav-daemon libcurl4-openssl-dev curl
+  dovecot-imapd
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
 # on random ports); -presence-modules: its optional reg event notifier (WITH_REGEVENT).
 # libcurl4-openssl-dev: the XCAP client of the XDM preferences (src/xdm); curl: the tests'
 # XCAP PUTs to Kamailio's xcap_server (tests/lib_xcap.sh), which kamailio-presence-modules has.
 # openssl: the CLI that makes the TLS tests' certificates (scripts/mk-test-certs.sh).
+# dovecot-imapd: the test MSS of tests/mss (tests/lib_dovecot.sh starts its own instance on a
+# random port; the package's postinst may start and enable the system service: harmless, its
+# config and ports are not ours, `systemctl disable --now dovecot` if unwanted).
+# libcurl4-openssl-dev: the MSS client's IMAP (src/mss; conflicts with libcurl4-gnutls-dev).
 # dnsmasq-base: the DNS server of t_domains_dns (NAPTR/SRV/A for --dns-routes; no service).
 # clamav-daemon: clamd, the malware scan of content screening (tests/lib_clamd.sh runs it with
 # its own config and a one-signature database: no freshclam, no Internet). It pulls
