@@ -190,6 +190,18 @@ int blob_move_to_mss(struct blob_dir *bd, const char *id)
 	return 0;
 }
 
+int blob_link(struct blob_dir *bd, const char *from, const char *to)
+{
+	if (!store_id_valid(from) || !store_id_valid(to))
+		return -EINVAL;
+	if (linkat(bd->dfd, from, bd->dfd, to, 0) < 0)
+		return -errno;
+	/* the new name must survive a crash as long as the item that claims it */
+	if (fsync(bd->dfd) < 0)
+		return -errno;
+	return 0;
+}
+
 int blob_write_mss(struct blob_dir *bd, const char *id, const void *data, size_t len)
 {
 	int fd, err;

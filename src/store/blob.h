@@ -59,6 +59,9 @@ int blob_remove(struct blob_dir *bd, const char *id, bool partial);
 /* Moves the complete blobs/<id> to mss/<id> (the message-store hand-off), then fsyncs both
  * directories. -ENOENT if absent. */
 int blob_move_to_mss(struct blob_dir *bd, const char *id);
+/* A hard link blobs/<from> → blobs/<to> (two names of one complete blob), the directory
+ * fsynced. -EEXIST when <to> exists. */
+int blob_link(struct blob_dir *bd, const char *from, const char *to);
 /* Writes len bytes as the message-store hand-off mss/<id>, crash-safe: written to
  * blobs/tmp/<id> (a partial reconcile removes if we die here), fsynced, renamed into mss/,
  * both directories fsynced. For an item whose body has no blob (an inline message). */

@@ -19,7 +19,7 @@
 #include "store/blob.h"
 #include "store/store_backend.h"
 
-enum job_kind { JOB_COMMIT, JOB_CHECKPOINT, JOB_REMOVE, JOB_MOVE_MSS, JOB_WRITE_MSS };
+enum job_kind { JOB_COMMIT, JOB_CHECKPOINT, JOB_REMOVE, JOB_MOVE_MSS, JOB_WRITE_MSS, JOB_LINK };
 
 struct job {
 	struct job *next;
@@ -27,11 +27,11 @@ struct job {
 	enum job_kind kind;
 	int fd;
 	bool partial;                 /* JOB_REMOVE: blobs/tmp/<id> */
-	char id[STORE_ID_MAX + 1];    /* JOB_REMOVE, JOB_MOVE_MSS, JOB_WRITE_MSS */
+	char id[STORE_ID_MAX + 1];    /* JOB_REMOVE, JOB_MOVE_MSS, JOB_WRITE_MSS; JOB_LINK: the source */
 	void *data;                   /* JOB_WRITE_MSS: the body (owned, freed with the job) */
 	size_t len;
 	union {
-		struct store_item item;       /* JOB_COMMIT */
+		struct store_item item;       /* JOB_COMMIT, JOB_LINK (the new item) */
 		struct store_partial partial; /* JOB_CHECKPOINT */
 	} u;
 	store_done_fn *done;
@@ -60,6 +60,8 @@ static void on_loop(void *arg, int err)
 	j->q->pending--;
 	if (!err && j->kind == JOB_COMMIT)
 		err = store_item_update(j->q->s, &j->u.item, j->done, j->arg); /* done comes from there */
+	else if (!err && j->kind == JOB_LINK)
+		err = store_item_put(j->q->s, &j->u.item, NULL, j->done, j->arg);
 	else if (!err && j->kind == JOB_CHECKPOINT)
 		err = store_partial_put(j->q->s, &j->u.partial, j->done, j->arg);
 	else if (j->kind == JOB_REMOVE || j->kind == JOB_MOVE_MSS || j->kind == JOB_WRITE_MSS) {
@@ -112,6 +114,9 @@ static void *worker(void *arg)
 			break;
 		case JOB_WRITE_MSS:
 			err = blob_write_mss(q->bd, j->id, j->data, j->len);
+			break;
+		case JOB_LINK:
+			err = blob_link(q->bd, j->id, j->u.item.id);
 			break;
 		case JOB_MOVE_MSS:
 		default:
@@ -198,6 +203,20 @@ int store_blobq_checkpoint(struct store_blobq *q, int fd, const struct store_par
 	if (!(j = calloc(1, sizeof *j)))
 		return -ENOMEM;
 	*j = (struct job){.q = q, .kind = JOB_CHECKPOINT, .fd = fd, .u.partial = *p, .done = done, .arg = arg};
+	return enqueue(q, j);
+}
+
+int store_item_put_linked(struct store_blobq *q, const char *from_id, const struct store_item *it,
+			  store_done_fn *done, void *arg)
+{
+	struct job *j;
+
+	if (!q || !store_id_valid(from_id) || !store_id_valid(it->id) || !strcmp(from_id, it->id))
+		return -EINVAL;
+	if (!(j = calloc(1, sizeof *j)))
+		return -ENOMEM;
+	*j = (struct job){.q = q, .kind = JOB_LINK, .fd = -1, .u.item = *it, .done = done, .arg = arg};
+	memcpy(j->id, from_id, strlen(from_id) + 1);
 	return enqueue(q, j);
 }
 
