@@ -194,7 +194,14 @@ bool pf_headers_name_icsi(const char *carried, const char *name);
 void pf_quota_check(struct pf *pf, const char *recipient, uint64_t size, struct pf_verdict *v);
 
 /* ---- pf_prefs.c */
+/* The user's effective settings (policy_user over the operator's defaults, the user's
+ * preferences and the operator's switches). aor_key: "user@host". */
 void pf_prefs_get(struct pf *pf, const char *aor_key, struct pf_user_policy *out);
+/* Does the user (aor_key) refuse everything from sender_key ("user@host")? Their blocked
+ * senders (issue 11 §3-4: from XDM). */
+bool pf_prefs_blocks(struct pf *pf, const char *aor_key, const char *sender_key);
+/* Does the user accept content of this MIME type (their own accepted/denied types)? */
+bool pf_prefs_type_ok(struct pf *pf, const char *aor_key, const char *mime_type);
 int pf_prefs_apply_options(struct pf *pf);
 
 /* ---- pf_intake.c */

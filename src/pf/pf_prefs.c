@@ -15,6 +15,19 @@ void pf_prefs_get(struct pf *pf, const char *aor_key, struct pf_user_policy *out
 	policy_user(&pf->cfg, have ? &p : NULL, out);
 }
 
+bool pf_prefs_blocks(struct pf *pf, const char *aor_key, const char *sender_key)
+{
+	/* the store's records hold no sender lists: only the XDM document has them */
+	(void)pf, (void)aor_key, (void)sender_key;
+	return false;
+}
+
+bool pf_prefs_type_ok(struct pf *pf, const char *aor_key, const char *mime_type)
+{
+	(void)pf, (void)aor_key, (void)mime_type;
+	return true;
+}
+
 /* "sip:bob@example.com:method=pull" or "bob@example.com:method=pull". */
 static int apply_one(struct pf *pf, const char *spec)
 {
