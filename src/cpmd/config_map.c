@@ -14,6 +14,12 @@ static void domains_of(const struct cpmd_options *o, struct domain_set *d)
 		domain_set_add(d, o->domains[i], strlen(o->domains[i])); /* validated by the options parser */
 }
 
+/* "user", "on", "off" (checked by the options parser) */
+static enum pf_switch switch_of(const char *v)
+{
+	return !strcmp(v, "on") ? PF_SWITCH_ON : !strcmp(v, "off") ? PF_SWITCH_OFF : PF_SWITCH_USER;
+}
+
 void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 {
 	memset(c, 0, sizeof *c);
@@ -40,6 +46,16 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 		snprintf(c->user_prefs[i], sizeof c->user_prefs[i], "%s", o->user_prefs[i]);
 	c->nuser_prefs = o->nuser_prefs < PF_MAX_USER_PREFS ? o->nuser_prefs : PF_MAX_USER_PREFS;
 	c->push_asserted_identity = o->push_asserted_identity;
+	c->mss = o->mss[0] != '\0';
+	snprintf(c->mss_url, sizeof c->mss_url, "%s", o->mss);
+	snprintf(c->mss_master_user, sizeof c->mss_master_user, "%s", o->mss_master_user);
+	snprintf(c->mss_master_password, sizeof c->mss_master_password, "%s", o->mss_master_password);
+	snprintf(c->mss_ca, sizeof c->mss_ca, "%s", o->mss_ca);
+	c->mss_retry_min = o->mss_retry_min;
+	c->mss_retry_max = o->mss_retry_max;
+	c->mss_workers = o->mss_workers;
+	c->history = switch_of(o->history);
+	c->keep = switch_of(o->mss_keep);
 	c->max_chat_size = o->max_chat_size;
 	c->max_sessions_per_user = o->max_sessions_per_user;
 	c->max_sessions = o->max_sessions;

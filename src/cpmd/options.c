@@ -67,7 +67,16 @@ static const struct optdef optdefs[] = {
 	{"delivery-per-device", 1, "N", "stored files being delivered at once to one device (default: 4)"},
 	{"delivery-retry", 1, "MIN:MAX", "back-off in seconds between delivery attempts (default: 10:600)"},
 	{"push-asserted-identity", 1, "on|off", "push INVITEs assert the original sender (P-Asserted-Identity) besides Referred-By, for a trust domain (default: off)"},
-	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep"},
+	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep, history=on|off, keep=off|instead|besides (files in the MSS), screening=on|off, max-size=BYTES"},
+	/* the users' Message Storage Server (issue 11, docs/internals/mss.md) */
+	{"mss", 1, "URL", "the users' Message Storage Server: imap://HOST:PORT or imaps://HOST:PORT; histories, kept files and expired items (on-expiry=keep) are written there (default: none; expired items kept go to DATA_DIR/mss/)"},
+	{"mss-master-user", 1, "NAME", "the MSS's master user, who acts for every user (Dovecot: USER*NAME); needs --mss"},
+	{"mss-master-password", 1, "SECRET", "its password (keep it in the --config file, mode 0600, rather than on the command line)"},
+	{"mss-ca", 1, "FILE", "CA certificates (PEM) trusted for an imaps:// MSS (default: the system's)"},
+	{"mss-retry", 1, "MIN:MAX", "back-off in seconds between attempts to write an item to the MSS (default: 10:600)"},
+	{"mss-workers", 1, "N", "threads writing to the MSS at once, 1..16 (default: 2)"},
+	{"history", 1, "user|on|off", "histories in the users' MSS: each user's preference (history=on), or on/off for everyone (default: user)"},
+	{"mss-keep", 1, "user|off", "files kept in the users' MSS instead of or besides their devices: each user's preference (keep=...), or off for everyone (default: user)"},
 	{"mode", 1, "standalone|as", "standalone: cpmd is the registrar of its domains; as: an application server behind a SIP/IMS core (--core), availability from third-party REGISTER (default: standalone)"},
 	{"core", 1, "SIP-URI", "AS mode: the core (S-CSCF) every request toward a user is sent to, e.g. sip:10.0.0.1:5064;transport=tcp"},
 	{"core-trust", 1, "ADDR[,ADDR...]", "AS mode: source addresses (IP, IP:PORT, [IPv6]:PORT) of the core; requests from anywhere else get 403 (default: the --core address when it is an IP)"},
@@ -171,6 +180,67 @@ static int copy_str(char *dst, size_t cap, const char *v)
 }
 
 /* Apply one setting; returns 0 or -1 (bad value). */
+/* MIN:MAX seconds, both strict decimals (cpm_parse_u64), 1 <= MIN <= MAX <= 1 day. */
+static int parse_min_max(const char *v, unsigned *min, unsigned *max)
+{
+	char lo[24];
+	const char *colon = strchr(v, ':');
+	uint64_t a, b;
+	if (!colon || (size_t)(colon - v) >= sizeof lo)
+		return -1;
+	memcpy(lo, v, (size_t)(colon - v));
+	lo[colon - v] = '\0';
+	if (cpm_parse_u64(lo, 86400, false, &a) || cpm_parse_u64(colon + 1, 86400, false, &b) || a < 1 || b < a)
+		return -1;
+	*min = (unsigned)a;
+	*max = (unsigned)b;
+	return 0;
+}
+
+/* The message store's options (issue 11). */
+static int apply_mss(struct cpmd_options *o, const char *key, const char *v)
+{
+	uint64_t n;
+	if (!strcmp(key, "mss")) {
+		if (strncasecmp(v, "imap://", 7) && strncasecmp(v, "imaps://", 8)) {
+			snprintf(apply_why, sizeof apply_why, "imap://HOST:PORT or imaps://HOST:PORT expected");
+			return -1;
+		}
+		char host[256];
+		uint16_t port;
+		const char *hp = v + (v[4] == ':' ? 7 : 8);
+		if (cpm_parse_hostport(hp, host, sizeof host, &port) && !domain_name_valid(hp, strlen(hp))) {
+			snprintf(apply_why, sizeof apply_why, "\"%s\" is not HOST or HOST:PORT", hp);
+			return -1;
+		}
+		return copy_str(o->mss, sizeof o->mss, v);
+	}
+	if (!strcmp(key, "mss-master-user"))
+		return *v && !strpbrk(v, " *\r\n") ? copy_str(o->mss_master_user, sizeof o->mss_master_user, v) : -1;
+	if (!strcmp(key, "mss-master-password"))
+		return copy_str(o->mss_master_password, sizeof o->mss_master_password, v);
+	if (!strcmp(key, "mss-ca")) {
+		if (!*v || access(v, R_OK)) {
+			snprintf(apply_why, sizeof apply_why, "not a readable file");
+			return -1;
+		}
+		return copy_str(o->mss_ca, sizeof o->mss_ca, v);
+	}
+	if (!strcmp(key, "mss-retry"))
+		return parse_min_max(v, &o->mss_retry_min, &o->mss_retry_max);
+	if (!strcmp(key, "mss-workers")) {
+		if (cpm_parse_u64(v, 16, false, &n) || n < 1)
+			return -1;
+		o->mss_workers = (unsigned)n;
+		return 0;
+	}
+	if (!strcmp(key, "history") && (!strcmp(v, "user") || !strcmp(v, "on") || !strcmp(v, "off")))
+		return copy_str(o->history, sizeof o->history, v);
+	if (!strcmp(key, "mss-keep") && (!strcmp(v, "user") || !strcmp(v, "off")))
+		return copy_str(o->mss_keep, sizeof o->mss_keep, v);
+	return -1;
+}
+
 static int apply(struct cpmd_options *o, const char *key, const char *v)
 {
 	uint64_t n;
@@ -286,6 +356,10 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		*(!strcmp(key, "reg-event") ? &o->reg_event : &o->routes.dns) = !strcmp(v, "on");
 		return 0;
 	}
+	if (!strcmp(key, "mss") || !strcmp(key, "mss-master-user") || !strcmp(key, "mss-master-password") ||
+	    !strcmp(key, "mss-ca") || !strcmp(key, "mss-retry") || !strcmp(key, "mss-workers") ||
+	    !strcmp(key, "history") || !strcmp(key, "mss-keep"))
+		return apply_mss(o, key, v);
 	if (!strcmp(key, "push-asserted-identity")) {
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
@@ -302,22 +376,8 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 			return -1;
 		return copy_str(o->default_on_expiry, sizeof o->default_on_expiry, v);
 	}
-	if (!strcmp(key, "delivery-retry")) {
-		/* MIN:MAX, both strict decimals (cpm_parse_u64), 1 <= MIN <= MAX <= 1 day */
-		char lo[24];
-		const char *colon = strchr(v, ':');
-		uint64_t a, b;
-		if (!colon || (size_t)(colon - v) >= sizeof lo)
-			return -1;
-		memcpy(lo, v, (size_t)(colon - v));
-		lo[colon - v] = '\0';
-		if (cpm_parse_u64(lo, 86400, false, &a) || cpm_parse_u64(colon + 1, 86400, false, &b) || a < 1 ||
-		    b < a)
-			return -1;
-		o->delivery_retry_min = (unsigned)a;
-		o->delivery_retry_max = (unsigned)b;
-		return 0;
-	}
+	if (!strcmp(key, "delivery-retry"))
+		return parse_min_max(v, &o->delivery_retry_min, &o->delivery_retry_max);
 	if (!strcmp(key, "user-pref")) {
 		/* Checked for shape here; pf applies it (pf_prefs.c). */
 		const char *colon = strrchr(v, ':'), *eq = strchr(v, '=');
@@ -464,6 +524,11 @@ static void set_defaults(struct cpmd_options *o)
 	o->delivery_retry_max = 600;
 	strcpy(o->default_method, "push");
 	strcpy(o->default_on_expiry, "discard");
+	o->mss_retry_min = 10;
+	o->mss_retry_max = 600;
+	o->mss_workers = 2;
+	strcpy(o->history, "user");
+	strcpy(o->mss_keep, "user");
 }
 
 int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
@@ -541,6 +606,15 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 /* The options of a deployment that only make sense together. */
 static int check_deployment(struct cpmd_options *o)
 {
+	if (o->mss[0] && !o->mss_master_user[0]) {
+		fprintf(stderr, "cpmd: --mss needs --mss-master-user (and its --mss-master-password): cpmd writes to "
+				"each user's mailbox as the server's master user\n");
+		return -1;
+	}
+	if (!o->mss[0] && (o->mss_master_user[0] || o->mss_ca[0])) {
+		fprintf(stderr, "cpmd: --mss-master-user and --mss-ca need --mss URL\n");
+		return -1;
+	}
 	if (!o->auth_set)
 		o->auth = o->users_file[0] && !o->as_mode;
 	if (o->auth && (o->as_mode || !o->users_file[0])) {

@@ -64,6 +64,15 @@ struct cpmd_options {
 	char user_prefs[CPMD_MAX_USER_PREFS][320]; /* --user-pref AOR:KEY=VALUE (repeatable) */
 	unsigned nuser_prefs;
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity: <original sender> */
+	/* the users' Message Storage Server (issue 11) */
+	char mss[300];                 /* --mss imap:// or imaps:// URL ("" = none) */
+	char mss_master_user[128];
+	char mss_master_password[256];
+	char mss_ca[1024];
+	unsigned mss_retry_min, mss_retry_max; /* --mss-retry MIN:MAX seconds */
+	unsigned mss_workers;
+	char history[8];               /* --history user|on|off */
+	char mss_keep[8];              /* --mss-keep user|off */
 	/* deployment (docs/deployment.md) */
 	char users_file[1024];         /* --users FILE: the subscriber list ("" = none) */
 	bool auth, auth_set;           /* --auth on|off (default: on when --users is given) */

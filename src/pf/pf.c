@@ -364,7 +364,7 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 			log_error("cannot start the blob commit thread");
 			goto fail;
 		}
-		if (pf_prefs_apply_options(pf) || pf_expiry_start(pf))
+		if (pf_prefs_apply_options(pf) || pf_expiry_start(pf) || pf_mss_start(pf))
 			goto fail;
 	}
 	sipua_set_handlers(pf->sipua, on_invite, on_message, pf);
@@ -372,6 +372,7 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 	*pp = pf;
 	return 0;
 fail:
+	pf_expiry_stop(pf);
 	if (pf->blobq)
 		store_blobq_destroy(pf->blobq);
 	free(pf);
@@ -424,6 +425,7 @@ void pf_destroy(struct pf *pf)
 	sipua_set_handlers(pf->sipua, NULL, NULL, NULL);
 	sipua_set_register_hook(pf->sipua, NULL, NULL);
 	pf_expiry_stop(pf);
+	pf_mss_stop(pf); /* a write under way ends first; its item update is queued below */
 	/* Store and blob callbacks point to transfers, notifications and pf
 	 * itself: let every one of them run while all of that is still alive.
 	 * The blob queue answers everything queued (commits submit their item

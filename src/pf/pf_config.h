@@ -56,6 +56,11 @@ struct pf_config {
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity */
 	/* the user's Message Storage Server (issue 11, docs/internals/mss.md) */
 	bool mss;                      /* --mss given: histories and kept files have somewhere to go */
+	char mss_url[300];             /* --mss imap://HOST:PORT or imaps:// */
+	char mss_master_user[128];     /* --mss-master-user: acts for each user ("user*master") */
+	char mss_master_password[256];
+	char mss_ca[1024];             /* --mss-ca: CAs for imaps ("": the system's) */
+	unsigned mss_workers;          /* threads writing to the MSS (0: 2) */
 	enum pf_switch history;        /* --history user|on|off */
 	enum pf_switch keep;           /* --mss-keep user|off (keeping files in the MSS) */
 	unsigned mss_retry_min;        /* s before the first retry of a failed MSS write */

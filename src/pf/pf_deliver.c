@@ -226,11 +226,27 @@ static void item_deleted(void *arg, int err)
 	free(c);
 }
 
+/* What an item's end is called in the message store's objects (X-CPM-Disposition). */
+static const char *outcome_of(enum store_notif_kind notify, const char *why)
+{
+	if (notify == STORE_NOTIF_DELIVERED)
+		return "delivered";
+	if (why && !strncmp(why, "expired", 7))
+		return "expired";
+	if (why && strstr(why, "declined"))
+		return "declined";
+	return "failed";
+}
+
 void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif_kind notify, const char *why)
 {
 	/* The notification is queued before the delete: writes commit in order. */
 	pf_notify_item(pf, it, notify);
-	pf_item_remove(pf, it, why);
+	/* the users' message stores first: the item may go on there instead of being removed */
+	if (pf_mss_item_ends(pf, it, outcome_of(notify, why)))
+		log_info("item %s (%s -> %s): %s; kept for the message store", it->id, it->sender, it->recipient, why);
+	else
+		pf_item_remove(pf, it, why);
 }
 
 void pf_item_remove(struct pf *pf, const struct store_item *it, const char *why)
@@ -703,12 +719,29 @@ void pf_deliver_new_device(struct pf *pf, const char *aor, const char *instance)
 	}
 }
 
+static int keep_instead_cb(void *arg, const struct store_item *it)
+{
+	struct pf *pf = arg;
+	bool busy = false;
+	for (struct dlv *d = pf->dlvs; d; d = d->next)
+		busy |= !strcmp(d->it.id, it->id);
+	if (!busy)
+		pf_mss_keep_instead(pf, it);
+	return 0;
+}
+
 void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 {
 	if (!pf->st || pf->stopping)
 		return;
 	struct pf_user_policy up;
 	pf_prefs_get(pf, aor, &up);
+	if (up.keep == STORE_KEEP_INSTEAD && pf->mss) {
+		/* files for this user go to their message store instead of a device */
+		if (store_items_for_recipient(pf->st, aor, 64, keep_instead_cb, pf) < 0)
+			log_error("mss: cannot list the stored items of %s", aor);
+		return; /* nothing of theirs goes to a device */
+	}
 	/* a user elsewhere: their own PF applies their preferences; we hand the item over */
 	if (up.method != STORE_METHOD_PUSH && pf_user_is_ours(pf, aor))
 		return;

@@ -119,7 +119,14 @@ static void expire_one(struct pf *pf, struct store_item *it)
 	pf_deliver_abort_item(pf, it->id);
 	struct pf_user_policy up;
 	pf_prefs_get(pf, it->recipient, &up);
+	if (up.on_expiry == STORE_EXPIRY_KEEP && pf->mss) {
+		/* into the recipient's message store (and the sender's history, if wanted) */
+		log_info("item %s for %s expired undelivered: kept for the message store", it->id, it->recipient);
+		pf_mss_item_ends(pf, it, "expired");
+		return;
+	}
 	if (up.on_expiry == STORE_EXPIRY_KEEP) {
+		/* no --mss: the local hand-off data-dir/mss/ for an operator to collect */
 		it->state = STORE_ITEM_EXPIRED;
 		/* If this update is lost, the next tick finds the item again and moves its blob
 		 * again (the move of a missing blob is logged, nothing else happens). */

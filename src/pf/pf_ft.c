@@ -77,6 +77,12 @@ void ft_relay_done_cb(void *arg, enum ft_relay_result res, const char *detail)
 	if (res == FT_RELAY_COMPLETE) {
 		log_info("ft %s: delivered %" PRIu64 " bytes from %s to %s (device %s)", ft->id,
 			 ft_relay_bytes(ft->relay), ft->sender, ft->recipient, ft->down ? ft->down_device : "?");
+		/* its history, if the sender or the recipient keeps histories: the tee goes on */
+		if (ft->has_partial && !ft->is_msg) {
+			struct store_item it;
+			ft_fill_item(ft, &it);
+			ft->keep_blob |= pf_mss_live_ended(ft->pf, &it, "delivered");
+		}
 		/* The device has every byte and said so: close its leg now, and
 		 * give the sender time to read the REPORT and hang up itself. */
 		if (ft->down)
@@ -622,6 +628,11 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 
 	struct loc_device *devs = cpm_arena_alloc(&tmp, pf->cfg.max_devices * sizeof *devs);
 	size_t ndev = devs ? pf_devices(pf, ft->recipient, devs, pf->cfg.max_devices) : 0;
+	if (ndev > 0 && pf_mss_wants_instead(pf, ft->recipient, !ft->is_msg)) {
+		/* the recipient keeps files in their message store: the store takes it, not a device */
+		if (ft_defer_now(ft, "kept-in-mss"))
+			goto out;
+	}
 	if (ndev == 0) {
 		if (ft_defer_now(ft, "no-device"))
 			goto out;

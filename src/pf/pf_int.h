@@ -61,6 +61,7 @@ struct pf {
 	struct pf_expiry *expiry;  /* the expiry scan (pf_expiry.c) */
 	struct pf_kick *kick;      /* pf_deliver_kick's scratch (64 items: too big for the stack) */
 	struct pf_sess *sessions;  /* chat sessions (pf_session.c) */
+	struct pf_mss *mss;        /* the message store's writers (pf_mss.c), NULL without --mss */
 	size_t nsess;
 	bool stopping;
 };
@@ -192,6 +193,25 @@ bool pf_headers_name_icsi(const char *carried, const char *name);
 /* Room in the recipient's quotas for one more item of `size` bytes (policy_check_quota over
  * the store's usage). v->status 0: room (or no quota set). */
 void pf_quota_check(struct pf *pf, const char *recipient, uint64_t size, struct pf_verdict *v);
+
+/* ---- pf_mss.c: the users' Message Storage Server (docs/internals/mss.md) */
+int pf_mss_start(struct pf *pf); /* 0 also without --mss (then nothing is written) */
+void pf_mss_stop(struct pf *pf);
+/* The item's life with cpmd ended with outcome ("delivered", "expired", "declined",
+ * "failed"): the sender's history is queued (a copy) if the sender wants it; true when the
+ * item itself went to the recipient's queue (their history, a kept or expired file): the
+ * caller must then not remove it. */
+bool pf_mss_item_ends(struct pf *pf, const struct store_item *it, const char *outcome);
+/* A live transfer (cut-through) ended with outcome: when the recipient or the sender wants
+ * it in their message store, its tee (the partial) becomes the blob of an item in the queue
+ * (true: the caller must keep the partial, ft->keep_blob). */
+bool pf_mss_live_ended(struct pf *pf, const struct store_item *it, const char *outcome);
+/* A stored file for a user who keeps files in their MSS instead of receiving them: queued
+ * (true) instead of delivered. */
+bool pf_mss_keep_instead(struct pf *pf, const struct store_item *it);
+/* Does this recipient keep files in their MSS instead (a transfer to them goes to the store,
+ * not to a device)? */
+bool pf_mss_wants_instead(struct pf *pf, const char *aor_key, bool is_file);
 
 /* ---- pf_prefs.c */
 /* The user's effective settings (policy_user over the operator's defaults, the user's

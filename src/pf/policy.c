@@ -386,12 +386,10 @@ int64_t policy_expiry(const struct pf_config *c, int64_t now_ms, uint64_t reques
 	return add_seconds(now_ms, s);
 }
 
-unsigned policy_retry_delay(const struct pf_config *c, unsigned retries)
+/* MIN doubled `retries` times, capped at MAX: the one back-off rule of cpmd. */
+static unsigned backoff(unsigned min, unsigned max_, unsigned retries)
 {
-	/* Exponential back-off (store-and-forward.md §3: 10 s, doubling, max 10 min): a device
-	 * that is away stays away for a while, and each retry forks to every device. A device
-	 * that registers again triggers an attempt at once anyway (pf_deliver_kick). */
-	uint64_t max = c->delivery_retry_max, d = c->delivery_retry_min;
+	uint64_t max = max_, d = min;
 	if (d == 0)
 		return 0; /* doubling 0 stays 0 (cpmd's options require MIN >= 1) */
 	for (unsigned i = 0; i < retries && d < max; i++)
@@ -399,6 +397,33 @@ unsigned policy_retry_delay(const struct pf_config *c, unsigned retries)
 	if (d > max)
 		d = max; /* also MIN > MAX: MAX */
 	return (unsigned)d;
+}
+
+unsigned policy_retry_delay(const struct pf_config *c, unsigned retries)
+{
+	/* Exponential back-off (store-and-forward.md §3: 10 s, doubling, max 10 min): a device
+	 * that is away stays away for a while, and each retry forks to every device. A device
+	 * that registers again triggers an attempt at once anyway (pf_deliver_kick). */
+	return backoff(c->delivery_retry_min, c->delivery_retry_max, retries);
+}
+
+unsigned policy_mss_retry_delay(const struct pf_config *c, unsigned retries)
+{
+	/* the same shape for the message store (--mss-retry): an MSS that is down is down for
+	 * a while; nothing waits for the write but the item's disk space */
+	return backoff(c->mss_retry_min, c->mss_retry_max, retries);
+}
+
+enum store_mss_obj policy_mss_recipient_obj(const struct pf_user_policy *rp, bool is_file, const char *outcome)
+{
+	bool expired = !strcmp(outcome, "expired"), delivered = !strcmp(outcome, "delivered");
+	if (expired && rp->on_expiry == STORE_EXPIRY_KEEP)
+		return STORE_MSS_EXPIRED; /* the item itself, kept for the recipient */
+	if (delivered && is_file && rp->keep == STORE_KEEP_BESIDES)
+		return STORE_MSS_KEPT;
+	if (rp->history)
+		return is_file ? STORE_MSS_FT_HISTORY : STORE_MSS_MESSAGE_HISTORY;
+	return STORE_MSS_NONE;
 }
 
 unsigned policy_delivery_room(const struct pf_config *c, unsigned active)

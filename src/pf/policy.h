@@ -135,6 +135,17 @@ int64_t policy_expiry(const struct pf_config *c, int64_t now_ms, uint64_t reques
  * just failed): --delivery-retry MIN doubled that many times, capped at MAX. */
 unsigned policy_retry_delay(const struct pf_config *c, unsigned retries);
 
+/* Seconds before the next attempt to write an item to the message store: --mss-retry MIN
+ * doubled `retries` times, capped at MAX (the rule of policy_retry_delay). */
+unsigned policy_mss_retry_delay(const struct pf_config *c, unsigned retries);
+
+/* What the recipient's message store gets of an item whose life with cpmd ended with
+ * `outcome` ("delivered", "expired", "declined", "failed"), per their policy (rp): an expired
+ * item with on-expiry=keep is kept (STORE_MSS_EXPIRED); a delivered file with keep=besides is
+ * kept (STORE_MSS_KEPT); else their history, if they record it; else nothing. (The sender's
+ * history is the sender's own policy: rp of the sender, history alone.) */
+enum store_mss_obj policy_mss_recipient_obj(const struct pf_user_policy *rp, bool is_file, const char *outcome);
+
 /* How many more push deliveries may start for a user who has `active` in flight. */
 unsigned policy_delivery_room(const struct pf_config *c, unsigned active);
 

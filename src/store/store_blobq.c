@@ -28,7 +28,9 @@ struct job {
 	int fd;
 	bool partial;                 /* JOB_REMOVE: blobs/tmp/<id> */
 	char id[STORE_ID_MAX + 1];    /* JOB_REMOVE, JOB_MOVE_MSS, JOB_WRITE_MSS; JOB_LINK: the source */
-	void *data;                   /* JOB_WRITE_MSS: the body (owned, freed with the job) */
+	void *data;                   /* JOB_WRITE_MSS: the body; JOB_LINK: the thumbnail (owned,
+	                                 freed with the job) */
+	char thumb_type[STORE_TYPE_MAX + 1]; /* JOB_LINK: the thumbnail's type ("": none) */
 	size_t len;
 	union {
 		struct store_item item;       /* JOB_COMMIT, JOB_LINK (the new item) */
@@ -60,8 +62,11 @@ static void on_loop(void *arg, int err)
 	j->q->pending--;
 	if (!err && j->kind == JOB_COMMIT)
 		err = store_item_update(j->q->s, &j->u.item, j->done, j->arg); /* done comes from there */
-	else if (!err && j->kind == JOB_LINK)
-		err = store_item_put(j->q->s, &j->u.item, NULL, j->done, j->arg);
+	else if (!err && j->kind == JOB_LINK) {
+		struct store_thumb th = {.len = j->len, .data = j->data};
+		memcpy(th.type, j->thumb_type, sizeof th.type);
+		err = store_item_put(j->q->s, &j->u.item, j->thumb_type[0] ? &th : NULL, j->done, j->arg);
+	}
 	else if (!err && j->kind == JOB_CHECKPOINT)
 		err = store_partial_put(j->q->s, &j->u.partial, j->done, j->arg);
 	else if (j->kind == JOB_REMOVE || j->kind == JOB_MOVE_MSS || j->kind == JOB_WRITE_MSS) {
@@ -207,15 +212,27 @@ int store_blobq_checkpoint(struct store_blobq *q, int fd, const struct store_par
 }
 
 int store_item_put_linked(struct store_blobq *q, const char *from_id, const struct store_item *it,
-			  store_done_fn *done, void *arg)
+			  const struct store_thumb *thumb, store_done_fn *done, void *arg)
 {
 	struct job *j;
 
-	if (!q || !store_id_valid(from_id) || !store_id_valid(it->id) || !strcmp(from_id, it->id))
+	if (!q || !store_id_valid(from_id) || !store_id_valid(it->id) || !strcmp(from_id, it->id) ||
+	    (thumb && (!thumb->type[0] || thumb->len > STORE_THUMB_MAX || strnlen(thumb->type, sizeof thumb->type) ==
+	                                                                          sizeof thumb->type)))
 		return -EINVAL;
 	if (!(j = calloc(1, sizeof *j)))
 		return -ENOMEM;
 	*j = (struct job){.q = q, .kind = JOB_LINK, .fd = -1, .u.item = *it, .done = done, .arg = arg};
+	if (thumb) {
+		if (thumb->len && !(j->data = malloc(thumb->len))) {
+			free(j);
+			return -ENOMEM;
+		}
+		if (thumb->len)
+			memcpy(j->data, thumb->data, thumb->len);
+		j->len = thumb->len;
+		memcpy(j->thumb_type, thumb->type, sizeof j->thumb_type);
+	}
 	memcpy(j->id, from_id, strlen(from_id) + 1);
 	return enqueue(q, j);
 }

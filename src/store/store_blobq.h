@@ -34,7 +34,8 @@
  *     loop and written as mss/<id> on the blob thread (blob_write_mss: through blobs/tmp/, fsync,
  *     rename, fsync of both directories).
  *
- *   store_item_put_linked(q, from_id, &item, done, arg)  — a second item sharing the bytes of
+ *   store_item_put_linked(q, from_id, &item, thumb, done, arg)  — a second item (with its own
+ *     copy of the thumbnail, or none: thumb NULL) sharing the bytes of
  *     from_id's complete blob (a history for the other party, issue 11): (blob thread) a hard
  *     link blobs/<from_id> → blobs/<item.id>, the directory fsynced; (loop thread)
  *     store_item_put(item); done once that put is committed. Either file name may then be
@@ -82,7 +83,7 @@ int store_item_open_read(struct store_blobq *q, const struct store_item *it, uin
 			 uint64_t *size);
 int store_item_to_mss(struct store_blobq *q, const struct store_item *it, store_done_fn *done, void *arg);
 int store_item_put_linked(struct store_blobq *q, const char *from_id, const struct store_item *it,
-			  store_done_fn *done, void *arg);
+			  const struct store_thumb *thumb, store_done_fn *done, void *arg);
 /* Runs the loop (loop_step) until every request queued so far has answered: its done ran (for
  * a commit or checkpoint: its store write is submitted; wait for that with store_sync). For
  * shutdown: afterwards no callback of an earlier request is pending here, while the queue
