@@ -19,75 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/msrp_transport.h"
-#include "relay/relay_frame.h"
-
-/* Message-IDs refused with 413, remembered per direction so that their later chunks are
- * refused too (a sender has one or two messages in flight). */
-#define SR_REFUSED 8
-/* Room for a chunk's head: the peer's headers (bounded by the parser) and our paths. */
-#define SR_HEAD_MAX (MSRP_MAX_HEADER_BYTES + SDP_MAX_PATH + MSRP_OUR_URI_MAX + 256)
-/* A chunk buffer bigger than this is given back after its chunk left. */
-#define SR_BUF_KEEP (16 * 1024)
-
-enum sr_in { SR_IN_NONE = 0, SR_IN_SKIP, SR_IN_PENDING, SR_IN_BODY, SR_IN_READY };
-
-struct sr_txn {
-	bool used;
-	bool timed; /* a response must come (Failure-Report yes/absent) */
-	enum msrp_report_mode fr;
-	uint64_t deadline; /* 0 until the chunk was handed to the socket */
-	uint64_t seq;
-	char out_tid[MSRP_OUR_TID_LEN + 1]; /* ours, towards the other leg */
-	char in_tid[MSRP_TID_MAX + 1];       /* the sender's */
-};
-
-struct sr_leg {
-	struct msrp_session s;
-	struct session_relay *r;
-	enum session_relay_leg which;
-	bool in_hub;
-	char uri[MSRP_OUR_URI_MAX];
-	char peer_path[SDP_MAX_PATH + 1];
-	bool has_peer;
-	char peer_from[MSRP_MAX_LINE + 1]; /* From-Path of the peer's first request */
-	uint64_t bind_deadline;            /* 0: not waiting */
-	size_t max_queued;                 /* towards this leg */
-
-	/* the request being read from this leg */
-	enum sr_in in;
-	const struct msrp_msg *cur; /* parser-owned: valid until this leg's next MSG */
-	char in_tid[MSRP_TID_MAX + 1];
-	char msgid[MSRP_MSGID_MAX + 1];
-	enum msrp_report_mode fr;
-	int txn;      /* slot in tab, or -1 */
-	uint64_t pos; /* 0-based position in the message of the next body byte */
-	char *buf;    /* head + body + end-line of the chunk towards the other leg */
-	size_t len, cap;
-	char out_tid[MSRP_OUR_TID_LEN + 1];
-
-	/* chunks relayed FROM this leg that wait for the other leg's response */
-	struct sr_txn tab[SESSION_RELAY_TXNS];
-	uint64_t seq;
-	char refused[SR_REFUSED][MSRP_MSGID_MAX + 1];
-	unsigned nrefused;
-	uint64_t relayed, refused_count;
-};
-
-struct session_relay {
-	struct hub_defer defer; /* first: the deferred free finds us by it */
-	struct msrp_hub *hub;
-	session_relay_done_f *done;
-	void *arg;
-	uint64_t max_size;
-	struct sr_leg leg[2];
-	su_timer_t *timer;
-	bool timer_armed;
-	uint64_t timer_at;
-	bool ended, destroyed;
-};
-
-static const struct msrp_session_ops sr_ops;
+#include "relay/session_relay_priv.h"
 static void leg_try_start(struct sr_leg *L);
 static void leg_try_flush(struct sr_leg *L);
 
@@ -206,7 +138,7 @@ static void sr_flow(struct session_relay *r)
 
 static void sr_timer_cb(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg);
 
-static void sr_arm(struct session_relay *r)
+void sr_arm(struct session_relay *r)
 {
 	uint64_t at = 0, now;
 
@@ -662,136 +594,26 @@ static void sr_closed(struct msrp_session *s, int err)
 		sr_finish(L, SR_CLOSED, "connection %s", err ? strerror(err) : "closed by the peer");
 }
 
-static const struct msrp_session_ops sr_ops = {
+const struct msrp_session_ops sr_ops = {
 	.bound = sr_bound,
 	.event = sr_event,
 	.drained = sr_drained,
 	.closed = sr_closed,
 };
 
-/* ---------------------------------------------------------------- public API */
+/* ---------------------------------------------------------------- for session_relay_api.c */
 
-static void sr_free(struct hub_defer *d)
+struct sr_leg *sr_other(struct sr_leg *L)
 {
-	free((struct session_relay *)(void *)d);
+	return other(L);
 }
 
-int session_relay_create(struct session_relay **rp, struct msrp_hub *h, const struct session_relay_params *p,
-			 session_relay_done_f *done, void *arg)
+void sr_leg_try_start(struct sr_leg *L)
 {
-	struct session_relay *r;
-
-	*rp = NULL;
-	if (!h || !p || !p->max_size || p->max_size > SESSION_RELAY_MAX_SIZE)
-		return -EINVAL;
-	if ((p->secure[0] || p->secure[1]) && !msrp_hub_tls_port(h))
-		return -ENOTSUP;
-	r = calloc(1, sizeof *r);
-	if (!r)
-		return -ENOMEM;
-	r->hub = h;
-	r->done = done;
-	r->arg = arg;
-	r->max_size = p->max_size;
-	r->defer.fn = sr_free;
-	r->timer = su_timer_create(su_root_task(hub_root(h)), 0);
-	if (!r->timer) {
-		free(r);
-		return -ENOMEM;
-	}
-	for (int l = 0; l < 2; l++) {
-		struct sr_leg *L = &r->leg[l];
-
-		L->r = r;
-		L->which = (enum session_relay_leg)l;
-		L->txn = -1;
-		L->s.ops = &sr_ops;
-		L->s.owner = L;
-		if (hub_session_add(h, &L->s)) {
-			for (int k = 0; k < l; k++)
-				hub_session_del(h, &r->leg[k].s);
-			su_timer_destroy(r->timer);
-			free(r);
-			return -ENOMEM;
-		}
-		L->in_hub = true;
-		hub_session_uri(h, &L->s, p->secure[l], L->uri, sizeof L->uri); /* msrp: or msrps: */
-	}
-	msrp_log("session %s: created (leg B %s, max-size %llu)", r->leg[0].s.id, r->leg[1].s.id,
-		 (unsigned long long)r->max_size);
-	*rp = r;
-	return 0;
+	leg_try_start(L);
 }
 
-const char *session_relay_path(const struct session_relay *r, enum session_relay_leg leg)
+void sr_timer_stop(struct session_relay *r)
 {
-	return r->leg[leg].uri;
-}
-
-int session_relay_set_peer_path(struct session_relay *r, enum session_relay_leg leg, const char *path)
-{
-	struct sr_leg *L;
-
-	if (!r || (leg != SR_LEG_A && leg != SR_LEG_B) || !relay_frame_path_ok(path))
-		return -1;
-	L = &r->leg[leg];
-	hub_enter(r->hub);
-	strcpy(L->peer_path, path);
-	L->has_peer = true;
-	L->s.peer_path = L->peer_path;
-	if (!L->s.conn && !L->bind_deadline && !r->ended) {
-		L->bind_deadline = msrp_now_ms() + hub_bind_timeout_ms(r->hub);
-		sr_arm(r);
-	}
-	leg_try_start(other(L));
-	hub_leave(r->hub);
-	return 0;
-}
-
-int session_relay_connect(struct session_relay *r, enum session_relay_leg leg, const char *fingerprint)
-{
-	struct sr_leg *L = &r->leg[leg];
-	/* as the active end we write first, to the negotiated path (ft_relay_connect) */
-	if (!L->has_peer || r->ended || !cpm_str_copy(L->peer_from, sizeof L->peer_from, cpm_str_c(L->peer_path)))
-		return -EINVAL;
-	return hub_session_connect_path(r->hub, &L->s, L->peer_path, fingerprint, L->uri, true);
-}
-
-void session_relay_stats(const struct session_relay *r, struct session_relay_stats *out)
-{
-	for (int l = 0; l < 2; l++) {
-		out->relayed[l] = r->leg[l].relayed;
-		out->refused[l] = r->leg[l].refused_count;
-		out->max_queued[l] = r->leg[l].max_queued;
-	}
-}
-
-void session_relay_destroy(struct session_relay *r)
-{
-	struct msrp_hub *h;
-
-	if (!r || r->destroyed)
-		return;
-	h = r->hub;
-	hub_enter(h);
-	r->destroyed = true;
-	r->ended = true;
-	for (int l = 0; l < 2; l++) {
-		struct sr_leg *L = &r->leg[l];
-
-		L->cur = NULL;
-		if (L->s.conn)
-			conn_drain(L->s.conn);
-		if (L->in_hub)
-			hub_session_del(h, &L->s);
-		L->in_hub = false;
-		free(L->buf);
-		L->buf = NULL;
-	}
 	timer_stop(r);
-	su_timer_destroy(r->timer);
-	r->timer = NULL;
-	msrp_log("session %s: destroyed", r->leg[0].s.id);
-	hub_defer(h, &r->defer);
-	hub_leave(h);
 }
