@@ -78,7 +78,7 @@ void ft_relay_done_cb(void *arg, enum ft_relay_result res, const char *detail)
 		log_info("ft %s: delivered %" PRIu64 " bytes from %s to %s (device %s)", ft->id,
 			 ft_relay_bytes(ft->relay), ft->sender, ft->recipient, ft->down ? ft->down_device : "?");
 		/* its history, if the sender or the recipient keeps histories: the tee goes on */
-		if (ft->has_partial && !ft->is_msg) {
+		if (ft->has_partial) {
 			struct store_item it;
 			ft_fill_item(ft, &it);
 			ft->keep_blob |= pf_mss_live_ended(ft->pf, &it, "delivered");

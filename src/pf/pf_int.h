@@ -28,6 +28,7 @@
 #include "pf/pf.h"
 #include "pf/pf_config.h"
 #include "pf/policy.h"
+#include "relay/session_relay.h"
 #include "sipua/fork.h"
 #include "sipua/sip_leg.h"
 #include "store/store.h"
@@ -206,6 +207,22 @@ bool pf_mss_item_ends(struct pf *pf, const struct store_item *it, const char *ou
  * it in their message store, its tee (the partial) becomes the blob of an item in the queue
  * (true: the caller must keep the partial, ft->keep_blob). */
 bool pf_mss_live_ended(struct pf *pf, const struct store_item *it, const char *outcome);
+/* A standalone message routed live (not stored) ended with outcome: the sender's and the
+ * recipient's message histories, for those of ours who keep histories (body: its CPIM). */
+void pf_mss_message_routed(struct pf *pf, const struct store_item *it, const void *body, size_t len,
+			   const char *outcome);
+/* ---- pf_mss_session.c: a chat session's history */
+struct pf_mss_sess;
+struct msrp_msg;
+/* NULL when nobody of the session keeps histories (or no --mss). headers: the carried CPM
+ * headers (Conversation-ID, Contribution-ID). */
+struct pf_mss_sess *pf_mss_session_open(struct pf *pf, const char *inviter_uri, const char *invitee_key,
+					const char *headers, uint64_t max_size);
+/* session_relay_chunk_f, arg = the pf_mss_sess. */
+void pf_mss_session_chunk(void *arg, enum session_relay_leg from, const struct msrp_msg *head, const void *body,
+			  size_t len, char flag);
+/* The session ended (outcome "ended", "missed"): its history goes to the queue. NULL is fine. */
+void pf_mss_session_close(struct pf_mss_sess *h, const char *outcome);
 /* A stored file for a user who keeps files in their MSS instead of receiving them: queued
  * (true) instead of delivered. */
 bool pf_mss_keep_instead(struct pf *pf, const struct store_item *it);

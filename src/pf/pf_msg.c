@@ -238,6 +238,13 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 			answer(mi, 202, NULL, NULL, mi->net_stored); /* messaging.md §1: stored, not sent */
 		else
 			answer(mi, 200, NULL, NULL, NULL);
+		if (mi->pf->mss) { /* the parties' message histories */
+			struct store_item it;
+			char id[STORE_ID_MAX + 1];
+			pf_random_id(id);
+			fill_item(mi, &it, id);
+			pf_mss_message_routed(mi->pf, &it, mi->body, mi->len, "delivered");
+		}
 		break;
 	case SIP_FORK_ENDED:
 		log_info("msg %s: device %s answered %d %s", mi->id, r->device ? r->device : "?", r->status, r->phrase);

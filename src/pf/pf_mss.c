@@ -361,6 +361,8 @@ static void copy_for(struct pf *pf, const struct store_item *src, enum store_mss
 
 static enum store_mss_obj history_obj(const struct store_item *it)
 {
+	if (it->mss_obj == STORE_MSS_SESSION_HISTORY) /* a session's records (pf_mss_session.c) */
+		return STORE_MSS_SESSION_HISTORY;
 	return it->kind == STORE_KIND_FILE ? STORE_MSS_FT_HISTORY : STORE_MSS_MESSAGE_HISTORY;
 }
 
@@ -457,7 +459,7 @@ static void live_put(void *arg, int err)
 
 bool pf_mss_live_ended(struct pf *pf, const struct store_item *src, const char *outcome)
 {
-	if (!pf->mss || !pf->blobq || src->kind != STORE_KIND_FILE)
+	if (!pf->mss || !pf->blobq)
 		return false;
 	char rkey[STORE_AOR_MAX + 1], skey[STORE_AOR_MAX + 1];
 	if (sip_uri_aor_key(src->recipient, rkey, sizeof rkey))
@@ -470,7 +472,10 @@ bool pf_mss_live_ended(struct pf *pf, const struct store_item *src, const char *
 		sender_wants = sp.history;
 	}
 	enum store_mss_obj robj =
-		pf_user_is_ours(pf, rkey) ? policy_mss_recipient_obj(&rp, true, outcome) : STORE_MSS_NONE;
+		pf_user_is_ours(pf, rkey) ? policy_mss_recipient_obj(&rp, src->kind == STORE_KIND_FILE, outcome)
+					  : STORE_MSS_NONE;
+	if (robj == STORE_MSS_MESSAGE_HISTORY)
+		robj = history_obj(src); /* a session's history is one of its own kind */
 	if (robj == STORE_MSS_NONE && !sender_wants)
 		return false;
 	struct live_ctx *c = calloc(1, sizeof *c);
@@ -497,4 +502,34 @@ bool pf_mss_live_ended(struct pf *pf, const struct store_item *src, const char *
 	     outcome, pf_now_ms());
 	c->it.bytes_received = src->sel.size;
 	return true;
+}
+
+/* ------------------------------------------------------------------ routed messages */
+
+void pf_mss_message_routed(struct pf *pf, const struct store_item *src, const void *body, size_t len,
+			   const char *outcome)
+{
+	if (!pf->mss || !pf->st)
+		return;
+	char keys[2][STORE_AOR_MAX + 1];
+	if (sip_uri_aor_key(src->recipient, keys[0], sizeof keys[0]))
+		PF_COPY(keys[0], src->recipient);
+	if (sip_uri_aor_key(src->sender, keys[1], sizeof keys[1]))
+		keys[1][0] = '\0';
+	for (int i = 0; i < 2; i++) {
+		struct pf_user_policy up;
+		if (!keys[i][0] || !pf_user_is_ours(pf, keys[i]))
+			continue;
+		pf_prefs_get(pf, keys[i], &up);
+		if (!up.history)
+			continue;
+		/* one item per mailbox, each with its own copy of the (pager-sized) body */
+		struct store_item it = *src;
+		pf_random_id(it.id);
+		mark(&it, STORE_MSS_MESSAGE_HISTORY, keys[i], outcome, pf_now_ms());
+		char *what = strdup(it.id);
+		if (pf_store_queued(store_item_put_body(pf->st, &it, body, len, queued, what),
+				    "a message history for the message store"))
+			free(what);
+	}
 }

@@ -47,6 +47,8 @@ struct pf_sess {
 	const char *onward_route; /* AS mode, orig: the core's route back (pf_onward_route) */
 	struct session_relay *relay;
 	bool relay_ended;
+	struct pf_mss_sess *history; /* its history for the message stores, or NULL */
+	bool was_active;             /* a device took it (else its history says "missed") */
 	struct sip_leg *up;
 	bool up_answered, up_terminated;
 	struct sip_fork *fork;
@@ -69,7 +71,8 @@ static void sess_free(struct pf_sess *s)
 		s->next->prev = s->prev;
 	pf->nsess--;
 	sip_fork_destroy(s->fork); /* a ringing one CANCELs its branches; they end on their own */
-	session_relay_destroy(s->relay);
+	session_relay_destroy(s->relay); /* no chunk is observed after this */
+	pf_mss_session_close(s->history, s->was_active ? "ended" : "missed");
 	sip_leg_release(s->up);
 	sip_leg_release(s->down);
 	log_debug("session %s: freed", s->id);
@@ -270,6 +273,7 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 		PF_COPY(s->down_device, r->device ? r->device : "?");
 		sip_leg_bind(s->down, sess_leg_event, s);
 		s->state = SESS_ACTIVE;
+		s->was_active = true;
 		log_info("session %s: branch %u (%s) accepted", s->id, r->branch, s->down_device);
 		if (sess_answer_up(s))
 			sess_end(s, 500, "Cannot Build SDP Answer");
@@ -330,6 +334,10 @@ static void sess_fork(struct pf_sess *s, const struct sip_addr *from, const stru
 		s->state = SESS_ENDING;
 		goto out;
 	}
+	/* its history, when the inviter or the invitee keeps histories (issue 11) */
+	s->history = pf_mss_session_open(pf, s->sender, s->recipient, s->fork_headers, rp.max_size);
+	rp.observe = s->history ? pf_mss_session_chunk : NULL;
+	rp.observe_arg = s->history;
 	if (session_relay_create(&s->relay, pf->hub, &rp, relay_done, s)) {
 		log_warn("session %s: cannot set up the MSRP relay", s->id);
 		respond_up(s, 500, "Cannot Anchor MSRP Session", NULL);
@@ -481,6 +489,8 @@ void pf_session_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg 
 		/* sessions are live: nothing is stored (the client sends standalone messages) */
 		policy_session_unreachable(&pf->cfg, PF_NO_DEVICE, &v);
 		log_info("session %s: %s has no registered device: %d %s", s->id, s->recipient, v.status, v.phrase);
+		/* a missed invitation is part of the history (issue 11: "missed the invitation") */
+		s->history = pf_mss_session_open(pf, s->sender, s->recipient, s->fork_headers, policy_max_chat_size(&pf->cfg));
 		respond_up(s, v.status, v.phrase, NULL);
 		s->state = SESS_ENDING;
 		goto out;

@@ -351,6 +351,7 @@ static void leg_try_start(struct sr_leg *L)
 		return;
 	}
 	L->len = (size_t)n;
+	L->head_len = L->len;
 	L->txn = slot;
 	if (slot >= 0) {
 		struct sr_txn *t = &L->tab[slot];
@@ -435,6 +436,8 @@ static void leg_end(struct sr_leg *L, char flag)
 			L->in = SR_IN_NONE;
 		return;
 	}
+	if (L->r->observe && L->cur) /* the owner sees the whole chunk before it goes */
+		L->r->observe(L->r->observe_arg, L->which, L->cur, L->buf + L->head_len, L->len - L->head_len, flag);
 	/* A '#' chunk is forwarded as it is: the peer learns the message was aborted. */
 	n = msrp_build_end(L->buf + L->len, L->cap - L->len, L->out_tid, flag, true);
 	if (n < 0) { /* cannot happen: room was reserved with the body */

@@ -42,6 +42,7 @@
 #include "net/msrp_hub.h"
 
 struct session_relay;
+struct msrp_msg; /* cpm/msrp.h */
 
 enum session_relay_leg { SR_LEG_A = 0, SR_LEG_B = 1 };
 
@@ -59,9 +60,19 @@ const char *session_relay_result_str(enum session_relay_result r);
 /* Relayed chunks per direction that may wait for their response. */
 #define SESSION_RELAY_TXNS 64
 
+/* The owner's view of the conversation (a session history, pf_mss_session.c): every chunk of
+ * a SEND the relay forwards, whole, just before it goes: `from` the leg it came from, head the
+ * parsed request (Message-ID, Byte-Range, Content-Type), its body bytes, flag '$' (the
+ * message's last chunk), '+' or '#'. Chunks refused here (413) are not shown. The observer
+ * must not call into the relay. */
+typedef void session_relay_chunk_f(void *arg, enum session_relay_leg from, const struct msrp_msg *head,
+				   const void *body, size_t len, char flag);
+
 struct session_relay_params {
 	uint64_t max_size; /* our a=max-size: 1 .. SESSION_RELAY_MAX_SIZE */
 	bool secure[2];    /* per leg: msrps (RFC 4975 §14), only TLS binds; needs --msrp-tls */
+	session_relay_chunk_f *observe; /* NULL: nobody watches */
+	void *observe_arg;
 };
 
 /* leg: the leg the reason is about. detail: a short text for logs. */

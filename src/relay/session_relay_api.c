@@ -30,6 +30,8 @@ int session_relay_create(struct session_relay **rp, struct msrp_hub *h, const st
 	r->done = done;
 	r->arg = arg;
 	r->max_size = p->max_size;
+	r->observe = p->observe;
+	r->observe_arg = p->observe_arg;
 	r->defer.fn = sr_free;
 	r->timer = su_timer_create(su_root_task(hub_root(h)), 0);
 	if (!r->timer) {

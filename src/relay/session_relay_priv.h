@@ -52,6 +52,7 @@ struct sr_leg {
 	char *buf;    /* head + body + end-line of the chunk towards the other leg */
 	size_t len, cap;
 	char out_tid[MSRP_OUR_TID_LEN + 1];
+	size_t head_len; /* of buf: where the chunk's body starts */
 
 	/* chunks relayed FROM this leg that wait for the other leg's response */
 	struct sr_txn tab[SESSION_RELAY_TXNS];
@@ -72,6 +73,8 @@ struct session_relay {
 	bool timer_armed;
 	uint64_t timer_at;
 	bool ended, destroyed;
+	session_relay_chunk_f *observe;
+	void *observe_arg;
 };
 
 /* session_relay.c, for session_relay_api.c */
