@@ -40,6 +40,12 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 		snprintf(c->user_prefs[i], sizeof c->user_prefs[i], "%s", o->user_prefs[i]);
 	c->nuser_prefs = o->nuser_prefs < PF_MAX_USER_PREFS ? o->nuser_prefs : PF_MAX_USER_PREFS;
 	c->push_asserted_identity = o->push_asserted_identity;
+	c->screening = !strcmp(o->screening, "on") ? PF_SWITCH_ON : !strcmp(o->screening, "off") ? PF_SWITCH_OFF : PF_SWITCH_USER;
+	snprintf(c->clamd, sizeof c->clamd, "%s", o->clamd);
+	c->clamd_timeout = o->clamd_timeout;
+	c->screen_fail_open = o->screen_fail_open;
+	snprintf(c->screen_allow_types, sizeof c->screen_allow_types, "%s", o->screen_allow_types);
+	snprintf(c->screen_deny_types, sizeof c->screen_deny_types, "%s", o->screen_deny_types);
 	c->max_chat_size = o->max_chat_size;
 	c->max_sessions_per_user = o->max_sessions_per_user;
 	c->max_sessions = o->max_sessions;

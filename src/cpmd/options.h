@@ -64,6 +64,13 @@ struct cpmd_options {
 	char user_prefs[CPMD_MAX_USER_PREFS][320]; /* --user-pref AOR:KEY=VALUE (repeatable) */
 	unsigned nuser_prefs;
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity: <original sender> */
+	/* content screening (issue 11 §4, docs/internals/screening.md) */
+	char screening[8];             /* --screening user|on|off */
+	char clamd[256];               /* --clamd unix:/path | HOST:PORT ("" = no malware scan) */
+	unsigned clamd_timeout;        /* s: any one wait on clamd */
+	bool screen_fail_open;         /* --screen-fail open|closed */
+	char screen_allow_types[512];  /* --screen-allow-types LIST */
+	char screen_deny_types[512];   /* --screen-deny-types LIST */
 	/* deployment (docs/deployment.md) */
 	char users_file[1024];         /* --users FILE: the subscriber list ("" = none) */
 	bool auth, auth_set;           /* --auth on|off (default: on when --users is given) */
