@@ -38,6 +38,9 @@ void pf_screen_check(struct pf *pf, const char *recipient, const char *sender_ke
 		     bool has_size, struct pf_verdict *v)
 {
 	struct pf_user_policy up;
+	memset(v, 0, sizeof *v);
+	if (!pf_user_is_ours(pf, recipient))
+		return; /* a user of another domain: their own PF screens what reaches them */
 	pf_prefs_get(pf, recipient, &up);
 	struct pf_screen_facts f = {
 		.sender_key = sender_key,
@@ -53,7 +56,7 @@ void pf_screen_check(struct pf *pf, const char *recipient, const char *sender_ke
 bool pf_screen_wanted(struct pf *pf, const char *recipient)
 {
 	struct pf_user_policy up;
-	if (!pf->screenq)
+	if (!pf->screenq || !pf_user_is_ours(pf, recipient))
 		return false;
 	pf_prefs_get(pf, recipient, &up);
 	return policy_scan_wanted(&pf->cfg, &up);
