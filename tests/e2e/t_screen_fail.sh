@@ -2,7 +2,8 @@
 # Content screening: pager messages and a clamd that cannot scan (issue 11 §4;
 # docs/internals/screening.md).
 #  1) an EICAR pager message to a screened recipient (bob, device registered): 403 naming the
-#     signature, bob's device prints nothing; a clean message passes (scanned).
+#     signature, bob's device prints nothing; the same as a large message (MSRP): refused
+#     naming it; a clean message passes (scanned).
 #  2) EICAR to an offline screened recipient (carol): refused the same, nothing stored
 #     (`cpm list` as carol is empty).
 #  3) clamd stopped, --screen-fail closed (the default): a file to bob fails with
@@ -27,6 +28,12 @@ EICAR=$(cat "$T_DIR/eicar.txt")
 send_message m1 alice bob "$EICAR"
 [ "$MSG_RC" != 0 ] || fail "m1: the EICAR message was accepted: '$MSG_LAST'"
 assert_grep "$MSG_OUT" "403 Malware Found \\(${CLAMD_SIG//./\\.}\\)" "m1: the reason does not name the signature"
+send_message m1l alice bob "$EICAR" --large # Large Message Mode: taken in and scanned like a file
+[ "$MSG_RC" != 0 ] || fail "m1l: the EICAR large message was accepted: '$MSG_LAST'"
+assert_grep "$MSG_OUT" "Malware Found \\(${CLAMD_SIG//./\\.}\\)" "m1l: the reason does not name the signature"
+send_message m2l alice bob "a clean large hello" --large
+[ "$MSG_RC" = 0 ] || fail "m2l: the clean large message: exit $MSG_RC '$MSG_LAST'"
+wait_for 15 "bob's device to print the clean large message" grep -q -a 'a clean large hello' "${RECV_OUT[bob]}"
 send_message m2 alice bob "a clean hello"
 [ "$MSG_RC" = 0 ] || fail "m2: the clean message: exit $MSG_RC '$MSG_LAST'"
 wait_for 10 "bob's device to print the clean message" grep -q -a 'a clean hello' "${RECV_OUT[bob]}"
