@@ -56,6 +56,12 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 	c->mss_workers = o->mss_workers;
 	c->history = switch_of(o->history);
 	c->keep = switch_of(o->mss_keep);
+	c->screening = switch_of(o->screening);
+	snprintf(c->clamd, sizeof c->clamd, "%s", o->clamd);
+	c->clamd_timeout = o->clamd_timeout;
+	c->screen_fail_open = o->screen_fail_open;
+	snprintf(c->screen_allow_types, sizeof c->screen_allow_types, "%s", o->screen_allow_types);
+	snprintf(c->screen_deny_types, sizeof c->screen_deny_types, "%s", o->screen_deny_types);
 	c->max_chat_size = o->max_chat_size;
 	c->max_sessions_per_user = o->max_sessions_per_user;
 	c->max_sessions = o->max_sessions;

@@ -67,7 +67,7 @@ static const struct optdef optdefs[] = {
 	{"delivery-per-device", 1, "N", "stored files being delivered at once to one device (default: 4)"},
 	{"delivery-retry", 1, "MIN:MAX", "back-off in seconds between delivery attempts (default: 10:600)"},
 	{"push-asserted-identity", 1, "on|off", "push INVITEs assert the original sender (P-Asserted-Identity) besides Referred-By, for a trust domain (default: off)"},
-	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep, history=on|off, keep=off|instead|besides (files in the MSS), screening=on|off, max-size=BYTES"},
+	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep, history=on|off, keep=off|instead|besides (files in the MSS), screening=on|off, max-size=BYTES (the largest file the user accepts), block=SENDER (refuse everything from SENDER, repeatable)"},
 	/* the users' Message Storage Server (issue 11, docs/internals/mss.md) */
 	{"mss", 1, "URL", "the users' Message Storage Server: imap://HOST:PORT or imaps://HOST:PORT; histories, kept files and expired items (on-expiry=keep) are written there (default: none; expired items kept go to DATA_DIR/mss/)"},
 	{"mss-master-user", 1, "NAME", "the MSS's master user, who acts for every user (Dovecot: USER*NAME); needs --mss"},
@@ -77,6 +77,13 @@ static const struct optdef optdefs[] = {
 	{"mss-workers", 1, "N", "threads writing to the MSS at once, 1..16 (default: 2)"},
 	{"history", 1, "user|on|off", "histories in the users' MSS: each user's preference (history=on), or on/off for everyone (default: user)"},
 	{"mss-keep", 1, "user|off", "files kept in the users' MSS instead of or besides their devices: each user's preference (keep=...), or off for everyone (default: user)"},
+	/* content screening (issue 11 §4; docs/internals/screening.md) */
+	{"screening", 1, "user|on|off", "content screening of what reaches a user (MIME-type lists, malware scan): each user's preference (--user-pref AOR:screening=on), or on/off for everyone (default: user). Blocked senders and a user's max-size apply in every case"},
+	{"clamd", 1, "unix:/PATH|HOST:PORT", "ClamAV daemon that scans files and messages for screened users (INSTREAM); a screened user's files are then stored and scanned before the sender's last acknowledgement, never cut through (default: none: no malware scan, the type lists still apply)"},
+	{"clamd-timeout", 1, "SECONDS", "longest wait for clamd at each step (taking the stream, answering after it), 1..600; below the sender's 30 s MSRP transaction timer, which runs while a file is scanned (default: 20)"},
+	{"screen-fail", 1, "open|closed", "when clamd cannot scan (down, error, too large): closed refuses with a reason (MSRP 400 / SIP 503 \"Content Screening Unavailable\"), open delivers unscanned and logs it (default: closed)"},
+	{"screen-allow-types", 1, "LIST", "screened users get only these MIME types, e.g. image/*,text/plain; others get 415 (default: empty = any)"},
+	{"screen-deny-types", 1, "LIST", "screened users never get these MIME types (415); wins over --screen-allow-types (default: empty)"},
 	{"mode", 1, "standalone|as", "standalone: cpmd is the registrar of its domains; as: an application server behind a SIP/IMS core (--core), availability from third-party REGISTER (default: standalone)"},
 	{"core", 1, "SIP-URI", "AS mode: the core (S-CSCF) every request toward a user is sent to, e.g. sip:10.0.0.1:5064;transport=tcp"},
 	{"core-trust", 1, "ADDR[,ADDR...]", "AS mode: source addresses (IP, IP:PORT, [IPv6]:PORT) of the core; requests from anywhere else get 403 (default: the --core address when it is an IP)"},
@@ -387,6 +394,30 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	}
 	if (!strcmp(key, "max-file-size"))
 		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->max_file_size);
+	if (!strcmp(key, "screening")) {
+		if (strcmp(v, "user") && strcmp(v, "on") && strcmp(v, "off"))
+			return -1;
+		return copy_str(o->screening, sizeof o->screening, v);
+	}
+	if (!strcmp(key, "clamd")) {
+		char h[256];
+		uint16_t port;
+		if (!strncmp(v, "unix:", 5) ? v[5] != '/' : cpm_parse_hostport(v, h, sizeof h, &port)) {
+			snprintf(apply_why, sizeof apply_why, "unix:/path/to/clamd.ctl or HOST:PORT expected");
+			return -1;
+		}
+		return copy_str(o->clamd, sizeof o->clamd, v);
+	}
+	if (!strcmp(key, "screen-fail")) {
+		if (strcmp(v, "open") && strcmp(v, "closed"))
+			return -1;
+		o->screen_fail_open = !strcmp(v, "open");
+		return 0;
+	}
+	if (!strcmp(key, "screen-allow-types"))
+		return copy_str(o->screen_allow_types, sizeof o->screen_allow_types, v);
+	if (!strcmp(key, "screen-deny-types"))
+		return copy_str(o->screen_deny_types, sizeof o->screen_deny_types, v);
 	if (!strcmp(key, "max-transfers-per-user")) { /* 0 allowed: only --max-transfers */
 		if (cpm_parse_u64(v, 1000000, false, &n))
 			return -1;
@@ -417,6 +448,7 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	UINT_OPT("message-timeout", message_timeout, 1, 30)
 	UINT_OPT("max-pager-size", max_pager_size, 1, STORE_MSG_INLINE_MAX)
 	UINT_OPT("max-devices", max_devices, 1, 1024)
+	UINT_OPT("clamd-timeout", clamd_timeout, 1, 600)
 	if (!strcmp(key, "max-users"))
 		o->max_users_set = true; /* and parsed below */
 	UINT_OPT("max-users", max_users, 1, 10000000)
@@ -529,6 +561,8 @@ static void set_defaults(struct cpmd_options *o)
 	o->mss_workers = 2;
 	strcpy(o->history, "user");
 	strcpy(o->mss_keep, "user");
+	strcpy(o->screening, "user");
+	o->clamd_timeout = 20; /* the sender's last chunk waits for the scan: within its 30 s */
 }
 
 int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)

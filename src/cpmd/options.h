@@ -73,6 +73,13 @@ struct cpmd_options {
 	unsigned mss_workers;
 	char history[8];               /* --history user|on|off */
 	char mss_keep[8];              /* --mss-keep user|off */
+	/* content screening (issue 11 §4, docs/internals/screening.md) */
+	char screening[8];             /* --screening user|on|off */
+	char clamd[256];               /* --clamd unix:/path | HOST:PORT ("" = no malware scan) */
+	unsigned clamd_timeout;        /* s: any one wait on clamd */
+	bool screen_fail_open;         /* --screen-fail open|closed */
+	char screen_allow_types[512];  /* --screen-allow-types LIST */
+	char screen_deny_types[512];   /* --screen-deny-types LIST */
 	/* deployment (docs/deployment.md) */
 	char users_file[1024];         /* --users FILE: the subscriber list ("" = none) */
 	bool auth, auth_set;           /* --auth on|off (default: on when --users is given) */

@@ -84,6 +84,9 @@ struct ft {
 	bool committing_msg;    /* is_msg: the message is whole; its item row may be written */
 	bool routed_pending;    /* is_msg: its routed record (the report rules) is being committed */
 	bool answer_held;       /* is_msg: a device took it; the sender's 200 waits for that commit */
+	/* content screening (pf_screen.c) */
+	bool scan;              /* the recipient's content is scanned: store first, scan, then ack */
+	bool scanned;           /* the scan passed: commit as usual */
 };
 
 #endif

@@ -367,6 +367,8 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 		if (pf_prefs_apply_options(pf) || pf_expiry_start(pf) || pf_mss_start(pf))
 			goto fail;
 	}
+	if (pf_screen_start(pf))
+		goto fail;
 	sipua_set_handlers(pf->sipua, on_invite, on_message, pf);
 	sipua_set_register_hook(pf->sipua, on_register, pf);
 	*pp = pf;
@@ -425,6 +427,9 @@ void pf_destroy(struct pf *pf)
 	sipua_set_handlers(pf->sipua, NULL, NULL, NULL);
 	sipua_set_register_hook(pf->sipua, NULL, NULL);
 	pf_expiry_stop(pf);
+	/* Scans in flight finish and answer their transfers and messages (queued ones as
+	 * failed) while everything they point to is alive. */
+	pf_screen_stop(pf);
 	pf_mss_stop(pf); /* a write under way ends first; its item update is queued below */
 	/* Store and blob callbacks point to transfers, notifications and pf
 	 * itself: let every one of them run while all of that is still alive.

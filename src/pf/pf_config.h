@@ -66,6 +66,11 @@ struct pf_config {
 	unsigned mss_retry_min;        /* s before the first retry of a failed MSS write */
 	unsigned mss_retry_max;
 	enum pf_switch screening;      /* --screening user|on|off */
+	char clamd[256];               /* --clamd unix:/path | HOST:PORT; "" = no malware scan */
+	unsigned clamd_timeout;        /* --clamd-timeout: s for any one wait on clamd */
+	bool screen_fail_open;         /* --screen-fail open: a scan that fails lets content pass */
+	char screen_allow_types[512];  /* --screen-allow-types: only these (""= any) */
+	char screen_deny_types[512];   /* --screen-deny-types: never these (wins over allow) */
 	/* 1-1 chat sessions (policy.c; messaging.md §5) */
 	uint64_t max_chat_size;        /* our a=max-size; the relay answers 413 beyond it */
 	unsigned max_sessions_per_user; /* live sessions one sender may hold (486 beyond) */

@@ -53,14 +53,6 @@ struct pf_retry {
 	struct loop_timer *timer;
 };
 
-/* An item whose delete is not committed yet: not to be delivered again. */
-struct pf_finishing {
-	struct pf_finishing *next;
-	struct pf *pf;
-	char id[STORE_ID_MAX + 1];
-	char aor[LOC_MAX_AOR]; /* the recipient: its next item may go now */
-	bool has_blob;         /* an inline message has none to remove */
-};
 
 
 static bool item_finishing(struct pf *pf, const char *id)
@@ -203,68 +195,6 @@ void dlv_end(struct dlv *d)
 	if (d->leg)
 		sip_leg_bye(d->leg);
 	dlv_maybe_free(d);
-}
-
-/* ------------------------------------------------------- finishing */
-
-static void item_deleted(void *arg, int err)
-{
-	struct pf_finishing *c = arg;
-	struct pf *pf = c->pf;
-	for (struct pf_finishing **pp = &pf->finishing; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	if (err)
-		log_error("item %s: could not be removed from the store: %s", c->id, strerror(-err));
-	else if (c->has_blob)
-		pf_blob_remove(pf, c->id, false); /* after the row: a crash between leaves an orphan reconcile removes */
-	/* The recipient's next stored item, now that this one no longer
-	 * shows up in its scan. */
-	pf_deliver_kick(pf, c->aor, false);
-	free(c);
-}
-
-/* What an item's end is called in the message store's objects (X-CPM-Disposition). */
-static const char *outcome_of(enum store_notif_kind notify, const char *why)
-{
-	if (notify == STORE_NOTIF_DELIVERED)
-		return "delivered";
-	if (why && !strncmp(why, "expired", 7))
-		return "expired";
-	if (why && strstr(why, "declined"))
-		return "declined";
-	return "failed";
-}
-
-void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif_kind notify, const char *why)
-{
-	/* The notification is queued before the delete: writes commit in order. */
-	pf_notify_item(pf, it, notify);
-	/* the users' message stores first: the item may go on there instead of being removed */
-	if (pf_mss_item_ends(pf, it, outcome_of(notify, why)))
-		log_info("item %s (%s -> %s): %s; kept for the message store", it->id, it->sender, it->recipient, why);
-	else
-		pf_item_remove(pf, it, why);
-}
-
-void pf_item_remove(struct pf *pf, const struct store_item *it, const char *why)
-{
-	log_info("item %s (%s -> %s, \"%.60s\"): %s", it->id, it->sender, it->recipient, it->sel.name, why);
-	struct pf_finishing *c = calloc(1, sizeof *c);
-	if (!c)
-		return;
-	c->pf = pf;
-	PF_COPY(c->id, it->id);
-	PF_COPY(c->aor, it->recipient);
-	c->has_blob = !it->body_inline;
-	if (pf_store_queued(store_item_del(pf->st, it->id, item_deleted, c), "delete of a finished item")) {
-		free(c);
-		return;
-	}
-	c->next = pf->finishing;
-	pf->finishing = c;
 }
 
 static void relay_done(void *arg, enum ft_relay_result res, const char *detail)

@@ -623,19 +623,41 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 			 nparts > 1 ? " +thumbnail" : "");
 	}
 
+	/* Content screening (pf_screen.c): the recipient's blocked senders, max-size and, when
+	 * screened, the MIME-type lists, before any byte moves; a large message is message/cpim
+	 * of the size it announces. */
+	pf_screen_check(pf, ft->recipient, ft->sender_key, ft->is_msg ? "message/cpim" : ft->offer->sel.type,
+			ft->is_msg ? ft->offer->max_size : ft->offer->sel.size,
+			ft->is_msg ? ft->offer->has_max_size : ft->offer->sel.has_size, &v);
+	if (v.status) {
+		log_info("ft %s: refused for %s: %d %s", ft->id, ft->recipient, v.status, v.phrase);
+		ft_respond_up(ft, v.status, v.phrase, v.warning[0] ? v.warning : NULL);
+		ft->state = FT_ENDING;
+		goto out;
+	}
+	ft->scan = pf_screen_wanted(pf, ft->recipient);
+
 	if (!ft->is_msg && ft->offer->has_file_range && ft->offer->range_start > 1 && ft_resume_upload(ft))
 		goto out; /* an upload resume: continued into the store (pf_intake.c) */
 
 	struct loc_device *devs = cpm_arena_alloc(&tmp, pf->cfg.max_devices * sizeof *devs);
 	size_t ndev = devs ? pf_devices(pf, ft->recipient, devs, pf->cfg.max_devices) : 0;
-	if (ndev > 0 && pf_mss_wants_instead(pf, ft->recipient, !ft->is_msg)) {
+	if (ndev > 0 && !ft->scan && pf_mss_wants_instead(pf, ft->recipient, !ft->is_msg)) {
 		/* the recipient keeps files in their message store: the store takes it, not a device */
 		if (ft_defer_now(ft, "kept-in-mss"))
 			goto out;
 	}
-	if (ndev == 0) {
-		if (ft_defer_now(ft, "no-device"))
+	/* A file scanned for its recipient never goes cut-through: it is taken in whole, scanned,
+	 * and only then acknowledged, stored and delivered (pf_intake.c). */
+	if (ndev == 0 || ft->scan) {
+		if (ft_defer_now(ft, ndev == 0 ? "no-device" : "screening"))
 			goto out;
+		if (ft->scan) {
+			log_info("ft %s: cannot take the file in to scan it for %s", ft->id, ft->recipient);
+			ft_respond_up(ft, 503, "Content Screening Unavailable (cannot store the file)", NULL);
+			ft->state = FT_ENDING;
+			goto out;
+		}
 		policy_unreachable(&pf->cfg, PF_NO_DEVICE, &v);
 		log_info("ft %s: %s has no registered device: %d %s", ft->id, ft->recipient, v.status, v.phrase);
 		ft_respond_up(ft, v.status, v.phrase, NULL);

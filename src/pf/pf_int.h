@@ -12,6 +12,7 @@
  *   pf_notify.c   delivery notifications (IMDN) and the deferred-item list
  *   pf_expiry.c   expiry of stored items and partials
  *   pf_prefs.c    user preferences: the store's records, the --user-pref options
+ *   pf_screen.c   content screening: the offer checks for a recipient, clamd scans on workers
  *   policy.c      every operator decision (pure; policy.h)
  * docs/internals/pf.md describes them; docs/internals/store-and-forward.md and
  * docs/internals/messaging.md are the contracts with clients. */
@@ -37,7 +38,15 @@
 struct dlv;
 struct pf_msg;
 struct pf_retry;
-struct pf_finishing;
+/* pf_item_end.c: an item whose delete is not committed yet: not to be delivered again. */
+struct pf_finishing {
+	struct pf_finishing *next;
+	struct pf *pf;
+	char id[STORE_ID_MAX + 1];
+	char aor[LOC_MAX_AOR]; /* the recipient: its next item may go now */
+	bool has_blob;         /* an inline message has none to remove */
+};
+
 struct pf_expiry;
 struct pf_kick;
 struct pf_sess;
@@ -64,6 +73,7 @@ struct pf {
 	struct pf_sess *sessions;  /* chat sessions (pf_session.c) */
 	struct pf_mss *mss;        /* the message store's writers (pf_mss.c), NULL without --mss */
 	size_t nsess;
+	struct workq *screenq;     /* clamd scans (pf_screen.c); NULL without --clamd */
 	bool stopping;
 };
 
@@ -240,6 +250,23 @@ bool pf_prefs_blocks(struct pf *pf, const char *aor_key, const char *sender_key)
 /* Does the user accept content of this MIME type (their own accepted/denied types)? */
 bool pf_prefs_type_ok(struct pf *pf, const char *aor_key, const char *mime_type);
 int pf_prefs_apply_options(struct pf *pf);
+
+/* ---- pf_screen.c: content screening (issue 11 §4, docs/internals/screening.md) */
+/* The checks of one offer or pager message for its recipient (policy_screen_offer over
+ * pf_prefs_blocks, pf_prefs_type_ok and the user's max-size). v->status 0: accepted. */
+void pf_screen_check(struct pf *pf, const char *recipient, const char *sender_key, const char *type, uint64_t size,
+		     bool has_size, struct pf_verdict *v);
+/* Is what reaches this recipient scanned by clamd (policy_scan_wanted)? */
+bool pf_screen_wanted(struct pf *pf, const char *recipient);
+/* A scan's verdict (policy_scan_result), on the loop. */
+typedef void pf_scan_done_fn(void *arg, const struct pf_verdict *v);
+/* Scan len bytes of fd from 0 on a worker; fd is taken (closed after the scan). Or a buffer
+ * that stays valid until done. done runs once on the loop (also at pf_destroy: the scan
+ * then counts as failed). 0, or -1 (not queued: fd closed, done not called). */
+int pf_screen_fd(struct pf *pf, int fd, uint64_t len, const char *what, pf_scan_done_fn *done, void *arg);
+int pf_screen_buf(struct pf *pf, const void *buf, size_t len, const char *what, pf_scan_done_fn *done, void *arg);
+int pf_screen_start(struct pf *pf);
+void pf_screen_stop(struct pf *pf);
 
 /* ---- pf_intake.c */
 /* May this transfer be deferred (operator and the recipient's preference)? */

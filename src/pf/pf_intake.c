@@ -24,6 +24,10 @@ static bool defer_wanted(struct ft *ft)
 	struct pf_user_policy up;
 	if (!ft->pf->st || !ft->offer)
 		return false; /* no store: nothing can be deferred */
+	/* A file to scan (policy_scan_wanted) is taken in whatever the deferral settings: it is
+	 * scanned before anyone gets it, then delivered at once. */
+	if (ft->scan)
+		return ft->offer->sel.has_size;
 	pf_prefs_get(ft->pf, ft->recipient, &up);
 	return policy_may_defer(&ft->pf->cfg, &up, ft->offer->sel.has_size);
 }
@@ -271,12 +275,50 @@ static void committed(void *arg, int err)
 	ref_put(ft);
 }
 
+/* The scan of a received file is over (pf_screen.c): commit it, or refuse it and keep
+ * nothing (the relay ends with RECIPIENT_REFUSED: ft_defer_drop removes the item, its partial
+ * row and blob). */
+static void scanned(void *arg, const struct pf_verdict *v)
+{
+	struct ft *ft = arg;
+	if (ft->relay && !ft->relay_finished) {
+		if (v->status == 0) {
+			ft->scanned = true;
+			ft_defer_received(ft);
+		} else {
+			log_info("ft %s: refused for %s: %s", ft->id, ft->recipient, v->phrase);
+			ft_relay_refuse_received(ft->relay, policy_screen_msrp_status(v), v->phrase);
+		}
+	}
+	ref_put(ft);
+}
+
 void ft_defer_received(struct ft *ft)
 {
 	struct store_item it;
 	if (!ft->pf->blobq || ft->pf->stopping) {
 		ft_relay_ack_received(ft->relay, ESHUTDOWN); /* not acknowledged: the sender resumes later */
 		return;
+	}
+	if (ft->scan && !ft->scanned) {
+		/* Scanned before the sender's last acknowledgement (its '$' chunk waits: well
+		 * within its 30 s, --clamd-timeout). A large message's size is what came. */
+		uint64_t len = ft->is_msg ? ft_relay_bytes(ft->relay) : ft->offer->sel.size;
+		char what[48];
+		snprintf(what, sizeof what, "ft %s", ft->id);
+		int sfd = ft_relay_blob_dup(ft->relay);
+		if (sfd < 0 || pf_screen_fd(ft->pf, sfd, len, what, scanned, ft)) {
+			struct pf_verdict v;
+			policy_scan_result(&ft->pf->cfg, CLAMD_ERROR, NULL, "cannot queue the scan", &v);
+			if (v.status) {
+				ft_relay_refuse_received(ft->relay, policy_screen_msrp_status(&v), v.phrase);
+				return;
+			}
+			ft->scanned = true; /* --screen-fail open */
+		} else {
+			ft->store_refs++;
+			return;
+		}
 	}
 	int fd = ft_relay_blob_dup(ft->relay);
 

@@ -5,6 +5,9 @@
  *              (policy_check_pager: 413), the CPIM wrapper (cpim_parse) with exactly one From,
  *              To, imdn.Message-ID and DateTime (400 naming the header), CPIM From = the SIP
  *              sender, CPIM To = the recipient. A CPIM holding an IMDN is a report: pf_report.c.
+ *   screen     the recipient's blocked senders and max-size, and when screened the type lists
+ *              on the CPIM content's type (403/415/413, pf_screen_check); with --clamd the body
+ *              is scanned on a worker before it is routed or stored (403 "Malware Found").
  *   record     when the sender asked for a report, the routed record (store_routed_put) is
  *              committed before any device can see the message, so that the device's report
  *              finds it (messaging.md §4).
@@ -45,6 +48,7 @@ _Static_assert((int)IMDN_ASK_POSITIVE == (int)STORE_IMDN_POSITIVE &&
 
 enum msgin_state {
 	MSGIN_RECORDING, /* the routed record is being committed */
+	MSGIN_SCANNING,  /* clamd scans the body (pf_screen.c) */
 	MSGIN_FORKING,   /* the devices are being tried */
 	MSGIN_STORING,   /* the item is being committed */
 	MSGIN_DONE,      /* the sender is answered */
@@ -364,6 +368,9 @@ static void recorded(void *arg, int err)
 
 /* ------------------------------------------------------------ MESSAGE in */
 
+static void msgin_go(struct pf_msgin *mi);
+static void msg_scanned(void *arg, const struct pf_verdict *v);
+
 /* A CPIM header value copied into out (cap bytes): 0, or -1 when it does not fit or holds a
  * control character or a space (ids and DateTime are tokens). */
 static int copy_token(char *out, size_t cap, struct cpm_str v)
@@ -455,6 +462,17 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 			bad_cpim(leg, "Missing", cpm_str_c(names[i]));
 			return;
 		}
+	/* Content screening: the CPIM content's type, the body's size (pf_screen.c). */
+	char ctype[128];
+	struct cpm_str ct = mime_type_only(c.content_type);
+	snprintf(ctype, sizeof ctype, "%.*s", ct.p && ct.len < sizeof ctype ? (int)ct.len : 0, ct.p ? ct.p : "");
+	pf_screen_check(pf, recipient, sender_key, ctype[0] ? ctype : "text/plain", body.len, true, &v);
+	if (v.status) {
+		log_info("MESSAGE from %s to %s refused: %d %s", sender_key, recipient, v.status, v.phrase);
+		struct sip_respond_opts o = {.warning = v.warning[0] ? v.warning : NULL};
+		sip_leg_respond(leg, v.status, v.phrase, &o);
+		return;
+	}
 	struct pf_msgin *mi = calloc(1, sizeof *mi);
 	if (!mi) {
 		sip_leg_respond(leg, 500, NULL, NULL);
@@ -508,29 +526,66 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	pf->msgins = mi;
 	log_info("msg %s: MESSAGE %s from %s to %s (%zu bytes%s)", mi->id, mi->msgid, sender_key, recipient, mi->len,
 		 mi->asked ? ", reports asked" : "");
-	if (!mi->asked) {
-		route(mi); /* no report will come: nothing to record */
-		msgin_maybe_free(mi);
-		return;
+	if (pf_screen_wanted(pf, recipient)) {
+		char what[48];
+		snprintf(what, sizeof what, "msg %s", mi->id);
+		mi->state = MSGIN_SCANNING;
+		if (pf_screen_buf(pf, mi->body, mi->len, what, msg_scanned, mi) == 0) {
+			mi->store_refs++;
+			return;
+		}
+		struct pf_verdict sv;
+		policy_scan_result(&pf->cfg, CLAMD_ERROR, NULL, "cannot queue the scan", &sv);
+		if (sv.status) {
+			answer(mi, sv.status, sv.phrase, NULL, NULL);
+			msgin_maybe_free(mi);
+			return;
+		}
 	}
-	struct store_routed r = {.asked = mi->asked, .expires_at_ms = policy_routed_expiry(&pf->cfg, pf_now_ms())};
-	PF_COPY(r.sender, sender_key);
-	PF_COPY(r.msgid, mi->msgid);
-	PF_COPY(r.recipient, recipient);
-	PF_COPY(r.datetime, mi->datetime);
-	mi->state = MSGIN_RECORDING;
-	rc = store_routed_put(pf->st, &r, recorded, mi);
-	if (rc) {
-		log_error("msg %s: cannot queue the record of message %s: %s", mi->id, mi->msgid, strerror(-rc));
-		answer(mi, 500, "Cannot Record The Message", NULL, NULL);
-		msgin_maybe_free(mi);
-		return;
-	}
-	mi->store_refs++;
+	msgin_go(mi);
+	msgin_maybe_free(mi);
 	return;
 fail:
 	cpm_arena_free(&mi->arena);
 	free(mi);
+}
+
+/* The message passed its checks (and its scan): record it when the sender asked for reports,
+ * then route it. */
+static void msgin_go(struct pf_msgin *mi)
+{
+	struct pf *pf = mi->pf;
+	if (!mi->asked) {
+		route(mi); /* no report will come: nothing to record */
+		return;
+	}
+	struct store_routed r = {.asked = mi->asked, .expires_at_ms = policy_routed_expiry(&pf->cfg, pf_now_ms())};
+	PF_COPY(r.sender, mi->sender_key);
+	PF_COPY(r.msgid, mi->msgid);
+	PF_COPY(r.recipient, mi->recipient);
+	PF_COPY(r.datetime, mi->datetime);
+	mi->state = MSGIN_RECORDING;
+	int rc = store_routed_put(pf->st, &r, recorded, mi);
+	if (rc) {
+		log_error("msg %s: cannot queue the record of message %s: %s", mi->id, mi->msgid, strerror(-rc));
+		answer(mi, 500, "Cannot Record The Message", NULL, NULL);
+		return;
+	}
+	mi->store_refs++;
+}
+
+static void msg_scanned(void *arg, const struct pf_verdict *v)
+{
+	struct pf_msgin *mi = arg;
+	mi->store_refs--;
+	if (mi->state == MSGIN_SCANNING) { /* not answered meanwhile (shutdown) */
+		if (v->status) {
+			log_info("msg %s: refused for %s: %d %s", mi->id, mi->recipient, v->status, v->phrase);
+			answer(mi, v->status, v->phrase, NULL, NULL);
+		} else
+			msgin_go(mi);
+	}
+	msgin_maybe_free(mi);
 }
 
 void pf_msgin_terminate_all(struct pf *pf)

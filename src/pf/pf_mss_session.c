@@ -1,7 +1,7 @@
 /* pf_mss_session — a chat session's history for the users' message stores (issue 11,
  * docs/internals/mss.md "How cpmd uses it"): while the session runs, every message and every
  * disposition notification the relay forwards is appended as one record (mss_record_append)
- * to the session's records file, the partial of an item the store opened (blobs/tmp/<id>);
+ * to the session's records file, the partial of an item the store opened (store_blob_open_partial);
  * when the session ends (either side hung up, went offline, or nobody took the invitation:
  * "missed") that file becomes the blob of an item in the message store's queue, as a live
  * transfer's tee does (pf_mss_live_ended), for the inviter and the invitee who keep histories.

@@ -17,8 +17,13 @@ void pf_prefs_get(struct pf *pf, const char *aor_key, struct pf_user_policy *out
 
 bool pf_prefs_blocks(struct pf *pf, const char *aor_key, const char *sender_key)
 {
-	/* the store's records hold no sender lists: only the XDM document has them */
-	(void)pf, (void)aor_key, (void)sender_key;
+	/* The store's records hold no sender lists: the XDM document has them, and
+	 * --user-pref AOR:block=SENDER (read here from the options, never stored). */
+	char k[LOC_MAX_AOR], key[POLICY_PREF_TOKEN_MAX], val[POLICY_PREF_TOKEN_MAX];
+	for (unsigned i = 0; i < pf->cfg.nuser_prefs; i++)
+		if (!policy_parse_user_pref(pf->cfg.user_prefs[i], k, sizeof k, key, sizeof key, val, sizeof val) &&
+		    !strcmp(key, "block") && !strcmp(k, aor_key) && policy_pref_names_sender(val, sender_key))
+			return true;
 	return false;
 }
 
@@ -34,6 +39,8 @@ static int apply_one(struct pf *pf, const char *spec)
 	char k[LOC_MAX_AOR], key[POLICY_PREF_TOKEN_MAX], val[POLICY_PREF_TOKEN_MAX];
 	if (policy_parse_user_pref(spec, k, sizeof k, key, sizeof key, val, sizeof val))
 		return -1;
+	if (!strcmp(key, "block")) /* a list, not a field of the record: pf_prefs_blocks reads it */
+		return strchr(val, '@') ? 0 : -1;
 	struct store_prefs p;
 	if (store_prefs_get(pf->st, k, &p))
 		policy_new_prefs(&pf->cfg, k, &p); /* no record yet */
@@ -57,7 +64,7 @@ int pf_prefs_apply_options(struct pf *pf)
 	for (unsigned i = 0; i < pf->cfg.nuser_prefs; i++) {
 		if (apply_one(pf, pf->cfg.user_prefs[i])) {
 			log_error("invalid --user-pref \"%s\" (AOR:defer=on|off, AOR:method=push|pull, "
-				  "AOR:on-expiry=discard|keep)",
+				  "AOR:on-expiry=discard|keep, AOR:screening=on|off, AOR:max-size=BYTES, AOR:block=SENDER)",
 				  pf->cfg.user_prefs[i]);
 			return -1;
 		}

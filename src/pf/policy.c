@@ -44,6 +44,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cpm/parse.h"
 #include "sipua/location.h"
@@ -324,6 +325,135 @@ void policy_new_prefs(const struct pf_config *c, const char *aor_key, struct sto
 	out->defer = true;
 	out->method = c->default_method;
 	out->on_expiry = c->default_on_expiry;
+}
+
+/* ---- content screening (issue 11 §4) ------------------------------------------------------ */
+
+/* The type/subtype of a MIME type without parameters or blanks: [*p, *p + *n). */
+static void type_only(const char *t, const char **p, size_t *n)
+{
+	while (*t == ' ' || *t == '\t')
+		t++;
+	size_t l = strcspn(t, ";");
+	while (l && (t[l - 1] == ' ' || t[l - 1] == '\t'))
+		l--;
+	*p = t;
+	*n = l;
+}
+
+/* One list entry (e, el) against a type (t, tl). */
+static bool type_matches(const char *e, size_t el, const char *t, size_t tl)
+{
+	if ((el == 1 && e[0] == '*') || (el == 3 && !strncmp(e, "*/*", 3)))
+		return true;
+	if (el >= 2 && e[el - 2] == '/' && e[el - 1] == '*') /* TYPE/STAR: the top-level type */
+		return tl > el - 1 && !strncasecmp(e, t, el - 1);
+	return el == tl && !strncasecmp(e, t, el);
+}
+
+bool policy_type_listed(const char *list, const char *type)
+{
+	const char *t;
+	size_t tl;
+	if (!list || !*list)
+		return false;
+	type_only(type && *type ? type : "application/octet-stream", &t, &tl);
+	for (const char *p = list;;) {
+		size_t l = strcspn(p, ",");
+		const char *e = p;
+		size_t el = l;
+		while (el && (*e == ' ' || *e == '\t'))
+			e++, el--;
+		while (el && (e[el - 1] == ' ' || e[el - 1] == '\t'))
+			el--;
+		if (el && type_matches(e, el, t, tl))
+			return true;
+		if (!p[l])
+			return false;
+		p += l + 1;
+	}
+}
+
+void policy_screen_offer(const struct pf_config *c, const struct pf_user_policy *up, const struct pf_screen_facts *f,
+			 struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	/* A blocked sender and the recipient's own size limit are the recipient's explicit
+	 * wishes: they hold whether or not the recipient asked for screening. */
+	if (f->blocked) {
+		v->status = 403;
+		snprintf(v->phrase, sizeof v->phrase, "Sender Blocked By Recipient (%.80s)", f->sender_key);
+		return;
+	}
+	/* The type lists are screening: only for a screened recipient (the operator screens
+	 * everyone with --screening on). The operator's deny list wins over everything. */
+	if (up->screening) {
+		const char *t = f->type && *f->type ? f->type : "application/octet-stream";
+		const char *which = NULL;
+		if (policy_type_listed(c->screen_deny_types, t))
+			which = "screen-deny-types";
+		else if (c->screen_allow_types[0] && !policy_type_listed(c->screen_allow_types, t))
+			which = "screen-allow-types";
+		else if (!f->user_type_ok)
+			which = "the recipient's accepted types";
+		if (which) {
+			const char *p;
+			size_t n;
+			type_only(t, &p, &n);
+			v->status = 415;
+			snprintf(v->phrase, sizeof v->phrase, "Unsupported Media Type (%.*s)", (int)(n > 80 ? 80 : n), p);
+			snprintf(v->warning, sizeof v->warning, "399 cpmd \"type %.*s refused by %s\"",
+				 (int)(n > 80 ? 80 : n), p, which);
+			return;
+		}
+	}
+	if (up->max_size && f->has_size && f->size > up->max_size) {
+		v->status = 413;
+		snprintf(v->phrase, sizeof v->phrase, "Too Large For Recipient (max-size %" PRIu64 " bytes)", up->max_size);
+		snprintf(v->warning, sizeof v->warning, "399 cpmd \"the recipient accepts at most %" PRIu64 " bytes\"",
+			 up->max_size);
+	}
+}
+
+bool policy_scan_wanted(const struct pf_config *c, const struct pf_user_policy *up)
+{
+	return up->screening && c->clamd[0];
+}
+
+void policy_scan_result(const struct pf_config *c, enum clamd_result r, const char *virus, const char *why,
+			struct pf_verdict *v)
+{
+	memset(v, 0, sizeof *v);
+	if (r == CLAMD_CLEAN)
+		return;
+	if (r == CLAMD_INFECTED) {
+		v->status = 403;
+		snprintf(v->phrase, sizeof v->phrase, "Malware Found (%.90s)", virus && *virus ? virus : "unnamed");
+		return;
+	}
+	/* Not scanned: the operator says whether unscanned content passes. */
+	if (c->screen_fail_open)
+		return;
+	v->status = 503;
+	snprintf(v->phrase, sizeof v->phrase, "Content Screening Unavailable (%.80s)",
+		 r == CLAMD_TOO_BIG ? "too large to screen" : why && *why ? why : "scanner error");
+}
+
+int policy_screen_msrp_status(const struct pf_verdict *v)
+{
+	if (v->status == 403 || v->status == 413 || v->status == 415)
+		return v->status;
+	return 400; /* RFC 4975 §7.3: the generic failure; the comment says why */
+}
+
+bool policy_pref_names_sender(const char *val, const char *sender_key)
+{
+	if (!strncasecmp(val, "sip:", 4))
+		val += 4;
+	const char *va = strchr(val, '@'), *sa = strchr(sender_key, '@');
+	if (!va || !sa || va - val != sa - sender_key || strncmp(val, sender_key, (size_t)(va - val)))
+		return false; /* the user part as is (RFC 3261 §19.1.4) */
+	return !strcasecmp(va, sa);
 }
 
 /* ---- store-and-forward ------------------------------------------------------------------ */

@@ -17,6 +17,7 @@
 #include "cpm/imdn.h"
 #include "cpm/sdp.h"
 #include "pf/pf_config.h"
+#include "screen/clamd_reply.h" /* enum clamd_result: a scan's outcome */
 #include "sipua/fork.h"
 #include "store/store.h"
 
@@ -102,6 +103,60 @@ int policy_apply_user_pref(struct store_prefs *p, const char *key, const char *v
  * method and on-expiry, and defer = true even when the operator's --defer is off (the record
  * holds the user's wish; policy_user applies the operator's switch when it is read). */
 void policy_new_prefs(const struct pf_config *c, const char *aor_key, struct store_prefs *out);
+
+/* ---- content screening (issue 11 §4; docs/internals/screening.md) ----------------------- */
+
+/* What screening checks of one offer or message for one recipient, before anything is
+ * delivered or stored. Which checks depend on the recipient being screened
+ * (up->screening: their preference, or the operator's --screening over it):
+ *   - blocked senders (the recipient's own list): ALWAYS, for every recipient who has one;
+ *   - the recipient's max-size (up->max_size): ALWAYS, when set;
+ *   - MIME types (the operator's --screen-deny-types / --screen-allow-types, and the
+ *     recipient's own accepted types, user_type_ok): only for a SCREENED recipient;
+ *   - the malware scan (policy_scan_wanted): only for a screened recipient, with --clamd.
+ * facts: blocked = pf_prefs_blocks(recipient, sender); user_type_ok = pf_prefs_type_ok;
+ * type = the file's a=file-selector type (a large message: message/cpim; a pager message:
+ * its CPIM content's type), "" read as application/octet-stream; size/has_size = the
+ * file's declared size (a message's length).
+ * Verdicts, in this order: 403 "Sender Blocked By Recipient (SENDER)"; 415 "Unsupported
+ * Media Type (TYPE)" (RFC 3261 §21.4.13) with a Warning naming the list that refused it; 413
+ * "Too Large For Recipient (max-size N bytes)". v->status 0: accepted. */
+struct pf_screen_facts {
+	const char *sender_key; /* "user@host", named in the 403 */
+	bool blocked;
+	bool user_type_ok;
+	const char *type;
+	uint64_t size;
+	bool has_size;
+};
+void policy_screen_offer(const struct pf_config *c, const struct pf_user_policy *up, const struct pf_screen_facts *f,
+			 struct pf_verdict *v);
+
+/* Is this MIME type (parameters ignored, case-insensitive) in a comma-separated list of
+ * types, e.g. "text/plain,image/STAR" (STAR standing for the asterisk: C comments cannot
+ * hold it after a slash)? "TYPE/STAR" covers a top-level type; "STAR" or "STAR/STAR" every
+ * type; blanks around the entries are ignored. An empty list names nothing. */
+bool policy_type_listed(const char *list, const char *type);
+
+/* Is what reaches this recipient scanned for malware? Screened, and cpmd has a clamd
+ * (--clamd). A screened FILE then never goes cut-through to a device: it is taken into the
+ * store first and scanned before the sender's final acknowledgement. */
+bool policy_scan_wanted(const struct pf_config *c, const struct pf_user_policy *up);
+
+/* The outcome of a scan: CLEAN → 0 (deliver/store as usual); INFECTED → 403 "Malware Found
+ * (SIGNATURE)"; ERROR or TOO_BIG → with --screen-fail open, 0 (delivered unscanned: the
+ * caller logs it), closed (the default) → 503 "Content Screening Unavailable (WHY)" (TOO_BIG:
+ * "(too large to screen)"). virus/why: clamd's signature name / reason (may be NULL). */
+void policy_scan_result(const struct pf_config *c, enum clamd_result r, const char *virus, const char *why,
+			struct pf_verdict *v);
+
+/* The MSRP status of the sender's last chunk for a screening verdict (RFC 4975 §7.3 has no
+ * 503 and no 488): 403 (refused: malware, blocked), 413 (too large), 415 (type), else 400. */
+int policy_screen_msrp_status(const struct pf_verdict *v);
+
+/* A --user-pref "AOR:block=SENDER": does SENDER (with or without "sip:", host case-
+ * insensitive) name sender_key ("user@host")? */
+bool policy_pref_names_sender(const char *val, const char *sender_key);
 
 /* ---- store-and-forward ------------------------------------------------------------------ */
 

@@ -215,6 +215,15 @@ void ft_relay_destroy(struct ft_relay *r);
  * sender's connection is gone by then, nothing is sent; done() is the same. */
 int ft_relay_ack_received(struct ft_relay *r, int err);
 
+/* Refuse a RECEIVED file instead of acknowledging it (store mode, after event RECEIVED, once,
+ * in place of ft_relay_ack_received): the owner found the content unacceptable (content
+ * screening: malware, a scan that failed). The sender's '$' chunk gets `status` (an MSRP
+ * error code, 400..599: RFC 4975 §7.3 — 403, 413, 415 or 400) with `comment` (utf8text, no
+ * CR/LF; cut to what the line holds) unless its Failure-Report is no, and a failure REPORT
+ * with the same status and comment; then done(FT_RELAY_RECIPIENT_REFUSED). The blob is the
+ * owner's to remove. Returns 0, or -EINVAL (no ack awaited, a bad status, NULL comment). */
+int ft_relay_refuse_received(struct ft_relay *r, int status, const char *comment);
+
 /* Ack header: an MSRP extension header (RFC 4975 ext-header) added to the
  * store-mode success acknowledgement, i.e. to the held 200 for the '$'
  * chunk AND to the success REPORT that ft_relay_ack_received(r, 0) sends

@@ -217,6 +217,23 @@ int ft_relay_ack_received(struct ft_relay *r, int err)
 	return 0;
 }
 
+int ft_relay_refuse_received(struct ft_relay *r, int status, const char *comment)
+{
+	if (!r || !r->ack_wait || r->ended || r->destroyed || status < 400 || status > 599 || !comment)
+		return -EINVAL;
+	hub_enter(r->hub);
+	r->ack_wait = false;
+	/* The owner's refusal (content screening) goes out as it says, to the '$' chunk and in
+	 * the failure REPORT: the sender's client shows the comment. */
+	if (r->held_tid[0])
+		relay_up_respond_tid(r, r->held_tid, status, comment);
+	if (r->held_fr != MSRP_REPORT_NO)
+		relay_up_report(r, status, comment, CPM_STR_NULL);
+	relay_finish(r, FT_RELAY_RECIPIENT_REFUSED, "refused by the owner: %d %s", status, comment);
+	hub_leave(r->hub);
+	return 0;
+}
+
 /* RFC 3261 token (RFC 4975 hname is the same set). */
 static bool hname_ok(const char *s, size_t n)
 {
