@@ -11,7 +11,10 @@
  *   policy_fork_class         the classify callback of every fork pf starts (live transfer,
  *                             push delivery): 6xx ends it, "device not there", real answer.
  *   policy_user               everywhere pf needs a user's settings (pf_prefs.c): operator
- *                             defaults < the user's stored preference < the operator's switch.
+ *                             defaults < XDM document < local record < the operator's switch.
+ *   policy_xdm_settings       pf_xdm.c: the settings of a fetched preferences document.
+ *   policy_sender_blocked,    pf_prefs.c (screening asks): the user's blocked senders and
+ *   policy_type_accepted      accepted / denied MIME types from XDM.
  *   policy_parse_user_pref,   pf_prefs.c at start-up: --user-pref AOR:KEY=VALUE.
  *   policy_new_prefs,
  *   policy_apply_user_pref
@@ -44,6 +47,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cpm/parse.h"
 #include "sipua/location.h"
@@ -209,7 +213,42 @@ enum sip_fork_class policy_fork_class(int status)
 
 /* ---- the user's settings under the operator's (design §6) ------------------------------ */
 
-void policy_user(const struct pf_config *c, const struct store_prefs *stored, struct pf_user_policy *out)
+void policy_xdm_settings(const struct prefs_doc *d, struct pf_xdm_settings *out)
+{
+	memset(out, 0, sizeof *out);
+	out->defer = d->defer;
+	out->delivery = d->delivery;
+	out->keep = d->keep_files;
+	out->on_expiry = d->on_expiry;
+	out->history = d->histories;
+	out->screening = d->screening;
+	out->has_max_size = d->has_max_file_size;
+	out->max_size = d->max_file_size;
+}
+
+/* The document's settings over what is there: an unset one leaves it. */
+static void apply_xdm(const struct pf_xdm_settings *x, struct pf_user_policy *out)
+{
+	if (x->defer != PREFS_UNSET)
+		out->defer = x->defer == PREFS_ON;
+	if (x->delivery != PREFS_DELIVERY_UNSET)
+		out->method = x->delivery == PREFS_DELIVERY_PULL ? STORE_METHOD_PULL : STORE_METHOD_PUSH;
+	if (x->keep != PREFS_KEEP_UNSET)
+		out->keep = x->keep == PREFS_KEEP_INSTEAD   ? STORE_KEEP_INSTEAD
+			    : x->keep == PREFS_KEEP_BESIDES ? STORE_KEEP_BESIDES
+							    : STORE_KEEP_OFF;
+	if (x->on_expiry != PREFS_EXPIRY_UNSET)
+		out->on_expiry = x->on_expiry == PREFS_EXPIRY_KEEP ? STORE_EXPIRY_KEEP : STORE_EXPIRY_DISCARD;
+	if (x->history != PREFS_UNSET)
+		out->history = x->history == PREFS_ON;
+	if (x->screening != PREFS_UNSET)
+		out->screening = x->screening == PREFS_ON;
+	if (x->has_max_size)
+		out->max_size = x->max_size;
+}
+
+void policy_user(const struct pf_config *c, const struct pf_xdm_settings *xdm, const struct store_prefs *stored,
+		 struct pf_user_policy *out)
 {
 	/* Operator defaults: deferral on (store-and-forward is the service), method and
 	 * on-expiry as configured. */
@@ -220,7 +259,12 @@ void policy_user(const struct pf_config *c, const struct store_prefs *stored, st
 	out->keep = STORE_KEEP_OFF;
 	out->screening = false;
 	out->max_size = 0;
-	/* The user's preference over the defaults: every field of the record. */
+	/* The user's XDM document over the defaults, setting by setting (issue 11 §3). */
+	if (xdm)
+		apply_xdm(xdm, out);
+	/* The local record (--user-pref) over the document: every field of the record, since
+	 * a record holds them all (the store keeps no "unset"); it is the operator's local
+	 * override of what the user wrote. */
 	if (stored) {
 		out->defer = stored->defer;
 		out->method = stored->method;
@@ -244,6 +288,67 @@ void policy_user(const struct pf_config *c, const struct store_prefs *stored, st
 		out->history = false;
 		out->keep = STORE_KEEP_OFF;
 	}
+}
+
+/* user@host of a sip:/sips: URI (parameters, headers and port are not the user's name). */
+static bool uri_is_sender(const char *uri, const char *sender_key)
+{
+	const char *at = strchr(sender_key, '@');
+	if (!at)
+		return false;
+	size_t ul = (size_t)(at - sender_key);
+	if (!strncasecmp(uri, "tel:", 4)) {
+		/* a number: the sender's user part (a SIP URI of a phone number, user=phone) */
+		const char *num = uri + 4;
+		size_t nl = strcspn(num, ";");
+		return nl == ul && !memcmp(num, sender_key, ul);
+	}
+	const char *u = !strncasecmp(uri, "sip:", 4) ? uri + 4 : !strncasecmp(uri, "sips:", 5) ? uri + 5 : NULL;
+	if (!u)
+		return false;
+	const char *uat = strchr(u, '@');
+	if (!uat || (size_t)(uat - u) != ul || memcmp(u, sender_key, ul))
+		return false; /* RFC 3261 §19.1.4: the user part compares exactly */
+	const char *h = uat + 1, *sh = at + 1;
+	size_t hl = strcspn(h, ":;?>"), shl = strcspn(sh, ":");
+	return hl == shl && !strncasecmp(h, sh, hl);
+}
+
+bool policy_sender_blocked(const char *const *blocked, size_t n, const char *sender_key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (uri_is_sender(blocked[i], sender_key))
+			return true;
+	return false;
+}
+
+/* Does pattern (lower case, "type/sub", "type/ *", "* / *" without blanks) cover the type? */
+static bool type_matches(const char *pat, const char *type, size_t tl)
+{
+	if (!strcmp(pat, "*/*"))
+		return true;
+	size_t pl = strlen(pat);
+	if (pl >= 2 && !strcmp(pat + pl - 2, "/*"))
+		return tl > pl - 1 && !strncasecmp(type, pat, pl - 1); /* "image/" and a subtype */
+	return pl == tl && !strncasecmp(type, pat, tl);
+}
+
+bool policy_type_accepted(const char *const *accept, size_t naccept, bool has_accept, const char *const *deny,
+			  size_t ndeny, const char *mime_type)
+{
+	/* "text/plain; charset=utf-8" is text/plain; blanks around the type do not count */
+	while (*mime_type == ' ' || *mime_type == '\t')
+		mime_type++;
+	size_t tl = strcspn(mime_type, "; \t");
+	for (size_t i = 0; i < ndeny; i++)
+		if (type_matches(deny[i], mime_type, tl))
+			return false;
+	if (!has_accept)
+		return true;
+	for (size_t i = 0; i < naccept; i++)
+		if (type_matches(accept[i], mime_type, tl))
+			return true;
+	return false;
 }
 
 /* Copies n bytes of s into out[cap] with a NUL; -1 when it does not fit. */
