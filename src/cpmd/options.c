@@ -80,7 +80,7 @@ static const struct optdef optdefs[] = {
 	{"xdms", 1, "URL", "the XCAP root of the XDM server the users' CPM preferences are read from (RFC 4825), http:// or https://, e.g. http://xdms.example.com:8080/xcap-root (docs/internals/xdm.md) (default: none: --user-pref and the operator's defaults only)"},
 	{"xdms-auid", 1, "AUID", "the application usage the preferences document is stored under (default: org.cpmd.cpm-prefs)"},
 	{"xdms-user", 1, "NAME", "user name cpmd gives the XDMS (HTTP basic or digest, as it asks) (default: none)"},
-	{"xdms-password", 1, "SECRET", "password of --xdms-user"},
+	{"xdms-password", 1, "SECRET", "password of --xdms-user (better in the --config file: a command line is visible to other local users)"},
 	{"xdms-ca", 1, "FILE", "CA certificates (PEM) an https --xdms is verified with (default: the system's)"},
 	{"xdms-refresh", 1, "SECONDS", "how old a user's cached preferences may get before cpmd asks the XDMS again (a conditional GET, when the user is next acted for or registers), 1..86400 (default: 300)"},
 	{"mode", 1, "standalone|as", "standalone: cpmd is the registrar of its domains; as: an application server behind a SIP/IMS core (--core), availability from third-party REGISTER (default: standalone)"},

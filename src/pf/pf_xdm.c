@@ -335,10 +335,10 @@ static bool fetch_start(struct pf_xdm *x, struct xdm_entry *e)
 static struct xdm_entry *lookup(struct pf *pf, const char *aor_key)
 {
 	struct pf_xdm *x = pf->xdm;
-	if (!x || pf->stopping)
+	if (!x)
 		return NULL;
 	struct xdm_entry *e = entry_get(x, aor_key);
-	if (e && stale(x, e))
+	if (e && stale(x, e) && !pf->stopping) /* shutting down: what is cached, no new fetch */
 		fetch_start(x, e);
 	return e;
 }
