@@ -62,6 +62,12 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 	c->screen_fail_open = o->screen_fail_open;
 	snprintf(c->screen_allow_types, sizeof c->screen_allow_types, "%s", o->screen_allow_types);
 	snprintf(c->screen_deny_types, sizeof c->screen_deny_types, "%s", o->screen_deny_types);
+	snprintf(c->xdms, sizeof c->xdms, "%s", o->xdms);
+	snprintf(c->xdms_auid, sizeof c->xdms_auid, "%s", o->xdms_auid);
+	snprintf(c->xdms_user, sizeof c->xdms_user, "%s", o->xdms_user);
+	snprintf(c->xdms_password, sizeof c->xdms_password, "%s", o->xdms_password);
+	snprintf(c->xdms_ca, sizeof c->xdms_ca, "%s", o->xdms_ca);
+	c->xdms_refresh = o->xdms_refresh;
 	c->max_chat_size = o->max_chat_size;
 	c->max_sessions_per_user = o->max_sessions_per_user;
 	c->max_sessions = o->max_sessions;

@@ -67,7 +67,7 @@ static const struct optdef optdefs[] = {
 	{"delivery-per-device", 1, "N", "stored files being delivered at once to one device (default: 4)"},
 	{"delivery-retry", 1, "MIN:MAX", "back-off in seconds between delivery attempts (default: 10:600)"},
 	{"push-asserted-identity", 1, "on|off", "push INVITEs assert the original sender (P-Asserted-Identity) besides Referred-By, for a trust domain (default: off)"},
-	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep, history=on|off, keep=off|instead|besides (files in the MSS), screening=on|off, max-size=BYTES (the largest file the user accepts), block=SENDER (refuse everything from SENDER, repeatable)"},
+	{"user-pref", 1, "AOR:KEY=VAL", "a user's preference, repeatable: defer=on|off, method=push|pull, on-expiry=discard|keep, history=on|off, keep=off|instead|besides (files in the MSS), screening=on|off, max-size=BYTES (the largest file the user accepts), block=SENDER (refuse everything from SENDER, repeatable); a local override: wins over the user's --xdms document"},
 	/* the users' Message Storage Server (issue 11, docs/internals/mss.md) */
 	{"mss", 1, "URL", "the users' Message Storage Server: imap://HOST:PORT or imaps://HOST:PORT; histories, kept files and expired items (on-expiry=keep) are written there (default: none; expired items kept go to DATA_DIR/mss/)"},
 	{"mss-master-user", 1, "NAME", "the MSS's master user, who acts for every user (Dovecot: USER*NAME); needs --mss"},
@@ -84,6 +84,12 @@ static const struct optdef optdefs[] = {
 	{"screen-fail", 1, "open|closed", "when clamd cannot scan (down, error, too large): closed refuses with a reason (MSRP 400 / SIP 503 \"Content Screening Unavailable\"), open delivers unscanned and logs it (default: closed)"},
 	{"screen-allow-types", 1, "LIST", "screened users get only these MIME types, e.g. image/*,text/plain; others get 415 (default: empty = any)"},
 	{"screen-deny-types", 1, "LIST", "screened users never get these MIME types (415); wins over --screen-allow-types (default: empty)"},
+	{"xdms", 1, "URL", "the XCAP root of the XDM server the users' CPM preferences are read from (RFC 4825), http:// or https://, e.g. http://xdms.example.com:8080/xcap-root (docs/internals/xdm.md) (default: none: --user-pref and the operator's defaults only)"},
+	{"xdms-auid", 1, "AUID", "the application usage the preferences document is stored under (default: org.cpmd.cpm-prefs)"},
+	{"xdms-user", 1, "NAME", "user name cpmd gives the XDMS (HTTP basic or digest, as it asks) (default: none)"},
+	{"xdms-password", 1, "SECRET", "password of --xdms-user (better in the --config file: a command line is visible to other local users)"},
+	{"xdms-ca", 1, "FILE", "CA certificates (PEM) an https --xdms is verified with (default: the system's)"},
+	{"xdms-refresh", 1, "SECONDS", "how old a user's cached preferences may get before cpmd asks the XDMS again (a conditional GET, when the user is next acted for or registers), 1..86400 (default: 300)"},
 	{"mode", 1, "standalone|as", "standalone: cpmd is the registrar of its domains; as: an application server behind a SIP/IMS core (--core), availability from third-party REGISTER (default: standalone)"},
 	{"core", 1, "SIP-URI", "AS mode: the core (S-CSCF) every request toward a user is sent to, e.g. sip:10.0.0.1:5064;transport=tcp"},
 	{"core-trust", 1, "ADDR[,ADDR...]", "AS mode: source addresses (IP, IP:PORT, [IPv6]:PORT) of the core; requests from anywhere else get 403 (default: the --core address when it is an IP)"},
@@ -385,6 +391,27 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	}
 	if (!strcmp(key, "delivery-retry"))
 		return parse_min_max(v, &o->delivery_retry_min, &o->delivery_retry_max);
+	if (!strcmp(key, "xdms")) {
+		/* checked for its scheme here; the XCAP client builds the URLs (xdm/xcap_client.h) */
+		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+			snprintf(apply_why, sizeof apply_why, "an http:// or https:// XCAP root expected");
+			return -1;
+		}
+		return copy_str(o->xdms, sizeof o->xdms, v);
+	}
+	if (!strcmp(key, "xdms-auid"))
+		return *v && !strchr(v, '/') ? copy_str(o->xdms_auid, sizeof o->xdms_auid, v) : -1;
+	if (!strcmp(key, "xdms-user"))
+		return copy_str(o->xdms_user, sizeof o->xdms_user, v);
+	if (!strcmp(key, "xdms-password"))
+		return copy_str(o->xdms_password, sizeof o->xdms_password, v);
+	if (!strcmp(key, "xdms-ca")) {
+		if (!*v || access(v, R_OK)) {
+			snprintf(apply_why, sizeof apply_why, "not a readable file");
+			return -1;
+		}
+		return copy_str(o->xdms_ca, sizeof o->xdms_ca, v);
+	}
 	if (!strcmp(key, "user-pref")) {
 		/* Checked for shape here; pf applies it (pf_prefs.c). */
 		const char *colon = strrchr(v, ':'), *eq = strchr(v, '=');
@@ -465,6 +492,7 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	UINT_OPT("store-max-expiry", store_max_expiry, 1, 10 * 366 * 86400)
 	UINT_OPT("delivery-per-device", delivery_per_device, 1, 64)
 	UINT_OPT("test-store-fail", test_store_fail, 1, 100000000)
+	UINT_OPT("xdms-refresh", xdms_refresh, 1, 86400)
 #undef UINT_OPT
 	return -2; /* unknown key */
 }
@@ -549,6 +577,7 @@ static void set_defaults(struct cpmd_options *o)
 	o->sip_tcp_timeout = 30;          /* a real SIP message arrives whole in well under 1 s */
 	strcpy(o->log_level, "info");
 	o->defer = true;
+	o->xdms_refresh = 300;
 	o->store_default_expiry = 7 * 86400;
 	o->store_max_expiry = 30 * 86400;
 	o->delivery_per_device = 4;

@@ -80,6 +80,9 @@ struct cpmd_options {
 	bool screen_fail_open;         /* --screen-fail open|closed */
 	char screen_allow_types[512];  /* --screen-allow-types LIST */
 	char screen_deny_types[512];   /* --screen-deny-types LIST */
+	/* the users' preferences from XDM (docs/internals/xdm.md); "" = not given */
+	char xdms[512], xdms_auid[128], xdms_user[128], xdms_password[128], xdms_ca[1024];
+	unsigned xdms_refresh;         /* s before a cached document is asked for again */
 	/* deployment (docs/deployment.md) */
 	char users_file[1024];         /* --users FILE: the subscriber list ("" = none) */
 	bool auth, auth_set;           /* --auth on|off (default: on when --users is given) */

@@ -318,9 +318,8 @@ static void on_message(void *arg, struct sip_leg *leg, const struct sip_msg *m)
 	}
 }
 
-static void on_register(void *arg, const char *aor, const char *instance, bool fresh)
+static void registered(struct pf *pf, const char *aor, const char *instance, bool fresh)
 {
-	struct pf *pf = arg;
 	if (!pf->st || pf->stopping)
 		return;
 	pf_notify_flush(pf, aor);
@@ -333,6 +332,17 @@ static void on_register(void *arg, const char *aor, const char *instance, bool f
 		if (up.method == STORE_METHOD_PULL)
 			pf_notify_deferred_list(pf, aor, instance, NULL);
 	}
+}
+
+static void on_register(void *arg, const char *aor, const char *instance, bool fresh)
+{
+	struct pf *pf = arg;
+	if (!pf->st || pf->stopping)
+		return;
+	/* The user's XDM document first when it is missing or stale (pf_xdm.c): what a device's
+	 * arrival starts (pushes, the pull list) follows the user's method. */
+	if (!pf_xdm_prefetch(pf, aor, instance, fresh, registered))
+		registered(pf, aor, instance, fresh);
 }
 
 /* -------------------------------------------------------------- pf API */
@@ -348,6 +358,8 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 	pf->hub = deps->hub;
 	pf->st = deps->st;
 	pf->cfg = *cfg;
+	if (pf_xdm_create(pf))
+		goto fail;
 	if (pf->st) {
 		struct blob_dir *bd = store_blob_dir(pf->st);
 		if (!bd) {
@@ -375,6 +387,7 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 	return 0;
 fail:
 	pf_expiry_stop(pf);
+	pf_xdm_destroy(pf);
 	if (pf->blobq)
 		store_blobq_destroy(pf->blobq);
 	free(pf);
@@ -427,6 +440,7 @@ void pf_destroy(struct pf *pf)
 	sipua_set_handlers(pf->sipua, NULL, NULL, NULL);
 	sipua_set_register_hook(pf->sipua, NULL, NULL);
 	pf_expiry_stop(pf);
+	pf_xdm_destroy(pf); /* its waiters (registrations) go first: they would start deliveries */
 	/* Scans in flight finish and answer their transfers and messages (queued ones as
 	 * failed) while everything they point to is alive. */
 	pf_screen_stop(pf);

@@ -71,6 +71,13 @@ struct pf_config {
 	bool screen_fail_open;         /* --screen-fail open: a scan that fails lets content pass */
 	char screen_allow_types[512];  /* --screen-allow-types: only these (""= any) */
 	char screen_deny_types[512];   /* --screen-deny-types: never these (wins over allow) */
+	/* the users' preferences from XDM (issue 11, docs/internals/xdm.md); "" = none */
+	char xdms[512];                /* --xdms: the XCAP root */
+	char xdms_auid[128];           /* --xdms-auid ("" = PREFS_AUID) */
+	char xdms_user[128];           /* --xdms-user, --xdms-password: the XDMS's credentials */
+	char xdms_password[128];
+	char xdms_ca[1024];            /* --xdms-ca: CA bundle for an https root */
+	unsigned xdms_refresh;         /* s a cached document is used before a conditional GET */
 	/* 1-1 chat sessions (policy.c; messaging.md §5) */
 	uint64_t max_chat_size;        /* our a=max-size; the relay answers 413 beyond it */
 	unsigned max_sessions_per_user; /* live sessions one sender may hold (486 beyond) */

@@ -13,6 +13,7 @@
  *   pf_expiry.c   expiry of stored items and partials
  *   pf_prefs.c    user preferences: the store's records, the --user-pref options
  *   pf_screen.c   content screening: the offer checks for a recipient, clamd scans on workers
+ *   pf_xdm.c      the users' XDM documents (--xdms): a bounded cache, refreshed off the loop
  *   policy.c      every operator decision (pure; policy.h)
  * docs/internals/pf.md describes them; docs/internals/store-and-forward.md and
  * docs/internals/messaging.md are the contracts with clients. */
@@ -51,6 +52,7 @@ struct pf_expiry;
 struct pf_kick;
 struct pf_sess;
 struct pf_msgin;
+struct pf_xdm;
 
 struct pf {
 	struct loop *loop;
@@ -72,6 +74,7 @@ struct pf {
 	struct pf_kick *kick;      /* pf_deliver_kick's scratch (64 items: too big for the stack) */
 	struct pf_sess *sessions;  /* chat sessions (pf_session.c) */
 	struct pf_mss *mss;        /* the message store's writers (pf_mss.c), NULL without --mss */
+	struct pf_xdm *xdm;        /* the XDM cache (pf_xdm.c); NULL without --xdms */
 	size_t nsess;
 	struct workq *screenq;     /* clamd scans (pf_screen.c); NULL without --clamd */
 	bool stopping;
@@ -267,6 +270,24 @@ int pf_screen_fd(struct pf *pf, int fd, uint64_t len, const char *what, pf_scan_
 int pf_screen_buf(struct pf *pf, const void *buf, size_t len, const char *what, pf_scan_done_fn *done, void *arg);
 int pf_screen_start(struct pf *pf);
 void pf_screen_stop(struct pf *pf);
+/* ---- pf_xdm.c: the users' XDM preferences (docs/internals/xdm.md) */
+/* Without --xdms: nothing (pf->xdm stays NULL, and every call below answers "none"). 0 or -1. */
+int pf_xdm_create(struct pf *pf);
+/* Cancels the fetches not started, waits for the running ones (bounded by the XCAP timeouts),
+ * frees the cache. */
+void pf_xdm_destroy(struct pf *pf);
+/* The user's settings as cached (all unset when none: a user never fetched, no document, no
+ * --xdms). A cached entry older than --xdms-refresh, or none, starts a fetch on the worker:
+ * this decision uses what is cached, a later one the answer (the loop never waits). */
+void pf_xdm_settings(struct pf *pf, const char *aor_key, struct pf_xdm_settings *out);
+bool pf_xdm_blocks(struct pf *pf, const char *aor_key, const char *sender_key);
+bool pf_xdm_type_ok(struct pf *pf, const char *aor_key, const char *mime_type);
+/* A device of aor_key registered: when its entry is missing or stale, fetch it and call
+ * then(pf, aor_key, instance, fresh) once the XDMS answered (or failed: bounded by its
+ * timeouts), so that what the registration starts sees the user's document; returns true.
+ * false: nothing to wait for, the caller goes on now. */
+typedef void pf_xdm_then_fn(struct pf *pf, const char *aor_key, const char *instance, bool fresh);
+bool pf_xdm_prefetch(struct pf *pf, const char *aor_key, const char *instance, bool fresh, pf_xdm_then_fn *then);
 
 /* ---- pf_intake.c */
 /* May this transfer be deferred (operator and the recipient's preference)? */

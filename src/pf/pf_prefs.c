@@ -1,7 +1,8 @@
-/* User preferences: the store's records read and written for pf. What they mean and how they
- * combine with the operator's policy (design §6: the service provider's policy wins over the
- * user's preference) is decided in policy.c (policy_user, policy_*_user_pref); --user-pref
- * writes records at start-up. */
+/* User preferences: the one entry point (pf_prefs_get) over the user's XDM document
+ * (pf_xdm.c's cache) and the store's records (--user-pref writes them at start-up). What they
+ * mean and how they combine with the operator's policy (design §6: the service provider's
+ * policy wins over the user's preference) is decided in policy.c (policy_user,
+ * policy_*_user_pref). */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,14 +12,18 @@
 void pf_prefs_get(struct pf *pf, const char *aor_key, struct pf_user_policy *out)
 {
 	struct store_prefs p;
+	struct pf_xdm_settings x;
 	bool have = pf->st && store_prefs_get(pf->st, aor_key, &p) == 0;
-	policy_user(&pf->cfg, have ? &p : NULL, out);
+	pf_xdm_settings(pf, aor_key, &x); /* all unset without --xdms or a document */
+	policy_user(&pf->cfg, &x, have ? &p : NULL, out);
 }
 
 bool pf_prefs_blocks(struct pf *pf, const char *aor_key, const char *sender_key)
 {
-	/* The store's records hold no sender lists: the XDM document has them, and
-	 * --user-pref AOR:block=SENDER (read here from the options, never stored). */
+	/* the XDM document's list, and --user-pref AOR:block=SENDER (read here from the
+	 * options, never stored: the store's records hold no sender lists) */
+	if (pf_xdm_blocks(pf, aor_key, sender_key))
+		return true;
 	char k[LOC_MAX_AOR], key[POLICY_PREF_TOKEN_MAX], val[POLICY_PREF_TOKEN_MAX];
 	for (unsigned i = 0; i < pf->cfg.nuser_prefs; i++)
 		if (!policy_parse_user_pref(pf->cfg.user_prefs[i], k, sizeof k, key, sizeof key, val, sizeof val) &&
@@ -29,8 +34,7 @@ bool pf_prefs_blocks(struct pf *pf, const char *aor_key, const char *sender_key)
 
 bool pf_prefs_type_ok(struct pf *pf, const char *aor_key, const char *mime_type)
 {
-	(void)pf, (void)aor_key, (void)mime_type;
-	return true;
+	return pf_xdm_type_ok(pf, aor_key, mime_type);
 }
 
 /* "sip:bob@example.com:method=pull" or "bob@example.com:method=pull". */

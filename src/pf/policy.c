@@ -11,7 +11,10 @@
  *   policy_fork_class         the classify callback of every fork pf starts (live transfer,
  *                             push delivery): 6xx ends it, "device not there", real answer.
  *   policy_user               everywhere pf needs a user's settings (pf_prefs.c): operator
- *                             defaults < the user's stored preference < the operator's switch.
+ *                             defaults < XDM document < local record < the operator's switch.
+ *   policy_xdm_settings       pf_xdm.c: the settings of a fetched preferences document.
+ *   policy_sender_blocked,    pf_prefs.c (screening asks): the user's blocked senders and
+ *   policy_type_accepted      accepted / denied MIME types from XDM.
  *   policy_parse_user_pref,   pf_prefs.c at start-up: --user-pref AOR:KEY=VALUE.
  *   policy_new_prefs,
  *   policy_apply_user_pref
@@ -35,6 +38,9 @@
  *   policy_item_notifies      pf_notify.c: whether cpmd itself notifies about a stored item.
  *   policy_report_bit         pf_report.c, a device's IMDN: which report it is, if any.
  *   policy_routed_expiry      pf_msg.c: how long a routed message is remembered.
+ *
+ * The decisions about a user's own settings (preferences, XDM, blocked senders, types,
+ * screening) are in policy_user.c, under the same header.
  *
  * Pure: no I/O, no clock, no store, no allocation. Every function behaves exactly as the code
  * it was moved from (the e2e tests check the wire); where that code would have overflowed on
@@ -206,254 +212,6 @@ enum sip_fork_class policy_fork_class(int status)
 	if (status == 408 || status == 480 || status == 487 || status == 404 || status >= 500)
 		return SIP_FORK_UNAVAILABLE;
 	return SIP_FORK_ANSWER;
-}
-
-/* ---- the user's settings under the operator's (design §6) ------------------------------ */
-
-void policy_user(const struct pf_config *c, const struct store_prefs *stored, struct pf_user_policy *out)
-{
-	/* Operator defaults: deferral on (store-and-forward is the service), method and
-	 * on-expiry as configured. */
-	out->defer = true;
-	out->method = c->default_method;
-	out->on_expiry = c->default_on_expiry;
-	out->history = false;
-	out->keep = STORE_KEEP_OFF;
-	out->screening = false;
-	out->max_size = 0;
-	/* The user's preference over the defaults: every field of the record. */
-	if (stored) {
-		out->defer = stored->defer;
-		out->method = stored->method;
-		out->on_expiry = stored->on_expiry;
-		out->history = stored->history;
-		out->keep = stored->keep;
-		out->screening = stored->screening;
-		out->max_size = stored->max_size;
-	}
-	/* Design §6: the service provider's policy over the user's preference. */
-	if (!c->defer)
-		out->defer = false;
-	if (c->history != PF_SWITCH_USER)
-		out->history = c->history == PF_SWITCH_ON;
-	if (c->keep == PF_SWITCH_OFF)
-		out->keep = STORE_KEEP_OFF;
-	if (c->screening != PF_SWITCH_USER)
-		out->screening = c->screening == PF_SWITCH_ON;
-	/* without a message store there is nowhere to write a history or keep a file */
-	if (!c->mss) {
-		out->history = false;
-		out->keep = STORE_KEEP_OFF;
-	}
-}
-
-/* Copies n bytes of s into out[cap] with a NUL; -1 when it does not fit. */
-static int copy_n(char *out, size_t cap, const char *s, size_t n)
-{
-	if (n >= cap)
-		return -1;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return 0;
-}
-
-int policy_parse_user_pref(const char *spec, char *aor_key, size_t cap, char *key, size_t kcap, char *val,
-			   size_t vcap)
-{
-	/* "sip:bob@example.com:method=pull" or "bob@example.com:method=pull". The last ':' ends
-	 * the AOR, so the "sip:" scheme needs no special case there. */
-	const char *colon = strrchr(spec, ':');
-	const char *eq = strchr(colon ? colon : spec, '=');
-	const char *a = spec;
-	char aor[LOC_MAX_AOR], k[LOC_MAX_AOR];
-
-	if (!colon || !eq)
-		return -1;
-	if (!strncmp(a, "sip:", 4))
-		a += 4;
-	if (colon < a) /* "sip:bob=x": the only ':' is the scheme's */
-		return -1;
-	size_t al = (size_t)(colon - a), kl = (size_t)(eq - colon - 1), vl = strlen(eq + 1);
-	if (al == 0 || al >= sizeof aor || kl == 0 || kl >= POLICY_PREF_TOKEN_MAX || vl >= POLICY_PREF_TOKEN_MAX)
-		return -1;
-	memcpy(aor, a, al);
-	aor[al] = '\0';
-	char *at = strchr(aor, '@');
-	if (!at)
-		return -1;
-	*at = '\0';
-	/* The same canonical key as the registrar and pf use (host lower-cased, user as is:
-	 * RFC 3261 §19.1.4), or the preference would name nobody. */
-	if (location_aor_key(k, sizeof k, aor, at + 1))
-		return -1;
-	if (copy_n(aor_key, cap, k, strlen(k)) || copy_n(key, kcap, colon + 1, kl) || copy_n(val, vcap, eq + 1, vl))
-		return -1;
-	return 0;
-}
-
-int policy_apply_user_pref(struct store_prefs *p, const char *key, const char *val)
-{
-	if (!strcmp(key, "defer") && (!strcmp(val, "on") || !strcmp(val, "off")))
-		p->defer = !strcmp(val, "on");
-	else if (!strcmp(key, "method") && (!strcmp(val, "push") || !strcmp(val, "pull")))
-		p->method = !strcmp(val, "pull") ? STORE_METHOD_PULL : STORE_METHOD_PUSH;
-	else if (!strcmp(key, "on-expiry") && (!strcmp(val, "discard") || !strcmp(val, "keep")))
-		p->on_expiry = !strcmp(val, "keep") ? STORE_EXPIRY_KEEP : STORE_EXPIRY_DISCARD;
-	else if ((!strcmp(key, "history") || !strcmp(key, "screening")) && (!strcmp(val, "on") || !strcmp(val, "off")))
-		*(!strcmp(key, "history") ? &p->history : &p->screening) = !strcmp(val, "on");
-	else if (!strcmp(key, "keep") && (!strcmp(val, "off") || !strcmp(val, "instead") || !strcmp(val, "besides")))
-		p->keep = !strcmp(val, "instead") ? STORE_KEEP_INSTEAD
-			  : !strcmp(val, "besides") ? STORE_KEEP_BESIDES
-						    : STORE_KEEP_OFF;
-	else if (!strcmp(key, "max-size")) {
-		uint64_t n;
-		if (cpm_parse_u64(val, INT64_MAX, false, &n))
-			return -1;
-		p->max_size = n;
-	} else
-		return -1;
-	return 0;
-}
-
-void policy_new_prefs(const struct pf_config *c, const char *aor_key, struct store_prefs *out)
-{
-	/* The user's defaults, but defer = true whatever --defer says: the record is the
-	 * user's wish, and the operator's switch is applied when it is read (policy_user), so
-	 * turning --defer on again does not leave users who set something else opted out. */
-	memset(out, 0, sizeof *out);
-	snprintf(out->aor, sizeof out->aor, "%s", aor_key);
-	out->defer = true;
-	out->method = c->default_method;
-	out->on_expiry = c->default_on_expiry;
-}
-
-/* ---- content screening (issue 11 §4) ------------------------------------------------------ */
-
-/* The type/subtype of a MIME type without parameters or blanks: [*p, *p + *n). */
-static void type_only(const char *t, const char **p, size_t *n)
-{
-	while (*t == ' ' || *t == '\t')
-		t++;
-	size_t l = strcspn(t, ";");
-	while (l && (t[l - 1] == ' ' || t[l - 1] == '\t'))
-		l--;
-	*p = t;
-	*n = l;
-}
-
-/* One list entry (e, el) against a type (t, tl). */
-static bool type_matches(const char *e, size_t el, const char *t, size_t tl)
-{
-	if ((el == 1 && e[0] == '*') || (el == 3 && !strncmp(e, "*/*", 3)))
-		return true;
-	if (el >= 2 && e[el - 2] == '/' && e[el - 1] == '*') /* TYPE/STAR: the top-level type */
-		return tl > el - 1 && !strncasecmp(e, t, el - 1);
-	return el == tl && !strncasecmp(e, t, el);
-}
-
-bool policy_type_listed(const char *list, const char *type)
-{
-	const char *t;
-	size_t tl;
-	if (!list || !*list)
-		return false;
-	type_only(type && *type ? type : "application/octet-stream", &t, &tl);
-	for (const char *p = list;;) {
-		size_t l = strcspn(p, ",");
-		const char *e = p;
-		size_t el = l;
-		while (el && (*e == ' ' || *e == '\t'))
-			e++, el--;
-		while (el && (e[el - 1] == ' ' || e[el - 1] == '\t'))
-			el--;
-		if (el && type_matches(e, el, t, tl))
-			return true;
-		if (!p[l])
-			return false;
-		p += l + 1;
-	}
-}
-
-void policy_screen_offer(const struct pf_config *c, const struct pf_user_policy *up, const struct pf_screen_facts *f,
-			 struct pf_verdict *v)
-{
-	memset(v, 0, sizeof *v);
-	/* A blocked sender and the recipient's own size limit are the recipient's explicit
-	 * wishes: they hold whether or not the recipient asked for screening. */
-	if (f->blocked) {
-		v->status = 403;
-		snprintf(v->phrase, sizeof v->phrase, "Sender Blocked By Recipient (%.80s)", f->sender_key);
-		return;
-	}
-	/* The type lists are screening: only for a screened recipient (the operator screens
-	 * everyone with --screening on). The operator's deny list wins over everything. */
-	if (up->screening) {
-		const char *t = f->type && *f->type ? f->type : "application/octet-stream";
-		const char *which = NULL;
-		if (policy_type_listed(c->screen_deny_types, t))
-			which = "screen-deny-types";
-		else if (c->screen_allow_types[0] && !policy_type_listed(c->screen_allow_types, t))
-			which = "screen-allow-types";
-		else if (!f->user_type_ok)
-			which = "the recipient's accepted types";
-		if (which) {
-			const char *p;
-			size_t n;
-			type_only(t, &p, &n);
-			v->status = 415;
-			snprintf(v->phrase, sizeof v->phrase, "Unsupported Media Type (%.*s)", (int)(n > 80 ? 80 : n), p);
-			snprintf(v->warning, sizeof v->warning, "399 cpmd \"type %.*s refused by %s\"",
-				 (int)(n > 80 ? 80 : n), p, which);
-			return;
-		}
-	}
-	if (up->max_size && f->has_size && f->size > up->max_size) {
-		v->status = 413;
-		snprintf(v->phrase, sizeof v->phrase, "Too Large For Recipient (max-size %" PRIu64 " bytes)", up->max_size);
-		snprintf(v->warning, sizeof v->warning, "399 cpmd \"the recipient accepts at most %" PRIu64 " bytes\"",
-			 up->max_size);
-	}
-}
-
-bool policy_scan_wanted(const struct pf_config *c, const struct pf_user_policy *up)
-{
-	return up->screening && c->clamd[0];
-}
-
-void policy_scan_result(const struct pf_config *c, enum clamd_result r, const char *virus, const char *why,
-			struct pf_verdict *v)
-{
-	memset(v, 0, sizeof *v);
-	if (r == CLAMD_CLEAN)
-		return;
-	if (r == CLAMD_INFECTED) {
-		v->status = 403;
-		snprintf(v->phrase, sizeof v->phrase, "Malware Found (%.90s)", virus && *virus ? virus : "unnamed");
-		return;
-	}
-	/* Not scanned: the operator says whether unscanned content passes. */
-	if (c->screen_fail_open)
-		return;
-	v->status = 503;
-	snprintf(v->phrase, sizeof v->phrase, "Content Screening Unavailable (%.80s)",
-		 r == CLAMD_TOO_BIG ? "too large to screen" : why && *why ? why : "scanner error");
-}
-
-int policy_screen_msrp_status(const struct pf_verdict *v)
-{
-	if (v->status == 403 || v->status == 413 || v->status == 415)
-		return v->status;
-	return 400; /* RFC 4975 §7.3: the generic failure; the comment says why */
-}
-
-bool policy_pref_names_sender(const char *val, const char *sender_key)
-{
-	if (!strncasecmp(val, "sip:", 4))
-		val += 4;
-	const char *va = strchr(val, '@'), *sa = strchr(sender_key, '@');
-	if (!va || !sa || va - val != sa - sender_key || strncmp(val, sender_key, (size_t)(va - val)))
-		return false; /* the user part as is (RFC 3261 §19.1.4) */
-	return !strcasecmp(va, sa);
 }
 
 /* ---- store-and-forward ------------------------------------------------------------------ */

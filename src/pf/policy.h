@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "cpm/imdn.h"
+#include "cpm/prefs_doc.h"
 #include "cpm/sdp.h"
 #include "pf/pf_config.h"
 #include "screen/clamd_reply.h" /* enum clamd_result: a scan's outcome */
@@ -79,7 +80,39 @@ struct pf_user_policy {
 	bool screening;        /* what reaches the user is screened (policy_screen) */
 	uint64_t max_size;     /* the largest file the user accepts (0: none of theirs) */
 };
-void policy_user(const struct pf_config *c, const struct store_prefs *stored, struct pf_user_policy *out);
+/* The user's settings from their XDM document (issue 11 §3, docs/internals/xdm.md): each one
+ * unset (0: the document does not say; the next layer down applies) or a value. A few bytes
+ * per user, what pf's cache keeps of the document besides its lists. */
+struct pf_xdm_settings {
+	enum prefs_bool defer;
+	enum prefs_delivery delivery;
+	enum prefs_keep keep;
+	enum prefs_expiry on_expiry;
+	enum prefs_bool history;
+	enum prefs_bool screening;
+	bool has_max_size;
+	uint64_t max_size;
+};
+/* The settings of a parsed document (its lists are not settings: pf's cache keeps them). */
+void policy_xdm_settings(const struct prefs_doc *d, struct pf_xdm_settings *out);
+/* Precedence, lowest first: the operator's defaults < the user's XDM document (xdm; NULL or
+ * all unset: none) < the local record (stored, --user-pref; NULL: none; a record holds every
+ * setting, so it replaces the document's settings whole) < the operator's switches (--defer
+ * off, --history, --mss-keep, --screening) < no MSS (no history, nothing kept). */
+void policy_user(const struct pf_config *c, const struct pf_xdm_settings *xdm, const struct store_prefs *stored,
+		 struct pf_user_policy *out);
+
+/* The user's lists from XDM (pf's cache passes them; no list = nothing refused):
+ * policy_sender_blocked: is sender_key ("user@host") in blocked[n] (sip:/sips: URIs compare
+ * user exactly and host case-insensitively, ignoring URI parameters; a tel: URI matches a
+ * sender whose user part is that number)?
+ * policy_type_accepted: may content of mime_type reach the user? Refused when a deny type
+ * matches; else, when the user gave accept types (has_accept), only when one matches. Types
+ * compare case-insensitively, parameters ignored; a wildcard subtype (image/STAR) covers
+ * the whole type, STAR/STAR everything (STAR = "*"; written so for this comment). */
+bool policy_sender_blocked(const char *const *blocked, size_t n, const char *sender_key);
+bool policy_type_accepted(const char *const *accept, size_t naccept, bool has_accept, const char *const *deny,
+			  size_t ndeny, const char *mime_type);
 
 /* --user-pref, in three steps (the store I/O between them is pf's):
  *  1. policy_parse_user_pref splits one "AOR:KEY=VALUE" (AOR with or without a leading

@@ -352,18 +352,18 @@ UNIT_TEST(user_defaults_without_preference)
 	struct pf_config c = cfg();
 	struct pf_user_policy up;
 	memset(&up, 0xff, sizeof up);
-	policy_user(&c, NULL, &up);
+	policy_user(&c, NULL, NULL, &up);
 	CHECK(up.defer);
 	CHECK_EQ_INT(up.method, STORE_METHOD_PUSH);
 	CHECK_EQ_INT(up.on_expiry, STORE_EXPIRY_DISCARD);
 	c.default_method = STORE_METHOD_PULL;
 	c.default_on_expiry = STORE_EXPIRY_KEEP;
-	policy_user(&c, NULL, &up);
+	policy_user(&c, NULL, NULL, &up);
 	CHECK(up.defer);
 	CHECK_EQ_INT(up.method, STORE_METHOD_PULL);
 	CHECK_EQ_INT(up.on_expiry, STORE_EXPIRY_KEEP);
 	c.defer = false; /* the operator's switch with no preference at all */
-	policy_user(&c, NULL, &up);
+	policy_user(&c, NULL, NULL, &up);
 	CHECK(!up.defer);
 	CHECK_EQ_INT(up.method, STORE_METHOD_PULL);
 }
@@ -374,7 +374,7 @@ UNIT_TEST(user_preference_over_defaults)
 	struct pf_user_policy up;
 	/* user pull beats default push; user keep beats default discard */
 	struct store_prefs p = stored(true, STORE_METHOD_PULL, STORE_EXPIRY_KEEP);
-	policy_user(&c, &p, &up);
+	policy_user(&c, NULL, &p, &up);
 	CHECK(up.defer);
 	CHECK_EQ_INT(up.method, STORE_METHOD_PULL);
 	CHECK_EQ_INT(up.on_expiry, STORE_EXPIRY_KEEP);
@@ -382,12 +382,12 @@ UNIT_TEST(user_preference_over_defaults)
 	c.default_method = STORE_METHOD_PULL;
 	c.default_on_expiry = STORE_EXPIRY_KEEP;
 	p = stored(true, STORE_METHOD_PUSH, STORE_EXPIRY_DISCARD);
-	policy_user(&c, &p, &up);
+	policy_user(&c, NULL, &p, &up);
 	CHECK_EQ_INT(up.method, STORE_METHOD_PUSH);
 	CHECK_EQ_INT(up.on_expiry, STORE_EXPIRY_DISCARD);
 	/* user defer=off beats the default (on) */
 	p = stored(false, STORE_METHOD_PUSH, STORE_EXPIRY_DISCARD);
-	policy_user(&c, &p, &up);
+	policy_user(&c, NULL, &p, &up);
 	CHECK(!up.defer);
 }
 
@@ -397,7 +397,7 @@ UNIT_TEST(operator_defer_off_beats_user_defer_on)
 	struct pf_user_policy up;
 	struct store_prefs p = stored(true, STORE_METHOD_PULL, STORE_EXPIRY_KEEP);
 	c.defer = false;
-	policy_user(&c, &p, &up);
+	policy_user(&c, NULL, &p, &up);
 	CHECK(!up.defer);
 	/* the switch touches deferral only: the user's other choices stand */
 	CHECK_EQ_INT(up.method, STORE_METHOD_PULL);
@@ -405,7 +405,7 @@ UNIT_TEST(operator_defer_off_beats_user_defer_on)
 	/* operator on, user off: off (the operator allows, the user declines) */
 	c.defer = true;
 	p.defer = false;
-	policy_user(&c, &p, &up);
+	policy_user(&c, NULL, &p, &up);
 	CHECK(!up.defer);
 }
 
@@ -701,12 +701,12 @@ UNIT_TEST(user_pref_new_record_starts_with_defer_on)
 	policy_new_prefs(&c, x.aor, &p);
 	CHECK_EQ_INT(policy_apply_user_pref(&p, x.key, x.val), 0);
 	struct pf_user_policy up;
-	policy_user(&c, &p, &up);
+	policy_user(&c, NULL, &p, &up);
 	CHECK(!up.defer); /* operator off */
 	CHECK_EQ_INT(up.method, STORE_METHOD_PUSH);
 	CHECK_EQ_INT(up.on_expiry, STORE_EXPIRY_KEEP);
 	c.defer = true; /* the operator turns deferral on again: the user had not opted out */
-	policy_user(&c, &p, &up);
+	policy_user(&c, NULL, &p, &up);
 	CHECK(up.defer);
 	/* the record is zeroed beyond the AOR (no stack garbage written to the store) */
 	size_t n = strlen(p.aor);
@@ -720,14 +720,14 @@ UNIT_TEST(may_defer)
 {
 	struct pf_config c = cfg();
 	struct pf_user_policy up;
-	policy_user(&c, NULL, &up);
+	policy_user(&c, NULL, NULL, &up);
 	CHECK(policy_may_defer(&c, &up, true));
 	CHECK(!policy_may_defer(&c, &up, false)); /* unknown size: never stored */
 	struct store_prefs p = stored(false, STORE_METHOD_PUSH, STORE_EXPIRY_DISCARD);
-	policy_user(&c, &p, &up);
+	policy_user(&c, NULL, &p, &up);
 	CHECK(!policy_may_defer(&c, &up, true)); /* the user said no */
 	c.defer = false;
-	policy_user(&c, NULL, &up);
+	policy_user(&c, NULL, NULL, &up);
 	CHECK(!policy_may_defer(&c, &up, true)); /* the operator said no */
 	up.defer = true; /* a hand-made policy cannot bypass the operator */
 	CHECK(!policy_may_defer(&c, &up, true));
