@@ -15,9 +15,14 @@
 #   7. Alice writes to Carol, who is offline: cpmd stores the message
 #      (`stored`); Carol comes online, gets it, and Alice is told
 #      (`notification delivered ID`).
+# Act 3 (the user's message store, issue 11):
+#   8. Bob keeps histories (--user-pref bob@localhost:history=on): his mailbox on the
+#      demo's own Dovecot (the Message Storage Server, IMAP on 127.0.0.1:10143, master user
+#      admin) holds the FT history of holiday.jpg, its file part byte-identical, and the
+#      history of the chat. Skipped, with a line saying so, when Dovecot is not installed.
 #
-# Usage: scripts/demo.sh [BUILD_DIR]   (env DEMO_SIP_PORT / DEMO_MSRP_PORT to
-# move off 5060/2855, DEMO_KEEP=1 to keep the work directory)
+# Usage: scripts/demo.sh [BUILD_DIR]   (env DEMO_SIP_PORT / DEMO_MSRP_PORT / DEMO_IMAP_PORT
+# to move off 5060/2855/10143, DEMO_KEEP=1 to keep the work directory)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -25,6 +30,7 @@ CPMD="$BUILD/cpmd"
 CPM="$BUILD/cpm"
 SIP_PORT=${DEMO_SIP_PORT:-5060}
 MSRP_PORT=${DEMO_MSRP_PORT:-2855}
+IMAP_PORT=${DEMO_IMAP_PORT:-10143}
 SERVER="127.0.0.1:$SIP_PORT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cpmd-demo.XXXXXX")
 PIDS=()
@@ -56,9 +62,22 @@ wait_for() { # wait_for SECONDS CMD...
 [ -x "$CPMD" ] && [ -x "$CPM" ] || die "build first (make build), or pass the build directory"
 mkdir -p "$WORK/alice" "$WORK/bob-phone" "$WORK/bob-laptop"
 
-say "1. cpmd starts on its defaults (data in $WORK/data)"
+# The message store of act 3: a private Dovecot (tests/lib_dovecot.sh, the tests' own set-up)
+MSS_OPTS=()
+if command -v dovecot >/dev/null && [ "$(id -u)" = 0 ]; then
+	fail() { die "$@"; }
+	LOGDIR=$WORK ARTIFACTS=()
+	# shellcheck source=../tests/lib_dovecot.sh
+	. "$ROOT/tests/lib_dovecot.sh"
+	dovecot_start "$WORK/dovecot" "$IMAP_PORT"
+	PIDS+=("$DOVECOT_PID")
+	MSS_OPTS=(--mss "imap://127.0.0.1:$IMAP_PORT" --mss-master-user "$DOVECOT_MASTER_USER"
+		--mss-master-password "$DOVECOT_MASTER_PASSWORD" --user-pref bob@localhost:history=on)
+fi
+
+say "1. cpmd starts on its defaults (data in $WORK/data)${MSS_OPTS[*]:+, with a message store for Bob}"
 "$CPMD" --sip "$SERVER" --msrp "127.0.0.1:$MSRP_PORT" --data-dir "$WORK/data" \
-	--delivery-retry 1:5 >"$WORK/cpmd.log" 2>&1 &
+	--delivery-retry 1:5 "${MSS_OPTS[@]}" >"$WORK/cpmd.log" 2>&1 &
 PIDS+=($!)
 wait_for 10 grep -q "cpmd: ready" "$WORK/cpmd.log" || die "cpmd did not start (port $SIP_PORT or $MSRP_PORT taken?)"
 grep "cpmd: ready" "$WORK/cpmd.log"
@@ -140,9 +159,44 @@ grep "^message" "$WORK/carol.out"
 wait_for 15 grep -q "^notification delivered $MSGID" "$WORK/alice.out" || die "no delivery report for alice"
 grep "^notification delivered $MSGID" "$WORK/alice.out"
 
+if [ ${#MSS_OPTS[@]} -gt 0 ]; then
+	say "8. Act 3: Bob's mailbox on his Message Storage Server (IMAP, Dovecot)"
+	hist() { [ "$(find "$WORK/mailbox" -name '*.eml' 2>/dev/null | xargs -r grep -l -i '^X-CPM-Kind: ft-history' | head -n 1)" ]; }
+	fetch_all() {
+		rm -rf "$WORK/mailbox"
+		local f
+		while read -r f; do
+			case "$f" in CPM/*) dovecot_fetch bob "$f" "$WORK/mailbox/$(echo "$f" | tr / _)" ;; esac
+		done < <(dovecot_folders bob)
+		hist
+	}
+	wait_for 20 fetch_all || die "no FT history in Bob's mailbox"
+	echo "\$ doveadm mailbox list -u bob"
+	dovecot_folders bob
+	for eml in $(find "$WORK/mailbox" -name '*.eml' | sort); do
+		python3 - "$eml" "$WORK/alice/holiday.jpg" <<'PY'
+import email, email.policy, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+kind, name = m["X-CPM-Kind"], m["X-CPM-File-Name"]
+line = f"mailbox bob: {kind} from {m['X-CPM-Sender']} ({m['X-CPM-Disposition']})"
+if kind == "ft-history":
+    data = next(p.get_payload(decode=True) for p in m.walk() if p.get("Content-ID") == "<file@cpm.mss>")
+    same = data == open(sys.argv[2], "rb").read() if name == "holiday.jpg" else None
+    line += f": {name}, {len(data)} bytes" + (", byte-identical to what Alice sent" if same else "")
+elif kind == "session-history":
+    line += f": {sum(1 for p in m.walk() if p.get('X-CPM-Record'))} records"
+print(line)
+PY
+	done
+	grep -q . "$WORK/mailbox" -r || true
+else
+	say "8. Act 3 skipped: no Dovecot here (scripts/setup.sh installs it), or not root"
+fi
+
 say "What cpmd said"
 grep -E "deferred|stored for|pushing|accepted item|cancelled|delivered \(push\)|notification .* (sent|accepted)|session|message" \
 	"$WORK/cpmd.log" | cut -c1-185 | head -n 40
 echo
 echo "demo: OK. The story: a file stored while Bob was away, pushed when he came back, one device took it, Alice was told;"
-echo "      then a chat with a file in the middle, and a message kept for Carol until she came back."
+echo "      then a chat with a file in the middle, and a message kept for Carol until she came back;"
+echo "      and Bob's histories in his message store."

@@ -46,6 +46,7 @@ struct pf_finishing {
 	char id[STORE_ID_MAX + 1];
 	char aor[LOC_MAX_AOR]; /* the recipient: its next item may go now */
 	bool has_blob;         /* an inline message has none to remove */
+	bool deleting;         /* its row is being deleted (else updated: pf_item_leave) */
 };
 
 struct pf_expiry;
@@ -333,6 +334,10 @@ void pf_deliver_destroy_all(struct pf *pf);
 /* The item is done (delivered, declined, expired): notify, delete, unlink. */
 void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif_kind notify, const char *why);
 /* The same without a notification (someone else notifies the sender). */
+/* The item leaves the deliverable states: its row deleted (update NULL; then its blob), or
+ * updated to *update (e.g. into the message store's queue). Until the write commits, no
+ * delivery starts it (pf->finishing); then the recipient's next item may go. 0 or -errno. */
+int pf_item_leave(struct pf *pf, const struct store_item *it, const struct store_item *update, const char *what);
 void pf_item_remove(struct pf *pf, const struct store_item *it, const char *why);
 
 /* ---- pf_msg.c: standalone messages in (docs/internals/messaging.md §1, §3) */

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "pf/pf_int.h"
 
-static void item_deleted(void *arg, int err)
+static void item_left(void *arg, int err)
 {
 	struct pf_finishing *c = arg;
 	struct pf *pf = c->pf;
@@ -20,8 +20,9 @@ static void item_deleted(void *arg, int err)
 			break;
 		}
 	if (err)
-		log_error("item %s: could not be removed from the store: %s", c->id, strerror(-err));
-	else if (c->has_blob)
+		log_error("item %s: could not be %s in the store: %s", c->id, c->deleting ? "removed" : "updated",
+			  strerror(-err));
+	else if (c->deleting && c->has_blob)
 		pf_blob_remove(pf, c->id, false); /* after the row: a crash between leaves an orphan reconcile removes */
 	/* The recipient's next stored item, now that this one no longer
 	 * shows up in its scan. */
@@ -52,20 +53,29 @@ void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif
 		pf_item_remove(pf, it, why);
 }
 
-void pf_item_remove(struct pf *pf, const struct store_item *it, const char *why)
+int pf_item_leave(struct pf *pf, const struct store_item *it, const struct store_item *update, const char *what)
 {
-	log_info("item %s (%s -> %s, \"%.60s\"): %s", it->id, it->sender, it->recipient, it->sel.name, why);
 	struct pf_finishing *c = calloc(1, sizeof *c);
 	if (!c)
-		return;
+		return -ENOMEM;
 	c->pf = pf;
 	PF_COPY(c->id, it->id);
 	PF_COPY(c->aor, it->recipient);
 	c->has_blob = !it->body_inline;
-	if (pf_store_queued(store_item_del(pf->st, it->id, item_deleted, c), "delete of a finished item")) {
+	c->deleting = update == NULL;
+	int rc = update ? store_item_update(pf->st, update, item_left, c) : store_item_del(pf->st, it->id, item_left, c);
+	if (pf_store_queued(rc, what)) {
 		free(c);
-		return;
+		return rc;
 	}
+	/* until that write commits, no delivery scan may start the item again */
 	c->next = pf->finishing;
 	pf->finishing = c;
+	return 0;
+}
+
+void pf_item_remove(struct pf *pf, const struct store_item *it, const char *why)
+{
+	log_info("item %s (%s -> %s, \"%.60s\"): %s", it->id, it->sender, it->recipient, it->sel.name, why);
+	pf_item_leave(pf, it, NULL, "delete of a finished item");
 }

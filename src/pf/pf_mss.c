@@ -319,10 +319,7 @@ static void take(struct pf *pf, const struct store_item *src, enum store_mss_obj
 {
 	struct store_item it = *src;
 	mark(&it, obj, owner, outcome, pf_now_ms());
-	char *what = strdup(src->id);
-	if (pf_store_queued(store_item_update(pf->st, &it, queued, what), "an item for the message store"))
-		free(what);
-	else
+	if (pf_item_leave(pf, src, &it, "an item for the message store") == 0)
 		log_info("item %s: queued as %s for %s's message store", it.id, store_mss_obj_name(obj), owner);
 }
 
