@@ -18,19 +18,11 @@
 #      sender leg's bind timeout (--msrp-idle-timeout, 8 s here) runs out: alice hears
 #      `rejected: 500 Transfer Failed`; nothing is stored on either side.
 . "$(dirname "$0")/lib.sh"
-# sofia-sip's own TLS leaks (tests/lsan-sofia-tls.supp), as in the other TLS tests
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-export LSAN_OPTIONS="suppressions=$CPM_SRC/tests/lsan-sofia-tls.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+. "$CPM_SRC/tests/lib_tls.sh"
 . "$(dirname "$0")/lib_domains.sh"
-# sofia-sip's own TLS leaks one SSL per connection (tests/lsan-sofia-tls.supp)
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-export LSAN_OPTIONS="suppressions=$CPM_SRC/tests/lsan-sofia-tls.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
-command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
-command -v openssl >/dev/null || fail "openssl not installed (scripts/setup.sh)"
-tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo interface (capture privileges?)"
 D_CERTS="$T_DIR/certs"
-bash "$CPM_SRC/scripts/mk-test-certs.sh" "$D_CERTS" || fail "could not make the test certificates"
+tls_setup "$D_CERTS" capture
 
 # a TLS route without --sip-tls/--msrp-tls is refused at start-up, with the reason
 if "$CPMD" --domain example.com --sip "$HOST:$(pick_port)" --msrp "$HOST:$(pick_port)" \

@@ -3,13 +3,10 @@
 # --sip-tls/--msrp-tls, no password and a wrong password are refused over TLS as over UDP and TCP
 # (t_auth_digest), and the right one registers, sends a MESSAGE and moves a file over TLS.
 . "$(dirname "$0")/../e2e/lib.sh"
-# sofia-sip's own TLS leaks one SSL per connection (tests/lsan-sofia-tls.supp)
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-export LSAN_OPTIONS="suppressions=$CPM_SRC/tests/lsan-sofia-tls.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+. "$CPM_SRC/tests/lib_tls.sh"
 
-command -v openssl >/dev/null || fail "openssl not installed (scripts/setup.sh)"
 CERTS="$T_DIR/certs"
-bash "$CPM_SRC/scripts/mk-test-certs.sh" "$CERTS" || fail "could not make the test certificates"
+tls_setup "$CERTS"
 cat >"$T_DIR/users" <<USERS
 alice@$DOMAIN s3cret-a
 bob@$DOMAIN s3cret-b

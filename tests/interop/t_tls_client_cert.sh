@@ -8,14 +8,10 @@
 # refused, each with one line in cpmd's log, while the good certificate gets through to the
 # MSRP parser. And --tls-verify-clients on without --tls-ca does not start.
 . "$(dirname "$0")/../e2e/lib.sh"
-# sofia-sip's own TLS leaks one SSL per connection (tests/lsan-sofia-tls.supp); the full
-# unwind lets the suppression see sofia's frame under OpenSSL's
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-export LSAN_OPTIONS="suppressions=$CPM_SRC/tests/lsan-sofia-tls.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+. "$CPM_SRC/tests/lib_tls.sh"
 
-command -v openssl >/dev/null || fail "openssl not installed (scripts/setup.sh)"
 CERTS="$T_DIR/certs"
-bash "$CPM_SRC/scripts/mk-test-certs.sh" "$CERTS" || fail "could not make the test certificates"
+tls_setup "$CERTS"
 for f in client.pem client.key rogue-client.pem rogue-client.key; do
 	[ -s "$CERTS/$f" ] || fail "mk-test-certs.sh made no $f"
 done

@@ -9,16 +9,10 @@
 # a=path host is 127.0.0.2, the certificate names 127.0.0.1) is refused by the client's check.
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$(dirname "$0")/../e2e/chat_lib.sh"
-# sofia-sip's own TLS leaks one SSL per connection (tests/lsan-sofia-tls.supp); the full
-# unwind lets the suppression see sofia's frame under OpenSSL's
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-export LSAN_OPTIONS="suppressions=$CPM_SRC/tests/lsan-sofia-tls.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+. "$CPM_SRC/tests/lib_tls.sh"
 
-command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
-command -v openssl >/dev/null || fail "openssl not installed (scripts/setup.sh)"
-tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo interface (capture privileges?)"
 CERTS="$T_DIR/certs"
-bash "$CPM_SRC/scripts/mk-test-certs.sh" "$CERTS" || fail "could not make the test certificates"
+tls_setup "$CERTS" capture
 SIPS_PORT=$(pick_port)
 MSRPS_PORT=$(pick_port)
 start_cpmd --sip-tls "$HOST:$SIPS_PORT" --msrp-tls "$HOST:$MSRPS_PORT" \

@@ -7,16 +7,10 @@
 # A client that does not trust cpmd's certificate (another CA) is refused, with a line that
 # says so.
 . "$(dirname "$0")/../e2e/lib.sh"
-# sofia-sip's own TLS leaks one SSL per connection (tests/lsan-sofia-tls.supp); the full
-# unwind lets the suppression see sofia's frame under OpenSSL's
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-export LSAN_OPTIONS="suppressions=$CPM_SRC/tests/lsan-sofia-tls.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+. "$CPM_SRC/tests/lib_tls.sh"
 
-command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
-command -v openssl >/dev/null || fail "openssl not installed (scripts/setup.sh)"
-tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo interface (capture privileges?)"
 CERTS="$T_DIR/certs"
-bash "$CPM_SRC/scripts/mk-test-certs.sh" "$CERTS" || fail "could not make the test certificates"
+tls_setup "$CERTS" capture
 TLS_PORT=$(pick_port)
 # cpmd's own TMPDIR: other TLS tests run in parallel and make their directories in /tmp
 CPMD_TMP="$T_DIR/cpmd-tmp"
