@@ -661,6 +661,7 @@ int agent_run(struct cpm_app *app)
 	su_timer_destroy(app->tick);
 	if (app->sig_index > 0)
 		su_root_deregister(app->root, app->sig_index);
+	chat_cli_free(app); /* its stdin watch is the root's: before the root goes */
 	if (nua_down) {
 		if (app->reg_nh)
 			nua_handle_destroy(app->reg_nh);
@@ -669,7 +670,6 @@ int agent_run(struct cpm_app *app)
 		su_deinit();
 	}
 	/* else: the stack did not shut down in time; the process exit cleans up */
-	chat_cli_free(app);
 	free(app->blast_buf);
 	free(app->send_thumb);
 	free(app->msg_cpim);
