@@ -41,7 +41,7 @@ skip() { [[ " $SKIP " == *" $1 "* ]]; }
 log_s() { sed -n 's/^[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9.]*\)Z.*/\1 \2 \3/p' <<<"$1" | awk '{printf "%.3f", $1 * 3600 + $2 * 60 + $3}'; }
 need_bin "$BUILD/mss_store"
 chmod o+x "$T_DIR"
-echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), $(uname -r); dovecot $(dovecot --version | cut -d' ' -f1), $(curl --version | head -n 1 | cut -d' ' -f1-2)"
+echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), $(uname -r); dovecot $(dovecot --version | cut -d' ' -f1), $(curl --version | sed -n 1p | cut -d" " -f1-2)"
 echo "command: bench/mss_bench.sh $1  (COUNT=$COUNT PAR=$PAR SIZE=$SIZE WORKERS=$WORKERS BIG_MIB=$BIG_MIB SKIP=\"$SKIP\"); load average at start: $(load)"
 
 MSS_PORT=$(pick_port)
@@ -57,21 +57,22 @@ if ! skip rate; then
 	"$CPM" "${base[@]}" blast "sip:bob@$DOMAIN" --count "$COUNT" --parallel "$PAR" --size "$SIZE" </dev/null \
 		>"$LOGDIR/blast.out" 2>"$LOGDIR/blast.err" || say "cpm blast exited with $?"
 	echo "1. $(grep -a '^blast ' "$LOGDIR/blast.out" | tail -n 1) (load average $(load))"
+	t_blast_end=$(date +%s.%N)
 	stored_n() { [ "$(grep -c 'ft-history stored in bob@' "$CPMD_LOG")" -ge "$COUNT" ]; }
 	wait_for 600 "$COUNT histories stored" stored_n
-	first=$(grep 'ft-history stored in bob@' "$CPMD_LOG" | head -n 1)
-	last=$(grep 'ft-history stored in bob@' "$CPMD_LOG" | sed -n "${COUNT}p")
+	first=$(grep -m 1 'ft-history stored in bob@' "$CPMD_LOG")
+	last=$(grep -m "$COUNT" 'ft-history stored in bob@' "$CPMD_LOG" | tail -n 1)
 	t=$(awk -v a="$(log_s "$first")" -v b="$(log_s "$last")" 'BEGIN {printf "%.3f", b - a}')
 	rate=$(awk -v n="$COUNT" -v t="$t" 'BEGIN {printf "%.1f", (n - 1) / t}')
 	echo "   cpmd: $COUNT FT histories of $SIZE-byte files stored in $t s (first to last) = $rate histories/s with $WORKERS writers; retries logged: $(grep -c 'not stored (attempt' "$CPMD_LOG" || true)"
-	folder=$(dovecot_folders bob | grep '^CPM/Conversations/' | head -n 1)
+	folder=$(dovecot_folders bob | grep -m 1 '^CPM/Conversations/')
 	n_mbox=0
 	while read -r f; do
 		case "$f" in CPM/*) n_mbox=$((n_mbox + $(dovecot_count bob "$f"))) ;; esac
 	done < <(dovecot_folders bob)
 	echo "   bob's mailbox holds $n_mbox objects (want $COUNT)"
 	dovecot_fetch bob "$folder" "$T_DIR/one" >/dev/null 2>&1 || true
-	sample=$(find "$T_DIR/one" -name '*.eml' | head -n 1)
+	sample=$(find "$T_DIR/one" -name '*.eml' -print -quit)
 	stop_cpmd
 	# the peer: imaplib, WORKERS connections logged in once, the same object re-APPENDed
 	peer=$(python3 - "$sample" "$MSS_PORT" "$COUNT" "$WORKERS" <<'PY'
@@ -116,7 +117,7 @@ if ! skip big; then
 	done
 	wait "$spid" || say "cpm send exited with $?"
 	hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$CPMD_PID/status")
-	done_line=$(grep 'ft-history stored in bob@' "$CPMD_LOG" | head -n 1)
+	done_line=$(grep -m 1 'ft-history stored in bob@' "$CPMD_LOG")
 	deliv_line=$(grep 'ft .*: delivered ' "$CPMD_LOG" | tail -n 1)
 	tw=$(awk -v a="$(log_s "$deliv_line")" -v b="$(log_s "$done_line")" 'BEGIN {printf "%.2f", b - a}')
 	echo "2. one $BIG_MIB MiB file, live to bob, then its FT history to his mailbox (load average $(load))"

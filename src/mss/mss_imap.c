@@ -27,7 +27,19 @@ struct call {
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+/* One easy handle per thread, kept between calls: libcurl keeps its connection (and its login:
+ * the IMAP session of that user) open, so consecutive objects of one user cost no new
+ * connection, login and server process (measured: 4 vs 53 objects/s... docs/BENCHMARKS.md
+ * issue 11). curl_easy_reset between calls clears the options, not the connections. Freed when
+ * the thread exits (the key's destructor). */
+static pthread_key_t handle_key;
+static void handle_free(void *h) { curl_easy_cleanup(h); }
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (curl_init_rc == CURLE_OK && pthread_key_create(&handle_key, handle_free))
+		curl_init_rc = CURLE_FAILED_INIT;
+}
 
 static size_t on_write(char *p, size_t sz, size_t n, void *ud)
 {
@@ -118,8 +130,16 @@ static CURL *open_handle(const struct mss_imap_cfg *cfg, struct call *c, const c
 	CURL *h;
 
 	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK || !(h = curl_easy_init()))
+	if (curl_init_rc != CURLE_OK)
 		return NULL;
+	h = pthread_getspecific(handle_key);
+	if (h) {
+		curl_easy_reset(h);
+	} else {
+		if (!(h = curl_easy_init()))
+			return NULL;
+		pthread_setspecific(handle_key, h);
+	}
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
 	curl_easy_setopt(h, CURLOPT_USERNAME, login);
 	curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->master_password ? cfg->master_password : "");
@@ -137,6 +157,13 @@ static CURL *open_handle(const struct mss_imap_cfg *cfg, struct call *c, const c
 	curl_easy_setopt(h, CURLOPT_VERBOSE, 1L); /* the debug callback runs only then */
 	c->h = h;
 	return h;
+}
+
+/* Drops the thread's handle and its connections (the next call opens afresh). */
+static void close_handle(CURL *h)
+{
+	pthread_setspecific(handle_key, NULL);
+	curl_easy_cleanup(h);
 }
 
 static CURLcode custom(struct call *c, const char *url, const char *cmd)
@@ -209,7 +236,8 @@ enum mss_result mss_imap_store(const struct mss_imap_cfg *cfg, const char *user,
 	if (rc != CURLE_OK)
 		say(why, whylen, "APPEND", &c, rc);
 out:
-	curl_easy_cleanup(c.h);
+	if (res == MSS_TRANSIENT) /* a connection in doubt is not reused */
+		close_handle(c.h);
 	return res;
 }
 
@@ -238,6 +266,6 @@ enum mss_result mss_imap_check(const struct mss_imap_cfg *cfg, char *why, size_t
 	res = classify(rc, &c);
 	if (rc != CURLE_OK)
 		say(why, whylen, "login", &c, rc);
-	curl_easy_cleanup(c.h);
+	close_handle(c.h); /* a check: nothing to reuse it for */
 	return res;
 }

@@ -91,7 +91,8 @@ static struct loop_timer *timer_start(struct loop *l, unsigned ms, loop_timer_fn
 		return NULL;
 	lt->fn = fn;
 	lt->arg = arg;
-	lt->t = su_timer_create(su_root_task(l->root), ms);
+	/* sofia asserts a positive duration (su_timer_queue): 0 ("the next turn") is 1 ms */
+	lt->t = su_timer_create(su_root_task(l->root), ms ? ms : 1);
 	if (!lt->t || (every ? su_timer_set_for_ever(lt->t, timer_cb, lt) : su_timer_set(lt->t, timer_cb, lt)) < 0) {
 		if (lt->t)
 			su_timer_destroy(lt->t);

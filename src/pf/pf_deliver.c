@@ -55,17 +55,9 @@ struct pf_retry {
 
 
 
-static bool item_finishing(struct pf *pf, const char *id)
-{
-	for (struct pf_finishing *c = pf->finishing; c; c = c->next)
-		if (!strcmp(c->id, id))
-			return true;
-	return false;
-}
-
 bool pf_item_busy(struct pf *pf, const char *item_id)
 {
-	if (item_finishing(pf, item_id))
+	if (pf_item_leaving(pf, item_id))
 		return true;
 	for (struct dlv *d = pf->dlvs; d; d = d->next)
 		if (!strcmp(d->it.id, item_id) && !d->relay_done && !d->aborted)

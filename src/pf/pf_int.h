@@ -338,6 +338,8 @@ void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif
  * updated to *update (e.g. into the message store's queue). Until the write commits, no
  * delivery starts it (pf->finishing); then the recipient's next item may go. 0 or -errno. */
 int pf_item_leave(struct pf *pf, const struct store_item *it, const struct store_item *update, const char *what);
+/* Is the item's leaving write (pf_item_leave) not committed yet? */
+bool pf_item_leaving(const struct pf *pf, const char *id);
 void pf_item_remove(struct pf *pf, const struct store_item *it, const char *why);
 
 /* ---- pf_msg.c: standalone messages in (docs/internals/messaging.md §1, §3) */

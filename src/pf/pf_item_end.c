@@ -53,6 +53,14 @@ void pf_item_finish(struct pf *pf, const struct store_item *it, enum store_notif
 		pf_item_remove(pf, it, why);
 }
 
+bool pf_item_leaving(const struct pf *pf, const char *id)
+{
+	for (const struct pf_finishing *c = pf->finishing; c; c = c->next)
+		if (!strcmp(c->id, id))
+			return true;
+	return false;
+}
+
 int pf_item_leave(struct pf *pf, const struct store_item *it, const struct store_item *update, const char *what)
 {
 	struct pf_finishing *c = calloc(1, sizeof *c);

@@ -54,6 +54,7 @@ struct mss_job {
 struct pf_mss {
 	struct workq *wq;
 	struct loop_timer *timer;
+	struct loop_timer *soon; /* a scan at the next turn of the loop (pf_mss_kick), or NULL */
 	struct mss_imap_cfg imap;
 	struct mss_job *inflight;
 	unsigned ninflight, max_inflight;
@@ -138,6 +139,8 @@ static void job_work(void *arg)
 
 /* ------------------------------------------------------------------ the loop's side */
 
+static void kick(struct pf *pf);
+
 static void job_free(struct mss_job *j)
 {
 	if (j->fd >= 0)
@@ -189,6 +192,7 @@ static void job_done(void *arg, int err)
 		pf_store_queued(store_item_update(pf->st, it, retry_saved, NULL), "the retry time of an MSS item");
 	}
 	job_free(j);
+	kick(pf); /* a writer is free */
 }
 
 static bool in_flight(const struct pf_mss *ms, const char *id)
@@ -206,8 +210,8 @@ static int start_one(void *arg, const struct store_item *it)
 
 	if (ms->ninflight >= ms->max_inflight)
 		return 1;
-	if (in_flight(ms, it->id))
-		return 0;
+	if (in_flight(ms, it->id) || pf_item_leaving(pf, it->id))
+		return 0; /* being written, or written and its delete not committed yet */
 	struct mss_job *j = calloc(1, sizeof *j);
 	if (!j)
 		return 1;
@@ -250,10 +254,23 @@ static void tick(void *arg)
 {
 	struct pf *pf = arg;
 	struct pf_mss *ms = pf->mss;
+	if (ms->soon) {
+		loop_timer_stop(ms->soon);
+		ms->soon = NULL;
+	}
 	if (pf->stopping || ms->ninflight >= ms->max_inflight)
 		return;
 	/* in-flight items come back in the scan and are skipped: ask past them */
 	store_items_mss_due(pf->st, pf_now_ms(), ms->max_inflight + ms->ninflight, start_one, pf);
+}
+
+/* A writer is free or an item became due: scan at the next turn of the loop rather than at the
+ * next second (one scan for a burst of kicks). */
+static void kick(struct pf *pf)
+{
+	struct pf_mss *ms = pf->mss;
+	if (ms && !ms->soon && !pf->stopping)
+		ms->soon = loop_timer_once(pf->loop, 0, tick, pf);
 }
 
 int pf_mss_start(struct pf *pf)
@@ -286,6 +303,7 @@ void pf_mss_stop(struct pf *pf)
 	if (!ms)
 		return;
 	loop_timer_stop(ms->timer);
+	loop_timer_stop(ms->soon);
 	/* a store under way finishes (its done runs here); the rest stays queued in the store */
 	workq_destroy(ms->wq);
 	free(ms);
@@ -425,6 +443,8 @@ static void live_committed(void *arg, int err)
 		log_error("mss: the history of transfer item %s was not kept: %s", c->it.id, strerror(-err));
 	else if (c->copy_for_sender && !c->pf->stopping)
 		copy_for(c->pf, &c->it, history_obj(&c->it), c->sender_key, c->it.mss_outcome);
+	if (!err)
+		kick(c->pf);
 	free(c);
 }
 
