@@ -152,7 +152,17 @@ dovecot_start() {
 
 dovecot_stop() {
 	[ -n "$DOVECOT_PID" ] || return 0
+	# the master's children too: an imap process already logged in keeps serving its
+	# connection after the master is gone (a client reusing it would not see the outage)
+	local kids k i
+	kids=$(pgrep -P "$DOVECOT_PID" || true)
 	stop_pid "$DOVECOT_PID" 5
+	for k in $kids; do kill -TERM "$k" 2>/dev/null || true; done
+	for ((i = 0; i < 50; i++)); do
+		for k in $kids; do kill -0 "$k" 2>/dev/null && break; k=""; done
+		[ -z "$k" ] && break
+		sleep 0.1
+	done
 	DOVECOT_PID=""
 }
 
