@@ -381,27 +381,47 @@ static enum store_mss_obj history_obj(const struct store_item *it)
 	return it->kind == STORE_KIND_FILE ? STORE_MSS_FT_HISTORY : STORE_MSS_MESSAGE_HISTORY;
 }
 
+/* The two parties of an item and what each wants in their message store: only users of ours
+ * (another domain's PF keeps its own users' histories). */
+struct parties {
+	char rkey[STORE_AOR_MAX + 1], skey[STORE_AOR_MAX + 1]; /* "user@host" ("" = not ours) */
+	enum store_mss_obj robj; /* the recipient's object (STORE_MSS_NONE: nothing) */
+	bool sender_history;     /* the sender keeps a history of it */
+};
+
+static void parties_of(struct pf *pf, const struct store_item *it, const char *outcome, struct parties *p)
+{
+	struct pf_user_policy up;
+	memset(p, 0, sizeof *p);
+	if (sip_uri_aor_key(it->recipient, p->rkey, sizeof p->rkey))
+		PF_COPY(p->rkey, it->recipient); /* items keep the recipient as a key already */
+	if (pf_user_is_ours(pf, p->rkey)) {
+		pf_prefs_get(pf, p->rkey, &up);
+		p->robj = policy_mss_recipient_obj(&up, it->kind == STORE_KIND_FILE, outcome);
+		if (p->robj == STORE_MSS_MESSAGE_HISTORY)
+			p->robj = history_obj(it); /* a session's history is one of its own kind */
+	} else {
+		p->rkey[0] = '\0';
+	}
+	if (sip_uri_aor_key(it->sender, p->skey, sizeof p->skey) == 0 && pf_user_is_ours(pf, p->skey)) {
+		pf_prefs_get(pf, p->skey, &up);
+		p->sender_history = up.history;
+	} else {
+		p->skey[0] = '\0';
+	}
+}
+
 bool pf_mss_item_ends(struct pf *pf, const struct store_item *it, const char *outcome)
 {
 	if (!pf->mss || it->state == STORE_ITEM_TO_MSS)
 		return false;
-	char rkey[STORE_AOR_MAX + 1], skey[STORE_AOR_MAX + 1];
-	if (sip_uri_aor_key(it->recipient, rkey, sizeof rkey))
-		PF_COPY(rkey, it->recipient);
-	struct pf_user_policy rp, sp;
-	pf_prefs_get(pf, rkey, &rp);
-	/* the sender's history, when the sender is one of ours and wants it */
-	if (sip_uri_aor_key(it->sender, skey, sizeof skey) == 0 && pf_user_is_ours(pf, skey)) {
-		pf_prefs_get(pf, skey, &sp);
-		if (sp.history)
-			copy_for(pf, it, history_obj(it), skey, outcome);
-	}
-	if (!pf_user_is_ours(pf, rkey))
-		return false; /* the other domain's PF keeps its user's histories */
-	enum store_mss_obj obj = policy_mss_recipient_obj(&rp, it->kind == STORE_KIND_FILE, outcome);
-	if (obj == STORE_MSS_NONE)
+	struct parties p;
+	parties_of(pf, it, outcome, &p);
+	if (p.sender_history)
+		copy_for(pf, it, history_obj(it), p.skey, outcome);
+	if (p.robj == STORE_MSS_NONE)
 		return false;
-	take(pf, it, obj, rkey, outcome);
+	take(pf, it, p.robj, p.rkey, outcome);
 	return true;
 }
 
@@ -478,21 +498,11 @@ bool pf_mss_live_ended(struct pf *pf, const struct store_item *src, const char *
 {
 	if (!pf->mss || !pf->blobq)
 		return false;
-	char rkey[STORE_AOR_MAX + 1], skey[STORE_AOR_MAX + 1];
-	if (sip_uri_aor_key(src->recipient, rkey, sizeof rkey))
-		PF_COPY(rkey, src->recipient);
-	struct pf_user_policy rp, sp;
-	pf_prefs_get(pf, rkey, &rp);
-	bool sender_wants = false;
-	if (sip_uri_aor_key(src->sender, skey, sizeof skey) == 0 && pf_user_is_ours(pf, skey)) {
-		pf_prefs_get(pf, skey, &sp);
-		sender_wants = sp.history;
-	}
-	enum store_mss_obj robj =
-		pf_user_is_ours(pf, rkey) ? policy_mss_recipient_obj(&rp, src->kind == STORE_KIND_FILE, outcome)
-					  : STORE_MSS_NONE;
-	if (robj == STORE_MSS_MESSAGE_HISTORY)
-		robj = history_obj(src); /* a session's history is one of its own kind */
+	struct parties p;
+	parties_of(pf, src, outcome, &p);
+	enum store_mss_obj robj = p.robj;
+	bool sender_wants = p.sender_history;
+	const char *rkey = p.rkey, *skey = p.skey;
 	if (robj == STORE_MSS_NONE && !sender_wants)
 		return false;
 	struct live_ctx *c = calloc(1, sizeof *c);
@@ -528,17 +538,11 @@ void pf_mss_message_routed(struct pf *pf, const struct store_item *src, const vo
 {
 	if (!pf->mss || !pf->st)
 		return;
-	char keys[2][STORE_AOR_MAX + 1];
-	if (sip_uri_aor_key(src->recipient, keys[0], sizeof keys[0]))
-		PF_COPY(keys[0], src->recipient);
-	if (sip_uri_aor_key(src->sender, keys[1], sizeof keys[1]))
-		keys[1][0] = '\0';
+	struct parties p;
+	parties_of(pf, src, outcome, &p);
+	const char *keys[2] = {p.robj == STORE_MSS_MESSAGE_HISTORY ? p.rkey : "", p.sender_history ? p.skey : ""};
 	for (int i = 0; i < 2; i++) {
-		struct pf_user_policy up;
-		if (!keys[i][0] || !pf_user_is_ours(pf, keys[i]))
-			continue;
-		pf_prefs_get(pf, keys[i], &up);
-		if (!up.history)
+		if (!keys[i][0])
 			continue;
 		/* one item per mailbox, each with its own copy of the (pager-sized) body */
 		struct store_item it = *src;
