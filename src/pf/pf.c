@@ -466,6 +466,7 @@ void pf_destroy(struct pf *pf)
 	pf_session_destroy_all(pf);
 	pf_msgin_destroy_all(pf);
 	pf_msg_destroy_all(pf);
+	ft_relay_wait_hashers(5000); /* the destroyed relays' resume hashers, before exit */
 	/* Runs the removals just asked for; their answers point to nothing of pf. */
 	store_blobq_destroy(pf->blobq);
 	pf->blobq = NULL;

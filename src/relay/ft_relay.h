@@ -178,6 +178,10 @@ size_t ft_relay_max_queued(const struct ft_relay *r, enum ft_relay_leg leg);
  * progress), free everything. Safe at any time, including from inside the
  * done callback. */
 void ft_relay_destroy(struct ft_relay *r);
+/* Waits (at most ms) until no resume hasher thread is alive: a destroyed relay's hasher stops on
+ * its own at its next read, and the process must not exit before it did (OpenSSL's exit handlers
+ * would free what it uses). For shutdown, after the last relay was destroyed. Any thread. */
+void ft_relay_wait_hashers(unsigned ms);
 
 /* ======================================================================
  * Added for store-and-forward (issue #3). docs/internals/relay.md, "Store

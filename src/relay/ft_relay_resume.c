@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -56,6 +57,30 @@ struct relay_hasher {
 	int err;         /* 0 or -errno (-EIO: the blob is shorter than it must be) */
 	uint8_t digest[20];
 };
+
+/* Hasher threads alive (detached: a cancelled one ends on its own). The process must not exit
+ * while one still runs inside libcrypto: OpenSSL's exit handlers free what it uses (a SIGSEGV
+ * at cpmd's exit, seen once in CI; ThreadSanitizer names the race). ft_relay_wait_hashers()
+ * waits for them. */
+static pthread_mutex_t hashers_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hashers_cv = PTHREAD_COND_INITIALIZER;
+static unsigned hashers_live;
+
+void ft_relay_wait_hashers(unsigned ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&hashers_mu);
+	while (hashers_live && pthread_cond_timedwait(&hashers_cv, &hashers_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&hashers_mu);
+}
 
 static void hasher_unref(struct relay_hasher *h)
 {
@@ -154,6 +179,10 @@ static void *hasher_main(void *arg)
 	if (err != -ECANCELED)
 		hasher_signal(h); /* (a cancelled relay listens no more) */
 	hasher_unref(h);
+	pthread_mutex_lock(&hashers_mu);
+	hashers_live--;
+	pthread_cond_broadcast(&hashers_cv);
+	pthread_mutex_unlock(&hashers_mu);
 	return NULL;
 }
 
@@ -257,10 +286,16 @@ int relay_resume_open(struct ft_relay *r, uint64_t base)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	h->refs = 2;
+	pthread_mutex_lock(&hashers_mu);
+	hashers_live++;
+	pthread_mutex_unlock(&hashers_mu);
 	rc = pthread_create(&th, &attr, hasher_main, h);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
+		pthread_mutex_lock(&hashers_mu);
+		hashers_live--;
+		pthread_mutex_unlock(&hashers_mu);
 		h->refs = 1;
 		return -rc;
 	}
