@@ -11,7 +11,11 @@ alternated in the same run on the same file:
   new        NEW_BUILD's clients, default state directory (the file's sha-1 from the hash cache
              after the first round)
 
-For each: the wall time of the whole `cpm send` (hash + SIP + MSRP until "delivered"), MB/s of the
+PERF_RECV=FILE, PERF_SEND=FILE: the new receiver / sender runs under `perf record -g -o FILE` (its
+CPU then includes perf's).
+
+After each cpm case, the same `cpm send` to a device that answers 603 (`receive --answer decline`):
+its wall time is the sender's work before the first MSRP byte (hash + SIP). For each: the wall time of the whole `cpm send` (hash + SIP + MSRP until "delivered"), MB/s of the
 file over that time, and the CPU seconds (user+sys, from wait4) of cpm send and cpm receive. The
 load average before and after is printed: the machine is shared.
 """
@@ -81,11 +85,12 @@ def main():
         print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
         n = [0]
         res = {k: [] for k in ("loop", "old", "new-cold", "new")}
+        prep = {k: [] for k in ("old", "new-cold", "new")}
 
         def base(user):
             return ["--server", f"{HOST}:{sip}", "--user", f"sip:{user}@{DOMAIN}", "--transport", "udp"]
 
-        def xfer(kind, build, extra):
+        def xfer(kind, build, extra, decline=False):
             n[0] += 1
             user = f"bob{n[0]}"
             d = f"{t}/recv.{user}"
@@ -93,21 +98,34 @@ def main():
             env = dict(os.environ, XDG_STATE_HOME=f"{t}/state.{kind}")
             before = open(f"{t}/cpmd.log").read().count(f"{user}@{DOMAIN}")
             rout = open(f"{t}/recv.{user}.out", "w+")
-            r = subprocess.Popen([f"{build}/cpm", *base(user), "--device", f"d{user}", "receive", "--dir", d,
-                                  "--count", "1", "--timeout", "300"], stdin=subprocess.DEVNULL, stdout=rout,
+            # PERF_RECV=FILE: `perf record -g` of the new receiver (the last round's)
+            prof = ["perf", "record", "-q", "-F", "1999", "-g", "-o", os.environ["PERF_RECV"]] \
+                if os.environ.get("PERF_RECV") and kind == "new" else []
+            opts = ["--answer", "decline", "--timeout", "60"] if decline else ["--count", "1", "--timeout", "300"]
+            r = subprocess.Popen([*prof, f"{build}/cpm", *base(user), "--device", f"d{user}", "receive", "--dir", d,
+                                  *opts], stdin=subprocess.DEVNULL, stdout=rout,
                                  stderr=subprocess.DEVNULL, env=env)
             procs.append(r)
             if not wait_for(lambda: open(f"{t}/cpmd.log").read().count(f"{user}@{DOMAIN}") > before, 15):
                 sys.exit(f"receiver {user} did not register")
             time.sleep(0.2)
             t0 = time.monotonic()
-            s = subprocess.Popen([f"{build}/cpm", *base(f"alice{n[0]}"), "send", f"sip:{user}@{DOMAIN}", big,
+            sprof = ["perf", "record", "-q", "-F", "1999", "-g", "-o", os.environ["PERF_SEND"]] \
+                if os.environ.get("PERF_SEND") and kind == "new" else []
+            s = subprocess.Popen([*sprof, f"{build}/cpm", *base(f"alice{n[0]}"), "send", f"sip:{user}@{DOMAIN}", big,
                                   "--chunk-size", "65536", *extra], stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
             procs.append(s)
             out = s.stdout.read().decode()
             rc, scpu = reap(s)
             wall = time.monotonic() - t0
+            if decline:
+                r.terminate()
+                reap(r)
+                if rc != 3 or not out.rstrip().endswith("declined"):
+                    sys.exit(f"{kind} decline: send rc {rc} '{out.strip()[-80:]}'")
+                shutil.rmtree(d)
+                return wall, scpu, 0.0
             rrc, rcpu = reap(r)
             rout.seek(0)
             got = rout.read()
@@ -144,6 +162,11 @@ def main():
                 res[kind].append(r)
                 print(f"round {i + 1} {kind:8s} wall {r[0]:6.2f} s  {size / r[0] / 1e6:7.1f} MB/s  "
                       f"cpu send {r[1]:5.2f} s  recv {r[2]:5.2f} s", flush=True)
+                if kind != "loop":
+                    p = xfer(kind, build, extra, decline=True)
+                    prep[kind].append(p)
+                    print(f"round {i + 1} {kind:8s} to a declining device (hash + SIP): wall {p[0]:5.2f} s  "
+                          f"cpu send {p[1]:5.2f} s", flush=True)
         print(f"load average at end: {open('/proc/loadavg').read().split()[:3]}")
         print("\nmedian over rounds (MB/s of the file over the sender's whole run; CPU s per GiB):")
         med = {}
@@ -156,6 +179,10 @@ def main():
             print(f"  {kind:8s} {size / w / 1e6:7.1f} MB/s  x{med.get('loop', w) / w:4.2f} of loop  "
                   f"sender {sc:5.2f} CPU s/GiB  receiver {rc:5.2f} CPU s/GiB  (runs: "
                   + " ".join(f"{size / x[0] / 1e6:.0f}" for x in rs) + ")")
+        print("\nmedian wall s of `cpm send` to a device that declines (the work before the first MSRP byte):")
+        for kind, ps in prep.items():
+            w = sorted(x[0] for x in ps)
+            print(f"  {kind:8s} {w[len(w) // 2]:5.2f} s  (runs: " + " ".join(f"{x[0]:.2f}" for x in ps) + ")")
     finally:
         for p in procs:
             if p.returncode is None and p.poll() is None:
