@@ -25,6 +25,7 @@
  *   largemsg.c   standalone messages in Large Message Mode: the INVITE, the
  *                message sent from memory; recognising an incoming one
  *   resume.c     what resume keeps on disk: the send journal, kept partials
+ *   hash_cache.c the sha-1 of a file already sent, kept while the file is unchanged
  *   safe_name.c  turning a peer's file name into a safe local one (no sofia)
  *   progress.c   progress bar on a tty
  *   util.c       UUIDs, MIME types, dates, addresses, logging
@@ -461,6 +462,21 @@ bool recv_log_seen(struct cpm_app *app, const char *msgid, const char *sha1hex);
 void recv_log_add(struct cpm_app *app, const char *msgid, const char *sha1hex);
 /* resume.c: the state directory (--journal, else $XDG_STATE_HOME/cpm or ~/.local/state/cpm), created. */
 int cpm_state_dir(const struct cpm_opts *o, char *out, size_t cap);
+/* resume.c: the small "key value" text files of the state directory: written through
+ * NAME.tmp.PID + rename, read whole (at most cap-1 bytes, NUL-terminated), one value found. */
+int state_write_atomic(int dirfd, const char *name, const char *buf, size_t len);
+int state_read_small(int dirfd, const char *name, char *buf, size_t cap);
+bool state_kv_get(const char *text, const char *key, char *out, size_t cap);
+bool state_kv_u64(const char *text, const char *key, uint64_t *out);
+
+/* hash_cache.c: the sha-1 of the open file fd (path as given, st its fstat) and its length,
+ * from the state directory's entry for this file when that entry still describes it
+ * (device, inode, size, mtime and ctime to the nanosecond), else by reading it all; a
+ * result worth keeping is recorded. o NULL or --no-resume: always read, nothing recorded.
+ * *cached tells which. 0, or -1 with errno. */
+struct stat;
+int hash_cache_sha1(const struct cpm_opts *o, const char *path, int fd, const struct stat *st, uint8_t out[20],
+		    uint64_t *size, bool *cached);
 
 /* sip_in.c */
 void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
@@ -512,10 +528,11 @@ bool chat_pager_answered(struct cpm_app *app, nua_handle_t *nh, int status, cons
  * accept-wrapped-types text/plain message/imdn+xml), offer or answer. */
 int chat_sdp_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
 /* sip_out.c: the file-selector (name, size, type, sha-1) of a file to send, its open
- * descriptor and stat. 0, or -1 with a reason in err. */
+ * descriptor and stat; *cached (if not NULL): the sha-1 came from hash_cache.c. 0, or -1
+ * with a reason in err. */
 struct stat;
-int send_file_open(const char *path, int *fd, struct sdp_file_selector *sel, struct stat *st, char *err,
-		   size_t errcap);
+int send_file_open(const struct cpm_opts *o, const char *path, int *fd, struct sdp_file_selector *sel,
+		   struct stat *st, bool *cached, char *err, size_t errcap);
 /* sip_out.c: start an outgoing file transfer of an open file (fd is the transfer's from
  * then on, also on failure). 0 or -1. */
 int send_file_xfer(struct cpm_app *app, const struct sdp_file_selector *sel, int fd, long mtime);

@@ -51,7 +51,7 @@
 /* ------------------------------------------------------------ helpers */
 
 /* Write buf to dirfd/name atomically: name.tmp.PID, then rename. */
-static int write_atomic(int dirfd, const char *name, const char *buf, size_t len)
+int state_write_atomic(int dirfd, const char *name, const char *buf, size_t len)
 {
 	char tmp[512];
 	int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", name, (long)getpid());
@@ -77,7 +77,7 @@ static int write_atomic(int dirfd, const char *name, const char *buf, size_t len
 }
 
 /* Read a small file (at most cap-1 bytes) into buf, NUL-terminated. */
-static int read_small(int dirfd, const char *name, char *buf, size_t cap)
+int state_read_small(int dirfd, const char *name, char *buf, size_t cap)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -99,7 +99,7 @@ static int read_small(int dirfd, const char *name, char *buf, size_t cap)
 }
 
 /* The value of "key value" at the start of a line, copied into out. */
-static bool kv_get(const char *text, const char *key, char *out, size_t cap)
+bool state_kv_get(const char *text, const char *key, char *out, size_t cap)
 {
 	size_t kl = strlen(key);
 	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
@@ -116,10 +116,10 @@ static bool kv_get(const char *text, const char *key, char *out, size_t cap)
 	return false;
 }
 
-static bool kv_u64(const char *text, const char *key, uint64_t *out)
+bool state_kv_u64(const char *text, const char *key, uint64_t *out)
 {
 	char v[32];
-	return kv_get(text, key, v, sizeof v) && cpm_str_to_u64(cpm_str_c(v), out);
+	return state_kv_get(text, key, v, sizeof v) && cpm_str_to_u64(cpm_str_c(v), out);
 }
 
 /* A sidecar value of hex digits into out[0..cap); its length into *len. */
@@ -173,6 +173,7 @@ void journal_init(struct cpm_app *app, const char *path, long long mtime_ns)
 	int jfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (jfd >= 0) {
 		sweep_dead_tmp(app, jfd, ".journal.tmp.", false); /* a journal write cut by kill -9 */
+		sweep_dead_tmp(app, jfd, ".sha1.tmp.", false);    /* the same, of a hash_cache.c entry */
 		close(jfd);
 	}
 	char key[CPM_URI_MAX * 2 + 4096 + 128], hash[41];
@@ -192,11 +193,11 @@ void journal_init(struct cpm_app *app, const char *path, long long mtime_ns)
 	}
 	char text[1024], id[SDP_MAX_TOKEN + 1];
 	uint64_t acked = 0;
-	if (read_small(AT_FDCWD, app->journal_path, text, sizeof text) <= 0)
+	if (state_read_small(AT_FDCWD, app->journal_path, text, sizeof text) <= 0)
 		return;
-	if (strncmp(text, "cpm-send-journal 1\n", 19) != 0 || !kv_get(text, "file-transfer-id", id, sizeof id) ||
+	if (strncmp(text, "cpm-send-journal 1\n", 19) != 0 || !state_kv_get(text, "file-transfer-id", id, sizeof id) ||
 	    !id[0] || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(id) ||
-	    !kv_u64(text, "acked", &acked) || acked > app->send_sel.size) {
+	    !state_kv_u64(text, "acked", &acked) || acked > app->send_sel.size) {
 		errlog(app, "ignoring a damaged resume journal %s", app->journal_path);
 		return;
 	}
@@ -215,7 +216,7 @@ void journal_save(struct cpm_app *app, uint64_t acked)
 			 (unsigned long long)acked);
 	if (n < 0 || (size_t)n >= sizeof text)
 		return;
-	if (write_atomic(AT_FDCWD, app->journal_path, text, (size_t)n) < 0) {
+	if (state_write_atomic(AT_FDCWD, app->journal_path, text, (size_t)n) < 0) {
 		errlog(app, "cannot write the resume journal %s: %s", app->journal_path, strerror(errno));
 		app->journal_path[0] = '\0'; /* once is enough */
 		return;
@@ -262,7 +263,7 @@ void partial_save(struct xfer *x)
 	int n = cpm_wbuf_finish(&w);
 	if (n < 0)
 		return;
-	if (write_atomic(app->dir_fd, x->meta_name, text, (size_t)n) < 0) {
+	if (state_write_atomic(app->dir_fd, x->meta_name, text, (size_t)n) < 0) {
 		vlog(app, "[%u] cannot write %s: %s", x->id, x->meta_name, strerror(errno));
 		return;
 	}
@@ -304,25 +305,25 @@ static int partial_load(struct cpm_app *app, const char *meta, struct partial *o
 		return -1;
 	snprintf(out->meta, sizeof out->meta, "%s", meta);
 	snprintf(out->part, sizeof out->part, "%.*s.cpm-part", (int)(ml - sl), meta);
-	if (read_small(app->dir_fd, meta, text, sizeof text) <= 0 || strncmp(text, "cpm-partial 1\n", 14) != 0)
+	if (state_read_small(app->dir_fd, meta, text, sizeof text) <= 0 || strncmp(text, "cpm-partial 1\n", 14) != 0)
 		return -1;
 	struct sdp_file_selector *s = &out->sel;
 	uint64_t ooo = 0;
-	if (!kv_get(text, "name", v, sizeof v) || !hex_value(v, s->name, SDP_MAX_FILENAME, &s->name_len) ||
-	    !kv_u64(text, "size", &s->size) || !kv_get(text, "type", s->type, sizeof s->type) ||
-	    !kv_u64(text, "bytes", &out->bytes) || !kv_u64(text, "ooo", &ooo))
+	if (!state_kv_get(text, "name", v, sizeof v) || !hex_value(v, s->name, SDP_MAX_FILENAME, &s->name_len) ||
+	    !state_kv_u64(text, "size", &s->size) || !state_kv_get(text, "type", s->type, sizeof s->type) ||
+	    !state_kv_u64(text, "bytes", &out->bytes) || !state_kv_u64(text, "ooo", &ooo))
 		return -1;
 	s->name[s->name_len] = '\0';
 	s->has_name = s->name_len > 0;
 	s->has_size = true;
 	s->has_type = s->type[0] != '\0';
-	if (kv_get(text, "sha1", v, sizeof v) && v[0]) {
+	if (state_kv_get(text, "sha1", v, sizeof v) && v[0]) {
 		if (!hex_value(v, s->hash, sizeof s->hash, &s->hash_len) || s->hash_len != 20)
 			return -1;
 		snprintf(s->hash_alg, sizeof s->hash_alg, "sha-1");
 		s->has_hash = true;
 	}
-	if (!kv_get(text, "item", out->item_id, sizeof out->item_id))
+	if (!state_kv_get(text, "item", out->item_id, sizeof out->item_id))
 		out->item_id[0] = '\0';
 	/* The part file itself: what it holds in order. A process killed
 	 * between two sidecar writes acknowledged more than `bytes`; the file

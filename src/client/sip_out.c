@@ -258,8 +258,8 @@ int send_invite(struct cpm_app *app, uint64_t base)
 	return 0;
 }
 
-int send_file_open(const char *path, int *fdp, struct sdp_file_selector *sel, struct stat *st, char *err,
-		   size_t errcap)
+int send_file_open(const struct cpm_opts *o, const char *path, int *fdp, struct sdp_file_selector *sel,
+		   struct stat *st, bool *cached, char *err, size_t errcap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	*fdp = -1;
@@ -284,7 +284,8 @@ int send_file_open(const char *path, int *fdp, struct sdp_file_selector *sel, st
 	snprintf(sel->type, sizeof sel->type, "%s", mime_guess(base));
 	sel->has_type = true;
 	uint64_t size = 0;
-	if (sha1_fd(fd, sel->hash, &size) < 0) {
+	bool from_cache = false;
+	if (hash_cache_sha1(o, path, fd, st, sel->hash, &size, &from_cache) < 0) {
 		snprintf(err, errcap, "cannot read %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
@@ -295,6 +296,8 @@ int send_file_open(const char *path, int *fdp, struct sdp_file_selector *sel, st
 	sel->hash_len = 20;
 	sel->has_hash = true;
 	*fdp = fd;
+	if (cached)
+		*cached = from_cache;
 	return 0;
 }
 
@@ -314,10 +317,12 @@ int send_start(struct cpm_app *app)
 	struct sdp_file_selector sel;
 	char err[600];
 	int fd;
-	if (send_file_open(o->file, &fd, &sel, &st, err, sizeof err) < 0) {
+	bool cached = false;
+	if (send_file_open(o, o->file, &fd, &sel, &st, &cached, err, sizeof err) < 0) {
 		out_line(app, "failed: %s", err);
 		return -1;
 	}
+	vlog(app, "sha-1 of %s: %s", o->file, cached ? "from the hash cache (file unchanged)" : "read and hashed");
 	uint64_t size = sel.size;
 
 	if (o->thumbnail) {
