@@ -641,11 +641,18 @@ static void conn_readable(struct msrp_conn *c, int revents)
 		return;
 	}
 	for (int i = 0; i < CONN_READS_PER_WAKEUP && conn_wants_read(c); i++) {
-		ssize_t n = conn_recv(c, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen);
+		size_t room = sizeof c->rbuf - c->rlen;
+		ssize_t n = conn_recv(c, c->rbuf + c->rlen, room);
 
 		if (n > 0) {
 			c->rlen += (size_t)n;
 			conn_parse(c);
+			/* Plain TCP: a read shorter than the room took all the socket had, so the next
+			 * one would only say EAGAIN (one syscall per wake-up); epoll is level-triggered
+			 * and reports what arrives meanwhile. (TLS: a short SSL_read says nothing about
+			 * the socket.) */
+			if (!c->ssl && (size_t)n < room)
+				return;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
