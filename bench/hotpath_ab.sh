@@ -138,7 +138,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
 done
 med() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 echo
-echo "socat (8 KiB) MB/s: ${R[socat]} -> median $(tr ' ' '\n' | grep . | med <<<"${R[socat]}")"
+echo "socat (8 KiB) MB/s: ${R[socat]} -> median $(tr ' ' '\n' <<<"${R[socat]}" | grep . | med)"
 echo "medians | MB/s | cpmd CPU s/GiB | sendmsg | recvfrom | write | epoll_wait | all syscalls | ctx switches (per chunk) | MB/s runs"
 for ch in $CHUNKS; do
 	for w in A B; do
