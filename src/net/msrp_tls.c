@@ -301,13 +301,13 @@ static int tls_errno(struct msrp_conn *c, int ret, bool writing)
 		ERR_clear_error();
 		long vr = SSL_get_verify_result(c->ssl);
 		if (SSL_is_server(c->ssl) && !SSL_is_init_finished(c->ssl) &&
-		    (SSL_get_verify_mode(c->ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT)) {
+		    (SSL_get_verify_mode(c->ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) &&
+		    (vr != X509_V_OK || !SSL_get0_peer_certificate(c->ssl))) {
 			/* --tls-verify-clients: name the client certificate as the cause, once.
 			 * OpenSSL drops a certificate that failed verification: the verify result
-			 * first, then "none" */
-			const char *cause = vr != X509_V_OK		     ? X509_verify_cert_error_string(vr)
-					    : !SSL_get0_peer_certificate(c->ssl) ? "none shown"
-										 : "accepted, but the handshake failed";
+			 * first, then "none". (An accepted certificate whose connection then ends,
+			 * e.g. a client closing without close_notify, is no refusal: below.) */
+			const char *cause = vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "none shown";
 			msrp_log("%s: TLS handshake refused: client certificate: %s (%s)", c->peer, cause, buf);
 		} else if (!SSL_is_server(c->ssl) && vr != X509_V_OK) {
 			msrp_log("%s: TLS: the peer's certificate is not trusted (%s): %s", c->peer,
