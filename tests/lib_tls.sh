@@ -18,3 +18,14 @@ tls_setup() {
 	fi
 	bash "$CPM_SRC/scripts/mk-test-certs.sh" "$dir" || fail "could not make the test certificates"
 }
+
+# tls_capture_start FILTER: tshark captures FILTER on lo into $T_DIR/tls.pcapng (kept as an
+# artifact of a failed test) and is capturing when this returns; CAP is its pid.
+tls_capture_start() {
+	ARTIFACTS+=("$T_DIR/tls.pcapng")
+	tshark -i lo -B 128 -f "$1" -w "$T_DIR/tls.pcapng" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
+	CAP=$!
+	PIDS+=("$CAP")
+	wait_for 20 "tshark to start capturing" grep -q 'Capture started' "$LOGDIR/tshark.capture"
+	sleep 0.3
+}

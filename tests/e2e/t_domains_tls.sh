@@ -39,13 +39,7 @@ for k in com net; do
 		ports="${ports:+$ports or }tcp port $p"
 	done
 done
-ARTIFACTS+=("$T_DIR/tls.pcapng")
-tshark -i lo -B 128 -f "$ports or udp port ${D_SIP[com]} or udp port ${D_SIP[net]}" \
-	-w "$T_DIR/tls.pcapng" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
-CAP=$!
-PIDS+=("$CAP")
-wait_for 20 "tshark to start capturing" grep -q 'Capture started' "$LOGDIR/tshark.capture"
-sleep 0.3
+tls_capture_start "$ports or udp port ${D_SIP[com]} or udp port ${D_SIP[net]}"
 
 marker="FILE-PLAINTEXT-$RANDOM$RANDOM"
 for ((i = 0; i < 20000; i++)); do echo "$marker line $i of the secret file"; done >"$T_DIR/secret.txt"

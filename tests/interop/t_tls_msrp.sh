@@ -19,13 +19,7 @@ start_cpmd --sip-tls "$HOST:$SIPS_PORT" --msrp-tls "$HOST:$MSRPS_PORT" \
 	--tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key"
 grep -q "msrp=tls:$HOST:$MSRPS_PORT" "$CPMD_LOG" || fail "cpmd did not report its MSRP TLS listener"
 
-ARTIFACTS+=("$T_DIR/tls.pcapng")
-tshark -i lo -B 128 -f "tcp port $SIPS_PORT or tcp port $MSRPS_PORT or tcp port $MSRP_PORT" \
-	-w "$T_DIR/tls.pcapng" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
-CAP=$!
-PIDS+=("$CAP")
-wait_for 20 "tshark to start capturing" grep -q 'Capture started' "$LOGDIR/tshark.capture"
-sleep 0.3
+tls_capture_start "tcp port $SIPS_PORT or tcp port $MSRPS_PORT or tcp port $MSRP_PORT"
 
 SIP_PORT=$SIPS_PORT
 CPM_TRANSPORT=tls

@@ -20,12 +20,7 @@ grep -q "sip=tls:$HOST:$TLS_PORT" "$CPMD_LOG" || fail "cpmd did not report its T
 [ -z "$(ls -A "$CPMD_TMP")" ] ||
 	fail "cpmd left its certificate directory (with the private key) in its TMPDIR: $(ls -A "$CPMD_TMP")"
 
-ARTIFACTS+=("$T_DIR/tls.pcapng")
-tshark -i lo -B 64 -f "tcp port $TLS_PORT" -w "$T_DIR/tls.pcapng" -q </dev/null >"$LOGDIR/tshark.capture" 2>&1 &
-CAP=$!
-PIDS+=("$CAP")
-wait_for 20 "tshark to start capturing" grep -q 'Capture started' "$LOGDIR/tshark.capture"
-sleep 0.3
+tls_capture_start "tcp port $TLS_PORT"
 
 # every cpm of this test talks to the TLS port
 SIP_PORT=$TLS_PORT
