@@ -427,9 +427,21 @@ size_t pf_active_transfers(const struct pf *pf)
 	return pf->nft + pf->ndlv + pf->nsess;
 }
 
+/* The shutdown barrier's flag lives on the heap: if the wait below gives up, the callback still
+ * comes later (store_close runs every queued answer) and must not write into a dead stack frame
+ * (it once did: a 1 written into store_close's saved registers crashed cpmd at exit). */
+struct drain_flag {
+	bool done, abandoned;
+};
+
 static void drained(void *arg, int err)
 {
-	*(int *)arg = 1;
+	struct drain_flag *f = arg;
+	(void)err;
+	if (f->abandoned)
+		free(f);
+	else
+		f->done = true;
 }
 
 void pf_destroy(struct pf *pf)
@@ -452,11 +464,20 @@ void pf_destroy(struct pf *pf)
 	 * queue itself stays until the transfers are freed: they ask it to
 	 * remove their partials. */
 	store_blobq_drain(pf->blobq);
-	if (pf->st) {
-		int done = 0;
-		if (store_sync(pf->st, drained, &done) == 0)
-			for (int i = 0; i < 100 && !done; i++)
-				loop_step(pf->loop, 100);
+	struct drain_flag *f = pf->st ? calloc(1, sizeof *f) : NULL;
+	if (f && store_sync(pf->st, drained, f) == 0) {
+		/* bounded by time, not by turns: a turn may return at once (a readable fd, a timer) */
+		int64_t until = pf_now_ms() + 10000;
+		while (!f->done && pf_now_ms() < until)
+			loop_step(pf->loop, 100);
+		if (f->done)
+			free(f);
+		else {
+			log_warn("shutdown: the store did not answer its barrier within 10 s");
+			f->abandoned = true; /* drained() frees it when the answer comes */
+		}
+	} else {
+		free(f);
 	}
 	while (pf->list) {
 		pf->list->store_refs = 0;
