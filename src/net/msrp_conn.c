@@ -135,9 +135,13 @@ static void conn_fail(struct msrp_conn *c, int err)
 	hub_conn_failed(c->hub, c);
 }
 
+static ssize_t conn_write(struct msrp_conn *c, const void *p, size_t n);
+
 static void conn_after_flush(struct msrp_conn *c)
 {
-	if (c->state == CONN_DRAINING && !sendq_len(&c->q) && !c->shut_wr) {
+	if (c->state == CONN_DRAINING && c->g.n && !c->failed)
+		conn_write(c, NULL, 0); /* gathered bytes go before the FIN */
+	if (c->state == CONN_DRAINING && !sendq_len(&c->q) && !c->g.n && !c->shut_wr) {
 		if (c->ssl)
 			conn_tls_shutdown(c);
 		shutdown(c->fd, SHUT_WR);
@@ -171,19 +175,30 @@ static ssize_t conn_write_tls(struct msrp_conn *c, const void *p, size_t n)
 	return (ssize_t)n;
 }
 
-/* writev(queue + extra); returns bytes of `extra` that went out, or -1 if
- * the connection failed. */
+/* One sendmsg of queue + gather list + extra; what the socket does not take of the gather
+ * list is copied into the queue. Returns bytes of `extra` that went out, or -1 if the
+ * connection failed. */
 static ssize_t conn_write(struct msrp_conn *c, const void *p, size_t n)
 {
-	if (c->ssl)
+	if (c->ssl) {
+		/* TLS never gathers (conn_send_ref), but keep the order if it ever does */
+		if (c->g.n && gather_spill(&c->g, 0, &c->q)) {
+			conn_fail(c, ENOBUFS);
+			return -1;
+		}
 		return conn_write_tls(c, p, n);
+	}
 
-	struct iovec iov[3];
+	struct iovec iov[2 + GATHER_IOV + 1];
 	struct msghdr mh;
-	size_t qlen = sendq_len(&c->q);
+	size_t qlen = sendq_len(&c->q), glen = c->g.len;
 	int cnt = sendq_iov(&c->q, iov);
 	ssize_t w;
 
+	if (c->g.n) {
+		memcpy(iov + cnt, c->g.iov, (size_t)c->g.n * sizeof iov[0]);
+		cnt += c->g.n;
+	}
 	if (n) {
 		iov[cnt].iov_base = (void *)p;
 		iov[cnt].iov_len = n;
@@ -198,19 +213,35 @@ static ssize_t conn_write(struct msrp_conn *c, const void *p, size_t n)
 		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (w < 0 && errno == EINTR);
 	if (w < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return 0;
-		conn_fail(c, errno);
-		return -1;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			gather_clear(&c->g);
+			conn_fail(c, errno);
+			return -1;
+		}
+		w = 0;
 	}
 	if (w > 0)
 		c->last_progress = msrp_now_ms();
 	if ((size_t)w <= qlen) {
 		sendq_consume(&c->q, (size_t)w);
-		return 0;
+		w = 0;
+	} else {
+		sendq_consume(&c->q, qlen);
+		w -= (ssize_t)qlen;
 	}
-	sendq_consume(&c->q, qlen);
-	return w - (ssize_t)qlen;
+	if (c->g.n) {
+		size_t done = (size_t)w < glen ? (size_t)w : glen;
+
+		if (done < glen && !sendq_len(&c->q))
+			c->last_progress = msrp_now_ms(); /* the stall clock starts now */
+		if (gather_spill(&c->g, done, &c->q)) {
+			msrp_log("%s: send queue over its limit, closing", c->peer);
+			conn_fail(c, ENOBUFS);
+			return -1;
+		}
+		w -= (ssize_t)done;
+	}
+	return w;
 }
 
 void conn_send(struct msrp_conn *c, const void *p, size_t n)
@@ -237,6 +268,11 @@ void conn_queue(struct msrp_conn *c, const void *p, size_t n)
 {
 	if (!c || c->failed || c->shut_wr || c->state == CONN_CLOSED)
 		return;
+	/* behind gathered bytes: into the stage, or write them first */
+	if (c->g.n && gather_copy(&c->g, p, n))
+		return;
+	if (c->g.n && conn_write(c, NULL, 0) < 0)
+		return;
 	if (!sendq_len(&c->q))
 		c->last_progress = msrp_now_ms(); /* the stall clock starts now */
 	if (sendq_append(&c->q, p, n)) {
@@ -247,6 +283,59 @@ void conn_queue(struct msrp_conn *c, const void *p, size_t n)
 	/* No write interest yet: every caller follows with conn_send() (body
 	 * bytes or the end-line), which flushes this with the same sendmsg.
 	 * Arming SU_WAIT_OUT here cost two epoll_ctl calls per chunk. */
+}
+
+/* Gathering pays only on plain TCP while the socket takes what we write (TLS writes one
+ * buffer at a time; a socket we wait on would make us copy the bytes anyway: there the plain
+ * path and its flow control stay as they were), and only inside the hub bracket, whose end
+ * flushes. A queue alone is no reason not to: it holds the chunk head (conn_queue). */
+static bool conn_may_gather(const struct msrp_conn *c)
+{
+	return !c->ssl && !(c->mask & SU_WAIT_OUT) && hub_in_bracket(c->hub);
+}
+
+void conn_send_ref(struct msrp_conn *c, const void *p, size_t n)
+{
+	if (!c || c->failed || c->shut_wr || c->state == CONN_CLOSED || !n)
+		return;
+	if (!conn_may_gather(c)) {
+		conn_send(c, p, n);
+		return;
+	}
+	if (!c->g.n)
+		hub_conn_gathered(c->hub, c);
+	if (gather_ref(&c->g, p, n))
+		return;
+	conn_send(c, p, n); /* no slot left: this write takes all of it */
+}
+
+void conn_send_soon(struct msrp_conn *c, const void *p, size_t n)
+{
+	if (!c || c->failed || c->shut_wr || c->state == CONN_CLOSED || !n)
+		return;
+	if (!conn_may_gather(c)) {
+		conn_send(c, p, n);
+		return;
+	}
+	if (!c->g.n)
+		hub_conn_gathered(c->hub, c);
+	if (gather_copy(&c->g, p, n))
+		return;
+	conn_send(c, p, n);
+}
+
+void conn_flush_gather(struct msrp_conn *c)
+{
+	if (!c->g.n)
+		return;
+	if (c->failed || c->shut_wr || c->state == CONN_CLOSED) {
+		gather_clear(&c->g);
+		return;
+	}
+	if (conn_write(c, NULL, 0) < 0)
+		return;
+	conn_after_flush(c);
+	conn_update_mask(c);
 }
 
 static void conn_flush(struct msrp_conn *c)
@@ -502,6 +591,8 @@ static void conn_parse(struct msrp_conn *c)
 		conn_dispatch(c, &ev);
 	}
 	c->in_parse = false;
+	/* Bodies gathered for the other leg point into this buffer: out before it moves. */
+	hub_flush_gathered(c->hub);
 	if (c->state == CONN_CLOSED)
 		return;
 	conn_compact(c);
@@ -550,11 +641,18 @@ static void conn_readable(struct msrp_conn *c, int revents)
 		return;
 	}
 	for (int i = 0; i < CONN_READS_PER_WAKEUP && conn_wants_read(c); i++) {
-		ssize_t n = conn_recv(c, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen);
+		size_t room = sizeof c->rbuf - c->rlen;
+		ssize_t n = conn_recv(c, c->rbuf + c->rlen, room);
 
 		if (n > 0) {
 			c->rlen += (size_t)n;
 			conn_parse(c);
+			/* Plain TCP: a read shorter than the room took all the socket had, so the next
+			 * one would only say EAGAIN (one syscall per wake-up); epoll is level-triggered
+			 * and reports what arrives meanwhile. (TLS: a short SSL_read says nothing about
+			 * the socket.) */
+			if (!c->ssl && (size_t)n < room)
+				return;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

@@ -67,6 +67,7 @@ struct msrp_hub {
 	unsigned depth;
 	struct msrp_conn *runq, *runq_tail;
 	struct msrp_conn *failq;
+	struct msrp_conn *gatherq; /* connections with gathered output (conn_send_ref) */
 	struct msrp_conn *reap;
 	struct hub_defer *defer;
 
@@ -336,6 +337,32 @@ void hub_conn_failed(struct msrp_hub *h, struct msrp_conn *c)
 	h->failq = c;
 }
 
+void hub_conn_gathered(struct msrp_hub *h, struct msrp_conn *c)
+{
+	if (c->on_gatherq)
+		return;
+	c->on_gatherq = true;
+	c->gnext = h->gatherq;
+	h->gatherq = c;
+}
+
+bool hub_in_bracket(const struct msrp_hub *h)
+{
+	return h->depth > 0;
+}
+
+void hub_flush_gathered(struct msrp_hub *h)
+{
+	struct msrp_conn *c;
+
+	while ((c = h->gatherq)) {
+		h->gatherq = c->gnext;
+		c->gnext = NULL;
+		c->on_gatherq = false;
+		conn_flush_gather(c); /* a closed one only drops its list */
+	}
+}
+
 /* ---------------------------------------------------------------- the bracket */
 
 void hub_enter(struct msrp_hub *h)
@@ -383,8 +410,14 @@ void hub_leave(struct msrp_hub *h)
 	}
 	/* Still at depth 1 while the queues are worked off, so that anything
 	 * they trigger is queued again rather than nested. */
-	while (hub_work(h))
-		;
+	/* (gathered output points into receive buffers: written before any is freed) */
+	for (;;) {
+		while (hub_work(h))
+			;
+		if (!h->gatherq)
+			break;
+		hub_flush_gathered(h);
+	}
 	h->depth = 0;
 	while (h->reap) {
 		struct msrp_conn *c = h->reap;

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include <sofia-sip/su_wait.h>
 
 #include "cpm/limits.h"
@@ -56,7 +58,6 @@ struct sendq {
 	size_t len;  /* queued bytes */
 	size_t max;  /* hard limit for len */
 };
-struct iovec;
 void sendq_init(struct sendq *q, size_t max);
 void sendq_free(struct sendq *q);
 static inline size_t sendq_len(const struct sendq *q) { return q->len; }
@@ -64,6 +65,30 @@ int sendq_append(struct sendq *q, const void *p, size_t n);
 /* Fill at most 2 iovecs with the queued bytes, in order; returns the count. */
 int sendq_iov(const struct sendq *q, struct iovec *iov);
 void sendq_consume(struct sendq *q, size_t n);
+
+/* ---- gather list (sendq.c): output that has not been written yet and is not in the queue ---- */
+/* Up to GATHER_IOV pieces that leave together with one sendmsg (after the queue). A piece is
+ * either referenced where it lies (a chunk body in the sending leg's receive buffer, valid
+ * until the end of that connection's parse pass: the hub flushes every gather list then) or
+ * copied into the fixed stage (heads, end-lines). Fixed size, inside the connection: nothing
+ * is allocated per chunk. */
+#define GATHER_IOV 16
+#define GATHER_STAGE 2048
+struct gather {
+	struct iovec iov[GATHER_IOV];
+	int n;
+	size_t len;   /* bytes in all pieces */
+	size_t slen;  /* bytes of stage in use */
+	char stage[GATHER_STAGE];
+};
+static inline void gather_clear(struct gather *g) { g->n = 0; g->len = 0; g->slen = 0; }
+/* Add a piece by reference; false: no slot left. */
+bool gather_ref(struct gather *g, const void *p, size_t n);
+/* Add a piece by copy into the stage; false: no slot or no stage room left. */
+bool gather_copy(struct gather *g, const void *p, size_t n);
+/* The first `done` bytes went out: queue the rest of the pieces in order. -ENOBUFS/-ENOMEM
+ * from sendq_append; the list is empty afterwards either way. */
+int gather_spill(struct gather *g, size_t done, struct sendq *q);
 
 /* ---- sessions (owned by their user, indexed by the hub) ---- */
 struct msrp_session;
@@ -142,6 +167,12 @@ void hub_conn_bound(struct msrp_hub *h, struct msrp_conn *c);
 void hub_conn_draining(struct msrp_hub *h, struct msrp_conn *c);
 void hub_conn_runnable(struct msrp_hub *h, struct msrp_conn *c);
 void hub_conn_failed(struct msrp_hub *h, struct msrp_conn *c);
+/* c has a gather list with pieces in it: flush it at the end of the parse pass. */
+void hub_conn_gathered(struct msrp_hub *h, struct msrp_conn *c);
+/* Flush every gather list (a parse pass ends: its receive buffer may move after this). */
+void hub_flush_gathered(struct msrp_hub *h);
+/* Inside hub_enter()/hub_leave(): hub_leave() will flush the gather lists. */
+bool hub_in_bracket(const struct msrp_hub *h);
 /* A connection accepted on one of our listeners (tls_ctx: an SSL_CTX for the TLS one). */
 struct ssl_ctx_st;
 struct sockaddr_storage;
@@ -189,6 +220,8 @@ struct msrp_conn {
 	struct msrp_conn *anext, *aprev; /* hub list of all connections */
 	struct msrp_conn *qnext;         /* hub run queue */
 	struct msrp_conn *failnext;      /* hub fail queue */
+	struct msrp_conn *gnext;         /* hub list of connections with a gather list */
+	bool on_gatherq;
 	struct msrp_conn *reapnext;      /* hub list of closed ones to free */
 	uint64_t deadline;       /* for the timeout list */
 	uint64_t last_progress;  /* socket took bytes, or the empty queue got some */
@@ -197,6 +230,7 @@ struct msrp_conn {
 	unsigned char addr[16]; /* the peer's IP (4 or 16 bytes): the per-address cap */
 	unsigned char addr_len;
 	struct sendq q;
+	struct gather g; /* written after q, before anything queued later */
 	size_t roff, rlen;
 	struct msrp_parser parser;
 	char rbuf[MSRP_RBUF_SIZE];
@@ -211,6 +245,19 @@ void conn_send(struct msrp_conn *c, const void *p, size_t n);
 /* Queue bytes without a syscall; they leave with the next conn_send() or
  * when the socket is writable. */
 void conn_queue(struct msrp_conn *c, const void *p, size_t n);
+/* Bytes that stay valid until the current parse pass ends (a chunk body in the other leg's
+ * receive buffer): no syscall and no copy now; they leave with the next conn_send() (the
+ * chunk's end-line: head, body and end-line in one sendmsg) or when the hub flushes at the
+ * end of the pass. Only a plain TCP connection with an empty queue gathers: under
+ * back-pressure, and on TLS, this is conn_send(). Not counted by conn_queued(): gathered
+ * bytes are never older than the pass. */
+void conn_send_ref(struct msrp_conn *c, const void *p, size_t n);
+/* A small piece (a response to the sender) copied into the gather list: it leaves with the
+ * other output of this parse pass in one sendmsg, at the pass end at the latest. Outside the
+ * hub bracket, on TLS or under back-pressure: conn_send(). */
+void conn_send_soon(struct msrp_conn *c, const void *p, size_t n);
+/* Write the gather list now (the hub's flush at the end of a parse pass). */
+void conn_flush_gather(struct msrp_conn *c);
 static inline size_t conn_queued(const struct msrp_conn *c) { return c ? sendq_len(&c->q) : 0; }
 /* Bytes the kernel holds for the peer: not sent or not acknowledged yet
  * (SIOCOUTQ). Autotuned socket buffers reach megabytes, which a slow link

@@ -109,3 +109,54 @@ void sendq_consume(struct sendq *q, size_t n)
 		q->head -= q->cap;
 	q->len -= n;
 }
+
+bool gather_ref(struct gather *g, const void *p, size_t n)
+{
+	if (g->n == GATHER_IOV)
+		return false;
+	g->iov[g->n].iov_base = (void *)p;
+	g->iov[g->n].iov_len = n;
+	g->n++;
+	g->len += n;
+	return true;
+}
+
+bool gather_copy(struct gather *g, const void *p, size_t n)
+{
+	char *dst = g->stage + g->slen;
+
+	if (n > GATHER_STAGE - g->slen)
+		return false;
+	/* a copy right behind the previous one extends its piece */
+	if (g->n && (char *)g->iov[g->n - 1].iov_base >= g->stage &&
+	    (char *)g->iov[g->n - 1].iov_base + g->iov[g->n - 1].iov_len == dst) {
+		memcpy(dst, p, n);
+		g->iov[g->n - 1].iov_len += n;
+		g->slen += n;
+		g->len += n;
+		return true;
+	}
+	if (g->n == GATHER_IOV)
+		return false;
+	memcpy(dst, p, n);
+	g->slen += n;
+	return gather_ref(g, dst, n);
+}
+
+int gather_spill(struct gather *g, size_t done, struct sendq *q)
+{
+	int rc = 0;
+
+	for (int i = 0; i < g->n && !rc; i++) {
+		size_t l = g->iov[i].iov_len;
+
+		if (done >= l) {
+			done -= l;
+			continue;
+		}
+		rc = sendq_append(q, (const char *)g->iov[i].iov_base + done, l - done);
+		done = 0;
+	}
+	gather_clear(g);
+	return rc;
+}

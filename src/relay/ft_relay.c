@@ -99,6 +99,19 @@ void relay_send(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n
 		r->leg[l].max_queued = q;
 }
 
+void relay_send_ref(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n)
+{
+	struct msrp_conn *c = relay_conn(r, l);
+	size_t q;
+
+	if (!c)
+		return;
+	conn_send_ref(c, p, n);
+	q = conn_queued(c);
+	if (q > r->leg[l].max_queued)
+		r->leg[l].max_queued = q;
+}
+
 /* The path back to a peer: what its requests carried, else its SDP path. */
 struct cpm_str relay_leg_path_back(const struct relay_leg *L)
 {
@@ -131,8 +144,13 @@ void relay_up_respond_tid_ext(struct ft_relay *r, const char *tid, int status, c
 	if (!to.len || !L->s.conn)
 		return;
 	n = relay_frame_response(buf, sizeof buf, tid, status, comment, to, cpm_str_c(L->uri), extra);
-	if (n > 0)
-		relay_send(r, FT_LEG_UP, buf, (size_t)n);
+	if (n <= 0)
+		return;
+	/* The device answers chunks in bursts: their 200s leave together at the end of the
+	 * pass that read them, one sendmsg instead of one each (a few µs later at most). */
+	conn_send_soon(L->s.conn, buf, (size_t)n);
+	if (conn_queued(L->s.conn) > L->max_queued)
+		L->max_queued = conn_queued(L->s.conn);
 }
 
 /* ---------------------------------------------------------------- flow control */

@@ -198,6 +198,9 @@ void relay_discard(struct ft_relay *r);
 void relay_finish(struct ft_relay *r, enum ft_relay_result res, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void relay_send(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n);
+/* The same for bytes in the other leg's receive buffer (conn_send_ref): gathered until the
+ * next relay_send on that leg or the end of the parse pass. */
+void relay_send_ref(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n);
 struct cpm_str relay_leg_path_back(const struct relay_leg *L);
 void relay_leg_respond(struct relay_leg *L, const struct msrp_msg *m, int status, const char *comment);
 void relay_up_respond_tid(struct ft_relay *r, const char *tid, int status, const char *comment);

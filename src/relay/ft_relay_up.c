@@ -214,10 +214,12 @@ static void up_body(struct ft_relay *r, const struct msrp_event *ev)
 		return;
 	}
 	relay_resume_advance(r);
-	/* Straight from the receive buffer; only what the socket does not
-	 * take is copied into the DOWN queue. */
+	/* Straight from the receive buffer, without a syscall yet: the body
+	 * leaves with its end-line (and the head queued before it) in one
+	 * sendmsg, or at the end of this parse pass; only what the socket does
+	 * not take is copied into the DOWN queue. */
 	if (!r->store) {
-		relay_send(r, FT_LEG_DOWN, p, n);
+		relay_send_ref(r, FT_LEG_DOWN, p, n);
 		hub_count_relayed(r->hub, n);
 	}
 	r->fwd_off += n;
