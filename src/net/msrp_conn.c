@@ -326,6 +326,8 @@ void conn_send_soon(struct msrp_conn *c, const void *p, size_t n)
 
 void conn_flush_gather(struct msrp_conn *c)
 {
+	size_t before = conn_queued(c);
+
 	if (!c->g.n)
 		return;
 	if (c->failed || c->shut_wr || c->state == CONN_CLOSED) {
@@ -336,6 +338,10 @@ void conn_flush_gather(struct msrp_conn *c)
 		return;
 	conn_after_flush(c);
 	conn_update_mask(c);
+	/* The owner's flow control counted these bytes (conn_queued) and may have paused the
+	 * other leg on them: tell it they left, as a writable socket would (conn_flush). */
+	if (conn_queued(c) < before && c->state == CONN_BOUND && c->session)
+		c->session->ops->drained(c->session);
 }
 
 static void conn_flush(struct msrp_conn *c)

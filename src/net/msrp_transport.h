@@ -249,8 +249,10 @@ void conn_queue(struct msrp_conn *c, const void *p, size_t n);
  * receive buffer): no syscall and no copy now; they leave with the next conn_send() (the
  * chunk's end-line: head, body and end-line in one sendmsg) or when the hub flushes at the
  * end of the pass. Only a plain TCP connection with an empty queue gathers: under
- * back-pressure, and on TLS, this is conn_send(). Not counted by conn_queued(): gathered
- * bytes are never older than the pass. */
+ * back-pressure, and on TLS, this is conn_send(). Gathered
+ * bytes are never older than the pass, but conn_queued() counts them: the relay's flow control
+ * must see a pass's bodies before they spill into the queue, or a device that reads nothing
+ * gets a whole receive buffer beyond the high-water mark. */
 void conn_send_ref(struct msrp_conn *c, const void *p, size_t n);
 /* A small piece (a response to the sender) copied into the gather list: it leaves with the
  * other output of this parse pass in one sendmsg, at the pass end at the latest. Outside the
@@ -258,7 +260,8 @@ void conn_send_ref(struct msrp_conn *c, const void *p, size_t n);
 void conn_send_soon(struct msrp_conn *c, const void *p, size_t n);
 /* Write the gather list now (the hub's flush at the end of a parse pass). */
 void conn_flush_gather(struct msrp_conn *c);
-static inline size_t conn_queued(const struct msrp_conn *c) { return c ? sendq_len(&c->q) : 0; }
+/* Bytes written to the connection and not taken by the socket yet: queued or gathered. */
+static inline size_t conn_queued(const struct msrp_conn *c) { return c ? sendq_len(&c->q) + c->g.len : 0; }
 /* Bytes the kernel holds for the peer: not sent or not acknowledged yet
  * (SIOCOUTQ). Autotuned socket buffers reach megabytes, which a slow link
  * takes many seconds to deliver: response timers must not run meanwhile. */
