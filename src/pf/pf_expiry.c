@@ -116,6 +116,10 @@ static void expire_one(struct pf *pf, struct store_item *it)
 		}
 		return;
 	}
+	/* Its end is queued and not committed yet (a slow disk can take longer than a tick): the
+	 * sender must get one `failed`, not one per tick. */
+	if (pf_item_leaving(pf, it->id))
+		return;
 	pf_deliver_abort_item(pf, it->id);
 	struct pf_user_policy up;
 	pf_prefs_get(pf, it->recipient, &up);
