@@ -6,7 +6,10 @@
  * until the kernel pool is first seeded at boot, never afterwards). This is
  * the one system call lib/ makes (lib/ is otherwise pure code): there is no
  * pure way to get entropy, and one audited place beats a copy per module.
- * Thread-safe, no state, no global.
+ * Thread-safe: small requests come from a per-thread pool of getrandom()
+ * bytes (one syscall per 1 KiB instead of one per id: the relay makes an
+ * id per chunk), each byte handed out once and wiped; fork() empties the
+ * pool in the child.
  *
  * FAILURE: if getrandom fails (anything but EINTR, which is retried, as
  * are short reads), the process writes one line to stderr and calls

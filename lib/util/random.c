@@ -4,6 +4,7 @@
 #include "cpm/hex.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ static void die(int err)
 	abort();
 }
 
-void cpm_random_bytes(void *buf, size_t n)
+static void random_syscall(void *buf, size_t n)
 {
 	uint8_t *p = buf;
 
@@ -50,6 +51,48 @@ void cpm_random_bytes(void *buf, size_t n)
 		p += r;
 		n -= (size_t)r;
 	}
+}
+
+/* Small requests (a tid per relayed chunk, ~12 bytes) are served from a per-thread pool that
+ * one getrandom() call refills: a syscall per chunk was one in three of the relay's
+ * (docs/BENCHMARKS.md, "Speed (issue 12)"). The pool is per thread, so no lock and no sharing
+ * between the relay's event loops; a child of fork() starts with an empty pool (the forking
+ * thread is the only one there), or it would repeat its parent's ids. */
+#define POOL_SIZE 1024
+#define POOL_MAX_REQUEST 64
+static __thread struct {
+	uint8_t b[POOL_SIZE];
+	size_t left; /* unused bytes at the end of b */
+} pool;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void pool_forget(void)
+{
+	explicit_bzero(&pool, sizeof pool);
+}
+
+static void atfork_register(void)
+{
+	(void)pthread_atfork(NULL, NULL, pool_forget);
+}
+
+void cpm_random_bytes(void *buf, size_t n)
+{
+	if (!n)
+		return;
+	if (n > POOL_MAX_REQUEST) {
+		random_syscall(buf, n);
+		return;
+	}
+	if (pool.left < n) {
+		pthread_once(&atfork_once, atfork_register);
+		random_syscall(pool.b, sizeof pool.b);
+		pool.left = sizeof pool.b;
+	}
+	uint8_t *from = pool.b + sizeof pool.b - pool.left;
+	memcpy(buf, from, n);
+	explicit_bzero(from, n); /* handed out once: not kept in memory */
+	pool.left -= n;
 }
 
 void cpm_random_hex(char *out, size_t nbytes)

@@ -5,6 +5,8 @@
 #include "unit.h"
 
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 UNIT_TEST(bytes_fill_everything)
 {
@@ -76,4 +78,40 @@ UNIT_TEST(alnum_shape_and_uniformity)
 	CHECK(low < 8 * 10000 + 1200); /* biased: ~ 82600 */
 }
 
-UNIT_MAIN(T(bytes_fill_everything), T(hex_shape), T(alnum_shape_and_uniformity))
+UNIT_TEST(small_draws_never_repeat)
+{
+	/* small requests come from the per-thread pool: across refills no id comes back */
+	static char ids[4096][17];
+
+	for (int i = 0; i < 4096; i++)
+		cpm_random_alnum(ids[i], 16);
+	for (int i = 1; i < 4096; i++)
+		CHECK(strcmp(ids[i], ids[i - 1]) != 0 && strcmp(ids[i], ids[0]) != 0);
+}
+
+UNIT_TEST(fork_child_does_not_repeat_parent)
+{
+	/* the pool holds bytes drawn before fork(): the child must not hand out the parent's next ones */
+	uint8_t mine[16], theirs[16];
+	int fds[2];
+	pid_t pid;
+
+	cpm_random_bytes(mine, 4); /* the pool is filled now */
+	CHECK(pipe(fds) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		uint8_t b[16];
+		cpm_random_bytes(b, sizeof b);
+		_exit(write(fds[1], b, sizeof b) == (ssize_t)sizeof b ? 0 : 1);
+	}
+	cpm_random_bytes(mine, sizeof mine);
+	CHECK(read(fds[0], theirs, sizeof theirs) == (ssize_t)sizeof theirs);
+	waitpid(pid, NULL, 0);
+	close(fds[0]);
+	close(fds[1]);
+	CHECK(memcmp(mine, theirs, sizeof mine) != 0);
+}
+
+UNIT_MAIN(T(bytes_fill_everything), T(hex_shape), T(alnum_shape_and_uniformity), T(small_draws_never_repeat),
+	  T(fork_child_does_not_repeat_parent))
