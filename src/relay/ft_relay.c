@@ -64,7 +64,7 @@ void relay_finish(struct ft_relay *r, enum ft_relay_result res, const char *fmt,
 		return;
 	r->ended = true;
 	r->pending = NULL;
-	relay_resume_stop(r); /* a resume's hash is of no use any more */
+	relay_tw_stop(r); /* a resume's hash is of no use any more */
 	conn_hold(relay_conn(r, FT_LEG_UP), CONN_HOLD_ENDED);
 	conn_hold(relay_conn(r, FT_LEG_DOWN), CONN_HOLD_ENDED);
 	relay_timer_stop(r);
@@ -387,7 +387,7 @@ void relay_discard(struct ft_relay *r)
 		if (r->leg[l].in_hub)
 			hub_session_del(r->hub, &r->leg[l].s);
 	su_timer_destroy(r->timer);
-	relay_resume_stop(r);
+	relay_tw_stop(r);
 	tee_close(&r->tee);
 	relay_source_free(r);
 	free(r);
@@ -592,7 +592,7 @@ void ft_relay_destroy(struct ft_relay *r)
 	relay_timer_stop(r);
 	su_timer_destroy(r->timer);
 	r->timer = NULL;
-	relay_resume_stop(r); /* never joined: the worker leaves by itself */
+	relay_tw_stop(r); /* never joined: the worker leaves by itself */
 	tee_close(&r->tee);
 	relay_source_free(r);
 	msrp_log("relay %s: destroyed", relay_name(r));
