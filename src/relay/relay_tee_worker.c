@@ -243,6 +243,11 @@ static int consume(struct relay_hasher *h, EVP_MD_CTX *md)
 		uint64_t off = h->base + tail;
 		int err;
 
+		if (done && !cancelled(h) && h->fd >= 0 && h->base + tail > wb_from)
+			/* The file is complete: the writeback of its last piece starts now, and the
+			 * store's fsync after RECEIVED finds it under way. */
+			(void)sync_file_range(h->fd, (off64_t)wb_from, (off64_t)(h->base + tail - wb_from),
+					      SYNC_FILE_RANGE_WRITE);
 		if (done)
 			return cancelled(h) ? -ECANCELED : 0;
 		if (cancelled(h))
