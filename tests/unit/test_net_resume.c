@@ -1,6 +1,7 @@
-/* Upload resume in store mode (params.resume_offset) and the extension
- * header of the stored acknowledgement (ft_relay_set_ack_header), over real
- * loopback sockets and a real su_root.
+/* Upload resume in store mode (params.resume_offset), the relay's tee worker
+ * (relay_tee_worker.c: a slow disk, a write error mid-file, a relay destroyed
+ * with a full ring) and the extension header of the stored acknowledgement
+ * (ft_relay_set_ack_header), over real loopback sockets and a real su_root.
  *
  * The resume's whole-file sha-1 is computed by a worker thread that reads
  * the blob with pread(). This program interposes pread() (the relay is
