@@ -156,6 +156,7 @@ struct ft_relay {
 	int rs_err;              /* the worker failed (-errno), seen by the loop */
 	bool rs_write_err;       /* ... writing the blob (not reading a resume's prefix) */
 	bool rs_wait;            /* the '$' chunk passed the size check, waiting for the hash */
+	bool tw_draining;        /* ended: the worker writes the ring's rest, then done() (relay_tw_drain) */
 	enum msrp_report_mode rs_fr, rs_sr;
 	char rs_tid[MSRP_TID_MAX + 1];
 
@@ -260,6 +261,11 @@ int relay_tee_feed(struct ft_relay *r, uint64_t off, const char *p, size_t n);
  * hashed everything. false: no worker (the caller finishes the inline tee). */
 bool relay_tw_final(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
 		    enum msrp_report_mode sr);
+/* The relay ends (relay_finish) while its worker still has bytes to write: let it write
+ * them all (not hash: the file is incomplete) and return true; the worker's wake-up then stops
+ * it and arms the deferred done(). false: nothing to wait for (no worker, it failed, the ring
+ * is written), the caller stops it at once. */
+bool relay_tw_drain(struct ft_relay *r);
 /* The worker failed (r->rs_err): tell the sender (an error to its open
  * chunk; in store mode a failure REPORT) and end the relay FT_RELAY_IO_ERROR. */
 void relay_tw_fail(struct ft_relay *r);

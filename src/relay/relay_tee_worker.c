@@ -348,7 +348,14 @@ static int worker_wakeup(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 	pthread_mutex_unlock(&h->mu);
 	hub_enter(r->hub);
 	if (r->ended) {
-		/* nothing to do */
+		if (finished && r->tw_draining) {
+			/* relay_finish() waited for the ring to reach the blob: report now */
+			r->tw_draining = false;
+			relay_tw_stop(r);
+			msrp_log("relay %s: %s (%s), %llu bytes", relay_name(r), ft_relay_result_str(r->deferred_res),
+				 r->deferred_detail, (unsigned long long)r->tee.contig);
+			relay_arm_deferred_done(r);
+		}
 	} else if (finished && err) {
 		r->rs_err = err;
 		r->rs_write_err = write_err;
@@ -521,6 +528,25 @@ bool relay_tw_final(struct ft_relay *r, const char *tid, enum msrp_report_mode f
 		msrp_log("relay %s: resumed upload complete (%llu bytes), waiting for the sha-1 of the whole file",
 			 relay_name(r), (unsigned long long)r->tee.contig);
 	return true;
+}
+
+bool relay_tw_drain(struct ft_relay *r)
+{
+	struct relay_hasher *h = r->rs;
+	bool drain;
+
+	if (!h || r->destroyed || r->rs_widx <= 0)
+		return false;
+	pthread_mutex_lock(&h->mu);
+	drain = !h->finished && h->fd >= 0 && __atomic_load_n(&h->tail, __ATOMIC_SEQ_CST) != h->head;
+	if (drain) {
+		/* finish at what the loop accepted; the digest it makes is of no use (never read) */
+		h->target = h->head;
+		pthread_cond_signal(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	r->tw_draining = drain;
+	return drain;
 }
 
 void relay_tw_fail(struct ft_relay *r)
