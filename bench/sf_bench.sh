@@ -17,7 +17,8 @@
 #    time and RSS after start, after the cycles and LINGER s later.
 # Knobs (environment): SF_CACHE (/var/tmp/cpmd-sf-bench), BIG_MIB (1024), REPS (3),
 # ITEM_COUNTS ("0 100000 1000000"), CYCLES (200), TEST_ITEMS (3), TEST_SIZE (65536),
-# LINGER (35), SKIP ("store upload reg": parts to skip), STORE_N (100000), KIND (file, or
+# LINGER (35), SKIP ("store upload reg": parts to skip), BUILD_B (part 2: a second build's cpmd
+# in the same rounds, for before/after), STORE_N (100000), KIND (file, or
 # message: part 3 with stored pager-mode messages instead of files, delivered by MESSAGE —
 # issue 8's "1,000,000 deferred messages, REGISTER -> first delivery").
 # Ports: random free ones in 41000-41999. Installs fio with apt-get if it is missing.
@@ -118,14 +119,28 @@ if [[ " $SKIP " != *" store "* ]]; then
 fi
 
 # --- 2. upload to the store vs fio -------------------------------------------
+# BUILD_B (a second build dir): its cpmd is measured in the same rounds, right after or before
+# the first (the order alternates), next to the same fio runs: before/after in one run.
 if [[ " $SKIP " != *" upload "* ]]; then
 	BIG=$T/big.bin
 	BYTES=$((BIG_MIB * 1048576))
 	head -c "${BIG_MIB}M" /dev/urandom >"$BIG"
 	start_cpmd "$T/updata" "$T/cpmd-upload.log"
+	UP_PID[0]=$CPMD_PID UP_SIP[0]=$SIP_PORT UP_LOG[0]=$T/cpmd-upload.log UP_DATA[0]=$T/updata UP_TAG[0]=A
+	NB=1
+	if [ -n "${BUILD_B:-}" ]; then
+		CPMD_A=$CPMD
+		CPMD=$(cd "$BUILD_B" && pwd)/cpmd
+		start_cpmd "$T/updata.b" "$T/cpmd-upload.b.log"
+		CPMD=$CPMD_A
+		UP_PID[1]=$CPMD_PID UP_SIP[1]=$SIP_PORT UP_LOG[1]=$T/cpmd-upload.b.log UP_DATA[1]=$T/updata.b UP_TAG[1]=B
+		NB=2
+		echo "   A = $BUILD, B = $(cd "$BUILD_B" && pwd) (cpmd binary of $(date -u -r "$BUILD_B/cpmd" '+%H:%M UTC'))"
+	fi
 	echo "2. ${BIG_MIB} MiB upload to the store (cpm send to a never-registered user: deferred, blob fsync + rename + commit, then 'stored') vs fio"
 	echo "   fio --name=seq --rw=write --bs=1M --size=${BIG_MIB}M --end_fsync=1 --directory=$T/fio (MB/s = bytes / fio's job runtime, which includes the end fsync)"
-	F_L="" C_L="" P_L="" R_L="" Q_L="" X_L=""
+	declare -A C_L P_L R_L Q_L X_L Y_L RX_L RY_L
+	F_L=""
 	mkdir -p "$T/fio"
 	run_fio() { # -> MB/s of one fio run (bytes / job runtime incl. the end fsync)
 		sync
@@ -134,49 +149,72 @@ if [[ " $SKIP " != *" upload "* ]]; then
 		python3 -c "import json,sys; j=json.load(open(sys.argv[1]))['jobs'][0]; print('%.0f' % (j['write']['io_bytes'] / (j['job_runtime'] / 1e3) / 1e6))" "$T/fio.json"
 		rm -f "$T/fio"/*
 	}
-	echo "   each round: fio, cpm send, fio again ('sync' before each); the ratio is against the mean of the round's two fio runs"
-	for ((r = 1; r <= REPS; r++)); do
-		fa=$(run_fio)
+	# upload_one ROUND INDEX: one cpm send to cpmd INDEX; sets cmbs pmbs cpu hwm phase wall rc last
+	upload_one() {
+		local r=$1 i=$2 pid=${UP_PID[$2]} log=${UP_LOG[$2]} to="away$1x$2@$DOMAIN" c0 c1 t0 t1 l0 l1
 		sync
-		echo 5 >"/proc/$CPMD_PID/clear_refs"
-		c0=$(cpu_ticks "$CPMD_PID")
+		echo 5 >"/proc/$pid/clear_refs"
+		c0=$(cpu_ticks "$pid")
 		t0=$(now)
 		rc=0
-		"$CPM" --server "127.0.0.1:$SIP_PORT" --user "sip:up$r@$DOMAIN" send "sip:away$r@$DOMAIN" "$BIG" \
-			</dev/null >"$T/send.$r.out" 2>"$T/send.$r.err" || rc=$?
+		"$CPM" --server "127.0.0.1:${UP_SIP[$i]}" --user "sip:up$r@$DOMAIN" send "sip:$to" "$BIG" \
+			</dev/null >"$T/send.$r.$i.out" 2>"$T/send.$r.$i.err" || rc=$?
 		t1=$(now)
-		c1=$(cpu_ticks "$CPMD_PID")
-		last=$(tail -n 1 "$T/send.$r.out")
+		c1=$(cpu_ticks "$pid")
+		last=$(tail -n 1 "$T/send.$r.$i.out")
 		wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
 		cmbs=$(awk -v b="$BYTES" -v w="$wall" 'BEGIN {printf "%.0f", b / w / 1e6}')
-		hwm=$(status_kb "$CPMD_PID" VmHWM)
+		hwm=$(status_kb "$pid" VmHWM)
 		cpu=$(fdiv $((c1 - c0)) "$HZ" %.2f)
-		rm -f "$T/updata/blobs/"[0-9a-f]* 2>/dev/null || true # the stored 1 GiB copy (disk space)
-		fb=$(run_fio)
-		fmbs=$(awk -v a="$fa" -v b="$fb" 'BEGIN {printf "%.0f", (a + b) / 2}')
+		rm -f "${UP_DATA[$i]}/blobs/"[0-9a-f]* 2>/dev/null || true # the stored copy (disk space)
 		# cpmd's own phase: "deferred" (INVITE answered) -> "stored ... durable" (then the 200/REPORT)
-		l0=$(grep -a ': deferred (' "$T/cpmd-upload.log" | grep -a "for away$r@$DOMAIN as item" | head -n 1 || true)
-		l1=$(grep -a "stored for away$r@$DOMAIN" "$T/cpmd-upload.log" | head -n 1 || true)
+		l0=$(grep -a ': deferred (' "$log" | grep -a "for $to as item" | head -n 1 || true)
+		l1=$(grep -a "stored for $to" "$log" | head -n 1 || true)
 		phase=n/a pmbs=n/a
 		if [ -n "$l0" ] && [ -n "$l1" ]; then
 			phase=$(fdiv $(($(log_ms "$l1") - $(log_ms "$l0"))) 1000 %.3f)
 			pmbs=$(awk -v b="$BYTES" -v w="$phase" 'BEGIN {printf "%.0f", b / w / 1e6}')
 		fi
-		say "round $r: fio $fa/$fb MB/s; cpm send rc=$rc last='$last' wall $wall s = $cmbs MB/s, cpmd cpu $cpu s, VmHWM $hwm kB, deferred->stored $phase s"
-		[ "$rc" = 0 ] && [ "$last" = stored ] || { echo "   round $r: cpm send FAILED (rc $rc, last line '$last')"; cmbs=0; }
-		printf '   round %d: fio %4s/%4s MB/s | cpm send %4s MB/s (wall %s s) ratio %s | in cpmd (deferred -> stored %s s) %4s MB/s ratio %s | cpmd CPU %s s, VmHWM %s kB\n' \
-			"$r" "$fa" "$fb" "$cmbs" "$wall" "$(fdiv "$cmbs" "$fmbs" %.2f)" "$phase" "$pmbs" "$(fdiv "$pmbs" "$fmbs" %.2f)" "$cpu" "$hwm"
-		F_L+=" $fmbs" C_L+=" $cmbs" P_L+=" $cpu" R_L+=" $hwm" Q_L+=" $pmbs" X_L+=" $(fdiv "$cmbs" "$fmbs" %.3f)"
+		[ "$rc" = 0 ] && [ "$last" = stored ] || { echo "   round $r ${UP_TAG[$i]}: cpm send FAILED (rc $rc, last line '$last')"; cmbs=0; }
+	}
+	echo "   each round: fio, cpm send (to each cpmd, alternating which goes first), fio again ('sync' before each); the ratio is against the mean of the round's two fio runs"
+	for ((r = 1; r <= REPS; r++)); do
+		fa=$(run_fio)
+		order="0"
+		[ "$NB" = 2 ] && { [ $((r % 2)) = 1 ] && order="0 1" || order="1 0"; }
+		line=""
+		for i in $order; do
+			upload_one "$r" "$i"
+			say "round $r ${UP_TAG[$i]}: cpm send rc=$rc last='$last' wall $wall s = $cmbs MB/s, cpmd cpu $cpu s, VmHWM $hwm kB, deferred->stored $phase s (load $(cut -d' ' -f1-3 /proc/loadavg))"
+			C_L[$i]+=" $cmbs" P_L[$i]+=" $cpu" R_L[$i]+=" $hwm" Q_L[$i]+=" $pmbs"
+			line+=$(printf ' | %s: cpm send %4s MB/s (wall %s s) | in cpmd (deferred -> stored %s s) %4s MB/s | cpmd CPU %s s, VmHWM %s kB' \
+				"${UP_TAG[$i]}" "$cmbs" "$wall" "$phase" "$pmbs" "$cpu" "$hwm")
+			X_L[$i]+=" $cmbs" Y_L[$i]+=" $pmbs"
+		done
+		fb=$(run_fio)
+		fmbs=$(awk -v a="$fa" -v b="$fb" 'BEGIN {printf "%.0f", (a + b) / 2}')
+		F_L+=" $fmbs"
+		printf '   round %d (load %s): fio %4s/%4s MB/s%s\n' "$r" "$(cut -d' ' -f1-3 /proc/loadavg)" "$fa" "$fb" "$line"
+		for i in $order; do
+			RX_L[$i]+=" $(fdiv "$(awk '{print $NF}' <<<"${X_L[$i]}")" "$fmbs" %.3f)"
+			RY_L[$i]+=" $(fdiv "$(awk '{print $NF}' <<<"${Y_L[$i]}")" "$fmbs" %.3f)"
+		done
 	done
-	FM=$(median <<<"$F_L") CM=$(median <<<"$C_L") QM=$(median <<<"$Q_L")
-	echo "   median: fio $FM MB/s, cpm send -> cpmd store $CM MB/s: ratio of medians $(fdiv "$CM" "$FM" %.2f), median of the per-round ratios $(median <<<"$X_L") (target >= 0.8);" \
-		"inside cpmd (deferred -> stored) $QM MB/s = $(fdiv "$QM" "$FM" %.2f) x fio;" \
-		"cpmd CPU $(median <<<"$P_L") s per ${BIG_MIB} MiB, VmHWM median $(median <<<"$R_L") kB (VmRSS now $(status_kb "$CPMD_PID" VmRSS) kB)"
+	FM=$(median <<<"$F_L")
+	for ((i = 0; i < NB; i++)); do
+		CM=$(median <<<"${C_L[$i]}") QM=$(median <<<"${Q_L[$i]}")
+		echo "   ${UP_TAG[$i]} median: fio $FM MB/s, cpm send -> cpmd store $CM MB/s: ratio of medians $(fdiv "$CM" "$FM" %.2f), median of the per-round ratios $(median <<<"${RX_L[$i]}");" \
+			"inside cpmd (deferred -> stored) $QM MB/s = $(fdiv "$QM" "$FM" %.2f) x fio (per-round ratios: median $(median <<<"${RY_L[$i]}"));" \
+			"cpmd CPU $(median <<<"${P_L[$i]}") s per ${BIG_MIB} MiB, VmHWM median $(median <<<"${R_L[$i]}") kB (VmRSS now $(status_kb "${UP_PID[$i]}" VmRSS) kB)"
+	done
 	sha=$( (time -p openssl dgst -sha1 "$BIG" >/dev/null) 2>&1 | awk '/^real/ {print $2}')
 	echo "   (cpm send hashes the whole file before its INVITE: openssl dgst -sha1 of it alone takes $sha s)"
-	stop_cpmd
+	for pid in "${UP_PID[@]}"; do
+		CPMD_PID=$pid
+		stop_cpmd
+	done
 	rm -f "$BIG"
-	rm -rf "$T/updata"
+	rm -rf "$T/updata" "$T/updata.b"
 	echo
 fi
 

@@ -7,12 +7,14 @@
 #   3. ctest -j2 on the gcc build: unit + e2e + interop
 #   4. clang -DCPM_SANITIZE=ON build, whole ctest suite again under ASan+UBSan
 #      (CPM_SANITIZE_RUN=1: size-heavy e2e tests use smaller big files)
-#   5. clang -DCPM_FUZZ=ON build, every fuzz/fuzz_*.c for FUZZ_SECONDS (15) s
+#   5. clang -DCPM_TSAN=ON build of the unit tests of threaded code (TSAN_TESTS below: the
+#      relay's tee worker, workq), run under ThreadSanitizer with halt_on_error=1 (~1 minute)
+#   6. clang -DCPM_FUZZ=ON build, every fuzz/fuzz_*.c for FUZZ_SECONDS (15) s
 #
 # Exit status 0 only if every step passed. The last line is `N passed, N failed`
 # (ctest tests of both passes + fuzzers; a failed build counts as a failure).
 # Knobs: FUZZ_SECONDS, JOBS (default 2: builds), CTEST_JOBS (default 4), SKIP_SETUP=1, SKIP_ASAN=1,
-# SKIP_FUZZ=1
+# SKIP_TSAN=1, SKIP_FUZZ=1
 # (the last three are for local iteration only; CI uses none of them).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -41,7 +43,8 @@ step_fail() { # a step that is not a test (setup, build) failed
 	SUMMARY+=("FAIL $1")
 }
 
-# build NAME CC [cmake options...]: configures and builds build-NAME.
+# build NAME CC [cmake options...]: configures and builds build-NAME (only the targets in
+# BUILD_TARGETS, space-separated, if set).
 build() {
 	local name=$1 cc=$2
 	local dir="build-$name" t
@@ -49,7 +52,7 @@ build() {
 	note "build $dir ($cc $*)"
 	t=$(date +%s)
 	if cmake --fresh -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCPM_WERROR=ON "$@" >"$LOGS/$name.configure.log" 2>&1 &&
-		cmake --build "$dir" -j"$JOBS" >"$LOGS/$name.build.log" 2>&1; then
+		cmake --build "$dir" -j"$JOBS" ${BUILD_TARGETS:+--target $BUILD_TARGETS} >"$LOGS/$name.build.log" 2>&1; then
 		SUMMARY+=("ok   build $dir ($cc $*) in $(($(date +%s) - t)) s")
 		return 0
 	fi
@@ -59,12 +62,13 @@ build() {
 	return 1
 }
 
-# run_ctest BUILD_DIR LABEL: runs the whole suite, records every test.
+# run_ctest BUILD_DIR LABEL [REGEX]: runs the whole suite (or the tests REGEX matches), records
+# every test.
 run_ctest() {
 	local dir=$1 label=$2 log="$LOGS/ctest.$2.log" t=$(date +%s)
-	note "ctest $label ($dir, -j$CTEST_JOBS)"
+	note "ctest $label ($dir, -j$CTEST_JOBS${3:+, -R $3})"
 	rm -rf "$LOGS/failed-tests.$label"
-	(cd "$dir" && CPM_TEST_ARTIFACTS="$LOGS/failed-tests.$label" ctest -j"$CTEST_JOBS" --output-on-failure --timeout 600) 2>&1 | tee "$log" |
+	(cd "$dir" && CPM_TEST_ARTIFACTS="$LOGS/failed-tests.$label" ctest -j"$CTEST_JOBS" --output-on-failure --timeout 600 ${3:+-R "$3"}) 2>&1 | tee "$log" |
 		grep -a -E --line-buffered 'Test +#|tests passed|FAIL \[|PASS \[|Errors while' || true
 	local n=0 name res
 	while read -r name res; do
@@ -108,7 +112,24 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	fi
 fi
 
-# 5: fuzzers.
+# 5: ThreadSanitizer, on the unit tests of threaded code only (TSan slows everything ~10x and
+# knows nothing of the e2e scripts' processes). One test program per line: a new threaded test
+# is one more line (its unit/NAME_worker variant runs too). Every test must wait for the
+# threads it started (ft_relay_wait_hashers() for the relay's tee workers) before it exits.
+TSAN_TESTS=(
+	test_net_resume
+	test_net_relay
+	test_net_store_modes
+	test_net_workq
+)
+if [ "${SKIP_TSAN:-0}" != 1 ]; then
+	if BUILD_TARGETS="${TSAN_TESTS[*]}" build tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_TSAN=ON; then
+		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+			run_ctest build-tsan tsan "^unit/($(IFS='|'; echo "${TSAN_TESTS[*]}"))(_worker)?\$"
+	fi
+fi
+
+# 6: fuzzers.
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
 	if build fuzz clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_FUZZ=ON; then
 		note "fuzzers (${FUZZ_SECONDS} s each)"

@@ -194,6 +194,7 @@ enum conn_state {
 #define CONN_HOLD_PEER 0x1  /* owner cannot take the current message yet */
 #define CONN_HOLD_BP 0x2    /* the other leg's queue is above high water */
 #define CONN_HOLD_ENDED 0x4 /* the relay has finished: read nothing more */
+#define CONN_HOLD_DISK 0x8  /* the relay's tee worker is behind (ring full) or finishing the hash */
 
 struct ssl_st;
 struct msrp_conn {

@@ -64,13 +64,23 @@ void relay_finish(struct ft_relay *r, enum ft_relay_result res, const char *fmt,
 		return;
 	r->ended = true;
 	r->pending = NULL;
-	relay_resume_stop(r); /* a resume's hash is of no use any more */
 	conn_hold(relay_conn(r, FT_LEG_UP), CONN_HOLD_ENDED);
 	conn_hold(relay_conn(r, FT_LEG_DOWN), CONN_HOLD_ENDED);
 	relay_timer_stop(r);
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
+	/* The tee worker still holds accepted bytes: it writes them first (the blob then holds all
+	 * that ft_relay_bytes() says, and a resume starts there), and done() waits for it. */
+	if (relay_tw_drain(r)) {
+		r->done_deferred = true;
+		r->deferred_res = res;
+		memcpy(r->deferred_detail, detail, sizeof detail);
+		msrp_log("relay %s: %s (%s); the tee worker writes the rest of the %llu bytes first",
+			 relay_name(r), ft_relay_result_str(res), detail, (unsigned long long)r->tee.contig);
+		return;
+	}
+	relay_tw_stop(r); /* a resume's hash is of no use any more */
 	msrp_log("relay %s: %s (%s), %llu bytes", relay_name(r), ft_relay_result_str(res), detail,
 		 (unsigned long long)(r->source ? r->src_next : r->tee.contig));
 	if (r->in_owner_call) {
@@ -387,7 +397,7 @@ void relay_discard(struct ft_relay *r)
 		if (r->leg[l].in_hub)
 			hub_session_del(r->hub, &r->leg[l].s);
 	su_timer_destroy(r->timer);
-	relay_resume_stop(r);
+	relay_tw_stop(r);
 	tee_close(&r->tee);
 	relay_source_free(r);
 	free(r);
@@ -592,7 +602,7 @@ void ft_relay_destroy(struct ft_relay *r)
 	relay_timer_stop(r);
 	su_timer_destroy(r->timer);
 	r->timer = NULL;
-	relay_resume_stop(r); /* never joined: the worker leaves by itself */
+	relay_tw_stop(r); /* never joined: the worker leaves by itself */
 	tee_close(&r->tee);
 	relay_source_free(r);
 	msrp_log("relay %s: destroyed", relay_name(r));

@@ -178,10 +178,15 @@ size_t ft_relay_max_queued(const struct ft_relay *r, enum ft_relay_leg leg);
  * progress), free everything. Safe at any time, including from inside the
  * done callback. */
 void ft_relay_destroy(struct ft_relay *r);
-/* Waits (at most ms) until no resume hasher thread is alive: a destroyed relay's hasher stops on
- * its own at its next read, and the process must not exit before it did (OpenSSL's exit handlers
- * would free what it uses). For shutdown, after the last relay was destroyed. Any thread. */
-void ft_relay_wait_hashers(unsigned ms);
+/* Waits (at most ms) until no tee worker thread is alive: a destroyed relay's worker stops on
+ * its own within one piece, and the process must not exit before it did (OpenSSL's exit handlers
+ * would free what it uses). For shutdown, after the last relay was destroyed. Any thread.
+ * true: none is left. */
+bool ft_relay_wait_hashers(unsigned ms);
+/* Tests only (process-wide, any thread): the tee worker sleeps delay_us before each write (a
+ * disk slower than the network), fails with ENOSPC at file offset fail_at (0: never), and
+ * starts for files of min_size bytes and up (0: the default, 256 KiB). */
+void ft_relay_test_tee_hooks(unsigned delay_us, uint64_t fail_at, uint64_t min_size);
 
 /* ======================================================================
  * Added for store-and-forward (issue #3). docs/internals/relay.md, "Store

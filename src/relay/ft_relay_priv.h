@@ -3,7 +3,7 @@
  * API, session callbacks, ending, completion), ft_relay_up.c (the sender's
  * leg), ft_relay_down.c (the device's leg), ft_relay_timer.c (timers),
  * ft_relay_intake.c (intake: store mode, no device leg), ft_relay_source.c (source mode),
- * ft_relay_resume.c (upload resume: the whole file's hash off the loop).
+ * relay_tee_worker.c (the blob write and sha-1 on a worker thread; upload resume).
  * Every function here runs inside the hub bracket (net/msrp_transport.h). */
 #ifndef CPMD_RELAY_FT_RELAY_PRIV_H
 #define CPMD_RELAY_FT_RELAY_PRIV_H
@@ -17,7 +17,7 @@ struct relay_tee {
 	void *md;               /* EVP_MD_CTX */
 	uint64_t contig;        /* bytes 1..contig received, written and hashed */
 	bool final;
-	bool no_hash;           /* upload resume: the whole file is hashed off the loop */
+	bool no_hash;           /* the tee worker hashes (relay_tee_worker.c) */
 	uint8_t digest[20];
 	uint64_t wb_from;       /* writeback started for [0, wb_from) (tee_feed) */
 };
@@ -148,12 +148,15 @@ struct ft_relay {
 	/* a header carried from DOWN's 200 to the sender (ft_relay_down.c: Cpm-Stored) */
 	char fwd_hdr[FT_RELAY_ACK_NAME_MAX + FT_RELAY_ACK_VALUE_MAX + 5];
 
-	/* upload resume (ft_relay_resume.c): the blob holds [0, base) already */
+	/* the tee worker (relay_tee_worker.c); upload resume: the blob holds [0, base) already */
 	uint64_t base;
-	struct relay_hasher *rs; /* whole-file sha-1 off the loop; NULL: none */
+	struct relay_hasher *rs; /* blob write + sha-1 off the loop; NULL: none (inline tee) */
+	bool tw_decided;         /* worker or inline tee chosen (at the first body byte) */
 	int rs_widx;             /* its eventfd in su_root (0: not registered) */
-	int rs_err;              /* the prefix could not be read (-errno), seen by the loop */
+	int rs_err;              /* the worker failed (-errno), seen by the loop */
+	bool rs_write_err;       /* ... writing the blob (not reading a resume's prefix) */
 	bool rs_wait;            /* the '$' chunk passed the size check, waiting for the hash */
+	bool tw_draining;        /* ended: the worker writes the ring's rest, then done() (relay_tw_drain) */
 	enum msrp_report_mode rs_fr, rs_sr;
 	char rs_tid[MSRP_TID_MAX + 1];
 
@@ -223,6 +226,10 @@ void relay_txn_start_clock(struct ft_relay *r, bool last);
 
 /* ft_relay_up.c */
 void relay_try_pending(struct ft_relay *r);
+/* The '$' chunk's file is written and hashed (tee.digest final): check the
+ * hash, then end the chunk DOWN (live) or report RECEIVED (store). */
+void relay_up_last_hashed(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
+			  enum msrp_report_mode sr);
 void relay_up_event(struct ft_relay *r, const struct msrp_event *ev);
 
 /* ft_relay_intake.c */
@@ -239,24 +246,33 @@ void relay_event_cb(struct ft_relay *r, enum ft_relay_result ev, const char *det
  * with extension header lines (or empty). */
 void relay_up_report(struct ft_relay *r, int status, const char *comment, struct cpm_str extra);
 
-/* ft_relay_resume.c */
+/* relay_tee_worker.c */
 /* The tee's blob (already given to relay_new) holds an upload resumed at
- * `base`: cut it there and start the hash of the whole file on a worker
- * thread, which reads the blob with pread() through its own dup of the
- * descriptor. Returns 0 or -errno (creation fails). */
+ * `base`: cut it there and start the worker, which hashes the stored prefix
+ * (pread through its own dup of the descriptor) before the new bytes.
+ * Returns 0 or -errno (creation fails). */
 int relay_resume_open(struct ft_relay *r, uint64_t base);
-/* New bytes are in the blob (after every tee write). */
-void relay_resume_advance(struct ft_relay *r);
-/* The '$' chunk passed the size check: hold its answer until the hash of
- * the whole file is known. */
-void relay_resume_final(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
-			enum msrp_report_mode sr);
-/* The prefix could not be read: tell the sender (400 to its open chunk, a
- * failure REPORT) and end the relay FT_RELAY_IO_ERROR. */
-void relay_resume_fail(struct ft_relay *r);
-/* Stop the worker (it frees its half by itself), close the eventfd. Safe
- * to call again, and for a relay without resume. */
-void relay_resume_stop(struct ft_relay *r);
+/* Body bytes at 0-based file offset `off` (off <= tee.contig): into the
+ * worker's ring (the sender is held with CONN_HOLD_DISK while it is nearly
+ * full), or through the inline tee for a small file. 0 or -errno. */
+int relay_tee_feed(struct ft_relay *r, uint64_t off, const char *p, size_t n);
+/* The '$' chunk passed the size check: with a worker, hold the sender and
+ * return true; relay_up_last_hashed() runs once the worker has written and
+ * hashed everything. false: no worker (the caller finishes the inline tee). */
+bool relay_tw_final(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
+		    enum msrp_report_mode sr);
+/* The relay ends (relay_finish) while its worker still has bytes to write: let it write
+ * them all (not hash: the file is incomplete) and return true; the worker's wake-up then stops
+ * it and arms the deferred done(). false: nothing to wait for (no worker, it failed, the ring
+ * is written), the caller stops it at once. */
+bool relay_tw_drain(struct ft_relay *r);
+/* The worker failed (r->rs_err): tell the sender (an error to its open
+ * chunk; in store mode a failure REPORT) and end the relay FT_RELAY_IO_ERROR. */
+void relay_tw_fail(struct ft_relay *r);
+/* Stop the worker (it frees its half by itself), close the eventfd; an
+ * unfinished worker leaves tee.contig at what it wrote. Safe to call again,
+ * and for a relay without a worker. */
+void relay_tw_stop(struct ft_relay *r);
 
 /* ft_relay_source.c */
 void relay_source_pump(struct ft_relay *r);

@@ -137,7 +137,7 @@ static void up_data_head(struct ft_relay *r, const struct msrp_msg *m)
 		/* the stored prefix is unreadable: nothing more goes in */
 		relay_leg_respond(L, m, 400, "Cannot store the file");
 		r->fwd_fr = m->failure_report;
-		relay_resume_fail(r);
+		relay_tw_fail(r);
 		return;
 	}
 	if (m->has_byte_range &&
@@ -204,16 +204,15 @@ static void up_body(struct ft_relay *r, const struct msrp_event *ev)
 		return;
 	}
 	if (r->rs_err) {
-		relay_resume_fail(r);
+		relay_tw_fail(r);
 		return;
 	}
-	rc = tee_feed(&r->tee, r->fwd_off, p, n);
+	rc = relay_tee_feed(r, r->fwd_off, p, n);
 	if (rc) {
 		up_abort(r, ev->msg, 413, "Cannot store the file");
 		relay_finish(r, FT_RELAY_IO_ERROR, "blob write: %s", strerror(-rc));
 		return;
 	}
-	relay_resume_advance(r);
 	/* Straight from the receive buffer, without a syscall yet: the body
 	 * leaves with its end-line (and the head queued before it) in one
 	 * sendmsg, or at the end of this parse pass; only what the socket does
@@ -236,32 +235,42 @@ static void up_last_chunk(struct ft_relay *r, const struct msrp_msg *m)
 		       (unsigned long long)r->tee.contig, (unsigned long long)r->size);
 		return;
 	}
-	if (r->base) {
-		/* the whole file's hash is the worker's (ft_relay_resume.c) */
-		relay_resume_final(r, m->tid, r->fwd_fr, r->fwd_sr);
+	/* The tee worker still writes and hashes the ring's last bytes: the
+	 * check waits for it (relay_tee_worker.c), the sender is held. */
+	if (relay_tw_final(r, m->tid, r->fwd_fr, r->fwd_sr))
 		return;
-	}
 	if (tee_final(&r->tee)) {
 		up_abort(r, m, 413, "Cannot store the file");
 		relay_finish(r, FT_RELAY_IO_ERROR, "sha-1 failed");
 		return;
 	}
-	if (r->has_sha1 && memcmp(r->tee.digest, r->sha1, sizeof r->sha1) != 0) {
-		up_abort(r, m, 400, "Hash mismatch");
-		relay_finish(r, FT_RELAY_HASH_MISMATCH, "sha-1 differs from the file-selector");
+	relay_up_last_hashed(r, m->tid, r->fwd_fr, r->fwd_sr);
+}
+
+void relay_up_last_hashed(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
+			  enum msrp_report_mode sr)
+{
+	if ((r->has_sha1 || r->base) && memcmp(r->tee.digest, r->sha1, sizeof r->sha1) != 0) {
+		if (r->fwd_txn >= 0 && !r->store)
+			r->tab[r->fwd_txn].used = false;
+		relay_down_end(r, MSRP_FLAG_ABORT);
+		if (fr != MSRP_REPORT_NO)
+			relay_up_respond_tid(r, tid, 400, "Hash mismatch");
+		relay_finish(r, FT_RELAY_HASH_MISMATCH, r->base ? "sha-1 of the resumed file differs from the file-selector"
+								: "sha-1 differs from the file-selector");
 		return;
 	}
 	r->hash_ok = true;
 	if (r->store) {
 		r->last_sent = true;
 		r->up_cur = UP_NONE;
-		relay_store_received(r, m->tid, r->fwd_fr, r->fwd_sr);
+		relay_store_received(r, tid, fr, sr);
 		return;
 	}
 	relay_txn_start_clock(r, true);
 	r->last_sent = true;
-	r->need_200 = fr_wants_response(r->fwd_fr);
-	r->need_report = r->fwd_sr == MSRP_REPORT_YES;
+	r->need_200 = fr_wants_response(fr);
+	r->need_report = sr == MSRP_REPORT_YES;
 	if (r->need_report) {
 		r->report_deadline = msrp_now_ms() + hub_txn_timeout_ms(r->hub);
 		relay_arm(r);

@@ -3,10 +3,12 @@
  * overlaps what we have) are relayed but not written or hashed twice.
  *
  * The blob is a file descriptor the store opened (pf hands it over with the
- * relay's parameters): the relay never names a path. It is written with
- * plain pwrite() on the event loop: it lands in the page cache and costs
- * about a memcpy. Durability (fsync, rename, directory fsync) belongs to the
- * store's blob thread; see docs/internals/relay.md. */
+ * relay's parameters): the relay never names a path. This is the inline tee,
+ * on the event loop: plain pwrite() (page cache) and sha-1 for files under
+ * 256 KiB and for source mode's check; a bigger file goes through the tee
+ * worker thread (relay_tee_worker.c), which keeps contig and the digest here
+ * up to date for the rest of the relay. Durability (fsync, rename, directory
+ * fsync) belongs to the store's blob thread; see docs/internals/relay.md. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,7 +39,7 @@ int tee_resume(struct relay_tee *t, uint64_t base, bool *short_prefix)
 	struct stat st;
 
 	*short_prefix = false;
-	/* the whole file is hashed off the loop (ft_relay_resume.c) */
+	/* the whole file is hashed off the loop (relay_tee_worker.c) */
 	t->no_hash = true;
 	EVP_MD_CTX_free(t->md);
 	t->md = NULL;

@@ -28,6 +28,15 @@
 
 #include "net_peer.h"
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CPM_HAS_TSAN 1
+#endif
+#endif
+#ifndef CPM_HAS_TSAN
+#define CPM_HAS_TSAN 0
+#endif
+
 #define MSRP_OUR_URI_MAX_T 128
 
 /* ---------------------------------------------------------------- relay fixture */
@@ -1181,7 +1190,7 @@ struct bench {
 	size_t chunk;
 	const char *pat;
 	uint64_t dev_bytes;
-	volatile int sender_ok, device_ok;
+	int sender_ok, device_ok; /* set by the peer threads: atomics (ThreadSanitizer) */
 };
 
 static int blocking_connect(uint16_t port)
@@ -1256,7 +1265,7 @@ static void *bench_sender(void *arg)
 		have += (size_t)r;
 		buf[have] = '\0';
 		if (strstr(buf, " REPORT\r\n") && strstr(buf, "Status: 000 200")) {
-			b->sender_ok = 1;
+			__atomic_store_n(&b->sender_ok, 1, __ATOMIC_RELEASE);
 			break;
 		}
 		if (have > sizeof buf / 2) { /* keep the tail only */
@@ -1312,7 +1321,7 @@ static void *bench_device(void *arg)
 					     "Status: 000 200 OK\r\n-------bdrep001$\r\n", b->down, DEVICE_PATH,
 					     (unsigned long long)b->total, (unsigned long long)b->total);
 				send_full(fd, msg, (size_t)n);
-				b->device_ok = 1;
+				__atomic_store_n(&b->device_ok, 1, __ATOMIC_RELEASE);
 			}
 		}
 		memmove(buf, buf + off, len - off);
@@ -1404,7 +1413,7 @@ UNIT_TEST(test_relay_threaded_throughput)
 	getrusage(RUSAGE_THREAD, &ru1);
 	sha_ok = ft_relay_sha1(f.relay, got) && memcmp(got, sha, 20) == 0;
 	/* the sender waits for its REPORT; let it arrive */
-	for (int i = 0; i < 100 && !b.sender_ok; i++)
+	for (int i = 0; i < 100 && !__atomic_load_n(&b.sender_ok, __ATOMIC_ACQUIRE); i++)
 		su_root_step(root, 10);
 	ft_relay_destroy(f.relay); /* closes both: the threads see EOF */
 	f.relay = NULL;
@@ -1423,12 +1432,15 @@ UNIT_TEST(test_relay_threaded_throughput)
 		cpu_ms > 0 ? (double)b.total / 1e3 / cpu_ms : 0.0, rss0, rss_max);
 	CHECK_EQ_INT(f.done_calls, 1);
 	CHECK_EQ_INT(f.res, FT_RELAY_COMPLETE);
-	CHECK(b.sender_ok);
-	CHECK(b.device_ok);
+	CHECK(__atomic_load_n(&b.sender_ok, __ATOMIC_ACQUIRE));
+	CHECK(__atomic_load_n(&b.device_ok, __ATOMIC_ACQUIRE));
 	CHECK_EQ_INT(b.dev_bytes, b.total);
 	CHECK(sha_ok);
-	/* memory does not grow with the file: a few queues and buffers */
+	/* memory does not grow with the file: a few queues and buffers (the tee worker's ring
+	 * included). ThreadSanitizer's shadow memory grows with every byte touched: not there. */
+#if !defined(__SANITIZE_THREAD__) && !CPM_HAS_TSAN
 	CHECK(rss_max - rss0 < 8 * 1024);
+#endif
 	fix_stop(&f);
 	free(pat);
 }

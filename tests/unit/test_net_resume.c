@@ -1,6 +1,7 @@
-/* Upload resume in store mode (params.resume_offset) and the extension
- * header of the stored acknowledgement (ft_relay_set_ack_header), over real
- * loopback sockets and a real su_root.
+/* Upload resume in store mode (params.resume_offset), the relay's tee worker
+ * (relay_tee_worker.c: a slow disk, a write error mid-file, a relay destroyed
+ * with a full ring) and the extension header of the stored acknowledgement
+ * (ft_relay_set_ack_header), over real loopback sockets and a real su_root.
  *
  * The resume's whole-file sha-1 is computed by a worker thread that reads
  * the blob with pread(). This program interposes pread() (the relay is
@@ -182,6 +183,11 @@ static void fix_stop(struct fix *f)
 	msrp_hub_destroy(f->hub);
 	unlink(f->blob);
 	rmdir(f->dir);
+	/* A destroyed relay's tee worker leaves by itself: none may outlive the test (ASan's leak
+	 * check, ThreadSanitizer, OpenSSL's exit handlers). */
+	if (!ft_relay_wait_hashers(5000))
+		unit_fail(__FILE__, __LINE__, "a tee worker thread is still alive");
+	ft_relay_test_tee_hooks(0, 0, 0);
 }
 
 static const char *up_uri(struct fix *f) { return ft_relay_path(f->relay, FT_LEG_UP); }
@@ -795,6 +801,133 @@ UNIT_TEST(test_ack_header_invalid)
 	fix_stop(&f);
 }
 
+/* ---------------------------------------------------------------- the tee worker (relay_tee_worker.c) */
+
+/* A fresh upload in store mode (no resume), `size` bytes in 64 KiB chunks. */
+static int upload_start(struct fix *f, struct peer *snd, const char *file, size_t size, const uint8_t sha[20])
+{
+	struct ft_relay_params p;
+
+	params_resume(&p, f, size, 0, sha);
+	close(p.blob_fd);
+	p.blob_fd = blob_fd_new(f->blob);
+	if (ft_relay_create(&f->relay, f->hub, &p, on_done, f)) {
+		close(p.blob_fd);
+		return -1;
+	}
+	if (ft_relay_set_peer_path(f->relay, FT_LEG_UP, SENDER_PATH) || connect_sender(f, snd))
+		return -1;
+	return send_range(snd, f, file, 0, size, 65536) > 0 ? 0 : -1;
+}
+
+/* A disk slower than the network: the worker sleeps 15 ms before each write (34 MB/s), the
+ * ring (2 MiB) fills, and the sender is held until the worker freed room (without the hold
+ * the ring would refuse the bytes and the relay end with an I/O error). The file arrives whole
+ * and RECEIVED comes only once the worker has written and hashed all of it. */
+UNIT_TEST(test_worker_slow_disk)
+{
+	const size_t size = 6u << 20;
+	char *file = make_file(size);
+	uint8_t sha[20], got[20];
+	struct peer snd;
+	struct fix f;
+
+	sha1_of(file, size, sha);
+	CHECK(hub_start(&f) == 0);
+	ft_relay_test_tee_hooks(15000, 0, 0);
+	CHECK(upload_start(&f, &snd, file, size, sha) == 0);
+	CHECK(run_until(is_received, &f, &snd, NULL, 60000));
+	CHECK_EQ_INT(f.done_calls, 0);
+	CHECK(ft_relay_sha1(f.relay, got));
+	CHECK(memcmp(got, sha, 20) == 0);
+	CHECK_EQ_INT(ft_relay_bytes(f.relay), size);
+	CHECK(blob_is(&f, file, size)); /* written before RECEIVED */
+	CHECK(ft_relay_ack_received(f.relay, 0) == 0);
+	CHECK_EQ_INT(f.res, FT_RELAY_RECEIVED);
+	fix_stop(&f);
+	peer_close(&snd);
+	free(file);
+}
+
+/* The disk fills up mid-file (the worker's write fails with ENOSPC at `cut`): the relay ends
+ * FT_RELAY_IO_ERROR, the blob is cut back to what was written (a piece boundary at or below
+ * `cut`), ft_relay_bytes() says that much, and a resume from there completes the file. */
+UNIT_TEST(test_worker_write_error_then_resume)
+{
+	const size_t size = 3u << 20, cut = (1u << 20) + 4321;
+	char *file = make_file(size);
+	uint8_t sha[20];
+	struct peer snd, snd2;
+	struct fix f;
+	uint64_t have;
+	int chunks;
+
+	sha1_of(file, size, sha);
+	CHECK(hub_start(&f) == 0);
+	ft_relay_test_tee_hooks(0, cut, 0);
+	CHECK(upload_start(&f, &snd, file, size, sha) == 0);
+	CHECK(run_until(is_done, &f, &snd, NULL, STEP_LIMIT_MS));
+	CHECK_EQ_INT(f.res, FT_RELAY_IO_ERROR);
+	CHECK_EQ_INT(f.received, 0);
+	have = ft_relay_bytes(f.relay);
+	CHECK(have <= cut);
+	CHECK_EQ_INT(file_size(f.blob), (long long)have);
+	CHECK(blob_is(&f, file, (size_t)have));
+	ft_relay_destroy(f.relay);
+	f.relay = NULL;
+	peer_close(&snd);
+	CHECK(ft_relay_wait_hashers(5000));
+	/* the disk has room again: resume where the blob ends */
+	ft_relay_test_tee_hooks(0, 0, 0);
+	f.done_calls = 0;
+	CHECK(resume_start(&f, size, have, sha) == 0);
+	CHECK(connect_sender(&f, &snd2) == 0);
+	chunks = send_range(&snd2, &f, file, have, size, 65536);
+	CHECK(chunks > 0);
+	CHECK(run_until(is_received, &f, &snd2, NULL, 60000));
+	CHECK(blob_is(&f, file, size));
+	fix_stop(&f);
+	peer_close(&snd2);
+	free(file);
+}
+
+/* Destroyed with chunks in flight: the ring is full and the worker asleep in a slow write when
+ * the relay goes; the worker leaves by itself at its next piece, frees the ring, touches
+ * nothing of the relay's (ASan), and no thread outlives fix_stop(). */
+UNIT_TEST(test_worker_destroy_in_flight)
+{
+	const size_t size = 8u << 20;
+	char *file = make_file(size);
+	uint8_t sha[20];
+	struct peer snd;
+	struct fix f;
+	struct ft_relay_params p;
+
+	sha1_of(file, size, sha);
+	CHECK(hub_start(&f) == 0);
+	ft_relay_test_tee_hooks(50000, 0, 0);
+	params_resume(&p, &f, size, 0, sha);
+	close(p.blob_fd);
+	p.blob_fd = blob_fd_new(f.blob);
+	CHECK(ft_relay_create(&f.relay, f.hub, &p, on_done, &f) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
+	CHECK(connect_sender(&f, &snd) == 0);
+	/* 3 MiB: more than the ring; the last chunks wait in the sockets */
+	for (int k = 0; k < 48; k++) {
+		char tid[16];
+
+		snprintf(tid, sizeof tid, "rs%06d", k + 1);
+		CHECK(send_chunk(&snd, &f, tid, file + (size_t)k * 65536, (uint64_t)k * 65536 + 1, 65536, size,
+				 '+') == 0);
+	}
+	settle(&snd, 20);
+	CHECK(ft_relay_bytes(f.relay) >= (1u << 20)); /* accepted, mostly not written yet */
+	fix_stop(&f); /* destroys the relay, waits for the worker */
+	CHECK_EQ_INT(f.done_calls, 0);
+	peer_close(&snd);
+	free(file);
+}
+
 /* What a resume needs, or ft_relay_create() refuses it. */
 UNIT_TEST(test_resume_bad_params)
 {
@@ -845,4 +978,5 @@ UNIT_MAIN(T(test_resume_from_byte_1), T(test_resume_from_middle), T(test_resume_
 	  T(test_resume_prefix_mismatch), T(test_resume_short_prefix), T(test_resume_prefix_read_error),
 	  T(test_resume_too_many_bytes), T(test_resume_sender_aborts),
 	  T(test_resume_big_prefix_loop_not_blocked), T(test_ack_header_store_mode),
-	  T(test_ack_header_after_detach), T(test_ack_header_invalid), T(test_resume_bad_params))
+	  T(test_ack_header_after_detach), T(test_ack_header_invalid), T(test_worker_slow_disk),
+	  T(test_worker_write_error_then_resume), T(test_worker_destroy_in_flight), T(test_resume_bad_params))

@@ -78,6 +78,9 @@ static int hub_start_txn(struct fix *f, size_t high_water, unsigned txn_ms)
 		if (!root)
 			return -1;
 	}
+	/* unit/test_net_store_modes_worker: every file through the tee worker, however small */
+	if (getenv("CPM_TEST_TEE_MIN"))
+		ft_relay_test_tee_hooks(0, 0, strtoull(getenv("CPM_TEST_TEE_MIN"), NULL, 10));
 	strcpy(f->dir, "/tmp/cpm-store-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
@@ -121,6 +124,8 @@ static void fix_stop(struct fix *f)
 	msrp_hub_destroy(f->hub);
 	unlink(f->blob);
 	rmdir(f->dir);
+	if (!ft_relay_wait_hashers(5000))
+		unit_fail(__FILE__, __LINE__, "a tee worker thread is still alive");
 }
 
 static const char *up_uri(struct fix *f) { return ft_relay_path(f->relay, FT_LEG_UP); }
