@@ -16,14 +16,16 @@ users=$(seq -f 'u%g' 1 40 | paste -sd,)
 out=$(python3 "$ATT" flood "$SIP_PORT" 40 127.0.0.2 "$users")
 log "a) $(echo "$out" | tr '\n' ';')"
 n=$(echo "$out" | sed -n 's/^\([0-9]*\) 503 Request Rate Exceeded (max-request-rate 5 per address)$/\1/p')
-[ -n "$n" ] && [ "$n" -ge 25 ] && [ "$n" -le 31 ] || fail "a) expected ~30 of 40 refused per address, got: $out"
+# ~30 when the 40 arrive within a second; a loaded machine spreads them and the bucket refills
+# (5/s), so fewer: at least 15 still shows the limit working
+[ -n "$n" ] && [ "$n" -ge 15 ] && [ "$n" -le 31 ] || fail "a) expected ~30 of 40 refused per address, got: $out"
 assert_no_grep <(echo "$out") 'per user' "a) a per-user refusal for 40 different users"
 
 srcs=$(seq -f '127.0.1.%g' 1 20 | paste -sd,)
 out=$(python3 "$ATT" flood "$SIP_PORT" 40 "$srcs" mallory)
 log "b) $(echo "$out" | tr '\n' ';')"
 n=$(echo "$out" | sed -n 's/^\([0-9]*\) 503 Request Rate Exceeded (max-request-rate 5 per user)$/\1/p')
-[ -n "$n" ] && [ "$n" -ge 25 ] && [ "$n" -le 31 ] || fail "b) expected ~30 of 40 refused per user, got: $out"
+[ -n "$n" ] && [ "$n" -ge 15 ] && [ "$n" -le 31 ] || fail "b) expected ~30 of 40 refused per user, got: $out"
 assert_grep "$CPMD_LOG" 'refused: Request Rate Exceeded \(max-request-rate 5 per (address|user)\)' "cpmd did not log a refusal"
 
 send_message c carol bob "still works"
@@ -33,7 +35,11 @@ expect_message_result c 0 stored
 python3 "$ATT" flood "$SIP_PORT" 400 "$(seq -f '127.0.2.%g' 1 20 | paste -sd,)" carol 0 4 >/dev/null &
 FLOOD=$!
 PIDS+=("$FLOOD")
-sleep 0.5
+# the flood has emptied carol's bucket once cpmd refuses one of its requests (not a fixed sleep:
+# a loaded machine starts python late)
+refused_before=$(grep -c 'per user)' "$CPMD_LOG" || true)
+user_refusals_grew() { [ "$(grep -c 'per user)' "$CPMD_LOG" || true)" -gt "$refused_before" ]; }
+wait_for 3 "the flood as carol to be refused" user_refusals_grew
 send_message c2 carol bob "refused"
 [ "$MSG_RC" = 4 ] && [ "$MSG_LAST" = "rejected: 503 Request Rate Exceeded (max-request-rate 5 per user)" ] ||
 	fail "c) expected cpm to print the rate refusal; got exit $MSG_RC, last line '$MSG_LAST'"
