@@ -358,7 +358,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help = true;
 		} else if (strcmp(a, "--version") == 0) {
-			printf("cpm %s\n", CPM_VERSION);
+			printf("cpm %s\n", cpm_version());
 			return CPM_EXIT_OK;
 		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
 			o.verbose = true;

@@ -412,6 +412,38 @@ void pf_start(struct pf *pf)
 	}
 }
 
+void pf_set_policy(struct pf *pf, const struct pf_config *c)
+{
+	struct pf_config *p = &pf->cfg;
+	p->max_transfers = c->max_transfers;
+	p->max_transfers_per_user = c->max_transfers_per_user;
+	p->invite_timeout = c->invite_timeout;
+	p->message_timeout = c->message_timeout;
+	p->max_file_size = c->max_file_size;
+	p->max_pager_size = c->max_pager_size;
+	p->max_message_size = c->max_message_size;
+	p->defer = c->defer;
+	p->store_default_expiry = c->store_default_expiry;
+	p->store_max_expiry = c->store_max_expiry;
+	p->delivery_per_device = c->delivery_per_device;
+	p->delivery_retry_min = c->delivery_retry_min;
+	p->delivery_retry_max = c->delivery_retry_max;
+	p->default_method = c->default_method;
+	p->default_on_expiry = c->default_on_expiry;
+	p->quota_bytes = c->quota_bytes;
+	p->quota_items = c->quota_items;
+	p->push_asserted_identity = c->push_asserted_identity;
+	p->history = c->history;
+	p->keep = c->keep;
+	p->screening = c->screening;
+	p->screen_fail_open = c->screen_fail_open;
+	memcpy(p->screen_allow_types, c->screen_allow_types, sizeof p->screen_allow_types);
+	memcpy(p->screen_deny_types, c->screen_deny_types, sizeof p->screen_deny_types);
+	p->max_chat_size = c->max_chat_size;
+	p->max_sessions_per_user = c->max_sessions_per_user;
+	p->max_sessions = c->max_sessions;
+}
+
 void pf_terminate_all(struct pf *pf)
 {
 	pf->stopping = true;
