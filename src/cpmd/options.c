@@ -296,8 +296,8 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		enum log_level l;
 		return !log_level_parse(v, &l) ? copy_str(o->log_level, sizeof o->log_level, v) : -1;
 	}
-	if (!strcmp(key, "log-format") && (!strcmp(v, "text") || !strcmp(v, "journal")))
-		return copy_str(o->log_format, sizeof o->log_format, v);
+	if (!strcmp(key, "log-format"))
+		return !strcmp(v, "text") || !strcmp(v, "journal") ? copy_str(o->log_format, sizeof o->log_format, v) : -1;
 	if (!strcmp(key, "defer")) {
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
@@ -617,6 +617,7 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 	/* First pass: --help, --version and --config, so the file is applied
 	 * before the other flags whatever their order. */
 	opterr = 0;
+	optind = 0; /* GNU getopt: start over (a SIGHUP reload parses argv again) */
 	for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
 		if (c == 'h' || (c >= 1000 && !strcmp(optdefs[c - 1000].name, "help"))) {
 			usage(stdout);
