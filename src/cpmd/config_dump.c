@@ -11,6 +11,7 @@
 
 #include "common/digest.h"
 #include "common/version.h"
+#include "cpmd/reload.h"
 
 static int put(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int put(char *buf, size_t cap, const char *fmt, ...)
@@ -209,13 +210,15 @@ void cpmd_dump_config(const struct cpmd_options *o, FILE *f)
 	static char val[CPMD_MAX_USER_PREFS * 330];
 
 	fprintf(f, "# cpmd %s: effective configuration (cpmd --dump-config)\n"
-		   "# \"key = value\" lines, the option names of cpmd(8); cpmd.conf(5) says which keys\n"
-		   "# SIGHUP reloads. A commented-out key is not set.\n",
+		   "# \"key = value\" lines, the option names of cpmd(8) (cpmd.conf(5)). [SIGHUP: reloaded]:\n"
+		   "# a reload applies a change; [SIGHUP: needs a restart]: a reload logs it and keeps the old\n"
+		   "# value. A commented-out key is not set.\n",
 		cpm_version());
 	for (size_t i = 0; i < n; i++) {
 		if (cpmd_option_format(o, defs[i].name, val, sizeof val))
 			continue; /* help, version, config, dump-config: command line only */
-		fprintf(f, "\n# %s%s%s\n", defs[i].arg ? defs[i].arg : "", defs[i].arg ? ": " : "", defs[i].help);
+		fprintf(f, "\n# %s%s%s [SIGHUP: %s]\n", defs[i].arg ? defs[i].arg : "", defs[i].arg ? ": " : "",
+			defs[i].help, cpmd_key_reloadable(defs[i].name) ? "reloaded" : "needs a restart");
 		if (!val[0]) {
 			fprintf(f, "# %s =\n", defs[i].name);
 			continue;

@@ -45,7 +45,8 @@ static int load_users(struct daemon *d);
 /* The logger's settings from the options (at start and after a reload). */
 static int apply_log_options(const struct cpmd_options *o)
 {
-	log_journal = !strcmp(o->log_format, "journal");
+	/* under systemd, stderr is a journal stream: it stamps the time and reads our levels */
+	log_journal = !strcmp(o->log_format, "journal") || (!strcmp(o->log_format, "auto") && getenv("JOURNAL_STREAM"));
 	return log_level_parse(o->log_level, &log_threshold);
 }
 

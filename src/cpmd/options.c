@@ -98,7 +98,7 @@ static const struct cpmd_optdef optdefs[] = {
 	{"auth-algorithms", 1, "LIST", "digest algorithms offered, in order of preference: SHA-256,MD5 (default), MD5,SHA-256 (for clients that take the first challenge and know only MD5, e.g. SIPp 3.6), or one of them"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug; reloaded on SIGHUP (default: info)"},
-	{"log-format", 1, "text|journal", "text: \"TIME cpmd: LEVEL: ...\" lines; journal: no time of our own and sd-daemon level prefixes (<3> error .. <7> debug) for journald (default: journal when JOURNAL_STREAM is set, else text)"},
+	{"log-format", 1, "auto|text|journal", "text: \"TIME cpmd: LEVEL: ...\" lines; journal: no time of our own and sd-daemon level prefixes (<3> error .. <7> debug) for journald; auto: journal when JOURNAL_STREAM is set (systemd), else text (default: auto)"},
 	{"config", 1, "FILE", "read settings from FILE (\"key = value\" lines, keys = option names, # comments); SIGHUP reads it again"},
 	{"dump-config", 0, NULL, "print the effective configuration (defaults included) as a config file, one comment per key, and exit"},
 	{"help", 0, NULL, "show this help and exit"},
@@ -297,7 +297,9 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return !log_level_parse(v, &l) ? copy_str(o->log_level, sizeof o->log_level, v) : -1;
 	}
 	if (!strcmp(key, "log-format"))
-		return !strcmp(v, "text") || !strcmp(v, "journal") ? copy_str(o->log_format, sizeof o->log_format, v) : -1;
+		return !strcmp(v, "auto") || !strcmp(v, "text") || !strcmp(v, "journal")
+			       ? copy_str(o->log_format, sizeof o->log_format, v)
+			       : -1;
 	if (!strcmp(key, "defer")) {
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
@@ -585,8 +587,7 @@ static void set_defaults(struct cpmd_options *o)
 	o->msrp_idle_timeout = 30;        /* what the hub always allowed an unbound connection */
 	o->sip_tcp_timeout = 30;          /* a real SIP message arrives whole in well under 1 s */
 	strcpy(o->log_level, "info");
-	/* under systemd, stderr is a journal stream: it stamps the time and reads our levels */
-	strcpy(o->log_format, getenv("JOURNAL_STREAM") ? "journal" : "text");
+	strcpy(o->log_format, "auto"); /* main.c: journal under systemd (JOURNAL_STREAM) */
 	o->defer = true;
 	o->xdms_refresh = 300;
 	o->store_default_expiry = 7 * 86400;

@@ -50,7 +50,7 @@ struct cpmd_options {
 	unsigned msrp_idle_timeout; /* s an MSRP connection may stay without a complete request */
 	unsigned sip_tcp_timeout;   /* s a SIP TCP message may stay incomplete after its last byte */
 	char log_level[16];
-	char log_format[8];       /* text | journal (common/log.h) */
+	char log_format[8];       /* auto | text | journal (common/log.h) */
 	char config_file[1024];
 	/* store-and-forward (docs/internals/store-and-forward.md) */
 	bool defer;                   /* --defer on|off: operator switch */
