@@ -71,7 +71,7 @@ static int format_str(const struct cpmd_options *o, const char *key, char *buf, 
 		S("screen-allow-types", screen_allow_types), S("screen-deny-types", screen_deny_types),
 		S("xdms", xdms), S("xdms-auid", xdms_auid), S("xdms-user", xdms_user),
 		S("xdms-password", xdms_password), S("xdms-ca", xdms_ca), S("core", core),
-		S("resolv-conf", resolv_conf), S("users", users_file),
+		S("resolv-conf", resolv_conf), S("users", users_file), S("push-gateway", push_gateway),
 #undef S
 	};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
@@ -166,6 +166,8 @@ int cpmd_option_format(const struct cpmd_options *o, const char *key, char *buf,
 		return put(buf, cap, "%s", o->as_mode ? "as" : "standalone");
 	if (!strcmp(key, "mss-retry"))
 		return put(buf, cap, "%u:%u", o->mss_retry_min, o->mss_retry_max);
+	if (!strcmp(key, "push-retry"))
+		return put(buf, cap, "%u:%u", o->push_retry_min, o->push_retry_max);
 	if (!strcmp(key, "delivery-retry"))
 		return put(buf, cap, "%u:%u", o->delivery_retry_min, o->delivery_retry_max);
 	if (!strcmp(key, "auth-algorithms")) {

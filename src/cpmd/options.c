@@ -86,6 +86,8 @@ static const struct cpmd_optdef optdefs[] = {
 	{"xdms-password", 1, "SECRET", "password of --xdms-user (better in the --config file: a command line is visible to other local users)"},
 	{"xdms-ca", 1, "FILE", "CA certificates (PEM) an https --xdms is verified with (default: the system's)"},
 	{"xdms-refresh", 1, "SECONDS", "how old a user's cached preferences may get before cpmd asks the XDMS again (a conditional GET, when the user is next acted for or registers), 1..86400 (default: 300)"},
+	{"push-gateway", 1, "URL", "push gateway (http:// or https://) that wakes sleeping devices: when an item waits for a user whose devices registered RFC 8599 push parameters (pn-provider, pn-prid, pn-param) and none is registered now, cpmd POSTs a JSON wake-up there (docs/internals/push.md) (default: none)"},
+	{"push-retry", 1, "MIN:MAX", "back-off in seconds between attempts of a wake-up the gateway did not take (default: 5:300)"},
 	{"mode", 1, "standalone|as", "standalone: cpmd is the registrar of its domains; as: an application server behind a SIP/IMS core (--core), availability from third-party REGISTER (default: standalone)"},
 	{"core", 1, "SIP-URI", "AS mode: the core (S-CSCF) every request toward a user is sent to, e.g. sip:10.0.0.1:5064;transport=tcp"},
 	{"core-trust", 1, "ADDR[,ADDR...]", "AS mode: source addresses (IP, IP:PORT, [IPv6]:PORT) of the core; requests from anywhere else get 403 (default: the --core address when it is an IP)"},
@@ -402,6 +404,10 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	}
 	if (!strcmp(key, "delivery-retry"))
 		return parse_min_max(v, &o->delivery_retry_min, &o->delivery_retry_max);
+	if (!strcmp(key, "push-retry"))
+		return parse_min_max(v, &o->push_retry_min, &o->push_retry_max);
+	if (!strcmp(key, "push-gateway")) /* libcurl reads the rest of the URL when it posts */
+		return !strncmp(v, "http://", 7) || !strncmp(v, "https://", 8) ? copy_str(o->push_gateway, sizeof o->push_gateway, v) : -1;
 	if (!strcmp(key, "xdms")) {
 		/* checked for its scheme here; the XCAP client builds the URLs (xdm/xcap_client.h) */
 		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
@@ -595,6 +601,8 @@ static void set_defaults(struct cpmd_options *o)
 	o->delivery_per_device = 4;
 	o->delivery_retry_min = 10;
 	o->delivery_retry_max = 600;
+	o->push_retry_min = 5;
+	o->push_retry_max = 300;
 	strcpy(o->default_method, "push");
 	strcpy(o->default_on_expiry, "discard");
 	o->mss_retry_min = 10;

@@ -64,6 +64,8 @@ struct cpmd_options {
 #define CPMD_MAX_USER_PREFS 64
 	char user_prefs[CPMD_MAX_USER_PREFS][320]; /* --user-pref AOR:KEY=VALUE (repeatable) */
 	unsigned nuser_prefs;
+	char push_gateway[512];        /* --push-gateway URL ("" = none; docs/internals/push.md) */
+	unsigned push_retry_min, push_retry_max; /* --push-retry MIN:MAX seconds */
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity: <original sender> */
 	/* the users' Message Storage Server (issue 11) */
 	char mss[300];                 /* --mss imap:// or imaps:// URL ("" = none) */

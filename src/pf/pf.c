@@ -339,6 +339,7 @@ static void on_register(void *arg, const char *aor, const char *instance, bool f
 	struct pf *pf = arg;
 	if (!pf->st || pf->stopping)
 		return;
+	pf_push_registered(pf, aor, instance);
 	/* The user's XDM document first when it is missing or stale (pf_xdm.c): what a device's
 	 * arrival starts (pushes, the pull list) follows the user's method. */
 	if (!pf_xdm_prefetch(pf, aor, instance, fresh, registered))
@@ -358,7 +359,7 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 	pf->hub = deps->hub;
 	pf->st = deps->st;
 	pf->cfg = *cfg;
-	if (pf_xdm_create(pf))
+	if (pf_xdm_create(pf) || pf_push_create(pf))
 		goto fail;
 	if (pf->st) {
 		struct blob_dir *bd = store_blob_dir(pf->st);
@@ -387,6 +388,7 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 	return 0;
 fail:
 	pf_expiry_stop(pf);
+	pf_push_destroy(pf);
 	pf_xdm_destroy(pf);
 	if (pf->blobq)
 		store_blobq_destroy(pf->blobq);
@@ -484,6 +486,7 @@ void pf_destroy(struct pf *pf)
 	sipua_set_handlers(pf->sipua, NULL, NULL, NULL);
 	sipua_set_register_hook(pf->sipua, NULL, NULL);
 	pf_expiry_stop(pf);
+	pf_push_destroy(pf); /* before the store: its POSTs' completions may scan it */
 	pf_xdm_destroy(pf); /* its waiters (registrations) go first: they would start deliveries */
 	/* Scans in flight finish and answer their transfers and messages (queued ones as
 	 * failed) while everything they point to is alive. */
