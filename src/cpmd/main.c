@@ -60,10 +60,19 @@ static void reload(struct daemon *d)
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 		   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
 	log_info("SIGHUP received: reloading %s", d->opts->config_file);
+	static char old_prefs[sizeof d->opts->user_prefs]; /* big: off the stack */
+	unsigned old_n = d->opts->nuser_prefs;
+	memcpy(old_prefs, d->opts->user_prefs, sizeof old_prefs);
 	if (cpmd_reload(d->opts, d->argc, d->argv) > 0) {
-		struct pf_config pcfg;
+		static struct pf_config pcfg;
 		cpmd_pf_config(d->opts, &pcfg);
 		pf_set_policy(d->pf, &pcfg);
+		if ((old_n != d->opts->nuser_prefs || memcmp(old_prefs, d->opts->user_prefs, sizeof old_prefs)) &&
+		    pf_prefs_reload(d->pf, &pcfg)) {
+			/* refused (logged): the options say what is in service */
+			memcpy(d->opts->user_prefs, old_prefs, sizeof old_prefs);
+			d->opts->nuser_prefs = old_n;
+		}
 		apply_log_options(d->opts); /* checked by the options parser */
 	}
 	d->users_file = d->opts->users_file[0] ? d->opts->users_file : NULL;

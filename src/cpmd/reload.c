@@ -2,8 +2,8 @@
  * compared key by key through their config text (config_dump.c), so every key of the option
  * table is covered without a second list of fields; the keys that may change are the ones
  * whose modules read them at each decision (pf_set_policy, the logger, the subscriber list).
- * The rest (listen addresses, TLS files, data directory, domains, routes, MSS, XDMS, clamd,
- * --user-pref, whose records the store holds) need a restart: changing them under live
+ * The rest (listen addresses, TLS files, data directory, domains, routes, MSS, XDMS, clamd)
+ * need a restart: changing them under live
  * sockets, threads or stored records is where a reload would break what is in flight. */
 #include "cpmd/reload.h"
 
@@ -22,8 +22,8 @@ static const char *const reloadable[] = {
 	/* limits */
 	"quota-bytes", "quota-items", "max-transfers", "max-transfers-per-user", "max-sessions",
 	"max-sessions-per-user", "max-chat-size",
-	/* logging, users */
-	"log-level", "log-format", "users",
+	/* logging, users, their preferences (pf_prefs_reload) */
+	"log-level", "log-format", "users", "user-pref",
 };
 
 bool cpmd_key_reloadable(const char *key)
@@ -38,6 +38,18 @@ bool cpmd_key_reloadable(const char *key)
 static const char *shown(const char *key, const char *v)
 {
 	return strstr(key, "password") ? "(secret)" : v[0] ? v : "(not set)";
+}
+
+/* A repeatable key (user-pref) comes as one value per line and replaces the whole list. */
+static int apply_key(struct cpmd_options *o, const char *key, char *v)
+{
+	if (strcmp(key, "user-pref"))
+		return cpmd_option_apply(o, key, v);
+	o->nuser_prefs = 0;
+	for (char *save = NULL, *line = strtok_r(v, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (cpmd_option_apply(o, key, line))
+			return -1;
+	return 0;
 }
 
 int cpmd_reload(struct cpmd_options *cur, int argc, char **argv)
@@ -64,12 +76,17 @@ int cpmd_reload(struct cpmd_options *cur, int argc, char **argv)
 			restart++;
 			continue;
 		}
-		if (cpmd_option_apply(cur, key, b)) {
+		if (apply_key(cur, key, b)) {
 			log_warn("reload: %s = %s cannot be applied while running: keeps %s", key, shown(key, b),
 				 shown(key, a));
 			restart++;
 			continue;
 		}
+		cpmd_option_format(&next, key, b, sizeof b); /* apply_key cut it into lines */
+		for (char *nl = strchr(a, '\n'); nl; nl = strchr(nl, '\n'))
+			*nl = ' ';
+		for (char *nl = strchr(b, '\n'); nl; nl = strchr(nl, '\n'))
+			*nl = ' ';
 		log_info("reload: %s: %s -> %s", key, shown(key, a), shown(key, b));
 		applied++;
 	}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SIGHUP re-reads the --config file (issue 13 §5): lowering max-file-size refuses a new big
 # file at once while a transfer already flowing completes intact; each changed key is logged
-# (the new value applied, or "needs a restart" with the old value kept); a config file that no
+# (the new value applied, or "needs a restart" with the old value kept); a --user-pref added
+# to the file changes that user's behaviour (defer=off: a file for her is refused, not stored);
+# a config file that no
 # longer parses changes nothing; the command line still wins over the file after a reload.
 . "$(dirname "$0")/lib.sh"
 
@@ -41,6 +43,22 @@ last=$(tail -n 1 "$bg_out")
 [ "$WAIT_RC" = 0 ] && [ "$last" = delivered ] || fail "the transfer in flight ended '$last' (exit $WAIT_RC) after the reload"
 assert_received bob "$T_DIR/big.bin"
 assert_grep "$CPMD_LOG" 'cpmd: debug: ' "log-level debug applied by the reload, but no debug line since"
+
+# preferences: carol (never registered) gets files stored for her; a --user-pref defer=off
+# added to the file and reloaded makes cpmd refuse them instead (her stored record changes)
+printf 'max-file-size = 0\nmax-devices = 4\nlog-level = debug\nmax-transfers = 200\nuser-pref = carol@%s:defer=off\n' "$DOMAIN" >"$conf"
+sed -i 's/^max-file-size = 0$/max-file-size = 1000/' "$conf"
+gen_file "$T_DIR/tiny.bin" 500
+send_file c1 alice carol "$T_DIR/tiny.bin"
+[ "$SEND_LAST" = stored ] || fail "before the reload, a file for the absent carol: '$SEND_LAST' (stored expected)"
+kill -HUP "$CPMD_PID"
+wait_for 10 "the second reload" reloaded 2
+assert_grep "$CPMD_LOG" "cpmd: info: reload: user-pref: \(not set\) -> carol@$DOMAIN:defer=off\$" "no log line for the new user-pref"
+assert_grep "$CPMD_LOG" 'reload done: 1 key\(s\) applied, 1 need a restart' \
+	"wrong summary of the second reload (max-devices still needs a restart)"
+send_file c2 alice carol "$T_DIR/tiny.bin"
+[ "$SEND_RC" != 0 ] && [[ "$SEND_LAST" == "rejected: 480"* ]] ||
+	fail "after the reload (carol: defer=off) a file for her: exit $SEND_RC, '$SEND_LAST' (rejected: 480 expected)"
 
 # a broken file: logged, nothing changes (the limit stays 1000)
 printf 'max-file-size = 5000\nno-such-key = 1\n' >"$conf"
