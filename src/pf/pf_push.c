@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "cpm/pn_params.h"
@@ -22,6 +23,7 @@
 #define PUSH_MAX_DEVICES 100000 /* remembered devices; beyond, new ones are not remembered */
 #define PUSH_QUEUED 1024        /* POSTs waiting for the worker */
 #define PUSH_TIMEOUT_MS 5000
+#define PUSH_SWEEP_MS 5000      /* how often bindings that expired are looked at */
 
 struct push_dev {
 	struct push_dev *next;
@@ -30,6 +32,8 @@ struct push_dev {
 	char instance[LOC_MAX_INSTANCE];
 	struct pn_params pn;
 	bool busy;                    /* a POST on the worker or a retry timer: one at a time */
+	time_t bound_until;           /* its binding's expiry (location_now() seconds) */
+	bool expiry_seen;             /* the sweep looked at it after that expiry */
 	unsigned attempts;            /* failed POSTs of the current wake-up */
 	struct loop_timer *retry;
 	char woken_for[STORE_ID_MAX + 1]; /* the newest item the last delivered wake-up named */
@@ -42,9 +46,26 @@ struct push_dev {
 
 struct pf_push {
 	struct workq *q;
+	struct loop_timer *sweep;
 	struct push_dev *devs;
 	size_t n;
 };
+
+/* A binding that expires while items wait (a phone that went to sleep without unregistering,
+ * or whose app was killed) has had no kick since the items were stored with the binding still
+ * there: once it has expired, wake its device. Each expiry is looked at once; the device's own
+ * wake-up rules (one outstanding, once per item) still apply. */
+static void sweep(void *arg)
+{
+	struct pf *pf = arg;
+	time_t now = location_now();
+	for (struct push_dev *d = pf->push->devs; d; d = d->next)
+		if (!d->expiry_seen && d->bound_until <= now) {
+			d->expiry_seen = true;
+			if (d->pn.provider[0] && !d->busy)
+				pf_push_wake(pf, d->aor);
+		}
+}
 
 int pf_push_create(struct pf *pf)
 {
@@ -57,6 +78,7 @@ int pf_push_create(struct pf *pf)
 		return -1;
 	}
 	pf->push = p;
+	p->sweep = loop_timer_every(pf->loop, PUSH_SWEEP_MS, sweep, pf);
 	log_info("push: wake-ups of devices with RFC 8599 push parameters go to %s", pf->cfg.push_gateway);
 	return 0;
 }
@@ -66,6 +88,8 @@ void pf_push_destroy(struct pf *pf)
 	struct pf_push *p = pf->push;
 	if (!p)
 		return;
+	if (p->sweep)
+		loop_timer_stop(p->sweep);
 	workq_destroy(p->q); /* every POST's done runs here: no device is referenced after */
 	for (struct push_dev *d = p->devs, *next; d; d = next) {
 		next = d->next;
@@ -94,9 +118,12 @@ void pf_push_registered(struct pf *pf, const char *aor, const char *instance)
 	size_t n = location_lookup(pf->loc, aor, devs, 64);
 	struct pn_params pn;
 	bool has = false;
+	time_t until = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(devs[i].instance, instance))
+		if (!strcmp(devs[i].instance, instance)) {
 			has = pn_params_parse(devs[i].contact, strlen(devs[i].contact), &pn);
+			until = devs[i].expires_at;
+		}
 	struct push_dev *d = find(p, aor, instance);
 	if (!has) {
 		if (d)
@@ -120,6 +147,8 @@ void pf_push_registered(struct pf *pf, const char *aor, const char *instance)
 		log_info("push: %s device=%s can be woken via pn-provider=%s", aor, instance, pn.provider);
 	d->pn = pn;
 	d->attempts = 0; /* it is here: a failing wake-up of before is moot */
+	d->bound_until = until;
+	d->expiry_seen = false;
 }
 
 /* the newest waiting item of the user (the scan gives oldest first) */
