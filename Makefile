@@ -1,10 +1,13 @@
 # Thin wrapper over CMake. `make` builds, `make test` runs the whole suite,
 # `make run` starts cpmd on its embedded defaults, `make bench` measures,
 # `make demo` walks through store-and-forward (docs: README "Demo").
+# `make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]`: bin/cpm, sbin/cpmd, the man pages,
+# lib/systemd/system/cpmd.service and the example config (/etc/cpmd with PREFIX=/usr).
 BUILD ?= build
 JOBS  ?= $(shell nproc)
+PREFIX ?= /usr/local
 
-.PHONY: all build test unit e2e asan fuzz bench run demo clean
+.PHONY: all build test unit e2e asan fuzz bench run demo clean install
 all: build
 
 build:
@@ -29,6 +32,9 @@ fuzz:
 
 bench: build
 	bench/run.sh $(BUILD)
+
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 run: build
 	$(BUILD)/cpmd

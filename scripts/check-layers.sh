@@ -17,7 +17,7 @@ fail() { echo "layer violation: $*"; bad=$((bad + 1)); }
 # 1
 while IFS= read -r hit; do
 	fail "lib/ must not include src/: $hit"
-done < <(grep -rnE '^\s*#\s*include\s+"(pf|sipua|net|relay|store|cpmd|client|common)/' lib include/cpm 2>/dev/null)
+done < <(grep -rnE '^\s*#\s*include\s+"(pf|sipua|net|relay|store|cpmd|client|common|push)/' lib include/cpm 2>/dev/null)
 
 # 2a: direct includes
 while IFS= read -r hit; do

@@ -8,6 +8,7 @@ PKGS=(
   sip-tester tshark socat python3 procps iproute2 psmisc fio
   kamailio kamailio-presence-modules dnsmasq-base openssl
   clamav-daemon libcurl4-openssl-dev curl
+  libsystemd-dev systemd groff-base man-db
   dovecot-imapd
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
@@ -19,6 +20,10 @@ PKGS=(
 # random port; the package's postinst may start and enable the system service: harmless, its
 # config and ports are not ours, `systemctl disable --now dovecot` if unwanted).
 # libcurl4-openssl-dev: the MSS client's IMAP (src/mss; conflicts with libcurl4-gnutls-dev).
+# libsystemd-dev: cpmd's sd_notify (Type=notify readiness, reload, stop; no hand-written
+# protocol). systemd: systemd-analyze verify of deploy/systemd/cpmd.service in the tests (no
+# systemd as PID 1 needed). groff-base, man-db: the man pages rendered with warnings on
+# (tests/e2e/t_man_pages.sh).
 # dnsmasq-base: the DNS server of t_domains_dns (NAPTR/SRV/A for --dns-routes; no service).
 # clamav-daemon: clamd, the malware scan of content screening (tests/lib_clamd.sh runs it with
 # its own config and a one-signature database: no freshclam, no Internet). It pulls

@@ -593,6 +593,17 @@ int agent_run(struct cpm_app *app)
 		}
 	}
 	const char *ctp = o->tls ? ";transport=tls" : o->tcp ? ";transport=tcp" : "";
+	/* Contact URI parameters: the transport, and --push's RFC 8599 parameters */
+	char m_params[400] = "";
+	if (o->tcp)
+		snprintf(m_params, sizeof m_params, "%s", o->tls ? "transport=tls" : "transport=tcp");
+	if (o->push_params) {
+		const char *prid = strchr(o->push_params, ':') + 1, *param = strchr(prid, ':');
+		size_t len = strlen(m_params);
+		snprintf(m_params + len, sizeof m_params - len, "%spn-provider=%.*s;pn-prid=%.*s%s%s", len ? ";" : "",
+			 (int)(prid - 1 - o->push_params), o->push_params, (int)(param ? param - prid : (long)strlen(prid)),
+			 prid, param ? ";pn-param=" : "", param ? param + 1 : "");
+	}
 	for (int attempt = 0; attempt < 8 && !app->nua; attempt++) {
 		int port = free_port(o->local_ip, o->tcp);
 		if (port <= 0)
@@ -606,7 +617,7 @@ int agent_run(struct cpm_app *app)
 			      TAG_IF(o->tls, NUTAG_CERTIFICATE_DIR(tls_dir)), TAG_IF(o->tls, TPTAG_TLS_VERSION(0)),
 			      TAG_IF(o->tls, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_OUT)),
 			      NUTAG_MEDIA_ENABLE(0), NUTAG_M_FEATURES(app->features),
-			      TAG_IF(o->tcp, NUTAG_M_PARAMS(o->tls ? "transport=tls" : "transport=tcp")),
+			      TAG_IF(m_params[0], NUTAG_M_PARAMS(m_params)),
 			      NUTAG_OUTBOUND("no-outbound no-validate no-natify no-options-keepalive"),
 			      NUTAG_SESSION_TIMER(0), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0),
 			      /* we answer MESSAGEs ourselves: 400/415 for bodies we

@@ -132,6 +132,7 @@ struct cpm_opts {
 	const char *cert, *key;       /* --cert/--key FILE: our client certificate (TLS; both or NULL) */
 	bool verbose;
 	size_t chunk_size;
+	const char *push_params;      /* --push PROVIDER:PRID[:PARAM]: RFC 8599 Contact URI params */
 	char local_ip[64];            /* address used to reach the first hop */
 
 	/* send / blast */

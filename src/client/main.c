@@ -50,6 +50,9 @@ static const char usage_main[] =
 	"                         SIP and MSRP over TLS when the server asks for one (cpmd\n"
 	"                         --tls-verify-clients); both or neither, with --transport tls\n"
 	"  --chunk-size BYTES     MSRP chunk size when sending (default 65536)\n"
+	"  --push PROVIDER:PRID[:PARAM]  register with RFC 8599 push parameters (pn-provider,\n"
+	"                         pn-prid, pn-param in the Contact): the server wakes us through\n"
+	"                         its push gateway when something waits\n"
 	"  --verbose, -v          log SIP and MSRP events to stderr\n"
 	"  --help, -h             this text; `cpm COMMAND --help` for a command\n"
 	"  --version              print the version and exit\n"
@@ -358,7 +361,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help = true;
 		} else if (strcmp(a, "--version") == 0) {
-			printf("cpm %s\n", CPM_VERSION);
+			printf("cpm %s\n", cpm_version());
 			return CPM_EXIT_OK;
 		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
 			o.verbose = true;
@@ -393,6 +396,13 @@ int main(int argc, char **argv)
 			*(is_cert ? &o.cert : &o.key) = v;
 		} else if (opt_match(a, "--transport", &i, argc, argv, &v)) {
 			transport = v ? v : "";
+		} else if (opt_match(a, "--push", &i, argc, argv, &v)) {
+			/* RFC 8599: pn-provider, pn-prid, pn-param as Contact URI parameters (tokens) */
+			if (!v || !*v || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'+:") !=
+					      strlen(v) || !strchr(v, ':'))
+				return usage_error("--push needs PROVIDER:PRID[:PARAM] (URI parameter tokens), not %s",
+						   v ? v : "(none)");
+			o.push_params = v;
 		} else if (opt_match(a, "--chunk-size", &i, argc, argv, &v)) {
 			if (cpm_parse_u64(v, CPM_CHUNK_MAX, true, &num) < 0 || num < CPM_CHUNK_MIN)
 				return usage_error("--chunk-size must be 1024 .. 4194304, not %s", v ? v : "(none)");

@@ -10,6 +10,7 @@
 #include "cpm/hex.h"
 
 enum log_level log_threshold = LOG_INFO;
+bool log_journal;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
@@ -61,10 +62,18 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	if (lvl > log_threshold)
 		return;
 	int saved = errno; /* callers log and then look at errno */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ cpmd: %s: ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, names[lvl]);
+	int n;
+	if (log_journal) {
+		/* sd-daemon(3) priorities: LOG_ERR 3, LOG_WARNING 4, LOG_INFO 6, LOG_DEBUG 7 */
+		static const int prio[] = {3, 4, 6, 7};
+		n = snprintf(line, 64, "<%d>cpmd: %s: ", prio[lvl], names[lvl]);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = snprintf(line, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ cpmd: %s: ", tm.tm_year + 1900,
+			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+			     names[lvl]);
+	}
 	if (n < 0 || n >= 64)
 		n = 0;
 	int m = vsnprintf(msg, sizeof msg, fmt, ap);

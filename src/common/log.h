@@ -9,11 +9,17 @@
 #define CPMD_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 extern enum log_level log_threshold;
+/* true (--log-format journal, or JOURNAL_STREAM set: stderr goes to journald): no time of our
+ * own (the journal stamps each line; two stamps only confuse) and an sd-daemon(3) "<N>"
+ * priority prefix, which journald turns into the entry's PRIORITY; "cpmd: LEVEL: " stays, so
+ * `journalctl -u cpmd | grep` reads as the text format does. */
+extern bool log_journal;
 
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

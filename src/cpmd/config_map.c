@@ -46,6 +46,9 @@ void cpmd_pf_config(const struct cpmd_options *o, struct pf_config *c)
 		snprintf(c->user_prefs[i], sizeof c->user_prefs[i], "%s", o->user_prefs[i]);
 	c->nuser_prefs = o->nuser_prefs < PF_MAX_USER_PREFS ? o->nuser_prefs : PF_MAX_USER_PREFS;
 	c->push_asserted_identity = o->push_asserted_identity;
+	snprintf(c->push_gateway, sizeof c->push_gateway, "%s", o->push_gateway);
+	c->push_retry_min = o->push_retry_min;
+	c->push_retry_max = o->push_retry_max;
 	c->mss = o->mss[0] != '\0';
 	snprintf(c->mss_url, sizeof c->mss_url, "%s", o->mss);
 	snprintf(c->mss_master_user, sizeof c->mss_master_user, "%s", o->mss_master_user);

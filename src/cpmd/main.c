@@ -7,11 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "cpmd/config_map.h"
 #include "cpmd/options.h"
+#include "cpmd/reload.h"
 #include "cpmd/sofia_log.h"
 #include "net/loop.h"
 #include "net/loop_su.h"
@@ -32,7 +35,51 @@ struct daemon {
 	int stopping;
 	const char *users_file;     /* --users, or NULL */
 	struct subscribers *users;  /* the list in service (sipua reads it) */
+	struct cpmd_options *opts;  /* in service; a SIGHUP reload updates it */
+	int argc;                   /* what the reload parses again */
+	char **argv;
 };
+
+static int load_users(struct daemon *d);
+
+/* The logger's settings from the options (at start and after a reload). */
+static int apply_log_options(const struct cpmd_options *o)
+{
+	/* under systemd, stderr is a journal stream: it stamps the time and reads our levels */
+	log_journal = !strcmp(o->log_format, "journal") || (!strcmp(o->log_format, "auto") && getenv("JOURNAL_STREAM"));
+	return log_level_parse(o->log_level, &log_threshold);
+}
+
+/* SIGHUP with --config: the file again, then what changed pushed to the modules. systemd
+ * hears RELOADING=1 (with the time, as `systemctl reload` waits for READY=1 after it) and
+ * READY=1 once done, bad file or not: the old configuration is in service either way. */
+static void reload(struct daemon *d)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+	log_info("SIGHUP received: reloading %s", d->opts->config_file);
+	static char old_prefs[sizeof d->opts->user_prefs]; /* big: off the stack */
+	unsigned old_n = d->opts->nuser_prefs;
+	memcpy(old_prefs, d->opts->user_prefs, sizeof old_prefs);
+	if (cpmd_reload(d->opts, d->argc, d->argv) > 0) {
+		static struct pf_config pcfg;
+		cpmd_pf_config(d->opts, &pcfg);
+		pf_set_policy(d->pf, &pcfg);
+		if ((old_n != d->opts->nuser_prefs || memcmp(old_prefs, d->opts->user_prefs, sizeof old_prefs)) &&
+		    pf_prefs_reload(d->pf, &pcfg)) {
+			/* refused (logged): the options say what is in service */
+			memcpy(d->opts->user_prefs, old_prefs, sizeof old_prefs);
+			d->opts->nuser_prefs = old_n;
+		}
+		apply_log_options(d->opts); /* checked by the options parser */
+	}
+	d->users_file = d->opts->users_file[0] ? d->opts->users_file : NULL;
+	if (d->users_file)
+		load_users(d);
+	sd_notify(0, "READY=1");
+}
 
 /* Loads --users and puts the new list in service; the old one stays when the file is bad, so
  * a typo in a reload never locks everyone out. */
@@ -62,7 +109,9 @@ static void on_signal(void *arg)
 		if (si.ssi_signo == SIGHUP) {
 			/* The conventional "reload" signal: never fatal (its default
 			 * action would kill us with everything in flight). */
-			if (d->users_file) {
+			if (d->opts->config_file[0]) {
+				reload(d);
+			} else if (d->users_file) {
 				log_info("SIGHUP received: reloading the subscriber list");
 				load_users(d);
 			} else {
@@ -75,6 +124,7 @@ static void on_signal(void *arg)
 			loop_break(d->loop);
 			return;
 		}
+		sd_notify(0, "STOPPING=1");
 		log_info("signal %u: shutting down (%zu transfers in progress)", si.ssi_signo,
 			 pf_active_transfers(d->pf));
 		pf_terminate_all(d->pf);
@@ -106,7 +156,10 @@ int main(int argc, char **argv)
 	int r = cpmd_options_load(&opts, argc, argv);
 	if (r)
 		return r > 0 ? 0 : 2;
-	if (log_level_parse(opts.log_level, &log_threshold)) {
+	d.opts = &opts;
+	d.argc = argc;
+	d.argv = argv;
+	if (apply_log_options(&opts)) {
 		fprintf(stderr, "cpmd: invalid --log-level \"%s\" (error, warn, info, debug)\n", opts.log_level);
 		return 2;
 	}
@@ -192,6 +245,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "cpmd: ready domain=%s sip=udp+tcp:%s:%u msrp=tcp:%s:%u data-dir=%s\n", opts.domains[0],
 		opts.sip_host, opts.sip_port, opts.msrp_host, opts.msrp_port, opts.data_dir);
 	pf_start(d.pf);
+	/* Type=notify: the listeners are bound and the store is open (systemd starts what
+	 * depends on cpmd now); without NOTIFY_SOCKET this does nothing. */
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s\nMAINPID=%lu", opts.domains[0], (unsigned long)getpid());
 	loop_run(d.loop);
 	log_info("stopped");
 	rc = 0;

@@ -11,22 +11,18 @@
 #include <unistd.h>
 
 #include "common/digest.h"
+#include "common/log.h"
 #include "common/domains.h"
 #include "common/version.h"
 #include "cpm/conf.h"
 #include "cpm/parse.h"
+#include "cpmd/config_dump.h"
 #include "store/store.h" /* STORE_MSG_INLINE_MAX: a stored pager message's body is kept inline */
 
 
-struct optdef {
-	const char *name;
-	int has_arg;
-	const char *arg;
-	const char *help;
-};
-
-/* The one list of options: drives getopt, the config keys and --help. */
-static const struct optdef optdefs[] = {
+/* The one list of options: drives getopt, the config keys, --help, --dump-config (its
+ * comments) and the man pages generated from both (scripts/gen-man.sh). */
+static const struct cpmd_optdef optdefs[] = {
 	{"domain", 1, "D[,D2...]", "SIP domain(s) this server is the registrar and PF for: host names or IP addresses, comma-separated (default: localhost)"},
 	{"sip", 1, "ADDR:PORT", "SIP listen address, UDP and TCP (default: 127.0.0.1:5060)"},
 	{"msrp", 1, "ADDR:PORT", "MSRP listen address, TCP (default: 127.0.0.1:2855)"},
@@ -90,6 +86,8 @@ static const struct optdef optdefs[] = {
 	{"xdms-password", 1, "SECRET", "password of --xdms-user (better in the --config file: a command line is visible to other local users)"},
 	{"xdms-ca", 1, "FILE", "CA certificates (PEM) an https --xdms is verified with (default: the system's)"},
 	{"xdms-refresh", 1, "SECONDS", "how old a user's cached preferences may get before cpmd asks the XDMS again (a conditional GET, when the user is next acted for or registers), 1..86400 (default: 300)"},
+	{"push-gateway", 1, "URL", "push gateway (http:// or https://) that wakes sleeping devices: when an item waits for a user whose devices registered RFC 8599 push parameters (pn-provider, pn-prid, pn-param) and none is registered now, cpmd POSTs a JSON wake-up there (docs/internals/push.md) (default: none)"},
+	{"push-retry", 1, "MIN:MAX", "back-off in seconds between attempts of a wake-up the gateway did not take (default: 5:300)"},
 	{"mode", 1, "standalone|as", "standalone: cpmd is the registrar of its domains; as: an application server behind a SIP/IMS core (--core), availability from third-party REGISTER (default: standalone)"},
 	{"core", 1, "SIP-URI", "AS mode: the core (S-CSCF) every request toward a user is sent to, e.g. sip:10.0.0.1:5064;transport=tcp"},
 	{"core-trust", 1, "ADDR[,ADDR...]", "AS mode: source addresses (IP, IP:PORT, [IPv6]:PORT) of the core; requests from anywhere else get 403 (default: the --core address when it is an IP)"},
@@ -101,12 +99,20 @@ static const struct optdef optdefs[] = {
 	{"auth", 1, "on|off", "standalone: SIP digest authentication (MD5, SHA-256) of every REGISTER, INVITE and MESSAGE against --users (default: on when --users is given)"},
 	{"auth-algorithms", 1, "LIST", "digest algorithms offered, in order of preference: SHA-256,MD5 (default), MD5,SHA-256 (for clients that take the first challenge and know only MD5, e.g. SIPp 3.6), or one of them"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
-	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
-	{"config", 1, "FILE", "read settings from FILE (\"key = value\" lines, keys = option names, # comments)"},
+	{"log-level", 1, "LEVEL", "error, warn, info or debug; reloaded on SIGHUP (default: info)"},
+	{"log-format", 1, "auto|text|journal", "text: \"TIME cpmd: LEVEL: ...\" lines; journal: no time of our own and sd-daemon level prefixes (<3> error .. <7> debug) for journald; auto: journal when JOURNAL_STREAM is set (systemd), else text (default: auto)"},
+	{"config", 1, "FILE", "read settings from FILE (\"key = value\" lines, keys = option names, # comments); SIGHUP reads it again"},
+	{"dump-config", 0, NULL, "print the effective configuration (defaults included) as a config file, one comment per key, and exit"},
 	{"help", 0, NULL, "show this help and exit"},
 	{"version", 0, NULL, "show the version and exit"},
 };
 #define NOPTS (sizeof optdefs / sizeof optdefs[0])
+
+const struct cpmd_optdef *cpmd_optdefs(size_t *n)
+{
+	*n = NOPTS;
+	return optdefs;
+}
 
 static void usage(FILE *f)
 {
@@ -126,7 +132,8 @@ static void usage(FILE *f)
 		   "  data-dir = \"/srv/cpmd#2\"        (unquoted, a '#' with no blank before it is an error)\n"
 		   "Logs go to stderr, one line per event: \"2026-12-03T07:11:54.123Z cpmd: info: ...\"\n"
 		   "(UTC; control characters escaped as \\n, \\xNN...; sofia-sip's lines as \"sofia...: \").\n"
-		   "SIGTERM/SIGINT stop cleanly; SIGHUP reloads --users (logged and ignored without it).\n");
+		   "SIGTERM/SIGINT stop cleanly; SIGHUP reads --config and --users again and applies what\n"
+		   "can change without a restart (cpmd.conf(5) lists which; one log line per changed key).\n");
 }
 
 static int check_deployment(struct cpmd_options *o);
@@ -287,8 +294,14 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return copy_str(o->msrp_advertise, sizeof o->msrp_advertise, v);
 	if (!strcmp(key, "data-dir")) /* "" would put the data under "/" */
 		return *v ? copy_str(o->data_dir, sizeof o->data_dir, v) : -1;
-	if (!strcmp(key, "log-level"))
-		return *v ? copy_str(o->log_level, sizeof o->log_level, v) : -1;
+	if (!strcmp(key, "log-level")) {
+		enum log_level l;
+		return !log_level_parse(v, &l) ? copy_str(o->log_level, sizeof o->log_level, v) : -1;
+	}
+	if (!strcmp(key, "log-format"))
+		return !strcmp(v, "auto") || !strcmp(v, "text") || !strcmp(v, "journal")
+			       ? copy_str(o->log_format, sizeof o->log_format, v)
+			       : -1;
 	if (!strcmp(key, "defer")) {
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
@@ -391,6 +404,10 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	}
 	if (!strcmp(key, "delivery-retry"))
 		return parse_min_max(v, &o->delivery_retry_min, &o->delivery_retry_max);
+	if (!strcmp(key, "push-retry"))
+		return parse_min_max(v, &o->push_retry_min, &o->push_retry_max);
+	if (!strcmp(key, "push-gateway")) /* libcurl reads the rest of the URL when it posts */
+		return !strncmp(v, "http://", 7) || !strncmp(v, "https://", 8) ? copy_str(o->push_gateway, sizeof o->push_gateway, v) : -1;
 	if (!strcmp(key, "xdms")) {
 		/* checked for its scheme here; the XCAP client builds the URLs (xdm/xcap_client.h) */
 		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
@@ -500,7 +517,7 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 static int conf_cb(void *arg, const char *key, const char *value, int line)
 {
 	struct cpmd_options *o = arg;
-	if (!strcmp(key, "config") || !strcmp(key, "help") || !strcmp(key, "version")) {
+	if (!strcmp(key, "config") || !strcmp(key, "help") || !strcmp(key, "version") || !strcmp(key, "dump-config")) {
 		fprintf(stderr, "cpmd: %s:%d: \"%s\" is not allowed in a config file\n", o->config_file, line, key);
 		return 1;
 	}
@@ -576,6 +593,7 @@ static void set_defaults(struct cpmd_options *o)
 	o->msrp_idle_timeout = 30;        /* what the hub always allowed an unbound connection */
 	o->sip_tcp_timeout = 30;          /* a real SIP message arrives whole in well under 1 s */
 	strcpy(o->log_level, "info");
+	strcpy(o->log_format, "auto"); /* main.c: journal under systemd (JOURNAL_STREAM) */
 	o->defer = true;
 	o->xdms_refresh = 300;
 	o->store_default_expiry = 7 * 86400;
@@ -583,6 +601,8 @@ static void set_defaults(struct cpmd_options *o)
 	o->delivery_per_device = 4;
 	o->delivery_retry_min = 10;
 	o->delivery_retry_max = 600;
+	o->push_retry_min = 5;
+	o->push_retry_max = 300;
 	strcpy(o->default_method, "push");
 	strcpy(o->default_on_expiry, "discard");
 	o->mss_retry_min = 10;
@@ -606,13 +626,14 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 	/* First pass: --help, --version and --config, so the file is applied
 	 * before the other flags whatever their order. */
 	opterr = 0;
+	optind = 0; /* GNU getopt: start over (a SIGHUP reload parses argv again) */
 	for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
 		if (c == 'h' || (c >= 1000 && !strcmp(optdefs[c - 1000].name, "help"))) {
 			usage(stdout);
 			return 1;
 		}
 		if (c >= 1000 && !strcmp(optdefs[c - 1000].name, "version")) {
-			printf("cpmd %s\n", CPM_VERSION);
+			printf("cpmd %s\n", cpm_version());
 			return 1;
 		}
 		if (c >= 1000 && !strcmp(optdefs[c - 1000].name, "config") &&
@@ -626,6 +647,7 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 
 	optind = 1;
 	opterr = 1;
+	bool dump = false;
 	for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
 		if (c < 1000) {
 			fprintf(stderr, "Try 'cpmd --help'.\n");
@@ -634,6 +656,10 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 		const char *name = optdefs[c - 1000].name;
 		if (!strcmp(name, "config"))
 			continue;
+		if (!strcmp(name, "dump-config")) {
+			dump = true;
+			continue;
+		}
 		if (apply(o, name, optarg)) {
 			fprintf(stderr, "cpmd: invalid value for --%s: \"%s\"%s%s\n", name, optarg,
 				apply_why[0] ? ": " : "", apply_why);
@@ -663,7 +689,18 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 				"certificates) and --sip-tls or --msrp-tls\n");
 		return -1;
 	}
-	return check_deployment(o);
+	if (check_deployment(o))
+		return -1;
+	if (dump) {
+		cpmd_dump_config(o, stdout);
+		return 1;
+	}
+	return 0;
+}
+
+int cpmd_option_apply(struct cpmd_options *o, const char *key, const char *value)
+{
+	return apply(o, key, value);
 }
 
 /* The options of a deployment that only make sense together. */

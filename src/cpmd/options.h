@@ -50,6 +50,7 @@ struct cpmd_options {
 	unsigned msrp_idle_timeout; /* s an MSRP connection may stay without a complete request */
 	unsigned sip_tcp_timeout;   /* s a SIP TCP message may stay incomplete after its last byte */
 	char log_level[16];
+	char log_format[8];       /* auto | text | journal (common/log.h) */
 	char config_file[1024];
 	/* store-and-forward (docs/internals/store-and-forward.md) */
 	bool defer;                   /* --defer on|off: operator switch */
@@ -63,6 +64,8 @@ struct cpmd_options {
 #define CPMD_MAX_USER_PREFS 64
 	char user_prefs[CPMD_MAX_USER_PREFS][320]; /* --user-pref AOR:KEY=VALUE (repeatable) */
 	unsigned nuser_prefs;
+	char push_gateway[512];        /* --push-gateway URL ("" = none; docs/internals/push.md) */
+	unsigned push_retry_min, push_retry_max; /* --push-retry MIN:MAX seconds */
 	bool push_asserted_identity;   /* push INVITEs also carry P-Asserted-Identity: <original sender> */
 	/* the users' Message Storage Server (issue 11) */
 	char mss[300];                 /* --mss imap:// or imaps:// URL ("" = none) */
@@ -95,6 +98,20 @@ struct cpmd_options {
 	char resolv_conf[1024];        /* --resolv-conf FILE ("" = /etc/resolv.conf) */     /* --route DOMAIN=HOST:PORT (repeatable), --dns-routes */
 	unsigned test_store_fail;     /* testing: the store fails its Nth write and every later one (0 = off) */
 };
+
+/* One option: its name (flag and config key), whether it takes a value, the value's shape
+ * for --help, and its help text (also the comment --dump-config writes above the key). */
+struct cpmd_optdef {
+	const char *name;
+	int has_arg;
+	const char *arg;
+	const char *help;
+};
+const struct cpmd_optdef *cpmd_optdefs(size_t *n);
+
+/* Applies one "key = value" exactly as the config file does: 0, -1 (bad value), -2 (unknown
+ * key). The reload (reload.c) applies what may change with it. */
+int cpmd_option_apply(struct cpmd_options *o, const char *key, const char *value);
 
 /* Fills opts from defaults, config file and argv. Returns 0 to run, 1 when
  * the program should exit 0 (--help, --version), -1 on error (message

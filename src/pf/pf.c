@@ -339,6 +339,7 @@ static void on_register(void *arg, const char *aor, const char *instance, bool f
 	struct pf *pf = arg;
 	if (!pf->st || pf->stopping)
 		return;
+	pf_push_registered(pf, aor, instance);
 	/* The user's XDM document first when it is missing or stale (pf_xdm.c): what a device's
 	 * arrival starts (pushes, the pull list) follows the user's method. */
 	if (!pf_xdm_prefetch(pf, aor, instance, fresh, registered))
@@ -358,7 +359,7 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 	pf->hub = deps->hub;
 	pf->st = deps->st;
 	pf->cfg = *cfg;
-	if (pf_xdm_create(pf))
+	if (pf_xdm_create(pf) || pf_push_create(pf))
 		goto fail;
 	if (pf->st) {
 		struct blob_dir *bd = store_blob_dir(pf->st);
@@ -387,6 +388,7 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 	return 0;
 fail:
 	pf_expiry_stop(pf);
+	pf_push_destroy(pf);
 	pf_xdm_destroy(pf);
 	if (pf->blobq)
 		store_blobq_destroy(pf->blobq);
@@ -410,6 +412,38 @@ void pf_start(struct pf *pf)
 		store_regs_all(pf->st, startup_kick, pf);
 		pf_kick_other_domains(pf);
 	}
+}
+
+void pf_set_policy(struct pf *pf, const struct pf_config *c)
+{
+	struct pf_config *p = &pf->cfg;
+	p->max_transfers = c->max_transfers;
+	p->max_transfers_per_user = c->max_transfers_per_user;
+	p->invite_timeout = c->invite_timeout;
+	p->message_timeout = c->message_timeout;
+	p->max_file_size = c->max_file_size;
+	p->max_pager_size = c->max_pager_size;
+	p->max_message_size = c->max_message_size;
+	p->defer = c->defer;
+	p->store_default_expiry = c->store_default_expiry;
+	p->store_max_expiry = c->store_max_expiry;
+	p->delivery_per_device = c->delivery_per_device;
+	p->delivery_retry_min = c->delivery_retry_min;
+	p->delivery_retry_max = c->delivery_retry_max;
+	p->default_method = c->default_method;
+	p->default_on_expiry = c->default_on_expiry;
+	p->quota_bytes = c->quota_bytes;
+	p->quota_items = c->quota_items;
+	p->push_asserted_identity = c->push_asserted_identity;
+	p->history = c->history;
+	p->keep = c->keep;
+	p->screening = c->screening;
+	p->screen_fail_open = c->screen_fail_open;
+	memcpy(p->screen_allow_types, c->screen_allow_types, sizeof p->screen_allow_types);
+	memcpy(p->screen_deny_types, c->screen_deny_types, sizeof p->screen_deny_types);
+	p->max_chat_size = c->max_chat_size;
+	p->max_sessions_per_user = c->max_sessions_per_user;
+	p->max_sessions = c->max_sessions;
 }
 
 void pf_terminate_all(struct pf *pf)
@@ -452,6 +486,7 @@ void pf_destroy(struct pf *pf)
 	sipua_set_handlers(pf->sipua, NULL, NULL, NULL);
 	sipua_set_register_hook(pf->sipua, NULL, NULL);
 	pf_expiry_stop(pf);
+	pf_push_destroy(pf); /* before the store: its POSTs' completions may scan it */
 	pf_xdm_destroy(pf); /* its waiters (registrations) go first: they would start deliveries */
 	/* Scans in flight finish and answer their transfers and messages (queued ones as
 	 * failed) while everything they point to is alive. */

@@ -42,6 +42,18 @@ void pf_start(struct pf *pf);
 /* End every transfer and delivery (both legs get BYE/CANCEL); used at shutdown. */
 void pf_terminate_all(struct pf *pf);
 size_t pf_active_transfers(const struct pf *pf);
+/* SIGHUP: the operator's policy and limits of cfg replace the ones in service (the fields
+ * pf reads at each decision: sizes, expiry, defer, delivery method and back-off, quotas,
+ * transfer and session limits, screening switches and lists). A transfer or session already
+ * accepted keeps what it was accepted under; the next offer sees the new values. Wiring
+ * (addresses, domains, routes, MSS, XDMS, clamd) and --user-pref are not touched: cpmd
+ * logs those as needing a restart (src/cpmd/reload.c); --user-pref is pf_prefs_reload. */
+void pf_set_policy(struct pf *pf, const struct pf_config *cfg);
+/* SIGHUP: cfg's --user-pref lines in service: each named user's stored preferences updated
+ * (one store write per user), the block lists replaced. A line that does not apply changes
+ * nothing at all (logged). A line removed does not undo what it stored, as at a restart.
+ * 0 or -1. */
+int pf_prefs_reload(struct pf *pf, const struct pf_config *cfg);
 void pf_destroy(struct pf *pf);
 
 #endif

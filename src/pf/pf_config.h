@@ -78,6 +78,10 @@ struct pf_config {
 	char xdms_password[128];
 	char xdms_ca[1024];            /* --xdms-ca: CA bundle for an https root */
 	unsigned xdms_refresh;         /* s a cached document is used before a conditional GET */
+	/* push wake-up (docs/internals/push.md) */
+	char push_gateway[512];        /* --push-gateway URL ("" = no wake-ups) */
+	unsigned push_retry_min;       /* s before the first retry of a failed wake-up */
+	unsigned push_retry_max;
 	/* 1-1 chat sessions (policy.c; messaging.md §5) */
 	uint64_t max_chat_size;        /* our a=max-size; the relay answers 413 beyond it */
 	unsigned max_sessions_per_user; /* live sessions one sender may hold (486 beyond) */

@@ -676,8 +676,10 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 		return;
 	struct loc_device devs[64];
 	size_t nd = pf_devices(pf, aor, devs, 64);
-	if (nd == 0)
+	if (nd == 0) {
+		pf_push_wake(pf, aor); /* a device that registered push parameters may be asleep */
 		return;
+	}
 	unsigned active = 0;
 	for (struct dlv *d = pf->dlvs; d; d = d->next)
 		if (!d->pull && !d->relay_done && !d->aborted && d->state != DLV_ENDING && !strcmp(d->aor, aor))

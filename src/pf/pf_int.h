@@ -76,6 +76,7 @@ struct pf {
 	struct pf_sess *sessions;  /* chat sessions (pf_session.c) */
 	struct pf_mss *mss;        /* the message store's writers (pf_mss.c), NULL without --mss */
 	struct pf_xdm *xdm;        /* the XDM cache (pf_xdm.c); NULL without --xdms */
+	struct pf_push *push;      /* push wake-ups (pf_push.c); NULL without --push-gateway */
 	size_t nsess;
 	struct workq *screenq;     /* clamd scans (pf_screen.c); NULL without --clamd */
 	bool stopping;
@@ -271,6 +272,16 @@ int pf_screen_fd(struct pf *pf, int fd, uint64_t len, const char *what, pf_scan_
 int pf_screen_buf(struct pf *pf, const void *buf, size_t len, const char *what, pf_scan_done_fn *done, void *arg);
 int pf_screen_start(struct pf *pf);
 void pf_screen_stop(struct pf *pf);
+/* ---- pf_push.c: push wake-up of sleeping devices (docs/internals/push.md) */
+struct pf_push;
+/* Without --push-gateway: nothing (pf->push stays NULL, the calls below do nothing). 0 or -1. */
+int pf_push_create(struct pf *pf);
+void pf_push_destroy(struct pf *pf);
+/* A device registered: keep its RFC 8599 push parameters (or forget them, registered without). */
+void pf_push_registered(struct pf *pf, const char *aor, const char *instance);
+/* Items wait for aor: when none of its devices is registered, wake the ones that can be. */
+void pf_push_wake(struct pf *pf, const char *aor);
+
 /* ---- pf_xdm.c: the users' XDM preferences (docs/internals/xdm.md) */
 /* Without --xdms: nothing (pf->xdm stays NULL, and every call below answers "none"). 0 or -1. */
 int pf_xdm_create(struct pf *pf);

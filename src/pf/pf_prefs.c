@@ -84,3 +84,62 @@ int pf_prefs_apply_options(struct pf *pf)
 	}
 	return 0;
 }
+
+/* One user's --user-pref lines (those of cfg naming aor) applied to its record in one write:
+ * the lines of a user build on each other, and a reload cannot wait for each write as the
+ * start-up does (it runs inside a loop callback). dry: only check that every line applies. */
+static int reload_user(struct pf *pf, const struct pf_config *c, const char *aor, bool dry)
+{
+	struct store_prefs p;
+	char k[LOC_MAX_AOR], key[POLICY_PREF_TOKEN_MAX], val[POLICY_PREF_TOKEN_MAX];
+	bool any = false;
+	if (store_prefs_get(pf->st, aor, &p))
+		policy_new_prefs(&pf->cfg, aor, &p); /* no record yet */
+	for (unsigned i = 0; i < c->nuser_prefs; i++) {
+		if (policy_parse_user_pref(c->user_prefs[i], k, sizeof k, key, sizeof key, val, sizeof val))
+			return -1;
+		if (strcmp(k, aor))
+			continue;
+		if (!strcmp(key, "block")) { /* read from the options by pf_prefs_blocks */
+			if (!strchr(val, '@'))
+				return -1;
+			continue;
+		}
+		if (policy_apply_user_pref(&p, key, val))
+			return -1;
+		any = true;
+	}
+	if (dry || !any)
+		return 0;
+	return pf_store_queued(store_prefs_put(pf->st, &p, pf_store_logged, "a reloaded --user-pref"),
+			       "a reloaded --user-pref");
+}
+
+int pf_prefs_reload(struct pf *pf, const struct pf_config *c)
+{
+	char k[LOC_MAX_AOR], key[POLICY_PREF_TOKEN_MAX], val[POLICY_PREF_TOKEN_MAX];
+	if (!pf->st)
+		return -1;
+	/* all or nothing: every line checked before one is written */
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < c->nuser_prefs; i++) {
+			if (policy_parse_user_pref(c->user_prefs[i], k, sizeof k, key, sizeof key, val, sizeof val)) {
+				log_error("reload: invalid --user-pref \"%s\": the preferences stay as they were",
+					  c->user_prefs[i]);
+				return -1;
+			}
+			bool first = true; /* each user once, at its first line */
+			for (unsigned j = 0; j < i && first; j++) {
+				char k2[LOC_MAX_AOR], key2[POLICY_PREF_TOKEN_MAX], val2[POLICY_PREF_TOKEN_MAX];
+				first = policy_parse_user_pref(c->user_prefs[j], k2, sizeof k2, key2, sizeof key2, val2,
+							       sizeof val2) || strcmp(k2, k);
+			}
+			if (first && reload_user(pf, c, k, pass == 0)) {
+				log_error("reload: invalid --user-pref for %s: the preferences stay as they were", k);
+				return -1;
+			}
+		}
+	memcpy(pf->cfg.user_prefs, c->user_prefs, sizeof pf->cfg.user_prefs);
+	pf->cfg.nuser_prefs = c->nuser_prefs;
+	return 0;
+}
