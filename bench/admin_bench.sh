@@ -82,7 +82,12 @@ echo "command: bench/admin_bench.sh $(basename "$BUILD")  (ROUNDS=$ROUNDS N=$N P
 echo
 
 # --- 1. blast with and without scrapes --------------------------------------------------------
-blast_round() { # blast_round MODE(none|scrape) -> prints transfers/s
+cpu_ms() { # cpu_ms PID: utime + stime of the process so far, in ms
+	local ut=0 st=0
+	[ -r "/proc/$1/stat" ] && read -r _ _ _ _ _ _ _ _ _ _ _ _ _ ut st _ <"/proc/$1/stat"
+	echo $(((ut + st) * 1000 / $(getconf CLK_TCK)))
+}
+blast_round() { # blast_round MODE(none|scrape) -> prints "transfers/s cpmd-CPU-ms"
 	local d="$T/r.$1.$RANDOM" rp sp=""
 	mkdir -p "$d/r"
 	start_cpmd "$d/data" "$d/cpmd.log"
@@ -99,24 +104,31 @@ blast_round() { # blast_round MODE(none|scrape) -> prints transfers/s
 	XDG_STATE_HOME=$d/state "$CPM" --server "127.0.0.1:$SIP_PORT" --user "sip:alice@$DOMAIN" --device pc --transport tcp \
 		blast "sip:bob@$DOMAIN" --count "$N" --parallel "$PAR" --size 1024 >"$d/blast.out" 2>"$d/blast.err"
 	[ -n "$sp" ] && kill "$sp" 2>/dev/null
+	local cpu
+	cpu=$(cpu_ms "$CPMD_PID")
 	kill "$rp" 2>/dev/null
 	wait "$rp" 2>/dev/null
 	stop_cpmd
 	grep '^blast ' "$d/blast.out" | tail -1 >&2
-	grep '^blast ' "$d/blast.out" | tail -1 | grep -oE '[0-9.]+ transfers/s' | cut -d' ' -f1
+	echo "$(grep '^blast ' "$d/blast.out" | tail -1 | grep -oE '[0-9.]+ transfers/s' | cut -d' ' -f1) $cpu"
 	rm -rf "$d"
 }
 echo "1. cpm blast --count $N --parallel $PAR --size 1024 over TCP, a fresh cpmd per round (--admin on in both modes)"
-none=() scr=()
+echo "   (cpmd CPU = utime + stime of the round's cpmd over the whole round, scrapes included; the"
+echo "   per-round ratio compares two runs seconds apart, so it is the least disturbed by the machine's other load)"
+none=() scr=() ratio=() cn=() cs=()
 for ((r = 1; r <= ROUNDS; r++)); do
-	a=$(blast_round none 2>>"$T/blast.lines")
-	b=$(blast_round scrape 2>>"$T/blast.lines")
-	echo "   round $r: no scrape $a transfers/s, scrape every 1 s $b transfers/s"
-	none+=("$a") scr+=("$b")
+	read -r a ca < <(blast_round none 2>>"$T/blast.lines")
+	read -r b cb < <(blast_round scrape 2>>"$T/blast.lines")
+	echo "   round $r: no scrape $a transfers/s (cpmd CPU $ca ms), scrape every 1 s $b transfers/s (cpmd CPU $cb ms)"
+	none+=("$a") scr+=("$b") cn+=("$ca") cs+=("$cb")
+	ratio+=("$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.4f", b / a}')")
 done
 sed 's/^/   raw: /' "$T/blast.lines"
 mn=$(echo "${none[*]}" | median) ms=$(echo "${scr[*]}" | median)
 echo "   median: no scrape $mn, scrape every 1 s $ms transfers/s: difference $(awk -v a="$mn" -v b="$ms" 'BEGIN {printf "%+.1f %%", (b - a) / a * 100}')"
+echo "   median of the per-round ratios (scrape / no scrape): $(echo "${ratio[*]}" | median)"
+echo "   cpmd CPU per round, median: no scrape $(echo "${cn[*]}" | median) ms, scrape every 1 s $(echo "${cs[*]}" | median) ms"
 echo
 
 # --- 2. listing pages with ITEMS items ------------------------------------------------------------
@@ -150,5 +162,11 @@ timed "... ?kind=message&limit=100" "/api/v1/deferred?kind=message&limit=100"
 timed "... ?state=stored&limit=100" "/api/v1/deferred?state=stored&limit=100"
 timed "... ?recipient=...&kind=message&state=stored" "/api/v1/deferred?recipient=bulk7@$DOMAIN&kind=message&state=stored&limit=100"
 timed "GET /api/v1/deferred/<id>" "/api/v1/deferred/$mid"
-REPS=5 timed "GET /metrics (counts the queue)" "/metrics"
+REPS=5 timed "GET /metrics (counts the queue, then cached)" "/metrics"
+c0=$(cpu_ms "$CPMD_PID")
+for ((i = 0; i < 30; i++)); do
+	curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" "http://$ADMIN/metrics"
+	sleep 1
+done
+echo "   cpmd CPU over 30 s with a scrape every second: $(($(cpu_ms "$CPMD_PID") - c0)) ms (the count is reused for 20x its cost)"
 stop_cpmd
