@@ -63,7 +63,7 @@ start_cpmd() {
 	CPMD_PID=$!
 	PIDS+=("$CPMD_PID")
 	for ((i = 0; i < 30000; i++)); do
-		grep -q '^cpmd: ready' "$2" && return 0
+		grep -q '^cpmd: ready' "$2" 2>/dev/null && return 0
 		kill -0 "$CPMD_PID" 2>/dev/null || { echo "cpmd died: $(tail -n 5 "$2")" >&2; exit 1; }
 		sleep 0.01
 	done
