@@ -89,7 +89,8 @@ run_ctl transfersj "${A[@]}" --json transfers
 [ "$(jq '.transfers | length' "$CTL_OUT")" = 0 ] || fail "--json transfers: $(cat "$CTL_OUT")"
 run_ctl sessions "${A[@]}" sessions
 expect_rc 0
-run_ctl users "${A[@]}" users
+alice_listed() { run_ctl users "${A[@]}" users && grep -q "^alice@$DOMAIN 1\$" "$CTL_OUT"; }
+wait_for 10 "users: alice with 1 binding (a binding commits with the store's next batch)" alice_listed
 expect_rc 0
 assert_grep "$CTL_OUT" "^alice@$DOMAIN 1\$" "users: alice with 1 binding"
 run_ctl user "${A[@]}" user "sip:alice@$DOMAIN"
