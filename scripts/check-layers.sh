@@ -7,6 +7,10 @@
 #   4. No "blobs/" (the store's on-disk layout) outside src/store/: only the store names paths
 #      under --data-dir.
 #   5. No .c file in src/ or lib/ over 800 lines (small files with one purpose).
+#   6. The admin API (src/admin, issue 13) is reached only from src/cpmd, includes no sofia-sip
+#      header, and sees pf only through pf/pf_admin.h and the store only through
+#      store/store_reader.h and store/store.h (its HTTP thread must not reach loop-side objects
+#      any other way; docs/internals/admin.md).
 # Prints one line per violation and "layers: ok" or "layers: N violation(s)"; exit 0 only if ok.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -52,6 +56,23 @@ while read -r n f; do
 	[ "$f" = total ] && continue
 	[ "$n" -gt 800 ] && fail "$f has $n lines (> 800)"
 done < <(find src lib -name '*.c' -print0 | xargs -0 wc -l)
+
+# 6
+while IFS= read -r hit; do
+	fail "only src/cpmd includes admin/: $hit"
+done < <(grep -rnE '^\s*#\s*include\s+"admin/' src lib include 2>/dev/null | grep -vE '^src/(cpmd|admin)/')
+while IFS= read -r hit; do
+	fail "src/admin reaches pf or the store only through pf_admin.h, store_reader.h, store.h: $hit"
+done < <(grep -rnE '^\s*#\s*include\s+("(pf|store|sipua|relay)/|<sofia-sip/)' src/admin 2>/dev/null |
+	grep -vE '"(pf/pf_admin|store/store_reader|store/store)\.h"')
+for f in src/admin/*.c; do
+	[ -f "$f" ] || continue
+	trace=$($CC -std=c11 -D_GNU_SOURCE -fsyntax-only -H -Iinclude -Isrc $SOFIA_CFLAGS "$f" 2>&1 >/dev/null) || {
+		fail "$f does not compile for the include check"
+		continue
+	}
+	printf '%s\n' "$trace" | grep -qE '^\.+ .*sofia-sip' && fail "$f reaches sofia-sip"
+done
 
 if [ "$bad" -eq 0 ]; then
 	echo "layers: ok"

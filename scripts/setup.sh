@@ -10,6 +10,7 @@ PKGS=(
   clamav-daemon libcurl4-openssl-dev curl
   libsystemd-dev systemd groff-base man-db
   dovecot-imapd
+  libmicrohttpd-dev libjansson-dev jq prometheus
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
 # on random ports); -presence-modules: its optional reg event notifier (WITH_REGEVENT).
@@ -24,6 +25,10 @@ PKGS=(
 # protocol). systemd: systemd-analyze verify of deploy/systemd/cpmd.service in the tests (no
 # systemd as PID 1 needed). groff-base, man-db: the man pages rendered with warnings on
 # (tests/e2e/t_man_pages.sh).
+# libmicrohttpd-dev, libjansson-dev: the admin HTTP API of cpmd and cpmctl's JSON (issue 13,
+# src/admin, src/cpmctl). jq: the admin tests read the API's JSON. prometheus: its promtool
+# checks the /metrics exposition (tests/e2e/t_admin_metrics.sh); the server is never started
+# (policy-rc.d below).
 # dnsmasq-base: the DNS server of t_domains_dns (NAPTR/SRV/A for --dns-routes; no service).
 # clamav-daemon: clamd, the malware scan of content screening (tests/lib_clamd.sh runs it with
 # its own config and a one-signature database: no freshclam, no Internet). It pulls

@@ -33,6 +33,7 @@
 
 #include "common/domains.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "cpm/cpim.h"
 #include "cpm/imdn.h"
 #include "cpm/msrp.h"
@@ -172,6 +173,8 @@ static void stored(void *arg, int err)
 		char hdr[64];
 		snprintf(hdr, sizeof hdr, "Cpm-Stored: %s\r\n", c->it.id);
 		answer(mi, 202, "Accepted", NULL, hdr);
+		metrics_message(MM_STORED);
+		metrics_stored_bytes(mi->len);
 		if (!pf->stopping) {
 			if (mi->no_answer)
 				pf_deliver_later(pf, mi->recipient); /* its devices just did not take it */
@@ -238,6 +241,7 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 		log_info("msg %s: message %s from %s taken by %s's %s %s%s", mi->id, mi->msgid, mi->sender_key,
 			 mi->recipient, pf_user_is_ours(mi->pf, mi->recipient) ? "device" : "PF",
 			 r->device ? r->device : "?", mi->net_stored[0] ? " (stored there)" : "");
+		metrics_message(MM_DELIVERED);
 		if (mi->net_stored[0])
 			answer(mi, 202, NULL, NULL, mi->net_stored); /* messaging.md §1: stored, not sent */
 		else
@@ -432,6 +436,7 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	policy_check_pager(&pf->cfg, body.len, &v);
 	if (v.status) {
 		log_info("MESSAGE from %s to %s refused: %d %s", sender_key, recipient, v.status, v.phrase);
+		metrics_message(MM_REJECTED);
 		struct sip_respond_opts o = {.warning = v.warning};
 		sip_leg_respond(leg, v.status, v.phrase, &o);
 		return;
@@ -469,6 +474,7 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	pf_screen_check(pf, recipient, sender_key, ctype[0] ? ctype : "text/plain", body.len, true, &v);
 	if (v.status) {
 		log_info("MESSAGE from %s to %s refused: %d %s", sender_key, recipient, v.status, v.phrase);
+		metrics_message(MM_REJECTED);
 		struct sip_respond_opts o = {.warning = v.warning[0] ? v.warning : NULL};
 		sip_leg_respond(leg, v.status, v.phrase, &o);
 		return;
@@ -581,6 +587,7 @@ static void msg_scanned(void *arg, const struct pf_verdict *v)
 	if (mi->state == MSGIN_SCANNING) { /* not answered meanwhile (shutdown) */
 		if (v->status) {
 			log_info("msg %s: refused for %s: %d %s", mi->id, mi->recipient, v->status, v->phrase);
+			metrics_message(MM_REJECTED);
 			answer(mi, v->status, v->phrase, NULL, NULL);
 		} else
 			msgin_go(mi);
