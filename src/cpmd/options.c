@@ -100,6 +100,7 @@ static const struct optdef optdefs[] = {
 	{"users", 1, "FILE", "the subscriber list: one \"USER@DOMAIN SECRET\" a line, SECRET a password, md5:HA1 or sha256:HA1 (HA1 = H(user:domain:password)); reloaded on SIGHUP; standalone mode (docs/security.md)"},
 	{"auth", 1, "on|off", "standalone: SIP digest authentication (MD5, SHA-256) of every REGISTER, INVITE and MESSAGE against --users (default: on when --users is given)"},
 	{"auth-algorithms", 1, "LIST", "digest algorithms offered, in order of preference: SHA-256,MD5 (default), MD5,SHA-256 (for clients that take the first challenge and know only MD5, e.g. SIPp 3.6), or one of them"},
+	{"admin-console", 1, "DIR", "the operator console's files (index.html, app.js, style.css) served at / on the admin port (default: the source tree's web/console for a cpmd run from its build directory, else $prefix/share/cpmd/console)"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
 	{"config", 1, "FILE", "read settings from FILE (\"key = value\" lines, keys = option names, # comments)"},
@@ -287,6 +288,8 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return copy_str(o->msrp_advertise, sizeof o->msrp_advertise, v);
 	if (!strcmp(key, "data-dir")) /* "" would put the data under "/" */
 		return *v ? copy_str(o->data_dir, sizeof o->data_dir, v) : -1;
+	if (!strcmp(key, "admin-console"))
+		return *v ? copy_str(o->admin_console, sizeof o->admin_console, v) : -1;
 	if (!strcmp(key, "log-level"))
 		return *v ? copy_str(o->log_level, sizeof o->log_level, v) : -1;
 	if (!strcmp(key, "defer")) {
