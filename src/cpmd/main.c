@@ -15,6 +15,7 @@
 #include "cpmd/sofia_log.h"
 #include "net/loop.h"
 #include "net/loop_su.h"
+#include "admin/admin.h"
 #include "net/msrp_hub.h"
 #include "pf/pf.h"
 #include "common/subscribers.h"
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
 	struct location *loc = NULL;
 	struct msrp_hub *hub = NULL;
 	struct store *st = NULL;
+	struct admin *admin = NULL;
 	int rc = 1;
 
 	memset(&d, 0, sizeof d);
@@ -189,6 +191,13 @@ int main(int argc, char **argv)
 			 opts.tls_ca);
 	if (opts.msrp_tls_port)
 		fprintf(stderr, "cpmd: msrp=tls:%s:%u\n", opts.msrp_tls_host, msrp_hub_tls_port(hub));
+	if (opts.admin_port) { /* issue 13: the operator's HTTP API and /metrics (src/admin) */
+		struct admin_config ac = {.host = opts.admin_host, .port = opts.admin_port, .token = opts.admin_token,
+					  .data_dir = opts.data_dir};
+		if (admin_start(&admin, &ac, d.loop, d.pf))
+			goto out;
+		fprintf(stderr, "cpmd: admin=http://%s:%u\n", opts.admin_host, opts.admin_port);
+	}
 	fprintf(stderr, "cpmd: ready domain=%s sip=udp+tcp:%s:%u msrp=tcp:%s:%u data-dir=%s\n", opts.domains[0],
 		opts.sip_host, opts.sip_port, opts.msrp_host, opts.msrp_port, opts.data_dir);
 	pf_start(d.pf);
@@ -196,6 +205,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 	rc = 0;
 out:
+	admin_close(admin); /* no HTTP request reaches pf from here on */
 	if (d.pf) {
 		pf_terminate_all(d.pf);
 		pf_destroy(d.pf);
@@ -203,6 +213,7 @@ out:
 	sipua_destroy(d.sipua);
 	subscribers_free(d.users);
 	store_close(st); /* completes every queued write first; unlocks the data directory last */
+	admin_destroy(admin); /* after the store: its last answers came from store completions */
 	msrp_hub_destroy(hub);
 	location_destroy(loc);
 	if (d.sigwait_idx > 0)

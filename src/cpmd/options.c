@@ -100,6 +100,8 @@ static const struct optdef optdefs[] = {
 	{"users", 1, "FILE", "the subscriber list: one \"USER@DOMAIN SECRET\" a line, SECRET a password, md5:HA1 or sha256:HA1 (HA1 = H(user:domain:password)); reloaded on SIGHUP; standalone mode (docs/security.md)"},
 	{"auth", 1, "on|off", "standalone: SIP digest authentication (MD5, SHA-256) of every REGISTER, INVITE and MESSAGE against --users (default: on when --users is given)"},
 	{"auth-algorithms", 1, "LIST", "digest algorithms offered, in order of preference: SHA-256,MD5 (default), MD5,SHA-256 (for clients that take the first challenge and know only MD5, e.g. SIPp 3.6), or one of them"},
+	{"admin", 1, "ADDR:PORT", "the operator's HTTP API (JSON) and Prometheus /metrics (docs/internals/admin.md); an address other than loopback needs --admin-token (default: off)"},
+	{"admin-token", 1, "TOKEN", "bearer token every admin request must carry (Authorization: Bearer TOKEN); better in the --config file (default: none)"},
 	{"admin-console", 1, "DIR", "the operator console's files (index.html, app.js, style.css) served at / on the admin port (default: the source tree's web/console for a cpmd run from its build directory, else $prefix/share/cpmd/console)"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug (default: info)"},
@@ -402,6 +404,10 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		}
 		return copy_str(o->xdms, sizeof o->xdms, v);
 	}
+	if (!strcmp(key, "admin"))
+		return cpm_parse_hostport(v, o->admin_host, sizeof o->admin_host, &o->admin_port);
+	if (!strcmp(key, "admin-token"))
+		return *v ? copy_str(o->admin_token, sizeof o->admin_token, v) : -1;
 	if (!strcmp(key, "xdms-auid"))
 		return *v && !strchr(v, '/') ? copy_str(o->xdms_auid, sizeof o->xdms_auid, v) : -1;
 	if (!strcmp(key, "xdms-user"))

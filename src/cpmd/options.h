@@ -93,6 +93,9 @@ struct cpmd_options {
 	bool reg_event;                /* --reg-event on: SUBSCRIBE to reg (RFC 3680) at the core */
 	struct route_table routes;
 	char resolv_conf[1024];        /* --resolv-conf FILE ("" = /etc/resolv.conf) */     /* --route DOMAIN=HOST:PORT (repeatable), --dns-routes */
+	char admin_host[256];          /* --admin ADDR:PORT (port 0: off; issue 13, src/admin) */
+	uint16_t admin_port;
+	char admin_token[256];         /* --admin-token: the bearer token of the admin API ("" = none) */
 	char admin_console[1024];      /* --admin-console DIR ("" = cpmd_console_dir's default) */
 	unsigned test_store_fail;     /* testing: the store fails its Nth write and every later one (0 = off) */
 };

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "cpm/icsi.h"
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
@@ -201,6 +202,7 @@ static void relay_done(void *arg, enum ft_relay_result res, const char *detail)
 		dlv_end(d);
 		return;
 	}
+	metrics_delivery(d->pull ? MD_PULL : MD_PUSH, res == FT_RELAY_COMPLETE ? MR_DELIVERED : MR_FAILED);
 	if (res == FT_RELAY_COMPLETE) {
 		char why[LOC_MAX_INSTANCE + 64];
 		if (d->handed_over) {

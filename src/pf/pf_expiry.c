@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "pf/pf_int.h"
 
 #define EXPIRY_TICK_MS 1000
@@ -121,6 +122,7 @@ static void expire_one(struct pf *pf, struct store_item *it)
 	if (pf_item_leaving(pf, it->id))
 		return;
 	pf_deliver_abort_item(pf, it->id);
+	metrics_expiry();
 	struct pf_user_policy up;
 	pf_prefs_get(pf, it->recipient, &up);
 	if (up.on_expiry == STORE_EXPIRY_KEEP && pf->mss) {

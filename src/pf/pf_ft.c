@@ -10,6 +10,7 @@
 
 #include "common/domains.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
 #include "cpm/sdp.h"
@@ -69,11 +70,40 @@ static void start_complete_bye_timer(struct ft *ft)
 	ft->timer = loop_timer_once(ft->pf->loop, FT_COMPLETE_BYE_MS, complete_bye_cb, ft);
 }
 
+/* The metrics of a transfer's end (a large message is a message, not a file). */
+static void ft_count_outcome(const struct ft *ft, enum ft_relay_result res)
+{
+	uint64_t n = ft->relay ? ft_relay_bytes(ft->relay) : 0;
+	int64_t ms = pf_now_ms() - ft->created_ms;
+	if (res == FT_RELAY_COMPLETE) {
+		if (ft->is_msg)
+			metrics_message(MM_DELIVERED);
+		else
+			metrics_transfer(MT_DELIVERED);
+		metrics_relayed_bytes(n);
+		metrics_relay_throughput(n, ms > 0 ? (uint64_t)ms : 0);
+	} else if (res == FT_RELAY_RECEIVED) {
+		if (ft->is_msg)
+			metrics_message(MM_STORED);
+		else
+			metrics_transfer(MT_STORED);
+		metrics_stored_bytes(n);
+		metrics_relay_throughput(n, ms > 0 ? (uint64_t)ms : 0);
+	} else {
+		if (ft->is_msg)
+			metrics_message(MM_FAILED);
+		else
+			metrics_transfer(MT_FAILED);
+		metrics_error(ME_RELAY);
+	}
+}
+
 void ft_relay_done_cb(void *arg, enum ft_relay_result res, const char *detail)
 {
 	struct ft *ft = arg;
 
 	ft->relay_finished = true;
+	ft_count_outcome(ft, res);
 	if (res == FT_RELAY_COMPLETE) {
 		log_info("ft %s: delivered %" PRIu64 " bytes from %s to %s (device %s)", ft->id,
 			 ft_relay_bytes(ft->relay), ft->sender, ft->recipient, ft->down ? ft->down_device : "?");

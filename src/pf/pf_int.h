@@ -171,6 +171,9 @@ char *pf_fork_from(struct cpm_arena *a, const struct sip_addr *from, const char 
 void pf_session_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m);
 void pf_session_terminate_all(struct pf *pf);
 void pf_session_destroy_all(struct pf *pf);
+struct pf_admin_session;
+/* pf_admin.h: copies of the live sessions, at most max. */
+size_t pf_session_list(struct pf *pf, struct pf_admin_session *out, size_t max);
 
 /* ---- pf_ft.c: live transfers */
 void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m);

@@ -33,6 +33,7 @@
 
 #include "common/domains.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "cpm/cpim.h"
 #include "cpm/imdn.h"
 #include "cpm/msrp.h"
@@ -172,6 +173,8 @@ static void stored(void *arg, int err)
 		char hdr[64];
 		snprintf(hdr, sizeof hdr, "Cpm-Stored: %s\r\n", c->it.id);
 		answer(mi, 202, "Accepted", NULL, hdr);
+		metrics_message(MM_STORED);
+		metrics_stored_bytes(mi->len);
 		if (!pf->stopping) {
 			if (mi->no_answer)
 				pf_deliver_later(pf, mi->recipient); /* its devices just did not take it */
@@ -238,6 +241,7 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 		log_info("msg %s: message %s from %s taken by %s's %s %s%s", mi->id, mi->msgid, mi->sender_key,
 			 mi->recipient, pf_user_is_ours(mi->pf, mi->recipient) ? "device" : "PF",
 			 r->device ? r->device : "?", mi->net_stored[0] ? " (stored there)" : "");
+		metrics_message(MM_DELIVERED);
 		if (mi->net_stored[0])
 			answer(mi, 202, NULL, NULL, mi->net_stored); /* messaging.md §1: stored, not sent */
 		else

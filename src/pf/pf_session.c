@@ -21,9 +21,11 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "cpm/icsi.h"
 #include "cpm/msrp.h"
 #include "cpm/sdp.h"
+#include "pf/pf_admin.h"
 #include "pf/pf_int.h"
 #include "relay/session_relay.h"
 
@@ -212,6 +214,7 @@ static void sess_leg_event(void *owner, struct sip_leg *leg, enum sip_leg_event 
 		break;
 	case SIP_LEG_BYE:
 		log_info("session %s: BYE from the %s", s->id, up ? "inviter" : "recipient");
+		metrics_session(MS_ENDED);
 		break;
 	case SIP_LEG_TERMINATED:
 		if (up)
@@ -298,6 +301,7 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 			respond_up(s, r->status, r->phrase, NULL);
 		}
 		log_info("session %s: no device took the session", s->id);
+		metrics_session(MS_MISSED);
 		break;
 	}
 	s->state = SESS_ENDING;
@@ -428,6 +432,7 @@ void pf_session_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg 
 	policy_check_session_offer(&pf->cfg, offer, &v);
 	if (v.status) {
 		log_info("session INVITE from %s rejected: %d %s", from.uri, v.status, v.phrase);
+		metrics_session(MS_REJECTED);
 		reject(leg, v.status, v.phrase, NULL);
 		goto out;
 	}
@@ -512,4 +517,19 @@ void pf_session_destroy_all(struct pf *pf)
 {
 	while (pf->sessions)
 		sess_free(pf->sessions);
+}
+
+/* ------------------------------------------------------------- admin (pf_admin.h) */
+
+size_t pf_session_list(struct pf *pf, struct pf_admin_session *out, size_t max)
+{
+	static const char *const names[] = {[SESS_FORKING] = "ringing", [SESS_ACTIVE] = "active", [SESS_ENDING] = "ending"};
+	size_t n = 0;
+	for (struct pf_sess *s = pf->sessions; s && n < max; s = s->next, n++) {
+		PF_COPY(out[n].id, s->id);
+		PF_COPY(out[n].sender, s->sender);
+		PF_COPY(out[n].recipient, s->recipient);
+		out[n].state = names[s->state];
+	}
+	return n;
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 
 #define SCHEMA_VERSION 4
 /* A writer that finds the database locked (another process, or a checkpoint) retries for this
@@ -413,6 +414,8 @@ static void apply_batch(struct sq *q, struct store_op *head, size_t n)
 		log_error("store: cannot set synchronous=FULL: a batch of %zu writes refused", n);
 		return;
 	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int err = run(q, q->w[W_BEGIN]);
 
 	for (op = head; op && !err; op = op->next)
@@ -426,7 +429,10 @@ static void apply_batch(struct sq *q, struct store_op *head, size_t n)
 		for (op = head; op; op = op->next)
 			op->err = err;
 		log_error("store: a batch of %zu writes failed: %d", n, err);
+		metrics_error(ME_STORE_WRITE);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_store_commit((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	pthread_mutex_lock(&q->mu);
 	q->stats.transactions++;
 	q->stats.writes += n;
@@ -705,6 +711,11 @@ int store_sqlite_open(struct store **out, struct loop *loop, const char *path)
 	/* recipient_usage (the quotas, issue 10): a covering partial index, so the sum reads only
 	 * the recipient's live entries, never the rows (idempotent, like notif_created). */
 	if ((err = exec(q->wdb, "CREATE INDEX IF NOT EXISTS item_usage ON item(recipient, fsize) WHERE state IN (0,1,2);")))
+		goto fail;
+	/* the admin API's keyset pages of the deferred queue by recipient or sender (store_reader.h):
+	 * one index seek per page, whatever the size of the queue (idempotent, like the above) */
+	if ((err = exec(q->wdb, "CREATE INDEX IF NOT EXISTS item_admin_rcpt ON item(recipient, id);"
+				"CREATE INDEX IF NOT EXISTS item_admin_sender ON item(sender, id);")))
 		goto fail;
 	if ((err = open_db(path, SQLITE_OPEN_READONLY, &q->rdb)))
 		goto fail;

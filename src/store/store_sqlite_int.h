@@ -19,6 +19,7 @@
 #define PART_COLS "item_id, sender, fname, fsize, ftype, hash, bytes, expires_at"
 #define NOTIF_COLS "id, target, kind, item_id, imdn_msgid, created_at, attempts, next_attempt_at, notifier, datetime"
 #define REG_COLS "aor, instance, contact, flow, tcp, expires_at"
+#define PREFS_COLS "aor, defer, method, on_expiry, history, keep, screening, max_size"
 #define ROUTED_COLS "sender, msgid, recipient, asked, sent, datetime, expires_at"
 
 enum wstmt {
@@ -76,6 +77,7 @@ void sq_row_part(sqlite3_stmt *st, struct store_partial *p);
 void sq_row_notif(sqlite3_stmt *st, struct store_notif *n);
 void sq_row_reg(sqlite3_stmt *st, struct store_reg *r);
 void sq_row_routed(sqlite3_stmt *st, struct store_routed *r);
+void sq_row_prefs(sqlite3_stmt *st, struct store_prefs *out);
 
 /* store_sqlite_read.c: the reads (loop thread, read connection) of struct store_ops */
 int sq_item_get(struct store *s, const char *id, struct store_item *out);

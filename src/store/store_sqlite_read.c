@@ -15,7 +15,7 @@ const char *const sq_rsql[R_N] = {
 			" AND hash=? ORDER BY expires_at DESC LIMIT 1",
 	[R_NOTIF] = "SELECT " NOTIF_COLS " FROM notif WHERE id=?",
 	[R_REG] = "SELECT " REG_COLS " FROM reg WHERE aor=? AND instance=?",
-	[R_PREFS] = "SELECT aor, defer, method, on_expiry, history, keep, screening, max_size FROM prefs WHERE aor=?",
+	[R_PREFS] = "SELECT " PREFS_COLS " FROM prefs WHERE aor=?",
 	[R_ITEMS_RCPT] = "SELECT " ITEM_SEL " FROM item WHERE recipient=? AND state IN (1,2)"
 			 " ORDER BY created_at LIMIT ?",
 	[R_ITEMS_EXP] = "SELECT " ITEM_SEL " FROM item WHERE state IN (0,1,2) AND expires_at < ?"
@@ -212,15 +212,7 @@ int sq_prefs_get(struct store *s, const char *aor, struct store_prefs *out)
 	sq_bind_text(st, 1, aor);
 	if ((err = read_one(q, st)))
 		return err;
-	memset(out, 0, sizeof *out);
-	CT(st, 0, out->aor);
-	out->defer = sq_col_int(st, 1) != 0;
-	out->method = (enum store_method)sq_col_int(st, 2);
-	out->on_expiry = (enum store_on_expiry)sq_col_int(st, 3);
-	out->history = sq_col_int(st, 4) != 0;
-	out->keep = (enum store_keep)sq_col_int(st, 5);
-	out->screening = sq_col_int(st, 6) != 0;
-	out->max_size = (uint64_t)sq_col_int(st, 7);
+	sq_row_prefs(st, out);
 	done_read(st);
 	return 0;
 }

@@ -168,3 +168,16 @@ void sq_row_routed(sqlite3_stmt *st, struct store_routed *r)
 /* ---- the worker: applying writes --------------------------------------------------------- */
 
 /* Runs a bound write statement to completion. 0 or a negative errno (a hard failure). */
+
+void sq_row_prefs(sqlite3_stmt *st, struct store_prefs *out)
+{
+	memset(out, 0, sizeof *out);
+	CT(st, 0, out->aor);
+	out->defer = sq_col_int(st, 1) != 0;
+	out->method = (enum store_method)sq_col_int(st, 2);
+	out->on_expiry = (enum store_on_expiry)sq_col_int(st, 3);
+	out->history = sq_col_int(st, 4) != 0;
+	out->keep = (enum store_keep)sq_col_int(st, 5);
+	out->screening = sq_col_int(st, 6) != 0;
+	out->max_size = (uint64_t)sq_col_int(st, 7);
+}

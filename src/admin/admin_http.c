@@ -1,0 +1,206 @@
+/* admin.h: the HTTP side. libmicrohttpd runs one internal polling thread; each request is
+ * authenticated (bearer token), its body gathered up to ADMIN_BODY_MAX (413 beyond), its route
+ * and method checked (404, 405 + Allow), then handed to its endpoint (admin_api.c). */
+#include "admin/admin.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin_int.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "net/loop_call.h"
+#include "store/store_reader.h"
+
+/* The largest request body: the only body is {"expires": N}; anything bigger is not ours. */
+#define ADMIN_BODY_MAX 4096
+/* Calls waiting for the loop at once (one HTTP thread: 1 would do; a margin for bursts). */
+#define ADMIN_INBOX_MAX 64
+
+struct req_ctx {
+	char body[ADMIN_BODY_MAX];
+	size_t len;
+	bool too_big;
+};
+
+void admin_error(struct admin_resp *r, int status, const char *why)
+{
+	r->status = status;
+	json_decref(r->json);
+	r->json = json_pack("{s:s}", "error", why);
+}
+
+const char *admin_query(const struct admin_req *q, const char *name)
+{
+	return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, struct admin_resp *r, const char *allow, bool head)
+{
+	char *text = r->text;
+	size_t len = r->text_len;
+	const char *ctype = r->ctype ? r->ctype : "application/json";
+	if (r->json) {
+		text = json_dumps(r->json, JSON_COMPACT);
+		len = text ? strlen(text) : 0;
+		json_decref(r->json);
+		r->json = NULL;
+		free(r->text);
+		if (!text)
+			return MHD_NO;
+	}
+	struct MHD_Response *resp;
+	if (head) {
+		free(text);
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	} else {
+		resp = MHD_create_response_from_buffer(len, text ? text : (void *)"", text ? MHD_RESPMEM_MUST_FREE
+											 : MHD_RESPMEM_PERSISTENT);
+	}
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (r->status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"cpmd\"");
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload, size_t *upload_len, void **con_cls)
+{
+	struct admin *a = cls;
+	struct req_ctx *ctx = *con_cls;
+	if (!ctx) {
+		/* first call: headers only; the body (if any) comes in the next calls */
+		if (!(ctx = calloc(1, sizeof *ctx)))
+			return MHD_NO;
+		*con_cls = ctx;
+		return MHD_YES;
+	}
+	if (*upload_len) {
+		if (ctx->len + *upload_len > ADMIN_BODY_MAX)
+			ctx->too_big = true; /* read on and discarded, answered 413 at the end */
+		else {
+			memcpy(ctx->body + ctx->len, upload, *upload_len);
+			ctx->len += *upload_len;
+		}
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	struct admin_resp r = {.status = 200};
+	struct admin_req q = {.a = a, .conn = conn, .method = admin_method_bit(method), .body = ctx->body,
+			      .body_len = ctx->len};
+	admin_route_parse(url, &q.path);
+	const char *allow = NULL;
+	if (a->token[0] &&
+	    !admin_token_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), a->token))
+		admin_error(&r, 401, "a valid bearer token is required (Authorization: Bearer TOKEN)");
+	else if (q.path.route == AR_NONE)
+		admin_error(&r, 404, "no such resource");
+	else if (!(admin_route_methods(q.path.route) & q.method)) {
+		admin_error(&r, 405, "method not allowed here");
+		allow = admin_route_allow(q.path.route);
+	} else if (ctx->too_big)
+		admin_error(&r, 413, "request body too large");
+	else
+		admin_api_dispatch(&q, &r);
+	if (r.status >= 500)
+		metrics_error(ME_ADMIN);
+	return send_resp(conn, &r, allow, q.method == AM_HEAD);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+	free(*con_cls);
+	*con_cls = NULL;
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+int admin_start(struct admin **out, const struct admin_config *cfg, struct loop *loop, struct pf *pf)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	if (inet_pton(AF_INET, cfg->host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(cfg->port);
+	} else if (inet_pton(AF_INET6, cfg->host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(cfg->port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		log_error("admin: %s is not an IP address", cfg->host);
+		return -EINVAL;
+	}
+	bool has_token = cfg->token && *cfg->token;
+	if (!is_loopback(&ss) && !has_token) {
+		/* anyone who reaches the port could purge the queue: never open without a secret */
+		log_error("admin: %s is not a loopback address: --admin-token is required", cfg->host);
+		return -EPERM;
+	}
+	struct admin *a = calloc(1, sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	a->pf = pf;
+	if (has_token)
+		snprintf(a->token, sizeof a->token, "%s", cfg->token);
+	int err = loop_inbox_create(&a->inbox, loop, ADMIN_INBOX_MAX);
+	if (!err)
+		err = store_reader_open(&a->reader, cfg->data_dir);
+	if (err) {
+		admin_destroy(a);
+		return err;
+	}
+	a->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, &ss,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+	if (!a->d) {
+		log_error("admin: cannot listen on %s:%u", cfg->host, cfg->port);
+		admin_destroy(a);
+		return -EADDRINUSE;
+	}
+	log_info("admin: listening on http://%s%s%s:%u%s", s6->sin6_family == AF_INET6 ? "[" : "", cfg->host,
+		 s6->sin6_family == AF_INET6 ? "]" : "", cfg->port, has_token ? " (bearer token required)" : "");
+	*out = a;
+	return 0;
+}
+
+void admin_close(struct admin *a)
+{
+	if (!a)
+		return;
+	/* first the waiting calls (the HTTP thread may be in one), then the thread */
+	loop_inbox_close(a->inbox);
+	if (a->d)
+		MHD_stop_daemon(a->d);
+	a->d = NULL;
+}
+
+void admin_destroy(struct admin *a)
+{
+	if (!a)
+		return;
+	admin_close(a);
+	store_reader_close(a->reader);
+	loop_inbox_destroy(a->inbox);
+	free(a);
+}
