@@ -20,6 +20,7 @@ struct admin {
 	struct store_reader *reader; /* used by the HTTP thread only */
 	struct pf *pf;               /* loop thread only: reached through inbox calls */
 	char token[256];
+	const struct admin_static *console; /* admin_config.console (owned by cpmd's main) */
 };
 
 /* What an endpoint answers: a JSON document (owned), or text (malloc'ed, owned). */

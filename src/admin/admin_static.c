@@ -1,5 +1,4 @@
 /* admin_static — the operator console's files on the admin port (see admin_static.h). */
-#define _GNU_SOURCE
 #include "admin/admin_static.h"
 
 #include <errno.h>

@@ -177,8 +177,9 @@ async function loadDeferred() {
 		tb.replaceChildren(...items.map((it) => itemRow(it, loadDeferred)));
 		if (!items.length) tb.append(el('tr', {}, el('td', { colspan: 8, class: 'hint' }, 'no items')));
 		const limit = Number($('f-limit').value);
-		const next = pick(j, 'next', 'next_after');
-		dq.next = next !== undefined ? next : (items.length === limit ? String(items[items.length - 1].id) : null);
+		// cpmd says where the next page starts ("next": null on the last one)
+		dq.next = j && typeof j === 'object' && 'next' in j ? j.next
+			: (items.length === limit ? String(items[items.length - 1].id) : null);
 		$('deferred-next').disabled = !dq.next;
 		$('deferred-prev').disabled = dq.seen.length === 0;
 		$('deferred-first').disabled = dq.seen.length === 0;
