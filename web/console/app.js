@@ -308,8 +308,9 @@ async function scrape() {
 function chart(svg, values) {
 	const NS = 'http://www.w3.org/2000/svg', W = 400, H = 120;
 	const max = Math.max(1, ...values);
-	const pts = values.map((v, i) => ((W * (HISTORY - values.length + i)) / (HISTORY - 1)).toFixed(1) + ',' +
-		(H - 4 - ((H - 16) * v) / max).toFixed(1)).join(' ');
+	// the samples so far span the width (a page opened a few seconds ago still shows a line)
+	const step = W / Math.max(values.length - 1, 1);
+	const pts = values.map((v, i) => (step * i).toFixed(1) + ',' + (H - 4 - ((H - 16) * v) / max).toFixed(1)).join(' ');
 	const line = document.createElementNS(NS, 'polyline');
 	line.setAttribute('points', pts);
 	line.setAttribute('class', 'line');
