@@ -7,6 +7,9 @@
 #   4. No "blobs/" (the store's on-disk layout) outside src/store/: only the store names paths
 #      under --data-dir.
 #   5. No .c file in src/ or lib/ over 800 lines (small files with one purpose).
+#   6. The operator console (web/console) has no inline script, event handler or style attribute
+#      and names no other origin: cpmd serves it with a same-origin-only Content-Security-Policy
+#      (src/admin/admin_static.c), under which such a page would silently break.
 # Prints one line per violation and "layers: ok" or "layers: N violation(s)"; exit 0 only if ok.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -52,6 +55,12 @@ while read -r n f; do
 	[ "$f" = total ] && continue
 	[ "$n" -gt 800 ] && fail "$f has $n lines (> 800)"
 done < <(find src lib -name '*.c' -print0 | xargs -0 wc -l)
+
+# 6
+while IFS= read -r hit; do
+	fail "web/console must stay same-origin, no inline script/style: $hit"
+done < <(grep -nE '<script>|<script [^>]*>[^<]|<style|\son[a-z]+=|\sstyle=|(src|href)="(https?:)?//' web/console/*.html 2>/dev/null;
+	grep -nE "https?://" web/console/*.js web/console/*.css 2>/dev/null | grep -v 'http://www.w3.org/2000/svg')
 
 if [ "$bad" -eq 0 ]; then
 	echo "layers: ok"

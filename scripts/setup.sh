@@ -9,6 +9,7 @@ PKGS=(
   kamailio kamailio-presence-modules dnsmasq-base openssl
   clamav-daemon libcurl4-openssl-dev curl
   dovecot-imapd
+  chromium chromium-driver python3-selenium
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
 # on random ports); -presence-modules: its optional reg event notifier (WITH_REGEVENT).
@@ -19,6 +20,9 @@ PKGS=(
 # random port; the package's postinst may start and enable the system service: harmless, its
 # config and ports are not ours, `systemctl disable --now dovecot` if unwanted).
 # libcurl4-openssl-dev: the MSS client's IMAP (src/mss; conflicts with libcurl4-gnutls-dev).
+# chromium, chromium-driver, python3-selenium: the headless browser that tests the operator
+# console (tests/e2e/t_console.sh drives web/console with Selenium through Debian's chromedriver;
+# nothing is downloaded at test time).
 # dnsmasq-base: the DNS server of t_domains_dns (NAPTR/SRV/A for --dns-routes; no service).
 # clamav-daemon: clamd, the malware scan of content screening (tests/lib_clamd.sh runs it with
 # its own config and a one-signature database: no freshclam, no Internet). It pulls
