@@ -11,11 +11,13 @@ sender; Purge then Cancel keeps the item; Purge then confirm removes it. Browser
 `FAIL ...` otherwise."""
 import argparse
 import os
+import signal
 import sys
 import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -23,10 +25,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 ap = argparse.ArgumentParser()
 ap.add_argument('--url', required=True)
 ap.add_argument('--token', required=True)
-ap.add_argument('--item', required=True)
-ap.add_argument('--name', required=True)
-ap.add_argument('--sender', required=True)
-ap.add_argument('--user', required=True, help='a user with a registered device (users view)')
+ap.add_argument('--mode', choices=['queue', 'progress'], default='queue')
+ap.add_argument('--item', help='queue: the stored item to find and purge')
+ap.add_argument('--name', required=True, help='the file name the page must show')
+ap.add_argument('--sender', help='queue: its sender')
+ap.add_argument('--user', help='queue: a user with a registered device (users view)')
+ap.add_argument('--resume-pid', type=int, help='progress: the stopped receiver to SIGCONT')
 ap.add_argument('--shots', required=True)
 ap.add_argument('--profile', required=True)
 a = ap.parse_args()
@@ -45,7 +49,7 @@ opts.add_argument('--user-data-dir=' + a.profile)  # inside the test's temp dir,
 opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
 drv = webdriver.Chrome(service=Service('/usr/bin/chromedriver'), options=opts)
 wait = WebDriverWait(drv, 15)
-shot_n = 0
+shot_n = len([f for f in os.listdir(a.shots) if f.endswith('.png')])  # numbered on across runs
 
 
 def shot(name):
@@ -68,7 +72,8 @@ def fail(msg):
 
 def until(what, cond, t=15):
     try:
-        return WebDriverWait(drv, t).until(cond)
+        # the live views re-render every second: an element found a moment ago may be gone
+        return WebDriverWait(drv, t, ignored_exceptions=[StaleElementReferenceException]).until(cond)
     except Exception as e:  # TimeoutException and friends: say what we waited for
         fail('timed out waiting for %s (%s)' % (what, type(e).__name__))
 
@@ -81,7 +86,41 @@ def console_errors():
     return [e for e in drv.get_log('browser') if e['level'] == 'SEVERE']
 
 
+def progress_mode():
+    """A transfer held mid-way (its receiver is stopped): the live view shows it with a progress
+    bar between 0 and its size; once the receiver runs again, the polled view drops it."""
+    drv.get(a.url + '#transfers')
+    until('the token form', EC.visibility_of_element_located((By.ID, 'token')))
+    drv.find_element(By.ID, 'token').send_keys(a.token)
+    drv.find_element(By.ID, 'login-ok').click()
+    sel = '#transfers-table tbody tr[data-id]'
+
+    def bar(d):
+        for r in d.find_elements(By.CSS_SELECTOR, sel):
+            if r.find_element(By.CSS_SELECTOR, 'td.name').text == a.name:
+                p = r.find_element(By.TAG_NAME, 'progress')
+                v, m = float(p.get_attribute('value')), float(p.get_attribute('max'))
+                if 0 < v < m:
+                    return r.text, v, m
+        return False
+    text, v, m = until('a progress bar for %s between 0 and its size' % a.name, bar)
+    print('ok progress %d / %d bytes: %s' % (v, m, text.replace('\n', ' | ')), flush=True)
+    shot('progress')
+    os.kill(a.resume_pid, signal.SIGCONT)
+    until('the finished transfer to leave the polled view', lambda d: not bar(d) and not any(
+        x.find_element(By.CSS_SELECTOR, 'td.name').text == a.name for x in d.find_elements(By.CSS_SELECTOR, sel)), 60)
+    print('ok transfer left the live view', flush=True)
+    shot('progress-done')
+    errs = console_errors()
+    if errs:
+        fail('browser console errors: %s' % errs)
+
+
 try:
+    if a.mode == 'progress':
+        progress_mode()
+        drv.quit()
+        sys.exit(0)
     drv.get(a.url)
     until('the token form', EC.visibility_of_element_located((By.ID, 'token')))
     if drv.title != 'cpmd console':

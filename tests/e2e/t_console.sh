@@ -5,7 +5,9 @@
 # Debian's chromium-driver) refuses a wrong token, shows the item with its name as plain text,
 # renders the transfers, users and metrics views, keeps the item on Cancel and purges it on
 # confirm. Then alice's device gets exactly one `notification failed FTID`, cpmd removed the
-# blob, and the API no longer lists the item. Screenshots: $T_DIR/shots, copied to
+# blob, and the API no longer lists the item. Last, a 40 MiB transfer held mid-way (its device
+# stopped) shows in the live view with a progress bar, and leaves it once the device resumes
+# and the file is delivered. Screenshots: $T_DIR/shots, copied to
 # $CPM_BUILD/test-artifacts/t_console/ (docs/TESTING.md, "Artifacts").
 . "$(dirname "$0")/lib.sh"
 
@@ -59,6 +61,30 @@ sleep 1 # a second notification would come right after the first
 n=$(grep -c -x -F "notification failed $ftid" "${RECV_OUT[alice]}" || true)
 [ "$n" -eq 1 ] || fail "alice got $n 'failed' notifications, 1 expected"
 assert_no_grep "${RECV_OUT[alice]}" "^notification delivered $ftid" "alice was told the purged file was delivered"
+
+# --- a transfer in progress: its progress bar, then gone from the polled view -----------------
+# carol's device is stopped once it has bytes (throttle_until), so the relay holds the transfer
+# mid-way (back-pressure); the page shows it, then resumes the device itself (SIGCONT).
+gen_file "$T_DIR/big.bin" $((40 * 1048576))
+start_receiver carol carol phone --timeout 120
+send_file_bg big alice carol "$T_DIR/big.bin"
+big_pid=$SEND_PID
+# the data file, not its .meta (written before the first byte)
+carol_has_bytes() { [ -n "$(find "${RECV_DIR[carol]}" -type f -name '*.cpm-part' -size +0 2>/dev/null)" ]; }
+throttle_until "${RECV_PID[carol]}" 30 carol_has_bytes || fail "carol's device never got bytes of big.bin"
+rc=0
+timeout -k 5 120 "$PY" "$E2E_DIR/console_drive.py" --mode progress --url "$API/" --token "$TOKEN" --name big.bin \
+	--resume-pid "${RECV_PID[carol]}" --shots "$SHOTS" --profile "$T_DIR/chromium" \
+	>"$LOGDIR/console_progress.out" 2>"$LOGDIR/console_progress.err" || rc=$?
+kill -CONT "${RECV_PID[carol]}" 2>/dev/null || true
+cp "$SHOTS"/*.png "$keep"/ 2>/dev/null || true
+cat "$LOGDIR/console_progress.out" >&2
+[ $rc -eq 0 ] || fail "the progress run failed (exit $rc): $(grep FAIL "$LOGDIR/console_progress.out" | head -n 1)"
+[ "$(grep -c '^ok ' "$LOGDIR/console_progress.out")" -eq 2 ] || fail "console_drive.py --mode progress did not pass its 2 steps"
+wait_exit "$big_pid" 60
+[ "$WAIT_RC" = 0 ] && [ "$(tail -n 1 "$SEND_OUT")" = delivered ] ||
+	fail "big.bin: sender exit $WAIT_RC, last line '$(tail -n 1 "$SEND_OUT")', expected 0 and delivered"
+assert_received carol "$T_DIR/big.bin"
 cpmd_alive
 stop_pid "${RECV_PID[alice]}" 3
 stop_cpmd
