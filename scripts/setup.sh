@@ -9,6 +9,7 @@ PKGS=(
   kamailio kamailio-presence-modules dnsmasq-base openssl
   clamav-daemon libcurl4-openssl-dev curl
   dovecot-imapd
+  libmicrohttpd-dev libjansson-dev jq prometheus
   chromium chromium-driver python3-selenium
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
@@ -20,6 +21,10 @@ PKGS=(
 # random port; the package's postinst may start and enable the system service: harmless, its
 # config and ports are not ours, `systemctl disable --now dovecot` if unwanted).
 # libcurl4-openssl-dev: the MSS client's IMAP (src/mss; conflicts with libcurl4-gnutls-dev).
+# libmicrohttpd-dev, libjansson-dev: the admin HTTP API of cpmd and cpmctl's JSON (issue 13,
+# src/admin, src/cpmctl). jq: the admin tests read the API's JSON. prometheus: its promtool
+# checks the /metrics exposition (tests/e2e/t_admin_metrics.sh); the server is never started
+# (policy-rc.d below).
 # chromium, chromium-driver, python3-selenium: the headless browser that tests the operator
 # console (tests/e2e/t_console.sh drives web/console with Selenium through Debian's chromedriver;
 # nothing is downloaded at test time).

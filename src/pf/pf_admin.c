@@ -128,7 +128,6 @@ int pf_admin_purge(struct pf *pf, const char *id, pf_admin_done_fn *done, void *
 	if (it.state == STORE_ITEM_RECEIVING)
 		return -EBUSY; /* its upload's transfer owns it: terminate that instead */
 	pf_deliver_abort_item(pf, it.id); /* never deliver what the operator removed */
-	log_info("item %s (%s -> %s): purged by the operator", it.id, it.sender, it.recipient);
 	pf_item_finish(pf, &it, STORE_NOTIF_FAILED, "purged by the operator");
 	return after_commit(pf, done, arg);
 }
