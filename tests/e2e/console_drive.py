@@ -6,7 +6,7 @@ Steps, each with a screenshot in --shots: a wrong token is refused (401: asked a
 one opens the deferred queue, which shows the stored item ITEM with its file name as text (the
 name is hostile markup: it must not become an element); the live transfers, users and metrics
 views render (the charts draw once two scrapes of /metrics are in); the queue searched by
-sender; Purge then Cancel keeps the item; Purge then confirm removes it. Browser console errors
+sender; Retry is accepted; Purge then Cancel keeps the item; Purge then confirm removes it. Browser console errors
 (a CSP violation, a JS exception) fail the run. Prints one `ok ...` line per step; exits 1 with
 `FAIL ...` otherwise."""
 import argparse
@@ -179,6 +179,12 @@ try:
     drv.find_element(By.ID, 'deferred-go').click()
     row = until('item %s found by sender' % a.item,
                 EC.visibility_of_element_located((By.CSS_SELECTOR, row_sel(a.item))))
+    # Retry now (bob has no device: cpmd accepts it and the item stays)
+    row.find_element(By.CSS_SELECTOR, 'button.retry').click()
+    until('"retry of %s started"' % a.item, lambda d: d.find_element(By.ID, 'status').text == 'retry of %s started' % a.item)
+    row = until('item %s still listed after the retry' % a.item,
+                EC.visibility_of_element_located((By.CSS_SELECTOR, row_sel(a.item))))
+    print('ok retry accepted', flush=True)
     # Purge, then Cancel: the item stays
     row.find_element(By.CSS_SELECTOR, 'button.purge').click()
     until('the confirmation dialog', EC.visibility_of_element_located((By.ID, 'confirm-ok')))

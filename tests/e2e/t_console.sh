@@ -3,7 +3,7 @@
 # real cpmd with --admin and a token: alice (registered) sends a file whose name is HTML markup
 # to offline bob, so cpmd stores it; the page (tests/e2e/console_drive.py, Selenium over
 # Debian's chromium-driver) refuses a wrong token, shows the item with its name as plain text,
-# renders the transfers, users and metrics views, keeps the item on Cancel and purges it on
+# renders the transfers, users and metrics views, accepts a Retry, keeps the item on Cancel and purges it on
 # confirm. Then alice's device gets exactly one `notification failed FTID`, cpmd removed the
 # blob, and the API no longer lists the item. Last, a 40 MiB transfer held mid-way (its device
 # stopped) shows in the live view with a progress bar, and leaves it once the device resumes
@@ -48,7 +48,7 @@ keep="$CPM_BUILD/test-artifacts/$T_NAME"
 rm -rf "$keep" && mkdir -p "$keep" && cp "$SHOTS"/*.png "$keep"/ 2>/dev/null && log "screenshots in $keep"
 cat "$LOGDIR/console_drive.out" >&2
 [ $rc -eq 0 ] || fail "the console run failed (exit $rc): $(grep FAIL "$LOGDIR/console_drive.out" | head -n 1)"
-[ "$(grep -c '^ok ' "$LOGDIR/console_drive.out")" -eq 8 ] || fail "console_drive.py did not pass its 8 steps"
+[ "$(grep -c '^ok ' "$LOGDIR/console_drive.out")" -eq 9 ] || fail "console_drive.py did not pass its 9 steps"
 n=$(find "$SHOTS" -name '*.png' -size +1k | wc -l)
 [ "$n" -ge 7 ] || fail "expected 7 screenshots, got $n"
 
