@@ -7,7 +7,11 @@
 #   4. No "blobs/" (the store's on-disk layout) outside src/store/: only the store names paths
 #      under --data-dir.
 #   5. No .c file in src/ or lib/ over 800 lines (small files with one purpose).
-#   6. The operator console (web/console) has no inline script, event handler or style attribute
+#   6. The admin API (src/admin, issue 13) is reached only from src/cpmd, includes no sofia-sip
+#      header, and sees pf only through pf/pf_admin.h and the store only through
+#      store/store_reader.h and store/store.h (its HTTP thread must not reach loop-side objects
+#      any other way; docs/internals/admin.md).
+#   7. The operator console (web/console) has no inline script, event handler or style attribute
 #      and names no other origin: cpmd serves it with a same-origin-only Content-Security-Policy
 #      (src/admin/admin_static.c), under which such a page would silently break.
 # Prints one line per violation and "layers: ok" or "layers: N violation(s)"; exit 0 only if ok.
@@ -57,6 +61,23 @@ while read -r n f; do
 done < <(find src lib -name '*.c' -print0 | xargs -0 wc -l)
 
 # 6
+while IFS= read -r hit; do
+	fail "only src/cpmd includes admin/: $hit"
+done < <(grep -rnE '^\s*#\s*include\s+"admin/' src lib include 2>/dev/null | grep -vE '^src/(cpmd|admin)/')
+while IFS= read -r hit; do
+	fail "src/admin reaches pf or the store only through pf_admin.h, store_reader.h, store.h: $hit"
+done < <(grep -rnE '^\s*#\s*include\s+("(pf|store|sipua|relay)/|<sofia-sip/)' src/admin 2>/dev/null |
+	grep -vE '"(pf/pf_admin|store/store_reader|store/store)\.h"')
+for f in src/admin/*.c; do
+	[ -f "$f" ] || continue
+	trace=$($CC -std=c11 -D_GNU_SOURCE -fsyntax-only -H -Iinclude -Isrc $SOFIA_CFLAGS "$f" 2>&1 >/dev/null) || {
+		fail "$f does not compile for the include check"
+		continue
+	}
+	printf '%s\n' "$trace" | grep -qE '^\.+ .*sofia-sip' && fail "$f reaches sofia-sip"
+done
+
+# 7
 while IFS= read -r hit; do
 	fail "web/console must stay same-origin, no inline script/style: $hit"
 done < <(grep -nE '<script>|<script [^>]*>[^<]|<style|\son[a-z]+=|\sstyle=|(src|href)="(https?:)?//' web/console/*.html 2>/dev/null;

@@ -4,6 +4,7 @@
 #include "admin/admin.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -130,6 +131,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* libmicrohttpd's own messages through our logger (one line each, peer bytes escaped); its
+ * format strings end with a newline, which the logger's escaping would show as \n */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	vsnprintf(line, sizeof line, fmt, ap);
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = 0;
+	log_warn("admin: libmicrohttpd: %s", line);
+}
+
 static bool is_loopback(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
@@ -143,7 +156,9 @@ int admin_start(struct admin **out, const struct admin_config *cfg, struct loop 
 	memset(&ss, 0, sizeof ss);
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* epoll (MHD_USE_AUTO picks it on Linux), never select(): cpmd holds thousands of MSRP
+	 * sockets, and a connection whose fd is over FD_SETSIZE would fail with select */
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	if (inet_pton(AF_INET, cfg->host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(cfg->port);
@@ -177,7 +192,8 @@ int admin_start(struct admin **out, const struct admin_config *cfg, struct loop 
 	}
 	a->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, &ss,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!a->d) {
 		log_error("admin: cannot listen on %s:%u", cfg->host, cfg->port);
 		admin_destroy(a);

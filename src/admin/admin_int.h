@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "admin/admin_parse.h"
+#include "store/store_reader.h"
 
 struct MHD_Daemon;
 struct MHD_Connection;
@@ -20,6 +21,9 @@ struct admin {
 	struct store_reader *reader; /* used by the HTTP thread only */
 	struct pf *pf;               /* loop thread only: reached through inbox calls */
 	char token[256];
+	/* the store's totals for /metrics, cached (HTTP thread only): see admin_totals */
+	struct store_totals totals;
+	int64_t totals_at_ms, totals_ttl_ms;
 	const struct admin_static *console; /* admin_config.console (owned by cpmd's main) */
 };
 

@@ -585,6 +585,7 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	if (v.status) {
 		struct sip_respond_opts o = {.retry_after = "5"};
 		log_info("INVITE from %s rejected: %d %s", from.uri, v.status, v.phrase);
+		metrics_transfer(MT_REJECTED);
 		sip_leg_respond(leg, v.status, v.phrase, &o);
 		goto out;
 	}
@@ -623,6 +624,7 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		policy_check_offer(&pf->cfg, ft->offer, &v);
 	if (v.status) {
 		log_info("INVITE from %s rejected: %d %s", from.uri, v.status, v.phrase);
+		metrics_transfer(MT_REJECTED);
 		reject(leg, v.status, v.phrase, v.warning);
 		goto fail;
 	}
@@ -661,6 +663,10 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 			ft->is_msg ? ft->offer->has_max_size : ft->offer->sel.has_size, &v);
 	if (v.status) {
 		log_info("ft %s: refused for %s: %d %s", ft->id, ft->recipient, v.status, v.phrase);
+		if (ft->is_msg)
+			metrics_message(MM_REJECTED);
+		else
+			metrics_transfer(MT_REJECTED);
 		ft_respond_up(ft, v.status, v.phrase, v.warning[0] ? v.warning : NULL);
 		ft->state = FT_ENDING;
 		goto out;

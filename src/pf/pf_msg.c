@@ -436,6 +436,7 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	policy_check_pager(&pf->cfg, body.len, &v);
 	if (v.status) {
 		log_info("MESSAGE from %s to %s refused: %d %s", sender_key, recipient, v.status, v.phrase);
+		metrics_message(MM_REJECTED);
 		struct sip_respond_opts o = {.warning = v.warning};
 		sip_leg_respond(leg, v.status, v.phrase, &o);
 		return;
@@ -473,6 +474,7 @@ void pf_msg_cpim(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	pf_screen_check(pf, recipient, sender_key, ctype[0] ? ctype : "text/plain", body.len, true, &v);
 	if (v.status) {
 		log_info("MESSAGE from %s to %s refused: %d %s", sender_key, recipient, v.status, v.phrase);
+		metrics_message(MM_REJECTED);
 		struct sip_respond_opts o = {.warning = v.warning[0] ? v.warning : NULL};
 		sip_leg_respond(leg, v.status, v.phrase, &o);
 		return;
@@ -585,6 +587,7 @@ static void msg_scanned(void *arg, const struct pf_verdict *v)
 	if (mi->state == MSGIN_SCANNING) { /* not answered meanwhile (shutdown) */
 		if (v->status) {
 			log_info("msg %s: refused for %s: %d %s", mi->id, mi->recipient, v->status, v->phrase);
+			metrics_message(MM_REJECTED);
 			answer(mi, v->status, v->phrase, NULL, NULL);
 		} else
 			msgin_go(mi);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # /metrics (issue 13 §3) after a mixed workload whose counters must equal what the test did:
-# 3 live transfers to bob (delivered), 2 files stored for offline carol, 1 message to bob
+# 3 live transfers to bob (delivered), 2 files stored for offline carol, 1 file refused (488, over
+# --max-file-size), 1 message to bob
 # (delivered live). The scrape passes `promtool check metrics` (Prometheus' own linter), the
 # counters and gauges match; then carol registers, both stored files are pushed to her, and the
 # delivery counters and deferred gauges follow.
@@ -25,7 +26,7 @@ expect_metric() { # expect_metric NAME SERIES VALUE
 }
 
 admin_setup
-start_cpmd "${ADMIN_OPTS[@]}"
+start_cpmd "${ADMIN_OPTS[@]}" --max-file-size 100000
 scrape empty
 expect_metric empty 'cpmd_transfers_total{outcome="delivered"}' 0
 expect_metric empty cpmd_deferred_items 0
@@ -41,6 +42,9 @@ for i in 1 2; do
 	send_file "stored$i" alice carol "$T_DIR/stored$i.bin"
 	[ "$SEND_LAST" = stored ] || fail "stored$i: 'stored' expected, got '$SEND_LAST'"
 done
+gen_file "$T_DIR/toobig.bin" 200000
+send_file toobig alice bob "$T_DIR/toobig.bin"
+[[ "$SEND_LAST" == "rejected: 488"* ]] || fail "toobig: 'rejected: 488 ...' expected, got '$SEND_LAST'"
 send_message m1 alice bob "hello bob"
 expect_message_result m1 0 sent
 wait_for 10 "bob's 3 files" bash -c '[ "$(grep -c "^received " "$1")" -ge 3 ]' _ "${RECV_OUT[bob]}"
@@ -49,6 +53,7 @@ scrape mixed
 expect_metric mixed 'cpmd_transfers_total{outcome="delivered"}' 3
 expect_metric mixed 'cpmd_transfers_total{outcome="stored"}' 2
 expect_metric mixed 'cpmd_transfers_total{outcome="failed"}' 0
+expect_metric mixed 'cpmd_transfers_total{outcome="rejected"}' 1
 expect_metric mixed 'cpmd_messages_total{outcome="delivered"}' 1
 expect_metric mixed 'cpmd_messages_total{outcome="stored"}' 0
 expect_metric mixed cpmd_relayed_bytes_total $((3 * SIZE))

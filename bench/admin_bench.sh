@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Operating cpmd (issue 13): what the admin API costs, and how fast its listing is.
+#
+#   bench/admin_bench.sh BUILD_DIR > bench/results/DATE-admin-REV.txt
+#   (BUILD_DIR has cpmd, cpm and sf_fill; a Release build)
+#
+# 1. Small transfers per second with a /metrics scrape every second, next to none, in the same
+#    run: ROUNDS rounds, each with one fresh cpmd (--admin on, data dir on /dev/shm) per mode, the
+#    two modes alternating (ABAB...) so that the machine's other load hits both alike. A round is
+#    one `cpm blast --count N --parallel P --size 1024` (blast's own transfers/s). Target: the
+#    median with scrapes within 5 % of the one without.
+# 2. The deferred queue with ITEMS (1,000,000) items: sf_fill writes them through the store
+#    library (pager messages: a body in the row, no blob file; over USERS recipients), cached in
+#    ADMIN_CACHE. cpmd starts on it with --admin (its first start adds the listing indexes), then
+#    curl times REPS requests of each listing: the first page (limit=100), a page deep in the
+#    queue (after= an id in the middle), filtered by recipient, by sender, by kind, by state,
+#    and one scrape of /metrics (which counts the queue). Target: <= 100 ms for a page.
+set -uo pipefail
+BUILD=$(cd "${1:?usage: admin_bench.sh BUILD_DIR}" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+ROUNDS=${ROUNDS:-5} N=${N:-3000} PAR=${PAR:-64}
+ITEMS=${ITEMS:-1000000} USERS=${USERS:-1000} REPS=${REPS:-20}
+ADMIN_CACHE=${ADMIN_CACHE:-/var/tmp/cpmd-admin-bench}
+DOMAIN=example.com TOKEN=bench-token
+CPMD=$BUILD/cpmd CPM=$BUILD/cpm
+for b in "$CPMD" "$CPM" "$BUILD/sf_fill"; do
+	[ -x "$b" ] || { echo "admin_bench: $b missing (cmake --build $BUILD --target cpmd cpm sf_fill)" >&2; exit 2; }
+done
+. "$HERE/lib.sh" # now busy_others
+T=$(mktemp -d /dev/shm/admin-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+USED_PORTS=" "
+pick_port() {
+	local p i
+	for ((i = 0; i < 500; i++)); do
+		p=$((42000 + RANDOM % 2000))
+		case "$USED_PORTS" in *" $p "*) continue ;; esac
+		if [ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ]; then
+			USED_PORTS="$USED_PORTS$p "
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# start_cpmd DATA LOG: sets CPMD_PID SIP_PORT ADMIN (host:port)
+start_cpmd() {
+	local i
+	SIP_PORT=$(pick_port) MSRP_PORT=$(pick_port) ADMIN_PORT=$(pick_port)
+	ADMIN=127.0.0.1:$ADMIN_PORT
+	"$CPMD" --domain "$DOMAIN" --sip "127.0.0.1:$SIP_PORT" --msrp "127.0.0.1:$MSRP_PORT" --data-dir "$1" \
+		--admin "$ADMIN" --admin-token "$TOKEN" --log-level warn >"$2" 2>&1 &
+	CPMD_PID=$!
+	PIDS+=("$CPMD_PID")
+	for ((i = 0; i < 30000; i++)); do
+		grep -q '^cpmd: ready' "$2" 2>/dev/null && return 0
+		kill -0 "$CPMD_PID" 2>/dev/null || { echo "cpmd died: $(tail -n 5 "$2")" >&2; exit 1; }
+		sleep 0.01
+	done
+	echo "cpmd not ready" >&2
+	exit 1
+}
+stop_cpmd() {
+	kill -TERM "$CPMD_PID" 2>/dev/null
+	wait "$CPMD_PID" 2>/dev/null
+}
+
+echo "admin_bench — $(date -u '+%Y-%m-%d %H:%M UTC') — HEAD $(git -C "$ROOT" rev-parse --short HEAD) (tracked files modified: $(git -C "$ROOT" status --porcelain --untracked-files=no | wc -l)), build $(basename "$BUILD")"
+echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); processes >= 5% CPU at start: $(busy_others)"
+echo "command: bench/admin_bench.sh $(basename "$BUILD")  (ROUNDS=$ROUNDS N=$N PAR=$PAR ITEMS=$ITEMS USERS=$USERS REPS=$REPS)"
+echo
+
+# --- 1. blast with and without scrapes --------------------------------------------------------
+cpu_ms() { # cpu_ms PID: utime + stime of the process so far, in ms
+	local ut=0 st=0
+	[ -r "/proc/$1/stat" ] && read -r _ _ _ _ _ _ _ _ _ _ _ _ _ ut st _ <"/proc/$1/stat"
+	echo $(((ut + st) * 1000 / $(getconf CLK_TCK)))
+}
+blast_round() { # blast_round MODE(none|scrape) -> prints "transfers/s cpmd-CPU-ms"
+	local d="$T/r.$1.$RANDOM" rp sp=""
+	mkdir -p "$d/r"
+	start_cpmd "$d/data" "$d/cpmd.log"
+	XDG_STATE_HOME=$d/state "$CPM" --server "127.0.0.1:$SIP_PORT" --user "sip:bob@$DOMAIN" --device phone --transport tcp \
+		receive --dir "$d/r" --count "$N" --timeout 120 >"$d/recv.out" 2>"$d/recv.err" &
+	rp=$!
+	PIDS+=("$rp")
+	sleep 1
+	if [ "$1" = scrape ]; then
+		(while :; do curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" "http://$ADMIN/metrics"; sleep 1; done) &
+		sp=$!
+		PIDS+=("$sp")
+	fi
+	XDG_STATE_HOME=$d/state "$CPM" --server "127.0.0.1:$SIP_PORT" --user "sip:alice@$DOMAIN" --device pc --transport tcp \
+		blast "sip:bob@$DOMAIN" --count "$N" --parallel "$PAR" --size 1024 >"$d/blast.out" 2>"$d/blast.err"
+	[ -n "$sp" ] && kill "$sp" 2>/dev/null
+	local cpu
+	cpu=$(cpu_ms "$CPMD_PID")
+	kill "$rp" 2>/dev/null
+	wait "$rp" 2>/dev/null
+	stop_cpmd
+	grep '^blast ' "$d/blast.out" | tail -1 >&2
+	echo "$(grep '^blast ' "$d/blast.out" | tail -1 | grep -oE '[0-9.]+ transfers/s' | cut -d' ' -f1) $cpu"
+	rm -rf "$d"
+}
+echo "1. cpm blast --count $N --parallel $PAR --size 1024 over TCP, a fresh cpmd per round (--admin on in both modes)"
+echo "   (cpmd CPU = utime + stime of the round's cpmd over the whole round, scrapes included; the"
+echo "   per-round ratio compares two runs seconds apart, so it is the least disturbed by the machine's other load)"
+none=() scr=() ratio=() cn=() cs=()
+for ((r = 1; r <= ROUNDS; r++)); do
+	read -r a ca < <(blast_round none 2>>"$T/blast.lines")
+	read -r b cb < <(blast_round scrape 2>>"$T/blast.lines")
+	echo "   round $r: no scrape $a transfers/s (cpmd CPU $ca ms), scrape every 1 s $b transfers/s (cpmd CPU $cb ms)"
+	none+=("$a") scr+=("$b") cn+=("$ca") cs+=("$cb")
+	ratio+=("$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.4f", b / a}')")
+done
+sed 's/^/   raw: /' "$T/blast.lines"
+mn=$(echo "${none[*]}" | median) ms=$(echo "${scr[*]}" | median)
+echo "   median: no scrape $mn, scrape every 1 s $ms transfers/s: difference $(awk -v a="$mn" -v b="$ms" 'BEGIN {printf "%+.1f %%", (b - a) / a * 100}')"
+echo "   median of the per-round ratios (scrape / no scrape): $(echo "${ratio[*]}" | median)"
+echo "   cpmd CPU per round, median: no scrape $(echo "${cn[*]}" | median) ms, scrape every 1 s $(echo "${cs[*]}" | median) ms"
+echo
+
+# --- 2. listing pages with ITEMS items ------------------------------------------------------------
+mkdir -p "$ADMIN_CACHE"
+DATA=$ADMIN_CACHE/data-$ITEMS
+echo "2. deferred listing with $ITEMS stored items over $USERS recipients (pager messages; data on $(df -T "$ADMIN_CACHE" | awk 'NR == 2 {print $2}'))"
+t0=$(now)
+"$BUILD/sf_fill" "$DATA" "$ITEMS" "$USERS" "$DOMAIN" tester 0 0 message 2>&1 | tail -n 2 | sed 's/^/   sf_fill: /'
+echo "   fill: $(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}') s (0 when cached)"
+t0=$(now)
+start_cpmd "$DATA" "$T/cpmd-1m.log"
+echo "   cpmd start on the filled store: $(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}') s (the first start also builds the listing indexes)"
+timed() { # timed LABEL PATH: REPS requests, median and max of curl's total time in ms
+	local i t all=() code
+	for ((i = 0; i < REPS; i++)); do
+		read -r code t < <(curl -s -o "$T/page.json" -w '%{http_code} %{time_total}\n' -H "Authorization: Bearer $TOKEN" "http://$ADMIN$2")
+		[ "$code" = 200 ] || { echo "   $1: HTTP $code $(head -c 200 "$T/page.json")"; return; }
+		all+=("$(awk -v t="$t" 'BEGIN {printf "%.2f", t * 1000}')")
+	done
+	local n
+	n=$(jq '.items | length' "$T/page.json" 2>/dev/null || echo -)
+	printf '   %-46s median %7.2f ms  max %7.2f ms  (%s items in the page)\n' "$1" "$(echo "${all[*]}" | median)" \
+		"$(printf '%s\n' "${all[@]}" | sort -g | tail -1)" "$n"
+}
+mid=$(curl -s -H "Authorization: Bearer $TOKEN" "http://$ADMIN/api/v1/deferred?limit=1&after=$(printf "m%031u" $((ITEMS / 2)))" | jq -r '.items[0].id')
+timed "GET /api/v1/deferred?limit=100" "/api/v1/deferred?limit=100"
+timed "... &after=<an id in the middle>" "/api/v1/deferred?limit=100&after=$mid"
+timed "... ?recipient=bulk7@$DOMAIN&limit=100" "/api/v1/deferred?recipient=bulk7@$DOMAIN&limit=100"
+timed "... ?sender=<the filler's sender>&limit=100" "/api/v1/deferred?sender=$(curl -s -H "Authorization: Bearer $TOKEN" "http://$ADMIN/api/v1/deferred?limit=1" | jq -r '.items[0].sender')&limit=100"
+timed "... ?kind=message&limit=100" "/api/v1/deferred?kind=message&limit=100"
+timed "... ?state=stored&limit=100" "/api/v1/deferred?state=stored&limit=100"
+timed "... ?recipient=...&kind=message&state=stored" "/api/v1/deferred?recipient=bulk7@$DOMAIN&kind=message&state=stored&limit=100"
+timed "GET /api/v1/deferred/<id>" "/api/v1/deferred/$mid"
+REPS=5 timed "GET /metrics (counts the queue, then cached)" "/metrics"
+c0=$(cpu_ms "$CPMD_PID")
+for ((i = 0; i < 30; i++)); do
+	curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" "http://$ADMIN/metrics"
+	sleep 1
+done
+echo "   cpmd CPU over 30 s with a scrape every second: $(($(cpu_ms "$CPMD_PID") - c0)) ms (the count is reused for 20x its cost)"
+stop_cpmd
