@@ -11,6 +11,9 @@
 #      header, and sees pf only through pf/pf_admin.h and the store only through
 #      store/store_reader.h and store/store.h (its HTTP thread must not reach loop-side objects
 #      any other way; docs/internals/admin.md).
+#   7. The operator console (web/console) has no inline script, event handler or style attribute
+#      and names no other origin: cpmd serves it with a same-origin-only Content-Security-Policy
+#      (src/admin/admin_static.c), under which such a page would silently break.
 # Prints one line per violation and "layers: ok" or "layers: N violation(s)"; exit 0 only if ok.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -73,6 +76,12 @@ for f in src/admin/*.c; do
 	}
 	printf '%s\n' "$trace" | grep -qE '^\.+ .*sofia-sip' && fail "$f reaches sofia-sip"
 done
+
+# 7
+while IFS= read -r hit; do
+	fail "web/console must stay same-origin, no inline script/style: $hit"
+done < <(grep -nE '<script>|<script [^>]*>[^<]|<style|\son[a-z]+=|\sstyle=|(src|href)="(https?:)?//' web/console/*.html 2>/dev/null;
+	grep -nE "https?://" web/console/*.js web/console/*.css 2>/dev/null | grep -v 'http://www.w3.org/2000/svg')
 
 if [ "$bad" -eq 0 ]; then
 	echo "layers: ok"

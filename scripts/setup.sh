@@ -11,6 +11,7 @@ PKGS=(
   libsystemd-dev systemd groff-base man-db
   dovecot-imapd
   libmicrohttpd-dev libjansson-dev jq prometheus
+  chromium chromium-driver python3-selenium
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
 # on random ports); -presence-modules: its optional reg event notifier (WITH_REGEVENT).
@@ -29,6 +30,9 @@ PKGS=(
 # src/admin, src/cpmctl). jq: the admin tests read the API's JSON. prometheus: its promtool
 # checks the /metrics exposition (tests/e2e/t_admin_metrics.sh); the server is never started
 # (policy-rc.d below).
+# chromium, chromium-driver, python3-selenium: the headless browser that tests the operator
+# console (tests/e2e/t_console.sh drives web/console with Selenium through Debian's chromedriver;
+# nothing is downloaded at test time).
 # dnsmasq-base: the DNS server of t_domains_dns (NAPTR/SRV/A for --dns-routes; no service).
 # clamav-daemon: clamd, the malware scan of content screening (tests/lib_clamd.sh runs it with
 # its own config and a one-signature database: no freshclam, no Internet). It pulls

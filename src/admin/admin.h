@@ -15,12 +15,14 @@
 struct loop;
 struct pf;
 struct admin;
+struct admin_static;
 
 struct admin_config {
 	const char *host;     /* listen address (IPv4 or IPv6 literal) */
 	uint16_t port;
 	const char *token;    /* bearer token every request must carry ("" or NULL: none) */
 	const char *data_dir; /* the store's (the read-only connection) */
+	const struct admin_static *console; /* the operator console's files at / (admin_static.h), NULL: none */
 };
 
 /* Listens and serves. A non-loopback host without a token is refused (-EPERM). 0 or -errno. */

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "admin/admin_static.h"
+#include "admin/console_files.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "net/loop_call.h"
@@ -99,6 +101,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_len = 0;
 		return MHD_YES;
 	}
+	if (console_file_lookup(url)) /* the console's public page, before the token (admin_static.h) */
+		return admin_static_answer(a->console, conn, method, url);
 	struct admin_resp r = {.status = 200};
 	struct admin_req q = {.a = a, .conn = conn, .method = admin_method_bit(method), .body = ctx->body,
 			      .body_len = ctx->len};
@@ -176,6 +180,7 @@ int admin_start(struct admin **out, const struct admin_config *cfg, struct loop 
 	if (!a)
 		return -ENOMEM;
 	a->pf = pf;
+	a->console = cfg->console;
 	if (has_token)
 		snprintf(a->token, sizeof a->token, "%s", cfg->token);
 	int err = loop_inbox_create(&a->inbox, loop, ADMIN_INBOX_MAX);

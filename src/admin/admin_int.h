@@ -24,6 +24,7 @@ struct admin {
 	/* the store's totals for /metrics, cached (HTTP thread only): see admin_totals */
 	struct store_totals totals;
 	int64_t totals_at_ms, totals_ttl_ms;
+	const struct admin_static *console; /* admin_config.console (owned by cpmd's main) */
 };
 
 /* What an endpoint answers: a JSON document (owned), or text (malloc'ed, owned). */

@@ -2,8 +2,11 @@
  * sipua_config): the only place that knows both. */
 #include "cpmd/config_map.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpm/icsi.h"
 
@@ -110,4 +113,23 @@ void cpmd_sipua_config(const struct cpmd_options *o, const struct domain_set *do
 	c->tls_key = o->tls_key;
 	c->tls_ca = o->tls_ca[0] ? o->tls_ca : NULL;
 	c->tls_verify_clients = o->tls_verify_clients;
+}
+
+const char *cpmd_console_dir(const struct cpmd_options *o)
+{
+	if (o->admin_console[0])
+		return o->admin_console;
+	/* CPMD_BUILD_DIR, CPMD_CONSOLE_SRC_DIR, CPMD_CONSOLE_INSTALL_DIR: set by CMakeLists.txt.
+	 * Compared by realpath: the build directory may be reached through a symlink. */
+	char exe[PATH_MAX], build[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		if (realpath(CPMD_BUILD_DIR, build) && strcmp(exe, build) == 0)
+			return CPMD_CONSOLE_SRC_DIR;
+	}
+	return CPMD_CONSOLE_INSTALL_DIR;
 }

@@ -19,6 +19,7 @@
 #include "net/loop.h"
 #include "net/loop_su.h"
 #include "admin/admin.h"
+#include "admin/admin_static.h"
 #include "net/msrp_hub.h"
 #include "pf/pf.h"
 #include "common/subscribers.h"
@@ -141,6 +142,7 @@ int main(int argc, char **argv)
 	struct msrp_hub *hub = NULL;
 	struct store *st = NULL;
 	struct admin *admin = NULL;
+	struct admin_static *console = NULL;
 	int rc = 1;
 
 	memset(&d, 0, sizeof d);
@@ -245,7 +247,12 @@ int main(int argc, char **argv)
 	if (opts.msrp_tls_port)
 		fprintf(stderr, "cpmd: msrp=tls:%s:%u\n", opts.msrp_tls_host, msrp_hub_tls_port(hub));
 	if (opts.admin_port) { /* issue 13: the operator's HTTP API and /metrics (src/admin) */
+		/* the console (web/console) is optional: without --admin-console, a default directory that
+		 * is missing only leaves / at 404 (logged); the API works all the same */
+		if (admin_static_open(&console, cpmd_console_dir(&opts)) && opts.admin_console[0])
+			goto out;
 		struct admin_config ac = {.host = opts.admin_host, .port = opts.admin_port, .token = opts.admin_token,
+					  .console = console,
 					  .data_dir = opts.data_dir};
 		if (admin_start(&admin, &ac, d.loop, d.pf))
 			goto out;
@@ -270,6 +277,7 @@ out:
 	subscribers_free(d.users);
 	store_close(st); /* completes every queued write first; unlocks the data directory last */
 	admin_destroy(admin); /* after the store: its last answers came from store completions */
+	admin_static_close(console);
 	msrp_hub_destroy(hub);
 	location_destroy(loc);
 	if (d.sigwait_idx > 0)

@@ -100,6 +100,7 @@ static const struct cpmd_optdef optdefs[] = {
 	{"auth-algorithms", 1, "LIST", "digest algorithms offered, in order of preference: SHA-256,MD5 (default), MD5,SHA-256 (for clients that take the first challenge and know only MD5, e.g. SIPp 3.6), or one of them"},
 	{"admin", 1, "ADDR:PORT", "the operator's HTTP API (JSON) and Prometheus /metrics (docs/internals/admin.md); an address other than loopback needs --admin-token (default: off)"},
 	{"admin-token", 1, "TOKEN", "bearer token every admin request must carry (Authorization: Bearer TOKEN); better in the --config file (default: none)"},
+	{"admin-console", 1, "DIR", "the operator console's files (index.html, app.js, style.css) served at / on the admin port (default: the source tree's web/console for a cpmd run from its build directory, else $prefix/share/cpmd/console)"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug; reloaded on SIGHUP (default: info)"},
 	{"log-format", 1, "auto|text|journal", "text: \"TIME cpmd: LEVEL: ...\" lines; journal: no time of our own and sd-daemon level prefixes (<3> error .. <7> debug) for journald; auto: journal when JOURNAL_STREAM is set (systemd), else text (default: auto)"},
@@ -296,6 +297,8 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return copy_str(o->msrp_advertise, sizeof o->msrp_advertise, v);
 	if (!strcmp(key, "data-dir")) /* "" would put the data under "/" */
 		return *v ? copy_str(o->data_dir, sizeof o->data_dir, v) : -1;
+	if (!strcmp(key, "admin-console"))
+		return *v ? copy_str(o->admin_console, sizeof o->admin_console, v) : -1;
 	if (!strcmp(key, "log-level")) {
 		enum log_level l;
 		return !log_level_parse(v, &l) ? copy_str(o->log_level, sizeof o->log_level, v) : -1;
