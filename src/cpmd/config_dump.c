@@ -72,6 +72,7 @@ static int format_str(const struct cpmd_options *o, const char *key, char *buf, 
 		S("xdms", xdms), S("xdms-auid", xdms_auid), S("xdms-user", xdms_user),
 		S("xdms-password", xdms_password), S("xdms-ca", xdms_ca), S("core", core),
 		S("resolv-conf", resolv_conf), S("users", users_file), S("push-gateway", push_gateway),
+		S("admin-token", admin_token), S("admin-console", admin_console),
 #undef S
 	};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
@@ -138,6 +139,11 @@ int cpmd_option_format(const struct cpmd_options *o, const char *key, char *buf,
 	if (!strcmp(key, "sip") || !strcmp(key, "msrp")) {
 		bool sip = key[0] == 's';
 		hostport(buf, cap, sip ? o->sip_host : o->msrp_host, sip ? o->sip_port : o->msrp_port);
+		return 0;
+	}
+	if (!strcmp(key, "admin")) {
+		if (o->admin_port) /* port 0: off, the key absent */
+			hostport(buf, cap, o->admin_host, o->admin_port);
 		return 0;
 	}
 	if (!strcmp(key, "sip-tls") || !strcmp(key, "msrp-tls")) {
