@@ -14,6 +14,7 @@
  * one job at a time (lock, pop, unlock, run): a job may purge later jobs of the same key
  * (ft_relay_destroy run by a done() callback), and those must not be in a private batch. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -36,6 +37,7 @@ struct wthread {
 	unsigned index;
 	pthread_t tid;
 	bool started;
+	struct hub_job stop; /* posted, not called: the worker frees its mailbox on the way out */
 	su_root_t *root;
 	struct msrp_hub *hub;
 };
@@ -359,12 +361,14 @@ void hub_workers_stop(struct msrp_hub *h)
 		return;
 	for (unsigned k = 0; k < ws->n; k++) {
 		struct wthread *t = &ws->t[k];
-		struct hub_job j = {.fn = stop_fn, .key = t};
 
 		if (!t->started)
 			continue;
+		/* Not hub_call: its caller relocks the mailbox's mutex after the job ran, and the
+		 * stopping worker destroys that mailbox. */
+		t->stop = (struct hub_job){.fn = stop_fn, .key = t};
 		if (t->hub)
-			hub_call(t->hub, &j);
+			hub_post(t->hub, &t->stop);
 		pthread_join(t->tid, NULL);
 	}
 	pthread_mutex_destroy(&ws->mu);
@@ -398,7 +402,13 @@ int msrp_hub_start_workers(struct msrp_hub *h, unsigned n)
 	for (unsigned k = 0; k < n; k++) {
 		ws->t[k].ws = ws;
 		ws->t[k].index = k + 1;
-		if (pthread_create(&ws->t[k].tid, NULL, worker_main, &ws->t[k]) != 0) {
+		/* signals stay with the main loop (its signalfd): the workers block them all */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		int prc = pthread_create(&ws->t[k].tid, NULL, worker_main, &ws->t[k]);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (prc != 0) {
 			ws->failed = -EAGAIN;
 			break;
 		}
