@@ -5,14 +5,15 @@
 #   2. build with gcc and with clang, both -Werror         (build-gcc, build-clang)
 #      and gcc Release -Werror, what scripts/run.sh builds  (build-release-werror)
 #   3. ctest -j2 on the gcc build: unit + e2e + interop
-#   4. clang -DCPM_SANITIZE=ON build, whole ctest suite again under ASan+UBSan
+#   4. clang -DCPM_SANITIZE=ON build, whole ctest suite again under ASan+UBSan;
+#      clang -DCPM_TSAN=ON build, the multi-thread unit tests under ThreadSanitizer (build-tsan)
 #      (CPM_SANITIZE_RUN=1: size-heavy e2e tests use smaller big files)
 #   5. clang -DCPM_FUZZ=ON build, every fuzz/fuzz_*.c for FUZZ_SECONDS (15) s
 #
 # Exit status 0 only if every step passed. The last line is `N passed, N failed`
 # (ctest tests of both passes + fuzzers; a failed build counts as a failure).
 # Knobs: FUZZ_SECONDS, JOBS (default 2: builds), CTEST_JOBS (default 4), SKIP_SETUP=1, SKIP_ASAN=1,
-# SKIP_FUZZ=1
+# SKIP_TSAN=1, SKIP_FUZZ=1
 # (the last three are for local iteration only; CI uses none of them).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -59,12 +60,14 @@ build() {
 	return 1
 }
 
-# run_ctest BUILD_DIR LABEL: runs the whole suite, records every test.
+# run_ctest BUILD_DIR LABEL [REGEX]: runs the whole suite (or the tests REGEX names), records
+# every test.
 run_ctest() {
-	local dir=$1 label=$2 log="$LOGS/ctest.$2.log" t=$(date +%s)
+	local dir=$1 label=$2 log="$LOGS/ctest.$2.log" t=$(date +%s) only=()
+	[ -n "${3:-}" ] && only=(-R "$3")
 	note "ctest $label ($dir, -j$CTEST_JOBS)"
 	rm -rf "$LOGS/failed-tests.$label"
-	(cd "$dir" && CPM_TEST_ARTIFACTS="$LOGS/failed-tests.$label" ctest -j"$CTEST_JOBS" --output-on-failure --timeout 600) 2>&1 | tee "$log" |
+	(cd "$dir" && CPM_TEST_ARTIFACTS="$LOGS/failed-tests.$label" ctest -j"$CTEST_JOBS" "${only[@]}" --output-on-failure --timeout 600) 2>&1 | tee "$log" |
 		grep -a -E --line-buffered 'Test +#|tests passed|FAIL \[|PASS \[|Errors while' || true
 	local n=0 name res
 	while read -r name res; do
@@ -105,6 +108,16 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 			run_ctest build-asan asan
+	fi
+fi
+
+# 4b: ThreadSanitizer over the tests whose threads share objects (issue 12's worker loops: the
+# hand-off, the mailboxes, the posted callbacks). A minimal pass: the unit tests only, since
+# sofia-sip and OpenSSL are not instrumented.
+if [ "${SKIP_TSAN:-0}" != 1 ]; then
+	if build tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_TSAN=ON; then
+		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CTEST_JOBS=1 \
+			run_ctest build-tsan tsan 'unit/test_net_(workers|workq)'
 	fi
 fi
 
