@@ -12,7 +12,12 @@
 # to last `delivered`, ms timestamps, as bench/run.sh does for one transfer), the same over the
 # wall time (senders started -> every receiver done), cpmd CPU s/GiB (utime+stime of all its
 # threads) and cpmd's peak RSS (VmHWM). Every received file is checked against the sha-1.
-# Knobs: NS, CONFIGS ("base w1 w2"), KEEP_TMP. Output: a table on stdout, raw lines on stderr.
+# CLIENT=raw: the endpoints are main's bench/tools/msrp_raw.c with bench/raw_ua.py (MSRP peers
+# that neither hash nor write: on 2 CPUs the real clients take most of the CPU, so this shows
+# what cpmd itself does); cpmd checks each file's sha-1 against the selector, a sender exits 0
+# only on the success REPORT.
+# Knobs: NS, CONFIGS ("base w1 w2"), CLIENT (cpm), KEEP_TMP. Output: a table on stdout, raw
+# lines on stderr.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
@@ -21,6 +26,7 @@ BASE=$(cd "$1" && pwd) NEW=$(cd "$2" && pwd)
 MIB=${3:-256} ROUNDS=${4:-2}
 NS=${NS:-"1 4 16"}
 CONFIGS=${CONFIGS:-"base w1 w2"}
+CLIENT=${CLIENT:-cpm}
 HOST=127.0.0.1 DOMAIN=bench.test
 T=$(mktemp -d /tmp/workers-bench.XXXXXX)
 PIDS=()
@@ -40,6 +46,14 @@ port() {
 		[ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ] && { echo "$p"; return; }
 	done
 }
+# pport: the next of a block of ports for the raw endpoints, none handed out twice in a run
+# (random picks collided: two endpoints of one run got the same free port before binding it)
+pport() {
+	while :; do
+		PP=$((PP + 1))
+		[ -z "$(ss -Htuan "( sport = :$PP )" 2>/dev/null)" ] && return
+	done
+}
 log_ms() { awk '{t = $1; sub(/^[0-9-]*T/, "", t); split(t, a, /[:.Z]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4]; exit}' <<<"$1"; }
 
 F="$T/file.bin"
@@ -50,10 +64,11 @@ SHA=$(openssl dgst -sha1 -r "$F" | cut -d' ' -f1)
 STATE="$T/state" # one XDG_STATE_HOME for every sender: the file's hash is cached once
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r)"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); base = $BASE ($(git -C "$BASE/.." rev-parse --short HEAD 2>/dev/null || echo ?)); new = $NEW ($(git -C "$NEW/.." rev-parse --short HEAD 2>/dev/null || echo ?))"
-echo "file: $MIB MiB, 64 KiB chunks, SIP over UDP; N: $NS; rounds: $ROUNDS; load at start: $(cut -d' ' -f1-3 /proc/loadavg); busy: $(busy_others)"
+echo "clients: $CLIENT; file: $MIB MiB, 64 KiB chunks, SIP over UDP; N: $NS; rounds: $ROUNDS; load at start: $(cut -d' ' -f1-3 /proc/loadavg); busy: $(busy_others)"
 
 RUN=0
-# run CONFIG N -> "aggMB/s_log aggMB/s_wall cpu_s_per_GiB vmhwm_kB"
+# run CONFIG N -> "aggMB/s_log aggMB/s_wall cpu_s_per_GiB vmhwm_kB cores" (cores: cpmd's CPU
+# seconds over the wall seconds: above 1 only if it runs on more than one core)
 run() {
 	local cfg=$1 n=$2 bd args=() sp mp log cp i t0 t1 c0 c1 w0 w1 hwm
 	case $cfg in
@@ -63,6 +78,7 @@ run() {
 	esac
 	RUN=$((RUN + 1))
 	sp=$(port) mp=$(port)
+	PP=$((20000 + RANDOM % 200 * 48)) # (below the ephemeral range; 48 ports per run)
 	log="$T/cpmd.$RUN.log"
 	"$bd/cpmd" --domain "$DOMAIN" --sip "$HOST:$sp" --msrp "$HOST:$mp" --data-dir "$T/data.$RUN" \
 		--max-file-size $((BYTES * 2)) --log-level info "${args[@]}" </dev/null >/dev/null 2>"$log" &
@@ -72,8 +88,14 @@ run() {
 	local rps=() sps=()
 	for ((i = 1; i <= n; i++)); do
 		mkdir -p "$T/r.$RUN.$i"
-		XDG_STATE_HOME="$T/rst.$i" "$bd/cpm" --server "$HOST:$sp" --user "sip:bob$i@$DOMAIN" --device d \
-			receive --dir "$T/r.$RUN.$i" --count 1 --timeout 600 </dev/null >"$T/recv.$RUN.$i.out" 2>/dev/null &
+		if [ "$CLIENT" = raw ]; then
+			pport
+			python3 "$SRC/bench/raw_ua.py" recv --server "$HOST:$sp" --user "bob$i@$DOMAIN" --port "$PP" \
+				--timeout 600 --msrp-raw "$NEW/msrp_raw" </dev/null >"$T/recv.$RUN.$i.out" 2>&1 &
+		else
+			XDG_STATE_HOME="$T/rst.$i" "$bd/cpm" --server "$HOST:$sp" --user "sip:bob$i@$DOMAIN" --device d \
+				receive --dir "$T/r.$RUN.$i" --count 1 --timeout 600 </dev/null >"$T/recv.$RUN.$i.out" 2>/dev/null &
+		fi
 		rps+=($!)
 		PIDS+=($!)
 	done
@@ -82,20 +104,32 @@ run() {
 	c0=$(cpu_ticks "$cp")
 	w0=$(now)
 	for ((i = 1; i <= n; i++)); do
-		XDG_STATE_HOME="$STATE" timeout 600 "$bd/cpm" --server "$HOST:$sp" --user "sip:alice$i@$DOMAIN" \
-			send "sip:bob$i@$DOMAIN" "$F" --chunk-size 65536 </dev/null >"$T/send.$RUN.$i.out" 2>/dev/null &
+		if [ "$CLIENT" = raw ]; then
+			pport
+			timeout 600 python3 "$SRC/bench/raw_ua.py" send --server "$HOST:$sp" --user "alice$i@$DOMAIN" \
+				--port "$PP" --to "bob$i@$DOMAIN" --file "$F" --sha1 "$SHA" --chunk 65536 \
+				--msrp-raw "$NEW/msrp_raw" </dev/null >"$T/send.$RUN.$i.out" 2>&1 &
+		else
+			XDG_STATE_HOME="$STATE" timeout 600 "$bd/cpm" --server "$HOST:$sp" --user "sip:alice$i@$DOMAIN" \
+				send "sip:bob$i@$DOMAIN" "$F" --chunk-size 65536 </dev/null >"$T/send.$RUN.$i.out" 2>/dev/null &
+		fi
 		sps+=($!)
 		PIDS+=($!)
 	done
 	for p in "${rps[@]}"; do wait "$p" || say "run $RUN: a receiver exited $?"; done
 	w1=$(now)
-	for p in "${sps[@]}"; do wait "$p" || say "run $RUN: a sender exited $?"; done
+	local bad=0
+	for p in "${sps[@]}"; do wait "$p" || { bad=$((bad + 1)); say "run $RUN: a sender exited $?"; }; done
 	c1=$(cpu_ticks "$cp")
 	hwm=$(status_kb "$cp" VmHWM)
 	kill -TERM "$cp"
 	wait "$cp" 2>/dev/null || true
 	local ok=0
-	for ((i = 1; i <= n; i++)); do grep -q "$SHA" "$T/recv.$RUN.$i.out" && ok=$((ok + 1)); done
+	if [ "$CLIENT" = raw ]; then
+		ok=$((n - bad)) # (cpmd checked the sha-1; the sender got the success REPORT)
+	else
+		for ((i = 1; i <= n; i++)); do grep -q "$SHA" "$T/recv.$RUN.$i.out" && ok=$((ok + 1)); done
+	fi
 	[ "$ok" = "$n" ] || say "run $RUN ($cfg, N=$n): only $ok of $n files arrived intact"
 	rm -rf "$T"/r."$RUN".* "$T/data.$RUN"
 	t0=$(grep ' accepted' "$log" | grep ' branch ' | head -n1)
@@ -103,7 +137,7 @@ run() {
 	local ms=$(($(log_ms "$t1") - $(log_ms "$t0")))
 	awk -v ms="$ms" -v b="$BYTES" -v n="$n" -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" \
 		-v cpu="$(fdiv $((c1 - c0)) "$HZ")" -v hwm="$hwm" \
-		'BEGIN {printf "%.0f %.0f %.2f %d\n", n * b / ms / 1000, n * b / w / 1e6, cpu * 1073741824 / (n * b), hwm}'
+		'BEGIN {printf "%.0f %.0f %.2f %d %.2f\n", n * b / ms / 1000, n * b / w / 1e6, cpu * 1073741824 / (n * b), hwm, cpu / w}'
 }
 
 # warm the senders' hash cache (not measured)
@@ -125,11 +159,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 med() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 echo
-echo "medians | N | config | aggregate MB/s (cpmd log) | aggregate MB/s (wall) | cpmd CPU s/GiB | cpmd VmHWM kB | runs (MB/s, log)"
+echo "medians | N | config | aggregate MB/s (cpmd log) | aggregate MB/s (wall) | cpmd CPU s/GiB | cpmd VmHWM kB | cpmd cores busy | runs (MB/s, log)"
 for n in $NS_SAVE; do
 	for c in $CONFIGS; do
 		printf '| %s | %s' "$n" "$c"
-		for col in 1 2 3 4; do printf ' | %s' "$(grep . <<<"${R[$c.$n]}" | awk -v k=$col '{print $k}' | med)"; done
+		for col in 1 2 3 4 5; do printf ' | %s' "$(grep . <<<"${R[$c.$n]}" | awk -v k=$col '{print $k}' | med)"; done
 		printf ' | %s\n' "$(grep . <<<"${R[$c.$n]}" | awk '{printf "%s ", $1}')"
 	done
 done
