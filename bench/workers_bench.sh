@@ -76,7 +76,6 @@ run() {
 	w1) bd=$NEW args=(--workers 1) ;;
 	w2) bd=$NEW args=(--workers 2) ;;
 	esac
-	RUN=$((RUN + 1))
 	sp=$(port) mp=$(port)
 	PP=$((20000 + RANDOM % 200 * 48)) # (below the ephemeral range; 48 ports per run)
 	log="$T/cpmd.$RUN.log"
@@ -131,6 +130,7 @@ run() {
 		for ((i = 1; i <= n; i++)); do grep -q "$SHA" "$T/recv.$RUN.$i.out" && ok=$((ok + 1)); done
 	fi
 	[ "$ok" = "$n" ] || say "run $RUN ($cfg, N=$n): only $ok of $n files arrived intact"
+	[ "$ok" = "$n" ] || return 0 # (kept for a look with KEEP_TMP=1)
 	rm -rf "$T"/r."$RUN".* "$T/data.$RUN"
 	t0=$(grep ' accepted' "$log" | grep ' branch ' | head -n1)
 	t1=$(grep ': delivered ' "$log" | tail -n1)
@@ -142,6 +142,7 @@ run() {
 
 # warm the senders' hash cache (not measured)
 NS_SAVE=$NS
+RUN=$((RUN + 1))
 run w2 1 >/dev/null
 declare -A R
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -149,6 +150,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		if ((r % 2)); then order=$CONFIGS; else order=$(tr ' ' '\n' <<<"$CONFIGS" | tac | tr '\n' ' '); fi
 		line="round $r N=$n (load $(cut -d' ' -f1-3 /proc/loadavg))"
 		for c in $order; do
+			RUN=$((RUN + 1)) # (here: run is called in a subshell; its logs stay apart)
 			out=$(run "$c" "$n")
 			R[$c.$n]+="$out"$'\n'
 			line+="; $c: $out"
