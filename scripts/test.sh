@@ -5,7 +5,8 @@
 #   2. build with gcc and with clang, both -Werror         (build-gcc, build-clang)
 #      and gcc Release -Werror, what scripts/run.sh builds  (build-release-werror)
 #   3. ctest -j2 on the gcc build: unit + e2e + interop
-#   4. clang -DCPM_SANITIZE=ON build, whole ctest suite again under ASan+UBSan
+#   4. clang -DCPM_SANITIZE=ON build, whole ctest suite again under ASan+UBSan;
+#      clang -DCPM_TSAN=ON build, the multi-thread unit tests under ThreadSanitizer (build-tsan)
 #      (CPM_SANITIZE_RUN=1: size-heavy e2e tests use smaller big files)
 #   5. clang -DCPM_TSAN=ON build of the unit tests of threaded code (TSAN_TESTS below: the
 #      relay's tee worker, workq), run under ThreadSanitizer with halt_on_error=1 (~1 minute)
@@ -121,6 +122,7 @@ TSAN_TESTS=(
 	test_net_relay
 	test_net_store_modes
 	test_net_workq
+	test_net_workers
 )
 if [ "${SKIP_TSAN:-0}" != 1 ]; then
 	if BUILD_TARGETS="${TSAN_TESTS[*]}" build tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_TSAN=ON; then

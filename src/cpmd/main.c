@@ -226,6 +226,11 @@ int main(int argc, char **argv)
 		log_error("cannot listen for MSRP on %s:%u: %s", opts.msrp_host, opts.msrp_port, strerror(errno));
 		goto out;
 	}
+	int wrc = msrp_hub_start_workers(hub, opts.workers);
+	if (wrc) {
+		log_error("cannot start %u MSRP worker loops: %s", opts.workers, strerror(-wrc));
+		goto out;
+	}
 	struct pf_deps deps = {.loop = d.loop, .sipua = d.sipua, .loc = loc, .hub = hub, .st = st};
 	if (pf_create(&d.pf, &deps, &pcfg)) {
 		log_error("cannot create the participating function");

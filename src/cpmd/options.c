@@ -17,6 +17,7 @@
 #include "cpm/conf.h"
 #include "cpm/parse.h"
 #include "cpmd/config_dump.h"
+#include "net/msrp_hub.h"  /* MSRP_MAX_WORKERS */
 #include "store/store.h" /* STORE_MSG_INLINE_MAX: a stored pager message's body is kept inline */
 
 
@@ -53,6 +54,7 @@ static const struct cpmd_optdef optdefs[] = {
 	{"max-transfers-per-user", 1, "N", "concurrent file transfers one sender may have; more get 486 + Retry-After (default: 512; 0 = only --max-transfers)"},
 	{"max-request-rate", 1, "N", "standalone: new SIP requests per second from one source address and from one user (bursts of 2N); more get 503 + Retry-After (default: 0 = no limit)"},
 	{"max-msrp-conns-per-addr", 1, "N", "open MSRP connections from one source IP address; more are closed at accept (default: 1024)"},
+	{"workers", 1, "N", "event loops (threads) for the MSRP relays of big transfers, 1..32; 1: everything on the one loop (default: the number of online CPUs)"},
 	{"msrp-idle-timeout", 1, "SECONDS", "an MSRP connection that completes no request within this time of opening is closed (slowloris) (default: 30)"},
 	{"sip-tcp-timeout", 1, "SECONDS", "a SIP message over TCP that stays incomplete this long after its last byte is dropped with its connection (slowloris) (default: 30)"},
 	{"defer", 1, "on|off", "store-and-forward: keep files for absent recipients (default: on)"},
@@ -513,6 +515,7 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	UINT_OPT("max-sessions", max_sessions, 1, 1000000)
 	UINT_OPT("max-msrp-conns-per-addr", max_msrp_conns_per_addr, 1, 1000000)
 	UINT_OPT("msrp-idle-timeout", msrp_idle_timeout, 1, 3600)
+	UINT_OPT("workers", workers, 1, MSRP_MAX_WORKERS)
 	UINT_OPT("sip-tcp-timeout", sip_tcp_timeout, 1, 3600)
 	UINT_OPT("store-default-expiry", store_default_expiry, 1, 10 * 366 * 86400)
 	UINT_OPT("store-max-expiry", store_max_expiry, 1, 10 * 366 * 86400)
@@ -598,6 +601,11 @@ static void set_defaults(struct cpmd_options *o)
 	o->max_sessions_per_user = 16;
 	o->max_sessions = 1000;
 	o->max_transfers_per_user = 512;  /* above cpm blast --parallel 256 (bench), below --max-transfers */
+	{
+		/* one relay loop per core (issue 12); SIP, pf and the store share the main one */
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		o->workers = ncpu < 1 ? 1 : ncpu > MSRP_MAX_WORKERS ? MSRP_MAX_WORKERS : (unsigned)ncpu;
+	}
 	o->max_msrp_conns_per_addr = 1024; /* a quarter of the hub's 4096: a NAT or the bench, not all */
 	o->msrp_idle_timeout = 30;        /* what the hub always allowed an unbound connection */
 	o->sip_tcp_timeout = 30;          /* a real SIP message arrives whole in well under 1 s */

@@ -47,6 +47,7 @@ struct cpmd_options {
 	unsigned max_transfers_per_user; /* 0 = only --max-transfers */
 	unsigned max_request_rate; /* standalone, per source address and per user; 0 = none */
 	unsigned max_msrp_conns_per_addr;
+	unsigned workers;              /* --workers N: event loops for the MSRP relays (issue 12) */
 	unsigned msrp_idle_timeout; /* s an MSRP connection may stay without a complete request */
 	unsigned sip_tcp_timeout;   /* s a SIP TCP message may stay incomplete after its last byte */
 	char log_level[16];

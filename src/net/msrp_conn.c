@@ -472,6 +472,9 @@ static void conn_bind(struct msrp_conn *c, const struct msrp_event *ev)
 
 	if (msrp_uri_parse(last, &u) == 0)
 		s = hub_session_find(c->hub, u.session_id.p, u.session_id.len);
+	/* another loop's session (--workers): that loop parses this request again */
+	if (!s && msrp_uri_parse(last, &u) == 0 && hub_handoff(c, u.session_id.p, u.session_id.len, c->ev_off))
+		return;
 	if (!s) {
 		msrp_log("%s: request for an unknown session, 481", c->peer);
 		conn_respond(c, m, 481, NULL, last);
@@ -582,6 +585,7 @@ static void conn_parse(struct msrp_conn *c)
 		enum msrp_ev t;
 
 		memset(&ev, 0, sizeof ev);
+		c->ev_off = c->roff;
 		t = msrp_parse(&c->parser, c->rbuf + c->roff, c->rlen - c->roff, &consumed, &ev);
 		if (consumed > c->rlen - c->roff)
 			consumed = c->rlen - c->roff; /* never trust a count blindly */

@@ -17,63 +17,7 @@
 #include "net/msrp_tls.h"
 #include "net/msrp_transport.h"
 
-#define HUB_DEFAULT_HIGH_WATER (1024 * 1024)
-#define HUB_DEFAULT_BIND_TIMEOUT 30
-#define HUB_DEFAULT_TXN_TIMEOUT_MS 30000
-#define HUB_DEFAULT_MAX_CONNS 4096
-#define HUB_DEFAULT_MAX_CONNS_PER_ADDR 1024
-#define HUB_BACKLOG 1024
-/* After EMFILE/ENFILE the listener is paused this long instead of spinning
- * on a level-triggered accept event it cannot serve. */
-#define HUB_ACCEPT_PAUSE_MS 1000
-#define HUB_HOST_MAX 64
-
-enum { TLIST_NONE = 0, TLIST_UNBOUND, TLIST_DRAINING };
-
-struct tlist {
-	struct msrp_conn *head, *tail;
-};
-
-struct msrp_hub {
-	su_root_t *root;
-	char host[HUB_HOST_MAX];
-	char advertise[HUB_HOST_MAX + 2]; /* IPv6 gets brackets */
-	uint16_t port;
-	size_t high_water;
-	unsigned bind_timeout_ms;
-	unsigned txn_timeout_ms;
-	unsigned max_conns;
-	unsigned max_conns_per_addr;
-
-	int lfd;
-	int lidx;
-	bool accept_paused;
-	uint64_t accept_resume;
-	uint64_t refused, refused_logged;
-	uint64_t refused_addr, refused_addr_logged;
-
-	su_timer_t *timer;
-	bool timer_armed;
-	uint64_t timer_at;
-
-	/* session table: chained hash, power-of-two buckets, grows at load 1 */
-	struct msrp_session **buckets;
-	size_t nbuckets;
-	size_t nsessions;
-
-	struct msrp_conn *all;
-	struct tlist tl[3];
-
-	unsigned depth;
-	struct msrp_conn *runq, *runq_tail;
-	struct msrp_conn *failq;
-	struct msrp_conn *gatherq; /* connections with gathered output (conn_send_ref) */
-	struct msrp_conn *reap;
-	struct hub_defer *defer;
-
-	struct msrp_hub_stats stats;
-	struct hub_tls *tls; /* the --msrp-tls listener, or NULL */
-};
+#include "net/msrp_hub_priv.h"
 
 /* ---------------------------------------------------------------- misc */
 
@@ -97,12 +41,23 @@ const char *msrp_hub_fingerprint(const struct msrp_hub *h) { return h->tls ? hub
 size_t hub_high_water(const struct msrp_hub *h) { return h->high_water; }
 unsigned hub_bind_timeout_ms(const struct msrp_hub *h) { return h->bind_timeout_ms; }
 unsigned hub_txn_timeout_ms(const struct msrp_hub *h) { return h->txn_timeout_ms; }
-void hub_count_relayed(struct msrp_hub *h, uint64_t n) { h->stats.bytes_relayed += n; }
+void hub_count_relayed(struct msrp_hub *h, uint64_t n) { HUB_STAT_ADD(h, bytes_relayed, n); }
 uint16_t msrp_hub_port(const struct msrp_hub *h) { return h->port; }
 
+static void stats_add(struct msrp_hub_stats *st, const struct msrp_hub *h)
+{
+	st->connections_open += __atomic_load_n(&h->stats.connections_open, __ATOMIC_RELAXED);
+	st->sessions_open += __atomic_load_n(&h->stats.sessions_open, __ATOMIC_RELAXED);
+	st->bytes_relayed += __atomic_load_n(&h->stats.bytes_relayed, __ATOMIC_RELAXED);
+}
+
+/* The main hub's numbers include its workers' (each written by its own thread). */
 void msrp_hub_stats(const struct msrp_hub *h, struct msrp_hub_stats *st)
 {
-	*st = h->stats;
+	memset(st, 0, sizeof *st);
+	stats_add(st, h);
+	for (unsigned k = 1; k <= hub_worker_count(h); k++)
+		stats_add(st, hub_worker(h, k));
 }
 
 /* ---------------------------------------------------------------- sessions */
@@ -163,14 +118,18 @@ int hub_session_add(struct msrp_hub *h, struct msrp_session *s)
 
 	if (h->nsessions >= h->nbuckets && table_grow(h))
 		return -ENOMEM;
-	do
+	do {
 		msrp_random_ident(s->id, MSRP_SESSION_ID_LEN);
-	while (hub_session_find(h, s->id, MSRP_SESSION_ID_LEN));
+		/* With worker loops the first character names the hub (19 random ones stay: ~113
+		 * bits): the main hub's listener hands a connection over by it, no shared table. */
+		if (h->main->workers)
+			s->id[0] = hub_index_mark(h->index);
+	} while (hub_session_find(h, s->id, MSRP_SESSION_ID_LEN));
 	k = id_hash(s->id, MSRP_SESSION_ID_LEN) & (h->nbuckets - 1);
 	s->hnext = h->buckets[k];
 	h->buckets[k] = s;
 	h->nsessions++;
-	h->stats.sessions_open++;
+	HUB_STAT_ADD(h, sessions_open, 1);
 	return 0;
 }
 
@@ -186,7 +145,7 @@ void hub_session_del(struct msrp_hub *h, struct msrp_session *s)
 			*pp = s->hnext;
 			s->hnext = NULL;
 			h->nsessions--;
-			h->stats.sessions_open--;
+			HUB_STAT_SUB(h, sessions_open, 1);
 			return;
 		}
 	}
@@ -281,7 +240,7 @@ void hub_conn_opened(struct msrp_hub *h, struct msrp_conn *c)
 	if (h->all)
 		h->all->aprev = c;
 	h->all = c;
-	h->stats.connections_open++;
+	HUB_STAT_ADD(h, connections_open, 1);
 	tlist_add(h, c, TLIST_UNBOUND, h->bind_timeout_ms);
 }
 
@@ -305,7 +264,7 @@ void hub_conn_gone(struct msrp_hub *h, struct msrp_conn *c)
 	if (c->anext)
 		c->anext->aprev = c->aprev;
 	c->anext = c->aprev = NULL;
-	h->stats.connections_open--;
+	HUB_STAT_SUB(h, connections_open, 1);
 	/* Not freed here: a caller up the stack may still hold it, and it
 	 * may still be on the run or fail queue (both skip closed ones).
 	 * hub_leave() frees it once both queues are empty. */
@@ -635,6 +594,8 @@ int msrp_hub_create(struct msrp_hub **hp, su_root_t *root, const struct msrp_hub
 		return -ENOMEM;
 	h->root = root;
 	h->lfd = -1;
+	h->main = h;
+	h->owner = pthread_self();
 	rc = hub_copy_cfg(h, cfg);
 	if (!rc)
 		rc = table_grow(h);
@@ -674,12 +635,55 @@ fail:
 	return rc;
 }
 
+/* A worker's hub (msrp_workers.c, on the worker's thread): the main hub's settings, no
+ * listener (every connection is accepted by the main hub and handed over), the main hub's TLS
+ * contexts for the connections we open (an SSL_CTX may be shared between threads). */
+int hub_create_worker(struct msrp_hub **hp, su_root_t *root, struct msrp_hub *main, unsigned index)
+{
+	struct msrp_hub *h = calloc(1, sizeof *h);
+	int rc;
+
+	*hp = NULL;
+	if (!h)
+		return -ENOMEM;
+	memcpy(h->host, main->host, sizeof h->host);
+	memcpy(h->advertise, main->advertise, sizeof h->advertise);
+	h->port = main->port;
+	h->high_water = main->high_water;
+	h->bind_timeout_ms = main->bind_timeout_ms;
+	h->txn_timeout_ms = main->txn_timeout_ms;
+	h->max_conns = main->max_conns;
+	h->max_conns_per_addr = main->max_conns_per_addr;
+	h->tls = main->tls;
+	h->tls_borrowed = true;
+	h->root = root;
+	h->lfd = -1;
+	h->main = main;
+	h->index = index;
+	h->owner = pthread_self();
+	rc = table_grow(h);
+	if (!rc && !(h->timer = su_timer_create(su_root_task(root), 0)))
+		rc = -ENOMEM;
+	if (!rc)
+		rc = hub_mbox_open(h);
+	if (rc) {
+		if (h->timer)
+			su_timer_destroy(h->timer);
+		free(h->buckets);
+		free(h);
+		return rc;
+	}
+	*hp = h;
+	return 0;
+}
+
 /* Relays must be destroyed first; a session still indexed here is only
  * detached from its connection. */
 void msrp_hub_destroy(struct msrp_hub *h)
 {
 	if (!h)
 		return;
+	hub_workers_stop(h);
 	hub_enter(h);
 	while (h->all) {
 		struct msrp_conn *c = h->all;
@@ -691,9 +695,13 @@ void msrp_hub_destroy(struct msrp_hub *h)
 		conn_close(c, 0);
 	}
 	hub_leave(h);
-	su_root_deregister(h->root, h->lidx);
-	close(h->lfd);
-	hub_tls_stop(h->tls);
+	hub_mbox_close(h);
+	if (h->lfd >= 0) { /* (a worker hub has no listener) */
+		su_root_deregister(h->root, h->lidx);
+		close(h->lfd);
+	}
+	if (!h->tls_borrowed)
+		hub_tls_stop(h->tls);
 	su_timer_destroy(h->timer);
 	free(h->buckets);
 	free(h);

@@ -50,7 +50,13 @@ struct msrp_hub_cfg {
 struct su_root_s;
 int msrp_hub_create(struct msrp_hub **hp, struct su_root_s *root, const struct msrp_hub_cfg *cfg);
 void msrp_hub_destroy(struct msrp_hub *h);
-/* Counters for logs/metrics. */
+/* Issue 12: n > 1 starts n worker threads, each with its own event loop and hub, for the
+ * relays of big transfers (net/msrp_transport.h "threads"); n <= 1: everything stays on the
+ * caller's loop, as before. On the main thread, once, after msrp_hub_create. 0 or -errno.
+ * msrp_hub_destroy stops and joins them (destroy the relays first). */
+#define MSRP_MAX_WORKERS 32
+int msrp_hub_start_workers(struct msrp_hub *h, unsigned n);
+/* Counters for logs/metrics (the main hub's include its workers'). */
 struct msrp_hub_stats {
 	uint64_t connections_open;
 	uint64_t sessions_open;

@@ -182,6 +182,45 @@ struct hub_tls *hub_tls_of(struct msrp_hub *h);
 /* socket + bind + listen on a numeric host; *port 0 = any (the bound one is returned). */
 int hub_listen_on(const char *host, uint16_t *port, int *fdout);
 
+/* ---- threads (msrp_workers.c, issue 12; docs/ARCHITECTURE.md "Threads") ----
+ * With --workers N > 1 the main hub (SIP's loop) has N worker hubs, each run by its own
+ * thread and loop. A hub and everything on it (sessions, connections, relays) is touched by
+ * its own thread only; other threads reach it through its mailbox (an eventfd its loop
+ * watches, a mutex-guarded list): hub_call (synchronous, the relay API called from pf) and
+ * hub_post (asynchronous: a relay's done/event back to main, a connection handed over).
+ * Nothing of this is on the per-chunk path. */
+struct hub_job {
+	struct hub_job *next;
+	/* run: the owner thread runs the job; false: discarded (purged, or its hub stopped),
+	 * free what it holds. An async job is the receiver's from hub_post on (fn frees it). */
+	void (*fn)(struct hub_job *j, bool run);
+	const void *key; /* for hub_purge */
+	bool sync, done;
+};
+/* Run j->fn(j, true) on h's thread and return after it ran (at once when called on it). */
+void hub_call(struct msrp_hub *h, struct hub_job *j);
+/* Queue j for h's thread; never blocks on it. */
+void hub_post(struct msrp_hub *h, struct hub_job *j);
+/* Discard (fn(j, false)) the jobs queued for h with this key: a relay destroyed by its owner
+ * gets no late callback. On h's thread. */
+void hub_purge(struct msrp_hub *h, const void *key);
+/* Called on h's own thread? (Always true without workers.) */
+bool hub_is_mine(const struct msrp_hub *h);
+struct msrp_hub *hub_main_of(struct msrp_hub *h);
+/* Main thread: the hub a new relay of `size` file bytes should live on: the main hub without
+ * workers or for a small transfer (below HUB_WORKER_MIN_SIZE: the crossings would cost more
+ * than they spread), else the worker with the fewest relays. */
+#define HUB_WORKER_MIN_SIZE (1024 * 1024)
+struct msrp_hub *hub_pick(struct msrp_hub *h, uint64_t size);
+/* Main thread: count a relay placed on (+1) or gone from (-1) a hub (hub_pick's load). */
+void hub_load(struct msrp_hub *h, int delta);
+unsigned hub_worker_count(const struct msrp_hub *h);
+struct msrp_hub *hub_worker(const struct msrp_hub *h, unsigned k); /* 1..count */
+/* An unbound connection whose first request (at rbuf + off) names a session of another hub:
+ * move its socket, TLS state and unread bytes there (the target parses them again from the
+ * request's start). true: handed over, c is closed here (without closing the socket). */
+bool hub_handoff(struct msrp_conn *c, const char *session_id, size_t id_len, size_t off);
+
 /* ---- connections (msrp_conn.c) ---- */
 enum conn_state {
 	CONN_UNBOUND = 0, /* accepted, waiting for its first request */
@@ -227,6 +266,7 @@ struct msrp_conn {
 	uint64_t deadline;       /* for the timeout list */
 	uint64_t last_progress;  /* socket took bytes, or the empty queue got some */
 	unsigned zero_events;    /* consecutive parser events that consumed nothing */
+	size_t ev_off;          /* where the message of the event being dispatched began (hand-off) */
 	char peer[64];
 	unsigned char addr[16]; /* the peer's IP (4 or 16 bytes): the per-address cap */
 	unsigned char addr_len;

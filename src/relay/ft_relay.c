@@ -419,7 +419,7 @@ int relay_leg_add(struct ft_relay *r, enum ft_relay_leg l)
 	return 0;
 }
 
-int ft_relay_leg_secure(struct ft_relay *r, enum ft_relay_leg l)
+int ftr_leg_secure(struct ft_relay *r, enum ft_relay_leg l)
 {
 	struct relay_leg *L = &r->leg[l];
 
@@ -440,7 +440,7 @@ void relay_legs_init(struct ft_relay *r)
 	}
 }
 
-int ft_relay_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_relay_params *p,
+int ftr_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_relay_params *p,
 		    ft_relay_done_f *done, void *arg)
 {
 	struct ft_relay *r;
@@ -511,7 +511,7 @@ const char *ft_relay_path(const struct ft_relay *r, enum ft_relay_leg leg)
 	return r->leg[leg].uri;
 }
 
-int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char *path)
+int ftr_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char *path)
 {
 	struct relay_leg *L;
 
@@ -534,7 +534,7 @@ int ft_relay_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char
 	return 0;
 }
 
-int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg, const char *fingerprint)
+int ftr_connect(struct ft_relay *r, enum ft_relay_leg leg, const char *fingerprint)
 {
 	struct relay_leg *L;
 
@@ -558,14 +558,14 @@ int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg, const char *fing
 	return rc;
 }
 
-uint64_t ft_relay_bytes(const struct ft_relay *r)
+uint64_t ftr_bytes(const struct ft_relay *r)
 {
 	if (r->source)
 		return r->src_next;
 	return r->tee.contig;
 }
 
-bool ft_relay_sha1(const struct ft_relay *r, uint8_t out[20])
+bool ftr_sha1(const struct ft_relay *r, uint8_t out[20])
 {
 	if (!r->tee.final)
 		return false;
@@ -573,12 +573,12 @@ bool ft_relay_sha1(const struct ft_relay *r, uint8_t out[20])
 	return true;
 }
 
-size_t ft_relay_max_queued(const struct ft_relay *r, enum ft_relay_leg leg)
+size_t ftr_max_queued(const struct ft_relay *r, enum ft_relay_leg leg)
 {
 	return r->leg[leg].max_queued;
 }
 
-void ft_relay_destroy(struct ft_relay *r)
+void ftr_destroy(struct ft_relay *r)
 {
 	struct msrp_hub *h;
 

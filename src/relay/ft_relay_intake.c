@@ -177,7 +177,7 @@ void relay_recipient_failed(struct ft_relay *r, enum ft_relay_result res, const 
 
 /* ---------------------------------------------------------------- public API */
 
-int ft_relay_detach_down(struct ft_relay *r)
+int ftr_detach_down(struct ft_relay *r)
 {
 	if (!r || r->source || r->ended || r->destroyed || !r->event)
 		return -EINVAL;
@@ -189,7 +189,7 @@ int ft_relay_detach_down(struct ft_relay *r)
 	return 0;
 }
 
-int ft_relay_ack_received(struct ft_relay *r, int err)
+int ftr_ack_received(struct ft_relay *r, int err)
 {
 	if (!r || !r->ack_wait || r->ended || r->destroyed)
 		return -EINVAL;
@@ -217,7 +217,7 @@ int ft_relay_ack_received(struct ft_relay *r, int err)
 	return 0;
 }
 
-int ft_relay_refuse_received(struct ft_relay *r, int status, const char *comment)
+int ftr_refuse_received(struct ft_relay *r, int status, const char *comment)
 {
 	if (!r || !r->ack_wait || r->ended || r->destroyed || status < 400 || status > 599 || !comment)
 		return -EINVAL;
@@ -282,7 +282,7 @@ static bool hvalue_ok(const char *s, size_t n)
 	return !strchr(" \t", s[0]) && !strchr(" \t", s[n - 1]);
 }
 
-int ft_relay_set_ack_header(struct ft_relay *r, const char *name, const char *value)
+int ftr_set_ack_header(struct ft_relay *r, const char *name, const char *value)
 {
 	size_t nl, vl;
 
@@ -296,7 +296,7 @@ int ft_relay_set_ack_header(struct ft_relay *r, const char *name, const char *va
 	return 0;
 }
 
-int ft_relay_blob_dup(const struct ft_relay *r)
+int ftr_blob_dup(const struct ft_relay *r)
 {
 	int fd;
 

@@ -284,4 +284,24 @@ void relay_source_free(struct ft_relay *r);
 void relay_down_end(struct ft_relay *r, char flag);
 void relay_down_event(struct ft_relay *r, const struct msrp_event *ev);
 
+/* The public calls' bodies, run on the relay's own loop (ft_relay_thread.c wraps each
+ * ft_relay_X of ft_relay.h: direct on that loop, a hub_call from another). */
+int ftr_create(struct ft_relay **rp, struct msrp_hub *h, const struct ft_relay_params *p, ft_relay_done_f *done,
+	       void *arg);
+int ftr_create_source(struct ft_relay **rp, struct msrp_hub *h, const struct ft_relay_source_params *p,
+		      ft_relay_done_f *done, void *arg);
+int ftr_leg_secure(struct ft_relay *r, enum ft_relay_leg l);
+int ftr_set_peer_path(struct ft_relay *r, enum ft_relay_leg leg, const char *path);
+int ftr_connect(struct ft_relay *r, enum ft_relay_leg leg, const char *fingerprint);
+uint64_t ftr_bytes(const struct ft_relay *r);
+bool ftr_sha1(const struct ft_relay *r, uint8_t out[20]);
+size_t ftr_max_queued(const struct ft_relay *r, enum ft_relay_leg leg);
+void ftr_destroy(struct ft_relay *r);
+int ftr_detach_down(struct ft_relay *r);
+int ftr_ack_received(struct ft_relay *r, int err);
+int ftr_refuse_received(struct ft_relay *r, int status, const char *comment);
+int ftr_set_ack_header(struct ft_relay *r, const char *name, const char *value);
+int ftr_blob_dup(const struct ft_relay *r);
+uint64_t ftr_bytes_acked(const struct ft_relay *r);
+
 #endif

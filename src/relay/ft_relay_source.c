@@ -50,7 +50,7 @@ static bool ctype_ok(const char *s)
 	       strchr(s, '/');
 }
 
-int ft_relay_create_source(struct ft_relay **rp, struct msrp_hub *h, const struct ft_relay_source_params *p,
+int ftr_create_source(struct ft_relay **rp, struct msrp_hub *h, const struct ft_relay_source_params *p,
 			   ft_relay_done_f *done, void *arg)
 {
 	const char *ctype;
@@ -107,7 +107,7 @@ int ft_relay_create_source(struct ft_relay **rp, struct msrp_hub *h, const struc
 	return 0;
 }
 
-uint64_t ft_relay_bytes_acked(const struct ft_relay *r)
+uint64_t ftr_bytes_acked(const struct ft_relay *r)
 {
 	if (!r)
 		return 0;

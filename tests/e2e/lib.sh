@@ -203,7 +203,7 @@ start_cpmd() {
 		CPMD_LOG="$LOGDIR/cpmd.$CPMD_N.log"
 		mkdir -p "$CPMD_DATA"
 		"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" \
-			--data-dir "$CPMD_DATA" $(_auth_opts) "$@" </dev/null >"$LOGDIR/cpmd.$CPMD_N.stdout" 2>"$CPMD_LOG" &
+			--data-dir "$CPMD_DATA" $(_auth_opts) $(_workers_opts) "$@" </dev/null >"$LOGDIR/cpmd.$CPMD_N.stdout" 2>"$CPMD_LOG" &
 		CPMD_PID=$!
 		PIDS+=("$CPMD_PID")
 		for ((i = 0; i < ${CPMD_READY_S:-15} * 10; i++)); do
@@ -274,6 +274,13 @@ _auth_user() { # USER
 }
 
 # cpmd's options for CPM_AUTH=1 (none otherwise); T_DIR has no blank in its name (mktemp)
+# CPMD_WORKERS=N: every cpmd of the test runs with --workers N (issue 12; CMake's workers1/
+# tests run the transfer tests with 1, the one-loop cpmd of before; unset: cpmd's default).
+_workers_opts() {
+	[ -n "${CPMD_WORKERS:-}" ] || return 0
+	echo "--workers $CPMD_WORKERS"
+}
+
 _auth_opts() {
 	[ -n "$CPM_AUTH" ] || return 0
 	touch "$AUTH_USERS"
@@ -625,7 +632,7 @@ restart_cpmd_kill9() {
 	RESTARTS=$((RESTARTS + 1))
 	log "cpmd killed with SIGKILL; starting it again on the same ports and data dir"
 	CPMD_LOG="$LOGDIR/cpmd.restart$RESTARTS.log"
-	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" $(_auth_opts) "$@" \
+	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" $(_auth_opts) $(_workers_opts) "$@" \
 		</dev/null >"$LOGDIR/cpmd.restart$RESTARTS.stdout" 2>"$CPMD_LOG" &
 	CPMD_PID=$!
 	PIDS+=("$CPMD_PID")

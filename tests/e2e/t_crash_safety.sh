@@ -98,7 +98,7 @@ restart_cpmd() {
 	for attempt in 1 2 3 4 5 6 7 8 9 10; do
 		CPMD_LOG="$LOGDIR/cpmd.r$RESTARTS.$attempt.log"
 		"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" \
-			"${CPMD_OPTS[@]}" </dev/null >"$LOGDIR/cpmd.r$RESTARTS.$attempt.stdout" 2>"$CPMD_LOG" &
+			$(_workers_opts) "${CPMD_OPTS[@]}" </dev/null >"$LOGDIR/cpmd.r$RESTARTS.$attempt.stdout" 2>"$CPMD_LOG" &
 		CPMD_PID=$!
 		PIDS+=("$CPMD_PID")
 		for ((i = 0; i < 300; i++)); do
