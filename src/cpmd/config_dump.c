@@ -102,6 +102,7 @@ static int format_num(const struct cpmd_options *o, const char *key, char *buf, 
 		U("sip-tcp-timeout", sip_tcp_timeout), U("store-default-expiry", store_default_expiry),
 		U("store-max-expiry", store_max_expiry), U("delivery-per-device", delivery_per_device),
 		U("mss-workers", mss_workers), U("clamd-timeout", clamd_timeout), U("xdms-refresh", xdms_refresh),
+		U("workers", workers),
 		U("test-store-fail", test_store_fail),
 #undef U
 #undef L
