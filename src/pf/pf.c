@@ -12,6 +12,7 @@
 
 #include "common/domains.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "cpm/icsi.h"
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
@@ -181,8 +182,12 @@ void pf_store_logged(void *what, int err)
 
 int pf_store_queued(int rc, const char *what)
 {
-	if (rc < 0)
+	if (rc < 0) {
 		log_error("store: %s could not be queued: %s", what, strerror(-rc));
+		/* store_queue, not store_write: nothing reached the writer thread, which counts the
+		 * failed transactions itself */
+		metrics_error(ME_STORE_QUEUE);
+	}
 	return rc;
 }
 

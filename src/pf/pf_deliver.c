@@ -404,6 +404,8 @@ void dlv_push_done(void *owner, struct sip_fork *f, const struct sip_fork_result
 			 * other devices get it too (a MESSAGE is not cancelled) */
 			char why[LOC_MAX_INSTANCE + 64];
 			snprintf(why, sizeof why, "delivered (push) to device %s", r->device ? r->device : "?");
+			/* counted here: a pager message has no relay, so relay_done never sees it */
+			metrics_delivery(MD_PUSH, MR_DELIVERED);
 			d->state = DLV_ENDING;
 			pf_item_finish(d->pf, &d->it, STORE_NOTIF_DELIVERED, why);
 			retry_clear(d->pf, d->aor);
@@ -421,6 +423,9 @@ void dlv_push_done(void *owner, struct sip_fork *f, const struct sip_fork_result
 		log_info("dlv %s: device %s answered %d %s", d->id, r->device ? r->device : "?", r->status, r->phrase);
 		d->state = DLV_ENDING;
 		d->aborted = true;
+		/* a push fork only (a pull is the device's own request): the one place a stored
+		 * file or message is declined, whatever its kind */
+		metrics_delivery(MD_PUSH, MR_DECLINED);
 		pf_item_finish(d->pf, &d->it, STORE_NOTIF_FAILED, "declined by the recipient");
 		dlv_maybe_free(d);
 		return;

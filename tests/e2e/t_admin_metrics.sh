@@ -4,7 +4,9 @@
 # --max-file-size), 1 message to bob
 # (delivered live). The scrape passes `promtool check metrics` (Prometheus' own linter), the
 # counters and gauges match; then carol registers, both stored files are pushed to her, and the
-# delivery counters and deferred gauges follow.
+# delivery counters and deferred gauges follow. Last, a message stored for offline dave is pushed
+# (by MESSAGE) when he registers, and a file stored for offline erin is declined (603) by her
+# only device: one push delivered and one push declined more.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_admin.sh"
 command -v promtool >/dev/null || fail "promtool missing (Debian package prometheus; scripts/setup.sh)"
@@ -79,4 +81,26 @@ expect_metric after 'cpmd_deliveries_total{method="push",result="delivered"}' 2
 expect_metric after 'cpmd_deliveries_total{method="push",result="failed"}' 0
 expect_metric after cpmd_deferred_items 0
 expect_metric after 'cpmd_transfers_total{outcome="delivered"}' 3
+
+# --- a stored message pushed, a stored file declined -------------------------------
+send_message m2 alice dave "hello dave"
+expect_message_result m2 0 stored
+gen_file "$T_DIR/declined.bin" $SIZE
+send_file declined alice erin "$T_DIR/declined.bin"
+[ "$SEND_LAST" = stored ] || fail "declined: 'stored' expected, got '$SEND_LAST'"
+start_receiver dave dave phone --timeout 120
+wait_for 20 "dave's stored message" grep -q -a '^message .* hello dave$' "${RECV_OUT[dave]}"
+start_receiver erin erin phone --timeout 120 --answer decline
+wait_for 20 "the deferred gauge back to 0 after the decline" bash -c \
+	"curl -s -H 'Authorization: Bearer $ADMIN_TOKEN' http://$HOST:$ADMIN_PORT/metrics | grep -qx 'cpmd_deferred_items 0'"
+assert_no_grep "${RECV_OUT[erin]}" '^received ' "the declining device received the file"
+scrape pushed
+expect_metric pushed 'cpmd_messages_total{outcome="stored"}' 1
+expect_metric pushed 'cpmd_messages_total{outcome="delivered"}' 1 # the live one: a push is a delivery
+expect_metric pushed 'cpmd_transfers_total{outcome="stored"}' 3
+expect_metric pushed 'cpmd_deliveries_total{method="push",result="delivered"}' 3
+expect_metric pushed 'cpmd_deliveries_total{method="push",result="declined"}' 1
+expect_metric pushed 'cpmd_deliveries_total{method="push",result="failed"}' 0
+expect_metric pushed 'cpmd_errors_total{kind="store_queue"}' 0
+expect_metric pushed 'cpmd_errors_total{kind="store_write"}' 0
 cpmd_alive
