@@ -127,8 +127,11 @@ int pf_admin_purge(struct pf *pf, const char *id, pf_admin_done_fn *done, void *
 		return rc;
 	if (it.state == STORE_ITEM_RECEIVING)
 		return -EBUSY; /* its upload's transfer owns it: terminate that instead */
-	pf_deliver_abort_item(pf, it.id); /* never deliver what the operator removed */
-	pf_item_finish(pf, &it, STORE_NOTIF_FAILED, "purged by the operator");
+	/* never deliver what the operator removed; one log line for the purge (pf_item_remove's,
+	 * which names the parties), saying whether a delivery was cut */
+	bool stopped = pf_deliver_abort_item(pf, it.id);
+	pf_item_finish(pf, &it, STORE_NOTIF_FAILED,
+		       stopped ? "purged by the operator (its delivery stopped)" : "purged by the operator");
 	return after_commit(pf, done, arg);
 }
 

@@ -717,15 +717,18 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 		}
 }
 
-void pf_deliver_abort_item(struct pf *pf, const char *item_id)
+bool pf_deliver_abort_item(struct pf *pf, const char *item_id)
 {
 	for (struct dlv *d = pf->dlvs; d; d = d->next)
 		if (!strcmp(d->it.id, item_id) && !d->aborted && !d->relay_done) {
-			log_info("dlv %s: item %s expired during delivery: stopped", d->id, item_id);
+			/* debug only: each caller logs why in its own line (expiry, purge, terminate),
+			 * which an info line here would repeat */
+			log_debug("dlv %s: delivery of item %s stopped", d->id, item_id);
 			d->aborted = true;
 			dlv_end(d);
-			return; /* d may be freed; the list changed */
+			return true; /* d may be freed; the list changed */
 		}
+	return false;
 }
 
 void pf_deliver_terminate_all(struct pf *pf)

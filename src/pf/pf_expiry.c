@@ -121,7 +121,8 @@ static void expire_one(struct pf *pf, struct store_item *it)
 	 * sender must get one `failed`, not one per tick. */
 	if (pf_item_leaving(pf, it->id))
 		return;
-	pf_deliver_abort_item(pf, it->id);
+	if (pf_deliver_abort_item(pf, it->id))
+		log_info("item %s expired during delivery: stopped", it->id);
 	metrics_expiry();
 	struct pf_user_policy up;
 	pf_prefs_get(pf, it->recipient, &up);

@@ -341,8 +341,9 @@ void pf_deliver_later(struct pf *pf, const char *aor_key);
 /* A pull INVITE (recvonly): answered here. */
 void pf_pull_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m, const struct sdp_ft *offer);
 bool pf_item_busy(struct pf *pf, const char *item_id);
-/* Stop a delivery of this item (expiry). */
-void pf_deliver_abort_item(struct pf *pf, const char *item_id);
+/* Stop a delivery of this item (expiry, purge, terminate): true when one was running. Logs
+ * at debug level only: the caller says why. */
+bool pf_deliver_abort_item(struct pf *pf, const char *item_id);
 void pf_deliver_terminate_all(struct pf *pf);
 void pf_deliver_destroy_all(struct pf *pf);
 /* The item is done (delivered, declined, expired): notify, delete, unlink. */

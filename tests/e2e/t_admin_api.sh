@@ -110,6 +110,10 @@ api_expect 200 DELETE "/api/v1/deferred/$item_purge"
 [ "$(jqr .purged)" = "$item_purge" ] || fail "d) purge answer: $API_BODY"
 wait_for 15 "alice's 'notification failed $ftid_purge' (purge)" grep -q -x -F "notification failed $ftid_purge" "${RECV_OUT[alice]}"
 api_expect 404 GET "/api/v1/deferred/$item_purge"
+# one log line per purge (pf_item_remove's), none that calls it an expiry
+n=$(grep -c "item $item_purge .*purged by the operator" "$CPMD_LOG" || true)
+[ "$n" -eq 1 ] || fail "d) cpmd logged the purge $n times (1 expected)"
+assert_no_grep "$CPMD_LOG" "$item_purge expired" "d) the purge was logged as an expiry"
 api_expect 404 DELETE "/api/v1/deferred/$item_purge"
 api_expect 200 GET "/api/v1/deferred?recipient=carol@$DOMAIN"
 [ "$(jqr '.items | length')" = 2 ] || fail "d) 2 items for carol expected after the purge: $API_BODY"
