@@ -15,13 +15,16 @@ struct admin_static {
 	int dirfd;
 };
 
-int admin_static_open(struct admin_static **out, const char *dir)
+int admin_static_open(struct admin_static **out, const char *dir, bool required)
 {
 	*out = NULL;
+	/* an error only when it stops cpmd; a default directory that is missing leaves the API up */
+	enum log_level lvl = required ? LOG_ERROR : LOG_WARN;
+	const char *then = required ? "" : " (no console: / answers 404, the API works)";
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		log_error("admin console: %s: %s", dir, strerror(e));
+		log_msg(lvl, "admin console: %s: %s%s", dir, strerror(e), then);
 		return -e;
 	}
 	size_t n;
@@ -30,7 +33,7 @@ int admin_static_open(struct admin_static **out, const char *dir)
 		struct stat st;
 		int e = fstatat(fd, f[i].name, &st, 0) != 0 ? errno : S_ISREG(st.st_mode) ? 0 : EINVAL;
 		if (e) {
-			log_error("admin console: %s/%s: %s", dir, f[i].name, strerror(e));
+			log_msg(lvl, "admin console: %s/%s: %s%s", dir, f[i].name, strerror(e), then);
 			close(fd);
 			return -e;
 		}

@@ -10,13 +10,17 @@
 #ifndef CPMD_ADMIN_STATIC_H
 #define CPMD_ADMIN_STATIC_H
 
+#include <stdbool.h>
+
 #include <microhttpd.h>
 
 struct admin_static;
 
 /* Opens the console directory and checks it holds every console file (regular files). 0, or
- * -errno with a log line naming the directory or the missing file. */
-int admin_static_open(struct admin_static **out, const char *dir);
+ * -errno with a log line naming the directory or the missing file: an error when required (the
+ * operator named it: the caller stops), else a warning (a default directory: the caller goes on
+ * without a console). */
+int admin_static_open(struct admin_static **out, const char *dir, bool required);
 void admin_static_close(struct admin_static *s); /* NULL is fine */
 
 /* Answers a request for a console path (console_file_lookup(url) != NULL): GET/HEAD get the

@@ -253,8 +253,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cpmd: msrp=tls:%s:%u\n", opts.msrp_tls_host, msrp_hub_tls_port(hub));
 	if (opts.admin_port) { /* issue 13: the operator's HTTP API and /metrics (src/admin) */
 		/* the console (web/console) is optional: without --admin-console, a default directory that
-		 * is missing only leaves / at 404 (logged); the API works all the same */
-		if (admin_static_open(&console, cpmd_console_dir(&opts)) && opts.admin_console[0])
+		 * is missing only leaves / at 404 (a warning); the API works all the same */
+		bool named = opts.admin_console[0] != '\0';
+		if (admin_static_open(&console, cpmd_console_dir(&opts), named) && named)
 			goto out;
 		struct admin_config ac = {.host = opts.admin_host, .port = opts.admin_port, .token = opts.admin_token,
 					  .console = console,

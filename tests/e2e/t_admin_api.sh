@@ -12,6 +12,9 @@
 #     the file was stored with a 600 s back-off; after the retry bob receives it at once.
 #  f) a live transfer is listed by GET /transfers while it runs, then DELETE /transfers/{id}
 #     ends it.
+#  g) the console directory: a missing --admin-console is an error that stops cpmd; a missing
+#     default one (a copy of cpmd outside the build tree looks under its prefix) is a warning
+#     and the API is up.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_admin.sh"
 
@@ -152,4 +155,23 @@ wait_exit "$SEND_PID" 30
 [ "$WAIT_RC" != 0 ] && [ "$WAIT_RC" != timeout ] || fail "f) the terminated transfer's sender: exit $WAIT_RC"
 kill -CONT "${RECV_PID[erin]}"
 assert_grep "$CPMD_LOG" "ft $tid: terminated by the operator" "f) cpmd did not log the termination"
+cpmd_alive
+
+# --- g) a missing console directory ---------------------------------------------------------------
+rc=0
+timeout -k 2 10 "$CPMD" --domain "$DOMAIN" --sip "$HOST:$(pick_port)" --msrp "$HOST:$(pick_port)" \
+	--data-dir "$T_DIR/data.noconsole" --admin "$HOST:$(pick_port)" --admin-console "$T_DIR/no-such-console" \
+	</dev/null >"$LOGDIR/cpmd.noconsole.log" 2>&1 || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "g) cpmd with a missing --admin-console: exit $rc, a failure expected"
+assert_grep "$LOGDIR/cpmd.noconsole.log" "error: admin console: $T_DIR/no-such-console" "g) no error for --admin-console"
+assert_no_grep "$LOGDIR/cpmd.noconsole.log" 'cpmd: ready' "g) cpmd started without its --admin-console"
+mkdir -p "$T_DIR/elsewhere"
+cp "$CPMD" "$T_DIR/elsewhere/cpmd"
+admin_setup # a port of its own: the first cpmd still holds its admin port
+CPMD="$T_DIR/elsewhere/cpmd" start_cpmd "${ADMIN_OPTS[@]}"
+if ! grep -q 'admin console: serving' "$CPMD_LOG"; then # skipped when cpmd is installed under its prefix
+	assert_grep "$CPMD_LOG" 'warn: admin console: .*no console: / answers 404' "g) no warning for the default console"
+	assert_no_grep "$CPMD_LOG" 'error: admin console' "g) a missing default console logged as an error"
+fi
+api_expect 200 GET /api/v1/health
 cpmd_alive

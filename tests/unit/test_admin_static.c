@@ -64,18 +64,20 @@ UNIT_TEST(lookup_only_the_list)
 UNIT_TEST(open_checks_every_file)
 {
 	struct admin_static *s = (void *)1;
-	CHECK_EQ_INT(admin_static_open(&s, "/nonexistent/console"), -ENOENT);
+	CHECK_EQ_INT(admin_static_open(&s, "/nonexistent/console", true), -ENOENT);
+	/* a default directory: the same answer (only its log line is a warning) */
+	CHECK_EQ_INT(admin_static_open(&s, "/nonexistent/console", false), -ENOENT);
 	CHECK(s == NULL);
 	put("index.html", "<!doctype html>");
 	put("app.js", "'use strict';");
-	CHECK_EQ_INT(admin_static_open(&s, dir), -ENOENT); /* style.css missing */
+	CHECK_EQ_INT(admin_static_open(&s, dir, true), -ENOENT); /* style.css missing */
 	char p[128];
 	snprintf(p, sizeof p, "%s/style.css", dir);
 	CHECK(mkdir(p, 0700) == 0);
-	CHECK_EQ_INT(admin_static_open(&s, dir), -EINVAL); /* not a regular file */
+	CHECK_EQ_INT(admin_static_open(&s, dir, true), -EINVAL); /* not a regular file */
 	CHECK(rmdir(p) == 0);
 	put("style.css", "body{}");
-	CHECK_EQ_INT(admin_static_open(&s, dir), 0);
+	CHECK_EQ_INT(admin_static_open(&s, dir, true), 0);
 	admin_static_close(s);
 	admin_static_close(NULL);
 }
@@ -115,7 +117,7 @@ static size_t ask(unsigned port, const char *req, char *out, size_t cap)
 
 UNIT_TEST(answers_over_http)
 {
-	CHECK_EQ_INT(admin_static_open(&served, dir), 0);
+	CHECK_EQ_INT(admin_static_open(&served, dir, true), 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL,
