@@ -204,6 +204,9 @@ void hub_post(struct msrp_hub *h, struct hub_job *j);
 /* Discard (fn(j, false)) the jobs queued for h with this key: a relay destroyed by its owner
  * gets no late callback. On h's thread. */
 void hub_purge(struct msrp_hub *h, const void *key);
+/* Take the oldest job posted to h's loop under `key` out of its mailbox (NULL: none): the
+ * caller, on h's loop, runs or drops it (ft_relay_deliver_pending). */
+struct hub_job *hub_take(struct msrp_hub *h, const void *key);
 /* Called on h's own thread? (Always true without workers.) */
 bool hub_is_mine(const struct msrp_hub *h);
 struct msrp_hub *hub_main_of(struct msrp_hub *h);

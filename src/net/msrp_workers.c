@@ -188,6 +188,26 @@ void hub_call(struct msrp_hub *h, struct hub_job *j)
 	pthread_mutex_unlock(&mb->mu);
 }
 
+struct hub_job *hub_take(struct msrp_hub *h, const void *key)
+{
+	struct hub_mbox *mb = h->mbox;
+	struct hub_job **pp, *j, *prev = NULL;
+
+	if (!mb)
+		return NULL;
+	pthread_mutex_lock(&mb->mu);
+	for (pp = &mb->head; (j = *pp); prev = j, pp = &j->next)
+		if (j->key == key) {
+			*pp = j->next;
+			if (mb->tail == j)
+				mb->tail = prev;
+			j->next = NULL;
+			break;
+		}
+	pthread_mutex_unlock(&mb->mu);
+	return j;
+}
+
 void hub_purge(struct msrp_hub *h, const void *key)
 {
 	struct hub_mbox *mb = h->mbox;

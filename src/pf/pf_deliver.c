@@ -253,6 +253,12 @@ void dlv_leg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, cons
 	case SIP_LEG_TERMINATED:
 		if (d->leg_terminated)
 			break;
+		/* The device's BYE follows its REPORT of the last byte at once: a relay on a worker
+		 * loop may have posted done(COMPLETE) that we have not run yet. Run it first, or a
+		 * delivered item would count as lost and be pushed again. (The leg still stands, so
+		 * the callback cannot free d: dlv_maybe_free.) */
+		if (d->state == DLV_RELAYING && !d->relay_done && d->relay)
+			ft_relay_deliver_pending(d->relay);
 		d->leg_terminated = true;
 		if (d->state == DLV_RELAYING && !d->relay_done) {
 			/* The device hung up before the end: the relay tells how far

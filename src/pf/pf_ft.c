@@ -220,6 +220,13 @@ static void ft_leg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev
 	struct ft *ft = owner;
 	bool up = leg == ft->up;
 
+	/* The sender's BYE follows the last chunk's REPORT at once: a relay on a worker loop may
+	 * have posted its done(COMPLETE) to us and we not have run it yet. Run it first, so that
+	 * the BYE finds the transfer complete (ft_relay.h). The sender's leg still stands, so the
+	 * callback cannot free ft (ft_maybe_free needs up_terminated). */
+	if (up && (ev == SIP_LEG_BYE || ev == SIP_LEG_TERMINATED) && ft->relay && !ft->relay_finished)
+		ft_relay_deliver_pending(ft->relay);
+
 	switch (ev) {
 	case SIP_LEG_REINVITE: {
 		/* re-INVITE inside an anchored transfer: nothing to change. */

@@ -178,6 +178,15 @@ size_t ft_relay_max_queued(const struct ft_relay *r, enum ft_relay_leg leg);
  * progress), free everything. Safe at any time, including from inside the
  * done callback. */
 void ft_relay_destroy(struct ft_relay *r);
+/* Added with --workers (issue 12): run now, on the caller's loop, the done()/event() calls a
+ * relay on a worker loop has posted and the caller's loop has not run yet, oldest first (a
+ * relay on the caller's own loop never posts: nothing to do). The owner calls it before it acts
+ * on SIP news that may have overtaken them: the sender's BYE right after the last chunk's
+ * REPORT reaches the main loop before the posted done(COMPLETE) does, and without this the
+ * transfer would be ended as if the sender had left (no `delivered`, no history in the MSS).
+ * A callback may destroy the relay: r must not be used after this returns unless the owner
+ * knows it still holds it. */
+void ft_relay_deliver_pending(struct ft_relay *r);
 /* Waits (at most ms) until no tee worker thread is alive: a destroyed relay's worker stops on
  * its own within one piece, and the process must not exit before it did (OpenSSL's exit handlers
  * would free what it uses). For shutdown, after the last relay was destroyed. Any thread.

@@ -184,6 +184,25 @@ int ft_relay_create_source(struct ft_relay **rp, struct msrp_hub *h, const struc
 	return create_on(rp, h, to, OP_CREATE_SOURCE, p, done, NULL, arg);
 }
 
+void ft_relay_deliver_pending(struct ft_relay *r)
+{
+	struct msrp_hub *main;
+	struct hub_job *j;
+
+	if (!r || here(r))
+		return; /* on the caller's loop: done/event were called, never posted */
+	main = ((struct relay_proxy *)r->arg)->main;
+	/* One at a time, oldest first: a callback may destroy the relay (hub_purge then empties
+	 * the rest), and a done() is the last thing a relay says. r is only a key from here on. */
+	while ((j = hub_take(main, r))) {
+		bool last = !((struct cb_job *)j)->is_event;
+
+		cb_run(j, true);
+		if (last)
+			break;
+	}
+}
+
 void ft_relay_destroy(struct ft_relay *r)
 {
 	struct msrp_hub *h;
