@@ -195,6 +195,27 @@ UNIT_TEST(test_workers_no_done_after_destroy)
 	wfix_stop(&f);
 }
 
+/* A done() the worker posted and main has not run yet is run by ft_relay_deliver_pending(),
+ * once: pf calls it before acting on a BYE that overtook it. */
+UNIT_TEST(test_workers_deliver_pending)
+{
+	struct wfix f;
+
+	CHECK(wfix_start(&f, 2, 1, BIG, NULL) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
+	usleep(1600 * 1000); /* the worker's bind timeout fires and posts done; main does not step */
+	CHECK_EQ_INT(f.done_calls, 0);
+	ft_relay_deliver_pending(f.relay);
+	CHECK_EQ_INT(f.done_calls, 1);
+	CHECK_EQ_INT(f.res, FT_RELAY_TIMEOUT);
+	CHECK(f.done_on_main);
+	ft_relay_deliver_pending(f.relay); /* nothing more */
+	for (int i = 0; i < 200; i++)
+		su_root_step(root, 1);
+	CHECK_EQ_INT(f.done_calls, 1); /* and the loop does not run it a second time */
+	wfix_stop(&f);
+}
+
 /* Small transfers, and --workers 1, stay on the main loop: the old path, no crossing. */
 UNIT_TEST(test_workers_small_and_one_stay_on_main)
 {
@@ -232,5 +253,5 @@ UNIT_TEST(test_workers_call_round_trip)
 	wfix_stop(&f);
 }
 
-UNIT_MAIN(T(test_workers_handoff_with_body_read), T(test_workers_no_done_after_destroy),
+UNIT_MAIN(T(test_workers_handoff_with_body_read), T(test_workers_no_done_after_destroy), T(test_workers_deliver_pending),
 	  T(test_workers_small_and_one_stay_on_main), T(test_workers_call_round_trip))
