@@ -66,5 +66,8 @@ send_expect d4 carol "$T_DIR/small.bin" "rejected: 486 Recipient Quota Exceeded 
 send_message dm alice carol "over the quota"
 expect_message_result dm 4 "rejected: 486 Recipient Quota Exceeded (items)"
 wait_for 15 "carol's items to expire" bash -c "grep -c -a 'expired undelivered' \"\$1\" | grep -q -x 3" _ "$CPMD_LOG"
+# the log line comes when the delete is queued; the quota counts committed rows: wait for the
+# commit, whose completion removes the blobs (only bob's f3 stays)
+wait_for 15 "carol's expired blobs to be removed" bash -c '[ "$(find "$1" -type f | wc -l)" = 1 ]' _ "$CPMD_DATA/blobs"
 send_expect d5 carol "$T_DIR/small.bin" stored
 cpmd_alive
