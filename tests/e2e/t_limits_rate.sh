@@ -31,8 +31,9 @@ assert_grep "$CPMD_LOG" 'refused: Request Rate Exceeded \(max-request-rate 5 per
 send_message c carol bob "still works"
 expect_message_result c 0 stored
 # someone floods as carol from elsewhere: her own next message is refused, and cpm says why
-# (for 4 s: cpm's stack honours Retry-After: 1 and tries once more a second later)
-python3 "$ATT" flood "$SIP_PORT" 400 "$(seq -f '127.0.2.%g' 1 20 | paste -sd,)" carol 0 4 >/dev/null &
+# (for 12 s, 100/s: longer than the wait for its first refusal, cpm's start under ASan and the one
+# retry its stack makes after Retry-After: 1)
+python3 "$ATT" flood "$SIP_PORT" 1200 "$(seq -f '127.0.2.%g' 1 20 | paste -sd,)" carol 0 12 >/dev/null &
 FLOOD=$!
 PIDS+=("$FLOOD")
 # the flood has emptied carol's bucket once cpmd refuses one of its requests (not a fixed sleep:
