@@ -12,7 +12,6 @@
 
 #include "common/domains.h"
 #include "common/log.h"
-#include "common/metrics.h"
 #include "cpm/icsi.h"
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
@@ -183,10 +182,8 @@ void pf_store_logged(void *what, int err)
 int pf_store_queued(int rc, const char *what)
 {
 	if (rc < 0) {
+		/* counted for /metrics by the store where it refused the write (store.c submit) */
 		log_error("store: %s could not be queued: %s", what, strerror(-rc));
-		/* store_queue, not store_write: nothing reached the writer thread, which counts the
-		 * failed transactions itself */
-		metrics_error(ME_STORE_QUEUE);
 	}
 	return rc;
 }

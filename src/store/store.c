@@ -10,6 +10,7 @@
 
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "store/blob.h"
 
 const char *store_item_state_name(enum store_item_state s)
@@ -89,12 +90,18 @@ struct store_op *store_op_alloc(enum store_op_kind kind, size_t rec_len, store_d
 	return op;
 }
 
+/* The one place a write is handed to the writer thread: a refusal (queue full, store stopping)
+ * is counted here for /metrics (cpmd_errors_total{kind="store_queue"}), so no caller has to
+ * remember to; the caller still logs what was lost. Failed transactions are counted by the
+ * writer (store_write). */
 static int submit(struct store *s, struct store_op *op)
 {
 	int err = s->ops->submit(s, op);
 
-	if (err)
+	if (err) {
 		free(op);
+		metrics_error(ME_STORE_QUEUE);
+	}
 	return err;
 }
 

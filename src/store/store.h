@@ -290,8 +290,10 @@ int store_sqlite_open(struct store **out, struct loop *loop, const char *path);
 
 /* Fault injection (tests): a store that forwards everything to `inner` but completes the
  * nth write (1-based) with -EIO without applying it, and with STORE_FAULT_FROM_NTH every
- * later write too. Takes ownership of inner (store_close closes both). */
-enum store_fault_mode { STORE_FAULT_ONLY_NTH = 0, STORE_FAULT_FROM_NTH };
+ * later write too; with STORE_FAULT_QUEUE_NTH the nth write is refused when it is queued
+ * (-EAGAIN, as a full queue refuses it: no done callback). Takes ownership of inner
+ * (store_close closes both). */
+enum store_fault_mode { STORE_FAULT_ONLY_NTH = 0, STORE_FAULT_FROM_NTH, STORE_FAULT_QUEUE_NTH };
 int store_faulty_wrap(struct store **out, struct store *inner, unsigned nth, enum store_fault_mode mode);
 
 /* Applies every queued write, runs the pending done callbacks (with their results), stops the

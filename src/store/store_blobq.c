@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "net/loop.h"
 #include "store/blob.h"
 #include "store/store_backend.h"
@@ -180,6 +181,7 @@ static int enqueue(struct store_blobq *q, struct job *j)
 	if (err) {
 		free(j->data);
 		free(j);
+		metrics_error(ME_STORE_QUEUE); /* as store.c's submit(): counted where it is refused */
 	} else {
 		q->pending++;
 	}

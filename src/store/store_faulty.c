@@ -42,12 +42,18 @@ static int f_submit(struct store *s, struct store_op *op)
 
 	if (op->kind == STORE_OP_SYNC)
 		return f->inner->ops->submit(f->inner, op);
+	if (f->mode == STORE_FAULT_QUEUE_NTH && ++f->writes == f->nth) {
+		log_debug("store: faulty: refusing write %u at the queue (kind %d)", f->writes, op->kind);
+		return -EAGAIN;
+	}
 	if (!(w = malloc(sizeof *w)))
 		return -ENOMEM;
-	f->writes++;
+	if (f->mode != STORE_FAULT_QUEUE_NTH)
+		f->writes++;
 	w->done = op->done;
 	w->arg = op->arg;
-	w->fail = f->writes == f->nth || (f->mode == STORE_FAULT_FROM_NTH && f->nth && f->writes > f->nth);
+	w->fail = f->mode != STORE_FAULT_QUEUE_NTH &&
+		  (f->writes == f->nth || (f->mode == STORE_FAULT_FROM_NTH && f->nth && f->writes > f->nth));
 	op->done = fwrap_done;
 	op->arg = w;
 	if (w->fail) {
@@ -197,7 +203,7 @@ int store_faulty_wrap(struct store **out, struct store *inner, unsigned nth, enu
 {
 	struct faulty *f;
 
-	if (!out || !inner || (unsigned)mode > STORE_FAULT_FROM_NTH)
+	if (!out || !inner || (unsigned)mode > STORE_FAULT_QUEUE_NTH)
 		return -EINVAL;
 	if (!(f = calloc(1, sizeof *f)))
 		return -ENOMEM;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "net/loop.h"
 #include "store/store.h"
 #include "unit.h"
@@ -620,6 +621,48 @@ UNIT_TEST(t_faulty_from_nth)
 	fault_round(STORE_FAULT_FROM_NTH, 4);
 }
 
+/* ---- a write refused at the queue: the caller sees -EAGAIN and no done, the store counts it
+ * once for /metrics (cpmd_errors_total{kind="store_queue"}), whichever caller it was ---- */
+static unsigned long queue_errors(void)
+{
+	static char text[65536];
+	struct metrics_gauges g = {0};
+	const char *k = "cpmd_errors_total{kind=\"store_queue\"} ";
+
+	if (metrics_format(text, sizeof text, &g) < 0)
+		return ~0ul;
+	const char *p = strstr(text, k);
+	return p ? strtoul(p + strlen(k), NULL, 10) : ~0ul;
+}
+
+UNIT_TEST(t_faulty_queue_refused_counted)
+{
+	struct store *inner, *s;
+	struct store_item it;
+	struct rec r = {0};
+	char id[16];
+
+	env_up();
+	metrics_reset();
+	CHECK_EQ_INT(queue_errors(), 0);
+	CHECK_EQ_INT(store_sqlite_open(&inner, loop, dbpath), 0);
+	CHECK_EQ_INT(store_faulty_wrap(&s, inner, 2, STORE_FAULT_QUEUE_NTH), 0);
+	for (unsigned i = 1; i <= 3; i++) {
+		snprintf(id, sizeof id, "q%u", i);
+		fill_item(&it, id, "sip:bob@x", STORE_ITEM_STORED, i, 10);
+		CHECK_EQ_INT(store_item_put(s, &it, NULL, on_done, tok(&r, i - 1)), i == 2 ? -EAGAIN : 0);
+	}
+	CHECK_EQ_INT(queue_errors(), 1);
+	CHECK_EQ_INT(store_item_del(s, "q1", on_done, tok(&r, 3)), 0);
+	CHECK_EQ_INT(store_sync(s, on_done, tok(&r, 4)), 0);
+	CHECK(wait_for(&r, 4)); /* q1, q3, the delete, the barrier: q2 never completes */
+	CHECK_EQ_INT(queue_errors(), 1);
+	CHECK_EQ_INT(store_item_get(s, "q2", &it), -ENOENT);
+	CHECK_EQ_INT(store_item_get(s, "q3", &it), 0);
+	store_close(s);
+	env_down();
+}
+
 /* ---- hostile ids and unterminated fields are refused before anything is queued ---- */
 UNIT_TEST(t_hostile_ids)
 {
@@ -800,4 +843,4 @@ UNIT_TEST(t_crash_kill9)
 }
 
 UNIT_MAIN(T(t_item_roundtrip), T(t_other_records_roundtrip), T(t_scans), T(t_group_commit), T(t_persistence),
-	  T(t_faulty_only_nth), T(t_faulty_from_nth), T(t_hostile_ids), T(t_crash_kill9))
+	  T(t_faulty_only_nth), T(t_faulty_from_nth), T(t_faulty_queue_refused_counted), T(t_hostile_ids), T(t_crash_kill9))
