@@ -130,6 +130,8 @@ TSAN_TESTS=(
 	test_net_relay
 	test_net_store_modes
 	test_net_workq
+	test_net_loop_call
+	test_net_mailbox
 	test_net_workers
 )
 if [ "${SKIP_TSAN:-0}" != 1 ]; then

@@ -1,6 +1,8 @@
-/* loop_call.h: a mutex-guarded queue of calls, an eventfd the loop watches, and one condition
- * variable the callers wait on (with a monotonic deadline). A call has two references: its
- * caller's (until it returns) and the loop's (until the answer). */
+/* loop_call.h: the calls cross to the loop in a mailbox (net/mailbox.h, bounded: -EAGAIN past
+ * max_queued); their states (answered, status, references) are under the inbox's own mutex,
+ * with one condition variable the callers wait on (with a monotonic deadline). A call has two
+ * references: its caller's (until it returns) and the loop's (until the answer). Lock order:
+ * the inbox's mutex, then the mailbox's (mailbox calls under mu take only the latter). */
 #include "net/loop_call.h"
 
 #include <errno.h>
@@ -9,15 +11,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "common/log.h"
 #include "net/loop.h"
+#include "net/mailbox.h"
 
 struct loop_call {
-	struct loop_call *next; /* queued, then in progress */
+	struct mailbox_node link; /* queued (in the mailbox) */
+	struct loop_call *next;   /* in progress (running) */
 	struct loop_inbox *ib;
 	loop_call_fn *fn;
 	int status;
@@ -29,14 +30,12 @@ struct loop_call {
 
 struct loop_inbox {
 	struct loop *loop;
-	int efd, watch;
-	unsigned max_queued;
+	int watch;
+	struct mailbox calls; /* waiting for the loop */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	/* under mu: */
-	struct loop_call *queue, *running; /* waiting for the loop; given to fn, not answered */
-	unsigned queued;
-	bool closed;
+	struct loop_call *running; /* given to fn, not answered */
 };
 
 static void unref(struct loop_call *c) /* under mu */
@@ -76,32 +75,23 @@ void loop_call_answer(struct loop_call *c, int status)
 static void on_ready(void *arg)
 {
 	struct loop_inbox *ib = arg;
-	uint64_t v;
-	if (read(ib->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		log_error("loop_call: eventfd read: %s", strerror(errno));
-	pthread_mutex_lock(&ib->mu);
-	struct loop_call *list = ib->queue;
-	ib->queue = NULL;
-	ib->queued = 0;
-	pthread_mutex_unlock(&ib->mu);
-	/* oldest first: the queue is kept in arrival order */
-	while (list) {
-		struct loop_call *c = list;
-		list = c->next;
+	mailbox_ack(&ib->calls);
+	/* oldest first: the mailbox keeps arrival order */
+	struct mailbox_node *n = mailbox_take_all(&ib->calls), *next;
+	for (; n; n = next) {
+		struct loop_call *c = MAILBOX_ENTRY(n, struct loop_call, link);
+		next = n->next;
 		pthread_mutex_lock(&ib->mu);
 		bool gone = c->answered; /* closed meanwhile, or the caller timed out: not run */
-		if (!gone) {
+		if (gone)
+			unref(c);
+		else {
 			c->next = ib->running;
 			ib->running = c;
 		}
 		pthread_mutex_unlock(&ib->mu);
-		if (gone) {
-			pthread_mutex_lock(&ib->mu);
-			unref(c);
-			pthread_mutex_unlock(&ib->mu);
-		} else {
+		if (!gone)
 			c->fn(c, c->data);
-		}
 	}
 }
 
@@ -111,18 +101,20 @@ int loop_inbox_create(struct loop_inbox **out, struct loop *loop, unsigned max_q
 	if (!ib)
 		return -ENOMEM;
 	ib->loop = loop;
-	ib->max_queued = max_queued ? max_queued : 1;
+	int err = mailbox_init(&ib->calls, "loop_call", max_queued ? max_queued : 1);
+	if (err) {
+		free(ib);
+		return err;
+	}
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ib->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&ib->mu, NULL);
-	ib->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ib->efd < 0 || (ib->watch = loop_watch(loop, ib->efd, on_ready, ib)) < 0) {
-		int err = ib->efd < 0 ? -errno : ib->watch;
-		if (ib->efd >= 0)
-			close(ib->efd);
+	if ((ib->watch = loop_watch(loop, mailbox_fd(&ib->calls), on_ready, ib)) < 0) {
+		err = ib->watch;
+		mailbox_fini(&ib->calls);
 		pthread_cond_destroy(&ib->cv);
 		pthread_mutex_destroy(&ib->mu);
 		free(ib);
@@ -137,9 +129,16 @@ void loop_inbox_close(struct loop_inbox *ib)
 	if (!ib)
 		return;
 	pthread_mutex_lock(&ib->mu);
-	ib->closed = true;
-	for (struct loop_call *c = ib->queue; c; c = c->next)
-		settle(c, -ESHUTDOWN); /* freed by on_ready or destroy (the loop's reference) */
+	mailbox_close(&ib->calls); /* later calls: -ESHUTDOWN */
+	/* the queued ones will never run: answered here, and the loop's reference dropped */
+	struct mailbox_node *n = mailbox_take_all(&ib->calls), *next;
+	for (; n; n = next) {
+		struct loop_call *c = MAILBOX_ENTRY(n, struct loop_call, link);
+		next = n->next;
+		if (!c->answered)
+			settle(c, -ESHUTDOWN);
+		unref(c);
+	}
 	for (struct loop_call *c = ib->running; c; c = c->next)
 		settle(c, -ESHUTDOWN); /* the later answer only drops its reference */
 	ib->running = NULL;
@@ -152,14 +151,7 @@ void loop_inbox_destroy(struct loop_inbox *ib)
 		return;
 	loop_inbox_close(ib);
 	loop_unwatch(ib->loop, ib->watch);
-	pthread_mutex_lock(&ib->mu);
-	while (ib->queue) {
-		struct loop_call *c = ib->queue;
-		ib->queue = c->next;
-		unref(c);
-	}
-	pthread_mutex_unlock(&ib->mu);
-	close(ib->efd);
+	mailbox_fini(&ib->calls); /* empty: close took what was queued, later calls were refused */
 	pthread_cond_destroy(&ib->cv);
 	pthread_mutex_destroy(&ib->mu);
 	free(ib);
@@ -184,23 +176,11 @@ int loop_call(struct loop_inbox *ib, loop_call_fn *fn, void *data, size_t len, u
 		dl.tv_sec++;
 		dl.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&ib->mu);
-	if (ib->closed || ib->queued >= ib->max_queued) {
-		int err = ib->closed ? -ESHUTDOWN : -EAGAIN;
-		pthread_mutex_unlock(&ib->mu);
+	int err = mailbox_put(&ib->calls, &c->link); /* -ESHUTDOWN once closed, -EAGAIN when full */
+	if (err) {
 		free(c);
 		return err;
 	}
-	/* append: the loop runs calls in arrival order */
-	struct loop_call **pp = &ib->queue;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = c;
-	ib->queued++;
-	pthread_mutex_unlock(&ib->mu);
-	uint64_t one = 1;
-	if (write(ib->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-		log_error("loop_call: eventfd write: %s", strerror(errno));
 	pthread_mutex_lock(&ib->mu);
 	int rc = 0;
 	while (!c->answered && rc != ETIMEDOUT)

@@ -27,6 +27,7 @@
 #include "cpm/limits.h"
 #include "cpm/msrp.h"
 #include "net/msrp_hub.h"
+#include "net/mailbox.h"
 
 /* 20 ALPHANUM characters: ~119 bits, far above RFC 4975's 80-bit advice. */
 #define MSRP_SESSION_ID_LEN 20
@@ -190,7 +191,7 @@ int hub_listen_on(const char *host, uint16_t *port, int *fdout);
  * hub_post (asynchronous: a relay's done/event back to main, a connection handed over).
  * Nothing of this is on the per-chunk path. */
 struct hub_job {
-	struct hub_job *next;
+	struct mailbox_node link; /* in the hub's mailbox (net/mailbox.h) */
 	/* run: the owner thread runs the job; false: discarded (purged, or its hub stopped),
 	 * free what it holds. An async job is the receiver's from hub_post on (fn frees it). */
 	void (*fn)(struct hub_job *j, bool run);

@@ -10,14 +10,14 @@
  * listener turns out to belong to a worker's session (hub_handoff: fd, SSL*, unread bytes).
  * The session-id's first character names the hub, so no thread consults a shared registry.
  *
- * A mailbox is an eventfd the owner's loop watches plus a list under a mutex. The owner pops
- * one job at a time (lock, pop, unlock, run): a job may purge later jobs of the same key
- * (ft_relay_destroy run by a done() callback), and those must not be in a private batch. */
+ * A hub's mailbox is net/mailbox.h's (an eventfd its loop watches, a list under a mutex). The
+ * owner takes one job at a time (mailbox_take): a job may purge later jobs of the same key
+ * (ft_relay_destroy run by a done() callback), and those must not be in a private batch. A
+ * synchronous job's caller waits on the hub mailbox's own condition variable. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -25,11 +25,10 @@
 #include "net/msrp_hub_priv.h"
 
 struct hub_mbox {
-	pthread_mutex_t mu;
-	pthread_cond_t cv; /* a synchronous job is done */
-	int efd;
+	struct mailbox mb;
 	int widx;
-	struct hub_job *head, *tail;
+	pthread_mutex_t mu; /* the done flags of synchronous jobs */
+	pthread_cond_t cv;  /* a synchronous job is done */
 };
 
 struct wthread {
@@ -69,28 +68,15 @@ struct msrp_hub *hub_worker(const struct msrp_hub *h, unsigned k) { return h->wo
 
 /* ---------------------------------------------------------------- mailboxes */
 
-static struct hub_job *mbox_pop(struct hub_mbox *mb)
-{
-	pthread_mutex_lock(&mb->mu);
-	struct hub_job *j = mb->head;
-	if (j) {
-		mb->head = j->next;
-		if (!mb->head)
-			mb->tail = NULL;
-	}
-	pthread_mutex_unlock(&mb->mu);
-	return j;
-}
+static struct hub_job *job_of(struct mailbox_node *n) { return n ? MAILBOX_ENTRY(n, struct hub_job, link) : NULL; }
 
 static int mbox_cb(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 {
 	struct hub_mbox *mb = ((struct msrp_hub *)arg)->mbox;
-	uint64_t v;
 	struct hub_job *j;
 
-	if (read(mb->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		return 0;
-	while ((j = mbox_pop(mb))) {
+	mailbox_ack(&mb->mb);
+	while ((j = job_of(mailbox_take(&mb->mb)))) {
 		bool sync = j->sync; /* an async job is freed by its fn */
 
 		j->fn(j, true);
@@ -111,17 +97,19 @@ int hub_mbox_open(struct msrp_hub *h)
 
 	if (!mb)
 		return -ENOMEM;
-	mb->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (mb->efd < 0 || su_wait_create(&w, mb->efd, SU_WAIT_IN)) {
-		if (mb->efd >= 0)
-			close(mb->efd);
+	if (mailbox_init(&mb->mb, "msrp hub mailbox", 0)) {
+		free(mb);
+		return -ENOMEM;
+	}
+	if (su_wait_create(&w, mailbox_fd(&mb->mb), SU_WAIT_IN)) {
+		mailbox_fini(&mb->mb);
 		free(mb);
 		return -ENOMEM;
 	}
 	mb->widx = su_root_register(h->root, &w, mbox_cb, h, 0);
 	if (mb->widx <= 0) {
 		su_wait_destroy(&w);
-		close(mb->efd);
+		mailbox_fini(&mb->mb);
 		free(mb);
 		return -EIO;
 	}
@@ -139,36 +127,19 @@ void hub_mbox_close(struct msrp_hub *h)
 	if (!mb)
 		return;
 	su_root_deregister(h->root, mb->widx);
-	while ((j = mbox_pop(mb)))
+	while ((j = job_of(mailbox_take(&mb->mb))))
 		j->fn(j, false);
-	close(mb->efd);
+	mailbox_fini(&mb->mb);
 	pthread_mutex_destroy(&mb->mu);
 	pthread_cond_destroy(&mb->cv);
 	free(mb);
 	h->mbox = NULL;
 }
 
-static void mbox_push(struct hub_mbox *mb, struct hub_job *j)
-{
-	uint64_t one = 1;
-
-	j->next = NULL;
-	pthread_mutex_lock(&mb->mu);
-	if (mb->tail)
-		mb->tail->next = j;
-	else
-		mb->head = j;
-	mb->tail = j;
-	pthread_mutex_unlock(&mb->mu);
-	/* (an eventfd counter cannot overflow here: the owner reads it on every wake-up) */
-	if (write(mb->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-		msrp_log("mailbox: eventfd write: %s", strerror(errno));
-}
-
 void hub_post(struct msrp_hub *h, struct hub_job *j)
 {
 	j->sync = false;
-	mbox_push(h->mbox, j);
+	mailbox_put(&h->mbox->mb, &j->link); /* unbounded, never closed: cannot fail */
 }
 
 void hub_call(struct msrp_hub *h, struct hub_job *j)
@@ -181,57 +152,29 @@ void hub_call(struct msrp_hub *h, struct hub_job *j)
 	}
 	j->sync = true;
 	j->done = false;
-	mbox_push(mb, j);
+	mailbox_put(&mb->mb, &j->link);
 	pthread_mutex_lock(&mb->mu);
 	while (!j->done)
 		pthread_cond_wait(&mb->cv, &mb->mu);
 	pthread_mutex_unlock(&mb->mu);
 }
 
+static bool job_has_key(const struct mailbox_node *n, const void *key)
+{
+	return MAILBOX_ENTRY(n, const struct hub_job, link)->key == key;
+}
+
 struct hub_job *hub_take(struct msrp_hub *h, const void *key)
 {
-	struct hub_mbox *mb = h->mbox;
-	struct hub_job **pp, *j, *prev = NULL;
-
-	if (!mb)
-		return NULL;
-	pthread_mutex_lock(&mb->mu);
-	for (pp = &mb->head; (j = *pp); prev = j, pp = &j->next)
-		if (j->key == key) {
-			*pp = j->next;
-			if (mb->tail == j)
-				mb->tail = prev;
-			j->next = NULL;
-			break;
-		}
-	pthread_mutex_unlock(&mb->mu);
-	return j;
+	return h->mbox ? job_of(mailbox_take_match(&h->mbox->mb, job_has_key, key)) : NULL;
 }
 
 void hub_purge(struct msrp_hub *h, const void *key)
 {
-	struct hub_mbox *mb = h->mbox;
-	struct hub_job **pp, *gone = NULL, *j;
+	struct hub_job *j;
 
-	if (!mb)
-		return;
-	pthread_mutex_lock(&mb->mu);
-	mb->tail = NULL;
-	for (pp = &mb->head; (j = *pp);) {
-		if (j->key == key) {
-			*pp = j->next;
-			j->next = gone;
-			gone = j;
-		} else {
-			mb->tail = j;
-			pp = &j->next;
-		}
-	}
-	pthread_mutex_unlock(&mb->mu);
-	while ((j = gone)) {
-		gone = j->next;
+	while ((j = hub_take(h, key)))
 		j->fn(j, false);
-	}
 }
 
 /* ---------------------------------------------------------------- placement */

@@ -1,24 +1,23 @@
-/* workq (workq.h): a mutex-guarded FIFO of jobs, N threads taking from it, and a finished
- * list handed to the loop through one eventfd. The mutex is held for list operations only,
- * never while a job works. */
+/* workq (workq.h): a mutex-guarded FIFO of jobs, N threads taking from it, and the finished
+ * jobs handed back to the loop through a mailbox (net/mailbox.h). The mutex is held for list
+ * operations only, never while a job works. */
 #include "net/workq.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "net/loop.h"
+#include "net/mailbox.h"
 
 #define WORKQ_THREADS_MAX 64
 
 struct job {
 	struct job *next;
+	struct mailbox_node done_link; /* finished: on its way to the loop */
 	workq_work_fn *work;
 	workq_done_fn *done;
 	void *arg;
@@ -28,7 +27,7 @@ struct job {
 struct workq {
 	struct loop *loop;
 	char name[32];
-	int efd;
+	struct mailbox finished; /* ran, waiting for the loop to call done */
 	int watch;
 	unsigned nthreads, max_queued;
 	pthread_t threads[WORKQ_THREADS_MAX];
@@ -37,7 +36,6 @@ struct workq {
 	/* under mu: */
 	struct job *qhead, *qtail; /* waiting for a worker */
 	unsigned queued;
-	struct job *fhead, *ftail; /* finished, waiting for the loop */
 	bool stop;
 	/* loop thread only: */
 	unsigned pending;
@@ -56,7 +54,6 @@ static void push(struct job **head, struct job **tail, struct job *j)
 static void *worker(void *arg)
 {
 	struct workq *q = arg;
-	uint64_t one = 1;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
@@ -71,11 +68,8 @@ static void *worker(void *arg)
 		q->queued--;
 		pthread_mutex_unlock(&q->mu);
 		j->work(j->arg);
+		mailbox_put(&q->finished, &j->done_link); /* unbounded, never closed: cannot fail */
 		pthread_mutex_lock(&q->mu);
-		push(&q->fhead, &q->ftail, j);
-		/* cannot fail short of 2^64-2 unread posts */
-		if (write(q->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-			log_error("%s: eventfd write: %s", q->name, strerror(errno));
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
@@ -83,27 +77,21 @@ static void *worker(void *arg)
 
 static void run_finished(struct workq *q)
 {
-	pthread_mutex_lock(&q->mu);
-	struct job *j = q->fhead;
-	q->fhead = q->ftail = NULL;
-	pthread_mutex_unlock(&q->mu);
-	while (j) {
-		struct job *next = j->next;
+	struct mailbox_node *n = mailbox_take_all(&q->finished), *next;
+	for (; n; n = next) {
+		struct job *j = MAILBOX_ENTRY(n, struct job, done_link);
+		next = n->next;
 		q->pending--;
 		if (j->done)
 			j->done(j->arg, j->err);
 		free(j);
-		j = next;
 	}
 }
 
-static void on_efd(void *arg)
+static void on_finished(void *arg)
 {
 	struct workq *q = arg;
-	uint64_t v;
-	/* drain the counter first: a post after this read makes the fd readable again */
-	if (read(q->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		log_warn("%s: eventfd read: %s", q->name, strerror(errno));
+	mailbox_ack(&q->finished);
 	run_finished(q);
 }
 
@@ -118,17 +106,13 @@ int workq_create(struct workq **out, struct loop *loop, const char *name, unsign
 	if (!(q = calloc(1, sizeof *q)))
 		return -ENOMEM;
 	q->loop = loop;
-	q->efd = -1;
 	snprintf(q->name, sizeof q->name, "%s", name ? name : "workq");
 	q->max_queued = max_queued;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
-	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (q->efd < 0) {
-		err = -errno;
-		goto fail;
-	}
-	if ((err = loop_watch(loop, q->efd, on_efd, q)) < 0)
+	if ((err = mailbox_init(&q->finished, q->name, 0)))
+		goto fail; /* (mailbox_init leaves efd -1: destroy's mailbox_fini skips it) */
+	if ((err = loop_watch(loop, mailbox_fd(&q->finished), on_finished, q)) < 0)
 		goto fail;
 	q->watch = err;
 	for (; q->nthreads < threads; q->nthreads++) {
@@ -197,8 +181,7 @@ void workq_destroy(struct workq *q)
 	}
 	if (q->watch > 0)
 		loop_unwatch(q->loop, q->watch);
-	if (q->efd >= 0)
-		close(q->efd);
+	mailbox_fini(&q->finished);
 	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->mu);
 	free(q);

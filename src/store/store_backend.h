@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "store/store.h"
+#include "net/mailbox.h"
 
 enum store_op_kind {
 	STORE_OP_ITEM_PUT = 0,
@@ -58,6 +59,7 @@ struct store_routed_rec {
 
 struct store_op {
 	struct store_op *next; /* queue link, owned by whoever holds the op */
+	struct mailbox_node done_link; /* its link on the way back to the loop (store_cq.c) */
 	enum store_op_kind kind;
 	store_done_fn *done;
 	void *arg;
