@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/malloc_policy.h"
 #include "net/loop.h"
 
 #include "store/store.h"
@@ -291,6 +292,13 @@ int main(int argc, char **argv)
 	struct loop *loop;
 	double t0, t1;
 	int err;
+
+	/* cpmd's heap policy, unless STORE_BENCH_GLIBC_DEFAULTS=1 (to compare both in one run) */
+	const char *defaults = getenv("STORE_BENCH_GLIBC_DEFAULTS");
+	bool policy = !(defaults && !strcmp(defaults, "1"));
+	if (policy && cpm_malloc_policy())
+		fprintf(stderr, "store_bench: glibc refused the malloc policy\n");
+	printf("malloc policy: %s\n", policy ? "cpmd's (common/malloc_policy.h)" : "glibc defaults");
 
 	if (!dir) {
 		const char *t = getenv("TMPDIR");

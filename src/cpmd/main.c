@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/malloc_policy.h"
 #include "cpmd/config_map.h"
 #include "cpmd/options.h"
 #include "cpmd/reload.h"
@@ -147,6 +148,8 @@ int main(int argc, char **argv)
 
 	memset(&d, 0, sizeof d);
 	d.sigfd = -1;
+	/* before any thread: how the heap gives memory back (common/malloc_policy.h) */
+	bool malloc_policy_refused = cpm_malloc_policy() != 0;
 	/* Blocked from the start (and so in every thread we create), read from
 	 * the signalfd by the event loop: TERM/INT stop cleanly, HUP reloads --users. */
 	signal(SIGPIPE, SIG_IGN);
@@ -168,6 +171,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sofia_log_redirect(); /* sofia's own lines: our prefix, our escaping */
+	if (malloc_policy_refused)
+		log_warn("malloc: glibc refused cpmd's heap settings (common/malloc_policy.h); its defaults stay");
 
 	if (loop_create(&d.loop)) {
 		log_error("cannot create the event loop");
