@@ -100,8 +100,11 @@ static const struct cpmd_optdef optdefs[] = {
 	{"users", 1, "FILE", "the subscriber list: one \"USER@DOMAIN SECRET\" a line, SECRET a password, md5:HA1 or sha256:HA1 (HA1 = H(user:domain:password)); reloaded on SIGHUP; standalone mode (docs/security.md)"},
 	{"auth", 1, "on|off", "standalone: SIP digest authentication (MD5, SHA-256) of every REGISTER, INVITE and MESSAGE against --users (default: on when --users is given)"},
 	{"auth-algorithms", 1, "LIST", "digest algorithms offered, in order of preference: SHA-256,MD5 (default), MD5,SHA-256 (for clients that take the first challenge and know only MD5, e.g. SIPp 3.6), or one of them"},
-	{"admin", 1, "ADDR:PORT", "the operator's HTTP API (JSON) and Prometheus /metrics (docs/internals/admin.md); an address other than loopback needs --admin-token (default: off)"},
+	{"admin", 1, "ADDR:PORT", "the operator's HTTP API (JSON) and Prometheus /metrics (docs/internals/admin.md); an address other than loopback needs --admin-token or --admin-tls-ca (default: off)"},
 	{"admin-token", 1, "TOKEN", "bearer token every admin request must carry (Authorization: Bearer TOKEN); better in the --config file (default: none)"},
+	{"admin-tls-cert", 1, "FILE", "HTTPS on the admin port: the certificate chain cpmd shows (PEM, its own certificate first), read at start; needs --admin-tls-key (default: none: plain HTTP)"},
+	{"admin-tls-key", 1, "FILE", "private key of --admin-tls-cert (PEM, unencrypted)"},
+	{"admin-tls-ca", 1, "FILE", "CA certificates (PEM) of the admin clients: every request must come over a connection whose client certificate chains to one, else 403; needs --admin-tls-cert; with --admin-token both are required (default: none)"},
 	{"admin-console", 1, "DIR", "the operator console's files (index.html, app.js, style.css) served at / on the admin port (default: the source tree's web/console for a cpmd run from its build directory, else $prefix/share/cpmd/console)"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug; reloaded on SIGHUP (default: info)"},
@@ -691,7 +694,7 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 				"certificates) and --sip-tls or --msrp-tls\n");
 		return -1;
 	}
-	if (check_deployment(o))
+	if (check_deployment(o) || cpmd_check_ops(o))
 		return -1;
 	if (dump) {
 		cpmd_dump_config(o, stdout);

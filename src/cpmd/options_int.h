@@ -15,5 +15,7 @@ int cpmd_parse_min_max(const char *v, unsigned *min, unsigned *max);
 /* The operator's options (options_ops.c): the admin port, the push gateway, logging. Like
  * options.c's apply: 0, -1 (bad value; why says more when it can) or -2 (not one of them). */
 int cpmd_apply_ops(struct cpmd_options *o, const char *key, const char *v, char *why, size_t whycap);
+/* The operator's options that only make sense together: 0, or -1 with a message on stderr. */
+int cpmd_check_ops(const struct cpmd_options *o);
 
 #endif

@@ -10,8 +10,20 @@
 
 int cpmd_apply_ops(struct cpmd_options *o, const char *key, const char *v, char *why, size_t whycap)
 {
-	(void)why;
-	(void)whycap;
+	if (!strncmp(key, "admin-tls-", 10)) {
+		/* only named here: cpmd reads them when it opens the admin port (admin_tls.c), where a
+		 * failure can say why (missing, unreadable, not PEM, key not matching the certificate) */
+		char *dst = !strcmp(key + 10, "cert") ? o->admin_tls_cert : !strcmp(key + 10, "key") ? o->admin_tls_key
+								       : !strcmp(key + 10, "ca")  ? o->admin_tls_ca
+													  : NULL;
+		if (!dst)
+			return -2;
+		if (!*v) {
+			snprintf(why, whycap, "a file name expected");
+			return -1;
+		}
+		return cpmd_copy_str(dst, sizeof o->admin_tls_cert, v);
+	}
 	if (!strcmp(key, "admin"))
 		return cpm_parse_hostport(v, o->admin_host, sizeof o->admin_host, &o->admin_port);
 	if (!strcmp(key, "admin-token"))
@@ -33,4 +45,19 @@ int cpmd_apply_ops(struct cpmd_options *o, const char *key, const char *v, char 
 			       ? cpmd_copy_str(o->log_format, sizeof o->log_format, v)
 			       : -1;
 	return -2;
+}
+
+int cpmd_check_ops(const struct cpmd_options *o)
+{
+	if (!o->admin_tls_cert[0] != !o->admin_tls_key[0]) {
+		fprintf(stderr, "cpmd: --admin-tls-cert FILE and --admin-tls-key FILE go together (HTTPS on the admin port)\n");
+		return -1;
+	}
+	/* a client certificate is asked in the TLS handshake: there is none over plain HTTP */
+	if (o->admin_tls_ca[0] && !o->admin_tls_cert[0]) {
+		fprintf(stderr, "cpmd: --admin-tls-ca (client certificates) needs HTTPS on the admin port: "
+				"--admin-tls-cert FILE and --admin-tls-key FILE\n");
+		return -1;
+	}
+	return 0;
 }
