@@ -1,6 +1,7 @@
 /* admin.h: the HTTP side. libmicrohttpd runs one internal polling thread (HTTPS with
- * admin_tls.h); each request is authenticated (client certificate, bearer token), its body gathered up to ADMIN_BODY_MAX (413 beyond), its route
- * and method checked (404, 405 + Allow), then handed to its endpoint (admin_api.c). */
+ * admin_tls.h); each request is authenticated (client certificate, bearer token), its body
+ * gathered up to ADMIN_BODY_MAX (413 beyond), its route and method checked (404, 405 + Allow),
+ * then handed to its endpoint (admin_api.c). */
 #include "admin/admin.h"
 
 #include <arpa/inet.h>
@@ -231,7 +232,8 @@ int admin_start(struct admin **out, const struct admin_config *cfg, struct loop 
 		admin_destroy(a);
 		return err;
 	}
-	/* the logger first: libmicrohttpd logs the options that follow it through it (and warns) */
+	/* the logger first: libmicrohttpd reports the options before it to stderr, and warns that it
+	 * was not first (a start-up line that was logged at every start before) */
 	a->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
