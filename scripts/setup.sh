@@ -10,7 +10,7 @@ PKGS=(
   clamav-daemon libcurl4-openssl-dev curl
   libsystemd-dev systemd groff-base man-db
   dovecot-imapd
-  libmicrohttpd-dev libjansson-dev jq prometheus
+  libmicrohttpd-dev libjansson-dev libgnutls28-dev jq prometheus
   chromium chromium-driver python3-selenium
 )
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
@@ -27,7 +27,8 @@ PKGS=(
 # systemd as PID 1 needed). groff-base, man-db: the man pages rendered with warnings on
 # (tests/e2e/t_man_pages.sh).
 # libmicrohttpd-dev, libjansson-dev: the admin HTTP API of cpmd and cpmctl's JSON (issue 13,
-# src/admin, src/cpmctl). jq: the admin tests read the API's JSON. prometheus: its promtool
+# src/admin, src/cpmctl). libgnutls28-dev: the admin port's HTTPS is libmicrohttpd's, built
+# with GnuTLS; cpmd checks the TLS files and the client certificates with it (admin_tls.c). jq: the admin tests read the API's JSON. prometheus: its promtool
 # checks the /metrics exposition (tests/e2e/t_admin_metrics.sh); the server is never started
 # (policy-rc.d below).
 # chromium, chromium-driver, python3-selenium: the headless browser that tests the operator

@@ -21,11 +21,15 @@ struct admin_config {
 	const char *host;     /* listen address (IPv4 or IPv6 literal) */
 	uint16_t port;
 	const char *token;    /* bearer token every request must carry ("" or NULL: none) */
+	/* HTTPS (admin_tls.h): PEM files read at start, never again ("" or NULL: plain HTTP); with
+	 * tls_ca, every request needs a client certificate chained to it (403 otherwise) */
+	const char *tls_cert, *tls_key, *tls_ca;
 	const char *data_dir; /* the store's (the read-only connection) */
 	const struct admin_static *console; /* the operator console's files at / (admin_static.h), NULL: none */
 };
 
-/* Listens and serves. A non-loopback host without a token is refused (-EPERM). 0 or -errno. */
+/* Listens and serves. A non-loopback host with neither a token nor a client CA is refused
+ * (-EPERM); TLS files that cannot be read or used are refused (-EINVAL). 0 or -errno. */
 int admin_start(struct admin **out, const struct admin_config *cfg, struct loop *loop, struct pf *pf);
 void admin_close(struct admin *a);   /* loop thread, before pf_destroy; NULL is fine */
 void admin_destroy(struct admin *a); /* loop thread, after store_close; NULL is fine */

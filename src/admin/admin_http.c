@@ -1,6 +1,7 @@
-/* admin.h: the HTTP side. libmicrohttpd runs one internal polling thread; each request is
- * authenticated (bearer token), its body gathered up to ADMIN_BODY_MAX (413 beyond), its route
- * and method checked (404, 405 + Allow), then handed to its endpoint (admin_api.c). */
+/* admin.h: the HTTP side. libmicrohttpd runs one internal polling thread (HTTPS with
+ * admin_tls.h); each request is authenticated (client certificate, bearer token), its body
+ * gathered up to ADMIN_BODY_MAX (413 beyond), its route and method checked (404, 405 + Allow),
+ * then handed to its endpoint (admin_api.c). */
 #include "admin/admin.h"
 
 #include <arpa/inet.h>
@@ -79,6 +80,24 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct admin_resp 
 	return ret;
 }
 
+/* 403 to a client without a valid certificate, and one log line (who, what, why) */
+static enum MHD_Result refuse_client(struct MHD_Connection *conn, const char *method, const char *url, const char *why)
+{
+	char peer[INET6_ADDRSTRLEN] = "?";
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, peer, sizeof peer);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer, sizeof peer);
+	log_warn("admin: %s %s from %s refused: %s", method, url, peer, why);
+	struct admin_resp r = {.status = 403};
+	char msg[400];
+	snprintf(msg, sizeof msg, "a client certificate signed by the admin client CA is required (%s)", why);
+	admin_error(&r, 403, msg);
+	return send_resp(conn, &r, NULL, !strcmp(method, MHD_HTTP_METHOD_HEAD));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_len, void **con_cls)
 {
@@ -101,6 +120,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_len = 0;
 		return MHD_YES;
 	}
+	char why[300];
+	/* the certificate before everything, the console included: it is the connection's, and a
+	 * browser shows it in the handshake before it loads the page (unlike the token) */
+	if (a->tls.ca && !admin_tls_client_ok(conn, why, sizeof why))
+		return refuse_client(conn, method, url, why);
 	if (console_file_lookup(url)) /* the console's public page, before the token (admin_static.h) */
 		return admin_static_answer(a->console, conn, method, url);
 	struct admin_resp r = {.status = 200};
@@ -170,10 +194,12 @@ int admin_start(struct admin **out, const struct admin_config *cfg, struct loop 
 		log_error("admin: %s is not an IP address", cfg->host);
 		return -EINVAL;
 	}
-	bool has_token = cfg->token && *cfg->token;
-	if (!is_loopback(&ss) && !has_token) {
+	bool has_token = cfg->token && *cfg->token, https = cfg->tls_cert && *cfg->tls_cert;
+	bool client_ca = https && cfg->tls_ca && *cfg->tls_ca;
+	if (!is_loopback(&ss) && !has_token && !client_ca) {
 		/* anyone who reaches the port could purge the queue: never open without a secret */
-		log_error("admin: %s is not a loopback address: --admin-token is required", cfg->host);
+		log_error("admin: %s is not a loopback address: --admin-token or --admin-tls-ca (client certificates) "
+			  "is required", cfg->host);
 		return -EPERM;
 	}
 	struct admin *a = calloc(1, sizeof *a);
@@ -183,6 +209,22 @@ int admin_start(struct admin **out, const struct admin_config *cfg, struct loop 
 	a->console = cfg->console;
 	if (has_token)
 		snprintf(a->token, sizeof a->token, "%s", cfg->token);
+	/* libmicrohttpd's TLS options, a list that ends at once without TLS */
+	struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
+	if (https) {
+		if (admin_tls_load(&a->tls, cfg->tls_cert, cfg->tls_key, client_ca ? cfg->tls_ca : NULL)) {
+			admin_destroy(a);
+			return -EINVAL;
+		}
+		flags |= MHD_USE_TLS;
+		int i = 0;
+		tls_opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls.cert};
+		tls_opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls.key};
+		/* a trust list makes libmicrohttpd ask for (not require) a client certificate */
+		if (a->tls.ca)
+			tls_opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, a->tls.ca};
+		tls_opts[i] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	}
 	int err = loop_inbox_create(&a->inbox, loop, ADMIN_INBOX_MAX);
 	if (!err)
 		err = store_reader_open(&a->reader, cfg->data_dir);
@@ -190,17 +232,20 @@ int admin_start(struct admin **out, const struct admin_config *cfg, struct loop 
 		admin_destroy(a);
 		return err;
 	}
-	a->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR, &ss,
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	/* the logger first: libmicrohttpd reports the options before it to stderr, and warns that it
+	 * was not first (a start-up line that was logged at every start before) */
+	a->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+				MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (!a->d) {
 		log_error("admin: cannot listen on %s:%u", cfg->host, cfg->port);
 		admin_destroy(a);
 		return -EADDRINUSE;
 	}
-	log_info("admin: listening on http://%s%s%s:%u%s", s6->sin6_family == AF_INET6 ? "[" : "", cfg->host,
-		 s6->sin6_family == AF_INET6 ? "]" : "", cfg->port, has_token ? " (bearer token required)" : "");
+	log_info("admin: listening on http%s://%s%s%s:%u%s%s", https ? "s" : "", s6->sin6_family == AF_INET6 ? "[" : "",
+		 cfg->host, s6->sin6_family == AF_INET6 ? "]" : "", cfg->port, has_token ? " (bearer token required)" : "",
+		 client_ca ? " (client certificate required)" : "");
 	*out = a;
 	return 0;
 }
@@ -223,5 +268,6 @@ void admin_destroy(struct admin *a)
 	admin_close(a);
 	store_reader_close(a->reader);
 	loop_inbox_destroy(a->inbox);
+	admin_tls_free(&a->tls); /* libmicrohttpd kept pointers to the texts until it stopped */
 	free(a);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "admin/admin_parse.h"
+#include "admin/admin_tls.h"
 #include "store/store_reader.h"
 
 struct MHD_Daemon;
@@ -21,6 +22,7 @@ struct admin {
 	struct store_reader *reader; /* used by the HTTP thread only */
 	struct pf *pf;               /* loop thread only: reached through inbox calls */
 	char token[256];
+	struct admin_tls tls;        /* the PEM texts libmicrohttpd serves HTTPS with; tls.ca: client certs */
 	/* the store's totals for /metrics, cached (HTTP thread only): see admin_totals */
 	struct store_totals totals;
 	int64_t totals_at_ms, totals_ttl_ms;

@@ -11,13 +11,16 @@ enum {
 	CTL_ERR_SERVER = 1,      /* cpmd answered an error (400, 409, 5xx) */
 	CTL_ERR_USAGE = 2,
 	CTL_ERR_UNREACHABLE = 3, /* no answer from --admin */
-	CTL_ERR_AUTH = 4,        /* 401: missing or wrong --token */
+	CTL_ERR_AUTH = 4,        /* 401: missing or wrong --token; 403: no valid client certificate */
 	CTL_ERR_NOT_FOUND = 5,   /* 404 */
 };
 
 struct ctl {
-	const char *admin; /* ADDR:PORT */
+	const char *admin; /* ADDR:PORT (http), http://ADDR:PORT or https://ADDR:PORT */
 	const char *token; /* NULL: none */
+	/* https: the CAs cpmd's certificate is checked with (NULL: the system's), and the client
+	 * certificate and key cpmd asks with --admin-tls-ca (NULL: none) */
+	const char *cacert, *cert, *key;
 	long timeout_s;
 };
 

@@ -1,6 +1,7 @@
 /* ctl.h: one HTTP request to the admin API with libcurl, its answer parsed by jansson; the
  * error cases become the exit codes an operator's script can test. */
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,10 @@ int ctl_request(const struct ctl *c, const char *method, const char *path, const
 	int rc = CTL_ERR_SERVER;
 	*out = NULL;
 	*raw = NULL;
-	if (snprintf(url, sizeof url, "http://%s%s", c->admin, path) >= (int)sizeof url) {
+	/* a bare ADDR:PORT is http, as it always was; https only when the operator says so */
+	bool scheme = !strncmp(c->admin, "http://", 7) || !strncmp(c->admin, "https://", 8);
+	const char *hostport = scheme ? strstr(c->admin, "//") + 2 : c->admin;
+	if (snprintf(url, sizeof url, "%s%s%s", scheme ? "" : "http://", c->admin, path) >= (int)sizeof url) {
 		fprintf(stderr, "cpmctl: request too long\n");
 		return CTL_ERR_USAGE;
 	}
@@ -72,13 +76,19 @@ int ctl_request(const struct ctl *c, const char *method, const char *path, const
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(cu, CURLOPT_TIMEOUT, c->timeout_s);
 	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->cacert)
+		curl_easy_setopt(cu, CURLOPT_CAINFO, c->cacert);
+	if (c->cert)
+		curl_easy_setopt(cu, CURLOPT_SSLCERT, c->cert);
+	if (c->key)
+		curl_easy_setopt(cu, CURLOPT_SSLKEY, c->key);
 	if (body)
 		curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
 	CURLcode cr = curl_easy_perform(cu);
 	if (cr != CURLE_OK) {
 		fprintf(stderr, "cpmctl: cpmd is not reachable at %s (%s); is it running with --admin %s?\n", c->admin,
-			b.overflow ? "answer too large" : curl_easy_strerror(cr), c->admin);
+			b.overflow ? "answer too large" : curl_easy_strerror(cr), hostport);
 		rc = CTL_ERR_UNREACHABLE;
 		goto out;
 	}
@@ -101,6 +111,10 @@ int ctl_request(const struct ctl *c, const char *method, const char *path, const
 	if (status == 401) {
 		fprintf(stderr, "cpmctl: unauthorized (401): %s token%s\n", c->token ? "wrong" : "cpmd requires a",
 			c->token ? "" : ": give it with --token or CPMCTL_TOKEN");
+		rc = CTL_ERR_AUTH;
+	} else if (status == 403) {
+		fprintf(stderr, "cpmctl: forbidden (403): %s%s\n", why,
+			c->cert ? "" : ": give a client certificate with --cert FILE --key FILE");
 		rc = CTL_ERR_AUTH;
 	} else {
 		fprintf(stderr, "cpmctl: %s %s: %ld %s\n", method, path, status, why);

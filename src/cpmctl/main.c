@@ -15,9 +15,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: cpmctl [--admin ADDR:PORT] [--token T] [--json] [--timeout S] COMMAND\n"
+		"Usage: cpmctl [--admin [https://]ADDR:PORT] [--token T] [--cacert F] [--cert F --key F] [--json]\n"
+		"              [--timeout S] COMMAND\n"
 		"\n"
-		"Talks to cpmd's admin API (cpmd --admin ADDR:PORT [--admin-token T]).\n"
+		"Talks to cpmd's admin API (cpmd --admin ADDR:PORT [--admin-token T] [--admin-tls-*]).\n"
 		"\n"
 		"Commands:\n"
 		"  health                         is cpmd's event loop answering? (\"ok\")\n"
@@ -36,14 +37,20 @@ static void usage(FILE *f)
 		"  user AOR                       one user's bindings and preferences\n"
 		"\n"
 		"Options:\n"
-		"  --admin ADDR:PORT   cpmd's admin address (default: $CPMCTL_ADMIN, else " CTL_DEFAULT_ADMIN ")\n"
+		"  --admin ADDR:PORT   cpmd's admin address (default: $CPMCTL_ADMIN, else " CTL_DEFAULT_ADMIN "):\n"
+		"                      plain HTTP, or https://ADDR:PORT when cpmd has --admin-tls-cert\n"
 		"  --token T           bearer token (default: $CPMCTL_TOKEN)\n"
+		"  --cacert FILE       https: CA certificates (PEM) cpmd's certificate is checked with\n"
+		"                      (default: $CPMCTL_CACERT, else the system's)\n"
+		"  --cert FILE         https: client certificate (PEM) for cpmd's --admin-tls-ca\n"
+		"                      (default: $CPMCTL_CERT)\n"
+		"  --key FILE          its private key (PEM) (default: $CPMCTL_KEY, else in --cert's file)\n"
 		"  --json              print cpmd's JSON answer instead of a table\n"
 		"  --timeout S         seconds to wait for an answer (default: 10)\n"
 		"  --help              this help\n"
 		"\n"
 		"Exit status: 0 ok, 1 cpmd answered an error, 2 usage, 3 cpmd not reachable,\n"
-		"4 unauthorized (token missing or wrong), 5 not found.\n");
+		"4 unauthorized (token missing or wrong, or no valid client certificate), 5 not found.\n");
 }
 
 static int json_out; /* --json */
@@ -252,8 +259,11 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"admin", required_argument, NULL, 'a'}, {"token", required_argument, NULL, 't'},
 					     {"json", no_argument, NULL, 'j'},           {"timeout", required_argument, NULL, 'T'},
-					     {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-	struct ctl c = {.admin = getenv("CPMCTL_ADMIN"), .token = getenv("CPMCTL_TOKEN"), .timeout_s = 10};
+					     {"cacert", required_argument, NULL, 'C'},   {"cert", required_argument, NULL, 'E'},
+					     {"key", required_argument, NULL, 'K'},      {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	struct ctl c = {.admin = getenv("CPMCTL_ADMIN"), .token = getenv("CPMCTL_TOKEN"), .timeout_s = 10,
+			.cacert = getenv("CPMCTL_CACERT"), .cert = getenv("CPMCTL_CERT"), .key = getenv("CPMCTL_KEY")};
 	int o;
 	uint64_t v;
 	/* "+": options end at the command, whose own options (deferred list --recipient) follow it */
@@ -267,6 +277,15 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json_out = 1;
+			break;
+		case 'C':
+			c.cacert = optarg;
+			break;
+		case 'E':
+			c.cert = optarg;
+			break;
+		case 'K':
+			c.key = optarg;
 			break;
 		case 'T':
 			if (cpm_parse_u64(optarg, 3600, false, &v) || !v)
@@ -285,6 +304,15 @@ int main(int argc, char **argv)
 		c.admin = CTL_DEFAULT_ADMIN;
 	if (c.token && !*c.token)
 		c.token = NULL;
+	const char **files[] = {&c.cacert, &c.cert, &c.key};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+		if (*files[i] && !**files[i]) /* an empty variable is no file */
+			*files[i] = NULL;
+	/* over plain HTTP they would be silently ignored: the operator meant https */
+	if ((c.cacert || c.cert || c.key) && strncmp(c.admin, "https://", 8))
+		return bad_usage("--cacert, --cert and --key need an https:// --admin address");
+	if (c.key && !c.cert)
+		return bad_usage("--key needs --cert");
 	argc -= optind;
 	argv += optind;
 	if (argc < 1) {

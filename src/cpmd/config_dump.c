@@ -72,7 +72,8 @@ static int format_str(const struct cpmd_options *o, const char *key, char *buf, 
 		S("xdms", xdms), S("xdms-auid", xdms_auid), S("xdms-user", xdms_user),
 		S("xdms-password", xdms_password), S("xdms-ca", xdms_ca), S("core", core),
 		S("resolv-conf", resolv_conf), S("users", users_file), S("push-gateway", push_gateway),
-		S("admin-token", admin_token), S("admin-console", admin_console),
+		S("admin-token", admin_token), S("admin-tls-cert", admin_tls_cert), S("admin-tls-key", admin_tls_key),
+		S("admin-tls-ca", admin_tls_ca), S("admin-console", admin_console),
 #undef S
 	};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)

@@ -263,11 +263,12 @@ int main(int argc, char **argv)
 		if (admin_static_open(&console, cpmd_console_dir(&opts), named) && named)
 			goto out;
 		struct admin_config ac = {.host = opts.admin_host, .port = opts.admin_port, .token = opts.admin_token,
-					  .console = console,
-					  .data_dir = opts.data_dir};
+					  .tls_cert = opts.admin_tls_cert, .tls_key = opts.admin_tls_key,
+					  .tls_ca = opts.admin_tls_ca, .console = console, .data_dir = opts.data_dir};
 		if (admin_start(&admin, &ac, d.loop, d.pf))
 			goto out;
-		fprintf(stderr, "cpmd: admin=http://%s:%u\n", opts.admin_host, opts.admin_port);
+		fprintf(stderr, "cpmd: admin=http%s://%s:%u\n", opts.admin_tls_cert[0] ? "s" : "", opts.admin_host,
+			opts.admin_port);
 	}
 	fprintf(stderr, "cpmd: ready domain=%s sip=udp+tcp:%s:%u msrp=tcp:%s:%u data-dir=%s\n", opts.domains[0],
 		opts.sip_host, opts.sip_port, opts.msrp_host, opts.msrp_port, opts.data_dir);

@@ -11,12 +11,12 @@
 #include <unistd.h>
 
 #include "common/digest.h"
-#include "common/log.h"
 #include "common/domains.h"
 #include "common/version.h"
 #include "cpm/conf.h"
 #include "cpm/parse.h"
 #include "cpmd/config_dump.h"
+#include "cpmd/options_int.h"
 #include "net/msrp_hub.h"  /* MSRP_MAX_WORKERS */
 #include "store/store.h" /* STORE_MSG_INLINE_MAX: a stored pager message's body is kept inline */
 
@@ -100,8 +100,11 @@ static const struct cpmd_optdef optdefs[] = {
 	{"users", 1, "FILE", "the subscriber list: one \"USER@DOMAIN SECRET\" a line, SECRET a password, md5:HA1 or sha256:HA1 (HA1 = H(user:domain:password)); reloaded on SIGHUP; standalone mode (docs/security.md)"},
 	{"auth", 1, "on|off", "standalone: SIP digest authentication (MD5, SHA-256) of every REGISTER, INVITE and MESSAGE against --users (default: on when --users is given)"},
 	{"auth-algorithms", 1, "LIST", "digest algorithms offered, in order of preference: SHA-256,MD5 (default), MD5,SHA-256 (for clients that take the first challenge and know only MD5, e.g. SIPp 3.6), or one of them"},
-	{"admin", 1, "ADDR:PORT", "the operator's HTTP API (JSON) and Prometheus /metrics (docs/internals/admin.md); an address other than loopback needs --admin-token (default: off)"},
+	{"admin", 1, "ADDR:PORT", "the operator's HTTP API (JSON) and Prometheus /metrics (docs/internals/admin.md); an address other than loopback needs --admin-token or --admin-tls-ca (default: off)"},
 	{"admin-token", 1, "TOKEN", "bearer token every admin request must carry (Authorization: Bearer TOKEN); better in the --config file (default: none)"},
+	{"admin-tls-cert", 1, "FILE", "HTTPS on the admin port: the certificate chain cpmd shows (PEM, its own certificate first), read at start; needs --admin-tls-key (default: none: plain HTTP)"},
+	{"admin-tls-key", 1, "FILE", "private key of --admin-tls-cert (PEM, unencrypted)"},
+	{"admin-tls-ca", 1, "FILE", "CA certificates (PEM) of the admin clients: every request must come over a connection whose client certificate chains to one, else 403; needs --admin-tls-cert; with --admin-token both are required (default: none)"},
 	{"admin-console", 1, "DIR", "the operator console's files (index.html, app.js, style.css) served at / on the admin port (default: the source tree's web/console for a cpmd run from its build directory, else $prefix/share/cpmd/console)"},
 	{"test-store-fail", 1, "N", "TESTING ONLY: the store fails its Nth write and all later ones with EIO"},
 	{"log-level", 1, "LEVEL", "error, warn, info or debug; reloaded on SIGHUP (default: info)"},
@@ -196,7 +199,7 @@ static int set_domains(struct cpmd_options *o, const char *v)
 	return 0;
 }
 
-static int copy_str(char *dst, size_t cap, const char *v)
+int cpmd_copy_str(char *dst, size_t cap, const char *v)
 {
 	if (strlen(v) >= cap)
 		return -1;
@@ -204,9 +207,8 @@ static int copy_str(char *dst, size_t cap, const char *v)
 	return 0;
 }
 
-/* Apply one setting; returns 0 or -1 (bad value). */
 /* MIN:MAX seconds, both strict decimals (cpm_parse_u64), 1 <= MIN <= MAX <= 1 day. */
-static int parse_min_max(const char *v, unsigned *min, unsigned *max)
+int cpmd_parse_min_max(const char *v, unsigned *min, unsigned *max)
 {
 	char lo[24];
 	const char *colon = strchr(v, ':');
@@ -238,21 +240,21 @@ static int apply_mss(struct cpmd_options *o, const char *key, const char *v)
 			snprintf(apply_why, sizeof apply_why, "\"%s\" is not HOST or HOST:PORT", hp);
 			return -1;
 		}
-		return copy_str(o->mss, sizeof o->mss, v);
+		return cpmd_copy_str(o->mss, sizeof o->mss, v);
 	}
 	if (!strcmp(key, "mss-master-user"))
-		return *v && !strpbrk(v, " *\r\n") ? copy_str(o->mss_master_user, sizeof o->mss_master_user, v) : -1;
+		return *v && !strpbrk(v, " *\r\n") ? cpmd_copy_str(o->mss_master_user, sizeof o->mss_master_user, v) : -1;
 	if (!strcmp(key, "mss-master-password"))
-		return copy_str(o->mss_master_password, sizeof o->mss_master_password, v);
+		return cpmd_copy_str(o->mss_master_password, sizeof o->mss_master_password, v);
 	if (!strcmp(key, "mss-ca")) {
 		if (!*v || access(v, R_OK)) {
 			snprintf(apply_why, sizeof apply_why, "not a readable file");
 			return -1;
 		}
-		return copy_str(o->mss_ca, sizeof o->mss_ca, v);
+		return cpmd_copy_str(o->mss_ca, sizeof o->mss_ca, v);
 	}
 	if (!strcmp(key, "mss-retry"))
-		return parse_min_max(v, &o->mss_retry_min, &o->mss_retry_max);
+		return cpmd_parse_min_max(v, &o->mss_retry_min, &o->mss_retry_max);
 	if (!strcmp(key, "mss-workers")) {
 		if (cpm_parse_u64(v, 16, false, &n) || n < 1)
 			return -1;
@@ -260,17 +262,21 @@ static int apply_mss(struct cpmd_options *o, const char *key, const char *v)
 		return 0;
 	}
 	if (!strcmp(key, "history") && (!strcmp(v, "user") || !strcmp(v, "on") || !strcmp(v, "off")))
-		return copy_str(o->history, sizeof o->history, v);
+		return cpmd_copy_str(o->history, sizeof o->history, v);
 	if (!strcmp(key, "mss-keep") && (!strcmp(v, "user") || !strcmp(v, "off")))
-		return copy_str(o->mss_keep, sizeof o->mss_keep, v);
+		return cpmd_copy_str(o->mss_keep, sizeof o->mss_keep, v);
 	return -1;
 }
 
+/* Apply one setting; returns 0, -1 (bad value) or -2 (unknown key). */
 static int apply(struct cpmd_options *o, const char *key, const char *v)
 {
 	uint64_t n;
 
 	apply_why[0] = '\0';
+	int rc = cpmd_apply_ops(o, key, v, apply_why, sizeof apply_why); /* options_ops.c */
+	if (rc != -2)
+		return rc;
 	if (!strcmp(key, "domain"))
 		return set_domains(o, v);
 	if (!strcmp(key, "sip"))
@@ -285,7 +291,7 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 			snprintf(apply_why, sizeof apply_why, "not a readable file");
 			return -1;
 		}
-		return copy_str(dst, 1024, v);
+		return cpmd_copy_str(dst, 1024, v);
 	}
 	if (!strcmp(key, "tls-verify-clients")) {
 		if (strcmp(v, "on") && strcmp(v, "off"))
@@ -296,19 +302,9 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	if (!strcmp(key, "msrp"))
 		return cpm_parse_hostport(v, o->msrp_host, sizeof o->msrp_host, &o->msrp_port);
 	if (!strcmp(key, "msrp-advertise"))
-		return copy_str(o->msrp_advertise, sizeof o->msrp_advertise, v);
+		return cpmd_copy_str(o->msrp_advertise, sizeof o->msrp_advertise, v);
 	if (!strcmp(key, "data-dir")) /* "" would put the data under "/" */
-		return *v ? copy_str(o->data_dir, sizeof o->data_dir, v) : -1;
-	if (!strcmp(key, "admin-console"))
-		return *v ? copy_str(o->admin_console, sizeof o->admin_console, v) : -1;
-	if (!strcmp(key, "log-level")) {
-		enum log_level l;
-		return !log_level_parse(v, &l) ? copy_str(o->log_level, sizeof o->log_level, v) : -1;
-	}
-	if (!strcmp(key, "log-format"))
-		return !strcmp(v, "auto") || !strcmp(v, "text") || !strcmp(v, "journal")
-			       ? copy_str(o->log_format, sizeof o->log_format, v)
-			       : -1;
+		return *v ? cpmd_copy_str(o->data_dir, sizeof o->data_dir, v) : -1;
 	if (!strcmp(key, "defer")) {
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
@@ -338,26 +334,26 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 			snprintf(apply_why, sizeof apply_why, "\"%s\" is not HOST or HOST:PORT", buf);
 			return -1;
 		}
-		return copy_str(o->core, sizeof o->core, v);
+		return cpmd_copy_str(o->core, sizeof o->core, v);
 	}
 	if (!strcmp(key, "resolv-conf")) {
 		if (!*v || access(v, R_OK)) {
 			snprintf(apply_why, sizeof apply_why, "not a readable file");
 			return -1;
 		}
-		return copy_str(o->resolv_conf, sizeof o->resolv_conf, v);
+		return cpmd_copy_str(o->resolv_conf, sizeof o->resolv_conf, v);
 	}
 	if (!strcmp(key, "users")) {
 		if (!*v || access(v, R_OK)) {
 			snprintf(apply_why, sizeof apply_why, "not a readable file");
 			return -1;
 		}
-		return copy_str(o->users_file, sizeof o->users_file, v);
+		return cpmd_copy_str(o->users_file, sizeof o->users_file, v);
 	}
 	if (!strcmp(key, "auth-algorithms")) {
 		char buf[64];
 		int na = 0;
-		if (copy_str(buf, sizeof buf, v))
+		if (cpmd_copy_str(buf, sizeof buf, v))
 			return -1;
 		for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 			enum digest_alg a;
@@ -402,57 +398,49 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 	if (!strcmp(key, "delivery-method")) {
 		if (strcmp(v, "push") && strcmp(v, "pull"))
 			return -1;
-		return copy_str(o->default_method, sizeof o->default_method, v);
+		return cpmd_copy_str(o->default_method, sizeof o->default_method, v);
 	}
 	if (!strcmp(key, "on-expiry")) {
 		if (strcmp(v, "discard") && strcmp(v, "keep"))
 			return -1;
-		return copy_str(o->default_on_expiry, sizeof o->default_on_expiry, v);
+		return cpmd_copy_str(o->default_on_expiry, sizeof o->default_on_expiry, v);
 	}
 	if (!strcmp(key, "delivery-retry"))
-		return parse_min_max(v, &o->delivery_retry_min, &o->delivery_retry_max);
-	if (!strcmp(key, "push-retry"))
-		return parse_min_max(v, &o->push_retry_min, &o->push_retry_max);
-	if (!strcmp(key, "push-gateway")) /* libcurl reads the rest of the URL when it posts */
-		return !strncmp(v, "http://", 7) || !strncmp(v, "https://", 8) ? copy_str(o->push_gateway, sizeof o->push_gateway, v) : -1;
+		return cpmd_parse_min_max(v, &o->delivery_retry_min, &o->delivery_retry_max);
 	if (!strcmp(key, "xdms")) {
 		/* checked for its scheme here; the XCAP client builds the URLs (xdm/xcap_client.h) */
 		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
 			snprintf(apply_why, sizeof apply_why, "an http:// or https:// XCAP root expected");
 			return -1;
 		}
-		return copy_str(o->xdms, sizeof o->xdms, v);
+		return cpmd_copy_str(o->xdms, sizeof o->xdms, v);
 	}
-	if (!strcmp(key, "admin"))
-		return cpm_parse_hostport(v, o->admin_host, sizeof o->admin_host, &o->admin_port);
-	if (!strcmp(key, "admin-token"))
-		return *v ? copy_str(o->admin_token, sizeof o->admin_token, v) : -1;
 	if (!strcmp(key, "xdms-auid"))
-		return *v && !strchr(v, '/') ? copy_str(o->xdms_auid, sizeof o->xdms_auid, v) : -1;
+		return *v && !strchr(v, '/') ? cpmd_copy_str(o->xdms_auid, sizeof o->xdms_auid, v) : -1;
 	if (!strcmp(key, "xdms-user"))
-		return copy_str(o->xdms_user, sizeof o->xdms_user, v);
+		return cpmd_copy_str(o->xdms_user, sizeof o->xdms_user, v);
 	if (!strcmp(key, "xdms-password"))
-		return copy_str(o->xdms_password, sizeof o->xdms_password, v);
+		return cpmd_copy_str(o->xdms_password, sizeof o->xdms_password, v);
 	if (!strcmp(key, "xdms-ca")) {
 		if (!*v || access(v, R_OK)) {
 			snprintf(apply_why, sizeof apply_why, "not a readable file");
 			return -1;
 		}
-		return copy_str(o->xdms_ca, sizeof o->xdms_ca, v);
+		return cpmd_copy_str(o->xdms_ca, sizeof o->xdms_ca, v);
 	}
 	if (!strcmp(key, "user-pref")) {
 		/* Checked for shape here; pf applies it (pf_prefs.c). */
 		const char *colon = strrchr(v, ':'), *eq = strchr(v, '=');
 		if (!colon || !eq || eq < colon || o->nuser_prefs == CPMD_MAX_USER_PREFS)
 			return -1;
-		return copy_str(o->user_prefs[o->nuser_prefs++], sizeof o->user_prefs[0], v);
+		return cpmd_copy_str(o->user_prefs[o->nuser_prefs++], sizeof o->user_prefs[0], v);
 	}
 	if (!strcmp(key, "max-file-size"))
 		return cpm_parse_u64(v, UINT64_MAX >> 2, false, &o->max_file_size);
 	if (!strcmp(key, "screening")) {
 		if (strcmp(v, "user") && strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
-		return copy_str(o->screening, sizeof o->screening, v);
+		return cpmd_copy_str(o->screening, sizeof o->screening, v);
 	}
 	if (!strcmp(key, "clamd")) {
 		char h[256];
@@ -461,7 +449,7 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 			snprintf(apply_why, sizeof apply_why, "unix:/path/to/clamd.ctl or HOST:PORT expected");
 			return -1;
 		}
-		return copy_str(o->clamd, sizeof o->clamd, v);
+		return cpmd_copy_str(o->clamd, sizeof o->clamd, v);
 	}
 	if (!strcmp(key, "screen-fail")) {
 		if (strcmp(v, "open") && strcmp(v, "closed"))
@@ -470,9 +458,9 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 		return 0;
 	}
 	if (!strcmp(key, "screen-allow-types"))
-		return copy_str(o->screen_allow_types, sizeof o->screen_allow_types, v);
+		return cpmd_copy_str(o->screen_allow_types, sizeof o->screen_allow_types, v);
 	if (!strcmp(key, "screen-deny-types"))
-		return copy_str(o->screen_deny_types, sizeof o->screen_deny_types, v);
+		return cpmd_copy_str(o->screen_deny_types, sizeof o->screen_deny_types, v);
 	if (!strcmp(key, "max-transfers-per-user")) { /* 0 allowed: only --max-transfers */
 		if (cpm_parse_u64(v, 1000000, false, &n))
 			return -1;
@@ -654,7 +642,7 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 			return 1;
 		}
 		if (c >= 1000 && !strcmp(optdefs[c - 1000].name, "config") &&
-		    copy_str(o->config_file, sizeof o->config_file, optarg)) {
+		    cpmd_copy_str(o->config_file, sizeof o->config_file, optarg)) {
 			fprintf(stderr, "cpmd: --config path too long\n");
 			return -1;
 		}
@@ -706,7 +694,7 @@ int cpmd_options_load(struct cpmd_options *o, int argc, char **argv)
 				"certificates) and --sip-tls or --msrp-tls\n");
 		return -1;
 	}
-	if (check_deployment(o))
+	if (check_deployment(o) || cpmd_check_ops(o))
 		return -1;
 	if (dump) {
 		cpmd_dump_config(o, stdout);

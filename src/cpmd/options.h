@@ -100,6 +100,8 @@ struct cpmd_options {
 	char admin_host[256];          /* --admin ADDR:PORT (port 0: off; issue 13, src/admin) */
 	uint16_t admin_port;
 	char admin_token[256];         /* --admin-token: the bearer token of the admin API ("" = none) */
+	char admin_tls_cert[1024], admin_tls_key[1024]; /* --admin-tls-*: HTTPS on the admin port ("" = http) */
+	char admin_tls_ca[1024];       /* --admin-tls-ca: the CAs of the clients' certificates ("" = none asked) */
 	char admin_console[1024];      /* --admin-console DIR ("" = cpmd_console_dir's default) */
 	unsigned test_store_fail;     /* testing: the store fails its Nth write and every later one (0 = off) */
 };
