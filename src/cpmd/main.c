@@ -135,6 +135,14 @@ static void on_signal(void *arg)
 	}
 }
 
+/* A stop signal waits (blocked) while cpmd starts: store_set_interrupt's question. */
+static bool startup_signal_pending(void *arg)
+{
+	(void)arg;
+	sigset_t p;
+	return sigpending(&p) == 0 && (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
+}
+
 int main(int argc, char **argv)
 {
 	struct cpmd_options opts;
@@ -196,6 +204,9 @@ int main(int argc, char **argv)
 		}
 		log_warn("TESTING: the store fails its write #%u and every later one", opts.test_store_fail);
 	}
+	/* SIGTERM/SIGINT are blocked (read by the loop, which does not run yet): the long start-up
+	 * work asks whether one is pending, and stops */
+	store_set_interrupt(st, startup_signal_pending, NULL);
 	if (location_create(&loc, opts.max_users, opts.max_devices)) {
 		log_error("out of memory");
 		goto out;
@@ -238,9 +249,14 @@ int main(int argc, char **argv)
 	}
 	struct pf_deps deps = {.loop = d.loop, .sipua = d.sipua, .loc = loc, .hub = hub, .st = st};
 	if (pf_create(&d.pf, &deps, &pcfg)) {
-		log_error("cannot create the participating function");
+		if (startup_signal_pending(NULL)) {
+			log_info("stopped by a signal while starting (nothing was served)");
+			rc = 0;
+		} else
+			log_error("cannot create the participating function");
 		goto out;
 	}
+	store_set_interrupt(st, NULL, NULL); /* from here on the loop reads the signals */
 
 	d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (d.sigfd < 0 || (d.sigwait_idx = loop_watch(d.loop, d.sigfd, on_signal, &d)) < 0) {

@@ -371,6 +371,10 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 		}
 		struct store_reconcile_report rep;
 		int rc = store_reconcile(pf->st, bd, pf_now_ms(), &rep, pf_on_reconcile_failed, NULL, pf);
+		if (rc == -EINTR) {
+			log_info("start-up interrupted (a signal) during the store's reconcile");
+			goto fail;
+		}
 		if (rc < 0) {
 			log_error("start-up reconcile of the store failed: %s", strerror(-rc));
 			goto fail;

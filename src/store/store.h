@@ -403,6 +403,12 @@ int store_regs_all(struct store *s, store_reg_cb *cb, void *arg);
 int store_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg);
 
 /* ---- start-up reconcile (store_reconcile.c) ----------------------------------------------- */
+/* Long start-up work (the reconcile: a million items, a million files in blobs/, read from a
+ * cold page cache in tens of seconds) asks fn(arg) every few thousand entries and gives up
+ * with -EINTR when it answers true: cpmd stops on SIGTERM even while it starts (the store is
+ * consistent at any point, and the next start reconciles again). NULL: never asked. */
+typedef bool store_interrupt_fn(void *arg);
+void store_set_interrupt(struct store *s, store_interrupt_fn *fn, void *arg);
 struct store_reconcile_report {
 	unsigned blobs_kept, blobs_removed;       /* blobs/<id> */
 	unsigned partials_kept, partials_removed; /* blobs/tmp/<id> */
@@ -417,7 +423,8 @@ struct store_reconcile_report {
  *   needs none) → state FAILED (queued; logged by id), and
  *   on_failed(arg, item) is called for each so pf can notify the sender (may be NULL).
  * Counts are logged and returned in *rep. done (may be NULL) runs when the FAILED updates are
- * durable. Blocks on directory scans and reads: start-up only. */
+ * durable. Blocks on directory scans and reads: start-up only. -EINTR: interrupted
+ * (store_set_interrupt), nothing half-done that a later reconcile does not finish. */
 int store_reconcile(struct store *s, struct blob_dir *bd, int64_t now_ms, struct store_reconcile_report *rep,
 		    store_item_cb *on_failed, store_done_fn *done, void *arg);
 

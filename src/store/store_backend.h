@@ -108,6 +108,8 @@ struct store {
 	struct blob_dir *bd; /* store_open_dir's; NULL otherwise */
 	bool own_bd;         /* store_close closes bd (a faulty wrapper borrows its inner's) */
 	int lock_fd;         /* store_open_dir's lock on the data directory (0: none; closed last) */
+	store_interrupt_fn *interrupt; /* store_set_interrupt: asked by long start-up work */
+	void *interrupt_arg;
 };
 
 /* ---- the data directory (store_dir.c) ------------------------------------------------------ */

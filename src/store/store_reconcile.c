@@ -25,6 +25,7 @@ struct rec {
 	/* the names in blobs/, sorted, each marked when a deliverable item owns it */
 	struct blob_name *blobs;
 	size_t nblobs, blobcap;
+	unsigned long seen; /* entries looked at, for the interrupt check */
 };
 
 struct blob_name {
@@ -35,6 +36,9 @@ struct blob_name {
 /* FAILED updates (and what on_failed queues) go in batches, each committed before the
  * next, so that a lost blob directory never overflows the write queue (STORE_QUEUE_MAX). */
 #define RECONCILE_BATCH 4096
+/* The interrupt (store_set_interrupt) is asked once per this many entries: a sigpending()
+ * per 4096 directory entries or rows costs nothing next to reading them. */
+#define RECONCILE_CHECK 4096
 /* Items named one by one in the log; beyond that, a count. */
 #define RECONCILE_LOG_MAX 100
 
@@ -49,12 +53,29 @@ static bool owns_blob(enum store_item_state st)
 	return deliverable(st) || st == STORE_ITEM_TO_MSS;
 }
 
+void store_set_interrupt(struct store *s, store_interrupt_fn *fn, void *arg)
+{
+	s->interrupt = fn;
+	s->interrupt_arg = arg;
+}
+
+/* Every callback of the scans starts here: true (with r->err -EINTR) to stop the scan. */
+static bool interrupted(struct rec *r)
+{
+	if (++r->seen % RECONCILE_CHECK || !r->s->interrupt || !r->s->interrupt(r->s->interrupt_arg))
+		return false;
+	r->err = -EINTR;
+	return true;
+}
+
 /* blobs/: collect our names (one pass over the directory; the store is not
  * asked per file: with a million items that was seconds of random reads). */
 static int final_cb(void *arg, const char *name, bool valid)
 {
 	struct rec *r = arg;
 
+	if (interrupted(r))
+		return 1;
 	if (!valid) {
 		log_warn("store: reconcile: blobs/ holds a file that is not ours, left alone (%.64s)", name);
 		r->rep->foreign++;
@@ -88,6 +109,9 @@ static int partial_cb(void *arg, const char *name, bool valid)
 	struct store_partial p;
 	bool keep = false;
 	int err;
+
+	if (interrupted(r))
+		return 1;
 
 	if (!valid) {
 		log_warn("store: reconcile: blobs/tmp/ holds a file that is not ours, left alone (%.64s)", name);
@@ -123,6 +147,8 @@ static int item_cb(void *arg, const struct store_item *it)
 {
 	struct rec *r = arg;
 
+	if (interrupted(r))
+		return 1;
 	if (!owns_blob(it->state) || it->body_inline)
 		return 0; /* an inline body is in the row: there is no blob to claim or miss */
 	struct blob_name key;
@@ -209,6 +235,10 @@ int store_reconcile(struct store *s, struct blob_dir *bd, int64_t now_ms, struct
 	r.blobs = NULL;
 	for (size_t i = 0; i < r.nfailed; i++) {
 		struct store_item it;
+		if (interrupted(&r)) {
+			err = r.err;
+			goto out;
+		}
 		if (store_item_get(s, r.failed[i], &it))
 			continue;
 		if (i < RECONCILE_LOG_MAX)
@@ -232,7 +262,9 @@ int store_reconcile(struct store *s, struct blob_dir *bd, int64_t now_ms, struct
 		 rep->foreign);
 	err = done ? store_sync(s, done, arg) : 0;
 out:
-	if (err)
+	if (err == -EINTR)
+		log_info("store: reconcile interrupted (%lu entries looked at); the next start does it again", r.seen);
+	else if (err)
 		log_error("store: reconcile failed: %s", strerror(-err));
 	free(r.failed);
 	free(r.blobs);

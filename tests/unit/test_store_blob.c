@@ -332,6 +332,48 @@ UNIT_TEST(t_reconcile)
 	env_down();
 }
 
+/* ---- a stop signal during the reconcile: -EINTR, nothing removed half-way; the next start
+ * does it all (store_set_interrupt; cpmd asks sigpending() for SIGTERM/SIGINT) ---- */
+static unsigned asked;
+static bool stop_now(void *arg)
+{
+	asked++;
+	return *(bool *)arg;
+}
+
+UNIT_TEST(t_reconcile_interrupted)
+{
+	struct store *s;
+	struct blob_dir *bd;
+	struct store_reconcile_report rep;
+	char name[64];
+	bool stop = true;
+
+	env_up();
+	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
+	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
+	for (int i = 0; i < 5000; i++) { /* orphans: more than one check interval (4096) */
+		snprintf(name, sizeof name, "blobs/orphan%05d", i);
+		CHECK_EQ_INT(put_file(name, ""), 0);
+	}
+	store_set_interrupt(s, stop_now, &stop);
+	asked = 0;
+	CHECK_EQ_INT(store_reconcile(s, bd, 0, &rep, NULL, NULL, NULL), -EINTR);
+	CHECK_EQ_INT(asked, 1);
+	CHECK_EQ_INT(rep.blobs_removed, 0);
+	CHECK(exists("blobs/orphan00000"));
+	CHECK(exists("blobs/orphan04999"));
+	stop = false; /* asked, answered no: the reconcile goes on to the end */
+	asked = 0;
+	CHECK_EQ_INT(store_reconcile(s, bd, 0, &rep, NULL, NULL, NULL), 0);
+	CHECK(asked >= 1);
+	CHECK_EQ_INT(rep.blobs_removed, 5000);
+	CHECK(!exists("blobs/orphan04999"));
+	blob_dir_close(bd);
+	store_close(s);
+	env_down();
+}
+
 /* ---- the durable acknowledgement path: blob commit off the loop, then the item ---- */
 struct ack {
 	unsigned n;
@@ -717,6 +759,6 @@ UNIT_TEST(t_blobq_drain_destroy)
 	files_down(&e);
 }
 
-UNIT_MAIN(T(t_blob_write_resume_commit_read), T(t_blob_hostile_ids), T(t_reconcile), T(t_blobq_commit),
+UNIT_MAIN(T(t_blob_write_resume_commit_read), T(t_blob_hostile_ids), T(t_reconcile), T(t_reconcile_interrupted), T(t_blobq_commit),
 	  T(t_blobq_commit_store_fails), T(t_store_open_dir), T(t_blobq_open), T(t_blobq_remove_move),
 	  T(t_blobq_hostile_ids), T(t_blobq_drain_destroy))
