@@ -126,6 +126,7 @@ fi
 # is one more line (its unit/NAME_worker variant runs too). Every test must wait for the
 # threads it started (ft_relay_wait_hashers() for the relay's tee workers) before it exits.
 TSAN_TESTS=(
+	test_common_disk_ring
 	test_net_resume
 	test_net_relay
 	test_net_store_modes
