@@ -187,6 +187,12 @@ struct mconn;
 struct chat_sess;
 struct cpm_app;
 
+/* Chunks of an incoming file whose 200 waits for the disk worker (msrp_in_disk.c); the input
+ * is held while this many wait (a 2 MiB ring holds 32 chunks of 64 KiB). */
+#define IN_DISK_ACKS 64
+
+struct in_pend;
+
 struct xfer {
 	struct cpm_app *app;
 	struct xfer *prev, *next;
@@ -259,6 +265,7 @@ struct xfer {
 	bool have_msgid;
 	uint64_t cur_off;             /* current chunk: file offset of its next byte */
 	bool cur_ours;                /* current SEND carries our file */
+	bool cur_open;                /* between a SEND's head and its end-line */
 	int cur_status;               /* current SEND: 200 so far, or the error to answer */
 	EVP_MD_CTX *md;
 	uint8_t *thumb;               /* decoded thumbnail from the INVITE */
@@ -268,6 +275,13 @@ struct xfer {
 	bool meta_kept;               /* resumed from a kept partial */
 	uint64_t meta_saved;          /* contig when the sidecar was last written */
 	double meta_t;
+	/* the part file written and hashed off the loop (msrp_in_disk.c, common/disk_ring.h) */
+	struct disk_ring *disk;       /* NULL: written and hashed inline (a small file, a message) */
+	bool disk_wanted;             /* decided in msrp_in_prepare: the ring starts at the first byte */
+	int disk_widx;                /* its eventfd in the su_root (0: none) */
+	struct in_pend *disk_fin;     /* the '$' chunk waiting for the worker's digest */
+	struct in_pend *disk_acks[IN_DISK_ACKS]; /* chunks whose 200 waits for their bytes' write */
+	unsigned disk_ack_n;
 	char item_id[CPM_ITEM_ID_MAX + 1]; /* pull: the stored item */
 };
 
@@ -584,6 +598,29 @@ int msrp_in_start(struct xfer *x, char *err, size_t errcap);   /* connect, after
  * resume); false: the peer ended it or the data is wrong (removed) */
 void msrp_in_abort(struct xfer *x, const char *reason, bool keep);
 void msrp_in_free(struct xfer *x);
+/* The last byte is in and written: check size and sha-1 (digest: the disk worker's; NULL:
+ * the inline hash), answer m, rename, report, print. */
+void msrp_in_finish(struct xfer *x, const struct msrp_msg *m, const uint8_t *digest);
+/* Hash the kept prefix [0, x->base) of the part file into x->md (on the loop). 0 or -1. */
+int msrp_in_hash_prefix(struct xfer *x);
+
+/* msrp_in_disk.c: the part file's write and sha-1 on a worker thread (common/disk_ring.h) */
+/* Whether a file of this transfer goes through the worker (decided before the 200 OK). */
+bool in_disk_wanted(const struct xfer *x);
+/* n in-order bytes at x->contig: into the ring (the connection is held while it is nearly
+ * full); starts the worker at the first. 1: no worker could start, the caller writes inline;
+ * 0; -errno. */
+int in_disk_push(struct xfer *x, const char *p, size_t n);
+/* Chunk m (ours, 200) ended: true if its 200 waits until the worker wrote its bytes (sent
+ * from the worker's wake-up, in order); false: answer now. */
+bool in_disk_ack(struct xfer *x, const struct msrp_msg *m);
+/* The '$' chunk m completed the file: hold the input, let the worker finish, then
+ * msrp_in_finish() from its wake-up. false: no worker (the caller finishes inline). */
+bool in_disk_final(struct xfer *x, const struct msrp_msg *m);
+/* Bytes of the part file written in order for sure (the sidecar's count). */
+uint64_t in_disk_contig(const struct xfer *x);
+/* Stop the worker (contig drops to what it wrote). Safe to call again, and without one. */
+void in_disk_stop(struct xfer *x);
 
 /* progress.c */
 void progress_update(struct cpm_app *app, const struct xfer *x, uint64_t done, uint64_t total,

@@ -59,6 +59,7 @@ struct disk_ring {
 	bool cancel;     /* atomic */
 	bool sleeping;   /* atomic: the worker waits for head/target/cancel */
 	bool loop_waits; /* atomic: the producer is paused for room */
+	uint64_t wake_at; /* atomic: wake the loop once tail reaches this (0: no one waits) */
 	/* the result, written once by the worker (under mu) */
 	bool finished;
 	int err;
@@ -263,6 +264,11 @@ static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 			wb_from = d->base + tail;
 		}
 		__atomic_store_n(&d->tail, tail, __ATOMIC_SEQ_CST);
+		uint64_t mark = __atomic_load_n(&d->wake_at, __ATOMIC_SEQ_CST);
+		/* compare-exchange: the loop may have moved the mark on meanwhile */
+		if (mark && tail >= mark &&
+		    __atomic_compare_exchange_n(&d->wake_at, &mark, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			wake_loop(d);
 		if (__atomic_load_n(&d->loop_waits, __ATOMIC_SEQ_CST) &&
 		    DISK_RING_SIZE - (__atomic_load_n(&d->head, __ATOMIC_ACQUIRE) - tail) >= DISK_RING_SIZE / 2 &&
 		    __atomic_exchange_n(&d->loop_waits, false, __ATOMIC_SEQ_CST))
@@ -415,6 +421,29 @@ int disk_ring_push(struct disk_ring *d, const char *p, size_t n)
 bool disk_ring_has_room(const struct disk_ring *d)
 {
 	return ring_free(d) >= d->low_room;
+}
+
+bool disk_ring_wake_at(struct disk_ring *d, uint64_t written)
+{
+	uint64_t t = written > d->base ? written - d->base : 0;
+
+	if (__atomic_load_n(&d->tail, __ATOMIC_SEQ_CST) >= t)
+		return true;
+	/* Dekker with the worker's store of tail and load of wake_at: one of them sees the other
+	 * (both may: then one wake-up too many, which finds nothing new) */
+	__atomic_store_n(&d->wake_at, t, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&d->tail, __ATOMIC_SEQ_CST) >= t) {
+		__atomic_store_n(&d->wake_at, 0, __ATOMIC_SEQ_CST);
+		return true;
+	}
+	/* A worker asleep with fewer than DR_WAKE bytes waiting would not write them before the
+	 * next push: the owner waits for them now. */
+	if (__atomic_load_n(&d->sleeping, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&d->mu);
+		pthread_cond_signal(&d->cv);
+		pthread_mutex_unlock(&d->mu);
+	}
+	return false;
 }
 
 void disk_ring_finish(struct disk_ring *d)

@@ -4,7 +4,8 @@
  * a disk slower than the producer (the producer is paused, the file arrives whole); a write
  * error mid-file (the file cut back to what the worker wrote, ENOSPC reported as a write
  * error); a cancel with data in flight (the worker leaves, stop() reports what it wrote); a
- * resume (the prefix hashed first) and a prefix shorter than it should be; hash only. Every
+ * resume (the prefix hashed first) and a prefix shorter than it should be; a wake-up once
+ * given bytes are written; hash only. Every
  * test waits for its worker threads (disk_ring_wait_all), as TSan wants. */
 #include "common/disk_ring.h"
 #include "unit.h"
@@ -248,6 +249,33 @@ UNIT_TEST(test_short_prefix_and_fail)
 	CHECK(disk_ring_wait_all(5000));
 }
 
+/* An owner that acknowledges only written bytes (cpm receive): wake_at() on a worker asleep
+ * with fewer bytes than wake it by themselves gets them written and the loop woken. */
+UNIT_TEST(test_wake_at)
+{
+	struct disk_ring *d;
+	struct disk_ring_result res;
+	size_t n = 100 * 1024;
+	int fd = open_file("wake");
+
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(disk_ring_create(&d, 0, LOW_ROOM), 0);
+	CHECK_EQ_INT(disk_ring_start(d, fd), 0);
+	usleep(20000); /* let the worker fall asleep */
+	CHECK(disk_ring_wake_at(d, 0));
+	CHECK_EQ_INT(disk_ring_push(d, data, n), 0);
+	if (!disk_ring_wake_at(d, n)) {
+		CHECK(wait_wakeup(d, &res, 10000));
+		CHECK(!res.finished);
+	}
+	CHECK(disk_ring_written(d) >= n);
+	CHECK(disk_ring_wake_at(d, n));
+	disk_ring_stop(d);
+	CHECK(file_is(fd, data, n));
+	close(fd);
+	CHECK(disk_ring_wait_all(5000));
+}
+
 /* No file (fd -1): the bytes are only hashed; drain() has nothing to write for. */
 UNIT_TEST(test_hash_only)
 {
@@ -283,7 +311,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	const char *names[] = {"whole", "enospc", "cancel", "resume", "short"};
+	const char *names[] = {"whole", "enospc", "cancel", "resume", "short", "wake"};
 	char p[128];
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, names[i]);
@@ -297,7 +325,7 @@ int main(void)
 {
 	static const struct unit_test tests[] = {
 		T(test_whole_file), T(test_slow_writer), T(test_write_error_mid_file), T(test_cancel_in_flight),
-		T(test_resume_prefix), T(test_short_prefix_and_fail), T(test_hash_only),
+		T(test_resume_prefix), T(test_short_prefix_and_fail), T(test_wake_at), T(test_hash_only),
 	};
 	int rc;
 	setup();
