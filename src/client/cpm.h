@@ -558,6 +558,9 @@ void text_line(char *out, size_t cap, struct cpm_str t);
 /* msrp_in.c: answer a request on x's MSRP connection, From-Path x->local_path (honours
  * its Failure-Report: no → nothing, partial → errors only). */
 void in_respond(struct xfer *x, const struct msrp_msg *m, int status, const char *comment);
+/* The same, for a request kept apart from the parser (msrp_in_disk.c). */
+void in_respond_tid(struct xfer *x, const char *tid, enum msrp_report_mode fr, struct cpm_str from_path, int status,
+		    const char *comment);
 /* largemsg.c: an ICSI (its last label, "session", "largemsg"...) named in Accept-Contact,
  * P-Asserted-Service or P-Preferred-Service. */
 bool sip_names_icsi(const sip_t *sip, const char *name);

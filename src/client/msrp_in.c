@@ -28,17 +28,22 @@
 
 void in_respond(struct xfer *x, const struct msrp_msg *m, int status, const char *comment)
 {
+	in_respond_tid(x, m->tid, m->failure_report, m->from_path, status, comment);
+}
+
+void in_respond_tid(struct xfer *x, const char *tid, enum msrp_report_mode fr, struct cpm_str from_path, int status,
+		    const char *comment)
+{
 	if (!x->conn)
 		return;
-	if (m->failure_report == MSRP_REPORT_NO)
+	if (fr == MSRP_REPORT_NO)
 		return;
-	if (m->failure_report == MSRP_REPORT_PARTIAL && status == 200)
+	if (fr == MSRP_REPORT_PARTIAL && status == 200)
 		return;
 	char buf[MSRP_MAX_LINE * 2 + 256];
-	int n = msrp_build_response(buf, sizeof buf, m->tid, status, comment, m->from_path,
-				    cpm_str_c(x->local_path));
+	int n = msrp_build_response(buf, sizeof buf, tid, status, comment, from_path, cpm_str_c(x->local_path));
 	if (n < 0 || mconn_write(x->conn, buf, (size_t)n) < 0)
-		vlog(x->app, "[%u] MSRP: could not queue response %d to %s", x->id, status, m->tid);
+		vlog(x->app, "[%u] MSRP: could not queue response %d to %s", x->id, status, tid);
 }
 
 static void in_remove_part(struct xfer *x)

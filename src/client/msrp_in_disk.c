@@ -81,13 +81,7 @@ static void pend_msg(const struct in_pend *p, struct msrp_msg *m)
 
 static void pend_respond(struct xfer *x, const struct in_pend *p, int status)
 {
-	struct msrp_msg *m = malloc(sizeof *m); /* large (the parser's header store) */
-
-	if (!m)
-		return;
-	pend_msg(p, m);
-	in_respond(x, m, status, NULL);
-	free(m);
+	in_respond_tid(x, p->tid, p->fr, (struct cpm_str){p->bytes, p->path_len}, status, NULL);
 }
 
 static void acks_drop(struct xfer *x)
