@@ -617,6 +617,8 @@ int in_disk_push(struct xfer *x, const char *p, size_t n);
 /* Chunk m (ours, 200) ended: true if its 200 waits until the worker wrote its bytes (sent
  * from the worker's wake-up, in order); false: answer now. */
 bool in_disk_ack(struct xfer *x, const struct msrp_msg *m);
+/* The connection's input is all parsed: wake the worker for the 200s that wait. */
+void in_disk_drained(struct xfer *x);
 /* The '$' chunk m completed the file: hold the input, let the worker finish, then
  * msrp_in_finish() from its wake-up. false: no worker (the caller finishes inline). */
 bool in_disk_final(struct xfer *x, const struct msrp_msg *m);

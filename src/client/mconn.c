@@ -186,8 +186,11 @@ static void mconn_read(struct mconn *c)
 			mconn_fail(c, "connection closed by peer");
 			return;
 		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (c->ops->on_drained && !c->held)
+				c->ops->on_drained(c->arg);
 			return;
+		}
 		if (errno == EINTR)
 			continue;
 		mconn_fail(c, strerror(errno));

@@ -33,6 +33,9 @@ struct mconn_ops {
 	/* Connection failed or closed by the peer; the connection is already
 	 * closed when this runs (do not call mconn_close again). */
 	void (*on_close)(void *arg, const char *reason);
+	/* Optional: everything the socket had is read and parsed (the peer sends nothing more
+	 * for now). A receiver batches work to here (msrp_in_disk.c: waking its disk worker). */
+	void (*on_drained)(void *arg);
 };
 
 /* Connect to host:port (numeric IPv4/IPv6 address). wcap = write queue

@@ -544,11 +544,19 @@ static void in_on_close(void *arg, const char *reason)
 	}
 }
 
+static void in_on_drained(void *arg)
+{
+	struct xfer *x = arg;
+	if (x->state != XS_DONE)
+		in_disk_drained(x);
+}
+
 static const struct mconn_ops in_ops = {
 	.on_connect = in_on_connect,
 	.on_event = in_on_event,
 	.on_writable = in_on_writable,
 	.on_close = in_on_close,
+	.on_drained = in_on_drained,
 };
 
 /* Continue a kept partial (x->part_name set by the caller, x->base = bytes

@@ -423,7 +423,7 @@ bool disk_ring_has_room(const struct disk_ring *d)
 	return ring_free(d) >= d->low_room;
 }
 
-bool disk_ring_wake_at(struct disk_ring *d, uint64_t written)
+bool disk_ring_wake_at(struct disk_ring *d, uint64_t written, bool kick)
 {
 	uint64_t t = written > d->base ? written - d->base : 0;
 
@@ -437,8 +437,8 @@ bool disk_ring_wake_at(struct disk_ring *d, uint64_t written)
 		return true;
 	}
 	/* A worker asleep with fewer than DR_WAKE bytes waiting would not write them before the
-	 * next push: the owner waits for them now. */
-	if (__atomic_load_n(&d->sleeping, __ATOMIC_SEQ_CST)) {
+	 * next push: kick, when the owner has nothing more to push for now. */
+	if (kick && __atomic_load_n(&d->sleeping, __ATOMIC_SEQ_CST)) {
 		pthread_mutex_lock(&d->mu);
 		pthread_cond_signal(&d->cv);
 		pthread_mutex_unlock(&d->mu);

@@ -55,8 +55,11 @@ int disk_ring_push(struct disk_ring *d, const char *p, size_t n);
 bool disk_ring_has_room(const struct disk_ring *d);
 /* true: the file holds `written` bytes (base included) already. false: the loop is woken once
  * it does (one mark at a time: a new call replaces the last one). For an owner that may
- * acknowledge bytes only once they are written (cpm receive: the peer resumes from there). */
-bool disk_ring_wake_at(struct disk_ring *d, uint64_t written);
+ * acknowledge bytes only once they are written (cpm receive: the peer resumes from there).
+ * kick: also wake a worker asleep with fewer bytes than wake it by themselves (the owner
+ * will push nothing more until its acknowledgements went out); without, the mark waits for
+ * the next push, finish or kick. */
+bool disk_ring_wake_at(struct disk_ring *d, uint64_t written, bool kick);
 /* The file ends at what was pushed: the worker writes and hashes the rest, finishes the digest
  * and wakes the loop. */
 void disk_ring_finish(struct disk_ring *d);

@@ -262,14 +262,17 @@ UNIT_TEST(test_wake_at)
 	CHECK_EQ_INT(disk_ring_create(&d, 0, LOW_ROOM), 0);
 	CHECK_EQ_INT(disk_ring_start(d, fd), 0);
 	usleep(20000); /* let the worker fall asleep */
-	CHECK(disk_ring_wake_at(d, 0));
+	CHECK(disk_ring_wake_at(d, 0, true));
 	CHECK_EQ_INT(disk_ring_push(d, data, n), 0);
-	if (!disk_ring_wake_at(d, n)) {
+	usleep(20000);
+	CHECK(disk_ring_written(d) == 0); /* fewer than DR_WAKE bytes: the worker sleeps on */
+	CHECK(!disk_ring_wake_at(d, n, false)); /* armed, not kicked */
+	if (!disk_ring_wake_at(d, n, true)) {
 		CHECK(wait_wakeup(d, &res, 10000));
 		CHECK(!res.finished);
 	}
 	CHECK(disk_ring_written(d) >= n);
-	CHECK(disk_ring_wake_at(d, n));
+	CHECK(disk_ring_wake_at(d, n, false));
 	disk_ring_stop(d);
 	CHECK(file_is(fd, data, n));
 	close(fd);
