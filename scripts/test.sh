@@ -113,11 +113,13 @@ build release-werror gcc -DCMAKE_BUILD_TYPE=Release || true
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	if build asan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_SANITIZE=ON; then
 		# workers1/: the transfer tests again with --workers 1, i.e. today's single-loop code
-		# that the gcc pass runs already; not again under ASan (~40 s of the 15-minute budget)
+		# that the gcc pass runs already; recvdisk1/: the cpm suites again with every file
+		# through cpm receive's disk worker, whose own paths ASan sees in t_cpm_recv_write_error
+		# and test_common_disk_ring: neither again under ASan (~70 s of the 15-minute budget)
 		CPM_SANITIZE_RUN=1 \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-			run_ctest build-asan asan "" '^workers1/'
+			run_ctest build-asan asan "" '^(workers1|recvdisk1)/'
 	fi
 fi
 
@@ -126,6 +128,7 @@ fi
 # is one more line (its unit/NAME_worker variant runs too). Every test must wait for the
 # threads it started (ft_relay_wait_hashers() for the relay's tee workers) before it exits.
 TSAN_TESTS=(
+	test_common_disk_ring
 	test_net_resume
 	test_net_relay
 	test_net_store_modes

@@ -38,6 +38,7 @@
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/tport_tag.h>
 
+#include "common/disk_ring.h"
 #include "mconn.h"
 #include "sipua/sip_tls.h"
 
@@ -668,6 +669,12 @@ int agent_run(struct cpm_app *app)
 
 	su_root_run(app->root);
 
+	/* Receivers' disk workers (msrp_in_disk.c): stopped, and gone before the process exits
+	 * (none may be inside libcrypto then). They leave within one piece of writing. */
+	for (struct xfer *x = app->xfers; x; x = x->next)
+		in_disk_stop(x);
+	if (!disk_ring_wait_all(5000))
+		errlog(app, "a disk worker is still writing at exit");
 	progress_clear(app);
 	su_timer_destroy(app->tick);
 	if (app->sig_index > 0)

@@ -158,6 +158,11 @@ struct cpm_opts {
 
 	/* receive */
 	bool read;                    /* --read: send `displayed` reports when asked */
+	/* --disk-thread: incoming files of 256 KiB and up written and hashed by a worker thread
+	 * (msrp_in_disk.c). auto: only with CPM_DISK_THREAD_AUTO_CPUS online CPUs or more (on two
+	 * cores shared with the sender and the server it cost 20 % and more CPU: BENCHMARKS) */
+	enum cpm_disk_thread { CPM_DISK_THREAD_AUTO, CPM_DISK_THREAD_ON, CPM_DISK_THREAD_OFF } disk_thread;
+#define CPM_DISK_THREAD_AUTO_CPUS 4
 	const char *dir;
 	char dir_abs[4096];
 	unsigned timeout;             /* receive: 0 = none */
@@ -186,6 +191,12 @@ struct inflight {
 struct mconn;
 struct chat_sess;
 struct cpm_app;
+
+/* Chunks of an incoming file whose 200 waits for the disk worker (msrp_in_disk.c); the input
+ * is held while this many wait (a 2 MiB ring holds 32 chunks of 64 KiB). */
+#define IN_DISK_ACKS 64
+
+struct in_pend;
 
 struct xfer {
 	struct cpm_app *app;
@@ -259,6 +270,7 @@ struct xfer {
 	bool have_msgid;
 	uint64_t cur_off;             /* current chunk: file offset of its next byte */
 	bool cur_ours;                /* current SEND carries our file */
+	bool cur_open;                /* between a SEND's head and its end-line */
 	int cur_status;               /* current SEND: 200 so far, or the error to answer */
 	EVP_MD_CTX *md;
 	uint8_t *thumb;               /* decoded thumbnail from the INVITE */
@@ -268,6 +280,13 @@ struct xfer {
 	bool meta_kept;               /* resumed from a kept partial */
 	uint64_t meta_saved;          /* contig when the sidecar was last written */
 	double meta_t;
+	/* the part file written and hashed off the loop (msrp_in_disk.c, common/disk_ring.h) */
+	struct disk_ring *disk;       /* NULL: written and hashed inline (a small file, a message) */
+	bool disk_wanted;             /* decided in msrp_in_prepare: the ring starts at the first byte */
+	int disk_widx;                /* its eventfd in the su_root (0: none) */
+	struct in_pend *disk_fin;     /* the '$' chunk waiting for the worker's digest */
+	struct in_pend *disk_acks[IN_DISK_ACKS]; /* chunks whose 200 waits for their bytes' write */
+	unsigned disk_ack_n;
 	char item_id[CPM_ITEM_ID_MAX + 1]; /* pull: the stored item */
 };
 
@@ -544,6 +563,9 @@ void text_line(char *out, size_t cap, struct cpm_str t);
 /* msrp_in.c: answer a request on x's MSRP connection, From-Path x->local_path (honours
  * its Failure-Report: no → nothing, partial → errors only). */
 void in_respond(struct xfer *x, const struct msrp_msg *m, int status, const char *comment);
+/* The same, for a request kept apart from the parser (msrp_in_disk.c). */
+void in_respond_tid(struct xfer *x, const char *tid, enum msrp_report_mode fr, struct cpm_str from_path, int status,
+		    const char *comment);
 /* largemsg.c: an ICSI (its last label, "session", "largemsg"...) named in Accept-Contact,
  * P-Asserted-Service or P-Preferred-Service. */
 bool sip_names_icsi(const sip_t *sip, const char *name);
@@ -584,6 +606,31 @@ int msrp_in_start(struct xfer *x, char *err, size_t errcap);   /* connect, after
  * resume); false: the peer ended it or the data is wrong (removed) */
 void msrp_in_abort(struct xfer *x, const char *reason, bool keep);
 void msrp_in_free(struct xfer *x);
+/* The last byte is in and written: check size and sha-1 (digest: the disk worker's; NULL:
+ * the inline hash), answer m, rename, report, print. */
+void msrp_in_finish(struct xfer *x, const struct msrp_msg *m, const uint8_t *digest);
+/* Hash the kept prefix [0, x->base) of the part file into x->md (on the loop). 0 or -1. */
+int msrp_in_hash_prefix(struct xfer *x);
+
+/* msrp_in_disk.c: the part file's write and sha-1 on a worker thread (common/disk_ring.h) */
+/* Whether a file of this transfer goes through the worker (decided before the 200 OK). */
+bool in_disk_wanted(const struct xfer *x);
+/* n in-order bytes at x->contig: into the ring (the connection is held while it is nearly
+ * full); starts the worker at the first. 1: no worker could start, the caller writes inline;
+ * 0; -errno. */
+int in_disk_push(struct xfer *x, const char *p, size_t n);
+/* Chunk m (ours, 200) ended: true if its 200 waits until the worker wrote its bytes (sent
+ * from the worker's wake-up, in order); false: answer now. */
+bool in_disk_ack(struct xfer *x, const struct msrp_msg *m);
+/* The connection's input is all parsed: wake the worker for the 200s that wait. */
+void in_disk_drained(struct xfer *x);
+/* The '$' chunk m completed the file: hold the input, let the worker finish, then
+ * msrp_in_finish() from its wake-up. false: no worker (the caller finishes inline). */
+bool in_disk_final(struct xfer *x, const struct msrp_msg *m);
+/* Bytes of the part file written in order for sure (the sidecar's count). */
+uint64_t in_disk_contig(const struct xfer *x);
+/* Stop the worker (contig drops to what it wrote). Safe to call again, and without one. */
+void in_disk_stop(struct xfer *x);
 
 /* progress.c */
 void progress_update(struct cpm_app *app, const struct xfer *x, uint64_t done, uint64_t total,

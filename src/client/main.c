@@ -53,6 +53,9 @@ static const char usage_main[] =
 	"  --push PROVIDER:PRID[:PARAM]  register with RFC 8599 push parameters (pn-provider,\n"
 	"                         pn-prid, pn-param in the Contact): the server wakes us through\n"
 	"                         its push gateway when something waits\n"
+	"  --disk-thread auto|on|off  write and sha-1 incoming files of 256 KiB and up on a worker\n"
+	"                         thread (receive, fetch); auto: with 4 or more online CPUs\n"
+	"                         (default: $CPM_DISK_THREAD, else auto)\n"
 	"  --verbose, -v          log SIP and MSRP events to stderr\n"
 	"  --help, -h             this text; `cpm COMMAND --help` for a command\n"
 	"  --version              print the version and exit\n"
@@ -203,6 +206,19 @@ static const char usage_blast[] =
 	"  blast OK ok FAILED failed SECS seconds RATE transfers/s\n"
 	"exit 0 when all succeeded, 1 otherwise.\n";
 
+static int disk_thread_mode(const char *v, enum cpm_disk_thread *out)
+{
+	if (!strcmp(v, "auto"))
+		*out = CPM_DISK_THREAD_AUTO;
+	else if (!strcmp(v, "on"))
+		*out = CPM_DISK_THREAD_ON;
+	else if (!strcmp(v, "off"))
+		*out = CPM_DISK_THREAD_OFF;
+	else
+		return -1;
+	return 0;
+}
+
 static int usage_error(const char *fmt, const char *arg)
 {
 	fputs("cpm: ", stderr);
@@ -340,6 +356,7 @@ int main(int argc, char **argv)
 	int npos = 0;
 	bool help = false, no_more_options = false;
 	const char *transport = "udp", *answer = "accept";
+	bool disk_thread_given = false;
 	uint64_t num;
 
 	o.chunk_size = CPM_CHUNK_DEFAULT;
@@ -381,6 +398,10 @@ int main(int argc, char **argv)
 			if (!v)
 				return usage_error("--password needs SECRET%s", "");
 			o.password = v;
+		} else if (opt_match(a, "--disk-thread", &i, argc, argv, &v)) {
+			if (!v || disk_thread_mode(v, &o.disk_thread))
+				return usage_error("--disk-thread needs auto, on or off (got %s)", v ? v : "nothing");
+			disk_thread_given = true;
 		} else if (opt_match(a, "--device", &i, argc, argv, &v)) {
 			if (!v)
 				return usage_error("--device needs an ID%s", "");
@@ -523,6 +544,9 @@ int main(int argc, char **argv)
 	}
 	if (!o.password && getenv("CPM_PASSWORD") && *getenv("CPM_PASSWORD"))
 		o.password = getenv("CPM_PASSWORD");
+	if (!disk_thread_given && getenv("CPM_DISK_THREAD") && *getenv("CPM_DISK_THREAD") &&
+	    disk_thread_mode(getenv("CPM_DISK_THREAD"), &o.disk_thread))
+		return usage_error("CPM_DISK_THREAD must be auto, on or off (got %s)", getenv("CPM_DISK_THREAD"));
 	if (strcmp(transport, "udp") == 0)
 		o.tcp = false;
 	else if (strcmp(transport, "tcp") == 0)

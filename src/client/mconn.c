@@ -37,6 +37,7 @@ struct mconn {
 	bool dead;
 	bool verbose;
 	int depth; /* > 0 while inside a callback of ours */
+	bool held; /* mconn_hold(): no reading, no parsing until released */
 	size_t read_reserve;
 	const struct mconn_ops *ops;
 	void *arg;
@@ -92,7 +93,7 @@ static void mconn_update_mask(struct mconn *c)
 		want = SU_WAIT_CONNECT;
 	} else {
 		want = 0;
-		if (c->wcap - c->wlen >= c->read_reserve)
+		if (c->wcap - c->wlen >= c->read_reserve && !c->held)
 			want |= SU_WAIT_IN;
 		if (c->wlen > 0 && !(c->ssl && c->tls_want_read))
 			want |= SU_WAIT_OUT;
@@ -106,7 +107,7 @@ static void mconn_update_mask(struct mconn *c)
 static void mconn_parse(struct mconn *c)
 {
 	size_t off = 0;
-	while (!c->dead) {
+	while (!c->dead && !c->held) {
 		struct msrp_event ev;
 		size_t consumed = 0;
 		memset(&ev, 0, sizeof ev);
@@ -132,7 +133,7 @@ static void mconn_parse(struct mconn *c)
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= off;
 	}
-	if (c->rlen == c->rcap)
+	if (c->rlen == c->rcap && !c->held)
 		mconn_fail(c, "message head too big");
 }
 
@@ -171,6 +172,8 @@ static ssize_t mconn_send(struct mconn *c, const void *p, size_t n)
 static void mconn_read(struct mconn *c)
 {
 	for (int i = 0; i < MCONN_READS_PER_WAKEUP && !c->dead; i++) {
+		if (c->held)
+			return; /* the owner cannot take more now (mconn_hold) */
 		if (c->wcap - c->wlen < c->read_reserve)
 			return; /* back-pressure: the peer must read first */
 		ssize_t n = mconn_recv(c, c->rbuf + c->rlen, c->rcap - c->rlen);
@@ -183,8 +186,11 @@ static void mconn_read(struct mconn *c)
 			mconn_fail(c, "connection closed by peer");
 			return;
 		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (c->ops->on_drained && !c->held)
+				c->ops->on_drained(c->arg);
 			return;
+		}
 		if (errno == EINTR)
 			continue;
 		mconn_fail(c, strerror(errno));
@@ -503,6 +509,27 @@ int mconn_write(struct mconn *c, const void *p, size_t n)
 	c->wlen += n;
 	mconn_update_mask(c);
 	return 0;
+}
+
+void mconn_hold(struct mconn *c, bool on)
+{
+	if (!c || c->dead || c->held == on)
+		return;
+	c->held = on;
+	if (on) {
+		mconn_update_mask(c);
+		return;
+	}
+	/* What the hold left in the receive buffer (and, over TLS, what OpenSSL decrypted
+	 * already: the socket will not signal it again) is parsed now, as a read would. */
+	c->depth++;
+	mconn_parse(c);
+	if (!c->dead && !c->held && c->ssl && SSL_pending(c->ssl) > 0)
+		mconn_read(c);
+	mconn_update_mask(c);
+	c->depth--;
+	if (c->dead && c->depth == 0)
+		mconn_free(c);
 }
 
 void mconn_close(struct mconn *c)

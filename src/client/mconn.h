@@ -33,6 +33,9 @@ struct mconn_ops {
 	/* Connection failed or closed by the peer; the connection is already
 	 * closed when this runs (do not call mconn_close again). */
 	void (*on_close)(void *arg, const char *reason);
+	/* Optional: everything the socket had is read and parsed (the peer sends nothing more
+	 * for now). A receiver batches work to here (msrp_in_disk.c: waking its disk worker). */
+	void (*on_drained)(void *arg);
 };
 
 /* Connect to host:port (numeric IPv4/IPv6 address). wcap = write queue
@@ -52,6 +55,11 @@ size_t mconn_wpending(const struct mconn *c);
 /* Append n bytes; returns 0, or -1 when they do not fit (nothing queued). */
 int mconn_write(struct mconn *c, const void *p, size_t n);
 void mconn_close(struct mconn *c);
+/* Hold (on) or release the input: while held nothing is read and no event is delivered, and
+ * the parse pass that holds stops after the event whose callback held (the rest waits in the
+ * receive buffer). Release runs what waited (its callbacks may close c) and reads on. For an
+ * owner whose disk is slower than the network (msrp_in_disk.c). Not from inside on_close. */
+void mconn_hold(struct mconn *c, bool on);
 /* MSRP over TLS (msrps: paths, RFC 4975 §14), right after mconn_open: on_connect runs only
  * once the handshake is done and the server's certificate is checked: its chain against the
  * CAs of ca_file, its name against host (an IP address or a DNS name), and, when the SDP gave

@@ -28,17 +28,22 @@
 
 void in_respond(struct xfer *x, const struct msrp_msg *m, int status, const char *comment)
 {
+	in_respond_tid(x, m->tid, m->failure_report, m->from_path, status, comment);
+}
+
+void in_respond_tid(struct xfer *x, const char *tid, enum msrp_report_mode fr, struct cpm_str from_path, int status,
+		    const char *comment)
+{
 	if (!x->conn)
 		return;
-	if (m->failure_report == MSRP_REPORT_NO)
+	if (fr == MSRP_REPORT_NO)
 		return;
-	if (m->failure_report == MSRP_REPORT_PARTIAL && status == 200)
+	if (fr == MSRP_REPORT_PARTIAL && status == 200)
 		return;
 	char buf[MSRP_MAX_LINE * 2 + 256];
-	int n = msrp_build_response(buf, sizeof buf, m->tid, status, comment, m->from_path,
-				    cpm_str_c(x->local_path));
+	int n = msrp_build_response(buf, sizeof buf, tid, status, comment, from_path, cpm_str_c(x->local_path));
 	if (n < 0 || mconn_write(x->conn, buf, (size_t)n) < 0)
-		vlog(x->app, "[%u] MSRP: could not queue response %d to %s", x->id, status, m->tid);
+		vlog(x->app, "[%u] MSRP: could not queue response %d to %s", x->id, status, tid);
 }
 
 static void in_remove_part(struct xfer *x)
@@ -67,6 +72,7 @@ void msrp_in_abort(struct xfer *x, const char *reason, bool keep)
 		return; /* a chat session we accepted: `session ... ended` */
 	if (x->state == XS_DONE)
 		return;
+	in_disk_stop(x); /* contig: what the worker wrote; the ring's rest is sent again */
 	if (keep && x->meta_name[0] && x->part_fd >= 0 && x->contig > 0 && x->contig < x->sel.size) {
 		partial_save(x);
 		close(x->part_fd);
@@ -215,8 +221,8 @@ static void in_finish_message(struct xfer *x, const struct msrp_msg *m)
 	xfer_done(x, CPM_EXIT_OK, NULL);
 }
 
-/* The last byte is in: check, answer the chunk, rename, report, print. */
-static void in_finish(struct xfer *x, const struct msrp_msg *m)
+/* The last byte is in (and written): check, answer the chunk, rename, report, print. */
+void msrp_in_finish(struct xfer *x, const struct msrp_msg *m, const uint8_t *digest)
 {
 	struct cpm_app *app = x->app;
 	uint8_t md[EVP_MAX_MD_SIZE];
@@ -230,6 +236,9 @@ static void in_finish(struct xfer *x, const struct msrp_msg *m)
 			in_fail(x, "cannot read back the part file");
 			return;
 		}
+		mdlen = 20;
+	} else if (digest) {
+		memcpy(md, digest, 20); /* the disk worker's (msrp_in_disk.c) */
 		mdlen = 20;
 	} else if (!EVP_DigestFinal_ex(x->md, md, &mdlen)) {
 		in_respond(x, m, 400, "Hash failure");
@@ -311,8 +320,21 @@ static void in_body(struct xfer *x, struct cpm_str b)
 		x->cur_status = 413;
 		return;
 	}
+	uint64_t off = x->cur_off, end = x->cur_off + b.len;
+	int inl = 1; /* 1: written inline, here */
+	if (off <= x->contig) {
+		/* in order: the disk worker writes and hashes it (msrp_in_disk.c); bytes it has
+		 * already are not pushed again */
+		inl = end > x->contig ? in_disk_push(x, b.p + (x->contig - off), (size_t)(end - x->contig))
+				       : x->disk || x->disk_wanted ? 0 : 1;
+		if (inl < 0) {
+			errlog(x->app, "write %s: %s", x->part_name, strerror(-inl));
+			x->cur_status = 500; /* answered as 400: MSRP has no 5xx */
+			return;
+		}
+	}
 	size_t done = 0;
-	while (done < b.len) {
+	while (inl && done < b.len) {
 		ssize_t w = pwrite(x->part_fd, b.p + done, b.len - done, (off_t)(x->cur_off + done));
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -323,10 +345,9 @@ static void in_body(struct xfer *x, struct cpm_str b)
 		}
 		done += (size_t)w;
 	}
-	uint64_t off = x->cur_off, end = x->cur_off + b.len;
 	if (off <= x->contig && end > x->contig) {
 		size_t skip = (size_t)(x->contig - off);
-		if (!x->ooo)
+		if (!x->ooo && inl)
 			EVP_DigestUpdate(x->md, b.p + skip, b.len - skip);
 		x->contig = end;
 	} else if (off > x->contig) {
@@ -346,6 +367,7 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 {
 	x->cur_ours = false;
 	x->cur_status = 200;
+	x->cur_open = m->method != MSRP_METHOD_NONE;
 	if (m->method == MSRP_METHOD_NONE) {
 		if (m->status != 200) {
 			char why[128];
@@ -412,6 +434,7 @@ static void in_msg(struct xfer *x, const struct msrp_msg *m)
 static void in_end(struct xfer *x, const struct msrp_event *ev)
 {
 	const struct msrp_msg *m = ev->msg;
+	x->cur_open = false;
 	if (!m || m->method == MSRP_METHOD_NONE || m->method == MSRP_METHOD_REPORT)
 		return;
 	if (x->cur_status != 200) {
@@ -439,10 +462,12 @@ static void in_end(struct xfer *x, const struct msrp_event *ev)
 	if (ev->flag == MSRP_FLAG_END)
 		x->got_last = true;
 	if (in_complete(x)) {
-		in_finish(x, m);
+		if (!in_disk_final(x, m)) /* with a worker: once it wrote and hashed the rest */
+			msrp_in_finish(x, m, NULL);
 		return;
 	}
-	in_respond(x, m, 200, NULL);
+	if (!in_disk_ack(x, m)) /* with a worker: once it wrote this chunk's bytes */
+		in_respond(x, m, 200, NULL);
 }
 
 static void in_on_event(void *arg, const struct msrp_event *ev)
@@ -519,11 +544,19 @@ static void in_on_close(void *arg, const char *reason)
 	}
 }
 
+static void in_on_drained(void *arg)
+{
+	struct xfer *x = arg;
+	if (x->state != XS_DONE)
+		in_disk_drained(x);
+}
+
 static const struct mconn_ops in_ops = {
 	.on_connect = in_on_connect,
 	.on_event = in_on_event,
 	.on_writable = in_on_writable,
 	.on_close = in_on_close,
+	.on_drained = in_on_drained,
 };
 
 /* Continue a kept partial (x->part_name set by the caller, x->base = bytes
@@ -536,6 +569,19 @@ static int in_open_kept(struct xfer *x, char *err, size_t errcap)
 		snprintf(err, errcap, "cannot reopen %s/%s: %s", app->o->dir_abs, x->part_name, strerror(errno));
 		return -1;
 	}
+	x->contig = x->base;
+	vlog(app, "[%u] continuing %s at byte %llu", x->id, x->part_name, (unsigned long long)x->base);
+	if (x->disk_wanted)
+		return 0; /* the disk worker hashes the prefix first */
+	if (msrp_in_hash_prefix(x) < 0) {
+		snprintf(err, errcap, "cannot read back %s/%s", app->o->dir_abs, x->part_name);
+		return -1;
+	}
+	return 0;
+}
+
+int msrp_in_hash_prefix(struct xfer *x)
+{
 	static char buf[256 * 1024];
 	uint64_t off = 0;
 	while (off < x->base) {
@@ -543,15 +589,11 @@ static int in_open_kept(struct xfer *x, char *err, size_t errcap)
 		ssize_t r = pread(x->part_fd, buf, want, (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
-			snprintf(err, errcap, "cannot read back %s/%s", app->o->dir_abs, x->part_name);
+		if (r <= 0)
 			return -1;
-		}
 		EVP_DigestUpdate(x->md, buf, (size_t)r);
 		off += (uint64_t)r;
 	}
-	x->contig = x->base;
-	vlog(app, "[%u] continuing %s at byte %llu", x->id, x->part_name, (unsigned long long)x->base);
 	return 0;
 }
 
@@ -567,6 +609,7 @@ int msrp_in_prepare(struct xfer *x, char *err, size_t errcap)
 		snprintf(err, errcap, "sha-1 unavailable");
 		return -1;
 	}
+	x->disk_wanted = in_disk_wanted(x);
 	if (x->msg) {
 		/* a stored message: nothing goes to --dir */
 		x->base = 0;
@@ -629,6 +672,7 @@ int msrp_in_start(struct xfer *x, char *err, size_t errcap)
 
 void msrp_in_free(struct xfer *x)
 {
+	in_disk_stop(x);
 	in_remove_part(x);
 	EVP_MD_CTX_free(x->md);
 	x->md = NULL;

@@ -257,7 +257,9 @@ void partial_save(struct xfer *x)
 	cpm_wbuf_printf(&w, "\nsize %llu\ntype %s\nsha1 ", (unsigned long long)x->sel.size, x->sel.type);
 	if (x->sel.has_hash && x->sel.hash_len == 20)
 		cpm_wbuf_hex(&w, x->sel.hash, 20, CPM_HEX_LOWER, '\0');
-	cpm_wbuf_printf(&w, "\nbytes %llu\nooo %d\n", (unsigned long long)x->contig, x->ooo ? 1 : 0);
+	/* bytes the disk worker has written, not those still in its ring (msrp_in_disk.c) */
+	uint64_t bytes = in_disk_contig(x);
+	cpm_wbuf_printf(&w, "\nbytes %llu\nooo %d\n", (unsigned long long)bytes, x->ooo ? 1 : 0);
 	if (x->item_id[0])
 		cpm_wbuf_printf(&w, "item %s\n", x->item_id);
 	int n = cpm_wbuf_finish(&w);
@@ -267,7 +269,7 @@ void partial_save(struct xfer *x)
 		vlog(app, "[%u] cannot write %s: %s", x->id, x->meta_name, strerror(errno));
 		return;
 	}
-	x->meta_saved = x->contig;
+	x->meta_saved = bytes;
 	x->meta_t = now_mono();
 }
 
@@ -275,7 +277,7 @@ void partial_progress(struct xfer *x)
 {
 	if (!x->meta_name[0])
 		return;
-	if (x->contig - x->meta_saved >= CPM_RESUME_SAVE_BYTES ||
+	if (in_disk_contig(x) - x->meta_saved >= CPM_RESUME_SAVE_BYTES ||
 	    now_mono() - x->meta_t >= CPM_RESUME_SAVE_SECONDS)
 		partial_save(x);
 }

@@ -49,7 +49,7 @@ void tee_close(struct relay_tee *t);
 /* Bytes relayed may exceed the file only by re-sent ranges: at most twice
  * the file plus this. */
 #define RELAY_RESEND_SLACK (1024 * 1024)
-struct relay_hasher;
+struct disk_ring;
 
 enum up_cur {
 	UP_NONE = 0, /* between messages */
@@ -150,7 +150,7 @@ struct ft_relay {
 
 	/* the tee worker (relay_tee_worker.c); upload resume: the blob holds [0, base) already */
 	uint64_t base;
-	struct relay_hasher *rs; /* blob write + sha-1 off the loop; NULL: none (inline tee) */
+	struct disk_ring *rs;    /* blob write + sha-1 off the loop (common/disk_ring.h); NULL: inline tee */
 	bool tw_decided;         /* worker or inline tee chosen (at the first body byte) */
 	int rs_widx;             /* its eventfd in su_root (0: not registered) */
 	int rs_err;              /* the worker failed (-errno), seen by the loop */

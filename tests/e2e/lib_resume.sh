@@ -25,6 +25,12 @@ push_resume_scenario() {
 	PIDS+=("${RECV_PID[bob]}")
 	part_over_1m() { [ "$(stat -c %s "$dir/.big.bin.cpm-part" 2>/dev/null || echo 0)" -gt 1048576 ]; }
 	throttle_until "${RECV_PID[bob]}" 40 part_over_1m || fail "the device wrote no partial file of more than 1 MiB"
+	# cpm's disk worker writes ahead of the 200s (msrp_in_disk.c: a chunk is acknowledged once
+	# the worker wrote it, from the loop thread): one more slice of 50 ms lets the 200s of what
+	# the file holds go out, so that cpmd has something to resume from.
+	kill -CONT "${RECV_PID[bob]}" 2>/dev/null || true
+	sleep 0.05
+	kill -STOP "${RECV_PID[bob]}" 2>/dev/null || true
 	sleep 0.3 # cpmd reads the 200s already sent before the kill's reset drops them
 	kill -0 "${RECV_PID[bob]}" 2>/dev/null || fail "the device finished before it could be killed"
 	kill -KILL "${RECV_PID[bob]}"
