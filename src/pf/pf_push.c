@@ -211,8 +211,10 @@ bool pf_push_registered(struct pf *pf, const char *aor, const char *instance)
 	time_t until = bound_until(pf, aor, instance, &pn, &has);
 	struct push_dev *d = find(p, aor, instance);
 	bool woken = d && d->woken;
-	if (d)
+	if (woken) {
+		log_info("push: %s device=%s registered again after its wake-up", aor, instance);
 		d->woken = false;
+	}
 	if (!has) {
 		if (d && d->pn.provider[0]) {
 			d->pn.provider[0] = '\0'; /* registered without: not woken any more (kept if busy) */
