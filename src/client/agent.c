@@ -456,6 +456,15 @@ static int on_signal(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 	struct signalfd_siginfo si;
 	if (read(app->sig_fd, &si, sizeof si) != (ssize_t)sizeof si)
 		return 0;
+	if (si.ssi_signo == SIGUSR1) {
+		/* What a mobile app does when a push notification wakes it (RFC 8599 §4): refresh its
+		 * registration now, on the same handle (same Contact, same connection) */
+		if (app->reg_nh && app->registered && !app->shutting_down) {
+			errlog(app, "SIGUSR1: refreshing the registration");
+			nua_register(app->reg_nh, SIPTAG_EXPIRES_STR("600"), TAG_END());
+		}
+		return 0;
+	}
 	if (app->shutting_down) {
 		/* second signal: stop waiting */
 		sd_stage = SD_BROKEN;
@@ -486,6 +495,7 @@ static int setup_signals(struct cpm_app *app)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1); /* receive: refresh the registration (on_signal) */
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);

@@ -150,7 +150,8 @@ static const char usage_receive[] =
 	"An interrupted transfer leaves DIR/.NAME.cpm-part and a .meta sidecar; when the server\n"
 	"offers the rest (a=file-range) it is continued, else answered 488 No Partial File.\n"
 	"Over TCP a lost connection to the server is re-registered (1 s .. 30 s back-off).\n"
-	"SIGINT/SIGTERM un-register (Expires 0) and exit.\n";
+	"SIGINT/SIGTERM un-register (Expires 0) and exit. SIGUSR1 refreshes the registration now\n"
+	"(what a mobile app woken by a push notification does; --push).\n";
 
 static const char usage_fetch[] =
 	"usage: cpm [global options] fetch ID --dir DIR [--invite-timeout SECONDS]\n"

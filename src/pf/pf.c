@@ -341,7 +341,10 @@ static void on_register(void *arg, const char *aor, const char *instance, bool f
 	struct pf *pf = arg;
 	if (!pf->st || pf->stopping)
 		return;
-	pf_push_registered(pf, aor, instance);
+	/* A device woken by a push that registers again is back, even when its REGISTER only
+	 * refreshes the binding it kept while asleep (RFC 8599 §4): it kicks like a new one. */
+	if (pf_push_registered(pf, aor, instance))
+		fresh = true;
 	/* The user's XDM document first when it is missing or stale (pf_xdm.c): what a device's
 	 * arrival starts (pushes, the pull list) follows the user's method. */
 	if (!pf_xdm_prefetch(pf, aor, instance, fresh, registered))
@@ -417,6 +420,7 @@ void pf_start(struct pf *pf)
 	if (pf->st) {
 		store_regs_all(pf->st, startup_kick, pf);
 		pf_kick_other_domains(pf);
+		pf_push_start(pf);
 	}
 }
 

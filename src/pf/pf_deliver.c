@@ -398,6 +398,18 @@ static void resume_forgotten(void *arg, int err)
 	free(c);
 }
 
+/* RFC 8599 §4: a device whose app sleeps keeps its binding but answers nothing. The user's
+ * devices this fork rang that did not answer are woken now (pf_push.c decides whether and
+ * how), not once their bindings expire. */
+static void wake_silent(struct dlv *d, struct sip_fork *f)
+{
+	struct loc_device devs[64];
+	size_t n = pf_devices(d->pf, d->aor, devs, 64);
+	for (size_t i = 0; i < n; i++)
+		if (sip_fork_device_silent(f, devs[i].instance))
+			pf_push_unanswered(d->pf, d->aor, devs[i].instance);
+}
+
 void dlv_push_done(void *owner, struct sip_fork *f, const struct sip_fork_result *r)
 {
 	struct dlv *d = owner;
@@ -439,6 +451,7 @@ void dlv_push_done(void *owner, struct sip_fork *f, const struct sip_fork_result
 		log_info("dlv %s: no device answered within %u s", d->id, d->pf->cfg.invite_timeout);
 		d->state = DLV_ENDING;
 		retry_schedule(d->pf, d->aor);
+		wake_silent(d, f);
 		dlv_maybe_free(d);
 		return;
 	case SIP_FORK_FAILED:
@@ -461,6 +474,7 @@ void dlv_push_done(void *owner, struct sip_fork *f, const struct sip_fork_result
 		}
 		log_info("dlv %s: no device took item %s", d->id, d->it.id);
 		retry_schedule(d->pf, d->aor);
+		wake_silent(d, f);
 		dlv_maybe_free(d);
 		return;
 	}

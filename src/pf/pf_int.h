@@ -280,8 +280,17 @@ struct pf_push;
 /* Without --push-gateway: nothing (pf->push stays NULL, the calls below do nothing). 0 or -1. */
 int pf_push_create(struct pf *pf);
 void pf_push_destroy(struct pf *pf);
-/* A device registered: keep its RFC 8599 push parameters (or forget them, registered without). */
-void pf_push_registered(struct pf *pf, const char *aor, const char *instance);
+/* Start-up, once SIP serves: wake the devices loaded from the store that are not registered
+ * and have something waiting. */
+void pf_push_start(struct pf *pf);
+/* A device registered: keep its RFC 8599 push parameters (or forget them, registered without),
+ * in memory and in the store. true when a wake-up went to it since its last registration: this
+ * one, even a refresh of the same binding, is the device coming back (it kicks deliveries). */
+bool pf_push_registered(struct pf *pf, const char *aor, const char *instance);
+/* A push delivery to aor got no answer from this registered device (its branch timed out, or
+ * failed as unavailable: 408, 480, 5xx, a transport error): wake it now, under the rules of
+ * pf_push_wake (one outstanding, once per item), when it registered push parameters. */
+void pf_push_unanswered(struct pf *pf, const char *aor, const char *instance);
 /* Items wait for aor: when none of its devices is registered, wake the ones that can be. */
 void pf_push_wake(struct pf *pf, const char *aor);
 

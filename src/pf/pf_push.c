@@ -6,8 +6,12 @@
  * waits on HTTP), retried with back-off (--push-retry) while the gateway fails, at most one
  * outstanding per device. The device, woken, registers; delivery then happens as for any
  * device that comes back (pf_deliver_kick).
- * Memory only: a restart forgets the push parameters until each device registers again
- * (mobile apps refresh their registration when woken or started). */
+ * A device that is registered but does not answer a push delivery (its app sleeps and keeps its
+ * binding, RFC 8599 §4) is woken at once (pf_push_unanswered), under the same rules; its next
+ * registration, a refresh of the same binding, counts as a device coming back.
+ * The parameters are also kept in the store (store_push_*: written when they change, deleted
+ * when the device registers without them) and loaded at start: a restart, kill -9 included,
+ * does not forget a sleeping device. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,7 @@ struct push_dev {
 	bool busy;                    /* a POST on the worker or a retry timer: one at a time */
 	time_t bound_until;           /* its binding's expiry (location_now() seconds) */
 	bool expiry_seen;             /* the sweep looked at it after that expiry */
+	bool woken;                   /* a wake-up went (or is going) since it last registered */
 	unsigned attempts;            /* failed POSTs of the current wake-up */
 	struct loop_timer *retry;
 	char woken_for[STORE_ID_MAX + 1]; /* the newest item the last delivered wake-up named */
@@ -67,6 +72,8 @@ static void sweep(void *arg)
 		}
 }
 
+static int load_cb(void *arg, const struct store_push *rec);
+
 int pf_push_create(struct pf *pf)
 {
 	if (!pf->cfg.push_gateway[0])
@@ -79,6 +86,10 @@ int pf_push_create(struct pf *pf)
 	}
 	pf->push = p;
 	p->sweep = loop_timer_every(pf->loop, PUSH_SWEEP_MS, sweep, pf);
+	if (pf->st && store_push_all(pf->st, PUSH_MAX_DEVICES + 1, load_cb, pf) < 0)
+		log_error("push: cannot read the devices' push parameters from the store");
+	else if (pf->st)
+		log_info("push: %zu devices with push parameters loaded from the store", p->n);
 	log_info("push: wake-ups of devices with RFC 8599 push parameters go to %s", pf->cfg.push_gateway);
 	return 0;
 }
@@ -109,46 +120,121 @@ static struct push_dev *find(struct pf_push *p, const char *aor, const char *ins
 	return NULL;
 }
 
-void pf_push_registered(struct pf *pf, const char *aor, const char *instance)
+/* A new device in the list (its parameters are the caller's to set), or NULL at the bound. */
+static struct push_dev *remember(struct pf *pf, const char *aor, const char *instance)
 {
 	struct pf_push *p = pf->push;
-	if (!p)
+	struct push_dev *d;
+	if (p->n == PUSH_MAX_DEVICES || !(d = calloc(1, sizeof *d)))
+		return NULL;
+	d->pf = pf;
+	PF_COPY(d->aor, aor);
+	PF_COPY(d->instance, instance);
+	d->next = p->devs;
+	p->devs = d;
+	p->n++;
+	return d;
+}
+
+/* The store's copy follows the device's parameters: written when they change, deleted when it
+ * registers without them. A hard write (committed with its fsync, store.md): it is written
+ * once per change, not per REGISTER, and is what wakes the device after a crash. */
+static void persist(struct pf *pf, const struct push_dev *d)
+{
+	if (!pf->st)
 		return;
+	if (!d->pn.provider[0]) {
+		pf_store_queued(store_push_del(pf->st, d->aor, d->instance, pf_store_logged, "forgetting push parameters"),
+				"forgetting push parameters");
+		return;
+	}
+	struct store_push rec;
+	memset(&rec, 0, sizeof rec);
+	PF_COPY(rec.aor, d->aor);
+	PF_COPY(rec.instance, d->instance);
+	PF_COPY(rec.provider, d->pn.provider);
+	PF_COPY(rec.prid, d->pn.prid);
+	PF_COPY(rec.param, d->pn.param);
+	rec.updated_at_ms = pf_now_ms();
+	pf_store_queued(store_push_put(pf->st, &rec, pf_store_logged, "push parameters"), "push parameters");
+}
+
+/* The binding's expiry of a device (0: not registered now). */
+static time_t bound_until(struct pf *pf, const char *aor, const char *instance, struct pn_params *pn, bool *has)
+{
 	struct loc_device devs[64];
 	size_t n = location_lookup(pf->loc, aor, devs, 64);
-	struct pn_params pn;
-	bool has = false;
 	time_t until = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(devs[i].instance, instance)) {
-			has = pn_params_parse(devs[i].contact, strlen(devs[i].contact), &pn);
+			if (pn)
+				*has = pn_params_parse(devs[i].contact, strlen(devs[i].contact), pn);
 			until = devs[i].expires_at;
 		}
+	return until;
+}
+
+static int load_cb(void *arg, const struct store_push *rec)
+{
+	struct pf *pf = arg;
+	if (pf->push->n == PUSH_MAX_DEVICES) {
+		log_warn("push: more than %d devices with push parameters in the store: the least recently "
+			 "registered ones are not woken until they register again",
+			 PUSH_MAX_DEVICES);
+		return 1;
+	}
+	/* rows are unique by (aor, instance): no lookup (a linear one per row would be quadratic) */
+	struct push_dev *d = remember(pf, rec->aor, rec->instance);
+	if (!d)
+		return 1;
+	PF_COPY(d->pn.provider, rec->provider);
+	PF_COPY(d->pn.prid, rec->prid);
+	PF_COPY(d->pn.param, rec->param);
+	/* not registered (now): the first sweep (pf_push_start) wakes it if something waits */
+	d->bound_until = bound_until(pf, rec->aor, rec->instance, NULL, NULL);
+	return 0;
+}
+
+void pf_push_start(struct pf *pf)
+{
+	if (pf->push)
+		sweep(pf); /* the devices loaded from the store whose binding is gone: items may wait */
+}
+
+bool pf_push_registered(struct pf *pf, const char *aor, const char *instance)
+{
+	struct pf_push *p = pf->push;
+	if (!p)
+		return false;
+	struct pn_params pn;
+	bool has = false;
+	time_t until = bound_until(pf, aor, instance, &pn, &has);
 	struct push_dev *d = find(p, aor, instance);
+	bool woken = d && d->woken;
+	if (woken) {
+		log_info("push: %s device=%s registered again after its wake-up", aor, instance);
+		d->woken = false;
+	}
 	if (!has) {
-		if (d)
+		if (d && d->pn.provider[0]) {
 			d->pn.provider[0] = '\0'; /* registered without: not woken any more (kept if busy) */
-		return;
-	}
-	if (!d) {
-		if (p->n == PUSH_MAX_DEVICES || !(d = calloc(1, sizeof *d))) {
-			log_warn("push: %zu devices remembered already: %s device=%s will not be woken", p->n, aor,
-				 instance);
-			return;
+			persist(pf, d);
 		}
-		d->pf = pf;
-		PF_COPY(d->aor, aor);
-		PF_COPY(d->instance, instance);
-		d->next = p->devs;
-		p->devs = d;
-		p->n++;
+		return woken;
 	}
-	if (strcmp(d->pn.provider, pn.provider) || strcmp(d->pn.prid, pn.prid) || strcmp(d->pn.param, pn.param))
+	if (!d && !(d = remember(pf, aor, instance))) {
+		log_warn("push: %zu devices remembered already: %s device=%s will not be woken", p->n, aor, instance);
+		return woken;
+	}
+	if (strcmp(d->pn.provider, pn.provider) || strcmp(d->pn.prid, pn.prid) || strcmp(d->pn.param, pn.param)) {
 		log_info("push: %s device=%s can be woken via pn-provider=%s", aor, instance, pn.provider);
-	d->pn = pn;
+		d->pn = pn;
+		persist(pf, d);
+	}
 	d->attempts = 0; /* it is here: a failing wake-up of before is moot */
 	d->bound_until = until;
 	d->expiry_seen = false;
+	return woken;
 }
 
 /* the newest waiting item of the user (the scan gives oldest first) */
@@ -215,12 +301,38 @@ static void retry_fire(void *arg)
 	pf_push_wake(d->pf, d->aor); /* still nothing registered? then again */
 }
 
+/* Wakes device d for the item it (the user's newest waiting one), unless one of its wake-ups is
+ * outstanding or its last one named that item already (the rules of docs/internals/push.md). */
+static void wake_one(struct pf_push *p, struct push_dev *d, const struct store_item *it)
+{
+	if (d->busy || !d->pn.provider[0] || (!d->attempts && !strcmp(d->woken_for, it->id)))
+		return;
+	struct push_wake w = {.aor = d->aor, .provider = d->pn.provider, .prid = d->pn.prid, .param = d->pn.param,
+			      .item = it->id, .kind = it->kind == STORE_KIND_MESSAGE ? "message" : "file",
+			      .from = it->sender};
+	if (push_body(&w, d->body, sizeof d->body) < 0)
+		return; /* bounded fields: does not happen */
+	PF_COPY(d->item, it->id);
+	d->busy = true;
+	d->woken = true;
+	int rc = workq_submit(p->q, post_work, post_done, d);
+	if (rc)
+		post_done(d, rc); /* counts as a failed attempt: retried later */
+}
+
+/* The newest item waiting for aor: true when there is one. */
+static bool newest_item(struct pf *pf, const char *aor, struct newest *nw)
+{
+	nw->found = false;
+	return store_items_for_recipient(pf->st, aor, 64, newest_cb, nw) >= 0 && nw->found;
+}
+
 void pf_push_wake(struct pf *pf, const char *aor)
 {
 	struct pf_push *p = pf->push;
 	if (!p || pf->stopping || !pf->st)
 		return;
-	struct newest nw = {.found = false};
+	struct newest nw;
 	bool looked = false;
 	for (struct push_dev *d = p->devs; d; d = d->next) {
 		if (d->busy || !d->pn.provider[0] || strcmp(d->aor, aor))
@@ -230,21 +342,22 @@ void pf_push_wake(struct pf *pf, const char *aor)
 			struct loc_device devs[1];
 			if (pf_devices(pf, aor, devs, 1) > 0)
 				return; /* a device is registered: delivery goes to it as usual */
-			if (store_items_for_recipient(pf->st, aor, 64, newest_cb, &nw) < 0 || !nw.found)
+			if (!newest_item(pf, aor, &nw))
 				return;
 		}
-		if (!d->attempts && !strcmp(d->woken_for, nw.it.id))
-			continue; /* woken for it already */
-		struct push_wake w = {.aor = aor, .provider = d->pn.provider, .prid = d->pn.prid,
-				      .param = d->pn.param, .item = nw.it.id,
-				      .kind = nw.it.kind == STORE_KIND_MESSAGE ? "message" : "file",
-				      .from = nw.it.sender};
-		if (push_body(&w, d->body, sizeof d->body) < 0)
-			continue; /* bounded fields: does not happen */
-		PF_COPY(d->item, nw.it.id);
-		d->busy = true;
-		int rc = workq_submit(p->q, post_work, post_done, d);
-		if (rc)
-			post_done(d, rc); /* counts as a failed attempt: retried later */
+		wake_one(p, d, &nw.it);
 	}
+}
+
+void pf_push_unanswered(struct pf *pf, const char *aor, const char *instance)
+{
+	struct pf_push *p = pf->push;
+	if (!p || pf->stopping || !pf->st)
+		return;
+	struct push_dev *d = find(p, aor, instance);
+	struct newest nw;
+	if (!d || d->busy || !d->pn.provider[0] || !newest_item(pf, aor, &nw))
+		return;
+	log_info("push: %s device=%s is registered but did not answer: waking it", aor, instance);
+	wake_one(p, d, &nw.it);
 }

@@ -286,6 +286,20 @@ bool sip_fork_has_device(const struct sip_fork *f, const char *device)
 	return false;
 }
 
+bool sip_fork_device_silent(const struct sip_fork *f, const char *device)
+{
+	bool rang = false;
+	if (!f || !device)
+		return false;
+	for (unsigned i = 0; i < f->sm.n; i++)
+		if (!strcmp(f->br[i].device, device)) {
+			if (!fork_sm_branch_silent(&f->sm, i))
+				return false;
+			rang = true;
+		}
+	return rang;
+}
+
 int sip_fork_add(struct sip_fork *f, const struct sip_target *t, const char *device)
 {
 	if (!f || !t || !t->contact || !device)

@@ -128,6 +128,11 @@ bool sip_fork_is_ringing(const struct sip_fork *f);
 /* Does a branch to this device still ring (no final response yet)? */
 bool sip_fork_has_device(const struct sip_fork *f, const char *device);
 size_t sip_fork_branches(const struct sip_fork *f);
+/* Did this device get a branch and never answer on any (no final response before the fork was
+ * decided, or only failures the policy counts as unavailable: 408, 480, 5xx, a transport
+ * error)? A sleeping device keeps its binding and answers nothing (RFC 8599 §4): its owner may
+ * wake it. Meaningful from done on; false for a device the fork never rang. */
+bool sip_fork_device_silent(const struct sip_fork *f, const char *device);
 /* The owner stops a ringing fork (CANCEL every branch with reason, copied); no done
  * callback. Nothing when the fork is not ringing. */
 void sip_fork_cancel(struct sip_fork *f, const char *reason);

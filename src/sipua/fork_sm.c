@@ -79,6 +79,11 @@ bool fork_sm_branch_open(const struct fork_sm *sm, unsigned i)
 	return i < sm->n && !sm->b[i].final && !sm->b[i].terminated && !sm->b[i].won;
 }
 
+bool fork_sm_branch_silent(const struct fork_sm *sm, unsigned i)
+{
+	return i < sm->n && !sm->b[i].won && !sm->b[i].answer;
+}
+
 const struct sip_fork_result *fork_sm_result(const struct fork_sm *sm)
 {
 	return &sm->result;
@@ -229,6 +234,7 @@ void fork_sm_failed(struct fork_sm *sm, unsigned i, int status, const char *phra
 		return;
 	b->final = status;
 	b->cancel_pending = false;
+	b->answer = cls != SIP_FORK_UNAVAILABLE;
 	if (sm->state != FORK_SM_RINGING)
 		return;
 	if (cls == SIP_FORK_ENDS) {

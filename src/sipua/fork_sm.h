@@ -47,6 +47,7 @@ struct fork_sm_branch {
 	bool asking;         /* ASK_ACCEPT outstanding */
 	bool terminated;
 	bool won;            /* the winner: handed to the owner, the machine forgets it */
+	bool answer;         /* its final failure was a real answer (SIP_FORK_ANSWER or _ENDS) */
 	const char *cancel_reason;
 };
 
@@ -112,6 +113,9 @@ static inline bool fork_sm_is_ringing(const struct fork_sm *sm)
 }
 /* Branch i has no final response yet (it still rings, or is being cancelled). */
 bool fork_sm_branch_open(const struct fork_sm *sm, unsigned i);
+/* Branch i did not answer: it won nothing and its failure (if any) was no real answer (the
+ * device is not there: no final response, 408, 480, 5xx, could not be sent). */
+bool fork_sm_branch_silent(const struct fork_sm *sm, unsigned i);
 const struct sip_fork_result *fork_sm_result(const struct fork_sm *sm);
 
 #endif

@@ -50,9 +50,6 @@ bool store_id_valid(const char *id)
 	return n > 0;
 }
 
-/* A fixed-size field is a C string only if it has its NUL inside the array. */
-#define FIELD_OK(f) (memchr((f), 0, sizeof(f)) != NULL)
-
 static bool sel_ok(const struct store_selector *sel)
 {
 	return FIELD_OK(sel->name) && FIELD_OK(sel->type);
@@ -70,8 +67,7 @@ static bool item_ok(const struct store_item *it)
 	       (it->state != STORE_ITEM_TO_MSS || (it->mss_obj != STORE_MSS_NONE && it->mss_owner[0]));
 }
 
-/* A key given as a C string: 1..max bytes (strnlen never reads past max + 1). */
-static bool key_ok(const char *k, size_t max)
+bool store_key_ok(const char *k, size_t max)
 {
 	return k && k[0] && strnlen(k, max + 1) <= max;
 }
@@ -105,8 +101,8 @@ static int submit(struct store *s, struct store_op *op)
 	return err;
 }
 
-static int submit_copy(struct store *s, enum store_op_kind kind, const void *rec, size_t len, store_done_fn *done,
-		       void *arg)
+int store_submit_copy(struct store *s, enum store_op_kind kind, const void *rec, size_t len, store_done_fn *done,
+		      void *arg)
 {
 	struct store_op *op = store_op_alloc(kind, len, done, arg);
 
@@ -116,18 +112,18 @@ static int submit_copy(struct store *s, enum store_op_kind kind, const void *rec
 	return submit(s, op);
 }
 
-static int submit_key(struct store *s, enum store_op_kind kind, const char *k1, size_t max1, const char *k2,
-		      size_t max2, store_done_fn *done, void *arg)
+int store_submit_key(struct store *s, enum store_op_kind kind, const char *k1, size_t max1, const char *k2,
+		     size_t max2, store_done_fn *done, void *arg)
 {
 	struct store_key key;
 
-	if (!key_ok(k1, max1) || (max2 && !key_ok(k2, max2)))
+	if (!store_key_ok(k1, max1) || (max2 && !store_key_ok(k2, max2)))
 		return -EINVAL;
 	memset(&key, 0, sizeof key);
 	strcpy(key.k1, k1);
 	if (k2)
 		strcpy(key.k2, k2);
-	return submit_copy(s, kind, &key, sizeof key, done, arg);
+	return store_submit_copy(s, kind, &key, sizeof key, done, arg);
 }
 
 /* An item with its thumbnail (may be NULL) and its inline body (body NULL: none). */
@@ -179,14 +175,14 @@ int store_item_update(struct store *s, const struct store_item *it, store_done_f
 {
 	if (!item_ok(it))
 		return -EINVAL;
-	return submit_copy(s, STORE_OP_ITEM_UPDATE, it, sizeof *it, done, arg);
+	return store_submit_copy(s, STORE_OP_ITEM_UPDATE, it, sizeof *it, done, arg);
 }
 
 int store_item_del(struct store *s, const char *id, store_done_fn *done, void *arg)
 {
 	if (!store_id_valid(id))
 		return -EINVAL;
-	return submit_key(s, STORE_OP_ITEM_DEL, id, STORE_ID_MAX, NULL, 0, done, arg);
+	return store_submit_key(s, STORE_OP_ITEM_DEL, id, STORE_ID_MAX, NULL, 0, done, arg);
 }
 
 int store_delivery_put(struct store *s, const struct store_delivery *d, store_done_fn *done, void *arg)
@@ -194,29 +190,29 @@ int store_delivery_put(struct store *s, const struct store_delivery *d, store_do
 	if (!store_id_valid(d->item_id) || !FIELD_OK(d->instance) || !d->instance[0] ||
 	    (unsigned)d->state > STORE_DLV_FAILED)
 		return -EINVAL;
-	return submit_copy(s, STORE_OP_DELIVERY_PUT, d, sizeof *d, done, arg);
+	return store_submit_copy(s, STORE_OP_DELIVERY_PUT, d, sizeof *d, done, arg);
 }
 
 int store_delivery_del(struct store *s, const char *item_id, const char *instance, store_done_fn *done,
-		       void *arg)
+		      void *arg)
 {
 	if (!store_id_valid(item_id))
 		return -EINVAL;
-	return submit_key(s, STORE_OP_DELIVERY_DEL, item_id, STORE_ID_MAX, instance, STORE_INSTANCE_MAX, done, arg);
+	return store_submit_key(s, STORE_OP_DELIVERY_DEL, item_id, STORE_ID_MAX, instance, STORE_INSTANCE_MAX, done, arg);
 }
 
 int store_partial_put(struct store *s, const struct store_partial *p, store_done_fn *done, void *arg)
 {
 	if (!store_id_valid(p->item_id) || !FIELD_OK(p->sender) || !sel_ok(&p->sel))
 		return -EINVAL;
-	return submit_copy(s, STORE_OP_PARTIAL_PUT, p, sizeof *p, done, arg);
+	return store_submit_copy(s, STORE_OP_PARTIAL_PUT, p, sizeof *p, done, arg);
 }
 
 int store_partial_del(struct store *s, const char *item_id, store_done_fn *done, void *arg)
 {
 	if (!store_id_valid(item_id))
 		return -EINVAL;
-	return submit_key(s, STORE_OP_PARTIAL_DEL, item_id, STORE_ID_MAX, NULL, 0, done, arg);
+	return store_submit_key(s, STORE_OP_PARTIAL_DEL, item_id, STORE_ID_MAX, NULL, 0, done, arg);
 }
 
 static bool notif_ok(const struct store_notif *n)
@@ -230,14 +226,14 @@ int store_notif_put(struct store *s, const struct store_notif *n, store_done_fn 
 {
 	if (!notif_ok(n))
 		return -EINVAL;
-	return submit_copy(s, STORE_OP_NOTIF_PUT, n, sizeof *n, done, arg);
+	return store_submit_copy(s, STORE_OP_NOTIF_PUT, n, sizeof *n, done, arg);
 }
 
 int store_notif_del(struct store *s, const char *id, store_done_fn *done, void *arg)
 {
 	if (!store_id_valid(id))
 		return -EINVAL;
-	return submit_key(s, STORE_OP_NOTIF_DEL, id, STORE_ID_MAX, NULL, 0, done, arg);
+	return store_submit_key(s, STORE_OP_NOTIF_DEL, id, STORE_ID_MAX, NULL, 0, done, arg);
 }
 
 int store_reg_put(struct store *s, const struct store_reg *r, store_done_fn *done, void *arg)
@@ -245,12 +241,12 @@ int store_reg_put(struct store *s, const struct store_reg *r, store_done_fn *don
 	if (!FIELD_OK(r->aor) || !r->aor[0] || !FIELD_OK(r->instance) || !r->instance[0] || !FIELD_OK(r->contact) ||
 	    !FIELD_OK(r->flow))
 		return -EINVAL;
-	return submit_copy(s, STORE_OP_REG_PUT, r, sizeof *r, done, arg);
+	return store_submit_copy(s, STORE_OP_REG_PUT, r, sizeof *r, done, arg);
 }
 
 int store_reg_del(struct store *s, const char *aor, const char *instance, store_done_fn *done, void *arg)
 {
-	return submit_key(s, STORE_OP_REG_DEL, aor, STORE_AOR_MAX, instance, STORE_INSTANCE_MAX, done, arg);
+	return store_submit_key(s, STORE_OP_REG_DEL, aor, STORE_AOR_MAX, instance, STORE_INSTANCE_MAX, done, arg);
 }
 
 int store_prefs_put(struct store *s, const struct store_prefs *p, store_done_fn *done, void *arg)
@@ -259,18 +255,19 @@ int store_prefs_put(struct store *s, const struct store_prefs *p, store_done_fn 
 	    (unsigned)p->on_expiry > STORE_EXPIRY_KEEP || (unsigned)p->keep > STORE_KEEP_BESIDES ||
 	    p->max_size > INT64_MAX)
 		return -EINVAL;
-	return submit_copy(s, STORE_OP_PREFS_PUT, p, sizeof *p, done, arg);
+	return store_submit_copy(s, STORE_OP_PREFS_PUT, p, sizeof *p, done, arg);
 }
 
 int store_prefs_del(struct store *s, const char *aor, store_done_fn *done, void *arg)
 {
-	return submit_key(s, STORE_OP_PREFS_DEL, aor, STORE_AOR_MAX, NULL, 0, done, arg);
+	return store_submit_key(s, STORE_OP_PREFS_DEL, aor, STORE_AOR_MAX, NULL, 0, done, arg);
 }
 
 /* The key of a routed message into r (all three parts 1..max bytes). */
 static bool routed_key(struct store_routed *r, const char *sender, const char *msgid, const char *recipient)
 {
-	if (!key_ok(sender, STORE_AOR_MAX) || !key_ok(msgid, STORE_MSGID_MAX) || !key_ok(recipient, STORE_AOR_MAX))
+	if (!store_key_ok(sender, STORE_AOR_MAX) || !store_key_ok(msgid, STORE_MSGID_MAX) ||
+	    !store_key_ok(recipient, STORE_AOR_MAX))
 		return false;
 	memset(r, 0, sizeof *r);
 	strcpy(r->sender, sender);
@@ -289,7 +286,7 @@ int store_routed_put(struct store *s, const struct store_routed *r, store_done_f
 	c.asked = r->asked;
 	strcpy(c.datetime, r->datetime);
 	c.expires_at_ms = r->expires_at_ms;
-	return submit_copy(s, STORE_OP_ROUTED_PUT, &c, sizeof c, done, arg);
+	return store_submit_copy(s, STORE_OP_ROUTED_PUT, &c, sizeof c, done, arg);
 }
 
 int store_routed_del(struct store *s, const char *sender, const char *msgid, const char *recipient,
@@ -300,7 +297,7 @@ int store_routed_del(struct store *s, const char *sender, const char *msgid, con
 	memset(&rec, 0, sizeof rec);
 	if (!routed_key(&rec.r, sender, msgid, recipient))
 		return -EINVAL;
-	return submit_copy(s, STORE_OP_ROUTED_DEL, &rec, sizeof rec, done, arg);
+	return store_submit_copy(s, STORE_OP_ROUTED_DEL, &rec, sizeof rec, done, arg);
 }
 
 int store_routed_report(struct store *s, const char *sender, const char *msgid, const char *recipient,
@@ -318,7 +315,7 @@ int store_routed_report(struct store *s, const char *sender, const char *msgid, 
 		rec.has_notif = true;
 		rec.n = *n;
 	}
-	return submit_copy(s, STORE_OP_ROUTED_REPORT, &rec, sizeof rec, done, arg);
+	return store_submit_copy(s, STORE_OP_ROUTED_REPORT, &rec, sizeof rec, done, arg);
 }
 
 int store_sync(struct store *s, store_done_fn *done, void *arg)
@@ -427,7 +424,7 @@ int store_item_body_get(struct store *s, const char *id, void *buf, size_t cap, 
 
 int store_delivery_get(struct store *s, const char *item_id, const char *instance, struct store_delivery *out)
 {
-	if (!store_id_valid(item_id) || !key_ok(instance, STORE_INSTANCE_MAX))
+	if (!store_id_valid(item_id) || !store_key_ok(instance, STORE_INSTANCE_MAX))
 		return -EINVAL;
 	return s->ops->delivery_get(s, item_id, instance, out);
 }
@@ -440,7 +437,7 @@ int store_partial_get(struct store *s, const char *item_id, struct store_partial
 int store_partial_find(struct store *s, const char *sender, const struct store_selector *sel,
 		       struct store_partial *out)
 {
-	if (!key_ok(sender, STORE_AOR_MAX) || !sel_ok(sel))
+	if (!store_key_ok(sender, STORE_AOR_MAX) || !sel_ok(sel))
 		return -EINVAL;
 	return s->ops->partial_find(s, sender, sel, out);
 }
@@ -452,20 +449,21 @@ int store_notif_get(struct store *s, const char *id, struct store_notif *out)
 
 int store_reg_get(struct store *s, const char *aor, const char *instance, struct store_reg *out)
 {
-	if (!key_ok(aor, STORE_AOR_MAX) || !key_ok(instance, STORE_INSTANCE_MAX))
+	if (!store_key_ok(aor, STORE_AOR_MAX) || !store_key_ok(instance, STORE_INSTANCE_MAX))
 		return -EINVAL;
 	return s->ops->reg_get(s, aor, instance, out);
 }
 
 int store_prefs_get(struct store *s, const char *aor, struct store_prefs *out)
 {
-	return key_ok(aor, STORE_AOR_MAX) ? s->ops->prefs_get(s, aor, out) : -EINVAL;
+	return store_key_ok(aor, STORE_AOR_MAX) ? s->ops->prefs_get(s, aor, out) : -EINVAL;
 }
 
 int store_routed_get(struct store *s, const char *sender, const char *msgid, const char *recipient,
 		     struct store_routed *out)
 {
-	if (!key_ok(sender, STORE_AOR_MAX) || !key_ok(msgid, STORE_MSGID_MAX) || !key_ok(recipient, STORE_AOR_MAX))
+	if (!store_key_ok(sender, STORE_AOR_MAX) || !store_key_ok(msgid, STORE_MSGID_MAX) ||
+	    !store_key_ok(recipient, STORE_AOR_MAX))
 		return -EINVAL;
 	return s->ops->routed_get(s, sender, msgid, recipient, out);
 }
@@ -479,14 +477,14 @@ int store_next_pending_recipient(struct store *s, const char *after, char *out, 
 
 int store_recipient_usage(struct store *s, const char *aor, struct store_usage *out)
 {
-	if (!key_ok(aor, STORE_AOR_MAX) || !out)
+	if (!store_key_ok(aor, STORE_AOR_MAX) || !out)
 		return -EINVAL;
 	return s->ops->recipient_usage(s, aor, out);
 }
 
 int store_items_for_recipient(struct store *s, const char *aor, unsigned limit, store_item_cb *cb, void *arg)
 {
-	if (!key_ok(aor, STORE_AOR_MAX) || !cb)
+	if (!store_key_ok(aor, STORE_AOR_MAX) || !cb)
 		return -EINVAL;
 	return s->ops->items_for_recipient(s, aor, limit ? limit : STORE_SCAN_DEFAULT, cb, arg);
 }
@@ -521,7 +519,7 @@ int store_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, s
 
 int store_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg)
 {
-	if (!key_ok(aor, STORE_AOR_MAX) || !cb)
+	if (!store_key_ok(aor, STORE_AOR_MAX) || !cb)
 		return -EINVAL;
 	return s->ops->notifs_for(s, aor, limit ? limit : STORE_SCAN_DEFAULT, cb, arg);
 }

@@ -242,6 +242,21 @@ struct store_reg {
 	int64_t expires_at_ms;
 };
 
+/* The RFC 8599 push parameters a device registered (schema 5, store_push.c; issue 13,
+ * docs/internals/push.md), kept so that a sleeping device is still woken after a restart. Key:
+ * (aor, instance). The limits are lib/push's (cpm/pn_params.h), which parsed them. */
+#define STORE_PN_PROVIDER_MAX 63
+#define STORE_PN_PRID_MAX 255
+#define STORE_PN_PARAM_MAX 255
+struct store_push {
+	char aor[STORE_AOR_MAX + 1];
+	char instance[STORE_INSTANCE_MAX + 1];
+	char provider[STORE_PN_PROVIDER_MAX + 1]; /* pn-provider, required */
+	char prid[STORE_PN_PRID_MAX + 1];         /* pn-prid, required */
+	char param[STORE_PN_PARAM_MAX + 1];       /* pn-param, "" when the device gave none */
+	int64_t updated_at_ms;                    /* when they were written (wall clock) */
+};
+
 enum store_method { STORE_METHOD_PUSH = 0, STORE_METHOD_PULL };
 enum store_on_expiry { STORE_EXPIRY_DISCARD = 0, STORE_EXPIRY_KEEP };
 /* Files kept in the recipient's message store (issue 11): not at all, instead of delivering
@@ -270,6 +285,7 @@ typedef int store_delivery_cb(void *arg, const struct store_delivery *d);
 typedef int store_notif_cb(void *arg, const struct store_notif *n);
 typedef int store_reg_cb(void *arg, const struct store_reg *r);
 typedef int store_routed_cb(void *arg, const struct store_routed *r);
+typedef int store_push_cb(void *arg, const struct store_push *p);
 
 struct loop; /* net/loop.h: the event loop whose thread runs every done callback */
 struct blob_dir;
@@ -348,6 +364,11 @@ int store_routed_del(struct store *s, const char *sender, const char *msgid, con
  * done(-ENOENT): no such routed message, nothing written. */
 int store_routed_report(struct store *s, const char *sender, const char *msgid, const char *recipient,
 			unsigned bit, const struct store_notif *n, store_done_fn *done, void *arg);
+/* A device's push parameters: upsert, and delete (-ENOENT if absent). NOT soft like
+ * registrations: a batch holding one commits with its fsync (they are written only when they
+ * change, and are what wakes a device after a crash or a power loss). */
+int store_push_put(struct store *s, const struct store_push *p, store_done_fn *done, void *arg);
+int store_push_del(struct store *s, const char *aor, const char *instance, store_done_fn *done, void *arg);
 /* done runs once every write submitted before it has been committed (a barrier). */
 int store_sync(struct store *s, store_done_fn *done, void *arg);
 
@@ -399,6 +420,9 @@ struct store_usage {
 int store_recipient_usage(struct store *s, const char *aor, struct store_usage *out);
 /* Every registration (start-up: rebuild the location table). */
 int store_regs_all(struct store *s, store_reg_cb *cb, void *arg);
+/* Devices' push parameters, the most recently written first, at most limit (0: every one;
+ * start-up: pf remembers them in memory). */
+int store_push_all(struct store *s, unsigned limit, store_push_cb *cb, void *arg);
 /* Routed messages with expires_at_ms < t_ms, soonest first. */
 int store_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg);
 

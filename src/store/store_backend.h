@@ -29,6 +29,8 @@ enum store_op_kind {
 	STORE_OP_ROUTED_PUT,
 	STORE_OP_ROUTED_DEL,
 	STORE_OP_ROUTED_REPORT,
+	STORE_OP_PUSH_PUT, /* store_push.c */
+	STORE_OP_PUSH_DEL,
 	STORE_OP_SYNC, /* no record: a barrier */
 };
 
@@ -71,6 +73,18 @@ struct store_op {
 /* Allocates an op with rec_len bytes of record (zeroed header; rec is not cleared). */
 struct store_op *store_op_alloc(enum store_op_kind kind, size_t rec_len, store_done_fn *done, void *arg);
 
+/* The argument checks and submits of store.c, shared with the other record files (store_push.c). */
+/* A fixed-size field is a C string only if it has its NUL inside the array. */
+#define FIELD_OK(f) (memchr((f), 0, sizeof(f)) != NULL)
+/* A key given as a C string: 1..max bytes (strnlen never reads past max + 1). */
+bool store_key_ok(const char *k, size_t max);
+/* A copy of rec (len bytes) as an op of this kind, submitted; the op is freed if refused. */
+int store_submit_copy(struct store *s, enum store_op_kind kind, const void *rec, size_t len, store_done_fn *done,
+		      void *arg);
+/* A delete by (k1) or (k1, k2) (max2 0: no k2), each checked with store_key_ok. */
+int store_submit_key(struct store *s, enum store_op_kind kind, const char *k1, size_t max1, const char *k2,
+		     size_t max2, store_done_fn *done, void *arg);
+
 struct store_ops {
 	const char *name;
 	/* Takes ownership of op and queues it; 0, or < 0 (op freed by the caller, done not run). */
@@ -99,6 +113,7 @@ struct store_ops {
 	int (*next_pending_recipient)(struct store *s, const char *after, char *out, size_t cap);
 	int (*recipient_usage)(struct store *s, const char *aor, struct store_usage *out);
 	int (*routed_expiring_before)(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg);
+	int (*push_all)(struct store *s, unsigned limit, store_push_cb *cb, void *arg);
 };
 
 /* The handle every backend embeds first. */

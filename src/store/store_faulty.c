@@ -172,6 +172,11 @@ static int f_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limi
 	return INNER(s)->ops->routed_expiring_before(INNER(s), t_ms, limit, cb, arg);
 }
 
+static int f_push_all(struct store *s, unsigned limit, store_push_cb *cb, void *arg)
+{
+	return INNER(s)->ops->push_all(INNER(s), limit, cb, arg);
+}
+
 static const struct store_ops faulty_ops = {
 	.name = "faulty",
 	.submit = f_submit,
@@ -197,6 +202,7 @@ static const struct store_ops faulty_ops = {
 	.notifs_created_before = f_notifs_created_before,
 	.regs_all = f_regs_all,
 	.routed_expiring_before = f_routed_expiring_before,
+	.push_all = f_push_all,
 };
 
 int store_faulty_wrap(struct store **out, struct store *inner, unsigned nth, enum store_fault_mode mode)

@@ -24,7 +24,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 /* A writer that finds the database locked (another process, or a checkpoint) retries for this
  * long before failing the batch. */
 #define BUSY_TIMEOUT_MS 5000
@@ -51,6 +51,10 @@
 	" history INTEGER NOT NULL DEFAULT 0, keep INTEGER NOT NULL DEFAULT 0," \
 	" screening INTEGER NOT NULL DEFAULT 0, max_size INTEGER NOT NULL DEFAULT 0"
 #define ITEM_MSS_INDEX "CREATE INDEX item_mss ON item(mss_next_at) WHERE state=8;"
+/* The devices' push parameters (schema 5, issue 13: store_push.c). */
+#define PUSH_SQL \
+	"CREATE TABLE push(aor TEXT NOT NULL, instance TEXT NOT NULL, provider TEXT NOT NULL," \
+	" prid TEXT NOT NULL, param TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY(aor, instance));"
 
 static const char schema_sql[] =
 	"CREATE TABLE item("
@@ -83,7 +87,7 @@ static const char schema_sql[] =
 	" flow TEXT NOT NULL, tcp INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
 	" PRIMARY KEY(aor, instance));"
 	"CREATE TABLE prefs(aor TEXT PRIMARY KEY, defer INTEGER NOT NULL, method INTEGER NOT NULL,"
-	" on_expiry INTEGER NOT NULL," PREFS_4_COLS ");" ROUTED_SQL;
+	" on_expiry INTEGER NOT NULL," PREFS_4_COLS ");" ROUTED_SQL PUSH_SQL;
 
 /* 2 → 3: items say what they hold (files, messages) and may keep a message's body; a
  * notification repeats the message's DateTime; the routed messages. Existing rows are files. */
@@ -105,6 +109,9 @@ static const char upgrade_3_4[] =
 	"ALTER TABLE prefs ADD COLUMN screening INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE prefs ADD COLUMN max_size INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE schema_version SET version=4;";
+
+/* 4 → 5: the devices' push parameters (PUSH_SQL); none were kept before. */
+static const char upgrade_4_5[] = PUSH_SQL "UPDATE schema_version SET version=5;";
 
 static const char *const wsql[W_N] = {
 	[W_SYNC_SOFT] = "PRAGMA synchronous=NORMAL",
@@ -137,6 +144,8 @@ static const char *const wsql[W_N] = {
 	[W_ROUTED_MARK] = ("UPDATE routed SET sent = sent | ?4"
 			   " WHERE sender=?1 AND msgid=?2 AND recipient=?3 AND (sent & ?4) = 0"),
 	[W_ROUTED_EXISTS] = "SELECT 1 FROM routed WHERE sender=? AND msgid=? AND recipient=?",
+	[W_PUSH_PUT] = "INSERT OR REPLACE INTO push(" PUSH_COLS ") VALUES(?,?,?,?,?,?)",
+	[W_PUSH_DEL] = "DELETE FROM push WHERE aor=? AND instance=?",
 };
 
 static int run(struct sq *q, sqlite3_stmt *st)
@@ -350,10 +359,16 @@ static int apply(struct sq *q, struct store_op *op)
 		sq_bind_int(st, 8, (int64_t)p->max_size);
 		return run(q, st);
 	}
+	case STORE_OP_PUSH_PUT:
+		sq_bind_push(st = q->w[W_PUSH_PUT], (const void *)op->rec);
+		return run(q, st);
 	case STORE_OP_DELIVERY_DEL:
-	case STORE_OP_REG_DEL: {
+	case STORE_OP_REG_DEL:
+	case STORE_OP_PUSH_DEL: {
 		const struct store_key *k = (const void *)op->rec;
-		st = q->w[op->kind == STORE_OP_DELIVERY_DEL ? W_DLV_DEL : W_REG_DEL];
+		st = q->w[op->kind == STORE_OP_DELIVERY_DEL ? W_DLV_DEL
+			  : op->kind == STORE_OP_REG_DEL    ? W_REG_DEL
+							    : W_PUSH_DEL];
 		sq_bind_text(st, 1, k->k1);
 		sq_bind_text(st, 2, k->k2);
 		break;
@@ -577,6 +592,7 @@ static const struct store_ops sqlite_ops = {
 	.notifs_created_before = sq_notifs_created_before,
 	.regs_all = sq_regs_all,
 	.routed_expiring_before = sq_routed_expiring_before,
+	.push_all = sq_push_all,
 };
 
 /* ---- open -------------------------------------------------------------------------------- */
@@ -610,7 +626,7 @@ static int schema(sqlite3 *db)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (version == 0) {
-		if ((err = exec(db, schema_sql)) || (err = exec(db, "INSERT INTO schema_version VALUES(4)")))
+		if ((err = exec(db, schema_sql)) || (err = exec(db, "INSERT INTO schema_version VALUES(5)")))
 			goto out;
 		log_info("store: created schema version %d", SCHEMA_VERSION);
 	} else if (version < 1 || version > SCHEMA_VERSION) {
@@ -637,6 +653,12 @@ static int schema(sqlite3 *db)
 		if ((err = exec(db, upgrade_3_4)))
 			goto out;
 		log_info("store: upgraded schema 3 -> 4");
+		version = 4;
+	}
+	if (version == 4) {
+		if ((err = exec(db, upgrade_4_5)))
+			goto out;
+		log_info("store: upgraded schema 4 -> 5");
 	}
 	return exec(db, "COMMIT");
 out:

@@ -21,20 +21,21 @@
 #define REG_COLS "aor, instance, contact, flow, tcp, expires_at"
 #define PREFS_COLS "aor, defer, method, on_expiry, history, keep, screening, max_size"
 #define ROUTED_COLS "sender, msgid, recipient, asked, sent, datetime, expires_at"
+#define PUSH_COLS "aor, instance, provider, prid, param, updated_at"
 
 enum wstmt {
 	W_SYNC_SOFT, W_SYNC_FULL, W_BEGIN, W_COMMIT, W_ROLLBACK,
 	W_ITEM_INS, W_ITEM_UPD, W_ITEM_DEL, W_ITEM_DEL_DLV, W_ITEM_DEL_PART,
 	W_DLV_PUT, W_DLV_DEL, W_PART_PUT, W_PART_DEL, W_NOTIF_PUT, W_NOTIF_DEL,
 	W_REG_PUT, W_REG_DEL, W_PREFS_PUT, W_PREFS_DEL,
-	W_ROUTED_PUT, W_ROUTED_DEL, W_ROUTED_MARK, W_ROUTED_EXISTS,
+	W_ROUTED_PUT, W_ROUTED_DEL, W_ROUTED_MARK, W_ROUTED_EXISTS, W_PUSH_PUT, W_PUSH_DEL,
 	W_N
 };
 
 enum rstmt {
 	R_ITEM, R_THUMB, R_DLV, R_PART, R_PART_FIND, R_NOTIF, R_REG, R_PREFS,
 	R_ITEMS_RCPT, R_ITEMS_EXP, R_DLV_ITEM, R_NOTIFS_FOR, R_NOTIFS_OLD, R_REGS_ALL,
-	R_BODY, R_ROUTED, R_ROUTED_EXP, R_NEXT_RCPT, R_USAGE, R_ITEMS_MSS,
+	R_BODY, R_ROUTED, R_ROUTED_EXP, R_NEXT_RCPT, R_USAGE, R_ITEMS_MSS, R_PUSH_ALL,
 	R_N
 };
 
@@ -78,6 +79,8 @@ void sq_row_notif(sqlite3_stmt *st, struct store_notif *n);
 void sq_row_reg(sqlite3_stmt *st, struct store_reg *r);
 void sq_row_routed(sqlite3_stmt *st, struct store_routed *r);
 void sq_row_prefs(sqlite3_stmt *st, struct store_prefs *out);
+void sq_bind_push(sqlite3_stmt *st, const struct store_push *p); /* PUSH_COLS from 1 */
+void sq_row_push(sqlite3_stmt *st, struct store_push *p);
 
 /* store_sqlite_read.c: the reads (loop thread, read connection) of struct store_ops */
 int sq_item_get(struct store *s, const char *id, struct store_item *out);
@@ -101,5 +104,6 @@ int sq_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, stor
 int sq_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);
 int sq_regs_all(struct store *s, store_reg_cb *cb, void *arg);
 int sq_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg);
+int sq_push_all(struct store *s, unsigned limit, store_push_cb *cb, void *arg);
 
 #endif

@@ -24,6 +24,8 @@ const char *const sq_rsql[R_N] = {
 	[R_NOTIFS_FOR] = "SELECT " NOTIF_COLS " FROM notif WHERE target=? ORDER BY created_at LIMIT ?",
 	[R_NOTIFS_OLD] = "SELECT " NOTIF_COLS " FROM notif WHERE created_at < ? ORDER BY created_at LIMIT ?",
 	[R_REGS_ALL] = "SELECT " REG_COLS " FROM reg",
+	/* start-up only (store_push_all): a sort of at most a few 100,000 rows, no index needed */
+	[R_PUSH_ALL] = "SELECT " PUSH_COLS " FROM push ORDER BY updated_at DESC LIMIT ?",
 	/* one seek in the partial index item_pending per recipient */
 	[R_NEXT_RCPT] = "SELECT recipient FROM item WHERE recipient > ? AND state IN (1,2) ORDER BY recipient LIMIT 1",
 	[R_BODY] = "SELECT body FROM item WHERE id=?",
@@ -235,7 +237,7 @@ int sq_routed_get(struct store *s, const char *sender, const char *msgid, const 
 }
 
 /* Row-by-row scans. The row is decoded into a stack record and handed to the callback. */
-enum row_kind { ROW_ITEM, ROW_DLV, ROW_NOTIF, ROW_REG, ROW_ROUTED };
+enum row_kind { ROW_ITEM, ROW_DLV, ROW_NOTIF, ROW_REG, ROW_ROUTED, ROW_PUSH };
 
 static int scan(struct sq *q, sqlite3_stmt *st, enum row_kind kind, void *cb, void *arg)
 {
@@ -245,6 +247,7 @@ static int scan(struct sq *q, sqlite3_stmt *st, enum row_kind kind, void *cb, vo
 		struct store_notif n;
 		struct store_reg r;
 		struct store_routed ro;
+		struct store_push p;
 	} u;
 	int rc, count = 0, stop = 0;
 
@@ -270,6 +273,10 @@ static int scan(struct sq *q, sqlite3_stmt *st, enum row_kind kind, void *cb, vo
 		case ROW_ROUTED:
 			sq_row_routed(st, &u.ro);
 			stop = ((store_routed_cb *)cb)(arg, &u.ro);
+			break;
+		case ROW_PUSH:
+			sq_row_push(st, &u.p);
+			stop = ((store_push_cb *)cb)(arg, &u.p);
 			break;
 		}
 	}
@@ -389,4 +396,13 @@ int sq_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, sto
 	sq_bind_int(st, 1, t_ms);
 	sq_bind_int(st, 2, limit);
 	return scan(q, st, ROW_ROUTED, (void *)cb, arg);
+}
+
+int sq_push_all(struct store *s, unsigned limit, store_push_cb *cb, void *arg)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = q->r[R_PUSH_ALL];
+
+	sq_bind_int(st, 1, limit);
+	return scan(q, st, ROW_PUSH, (void *)cb, arg);
 }

@@ -153,6 +153,27 @@ void sq_row_reg(sqlite3_stmt *st, struct store_reg *r)
 	r->expires_at_ms = sq_col_int(st, 5);
 }
 
+void sq_bind_push(sqlite3_stmt *st, const struct store_push *p)
+{
+	sq_bind_text(st, 1, p->aor);
+	sq_bind_text(st, 2, p->instance);
+	sq_bind_text(st, 3, p->provider);
+	sq_bind_text(st, 4, p->prid);
+	sq_bind_text(st, 5, p->param);
+	sq_bind_int(st, 6, p->updated_at_ms);
+}
+
+void sq_row_push(sqlite3_stmt *st, struct store_push *p)
+{
+	memset(p, 0, sizeof *p);
+	CT(st, 0, p->aor);
+	CT(st, 1, p->instance);
+	CT(st, 2, p->provider);
+	CT(st, 3, p->prid);
+	CT(st, 4, p->param);
+	p->updated_at_ms = sq_col_int(st, 5);
+}
+
 void sq_row_routed(sqlite3_stmt *st, struct store_routed *r)
 {
 	memset(r, 0, sizeof *r);

@@ -623,14 +623,17 @@ expect_message_result() {
 # count_lines FILE LINE: how many lines of FILE are exactly LINE.
 count_lines() { grep -c -x -F -- "$2" "$1" 2>/dev/null || true; }
 
-# restart_cpmd_kill9 [cpmd options...]: SIGKILL cpmd, start it again on the same
-# ports and data directory (the options of the first start are not repeated).
+# restart_cpmd SIGNAL [cpmd options...]: stop cpmd with SIGNAL (KILL: a crash; TERM: a clean
+# stop, waited for), start it again on the same ports and data directory (the options of the
+# first start are not repeated). restart_cpmd_kill9 [cpmd options...] = restart_cpmd KILL.
 RESTARTS=${RESTARTS:-0}
-restart_cpmd_kill9() {
-	kill -KILL "$CPMD_PID"
+restart_cpmd() {
+	local sig=$1
+	shift
+	kill -"$sig" "$CPMD_PID"
 	wait "$CPMD_PID" 2>/dev/null || true
 	RESTARTS=$((RESTARTS + 1))
-	log "cpmd killed with SIGKILL; starting it again on the same ports and data dir"
+	log "cpmd killed with SIG$sig; starting it again on the same ports and data dir"
 	CPMD_LOG="$LOGDIR/cpmd.restart$RESTARTS.log"
 	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" $(_auth_opts) $(_workers_opts) "$@" \
 		</dev/null >"$LOGDIR/cpmd.restart$RESTARTS.stdout" 2>"$CPMD_LOG" &
@@ -638,3 +641,4 @@ restart_cpmd_kill9() {
 	PIDS+=("$CPMD_PID")
 	wait_for 15 "the restarted cpmd to be ready" grep -qs 'cpmd: ready' "$CPMD_LOG"
 }
+restart_cpmd_kill9() { restart_cpmd KILL "$@"; }

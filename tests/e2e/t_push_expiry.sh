@@ -2,8 +2,10 @@
 # Push wake-up when the binding expires (docs/internals/push.md): bob's phone registers with
 # push parameters and dies without unregistering (kill -9: an app killed in its sleep). alice's
 # file rings the dead binding, is stored, and no wake-up goes while the binding is live; once
-# the binding expires (--reg-max-expires 10) cpmd wakes the phone through the gateway, once,
-# and the phone registering again gets the file.
+# the binding expires (--reg-max-expires 20) cpmd's sweep wakes the phone through the gateway,
+# once, and the phone registering again gets the file. --delivery-retry 30:60: no push delivery
+# rings the dead binding before it expires (one that failed would wake the phone at once,
+# t_push_unanswered.sh), so the wake-up here is the sweep's.
 . "$(dirname "$0")/lib.sh"
 
 gw_port=$(pick_port)
@@ -12,7 +14,8 @@ python3 "$E2E_DIR/push_gateway.py" "$gw_port" "$posts" &
 PIDS+=($!)
 gw_up() { grep -q '^listening$' "$posts" 2>/dev/null; }
 wait_for 10 "the test push gateway" gw_up
-start_cpmd --push-gateway "http://$HOST:$gw_port/wake" --push-retry 1:2 --reg-max-expires 20 --invite-timeout 2
+start_cpmd --push-gateway "http://$HOST:$gw_port/wake" --push-retry 1:2 --reg-max-expires 20 --invite-timeout 2 \
+	--delivery-retry 30:60
 reg_before=$(date +%s) # the binding starts after this second: it expires 20 s or more later
 CPM_GLOBAL_OPTS="--push fcm:tok-42" start_receiver sleepy bob phone --timeout 60
 reg_at=$(date +%s)
@@ -26,6 +29,7 @@ now=$(date +%s)
 woken() { [ "$(grep -c '^/wake ' "$posts")" -ge 1 ]; }
 wait_for 40 "the wake-up after the binding expired" woken
 [ $(($(date +%s) - reg_before)) -ge 20 ] || fail "woken before the binding expired"
+assert_no_grep "$CPMD_LOG" 'retrying deliveries to bob@cpm.test' "a delivery attempt came before the sweep's wake-up"
 line=$(grep -m1 '^/wake ' "$posts")
 [[ "$line" == '/wake json 204 {"aor":"bob@cpm.test","pn-provider":"fcm","pn-prid":"tok-42","pn-param":""'* ]] ||
 	fail "wake-up: $line"

@@ -388,9 +388,53 @@ UNIT_TEST(default_class_matches_todays_policy)
 	CHECK_STR(fork_sm_action_name(FORK_ACT_ASK_ACCEPT), "ASK_ACCEPT");
 }
 
+/* Which branches did not answer (fork_sm_branch_silent: the devices a push delivery may wake,
+ * RFC 8599 §4): still ringing or only a 1xx at the timeout, or failed as "not there"; a real
+ * answer, a 6xx and the winner are not silent, nor is a branch that does not exist. */
+UNIT_TEST(silent_branches)
+{
+	struct fork_sm sm;
+	struct fork_sm_branch b[5];
+	struct fork_sm_action a[FORK_SM_ACTIONS_MAX(5)];
+	struct fork_sm_out out = {a, 0, sizeof a / sizeof a[0]};
+	fork_sm_init(&sm, INV, b, 5);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ_INT(fork_sm_add(&sm), i);
+	fork_sm_start(&sm, &out);
+	fork_sm_failed(&sm, 1, 486, "Busy Here", SIP_FORK_ANSWER, &out);
+	fork_sm_failed(&sm, 2, 408, NULL, SIP_FORK_UNAVAILABLE, &out);
+	fork_sm_provisional(&sm, 3, 180, &out);
+	fork_sm_terminated(&sm, 4, &out); /* could not be sent / ended without a final response */
+	out.n = 0;
+	fork_sm_timeout(&sm, &out);
+	fork_sm_failed(&sm, 3, 487, NULL, SIP_FORK_UNAVAILABLE, &out); /* the CANCELled branch ends */
+	CHECK(fork_sm_branch_silent(&sm, 0));
+	CHECK(!fork_sm_branch_silent(&sm, 1));
+	CHECK(fork_sm_branch_silent(&sm, 2));
+	CHECK(fork_sm_branch_silent(&sm, 3));
+	CHECK(fork_sm_branch_silent(&sm, 4));
+	CHECK(!fork_sm_branch_silent(&sm, 5));
+	/* the winner, and a 6xx */
+	fork_sm_init(&sm, INV, b, 5);
+	CHECK_EQ_INT(fork_sm_add(&sm), 0);
+	CHECK_EQ_INT(fork_sm_add(&sm), 1);
+	out.n = 0;
+	fork_sm_start(&sm, &out);
+	fork_sm_answered(&sm, 0, 200, &out);
+	fork_sm_accept(&sm, 0, true, &out);
+	CHECK(!fork_sm_branch_silent(&sm, 0));
+	CHECK(fork_sm_branch_silent(&sm, 1));
+	fork_sm_init(&sm, INV, b, 5);
+	CHECK_EQ_INT(fork_sm_add(&sm), 0);
+	out.n = 0;
+	fork_sm_start(&sm, &out);
+	fork_sm_failed(&sm, 0, 603, "Decline", SIP_FORK_ENDS, &out);
+	CHECK(!fork_sm_branch_silent(&sm, 0));
+}
+
 UNIT_MAIN(T(two_devices_one_answers), T(six_xx_ends_the_fork), T(all_unavailable), T(best_response),
 	  T(refused_2xx_is_failed_not_an_answer), T(late_2xx_is_byed), T(cancel_waits_for_a_provisional), T(timeout),
 	  T(owner_cancel), T(branch_added_while_ringing), T(add_bounds), T(start_decides_what_failed_before),
 	  T(terminated_without_final_is_500), T(message_fork_never_cancels_or_byes),
 	  T(done_exactly_once_and_action_bound), T(events_for_unknown_branches_are_ignored),
-	  T(default_class_matches_todays_policy))
+	  T(default_class_matches_todays_policy), T(silent_branches))

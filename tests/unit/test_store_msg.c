@@ -623,7 +623,7 @@ static int version_of(const char *path)
 	return v;
 }
 
-UNIT_TEST(t_schema_upgrade_2_4)
+UNIT_TEST(t_schema_upgrade_2_5)
 {
 	struct store *s;
 	sqlite3 *db;
@@ -640,7 +640,7 @@ UNIT_TEST(t_schema_upgrade_2_4)
 	CHECK_EQ_INT(sqlite3_exec(db, schema_v2, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
-	CHECK_EQ_INT(version_of(dbpath), 4);
+	CHECK_EQ_INT(version_of(dbpath), 5);
 	/* what was there is a file, without a body; its notification has no DateTime */
 	CHECK_EQ_INT(store_item_get(s, "old1", &got), 0);
 	CHECK_EQ_INT(got.kind, STORE_KIND_FILE);
@@ -664,17 +664,17 @@ UNIT_TEST(t_schema_upgrade_2_4)
 	store_close(s);
 	/* opened again: nothing to upgrade */
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
-	CHECK_EQ_INT(version_of(dbpath), 4);
+	CHECK_EQ_INT(version_of(dbpath), 5);
 	CHECK_EQ_INT(store_item_get(s, "msg1", &got), 0);
 	CHECK(got.body_inline);
 	store_close(s);
 	/* a newer schema than ours is refused */
 	CHECK_EQ_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
-	CHECK_EQ_INT(sqlite3_exec(db, "UPDATE schema_version SET version=5", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db, "UPDATE schema_version SET version=6", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), -EPROTO);
 	env_down();
 }
 
 UNIT_MAIN(T(t_msg_item_roundtrip), T(t_msg_group_commit), T(t_notif_displayed), T(t_routed_report_rule),
-	  T(t_msg_blob_side), T(t_schema_upgrade_2_4), T(t_mss_queue))
+	  T(t_msg_blob_side), T(t_schema_upgrade_2_5), T(t_mss_queue))
