@@ -4,7 +4,8 @@
 #   bench/admin_bench.sh BUILD_DIR > bench/results/DATE-admin-REV.txt
 #   (BUILD_DIR has cpmd, cpm and sf_fill; a Release build)
 #
-# 1. Small transfers per second with a /metrics scrape every second, next to none, in the same
+# 1. Small transfers per second with a /metrics scrape every second and the console open
+#    (CONSOLE=1), next to none, in the same
 #    run: ROUNDS rounds, each with one fresh cpmd (--admin on, data dir on /dev/shm) per mode, the
 #    two modes alternating (ABAB...) so that the machine's other load hits both alike. A round is
 #    one `cpm blast --count N --parallel P --size 1024` (blast's own transfers/s). Target: the
@@ -20,6 +21,12 @@ BUILD=$(cd "${1:?usage: admin_bench.sh BUILD_DIR}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 ROUNDS=${ROUNDS:-5} N=${N:-3000} PAR=${PAR:-64}
+# CONSOLE=1 (default): the scrape rounds also have the operator console open in headless
+# Chromium (tests/e2e/console_drive.py --mode hold: the live transfers view, which polls
+# /api/v1/transfers and /metrics every second), as issue 13 asks ("a scrape every second and
+# the console open"); Chromium's own CPU shares the machine with the blast, cpmd's CPU is
+# reported per round.
+CONSOLE=${CONSOLE:-1}
 ITEMS=${ITEMS:-1000000} USERS=${USERS:-1000} REPS=${REPS:-20}
 ADMIN_CACHE=${ADMIN_CACHE:-/var/tmp/cpmd-admin-bench}
 DOMAIN=example.com TOKEN=bench-token
@@ -96,14 +103,31 @@ blast_round() { # blast_round MODE(none|scrape) -> prints "transfers/s cpmd-CPU-
 	rp=$!
 	PIDS+=("$rp")
 	sleep 1
+	local cp=""
 	if [ "$1" = scrape ]; then
 		(while :; do curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" "http://$ADMIN/metrics"; sleep 1; done) &
 		sp=$!
 		PIDS+=("$sp")
+		if [ "$CONSOLE" = 1 ]; then # the operator console open on its live view (headless Chromium)
+			python3 "$ROOT/tests/e2e/console_drive.py" --mode hold --url "http://$ADMIN/" --token "$TOKEN" \
+				--shots "$d/shots" --profile "$d/profile" >"$d/console.out" 2>&1 &
+			cp=$!
+			PIDS+=("$cp")
+			for ((i = 0; i < 600; i++)); do
+				grep -q '^ok console open' "$d/console.out" && break
+				kill -0 "$cp" 2>/dev/null || break
+				sleep 0.1
+			done
+			grep -q '^ok console open' "$d/console.out" || { echo "console did not open: $(tail -n 3 "$d/console.out")" >&2; exit 1; }
+		fi
 	fi
 	XDG_STATE_HOME=$d/state "$CPM" --server "127.0.0.1:$SIP_PORT" --user "sip:alice@$DOMAIN" --device pc --transport tcp \
 		blast "sip:bob@$DOMAIN" --count "$N" --parallel "$PAR" --size 1024 >"$d/blast.out" 2>"$d/blast.err"
 	[ -n "$sp" ] && kill "$sp" 2>/dev/null
+	if [ -n "$cp" ]; then
+		kill -TERM "$cp" 2>/dev/null
+		wait "$cp" 2>/dev/null
+	fi
 	local cpu
 	cpu=$(cpu_ms "$CPMD_PID")
 	kill "$rp" 2>/dev/null
@@ -113,7 +137,8 @@ blast_round() { # blast_round MODE(none|scrape) -> prints "transfers/s cpmd-CPU-
 	echo "$(grep '^blast ' "$d/blast.out" | tail -1 | grep -oE '[0-9.]+ transfers/s' | cut -d' ' -f1) $cpu"
 	rm -rf "$d"
 }
-echo "1. cpm blast --count $N --parallel $PAR --size 1024 over TCP, a fresh cpmd per round (--admin on in both modes)"
+echo "1. cpm blast --count $N --parallel $PAR --size 1024 over TCP, a fresh cpmd per round (--admin on in both modes;"
+echo "   the scrape rounds: curl /metrics every 1 s$([ "$CONSOLE" = 1 ] && echo ", and the console open in headless Chromium on its live transfers view"))"
 echo "   (cpmd CPU = utime + stime of the round's cpmd over the whole round, scrapes included; the"
 echo "   per-round ratio compares two runs seconds apart, so it is the least disturbed by the machine's other load)"
 none=() scr=() ratio=() cn=() cs=()

@@ -25,9 +25,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 ap = argparse.ArgumentParser()
 ap.add_argument('--url', required=True)
 ap.add_argument('--token', required=True)
-ap.add_argument('--mode', choices=['queue', 'progress'], default='queue')
+ap.add_argument('--mode', choices=['queue', 'progress', 'hold'], default='queue',
+                help='hold: log in, show the live transfers view and stay until SIGTERM (bench/admin_bench.sh)')
 ap.add_argument('--item', help='queue: the stored item to find and purge')
-ap.add_argument('--name', required=True, help='the file name the page must show')
+ap.add_argument('--name', default='', help='queue, progress: the file name the page must show')
 ap.add_argument('--sender', help='queue: its sender')
 ap.add_argument('--user', help='queue: a user with a registered device (users view)')
 ap.add_argument('--resume-pid', type=int, help='progress: the stopped receiver to SIGCONT')
@@ -116,7 +117,23 @@ def progress_mode():
         fail('browser console errors: %s' % errs)
 
 
+def hold_mode():
+    """The console open as an operator leaves it: the live transfers view (polled every second,
+    /metrics every second for the charts, health every 5 s) until SIGTERM."""
+    signal.signal(signal.SIGTERM, lambda *_: (drv.quit(), sys.exit(0)))
+    drv.get(a.url + '#transfers')
+    until('the token form', EC.visibility_of_element_located((By.ID, 'token')))
+    drv.find_element(By.ID, 'token').send_keys(a.token)
+    drv.find_element(By.ID, 'login-ok').click()
+    until('the live transfers view', EC.visibility_of_element_located((By.ID, 'transfers-table')))
+    print('ok console open on the live transfers view', flush=True)
+    while True:
+        time.sleep(1)
+
+
 try:
+    if a.mode == 'hold':
+        hold_mode()
     if a.mode == 'progress':
         progress_mode()
         drv.quit()
