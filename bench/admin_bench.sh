@@ -34,66 +34,25 @@ CPMD=$BUILD/cpmd CPM=$BUILD/cpm
 for b in "$CPMD" "$CPM" "$BUILD/sf_fill"; do
 	[ -x "$b" ] || { echo "admin_bench: $b missing (cmake --build $BUILD --target cpmd cpm sf_fill)" >&2; exit 2; }
 done
-. "$HERE/lib.sh" # now busy_others
-T=$(mktemp -d /dev/shm/admin-bench.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-USED_PORTS=" "
-pick_port() {
-	local p i
-	for ((i = 0; i < 500; i++)); do
-		p=$((42000 + RANDOM % 2000))
-		case "$USED_PORTS" in *" $p "*) continue ;; esac
-		if [ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ]; then
-			USED_PORTS="$USED_PORTS$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+bench_tmp /dev/shm/admin-bench.XXXXXX
+export CPMD_READY_S=300 # the first start on the filled queue adds the listing indexes
 
 # start_cpmd DATA LOG: sets CPMD_PID SIP_PORT ADMIN (host:port)
 start_cpmd() {
-	local i
-	SIP_PORT=$(pick_port) MSRP_PORT=$(pick_port) ADMIN_PORT=$(pick_port)
+	bench_port ADMIN_PORT
 	ADMIN=127.0.0.1:$ADMIN_PORT
-	"$CPMD" --domain "$DOMAIN" --sip "127.0.0.1:$SIP_PORT" --msrp "127.0.0.1:$MSRP_PORT" --data-dir "$1" \
-		--admin "$ADMIN" --admin-token "$TOKEN" --log-level warn >"$2" 2>&1 &
-	CPMD_PID=$!
-	PIDS+=("$CPMD_PID")
-	for ((i = 0; i < 30000; i++)); do
-		grep -q '^cpmd: ready' "$2" 2>/dev/null && return 0
-		kill -0 "$CPMD_PID" 2>/dev/null || { echo "cpmd died: $(tail -n 5 "$2")" >&2; exit 1; }
-		sleep 0.01
-	done
-	echo "cpmd not ready" >&2
-	exit 1
-}
-stop_cpmd() {
-	kill -TERM "$CPMD_PID" 2>/dev/null
-	wait "$CPMD_PID" 2>/dev/null
+	bench_start_cpmd "$1" "$2" --admin "$ADMIN" --admin-token "$TOKEN" --log-level warn
 }
 
-echo "admin_bench — $(date -u '+%Y-%m-%d %H:%M UTC') — HEAD $(git -C "$ROOT" rev-parse --short HEAD) (tracked files modified: $(git -C "$ROOT" status --porcelain --untracked-files=no | wc -l)), build $(basename "$BUILD")"
-echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); processes >= 5% CPU at start: $(busy_others)"
+echo "admin_bench — $(utc_date) — HEAD $(git_rev "$ROOT") (tracked files modified: $(git_dirty "$ROOT")), build $(basename "$BUILD")"
+echo "machine: $(machine_desc)"
+echo "load average at start: $(loadavg); processes >= 5% CPU at start: $(busy_others)"
 echo "command: bench/admin_bench.sh $(basename "$BUILD")  (ROUNDS=$ROUNDS N=$N PAR=$PAR ITEMS=$ITEMS USERS=$USERS REPS=$REPS)"
 echo
 
 # --- 1. blast with and without scrapes --------------------------------------------------------
-cpu_ms() { # cpu_ms PID: utime + stime of the process so far, in ms
-	local ut=0 st=0
-	[ -r "/proc/$1/stat" ] && read -r _ _ _ _ _ _ _ _ _ _ _ _ _ ut st _ <"/proc/$1/stat"
-	echo $(((ut + st) * 1000 / $(getconf CLK_TCK)))
-}
 blast_round() { # blast_round MODE(none|scrape) -> prints "transfers/s cpmd-CPU-ms"
 	local d="$T/r.$1.$RANDOM" rp sp=""
 	mkdir -p "$d/r"
@@ -132,7 +91,7 @@ blast_round() { # blast_round MODE(none|scrape) -> prints "transfers/s cpmd-CPU-
 	cpu=$(cpu_ms "$CPMD_PID")
 	kill "$rp" 2>/dev/null
 	wait "$rp" 2>/dev/null
-	stop_cpmd
+	bench_stop_cpmd
 	grep '^blast ' "$d/blast.out" | tail -1 >&2
 	echo "$(grep '^blast ' "$d/blast.out" | tail -1 | grep -oE '[0-9.]+ transfers/s' | cut -d' ' -f1) $cpu"
 	rm -rf "$d"
@@ -194,4 +153,4 @@ for ((i = 0; i < 30; i++)); do
 	sleep 1
 done
 echo "   cpmd CPU over 30 s with a scrape every second: $(($(cpu_ms "$CPMD_PID") - c0)) ms (the count is reused for 20x its cost)"
-stop_cpmd
+bench_stop_cpmd

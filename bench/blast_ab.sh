@@ -8,35 +8,31 @@
 # (a perf.data path: perf record -g of cpmd during the blast).
 set -u
 CPMD=$1 CPM=$2 PAR=${3:-64} N=${4:-3000} TR=${5:-tcp}
-D=$(mktemp -d "${TMPBASE:-/dev/shm}/blast.XXXX")
-trap 'rm -rf "$D"' EXIT
-SP=$((30000 + RANDOM % 4000))
-while ss -Htuna "( sport = :$SP )" | grep -q .; do SP=$((SP + 1)); done
-MP=$((SP + 17))
-while ss -Htan "( sport = :$MP )" | grep -q .; do MP=$((MP + 1)); done
-"$CPMD" --domain example.com --sip 127.0.0.1:$SP --msrp 127.0.0.1:$MP --data-dir "$D/data" \
-	--log-level "${LOGLVL:-warn}" 2>"$D/cpmd.log" &
-CP=$!
-for _ in $(seq 50); do grep -q "cpmd: ready" "$D/cpmd.log" && break; sleep 0.1; done
+DOMAIN=example.com
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_tmp "${TMPBASE:-/dev/shm}/blast.XXXX"
+D=$T
+bench_start_cpmd "$D/data" "$D/cpmd.log" --log-level "${LOGLVL:-warn}"
+CP=$CPMD_PID SP=$SIP_PORT
 mkdir -p "$D/r"
 export XDG_STATE_HOME=$D/state
-"$CPM" --server 127.0.0.1:$SP --user sip:bob@example.com --device phone --transport "$TR" \
+"$CPM" --server "127.0.0.1:$SP" --user sip:bob@example.com --device phone --transport "$TR" \
 	receive --dir "$D/r" --count "$N" --timeout 120 >"$D/recv.out" 2>"$D/recv.err" &
 RP=$!
+PIDS+=("$RP")
 sleep 1
 if [ -n "${PERFOUT:-}" ]; then
 	perf record -e cpu-clock -F 2999 -g -p $CP -o "$PERFOUT" 2>/dev/null &
 	PP=$!
 	sleep 0.3
 fi
-"$CPM" --server 127.0.0.1:$SP --user sip:alice@example.com --device pc --transport "$TR" \
+"$CPM" --server "127.0.0.1:$SP" --user sip:alice@example.com --device pc --transport "$TR" \
 	blast sip:bob@example.com --count "$N" --parallel "$PAR" --size 1024 >"$D/blast.out" 2>"$D/blast.err"
 if [ -n "${PERFOUT:-}" ]; then
 	kill -INT $PP
 	wait $PP 2>/dev/null
 fi
-ut=0 st=0
-[ -r /proc/$CP/stat ] && read -r _ _ _ _ _ _ _ _ _ _ _ _ _ ut st _ </proc/$CP/stat
-echo "${TAG:-blast}: $(grep '^blast ' "$D/blast.out" | tail -1); cpmd cpu $(((ut + st) * 10)) ms"
+echo "${TAG:-blast}: $(grep '^blast ' "$D/blast.out" | tail -1); cpmd cpu $(cpu_ms "$CP") ms"
 kill $RP $CP 2>/dev/null
 wait 2>/dev/null

@@ -78,7 +78,7 @@ need_pkg tshark tshark
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 say() { echo "core_bench: $*" >&2; }
-us_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { if (n == 0) print "n/a"; else printf "%.0f", t / hz * 1e6 / n }'; }
+MEDIAN_DEC=1
 newport() { local p; p=$(pick_port); USED_PORTS="$USED_PORTS$p "; printf -v "$1" %s "$p"; } # newport VAR
 
 # start_mode MODE [cpmd options...]: standalone = cpmd alone, devices talk to it; core = cpmd
@@ -104,12 +104,12 @@ stop_mode() {
 }
 kam_ticks() { if [ -n "$KAM_PID" ]; then tree_cpu_ticks "$KAM_PID"; else echo 0; fi; }
 
-DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-GITREV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+DATE=$(utc_date)
+GITREV=$(git_rev "$ROOT")
+DIRTY=$(git_dirty "$ROOT")
 echo "core_bench — $DATE — HEAD $GITREV (tracked files modified: $DIRTY), build $(basename "$BUILD") (cpmd binary of $(date -u -r "$CPMD" '+%Y-%m-%d %H:%M UTC'))"
-echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r); $(kamailio -v 2>/dev/null | head -n 1 | cut -d' ' -f1-3); sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)"
-echo "temp dir on $(df -T "$T_DIR" | awk 'NR == 2 {print $1 " " $2}'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg); processes >= 5% CPU at start: $(busy_others)"
+echo "machine: $(machine_desc); $(kamailio -v 2>/dev/null | head -n 1 | cut -d' ' -f1-3); sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)"
+echo "temp dir on $(df -T "$T_DIR" | awk 'NR == 2 {print $1 " " $2}'); load average at start: $(loadavg); processes >= 5% CPU at start: $(busy_others)"
 echo "command: bench/core_bench.sh $(basename "$BUILD")  (MAX_USERS=$MAX_USERS SKIP=\"$SKIP\" MODES=\"$MODES\" REPS=$REPS BLAST_COUNT=$BLAST_COUNT BLAST_PAR=$BLAST_PAR BLAST_SIZE=$BLAST_SIZE FILL_USERS=$FILL_USERS FILL_RATE=$FILL_RATE RATES=\"$RATES\" STEP_S=$STEP_S ITEM_COUNTS=\"$ITEM_COUNTS\" CYCLES=$CYCLES)"
 echo
 
@@ -159,8 +159,8 @@ blast_round() { # MODE ROUND
 	done
 	read -r w u s < <(tail -n 1 "$T_DIR/blast.$key.time")
 	BL_RATE[$key]=$(awk '{print $8}' <<<"$line")
-	BL_CPMD[$key]=$(us_per $((c1 - c0)) "$ok")
-	BL_KAM[$key]=$(us_per $((k1 - k0)) "$ok")
+	BL_CPMD[$key]=$(ticks_us $((c1 - c0)) "$ok")
+	BL_KAM[$key]=$(ticks_us $((k1 - k0)) "$ok")
 	BL_CPM[$key]=$(awk -v u="$u" -v s="$s" -v n="$ok" 'BEGIN { printf "%.0f", (u + s) * 1e6 / (n ? n : 1) }')
 	printf '   round %d %-10s: %s | received %s | CPU µs per transfer: cpmd %s, Kamailio %s, cpm blast %s | machine busy %s CPU s in %s s wall (%d CPUs)\n' \
 		"$r" "$mode" "${line:-no blast line}" "$got" "${BL_CPMD[$key]}" "${BL_KAM[$key]}" "${BL_CPM[$key]}" \
@@ -169,7 +169,6 @@ blast_round() { # MODE ROUND
 	stop_pid "$sx" 3
 	stop_mode
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 if [[ " $SKIP " != *" blast "* ]]; then
 	echo "1. small transfers: cpm blast --count $BLAST_COUNT --parallel $BLAST_PAR --size $BLAST_SIZE -> one cpm receive, SIP over UDP; standalone = devices -> cpmd; core = devices -> Kamailio -> cpmd --mode as (MSRP straight to cpmd in both)"
 	for ((r = 1; r <= REPS; r++)); do
@@ -256,7 +255,7 @@ if [[ " $SKIP " != *" tpr "* ]]; then
 	c1=$(cpu_ticks "$CPMD_PID") u1=$(netstat_val /proc/net/snmp Udp RcvbufErrors)
 	hwm_fill=$(status_kb "$CPMD_PID" VmHWM)
 	sleep "$FILL_LINGER"
-	echo "   fill: $FILL_USERS new users at $FILL_RATE/s offered: $S_OK ok, $S_FAIL failed, $S_RETR retransmissions in $S_SECS s = $(fdiv "$S_OK" "$S_SECS" %.0f)/s; cpmd CPU $(us_per $((c1 - c0)) "$S_OK") µs per REGISTER; SIPp CPU $S_CPU s; UDP rcvbuf drops $((u1 - u0)); cpmd VmHWM $hwm_fill kB, VmRSS $FILL_LINGER s later $(status_kb "$CPMD_PID" VmRSS) kB"
+	echo "   fill: $FILL_USERS new users at $FILL_RATE/s offered: $S_OK ok, $S_FAIL failed, $S_RETR retransmissions in $S_SECS s = $(fdiv "$S_OK" "$S_SECS" %.0f)/s; cpmd CPU $(ticks_us $((c1 - c0)) "$S_OK") µs per REGISTER; SIPp CPU $S_CPU s; UDP rcvbuf drops $((u1 - u0)); cpmd VmHWM $hwm_fill kB, VmRSS $FILL_LINGER s later $(status_kb "$CPMD_PID" VmRSS) kB"
 	BINDINGS=$(sqlite3 "$CPMD_DATA/cpmd.db" "SELECT count(*) FROM reg" 2>/dev/null || echo "?")
 	echo "   bindings in cpmd's database after the fill: $BINDINGS"
 	BEST=0
@@ -269,7 +268,7 @@ if [[ " $SKIP " != *" tpr "* ]]; then
 		sipp_core "r$rate" "$rate" "$n" "$T_DIR/step.$rate.csv"
 		c1=$(cpu_ticks "$CPMD_PID") u1=$(netstat_val /proc/net/snmp Udp RcvbufErrors) b1=$(sys_busy)
 		got=$(fdiv "$S_OK" "$S_SECS" %.0f)
-		echo "   step $rate/s offered, $n REGISTERs (half refreshes, half new; $REGD users known after it): $S_OK ok, $S_FAIL failed, $S_RETR retransmissions in $S_SECS s = $got/s; mean response $S_RT; cpmd CPU $(us_per $((c1 - c0)) "$S_OK") µs per REGISTER ($(fdiv $((c1 - c0)) "$(awk -v s="$S_SECS" -v hz="$HZ" 'BEGIN {print s * hz}')" %.2f) of a core); SIPp CPU $S_CPU s; machine busy $(fdiv $((b1 - b0)) "$HZ" %.2f) CPU s; UDP rcvbuf drops $((u1 - u0)); cpmd VmRSS $(status_kb "$CPMD_PID" VmRSS) kB VmHWM $(status_kb "$CPMD_PID" VmHWM) kB"
+		echo "   step $rate/s offered, $n REGISTERs (half refreshes, half new; $REGD users known after it): $S_OK ok, $S_FAIL failed, $S_RETR retransmissions in $S_SECS s = $got/s; mean response $S_RT; cpmd CPU $(ticks_us $((c1 - c0)) "$S_OK") µs per REGISTER ($(fdiv $((c1 - c0)) "$(awk -v s="$S_SECS" -v hz="$HZ" 'BEGIN {print s * hz}')" %.2f) of a core); SIPp CPU $S_CPU s; machine busy $(fdiv $((b1 - b0)) "$HZ" %.2f) CPU s; UDP rcvbuf drops $((u1 - u0)); cpmd VmRSS $(status_kb "$CPMD_PID" VmRSS) kB VmHWM $(status_kb "$CPMD_PID" VmHWM) kB"
 		if [ "$S_FAIL" -gt 0 ] || [ "$S_RETR" -gt 0 ] || [ "$got" -lt $((rate * 95 / 100)) ]; then
 			echo "   -> first step with failures, retransmissions or < 95 % of the offered rate: $rate/s"
 			break
@@ -306,11 +305,11 @@ if [[ " $SKIP " != *" reg "* ]]; then
 			wait "$TSP" 2>/dev/null || true
 			echo "   $n stored items, $m (cpmd and core up in $st s): $(python3 "$HERE/wire_latency.py" "$T_DIR/reg-$m-$n.pcap" "$UAP" INVITE)"
 			echo "      UA: ${ua#ua: }"
-			echo "      CPU per cycle (2 REGISTERs, $TEST_ITEMS INVITE/480/ACK): cpmd $(us_per $((c1 - c0)) "$CYCLES") µs, Kamailio $(us_per $((k1 - k0)) "$CYCLES") µs; cpmd VmRSS $(status_kb "$CPMD_PID" VmRSS) kB"
+			echo "      CPU per cycle (2 REGISTERs, $TEST_ITEMS INVITE/480/ACK): cpmd $(ticks_us $((c1 - c0)) "$CYCLES") µs, Kamailio $(ticks_us $((k1 - k0)) "$CYCLES") µs; cpmd VmRSS $(status_kb "$CPMD_PID" VmRSS) kB"
 			stop_mode
 		done
 	done
 	echo
 fi
-echo "processes >= 5% CPU at the end: $(busy_others); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "processes >= 5% CPU at the end: $(busy_others); load average $(loadavg)"
 echo "total: $SECONDS s"

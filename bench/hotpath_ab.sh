@@ -18,25 +18,9 @@ A=$(cd "$1" && pwd) B=$(cd "$2" && pwd)
 MIB=${3:-256} ROUNDS=${4:-4}
 CHUNKS=${CHUNKS:-"65536 10240"}
 HOST=127.0.0.1 DOMAIN=bench.test
-T=$(mktemp -d /tmp/hotpath-ab.XXXXXX)
-PIDS=()
-cleanup() {
-	set +e
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	[ "${KEEP_TMP:-0}" = 1 ] && echo "kept $T" >&2 || rm -rf "$T"
-}
-trap cleanup EXIT
+bench_tmp /tmp/hotpath-ab.XXXXXX
+MEDIAN_DEC=2
 say() { printf '[ab %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-port() {
-	local p
-	while :; do
-		p=$((30000 + RANDOM % 10000))
-		[ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ] && { echo "$p"; return; }
-	done
-}
-log_ms() { awk '{t = $1; sub(/^[0-9-]*T/, "", t); split(t, a, /[:.Z]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4]; exit}' <<<"$1"; }
 
 cc -O2 -Wall -Wextra -o "$T/pump" "$SRC/bench/tools/pump.c"
 cc -O2 -Wall -Wextra -o "$T/sink" "$SRC/bench/tools/sink.c"
@@ -44,13 +28,14 @@ F="$T/file.bin"
 BYTES=$((MIB * 1048576))
 head -c "$BYTES" /dev/urandom >"$F"
 SHA=$(openssl dgst -sha1 -r "$F" | cut -d' ' -f1)
-echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r)"
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); A = $A ($(git -C "$A/.." rev-parse --short HEAD 2>/dev/null || echo ?)); B = $B ($(git -C "$B/.." rev-parse --short HEAD 2>/dev/null || echo ?))"
-echo "file: $MIB MiB; rounds: $ROUNDS; load at start: $(cut -d' ' -f1-3 /proc/loadavg); busy: $(busy_others)"
+echo "machine: $(cpu_desc), kernel $(uname -r)"
+echo "date: $(utc_date); A = $A ($(git -C "$A/.." rev-parse --short HEAD 2>/dev/null || echo ?)); B = $B ($(git -C "$B/.." rev-parse --short HEAD 2>/dev/null || echo ?))"
+echo "file: $MIB MiB; rounds: $ROUNDS; load at start: $(loadavg); busy: $(busy_others)"
 
 socat_run() { # -> MB/s of pump -> socat (8 KiB) -> sink
 	local sp rp spid qp
-	sp=$(port) rp=$(port)
+	bench_port sp
+	bench_port rp
 	rm -f "$T/ready"
 	"$T/sink" "$sp" "$T/ready" >"$T/sink.out" 2>/dev/null &
 	spid=$!
@@ -72,7 +57,8 @@ N=0
 # xfer BUILD CHUNK N -> "MB/s cpu_s_per_GiB sendmsg/chunk recvfrom/chunk write/chunk epoll_wait/chunk all/chunk cs/chunk"
 xfer() {
 	local bd=$1 chunk=$2 N=$3 sp mp log cp rp pp
-	sp=$(port) mp=$(port)
+	bench_port sp
+	bench_port mp
 	log="$T/cpmd.$N.log"
 	"$bd/cpmd" --domain "$DOMAIN" --sip "$HOST:$sp" --msrp "$HOST:$mp" --data-dir "$T/data.$N" \
 		--max-file-size $((BYTES * 2)) --log-level info </dev/null >/dev/null 2>"$log" &
@@ -123,7 +109,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
 	if ((i % 2)); then order="A B"; else order="B A"; fi
 	s=$(socat_run)
 	R[socat]+="$s "
-	line="round $i (load $(cut -d' ' -f1-3 /proc/loadavg)): socat $s MB/s"
+	line="round $i (load $(loadavg)): socat $s MB/s"
 	for ch in $CHUNKS; do
 		for w in $order; do
 			if [ "$w" = A ]; then bd=$A; else bd=$B; fi
@@ -136,17 +122,16 @@ for ((i = 1; i <= ROUNDS; i++)); do
 	say "$line"
 	echo "$line"
 done
-med() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 echo
-echo "socat (8 KiB) MB/s: ${R[socat]} -> median $(tr ' ' '\n' <<<"${R[socat]}" | grep . | med)"
+echo "socat (8 KiB) MB/s: ${R[socat]} -> median $(tr ' ' '\n' <<<"${R[socat]}" | grep . | median)"
 echo "medians | MB/s | cpmd CPU s/GiB | sendmsg | recvfrom | write | epoll_wait | all syscalls | ctx switches (per chunk) | MB/s runs"
 for ch in $CHUNKS; do
 	for w in A B; do
 		printf '%s %s KiB' "$w" $((ch / 1024))
 		for col in 1 2 3 4 5 6 7 8; do
-			printf ' | %s' "$(grep . <<<"${R[$w.$ch]}" | awk -v c=$col '{print $c}' | med)"
+			printf ' | %s' "$(grep . <<<"${R[$w.$ch]}" | awk -v c=$col '{print $c}' | median)"
 		done
 		printf ' | %s\n' "$(grep . <<<"${R[$w.$ch]}" | awk '{printf "%s ", $1}')"
 	done
 done
-echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load at end: $(loadavg)"

@@ -14,7 +14,7 @@
 #    and over SESSIONS sessions at once.
 # Knobs: RATE (6000 offered/s), N (60000 messages per run), REPS (3), CHAT (1), CHAT_N
 # (20000), SESSIONS (100), PER_SESSION (200), SKIP ("pager deferred chat").
-# Ports: random free ones in 42000-42999.
+# Ports: random free ones in 20000-32767 (bench/lib.sh).
 set -euo pipefail
 BUILD=$(cd "${1:?usage: bench/msg_bench.sh BUILD_DIR}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -32,62 +32,19 @@ DOMAIN=bench.test
 CPMD=$BUILD/cpmd CPM=$BUILD/cpm
 for b in "$CPMD" "$CPM"; do [ -x "$b" ] || { echo "msg_bench: $b missing" >&2; exit 2; }; done
 command -v sipp >/dev/null || { echo "msg_bench: sipp missing (apt-get install sip-tester)" >&2; exit 2; }
-T=$(mktemp -d /var/tmp/cpmd-msg-bench.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	[ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$T"
-}
-trap cleanup EXIT
-USED_PORTS=" "
-pick_port() {
-	local p i
-	for ((i = 0; i < 500; i++)); do
-		p=$((42000 + RANDOM % 1000))
-		case "$USED_PORTS" in *" $p "*) continue ;; esac
-		if [ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ]; then
-			USED_PORTS="$USED_PORTS$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+bench_tmp /var/tmp/cpmd-msg-bench.XXXXXX
+MEDIAN_DEC=1
 say() { echo "msg_bench: $*" >&2; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
-now() { date +%s.%N; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
-start_cpmd() { # start_cpmd DATA_DIR LOG [options]: sets CPMD_PID SIP_PORT MSRP_PORT
-	local data=$1 log=$2 i
-	shift 2
-	SIP_PORT=$(pick_port)
-	MSRP_PORT=$(pick_port)
-	"$CPMD" --domain "$DOMAIN" --sip "127.0.0.1:$SIP_PORT" --msrp "127.0.0.1:$MSRP_PORT" --data-dir "$data" \
-		--log-level warn "$@" >"$log" 2>&1 &
-	CPMD_PID=$!
-	PIDS+=("$CPMD_PID")
-	for ((i = 0; i < 3000; i++)); do
-		grep -q '^cpmd: ready' "$log" && return 0
-		kill -0 "$CPMD_PID" 2>/dev/null || { say "cpmd died: $(tail -n 5 "$log")"; exit 1; }
-		sleep 0.01
-	done
-	say "cpmd not ready"; exit 1
-}
-stop_cpmd() {
-	kill -TERM "$CPMD_PID" 2>/dev/null || true
-	for ((i = 0; i < 300; i++)); do kill -0 "$CPMD_PID" 2>/dev/null || break; sleep 0.05; done
-	wait "$CPMD_PID" 2>/dev/null || true
-}
+start_cpmd() { bench_start_cpmd "$1" "$2" --log-level warn "${@:3}"; } # start_cpmd DATA_DIR LOG [options]
 
 # sipp_send NAME TARGET_HOSTPORT TARGET_USER: RATE msg/s, N messages, UDP; sets SENT_OK,
 # SENT_FAIL, SENT_S (wall seconds from SIPp's first to its exit), SIPP_CPU (s).
 sipp_send() {
-	local name=$1 hp=$2 user=$3 pid
-	(cd "$T" && exec sipp -sf "$SIPP_SCN/sender_message.xml" -t u1 -i 127.0.0.1 -p "$(pick_port)" \
+	local name=$1 hp=$2 user=$3 pid port
+	bench_port port
+	(cd "$T" && exec sipp -sf "$SIPP_SCN/sender_message.xml" -t u1 -i 127.0.0.1 -p "$port" \
 		-s alice -key domain "$DOMAIN" -key target "$user" -r "$RATE" -rp 1000 -m "$N" -l 20000 \
 		-max_recv_loops 5000 -timeout 120s -nostdin -trace_stat -stf "$T/$name.stat.csv" \
 		-trace_err -error_file "$T/$name.err" "$hp" >"$T/$name.out" 2>&1) &
@@ -110,10 +67,10 @@ PY
 )
 }
 
-DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-GITREV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DATE=$(utc_date)
+GITREV=$(git_rev "$ROOT")
 echo "msg_bench — $DATE — HEAD $GITREV, build $(basename "$BUILD")"
-echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r); sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)"
+echo "machine: $(machine_desc); sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1)"
 echo "command: bench/msg_bench.sh $(basename "$BUILD")  (RATE=$RATE N=$N REPS=$REPS CHAT=$CHAT CHAT_N=$CHAT_N SESSIONS=$SESSIONS PER_SESSION=$PER_SESSION)"
 echo
 
@@ -122,7 +79,8 @@ if [[ " $SKIP " != *" pager "* ]]; then
 	B_L="" C_L="" U_L=""
 	for ((r = 1; r <= REPS; r++)); do
 		# baseline: SIPp -> SIPp
-		sp=$(pick_port)
+		bench_port sp
+		# shellcheck disable=SC2154 # sp: set by bench_port
 		(cd "$T" && exec sipp -sf "$HERE/sipp/message_sink.xml" -t u1 -i 127.0.0.1 -p "$sp" -nostdin -bg \
 			-trace_err -error_file "$T/sink.err" >"$T/sink.out" 2>&1) || true
 		sink=$(grep -o 'PID=\[[0-9]*\]' "$T/sink.out" | tr -dc 0-9)
@@ -137,7 +95,8 @@ if [[ " $SKIP " != *" pager "* ]]; then
 		B_L="$B_L $brate"
 		# through cpmd to one online SIPp device
 		start_cpmd "$T/data-p$r" "$T/cpmd-p$r.log"
-		dp=$(pick_port)
+		bench_port dp
+		# shellcheck disable=SC2154 # dp: set by bench_port
 		(cd "$T" && exec sipp -sf "$HERE/sipp/device_stay.xml" -oocsf "$HERE/sipp/message_sink.xml" -t u1 \
 			-i 127.0.0.1 -p "$dp" -s bob -key domain "$DOMAIN" -m 1 -nostdin -bg \
 			-trace_err -error_file "$T/dev.err" "127.0.0.1:$SIP_PORT" >"$T/dev.out" 2>&1) || true
@@ -152,7 +111,7 @@ if [[ " $SKIP " != *" pager "* ]]; then
 		echo "   round $r via cpmd : $SENT_OK ok, $SENT_FAIL failed in ${SENT_S} s = $crate msg/s; cpmd CPU $cus µs/msg (forks one MESSAGE per message)"
 		C_L="$C_L $crate" U_L="$U_L $cus"
 		kill "$dev" 2>/dev/null || true
-		stop_cpmd
+		bench_stop_cpmd
 	done
 	echo "   median: SIPp->SIPp $(echo "$B_L" | median) msg/s; via cpmd $(echo "$C_L" | median) msg/s at $(echo "$U_L" | median) µs CPU per message"
 	echo
@@ -168,7 +127,7 @@ if [[ " $SKIP " != *" deferred "* ]]; then
 		c1=$(cpu_ticks "$CPMD_PID")
 		drate=$(awk -v n="$SENT_OK" -v s="$SENT_S" 'BEGIN {printf "%.0f", n / s}')
 		dus=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$SENT_OK" 'BEGIN {printf "%.1f", t / hz * 1e6 / (n ? n : 1)}')
-		stop_cpmd
+		bench_stop_cpmd
 		items=$(sqlite3 "$T/data-d$r/cpmd.db" "SELECT count(*) FROM item" 2>/dev/null || echo "?")
 		echo "   round $r: $SENT_OK stored (202), $SENT_FAIL failed in ${SENT_S} s = $drate msg/s; cpmd CPU $dus µs/msg; items in the database after stop: $items"
 		D_L="$D_L $drate" E_L="$E_L $dus"
@@ -221,6 +180,6 @@ if [ "$CHAT" = 1 ] && [[ " $SKIP " != *" chat "* ]]; then
 	got=$(grep -c '^chat ' "$T/bob.out" || true)
 	echo "   $SESSIONS sessions at once: $got of $want messages in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s (100 cpm processes starting, registering and inviting included) = $(awk -v n="$got" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}') msg/s; cpmd CPU $(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$got" 'BEGIN {printf "%.1f", t / hz * 1e6 / (n ? n : 1)}') µs/msg"
 	kill "$BOB" 2>/dev/null || true
-	stop_cpmd
+	bench_stop_cpmd
 	echo
 fi

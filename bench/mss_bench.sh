@@ -32,17 +32,18 @@ BIG_MIB=${BIG_MIB:-1024}
 
 # shellcheck source=../tests/e2e/lib.sh
 . "$ROOT/tests/e2e/lib.sh"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 # shellcheck source=../tests/lib_dovecot.sh
 . "$ROOT/tests/lib_dovecot.sh"
 say() { echo "mss_bench: $*" >&2; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 skip() { [[ " $SKIP " == *" $1 "* ]]; }
 # log_s LINE: the seconds (with ms) of a cpmd log line's timestamp
 log_s() { sed -n 's/^[0-9-]*T\([0-9]*\):\([0-9]*\):\([0-9.]*\)Z.*/\1 \2 \3/p' <<<"$1" | awk '{printf "%.3f", $1 * 3600 + $2 * 60 + $3}'; }
 need_bin "$BUILD/mss_store"
 chmod o+x "$T_DIR"
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), $(uname -r); dovecot $(dovecot --version | cut -d' ' -f1), $(curl --version | sed -n 1p | cut -d" " -f1-2)"
-echo "command: bench/mss_bench.sh $1  (COUNT=$COUNT PAR=$PAR SIZE=$SIZE WORKERS=$WORKERS BIG_MIB=$BIG_MIB SKIP=\"$SKIP\"); load average at start: $(load)"
+echo "command: bench/mss_bench.sh $1  (COUNT=$COUNT PAR=$PAR SIZE=$SIZE WORKERS=$WORKERS BIG_MIB=$BIG_MIB SKIP=\"$SKIP\"); load average at start: $(loadavg)"
 
 MSS_PORT=$(pick_port)
 USED_PORTS="$USED_PORTS$MSS_PORT "
@@ -56,7 +57,7 @@ if ! skip rate; then
 	mapfile -t base < <(_cpm_base alice blaster)
 	"$CPM" "${base[@]}" blast "sip:bob@$DOMAIN" --count "$COUNT" --parallel "$PAR" --size "$SIZE" </dev/null \
 		>"$LOGDIR/blast.out" 2>"$LOGDIR/blast.err" || say "cpm blast exited with $?"
-	echo "1. $(grep -a '^blast ' "$LOGDIR/blast.out" | tail -n 1) (load average $(load))"
+	echo "1. $(grep -a '^blast ' "$LOGDIR/blast.out" | tail -n 1) (load average $(loadavg))"
 	t_blast_end=$(date +%s.%N)
 	stored_n() { [ "$(grep -c 'ft-history stored in bob@' "$CPMD_LOG")" -ge "$COUNT" ]; }
 	wait_for 600 "$COUNT histories stored" stored_n
@@ -120,7 +121,7 @@ if ! skip big; then
 	done_line=$(grep -m 1 'ft-history stored in bob@' "$CPMD_LOG")
 	deliv_line=$(grep 'ft .*: delivered ' "$CPMD_LOG" | tail -n 1)
 	tw=$(awk -v a="$(log_s "$deliv_line")" -v b="$(log_s "$done_line")" 'BEGIN {printf "%.2f", b - a}')
-	echo "2. one $BIG_MIB MiB file, live to bob, then its FT history to his mailbox (load average $(load))"
+	echo "2. one $BIG_MIB MiB file, live to bob, then its FT history to his mailbox (load average $(loadavg))"
 	echo "   cpm send: $(tail -n 1 "$LOGDIR/big.out"); history stored $tw s after the transfer ended ($(awk -v m="$BIG_MIB" -v t="$tw" 'BEGIN {printf "%.0f", m / t}') MiB/s of file)"
 	echo "   cpmd resident memory: sampled peak VmRSS $((rss_max / 1024)) MiB, VmHWM $((hwm / 1024)) MiB over the whole run"
 	rm -rf "${RECV_DIR[big]:?}"/*
@@ -135,5 +136,5 @@ if ! skip big; then
 	echo "   peer (tests/mss/mss_store, the same client alone): $pt s ($(awk -v m="$BIG_MIB" -v t="$pt" 'BEGIN {printf "%.0f", m / t}') MiB/s), VmHWM $((phwm / 1024)) MiB; $(grep '^result=' <<<"$out")"
 	echo "   cpmd / peer write time: $(awk -v a="$tw" -v b="$pt" 'BEGIN {printf "%.2f", a / b}')"
 fi
-echo "load average at the end: $(load)"
+echo "load average at the end: $(loadavg)"
 exit 0

@@ -22,7 +22,7 @@
 # over TCP), BLAST_TMPFS (1: the TCP blast again on a cpmd with its
 # --data-dir on tmpfs), BLAST_SIZE (1024), LINGER (65: idle seconds before the last
 # memory reading), PROFILE (1), KEEP_TMP (0), CPM_TRANSPORT (udp).
-# Everything runs in a fresh mktemp dir on random free ports in 30000-39999;
+# Everything runs in a fresh mktemp dir on random free ports in 20000-32767;
 # every process started here is killed at exit and the temp dir removed.
 set -euo pipefail
 
@@ -44,7 +44,8 @@ DOMAIN=bench.test
 HOST=127.0.0.1
 RESULTS="$SRC/bench/results"
 BUDGET=540 # seconds: optional steps are skipped past this point
-HZ=$(getconf CLK_TCK)
+# shellcheck source=lib.sh
+. "$SRC/bench/lib.sh"
 
 # What else runs on the machine (it is shared): the busiest processes over
 # one second, and any packet capture on loopback (it taxes every packet).
@@ -80,26 +81,10 @@ if [ "$PROFILE" = 1 ] && ! perf stat -e task-clock true >/dev/null 2>&1; then
 	PROFILE=0
 fi
 
-T=$(mktemp -d /tmp/cpm-bench.XXXXXX)
+bench_tmp /tmp/cpm-bench.XXXXXX
 mkdir -p "$T/logs" "$RESULTS"
-PIDS=()
-USED_PORTS=" "
-
-cleanup() {
-	local rc=$? p c
-	trap - EXIT
-	set +e
-	for p in "${PIDS[@]}"; do
-		# children of our wrapper subshells first (by parent id), then the pid
-		for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do kill -TERM "$c" 2>/dev/null; done
-		kill -TERM "$p" 2>/dev/null
-	done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do
-		for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do kill -KILL "$c" 2>/dev/null; done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+# bench_cleanup (bench/lib.sh) stops the processes, then this keeps the logs' tails
+bench_cleanup_hook() {
 	if [ -d "$T/logs" ]; then
 		for f in "$T"/logs/*; do
 			[ -f "$f" ] || continue
@@ -108,30 +93,10 @@ cleanup() {
 		done >"$RESULTS/latest.log" 2>/dev/null
 	fi
 	[ -n "${SHM:-}" ] && rm -rf "$SHM"
-	if [ "${KEEP_TMP:-0}" = 1 ]; then
-		say "kept $T"
-	else
-		rm -rf "$T"
-	fi
-	[ $rc -eq 0 ] || say "exit status $rc; logs of this run: $RESULTS/latest.log"
-	exit $rc
+	[ "$1" -eq 0 ] || say "exit status $1; logs of this run: $RESULTS/latest.log"
 }
-trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-pick_port() {
-	local p i
-	for ((i = 0; i < 500; i++)); do
-		p=$((30000 + RANDOM % 10000))
-		case "$USED_PORTS" in *" $p "*) continue ;; esac
-		if [ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ]; then
-			USED_PORTS="$USED_PORTS$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port in 30000-39999"
-}
+export CPMD_READY_S=15
 
 # wait_until TIMEOUT_S COMMAND...: poll every 20 ms.
 wait_until() {
@@ -144,22 +109,14 @@ wait_until() {
 	return 1
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# all CPUs: busy ticks (user nice system irq softirq steal) and steal ticks
-sys_busy() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+# all CPUs: steal ticks (sys_busy, of bench/lib.sh, has the busy ones)
 sys_steal() { awk '$1 == "cpu" {print $9; exit}' /proc/stat; }
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 reset_hwm() { echo 5 >"/proc/$1/clear_refs"; }
-# "YYYY-MM-DDTHH:MM:SS.mmmZ" at the start of a cpmd log line -> milliseconds of the day
-log_ms() { awk '{t = $1; sub(/^[0-9-]*T/, "", t); split(t, a, /[:.Z]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4]; exit}' <<<"$1"; }
-fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN { if (b == 0) print "n/a"; else printf f "\n", a / b }'; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 minmax() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "-" hi}'; }
 
 # --- machine ---------------------------------------------------------------
-MACHINE="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), \
-RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+MACHINE=$(machine_desc)
+LOAD_START=$(loadavg)
 BG_START=$(bg_snapshot)
 SHA_NI=$(grep -m1 -qw sha_ni /proc/cpuinfo && echo yes || echo no)
 DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
@@ -197,7 +154,7 @@ cpu_of() { awk '{printf "%.2f", $2 + $3}' "$1"; }
 run_pump() {
 	local name=$1 sp rp spid ppid=""
 	shift
-	sp=$(pick_port)
+	bench_port sp
 	rm -f "$T/ready.$name"
 	(
 		TIMEFORMAT='%R %U %S'
@@ -208,7 +165,7 @@ run_pump() {
 	wait_until 5 test -e "$T/ready.$name" || die "sink did not start"
 	local port=$sp
 	if [ $# -gt 0 ]; then
-		rp=$(pick_port)
+		bench_port rp
 		(
 			TIMEFORMAT='%R %U %S'
 			time socat "$@" "TCP4-LISTEN:$rp,bind=$HOST,reuseaddr" "TCP4:$HOST:$sp" 2>>"$T/logs/baseline.err"
@@ -242,15 +199,9 @@ baseline_round() { # I: one run of each plain-TCP path
 # --- cpmd ------------------------------------------------------------------
 # start_cpmd NAME DATA_DIR: sets CPMD_PID, SIP_PORT, MSRP_PORT, CPMD_LOG.
 start_cpmd() {
-	SIP_PORT=$(pick_port)
-	MSRP_PORT=$(pick_port)
 	CPMD_LOG="$T/logs/$1.log"
 	mkdir -p "$2"
-	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$2" \
-		--max-file-size $((BIG_BYTES * 2)) --log-level info </dev/null >"$T/logs/$1.stdout" 2>"$CPMD_LOG" &
-	CPMD_PID=$!
-	PIDS+=("$CPMD_PID")
-	wait_until 15 grep -q 'cpmd: ready' "$CPMD_LOG" || die "cpmd did not print 'cpmd: ready' (see log)"
+	bench_start_cpmd "$2" "$CPMD_LOG" --max-file-size $((BIG_BYTES * 2)) --log-level info
 	sleep 0.5
 	say "$1: pid $CPMD_PID ready (sip $SIP_PORT, msrp $MSRP_PORT, data $2)"
 }
@@ -486,9 +437,6 @@ if [ "$PROFILE" = 1 ]; then
 fi
 
 # 4: small files with cpm blast (one receiver per run, fresh users)
-netstat_val() { # FILE PREFIX FIELD: a counter of /proc/net/snmp or netstat
-	awk -v p="$2:" -v f="$3" '$1 == p { if (!h) { for (i = 2; i <= NF; i++) if ($i == f) c = i; h = 1 } else { print $c; exit } }' "$1"
-}
 declare -A B_LINE B_CPU B_RATE B_WALL B_GOT B_HWM B_UDPERR B_LDROP B_OTHER B_SIPDROP
 # cpmd's SIP UDP socket: "rcvbuf bytes / drops so far" (ss skmem rb and d)
 sip_udp_drops() {
@@ -619,7 +567,7 @@ us_per() { awk -v c="$1" -v n="$2" 'BEGIN { if (n + 0 == 0) print "n/a"; else pr
 {
 	echo "cpmd benchmarks — $DATE — cpmd $GITREV, build $(basename "$BUILD")"
 	echo "machine: $MACHINE; sha_ni: $SHA_NI"
-	echo "load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "load average at start: $LOAD_START; at end: $(loadavg)"
 	echo "other processes using >= 5% CPU (top, 1 s) at start: ${BG_START:-none}"
 	echo "   and after each round of big transfers:"
 	printf '%s' "$BG_ROUNDS"

@@ -32,10 +32,9 @@ export CLAMD_STREAM_MAX=$(((BIG_MIB + 16) * 1024 * 1024))
 # shellcheck source=../tests/lib_clamd.sh
 . "$ROOT/tests/lib_clamd.sh"
 say() { echo "screen_bench: $*" >&2; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-echo "screen_bench — $(date -u '+%Y-%m-%d %H:%M UTC') — HEAD $(git -C "$ROOT" rev-parse --short HEAD) (tracked files modified: $(git -C "$ROOT" status --porcelain --untracked-files=no | wc -l)), build $(basename "$BUILD")"
-echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r); $(clamd --version 2>/dev/null | head -1); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "screen_bench — $(utc_date) — HEAD $(git_rev "$ROOT") (tracked files modified: $(git_dirty "$ROOT")), build $(basename "$BUILD")"
+echo "machine: $(machine_desc); $(clamd --version 2>/dev/null | head -1); load $(loadavg)"
 echo "file: $BIG_MIB MiB random, REPS=$REPS, data dir on $(df -T "$TMPDIR" | awk 'NR == 2 {print $2}')"
 
 clamd_start "$T_DIR/clamd"
@@ -92,4 +91,4 @@ echo "throughput end to end: screened $(fdiv "$BIG_MIB" "$se" %.1f) MiB/s, unscr
 echo "cost of screening per MiB: $(awk -v a="$se" -v b="$ue" -v m="$BIG_MIB" 'BEGIN {printf "%.1f", (a - b) * 1000 / m}') ms end to end (screened - unscreened);" \
 	"the clamd scan alone $(awk -v a="$sc" -v m="$BIG_MIB" 'BEGIN {printf "%.1f", a / m}') ms/MiB (it runs after the last byte, before the sender's ack;" \
 	"the intake upload with no device behind it is faster than the live cut-through, which hides part of it)"
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load after: $(loadavg)"

@@ -47,9 +47,7 @@ PW=bench-pw # every subscriber's password (cpm takes one --password)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 say() { echo "sec_bench: $*" >&2; }
-us_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { if (n == 0) print "n/a"; else printf "%.0f", t / hz * 1e6 / n }'; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
+MEDIAN_DEC=1
 # start_dev NAME USER [receive options]: a `cpm receive` (RECV_PID/RECV_DIR/RECV_OUT[NAME]) that
 # has registered (its own "registered sip:" line: cpmd runs at --log-level warn, so
 # lib.sh's start_receiver, which reads cpmd's log, cannot see it)
@@ -76,9 +74,9 @@ USERS=$T_DIR/users
 	for ((r = 1; r <= REPS_TLS * 2; r++)); do echo "bob$r@$DOMAIN $PW"; done
 } >"$USERS"
 
-echo "sec_bench — $(date -u '+%Y-%m-%d %H:%M UTC') — HEAD $(git -C "$ROOT" rev-parse --short HEAD) (tracked files modified: $(git -C "$ROOT" status --porcelain --untracked-files=no | wc -l)), build $(basename "$BUILD") (cpmd binary of $(date -u -r "$CPMD" '+%Y-%m-%d %H:%M UTC'))"
-echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r); sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1); $(openssl version)"
-echo "temp dir on $(df -T "$T_DIR" | awk 'NR == 2 {print $1 " " $2}'); load average at start: $(load); processes >= 5% CPU at start: $(busy_others)"
+echo "sec_bench — $(utc_date) — HEAD $(git_rev "$ROOT") (tracked files modified: $(git_dirty "$ROOT")), build $(basename "$BUILD") (cpmd binary of $(date -u -r "$CPMD" '+%Y-%m-%d %H:%M UTC'))"
+echo "machine: $(machine_desc); sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1); $(openssl version)"
+echo "temp dir on $(df -T "$T_DIR" | awk 'NR == 2 {print $1 " " $2}'); load average at start: $(loadavg); processes >= 5% CPU at start: $(busy_others)"
 echo "command: bench/sec_bench.sh $(basename "$BUILD")  (SKIP=\"$SKIP\" RATES=\"$RATES\" STEP_S=$STEP_S REPS=$REPS BLAST_COUNT=$BLAST_COUNT BLAST_PAR=$BLAST_PAR BLAST_SIZE=$BLAST_SIZE BIG_MIB=$BIG_MIB REPS_TLS=$REPS_TLS PROFILE=$PROFILE)"
 echo
 
@@ -112,19 +110,19 @@ reg_mode() { # MODE (plain|auth)
 		start_cpmd --log-level warn
 	fi
 	printf 'SEQUENTIAL\n%s;u1;\n' "$DOMAIN" >"$T_DIR/reg.csv"
-	echo "   $mode (load average $(load)):"
+	echo "   $mode (load average $(loadavg)):"
 	for rate in $RATES; do
 		n=$((rate * STEP_S))
 		c0=$(cpu_ticks "$CPMD_PID")
 		sipp_reg "reg.$mode.$rate" "$rate" "$n" "${sargs[@]}"
 		c1=$(cpu_ticks "$CPMD_PID")
 		got=$(fdiv "$S_OK" "$S_SECS" %.0f)
-		echo "     step $rate/s offered, $n REGISTERs: $S_OK ok, $S_FAIL failed, $S_RETR retransmissions in $S_SECS s = $got/s; cpmd CPU $(us_per $((c1 - c0)) "$S_OK") µs per REGISTER ($(fdiv $((c1 - c0)) "$(awk -v s="$S_SECS" -v hz="$HZ" 'BEGIN {print s * hz}')" %.2f) of a core)"
+		echo "     step $rate/s offered, $n REGISTERs: $S_OK ok, $S_FAIL failed, $S_RETR retransmissions in $S_SECS s = $got/s; cpmd CPU $(ticks_us $((c1 - c0)) "$S_OK") µs per REGISTER ($(fdiv $((c1 - c0)) "$(awk -v s="$S_SECS" -v hz="$HZ" 'BEGIN {print s * hz}')" %.2f) of a core)"
 		if [ "$S_FAIL" -gt 0 ] || [ "$S_RETR" -gt 0 ] || [ "$got" -lt $((rate * 95 / 100)) ]; then
 			echo "     -> first step with failures, retransmissions or < 95 % of the offered rate: $rate/s"
 			break
 		fi
-		best=$got us=$(us_per $((c1 - c0)) "$S_OK")
+		best=$got us=$(ticks_us $((c1 - c0)) "$S_OK")
 	done
 	REG_BEST[$mode]=$best REG_US[$mode]=$us
 	stop_cpmd
@@ -163,9 +161,9 @@ blast_round() { # MODE ROUND
 		sleep 0.1
 	done
 	BL_RATE[$key]=$(awk '{print $8}' <<<"$line")
-	BL_CPMD[$key]=$(us_per $((c1 - c0)) "$ok")
+	BL_CPMD[$key]=$(ticks_us $((c1 - c0)) "$ok")
 	printf '   round %d %-5s (load average %s): %s | received %s | cpmd CPU %s µs per transfer\n' \
-		"$r" "$mode" "$(load)" "${line:-no blast line}" "$got" "${BL_CPMD[$key]}"
+		"$r" "$mode" "$(loadavg)" "${line:-no blast line}" "$got" "${BL_CPMD[$key]}"
 	stop_pid "${RECV_PID[$ru]}" 3
 	stop_cpmd
 	CPM_GLOBAL_OPTS=""
@@ -196,7 +194,7 @@ if [[ " $SKIP " != *" tls "* ]]; then
 	start_cpmd --sip-tls "$HOST:$SIPS_PORT" --msrp-tls "$HOST:$MSRPS_PORT" \
 		--tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" --log-level warn
 	PLAIN_SIP=$SIP_PORT
-	echo "3. one ${BIG_MIB} MiB file, cpm send -> cpmd -> cpm receive (registered), 64 KiB chunks; tcp = SIP/TCP + msrp, tls = SIP/TLS + msrps on both legs; one cpmd with both (load average $(load))"
+	echo "3. one ${BIG_MIB} MiB file, cpm send -> cpmd -> cpm receive (registered), 64 KiB chunks; tcp = SIP/TCP + msrp, tls = SIP/TLS + msrps on both legs; one cpmd with both (load average $(loadavg))"
 	declare -A T_MBS T_CPU TMED TCPU
 	xn=0
 	for ((r = 1; r <= REPS_TLS; r++)); do
@@ -230,7 +228,7 @@ if [[ " $SKIP " != *" tls "* ]]; then
 			w=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
 			T_MBS[$m.$r]=$(fdiv $((BIG_MIB * 1048576)) "$(awk -v w="$w" 'BEGIN {print w * 1e6}')" %.1f)
 			T_CPU[$m.$r]=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v g="$BIG_MIB" 'BEGIN {printf "%.2f", t / hz / (g / 1024)}')
-			echo "   round $r $m: send '$last', received file $okf; ${w} s = ${T_MBS[$m.$r]} MB/s; cpmd CPU $(fdiv $((c1 - c0)) "$HZ" %.2f) s = ${T_CPU[$m.$r]} s/GiB; machine busy $(fdiv $((b1 - b0)) "$HZ" %.2f) CPU s; load average $(load)"
+			echo "   round $r $m: send '$last', received file $okf; ${w} s = ${T_MBS[$m.$r]} MB/s; cpmd CPU $(fdiv $((c1 - c0)) "$HZ" %.2f) s = ${T_CPU[$m.$r]} s/GiB; machine busy $(fdiv $((b1 - b0)) "$HZ" %.2f) CPU s; load average $(loadavg)"
 		done
 	done
 	for m in tcp tls; do
@@ -254,5 +252,5 @@ if [[ " $SKIP " != *" tls "* ]]; then
 	stop_cpmd
 	echo
 fi
-echo "processes >= 5% CPU at the end: $(busy_others); load average $(load)"
+echo "processes >= 5% CPU at the end: $(busy_others); load average $(loadavg)"
 echo "total: $SECONDS s"

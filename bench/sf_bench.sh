@@ -21,7 +21,7 @@
 # in the same rounds, for before/after), STORE_N (100000), KIND (file, or
 # message: part 3 with stored pager-mode messages instead of files, delivered by MESSAGE —
 # issue 8's "1,000,000 deferred messages, REGISTER -> first delivery").
-# Ports: random free ones in 41000-41999. Installs fio with apt-get if it is missing.
+# Ports: random free ones in 20000-32767 (bench/lib.sh). Installs fio with apt-get if it is missing.
 set -euo pipefail
 BUILD=$(cd "${1:?usage: bench/sf_bench.sh BUILD_DIR}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -47,65 +47,25 @@ if ! command -v fio >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y fio >/dev/null
 fi
 mkdir -p "$SF_CACHE"
-T=$(mktemp -d "$SF_CACHE/run.XXXXXX") # same filesystem as the cached data dirs
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-USED_PORTS=" "
-pick_port() {
-	local p i
-	for ((i = 0; i < 500; i++)); do
-		p=$((41000 + RANDOM % 1000))
-		case "$USED_PORTS" in *" $p "*) continue ;; esac
-		if [ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ]; then
-			USED_PORTS="$USED_PORTS$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-say() { echo "sf_bench: $*" >&2; }
 # shellcheck source=lib.sh
-. "$HERE/lib.sh" # cpu_ticks status_kb fdiv now busy_others
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-log_ms() { awk '{t = $1; sub(/^[0-9-]*T/, "", t); split(t, a, /[:.Z]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4]; exit}' <<<"$1"; }
+. "$HERE/lib.sh"
+bench_tmp "$SF_CACHE/run.XXXXXX" # same filesystem as the cached data dirs
+export CPMD_READY_S=120 # start-up with 1M stored items (reconcile) on a cold cache
+say() { echo "sf_bench: $*" >&2; }
 
 # start_cpmd DATA_DIR LOG: sets CPMD_PID SIP_PORT; STARTUP_S = exec -> "cpmd: ready"
 start_cpmd() {
-	local data=$1 log=$2 t0 i
-	SIP_PORT=$(pick_port)
-	MSRP_PORT=$(pick_port)
-	t0=$(now)
-	"$CPMD" --domain "$DOMAIN" --sip "127.0.0.1:$SIP_PORT" --msrp "127.0.0.1:$MSRP_PORT" --data-dir "$data" \
-		--delivery-retry 3600:3600 --log-level info >"$log" 2>&1 &
-	CPMD_PID=$!
-	PIDS+=("$CPMD_PID")
-	for ((i = 0; i < 6000; i++)); do
-		grep -q '^cpmd: ready' "$log" && break
-		kill -0 "$CPMD_PID" 2>/dev/null || { say "cpmd died: $(tail -n 5 "$log")"; exit 1; }
-		sleep 0.01
-	done
-	STARTUP_S=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
-}
-stop_cpmd() {
-	kill -TERM "$CPMD_PID" 2>/dev/null || true
-	for ((i = 0; i < 300; i++)); do kill -0 "$CPMD_PID" 2>/dev/null || break; sleep 0.05; done
-	wait "$CPMD_PID" 2>/dev/null || true
+	bench_start_cpmd "$1" "$2" --delivery-retry 3600:3600 --log-level info
+	STARTUP_S=$CPMD_START_S
 }
 
-DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-GITREV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+DATE=$(utc_date)
+GITREV=$(git_rev "$ROOT")
+DIRTY=$(git_dirty "$ROOT")
 FS=$(df -T "$SF_CACHE" | awk 'NR == 2 {print $1 " " $2}')
 echo "sf_bench — $DATE — HEAD $GITREV (tracked files modified in the work tree: $DIRTY), build $(basename "$BUILD") (cpmd binary of $(date -u -r "$CPMD" '+%H:%M UTC'))"
-echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), RAM $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
-echo "data filesystem: $SF_CACHE on $FS; load average at start: $(cut -d' ' -f1-3 /proc/loadavg); processes >= 5% CPU at start: $(busy_others)"
+echo "machine: $(machine_desc)"
+echo "data filesystem: $SF_CACHE on $FS; load average at start: $(loadavg); processes >= 5% CPU at start: $(busy_others)"
 echo "command: bench/sf_bench.sh $(basename "$BUILD")  (BIG_MIB=$BIG_MIB REPS=$REPS ITEM_COUNTS=\"$ITEM_COUNTS\" CYCLES=$CYCLES TEST_ITEMS=$TEST_ITEMS TEST_SIZE=$TEST_SIZE LINGER=$LINGER)"
 echo
 
@@ -185,7 +145,7 @@ if [[ " $SKIP " != *" upload "* ]]; then
 		line=""
 		for i in $order; do
 			upload_one "$r" "$i"
-			say "round $r ${UP_TAG[$i]}: cpm send rc=$rc last='$last' wall $wall s = $cmbs MB/s, cpmd cpu $cpu s, VmHWM $hwm kB, deferred->stored $phase s (load $(cut -d' ' -f1-3 /proc/loadavg))"
+			say "round $r ${UP_TAG[$i]}: cpm send rc=$rc last='$last' wall $wall s = $cmbs MB/s, cpmd cpu $cpu s, VmHWM $hwm kB, deferred->stored $phase s (load $(loadavg))"
 			C_L[$i]+=" $cmbs" P_L[$i]+=" $cpu" R_L[$i]+=" $hwm" Q_L[$i]+=" $pmbs"
 			line+=$(printf ' | %s: cpm send %4s MB/s (wall %s s) | in cpmd (deferred -> stored %s s) %4s MB/s | cpmd CPU %s s, VmHWM %s kB' \
 				"${UP_TAG[$i]}" "$cmbs" "$wall" "$phase" "$pmbs" "$cpu" "$hwm")
@@ -194,7 +154,7 @@ if [[ " $SKIP " != *" upload "* ]]; then
 		fb=$(run_fio)
 		fmbs=$(awk -v a="$fa" -v b="$fb" 'BEGIN {printf "%.0f", (a + b) / 2}')
 		F_L+=" $fmbs"
-		printf '   round %d (load %s): fio %4s/%4s MB/s%s\n' "$r" "$(cut -d' ' -f1-3 /proc/loadavg)" "$fa" "$fb" "$line"
+		printf '   round %d (load %s): fio %4s/%4s MB/s%s\n' "$r" "$(loadavg)" "$fa" "$fb" "$line"
 		for i in $order; do
 			RX_L[$i]+=" $(fdiv "$(awk '{print $NF}' <<<"${X_L[$i]}")" "$fmbs" %.3f)"
 			RY_L[$i]+=" $(fdiv "$(awk '{print $NF}' <<<"${Y_L[$i]}")" "$fmbs" %.3f)"
@@ -211,7 +171,7 @@ if [[ " $SKIP " != *" upload "* ]]; then
 	echo "   (cpm send hashes the whole file before its INVITE: openssl dgst -sha1 of it alone takes $sha s)"
 	for pid in "${UP_PID[@]}"; do
 		CPMD_PID=$pid
-		stop_cpmd
+		bench_stop_cpmd
 	done
 	rm -f "$BIG"
 	rm -rf "$T/updata" "$T/updata.b"
@@ -230,7 +190,7 @@ if [[ " $SKIP " != *" reg "* ]]; then
 		start_cpmd "$D" "$T/cpmd-reg-$n.log"
 		st_cpu=$(fdiv "$(cpu_ticks "$CPMD_PID")" "$HZ" %.2f)
 		rss0=$(status_kb "$CPMD_PID" VmRSS) hwm0=$(status_kb "$CPMD_PID" VmHWM)
-		UAP=$(pick_port)
+		bench_port UAP
 		tshark -i lo -f "udp port $UAP" -w "$T/reg-$n.pcap" -q >"$T/tshark-$n.out" 2>&1 &
 		TSP=$!
 		PIDS+=("$TSP")
@@ -256,9 +216,9 @@ if [[ " $SKIP " != *" reg "* ]]; then
 		echo "      $wire"
 		echo "      cpmd CPU during the cycles: $(fdiv $((c1 - c0)) "$HZ" %.2f) s ($(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$CYCLES" 'BEGIN {printf "%.0f", c / hz / n * 1e6}') us per cycle: 2 REGISTERs, $TEST_ITEMS INVITE/480/ACK)"
 		echo "      cpmd RSS kB: after start VmRSS $rss0 (VmHWM $hwm0); after the cycles VmRSS $rss1 (VmHWM $hwm1); ${LINGER} s later VmRSS $rss2"
-		stop_cpmd
+		bench_stop_cpmd
 	done
 fi
 echo
-echo "processes >= 5% CPU at the end: $(busy_others); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "processes >= 5% CPU at the end: $(busy_others); load average $(loadavg)"
 echo "total: $SECONDS s"

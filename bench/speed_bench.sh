@@ -45,15 +45,13 @@ die() {
 for b in cpmd cpm msrp_raw; do [ -x "$BUILD/$b" ] || die "missing $BUILD/$b (cmake --build $BUILD)"; done
 command -v socat >/dev/null || die "socat missing (apt-get install socat)"
 
-T=$(mktemp -d /var/tmp/cpmd-speed.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	pkill -f "$T/" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$T"
+bench_tmp /var/tmp/cpmd-speed.XXXXXX
+# the sinks, pumps and clients of a case are not in PIDS (each case waits for its own); after an
+# abort they are found by the temp dir in their command lines
+bench_cleanup_hook() {
+	pkill -f "$T/" 2>/dev/null
+	wait 2>/dev/null
 }
-trap cleanup EXIT
 cc -O2 -Wall -Wextra -o "$T/pump" "$SRC/bench/tools/pump.c"
 cc -O2 -Wall -Wextra -o "$T/sink" "$SRC/bench/tools/sink.c"
 head -c $((SIZE_MIB << 20)) /dev/urandom >"$T/f.bin"
@@ -62,38 +60,15 @@ BYTES=$((SIZE_MIB << 20))
 mkdir -p "$T/state"
 export XDG_STATE_HOME="$T/state" # cpm's hash cache: the sender reuses the file's sha-1 after its first send
 
-# below the ephemeral range (32768-60999 here), where the clients' own ports land
-NEXT_PORT=$((20000 + RANDOM % 10000))
-# nextp: P = a port not handed out before in this run (no subshell: it must count)
-nextp() {
-	NEXT_PORT=$((NEXT_PORT + 1))
-	P=$NEXT_PORT
-}
-
+CPMD=$BUILD/cpmd # for bench_start_cpmd
 CPMD_PID= SIP_PORT= CPMD_LOG=
 start_cpmd() { # start_cpmd WORKERS
-	nextp
-	SIP_PORT=$P
-	nextp
-	local msrp=$P
 	rm -rf "$T/d"
 	CPMD_LOG="$T/cpmd.log"
 	local wopt=()
 	[ -n "$1" ] && wopt=(--workers "$1")
-	# shellcheck disable=SC2086
-	"$BUILD/cpmd" --domain "$DOMAIN" --sip "127.0.0.1:$SIP_PORT" --msrp "127.0.0.1:$msrp" --data-dir "$T/d" \
-		"${wopt[@]}" $CPMD_ARGS >"$CPMD_LOG" 2>&1 &
-	CPMD_PID=$!
-	PIDS+=("$CPMD_PID")
-	for _ in $(seq 100); do
-		grep -q "cpmd: ready" "$CPMD_LOG" && return 0
-		sleep 0.05
-	done
-	die "cpmd did not start: $(tail -3 "$CPMD_LOG")"
-}
-stop_cpmd() {
-	kill "$CPMD_PID" 2>/dev/null || true
-	wait "$CPMD_PID" 2>/dev/null || true
+	# shellcheck disable=SC2086 # CPMD_ARGS: several options
+	bench_start_cpmd "$T/d" "$CPMD_LOG" "${wopt[@]}" $CPMD_ARGS
 }
 
 registered() { grep -c "register $1@$DOMAIN" "$CPMD_LOG" || true; }
@@ -102,8 +77,7 @@ registered() { grep -c "register $1@$DOMAIN" "$CPMD_LOG" || true; }
 case_loop() { # N CHUNK
 	local n=$1 chunk=$2 i ps=() t0 t1
 	for i in $(seq "$n"); do
-		nextp
-		ps[i]=$P
+		bench_port "ps[$i]"
 		"$T/sink" "${ps[i]}" "$T/ready.$i" >/dev/null &
 	done
 	for i in $(seq "$n"); do while [ ! -e "$T/ready.$i" ]; do sleep 0.01; done; done
@@ -118,10 +92,8 @@ case_loop() { # N CHUNK
 case_socat() { # N CHUNK
 	local n=$1 chunk=$2 i ps=() rs=() t0 t1
 	for i in $(seq "$n"); do
-		nextp
-		ps[i]=$P
-		nextp
-		rs[i]=$P
+		bench_port "ps[$i]"
+		bench_port "rs[$i]"
 		"$T/sink" "${ps[i]}" "$T/ready.$i" >/dev/null &
 		# -b CHUNK: socat moves pieces of the size the MSRP paths use
 		(
@@ -146,7 +118,7 @@ case_socat() { # N CHUNK
 cpmd_case() { # MODE N CHUNK: raw or cpm through the running cpmd
 	local mode=$1 n=$2 chunk=$3 i rpids=() t0 t1 c0 c1 rss0 hwm
 	for i in $(seq "$n"); do
-		nextp
+		bench_port P
 		if [ "$mode" = raw ]; then
 			python3 "$SRC/bench/raw_ua.py" recv --server "127.0.0.1:$SIP_PORT" --user "r$i@$DOMAIN" --port "$P" \
 				--msrp-raw "$BUILD/msrp_raw" >"$T/recv.$i.out" 2>&1 &
@@ -170,7 +142,7 @@ cpmd_case() { # MODE N CHUNK: raw or cpm through the running cpmd
 	t0=$(now)
 	local spids=()
 	for i in $(seq "$n"); do
-		nextp
+		bench_port P
 		if [ "$mode" = raw ]; then
 			python3 "$SRC/bench/raw_ua.py" send --server "127.0.0.1:$SIP_PORT" --user "s$i@$DOMAIN" --port "$P" \
 				--to "r$i@$DOMAIN" --file "$T/f.bin" --sha1 "$SHA1" --chunk "$chunk" --msrp-raw "$BUILD/msrp_raw" \
@@ -216,7 +188,7 @@ cpmd_case() { # MODE N CHUNK: raw or cpm through the running cpmd
 	echo "# bench/speed_bench.sh $(date -u +%Y-%m-%dT%H:%MZ), cpmd $(git -C "$SRC" describe --always --dirty 2>/dev/null)"
 	echo "# $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); kernel $(uname -r)"
 	echo "# SIZE_MIB=$SIZE_MIB CHUNKS='$CHUNKS' PARS='$PARS' ROUNDS=$ROUNDS MODES='$MODES' WORKERS='$WORKERS' CPMD_ARGS='$CPMD_ARGS'"
-	echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg); busy: $(busy_others)"
+	echo "# load before: $(loadavg); busy: $(busy_others)"
 	echo "# round mode workers n chunk MB/s cpu-s/GiB rss-kB/transfer"
 } | tee "$OUT"
 RAW="$T/rows"
@@ -236,7 +208,7 @@ for r in $(seq "$ROUNDS"); do
 					for w in ${WORKERS:-default}; do
 						start_cpmd "$([ "$w" = default ] || echo "$w")"
 						res=$(cpmd_case "$mode" "$n" "$chunk")
-						stop_cpmd
+						bench_stop_cpmd
 						line="$r $mode $w $n $chunk $res"
 						echo "$line" | tee -a "$OUT"
 						echo "$line" >>"$RAW"
@@ -249,7 +221,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 {
-	echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# load after: $(loadavg)"
 	echo "# medians over the rounds; x socat = MB/s over socat's at the same n and chunk"
 	echo "# mode workers n chunk MB/s x-loop x-socat cpu-s/GiB rss-kB/transfer"
 	awk '

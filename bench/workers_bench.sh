@@ -28,24 +28,9 @@ NS=${NS:-"1 4 16"}
 CONFIGS=${CONFIGS:-"base w1 w2"}
 CLIENT=${CLIENT:-cpm}
 HOST=127.0.0.1 DOMAIN=bench.test
-T=$(mktemp -d /tmp/workers-bench.XXXXXX)
-PIDS=()
-cleanup() {
-	set +e
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	[ "${KEEP_TMP:-0}" = 1 ] && echo "kept $T" >&2 || rm -rf "$T"
-}
-trap cleanup EXIT
+bench_tmp /tmp/workers-bench.XXXXXX
+MEDIAN_DEC=2
 say() { printf '[workers %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-port() {
-	local p
-	while :; do
-		p=$((30000 + RANDOM % 10000))
-		[ -z "$(ss -Htuan "( sport = :$p )" 2>/dev/null)" ] && { echo "$p"; return; }
-	done
-}
 # pport: the next of a block of ports for the raw endpoints, none handed out twice in a run
 # (random picks collided: two endpoints of one run got the same free port before binding it)
 pport() {
@@ -54,7 +39,6 @@ pport() {
 		[ -z "$(ss -Htuan "( sport = :$PP )" 2>/dev/null)" ] && return
 	done
 }
-log_ms() { awk '{t = $1; sub(/^[0-9-]*T/, "", t); split(t, a, /[:.Z]/); print ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 + a[4]; exit}' <<<"$1"; }
 
 F="$T/file.bin"
 BYTES=$((MIB * 1048576))
@@ -62,9 +46,9 @@ head -c "$BYTES" /dev/urandom >"$F"
 sleep 0.1 # the hash cache records only a file whose ctime has settled
 SHA=$(openssl dgst -sha1 -r "$F" | cut -d' ' -f1)
 STATE="$T/state" # one XDG_STATE_HOME for every sender: the file's hash is cached once
-echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r)"
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); base = $BASE ($(git -C "$BASE/.." rev-parse --short HEAD 2>/dev/null || echo ?)); new = $NEW ($(git -C "$NEW/.." rev-parse --short HEAD 2>/dev/null || echo ?))"
-echo "clients: $CLIENT; file: $MIB MiB, 64 KiB chunks, SIP over UDP; N: $NS; rounds: $ROUNDS; load at start: $(cut -d' ' -f1-3 /proc/loadavg); busy: $(busy_others)"
+echo "machine: $(cpu_desc), kernel $(uname -r)"
+echo "date: $(utc_date); base = $BASE ($(git -C "$BASE/.." rev-parse --short HEAD 2>/dev/null || echo ?)); new = $NEW ($(git -C "$NEW/.." rev-parse --short HEAD 2>/dev/null || echo ?))"
+echo "clients: $CLIENT; file: $MIB MiB, 64 KiB chunks, SIP over UDP; N: $NS; rounds: $ROUNDS; load at start: $(loadavg); busy: $(busy_others)"
 
 RUN=0
 # run CONFIG N -> "aggMB/s_log aggMB/s_wall cpu_s_per_GiB vmhwm_kB cores" (cores: cpmd's CPU
@@ -76,7 +60,8 @@ run() {
 	w1) bd=$NEW args=(--workers 1) ;;
 	w2) bd=$NEW args=(--workers 2) ;;
 	esac
-	sp=$(port) mp=$(port)
+	bench_port sp
+	bench_port mp
 	PP=$((20000 + RANDOM % 200 * 48)) # (below the ephemeral range; 48 ports per run)
 	log="$T/cpmd.$RUN.log"
 	"$bd/cpmd" --domain "$DOMAIN" --sip "$HOST:$sp" --msrp "$HOST:$mp" --data-dir "$T/data.$RUN" \
@@ -148,7 +133,7 @@ declare -A R
 for ((r = 1; r <= ROUNDS; r++)); do
 	for n in $NS_SAVE; do
 		if ((r % 2)); then order=$CONFIGS; else order=$(tr ' ' '\n' <<<"$CONFIGS" | tac | tr '\n' ' '); fi
-		line="round $r N=$n (load $(cut -d' ' -f1-3 /proc/loadavg))"
+		line="round $r N=$n (load $(loadavg))"
 		for c in $order; do
 			RUN=$((RUN + 1)) # (here: run is called in a subshell; its logs stay apart)
 			out=$(run "$c" "$n")
@@ -159,14 +144,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		echo "$line"
 	done
 done
-med() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 echo
 echo "medians | N | config | aggregate MB/s (cpmd log) | aggregate MB/s (wall) | cpmd CPU s/GiB | cpmd VmHWM kB | cpmd cores busy | runs (MB/s, log)"
 for n in $NS_SAVE; do
 	for c in $CONFIGS; do
 		printf '| %s | %s' "$n" "$c"
-		for col in 1 2 3 4 5; do printf ' | %s' "$(grep . <<<"${R[$c.$n]}" | awk -v k=$col '{print $k}' | med)"; done
+		for col in 1 2 3 4 5; do printf ' | %s' "$(grep . <<<"${R[$c.$n]}" | awk -v k=$col '{print $k}' | median)"; done
 		printf ' | %s\n' "$(grep . <<<"${R[$c.$n]}" | awk '{printf "%s ", $1}')"
 	done
 done
-echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load at end: $(loadavg)"
