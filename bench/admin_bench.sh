@@ -68,7 +68,8 @@ blast_round() { # blast_round MODE(none|scrape) -> prints "transfers/s cpmd-CPU-
 		sp=$!
 		PIDS+=("$sp")
 		if [ "$CONSOLE" = 1 ]; then # the operator console open on its live view (headless Chromium)
-			python3 "$ROOT/tests/e2e/console_drive.py" --mode hold --url "http://$ADMIN/" --token "$TOKEN" \
+			# Debian's python3 (python3-selenium), not a pyenv or venv one first in PATH
+			/usr/bin/python3 "$ROOT/tests/e2e/console_drive.py" --mode hold --url "http://$ADMIN/" --token "$TOKEN" \
 				--shots "$d/shots" --profile "$d/profile" >"$d/console.out" 2>&1 &
 			cp=$!
 			PIDS+=("$cp")
@@ -77,12 +78,21 @@ blast_round() { # blast_round MODE(none|scrape) -> prints "transfers/s cpmd-CPU-
 				kill -0 "$cp" 2>/dev/null || break
 				sleep 0.1
 			done
-			grep -q '^ok console open' "$d/console.out" || { echo "console did not open: $(tail -n 3 "$d/console.out")" >&2; exit 1; }
+			if ! grep -q '^ok console open' "$d/console.out"; then
+				# this runs in a process substitution: the EXIT trap is the parent's, so stop what
+				# this round started here, or the parent waits for cpmd's end of the pipe forever
+				echo "console did not open: $(tail -n 3 "$d/console.out")" >&2
+				kill "$sp" "$rp" "$cp" 2>/dev/null
+				stop_cpmd
+				exit 1
+			fi
 		fi
 	fi
 	XDG_STATE_HOME=$d/state "$CPM" --server "127.0.0.1:$SIP_PORT" --user "sip:alice@$DOMAIN" --device pc --transport tcp \
 		blast "sip:bob@$DOMAIN" --count "$N" --parallel "$PAR" --size 1024 >"$d/blast.out" 2>"$d/blast.err"
 	[ -n "$sp" ] && kill "$sp" 2>/dev/null
+	local ccpu=0 pid # the browser's CPU over the round: its share of the same two cores
+	for pid in $(pgrep -f -- "--user-data-dir=$d/profile"); do ccpu=$((ccpu + $(cpu_ms "$pid"))); done
 	if [ -n "$cp" ]; then
 		kill -TERM "$cp" 2>/dev/null
 		wait "$cp" 2>/dev/null
@@ -93,7 +103,7 @@ blast_round() { # blast_round MODE(none|scrape) -> prints "transfers/s cpmd-CPU-
 	wait "$rp" 2>/dev/null
 	bench_stop_cpmd
 	grep '^blast ' "$d/blast.out" | tail -1 >&2
-	echo "$(grep '^blast ' "$d/blast.out" | tail -1 | grep -oE '[0-9.]+ transfers/s' | cut -d' ' -f1) $cpu"
+	echo "$(grep '^blast ' "$d/blast.out" | tail -1 | grep -oE '[0-9.]+ transfers/s' | cut -d' ' -f1) $cpu $ccpu"
 	rm -rf "$d"
 }
 echo "1. cpm blast --count $N --parallel $PAR --size 1024 over TCP, a fresh cpmd per round (--admin on in both modes;"
@@ -102,9 +112,9 @@ echo "   (cpmd CPU = utime + stime of the round's cpmd over the whole round, scr
 echo "   per-round ratio compares two runs seconds apart, so it is the least disturbed by the machine's other load)"
 none=() scr=() ratio=() cn=() cs=()
 for ((r = 1; r <= ROUNDS; r++)); do
-	read -r a ca < <(blast_round none 2>>"$T/blast.lines")
-	read -r b cb < <(blast_round scrape 2>>"$T/blast.lines")
-	echo "   round $r: no scrape $a transfers/s (cpmd CPU $ca ms), scrape every 1 s $b transfers/s (cpmd CPU $cb ms)"
+	read -r a ca _ < <(blast_round none 2>>"$T/blast.lines")
+	read -r b cb bb < <(blast_round scrape 2>>"$T/blast.lines")
+	echo "   round $r: no scrape $a transfers/s (cpmd CPU $ca ms), scrape every 1 s $b transfers/s (cpmd CPU $cb ms$([ "$CONSOLE" = 1 ] && echo "; Chromium CPU $bb ms"))"
 	none+=("$a") scr+=("$b") cn+=("$ca") cs+=("$cb")
 	ratio+=("$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.4f", b / a}')")
 done
