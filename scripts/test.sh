@@ -129,6 +129,7 @@ fi
 # threads it started (ft_relay_wait_hashers() for the relay's tee workers) before it exits.
 TSAN_TESTS=(
 	test_common_disk_ring
+	test_net_lazy_hash
 	test_net_resume
 	test_net_relay
 	test_net_store_modes

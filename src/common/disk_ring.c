@@ -19,7 +19,13 @@
  * finished the file, or on an error.
  *
  * A write error cuts the file back to the end of the last whole piece (ftruncate: no torn
- * tail), so disk_ring_written() is what the file holds and a resume starts there. */
+ * tail), so disk_ring_written() is what the file holds and a resume starts there.
+ *
+ * Lazy hashing (disk_ring_lazy_hash): the worker writes without hashing until the owner calls
+ * disk_ring_want_hash(); it then hashes what it already wrote, [0, base + tail), by pread()
+ * (the resume's prefix path, with a later end) and goes on hashing as an eager worker. A live
+ * relay whose device checks the hash itself pays no SHA-1 unless cpmd ends up keeping the file
+ * (docs/internals/relay.md, "Lazy SHA-1"). */
 #include "common/disk_ring.h"
 
 #include <errno.h>
@@ -59,11 +65,15 @@ struct disk_ring {
 	bool cancel;     /* atomic */
 	bool sleeping;   /* atomic: the worker waits for head/target/cancel */
 	bool loop_waits; /* atomic: the producer is paused for room */
+	bool lazy;       /* hash only once want_hash is set (set before the worker starts) */
+	bool want_hash;  /* atomic: the owner needs the digest (lazy mode) */
+	bool hashing;    /* the worker's own: md holds the sha-1 of [0, base + tail) */
 	uint64_t wake_at; /* atomic: wake the loop once tail reaches this (0: no one waits) */
 	/* the result, written once by the worker (under mu) */
 	bool finished;
 	int err;
 	bool write_err;
+	bool hashed;     /* digest is the file's (a lazy worker that was never asked has none) */
 	uint8_t digest[20];
 };
 
@@ -133,20 +143,21 @@ static bool cancelled(struct disk_ring *d)
 	return __atomic_load_n(&d->cancel, __ATOMIC_RELAXED);
 }
 
-/* The stored prefix of a resume, by pread(). */
-static int hash_prefix(struct disk_ring *d, EVP_MD_CTX *md)
+/* [0, end) of the file by pread(): a resume's stored prefix (end = base), or what a lazy
+ * worker wrote before it was asked for the hash (end = base + tail). */
+static int hash_prefix(struct disk_ring *d, EVP_MD_CTX *md, uint64_t end)
 {
 	char *buf;
 	uint64_t off = 0;
 	int err = 0;
 
-	if (!d->base)
+	if (!end)
 		return 0;
 	buf = malloc(DR_PREFIX_BUF);
 	if (!buf)
 		return -ENOMEM;
-	while (!err && off < d->base) {
-		size_t n = d->base - off < DR_PREFIX_BUF ? (size_t)(d->base - off) : DR_PREFIX_BUF;
+	while (!err && off < end) {
+		size_t n = end - off < DR_PREFIX_BUF ? (size_t)(end - off) : DR_PREFIX_BUF;
 		ssize_t got = pread(d->fd, buf, n, (off_t)off);
 
 		if (got < 0 && errno == EINTR)
@@ -196,6 +207,11 @@ static int write_piece(struct disk_ring *d, const char *p, size_t n, uint64_t of
 }
 
 /* Wait for bytes, the target or cancel. Returns the bytes available (0: finished or cancelled). */
+static bool hash_asked(struct disk_ring *d)
+{
+	return !d->hashing && __atomic_load_n(&d->want_hash, __ATOMIC_SEQ_CST);
+}
+
 static uint64_t wait_for_work(struct disk_ring *d, uint64_t tail, bool *done)
 {
 	uint64_t head;
@@ -208,7 +224,9 @@ static uint64_t wait_for_work(struct disk_ring *d, uint64_t tail, bool *done)
 	for (;;) {
 		__atomic_store_n(&d->sleeping, true, __ATOMIC_SEQ_CST);
 		head = __atomic_load_n(&d->head, __ATOMIC_SEQ_CST);
-		if (head != tail || cancelled(d) || d->target == tail)
+		/* a lazy worker asked for the hash catches up on the written prefix at once, while
+		 * the sender goes on */
+		if (head != tail || cancelled(d) || d->target == tail || hash_asked(d))
 			break;
 		pthread_cond_wait(&d->cv, &d->mu);
 	}
@@ -229,6 +247,16 @@ static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 		uint64_t off = d->base + tail;
 		int err;
 
+		if (hash_asked(d) && !cancelled(d)) {
+			/* Everything below off is in the file (written by us, or the resume's
+			 * prefix): read it back into the context, then hash on from the ring. */
+			err = hash_prefix(d, md, off);
+			if (err)
+				return err;
+			d->hashing = true;
+			if (!avail && !done)
+				continue;
+		}
 		if (done && !cancelled(d) && d->fd >= 0 && d->base + tail > wb_from)
 			/* The file is complete: the writeback of its last piece starts now, and the
 			 * owner's fsync (cpmd's store) finds it under way. */
@@ -253,7 +281,7 @@ static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 				return err;
 			}
 		}
-		if (EVP_DigestUpdate(md, d->ring + at, n) != 1)
+		if (d->hashing && EVP_DigestUpdate(md, d->ring + at, n) != 1)
 			return -ENOMEM;
 		tail += n;
 		/* Start the disk write of what came so far without waiting for it: an fsync
@@ -286,17 +314,20 @@ static void *worker_main(void *arg)
 
 	if (!md || EVP_DigestInit_ex(md, EVP_sha1(), NULL) != 1)
 		err = -ENOMEM;
-	if (!err)
-		err = hash_prefix(d, md);
+	if (!err && !d->lazy) {
+		d->hashing = true;
+		err = hash_prefix(d, md, d->base);
+	}
 	if (!err)
 		err = consume(d, md);
-	if (!err && (EVP_DigestFinal_ex(md, digest, &len) != 1 || len != sizeof digest))
+	if (!err && d->hashing && (EVP_DigestFinal_ex(md, digest, &len) != 1 || len != sizeof digest))
 		err = -ENOMEM;
 	EVP_MD_CTX_free(md);
 	pthread_mutex_lock(&d->mu);
 	d->finished = true;
 	d->err = err;
-	if (!err)
+	d->hashed = !err && d->hashing;
+	if (d->hashed)
 		memcpy(d->digest, digest, sizeof digest);
 	pthread_mutex_unlock(&d->mu);
 	if (err != -ECANCELED)
@@ -418,6 +449,24 @@ int disk_ring_push(struct disk_ring *d, const char *p, size_t n)
 	return 0;
 }
 
+void disk_ring_lazy_hash(struct disk_ring *d)
+{
+	d->lazy = true; /* before disk_ring_start(): the thread's creation publishes it */
+}
+
+void disk_ring_want_hash(struct disk_ring *d)
+{
+	if (!d->lazy || __atomic_load_n(&d->want_hash, __ATOMIC_RELAXED))
+		return;
+	/* Dekker with wait_for_work(): the worker sets sleeping and then reads want_hash */
+	__atomic_store_n(&d->want_hash, true, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&d->sleeping, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&d->mu);
+		pthread_cond_signal(&d->cv);
+		pthread_mutex_unlock(&d->mu);
+	}
+}
+
 bool disk_ring_has_room(const struct disk_ring *d)
 {
 	return ring_free(d) >= d->low_room;
@@ -480,7 +529,8 @@ void disk_ring_poll(struct disk_ring *d, struct disk_ring_result *res)
 	res->finished = d->finished;
 	res->err = d->err;
 	res->write_err = d->write_err;
-	if (d->finished && !d->err)
+	res->hashed = d->finished && d->hashed;
+	if (res->hashed)
 		memcpy(res->digest, d->digest, sizeof res->digest);
 	pthread_mutex_unlock(&d->mu);
 }

@@ -34,7 +34,8 @@ struct disk_ring_result {
 	bool finished;     /* the worker is done (ok, error or cancelled) */
 	int err;           /* 0 or -errno (-EIO: the prefix is shorter than base) */
 	bool write_err;    /* err came from writing the file (not from reading the prefix) */
-	uint8_t digest[20]; /* sha-1 of [0, base + pushed), when finished without err */
+	bool hashed;       /* digest is valid: finished without err, and not a lazy worker never asked */
+	uint8_t digest[20]; /* sha-1 of [0, base + pushed), when hashed */
 };
 
 /* The ring and its eventfd, no thread yet: the owner registers disk_ring_efd() and then calls
@@ -46,6 +47,14 @@ int disk_ring_efd(const struct disk_ring *d);
 /* The worker thread, on its own dup of fd (-1: hash only, write nothing). It takes no signal.
  * 0 or -errno (then there is no thread: the owner stops the ring and works inline). */
 int disk_ring_start(struct disk_ring *d, int fd);
+/* Before disk_ring_start(), with a file open for reading too: the worker writes without hashing
+ * until disk_ring_want_hash(), then hashes [0, what it wrote) back by pread() and goes on as an
+ * eager worker. A result without a want_hash has no digest (hashed false). */
+void disk_ring_lazy_hash(struct disk_ring *d);
+/* The owner needs the digest after all (a lazy ring; otherwise nothing). Wakes a sleeping
+ * worker so that it catches up on the prefix at once. A worker already finished without the
+ * hash stays without it (the owner hashes the file again with a ring of base = its size). */
+void disk_ring_want_hash(struct disk_ring *d);
 /* No thread: the result is err, reported through the eventfd like a worker's. */
 void disk_ring_fail(struct disk_ring *d, int err);
 /* Copy n bytes in (the file's next bytes). -ENOBUFS: no room (a producer that pauses when

@@ -567,8 +567,8 @@ uint64_t ftr_bytes(const struct ft_relay *r)
 
 bool ftr_sha1(const struct ft_relay *r, uint8_t out[20])
 {
-	if (!r->tee.final)
-		return false;
+	if (!r->tee.final || !r->tee.hashed)
+		return false; /* a live relay's lazy worker hashed nothing */
 	memcpy(out, r->tee.digest, 20);
 	return true;
 }

@@ -134,8 +134,9 @@ struct ft_relay_params {
  * on the total is the size, exactly as a selector's size is for a file
  * (every later chunk's range is checked against it, the '$' chunk must
  * complete it). No hash is checked (there is none to check against);
- * ft_relay_sha1() still gives the bytes' sha-1. Live, store and the switch
- * to store mode work as for a file. */
+ * ft_relay_sha1() still gives the bytes' sha-1 (not for a large one relayed
+ * live: see ft_relay_sha1). Live, store and the switch to store mode work as
+ * for a file. */
 
 /* Called once when the transfer ends, for any reason. `detail` is a short
  * human-readable explanation for logs and SIP reason texts. The relay stays
@@ -169,7 +170,10 @@ int ft_relay_connect(struct ft_relay *r, enum ft_relay_leg leg, const char *fing
  * the relay has ended (what a partial row records). */
 uint64_t ft_relay_bytes(const struct ft_relay *r);
 /* The sha-1 of the received file, once the last chunk has been checked:
- * returns true and fills out[20]; false before that. */
+ * returns true and fills out[20]; false before that, and for a file of
+ * DISK_RING_MIN_FILE bytes or more relayed live to the end: its tee worker
+ * hashes only once the relay becomes a store relay (docs/internals/relay.md,
+ * "Lazy SHA-1": the device checks the hash itself). */
 bool ft_relay_sha1(const struct ft_relay *r, uint8_t out[20]);
 /* Largest number of bytes ever queued towards a leg (what the socket did not
  * take): shows that back-pressure bounds memory. */

@@ -93,6 +93,8 @@ static bool store_switch(struct ft_relay *r)
 	bool last_txn = false;
 
 	r->store = true;
+	/* the file is cpmd's to keep now: a live relay's lazy worker starts hashing */
+	relay_tw_want_hash(r);
 	if (r->up_cur == UP_ACTIVE) {
 		/* The DOWN chunk in progress ends with '#'; the UP chunk goes
 		 * on into the blob and is answered by us at its end-line. */
@@ -148,10 +150,38 @@ static bool store_switch(struct ft_relay *r)
 	return true;
 }
 
+void relay_store_verified(struct ft_relay *r)
+{
+	bool check = r->has_sha1 || r->base;
+
+	if (r->ended || r->destroyed)
+		return;
+	if (check && !r->tee.hashed) {
+		/* The '$' went DOWN unverified (a live relay hashes nothing): the kept file is
+		 * hashed now, and RECEIVED waits for it (relay_tw_verify wakes us again). */
+		if (relay_tw_verify(r))
+			return;
+		if (r->held_tid[0])
+			relay_up_respond_tid(r, r->held_tid, 400, "Cannot store the file");
+		r->ack_wait = false;
+		relay_finish(r, FT_RELAY_IO_ERROR, "cannot hash the blob");
+		return;
+	}
+	if (check && memcmp(r->tee.digest, r->sha1, sizeof r->sha1) != 0) {
+		/* as at a store '$' with a wrong hash: nothing is kept */
+		if (r->held_tid[0])
+			relay_up_respond_tid(r, r->held_tid, 400, "Hash mismatch");
+		r->ack_wait = false;
+		relay_finish(r, FT_RELAY_HASH_MISMATCH, "sha-1 differs from the file-selector (checked on the switch to store mode)");
+		return;
+	}
+	relay_event_cb(r, FT_RELAY_RECEIVED, "file received and checked, acknowledgement held");
+}
+
 void relay_go_store(struct ft_relay *r)
 {
 	if (store_switch(r))
-		relay_event_cb(r, FT_RELAY_RECEIVED, "file received and checked, acknowledgement held");
+		relay_store_verified(r);
 }
 
 void relay_recipient_failed(struct ft_relay *r, enum ft_relay_result res, const char *fmt, ...)
@@ -172,7 +202,7 @@ void relay_recipient_failed(struct ft_relay *r, enum ft_relay_result res, const 
 	received = store_switch(r);
 	relay_event_cb(r, FT_RELAY_RECIPIENT_LOST, detail);
 	if (received)
-		relay_event_cb(r, FT_RELAY_RECEIVED, "file received and checked, acknowledgement held");
+		relay_store_verified(r);
 }
 
 /* ---------------------------------------------------------------- public API */

@@ -18,6 +18,7 @@ struct relay_tee {
 	uint64_t contig;        /* bytes 1..contig received, written and hashed */
 	bool final;
 	bool no_hash;           /* the tee worker hashes (relay_tee_worker.c) */
+	bool hashed;            /* digest is the sha-1 of [0, contig) (a lazy worker's may be none) */
 	uint8_t digest[20];
 	uint64_t wb_from;       /* writeback started for [0, wb_from) (tee_feed) */
 };
@@ -156,6 +157,7 @@ struct ft_relay {
 	int rs_err;              /* the worker failed (-errno), seen by the loop */
 	bool rs_write_err;       /* ... writing the blob (not reading a resume's prefix) */
 	bool rs_wait;            /* the '$' chunk passed the size check, waiting for the hash */
+	bool rs_verify;          /* store mode after an unverified live '$': hashing the whole blob */
 	bool tw_draining;        /* ended: the worker writes the ring's rest, then done() (relay_tw_drain) */
 	enum msrp_report_mode rs_fr, rs_sr;
 	char rs_tid[MSRP_TID_MAX + 1];
@@ -242,6 +244,9 @@ void relay_go_store(struct ft_relay *r);
 void relay_store_received(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
 			  enum msrp_report_mode sr);
 void relay_event_cb(struct ft_relay *r, enum ft_relay_result ev, const char *detail);
+/* After store_switch() found the file complete: check the blob's sha-1 (or, unverified yet,
+ * have it hashed first: relay_tw_verify) and report RECEIVED, or end HASH_MISMATCH. */
+void relay_store_verified(struct ft_relay *r);
 /* A REPORT about the whole message (Byte-Range 1-n/n, n = size - base),
  * with extension header lines (or empty). */
 void relay_up_report(struct ft_relay *r, int status, const char *comment, struct cpm_str extra);
@@ -266,6 +271,18 @@ bool relay_tw_final(struct ft_relay *r, const char *tid, enum msrp_report_mode f
  * it and arms the deferred done(). false: nothing to wait for (no worker, it failed, the ring
  * is written), the caller stops it at once. */
 bool relay_tw_drain(struct ft_relay *r);
+/* The relay turned into a store relay: a lazy worker (live relays hash nothing, "Lazy SHA-1"
+ * in docs/internals/relay.md) starts hashing now, from byte 0 of the blob. */
+void relay_tw_want_hash(struct ft_relay *r);
+/* The '$' chunk passed the size check in store mode but the file has no sha-1 yet (the lazy
+ * worker finished before it was asked): hash the whole blob on a worker (base = size, no new
+ * bytes: the resume's prefix path), holding the sender; relay_up_last_hashed() runs again
+ * once it is done. false: no worker could start (the caller ends the relay). */
+bool relay_tw_rehash(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
+		     enum msrp_report_mode sr);
+/* store_switch() after the '$' chunk went DOWN unverified: hash the whole blob, then
+ * relay_store_verified(). false: no worker could start. */
+bool relay_tw_verify(struct ft_relay *r);
 /* The worker failed (r->rs_err): tell the sender (an error to its open
  * chunk; in store mode a failure REPORT) and end the relay FT_RELAY_IO_ERROR. */
 void relay_tw_fail(struct ft_relay *r);

@@ -250,7 +250,26 @@ static void up_last_chunk(struct ft_relay *r, const struct msrp_msg *m)
 void relay_up_last_hashed(struct ft_relay *r, const char *tid, enum msrp_report_mode fr,
 			  enum msrp_report_mode sr)
 {
-	if ((r->has_sha1 || r->base) && memcmp(r->tee.digest, r->sha1, sizeof r->sha1) != 0) {
+	bool check = r->has_sha1 || r->base;
+
+	if (check && !r->tee.hashed) {
+		if (r->store) {
+			/* A lazy worker finished before the switch asked it: the file is kept, so
+			 * it is checked, from the blob. */
+			if (!relay_tw_rehash(r, tid, fr, sr)) {
+				if (fr != MSRP_REPORT_NO)
+					relay_up_respond_tid(r, tid, 413, "Cannot store the file");
+				relay_finish(r, FT_RELAY_IO_ERROR, "cannot hash the blob");
+			}
+			return;
+		}
+		/* Live: the device checks the file-selector's hash itself (RFC 5547); a switch to
+		 * store mode after this hashes the blob before RECEIVED (relay_store_verified). */
+		msrp_log("relay %s: live, %llu bytes relayed; sha-1 not verified by cpmd (the device checks it)",
+			 relay_name(r), (unsigned long long)r->tee.contig);
+		check = false;
+	}
+	if (check && memcmp(r->tee.digest, r->sha1, sizeof r->sha1) != 0) {
 		if (r->fwd_txn >= 0 && !r->store)
 			r->tab[r->fwd_txn].used = false;
 		relay_down_end(r, MSRP_FLAG_ABORT);

@@ -127,6 +127,7 @@ int tee_final(struct relay_tee *t)
 	if (EVP_DigestFinal_ex(t->md, t->digest, &len) != 1 || len != sizeof t->digest)
 		return -EIO;
 	t->final = true;
+	t->hashed = true;
 	return 0;
 }
 

@@ -4,6 +4,12 @@
  * holding the sender (CONN_HOLD_DISK) while the ring is nearly full, the '$' handshake, and
  * how an error or an end of the relay is reported.
  *
+ * Lazy SHA-1 (docs/internals/relay.md, "Lazy SHA-1"): a live relay's worker writes the blob
+ * without hashing (the device checks the file's hash itself); a switch to store mode asks it for
+ * the hash (relay_tw_want_hash), and it hashes back what it wrote before going on. A store relay
+ * that finds no hash at its '$' (or after a live '$' went DOWN unverified) hashes the whole blob
+ * on a fresh worker whose prefix is the file: the resume's path, nothing written.
+ *
  * One worker per relay whose file is worth it (DISK_RING_MIN_FILE and up; smaller files keep
  * the inline tee of relay_tee.c: a thread start costs more than hashing them) and per resumed
  * upload, whose worker first hashes the stored prefix [0, base).
@@ -22,6 +28,7 @@
  * ring, whose worker sees the cancel within one piece. ft_relay_wait_hashers() waits for the
  * threads still alive (the process must not exit while one is inside libcrypto). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,8 +63,10 @@ static int worker_wakeup(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 	if (!r->rs)
 		return 0;
 	disk_ring_poll(r->rs, &res);
-	if (res.finished && !res.err)
+	if (res.hashed) {
 		memcpy(r->tee.digest, res.digest, sizeof r->tee.digest);
+		r->tee.hashed = true;
+	}
 	hub_enter(r->hub);
 	if (r->ended) {
 		if (res.finished && r->tw_draining) {
@@ -73,12 +82,17 @@ static int worker_wakeup(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 		r->rs_write_err = res.write_err;
 		relay_tw_stop(r); /* the worker is done; so is its eventfd */
 		relay_tw_fail(r);
-	} else if (res.finished && r->rs_wait) {
-		r->rs_wait = false;
+	} else if (res.finished && (r->rs_wait || r->rs_verify)) {
+		bool verify = r->rs_verify;
+
+		r->rs_wait = r->rs_verify = false;
 		r->tee.final = true;
 		relay_tw_stop(r);
 		conn_unhold(relay_conn(r, FT_LEG_UP), CONN_HOLD_DISK);
-		relay_up_last_hashed(r, r->rs_tid, r->rs_fr, r->rs_sr);
+		if (verify)
+			relay_store_verified(r);
+		else
+			relay_up_last_hashed(r, r->rs_tid, r->rs_fr, r->rs_sr);
 	} else if (!r->rs_wait && disk_ring_has_room(r->rs)) {
 		conn_unhold(relay_conn(r, FT_LEG_UP), CONN_HOLD_DISK);
 	}
@@ -86,8 +100,18 @@ static int worker_wakeup(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 	return 0;
 }
 
-/* base: the blob holds [0, base) already (a resume), or 0. */
-static int tw_start(struct ft_relay *r, uint64_t base, bool short_prefix)
+/* A blob the worker can read back (pread) for a late hash: the store opens its tee blobs
+ * O_RDWR; anything else keeps the eager worker. */
+static bool blob_readable(int fd)
+{
+	int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+
+	return fl >= 0 && (fl & O_ACCMODE) == O_RDWR;
+}
+
+/* base: the blob holds [0, base) already (a resume, or a whole file to hash again), or 0.
+ * lazy: hash nothing until relay_tw_want_hash(). */
+static int tw_start(struct ft_relay *r, uint64_t base, bool short_prefix, bool lazy)
 {
 	su_wait_t w;
 	int rc = disk_ring_create(&r->rs, base, TW_LOW_ROOM);
@@ -108,6 +132,8 @@ static int tw_start(struct ft_relay *r, uint64_t base, bool short_prefix)
 		disk_ring_fail(r->rs, -EIO);
 		return 0;
 	}
+	if (lazy)
+		disk_ring_lazy_hash(r->rs);
 	rc = disk_ring_start(r->rs, r->tee.fd);
 	if (rc)
 		return rc;
@@ -125,7 +151,7 @@ int relay_resume_open(struct ft_relay *r, uint64_t base)
 		return rc;
 	r->base = base;
 	r->tw_decided = true;
-	return tw_start(r, base, short_prefix);
+	return tw_start(r, base, short_prefix, false);
 }
 
 int relay_tee_feed(struct ft_relay *r, uint64_t off, const char *p, size_t n)
@@ -136,7 +162,7 @@ int relay_tee_feed(struct ft_relay *r, uint64_t off, const char *p, size_t n)
 	if (!r->tw_decided) {
 		r->tw_decided = true;
 		if (r->size >= __atomic_load_n(&hook_min_size, __ATOMIC_RELAXED) && r->tee.contig == 0 &&
-		    !r->source && tw_start(r, 0, false)) {
+		    !r->source && tw_start(r, 0, false, !r->store && blob_readable(r->tee.fd))) {
 			relay_tw_stop(r); /* no thread: the inline tee does it */
 			r->tee.no_hash = false;
 		}
@@ -176,6 +202,39 @@ bool relay_tw_final(struct ft_relay *r, const char *tid, enum msrp_report_mode f
 	return true;
 }
 
+void relay_tw_want_hash(struct ft_relay *r)
+{
+	if (r->rs)
+		disk_ring_want_hash(r->rs);
+}
+
+/* A worker over the whole blob as its prefix, finishing at once. */
+static bool tw_hash_blob(struct ft_relay *r)
+{
+	relay_tw_stop(r); /* (none is left by now: the last one finished) */
+	if (r->tee.fd < 0 || tw_start(r, r->tee.contig, false, false)) {
+		relay_tw_stop(r);
+		return false;
+	}
+	msrp_log("relay %s: store mode, hashing the %llu bytes received live", relay_name(r),
+		 (unsigned long long)r->tee.contig);
+	return true;
+}
+
+bool relay_tw_rehash(struct ft_relay *r, const char *tid, enum msrp_report_mode fr, enum msrp_report_mode sr)
+{
+	return tw_hash_blob(r) && relay_tw_final(r, tid, fr, sr);
+}
+
+bool relay_tw_verify(struct ft_relay *r)
+{
+	if (!tw_hash_blob(r))
+		return false;
+	r->rs_verify = true;
+	disk_ring_finish(r->rs);
+	return true;
+}
+
 bool relay_tw_drain(struct ft_relay *r)
 {
 	if (!r->rs || r->destroyed || r->rs_widx <= 0)
@@ -193,13 +252,18 @@ void relay_tw_fail(struct ft_relay *r)
 
 	if (r->ended)
 		return;
-	if (r->rs_wait) {
+	if (r->rs_verify) {
+		/* the '$' answer store_switch() held */
+		tid = r->held_tid[0] ? r->held_tid : NULL;
+		fr = r->held_fr;
+		r->ack_wait = false;
+	} else if (r->rs_wait) {
 		tid = r->rs_tid;
 		fr = r->rs_fr;
 	} else if (r->up_cur == UP_ACTIVE) {
 		tid = r->fwd_up_tid;
 	}
-	r->rs_wait = false;
+	r->rs_wait = r->rs_verify = false;
 	if (r->up_cur == UP_ACTIVE) {
 		if (r->fwd_txn >= 0)
 			r->tab[r->fwd_txn].used = false;
@@ -213,6 +277,8 @@ void relay_tw_fail(struct ft_relay *r)
 		relay_up_report(r, 400, "Cannot store the file", CPM_STR_NULL);
 	if (r->rs_write_err)
 		relay_finish(r, FT_RELAY_IO_ERROR, "blob write: %s", strerror(-err));
+	else if (!r->base)
+		relay_finish(r, FT_RELAY_IO_ERROR, "cannot read the blob back for its sha-1 (%s)", strerror(-err));
 	else
 		relay_finish(r, FT_RELAY_IO_ERROR, "resume: cannot read the stored %llu bytes (%s)",
 			     (unsigned long long)r->base, strerror(-err));

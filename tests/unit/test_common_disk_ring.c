@@ -301,6 +301,42 @@ UNIT_TEST(test_hash_only)
 	CHECK(disk_ring_wait_all(5000));
 }
 
+/* A lazy ring (a live relay's): asked for the hash after `ask` bytes (or never), it hashes
+ * back what it wrote and ends with the whole file's digest; never asked, it has none. */
+static void lazy(size_t ask, bool never)
+{
+	struct disk_ring *d;
+	struct disk_ring_result res;
+	uint8_t want[20];
+	int fd = open_file("lazy");
+
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(disk_ring_create(&d, 0, LOW_ROOM), 0);
+	disk_ring_lazy_hash(d);
+	CHECK_EQ_INT(disk_ring_start(d, fd), 0);
+	CHECK_EQ_INT(produce(d, 0, ask, NULL), 0);
+	if (!never)
+		disk_ring_want_hash(d);
+	CHECK_EQ_INT(produce(d, ask, data_len, NULL), 0);
+	disk_ring_finish(d);
+	do
+		CHECK(wait_wakeup(d, &res, 10000));
+	while (!res.finished);
+	CHECK_EQ_INT(res.err, 0);
+	CHECK(res.hashed == !never);
+	sha1(data, data_len, want);
+	CHECK(never || memcmp(res.digest, want, 20) == 0);
+	CHECK(disk_ring_stop(d) == UINT64_MAX);
+	CHECK(file_is(fd, data, data_len));
+	close(fd);
+	CHECK(disk_ring_wait_all(5000));
+}
+
+UNIT_TEST(test_lazy_never_asked) { lazy(data_len, true); }
+UNIT_TEST(test_lazy_asked_early) { lazy(CHUNK, false); }
+UNIT_TEST(test_lazy_asked_late) { lazy(5 * 1024 * 1024, false); }
+UNIT_TEST(test_lazy_asked_at_end) { lazy(data_len, false); }
+
 static void setup(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/cpm-disk-ring.XXXXXX");
@@ -314,7 +350,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	const char *names[] = {"whole", "enospc", "cancel", "resume", "short", "wake"};
+	const char *names[] = {"whole", "enospc", "cancel", "resume", "short", "wake", "lazy"};
 	char p[128];
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, names[i]);
@@ -329,6 +365,7 @@ int main(void)
 	static const struct unit_test tests[] = {
 		T(test_whole_file), T(test_slow_writer), T(test_write_error_mid_file), T(test_cancel_in_flight),
 		T(test_resume_prefix), T(test_short_prefix_and_fail), T(test_wake_at), T(test_hash_only),
+		T(test_lazy_never_asked), T(test_lazy_asked_early), T(test_lazy_asked_late), T(test_lazy_asked_at_end),
 	};
 	int rc;
 	setup();

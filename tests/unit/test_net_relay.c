@@ -658,8 +658,9 @@ UNIT_TEST(test_relay_backpressure_20mib)
 	/* high water + one receive buffer + headers; far below the file */
 	CHECK(ft_relay_max_queued(f.relay, FT_LEG_DOWN) <= hw + MSRP_RBUF_SIZE + 16 * 1024);
 	CHECK(ft_relay_max_queued(f.relay, FT_LEG_DOWN) > 0); /* the reader really was slow */
-	CHECK(ft_relay_sha1(f.relay, got));
-	CHECK(memcmp(got, sha, 20) == 0);
+	/* relayed live to the end: the tee worker hashed nothing (lazy sha-1; the device checks
+	 * the hash); the blob still holds the file, for a switch to store mode that never came */
+	CHECK(!ft_relay_sha1(f.relay, got));
 	blob = read_file(f.blob, &blen);
 	CHECK(blob && blen == total && memcmp(blob, file, total) == 0);
 	free(blob);
@@ -1411,7 +1412,10 @@ UNIT_TEST(test_relay_threaded_throughput)
 	}
 	t1 = now_ms();
 	getrusage(RUSAGE_THREAD, &ru1);
-	sha_ok = ft_relay_sha1(f.relay, got) && memcmp(got, sha, 20) == 0;
+	/* without a blob the worker hashes (it could not hash back later); with one a live relay
+	 * hashes nothing (lazy sha-1) */
+	sha_ok = getenv("CPM_RELAY_BENCH_NOBLOB") ? ft_relay_sha1(f.relay, got) && memcmp(got, sha, 20) == 0
+						 : !ft_relay_sha1(f.relay, got);
 	/* the sender waits for its REPORT; let it arrive */
 	for (int i = 0; i < 100 && !__atomic_load_n(&b.sender_ok, __ATOMIC_ACQUIRE); i++)
 		su_root_step(root, 10);
