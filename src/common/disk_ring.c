@@ -236,6 +236,17 @@ static uint64_t wait_for_work(struct disk_ring *d, uint64_t tail, bool *done)
 	return head - tail;
 }
 
+/* Will the file be kept? A lazy worker's file (a live relay's tee) is unlinked once the device
+ * has it, unless the owner asks for the hash (it keeps the file): until then no writeback is
+ * started, so the page cache absorbs the tee and a deleted file never reaches the disk. (With
+ * the writeback started every 8 MiB, live relays wrote every byte to the disk, and a single
+ * relay fell to the disk's ~85 MB/s whenever the device queue was busy.) Once asked, the next
+ * hint covers everything from the start of the file. */
+static bool kept(const struct disk_ring *d)
+{
+	return !d->lazy || d->hashing;
+}
+
 static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 {
 	uint64_t tail = 0, wb_from = d->base;
@@ -257,7 +268,7 @@ static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 			if (!avail && !done)
 				continue;
 		}
-		if (done && !cancelled(d) && d->fd >= 0 && d->base + tail > wb_from)
+		if (done && !cancelled(d) && d->fd >= 0 && kept(d) && d->base + tail > wb_from)
 			/* The file is complete: the writeback of its last piece starts now, and the
 			 * owner's fsync (cpmd's store) finds it under way. */
 			(void)sync_file_range(d->fd, (off64_t)wb_from, (off64_t)(d->base + tail - wb_from),
@@ -286,7 +297,7 @@ static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 		tail += n;
 		/* Start the disk write of what came so far without waiting for it: an fsync
 		 * before the acknowledgement finds little left to do. */
-		if (d->fd >= 0 && d->base + tail - wb_from >= DR_WRITEBACK) {
+		if (d->fd >= 0 && kept(d) && d->base + tail - wb_from >= DR_WRITEBACK) {
 			(void)sync_file_range(d->fd, (off64_t)wb_from, (off64_t)(d->base + tail - wb_from),
 					      SYNC_FILE_RANGE_WRITE);
 			wb_from = d->base + tail;
