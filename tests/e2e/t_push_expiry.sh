@@ -28,7 +28,10 @@ now=$(date +%s)
 [ "$(grep -c '^/wake ' "$posts")" = 0 ] || fail "a wake-up while the binding is still registered"
 woken() { [ "$(grep -c '^/wake ' "$posts")" -ge 1 ]; }
 wait_for 40 "the wake-up after the binding expired" woken
-[ $(($(date +%s) - reg_before)) -ge 20 ] || fail "woken before the binding expired"
+# cpmd counts bindings in whole seconds of CLOCK_MONOTONIC (location_now), whose second
+# boundaries are not the wall clock's: its 20 s can end up to 1 s before the wall-clock
+# registration time + 20 (CI: registered at :20.060, woken at :39.966, 94 ms before)
+[ $(($(date +%s) - reg_before)) -ge 19 ] || fail "woken before the binding expired"
 assert_no_grep "$CPMD_LOG" 'retrying deliveries to bob@cpm.test' "a delivery attempt came before the sweep's wake-up"
 line=$(grep -m1 '^/wake ' "$posts")
 [[ "$line" == '/wake json 204 {"aor":"bob@cpm.test","pn-provider":"fcm","pn-prid":"tok-42","pn-param":""'* ]] ||
