@@ -213,11 +213,13 @@ static int apply(struct sipua *s, sip_t const *sip, bool need_body, const char *
 			continue;
 		}
 		reg_batch_begin(s, &b, key);
+		size_t listed = 0;
 		for (size_t i = 0; i < ri->ncontacts; i++) {
 			const struct reginfo_contact *c = &ri->contacts[i];
 			struct loc_device dev;
 			if (c->reg != r)
 				continue;
+			listed++;
 			memset(&dev, 0, sizeof dev);
 			if (device_key_of(s, key, c, dev.instance, sizeof dev.instance) ||
 			    strlen(c->uri) >= sizeof dev.contact) {
@@ -234,7 +236,12 @@ static int apply(struct sipua *s, sip_t const *sip, bool need_body, const char *
 			if (lr != LOC_OK)
 				log_warn("reg event: %s device %s not bound (%d)", key, dev.instance, (int)lr);
 		}
-		if (ri->regs[r].state == REGINFO_TERMINATED)
+		/* A terminated registration that names its contacts ends those (done above, each
+		 * with expiry 0), not every binding: the core's notifier lags its registrar, and a
+		 * NOTIFY describing the registration that just ended can arrive after the third-party
+		 * REGISTER of the device's next one (CI: t_core_regevent lost the new binding so).
+		 * Without contacts it can only mean all of them. */
+		if (ri->regs[r].state == REGINFO_TERMINATED && !listed)
 			registrar_unbind_all(s, &b);
 		reg_batch_end(s, &b);
 	}
