@@ -117,6 +117,9 @@ case_socat() { # N CHUNK
 
 cpmd_case() { # MODE N CHUNK: raw or cpm through the running cpmd
 	local mode=$1 n=$2 chunk=$3 i rpids=() t0 t1 c0 c1 rss0 hwm
+	# a previous case's outputs must not take part: the raw timing below spans every send.*.out
+	# (stale send.2-4.out of a 4-transfer case made the next 1-transfer case look 6x slower)
+	rm -f "$T"/send.*.out "$T"/recv.*.out
 	for i in $(seq "$n"); do
 		bench_port P
 		if [ "$mode" = raw ]; then
