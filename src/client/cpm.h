@@ -239,6 +239,7 @@ struct xfer {
 
 	/* out */
 	int src_fd;                   /* file to send, or -1 */
+	bool src_regular;             /* src_fd is a regular file: bodies may leave by sendfile() */
 	const uint8_t *src_mem;       /* blast: shared random buffer */
 	uint64_t next_off;            /* next byte to put on the wire */
 	uint64_t acked_off;           /* all bytes below are acknowledged */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +27,17 @@
 #define MCONN_READ_RESERVE 4096
 /* Reads per wakeup, so that one busy connection does not starve the others. */
 #define MCONN_READS_PER_WAKEUP 8
+/* File ranges queued by mconn_write_file() and not yet sent (a sender pipelines a window of
+ * chunks: CPM_WINDOW_BYTES / the chunk size of them at most, more only wait for room). */
+#define MCONN_FSEG_MAX 32
+
+/* A file range to send with sendfile() once every queue byte written before it has left. */
+struct mconn_fseg {
+	uint64_t at; /* c->wq_in when it was queued: the queue bytes that go first */
+	int fd;
+	uint64_t off;
+	size_t len;
+};
 
 struct mconn {
 	su_root_t *root;
@@ -45,6 +57,10 @@ struct mconn {
 	size_t rcap, rlen;
 	char *wbuf;
 	size_t wcap, whead, wlen;
+	uint64_t wq_in, wq_out; /* queue bytes ever appended / ever sent: orders them and fsegs */
+	struct mconn_fseg fseg[MCONN_FSEG_MAX]; /* ring of file ranges (plain TCP only) */
+	unsigned fseg_head, fseg_n;
+	size_t fseg_bytes; /* their total, counted in mconn_wpending() */
 	struct msrp_parser parser;
 	SSL *ssl;               /* msrps: TLS over fd, or NULL */
 	bool tls_done;          /* handshake finished and the certificate checked */
@@ -95,7 +111,7 @@ static void mconn_update_mask(struct mconn *c)
 		want = 0;
 		if (c->wcap - c->wlen >= c->read_reserve && !c->held)
 			want |= SU_WAIT_IN;
-		if (c->wlen > 0 && !(c->ssl && c->tls_want_read))
+		if ((c->wlen > 0 || c->fseg_n > 0) && !(c->ssl && c->tls_want_read))
 			want |= SU_WAIT_OUT;
 	}
 	if (want != c->events) {
@@ -198,13 +214,54 @@ static void mconn_read(struct mconn *c)
 	}
 }
 
+/* Send the head file range: > 0 bytes sent, 0 when the socket is full, -1 after mconn_fail. */
+static ssize_t mconn_send_fseg(struct mconn *c)
+{
+	struct mconn_fseg *f = &c->fseg[c->fseg_head];
+	off_t off = (off_t)f->off;
+	ssize_t n = sendfile(c->fd, f->fd, &off, f->len);
+	if (n > 0) {
+		f->off += (uint64_t)n;
+		f->len -= (size_t)n;
+		c->fseg_bytes -= (size_t)n;
+		if (f->len == 0) {
+			c->fseg_head = (c->fseg_head + 1) % MCONN_FSEG_MAX;
+			c->fseg_n--;
+		}
+		return n;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	/* 0: the file ended before the range did (it shrank since it was hashed) */
+	mconn_fail(c, n == 0 ? "file shrank while sending" : strerror(errno));
+	return -1;
+}
+
+/* Write queue bytes and file ranges in the order they were queued, until the socket is full. */
 static void mconn_flush(struct mconn *c)
 {
-	while (!c->dead && c->connected && c->wlen > 0) {
-		ssize_t n = mconn_send(c, c->wbuf + c->whead, c->wlen);
+	while (!c->dead && c->connected && (c->wlen > 0 || c->fseg_n > 0)) {
+		size_t n_q = c->wlen;
+		int flags = MSG_NOSIGNAL | MSG_DONTWAIT;
+		if (c->fseg_n > 0) {
+			uint64_t first = c->fseg[c->fseg_head].at - c->wq_out;
+			if (first == 0) {
+				ssize_t r = mconn_send_fseg(c);
+				if (r < 0)
+					return;
+				if (r == 0)
+					break;
+				continue;
+			}
+			n_q = (size_t)first; /* <= wlen: at was taken from wq_in */
+			flags |= MSG_MORE;   /* a chunk's head: its body follows at once */
+		}
+		ssize_t n = c->ssl ? mconn_send(c, c->wbuf + c->whead, n_q)
+				   : send(c->fd, c->wbuf + c->whead, n_q, flags);
 		if (n > 0) {
 			c->whead += (size_t)n;
 			c->wlen -= (size_t)n;
+			c->wq_out += (uint64_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -226,11 +283,10 @@ static void mconn_write_ready(struct mconn *c)
 	 * not hold the loop. */
 	for (int i = 0; i < 16 && !c->dead; i++) {
 		mconn_flush(c);
-		if (c->dead || c->wlen > 0)
+		if (c->dead || c->wlen > 0 || c->fseg_n > 0)
 			break;
-		size_t before = c->wlen;
 		c->ops->on_writable(c->arg);
-		if (c->dead || c->wlen == before)
+		if (c->dead || (c->wlen == 0 && c->fseg_n == 0))
 			break;
 	}
 	mconn_update_mask(c);
@@ -400,7 +456,7 @@ static int mconn_wakeup(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *a
 			mconn_write_ready(c);
 		if (!c->dead && (ev & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
 			mconn_read(c);
-		if (!c->dead && c->wlen > 0)
+		if (!c->dead && (c->wlen > 0 || c->fseg_n > 0))
 			mconn_flush(c);
 		/* TLS: OpenSSL may hold decrypted bytes the socket will not signal again */
 		if (!c->dead && c->ssl && SSL_pending(c->ssl) > 0)
@@ -492,7 +548,25 @@ size_t mconn_wspace(const struct mconn *c)
 
 size_t mconn_wpending(const struct mconn *c)
 {
-	return c->wlen;
+	return c->wlen + c->fseg_bytes;
+}
+
+bool mconn_can_write_file(const struct mconn *c)
+{
+	return !c->dead && !c->ssl && c->fseg_n < MCONN_FSEG_MAX;
+}
+
+int mconn_write_file(struct mconn *c, int fd, uint64_t off, size_t n)
+{
+	if (!mconn_can_write_file(c))
+		return -1;
+	if (n == 0)
+		return 0;
+	c->fseg[(c->fseg_head + c->fseg_n) % MCONN_FSEG_MAX] = (struct mconn_fseg){c->wq_in, fd, off, n};
+	c->fseg_n++;
+	c->fseg_bytes += n;
+	mconn_update_mask(c);
+	return 0;
 }
 
 int mconn_write(struct mconn *c, const void *p, size_t n)
@@ -507,6 +581,7 @@ int mconn_write(struct mconn *c, const void *p, size_t n)
 	}
 	memcpy(c->wbuf + c->whead + c->wlen, p, n);
 	c->wlen += n;
+	c->wq_in += n;
 	mconn_update_mask(c);
 	return 0;
 }
@@ -538,8 +613,9 @@ void mconn_close(struct mconn *c)
 		return;
 	/* A last error response (413, 400) is usually still queued: give it
 	 * one non-blocking try so that the peer learns why we hang up. */
-	if (c->connected && c->wlen > 0 && (!c->ssl || c->tls_done))
-		(void)!mconn_send(c, c->wbuf + c->whead, c->wlen);
+	size_t last = c->fseg_n ? (size_t)(c->fseg[c->fseg_head].at - c->wq_out) : c->wlen;
+	if (c->connected && last > 0 && (!c->ssl || c->tls_done))
+		(void)!mconn_send(c, c->wbuf + c->whead, last); /* not past a file range we drop */
 	if (c->ssl && c->tls_done)
 		SSL_shutdown(c->ssl); /* close_notify, best effort */
 	c->dead = true;

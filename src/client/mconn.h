@@ -50,10 +50,18 @@ int mconn_open(struct mconn **out, su_root_t *root, const char *host, uint16_t p
 void mconn_set_read_reserve(struct mconn *c, size_t n);
 /* Free bytes in the write queue. */
 size_t mconn_wspace(const struct mconn *c);
-/* Bytes queued and not yet written to the socket. */
+/* Bytes queued (mconn_write and mconn_write_file) and not yet written to the socket. */
 size_t mconn_wpending(const struct mconn *c);
 /* Append n bytes; returns 0, or -1 when they do not fit (nothing queued). */
 int mconn_write(struct mconn *c, const void *p, size_t n);
+/* Whether mconn_write_file() can take a range now: plain TCP (TLS encrypts in user space) and
+ * room in the range queue (MCONN_FSEG_MAX). */
+bool mconn_can_write_file(const struct mconn *c);
+/* Append n bytes of the regular file fd at off, after what is queued: they leave by
+ * sendfile() (the kernel's page-cache pages, no copy through the queue), in order with the
+ * queue bytes. fd must stay open until mconn_wpending() is 0 or the connection is closed.
+ * A file that ends before off + n fails the connection. 0, or -1 (nothing queued). */
+int mconn_write_file(struct mconn *c, int fd, uint64_t off, size_t n);
 void mconn_close(struct mconn *c);
 /* Hold (on) or release the input: while held nothing is read and no event is delivered, and
  * the parse pass that holds stops after the event whose callback held (the rest waits in the

@@ -79,7 +79,13 @@ static void out_pump(struct xfer *x)
 		if (x->next_off - x->acked_off >= CPM_WINDOW_BYTES || x->ring_len == x->ring_cap)
 			return;
 		size_t n = size - x->next_off < chunk ? (size_t)(size - x->next_off) : chunk;
-		size_t need = n + path_bytes + 512 + strlen(x->sel.type);
+		/* A file's body leaves by sendfile() on plain TCP: the kernel sends the page-cache
+		 * pages, so the bytes are not copied into the write queue and from there into the
+		 * socket. They are still read once into chunk_buf for the tid check below, so a
+		 * file that changes while it is sent may go out with bytes we did not check — it
+		 * then fails the receiver's sha-1 check anyway. */
+		bool by_file = n > 0 && !x->src_mem && x->src_regular && mconn_can_write_file(x->conn);
+		size_t need = (by_file ? 0 : n) + path_bytes + 512 + strlen(x->sel.type);
 		if (mconn_wspace(x->conn) < need)
 			return;
 		if (n && out_read(x, x->next_off, n) < 0) {
@@ -124,10 +130,12 @@ static void out_pump(struct xfer *x)
 			out_fail(x, "cannot build MSRP SEND (bad path or type?)");
 			return;
 		}
-		if (mconn_wspace(x->conn) < (size_t)hl + n + (size_t)el)
+		if (mconn_wspace(x->conn) < (size_t)hl + (by_file ? 0 : n) + (size_t)el)
 			return; /* cannot happen with `need` above; harmless if it does */
 		mconn_write(x->conn, head, (size_t)hl);
-		if (n)
+		if (by_file)
+			mconn_write_file(x->conn, x->src_fd, x->next_off, n);
+		else if (n)
 			mconn_write(x->conn, x->chunk_buf, n);
 		mconn_write(x->conn, end, (size_t)el);
 

@@ -31,6 +31,8 @@ static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *s
 		return -1;
 	x->sel = *sel;
 	x->src_fd = fd;
+	struct stat st;
+	x->src_regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	x->src_mem = mem;
 	x->base = base;
 	x->offered_range = base > 0;
