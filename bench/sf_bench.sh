@@ -87,6 +87,7 @@ if [[ " $SKIP " != *" upload "* ]]; then
 	head -c "${BIG_MIB}M" /dev/urandom >"$BIG"
 	start_cpmd "$T/updata" "$T/cpmd-upload.log"
 	UP_PID[0]=$CPMD_PID UP_SIP[0]=$SIP_PORT UP_LOG[0]=$T/cpmd-upload.log UP_DATA[0]=$T/updata UP_TAG[0]=A
+	UP_CPM[0]=$CPM
 	NB=1
 	if [ -n "${BUILD_B:-}" ]; then
 		CPMD_A=$CPMD
@@ -94,8 +95,11 @@ if [[ " $SKIP " != *" upload "* ]]; then
 		start_cpmd "$T/updata.b" "$T/cpmd-upload.b.log"
 		CPMD=$CPMD_A
 		UP_PID[1]=$CPMD_PID UP_SIP[1]=$SIP_PORT UP_LOG[1]=$T/cpmd-upload.b.log UP_DATA[1]=$T/updata.b UP_TAG[1]=B
+		# each build's own client: a change of cpm send is part of "the upload" too
+		UP_CPM[1]=$CPM
+		[ -x "$BUILD_B/cpm" ] && UP_CPM[1]=$(cd "$BUILD_B" && pwd)/cpm
 		NB=2
-		echo "   A = $BUILD, B = $(cd "$BUILD_B" && pwd) (cpmd binary of $(date -u -r "$BUILD_B/cpmd" '+%H:%M UTC'))"
+		echo "   A = $BUILD, B = $(cd "$BUILD_B" && pwd) (cpmd binary of $(date -u -r "$BUILD_B/cpmd" '+%H:%M UTC'); each build's cpmd with its own cpm send)"
 	fi
 	echo "2. ${BIG_MIB} MiB upload to the store (cpm send to a never-registered user: deferred, blob fsync + rename + commit, then 'stored') vs fio"
 	echo "   fio --name=seq --rw=write --bs=1M --size=${BIG_MIB}M --end_fsync=1 --directory=$T/fio (MB/s = bytes / fio's job runtime, which includes the end fsync)"
@@ -117,7 +121,7 @@ if [[ " $SKIP " != *" upload "* ]]; then
 		c0=$(cpu_ticks "$pid")
 		t0=$(now)
 		rc=0
-		"$CPM" --server "127.0.0.1:${UP_SIP[$i]}" --user "sip:up$r@$DOMAIN" send "sip:$to" "$BIG" \
+		"${UP_CPM[$i]}" --server "127.0.0.1:${UP_SIP[$i]}" --user "sip:up$r@$DOMAIN" send "sip:$to" "$BIG" \
 			</dev/null >"$T/send.$r.$i.out" 2>"$T/send.$r.$i.err" || rc=$?
 		t1=$(now)
 		c1=$(cpu_ticks "$pid")
