@@ -1,8 +1,9 @@
 /* The set-up shared by the store's unit tests (test_store_db.c, test_store_blob.c,
  * test_store_msg.c, test_store_push.c): a fresh temporary directory for the database and the
  * blobs, a real event loop (net/loop.h) created in the test's own thread, and running that
- * loop until enough completions have come. Each test opens and closes its store itself
- * (store_sqlite_open, store_open_dir, the fault-injecting wrapper: that is what they test). */
+ * loop until enough completions have come (and, for the schema upgrades, a database's
+ * version). Each test opens and closes its store itself (store_sqlite_open, store_open_dir,
+ * the fault-injecting wrapper: that is what they test). */
 #ifndef CPM_TEST_STORE_ENV_H
 #define CPM_TEST_STORE_ENV_H
 
@@ -25,5 +26,7 @@ void env_down(void);
 /* Steps the loop until *done (a test's completion counter) reaches n, for at most 5 s:
  * whether it did. */
 bool wait_for(const unsigned *done, unsigned n);
+/* The schema version a database file records (its schema_version table), or -1. */
+int version_of(const char *path);
 
 #endif

@@ -561,23 +561,6 @@ static const char schema_v2[] =
 	" ,1,99999,1,5,'ft-1',3,'','',NULL);"
 	"INSERT INTO notif VALUES('n-old','alice@x',0,'old1','ft-1',1,0,0,'bob@x');";
 
-static int version_of(const char *path)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int v = -1;
-
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return v;
-}
-
 UNIT_TEST(t_schema_upgrade_2_5)
 {
 	struct store *s;

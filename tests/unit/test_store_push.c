@@ -193,22 +193,6 @@ UNIT_TEST(t_push_faulty)
 	env_down();
 }
 
-static int version_of(const char *path)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int v = -1;
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return v;
-}
-
 /* Schema 5 is schema 4 and the push table: a database of cpmd before it (made here by taking
  * the table away) is upgraded in place, its rows kept, and push parameters work. */
 UNIT_TEST(t_push_upgrade_4_5)
