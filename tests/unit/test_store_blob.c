@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -16,6 +15,7 @@
 #include "store/blob.h"
 #include "store/store_blobq.h"
 #include "store/store.h"
+#include "store_env.h"
 #include "unit.h"
 
 /* A partial opened for appending, as a writer that resumes it would (the store hands out
@@ -31,9 +31,6 @@ static int partial_append(struct blob_dir *bd, const char *id, int *fd, uint64_t
 	}
 	return rc;
 }
-
-static struct loop *loop;
-static char dir[256], dbpath[300];
 
 /* unlinkat() and renameat() are interposed: a removal or a move must run on the blob thread,
  * never on the loop's (the calls in src/store reach these first: static link). */
@@ -58,35 +55,6 @@ int renameat(int ofd, const char *oname, int nfd, const char *nname)
 	__atomic_add_fetch(&renames, 1, __ATOMIC_SEQ_CST);
 	last_rename_thread = pthread_self();
 	return real_renameat(ofd, oname, nfd, nname);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void env_up(void)
-{
-	log_threshold = LOG_WARN;
-	if (loop_create(&loop))
-		abort();
-	snprintf(dir, sizeof dir, "/tmp/cpm_blob_test.XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(dbpath, sizeof dbpath, "%s/store.db", dir);
-}
-
-static void env_down(void)
-{
-	char cmd[400];
-
-	loop_destroy(loop);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "  (could not remove %s)\n", dir);
 }
 
 /* A path under the test directory, for checks from outside the module. */
@@ -127,7 +95,7 @@ UNIT_TEST(t_blob_write_resume_commit_read)
 	int fd;
 	char buf[64];
 
-	env_up();
+	env_up("cpm_blob_test", LOG_WARN);
 	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
 	CHECK(exists("blobs/tmp"));
 	CHECK_EQ_INT(partial_append(bd, "abc123", &fd, &size), 0);
@@ -190,7 +158,7 @@ UNIT_TEST(t_blob_hostile_ids)
 	int fd;
 	static char longid[8192];
 
-	env_up();
+	env_up("cpm_blob_test", LOG_WARN);
 	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
 	CHECK_EQ_INT(put_file("victim", "keep me"), 0);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -225,15 +193,6 @@ static void on_done(void *arg, int err)
 	done_err = err ? err : done_err;
 }
 
-static bool wait_done(unsigned n)
-{
-	uint64_t end = now_ms() + 5000;
-
-	while (done_n < n && now_ms() < end)
-		loop_step(loop, 10);
-	return done_n >= n;
-}
-
 static unsigned failed_cb_n;
 
 static int on_failed(void *arg, const struct store_item *it)
@@ -265,7 +224,7 @@ UNIT_TEST(t_reconcile)
 	struct store_item it;
 	const int64_t now = 1000000;
 
-	env_up();
+	env_up("cpm_blob_test", LOG_WARN);
 	done_n = 0;
 	done_err = 0;
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
@@ -294,11 +253,11 @@ UNIT_TEST(t_reconcile)
 	CHECK_EQ_INT(put_file("blobs/tmp/cancel1", "p"), 0);
 	CHECK_EQ_INT(put_file("blobs/tmp/oldpart1", "p"), 0);
 	CHECK_EQ_INT(put_file("blobs/tmp/stray1", "p"), 0);   /* nothing references it: removed */
-	CHECK(wait_done(9));
+	CHECK(wait_for(&done_n, 9));
 	CHECK_EQ_INT(done_err, 0);
 
 	CHECK_EQ_INT(store_reconcile(s, bd, now, &rep, on_failed, on_done, NULL), 0);
-	CHECK(wait_done(10));
+	CHECK(wait_for(&done_n, 10));
 	CHECK_EQ_INT(done_err, 0);
 	CHECK_EQ_INT(rep.blobs_kept, 2);
 	CHECK_EQ_INT(rep.blobs_removed, 2);
@@ -349,7 +308,7 @@ UNIT_TEST(t_reconcile_interrupted)
 	char name[64];
 	bool stop = true;
 
-	env_up();
+	env_up("cpm_blob_test", LOG_WARN);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
 	for (int i = 0; i < 5000; i++) { /* orphans: more than one check interval (4096) */
@@ -393,15 +352,6 @@ static void on_ack(void *arg, int err)
 	a->n++;
 }
 
-static bool wait_ack(struct ack *a, unsigned n)
-{
-	uint64_t end = now_ms() + 5000;
-
-	while (a->n < n && now_ms() < end)
-		loop_step(loop, 10);
-	return a->n >= n;
-}
-
 static void blobq_round(bool faulty)
 {
 	struct store *s, *inner;
@@ -412,7 +362,7 @@ static void blobq_round(bool faulty)
 	uint64_t size;
 	int fd;
 
-	env_up();
+	env_up("cpm_blob_test", LOG_WARN);
 	done_n = 0;
 	CHECK_EQ_INT(store_sqlite_open(&inner, loop, dbpath), 0);
 	s = inner;
@@ -422,14 +372,14 @@ static void blobq_round(bool faulty)
 	CHECK_EQ_INT(blob_dir_open(&bd, dir), 0);
 	CHECK_EQ_INT(store_blobq_create(&q, s, bd), 0);
 	item(s, "up1", STORE_ITEM_RECEIVING, 1000);
-	CHECK(wait_done(1));
+	CHECK(wait_for(&done_n, 1));
 	CHECK_EQ_INT(partial_append(bd, "up1", &fd, &size), 0);
 	CHECK_EQ_INT(blob_append(fd, "the whole file", 14), 0);
 	/* a resume checkpoint first: sync, then the partial row */
 	struct store_partial p = {.item_id = "up1", .sender = "sip:alice@x", .bytes = 14, .expires_at_ms = 1000};
 	struct ack c = {.loop = pthread_self()};
 	CHECK_EQ_INT(store_blobq_checkpoint(q, fd, &p, on_ack, &c), 0);
-	CHECK(wait_ack(&c, 1));
+	CHECK(wait_for(&c.n, 1));
 	CHECK_EQ_INT(c.err[0], 0);
 	CHECK_EQ_INT(store_partial_get(s, "up1", &p), 0);
 	CHECK_EQ_INT(p.bytes, 14);
@@ -444,8 +394,8 @@ static void blobq_round(bool faulty)
 	CHECK_EQ_INT(store_blobq_commit(q, fd, &it, on_ack, &b), 0);
 	CHECK_EQ_INT(store_blobq_commit(q, 5, &(struct store_item){.id = "../x"}, on_ack, &b), -EINVAL);
 	/* (the two answers may come in either order: up2 fails before any store write) */
-	CHECK(wait_ack(&a, 1));
-	CHECK(wait_ack(&b, 1));
+	CHECK(wait_for(&a.n, 1));
+	CHECK(wait_for(&b.n, 1));
 	CHECK(!a.wrong_thread && !b.wrong_thread);
 	CHECK_EQ_INT(a.n, 1);
 	CHECK_EQ_INT(b.n, 1);
@@ -485,7 +435,7 @@ UNIT_TEST(t_store_open_dir)
 	struct store *s, *f;
 	char data[400];
 
-	env_up();
+	env_up("cpm_blob_test", LOG_WARN);
 	/* the directory and its parents are created, then the layout */
 	snprintf(data, sizeof data, "%s/a/b/data", dir);
 	CHECK_EQ_INT(store_open_dir(&s, loop, data), 0);
@@ -535,7 +485,7 @@ struct files_env {
 
 static int files_up(struct files_env *e)
 {
-	env_up();
+	env_up("cpm_blob_test", LOG_WARN);
 	done_n = 0;
 	done_err = 0;
 	if (store_open_dir(&e->s, loop, dir))
@@ -564,7 +514,7 @@ static bool committed_blob(struct files_env *e, const char *id, const char *cont
 	    pwrite(fd, content, strlen(content), 0) != (ssize_t)strlen(content) ||
 	    store_blobq_commit(e->q, fd, &it, on_ack, &a))
 		return false;
-	return wait_ack(&a, 1) && a.err[0] == 0;
+	return wait_for(&a.n, 1) && a.err[0] == 0;
 }
 
 UNIT_TEST(t_blobq_open)
@@ -634,7 +584,7 @@ UNIT_TEST(t_blobq_remove_move)
 	u0 = __atomic_load_n(&unlinks, __ATOMIC_SEQ_CST);
 	CHECK_EQ_INT(store_blob_remove(e.q, "p1", true, on_ack, &a), 0);
 	CHECK_EQ_INT(a.n, 0); /* never from inside the call */
-	CHECK(wait_ack(&a, 1));
+	CHECK(wait_for(&a.n, 1));
 	CHECK_EQ_INT(a.err[0], 0);
 	CHECK(!exists("blobs/tmp/p1"));
 	CHECK(__atomic_load_n(&unlinks, __ATOMIC_SEQ_CST) > u0);
@@ -642,7 +592,7 @@ UNIT_TEST(t_blobq_remove_move)
 	/* a missing file: -ENOENT through the completion, in the loop thread */
 	CHECK_EQ_INT(store_blob_remove(e.q, "p1", true, on_ack, &a), 0);
 	CHECK_EQ_INT(store_blob_remove(e.q, "never1", false, on_ack, &a), 0);
-	CHECK(wait_ack(&a, 3));
+	CHECK(wait_for(&a.n, 3));
 	CHECK_EQ_INT(a.err[1], -ENOENT);
 	CHECK_EQ_INT(a.err[2], -ENOENT);
 	CHECK(!a.wrong_thread);
@@ -651,7 +601,7 @@ UNIT_TEST(t_blobq_remove_move)
 	CHECK(exists("blobs/c1"));
 	CHECK_EQ_INT(store_blob_remove(e.q, "c1", true, NULL, NULL), 0); /* the partial name: gone already */
 	CHECK_EQ_INT(store_blob_remove(e.q, "c1", false, on_ack, &a), 0);
-	CHECK(wait_ack(&a, 4));
+	CHECK(wait_for(&a.n, 4));
 	CHECK_EQ_INT(a.err[3], 0);
 	CHECK(!exists("blobs/c1"));
 	/* requests run in order: a removal queued right after a commit of the same id finds the
@@ -663,7 +613,7 @@ UNIT_TEST(t_blobq_remove_move)
 		CHECK_EQ_INT(store_blob_open_partial(e.q, "o1", true, &fd, &size), 0);
 		CHECK_EQ_INT(store_blobq_commit(e.q, fd, &it, on_ack, &c), 0);
 		CHECK_EQ_INT(store_blob_remove(e.q, "o1", false, on_ack, &d), 0);
-		CHECK(wait_ack(&c, 1) && wait_ack(&d, 1));
+		CHECK(wait_for(&c.n, 1) && wait_for(&d.n, 1));
 		CHECK_EQ_INT(c.err[0], 0);
 		CHECK_EQ_INT(d.err[0], 0);
 		CHECK(!exists("blobs/o1") && !exists("blobs/tmp/o1"));
@@ -673,7 +623,7 @@ UNIT_TEST(t_blobq_remove_move)
 	struct ack m = {.loop = pthread_self()};
 	r0 = __atomic_load_n(&renames, __ATOMIC_SEQ_CST);
 	CHECK_EQ_INT(store_blob_move_to_mss(e.q, "m1", on_ack, &m), 0);
-	CHECK(wait_ack(&m, 1));
+	CHECK(wait_for(&m.n, 1));
 	CHECK_EQ_INT(m.err[0], 0);
 	CHECK(!m.wrong_thread);
 	CHECK(!exists("blobs/m1"));
@@ -681,7 +631,7 @@ UNIT_TEST(t_blobq_remove_move)
 	CHECK(__atomic_load_n(&renames, __ATOMIC_SEQ_CST) > r0);
 	CHECK(!pthread_equal(last_rename_thread, pthread_self()));
 	CHECK_EQ_INT(store_blob_move_to_mss(e.q, "m1", on_ack, &m), 0); /* not there any more */
-	CHECK(wait_ack(&m, 2));
+	CHECK(wait_for(&m.n, 2));
 	CHECK_EQ_INT(m.err[1], -ENOENT);
 	CHECK_STR(slurp("mss/m1"), "kept for the MSS");
 	/* what reconcile sees: mss/ is not the blob directory */

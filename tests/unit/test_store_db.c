@@ -17,23 +17,10 @@
 #include "common/metrics.h"
 #include "net/loop.h"
 #include "store/store.h"
+#include "store_env.h"
 #include "unit.h"
 
-#define WAIT_MS 5000
-
-static struct loop *loop;
-static char dir[256], dbpath[300];
-static pthread_t loop_thread;
-
 /* ---------------------------------------------------------------- helpers */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Records every completion: count, results in order, and whether it ran in the loop thread. */
 #define MAX_DONE 4096
@@ -63,15 +50,6 @@ static void on_done(void *arg, int err)
 	r->n++;
 }
 
-static bool wait_for(struct rec *r, unsigned n)
-{
-	uint64_t end = now_ms() + WAIT_MS;
-
-	while (r->n < n && now_ms() < end)
-		loop_step(loop, 10);
-	return r->n >= n;
-}
-
 static struct tok toks[MAX_DONE];
 
 static struct tok *tok(struct rec *r, unsigned seq)
@@ -79,29 +57,6 @@ static struct tok *tok(struct rec *r, unsigned seq)
 	toks[seq].r = r;
 	toks[seq].seq = seq;
 	return &toks[seq];
-}
-
-static void env_up(void)
-{
-	log_threshold = LOG_WARN;
-	if (loop_create(&loop))
-		abort();
-	loop_thread = pthread_self();
-	snprintf(dir, sizeof dir, "/tmp/cpm_store_test.XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(dbpath, sizeof dbpath, "%s/store.db", dir);
-}
-
-static void env_down(void)
-{
-	char cmd[400];
-
-	loop_destroy(loop);
-	loop = NULL;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "  (could not remove %s)\n", dir);
 }
 
 static void fill_item(struct store_item *it, const char *id, const char *rcpt, enum store_item_state st,
@@ -154,7 +109,7 @@ UNIT_TEST(t_item_roundtrip)
 	static uint8_t thumb[STORE_THUMB_MAX], buf[STORE_THUMB_MAX];
 	struct rec r = {0};
 
-	env_up();
+	env_up("cpm_store_test", LOG_WARN);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	for (size_t i = 0; i < sizeof thumb; i++)
 		thumb[i] = (uint8_t)(i * 7);
@@ -163,7 +118,7 @@ UNIT_TEST(t_item_roundtrip)
 	fill_item(&it, "item0001", "sip:bob@example.com", STORE_ITEM_RECEIVING, 1000, 999999);
 	CHECK_EQ_INT(store_item_put(s, &it, &th, on_done, tok(&r, 0)), 0);
 	CHECK_EQ_INT(store_item_put(s, &it, NULL, on_done, tok(&r, 1)), 0); /* same id again */
-	CHECK(wait_for(&r, 2));
+	CHECK(wait_for(&r.n, 2));
 	CHECK_EQ_INT(r.err[0], 0);
 	CHECK_EQ_INT(r.err[1], -EEXIST);
 	CHECK_EQ_INT(store_item_get(s, "item0001", &got), 0);
@@ -188,7 +143,7 @@ UNIT_TEST(t_item_roundtrip)
 	memset(it.sel.sha1, 0, 20);
 	CHECK_EQ_INT(store_item_update(s, &it, on_done, tok(&r, 3)), 0); /* does not exist */
 	CHECK_EQ_INT(store_item_put(s, &it, NULL, on_done, tok(&r, 4)), 0);
-	CHECK(wait_for(&r, 5));
+	CHECK(wait_for(&r.n, 5));
 	CHECK_EQ_INT(r.err[2], 0);
 	CHECK_EQ_INT(r.err[3], -ENOENT);
 	CHECK_EQ_INT(r.err[4], 0);
@@ -210,7 +165,7 @@ UNIT_TEST(t_item_roundtrip)
 	CHECK_EQ_INT(store_partial_put(s, &p, on_done, tok(&r, 6)), 0);
 	CHECK_EQ_INT(store_item_del(s, "item0001", on_done, tok(&r, 7)), 0);
 	CHECK_EQ_INT(store_item_del(s, "item0001", on_done, tok(&r, 8)), 0);
-	CHECK(wait_for(&r, 9));
+	CHECK(wait_for(&r.n, 9));
 	CHECK_EQ_INT(r.err[7], 0);
 	CHECK_EQ_INT(r.err[8], -ENOENT);
 	CHECK_EQ_INT(store_item_get(s, "item0001", &got), -ENOENT);
@@ -228,7 +183,7 @@ UNIT_TEST(t_other_records_roundtrip)
 	struct rec r = {0};
 	unsigned k = 0;
 
-	env_up();
+	env_up("cpm_store_test", LOG_WARN);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 
 	struct store_delivery d = {.item_id = "it1", .instance = "<urn:uuid:a>", .attempts = 3,
@@ -251,7 +206,7 @@ UNIT_TEST(t_other_records_roundtrip)
 	CHECK_EQ_INT(store_notif_put(s, &n, on_done, tok(&r, k++)), 0);
 	CHECK_EQ_INT(store_reg_put(s, &g, on_done, tok(&r, k++)), 0);
 	CHECK_EQ_INT(store_prefs_put(s, &pr, on_done, tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	for (unsigned i = 0; i < k; i++)
 		CHECK_EQ_INT(r.err[i], 0);
 
@@ -306,7 +261,7 @@ UNIT_TEST(t_other_records_roundtrip)
 	pr.defer = false;
 	CHECK_EQ_INT(store_delivery_put(s, &d, on_done, tok(&r, k++)), 0);
 	CHECK_EQ_INT(store_prefs_put(s, &pr, on_done, tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	CHECK_EQ_INT(store_delivery_get(s, "it1", "<urn:uuid:a>", &d2), 0);
 	CHECK_EQ_INT(d2.attempts, 4);
 	CHECK_EQ_INT(store_prefs_get(s, "sip:bob@x", &pr2), 0);
@@ -321,7 +276,7 @@ UNIT_TEST(t_other_records_roundtrip)
 	CHECK_EQ_INT(store_prefs_del(s, "sip:bob@x", on_done, tok(&r, k++)), 0);
 	CHECK_EQ_INT(store_delivery_del(s, "it1", "<urn:uuid:a>", on_done, tok(&r, k++)), 0);
 	CHECK_EQ_INT(store_prefs_del(s, "sip:bob@x", on_done, tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	for (unsigned i = first; i < first + 5; i++)
 		CHECK_EQ_INT(r.err[i], 0);
 	CHECK_EQ_INT(r.err[first + 5], -ENOENT);
@@ -407,7 +362,7 @@ UNIT_TEST(t_scans)
 		{"b6", "sip:bob@x", STORE_ITEM_EXPIRED, 70, 10},
 	};
 
-	env_up();
+	env_up("cpm_store_test", LOG_WARN);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		fill_item(&it, rows[i].id, rows[i].rcpt, rows[i].st, rows[i].created, rows[i].expires);
@@ -433,7 +388,7 @@ UNIT_TEST(t_scans)
 	CHECK_EQ_INT(store_delivery_put(s, &d, on_done, tok(&r, k++)), 0);
 	snprintf(d.item_id, sizeof d.item_id, "b2");
 	CHECK_EQ_INT(store_delivery_put(s, &d, on_done, tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 
 	memset(&x, 0, sizeof x);
 	CHECK_EQ_INT(store_items_for_recipient(s, "sip:bob@x", 0, collect_item, &x), 3);
@@ -485,7 +440,7 @@ UNIT_TEST(t_group_commit)
 	struct rec r = {0};
 	struct store_delivery d;
 
-	env_up();
+	env_up("cpm_store_test", LOG_WARN);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	store_stats_get(s, &st0);
 	/* Hold the database's write lock from another connection while queueing, so that the
@@ -511,7 +466,7 @@ UNIT_TEST(t_group_commit)
 	CHECK(now_ms() - t0 < 100);
 	CHECK(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(other);
-	CHECK(wait_for(&r, 1000));
+	CHECK(wait_for(&r.n, 1000));
 	store_stats_get(s, &st1);
 	fprintf(stderr, "  1000 writes in %llu transactions (max %llu per transaction)\n",
 		(unsigned long long)(st1.transactions - st0.transactions), (unsigned long long)st1.max_batch);
@@ -540,7 +495,7 @@ UNIT_TEST(t_persistence)
 	struct ids x;
 	char id[16];
 
-	env_up();
+	env_up("cpm_store_test", LOG_WARN);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	for (unsigned i = 0; i < 200; i++) {
 		snprintf(id, sizeof id, "p%u", i);
@@ -579,7 +534,7 @@ static void fault_round(enum store_fault_mode mode, unsigned nth)
 	struct rec r = {0};
 	char id[16];
 
-	env_up();
+	env_up("cpm_store_test", LOG_WARN);
 	CHECK_EQ_INT(store_sqlite_open(&inner, loop, dbpath), 0);
 	CHECK_EQ_INT(store_faulty_wrap(&s, inner, nth, mode), 0);
 	for (unsigned i = 1; i <= 6; i++) {
@@ -588,7 +543,7 @@ static void fault_round(enum store_fault_mode mode, unsigned nth)
 		CHECK_EQ_INT(store_item_put(s, &it, NULL, on_done, tok(&r, i - 1)), 0);
 	}
 	CHECK_EQ_INT(store_sync(s, on_done, tok(&r, 6)), 0); /* a barrier is not a write */
-	CHECK(wait_for(&r, 7));
+	CHECK(wait_for(&r.n, 7));
 	for (unsigned i = 1; i <= 6; i++) {
 		bool fail = i == nth || (mode == STORE_FAULT_FROM_NTH && i > nth);
 		snprintf(id, sizeof id, "f%u", i);
@@ -642,7 +597,7 @@ UNIT_TEST(t_faulty_queue_refused_counted)
 	struct rec r = {0};
 	char id[16];
 
-	env_up();
+	env_up("cpm_store_test", LOG_WARN);
 	metrics_reset();
 	CHECK_EQ_INT(queue_errors(), 0);
 	CHECK_EQ_INT(store_sqlite_open(&inner, loop, dbpath), 0);
@@ -655,7 +610,7 @@ UNIT_TEST(t_faulty_queue_refused_counted)
 	CHECK_EQ_INT(queue_errors(), 1);
 	CHECK_EQ_INT(store_item_del(s, "q1", on_done, tok(&r, 3)), 0);
 	CHECK_EQ_INT(store_sync(s, on_done, tok(&r, 4)), 0);
-	CHECK(wait_for(&r, 4)); /* q1, q3, the delete, the barrier: q2 never completes */
+	CHECK(wait_for(&r.n, 4)); /* q1, q3, the delete, the barrier: q2 never completes */
 	CHECK_EQ_INT(queue_errors(), 1);
 	CHECK_EQ_INT(store_item_get(s, "q2", &it), -ENOENT);
 	CHECK_EQ_INT(store_item_get(s, "q3", &it), 0);
@@ -672,7 +627,7 @@ UNIT_TEST(t_hostile_ids)
 	struct store_item it, got;
 	struct rec r = {0};
 
-	env_up();
+	env_up("cpm_store_test", LOG_WARN);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	CHECK(store_id_valid("12345678901234567890123456789012")); /* 32 */
 	CHECK(store_id_valid("a-B_9"));
@@ -708,7 +663,7 @@ UNIT_TEST(t_hostile_ids)
 	fill_item(&it, "ok", "sip:bob@x", STORE_ITEM_STORED, 1, 2);
 	memcpy(it.id, "ok\0/../../etc", 13);
 	CHECK_EQ_INT(store_item_put(s, &it, NULL, on_done, tok(&r, 0)), 0);
-	CHECK(wait_for(&r, 1));
+	CHECK(wait_for(&r.n, 1));
 	CHECK_EQ_INT(store_item_get(s, "ok", &got), 0);
 	CHECK_STR(got.id, "ok");
 	CHECK_EQ_INT(r.n, 1); /* refused calls never call done */
@@ -784,7 +739,7 @@ UNIT_TEST(t_crash_kill9)
 {
 	unsigned total_acked = 0;
 
-	env_up();
+	env_up("cpm_store_test", LOG_WARN);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	for (unsigned round = 0; round < CRASH_ROUNDS; round++) {
 		int p[2];

@@ -7,10 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -18,20 +16,8 @@
 #include "store/blob.h"
 #include "store/store.h"
 #include "store/store_blobq.h"
+#include "store_env.h"
 #include "unit.h"
-
-#define WAIT_MS 5000
-
-static struct loop *loop;
-static char dir[256], dbpath[300];
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Completions: how many ran, and each one's result by its token. */
 #define MAX_DONE 2048
@@ -57,37 +43,6 @@ static struct tok *tok(struct rec *r, unsigned seq)
 {
 	toks[seq] = (struct tok){r, seq};
 	return &toks[seq];
-}
-
-static bool wait_for(struct rec *r, unsigned n)
-{
-	uint64_t end = now_ms() + WAIT_MS;
-
-	while (r->n < n && now_ms() < end)
-		loop_step(loop, 10);
-	return r->n >= n;
-}
-
-static void env_up(void)
-{
-	log_threshold = LOG_ERROR;
-	if (loop_create(&loop))
-		abort();
-	snprintf(dir, sizeof dir, "/tmp/cpm_store_msg.XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(dbpath, sizeof dbpath, "%s/store.db", dir);
-}
-
-static void env_down(void)
-{
-	char cmd[400];
-
-	loop_destroy(loop);
-	loop = NULL;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "  (could not remove %s)\n", dir);
 }
 
 static const char cpim[] = "From: <sip:alice@example.com>\r\nTo: <sip:bob@example.com>\r\n"
@@ -118,7 +73,7 @@ static int drain(struct store *s)
 
 	if (store_sync(s, on_done, tok(&r, 0)))
 		return -1;
-	return wait_for(&r, 1) ? r.err[0] : -ETIMEDOUT;
+	return wait_for(&r.n, 1) ? r.err[0] : -ETIMEDOUT;
 }
 
 /* ---------------------------------------------------------------- message items */
@@ -148,7 +103,7 @@ UNIT_TEST(t_mss_queue)
 	struct mss_seen seen = {0};
 	struct rec r = {0};
 
-	env_up();
+	env_up("cpm_store_msg", LOG_ERROR);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	fill_msg(&a, "hist1", "bob@x", 5);
 	a.state = STORE_ITEM_TO_MSS;
@@ -159,7 +114,7 @@ UNIT_TEST(t_mss_queue)
 	fill_msg(&b, "kept1", "bob@x", 7);
 	CHECK_EQ_INT(store_item_put_body(s, &a, "hello", 5, on_done, tok(&r, 0)), 0);
 	CHECK_EQ_INT(store_item_put_body(s, &b, "goodbye", 7, on_done, tok(&r, 1)), 0);
-	CHECK(wait_for(&r, 2));
+	CHECK(wait_for(&r.n, 2));
 	CHECK_EQ_INT(store_items_mss_due(s, 1000, 10, mss_cb, &seen), 1);
 	CHECK_STR(seen.ids[0], "hist1");
 	CHECK_EQ_INT(store_item_get(s, "hist1", &got), 0);
@@ -175,7 +130,7 @@ UNIT_TEST(t_mss_queue)
 	b.mss_attempts = 2;
 	b.mss_next_at_ms = 3000;
 	CHECK_EQ_INT(store_item_update(s, &b, on_done, tok(&r, 2)), 0);
-	CHECK(wait_for(&r, 3));
+	CHECK(wait_for(&r.n, 3));
 	CHECK_EQ_INT(r.err[2], 0);
 	memset(&seen, 0, sizeof seen);
 	CHECK_EQ_INT(store_items_mss_due(s, 1000, 10, mss_cb, &seen), 1);
@@ -200,7 +155,7 @@ UNIT_TEST(t_msg_item_roundtrip)
 	char buf[STORE_MSG_INLINE_MAX];
 	size_t len = 0;
 
-	env_up();
+	env_up("cpm_store_msg", LOG_ERROR);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	fill_msg(&it, "msg1", "bob@example.com", sizeof cpim - 1);
 	CHECK_EQ_INT(store_item_put_body(s, &it, cpim, sizeof cpim - 1, on_done, tok(&r, 0)), 0);
@@ -213,7 +168,7 @@ UNIT_TEST(t_msg_item_roundtrip)
 	snprintf(l.id, sizeof l.id, "large1");
 	CHECK_EQ_INT(store_item_put(s, &f, NULL, on_done, tok(&r, 2)), 0);
 	CHECK_EQ_INT(store_item_put(s, &l, NULL, on_done, tok(&r, 3)), 0);
-	CHECK(wait_for(&r, 4));
+	CHECK(wait_for(&r.n, 4));
 	CHECK_EQ_INT(r.err[0], 0);
 	CHECK_EQ_INT(r.err[1], -EEXIST);
 	CHECK_EQ_INT(r.err[2], 0);
@@ -253,14 +208,14 @@ UNIT_TEST(t_msg_item_roundtrip)
 	it.kind = (enum store_item_kind)7;
 	CHECK_EQ_INT(store_item_put_body(s, &it, cpim, 5, NULL, NULL), -EINVAL);
 	CHECK_EQ_INT(store_item_put(s, &it, NULL, NULL, NULL), -EINVAL);
-	CHECK(wait_for(&r, 5));
+	CHECK(wait_for(&r.n, 5));
 	CHECK_EQ_INT(r.err[4], 0);
 	CHECK_EQ_INT(store_item_body_get(s, "msg2", buf, sizeof buf, &len), 0);
 	CHECK_EQ_INT(len, STORE_MSG_INLINE_MAX);
 
 	/* delete takes the body along; after a restart everything else is there */
 	CHECK_EQ_INT(store_item_del(s, "msg2", on_done, tok(&r, 5)), 0);
-	CHECK(wait_for(&r, 6));
+	CHECK(wait_for(&r.n, 6));
 	CHECK_EQ_INT(store_item_body_get(s, "msg2", buf, sizeof buf, &len), -ENOENT);
 	store_close(s);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
@@ -282,7 +237,7 @@ UNIT_TEST(t_msg_group_commit)
 	struct store_stats st;
 
 	memset(&r, 0, sizeof r);
-	env_up();
+	env_up("cpm_store_msg", LOG_ERROR);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	/* hold the write lock from another connection so that every put queues up */
 	sqlite3 *db;
@@ -298,7 +253,7 @@ UNIT_TEST(t_msg_group_commit)
 	CHECK_EQ_INT(r.n, 0); /* nothing is acknowledged before it is committed */
 	CHECK_EQ_INT(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	CHECK(wait_for(&r, 1000));
+	CHECK(wait_for(&r.n, 1000));
 	for (unsigned i = 0; i < 1000; i++)
 		CHECK_EQ_INT(r.err[i], 0);
 	store_stats_get(s, &st);
@@ -317,10 +272,10 @@ UNIT_TEST(t_notif_displayed)
 				.imdn_msgid = "m-1", .created_at_ms = 10, .notifier = "sip:bob@x",
 				.datetime = "2026-12-03T10:00:00.000Z"}, got;
 
-	env_up();
+	env_up("cpm_store_msg", LOG_ERROR);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	CHECK_EQ_INT(store_notif_put(s, &n, on_done, tok(&r, 0)), 0);
-	CHECK(wait_for(&r, 1));
+	CHECK(wait_for(&r.n, 1));
 	CHECK_EQ_INT(r.err[0], 0);
 	CHECK_EQ_INT(store_notif_get(s, "n1", &got), 0);
 	CHECK_EQ_INT(got.kind, STORE_NOTIF_DISPLAYED);
@@ -373,10 +328,10 @@ UNIT_TEST(t_routed_report_rule)
 	struct store_notif n = {.id = "n1", .target = "alice@x", .kind = STORE_NOTIF_DELIVERED, .imdn_msgid = "m-1",
 				.created_at_ms = 10, .notifier = "sip:bob@x"};
 
-	env_up();
+	env_up("cpm_store_msg", LOG_ERROR);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	CHECK_EQ_INT(store_routed_put(s, &ro, on_done, tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	CHECK_EQ_INT(store_routed_get(s, "alice@x", "m-1", "bob@x", &got), 0);
 	CHECK_EQ_INT(got.asked, STORE_IMDN_POSITIVE);
 	CHECK_EQ_INT(got.sent, 0); /* the caller's sent bits are not taken */
@@ -401,7 +356,7 @@ UNIT_TEST(t_routed_report_rule)
 					 tok(&r, k++)), 0);
 	CHECK_EQ_INT(store_routed_report(s, "alice@x", "m-1", "mallory@x", STORE_REPORT_DELIVERED, &n, on_done,
 					 tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	CHECK_EQ_INT(r.err[1], 0);
 	CHECK_EQ_INT(r.err[2], -EALREADY);
 	CHECK_EQ_INT(r.err[3], 0);
@@ -424,7 +379,7 @@ UNIT_TEST(t_routed_report_rule)
 	/* a report without a notification only marks */
 	CHECK_EQ_INT(store_routed_report(s, "alice@x", "m-1", "bob@x", STORE_REPORT_FAILED, NULL, on_done,
 					 tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	CHECK_EQ_INT(r.err[k - 2], 0);
 	CHECK_EQ_INT(r.err[k - 1], 0);
 	CHECK_EQ_INT(store_routed_get(s, "alice@x", "m-1", "bob@x", &got), 0);
@@ -453,7 +408,7 @@ UNIT_TEST(t_routed_report_rule)
 		ro.expires_at_ms = 100 + (4 - i) * 10;
 		CHECK_EQ_INT(store_routed_put(s, &ro, on_done, tok(&r, k++)), 0);
 	}
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	struct seen sn = {0};
 	CHECK_EQ_INT(store_routed_expiring_before(s, 135, 3, routed_cb, &sn), 3);
 	CHECK_EQ_INT(sn.n, 3);
@@ -462,7 +417,7 @@ UNIT_TEST(t_routed_report_rule)
 	CHECK_STR(sn.msgid[2], "e-2");
 	CHECK_EQ_INT(store_routed_del(s, "alice@x", "e-4", "bob@x", on_done, tok(&r, k++)), 0);
 	CHECK_EQ_INT(store_routed_del(s, "alice@x", "e-4", "bob@x", on_done, tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	CHECK_EQ_INT(r.err[k - 2], 0);
 	CHECK_EQ_INT(r.err[k - 1], -ENOENT);
 	memset(&sn, 0, sizeof sn);
@@ -479,7 +434,7 @@ UNIT_TEST(t_routed_report_rule)
 	n.kind = STORE_NOTIF_FAILED;
 	CHECK_EQ_INT(store_routed_report(f, "alice@x", "e-3", "bob@x", STORE_REPORT_FAILED, &n, on_done,
 					 tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	CHECK_EQ_INT(r.err[k - 1], -EIO);
 	CHECK_EQ_INT(store_routed_get(f, "alice@x", "e-3", "bob@x", &got), 0);
 	CHECK_EQ_INT(got.sent, 0);
@@ -505,14 +460,14 @@ UNIT_TEST(t_msg_blob_side)
 	char data[300];
 	struct store_item m, l, got;
 
-	env_up();
+	env_up("cpm_store_msg", LOG_ERROR);
 	CHECK_EQ_INT(store_open_dir(&s, loop, dir), 0);
 	struct blob_dir *bd = store_blob_dir(s);
 	fill_msg(&m, "inline1", "bob@example.com", sizeof cpim - 1);
 	fill_msg(&l, "large1", "bob@example.com", 100);
 	CHECK_EQ_INT(store_item_put_body(s, &m, cpim, sizeof cpim - 1, on_done, tok(&r, k++)), 0);
 	CHECK_EQ_INT(store_item_put(s, &l, NULL, on_done, tok(&r, k++)), 0); /* its blob is missing */
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 
 	/* reconcile: the inline message needs no blob; a large one without its blob has failed */
 	struct store_reconcile_report rep;
@@ -544,7 +499,7 @@ UNIT_TEST(t_msg_blob_side)
 	/* the message-store hand-off writes the inline body as mss/<id> */
 	CHECK_EQ_INT(store_item_get(s, "inline1", &got), 0);
 	CHECK_EQ_INT(store_item_to_mss(q, &got, on_done, tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	CHECK_EQ_INT(r.err[k - 1], 0);
 	char path[400];
 	snprintf(path, sizeof path, "%s/mss/inline1", dir);
@@ -558,7 +513,7 @@ UNIT_TEST(t_msg_blob_side)
 	/* the large one goes by moving its blob (absent here) */
 	CHECK_EQ_INT(store_item_get(s, "large1", &got), 0);
 	CHECK_EQ_INT(store_item_to_mss(q, &got, on_done, tok(&r, k++)), 0);
-	CHECK(wait_for(&r, k));
+	CHECK(wait_for(&r.n, k));
 	CHECK_EQ_INT(r.err[k - 1], -ENOENT);
 	got.body_inline = true; /* an item without a row body */
 	snprintf(got.id, sizeof got.id, "nosuch");
@@ -606,23 +561,6 @@ static const char schema_v2[] =
 	" ,1,99999,1,5,'ft-1',3,'','',NULL);"
 	"INSERT INTO notif VALUES('n-old','alice@x',0,'old1','ft-1',1,0,0,'bob@x');";
 
-static int version_of(const char *path)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int v = -1;
-
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return v;
-}
-
 UNIT_TEST(t_schema_upgrade_2_5)
 {
 	struct store *s;
@@ -635,7 +573,7 @@ UNIT_TEST(t_schema_upgrade_2_5)
 	char buf[100];
 	size_t len;
 
-	env_up();
+	env_up("cpm_store_msg", LOG_ERROR);
 	CHECK_EQ_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
 	CHECK_EQ_INT(sqlite3_exec(db, schema_v2, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -655,7 +593,7 @@ UNIT_TEST(t_schema_upgrade_2_5)
 	fill_msg(&m, "msg1", "bob@x", 5);
 	CHECK_EQ_INT(store_item_put_body(s, &m, "hello", 5, on_done, tok(&r, 0)), 0);
 	CHECK_EQ_INT(store_routed_put(s, &ro, on_done, tok(&r, 1)), 0);
-	CHECK(wait_for(&r, 2));
+	CHECK(wait_for(&r.n, 2));
 	CHECK_EQ_INT(r.err[0], 0);
 	CHECK_EQ_INT(r.err[1], 0);
 	CHECK_EQ_INT(store_item_body_get(s, "msg1", buf, sizeof buf, &len), 0);

@@ -6,19 +6,15 @@
 #include <errno.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "net/loop.h"
 #include "store/store.h"
+#include "store_env.h"
 #include "unit.h"
-
-static struct loop *loop;
-static char dir[256], dbpath[300];
 
 struct rec {
 	unsigned n;
@@ -29,34 +25,6 @@ static void on_done(void *arg, int err)
 {
 	struct rec *r = arg;
 	r->err[r->n++ % 16] = err;
-}
-
-static bool wait_for(struct rec *r, unsigned n)
-{
-	for (int i = 0; i < 500 && r->n < n; i++)
-		loop_step(loop, 10);
-	return r->n >= n;
-}
-
-static void env_up(void)
-{
-	log_threshold = LOG_ERROR;
-	if (loop_create(&loop))
-		abort();
-	snprintf(dir, sizeof dir, "/tmp/cpm_store_push.XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(dbpath, sizeof dbpath, "%s/store.db", dir);
-}
-
-static void env_down(void)
-{
-	char cmd[400];
-	loop_destroy(loop);
-	loop = NULL;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "  (could not remove %s)\n", dir);
 }
 
 static struct store_push dev(const char *aor, const char *instance, const char *param, int64_t at)
@@ -91,7 +59,7 @@ UNIT_TEST(t_push_roundtrip)
 	struct store *s;
 	struct rec r = {0};
 	struct seen sn = {0};
-	env_up();
+	env_up("cpm_store_push", LOG_ERROR);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	struct store_push a = dev("bob@x", "<urn:uuid:phone>", "ABCD.com.example.voip", 100);
 	struct store_push b = dev("bob@x", "<urn:uuid:tablet>", "", 300);
@@ -99,7 +67,7 @@ UNIT_TEST(t_push_roundtrip)
 	CHECK_EQ_INT(store_push_put(s, &a, on_done, &r), 0);
 	CHECK_EQ_INT(store_push_put(s, &b, on_done, &r), 0);
 	CHECK_EQ_INT(store_push_put(s, &c, on_done, &r), 0);
-	CHECK(wait_for(&r, 3));
+	CHECK(wait_for(&r.n, 3));
 	CHECK_EQ_INT(r.err[0] | r.err[1] | r.err[2], 0);
 	/* the most recently written first, every field back as written */
 	CHECK_EQ_INT(store_push_all(s, 0, seen_cb, &sn), 3);
@@ -125,7 +93,7 @@ UNIT_TEST(t_push_roundtrip)
 	/* registered without them: the row goes; a second delete finds nothing */
 	CHECK_EQ_INT(store_push_del(s, "alice@x", "<urn:uuid:phone>", on_done, &r), 0);
 	CHECK_EQ_INT(store_push_del(s, "alice@x", "<urn:uuid:phone>", on_done, &r), 0);
-	CHECK(wait_for(&r, 6));
+	CHECK(wait_for(&r.n, 6));
 	CHECK_EQ_INT(r.err[3], 0);
 	CHECK_EQ_INT(r.err[4], 0);
 	CHECK_EQ_INT(r.err[5], -ENOENT);
@@ -146,7 +114,7 @@ UNIT_TEST(t_push_bad_args)
 	struct store *s;
 	struct rec r = {0};
 	struct seen sn = {0};
-	env_up();
+	env_up("cpm_store_push", LOG_ERROR);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	struct store_push p = dev("bob@x", "i", "", 1);
 	p.provider[0] = '\0'; /* pn-provider and pn-prid are required */
@@ -168,7 +136,7 @@ UNIT_TEST(t_push_bad_args)
 	/* nothing was queued, nothing written */
 	struct rec sync = {0};
 	CHECK_EQ_INT(store_sync(s, on_done, &sync), 0);
-	CHECK(wait_for(&sync, 1));
+	CHECK(wait_for(&sync.n, 1));
 	CHECK_EQ_INT(r.n, 0);
 	CHECK_EQ_INT(store_push_all(s, 0, seen_cb, &sn), 0);
 	store_close(s);
@@ -181,13 +149,13 @@ UNIT_TEST(t_push_kill_after_done)
 {
 	struct store *s;
 	struct seen sn = {0};
-	env_up();
+	env_up("cpm_store_push", LOG_ERROR);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		struct rec r = {0};
 		struct store_push p = dev("bob@x", "<urn:uuid:phone>", "P", 7);
-		if (store_sqlite_open(&s, loop, dbpath) || store_push_put(s, &p, on_done, &r) || !wait_for(&r, 1) ||
+		if (store_sqlite_open(&s, loop, dbpath) || store_push_put(s, &p, on_done, &r) || !wait_for(&r.n, 1) ||
 		    r.err[0])
 			_exit(1);
 		kill(getpid(), SIGKILL); /* no close, no flush */
@@ -210,35 +178,19 @@ UNIT_TEST(t_push_faulty)
 	struct store *inner, *s;
 	struct rec r = {0};
 	struct seen sn = {0};
-	env_up();
+	env_up("cpm_store_push", LOG_ERROR);
 	CHECK_EQ_INT(store_sqlite_open(&inner, loop, dbpath), 0);
 	CHECK_EQ_INT(store_faulty_wrap(&s, inner, 1, STORE_FAULT_ONLY_NTH), 0);
 	struct store_push a = dev("bob@x", "a", "", 1), b = dev("bob@x", "b", "", 2);
 	CHECK_EQ_INT(store_push_put(s, &a, on_done, &r), 0);
 	CHECK_EQ_INT(store_push_put(s, &b, on_done, &r), 0);
-	CHECK(wait_for(&r, 2));
+	CHECK(wait_for(&r.n, 2));
 	CHECK_EQ_INT(r.err[0], -EIO);
 	CHECK_EQ_INT(r.err[1], 0);
 	CHECK_EQ_INT(store_push_all(s, 0, seen_cb, &sn), 1);
 	CHECK_STR(sn.rows[0].instance, "b");
 	store_close(s);
 	env_down();
-}
-
-static int version_of(const char *path)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int v = -1;
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return v;
 }
 
 /* Schema 5 is schema 4 and the push table: a database of cpmd before it (made here by taking
@@ -250,7 +202,7 @@ UNIT_TEST(t_push_upgrade_4_5)
 	struct rec r = {0};
 	struct seen sn = {0};
 	sqlite3 *db;
-	env_up();
+	env_up("cpm_store_push", LOG_ERROR);
 	CHECK_EQ_INT(store_sqlite_open(&s, loop, dbpath), 0);
 	memset(&reg, 0, sizeof reg);
 	snprintf(reg.aor, sizeof reg.aor, "bob@x");
@@ -258,7 +210,7 @@ UNIT_TEST(t_push_upgrade_4_5)
 	snprintf(reg.contact, sizeof reg.contact, "sip:bob@192.0.2.1");
 	reg.expires_at_ms = 5;
 	CHECK_EQ_INT(store_reg_put(s, &reg, on_done, &r), 0);
-	CHECK(wait_for(&r, 1));
+	CHECK(wait_for(&r.n, 1));
 	store_close(s);
 	CHECK_EQ_INT(version_of(dbpath), 5);
 	CHECK_EQ_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
@@ -272,7 +224,7 @@ UNIT_TEST(t_push_upgrade_4_5)
 	CHECK_EQ_INT(store_push_all(s, 0, seen_cb, &sn), 0);
 	struct store_push p = dev("bob@x", "i", "", 1);
 	CHECK_EQ_INT(store_push_put(s, &p, on_done, &r), 0);
-	CHECK(wait_for(&r, 2));
+	CHECK(wait_for(&r.n, 2));
 	CHECK_EQ_INT(r.err[1], 0);
 	CHECK_EQ_INT(store_push_all(s, 0, seen_cb, &sn), 1);
 	store_close(s);
