@@ -144,6 +144,7 @@ UNIT_TEST(t_mss_queue)
 	CHECK_EQ_INT(store_recipient_usage(s, "bob@x", &u), 0);
 	CHECK_EQ_INT(u.items, 0);
 	store_close(s);
+	env_down();
 }
 
 UNIT_TEST(t_msg_item_roundtrip)
