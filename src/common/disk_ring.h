@@ -36,6 +36,7 @@ struct disk_ring_result {
 	bool write_err;    /* err came from writing the file (not from reading the prefix) */
 	bool hashed;       /* digest is valid: finished without err, and not a lazy worker never asked */
 	uint8_t digest[20]; /* sha-1 of [0, base + pushed), when hashed */
+	uint64_t direct_bytes; /* of them written with O_DIRECT (disk_ring_direct), when finished */
 };
 
 /* The ring and its eventfd, no thread yet: the owner registers disk_ring_efd() and then calls
@@ -55,6 +56,11 @@ void disk_ring_lazy_hash(struct disk_ring *d);
  * worker so that it catches up on the prefix at once. A worker already finished without the
  * hash stays without it (the owner hashes the file again with a ring of base = its size). */
 void disk_ring_want_hash(struct disk_ring *d);
+/* Before disk_ring_start(), for a file that is kept (cpmd's store): the worker writes whole
+ * aligned blocks with O_DIRECT (no copy into the page cache; the head and tail that are not
+ * whole blocks go buffered), if the file system allows it. Not with disk_ring_wake_at(): a
+ * direct worker waits for a whole block before it writes, except at the file's end. */
+void disk_ring_direct(struct disk_ring *d);
 /* No thread: the result is err, reported through the eventfd like a worker's. */
 void disk_ring_fail(struct disk_ring *d, int err);
 /* Copy n bytes in (the file's next bytes). -ENOBUFS: no room (a producer that pauses when

@@ -134,6 +134,8 @@ static int tw_start(struct ft_relay *r, uint64_t base, bool short_prefix, bool l
 	}
 	if (lazy)
 		disk_ring_lazy_hash(r->rs);
+	else
+		disk_ring_direct(r->rs); /* a file cpmd keeps: O_DIRECT, no page-cache copy */
 	rc = disk_ring_start(r->rs, r->tee.fd);
 	if (rc)
 		return rc;
