@@ -157,6 +157,7 @@ struct ft_relay {
 	int rs_err;              /* the worker failed (-errno), seen by the loop */
 	bool rs_write_err;       /* ... writing the blob (not reading a resume's prefix) */
 	bool rs_wait;            /* the '$' chunk passed the size check, waiting for the hash */
+	bool rs_direct;          /* the worker was asked for O_DIRECT writes (a blob cpmd keeps) */
 	bool rs_verify;          /* store mode after an unverified live '$': hashing the whole blob */
 	bool tw_draining;        /* ended: the worker writes the ring's rest, then done() (relay_tw_drain) */
 	enum msrp_report_mode rs_fr, rs_sr;

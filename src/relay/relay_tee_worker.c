@@ -85,6 +85,12 @@ static int worker_wakeup(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 	} else if (res.finished && (r->rs_wait || r->rs_verify)) {
 		bool verify = r->rs_verify;
 
+		/* whole blocks that went through the page cache after all: the data dir's file
+		 * system refused O_DIRECT (uploads then cost cpmd the page-cache copy again) */
+		if (r->rs_direct && !res.direct_bytes && disk_ring_written(r->rs) - r->base >= 2 * 4096)
+			msrp_log("relay %s: blob written through the page cache: O_DIRECT not available on "
+				 "the data dir's file system", relay_name(r));
+
 		r->rs_wait = r->rs_verify = false;
 		r->tee.final = true;
 		relay_tw_stop(r);
@@ -136,6 +142,7 @@ static int tw_start(struct ft_relay *r, uint64_t base, bool short_prefix, bool l
 		disk_ring_lazy_hash(r->rs);
 	else
 		disk_ring_direct(r->rs); /* a file cpmd keeps: O_DIRECT, no page-cache copy */
+	r->rs_direct = !lazy;
 	rc = disk_ring_start(r->rs, r->tee.fd);
 	if (rc)
 		return rc;
