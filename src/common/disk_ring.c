@@ -220,6 +220,13 @@ static int write_piece(struct disk_ring *d, const char *p, size_t n, uint64_t of
 
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EINVAL && fd == d->dfd) {
+			/* the file system wants another alignment after all: buffered from now on */
+			close(d->dfd);
+			d->dfd = -1;
+			fd = d->fd;
+			continue;
+		}
 		if (w < 0)
 			return -errno;
 		if (w == 0)
