@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# bench/push_start_bench.sh CPMD [CPMD_B] — cpmd's start with N remembered push devices.
+#
+# A data dir whose store holds N devices with RFC 8599 push parameters (table push, as cpmd
+# writes it) and no registrations, so every device is "asleep" at start and the first sweep
+# looks at each one. For each cpmd binary: start it with --push-gateway (a port nothing listens
+# on: no wake-up is sent, nothing waits for its user), send one SIP OPTIONS as soon as it says
+# ready and time the answer (how long the loop was busy with the devices), then wait until its
+# CPU time stops growing; report that CPU time and VmRSS. Each binary runs ROUNDS times,
+# alternated. Knobs: N (100000), ROUNDS (2). Needs sqlite3 and python3.
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+N=${N:-100000}
+ROUNDS=${ROUNDS:-2}
+DOMAIN=push.test
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
+[ $# -ge 1 ] || { echo "usage: $0 CPMD [CPMD_B]" >&2; exit 2; }
+command -v sqlite3 >/dev/null || { echo "$0: sqlite3 missing (apt-get install sqlite3)" >&2; exit 1; }
+bench_tmp /var/tmp/cpmd-push-start.XXXXXX
+
+options_ms() { # PORT -> ms until cpmd answers one OPTIONS over UDP (or "timeout")
+	python3 - "$1" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+lp = s.getsockname()[1]
+msg = ("OPTIONS sip:push.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKpb%d\r\n"
+       "Max-Forwards: 70\r\nTo: <sip:push.test>\r\nFrom: <sip:bench@push.test>;tag=1\r\n"
+       "Call-ID: pb%d@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" % (lp, lp, lp))
+t0 = time.monotonic()
+s.settimeout(0.5)
+while time.monotonic() - t0 < 180:
+    s.sendto(msg.encode(), ("127.0.0.1", port))  # retransmitted as UDP wants
+    try:
+        s.recv(65535)
+        print("%.0f" % ((time.monotonic() - t0) * 1000))
+        sys.exit(0)
+    except socket.timeout:
+        pass
+print("timeout")
+PY
+}
+
+# the schema comes from cpmd itself; then N devices
+CPMD=$1
+bench_start_cpmd "$T/d" "$T/init.log"
+bench_stop_cpmd
+sqlite3 "$T/d/cpmd.db" "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $N)
+	INSERT INTO push SELECT 'u' || i || '@$DOMAIN', '<urn:uuid:00000000-0000-0000-0000-' || printf('%012d', i) || '>',
+	'apns', 'token' || i, 'param', 0 FROM c;"
+
+echo "# bench/push_start_bench.sh $(utc_date), N=$N devices with push parameters, $(machine_desc); load $(loadavg)"
+echo "# binary round options-answer-ms cpu-s-until-quiet vmrss-kB"
+for r in $(seq "$ROUNDS"); do
+	for CPMD in "$@"; do
+		CPMD_READY_S=60 bench_start_cpmd "$T/d" "$T/cpmd.log" --push-gateway http://127.0.0.1:9/
+		ms=$(options_ms "$SIP_PORT")
+		prev=-1
+		for _ in $(seq 300); do
+			c=$(cpu_ticks "$CPMD_PID")
+			[ "$c" = "$prev" ] && break
+			prev=$c
+			sleep 1
+		done
+		echo "$CPMD $r $ms $(fdiv "$c" "$HZ" %.2f) $(status_kb "$CPMD_PID" VmRSS)"
+		bench_stop_cpmd
+	done
+done
