@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libsofia-sip-ua-dev libssl-dev libsqlite3-dev libxml2-dev
-  sip-tester tshark socat python3 procps iproute2 psmisc fio
+  sip-tester tshark socat python3 procps iproute2 psmisc fio sqlite3
   kamailio kamailio-presence-modules dnsmasq-base openssl
   clamav-daemon libcurl4-openssl-dev curl
   libsystemd-dev systemd groff-base man-db
