@@ -40,13 +40,19 @@
 #include "cpm/icsi.h"
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
+#include "common/str_hash.h"
 #include "pf/pf_dlv.h"
 
 #define THUMB_CID "thumbnail@cpmd"
+/* Buckets of the delivery and retry indexes (3 x 512 KiB of pointers once a delivery exists).
+ * Every kick used to walk all deliveries and all retries: with thousands of users that have
+ * waiting items, each REGISTER cost a walk of tens of thousands of entries, and the start-up
+ * sweep (a kick per saved binding, each adding deliveries) was quadratic. */
+#define PF_DLV_BUCKETS (1u << 16)
 
 /* A user whose delivery failed: retried after a back-off (policy_retry_delay). */
 struct pf_retry {
-	struct pf_retry *next;
+	struct pf_retry *next; /* the chain of its bucket in pf->retry_by_aor */
 	struct pf *pf;
 	char aor[LOC_MAX_AOR];
 	unsigned attempts;
@@ -56,11 +62,30 @@ struct pf_retry {
 
 
 
+/* The chains of key's bucket in index (NULL: no index yet, so nothing in it). */
+static struct dlv **dlv_bucket(struct dlv **index, const char *key)
+{
+	return index ? &index[str_hash(key) & (PF_DLV_BUCKETS - 1)] : NULL;
+}
+
+/* The first delivery of the item's chain (walk it with item_next, compare it.id). */
+static struct dlv *dlv_first_of_item(struct pf *pf, const char *item_id)
+{
+	struct dlv **b = dlv_bucket(pf->dlv_by_item, item_id);
+	return b ? *b : NULL;
+}
+
+static struct dlv *dlv_first_of_aor(struct pf *pf, const char *aor)
+{
+	struct dlv **b = dlv_bucket(pf->dlv_by_aor, aor);
+	return b ? *b : NULL;
+}
+
 bool pf_item_busy(struct pf *pf, const char *item_id)
 {
 	if (pf_item_leaving(pf, item_id))
 		return true;
-	for (struct dlv *d = pf->dlvs; d; d = d->next)
+	for (struct dlv *d = dlv_first_of_item(pf, item_id); d; d = d->item_next)
 		if (!strcmp(d->it.id, item_id) && !d->relay_done && !d->aborted)
 			return true;
 	return false;
@@ -68,9 +93,15 @@ bool pf_item_busy(struct pf *pf, const char *item_id)
 
 /* ------------------------------------------------------------ retries */
 
+static struct pf_retry **retry_bucket(struct pf *pf, const char *aor)
+{
+	return pf->retry_by_aor ? &pf->retry_by_aor[str_hash(aor) & (PF_DLV_BUCKETS - 1)] : NULL;
+}
+
 static struct pf_retry *retry_find(struct pf *pf, const char *aor)
 {
-	for (struct pf_retry *r = pf->retries; r; r = r->next)
+	struct pf_retry **b = retry_bucket(pf, aor);
+	for (struct pf_retry *r = b ? *b : NULL; r; r = r->next)
 		if (!strcmp(r->aor, aor))
 			return r;
 	return NULL;
@@ -78,7 +109,8 @@ static struct pf_retry *retry_find(struct pf *pf, const char *aor)
 
 static void retry_clear(struct pf *pf, const char *aor)
 {
-	for (struct pf_retry **pp = &pf->retries; *pp; pp = &(*pp)->next)
+	struct pf_retry **b = retry_bucket(pf, aor);
+	for (struct pf_retry **pp = b; pp && *pp; pp = &(*pp)->next)
 		if (!strcmp((*pp)->aor, aor)) {
 			struct pf_retry *r = *pp;
 			*pp = r->next;
@@ -88,25 +120,43 @@ static void retry_clear(struct pf *pf, const char *aor)
 		}
 }
 
+static int any_item(void *arg, const struct store_item *it)
+{
+	(void)it;
+	*(bool *)arg = true;
+	return 1;
+}
+
 static void retry_fire(void *arg)
 {
 	struct pf_retry *r = arg;
+	struct pf *pf = r->pf;
+	bool waiting = false;
 	r->next_at_ms = 0;
+	/* Nothing waits for the user any more (delivered meanwhile, expired, purged, kept in their
+	 * message store): the entry goes, or retries would only ever grow with uptime. */
+	if (pf->st && store_items_for_recipient(pf->st, r->aor, 1, any_item, &waiting) >= 0 && !waiting) {
+		retry_clear(pf, r->aor); /* frees r */
+		return;
+	}
 	log_info("retrying deliveries to %s (attempt %u)", r->aor, r->attempts + 1);
-	pf_deliver_kick(r->pf, r->aor, false);
+	pf_deliver_kick(pf, r->aor, false);
 }
 
 static void retry_schedule(struct pf *pf, const char *aor)
 {
 	struct pf_retry *r = retry_find(pf, aor);
 	if (!r) {
+		if (!pf->retry_by_aor && !(pf->retry_by_aor = calloc(PF_DLV_BUCKETS, sizeof *pf->retry_by_aor)))
+			return;
 		r = calloc(1, sizeof *r);
 		if (!r)
 			return;
 		r->pf = pf;
 		PF_COPY(r->aor, aor);
-		r->next = pf->retries;
-		pf->retries = r;
+		struct pf_retry **b = retry_bucket(pf, aor);
+		r->next = *b;
+		*b = r;
 	}
 	if (r->next_at_ms > pf_now_ms())
 		return; /* already scheduled */
@@ -134,6 +184,18 @@ static void dlv_unlink(struct dlv *d)
 		pf->dlvs = d->next;
 	if (d->next)
 		d->next->prev = d->prev;
+	if (d->aor_prev)
+		d->aor_prev->aor_next = d->aor_next;
+	else
+		*dlv_bucket(pf->dlv_by_aor, d->aor) = d->aor_next;
+	if (d->aor_next)
+		d->aor_next->aor_prev = d->aor_prev;
+	if (d->item_prev)
+		d->item_prev->item_next = d->item_next;
+	else
+		*dlv_bucket(pf->dlv_by_item, d->it.id) = d->item_next;
+	if (d->item_next)
+		d->item_next->item_prev = d->item_prev;
 	pf->ndlv--;
 }
 
@@ -159,6 +221,10 @@ void dlv_maybe_free(struct dlv *d)
 
 struct dlv *dlv_new(struct pf *pf, const struct store_item *it, bool pull)
 {
+	if (!pf->dlv_by_aor && !(pf->dlv_by_aor = calloc(PF_DLV_BUCKETS, sizeof *pf->dlv_by_aor)))
+		return NULL;
+	if (!pf->dlv_by_item && !(pf->dlv_by_item = calloc(PF_DLV_BUCKETS, sizeof *pf->dlv_by_item)))
+		return NULL;
 	struct dlv *d = calloc(1, sizeof *d);
 	if (!d)
 		return NULL;
@@ -171,6 +237,16 @@ struct dlv *dlv_new(struct pf *pf, const struct store_item *it, bool pull)
 	if (pf->dlvs)
 		pf->dlvs->prev = d;
 	pf->dlvs = d;
+	struct dlv **b = dlv_bucket(pf->dlv_by_aor, d->aor);
+	d->aor_next = *b;
+	if (*b)
+		(*b)->aor_prev = d;
+	*b = d;
+	b = dlv_bucket(pf->dlv_by_item, d->it.id);
+	d->item_next = *b;
+	if (*b)
+		(*b)->item_prev = d;
+	*b = d;
 	pf->ndlv++;
 	return d;
 }
@@ -655,7 +731,7 @@ void pf_deliver_new_device(struct pf *pf, const char *aor, const char *instance)
 		return;
 	/* Deliveries still ringing the user's other devices: ring this one too
 	 * (the first 2xx wins as in any fork). */
-	for (struct dlv *d = pf->dlvs; d; d = d->next) {
+	for (struct dlv *d = dlv_first_of_aor(pf, aor); d; d = d->aor_next) {
 		if (d->pull || d->state != DLV_FORKING || d->aborted || strcmp(d->aor, aor) || d->offset || !d->fork)
 			continue;
 		if (sip_fork_has_device(d->fork, instance))
@@ -672,8 +748,8 @@ static int keep_instead_cb(void *arg, const struct store_item *it)
 {
 	struct pf *pf = arg;
 	bool busy = false;
-	for (struct dlv *d = pf->dlvs; d; d = d->next)
-		busy |= !strcmp(d->it.id, it->id);
+	for (struct dlv *d = dlv_first_of_item(pf, it->id); d && !busy; d = d->item_next)
+		busy = !strcmp(d->it.id, it->id);
 	if (!busy)
 		pf_mss_keep_instead(pf, it);
 	return 0;
@@ -708,7 +784,7 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 		return;
 	}
 	unsigned active = 0;
-	for (struct dlv *d = pf->dlvs; d; d = d->next)
+	for (struct dlv *d = dlv_first_of_aor(pf, aor); d; d = d->aor_next)
 		if (!d->pull && !d->relay_done && !d->aborted && d->state != DLV_ENDING && !strcmp(d->aor, aor))
 			active++;
 	unsigned room = policy_delivery_room(&pf->cfg, active);
@@ -739,7 +815,7 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 
 bool pf_deliver_abort_item(struct pf *pf, const char *item_id)
 {
-	for (struct dlv *d = pf->dlvs; d; d = d->next)
+	for (struct dlv *d = dlv_first_of_item(pf, item_id); d; d = d->item_next)
 		if (!strcmp(d->it.id, item_id) && !d->aborted && !d->relay_done) {
 			/* debug only: each caller logs why in its own line (expiry, purge, terminate),
 			 * which an info line here would repeat */
@@ -764,8 +840,14 @@ void pf_deliver_destroy_all(struct pf *pf)
 {
 	while (pf->dlvs)
 		dlv_free(pf->dlvs);
-	while (pf->retries)
-		retry_clear(pf, pf->retries->aor);
+	for (size_t i = 0; pf->retry_by_aor && i < PF_DLV_BUCKETS; i++)
+		while (pf->retry_by_aor[i])
+			retry_clear(pf, pf->retry_by_aor[i]->aor);
+	free(pf->retry_by_aor);
+	free(pf->dlv_by_aor);
+	free(pf->dlv_by_item);
+	pf->retry_by_aor = NULL;
+	pf->dlv_by_aor = pf->dlv_by_item = NULL;
 	while (pf->finishing) {
 		struct pf_finishing *c = pf->finishing;
 		pf->finishing = c->next;

@@ -18,7 +18,9 @@ enum dlv_state {
 };
 
 struct dlv {
-	struct dlv *next, *prev;
+	struct dlv *next, *prev;            /* pf->dlvs: every delivery (admin lists, shutdown) */
+	struct dlv *aor_next, *aor_prev;    /* pf->dlv_by_aor: the chain of its recipient's bucket */
+	struct dlv *item_next, *item_prev;  /* pf->dlv_by_item: the chain of its item's bucket */
 	struct pf *pf;
 	struct cpm_arena arena;
 	char id[20]; /* for logs */

@@ -69,7 +69,11 @@ struct pf {
 	size_t ndlv;
 	struct pf_msg *msgs;       /* MESSAGEs we sent and wait for */
 	struct pf_msgin *msgins;   /* standalone messages in: being routed or stored (pf_msg.c) */
-	struct pf_retry *retries;  /* users whose delivery failed: retried later */
+	/* Deliveries by recipient and by item, and retries by user (pf_deliver.c): PF_DLV_BUCKETS
+	 * chains each, allocated at the first delivery. Kicks (every REGISTER, stored item and
+	 * delivery end) look at one user's or item's entries, not at all of them. */
+	struct dlv **dlv_by_aor, **dlv_by_item;
+	struct pf_retry **retry_by_aor; /* users whose delivery failed: retried later */
 	struct pf_finishing *finishing; /* items whose delete is not committed yet */
 	struct pf_expiry *expiry;  /* the expiry scan (pf_expiry.c) */
 	struct pf_kick *kick;      /* pf_deliver_kick's scratch (64 items: too big for the stack) */

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/str_hash.h"
 #include "cpm/pn_params.h"
 #include "net/workq.h"
 #include "pf/pf_int.h"
@@ -69,13 +70,10 @@ struct pf_push {
 	size_t n;
 };
 
-/* FNV-1a of the AOR: the index keys a device by its user, so a user's devices share a chain. */
+/* The index keys a device by its user, so a user's devices share a chain. */
 static struct push_dev **bucket(struct pf_push *p, const char *aor)
 {
-	uint32_t h = 2166136261u;
-	for (const unsigned char *c = (const unsigned char *)aor; *c; c++)
-		h = (h ^ *c) * 16777619u;
-	return &p->index[h & (PUSH_BUCKETS - 1)];
+	return &p->index[str_hash(aor) & (PUSH_BUCKETS - 1)];
 }
 
 /* A binding that expires while items wait (a phone that went to sleep without unregistering,
