@@ -80,6 +80,7 @@ struct pf {
 	size_t nsess;
 	struct workq *screenq;     /* clamd scans (pf_screen.c); NULL without --clamd */
 	bool stopping;
+	struct keyset *notifs_in_flight; /* ids of the notifications in msgs (pf_notify.c) */
 };
 
 /* Copy a string into a fixed field. Callers check lengths where a peer's
