@@ -16,6 +16,7 @@
 #include "sipua/location.h"
 #include "store/store.h"
 
+struct keyset_key;
 struct pf;
 struct sip_leg;
 struct sip_fork;
@@ -32,7 +33,7 @@ struct ft {
 	struct pf *pf;
 	struct cpm_arena arena; /* everything below that is not inline */
 	char id[24];
-	enum ft_state state;
+	enum ft_state state;    /* set through ft_set_state only (it keeps the sender's count) */
 	char sender[LOC_MAX_AOR + 8];
 	char recipient[LOC_MAX_AOR];
 	struct sdp_ft *offer;   /* the sender's SDP */
@@ -87,6 +88,13 @@ struct ft {
 	/* content screening (pf_screen.c) */
 	bool scan;              /* the recipient's content is scanned: store first, scan, then ack */
 	bool scanned;           /* the scan passed: commit as usual */
+	/* the sender's entry in pf->ft_senders (pf_ft.c): held from the moment sender_key is known
+	 * until ft leaves pf->list; its n counts the sender's transfers not ENDING */
+	struct keyset_key *sender_entry;
+	bool sender_counted;    /* ft is in sender_entry->n */
 };
+
+/* Changes ft's state, and its sender's count of live transfers with it (pf_ft.c). */
+void ft_set_state(struct ft *ft, enum ft_state state);
 
 #endif

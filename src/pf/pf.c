@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/domains.h"
+#include "common/keyset.h"
 #include "common/log.h"
 #include "cpm/icsi.h"
 #include "cpm/mime.h"
@@ -364,6 +365,8 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 	pf->hub = deps->hub;
 	pf->st = deps->st;
 	pf->cfg = *cfg;
+	if (!(pf->notifs_in_flight = keyset_new()) || !(pf->ft_senders = keyset_new()))
+		goto fail;
 	if (pf_xdm_create(pf) || pf_push_create(pf))
 		goto fail;
 	if (pf->st) {
@@ -401,6 +404,8 @@ fail:
 	pf_xdm_destroy(pf);
 	if (pf->blobq)
 		store_blobq_destroy(pf->blobq);
+	keyset_free(pf->notifs_in_flight);
+	keyset_free(pf->ft_senders);
 	free(pf);
 	return -1;
 }
@@ -536,5 +541,7 @@ void pf_destroy(struct pf *pf)
 	/* Runs the removals just asked for; their answers point to nothing of pf. */
 	store_blobq_destroy(pf->blobq);
 	pf->blobq = NULL;
+	keyset_free(pf->notifs_in_flight); /* empty: pf_msg_destroy_all dropped every id */
+	keyset_free(pf->ft_senders);       /* empty: every ft was freed above */
 	free(pf);
 }

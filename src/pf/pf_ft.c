@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/domains.h"
+#include "common/keyset.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "cpm/mime.h"
@@ -45,7 +46,7 @@ void ft_end(struct ft *ft, int status, const char *phrase)
 		if (ft->fork)
 			sip_fork_cancel(ft->fork, SIP_REASON_CALLER_CANCEL);
 	}
-	ft->state = FT_ENDING;
+	ft_set_state(ft, FT_ENDING);
 	ft_stop_timer(ft);
 	if (ft->up)
 		sip_leg_bye(ft->up);
@@ -65,7 +66,7 @@ static void complete_bye_cb(void *arg)
 
 static void start_complete_bye_timer(struct ft *ft)
 {
-	ft->state = FT_ENDING;
+	ft_set_state(ft, FT_ENDING);
 	ft_stop_timer(ft);
 	ft->timer = loop_timer_once(ft->pf->loop, FT_COMPLETE_BYE_MS, complete_bye_cb, ft);
 }
@@ -136,6 +137,26 @@ void ft_relay_done_cb(void *arg, enum ft_relay_result res, const char *detail)
 
 /* ----------------------------------------------------------- lifecycle */
 
+/* ft is in its sender's count (transfers_of) exactly while it holds its sender's entry (from
+ * the moment its sender is known while it is in pf->list to ft_unlink) and is not ENDING. */
+static void ft_count_sender(struct ft *ft)
+{
+	bool live = ft->sender_entry && ft->state != FT_ENDING;
+	if (live == ft->sender_counted)
+		return;
+	if (live)
+		ft->sender_entry->n++;
+	else
+		ft->sender_entry->n--;
+	ft->sender_counted = live;
+}
+
+void ft_set_state(struct ft *ft, enum ft_state state)
+{
+	ft->state = state;
+	ft_count_sender(ft);
+}
+
 static void ft_unlink(struct ft *ft)
 {
 	struct pf *pf = ft->pf;
@@ -146,6 +167,11 @@ static void ft_unlink(struct ft *ft)
 	if (ft->next)
 		ft->next->prev = ft->prev;
 	pf->nft--;
+	if (ft->sender_counted)
+		ft->sender_entry->n--;
+	ft->sender_counted = false;
+	keyset_drop(pf->ft_senders, ft->sender_entry);
+	ft->sender_entry = NULL;
 }
 
 void ft_free(struct ft *ft)
@@ -195,7 +221,7 @@ static void on_up_terminated(struct ft *ft)
 		if (ft->fork)
 			sip_fork_cancel(ft->fork, SIP_REASON_CALLER_CANCEL);
 	}
-	ft->state = FT_ENDING;
+	ft_set_state(ft, FT_ENDING);
 	ft_stop_timer(ft);
 	if (ft->down)
 		sip_leg_bye(ft->down);
@@ -286,7 +312,7 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 		ft->down_branch = r->branch;
 		PF_COPY(ft->down_device, r->device ? r->device : "?");
 		sip_leg_bind(ft->down, ft_leg_event, ft);
-		ft->state = FT_RELAYING;
+		ft_set_state(ft, FT_RELAYING);
 		log_info("ft %s: branch %u (%s) accepted", ft->id, r->branch, ft->down_device);
 		if (ft->network_deferred[0]) {
 			/* another domain's PF keeps it for its user: the sender hears so, and that
@@ -308,7 +334,7 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 		log_info("ft %s: branch %u (%s) answered %d %s", ft->id, r->branch, r->device ? r->device : "?",
 			 r->status, r->phrase);
 		ft_respond_up(ft, r->status, r->phrase, NULL);
-		ft->state = FT_ENDING;
+		ft_set_state(ft, FT_ENDING);
 		return;
 	case SIP_FORK_TIMEOUT:
 		log_info("ft %s: no device answered within %u s", ft->id, ft->pf->cfg.invite_timeout);
@@ -316,7 +342,7 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 			return;
 		policy_unreachable(&ft->pf->cfg, PF_NO_ANSWER, &v);
 		ft_respond_up(ft, v.status, v.phrase, NULL);
-		ft->state = FT_ENDING;
+		ft_set_state(ft, FT_ENDING);
 		return;
 	case SIP_FORK_FAILED:
 		if (!r->all_unavailable) {
@@ -329,7 +355,7 @@ static void fork_done(void *owner, struct sip_fork *f, const struct sip_fork_res
 			ft_respond_up(ft, v.status, v.phrase, NULL);
 		}
 		log_info("ft %s: no device took the file", ft->id);
-		ft->state = FT_ENDING;
+		ft_set_state(ft, FT_ENDING);
 		return;
 	}
 }
@@ -490,13 +516,13 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 		close(bfd); /* not taken by the relay: still ours */
 	if (relay_ok && pf_secure_legs(pf, ft->relay, ft->offer->path, devs, ndev)) {
 		ft_respond_up(ft, 488, "msrps (TLS) offered but cpmd has no --msrp-tls", NULL);
-		ft->state = FT_ENDING;
+		ft_set_state(ft, FT_ENDING);
 		goto out;
 	}
 	if (!relay_ok || ft_relay_set_peer_path(ft->relay, FT_LEG_UP, ft->offer->path)) {
 		log_warn("ft %s: cannot set up the MSRP relay", ft->id);
 		ft_respond_up(ft, 500, "Cannot Anchor MSRP Session", NULL);
-		ft->state = FT_ENDING;
+		ft_set_state(ft, FT_ENDING);
 		goto out;
 	}
 
@@ -529,7 +555,7 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 	};
 	if (sip_fork_create(&ft->fork, pf->sipua, pf->loop, &fp, &ft_fork_ops, ft))
 		goto oom;
-	ft->state = FT_FORKING;
+	ft_set_state(ft, FT_FORKING);
 	log_info("ft %s: forking to %zu device(s)", ft->id, ndev);
 	for (size_t i = 0; i < ndev; i++) {
 		struct sip_target t;
@@ -541,7 +567,7 @@ static void ft_fork(struct ft *ft, const struct sip_msg *m, const struct mime_pa
 oom:
 	log_error("ft %s: out of memory", ft->id);
 	ft_respond_up(ft, 500, NULL, NULL);
-	ft->state = FT_ENDING;
+	ft_set_state(ft, FT_ENDING);
 out:
 	cpm_arena_free(&tmp);
 }
@@ -561,16 +587,15 @@ static const char *body_error_phrase(int st)
 			   : "Not A File Transfer (no SDP)";
 }
 
-/* Live transfers of one sender: a walk of pf's list (at most --max-transfers), only when a
- * per-user bound is set. */
+/* Live (not ENDING) transfers of one sender, only when a per-user bound is set. Audit: was O(n)
+ * per event (a walk of every transfer in pf->list, up to --max-transfers, per transfer INVITE);
+ * now the sender's count in pf->ft_senders, kept by ft_set_state and ft_unlink. */
 static unsigned transfers_of(const struct pf *pf, const char *sender_key)
 {
-	unsigned n = 0;
 	if (!pf->cfg.max_transfers_per_user || !sender_key[0])
 		return 0;
-	for (const struct ft *f = pf->list; f; f = f->next)
-		n += f->state != FT_ENDING && strcmp(f->sender_key, sender_key) == 0;
-	return n;
+	const struct keyset_key *k = keyset_find(pf->ft_senders, sender_key);
+	return k ? (unsigned)k->n : 0;
 }
 
 void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
@@ -644,14 +669,21 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 	pf->list = ft;
 	pf->nft++;
 	if (ft_take_request(ft, m, &ru)) {
-		ft->state = FT_ENDING;
+		ft_set_state(ft, FT_ENDING);
 		goto out;
 	}
+	if (!(ft->sender_entry = keyset_hold(pf->ft_senders, ft->sender_key))) {
+		log_error("ft %s: out of memory", ft->id);
+		ft_respond_up(ft, 500, NULL, NULL);
+		ft_set_state(ft, FT_ENDING);
+		goto out;
+	}
+	ft_count_sender(ft); /* from now on in its sender's count, until ENDING */
 	if (large) {
 		int lst = pf_largemsg_prepare(ft, parts, nparts);
 		if (lst) {
 			ft_respond_up(ft, lst, lst == 400 ? "Malformed CPIM Part" : NULL, NULL);
-			ft->state = FT_ENDING;
+			ft_set_state(ft, FT_ENDING);
 			goto out;
 		}
 		log_info("ft %s: %s -> %s large message, IMDN id %s", ft->id, ft->sender, ft->recipient, ft->imdn_id);
@@ -675,7 +707,7 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		else
 			metrics_transfer(MT_REJECTED);
 		ft_respond_up(ft, v.status, v.phrase, v.warning[0] ? v.warning : NULL);
-		ft->state = FT_ENDING;
+		ft_set_state(ft, FT_ENDING);
 		goto out;
 	}
 	ft->scan = pf_screen_wanted(pf, ft->recipient);
@@ -698,13 +730,13 @@ void pf_ft_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
 		if (ft->scan) {
 			log_info("ft %s: cannot take the file in to scan it for %s", ft->id, ft->recipient);
 			ft_respond_up(ft, 503, "Content Screening Unavailable (cannot store the file)", NULL);
-			ft->state = FT_ENDING;
+			ft_set_state(ft, FT_ENDING);
 			goto out;
 		}
 		policy_unreachable(&pf->cfg, PF_NO_DEVICE, &v);
 		log_info("ft %s: %s has no registered device: %d %s", ft->id, ft->recipient, v.status, v.phrase);
 		ft_respond_up(ft, v.status, v.phrase, NULL);
-		ft->state = FT_ENDING;
+		ft_set_state(ft, FT_ENDING);
 		goto out;
 	}
 	ft_fork(ft, m, parts, nparts, devs, ndev);

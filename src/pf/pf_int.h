@@ -84,6 +84,8 @@ struct pf {
 	size_t nsess;
 	struct workq *screenq;     /* clamd scans (pf_screen.c); NULL without --clamd */
 	bool stopping;
+	struct keyset *notifs_in_flight; /* ids of the notifications in msgs (pf_notify.c) */
+	struct keyset *ft_senders; /* the senders of list, each with its transfers not ENDING (pf_ft.c) */
 };
 
 /* Copy a string into a fixed field. Callers check lengths where a peer's

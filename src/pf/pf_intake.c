@@ -180,12 +180,12 @@ bool ft_defer_now(struct ft *ft, const char *why)
 	if (qv.status) {
 		log_info("ft %s: not deferred for %s: %s", ft->id, ft->recipient, qv.phrase);
 		ft_respond_up(ft, qv.status, qv.phrase, qv.warning);
-		ft->state = FT_ENDING;
+		ft_set_state(ft, FT_ENDING);
 		return true;
 	}
 	if (create_store_relay(ft, 0, -1)) {
 		ft_respond_up(ft, 500, "Cannot Store The File", NULL);
-		ft->state = FT_ENDING;
+		ft_set_state(ft, FT_ENDING);
 		return true;
 	}
 	ft->deferred = true;
@@ -197,7 +197,7 @@ bool ft_defer_now(struct ft *ft, const char *why)
 		ft_end(ft, 500, "Cannot Build SDP Answer");
 		return true;
 	}
-	ft->state = FT_RELAYING;
+	ft_set_state(ft, FT_RELAYING);
 	log_info("ft %s: deferred (%s): cpmd takes the file for %s as item %s", ft->id, why, ft->recipient,
 		 ft->item_id);
 	return true;
@@ -432,7 +432,7 @@ static bool resume_reject(struct ft *ft, int status, const char *phrase)
 {
 	log_info("ft %s: resume refused: %d %s", ft->id, status, phrase);
 	ft_respond_up(ft, status, phrase, NULL);
-	ft->state = FT_ENDING;
+	ft_set_state(ft, FT_ENDING);
 	return true;
 }
 
@@ -484,7 +484,7 @@ bool ft_resume_upload(struct ft *ft)
 		ft_end(ft, 500, "Cannot Build SDP Answer");
 		return true;
 	}
-	ft->state = FT_RELAYING;
+	ft_set_state(ft, FT_RELAYING);
 	log_info("ft %s: resuming upload of item %s from byte %" PRIu64 " of %" PRIu64, ft->id, ft->item_id, from,
 		 o->sel.size);
 	return true;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 
+#include "common/keyset.h"
 #include "common/log.h"
 #include "cpm/deferred.h"
 #include "cpm/imdn.h"
@@ -34,6 +35,7 @@ struct pf_msg {
 	enum msg_purpose purpose;
 	struct store_notif n; /* MSG_IMDN */
 	unsigned dev_index;   /* MSG_IMDN: which of the target's devices */
+	struct keyset_key *in_flight; /* MSG_IMDN: its id in pf->notifs_in_flight, while in pf->msgs */
 };
 
 static void rfc3339(int64_t ms, char *out, size_t cap)
@@ -76,6 +78,8 @@ static void msg_unlink(struct pf *pf, struct pf_msg *m)
 		pf->msgs = m->next;
 	if (m->next)
 		m->next->prev = m->prev;
+	keyset_drop(pf->notifs_in_flight, m->in_flight); /* the index follows the list */
+	m->in_flight = NULL;
 }
 
 static void msg_free(struct pf_msg *m)
@@ -118,12 +122,12 @@ static int msg_send(struct pf_msg *m, const struct loc_device *dev, const char *
 
 /* ------------------------------------------------------------------ IMDN */
 
+/* Audit: was O(n) per event (a walk of every MESSAGE in flight per notification tried: per
+ * notification made durable, per REGISTER's flush, quadratic in the start-up sweep); now a look-up
+ * in the index of the ids of the notifications in pf->msgs. */
 static bool notif_in_flight(struct pf *pf, const char *id)
 {
-	for (struct pf_msg *m = pf->msgs; m; m = m->next)
-		if (m->purpose == MSG_IMDN && !strcmp(m->n.id, id))
-			return true;
-	return false;
+	return keyset_find(pf->notifs_in_flight, id) != NULL;
 }
 
 static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned dev_index);
@@ -181,6 +185,11 @@ static void notif_send_to(struct pf *pf, const struct store_notif *n, unsigned d
 		return;
 	m->n = *n;
 	m->dev_index = dev_index;
+	if (!(m->in_flight = keyset_hold(pf->notifs_in_flight, n->id))) {
+		log_error("notification %s: out of memory: kept for the next try", n->id);
+		msg_free(m);
+		return;
+	}
 	snprintf(fromh, sizeof fromh, "<%s>", from);
 	snprintf(toh, sizeof toh, "<%s>", to);
 	if (msg_send(m, &devs[dev_index], fromh, toh, IMDN_CTYPE_CPIM, body, (size_t)len) == 0)

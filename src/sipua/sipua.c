@@ -354,7 +354,8 @@ int sipua_create(struct sipua **sp, struct loop *loop, const struct sipua_config
 		free(s);
 		return -1;
 	}
-	if ((cfg->as_mode && regevent_create(s)) || sipua_auth_init(s)) {
+	/* the subscriptions' table only where there are any (its buckets follow --max-users) */
+	if ((cfg->as_mode && cfg->reg_event && regevent_create(s)) || sipua_auth_init(s)) {
 		log_error("out of memory for the reg event subscriptions or the digest nonces");
 		regevent_destroy(s);
 		sipua_rate_free(s);
