@@ -1,5 +1,6 @@
 /* String keys with holders in a growing chained hash (keyset.h). */
 #include "common/keyset.h"
+#include "common/str_hash.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,13 +14,6 @@ struct keyset {
 	size_t nkeys;
 };
 
-static size_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a, as the location service */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (size_t)h;
-}
 
 struct keyset *keyset_new(void)
 {
@@ -48,7 +42,7 @@ void keyset_free(struct keyset *s)
 
 static struct keyset_key **slot(const struct keyset *s, const char *key)
 {
-	struct keyset_key **pp = &s->buckets[hash_str(key) & (s->nbuckets - 1)];
+	struct keyset_key **pp = &s->buckets[str_hash(key) & (s->nbuckets - 1)];
 	while (*pp && strcmp((*pp)->key, key))
 		pp = &(*pp)->next;
 	return pp;
@@ -63,7 +57,7 @@ static void grow(struct keyset *s)
 		return;
 	for (size_t i = 0; i < s->nbuckets; i++)
 		for (struct keyset_key *k = s->buckets[i], *next; k; k = next) {
-			size_t j = hash_str(k->key) & (n - 1);
+			size_t j = str_hash(k->key) & (n - 1);
 			next = k->next;
 			k->next = b[j];
 			b[j] = k;

@@ -1,5 +1,6 @@
 /* Token buckets in a fixed table (rate_limit.h). */
 #include "common/rate_limit.h"
+#include "common/str_hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,7 @@ void rate_limit_free(struct rate_limit *r)
 
 static size_t hash(const char *k)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 1099511628211ULL;
-	return (size_t)(h % RATE_LIMIT_SLOTS);
+	return (size_t)(str_hash(k) % RATE_LIMIT_SLOTS);
 }
 
 bool rate_limit_take(struct rate_limit *r, const char *key, uint64_t now_ms)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "net/msrp_tls.h"
+#include "common/str_hash.h"
 #include "net/msrp_transport.h"
 
 #include "net/msrp_hub_priv.h"
@@ -64,15 +65,9 @@ void msrp_hub_stats(const struct msrp_hub *h, struct msrp_hub_stats *st)
 
 static size_t id_hash(const char *id, size_t len)
 {
-	/* FNV-1a. Keys are our own random ids; a peer only chooses lookup
-	 * keys, which cannot lengthen chains. */
-	uint64_t x = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= (unsigned char)id[i];
-		x *= 1099511628211ULL;
-	}
-	return (size_t)x;
+	/* Keys are our own random ids; a peer only chooses lookup keys, which cannot lengthen
+	 * chains. */
+	return (size_t)mem_hash(id, len);
 }
 
 static int table_grow(struct msrp_hub *h)

@@ -37,28 +37,19 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/str_hash.h"
 #include "cpm/icsi.h"
 #include "cpm/mime.h"
 #include "cpm/msrp.h"
-#include "common/str_hash.h"
 #include "pf/pf_dlv.h"
 
 #define THUMB_CID "thumbnail@cpmd"
-/* Buckets of the delivery and retry indexes (3 x 512 KiB of pointers once a delivery exists).
- * Every kick used to walk all deliveries and all retries: with thousands of users that have
- * waiting items, each REGISTER cost a walk of tens of thousands of entries, and the start-up
- * sweep (a kick per saved binding, each adding deliveries) was quadratic. */
+/* Buckets of the delivery indexes (2 x 512 KiB of pointers once a delivery exists). Every kick
+ * used to walk all deliveries: with thousands of users that have waiting items, each REGISTER
+ * cost a walk of tens of thousands of entries, and the start-up sweep (a kick per saved
+ * binding, each adding deliveries) was quadratic. */
 #define PF_DLV_BUCKETS (1u << 16)
 
-/* A user whose delivery failed: retried after a back-off (policy_retry_delay). */
-struct pf_retry {
-	struct pf_retry *next; /* the chain of its bucket in pf->retry_by_aor */
-	struct pf *pf;
-	char aor[LOC_MAX_AOR];
-	unsigned attempts;
-	int64_t next_at_ms;
-	struct loop_timer *timer;
-};
 
 
 
@@ -89,88 +80,6 @@ bool pf_item_busy(struct pf *pf, const char *item_id)
 		if (!strcmp(d->it.id, item_id) && !d->relay_done && !d->aborted)
 			return true;
 	return false;
-}
-
-/* ------------------------------------------------------------ retries */
-
-static struct pf_retry **retry_bucket(struct pf *pf, const char *aor)
-{
-	return pf->retry_by_aor ? &pf->retry_by_aor[str_hash(aor) & (PF_DLV_BUCKETS - 1)] : NULL;
-}
-
-static struct pf_retry *retry_find(struct pf *pf, const char *aor)
-{
-	struct pf_retry **b = retry_bucket(pf, aor);
-	for (struct pf_retry *r = b ? *b : NULL; r; r = r->next)
-		if (!strcmp(r->aor, aor))
-			return r;
-	return NULL;
-}
-
-static void retry_clear(struct pf *pf, const char *aor)
-{
-	struct pf_retry **b = retry_bucket(pf, aor);
-	for (struct pf_retry **pp = b; pp && *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->aor, aor)) {
-			struct pf_retry *r = *pp;
-			*pp = r->next;
-			loop_timer_stop(r->timer);
-			free(r);
-			return;
-		}
-}
-
-static int any_item(void *arg, const struct store_item *it)
-{
-	(void)it;
-	*(bool *)arg = true;
-	return 1;
-}
-
-static void retry_fire(void *arg)
-{
-	struct pf_retry *r = arg;
-	struct pf *pf = r->pf;
-	bool waiting = false;
-	r->next_at_ms = 0;
-	/* Nothing waits for the user any more (delivered meanwhile, expired, purged, kept in their
-	 * message store): the entry goes, or retries would only ever grow with uptime. */
-	if (pf->st && store_items_for_recipient(pf->st, r->aor, 1, any_item, &waiting) >= 0 && !waiting) {
-		retry_clear(pf, r->aor); /* frees r */
-		return;
-	}
-	log_info("retrying deliveries to %s (attempt %u)", r->aor, r->attempts + 1);
-	pf_deliver_kick(pf, r->aor, false);
-}
-
-static void retry_schedule(struct pf *pf, const char *aor)
-{
-	struct pf_retry *r = retry_find(pf, aor);
-	if (!r) {
-		if (!pf->retry_by_aor && !(pf->retry_by_aor = calloc(PF_DLV_BUCKETS, sizeof *pf->retry_by_aor)))
-			return;
-		r = calloc(1, sizeof *r);
-		if (!r)
-			return;
-		r->pf = pf;
-		PF_COPY(r->aor, aor);
-		struct pf_retry **b = retry_bucket(pf, aor);
-		r->next = *b;
-		*b = r;
-	}
-	if (r->next_at_ms > pf_now_ms())
-		return; /* already scheduled */
-	unsigned delay = policy_retry_delay(&pf->cfg, r->attempts);
-	r->attempts++;
-	r->next_at_ms = pf_now_ms() + (int64_t)delay * 1000;
-	loop_timer_stop(r->timer);
-	r->timer = loop_timer_once(pf->loop, delay * 1000, retry_fire, r);
-	log_info("deliveries to %s: next attempt in %u s (or when a device registers)", aor, delay);
-}
-
-void pf_deliver_later(struct pf *pf, const char *aor_key)
-{
-	retry_schedule(pf, aor_key);
 }
 
 /* --------------------------------------------------------- lifecycle */
@@ -293,7 +202,7 @@ static void relay_done(void *arg, enum ft_relay_result res, const char *detail)
 			snprintf(why, sizeof why, "delivered (%s) to device %s", d->pull ? "pull" : "push", d->device);
 			pf_item_finish(pf, &d->it, STORE_NOTIF_DELIVERED, why);
 		}
-		retry_clear(pf, d->aor);
+		pf_retry_clear(pf, d->aor);
 		dlv_end(d);
 		pf_deliver_kick(pf, d->aor, false); /* the next item, if any */
 		return;
@@ -313,7 +222,7 @@ static void relay_done(void *arg, enum ft_relay_result res, const char *detail)
 				"delivery resume point");
 	}
 	if (!d->pull)
-		retry_schedule(pf, d->aor);
+		pf_deliver_later(pf, d->aor);
 	dlv_end(d);
 }
 
@@ -502,7 +411,7 @@ void dlv_push_done(void *owner, struct sip_fork *f, const struct sip_fork_result
 			metrics_delivery(MD_PUSH, MR_DELIVERED);
 			d->state = DLV_ENDING;
 			pf_item_finish(d->pf, &d->it, STORE_NOTIF_DELIVERED, why);
-			retry_clear(d->pf, d->aor);
+			pf_retry_clear(d->pf, d->aor);
 			dlv_maybe_free(d);
 			return;
 		}
@@ -526,7 +435,7 @@ void dlv_push_done(void *owner, struct sip_fork *f, const struct sip_fork_result
 	case SIP_FORK_TIMEOUT:
 		log_info("dlv %s: no device answered within %u s", d->id, d->pf->cfg.invite_timeout);
 		d->state = DLV_ENDING;
-		retry_schedule(d->pf, d->aor);
+		pf_deliver_later(d->pf, d->aor);
 		wake_silent(d, f);
 		dlv_maybe_free(d);
 		return;
@@ -549,7 +458,7 @@ void dlv_push_done(void *owner, struct sip_fork *f, const struct sip_fork_result
 			return;
 		}
 		log_info("dlv %s: no device took item %s", d->id, d->it.id);
-		retry_schedule(d->pf, d->aor);
+		pf_deliver_later(d->pf, d->aor);
 		wake_silent(d, f);
 		dlv_maybe_free(d);
 		return;
@@ -770,12 +679,7 @@ void pf_deliver_kick(struct pf *pf, const char *aor, bool fresh_device)
 	/* a user elsewhere: their own PF applies their preferences; we hand the item over */
 	if (up.method != STORE_METHOD_PUSH && pf_user_is_ours(pf, aor))
 		return;
-	struct pf_retry *r = retry_find(pf, aor);
-	if (r && fresh_device) {
-		retry_clear(pf, aor); /* a device came back: try now */
-		r = NULL;
-	}
-	if (r && r->next_at_ms > pf_now_ms())
+	if (pf_retry_waits(pf, aor, fresh_device))
 		return;
 	struct loc_device devs[64];
 	size_t nd = pf_devices(pf, aor, devs, 64);
@@ -840,13 +744,9 @@ void pf_deliver_destroy_all(struct pf *pf)
 {
 	while (pf->dlvs)
 		dlv_free(pf->dlvs);
-	for (size_t i = 0; pf->retry_by_aor && i < PF_DLV_BUCKETS; i++)
-		while (pf->retry_by_aor[i])
-			retry_clear(pf, pf->retry_by_aor[i]->aor);
-	free(pf->retry_by_aor);
+	pf_retry_destroy_all(pf);
 	free(pf->dlv_by_aor);
 	free(pf->dlv_by_item);
-	pf->retry_by_aor = NULL;
 	pf->dlv_by_aor = pf->dlv_by_item = NULL;
 	while (pf->finishing) {
 		struct pf_finishing *c = pf->finishing;

@@ -351,8 +351,14 @@ void ft_fill_item(struct ft *ft, struct store_item *it);
 void pf_deliver_kick(struct pf *pf, const char *aor_key, bool fresh_device);
 /* A device of aor (re)appeared: add it to deliveries that are ringing. */
 void pf_deliver_new_device(struct pf *pf, const char *aor_key, const char *instance);
-/* Try aor's deliveries after the retry back-off (or its next REGISTER). */
+/* Try aor's deliveries after the retry back-off (or its next REGISTER). pf_retry.c */
 void pf_deliver_later(struct pf *pf, const char *aor_key);
+/* A kick of aor waits for its retry's back-off (true); fresh_device: a device came back, the
+ * retry is dropped and the kick goes ahead. */
+bool pf_retry_waits(struct pf *pf, const char *aor_key, bool fresh_device);
+/* aor's deliveries went through: no retry any more. */
+void pf_retry_clear(struct pf *pf, const char *aor_key);
+void pf_retry_destroy_all(struct pf *pf);
 /* A pull INVITE (recvonly): answered here. */
 void pf_pull_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m, const struct sdp_ft *offer);
 bool pf_item_busy(struct pf *pf, const char *item_id);

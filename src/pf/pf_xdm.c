@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/str_hash.h"
 #include "net/workq.h"
 #include "pf/pf_int.h"
 #include "xdm/xcap_client.h"
@@ -83,10 +84,7 @@ struct pf_xdm {
 
 static unsigned hash_of(const char *s)
 {
-	unsigned h = 2166136261u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h & (XDM_BUCKETS - 1);
+	return (unsigned)(str_hash(s) & (XDM_BUCKETS - 1));
 }
 
 static void lru_unlink(struct pf_xdm *x, struct xdm_entry *e)

@@ -4,6 +4,7 @@
  * (~18 KB, zeroed) per user made 100,000 users cost 2 GB (docs/BENCHMARKS.md,
  * issue 9). */
 #include "sipua/location.h"
+#include "common/str_hash.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -33,13 +34,6 @@ time_t location_now(void)
 	return ts.tv_sec;
 }
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 int location_create(struct location **lp, unsigned max_users, unsigned max_devices)
 {
@@ -77,7 +71,7 @@ void location_destroy(struct location *l)
 
 static struct loc_user **find_slot(struct location *l, const char *aor)
 {
-	struct loc_user **pp = &l->buckets[hash_str(aor) & (l->nbuckets - 1)];
+	struct loc_user **pp = &l->buckets[str_hash(aor) & (l->nbuckets - 1)];
 	while (*pp && strcmp((*pp)->aor, aor) != 0)
 		pp = &(*pp)->next;
 	return pp;

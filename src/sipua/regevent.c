@@ -14,6 +14,7 @@
 #include <sofia-sip/su_string.h>
 
 #include "common/log.h"
+#include "common/str_hash.h"
 #include "cpm/reginfo.h"
 #include "sipua/sip_leg.h"
 #include "sipua/sipua_int.h"
@@ -33,17 +34,10 @@ struct regsub_table {
 	struct regsub *ending;   /* un-SUBSCRIBE sent, waiting for its answer */
 };
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a, as the location service */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 static struct regsub **slot(struct regsub_table *t, const char *aor)
 {
-	struct regsub **pp = &t->buckets[hash_str(aor) & (t->nbuckets - 1)];
+	struct regsub **pp = &t->buckets[str_hash(aor) & (t->nbuckets - 1)];
 	while (*pp && strcmp((*pp)->aor, aor))
 		pp = &(*pp)->next;
 	return pp;
