@@ -642,3 +642,14 @@ restart_cpmd() {
 	wait_for 15 "the restarted cpmd to be ready" grep -qs 'cpmd: ready' "$CPMD_LOG"
 }
 restart_cpmd_kill9() { restart_cpmd KILL "$@"; }
+
+# start_push_gateway [push_gateway.py options...]: the test push gateway (tests/e2e/push_gateway.py)
+# on a free port; sets gw_port, and posts (the file where it logs every POST it gets).
+start_push_gateway() {
+	gw_port=$(pick_port)
+	posts="$LOGDIR/gateway.posts"
+	python3 "$E2E_DIR/push_gateway.py" "$gw_port" "$posts" "$@" &
+	PIDS+=($!)
+	_gw_up() { grep -q '^listening$' "$posts" 2>/dev/null; }
+	wait_for 10 "the test push gateway" _gw_up
+}

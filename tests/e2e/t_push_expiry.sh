@@ -8,12 +8,7 @@
 # t_push_unanswered.sh), so the wake-up here is the sweep's.
 . "$(dirname "$0")/lib.sh"
 
-gw_port=$(pick_port)
-posts="$LOGDIR/gateway.posts"
-python3 "$E2E_DIR/push_gateway.py" "$gw_port" "$posts" &
-PIDS+=($!)
-gw_up() { grep -q '^listening$' "$posts" 2>/dev/null; }
-wait_for 10 "the test push gateway" gw_up
+start_push_gateway
 start_cpmd --push-gateway "http://$HOST:$gw_port/wake" --push-retry 1:2 --reg-max-expires 20 --invite-timeout 2 \
 	--delivery-retry 30:60
 reg_before=$(date +%s) # the binding starts after this second: it expires 20 s or more later

@@ -9,12 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || fail "sqlite3 missing (scripts/setup.sh installs it)"
-gw_port=$(pick_port)
-posts="$LOGDIR/gateway.posts"
-python3 "$E2E_DIR/push_gateway.py" "$gw_port" "$posts" &
-PIDS+=($!)
-gw_up() { grep -q '^listening$' "$posts" 2>/dev/null; }
-wait_for 10 "the test push gateway" gw_up
+start_push_gateway
 push_opts=(--push-gateway "http://$HOST:$gw_port/wake" --push-retry 1:4)
 
 # the schema is cpmd's own; the rows are what cpmd writes for a device with push parameters

@@ -9,12 +9,7 @@
 # parameters: after one more restart nothing is loaded (the row went with them).
 . "$(dirname "$0")/lib.sh"
 
-gw_port=$(pick_port)
-posts="$LOGDIR/gateway.posts"
-python3 "$E2E_DIR/push_gateway.py" "$gw_port" "$posts" &
-PIDS+=($!)
-gw_up() { grep -q '^listening$' "$posts" 2>/dev/null; }
-wait_for 10 "the test push gateway" gw_up
+start_push_gateway
 push_opts=(--push-gateway "http://$HOST:$gw_port/wake" --push-retry 1:4)
 start_cpmd "${push_opts[@]}"
 assert_grep "$CPMD_LOG" 'push: 0 devices with push parameters loaded from the store'

@@ -11,12 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 CPM_TRANSPORT=tcp
-gw_port=$(pick_port)
-posts="$LOGDIR/gateway.posts"
-python3 "$E2E_DIR/push_gateway.py" "$gw_port" "$posts" &
-PIDS+=($!)
-gw_up() { grep -q '^listening$' "$posts" 2>/dev/null; }
-wait_for 10 "the test push gateway" gw_up
+start_push_gateway
 start_cpmd --push-gateway "http://$HOST:$gw_port/wake" --invite-timeout 2 --delivery-retry 3:60
 CPM_GLOBAL_OPTS="--push fcm:tok-asleep" start_receiver phone bob phone --count 1 --timeout 60
 pushable() { grep -q 'push: bob@cpm.test device=.* can be woken via pn-provider=fcm' "$CPMD_LOG"; }

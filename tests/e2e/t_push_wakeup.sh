@@ -7,12 +7,7 @@
 # item, not more. The phone, woken, registers again: the file is pushed to it, intact.
 . "$(dirname "$0")/lib.sh"
 
-gw_port=$(pick_port)
-posts="$LOGDIR/gateway.posts"
-python3 "$E2E_DIR/push_gateway.py" "$gw_port" "$posts" --fail-first 1 &
-PIDS+=($!)
-gw_up() { grep -q '^listening$' "$posts" 2>/dev/null; }
-wait_for 10 "the test push gateway" gw_up
+start_push_gateway --fail-first 1
 start_cpmd --push-gateway "http://$HOST:$gw_port/wake" --push-retry 1:4
 assert_grep "$CPMD_LOG" "push: wake-ups of devices with RFC 8599 push parameters go to http://$HOST:$gw_port/wake"
 
