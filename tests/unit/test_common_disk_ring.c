@@ -135,18 +135,22 @@ UNIT_TEST(test_slow_writer)
 }
 
 /* The disk fills up mid-file: ENOSPC as a write error, the file cut back to the end of the
- * last piece the worker wrote, disk_ring_written() and stop() say how much that is. */
-UNIT_TEST(test_write_error_mid_file)
+ * last piece the worker wrote, disk_ring_written() and stop() say how much that is. direct: the
+ * same contract for a worker that writes with O_DIRECT. */
+static void write_error(bool direct, uint64_t fail_at)
 {
 	struct disk_ring *d;
 	struct disk_ring_result res;
-	uint64_t fail_at = 3 * 1024 * 1024 + 4321, held;
+	uint64_t held;
 	struct stat st;
-	int fd = open_file("enospc"), rc;
+	int fd = open_file(direct ? "direct" : "enospc"), rc;
 
 	CHECK(fd >= 0);
+	CHECK(ftruncate(fd, 0) == 0);
 	disk_ring_test_hooks(0, fail_at);
 	CHECK_EQ_INT(disk_ring_create(&d, 0, LOW_ROOM), 0);
+	if (direct)
+		disk_ring_direct(d);
 	CHECK_EQ_INT(disk_ring_start(d, fd), 0);
 	rc = produce(d, 0, data_len, NULL);
 	if (rc == 0) {
@@ -170,6 +174,8 @@ UNIT_TEST(test_write_error_mid_file)
 	disk_ring_test_hooks(0, 0);
 	CHECK(disk_ring_wait_all(5000));
 }
+
+UNIT_TEST(test_write_error_mid_file) { write_error(false, 3 * 1024 * 1024 + 4321); }
 
 /* The owner stops with bytes still in the ring: the worker leaves within one piece, without
  * waking the owner, and stop() reports only what was written. */
@@ -396,41 +402,7 @@ UNIT_TEST(test_direct_whole) { direct(0, 0); }
 UNIT_TEST(test_direct_resume_unaligned) { direct(700 * 1024 + 7, 0); }
 UNIT_TEST(test_direct_slow_disk) { direct(4096, 3000); }
 
-/* A direct worker's write error: the same contract as a buffered one (no torn tail). */
-UNIT_TEST(test_direct_write_error)
-{
-	struct disk_ring *d;
-	struct disk_ring_result res;
-	uint64_t fail_at = 2 * 1024 * 1024 + 999;
-	struct stat st;
-	int fd = open_file("direct"), rc;
-
-	CHECK(fd >= 0);
-	CHECK(ftruncate(fd, 0) == 0);
-	disk_ring_test_hooks(0, fail_at);
-	CHECK_EQ_INT(disk_ring_create(&d, 0, LOW_ROOM), 0);
-	disk_ring_direct(d);
-	CHECK_EQ_INT(disk_ring_start(d, fd), 0);
-	rc = produce(d, 0, data_len, NULL);
-	if (rc == 0) {
-		disk_ring_finish(d);
-		do
-			CHECK(wait_wakeup(d, &res, 10000));
-		while (!res.finished);
-	} else {
-		disk_ring_poll(d, &res);
-	}
-	CHECK_EQ_INT(res.err, -ENOSPC);
-	CHECK(res.write_err);
-	CHECK(fstat(fd, &st) == 0);
-	CHECK_EQ_INT((uint64_t)st.st_size, disk_ring_written(d));
-	CHECK(disk_ring_written(d) < fail_at);
-	CHECK(file_is(fd, data, (size_t)st.st_size));
-	disk_ring_stop(d);
-	close(fd);
-	disk_ring_test_hooks(0, 0);
-	CHECK(disk_ring_wait_all(5000));
-}
+UNIT_TEST(test_direct_write_error) { write_error(true, 2 * 1024 * 1024 + 999); }
 
 static void setup(void)
 {
