@@ -365,7 +365,8 @@ int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config
 	pf->hub = deps->hub;
 	pf->st = deps->st;
 	pf->cfg = *cfg;
-	if (!(pf->notifs_in_flight = keyset_new()) || !(pf->ft_senders = keyset_new()))
+	if (!(pf->notifs_in_flight = keyset_new()) || !(pf->ft_senders = keyset_new()) ||
+	    !(pf->sess_senders = keyset_new()))
 		goto fail;
 	if (pf_xdm_create(pf) || pf_push_create(pf))
 		goto fail;
@@ -406,6 +407,7 @@ fail:
 		store_blobq_destroy(pf->blobq);
 	keyset_free(pf->notifs_in_flight);
 	keyset_free(pf->ft_senders);
+	keyset_free(pf->sess_senders);
 	free(pf);
 	return -1;
 }
@@ -543,5 +545,6 @@ void pf_destroy(struct pf *pf)
 	pf->blobq = NULL;
 	keyset_free(pf->notifs_in_flight); /* empty: pf_msg_destroy_all dropped every id */
 	keyset_free(pf->ft_senders);       /* empty: every ft was freed above */
+	keyset_free(pf->sess_senders);     /* empty: every session was freed above */
 	free(pf);
 }

@@ -86,6 +86,7 @@ struct pf {
 	bool stopping;
 	struct keyset *notifs_in_flight; /* ids of the notifications in msgs (pf_notify.c) */
 	struct keyset *ft_senders; /* the senders of list, each with its transfers not ENDING (pf_ft.c) */
+	struct keyset *sess_senders; /* the senders of sessions, each held by its sessions (pf_session.c) */
 };
 
 /* Copy a string into a fixed field. Callers check lengths where a peer's

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/keyset.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "cpm/icsi.h"
@@ -37,6 +38,7 @@ enum sess_state {
 
 struct pf_sess {
 	struct pf_sess *next, *prev; /* pf->sessions */
+	struct keyset_key *sender_entry; /* its sender's in pf->sess_senders, held while linked */
 	struct pf *pf;
 	struct cpm_arena arena;
 	char id[24];
@@ -71,6 +73,7 @@ static void sess_free(struct pf_sess *s)
 		pf->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	keyset_drop(pf->sess_senders, s->sender_entry);
 	pf->nsess--;
 	sip_fork_destroy(s->fork); /* a ringing one CANCELs its branches; they end on their own */
 	session_relay_destroy(s->relay); /* no chunk is observed after this */
@@ -388,13 +391,12 @@ static void reject(struct sip_leg *leg, int status, const char *phrase, const st
 	sip_leg_respond(leg, status, phrase, o); /* unbound: sipua releases it when the call ends */
 }
 
+/* The sender's sessions: each linked session holds its sender's key (was a walk of every
+ * session per chat INVITE, --max-sessions allowing 1,000,000). */
 static unsigned sessions_of(const struct pf *pf, const char *sender_key)
 {
-	unsigned n = 0;
-
-	for (const struct pf_sess *s = pf->sessions; s; s = s->next)
-		n += strcmp(s->sender_key, sender_key) == 0;
-	return n;
+	const struct keyset_key *k = keyset_find(pf->sess_senders, sender_key);
+	return k ? (unsigned)k->refs : 0;
 }
 
 void pf_session_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg *m)
@@ -463,7 +465,7 @@ void pf_session_invite(struct pf *pf, struct sip_leg *leg, const struct sip_msg 
 	s->offer = cpm_arena_alloc(&s->arena, sizeof *s->offer);
 	s->fork_headers = sip_msg_carried_headers(m, &s->arena, CPM_SESSION_ICSI_TAG);
 	s->onward_route = pf_onward_route(pf, m, &s->arena);
-	if (!s->offer) {
+	if (!s->offer || !(s->sender_entry = keyset_hold(pf->sess_senders, s->sender_key))) {
 		cpm_arena_free(&s->arena);
 		free(s);
 		reject(leg, 500, NULL, NULL);
