@@ -96,30 +96,43 @@ void relay_finish(struct ft_relay *r, enum ft_relay_result res, const char *fmt,
 
 /* ---------------------------------------------------------------- output helpers */
 
+/* The leg's queue high-water mark (ft_relay_stats). */
+static void note_queued(struct ft_relay *r, enum ft_relay_leg l, struct msrp_conn *c)
+{
+	size_t q = conn_queued(c);
+
+	if (q > r->leg[l].max_queued)
+		r->leg[l].max_queued = q;
+}
+
 void relay_send(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n)
 {
 	struct msrp_conn *c = relay_conn(r, l);
-	size_t q;
 
 	if (!c)
 		return;
 	conn_send(c, p, n);
-	q = conn_queued(c);
-	if (q > r->leg[l].max_queued)
-		r->leg[l].max_queued = q;
+	note_queued(r, l, c);
 }
 
 void relay_send_ref(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n)
 {
 	struct msrp_conn *c = relay_conn(r, l);
-	size_t q;
 
 	if (!c)
 		return;
 	conn_send_ref(c, p, n);
-	q = conn_queued(c);
-	if (q > r->leg[l].max_queued)
-		r->leg[l].max_queued = q;
+	note_queued(r, l, c);
+}
+
+void relay_send_soon(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n)
+{
+	struct msrp_conn *c = relay_conn(r, l);
+
+	if (!c)
+		return;
+	conn_send_soon(c, p, n);
+	note_queued(r, l, c);
 }
 
 /* The path back to a peer: what its requests carried, else its SDP path. */

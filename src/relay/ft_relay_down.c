@@ -19,8 +19,10 @@ void relay_down_end(struct ft_relay *r, char flag)
 	if (r->up_cur != UP_ACTIVE)
 		return;
 	n = msrp_build_end(buf, sizeof buf, r->fwd_down_tid, flag, true);
+	/* Copied behind the body (gathered by reference from the receive buffer): head, body
+	 * and end-line of every chunk of this parse pass leave in one sendmsg at its end. */
 	if (n > 0)
-		relay_send(r, FT_LEG_DOWN, buf, (size_t)n);
+		relay_send_soon(r, FT_LEG_DOWN, buf, (size_t)n);
 	r->up_cur = UP_NONE;
 	r->down_pending = NULL;
 	if (m && !r->destroyed) {

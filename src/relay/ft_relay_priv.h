@@ -207,6 +207,8 @@ void relay_send(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n
 /* The same for bytes in the other leg's receive buffer (conn_send_ref): gathered until the
  * next relay_send on that leg or the end of the parse pass. */
 void relay_send_ref(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n);
+/* A small piece copied behind them (conn_send_soon): the same one sendmsg. */
+void relay_send_soon(struct ft_relay *r, enum ft_relay_leg l, const void *p, size_t n);
 struct cpm_str relay_leg_path_back(const struct relay_leg *L);
 void relay_leg_respond(struct relay_leg *L, const struct msrp_msg *m, int status, const char *comment);
 void relay_up_respond_tid(struct ft_relay *r, const char *tid, int status, const char *comment);
