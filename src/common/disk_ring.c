@@ -21,7 +21,7 @@
  * A write error cuts the file back to the end of the last whole piece (ftruncate: no torn
  * tail), so disk_ring_written() is what the file holds and a resume starts there.
  *
- * Direct writes (disk_ring_direct, a file that is kept: cpmd's store uploads): the worker writes
+ * Direct writes (disk_ring_direct: cpmd's blobs, kept or a live relay's tee): the worker writes
  * whole 4 KiB blocks from the ring with O_DIRECT, on a descriptor of its own (the file
  * reopened through /proc/self/fd: a dup would share the owner's file flags), so the bytes go
  * from the ring to the disk without a copy into the page cache. Measured on our VM
@@ -33,6 +33,7 @@
  * resume's unaligned base) and the file's last partial block. A worker waits for a whole
  * block before it writes (unless the file is finished), so a direct ring suits an owner that
  * never waits for `written` in the middle of a file (disk_ring_wake_at: cpm receive does).
+ * A lazy ring's file (not kept yet) goes direct only while the disk keeps up (consume()).
  *
  * Lazy hashing (disk_ring_lazy_hash): the worker writes without hashing until the owner calls
  * disk_ring_want_hash(); it then hashes what it already wrote, [0, base + tail), by pread()
@@ -200,7 +201,8 @@ static int hash_prefix(struct disk_ring *d, EVP_MD_CTX *md, uint64_t end)
 	return err;
 }
 
-static int write_piece(struct disk_ring *d, const char *p, size_t n, uint64_t off)
+/* direct_ok: whole aligned blocks may go through dfd (consume() says when not). */
+static int write_piece(struct disk_ring *d, const char *p, size_t n, uint64_t off, bool direct_ok)
 {
 	unsigned delay = __atomic_load_n(&hook_delay_us, __ATOMIC_RELAXED);
 	uint64_t fail_at = __atomic_load_n(&hook_fail_at, __ATOMIC_RELAXED);
@@ -214,7 +216,8 @@ static int write_piece(struct disk_ring *d, const char *p, size_t n, uint64_t of
 		fail = true;
 	}
 	/* whole aligned blocks go direct (consume() makes the pieces so), anything else buffered */
-	int fd = d->dfd >= 0 && ((uintptr_t)p % DR_ALIGN | off % DR_ALIGN | n % DR_ALIGN) == 0 ? d->dfd : d->fd;
+	int fd = direct_ok && d->dfd >= 0 && ((uintptr_t)p % DR_ALIGN | off % DR_ALIGN | n % DR_ALIGN) == 0 ? d->dfd
+														: d->fd;
 	while (n) {
 		ssize_t w = pwrite(fd, p, n, (off_t)off);
 
@@ -254,15 +257,21 @@ static bool target_known(struct disk_ring *d)
 	return __atomic_load_n(&d->target, __ATOMIC_SEQ_CST) != UINT64_MAX;
 }
 
-/* min: the bytes worth waking up for (a direct worker waits for a whole block, unless the
- * file's end is known). */
+/* The owner waits for bytes to be written (disk_ring_wake_at): whatever is in the ring goes. */
+static bool owner_waits(struct disk_ring *d)
+{
+	return __atomic_load_n(&d->wake_at, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* min: the bytes worth a write. Below it the worker sleeps until the ring holds that much (the
+ * loop wakes it at DR_WAKE), the file's end is known, or the owner waits for what it pushed. */
 static uint64_t wait_for_work(struct disk_ring *d, uint64_t tail, uint64_t min, bool *done)
 {
 	uint64_t head;
 
 	*done = false;
 	head = __atomic_load_n(&d->head, __ATOMIC_ACQUIRE);
-	if (head - tail >= min)
+	if (head - tail >= min || (head != tail && owner_waits(d)))
 		return head - tail;
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
@@ -270,8 +279,8 @@ static uint64_t wait_for_work(struct disk_ring *d, uint64_t tail, uint64_t min, 
 		head = __atomic_load_n(&d->head, __ATOMIC_SEQ_CST);
 		/* a lazy worker asked for the hash catches up on the written prefix at once, while
 		 * the sender goes on */
-		if (head - tail >= min || (head != tail && target_known(d)) || cancelled(d) || d->target == tail ||
-		    hash_asked(d))
+		if (head - tail >= min || (head != tail && (target_known(d) || owner_waits(d))) || cancelled(d) ||
+		    d->target == tail || hash_asked(d))
 			break;
 		pthread_cond_wait(&d->cv, &d->mu);
 	}
@@ -299,7 +308,11 @@ static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 
 	for (;;) {
 		uint64_t off = d->base + tail;
-		uint64_t avail = wait_for_work(d, tail, d->dfd >= 0 && off % DR_ALIGN == 0 ? DR_ALIGN : 1, &done);
+		/* Writes of DR_WAKE and more, not of whatever came since the last one: with a
+		 * worker faster than the network, every chunk was a write of its own (a 64 KiB
+		 * O_DIRECT write is a device request and a doorbell in a VM: a live relay cost 25 %
+		 * more CPU per GiB). An unaligned head (a resume) goes at once, up to the block. */
+		uint64_t avail = wait_for_work(d, tail, off % DR_ALIGN ? 1 : DR_WAKE, &done);
 		size_t at = (size_t)((d->skew + tail) % DISK_RING_SIZE), n;
 		int err;
 
@@ -334,7 +347,13 @@ static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 			/* else: fewer than a block and the file's end known: the last, buffered */
 		}
 		if (d->fd >= 0) {
-			err = write_piece(d, d->ring + at, n, off);
+			/* A file that may never be kept (a live relay's tee) must not hold the
+			 * network to the disk's pace: while the ring is over half full (the disk
+			 * is behind), its blocks go to the page cache, which the file's unlink may
+			 * spare the disk. A kept file waits for its disk: it is fsynced anyway. */
+			bool direct_ok = kept(d) || avail < DISK_RING_SIZE / 2;
+
+			err = write_piece(d, d->ring + at, n, off, direct_ok);
 			if (err) {
 				/* The file keeps what was written before this piece, no torn tail:
 				 * disk_ring_written() reports that much and a resume starts there. */

@@ -56,9 +56,11 @@ void disk_ring_lazy_hash(struct disk_ring *d);
  * worker so that it catches up on the prefix at once. A worker already finished without the
  * hash stays without it (the owner hashes the file again with a ring of base = its size). */
 void disk_ring_want_hash(struct disk_ring *d);
-/* Before disk_ring_start(), for a file that is kept (cpmd's store): the worker writes whole
- * aligned blocks with O_DIRECT (no copy into the page cache; the head and tail that are not
- * whole blocks go buffered), if the file system allows it. Not with disk_ring_wake_at(): a
+/* Before disk_ring_start(): the worker writes whole aligned blocks with O_DIRECT (no copy into
+ * the page cache; the head and tail that are not whole blocks go buffered), if the file system
+ * allows it. With disk_ring_lazy_hash() (a file that may be deleted unread: a live relay's
+ * tee), only while the disk keeps up: blocks written while the ring is over half full go
+ * buffered, so the producer is not held to the disk's pace. Not with disk_ring_wake_at(): a
  * direct worker waits for a whole block before it writes, except at the file's end. */
 void disk_ring_direct(struct disk_ring *d);
 /* No thread: the result is err, reported through the eventfd like a worker's. */

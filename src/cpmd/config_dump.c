@@ -168,6 +168,8 @@ int cpmd_option_format(const struct cpmd_options *o, const char *key, char *buf,
 	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++)
 		if (!strcmp(key, bools[i].key))
 			return put(buf, cap, "%s", onoff(*(const bool *)(const void *)((const char *)o + bools[i].off)));
+	if (!strcmp(key, "relay-tee"))
+		return put(buf, cap, "%s", o->relay_tee_cached ? "cached" : "direct");
 	if (!strcmp(key, "screen-fail"))
 		return put(buf, cap, "%s", o->screen_fail_open ? "open" : "closed");
 	if (!strcmp(key, "mode"))

@@ -23,6 +23,7 @@
 #include "admin/admin_static.h"
 #include "net/msrp_hub.h"
 #include "pf/pf.h"
+#include "relay/ft_relay.h"
 #include "common/subscribers.h"
 #include "sipua/location.h"
 #include "sipua/registrar.h"
@@ -242,6 +243,7 @@ int main(int argc, char **argv)
 		log_error("cannot listen for MSRP on %s:%u: %s", opts.msrp_host, opts.msrp_port, strerror(errno));
 		goto out;
 	}
+	ft_relay_set_tee_direct(!opts.relay_tee_cached);
 	int wrc = msrp_hub_start_workers(hub, opts.workers);
 	if (wrc) {
 		log_error("cannot start %u MSRP worker loops: %s", opts.workers, strerror(-wrc));

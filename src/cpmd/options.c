@@ -55,6 +55,7 @@ static const struct cpmd_optdef optdefs[] = {
 	{"max-request-rate", 1, "N", "standalone: new SIP requests per second from one source address and from one user (bursts of 2N); more get 503 + Retry-After (default: 0 = no limit)"},
 	{"max-msrp-conns-per-addr", 1, "N", "open MSRP connections from one source IP address; more are closed at accept (default: 1024)"},
 	{"workers", 1, "N", "event loops (threads) for the MSRP relays of big transfers, 1..32; 1: everything on the one loop (default: the number of online CPUs)"},
+	{"relay-tee", 1, "direct|cached", "how a live relay writes its copy of the file (the tee that lets cpmd keep the file when the device is lost): direct: O_DIRECT while the disk keeps up (no page-cache copy: about half the relay's CPU; every relayed byte is written to the disk), the page cache while the disk is behind; cached: always the page cache (a copy per byte; a file the device got in full is deleted before most of it reaches the disk). Files cpmd keeps are written O_DIRECT either way (default: direct)"},
 	{"msrp-idle-timeout", 1, "SECONDS", "an MSRP connection that completes no request within this time of opening is closed (slowloris) (default: 30)"},
 	{"sip-tcp-timeout", 1, "SECONDS", "a SIP message over TCP that stays incomplete this long after its last byte is dropped with its connection (slowloris) (default: 30)"},
 	{"defer", 1, "on|off", "store-and-forward: keep files for absent recipients (default: on)"},
@@ -450,6 +451,12 @@ static int apply(struct cpmd_options *o, const char *key, const char *v)
 			return -1;
 		}
 		return cpmd_copy_str(o->clamd, sizeof o->clamd, v);
+	}
+	if (!strcmp(key, "relay-tee")) {
+		if (strcmp(v, "direct") && strcmp(v, "cached"))
+			return -1;
+		o->relay_tee_cached = !strcmp(v, "cached");
+		return 0;
 	}
 	if (!strcmp(key, "screen-fail")) {
 		if (strcmp(v, "open") && strcmp(v, "closed"))

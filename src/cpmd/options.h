@@ -48,6 +48,7 @@ struct cpmd_options {
 	unsigned max_request_rate; /* standalone, per source address and per user; 0 = none */
 	unsigned max_msrp_conns_per_addr;
 	unsigned workers;              /* --workers N: event loops for the MSRP relays (issue 12) */
+	bool relay_tee_cached;         /* --relay-tee cached: a live relay's tee through the page cache */
 	unsigned msrp_idle_timeout; /* s an MSRP connection may stay without a complete request */
 	unsigned sip_tcp_timeout;   /* s a SIP TCP message may stay incomplete after its last byte */
 	char log_level[16];

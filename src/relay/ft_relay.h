@@ -196,6 +196,12 @@ void ft_relay_deliver_pending(struct ft_relay *r);
  * would free what it uses). For shutdown, after the last relay was destroyed. Any thread.
  * true: none is left. */
 bool ft_relay_wait_hashers(unsigned ms);
+/* How a live relay writes its tee (the copy of the file that lets cpmd keep it when the device
+ * is lost; --relay-tee): true (the default), O_DIRECT while the disk keeps up, no page-cache
+ * copy; false, through the page cache, whose copy a file deleted soon enough never costs the
+ * disk. Files cpmd keeps (store mode, resumed uploads) are written O_DIRECT either way.
+ * Process-wide, set before the relays start (any thread reads it). */
+void ft_relay_set_tee_direct(bool on);
 /* Tests only (process-wide, any thread): the tee worker sleeps delay_us before each write (a
  * disk slower than the network), fails with ENOSPC at file offset fail_at (0: never), and
  * starts for files of min_size bytes and up (0: the default, 256 KiB). */

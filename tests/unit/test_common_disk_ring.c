@@ -404,6 +404,61 @@ UNIT_TEST(test_direct_slow_disk) { direct(4096, 3000); }
 
 UNIT_TEST(test_direct_write_error) { write_error(true, 2 * 1024 * 1024 + 999); }
 
+/* A live relay's tee (lazy + direct): O_DIRECT while the disk keeps up, the page cache while it
+ * is behind, never a producer held to the disk's pace for a file that may be deleted unread.
+ * behind = false: the producer pushes 256 KiB and waits until it is written (the ring never
+ * fills: every whole block goes direct); true: each write takes 10 ms, the producer pushes
+ * as fast as it can (the ring fills: blocks go buffered, some went direct before). The file
+ * is the same either way. */
+static void lazy_direct(bool behind)
+{
+	struct disk_ring *d;
+	struct disk_ring_result res;
+	int fd = open_file("lazy");
+	uint64_t hi = data_len / 4096 * 4096;
+	size_t step = 256 * 1024;
+
+	CHECK(fd >= 0);
+	disk_ring_test_hooks(behind ? 10000 : 0, 0);
+	CHECK_EQ_INT(disk_ring_create(&d, 0, LOW_ROOM), 0);
+	disk_ring_lazy_hash(d);
+	disk_ring_direct(d);
+	CHECK_EQ_INT(disk_ring_start(d, fd), 0);
+	if (behind) {
+		CHECK_EQ_INT(produce(d, 0, data_len, NULL), 0);
+	} else {
+		for (size_t off = 0; off < data_len; off += step) {
+			size_t end = off + step < data_len ? off + step : data_len;
+
+			CHECK_EQ_INT(produce(d, off, end, NULL), 0);
+			if (end == data_len)
+				break; /* the partial last block waits for finish */
+			while (!disk_ring_wake_at(d, end, true))
+				CHECK(wait_wakeup(d, &res, 10000));
+		}
+	}
+	disk_ring_finish(d);
+	do
+		CHECK(wait_wakeup(d, &res, 10000));
+	while (!res.finished);
+	CHECK_EQ_INT(res.err, 0);
+	CHECK(!res.hashed);
+	if (!direct_works())
+		fprintf(stderr, "note: %s takes no O_DIRECT: the buffered fallback was tested\n", dir);
+	else if (behind)
+		CHECK(res.direct_bytes > 0 && res.direct_bytes < hi);
+	else
+		CHECK_EQ_INT(res.direct_bytes, hi);
+	CHECK(disk_ring_stop(d) == UINT64_MAX);
+	CHECK(file_is(fd, data, data_len));
+	close(fd);
+	disk_ring_test_hooks(0, 0);
+	CHECK(disk_ring_wait_all(5000));
+}
+
+UNIT_TEST(test_lazy_direct_keeps_up) { lazy_direct(false); }
+UNIT_TEST(test_lazy_direct_disk_behind) { lazy_direct(true); }
+
 static void setup(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/cpm-disk-ring.XXXXXX");
@@ -434,6 +489,7 @@ int main(void)
 		T(test_resume_prefix), T(test_short_prefix_and_fail), T(test_wake_at), T(test_hash_only),
 		T(test_lazy_never_asked), T(test_lazy_asked_early), T(test_lazy_asked_late), T(test_lazy_asked_at_end),
 		T(test_direct_whole), T(test_direct_resume_unaligned), T(test_direct_slow_disk), T(test_direct_write_error),
+		T(test_lazy_direct_keeps_up), T(test_lazy_direct_disk_behind),
 	};
 	int rc;
 	setup();
