@@ -33,7 +33,7 @@
  * resume's unaligned base) and the file's last partial block. A worker waits for a whole
  * block before it writes (unless the file is finished), so a direct ring suits an owner that
  * never waits for `written` in the middle of a file (disk_ring_wake_at: cpm receive does).
- * A lazy ring's file (not kept yet) goes direct only while the disk keeps up (consume()).
+ * A lazy ring's file (not kept yet) goes direct only while the disk keeps up (direct_now()).
  *
  * Lazy hashing (disk_ring_lazy_hash): the worker writes without hashing until the owner calls
  * disk_ring_want_hash(); it then hashes what it already wrote, [0, base + tail), by pread()
@@ -63,6 +63,14 @@
 #define DR_WAKE (256u * 1024)
 #define DR_WRITEBACK (8u << 20)
 #define DR_PREFIX_BUF (256 * 1024)
+/* A lazy direct ring (a live relay's tee) goes through the page cache once the disk has been
+ * behind (the ring over half full, not back under a quarter) for DR_BEHIND_MS in a row, for
+ * the next DR_BUFFERED_RUN bytes, then tries direct again. A disk's latency spikes (a 512 KiB
+ * write: 0.2-0.4 ms here, now and then 10-30 ms) only hold the sender for a moment; a disk
+ * slower than the network for good (HDD, a busy array) does not set the relay's pace. (With
+ * "over half full" alone, the spikes sent 45 % of a 2 GiB relay through the page cache.) */
+#define DR_BEHIND_MS 20
+#define DR_BUFFERED_RUN (256ull << 20)
 /* O_DIRECT alignment of file offsets, lengths and addresses: the page size, which covers the
  * logical block size of every disk we run on (512 or 4096). */
 #define DR_ALIGN 4096u
@@ -89,6 +97,8 @@ struct disk_ring {
 	bool want_hash;  /* atomic: the owner needs the digest (lazy mode) */
 	bool hashing;    /* the worker's own: md holds the sha-1 of [0, base + tail) */
 	uint64_t direct_done; /* the worker's own: bytes written through dfd */
+	uint64_t behind_since;   /* the worker's own: ms the ring has been over half full since (0: not) */
+	uint64_t buffered_until; /* the worker's own: a lazy direct ring writes buffered below this offset */
 	uint64_t wake_at; /* atomic: wake the loop once tail reaches this (0: no one waits) */
 	/* the result, written once by the worker (under mu) */
 	bool finished;
@@ -301,6 +311,43 @@ static bool kept(const struct disk_ring *d)
 	return !d->lazy || d->hashing;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* May whole blocks of the piece at file offset off go O_DIRECT? avail: the bytes in the ring.
+ * A kept file always (it waits for its disk: it is fsynced anyway); a file that may be deleted
+ * unread not while the disk has been behind for a while (DR_BEHIND_MS above). */
+static bool direct_now(struct disk_ring *d, uint64_t off, uint64_t avail)
+{
+	uint64_t now;
+
+	if (kept(d))
+		return true;
+	if (off < d->buffered_until)
+		return false;
+	if (avail < DISK_RING_SIZE / 4) {
+		d->behind_since = 0; /* caught up */
+		return true;
+	}
+	if (avail < DISK_RING_SIZE / 2 && !d->behind_since)
+		return true;
+	/* behind: over half full, and not back under a quarter since (a producer paused for
+	 * room refills the ring as soon as half of it is free) */
+	now = mono_ms();
+	if (!d->behind_since)
+		d->behind_since = now;
+	if (now - d->behind_since < DR_BEHIND_MS)
+		return true;
+	d->behind_since = 0;
+	d->buffered_until = off + DR_BUFFERED_RUN;
+	return false;
+}
+
 static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 {
 	uint64_t tail = 0, wb_from = d->base;
@@ -347,13 +394,7 @@ static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 			/* else: fewer than a block and the file's end known: the last, buffered */
 		}
 		if (d->fd >= 0) {
-			/* A file that may never be kept (a live relay's tee) must not hold the
-			 * network to the disk's pace: while the ring is over half full (the disk
-			 * is behind), its blocks go to the page cache, which the file's unlink may
-			 * spare the disk. A kept file waits for its disk: it is fsynced anyway. */
-			bool direct_ok = kept(d) || avail < DISK_RING_SIZE / 2;
-
-			err = write_piece(d, d->ring + at, n, off, direct_ok);
+			err = write_piece(d, d->ring + at, n, off, d->dfd >= 0 && direct_now(d, off, avail));
 			if (err) {
 				/* The file keeps what was written before this piece, no torn tail:
 				 * disk_ring_written() reports that much and a resume starts there. */

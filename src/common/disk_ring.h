@@ -59,8 +59,9 @@ void disk_ring_want_hash(struct disk_ring *d);
 /* Before disk_ring_start(): the worker writes whole aligned blocks with O_DIRECT (no copy into
  * the page cache; the head and tail that are not whole blocks go buffered), if the file system
  * allows it. With disk_ring_lazy_hash() (a file that may be deleted unread: a live relay's
- * tee), only while the disk keeps up: blocks written while the ring is over half full go
- * buffered, so the producer is not held to the disk's pace. Not with disk_ring_wake_at(): a
+ * tee), only while the disk keeps up: once the ring has been over half full for a while, the
+ * next blocks go buffered (disk_ring.c, DR_BEHIND_MS), so a slow disk does not set the
+ * producer's pace. Not with disk_ring_wake_at(): a
  * direct worker waits for a whole block before it writes, except at the file's end. */
 void disk_ring_direct(struct disk_ring *d);
 /* No thread: the result is err, reported through the eventfd like a worker's. */

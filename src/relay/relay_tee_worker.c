@@ -98,6 +98,10 @@ static int worker_wakeup(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 			msrp_log("relay %s: blob written through the page cache: O_DIRECT not available on "
 				 "the data dir's file system", relay_name(r));
 
+		else if (r->tee.contig - r->base >= 2 * 4096)
+			msrp_log("relay %s: blob %llu bytes, %llu of them written O_DIRECT", relay_name(r),
+				 (unsigned long long)(r->tee.contig - r->base), (unsigned long long)res.direct_bytes);
+
 		r->rs_wait = r->rs_verify = false;
 		r->tee.final = true;
 		relay_tw_stop(r);

@@ -408,7 +408,8 @@ UNIT_TEST(test_direct_write_error) { write_error(true, 2 * 1024 * 1024 + 999); }
  * is behind, never a producer held to the disk's pace for a file that may be deleted unread.
  * behind = false: the producer pushes 256 KiB and waits until it is written (the ring never
  * fills: every whole block goes direct); true: each write takes 10 ms, the producer pushes
- * as fast as it can (the ring fills: blocks go buffered, some went direct before). The file
+ * as fast as it can (the ring fills and stays full for more than DR_BEHIND_MS: the next
+ * blocks go buffered, the first ones went direct). The file
  * is the same either way. */
 static void lazy_direct(bool behind)
 {
