@@ -10,7 +10,11 @@ source "$CPM_SRC/tests/mss/lib_mss.sh"
 mib=100
 [ "${CPM_SMALL_FILES:-0}" = 1 ] && mib=10
 dovecot_start "$MSS_DIR" "$MSS_PORT"
-head -c $((mib * 1024 * 1024)) /dev/urandom >"$T_DIR/big"
+# the last byte is fixed: the pager's value ends in "\n\f\n", or in "\f\n" when the value ends
+# with a newline itself, which the parse below cannot tell apart from a file ending in "\n" (a
+# random file does, once in 256 runs: it failed so on 2026-12-04)
+head -c $((mib * 1024 * 1024 - 1)) /dev/urandom >"$T_DIR/big"
+printf 'Z' >>"$T_DIR/big"
 want=$(sha256sum "$T_DIR/big" | cut -d' ' -f1)
 
 mss_expect 0 "$mib MiB FT history" --kind ft --id big-1 --file "$T_DIR/big" --name big.bin --conv conv-L
