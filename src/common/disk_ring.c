@@ -356,10 +356,10 @@ static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 	for (;;) {
 		uint64_t off = d->base + tail;
 		/* Writes of DR_WAKE and more, not of whatever came since the last one: with a
-		 * worker faster than the network, every chunk was a write of its own (a 64 KiB
-		 * O_DIRECT write is a device request and a doorbell in a VM: a live relay cost 25 %
-		 * more CPU per GiB). An unaligned head (a resume) goes at once, up to the block. */
-		uint64_t avail = wait_for_work(d, tail, off % DR_ALIGN ? 1 : DR_WAKE, &done);
+		 * worker faster than the network, every chunk was a write of its own (an O_DIRECT
+		 * write is a device request, and in a VM a doorbell: a VM exit). A direct worker's
+		 * unaligned head (a resume) goes at once, up to the block. */
+		uint64_t avail = wait_for_work(d, tail, d->dfd >= 0 && off % DR_ALIGN ? 1 : DR_WAKE, &done);
 		size_t at = (size_t)((d->skew + tail) % DISK_RING_SIZE), n;
 		int err;
 
