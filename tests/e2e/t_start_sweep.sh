@@ -19,6 +19,9 @@
 #  3) each of the 6,000 bulk users with a message got exactly one push; zoe's phone printed her
 #     two messages; dave's phone printed each of his exactly once (kicked by his REGISTER, then
 #     by the sweep: a double kick starts nothing twice).
+#  4) cpmd #3 stopped (SIGTERM) as soon as it is ready, while its sweep runs (the 6,000 bulk
+#     messages still wait): the sweep stops where it is, and cpmd exits 0 (the ASan pass checks
+#     that nothing of the sweep is used after pf is gone).
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || fail "sqlite3 missing (scripts/setup.sh installs it)"
@@ -89,3 +92,10 @@ done
 n=$(grep -cE "pushing message item [0-9a-f]{32} \([0-9]+ bytes\) from [^ ]+ to dave@$DOMAIN" "$CPMD_LOG" || true)
 [ "$n" = 2 ] || fail "$n pushes of dave's 2 messages (one each expected: the sweep's kick after his REGISTER's starts none)"
 cpmd_alive
+
+# 4) a stop while the sweep runs
+restart_cpmd TERM "${OPTS[@]}"
+stop_cpmd
+assert_grep "$CPMD_LOG" 'start-up sweep stopped by the shutdown after [0-9]+ registrations' \
+	"cpmd #3's sweep did not stop at the shutdown"
+assert_no_grep "$CPMD_LOG" 'start-up sweep: [0-9]+ registrations in' "cpmd #3's sweep ran to its end after the stop"
