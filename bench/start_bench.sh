@@ -12,7 +12,10 @@
 # For each cpmd binary: send one SIP OPTIONS as soon as it says ready and time the answer (how
 # long the loop was busy), then wait until its CPU time stops growing; report that CPU time
 # and VmRSS (FILL=regs: the CPU time when the OPTIONS was answered; the unanswered MESSAGEs keep
-# it growing for their 32 s). Each binary runs ROUNDS times, alternated, on a copy of the same
+# it growing for their 32 s). FILL=regs also reports how long the start-up sweep took, from its
+# end line "start-up sweep: N registrations in X ms" (a binary whose sweep runs in slices between
+# loop turns, src/pf/pf_start.c; "-" for one whose sweep ran before the loop: it took about as
+# long as the OPTIONS waited). Each binary runs ROUNDS times, alternated, on a copy of the same
 # data dir. Knobs: FILL, N (100000), ROUNDS (2), SF_FILL (FILL=regs: the sf_fill binary;
 # default next to the first CPMD). Needs sqlite3 and python3.
 set -euo pipefail
@@ -73,7 +76,11 @@ fi
 cp -a "$T/d" "$T/d.orig"
 
 echo "# bench/start_bench.sh $(utc_date), FILL=$FILL: $what, $(machine_desc); load $(loadavg)"
-echo "# binary round options-answer-ms cpu-s-until-quiet vmrss-kB"
+if [ "$FILL" = push ]; then
+	echo "# binary round options-answer-ms cpu-s-until-quiet vmrss-kB"
+else
+	echo "# binary round options-answer-ms cpu-s-at-answer vmrss-kB sweep-ms"
+fi
 for r in $(seq "$ROUNDS"); do
 	for CPMD in "$@"; do
 		rm -rf "$T/d" && cp -a "$T/d.orig" "$T/d"
@@ -88,8 +95,19 @@ for r in $(seq "$ROUNDS"); do
 			prev=$c
 			sleep 1
 		done
-		[ "$FILL" = push ] || c=$prev
-		echo "$CPMD $r $ms $(fdiv "$c" "$HZ" %.2f) $(status_kb "$CPMD_PID" VmRSS)"
+		sweep=
+		if [ "$FILL" = regs ]; then
+			c=$prev
+			sweep=-
+			if grep -q 'start-up sweep: ' "$CPMD"; then # its sweep ends with a line: wait for it
+				for _ in $(seq 600); do
+					grep -q 'start-up sweep: [0-9]* registrations in' "$T/cpmd.log" && break
+					sleep 0.5
+				done
+				sweep=$(sed -n 's/.*start-up sweep: [0-9]* registrations in \([0-9]*\) ms.*/\1/p' "$T/cpmd.log" | head -n 1)
+			fi
+		fi
+		echo "$CPMD $r $ms $(fdiv "$c" "$HZ" %.2f) $(status_kb "$CPMD_PID" VmRSS)${sweep:+ $sweep}"
 		bench_stop_cpmd
 	done
 done

@@ -412,25 +412,6 @@ fail:
 	return -1;
 }
 
-static int startup_kick(void *arg, const struct store_reg *r)
-{
-	struct pf *pf = arg;
-	pf_notify_flush(pf, r->aor);
-	pf_deliver_kick(pf, r->aor, true);
-	return 0;
-}
-
-void pf_start(struct pf *pf)
-{
-	/* Devices restored from the store may have items and notifications
-	 * waiting since before the restart. */
-	if (pf->st) {
-		store_regs_all(pf->st, startup_kick, pf);
-		pf_kick_other_domains(pf);
-		pf_push_start(pf);
-	}
-}
-
 void pf_set_policy(struct pf *pf, const struct pf_config *c)
 {
 	struct pf_config *p = &pf->cfg;
@@ -466,6 +447,7 @@ void pf_set_policy(struct pf *pf, const struct pf_config *c)
 void pf_terminate_all(struct pf *pf)
 {
 	pf->stopping = true;
+	pf_start_stop(pf);
 	for (struct ft *ft = pf->list; ft; ft = ft->next)
 		ft_end(ft, 503, "Server Shutting Down");
 	pf_msgin_terminate_all(pf);
@@ -500,6 +482,7 @@ void pf_destroy(struct pf *pf)
 	if (!pf)
 		return;
 	pf->stopping = true;
+	pf_start_stop(pf); /* before the loop turns below: its timer points to pf */
 	sipua_set_handlers(pf->sipua, NULL, NULL, NULL);
 	sipua_set_register_hook(pf->sipua, NULL, NULL);
 	pf_expiry_stop(pf);
@@ -543,7 +526,9 @@ void pf_destroy(struct pf *pf)
 	/* Runs the removals just asked for; their answers point to nothing of pf. */
 	store_blobq_destroy(pf->blobq);
 	pf->blobq = NULL;
-	keyset_free(pf->notifs_in_flight); /* empty: pf_msg_destroy_all dropped every id */
+	/* empty: pf_msg_destroy_all dropped every id, the store's barrier above the ids of the sent
+	 * ones (their deletes' answers) */
+	keyset_free(pf->notifs_in_flight);
 	keyset_free(pf->ft_senders);       /* empty: every ft was freed above */
 	keyset_free(pf->sess_senders);     /* empty: every session was freed above */
 	free(pf);

@@ -37,7 +37,10 @@ struct pf_deps {
  * and applies the --user-pref preferences. cfg is copied. Installs pf's handlers in sipua
  * (INVITE, MESSAGE, registrations). */
 int pf_create(struct pf **pp, const struct pf_deps *deps, const struct pf_config *cfg);
-/* Once SIP and MSRP are up: deliver what waits for devices restored from the store. */
+/* Once SIP and MSRP are up, before the loop runs: deliver what waits for the users whose
+ * registrations the store kept (and for users of other domains; then wake the devices asleep).
+ * Returns at once: the sweep runs a page of registrations per loop turn (pf_start.c), so SIP
+ * is served while it runs, and logs "start-up sweep: N registrations in X ms" at its end. */
 void pf_start(struct pf *pf);
 /* End every transfer and delivery (both legs get BYE/CANCEL); used at shutdown. */
 void pf_terminate_all(struct pf *pf);

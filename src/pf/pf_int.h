@@ -14,6 +14,7 @@
  *   pf_prefs.c    user preferences: the store's records, the --user-pref options
  *   pf_screen.c   content screening: the offer checks for a recipient, clamd scans on workers
  *   pf_xdm.c      the users' XDM documents (--xdms): a bounded cache, refreshed off the loop
+ *   pf_start.c    the start-up sweep: saved registrations kicked a page per loop turn
  *   policy.c      every operator decision (pure; policy.h)
  * docs/internals/pf.md describes them; docs/internals/store-and-forward.md and
  * docs/internals/messaging.md are the contracts with clients. */
@@ -81,6 +82,7 @@ struct pf {
 	struct pf_mss *mss;        /* the message store's writers (pf_mss.c), NULL without --mss */
 	struct pf_xdm *xdm;        /* the XDM cache (pf_xdm.c); NULL without --xdms */
 	struct pf_push *push;      /* push wake-ups (pf_push.c); NULL without --push-gateway */
+	struct pf_start *start;    /* the start-up sweep while it runs (pf_start.c), else NULL */
 	size_t nsess;
 	struct workq *screenq;     /* clamd scans (pf_screen.c); NULL without --clamd */
 	bool stopping;
@@ -146,8 +148,11 @@ bool pf_msrp_active(const struct pf *pf, const char *aor);
 /* AS mode, an originating request (orig): the Route entries the core put behind ours, in a, to
  * send the forwarded request back along them (sip_request.route). NULL: none, or not AS/orig. */
 const char *pf_onward_route(const struct pf *pf, const struct sip_msg *m, struct cpm_arena *a);
-/* Start-up: retry the items stored for users of other domains. */
-void pf_kick_other_domains(struct pf *pf);
+/* Start-up (pf_start.c): retry the items stored for users of other domains, walking the
+ * recipients with items from the one after `after` ("" first; moved on), at most max of them;
+ * *kicked counts the users kicked. true when the walk is over (or there is nothing to walk:
+ * no other domain is reachable). */
+bool pf_kick_other_domains(struct pf *pf, char after[STORE_AOR_MAX + 1], unsigned max, unsigned *kicked);
 /* May this request (Request-URI ru, sender from) be served here? 0, or the status to answer
  * with *phrase (403 orig for a sender not ours, 404 no route / nobody of ours). */
 int pf_check_parties(struct pf *pf, const struct sip_msg *m, const struct sip_addr *ru, const struct sip_addr *from,
@@ -282,6 +287,10 @@ int pf_screen_fd(struct pf *pf, int fd, uint64_t len, const char *what, pf_scan_
 int pf_screen_buf(struct pf *pf, const void *buf, size_t len, const char *what, pf_scan_done_fn *done, void *arg);
 int pf_screen_start(struct pf *pf);
 void pf_screen_stop(struct pf *pf);
+/* ---- pf_start.c: the start-up sweep, in slices between loop turns (pf_start in pf.h) */
+/* Shutdown: the sweep stops where it is (its timer goes). Nothing when it is over. */
+void pf_start_stop(struct pf *pf);
+
 /* ---- pf_push.c: push wake-up of sleeping devices (docs/internals/push.md) */
 struct pf_push;
 /* Without --push-gateway: nothing (pf->push stays NULL, the calls below do nothing). 0 or -1. */

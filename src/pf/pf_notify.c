@@ -455,6 +455,42 @@ out:
 	cpm_arena_free(&a);
 }
 
+/* A notification a device took stays "in flight" until its delete commits: a flush in between
+ * (the user's next REGISTER, or the start-up sweep reaching a user who registered during it)
+ * reads the row still there and would send it again. */
+struct notif_sent {
+	struct pf *pf;
+	struct keyset_key *held; /* its id in pf->notifs_in_flight */
+};
+
+static void notif_deleted(void *arg, int err)
+{
+	struct notif_sent *c = arg;
+	/* A failed delete sends the notification again later: at-least-once. */
+	pf_store_logged("delete of a sent notification", err);
+	keyset_drop(c->pf->notifs_in_flight, c->held);
+	free(c);
+}
+
+static void notif_delete_sent(struct pf *pf, struct pf_msg *m)
+{
+	struct notif_sent *c = calloc(1, sizeof *c);
+	if (c) {
+		c->pf = pf;
+		c->held = m->in_flight; /* the message's hold goes to the delete */
+		m->in_flight = NULL;
+		int rc = store_notif_del(pf->st, m->n.id, notif_deleted, c);
+		if (rc == 0)
+			return;
+		m->in_flight = c->held; /* dropped with the message */
+		free(c);
+		pf_store_queued(rc, "delete of a sent notification");
+		return;
+	}
+	pf_store_queued(store_notif_del(pf->st, m->n.id, pf_store_logged, "delete of a sent notification"),
+			"delete of a sent notification");
+}
+
 static void msg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, const struct sip_msg *sm)
 {
 	struct pf_msg *m = owner;
@@ -465,9 +501,7 @@ static void msg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev, c
 	if (m->purpose == MSG_IMDN) {
 		if (status < 300) {
 			log_info("notification %s: accepted by %s (%d)", m->n.id, m->n.target, status);
-			/* A failed delete sends the notification again later: at-least-once. */
-			pf_store_queued(store_notif_del(pf->st, m->n.id, pf_store_logged, "delete of a sent notification"),
-					"delete of a sent notification");
+			notif_delete_sent(pf, m);
 		} else {
 			struct store_notif n = m->n;
 			unsigned next = m->dev_index + 1;

@@ -136,24 +136,24 @@ int pf_check_parties(struct pf *pf, const struct sip_msg *m, const struct sip_ad
 	return 0;
 }
 
-void pf_kick_other_domains(struct pf *pf)
+bool pf_kick_other_domains(struct pf *pf, char after[STORE_AOR_MAX + 1], unsigned max, unsigned *kicked)
 {
-	char after[STORE_AOR_MAX + 1] = "", aor[STORE_AOR_MAX + 1];
-	unsigned n = 0;
+	char aor[STORE_AOR_MAX + 1];
 
 	if (!pf->st || (!pf->cfg.as_mode && !pf->cfg.routes.n && !pf->cfg.routes.dns))
-		return;
+		return true;
 	/* Items stored for users elsewhere (originating-side deferral) before a restart: their
 	 * retries lived in memory. Users of ours are kicked by their registrations. */
-	while (store_next_pending_recipient(pf->st, after, aor, sizeof aor) == 0) {
+	for (unsigned i = 0; i < max; i++) {
+		if (pf->stopping || store_next_pending_recipient(pf->st, after, aor, sizeof aor))
+			return true;
 		if (!pf_user_is_ours(pf, aor)) {
 			pf_deliver_kick(pf, aor, false);
-			n++;
+			(*kicked)++;
 		}
-		memcpy(after, aor, sizeof after);
+		memcpy(after, aor, STORE_AOR_MAX + 1);
 	}
-	if (n)
-		log_info("start-up: deliveries to %u user(s) of other domains retried", n);
+	return false;
 }
 
 /* ---------------------------------------------- handing over to another domain's PF */

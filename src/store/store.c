@@ -529,6 +529,16 @@ int store_regs_all(struct store *s, store_reg_cb *cb, void *arg)
 	return cb ? s->ops->regs_all(s, cb, arg) : -EINVAL;
 }
 
+int store_regs_page(struct store *s, const char *after_aor, const char *after_instance, unsigned limit,
+		    store_reg_cb *cb, void *arg)
+{
+	/* the keys may be empty (the first page), not longer than a stored key can be */
+	if (!cb || !after_aor || !after_instance || strnlen(after_aor, STORE_AOR_MAX + 1) > STORE_AOR_MAX ||
+	    strnlen(after_instance, STORE_INSTANCE_MAX + 1) > STORE_INSTANCE_MAX)
+		return -EINVAL;
+	return s->ops->regs_page(s, after_aor, after_instance, limit ? limit : STORE_SCAN_DEFAULT, cb, arg);
+}
+
 int store_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg)
 {
 	if (!cb)

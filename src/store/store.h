@@ -418,8 +418,17 @@ struct store_usage {
 	uint64_t bytes;
 };
 int store_recipient_usage(struct store *s, const char *aor, struct store_usage *out);
-/* Every registration (start-up: rebuild the location table). */
+/* Every registration (start-up: rebuild the location table, before the loop runs). */
 int store_regs_all(struct store *s, store_reg_cb *cb, void *arg);
+/* One page of a walk over every registration, in (aor, instance) byte order: the ones after
+ * the key (after_aor, after_instance) — "" "" for the first page —, at most limit (0:
+ * STORE_SCAN_DEFAULT). The next page starts after the last row's key; a page shorter than
+ * limit was the last. One range of the primary key, and the read cursor is closed when it
+ * returns: a walk in pages between loop turns holds no read snapshot (which would stop WAL
+ * checkpoints) while the loop serves, and sees rows written meanwhile when their key is still
+ * ahead of it (pf's start-up sweep, pf_start.c). -EINVAL: a key longer than its field. */
+int store_regs_page(struct store *s, const char *after_aor, const char *after_instance, unsigned limit,
+		    store_reg_cb *cb, void *arg);
 /* Devices' push parameters, the most recently written first, at most limit (0: every one;
  * start-up: pf remembers them in memory). */
 int store_push_all(struct store *s, unsigned limit, store_push_cb *cb, void *arg);

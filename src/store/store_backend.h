@@ -110,6 +110,8 @@ struct store_ops {
 	int (*notifs_for)(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);
 	int (*notifs_created_before)(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg);
 	int (*regs_all)(struct store *s, store_reg_cb *cb, void *arg);
+	int (*regs_page)(struct store *s, const char *after_aor, const char *after_instance, unsigned limit,
+			 store_reg_cb *cb, void *arg);
 	int (*next_pending_recipient)(struct store *s, const char *after, char *out, size_t cap);
 	int (*recipient_usage)(struct store *s, const char *aor, struct store_usage *out);
 	int (*routed_expiring_before)(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg);

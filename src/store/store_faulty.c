@@ -167,6 +167,12 @@ static int f_regs_all(struct store *s, store_reg_cb *cb, void *arg)
 	return INNER(s)->ops->regs_all(INNER(s), cb, arg);
 }
 
+static int f_regs_page(struct store *s, const char *after_aor, const char *after_instance, unsigned limit,
+		       store_reg_cb *cb, void *arg)
+{
+	return INNER(s)->ops->regs_page(INNER(s), after_aor, after_instance, limit, cb, arg);
+}
+
 static int f_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg)
 {
 	return INNER(s)->ops->routed_expiring_before(INNER(s), t_ms, limit, cb, arg);
@@ -201,6 +207,7 @@ static const struct store_ops faulty_ops = {
 	.notifs_for = f_notifs_for,
 	.notifs_created_before = f_notifs_created_before,
 	.regs_all = f_regs_all,
+	.regs_page = f_regs_page,
 	.routed_expiring_before = f_routed_expiring_before,
 	.push_all = f_push_all,
 };

@@ -591,6 +591,7 @@ static const struct store_ops sqlite_ops = {
 	.notifs_for = sq_notifs_for,
 	.notifs_created_before = sq_notifs_created_before,
 	.regs_all = sq_regs_all,
+	.regs_page = sq_regs_page,
 	.routed_expiring_before = sq_routed_expiring_before,
 	.push_all = sq_push_all,
 };

@@ -35,7 +35,7 @@ enum wstmt {
 enum rstmt {
 	R_ITEM, R_THUMB, R_DLV, R_PART, R_PART_FIND, R_NOTIF, R_REG, R_PREFS,
 	R_ITEMS_RCPT, R_ITEMS_EXP, R_DLV_ITEM, R_NOTIFS_FOR, R_NOTIFS_OLD, R_REGS_ALL,
-	R_BODY, R_ROUTED, R_ROUTED_EXP, R_NEXT_RCPT, R_USAGE, R_ITEMS_MSS, R_PUSH_ALL,
+	R_BODY, R_ROUTED, R_ROUTED_EXP, R_NEXT_RCPT, R_USAGE, R_ITEMS_MSS, R_PUSH_ALL, R_REGS_PAGE,
 	R_N
 };
 
@@ -103,6 +103,8 @@ int sq_deliveries_for_item(struct store *s, const char *item_id, store_delivery_
 int sq_notifs_created_before(struct store *s, int64_t t_ms, unsigned limit, store_notif_cb *cb, void *arg);
 int sq_notifs_for(struct store *s, const char *aor, unsigned limit, store_notif_cb *cb, void *arg);
 int sq_regs_all(struct store *s, store_reg_cb *cb, void *arg);
+int sq_regs_page(struct store *s, const char *after_aor, const char *after_instance, unsigned limit,
+		 store_reg_cb *cb, void *arg);
 int sq_routed_expiring_before(struct store *s, int64_t t_ms, unsigned limit, store_routed_cb *cb, void *arg);
 int sq_push_all(struct store *s, unsigned limit, store_push_cb *cb, void *arg);
 

@@ -24,6 +24,9 @@ const char *const sq_rsql[R_N] = {
 	[R_NOTIFS_FOR] = "SELECT " NOTIF_COLS " FROM notif WHERE target=? ORDER BY created_at LIMIT ?",
 	[R_NOTIFS_OLD] = "SELECT " NOTIF_COLS " FROM notif WHERE created_at < ? ORDER BY created_at LIMIT ?",
 	[R_REGS_ALL] = "SELECT " REG_COLS " FROM reg",
+	/* store_regs_page: a keyset page, one range of the primary key (aor, instance) (a row value
+	 * compares as the key does: the index answers it, EXPLAIN QUERY PLAN shows the SEARCH) */
+	[R_REGS_PAGE] = "SELECT " REG_COLS " FROM reg WHERE (aor, instance) > (?, ?) ORDER BY aor, instance LIMIT ?",
 	/* start-up only (store_push_all): a sort of at most a few 100,000 rows, no index needed */
 	[R_PUSH_ALL] = "SELECT " PUSH_COLS " FROM push ORDER BY updated_at DESC LIMIT ?",
 	/* one seek in the partial index item_pending per recipient */
@@ -352,6 +355,20 @@ int sq_regs_all(struct store *s, store_reg_cb *cb, void *arg)
 	struct sq *q = (struct sq *)s;
 
 	return scan(q, q->r[R_REGS_ALL], ROW_REG, (void *)cb, arg);
+}
+
+int sq_regs_page(struct store *s, const char *after_aor, const char *after_instance, unsigned limit,
+		 store_reg_cb *cb, void *arg)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = q->r[R_REGS_PAGE];
+
+	/* copies (TRANSIENT): a walker may keep its key in the buffers it passed and move it on in
+	 * its callback, while SQLite may read a bound value again at each row */
+	sqlite3_bind_text(st, 1, after_aor, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, after_instance, -1, SQLITE_TRANSIENT);
+	sq_bind_int(st, 3, limit);
+	return scan(q, st, ROW_REG, (void *)cb, arg);
 }
 
 int sq_next_pending_recipient(struct store *s, const char *after, char *out, size_t cap)

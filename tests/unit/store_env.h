@@ -1,6 +1,6 @@
 /* The set-up shared by the store's unit tests (test_store_db.c, test_store_blob.c,
- * test_store_msg.c, test_store_push.c): a fresh temporary directory for the database and the
- * blobs, a real event loop (net/loop.h) created in the test's own thread, and running that
+ * test_store_msg.c, test_store_push.c, test_store_regs.c): a fresh temporary directory for the
+ * database and the blobs, a real event loop (net/loop.h) created in the test's own thread, and running that
  * loop until enough completions have come (and, for the schema upgrades, a database's
  * version). Each test opens and closes its store itself (store_sqlite_open, store_open_dir,
  * the fault-injecting wrapper: that is what they test). */
