@@ -41,6 +41,7 @@
  * relay whose device checks the hash itself pays no SHA-1 unless cpmd ends up keeping the file
  * (docs/internals/relay.md, "Lazy SHA-1"). */
 #include "common/disk_ring.h"
+#include "common/mono_clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -311,13 +312,6 @@ static bool kept(const struct disk_ring *d)
 	return !d->lazy || d->hashing;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* May whole blocks of the piece at file offset off go O_DIRECT? avail: the bytes in the ring.
  * A kept file always (it waits for its disk: it is fsynced anyway); a file that may be deleted
@@ -338,7 +332,7 @@ static bool direct_now(struct disk_ring *d, uint64_t off, uint64_t avail)
 		return true;
 	/* behind: over half full, and not back under a quarter since (a producer paused for
 	 * room refills the ring as soon as half of it is free) */
-	now = mono_ms();
+	now = (uint64_t)mono_ms();
 	if (!d->behind_since)
 		d->behind_since = now;
 	if (now - d->behind_since < DR_BEHIND_MS)

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/mono_clock.h"
 #include "net/msrp_transport.h"
 
 void msrp_log(const char *fmt, ...)
@@ -20,8 +21,5 @@ void msrp_log(const char *fmt, ...)
 
 uint64_t msrp_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)mono_ms();
 }

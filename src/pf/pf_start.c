@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/mono_clock.h"
 #include "pf/pf_int.h"
 
 /* Registrations read and users kicked per loop turn: 256 × 70-120 µs ≈ 18-30 ms of loop time
@@ -61,12 +62,6 @@ struct pf_start {
 	char page[PF_START_PAGE][STORE_AOR_MAX + 1];
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int collect(void *arg, const struct store_reg *r)
 {

@@ -2,6 +2,7 @@
  * docs/internals/screening.md). Every wait is a poll() with a deadline, so a clamd that is
  * stopped, frozen or gone costs at most the configured timeouts, never a hang. */
 #include "screen/clamd.h"
+#include "common/mono_clock.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -41,20 +42,13 @@ static void say(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* poll one descriptor until `deadline` (monotonic ms), EINTR retried with the time left.
  * Returns revents, 0 on timeout, -1 on error. */
 static int wait_until(int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - mono_ms();
 		struct pollfd p = {.fd = fd, .events = events};
 		int rc;
 
@@ -80,7 +74,7 @@ static int connect_within(int s, const struct sockaddr *sa, socklen_t salen, uns
 		return 0;
 	if (errno != EINPROGRESS)
 		return -1; /* a unix socket whose backlog is full says EAGAIN: clamd is busy */
-	ev = wait_until(s, POLLOUT, now_ms() + ms);
+	ev = wait_until(s, POLLOUT, mono_ms() + ms);
 	if (ev == 0) {
 		errno = ETIMEDOUT;
 		return -1;
@@ -167,7 +161,7 @@ static int clamd_connect(const struct clamd_cfg *cfg, char *why, size_t whylen)
 static int send_all(int s, const unsigned char *p, size_t n, unsigned ms, char *why, size_t whylen)
 {
 	while (n > 0) {
-		int ev = wait_until(s, POLLOUT | POLLIN, now_ms() + ms);
+		int ev = wait_until(s, POLLOUT | POLLIN, mono_ms() + ms);
 		ssize_t w;
 
 		if (ev == 0) {
@@ -201,7 +195,7 @@ static ssize_t read_reply(int s, char *buf, size_t cap, unsigned ms, char *why, 
 	size_t n = 0;
 
 	while (n < cap) {
-		int ev = wait_until(s, POLLIN, now_ms() + ms);
+		int ev = wait_until(s, POLLIN, mono_ms() + ms);
 		ssize_t r;
 
 		if (ev == 0) {

@@ -1,5 +1,6 @@
 /* sipua: nua instance, REGISTER dispatch, event routing (see sipua.h). */
 #include "sipua/sipua.h"
+#include "common/mono_clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -220,12 +221,6 @@ static void raise_udp_rcvbuf(uint16_t port, int bytes)
 	}
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Every second: a 1/30 slice of the location table's expiry (a full round in 30 s); at the
  * end of each round, malloc_trim. */

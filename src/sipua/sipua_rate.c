@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/mono_clock.h"
 #include "sipua/sipua_int.h"
 
 int sipua_rate_init(struct sipua *s)
@@ -37,9 +38,7 @@ void sipua_rate_free(struct sipua *s)
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)mono_ms();
 }
 
 /* The source IP (no port: one host has many ports) into out. */
