@@ -55,7 +55,7 @@ static const struct cpmd_optdef optdefs[] = {
 	{"max-request-rate", 1, "N", "standalone: new SIP requests per second from one source address and from one user (bursts of 2N); more get 503 + Retry-After (default: 0 = no limit)"},
 	{"max-msrp-conns-per-addr", 1, "N", "open MSRP connections from one source IP address; more are closed at accept (default: 1024)"},
 	{"workers", 1, "N", "event loops (threads) for the MSRP relays of big transfers, 1..32; 1: everything on the one loop (default: the number of online CPUs)"},
-	{"relay-tee", 1, "direct|cached", "how a live relay writes its copy of the file (the tee that lets cpmd keep the file when the device is lost): direct: O_DIRECT while the disk keeps up (no page-cache copy: about half the relay's CPU; every relayed byte is written to the disk), the page cache while the disk is behind; cached: always the page cache (a copy per byte; a file the device got in full is deleted before most of it reaches the disk). Files cpmd keeps are written O_DIRECT either way (default: direct)"},
+	{"relay-tee", 1, "direct|cached", "how a live relay writes its copy of the file (the tee that lets cpmd keep the file when the device is lost): cached: the page cache (a copy per byte; a file the device got in full is deleted before most of it reaches the disk); direct: O_DIRECT while the disk keeps up (no page-cache copy: a third to two thirds less relay CPU on big files, but every relayed byte is written to the disk, which slows transfers when the disk is busy), the page cache while the disk is behind. Files cpmd keeps are written O_DIRECT either way (default: cached)"},
 	{"msrp-idle-timeout", 1, "SECONDS", "an MSRP connection that completes no request within this time of opening is closed (slowloris) (default: 30)"},
 	{"sip-tcp-timeout", 1, "SECONDS", "a SIP message over TCP that stays incomplete this long after its last byte is dropped with its connection (slowloris) (default: 30)"},
 	{"defer", 1, "on|off", "store-and-forward: keep files for absent recipients (default: on)"},
@@ -620,6 +620,7 @@ static void set_defaults(struct cpmd_options *o)
 	o->mss_retry_min = 10;
 	o->mss_retry_max = 600;
 	o->mss_workers = 2;
+	o->relay_tee_cached = true; /* --relay-tee: docs/internals/relay.md says why */
 	strcpy(o->history, "user");
 	strcpy(o->mss_keep, "user");
 	strcpy(o->screening, "user");

@@ -197,8 +197,8 @@ void ft_relay_deliver_pending(struct ft_relay *r);
  * true: none is left. */
 bool ft_relay_wait_hashers(unsigned ms);
 /* How a live relay writes its tee (the copy of the file that lets cpmd keep it when the device
- * is lost; --relay-tee): true (the default), O_DIRECT while the disk keeps up, no page-cache
- * copy; false, through the page cache, whose copy a file deleted soon enough never costs the
+ * is lost; --relay-tee): true, O_DIRECT while the disk keeps up, no page-cache copy; false
+ * (the default), through the page cache, whose copy a file deleted soon enough never costs the
  * disk. Files cpmd keeps (store mode, resumed uploads) are written O_DIRECT either way.
  * Process-wide, set before the relays start (any thread reads it). */
 void ft_relay_set_tee_direct(bool on);

@@ -47,7 +47,7 @@ void ft_relay_test_tee_hooks(unsigned delay_us, uint64_t fail_at, uint64_t min_s
 	__atomic_store_n(&hook_min_size, min_size ? min_size : DISK_RING_MIN_FILE, __ATOMIC_SEQ_CST);
 }
 
-static bool tee_direct = true; /* ft_relay_set_tee_direct(); read on the loops of --workers */
+static bool tee_direct; /* ft_relay_set_tee_direct(); read on the loops of --workers */
 
 void ft_relay_set_tee_direct(bool on)
 {
@@ -151,8 +151,8 @@ static int tw_start(struct ft_relay *r, uint64_t base, bool short_prefix, bool l
 	}
 	if (lazy)
 		disk_ring_lazy_hash(r->rs);
-	/* O_DIRECT, no page-cache copy: a file cpmd keeps, and a live tee unless --relay-tee cached
-	 * (the page-cache copy was two thirds of a live relay's CPU: docs/BENCHMARKS.md) */
+	/* O_DIRECT, no page-cache copy: a file cpmd keeps, and a live tee with --relay-tee direct
+	 * (the page-cache copy was two thirds of a 1 GiB live relay's CPU: docs/BENCHMARKS.md) */
 	if (!lazy || __atomic_load_n(&tee_direct, __ATOMIC_RELAXED))
 		disk_ring_direct(r->rs);
 	r->rs_direct = !lazy;

@@ -276,9 +276,11 @@ _auth_user() { # USER
 # cpmd's options for CPM_AUTH=1 (none otherwise); T_DIR has no blank in its name (mktemp)
 # CPMD_WORKERS=N: every cpmd of the test runs with --workers N (issue 12; CMake's workers1/
 # tests run the transfer tests with 1, the one-loop cpmd of before; unset: cpmd's default).
+# CPMD_RELAY_TEE=direct|cached: --relay-tee (CMake's teedirect/ tests).
 _workers_opts() {
-	[ -n "${CPMD_WORKERS:-}" ] || return 0
-	echo "--workers $CPMD_WORKERS"
+	[ -z "${CPMD_WORKERS:-}" ] || echo "--workers $CPMD_WORKERS"
+	[ -z "${CPMD_RELAY_TEE:-}" ] || echo "--relay-tee $CPMD_RELAY_TEE"
+	return 0
 }
 
 _auth_opts() {

@@ -81,6 +81,8 @@ static int hub_start_txn(struct fix *f, size_t high_water, unsigned txn_ms)
 	/* unit/test_net_store_modes_worker: every file through the tee worker, however small */
 	if (getenv("CPM_TEST_TEE_MIN"))
 		ft_relay_test_tee_hooks(0, 0, strtoull(getenv("CPM_TEST_TEE_MIN"), NULL, 10));
+	/* unit/test_net_store_modes_direct: live tees written O_DIRECT (--relay-tee direct) */
+	ft_relay_set_tee_direct(getenv("CPM_TEST_TEE_DIRECT") != NULL);
 	strcpy(f->dir, "/tmp/cpm-store-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
