@@ -141,7 +141,7 @@ TSAN_TESTS=(
 if [ "${SKIP_TSAN:-0}" != 1 ]; then
 	if BUILD_TARGETS="${TSAN_TESTS[*]}" build tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_TSAN=ON; then
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-			run_ctest build-tsan tsan "^unit/($(IFS='|'; echo "${TSAN_TESTS[*]}"))(_worker)?\$"
+			run_ctest build-tsan tsan "^unit/($(IFS='|'; echo "${TSAN_TESTS[*]}"))(_worker|_direct)?\$"
 	fi
 fi
 
