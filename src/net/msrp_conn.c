@@ -696,6 +696,19 @@ static int conn_io_cb(su_root_magic_t *m, su_wait_t *w, su_wakeup_arg_t *arg)
 	return 0;
 }
 
+void conn_take_input(struct msrp_conn *c)
+{
+	struct msrp_hub *h = c->hub;
+
+	if (c->state == CONN_CLOSED || c->failed)
+		return;
+	hub_enter(h);
+	conn_readable(c, 0);
+	if (c->state != CONN_CLOSED)
+		conn_update_mask(c);
+	hub_leave(h);
+}
+
 void conn_run(struct msrp_conn *c)
 {
 	if (c->state == CONN_CLOSED || c->failed)

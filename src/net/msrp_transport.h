@@ -324,5 +324,9 @@ void conn_drain(struct msrp_conn *c);
 void conn_close(struct msrp_conn *c, int err);
 /* Work off buffered input after a hold was lifted (called by the hub). */
 void conn_run(struct msrp_conn *c);
+/* Read and parse now, bounded like one wake-up and without blocking, what the peer has sent
+ * already, as if the socket had signalled: the owner's SIP news (a BYE) can overtake MSRP bytes
+ * the peer sent before it (ft_relay_deliver_pending). */
+void conn_take_input(struct msrp_conn *c);
 
 #endif

@@ -246,10 +246,11 @@ static void ft_leg_event(void *owner, struct sip_leg *leg, enum sip_leg_event ev
 	struct ft *ft = owner;
 	bool up = leg == ft->up;
 
-	/* The sender's BYE follows the last chunk's REPORT at once: a relay on a worker loop may
-	 * have posted its done(COMPLETE) to us and we not have run it yet. Run it first, so that
-	 * the BYE finds the transfer complete (ft_relay.h). The sender's leg still stands, so the
-	 * callback cannot free ft (ft_maybe_free needs up_terminated). */
+	/* The sender's BYE follows the last chunk's REPORT at once: the relay may not have told
+	 * us yet that it is complete (a worker loop posts its done(COMPLETE) after forwarding the
+	 * REPORT). Have it told first, so that the BYE finds the transfer complete (ft_relay.h).
+	 * The sender's leg still stands, so the callback cannot free ft (ft_maybe_free needs
+	 * up_terminated). */
 	if (up && (ev == SIP_LEG_BYE || ev == SIP_LEG_TERMINATED) && ft->relay && !ft->relay_finished)
 		ft_relay_deliver_pending(ft->relay);
 

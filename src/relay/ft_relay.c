@@ -591,6 +591,17 @@ size_t ftr_max_queued(const struct ft_relay *r, enum ft_relay_leg leg)
 	return r->leg[leg].max_queued;
 }
 
+void ftr_take_input(struct ft_relay *r)
+{
+	struct msrp_hub *h = r->hub;
+
+	hub_enter(h); /* nothing is freed before hub_leave, even if done() destroys r */
+	for (int l = 0; l < 2 && !r->ended && !r->destroyed; l++)
+		if (relay_conn(r, (enum ft_relay_leg)l))
+			conn_take_input(relay_conn(r, (enum ft_relay_leg)l));
+	hub_leave(h);
+}
+
 void ftr_destroy(struct ft_relay *r)
 {
 	struct msrp_hub *h;

@@ -182,14 +182,17 @@ size_t ft_relay_max_queued(const struct ft_relay *r, enum ft_relay_leg leg);
  * progress), free everything. Safe at any time, including from inside the
  * done callback. */
 void ft_relay_destroy(struct ft_relay *r);
-/* Added with --workers (issue 12): run now, on the caller's loop, the done()/event() calls a
- * relay on a worker loop has posted and the caller's loop has not run yet, oldest first (a
- * relay on the caller's own loop never posts: nothing to do). The owner calls it before it acts
- * on SIP news that may have overtaken them: the sender's BYE right after the last chunk's
- * REPORT reaches the main loop before the posted done(COMPLETE) does, and without this the
- * transfer would be ended as if the sender had left (no `delivered`, no history in the MSS).
- * A callback may destroy the relay: r must not be used after this returns unless the owner
- * knows it still holds it. */
+/* The owner calls it before it acts on SIP news that may have overtaken the relay's own: the
+ * sender's BYE right after the last chunk's REPORT, the device's BYE right after its REPORT.
+ * First the relay reads and parses what its peers have sent already (on its own loop; the
+ * caller waits for that call, which also lets the loop finish the step it was in: the relay
+ * forwards the device's REPORT to the sender before it ends); then the done()/event() calls a
+ * relay on a worker loop has posted and the caller's loop has not run yet are run here, oldest
+ * first. Without it the transfer would be ended as if the sender had left (no `delivered`, no
+ * history in the MSS). A callback may destroy the relay: r must not be used after this returns
+ * unless the owner knows it still holds it. (A live relay never ends complete while its tee
+ * worker still writes: the file's last end-line goes to the device only once the tee is
+ * written, so the device cannot report the whole file before.) */
 void ft_relay_deliver_pending(struct ft_relay *r);
 /* Waits (at most ms) until no tee worker thread is alive: a destroyed relay's worker stops on
  * its own within one piece, and the process must not exit before it did (OpenSSL's exit handlers

@@ -317,6 +317,8 @@ uint64_t ftr_bytes(const struct ft_relay *r);
 bool ftr_sha1(const struct ft_relay *r, uint8_t out[20]);
 size_t ftr_max_queued(const struct ft_relay *r, enum ft_relay_leg leg);
 void ftr_destroy(struct ft_relay *r);
+/* Both legs' input already sent, read and parsed now (ft_relay_deliver_pending). */
+void ftr_take_input(struct ft_relay *r);
 int ftr_detach_down(struct ft_relay *r);
 int ftr_ack_received(struct ft_relay *r, int err);
 int ftr_refuse_received(struct ft_relay *r, int status, const char *comment);

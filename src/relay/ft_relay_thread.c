@@ -74,7 +74,7 @@ static void post_event(void *arg, enum ft_relay_result ev, const char *detail) {
 
 enum op {
 	OP_CREATE, OP_CREATE_SOURCE, OP_SECURE, OP_PEER, OP_CONNECT, OP_BYTES, OP_SHA1, OP_MAXQ, OP_DESTROY,
-	OP_DETACH, OP_ACK, OP_REFUSE, OP_ACKHDR, OP_DUP, OP_ACKED,
+	OP_DETACH, OP_ACK, OP_REFUSE, OP_ACKHDR, OP_DUP, OP_ACKED, OP_TAKE_INPUT,
 };
 
 struct call {
@@ -121,6 +121,7 @@ static void call_run(struct hub_job *j, bool run)
 	case OP_ACKHDR: c->ret = ftr_set_ack_header(r, c->s1, c->s2); break;
 	case OP_DUP: c->ret = ftr_blob_dup(r); break;
 	case OP_ACKED: c->u = ftr_bytes_acked(r); break;
+	case OP_TAKE_INPUT: ftr_take_input(r); break;
 	}
 }
 
@@ -189,8 +190,19 @@ void ft_relay_deliver_pending(struct ft_relay *r)
 	struct msrp_hub *main;
 	struct hub_job *j;
 
-	if (!r || here(r))
-		return; /* on the caller's loop: done/event were called, never posted */
+	if (!r)
+		return;
+	/* First the relay's loop reads what its peers sent before the SIP news that brought us
+	 * here (the device's REPORT ahead of its BYE) and, being a call that runs after whatever
+	 * that loop was doing, lets it finish the step that led the peer to that news: the relay
+	 * forwards the device's REPORT to the sender and only then ends and posts done(), so the
+	 * sender's BYE can reach us before the post. Without this barrier the BYE found nothing
+	 * pending and the delivered transfer ended as if the sender had left (no history). */
+	if (here(r)) {
+		ftr_take_input(r); /* done() runs in there, if it comes */
+		return;
+	}
+	CALL(r, .op = OP_TAKE_INPUT);
 	main = ((struct relay_proxy *)r->arg)->main;
 	/* One at a time, oldest first: a callback may destroy the relay (hub_purge then empties
 	 * the rest), and a done() is the last thing a relay says. r is only a key from here on. */

@@ -7,6 +7,8 @@
  * handed over with the bytes already read, pf-side calls run on the worker while the caller
  * waits, done() comes back to the main loop. Also run under ThreadSanitizer (scripts/test.sh,
  * halt_on_error=1). */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +218,182 @@ UNIT_TEST(test_workers_deliver_pending)
 	wfix_stop(&f);
 }
 
+/* stderr made a full pipe: the next log line of any thread blocks until drain_later() empties
+ * it, 300 ms on. */
+struct stall {
+	int saved, rd, wr;
+	pthread_t tid;
+};
+
+static void *drain_later(void *arg)
+{
+	struct stall *st = arg;
+	char buf[4096];
+	ssize_t n;
+
+	usleep(300 * 1000);
+	while ((n = read(st->rd, buf, sizeof buf)) > 0)
+		if (write(st->saved, buf, (size_t)n) < 0)
+			break;
+	return NULL;
+}
+
+static int stall_logs(struct stall *st)
+{
+	int fds[2];
+	char junk[512];
+
+	memset(junk, '.', sizeof junk);
+	junk[sizeof junk - 1] = '\n';
+	if (pipe(fds))
+		return -1;
+	st->rd = fds[0];
+	st->wr = fds[1];
+	(void)fcntl(st->wr, F_SETPIPE_SZ, 4096);
+	fcntl(st->wr, F_SETFL, O_NONBLOCK);
+	while (write(st->wr, junk, sizeof junk) > 0)
+		;
+	if (errno != EAGAIN)
+		return -1;
+	fcntl(st->wr, F_SETFL, 0);
+	fflush(stderr);
+	st->saved = dup(2);
+	if (st->saved < 0 || dup2(st->wr, 2) < 0)
+		return -1;
+	return pthread_create(&st->tid, NULL, drain_later, st) ? -1 : 0;
+}
+
+static void unstall_logs(struct stall *st)
+{
+	dup2(st->saved, 2);
+	close(st->saved);
+	close(st->wr); /* the drainer sees EOF */
+	pthread_join(st->tid, NULL);
+	close(st->rd);
+}
+
+/* The race t_mss_large lost once in CI: the relay forwards the device's success REPORT to the
+ * sender and only then ends and posts done(COMPLETE); the sender's BYE can reach the main loop
+ * before that post, and pf calls ft_relay_deliver_pending() then. Here the worker is held right
+ * after the forward (its "complete" log line blocks on a full stderr) while the test, as the
+ * sender, has the REPORT: deliver_pending must still run done(COMPLETE) before it returns. */
+UNIT_TEST(test_workers_bye_overtakes_done)
+{
+	const size_t total = BIG;
+	char *file = make_file(total);
+	uint8_t sha[20];
+	struct peer snd, dev;
+	struct wfix f;
+	struct want w;
+	struct stall st;
+
+	sha1_of(file, total, sha);
+	CHECK(wfix_start(&f, 2, 5, total, sha) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
+	CHECK(peer_connect(&dev, msrp_hub_port(f.hub)) == 0);
+	CHECK(send_bind(&dev, ft_relay_path(f.relay, FT_LEG_DOWN), DEVICE_PATH, "dbind02") == 0);
+	w = (struct want){&dev, 1, 1};
+	CHECK(run_until(peer_has, &w, &dev, NULL, STEP_LIMIT_MS));
+	CHECK(peer_connect(&snd, msrp_hub_port(f.hub)) == 0);
+	CHECK(peer_sendf(&snd,
+			 "MSRP snd00002 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0002\r\n"
+			 "Byte-Range: 1-%zu/%zu\r\nSuccess-Report: yes\r\nContent-Type: application/octet-stream\r\n\r\n",
+			 ft_relay_path(f.relay, FT_LEG_UP), SENDER_PATH, total, total) == 0);
+	CHECK(peer_send(&snd, file, total, &dev) == 0);
+	CHECK(peer_sendf(&snd, "\r\n-------snd00002$\r\n") == 0);
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK(device_respond(&dev, &dev.rx[1], 200, "OK") == 0);
+	for (int i = 0; i < 20; i++) { /* the worker takes the 200 (the main loop has no part in it) */
+		peer_poll(&snd);
+		usleep(5000);
+	}
+	CHECK(stall_logs(&st) == 0);
+	CHECK(device_report(&dev, &dev.rx[1], total) == 0);
+	/* as the sender: the REPORT arrives; the main loop is not stepped */
+	uint64_t t0 = now_ms();
+	while (!find_method(&snd, MSRP_METHOD_REPORT, 0) && now_ms() - t0 < 5000) {
+		peer_poll(&snd);
+		usleep(1000);
+	}
+	bool got_report = find_method(&snd, MSRP_METHOD_REPORT, 0) != NULL;
+	int calls_before = f.done_calls;
+	ft_relay_deliver_pending(f.relay); /* what pf does on the sender's BYE */
+	int calls_after = f.done_calls;
+	unstall_logs(&st);
+	CHECK(got_report);
+	CHECK_EQ_INT(calls_before, 0);
+	CHECK_EQ_INT(calls_after, 1);
+	CHECK_EQ_INT(f.res, FT_RELAY_COMPLETE);
+	CHECK(f.done_on_main);
+	for (int i = 0; i < 100; i++)
+		su_root_step(root, 1);
+	CHECK_EQ_INT(f.done_calls, 1); /* and not a second time */
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+	wfix_stop(&f);
+}
+
+/* The same BYE with a disk slower than the network (the tee worker 320 ms behind the bytes the
+ * device has): the file's last end-line waits for the tee, so the device's REPORT, and the
+ * sender's after it, come only once the blob is whole; deliver_pending then finds the transfer
+ * complete, and the blob holds the file. */
+UNIT_TEST(test_workers_report_after_tee_drain)
+{
+	const size_t total = BIG;
+	char *file = make_file(total);
+	uint8_t sha[20];
+	struct peer snd, dev;
+	struct wfix f;
+	struct want w;
+
+	sha1_of(file, total, sha);
+	ft_relay_test_tee_hooks(40000, 0, 0); /* 40 ms before each 256 KiB write: 320 ms behind */
+	CHECK(wfix_start(&f, 2, 5, total, sha) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
+	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
+	CHECK(peer_connect(&dev, msrp_hub_port(f.hub)) == 0);
+	CHECK(send_bind(&dev, ft_relay_path(f.relay, FT_LEG_DOWN), DEVICE_PATH, "dbind03") == 0);
+	w = (struct want){&dev, 1, 1};
+	CHECK(run_until(peer_has, &w, &dev, NULL, STEP_LIMIT_MS));
+	CHECK(peer_connect(&snd, msrp_hub_port(f.hub)) == 0);
+	CHECK(peer_sendf(&snd,
+			 "MSRP snd00003 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0003\r\n"
+			 "Byte-Range: 1-%zu/%zu\r\nSuccess-Report: yes\r\nContent-Type: application/octet-stream\r\n\r\n",
+			 ft_relay_path(f.relay, FT_LEG_UP), SENDER_PATH, total, total) == 0);
+	CHECK(peer_send(&snd, file, total, &dev) == 0);
+	CHECK(peer_sendf(&snd, "\r\n-------snd00003$\r\n") == 0);
+	w = (struct want){&dev, 2, 2};
+	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK(device_respond(&dev, &dev.rx[1], 200, "OK") == 0);
+	CHECK(device_report(&dev, &dev.rx[1], total) == 0);
+	/* as the sender, without stepping the main loop: the moment the REPORT is there, the
+	 * transfer must be known complete */
+	uint64_t t0 = now_ms();
+	while (!find_method(&snd, MSRP_METHOD_REPORT, 0) && now_ms() - t0 < 10000) {
+		peer_poll(&snd);
+		usleep(500);
+	}
+	bool got_report = find_method(&snd, MSRP_METHOD_REPORT, 0) != NULL;
+	ft_relay_deliver_pending(f.relay);
+	ft_relay_test_tee_hooks(0, 0, 0);
+	CHECK(got_report);
+	CHECK_EQ_INT(f.done_calls, 1);
+	CHECK_EQ_INT(f.res, FT_RELAY_COMPLETE);
+	{
+		size_t blen = 0;
+		char *blob = read_file(f.blob, &blen);
+		CHECK(blob && blen == total && memcmp(blob, file, total) == 0); /* the tee was written first */
+		free(blob);
+	}
+	peer_close(&snd);
+	peer_close(&dev);
+	free(file);
+	wfix_stop(&f);
+}
+
 /* Small transfers, and --workers 1, stay on the main loop: the old path, no crossing. */
 UNIT_TEST(test_workers_small_and_one_stay_on_main)
 {
@@ -253,5 +431,5 @@ UNIT_TEST(test_workers_call_round_trip)
 	wfix_stop(&f);
 }
 
-UNIT_MAIN(T(test_workers_handoff_with_body_read), T(test_workers_no_done_after_destroy), T(test_workers_deliver_pending),
+UNIT_MAIN(T(test_workers_handoff_with_body_read), T(test_workers_no_done_after_destroy), T(test_workers_deliver_pending), T(test_workers_bye_overtakes_done), T(test_workers_report_after_tee_drain),
 	  T(test_workers_small_and_one_stay_on_main), T(test_workers_call_round_trip))
