@@ -6,6 +6,7 @@
 # each round (ROUNDS), on the same file (SIZE_MIB, random bytes, in the page cache):
 #   loop    N x pump -> sink                     plain TCP, the loopback limit
 #   socat   N x pump -> socat -> sink            a plain TCP relay (one socat per transfer)
+#   rawsocat N x msrp_raw send -> socat -> msrp_raw sink: socat between the endpoints raw uses
 #   raw     N x msrp_raw send -> cpmd -> msrp_raw sink (bench/raw_ua.py sets each up over SIP;
 #           MB/s over the MSRP part: first connect to last REPORT, so no SIP or Python start-up):
 #           MSRP endpoints that neither hash nor write, so the bytes measure cpmd
@@ -17,7 +18,7 @@
 # WORKERS (empty: no --workers flag, cpmd's default), a fresh --data-dir per case.
 #
 # Knobs: SIZE_MIB (256), CHUNKS ("65536 10240 1048576"), PARS ("1 4 16"), ROUNDS (2),
-# MODES ("loop socat raw cpm"), WORKERS (""), CPMD_ARGS (extra cpmd options), OUT (results
+# MODES ("loop socat rawsocat raw cpm"), WORKERS (""), CPMD_ARGS (extra cpmd options), OUT (results
 # file; default bench/results/speed-DATE.txt).
 set -euo pipefail
 
@@ -28,7 +29,7 @@ SIZE_MIB=${SIZE_MIB:-256}
 CHUNKS=${CHUNKS:-"65536 10240 1048576"}
 PARS=${PARS:-"1 4 16"}
 ROUNDS=${ROUNDS:-2}
-MODES=${MODES:-"loop socat raw cpm"}
+MODES=${MODES:-"loop socat rawsocat raw cpm"}
 WORKERS=${WORKERS:-}
 CPMD_ARGS=${CPMD_ARGS:-}
 DOMAIN=speed.test
@@ -113,6 +114,43 @@ case_socat() { # N CHUNK
 	echo "$(fdiv "$((n * BYTES))" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print (b - a) * 1e6}')" %.0f)" \
 		"$(cat "$T"/socat.*.time | awk -v g="$((n * SIZE_MIB))" '{s += $1 + $2} END {printf "%.3f", s / (g / 1024)}')" -
 	rm -f "$T"/socat.*.time
+}
+
+# socat between the raw MSRP endpoints: what `raw` compares with (the issue's "the same kind of
+# endpoints": msrp_raw parses every byte it receives, pump/sink do not). The sink dials socat's
+# first address, the sender its second; socat moves the bytes both ways (the bind SEND, the
+# REPORT) without looking at them.
+case_rawsocat() { # N CHUNK
+	local n=$1 chunk=$2 i as=() bs=() t0 t1
+	for i in $(seq "$n"); do
+		bench_port "as[$i]"
+		bench_port "bs[$i]"
+		(
+			TIMEFORMAT='%U %S'
+			time socat -b "$chunk" "TCP-LISTEN:${as[i]},bind=127.0.0.1,reuseaddr" \
+				"TCP-LISTEN:${bs[i]},bind=127.0.0.1,reuseaddr" 2>/dev/null
+		) 2>"$T/socat.$i.time" &
+	done
+	for i in $(seq "$n"); do
+		while ! ss -Hltn "sport = :${as[i]}" | grep -q .; do sleep 0.01; done
+		"$BUILD/msrp_raw" sink 127.0.0.1 "${as[i]}" "msrp://127.0.0.1:${as[i]}/rawsnd$i;tcp" \
+			"msrp://127.0.0.1:${as[i]}/rawsink$i;tcp" >"$T/rsink.$i.out" &
+		while ! ss -Hltn "sport = :${bs[i]}" | grep -q .; do sleep 0.01; done
+	done
+	t0=$(now)
+	for i in $(seq "$n"); do
+		"$BUILD/msrp_raw" send 127.0.0.1 "${bs[i]}" "msrp://127.0.0.1:${bs[i]}/rawsink$i;tcp" \
+			"msrp://127.0.0.1:${bs[i]}/rawsnd$i;tcp" "$T/f.bin" "$chunk" >"$T/rsend.$i.out" &
+	done
+	wait
+	t1=$(now)
+	if [ "$(cat "$T"/rsend.*.out | awk '$5 == 200' | wc -l)" -ne "$n" ]; then
+		echo "fail - -"
+	else
+		echo "$(fdiv "$((n * BYTES))" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print (b - a) * 1e6}')" %.0f)" \
+			"$(cat "$T"/socat.*.time | awk -v g="$((n * SIZE_MIB))" '{s += $1 + $2} END {printf "%.3f", s / (g / 1024)}')" -
+	fi
+	rm -f "$T"/socat.*.time "$T"/rsend.*.out "$T"/rsink.*.out
 }
 
 cpmd_case() { # MODE N CHUNK: raw or cpm through the running cpmd
@@ -201,7 +239,7 @@ for r in $(seq "$ROUNDS"); do
 		for n in $PARS; do
 			for mode in $MODES; do
 				case $mode in
-				loop | socat)
+				loop | socat | rawsocat)
 					res=$("case_$mode" "$n" "$chunk")
 					line="$r $mode - $n $chunk $res"
 					echo "$line" | tee -a "$OUT"
@@ -225,7 +263,7 @@ done
 
 {
 	echo "# load after: $(loadavg)"
-	echo "# medians over the rounds; x socat = MB/s over socat's at the same n and chunk"
+	echo "# medians over the rounds; x socat = MB/s over socat's at the same n and chunk (raw: over rawsocat's, if it ran)"
 	echo "# mode workers n chunk MB/s x-loop x-socat cpu-s/GiB rss-kB/transfer"
 	awk '
 	function med(s,   a, k, i, j, t) { k = split(s, a, " "); for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -234,6 +272,7 @@ done
 		mb[key] = mb[key] " " $6; cpu[key] = cpu[key] " " $7; rss[key] = rss[key] " " $8 }
 	END { for (i = 1; i <= nk; i++) { key = order[i]; split(key, f, " ")
 		m = med(mb[key]); lk = "loop - " f[3] " " f[4]; sk = "socat - " f[3] " " f[4]
+		if (f[1] == "raw" && (("rawsocat - " f[3] " " f[4]) in mb)) sk = "rawsocat - " f[3] " " f[4]
 		lm = (lk in mb) ? med(mb[lk]) : 0; sm = (sk in mb) ? med(mb[sk]) : 0
 		printf "%s %.0f %s %s %s %s\n", key, m, lm ? sprintf("%.2f", m / lm) : "-", sm ? sprintf("%.2f", m / sm) : "-",
 			cpu[key] ~ /-/ ? "-" : sprintf("%.3f", med(cpu[key])), rss[key] ~ /-/ ? "-" : med(rss[key]) } }' "$RAW"
