@@ -1,6 +1,6 @@
 /* marker_search: the MSRP parser's end-line search (lib/msrp/msrp_parse.c find_marker, copied
  * here with a four-at-a-time variant) against glibc memmem over 64 MiB of random bytes in
- * 136 KiB reads (what one relay read holds), in CPU-free wall seconds per GiB; then 20,000
+ * 136 KiB reads (what one relay read holds), in wall seconds per GiB; then 20,000
  * random dash-dense buffers where all three must agree.  gcc -O2 -o ms marker_search.c && ./ms */
 #define _GNU_SOURCE
 #include <stdio.h>
