@@ -266,9 +266,9 @@ static int stall_logs(struct stall *st)
 static void unstall_logs(struct stall *st)
 {
 	dup2(st->saved, 2);
-	close(st->saved);
 	close(st->wr); /* the drainer sees EOF */
 	pthread_join(st->tid, NULL);
+	close(st->saved); /* only now: the drainer writes to it until the end */
 	close(st->rd);
 }
 
