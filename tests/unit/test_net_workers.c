@@ -272,6 +272,41 @@ static void unstall_logs(struct stall *st)
 	close(st->rd);
 }
 
+/* A live relay of `file` on a worker, the device bound and the whole file sent in one chunk
+ * (Success-Report yes) until the device has it; f, snd and dev are the caller's to stop. */
+static int live_file_sent(struct wfix *f, struct peer *snd, struct peer *dev, const char *file, size_t total)
+{
+	uint8_t sha[20];
+	struct want w;
+
+	sha1_of(file, total, sha);
+	if (wfix_start(f, 2, 5, total, sha) || ft_relay_set_peer_path(f->relay, FT_LEG_UP, SENDER_PATH) ||
+	    ft_relay_set_peer_path(f->relay, FT_LEG_DOWN, DEVICE_PATH) || peer_connect(dev, msrp_hub_port(f->hub)) ||
+	    send_bind(dev, ft_relay_path(f->relay, FT_LEG_DOWN), DEVICE_PATH, "dbind02"))
+		return -1;
+	w = (struct want){dev, 1, 1};
+	if (!run_until(peer_has, &w, dev, NULL, STEP_LIMIT_MS) || peer_connect(snd, msrp_hub_port(f->hub)) ||
+	    peer_sendf(snd,
+		       "MSRP snd00002 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0002\r\n"
+		       "Byte-Range: 1-%zu/%zu\r\nSuccess-Report: yes\r\nContent-Type: application/octet-stream\r\n\r\n",
+		       ft_relay_path(f->relay, FT_LEG_UP), SENDER_PATH, total, total) ||
+	    peer_send(snd, file, total, dev) || peer_sendf(snd, "\r\n-------snd00002$\r\n"))
+		return -1;
+	w = (struct want){dev, 2, 2};
+	return run_until(peer_has, &w, snd, dev, STEP_LIMIT_MS) ? 0 : -1;
+}
+
+/* As the sender, without stepping the main loop: wait (at most ms) for the REPORT. */
+static bool sender_has_report(struct peer *snd, uint64_t ms)
+{
+	uint64_t t0 = now_ms();
+	while (!find_method(snd, MSRP_METHOD_REPORT, 0) && now_ms() - t0 < ms) {
+		peer_poll(snd);
+		usleep(1000);
+	}
+	return find_method(snd, MSRP_METHOD_REPORT, 0) != NULL;
+}
+
 /* The race t_mss_large lost once in CI: the relay forwards the device's success REPORT to the
  * sender and only then ends and posts done(COMPLETE); the sender's BYE can reach the main loop
  * before that post, and pf calls ft_relay_deliver_pending() then. Here the worker is held right
@@ -281,29 +316,11 @@ UNIT_TEST(test_workers_bye_overtakes_done)
 {
 	const size_t total = BIG;
 	char *file = make_file(total);
-	uint8_t sha[20];
 	struct peer snd, dev;
 	struct wfix f;
-	struct want w;
 	struct stall st;
 
-	sha1_of(file, total, sha);
-	CHECK(wfix_start(&f, 2, 5, total, sha) == 0);
-	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
-	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
-	CHECK(peer_connect(&dev, msrp_hub_port(f.hub)) == 0);
-	CHECK(send_bind(&dev, ft_relay_path(f.relay, FT_LEG_DOWN), DEVICE_PATH, "dbind02") == 0);
-	w = (struct want){&dev, 1, 1};
-	CHECK(run_until(peer_has, &w, &dev, NULL, STEP_LIMIT_MS));
-	CHECK(peer_connect(&snd, msrp_hub_port(f.hub)) == 0);
-	CHECK(peer_sendf(&snd,
-			 "MSRP snd00002 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0002\r\n"
-			 "Byte-Range: 1-%zu/%zu\r\nSuccess-Report: yes\r\nContent-Type: application/octet-stream\r\n\r\n",
-			 ft_relay_path(f.relay, FT_LEG_UP), SENDER_PATH, total, total) == 0);
-	CHECK(peer_send(&snd, file, total, &dev) == 0);
-	CHECK(peer_sendf(&snd, "\r\n-------snd00002$\r\n") == 0);
-	w = (struct want){&dev, 2, 2};
-	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK(live_file_sent(&f, &snd, &dev, file, total) == 0);
 	CHECK(device_respond(&dev, &dev.rx[1], 200, "OK") == 0);
 	for (int i = 0; i < 20; i++) { /* the worker takes the 200 (the main loop has no part in it) */
 		peer_poll(&snd);
@@ -311,13 +328,7 @@ UNIT_TEST(test_workers_bye_overtakes_done)
 	}
 	CHECK(stall_logs(&st) == 0);
 	CHECK(device_report(&dev, &dev.rx[1], total) == 0);
-	/* as the sender: the REPORT arrives; the main loop is not stepped */
-	uint64_t t0 = now_ms();
-	while (!find_method(&snd, MSRP_METHOD_REPORT, 0) && now_ms() - t0 < 5000) {
-		peer_poll(&snd);
-		usleep(1000);
-	}
-	bool got_report = find_method(&snd, MSRP_METHOD_REPORT, 0) != NULL;
+	bool got_report = sender_has_report(&snd, 5000); /* the main loop is not stepped */
 	int calls_before = f.done_calls;
 	ft_relay_deliver_pending(f.relay); /* what pf does on the sender's BYE */
 	int calls_after = f.done_calls;
@@ -344,39 +355,15 @@ UNIT_TEST(test_workers_report_after_tee_drain)
 {
 	const size_t total = BIG;
 	char *file = make_file(total);
-	uint8_t sha[20];
 	struct peer snd, dev;
 	struct wfix f;
-	struct want w;
 
-	sha1_of(file, total, sha);
 	ft_relay_test_tee_hooks(40000, 0, 0); /* 40 ms before each 256 KiB write: 320 ms behind */
-	CHECK(wfix_start(&f, 2, 5, total, sha) == 0);
-	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_UP, SENDER_PATH) == 0);
-	CHECK(ft_relay_set_peer_path(f.relay, FT_LEG_DOWN, DEVICE_PATH) == 0);
-	CHECK(peer_connect(&dev, msrp_hub_port(f.hub)) == 0);
-	CHECK(send_bind(&dev, ft_relay_path(f.relay, FT_LEG_DOWN), DEVICE_PATH, "dbind03") == 0);
-	w = (struct want){&dev, 1, 1};
-	CHECK(run_until(peer_has, &w, &dev, NULL, STEP_LIMIT_MS));
-	CHECK(peer_connect(&snd, msrp_hub_port(f.hub)) == 0);
-	CHECK(peer_sendf(&snd,
-			 "MSRP snd00003 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: file0003\r\n"
-			 "Byte-Range: 1-%zu/%zu\r\nSuccess-Report: yes\r\nContent-Type: application/octet-stream\r\n\r\n",
-			 ft_relay_path(f.relay, FT_LEG_UP), SENDER_PATH, total, total) == 0);
-	CHECK(peer_send(&snd, file, total, &dev) == 0);
-	CHECK(peer_sendf(&snd, "\r\n-------snd00003$\r\n") == 0);
-	w = (struct want){&dev, 2, 2};
-	CHECK(run_until(peer_has, &w, &snd, &dev, STEP_LIMIT_MS));
+	CHECK(live_file_sent(&f, &snd, &dev, file, total) == 0);
 	CHECK(device_respond(&dev, &dev.rx[1], 200, "OK") == 0);
 	CHECK(device_report(&dev, &dev.rx[1], total) == 0);
-	/* as the sender, without stepping the main loop: the moment the REPORT is there, the
-	 * transfer must be known complete */
-	uint64_t t0 = now_ms();
-	while (!find_method(&snd, MSRP_METHOD_REPORT, 0) && now_ms() - t0 < 10000) {
-		peer_poll(&snd);
-		usleep(500);
-	}
-	bool got_report = find_method(&snd, MSRP_METHOD_REPORT, 0) != NULL;
+	/* the moment the sender has the REPORT, the transfer must be known complete */
+	bool got_report = sender_has_report(&snd, 10000);
 	ft_relay_deliver_pending(f.relay);
 	ft_relay_test_tee_hooks(0, 0, 0);
 	CHECK(got_report);
