@@ -8,9 +8,8 @@
  *         seen, copy the block into msg->store and parse it in one go.
  *         p->head_off remembers how far the scan got, so a header block
  *         that trickles in byte by byte is still scanned only once.
- *   BODY  hand out body bytes as slices of the input, the end found by a search
- *         for CRLF "-------" tid that reads one byte in seven (find_marker); only a
- *         possible end-line prefix is held.
+ *   BODY  hand out body bytes as slices of the input, found with memmem()
+ *         for CRLF "-------" tid; only a possible end-line prefix is held.
  *   SKIP  like BODY, but the bytes are dropped: the rest of a message that
  *         failed with a non-fatal error.
  * FATAL is sticky: the start line was unreadable, so no end-line can be
@@ -291,29 +290,6 @@ static size_t tail_hold(const struct msrp_parser *p, const char *d, size_t n, si
 	return n;
 }
 
-/* The first full marker (CRLF "-------" tid, L >= 9 bytes) in d[off..n), or NULL: memmem's
- * answer, found without looking at every byte. Any occurrence has seven dashes at [s+2, s+8],
- * and of seven consecutive positions exactly one is on the grid off+8, off+15, ...: so only the
- * grid bytes are read until one is a dash, and then only the starts s that dash can belong to
- * (s in [j-8, j-2], ascending, so the first match found is the first in d). In file bytes a
- * dash is one byte in 256: 1/7 of the bytes read (glibc's memmem was 10 % of cpmd's samples
- * in a 4-transfer relay). */
-static const char *find_marker(const char *d, size_t off, size_t n, const char *marker, size_t L)
-{
-	if (n < L || off > n - L)
-		return NULL;
-	size_t last = n - L; /* the last possible start */
-	for (size_t j = off + 8; j - 8 <= last; j += 7) {
-		if (d[j] != '-')
-			continue;
-		size_t s = j - 8 < off ? off : j - 8, hi = j - 2 < last ? j - 2 : last;
-		for (; s <= hi; s++)
-			if (d[s] == '\r' && memcmp(d + s, marker, L) == 0)
-				return d + s;
-	}
-	return NULL;
-}
-
 /* BODY and SKIP. The body ends at the first CRLF "-------" tid flag CRLF;
  * any other "-------" (a wrong tid, a wrong flag, no CRLF) is data. */
 static bool body_step(struct msrp_parser *p, const char *d, size_t n, bool deliver,
@@ -337,7 +313,7 @@ static bool body_step(struct msrp_parser *p, const char *d, size_t n, bool deliv
 		}
 	}
 	for (;;) {
-		const char *hit = find_marker(d, off, n, p->end_marker, L);
+		const char *hit = memmem(d + off, n - off, p->end_marker, L);
 		if (!hit)
 			break;
 		size_t i = (size_t)(hit - d);
