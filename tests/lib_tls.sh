@@ -14,7 +14,7 @@ tls_setup() {
 	command -v openssl >/dev/null || fail "openssl not installed (scripts/setup.sh)"
 	if [ "$what" = capture ]; then
 		command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
-		tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo interface (capture privileges?)"
+		dumpcap -D 2>/dev/null | grep -qw lo || fail "dumpcap -D does not list the lo interface (capture privileges?)"
 	fi
 	bash "$CPM_SRC/scripts/mk-test-certs.sh" "$dir" || fail "could not make the test certificates"
 }

@@ -19,6 +19,7 @@
 #      `rejected: 500 Transfer Failed`; nothing is stored on either side.
 . "$(dirname "$0")/lib.sh"
 . "$CPM_SRC/tests/lib_tls.sh"
+. "$CPM_SRC/tests/lib_tshark.sh"
 . "$(dirname "$0")/lib_domains.sh"
 
 D_CERTS="$T_DIR/certs"
@@ -60,17 +61,23 @@ kill -INT "$CAP"
 wait_exit "$CAP" 10
 grep -q -E '^[1-9][0-9]* packets dropped' "$LOGDIR/tshark.capture" && fail "the capture dropped packets"
 cap="$T_DIR/tls.pcapng"
-decode() {
-	tshark -r "$cap" -d "tcp.port==${D_SIPS[com]},tls" -d "tcp.port==${D_SIPS[net]},tls" \
-		-d "tcp.port==${D_MSRPS[net]},tls" -d "tcp.port==${D_MSRPS[com]},tls" -Y "$1" 2>>"$LOGDIR/tshark.decode.err" | wc -l
+plain() { # the plain SIP/MSRP ports of domain $1, with data
+	echo "(tcp.port == ${D_SIP[$1]} || tcp.port == ${D_MSRP[$1]} || udp.port == ${D_SIP[$1]}) && (tcp.len > 0 || udp)"
 }
-appdata=$(decode "tcp.port == ${D_MSRPS[net]} && tls.app_data")
+tshark_counts "$cap" -d "tcp.port==${D_SIPS[com]},tls" -d "tcp.port==${D_SIPS[net]},tls" \
+	-d "tcp.port==${D_MSRPS[net]},tls" -d "tcp.port==${D_MSRPS[com]},tls" -- \
+	"tcp.port == ${D_MSRPS[net]} && tls.app_data" \
+	"tcp.srcport == ${D_SIPS[net]} && tcp.dstport != ${D_SIPS[com]} && tls.app_data && ip.src == 127.0.0.1" \
+	"$(plain com)" "$(plain net)" # tests/lib_tshark.sh
+appdata=${COUNTS[0]}
 log "TLS application-data frames on example.net's MSRP TLS port: $appdata"
 [ "$appdata" -ge 20 ] || fail "$appdata TLS application-data frames on example.net's MSRP TLS port: the file did not go there"
-pfsip=$(decode "tcp.srcport == ${D_SIPS[net]} && tcp.dstport != ${D_SIPS[com]} && tls.app_data && ip.src == 127.0.0.1")
+pfsip=${COUNTS[1]}
 log "TLS application-data frames from example.net's SIP TLS port: $pfsip"
+i=2
 for k in com net; do
-	n=$(decode "(tcp.port == ${D_SIP[$k]} || tcp.port == ${D_MSRP[$k]} || udp.port == ${D_SIP[$k]}) && (tcp.len > 0 || udp)")
+	n=${COUNTS[$i]}
+	i=$((i + 1))
 	[ "$n" -eq 0 ] || fail "$n packets with data on ${D_NAME[$k]}'s plain SIP/MSRP ports: a leg was not TLS"
 done
 [ "$(tshark -r "$cap" -Y 'msrp || sip' 2>/dev/null | wc -l)" -eq 0 ] || fail "tshark decodes MSRP or SIP in clear"

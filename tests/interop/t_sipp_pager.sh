@@ -17,6 +17,7 @@
 # message/cpim body, in SIP and in MSRP, parses with Python's email parser and
 # expat (wire.py cpim-check).
 . "$(dirname "$0")/../e2e/lib.sh"
+. "$(dirname "$0")/../lib_tshark.sh"
 
 command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
 start_cpmd
@@ -81,11 +82,13 @@ wait_exit "$CAP" 10
 ! grep -q -E '^[1-9][0-9]* packets dropped' "$LOGDIR/tshark.capture" || fail "capture incomplete"
 dec() { tshark -r "$cap" -o tcp.desegment_tcp_streams:TRUE -d "udp.port==$SIP_PORT,sip" -d "tcp.port==$SIP_PORT,sip" \
 	-d "tcp.port==$MSRP_PORT,msrp" -Y "$1" "${@:2}" 2>>"$LOGDIR/tshark.decode.err"; }
-msgs=$(dec 'sip.Method == "MESSAGE"' | wc -l)
+tshark_counts "$cap" -o tcp.desegment_tcp_streams:TRUE -d "udp.port==$SIP_PORT,sip" -d "tcp.port==$SIP_PORT,sip" \
+	-d "tcp.port==$MSRP_PORT,msrp" -- 'sip.Method == "MESSAGE"' '(_ws.malformed || _ws.expert.severity == error) && !msrp'
+msgs=${COUNTS[0]}
 [ "$msgs" -ge 6 ] || fail "$msgs SIP MESSAGE frames decoded, at least 6 expected"
 # (MSRP is judged by the strict framing check below, not by Wireshark's MSRP dissector: see
 # t_tshark.sh for why)
-bad=$(dec '(_ws.malformed || _ws.expert.severity == error) && !msrp' | wc -l)
+bad=${COUNTS[1]}
 if [ "$bad" -ne 0 ]; then
 	dec '(_ws.malformed || _ws.expert.severity == error) && !msrp' -V | head -n 200 >"$LOGDIR/tshark.malformed"
 	fail "$bad malformed/error SIP frames (see tshark.malformed)"
@@ -93,9 +96,9 @@ fi
 dec 'sip.Content-Type contains "cpim"' -T fields -e udp.payload -e tcp.payload >"$T_DIR/cpim.hex"
 mapfile -t streams < <(dec "tcp.port == $MSRP_PORT && tcp.len > 0" -T fields -e tcp.stream | sort -un)
 [ "${#streams[@]}" -ge 2 ] || fail "${#streams[@]} MSRP connections captured for the large message, 2 expected"
+tshark_follow "$cap" "$T_DIR/follow" "${streams[@]}"
 follows=()
 for st in "${streams[@]}"; do
-	tshark -r "$cap" -q -z "follow,tcp,raw,$st" >"$T_DIR/follow.$st" 2>>"$LOGDIR/tshark.decode.err"
 	python3 "$E2E_DIR/wire.py" msrp-validate "$T_DIR/follow.$st" >"$LOGDIR/msrp-validate.$st" 2>&1 ||
 		fail "MSRP connection $st breaks RFC 4975 framing: $(grep -m5 ERROR "$LOGDIR/msrp-validate.$st")"
 	follows+=(--msrp "$T_DIR/follow.$st")

@@ -10,6 +10,7 @@
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$(dirname "$0")/../e2e/chat_lib.sh"
 . "$CPM_SRC/tests/lib_tls.sh"
+. "$CPM_SRC/tests/lib_tshark.sh"
 
 CERTS="$T_DIR/certs"
 tls_setup "$CERTS" capture
@@ -72,13 +73,12 @@ wait_exit "$CAP" 10
 grep -q -E '^[1-9][0-9]* packets dropped' "$LOGDIR/tshark.capture" && fail "the capture dropped packets"
 
 cap="$T_DIR/tls.pcapng"
-decode() {
-	tshark -r "$cap" -d "tcp.port==$SIPS_PORT,tls" -d "tcp.port==$MSRPS_PORT,tls" -Y "$1" 2>>"$LOGDIR/tshark.decode.err" | wc -l
-}
-appdata=$(decode "tcp.port == $MSRPS_PORT && tls.app_data")
+tshark_counts "$cap" -d "tcp.port==$SIPS_PORT,tls" -d "tcp.port==$MSRPS_PORT,tls" -- \
+	"tcp.port == $MSRPS_PORT && tls.app_data" "tcp.port == $MSRP_PORT && tcp.len > 0" # tests/lib_tshark.sh
+appdata=${COUNTS[0]}
 log "TLS application-data frames on the MSRP TLS port: $appdata"
 [ "$appdata" -ge 20 ] || fail "$appdata TLS application-data frames on the MSRP TLS port: the file did not go there"
-[ "$(decode "tcp.port == $MSRP_PORT && tcp.len > 0")" -eq 0 ] || fail "bytes on the plain MSRP port: a leg was not TLS"
+[ "${COUNTS[1]}" -eq 0 ] || fail "bytes on the plain MSRP port: a leg was not TLS"
 [ "$(tshark -r "$cap" -Y 'msrp || sip' 2>/dev/null | wc -l)" -eq 0 ] || fail "tshark decodes MSRP or SIP in clear"
 for s in "$marker" "of the secret file" "MSRP " "msrp://" "msrps://" "Byte-Range" "SIP/2.0"; do
 	if grep -a -q -F -- "$s" "$cap"; then fail "'$s' is in clear in the capture"; fi

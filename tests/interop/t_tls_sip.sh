@@ -7,6 +7,7 @@
 # A client that does not trust cpmd's certificate (another CA) is refused, with a line that
 # says so.
 . "$(dirname "$0")/../e2e/lib.sh"
+. "$(dirname "$0")/../lib_tshark.sh"
 . "$CPM_SRC/tests/lib_tls.sh"
 
 CERTS="$T_DIR/certs"
@@ -44,9 +45,8 @@ wait_exit "$CAP" 10
 grep -q -E '^[1-9][0-9]* packets dropped' "$LOGDIR/tshark.capture" && fail "the capture dropped packets"
 
 cap="$T_DIR/tls.pcapng"
-decode() { tshark -r "$cap" -d "tcp.port==$TLS_PORT,tls" -Y "$1" 2>>"$LOGDIR/tshark.decode.err" | wc -l; }
-records=$(decode 'tls.app_data')
-handshakes=$(decode 'tls.handshake.type == 1')
+tshark_counts "$cap" -d "tcp.port==$TLS_PORT,tls" -- 'tls.app_data' 'tls.handshake.type == 1' # tests/lib_tshark.sh
+records=${COUNTS[0]} handshakes=${COUNTS[1]}
 log "TLS application-data frames: $records, ClientHellos: $handshakes"
 [ "$handshakes" -ge 3 ] || fail "$handshakes TLS handshakes on the TLS port, at least 3 expected (receiver, message, send)"
 [ "$records" -ge 6 ] || fail "$records TLS application-data frames, at least 6 expected"

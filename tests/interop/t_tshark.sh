@@ -19,9 +19,10 @@
 # MSRP sender and sink: 22 of 512 valid 2 KiB chunks flagged). Its flags are
 # logged, and the strict framing check above is the oracle for MSRP instead.
 . "$(dirname "$0")/../e2e/lib.sh"
+. "$(dirname "$0")/../lib_tshark.sh"
 
 command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
-tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo interface (capture privileges?)"
+dumpcap -D 2>/dev/null | grep -qw lo || fail "dumpcap -D does not list the lo interface (capture privileges?)"
 start_cpmd
 # start_capture NAME FILTER: tshark on lo into $T_DIR/NAME.pcapng; waits until
 # dumpcap really captures ("Capture started", not "Capturing on").
@@ -70,54 +71,58 @@ sleep 1 # let the BYE/CANCEL transactions finish on the wire
 stop_capture xfer
 cap="$T_DIR/xfer.pcapng"
 
-decode() { # decode DISPLAY_FILTER [-T fields -e ...] (on $cap)
-	local f=$1
-	shift
-	tshark -r "$cap" -o tcp.desegment_tcp_streams:TRUE -d "tcp.port==$MSRP_PORT,msrp" \
-		-d "udp.port==$SIP_PORT,sip" -d "tcp.port==$SIP_PORT,sip" -Y "$f" "$@" 2>>"$LOGDIR/tshark.decode.err"
+# Every count below comes from one tshark pass per capture (tests/lib_tshark.sh).
+DECODE=(-o tcp.desegment_tcp_streams:TRUE -d "tcp.port==$MSRP_PORT,msrp"
+	-d "udp.port==$SIP_PORT,sip" -d "tcp.port==$SIP_PORT,sip")
+BAD='(_ws.malformed || _ws.expert.severity == error)'
+need_at_least() { # COUNT N WHAT FILTER
+	log "$3: $1"
+	[ "$1" -ge "$2" ] || fail "$3: $1 frames match '$4', at least $2 expected (see tshark.summary)"
 }
-count() { decode "$1" | wc -l; }
-decode "" >"$LOGDIR/tshark.summary"
-log "capture: $(wc -l <"$LOGDIR/tshark.summary") frames"
-need_at_least() { # FILTER N WHAT
-	local n
-	n=$(count "$1")
-	log "$3: $n"
-	[ "$n" -ge "$2" ] || fail "$3: $n frames match '$1', at least $2 expected (see tshark.summary)"
+check() { # check COUNT_INDEX N WHAT: COUNTS[i] against FILTERS[i]
+	need_at_least "${COUNTS[$1]}" "$2" "$3" "${FILTERS[$1]}"
 }
-cap="$T_DIR/reg.pcapng"
-need_at_least 'sip.Method == "REGISTER"' 2 "SIP REGISTER"
-need_at_least 'sip.Status-Code == 200 && sip.CSeq.method == "REGISTER"' 2 "SIP 200 to REGISTER"
-[ "$(count '_ws.malformed || _ws.expert.severity == error')" -eq 0 ] || fail "malformed/error frames among the registrations"
+FILTERS=('sip.Method == "REGISTER"' 'sip.Status-Code == 200 && sip.CSeq.method == "REGISTER"' "$BAD")
+tshark_counts "$T_DIR/reg.pcapng" "${DECODE[@]}" -- "${FILTERS[@]}"
+check 0 2 "SIP REGISTER"
+check 1 2 "SIP 200 to REGISTER"
+[ "${COUNTS[2]}" -eq 0 ] || fail "malformed/error frames among the registrations"
+
 cap="$T_DIR/xfer.pcapng"
-need_at_least 'sip.Method == "INVITE"' 3 "SIP INVITE (sender + two forks)"
-need_at_least 'sip.Method == "INVITE" && sdp' 3 "SIP INVITE with SDP"
-need_at_least 'sip.Status-Code == 200 && sdp' 2 "SIP 200 with SDP"
-need_at_least 'sip.Method == "CANCEL"' 1 "SIP CANCEL"
-need_at_least 'sip.Method == "BYE"' 1 "SIP BYE"
-need_at_least 'sip.Method == "ACK"' 2 "SIP ACK"
-need_at_least 'msrp.method == "SEND"' 2 "MSRP SEND"
-need_at_least 'msrp.status.code == 200' 2 "MSRP 200"
+FILTERS=('sip.Method == "INVITE"' 'sip.Method == "INVITE" && sdp' 'sip.Status-Code == 200 && sdp'
+	'sip.Method == "CANCEL"' 'sip.Method == "BYE"' 'sip.Method == "ACK"' 'msrp.method == "SEND"'
+	'msrp.status.code == 200' 'sdp.media_attr contains "file-selector"'
+	'msrp.success.report == "yes"' 'msrp.method == "REPORT"' "$BAD && !msrp" "$BAD && msrp")
+TSHARK_SUMMARY="$LOGDIR/tshark.summary" tshark_counts "$cap" "${DECODE[@]}" -- "${FILTERS[@]}"
+log "capture: $(wc -l <"$LOGDIR/tshark.summary") frames"
+check 0 3 "SIP INVITE (sender + two forks)"
+check 1 3 "SIP INVITE with SDP"
+check 2 2 "SIP 200 with SDP"
+check 3 1 "SIP CANCEL"
+check 4 1 "SIP BYE"
+check 5 2 "SIP ACK"
+check 6 2 "MSRP SEND"
+check 7 2 "MSRP 200"
+check 8 2 "SDP a=file-selector"
 # REPORTs are counted by the strict check below: the dissector only decodes
 # the first MSRP message of a TCP segment, and a REPORT often shares one.
-want_report=$(count 'msrp.success.report == "yes"')
-log "MSRP REPORT decoded by Wireshark: $(count 'msrp.method == "REPORT"')"
-need_at_least 'sdp.media_attr contains "file-selector"' 2 "SDP a=file-selector"
-bad=$(count '(_ws.malformed || _ws.expert.severity == error) && !msrp')
+want_report=${COUNTS[9]}
+log "MSRP REPORT decoded by Wireshark: ${COUNTS[10]}"
+bad=${COUNTS[11]}
 if [ "$bad" -ne 0 ]; then
-	decode '(_ws.malformed || _ws.expert.severity == error) && !msrp' -V >"$T_DIR/malformed.txt" || true
+	tshark -r "$cap" "${DECODE[@]}" -Y "$BAD && !msrp" -V >"$T_DIR/malformed.txt" 2>>"$LOGDIR/tshark.decode.err" || true
 	head -n 300 "$T_DIR/malformed.txt" >"$LOGDIR/tshark.malformed"
 	fail "$bad malformed/error frames outside MSRP (see tshark.malformed)"
 fi
-msrp_flagged=$(count '(_ws.malformed || _ws.expert.severity == error) && msrp')
-log "MSRP frames flagged by Wireshark's MSRP dissector: $msrp_flagged (checked by the strict validator below)"
+log "MSRP frames flagged by Wireshark's MSRP dissector: ${COUNTS[12]} (checked by the strict validator below)"
 
 # Strict framing check of every MSRP connection (both directions).
-mapfile -t streams < <(decode "tcp.port == $MSRP_PORT && tcp.len > 0" -T fields -e tcp.stream | sort -un)
+mapfile -t streams < <(tshark -r "$cap" "${DECODE[@]}" -Y "tcp.port == $MSRP_PORT && tcp.len > 0" \
+	-T fields -e tcp.stream 2>>"$LOGDIR/tshark.decode.err" | sort -un)
 [ "${#streams[@]}" -ge 2 ] || fail "${#streams[@]} MSRP TCP connections captured, at least 2 expected (sender leg, device leg)"
+tshark_follow "$cap" "$T_DIR/follow" "${streams[@]}"
 full=0
 for st in "${streams[@]}"; do
-	tshark -r "$cap" -q -z "follow,tcp,raw,$st" >"$T_DIR/follow.$st" 2>>"$LOGDIR/tshark.decode.err"
 	python3 "$E2E_DIR/wire.py" msrp-validate "$T_DIR/follow.$st" >"$LOGDIR/msrp-validate.$st" 2>&1 ||
 		fail "MSRP connection $st breaks RFC 4975 framing: $(grep -m5 ERROR "$LOGDIR/msrp-validate.$st")"
 	log "MSRP connection $st: $(tr '\n' ' ' <"$LOGDIR/msrp-validate.$st" | cut -c1-300)"

@@ -11,9 +11,10 @@
 #     message and report in it decoded by Python's email parser and expat (wire.py cpim-check).
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$(dirname "$0")/../e2e/chat_lib.sh"
+. "$(dirname "$0")/../lib_tshark.sh"
 
 command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
-tshark -D 2>/dev/null | grep -qw lo || fail "tshark -D does not list the lo interface (capture privileges?)"
+dumpcap -D 2>/dev/null | grep -qw lo || fail "dumpcap -D does not list the lo interface (capture privileges?)"
 start_cpmd
 cap="$T_DIR/chat.pcapng"
 ARTIFACTS+=("$cap")
@@ -48,13 +49,19 @@ if grep -q -E '^[1-9][0-9]* packets dropped' "$LOGDIR/tshark.capture"; then
 	fail "the capture is incomplete: $(grep -E 'packets dropped' "$LOGDIR/tshark.capture")"
 fi
 
+DECODE=(-o tcp.desegment_tcp_streams:TRUE -d "tcp.port==$MSRP_PORT,msrp" -d "tcp.port==$SIP_PORT,sip")
 decode() { # decode DISPLAY_FILTER [tshark output options...]
 	local f=$1
 	shift
-	tshark -r "$cap" -o tcp.desegment_tcp_streams:TRUE -d "tcp.port==$MSRP_PORT,msrp" \
-		-d "tcp.port==$SIP_PORT,sip" -Y "$f" "$@" 2>>"$LOGDIR/tshark.decode.err"
+	tshark -r "$cap" "${DECODE[@]}" -Y "$f" "$@" 2>>"$LOGDIR/tshark.decode.err"
 }
-decode "" >"$LOGDIR/tshark.summary"
+# Every count below from one tshark pass (tests/lib_tshark.sh), with the frames' summary.
+BAD='(_ws.malformed || _ws.expert.severity == error) && !msrp'
+FILTERS=('sip.Method == "INVITE" && sdp.media_attr == "sendrecv" && sdp.media_attr contains "accept-types:message/cpim"'
+	'sip.Method == "INVITE" && sdp.media_attr contains "file-selector"'
+	'sip.Status-Code == 200 && sip.CSeq.method == "INVITE" && sdp' 'sip.Method == "BYE"'
+	'msrp.method == "SEND" && msrp.content.type contains "message/cpim"' 'msrp.status.code == 200' "$BAD")
+TSHARK_SUMMARY="$LOGDIR/tshark.summary" tshark_counts "$cap" "${DECODE[@]}" -- "${FILTERS[@]}"
 log "capture: $(wc -l <"$LOGDIR/tshark.summary") frames"
 
 # Every INVITE's headers, one INVITE per line (tshark prints the header block with the
@@ -85,30 +92,30 @@ fc=$(awk '$1 == "file" {print $3}' "$LOGDIR/invites" | sort -u)
 [ "$sc" != "$fc" ] || fail "the file reused the session's Contribution-ID $sc"
 
 # the SDP of a session: sendrecv MSRP accepting message/cpim; of the file: a file-selector
-n=$(decode 'sip.Method == "INVITE" && sdp.media_attr == "sendrecv" && sdp.media_attr contains "accept-types:message/cpim"' | wc -l)
+n=${COUNTS[0]}
 [ "$n" -ge 2 ] || fail "$n session INVITEs with a sendrecv message/cpim SDP decoded, 2 expected"
-n=$(decode 'sip.Method == "INVITE" && sdp.media_attr contains "file-selector"' | wc -l)
+n=${COUNTS[1]}
 [ "$n" -ge 2 ] || fail "$n file INVITEs with a=file-selector decoded, 2 expected"
-n=$(decode 'sip.Status-Code == 200 && sip.CSeq.method == "INVITE" && sdp' | wc -l)
+n=${COUNTS[2]}
 [ "$n" -ge 4 ] || fail "$n 200 answers with SDP to INVITEs, 4 expected (two dialogs, two legs each)"
-n=$(decode 'sip.Method == "BYE"' | wc -l)
+n=${COUNTS[3]}
 [ "$n" -ge 2 ] || fail "$n BYEs decoded, at least 2 expected"
 # MSRP in the session: message/cpim SENDs and their 200s (the dissector reads the first MSRP
 # message of a segment: "at least" is what it can show)
-n=$(decode 'msrp.method == "SEND" && msrp.content.type contains "message/cpim"' | wc -l)
+n=${COUNTS[4]}
 [ "$n" -ge 1 ] || fail "no MSRP SEND of message/cpim decoded"
-n=$(decode 'msrp.status.code == 200' | wc -l)
+n=${COUNTS[5]}
 [ "$n" -ge 1 ] || fail "no MSRP 200 decoded"
-bad=$(decode '(_ws.malformed || _ws.expert.severity == error) && !msrp' | wc -l)
-[ "$bad" -eq 0 ] || fail "$bad malformed/error frames outside MSRP: $(decode '(_ws.malformed || _ws.expert.severity == error) && !msrp' | head -3)"
+bad=${COUNTS[6]}
+[ "$bad" -eq 0 ] || fail "$bad malformed/error frames outside MSRP: $(decode "$BAD" | head -3)"
 # Every MSRP connection: strict RFC 4975 framing (as t_tshark.sh), and every chat message
 # and in-session report (message/cpim, IMDN inside) decoded by Python's email parser and expat
 # (wire.py cpim-check), decoders that are not cpmd's or cpm's.
 mapfile -t streams < <(decode "tcp.port == $MSRP_PORT && tcp.len > 0" -T fields -e tcp.stream | sort -un)
 [ "${#streams[@]}" -ge 4 ] || fail "${#streams[@]} MSRP connections captured, at least 4 expected (two per dialog)"
+tshark_follow "$cap" "$T_DIR/follow" "${streams[@]}"
 follows=()
 for st in "${streams[@]}"; do
-	tshark -r "$cap" -q -z "follow,tcp,raw,$st" >"$T_DIR/follow.$st" 2>>"$LOGDIR/tshark.decode.err"
 	python3 "$E2E_DIR/wire.py" msrp-validate "$T_DIR/follow.$st" >"$LOGDIR/msrp-validate.$st" 2>&1 ||
 		fail "MSRP connection $st breaks RFC 4975 framing: $(grep -m5 ERROR "$LOGDIR/msrp-validate.$st")"
 	follows+=(--msrp "$T_DIR/follow.$st")

@@ -10,6 +10,7 @@
 # IMDN inside the CPIM body is well-formed, in urn:ietf:params:xml:ns:imdn,
 # with the file-transfer-id as <message-id> and <delivered/>.
 . "$(dirname "$0")/../e2e/lib.sh"
+. "$(dirname "$0")/../lib_tshark.sh"
 
 command -v tshark >/dev/null || fail "tshark not installed (scripts/setup.sh)"
 start_cpmd
@@ -36,33 +37,34 @@ kill -INT "$CAPPID"
 wait_exit "$CAPPID" 10
 [ -s "$cap" ] || fail "empty capture"
 
-decode() {
-	local f=$1
-	shift
-	tshark -r "$cap" -o tcp.desegment_tcp_streams:TRUE -d "tcp.port==$MSRP_PORT,msrp" \
-		-d "udp.port==$SIP_PORT,sip" -d "tcp.port==$SIP_PORT,sip" -Y "$f" "$@" 2>>"$LOGDIR/tshark.decode.err"
+# Every count from one tshark pass (tests/lib_tshark.sh).
+DECODE=(-o tcp.desegment_tcp_streams:TRUE -d "tcp.port==$MSRP_PORT,msrp"
+	-d "udp.port==$SIP_PORT,sip" -d "tcp.port==$SIP_PORT,sip")
+BAD='(_ws.malformed || _ws.expert.severity == error) && !msrp'
+FILTERS=('sip.Method == "INVITE" && sip.Referred-by' 'sip.Method == "INVITE" && sdp.media_attr contains "file-date"'
+	'sip.Method == "INVITE" && sdp.media_attr contains "file-selector"'
+	'sip.Status-Code == 200 && sip.CSeq.method == "INVITE" && sdp' 'sip.Method == "MESSAGE"'
+	'sip.Status-Code == 200 && sip.CSeq.method == "MESSAGE"' "$BAD")
+tshark_counts "$cap" "${DECODE[@]}" -- "${FILTERS[@]}"
+need() { # COUNT_INDEX N WHAT
+	log "$3: ${COUNTS[$1]}"
+	[ "${COUNTS[$1]}" -ge "$2" ] || fail "$3: ${COUNTS[$1]} frames match '${FILTERS[$1]}', at least $2 expected"
 }
-count() { decode "$1" | wc -l; }
-need() { # FILTER N WHAT
-	local n
-	n=$(count "$1")
-	log "$3: $n"
-	[ "$n" -ge "$2" ] || fail "$3: $n frames match '$1', at least $2 expected"
-}
-need 'sip.Method == "INVITE" && sip.Referred-by' 1 "push INVITE with Referred-By"
-need 'sip.Method == "INVITE" && sdp.media_attr contains "file-date"' 1 "push INVITE with a=file-date"
-need 'sip.Method == "INVITE" && sdp.media_attr contains "file-selector"' 2 "INVITEs with a=file-selector"
-need 'sip.Status-Code == 200 && sip.CSeq.method == "INVITE" && sdp' 2 "200 with SDP (cpmd's own, the device's)"
-need 'sip.Method == "MESSAGE"' 1 "SIP MESSAGE (notification)"
-need 'sip.Status-Code == 200 && sip.CSeq.method == "MESSAGE"' 1 "200 to the MESSAGE"
-bad=$(count '(_ws.malformed || _ws.expert.severity == error) && !msrp')
+need 0 1 "push INVITE with Referred-By"
+need 1 1 "push INVITE with a=file-date"
+need 2 2 "INVITEs with a=file-selector"
+need 3 2 "200 with SDP (cpmd's own, the device's)"
+need 4 1 "SIP MESSAGE (notification)"
+need 5 1 "200 to the MESSAGE"
+bad=${COUNTS[6]}
 if [ "$bad" -ne 0 ]; then
-	decode '(_ws.malformed || _ws.expert.severity == error) && !msrp' -V | head -n 200 >"$LOGDIR/tshark.malformed" || true
+	tshark -r "$cap" "${DECODE[@]}" -Y "$BAD" -V 2>>"$LOGDIR/tshark.decode.err" | head -n 200 >"$LOGDIR/tshark.malformed" || true
 	fail "$bad malformed/error frames outside MSRP (see tshark.malformed)"
 fi
 
 # The notification's body, as carried on the wire, through an independent XML parser.
-decode 'sip.Method == "MESSAGE"' -T fields -e udp.payload -e tcp.payload | head -n1 >"$T_DIR/msg.hex"
+tshark -r "$cap" "${DECODE[@]}" -Y 'sip.Method == "MESSAGE"' -T fields -e udp.payload -e tcp.payload \
+	2>>"$LOGDIR/tshark.decode.err" | head -n1 >"$T_DIR/msg.hex"
 python3 - "$T_DIR/msg.hex" "$ftid" <<'PY' || fail "the IMDN on the wire does not check out (see above)"
 import sys, xml.etree.ElementTree as ET
 raw = [f for f in open(sys.argv[1]).read().strip().split('\t') if f]
