@@ -4,10 +4,10 @@
 #   1. scripts/setup.sh (apt packages); scripts/check-layers.sh (the layer rules)
 #   2. build with gcc and with clang, both -Werror         (build-gcc; clang: build-asan, or
 #      build-clang with SKIP_ASAN=1); the gcc build is -O3 like what scripts/run.sh builds
-#      (Release), with -g for the backtraces of a failing test
+#      (Release), with -g for the backtraces of a failing test. The clang builds of steps 4-6
+#      run in the background at nice 19 while the tests of steps 3-4 run (see bg_builds).
 #   3. ctest -j4 on the gcc build: unit + e2e + interop
-#   4. clang -DCPM_SANITIZE=ON build, whole ctest suite again under ASan+UBSan;
-#      clang -DCPM_TSAN=ON build, the multi-thread unit tests under ThreadSanitizer (build-tsan)
+#   4. clang -DCPM_SANITIZE=ON build, whole ctest suite again under ASan+UBSan
 #      (CPM_SANITIZE_RUN=1: size-heavy e2e tests use smaller big files)
 #   5. clang -DCPM_TSAN=ON build of the unit tests of threaded code (TSAN_TESTS below: the
 #      relay's tee worker, workq), run under ThreadSanitizer with halt_on_error=1 (~1 minute)
@@ -46,21 +46,41 @@ step_fail() { # a step that is not a test (setup, build) failed
 }
 
 # build NAME CC [cmake options...]: configures and builds build-NAME (only the targets in
-# BUILD_TARGETS, space-separated, if set).
+# BUILD_TARGETS, space-separated, if set) and records the result.
 build() {
-	local name=$1 cc=$2
-	local dir="build-$name" t
+	note "build build-$1 ($2 ${*:3})"
+	_build_run "$@"
+	build_record "$1"
+}
+# _build_run NAME CC [cmake options...]: the build itself; writes "STATUS SECONDS DESCRIPTION"
+# to build-logs/NAME.result (safe in a background job: it touches no variable of this shell).
+_build_run() {
+	local name=$1 cc=$2 t=$(date +%s) rc=0
 	shift 2
-	note "build $dir ($cc $*)"
-	t=$(date +%s)
-	if cmake --fresh -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCPM_WERROR=ON "$@" >"$LOGS/$name.configure.log" 2>&1 &&
-		cmake --build "$dir" -j"$JOBS" ${BUILD_TARGETS:+--target $BUILD_TARGETS} >"$LOGS/$name.build.log" 2>&1; then
-		SUMMARY+=("ok   build $dir ($cc $*) in $(($(date +%s) - t)) s")
+	cmake --fresh -S . -B "build-$name" -DCMAKE_C_COMPILER="$cc" -DCPM_WERROR=ON "$@" >"$LOGS/$name.configure.log" 2>&1 &&
+		cmake --build "build-$name" -j"$JOBS" ${BUILD_TARGETS:+--target $BUILD_TARGETS} >"$LOGS/$name.build.log" 2>&1 || rc=1
+	echo "$rc $(($(date +%s) - t)) build-$name ($cc $*)" >"$LOGS/$name.result"
+	return $rc
+}
+# build_record NAME: records the result of build NAME (waiting for it if it runs in the
+# background); returns its status.
+build_record() {
+	local name=$1 rc secs what
+	while [ ! -s "$LOGS/$name.result" ]; do
+		if [ -n "${BG_BUILDS_PID:-}" ] && ! kill -0 "$BG_BUILDS_PID" 2>/dev/null && [ ! -s "$LOGS/$name.result" ]; then
+			step_fail "build build-$name: the background builds ended without it (see build-logs/bg-builds.log)"
+			return 1
+		fi
+		sleep 1
+	done
+	read -r rc secs what <"$LOGS/$name.result"
+	if [ "$rc" = 0 ]; then
+		SUMMARY+=("ok   build $what in $secs s")
 		return 0
 	fi
 	cat "$LOGS/$name.configure.log" "$LOGS/$name.build.log" | grep -a -E -B2 -A6 'error|Error' | head -n 120
 	tail -n 30 "$LOGS/$name.build.log"
-	step_fail "build $dir ($cc $*): see build-logs/$name.*.log"
+	step_fail "build $what: see build-logs/$name.*.log"
 	return 1
 }
 
@@ -96,34 +116,7 @@ else
 	record fail "layers scripts/check-layers.sh (see build-logs/layers.log)"
 fi
 
-# 2+3: gcc build and the suite; clang build (compile check only). The gcc build is scripts/run.sh's
-# Release (-O3, which warns about more than -O2) plus -g: the suite runs on the optimisation we
-# ship, and one build checks both (a separate Release -Werror build cost ~50 s of the budget).
-if build gcc gcc -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g; then
-	run_ctest build-gcc gcc
-fi
-# clang -Werror: the ASan build below is clang with -Werror at the same optimisation level and
-# builds every target, so a separate clang build only runs when the ASan pass is skipped (it
-# cost ~40 s of the 15-minute budget for no new warning).
-if [ "${SKIP_ASAN:-0}" = 1 ]; then
-	build clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo || true
-fi
-
-# 4: sanitizers.
-if [ "${SKIP_ASAN:-0}" != 1 ]; then
-	if build asan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_SANITIZE=ON; then
-		# workers1/: the transfer tests again with --workers 1, i.e. today's single-loop code
-		# that the gcc pass runs already; recvdisk1/: the cpm suites again with every file
-		# through cpm receive's disk worker, whose own paths ASan sees in t_cpm_recv_write_error
-		# and test_common_disk_ring: neither again under ASan (~70 s of the 15-minute budget)
-		CPM_SANITIZE_RUN=1 \
-			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-			run_ctest build-asan asan "" '^(workers1|recvdisk1)/'
-	fi
-fi
-
-# 5: ThreadSanitizer, on the unit tests of threaded code only (TSan slows everything ~10x and
+# ThreadSanitizer runs on the unit tests of threaded code only (TSan slows everything ~10x and
 # knows nothing of the e2e scripts' processes). One test program per line: a new threaded test
 # is one more line (its unit/NAME_worker variant runs too). Every test must wait for the
 # threads it started (ft_relay_wait_hashers() for the relay's tee workers) before it exits.
@@ -138,8 +131,60 @@ TSAN_TESTS=(
 	test_net_mailbox
 	test_net_workers
 )
+# The fuzz build builds the drivers only: the rest of the tree built with the fuzzer's
+# instrumentation runs nowhere.
+FUZZ_TARGETS=$(cd fuzz && ls fuzz_*.c | sed 's/\.c$//' | tr '\n' ' ')
+
+# 2+3: gcc build and the suite. The gcc build is scripts/run.sh's Release (-O3, which warns
+# about more than -O2) plus -g: the suite runs on the optimisation we ship, and one build checks
+# both (a separate Release -Werror build cost ~50 s of the budget).
+build gcc gcc -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g
+GCC_BUILT=$?
+# The clang builds (ASan, TSan, the fuzz drivers: ~160 s of a CI run on 2 cores when they ran
+# alone) run one after the other in the background at the lowest CPU priority while the gcc
+# pass and then the ASan pass run: a pass leaves ~20 % of the CPU idle (its tests wait on
+# timers and peers), and a nice-19 compiler gets little more than those cycles (CFS weight 15
+# against 1024 of each test process). Each is waited for before its tests run.
+rm -f "$LOGS"/*.result
+bg_builds() {
+	renice -n 19 -p "$BASHPID" >/dev/null
+	[ "${SKIP_ASAN:-0}" = 1 ] || _build_run asan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_SANITIZE=ON
+	[ "${SKIP_TSAN:-0}" = 1 ] || BUILD_TARGETS="${TSAN_TESTS[*]}" _build_run tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_TSAN=ON
+	[ "${SKIP_FUZZ:-0}" = 1 ] || BUILD_TARGETS="$FUZZ_TARGETS" _build_run fuzz clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_FUZZ=ON
+	return 0
+}
+note "clang builds started in the background (nice 19): asan tsan fuzz"
+bg_builds >"$LOGS/bg-builds.log" 2>&1 &
+BG_BUILDS_PID=$!
+if [ "$GCC_BUILT" = 0 ]; then
+	run_ctest build-gcc gcc
+fi
+# clang -Werror: the ASan build is clang with -Werror at the same optimisation level and
+# builds every target, so a separate clang build only runs when the ASan pass is skipped (it
+# cost ~40 s of the 15-minute budget for no new warning).
+if [ "${SKIP_ASAN:-0}" = 1 ]; then
+	build clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo || true
+fi
+
+# 4: sanitizers.
+if [ "${SKIP_ASAN:-0}" != 1 ]; then
+	note "waiting for build-asan"
+	if build_record asan; then
+		# workers1/: the transfer tests again with --workers 1, i.e. today's single-loop code
+		# that the gcc pass runs already; recvdisk1/: the cpm suites again with every file
+		# through cpm receive's disk worker, whose own paths ASan sees in t_cpm_recv_write_error
+		# and test_common_disk_ring: neither again under ASan (~70 s of the 15-minute budget)
+		CPM_SANITIZE_RUN=1 \
+			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+			run_ctest build-asan asan "" '^(workers1|recvdisk1)/'
+	fi
+fi
+
+# 5: ThreadSanitizer (TSAN_TESTS above).
 if [ "${SKIP_TSAN:-0}" != 1 ]; then
-	if BUILD_TARGETS="${TSAN_TESTS[*]}" build tsan clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_TSAN=ON; then
+	note "waiting for build-tsan"
+	if build_record tsan; then
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 			run_ctest build-tsan tsan "^unit/($(IFS='|'; echo "${TSAN_TESTS[*]}"))(_worker|_direct)?\$"
 	fi
@@ -147,9 +192,8 @@ fi
 
 # 6: fuzzers.
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
-	# only the drivers: the rest of the tree built with the fuzzer's instrumentation runs nowhere
-	FUZZ_TARGETS=$(cd fuzz && ls fuzz_*.c | sed 's/\.c$//' | tr '\n' ' ')
-	if BUILD_TARGETS="$FUZZ_TARGETS" build fuzz clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCPM_FUZZ=ON; then
+	note "waiting for build-fuzz"
+	if build_record fuzz; then
 		note "fuzzers (${FUZZ_SECONDS} s each)"
 		bash scripts/run-fuzzers.sh build-fuzz "$FUZZ_SECONDS" 2>&1 | tee "$LOGS/fuzz.log"
 		nf=0
@@ -160,6 +204,7 @@ if [ "${SKIP_FUZZ:-0}" != 1 ]; then
 		[ $nf -gt 0 ] || step_fail "fuzz: no fuzzer ran (see build-logs/fuzz.log)"
 	fi
 fi
+wait "$BG_BUILDS_PID" 2>/dev/null || true
 
 note "summary ($(($(date +%s) - T0)) s)"
 printf '%s\n' "${SUMMARY[@]}"
