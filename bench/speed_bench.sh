@@ -15,7 +15,8 @@
 # For each: aggregate MB/s (10^6 B/s: N x size over the wall time of the slowest), the relay's
 # CPU seconds per GiB (cpmd's, or the socats'), and for cpmd its peak RSS above its RSS before
 # the case, per transfer (VmHWM after clear_refs). cpmd runs with --workers W for each W in
-# WORKERS (empty: no --workers flag, cpmd's default), a fresh --data-dir per case.
+# WORKERS (empty: no --workers flag, cpmd's default), a fresh --data-dir per case. After a cpm
+# row, a comment line gives the clients' own CPU s/GiB (all senders, all receivers: bash's time).
 #
 # Knobs: SIZE_MIB (256), CHUNKS ("65536 10240 1048576"), PARS ("1 4 16"), ROUNDS (2),
 # MODES ("loop socat rawsocat raw cpm"), WORKERS (""), CPMD_ARGS (extra cpmd options), OUT (results
@@ -165,8 +166,11 @@ cpmd_case() { # MODE N CHUNK: raw or cpm through the running cpmd
 				--msrp-raw "$BUILD/msrp_raw" >"$T/recv.$i.out" 2>&1 &
 		else
 			rm -rf "$T/out.$i"
-			"$BUILD/cpm" --server "127.0.0.1:$SIP_PORT" --user "sip:c$i@$DOMAIN" receive --dir "$T/out.$i" --count 1 \
-				>"$T/recv.$i.out" 2>&1 &
+			( # the client's own CPU (user, system), for the clients' line below the case
+				TIMEFORMAT='%U %S'
+				time "$BUILD/cpm" --server "127.0.0.1:$SIP_PORT" --user "sip:c$i@$DOMAIN" receive --dir "$T/out.$i" \
+					--count 1 >"$T/recv.$i.out" 2>&1
+			) 2>"$T/crecv.$i.time" &
 		fi
 		rpids[i]=$!
 	done
@@ -189,8 +193,11 @@ cpmd_case() { # MODE N CHUNK: raw or cpm through the running cpmd
 				--to "r$i@$DOMAIN" --file "$T/f.bin" --sha1 "$SHA1" --chunk "$chunk" --msrp-raw "$BUILD/msrp_raw" \
 				>"$T/send.$i.out" 2>&1 &
 		else
-			"$BUILD/cpm" --server "127.0.0.1:$SIP_PORT" --user "sip:s$i@$DOMAIN" --chunk-size "$chunk" \
-				send "sip:c$i@$DOMAIN" "$T/f.bin" >"$T/send.$i.out" 2>&1 &
+			(
+				TIMEFORMAT='%U %S'
+				time "$BUILD/cpm" --server "127.0.0.1:$SIP_PORT" --user "sip:s$i@$DOMAIN" --chunk-size "$chunk" \
+					send "sip:c$i@$DOMAIN" "$T/f.bin" >"$T/send.$i.out" 2>&1
+			) 2>"$T/csend.$i.time" &
 		fi
 		spids[i]=$!
 	done
@@ -205,6 +212,11 @@ cpmd_case() { # MODE N CHUNK: raw or cpm through the running cpmd
 			cmp -s "$T/f.bin" "$T/out.$i/f.bin" || fail=$((fail + 1))
 			rm -rf "$T/out.$i"
 		done
+		# CPU s/GiB of the senders and of the receivers (SIP, hashing, the file, MSRP)
+		local g=$((n * SIZE_MIB))
+		echo "$(cat "$T"/csend.*.time | awk -v g="$g" '{s += $1 + $2} END {printf "%.3f", s / (g / 1024)}')" \
+			"$(cat "$T"/crecv.*.time | awk -v g="$g" '{s += $1 + $2} END {printf "%.3f", s / (g / 1024)}')" >"$T/clients"
+		rm -f "$T"/csend.*.time "$T"/crecv.*.time
 	fi
 	if [ "$fail" -gt 0 ]; then
 		say "$mode n=$n chunk=$chunk: $fail transfer(s) failed; last logs:"
@@ -248,11 +260,16 @@ for r in $(seq "$ROUNDS"); do
 				raw | cpm)
 					for w in ${WORKERS:-default}; do
 						start_cpmd "$([ "$w" = default ] || echo "$w")"
+						rm -f "$T/clients"
 						res=$(cpmd_case "$mode" "$n" "$chunk")
 						bench_stop_cpmd
 						line="$r $mode $w $n $chunk $res"
 						echo "$line" | tee -a "$OUT"
 						echo "$line" >>"$RAW"
+						if [ -s "$T/clients" ]; then
+							read -r cs cr <"$T/clients"
+							echo "# ^ cpu-s/GiB of the clients: cpm send $cs, cpm receive $cr" | tee -a "$OUT"
+						fi
 					done
 					;;
 				esac
