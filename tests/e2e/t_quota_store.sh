@@ -8,8 +8,10 @@
 #     `486 Recipient Quota Exceeded (items)`.
 #  c) delivery frees the quota: bob registers and takes the three files; the refused file
 #     is then stored.
-#  d) expiry frees the quota: carol is held three items that expire after 2 s; a fourth is
-#     refused (a file, and a pager message), then stored once they expired.
+#  d) expiry frees the quota: carol is held three items that expire after 6 s; a fourth is
+#     refused (a file, and a pager message), then stored once they expired. (With 2 s the
+#     first item could expire before the message was refused on a loaded machine: three
+#     sends and a message took 2.7 s under ASan in a -j6 ctest.)
 . "$(dirname "$0")/lib.sh"
 
 # msrp_conns: MSRP connections cpmd accepted so far (its hub logs each).
@@ -59,13 +61,13 @@ send_expect c bob "$T_DIR/f3.bin" stored
 
 # --- d) expiry frees it -------------------------------------------------------------------
 for i in 1 2 3; do
-	send_expect "d$i" carol "$T_DIR/tiny.bin" stored --expires 2
+	send_expect "d$i" carol "$T_DIR/tiny.bin" stored --expires 6
 done
 send_expect d4 carol "$T_DIR/small.bin" "rejected: 486 Recipient Quota Exceeded (items)"
 # a pager message counts as an item too
 send_message dm alice carol "over the quota"
 expect_message_result dm 4 "rejected: 486 Recipient Quota Exceeded (items)"
-wait_for 15 "carol's items to expire" bash -c "grep -c -a 'expired undelivered' \"\$1\" | grep -q -x 3" _ "$CPMD_LOG"
+wait_for 25 "carol's items to expire" bash -c "grep -c -a 'expired undelivered' \"\$1\" | grep -q -x 3" _ "$CPMD_LOG"
 # the log line comes when the delete is queued; the quota counts committed rows: wait for the
 # commit, whose completion removes the blobs (only bob's f3 stays)
 wait_for 15 "carol's expired blobs to be removed" bash -c '[ "$(find "$1" -type f | wc -l)" = 1 ]' _ "$CPMD_DATA/blobs"
