@@ -17,6 +17,9 @@
 /* Byte-Range values above 2^62 are refused: no real file is that big and it
  * keeps all offset arithmetic far from overflow. */
 #define MSRP_MAX_RANGE_VALUE (1ULL << 62)
+/* An end-line starts with seven dashes (RFC 4975 §7.1): a body without a run of seven dashes
+ * cannot contain one, whatever the transaction id. */
+#define MSRP_END_DASHES 7
 /* Longest possible end-line: CRLF "-------" tid flag CRLF. A streaming parser
  * may hold back at most this many bytes of body while it decides. */
 #define MSRP_END_LINE_MAX (2 + 7 + MSRP_TID_MAX + 1 + 2)

@@ -149,7 +149,9 @@ static void chat_file(struct cpm_app *app, const char *path)
 	int fd;
 
 	deferred_safe_display(name, sizeof name, slash ? slash + 1 : path);
-	if (send_file_open(app->o, path, &fd, &sel, &st, NULL, err, sizeof err) < 0 || send_file_xfer(app, &sel, fd, (long)st.st_mtime) < 0) {
+	bool dash_free = false;
+	if (send_file_open(app->o, path, &fd, &sel, &st, NULL, &dash_free, err, sizeof err) < 0 ||
+	    send_file_xfer(app, &sel, fd, (long)st.st_mtime, dash_free) < 0) {
 		errlog(app, "%s", err[0] ? err : "cannot start the file transfer");
 		out_line(app, "file failed %s", name);
 		k->files_failed++;

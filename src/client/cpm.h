@@ -240,6 +240,7 @@ struct xfer {
 	/* out */
 	int src_fd;                   /* file to send, or -1 */
 	bool src_regular;             /* src_fd is a regular file: bodies may leave by sendfile() */
+	bool src_dash_free;           /* the file holds no run of seven '-': no chunk needs the tid check */
 	const uint8_t *src_mem;       /* blast: shared random buffer */
 	uint64_t next_off;            /* next byte to put on the wire */
 	uint64_t acked_off;           /* all bytes below are acknowledged */
@@ -333,6 +334,7 @@ struct cpm_app {
 	struct sdp_file_selector send_sel;
 	long send_mtime;
 	int send_fd;
+	bool send_dash_free; /* send_fd's file holds no run of seven '-' (hash_cache_sha1) */
 	uint8_t *send_thumb;
 	size_t send_thumb_len;
 	const char *send_thumb_type;
@@ -494,10 +496,12 @@ bool state_kv_u64(const char *text, const char *key, uint64_t *out);
  * from the state directory's entry for this file when that entry still describes it
  * (device, inode, size, mtime and ctime to the nanosecond), else by reading it all; a
  * result worth keeping is recorded. o NULL or --no-resume: always read, nothing recorded.
- * *cached tells which. 0, or -1 with errno. */
+ * *cached tells which. *dash_free: the file holds no run of seven '-' (known from the same
+ * read, or from an entry that recorded it; false when not known), so no chunk of it can hold
+ * an MSRP end-line. 0, or -1 with errno. */
 struct stat;
 int hash_cache_sha1(const struct cpm_opts *o, const char *path, int fd, const struct stat *st, uint8_t out[20],
-		    uint64_t *size, bool *cached);
+		    uint64_t *size, bool *cached, bool *dash_free);
 
 /* sip_in.c */
 void in_invite(struct cpm_app *app, nua_handle_t *nh, const sip_t *sip);
@@ -549,14 +553,15 @@ bool chat_pager_answered(struct cpm_app *app, nua_handle_t *nh, int status, cons
  * accept-wrapped-types text/plain message/imdn+xml), offer or answer. */
 int chat_sdp_build(const struct cpm_opts *o, struct xfer *x, char *buf, size_t cap);
 /* sip_out.c: the file-selector (name, size, type, sha-1) of a file to send, its open
- * descriptor and stat; *cached (if not NULL): the sha-1 came from hash_cache.c. 0, or -1
- * with a reason in err. */
+ * descriptor and stat; *cached (if not NULL): the sha-1 came from hash_cache.c; *dash_free
+ * (if not NULL): the file holds no run of seven '-' (hash_cache_sha1). 0, or -1 with a reason
+ * in err. */
 struct stat;
 int send_file_open(const struct cpm_opts *o, const char *path, int *fd, struct sdp_file_selector *sel,
-		   struct stat *st, bool *cached, char *err, size_t errcap);
+		   struct stat *st, bool *cached, bool *dash_free, char *err, size_t errcap);
 /* sip_out.c: start an outgoing file transfer of an open file (fd is the transfer's from
- * then on, also on failure). 0 or -1. */
-int send_file_xfer(struct cpm_app *app, const struct sdp_file_selector *sel, int fd, long mtime);
+ * then on, also on failure); dash_free as send_file_open found it. 0 or -1. */
+int send_file_xfer(struct cpm_app *app, const struct sdp_file_selector *sel, int fd, long mtime, bool dash_free);
 /* msg_in.c: TEXT of a `message` or `chat` line (messaging.md §7): `\\` as `\\\\`, newline
  * `\\n`, CR `\\r`, tab `\\t`, other control characters and bytes that are not UTF-8 as
  * `\\xHH`; cut with "..." at cap (4 * t.len + 4 always holds it whole). */
@@ -653,7 +658,9 @@ void rfc3339_now(char *out, size_t cap); /* "2026-12-03T10:00:00.123Z" (CPIM Dat
 void cpm_request_headers(const struct cpm_opts *o, const char *service, bool expires, char contrib[37], char *out,
 			 size_t cap);
 int local_ip_for(const char *host, uint16_t port, char *out, size_t cap);
-int sha1_fd(int fd, uint8_t out[20], uint64_t *size);
+/* The sha-1 and length of what fd holds (pread from 0). dashes (may be NULL): whether the bytes
+ * hold a run of seven '-' anywhere (the start of any MSRP end-line), found in the same pass. */
+int sha1_fd(int fd, uint8_t out[20], uint64_t *size, bool *dashes);
 void out_line(struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vlog(const struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void errlog(struct cpm_app *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -12,6 +12,7 @@
  *         cpm-hash-cache 1
  *         dev D / ino I / size S / mtime NS / ctime NS   (one per line)
  *         sha1 HEX
+ *         seven-dashes yes|no   (a run of seven '-' in the file: see below)
  *
  * An entry is used only when the open file's fstat matches all five to the
  * nanosecond. ctime is what makes that safe: any write, truncation or
@@ -28,6 +29,12 @@
  * Reading when there is no entry: 1 MiB reads with POSIX_FADV_SEQUENTIAL
  * (read-ahead on a cold disk), OpenSSL's EVP SHA-1 (SHA-NI where the CPU
  * has it).
+ *
+ * The same read finds whether the file holds a run of seven '-'. Without one, no chunk of
+ * it can contain an MSRP end-line ("-------" tid flag, RFC 4975 §7.1), whatever tid is
+ * drawn, and msrp_out.c sends its bodies by sendfile() without reading them for the check
+ * (issue 12: that read was ~30 % of cpm send's CPU). An entry without the line (written by
+ * an older cpm) answers "not known": the chunks are checked as before.
  */
 #include "cpm.h"
 
@@ -77,35 +84,41 @@ static bool same_stat(const struct stat *a, const struct stat *b)
 }
 
 int hash_cache_sha1(const struct cpm_opts *o, const char *path, int fd, const struct stat *st, uint8_t out[20],
-		    uint64_t *size, bool *cached)
+		    uint64_t *size, bool *cached, bool *dash_free)
 {
 	char entry[4200], text[512];
 	bool use = o && !o->no_resume && st->st_mtim.tv_sec >= 0 && st->st_ctim.tv_sec >= 0 &&
 		   entry_path(o, path, entry, sizeof entry) == 0;
 	*cached = false;
+	*dash_free = false;
 	if (use && state_read_small(AT_FDCWD, entry, text, sizeof text) > 0 && entry_matches(text, st)) {
 		char v[64];
 		int n = state_kv_get(text, "sha1", v, sizeof v) ? cpm_hex_decode(out, 20, v, strlen(v), '\0') : -1;
 		if (n == 20) {
 			*size = (uint64_t)st->st_size;
 			*cached = true;
+			*dash_free = state_kv_get(text, "seven-dashes", v, sizeof v) && strcmp(v, "no") == 0;
 			return 0;
 		}
 	}
 	struct timespec t0;
 	clock_gettime(CLOCK_REALTIME, &t0);
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* advice only: its failure changes nothing */
-	if (sha1_fd(fd, out, size) < 0)
+	bool dashes = true;
+	if (sha1_fd(fd, out, size, &dashes) < 0)
 		return -1;
+	*dash_free = !dashes;
 	struct stat after;
 	if (!use || ts_ns(st->st_ctim) > ts_ns(t0) - CACHE_SETTLE_NS || fstat(fd, &after) < 0 || !same_stat(st, &after) ||
 	    *size != (uint64_t)st->st_size)
 		return 0;
 	char hex[41];
 	cpm_hex_encode(hex, sizeof hex, out, 20, CPM_HEX_LOWER, '\0');
-	int n = snprintf(text, sizeof text, "cpm-hash-cache 1\ndev %llu\nino %llu\nsize %llu\nmtime %lld\nctime %lld\nsha1 %s\n",
+	int n = snprintf(text, sizeof text,
+			 "cpm-hash-cache 1\ndev %llu\nino %llu\nsize %llu\nmtime %lld\nctime %lld\nsha1 %s\nseven-dashes %s\n",
 			 (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
-			 (unsigned long long)st->st_size, ts_ns(st->st_mtim), ts_ns(st->st_ctim), hex);
+			 (unsigned long long)st->st_size, ts_ns(st->st_mtim), ts_ns(st->st_ctim), hex,
+			 dashes ? "yes" : "no");
 	if (n > 0 && (size_t)n < sizeof text)
 		(void)state_write_atomic(AT_FDCWD, entry, text, (size_t)n); /* no entry: the next send hashes again */
 	return 0;

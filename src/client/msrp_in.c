@@ -231,7 +231,7 @@ void msrp_in_finish(struct xfer *x, const struct msrp_msg *m, const uint8_t *dig
 
 	if (x->ooo) {
 		uint64_t sz = 0;
-		if (sha1_fd(x->part_fd, md, &sz) < 0) {
+		if (sha1_fd(x->part_fd, md, &sz, NULL) < 0) {
 			in_respond(x, m, 400, "Cannot read back the file");
 			in_fail(x, "cannot read back the part file");
 			return;

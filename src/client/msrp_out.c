@@ -81,14 +81,17 @@ static void out_pump(struct xfer *x)
 		size_t n = size - x->next_off < chunk ? (size_t)(size - x->next_off) : chunk;
 		/* A file's body leaves by sendfile() on plain TCP: the kernel sends the page-cache
 		 * pages, so the bytes are not copied into the write queue and from there into the
-		 * socket. They are still read once into chunk_buf for the tid check below, so a
-		 * file that changes while it is sent may go out with bytes we did not check — it
-		 * then fails the receiver's sha-1 check anyway. */
+		 * socket. They are read into chunk_buf for the tid check below only when the file
+		 * may hold a run of seven '-' (src_dash_free: found by the pass that hashed it,
+		 * hash_cache.c); without one no end-line can occur in a chunk, whatever the tid.
+		 * A file that changes while it is sent may go out with bytes we did not check —
+		 * it then fails the receiver's sha-1 check anyway. */
 		bool by_file = n > 0 && !x->src_mem && x->src_regular && mconn_can_write_file(x->conn);
+		bool unread = by_file && x->src_dash_free;
 		size_t need = (by_file ? 0 : n) + path_bytes + 512 + strlen(x->sel.type);
 		if (mconn_wspace(x->conn) < need)
 			return;
-		if (n && out_read(x, x->next_off, n) < 0) {
+		if (n && !unread && out_read(x, x->next_off, n) < 0) {
 			out_fail(x, "cannot read %s at offset %llu (file changed?)", app->o->file ? app->o->file : "data",
 				 (unsigned long long)x->next_off);
 			return;
@@ -99,7 +102,7 @@ static void out_pump(struct xfer *x)
 		for (int tries = 0;; tries++) {
 			cpm_random_alnum(tid, 16);
 			int ml = snprintf(marker, sizeof marker, "-------%s", tid);
-			if (!n || !memmem(x->chunk_buf, n, marker, (size_t)ml))
+			if (!n || unread || !memmem(x->chunk_buf, n, marker, (size_t)ml))
 				break;
 			if (tries > 32) {
 				out_fail(x, "no usable MSRP transaction id");

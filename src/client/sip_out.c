@@ -21,7 +21,8 @@
 
 /* base > 0: a resume, the offer says a=file-range:base+1-SIZE. ftid NULL:
  * a fresh random a=file-transfer-id. */
-static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *sel, int fd,
+/* dash_free: fd's file holds no run of seven '-' (hash_cache_sha1). */
+static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *sel, int fd, bool dash_free,
 			  const uint8_t *mem, long mtime, const uint8_t *thumb, size_t thumb_len,
 			  const char *thumb_type, uint64_t base, const char *ftid)
 {
@@ -33,6 +34,7 @@ static int xfer_out_start(struct cpm_app *app, const struct sdp_file_selector *s
 	x->src_fd = fd;
 	struct stat st;
 	x->src_regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	x->src_dash_free = x->src_regular && dash_free;
 	x->src_mem = mem;
 	x->base = base;
 	x->offered_range = base > 0;
@@ -249,7 +251,7 @@ int send_invite(struct cpm_app *app, uint64_t base)
 	int fd = dup(app->send_fd);
 	if (fd < 0)
 		return -1;
-	int rc = xfer_out_start(app, &app->send_sel, fd, NULL, app->send_mtime, app->send_thumb,
+	int rc = xfer_out_start(app, &app->send_sel, fd, app->send_dash_free, NULL, app->send_mtime, app->send_thumb,
 				app->send_thumb_len, app->send_thumb_type, base, base ? NULL : app->imdn_id);
 	if (rc < 0) {
 		close(fd);
@@ -261,7 +263,7 @@ int send_invite(struct cpm_app *app, uint64_t base)
 }
 
 int send_file_open(const struct cpm_opts *o, const char *path, int *fdp, struct sdp_file_selector *sel,
-		   struct stat *st, bool *cached, char *err, size_t errcap)
+		   struct stat *st, bool *cached, bool *dash_free, char *err, size_t errcap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	*fdp = -1;
@@ -286,8 +288,8 @@ int send_file_open(const struct cpm_opts *o, const char *path, int *fdp, struct 
 	snprintf(sel->type, sizeof sel->type, "%s", mime_guess(base));
 	sel->has_type = true;
 	uint64_t size = 0;
-	bool from_cache = false;
-	if (hash_cache_sha1(o, path, fd, st, sel->hash, &size, &from_cache) < 0) {
+	bool from_cache = false, no_dashes = false;
+	if (hash_cache_sha1(o, path, fd, st, sel->hash, &size, &from_cache, &no_dashes) < 0) {
 		snprintf(err, errcap, "cannot read %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
@@ -300,12 +302,14 @@ int send_file_open(const struct cpm_opts *o, const char *path, int *fdp, struct 
 	*fdp = fd;
 	if (cached)
 		*cached = from_cache;
+	if (dash_free)
+		*dash_free = no_dashes;
 	return 0;
 }
 
-int send_file_xfer(struct cpm_app *app, const struct sdp_file_selector *sel, int fd, long mtime)
+int send_file_xfer(struct cpm_app *app, const struct sdp_file_selector *sel, int fd, long mtime, bool dash_free)
 {
-	if (xfer_out_start(app, sel, fd, NULL, mtime, NULL, 0, NULL, 0, NULL) < 0) {
+	if (xfer_out_start(app, sel, fd, dash_free, NULL, mtime, NULL, 0, NULL, 0, NULL) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -319,12 +323,13 @@ int send_start(struct cpm_app *app)
 	struct sdp_file_selector sel;
 	char err[600];
 	int fd;
-	bool cached = false;
-	if (send_file_open(o, o->file, &fd, &sel, &st, &cached, err, sizeof err) < 0) {
+	bool cached = false, dash_free = false;
+	if (send_file_open(o, o->file, &fd, &sel, &st, &cached, &dash_free, err, sizeof err) < 0) {
 		out_line(app, "failed: %s", err);
 		return -1;
 	}
-	vlog(app, "sha-1 of %s: %s", o->file, cached ? "from the hash cache (file unchanged)" : "read and hashed");
+	vlog(app, "sha-1 of %s: %s; %s", o->file, cached ? "from the hash cache (file unchanged)" : "read and hashed",
+	     dash_free ? "no run of seven '-' in it: chunks go out unread" : "chunks are checked for their end-line");
 	uint64_t size = sel.size;
 
 	if (o->thumbnail) {
@@ -362,6 +367,7 @@ int send_start(struct cpm_app *app)
 	app->send_sel = sel;
 	app->send_mtime = (long)st.st_mtime;
 	app->send_fd = fd; /* closed by agent_run */
+	app->send_dash_free = dash_free;
 
 	uint64_t from = 0;
 	if (!o->no_resume) {
@@ -402,7 +408,7 @@ void blast_next(struct cpm_app *app)
 		int n = snprintf(sel.name, sizeof sel.name, "blast-%s-%u.bin", app->blast_run, app->blast_started + 1);
 		sel.name_len = (size_t)n;
 		app->blast_started++;
-		if (xfer_out_start(app, &sel, -1, app->blast_buf, (long)time(NULL), NULL, 0, NULL, 0, NULL) < 0)
+		if (xfer_out_start(app, &sel, -1, false, app->blast_buf, (long)time(NULL), NULL, 0, NULL, 0, NULL) < 0)
 			app->blast_failed++;
 	}
 	if (!app->shutting_down && app->blast_ok + app->blast_failed >= o->count) {

@@ -167,12 +167,27 @@ int local_ip_for(const char *host, uint16_t port, char *out, size_t cap)
 	return rc;
 }
 
-int sha1_fd(int fd, uint8_t out[20], uint64_t *size)
+/* Dashes at the end of p[0, n), counted on from `run` dashes before p when p is all dashes;
+ * capped at MSRP_END_DASHES (only whether seven are reached matters). */
+static size_t dash_run_after(const char *p, size_t n, size_t run)
+{
+	size_t k = 0;
+	while (k < n && k < MSRP_END_DASHES && p[n - 1 - k] == '-')
+		k++;
+	if (k == n)
+		k += run;
+	return k < MSRP_END_DASHES ? k : MSRP_END_DASHES;
+}
+
+int sha1_fd(int fd, uint8_t out[20], uint64_t *size, bool *dashes)
 {
 	static char buf[1024 * 1024]; /* few syscalls per GiB; still small next to the page cache */
+	static const char seven[MSRP_END_DASHES] = "-------";
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	uint64_t total = 0;
 	off_t off = 0;
+	size_t run = 0; /* dashes at the end of what was read so far */
+	bool found = false;
 	int rc = -1;
 	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha1(), NULL))
 		goto out;
@@ -187,6 +202,14 @@ int sha1_fd(int fd, uint8_t out[20], uint64_t *size)
 			break;
 		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
 			goto out;
+		if (dashes && !found) {
+			/* a run that began in the last read, then the run's whole length in this one */
+			size_t lead = 0;
+			while (lead < (size_t)n && lead < MSRP_END_DASHES && buf[lead] == '-')
+				lead++;
+			found = run + lead >= MSRP_END_DASHES || memmem(buf, (size_t)n, seven, sizeof seven) != NULL;
+			run = dash_run_after(buf, (size_t)n, run);
+		}
 		off += n;
 		total += (uint64_t)n;
 	}
@@ -195,6 +218,8 @@ int sha1_fd(int fd, uint8_t out[20], uint64_t *size)
 		goto out;
 	if (size)
 		*size = total;
+	if (dashes)
+		*dashes = found;
 	rc = 0;
 out:
 	EVP_MD_CTX_free(ctx);
