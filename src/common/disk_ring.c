@@ -100,6 +100,7 @@ struct disk_ring {
 	uint64_t direct_done; /* the worker's own: bytes written through dfd */
 	uint64_t behind_since;   /* the worker's own: ms the ring has been over half full since (0: not) */
 	uint64_t buffered_until; /* the worker's own: a lazy direct ring writes buffered below this offset */
+	bool write_failed; /* the worker's own: err came from writing; published as write_err */
 	uint64_t wake_at; /* atomic: wake the loop once tail reaches this (0: no one waits) */
 	/* the result, written once by the worker (under mu) */
 	bool finished;
@@ -395,7 +396,7 @@ static int consume(struct disk_ring *d, EVP_MD_CTX *md)
 				if (ftruncate(d->fd, (off_t)off)) {
 					/* the owner ends on err anyway */
 				}
-				d->write_err = true;
+				d->write_failed = true;
 				return err;
 			}
 		}
@@ -451,6 +452,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&d->mu);
 	d->finished = true;
 	d->err = err;
+	d->write_err = d->write_failed;
 	d->hashed = !err && d->hashing;
 	d->direct_bytes = d->direct_done;
 	if (d->hashed)
