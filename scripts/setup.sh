@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libsofia-sip-ua-dev libssl-dev libsqlite3-dev libxml2-dev
-  sip-tester tshark socat python3 procps iproute2 psmisc fio sqlite3 bash-builtins
+  sip-tester tshark socat python3 procps iproute2 psmisc fio sqlite3 bash-builtins gdb
   kamailio kamailio-presence-modules dnsmasq-base openssl
   clamav-daemon libcurl4-openssl-dev curl
   libsystemd-dev systemd groff-base man-db
@@ -15,6 +15,8 @@ PKGS=(
 )
 # bash-builtins: bash's loadable `sleep`, which tests/e2e/lib.sh enables: the tests' polling
 # loops then sleep without a fork and an exec each time (the suite's CPU, docs/TESTING.md).
+# gdb: a test whose process does not exit in time prints its threads' stacks (proc_report in
+# tests/e2e/lib.sh), so that a hang seen once in a full run can be diagnosed from the log.
 # kamailio: the SIP core of tests/core (deploy/kamailio/cpmd-core.cfg, started by the tests
 # on random ports); -presence-modules: its optional reg event notifier (WITH_REGEVENT).
 # libcurl4-openssl-dev: the XCAP client of the XDM preferences (src/xdm); curl: the tests'

@@ -364,6 +364,40 @@ wait_exit() {
 		sleep 0.1
 	done
 	WAIT_RC=timeout
+	proc_report "$pid"
+}
+
+# proc_report PID: what a process that should have exited is doing, on stderr (the test's log):
+# its state, each thread's system call, kernel wait channel and CPU over one second (spinning or
+# blocked?), and the threads' stacks when gdb is there. For hangs seen once in a full-suite run.
+proc_report() {
+	local pid=$1 t stat cpu0=() i=0
+	if [ ! -r "/proc/$pid/status" ]; then
+		echo "----- pid $pid: gone" >&2
+		return 0
+	fi
+	{
+		echo "----- pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-300)) is still there"
+		grep -E '^(State|Threads):' "/proc/$pid/status"
+		for t in /proc/"$pid"/task/*; do
+			read -r stat <"$t/stat" || continue
+			stat=${stat##*) } # past the command name: field 3 onwards
+			read -r -a f <<<"$stat"
+			cpu0[i++]=$((f[11] + f[12]))
+		done
+		sleep 1
+		i=0
+		for t in /proc/"$pid"/task/*; do
+			read -r stat <"$t/stat" || continue
+			stat=${stat##*) }
+			read -r -a f <<<"$stat"
+			echo "thread ${t##*/}: state ${f[0]}, cpu ticks in 1 s $((f[11] + f[12] - cpu0[i++])), wchan $(<"$t/wchan"), syscall $(<"$t/syscall")"
+		done
+		if command -v gdb >/dev/null; then
+			timeout 60 gdb -p "$pid" -batch -nx -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread )'
+		fi
+		echo "----- end of pid $pid"
+	} >&2 2>/dev/null || true
 }
 
 # The recipient's URI: a user of DOMAIN ("bob"), a user of another domain ("bob@example.net"),

@@ -8,7 +8,8 @@
 start_cpmd --defer off
 gen_file "$T_DIR/huge.bin" "$(big_size 200)"
 start_receiver bob bob phone --count 1 --timeout 60
-send_file_bg huge alice bob "$T_DIR/huge.bin"
+# --verbose: the sender logs its SIP events and shutdown stages (its stderr is in the failure dump)
+CPM_GLOBAL_OPTS=--verbose send_file_bg huge alice bob "$T_DIR/huge.bin"
 has_bytes() { [ -n "$(find "${RECV_DIR[bob]}" -type f -size +0 -print -quit)" ]; }
 wait_for 30 "the device to write the first bytes of the file" has_bytes
 kill -0 "${RECV_PID[bob]}" 2>/dev/null || fail "the device exited before it could be killed"
