@@ -15,9 +15,6 @@
       If the condition is never met within --timeout, cpmd is killed anyway
       ("timeout"). Prints one line: the outcome and what was on disk at the kill.
 
-  crash_check.py pending DB
-      Number of items still to deliver (state STORED or DELIVERING), read-only.
-
   crash_check.py check [--logs DIR] LEDGER DATA_DIR RECV_DIR...
       The final assertions (see t_crash_safety.sh). Exit 1 with FAIL lines.
 """
@@ -185,14 +182,6 @@ def open_ro(db):
     return sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
 
 
-def cmd_pending(argv):
-    con = open_ro(argv[0])
-    n = con.execute("SELECT count(*) FROM item WHERE state IN (1,2)").fetchone()[0]
-    con.close()
-    print(n)
-    return 0
-
-
 def sha1_file(p):
     h = hashlib.sha1()
     with open(p, "rb") as f:
@@ -338,8 +327,6 @@ def main():
     c, a = sys.argv[1], sys.argv[2:]
     if c == "kill":
         return cmd_kill(a)
-    if c == "pending":
-        return cmd_pending(a)
     if c == "check":
         return cmd_check(a)
     print(__doc__, file=sys.stderr)

@@ -48,6 +48,69 @@ T_START=$EPOCHSECONDS
 # (~6 ms of CPU each on the 2-vCPU test VM, where page faults are dear), bash's loadable sleep
 # (package bash-builtins, scripts/setup.sh) none. Same argument syntax for what the tests use.
 enable -f /usr/lib/bash/sleep sleep 2>/dev/null || true
+# The same for the commands that the tests run most and that bash-builtins has as loadables
+# covering the options the tests use (mkdir -p, rm -f/-rf, basename NAME [SUFFIX], dirname,
+# cut -c/-d/-f): no exec (a pipeline stage or $(...) still forks, at half the cost).
+for _b in mkdir rm basename dirname cut; do enable -f "/usr/lib/bash/$_b" "$_b" 2>/dev/null || true; done
+unset _b
+
+# grep: the tests' polls and assertions run `grep -q` about 8000 times a pass (2026-12-04), a
+# fork and an exec each. Its common shape, a quiet search of one small text file for a literal
+# string (optionally anchored with ^ and $; -F, -x, -s, -a, -E allowed), is answered here
+# without either; anything else (other options, a real regular expression, stdin, several
+# files, a file of 128 KiB or more) runs grep itself with the same arguments.
+GREP_FAST_MAX=131072
+grep() {
+	local quiet=0 silent=0 fixed=0 ere=0 whole=0 pat="" file nl=$'\n' a
+	local -a args=("$@")
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--) shift; break ;;
+		-?*)
+			[[ $1 =~ ^-[qsaFEx]+$ ]] || { command grep "${args[@]}"; return; }
+			[[ $1 == *q* ]] && quiet=1
+			[[ $1 == *s* ]] && silent=1
+			[[ $1 == *F* ]] && fixed=1
+			[[ $1 == *E* ]] && ere=1
+			[[ $1 == *x* ]] && whole=1
+			shift ;;
+		*) break ;;
+		esac
+	done
+	if [ $quiet = 0 ] || [ $# -ne 2 ] || [ -z "$1" ] || [ ! -f "$2" ] || [ ! -r "$2" ]; then
+		if [ $quiet = 1 ] && [ $# -eq 2 ] && [ ! -e "$2" ]; then
+			[ $silent = 1 ] || echo "grep: $2: No such file or directory" >&2
+			return 2
+		fi
+		command grep "${args[@]}"
+		return
+	fi
+	pat=$1 file=$2
+	[[ $pat != *$nl* ]] || { command grep "${args[@]}"; return; } # several patterns
+	local head="" tail=""
+	if [ $fixed = 0 ]; then
+		[[ $pat == ^* ]] && head=$nl pat=${pat#^}
+		[[ $pat == *'$' && $pat != *'\$' ]] && tail=$nl pat=${pat%'$'}
+		a='[].[*^$\\]'
+		[ $ere = 1 ] && a='[].[*^$\\+?(){}|]'
+		if [ -z "$pat" ] || [[ $pat =~ $a ]]; then
+			command grep "${args[@]}"
+			return
+		fi
+	fi
+	[ $whole = 1 ] && head=$nl tail=$nl
+	_log_text "$file" || { command grep "${args[@]}"; return; }
+	[[ $nl$LOG_TEXT$nl == *"$head$pat$tail"* ]]
+}
+
+# _log_text FILE: FILE's text (at most GREP_FAST_MAX characters) into LOG_TEXT, without a fork;
+# status 1 if the file is longer (or cannot be read), then LOG_TEXT holds its beginning.
+_log_text() {
+	LOG_TEXT=""
+	[ -r "$1" ] || return 1
+	IFS= read -r -d '' -N "$GREP_FAST_MAX" LOG_TEXT <"$1" || true
+	[ ${#LOG_TEXT} -lt "$GREP_FAST_MAX" ]
+}
 
 log() { printf '[%s %(%H:%M:%S)T] %s\n' "$T_NAME" -1 "$*" >&2; }
 
@@ -151,9 +214,27 @@ _cleanup() {
 	else
 		rm -rf "$T_DIR"
 	fi
+	[ -z "${CPM_TEST_CPU_LOG:-}" ] || _cpu_log "$rc"
 	exit $rc
 }
 trap _cleanup EXIT
+
+# CPM_TEST_CPU_LOG=FILE: each test appends "NAME RC WALL_S CPU_S", CPU_S being the user + system
+# time of the test's shell and of every process it waited for (cpmd, cpm, tshark...): where the
+# suite's CPU goes, which is what its duration on 2 cores is made of (docs/TESTING.md).
+_cpu_log() {
+	local line cpu=0 m s f tf="$CPM_TEST_CPU_LOG.$$"
+	times >"$tf" # in this shell: a subshell's `times` would count the subshell's own
+	while read -r line; do
+		for f in $line; do
+			[[ $f =~ ^([0-9]+)m([0-9]+)\.([0-9]+)s$ ]] || continue
+			m=${BASH_REMATCH[1]} s=${BASH_REMATCH[2]}
+			cpu=$((cpu + m * 60000 + s * 1000 + 10#${BASH_REMATCH[3]}))
+		done
+	done <"$tf"
+	rm -f "$tf"
+	printf '%s %s %s %d.%03d\n' "$T_NAME" "$1" "$((EPOCHSECONDS - T_START))" $((cpu / 1000)) $((cpu % 1000)) >>"$CPM_TEST_CPU_LOG"
+}
 trap 'exit 130' INT TERM
 
 need_bin() {
@@ -312,6 +393,31 @@ reg_count() {
 	grep -i 'regist' "$CPMD_LOG" 2>/dev/null | grep -c -F "$1@$DOMAIN" || true
 }
 
+# _reg_mark: where cpmd's log ends now, into REG_MARK ("c:CHARS" while the log is small, else
+# "n:REGISTRATION-LINES"); _reg_new USER: a registration line for USER after that mark.
+# start_receiver polls this ten times a second: bash only (no fork) while the log is small.
+_reg_mark() {
+	if _log_text "$CPMD_LOG"; then
+		REG_MARK=c:${#LOG_TEXT}
+	else
+		REG_MARK=n:$(reg_count "$1")
+	fi
+}
+_reg_new() {
+	local u="${1,,}@${DOMAIN,,}" nl=$'\n' new re="[^"$'\n'"]*"
+	if [[ $REG_MARK == c:* ]]; then
+		if _log_text "$CPMD_LOG"; then
+			new=${LOG_TEXT:${REG_MARK#c:}}
+			new=${new,,}
+			[[ $new =~ regist$re"$u" || $new =~ "$u"${re}regist ]]
+			return
+		fi
+		command tail -c +$((${REG_MARK#c:} + 1)) "$CPMD_LOG" | command grep -i regist | command grep -q -i -F "$u"
+		return
+	fi
+	[ "$(reg_count "$1")" -gt "${REG_MARK#n:}" ]
+}
+
 # start_receiver NAME USER DEVICE [receive options...]: starts
 # `cpm ... receive --dir DIR ...` and waits until cpmd logged its registration.
 start_receiver() {
@@ -319,8 +425,8 @@ start_receiver() {
 	shift 3
 	local dir="$T_DIR/recv.$name" out="$LOGDIR/recv.$name.out" err="$LOGDIR/recv.$name.err"
 	mkdir -p "$dir"
-	local before base
-	before=$(reg_count "$user")
+	local base cpmd_up
+	_reg_mark "$user"
 	mapfile -t base < <(_cpm_base "$user" "$dev")
 	"$CPM" "${base[@]}" receive --dir "$dir" "$@" </dev/null >"$out" 2>"$err" &
 	local pid=$!
@@ -328,7 +434,11 @@ start_receiver() {
 	RECV_PID[$name]=$pid RECV_DIR[$name]=$dir RECV_OUT[$name]=$out RECV_ERR[$name]=$err
 	local i
 	for ((i = 0; i < 150; i++)); do
-		if [ "$(reg_count "$user")" -gt "$before" ]; then
+		# Whether cpmd runs is looked at BEFORE its log: a test may kill cpmd as soon as a
+		# delivery to the new device starts (t_crash_safety), right after the registration line.
+		cpmd_up=1
+		[ -z "$CPMD_PID" ] || kill -0 "$CPMD_PID" 2>/dev/null || cpmd_up=0
+		if _reg_new "$user"; then
 			log "receiver $name ($user/$dev, pid $pid) registered"
 			sleep 0.1 # let cpmd finish storing the binding after logging it
 			return 0
@@ -337,7 +447,7 @@ start_receiver() {
 			# A receiver with --count can register, take what waited for it and
 			# exit between two looks: registered is what counts (its exit status
 			# is the caller's to check, e.g. with wait_exit).
-			if [ "$(reg_count "$user")" -gt "$before" ]; then
+			if _reg_new "$user"; then
 				log "receiver $name ($user/$dev, pid $pid) registered (and has already exited)"
 				return 0
 			fi
@@ -345,7 +455,7 @@ start_receiver() {
 			wait "$pid" || rc=$?
 			fail "receiver $name exited (status $rc) before registering"
 		fi
-		cpmd_alive
+		[ $cpmd_up = 1 ] || cpmd_alive
 		sleep 0.1
 	done
 	fail "receiver $name ($user/$dev): no registration line for $user@$DOMAIN in cpmd's log within 15 s"
