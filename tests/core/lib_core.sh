@@ -110,14 +110,14 @@ start_core_pair() {
 	start_kamailio
 }
 
-# Every cpm goes to the core's user-facing port.
-_cpm_base() { # USER [DEVICE]
-	local a=(--server "$HOST:${KAM_UA_PORT:?start_core_pair first}" --user "sip:$1@$DOMAIN")
-	[ -n "${2:-}" ] && a+=(--device "$2")
-	[ -n "$CPM_TRANSPORT" ] && a+=(--transport "$CPM_TRANSPORT")
+# Every cpm goes to the core's user-facing port (lib.sh's _cpm_base prints these too).
+_cpm_args() { # USER [DEVICE]
+	CPM_ARGS=(--server "$HOST:${KAM_UA_PORT:?start_core_pair first}" --user "sip:$1@$DOMAIN")
+	[ -z "${2:-}" ] || CPM_ARGS+=(--device "$2")
+	[ -z "$CPM_TRANSPORT" ] || CPM_ARGS+=(--transport "$CPM_TRANSPORT")
 	# shellcheck disable=SC2206 # CPM_GLOBAL_OPTS: extra global options, space-separated
-	[ -n "$CPM_GLOBAL_OPTS" ] && a+=($CPM_GLOBAL_OPTS)
-	printf '%s\n' "${a[@]}"
+	[ -z "$CPM_GLOBAL_OPTS" ] || CPM_ARGS+=($CPM_GLOBAL_OPTS)
+	return 0
 }
 
 # Third-party REGISTERs for USER that cpmd answered 2xx (Kamailio logs each answer with the
@@ -134,6 +134,9 @@ tpr_zero_count() { # USER
 # The e2e helper waits for cpmd's own registrar; behind a core, registered = cpmd accepted
 # the third-party REGISTER the core sent for this device.
 reg_count() { tpr_ok_count "$1"; }
+# start_receiver's mark and poll (lib.sh), by that count
+_reg_mark() { REG_MARK=n:$(reg_count "$1"); }
+_reg_new() { [ "$(reg_count "$1")" -gt "${REG_MARK#n:}" ]; }
 
 # cpm_cmd NAME USER [global+command args...]: runs cpm through the core in the foreground
 # (at most 60 s); sets CMD_RC, CMD_OUT, CMD_ERR, CMD_LAST.

@@ -245,20 +245,55 @@ need_bin() {
 }
 need_bin "$CPMD" "$CPM"
 
-# A free port in 20000-60000 (TCP and UDP), never twice in one test. Called
-# as $(pick_port), i.e. in a subshell: the caller adds it to USED_PORTS.
-pick_port() {
+# _port_busy PORT: a TCP or UDP socket of any state has PORT as its local (or remote) port: what
+# `ss -Htuna "( sport = :PORT )"` tells, read from /proc/net in bash (no fork).
+_port_busy() {
+	local h f t
+	printf -v h ':%04X ' "$1"
+	for f in /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; do
+		[ -r "$f" ] || continue
+		t=$(<"$f")
+		[[ $t != *"$h"* ]] || return 0
+	done
+	return 1
+}
+
+# _pick_port: a free port in 20000-60000 (TCP and UDP), never twice in one test, into PORT
+# (added to USED_PORTS). pick_port prints one, for $(pick_port): the caller adds it to
+# USED_PORTS.
+_pick_port() {
 	local p i
 	for ((i = 0; i < 200; i++)); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
 		case "$USED_PORTS" in *" $p "*) continue ;; esac
-		if [ -z "$(ss -Htuna "( sport = :$p )" 2>/dev/null)" ]; then
+		if ! _port_busy "$p"; then
 			USED_PORTS="$USED_PORTS$p "
-			echo "$p"
+			PORT=$p
 			return 0
 		fi
 	done
 	fail "no free port found"
+}
+pick_port() {
+	_pick_port
+	echo "$PORT"
+}
+pick_port_block() {
+	local n=$1 p i j ok
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 39990))
+		ok=1
+		for ((j = 0; j < n; j++)); do
+			case "$USED_PORTS" in *" $((p + j)) "*) ok=0 ;; esac
+			! _port_busy $((p + j)) || ok=0
+		done
+		if [ $ok = 1 ]; then
+			for ((j = 0; j < n; j++)); do USED_PORTS="$USED_PORTS$((p + j)) "; done
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "no block of $n free ports found"
 }
 
 # wait_for TIMEOUT_S DESCRIPTION COMMAND...: poll COMMAND every 0.1 s.
@@ -281,15 +316,16 @@ start_cpmd() {
 	local attempt i
 	for attempt in 1 2 3 4 5; do
 		CPMD_N=$((CPMD_N + 1))
-		SIP_PORT=$(pick_port)
-		USED_PORTS="$USED_PORTS$SIP_PORT "
-		MSRP_PORT=$(pick_port)
-		USED_PORTS="$USED_PORTS$MSRP_PORT "
+		_pick_port
+		SIP_PORT=$PORT
+		_pick_port
+		MSRP_PORT=$PORT
 		CPMD_DATA="$T_DIR/cpmd-data.$CPMD_N"
 		CPMD_LOG="$LOGDIR/cpmd.$CPMD_N.log"
 		mkdir -p "$CPMD_DATA"
+		_cpmd_opts
 		"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" \
-			--data-dir "$CPMD_DATA" $(_auth_opts) $(_workers_opts) "$@" </dev/null >"$LOGDIR/cpmd.$CPMD_N.stdout" 2>"$CPMD_LOG" &
+			--data-dir "$CPMD_DATA" "${CPMD_EXTRA[@]}" "$@" </dev/null >"$LOGDIR/cpmd.$CPMD_N.stdout" 2>"$CPMD_LOG" &
 		CPMD_PID=$!
 		PIDS+=("$CPMD_PID")
 		for ((i = 0; i < ${CPMD_READY_S:-15} * 10; i++)); do
@@ -374,18 +410,35 @@ _auth_opts() {
 	touch "$AUTH_USERS"
 	echo "--users $AUTH_USERS"
 }
+# _cpmd_opts: the two above into the array CPMD_EXTRA, without a fork (start_cpmd).
+_cpmd_opts() {
+	CPMD_EXTRA=()
+	[ -z "${CPMD_WORKERS:-}" ] || CPMD_EXTRA+=(--workers "$CPMD_WORKERS")
+	[ -z "${CPMD_RELAY_TEE:-}" ] || CPMD_EXTRA+=(--relay-tee "$CPMD_RELAY_TEE")
+	if [ -n "$CPM_AUTH" ]; then
+		[ -e "$AUTH_USERS" ] || : >"$AUTH_USERS"
+		CPMD_EXTRA+=(--users "$AUTH_USERS")
+	fi
+	return 0
+}
 
-_cpm_base() { # USER [DEVICE]
-	local a=(--server "$HOST:$SIP_PORT" --user "sip:$1@$DOMAIN")
+# _cpm_args USER [DEVICE]: cpm's global options for USER into the array CPM_ARGS (no fork);
+# _cpm_base prints them one per line (for `mapfile -t base < <(_cpm_base USER)`).
+_cpm_args() {
+	CPM_ARGS=(--server "$HOST:$SIP_PORT" --user "sip:$1@$DOMAIN")
 	if [ -n "$CPM_AUTH" ]; then
 		_auth_user "$1"
-		a+=(--password "pw-$1")
+		CPM_ARGS+=(--password "pw-$1")
 	fi
-	[ -n "${2:-}" ] && a+=(--device "$2")
-	[ -n "$CPM_TRANSPORT" ] && a+=(--transport "$CPM_TRANSPORT")
+	[ -z "${2:-}" ] || CPM_ARGS+=(--device "$2")
+	[ -z "$CPM_TRANSPORT" ] || CPM_ARGS+=(--transport "$CPM_TRANSPORT")
 	# shellcheck disable=SC2206 # CPM_GLOBAL_OPTS: extra global options, space-separated
-	[ -n "$CPM_GLOBAL_OPTS" ] && a+=($CPM_GLOBAL_OPTS)
-	printf '%s\n' "${a[@]}"
+	[ -z "$CPM_GLOBAL_OPTS" ] || CPM_ARGS+=($CPM_GLOBAL_OPTS)
+	return 0
+}
+_cpm_base() { # USER [DEVICE]
+	_cpm_args "$@"
+	printf '%s\n' "${CPM_ARGS[@]}"
 }
 
 # Number of registration lines for USER in cpmd's log (grep loosely).
@@ -396,6 +449,7 @@ reg_count() {
 # _reg_mark: where cpmd's log ends now, into REG_MARK ("c:CHARS" while the log is small, else
 # "n:REGISTRATION-LINES"); _reg_new USER: a registration line for USER after that mark.
 # start_receiver polls this ten times a second: bash only (no fork) while the log is small.
+# (tests/core/lib_core.sh redefines both, and _cpm_args, for cpm and cpmd behind Kamailio.)
 _reg_mark() {
 	if _log_text "$CPMD_LOG"; then
 		REG_MARK=c:${#LOG_TEXT}
@@ -425,10 +479,10 @@ start_receiver() {
 	shift 3
 	local dir="$T_DIR/recv.$name" out="$LOGDIR/recv.$name.out" err="$LOGDIR/recv.$name.err"
 	mkdir -p "$dir"
-	local base cpmd_up
+	local cpmd_up
 	_reg_mark "$user"
-	mapfile -t base < <(_cpm_base "$user" "$dev")
-	"$CPM" "${base[@]}" receive --dir "$dir" "$@" </dev/null >"$out" 2>"$err" &
+	_cpm_args "$user" "$dev"
+	"$CPM" "${CPM_ARGS[@]}" receive --dir "$dir" "$@" </dev/null >"$out" 2>"$err" &
 	local pid=$!
 	PIDS+=("$pid")
 	RECV_PID[$name]=$pid RECV_DIR[$name]=$dir RECV_OUT[$name]=$out RECV_ERR[$name]=$err
@@ -512,8 +566,23 @@ proc_report() {
 
 # The recipient's URI: a user of DOMAIN ("bob"), a user of another domain ("bob@example.net"),
 # or a sip: URI as it is.
+# _uri ADDR sets URI (no fork); _to_uri ADDR prints it.
+_uri() {
+	case "$1" in sip:*) URI=$1 ;; *@*) URI=sip:$1 ;; *) URI=sip:$1@$DOMAIN ;; esac
+}
 _to_uri() {
-	case "$1" in sip:*) echo "$1" ;; *@*) echo "sip:$1" ;; *) echo "sip:$1@$DOMAIN" ;; esac
+	_uri "$1"
+	echo "$URI"
+}
+
+# last_line FILE: FILE's last line into LAST_LINE ("" if none), without a fork (small files:
+# the clients' outputs).
+last_line() {
+	local -a l=()
+	LAST_LINE=""
+	[ -r "$1" ] && mapfile -t l <"$1"
+	[ ${#l[@]} -eq 0 ] || LAST_LINE=${l[-1]}
+	return 0
 }
 
 # send_file NAME FROM_USER TO_USER FILE [send options...]: runs `cpm send`
@@ -524,9 +593,10 @@ send_file() {
 	local name=$1 from=$2 to=$3 file=$4
 	shift 4
 	SEND_OUT="$LOGDIR/send.$name.out" SEND_ERR="$LOGDIR/send.$name.err"
-	local base pid i limit=$((${SEND_TIMEOUT:-120} * 10))
-	mapfile -t base < <(_cpm_base "$from")
-	"$CPM" "${base[@]}" send "$(_to_uri "$to")" "$file" "$@" </dev/null >"$SEND_OUT" 2>"$SEND_ERR" &
+	local pid i limit=$((${SEND_TIMEOUT:-120} * 10))
+	_cpm_args "$from"
+	_uri "$to"
+	"$CPM" "${CPM_ARGS[@]}" send "$URI" "$file" "$@" </dev/null >"$SEND_OUT" 2>"$SEND_ERR" &
 	pid=$!
 	PIDS+=("$pid")
 	SEND_RC=timeout
@@ -545,7 +615,8 @@ send_file() {
 		SEND_RC=124
 		log "send $name: still running after ${SEND_TIMEOUT:-120} s, killed"
 	fi
-	SEND_LAST=$(tail -n 1 "$SEND_OUT" 2>/dev/null || true)
+	last_line "$SEND_OUT"
+	SEND_LAST=$LAST_LINE
 	log "send $name: rc=$SEND_RC last line: $SEND_LAST"
 }
 
@@ -554,9 +625,9 @@ send_file_bg() {
 	local name=$1 from=$2 to=$3 file=$4
 	shift 4
 	SEND_OUT="$LOGDIR/send.$name.out" SEND_ERR="$LOGDIR/send.$name.err"
-	local base
-	mapfile -t base < <(_cpm_base "$from")
-	"$CPM" "${base[@]}" send "$(_to_uri "$to")" "$file" "$@" </dev/null >"$SEND_OUT" 2>"$SEND_ERR" &
+	_cpm_args "$from"
+	_uri "$to"
+	"$CPM" "${CPM_ARGS[@]}" send "$URI" "$file" "$@" </dev/null >"$SEND_OUT" 2>"$SEND_ERR" &
 	SEND_PID=$!
 	PIDS+=("$SEND_PID")
 }
@@ -630,23 +701,6 @@ big_size() {
 SIPP_DIR="$CPM_SRC/tests/interop/sipp"
 
 # N consecutive free ports (SIPp's -mp uses mp..mp+3 for RTP/RTCP).
-pick_port_block() {
-	local n=$1 p i j ok
-	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 39990))
-		ok=1
-		for ((j = 0; j < n; j++)); do
-			case "$USED_PORTS" in *" $((p + j)) "*) ok=0 ;; esac
-			[ -z "$(ss -Htuna "( sport = :$((p + j)) )" 2>/dev/null)" ] || ok=0
-		done
-		if [ $ok = 1 ]; then
-			for ((j = 0; j < n; j++)); do USED_PORTS="$USED_PORTS$((p + j)) "; done
-			echo "$p"
-			return 0
-		fi
-	done
-	fail "no block of $n free ports found"
-}
 
 # Common SIPp options: own ports, no stdin, all traces into $LOGDIR/sipp.NAME.*
 # Sets SIPP_ARGS (no subshell, so that USED_PORTS is kept).
@@ -740,12 +794,13 @@ cpmd_refused() {
 # (the message-id from stderr), MSG_OUT, MSG_ERR. TARGET: a user of DOMAIN, or a
 # sip: URI. Fails the test at once if cpmd dies meanwhile.
 send_message() {
-	local name=$1 from=$2 to=$3 text=$4 base pid i
+	local name=$1 from=$2 to=$3 text=$4 pid i
 	shift 4
 	MSG_OUT="$LOGDIR/message.$name.out" MSG_ERR="$LOGDIR/message.$name.err"
-	to=$(_to_uri "$to")
-	mapfile -t base < <(_cpm_base "$from")
-	"$CPM" "${base[@]}" message "$to" "$text" "$@" </dev/null >"$MSG_OUT" 2>"$MSG_ERR" &
+	_uri "$to"
+	to=$URI
+	_cpm_args "$from"
+	"$CPM" "${CPM_ARGS[@]}" message "$to" "$text" "$@" </dev/null >"$MSG_OUT" 2>"$MSG_ERR" &
 	pid=$!
 	PIDS+=("$pid")
 	MSG_RC=timeout
@@ -759,8 +814,13 @@ send_message() {
 		sleep 0.05
 	done
 	[ "$MSG_RC" = timeout ] && fail "message $name: cpm message still running after 60 s"
-	MSG_LAST=$(tail -n 1 "$MSG_OUT" 2>/dev/null || true)
-	MSG_ID=$(sed -n 's/^cpm: message-id //p' "$MSG_ERR" | head -n 1)
+	last_line "$MSG_OUT"
+	MSG_LAST=$LAST_LINE
+	MSG_ID=""
+	local l
+	[ -r "$MSG_ERR" ] && while IFS= read -r l; do
+		[[ $l == "cpm: message-id "* ]] && { MSG_ID=${l#cpm: message-id }; break; }
+	done <"$MSG_ERR"
 	log "message $name: rc=$MSG_RC last line: $MSG_LAST (id $MSG_ID)"
 }
 
