@@ -258,16 +258,20 @@ _port_busy() {
 	return 1
 }
 
-# _pick_port: a free port in 20000-60000 (TCP and UDP), never twice in one test, into PORT
-# (added to USED_PORTS). pick_port prints one, for $(pick_port): the caller adds it to
-# USED_PORTS.
+# _pick_port: a free port in 20000-60000 (TCP and UDP), never twice in one test, into PORT.
+# pick_port prints one, for $(pick_port). Every port handed out is also appended to
+# $LOGDIR/.ports (a dot file: not dumped, not scanned): one picked in a subshell, as
+# $(pick_port) is, never reaches the shell's USED_PORTS, and a later start_cpmd must not pick
+# it again before the test binds it.
 _pick_port() {
-	local p i
+	local p i used=$USED_PORTS
+	[ ! -r "$LOGDIR/.ports" ] || used+=$(<"$LOGDIR/.ports")
 	for ((i = 0; i < 200; i++)); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
-		case "$USED_PORTS" in *" $p "*) continue ;; esac
+		case "$used " in *" $p "*) continue ;; esac
 		if ! _port_busy "$p"; then
 			USED_PORTS="$USED_PORTS$p "
+			printf ' %s ' "$p" >>"$LOGDIR/.ports"
 			PORT=$p
 			return 0
 		fi
@@ -279,16 +283,20 @@ pick_port() {
 	echo "$PORT"
 }
 pick_port_block() {
-	local n=$1 p i j ok
+	local n=$1 p i j ok used=$USED_PORTS
+	[ ! -r "$LOGDIR/.ports" ] || used+=$(<"$LOGDIR/.ports")
 	for ((i = 0; i < 200; i++)); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 39990))
 		ok=1
 		for ((j = 0; j < n; j++)); do
-			case "$USED_PORTS" in *" $((p + j)) "*) ok=0 ;; esac
+			case "$used " in *" $((p + j)) "*) ok=0 ;; esac
 			! _port_busy $((p + j)) || ok=0
 		done
 		if [ $ok = 1 ]; then
-			for ((j = 0; j < n; j++)); do USED_PORTS="$USED_PORTS$((p + j)) "; done
+			for ((j = 0; j < n; j++)); do
+				USED_PORTS="$USED_PORTS$((p + j)) "
+				printf ' %s ' $((p + j)) >>"$LOGDIR/.ports"
+			done
 			echo "$p"
 			return 0
 		fi
