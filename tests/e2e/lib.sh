@@ -474,7 +474,11 @@ _reg_new() {
 			[[ $new =~ regist$re"$u" || $new =~ "$u"${re}regist ]]
 			return
 		fi
-		command tail -c +$((${REG_MARK#c:} + 1)) "$CPMD_LOG" | command grep -i regist | command grep -q -i -F "$u"
+		# the log outgrew what bash reads: the part after the mark, counted (no `grep -q` at the
+		# end of a pipeline: under pipefail its early exit fails the pipeline with SIGPIPE)
+		new=$(command tail -c +$((${REG_MARK#c:} + 1)) "$CPMD_LOG" | command grep -i regist |
+			command grep -c -i -F "$u" || true)
+		[ "${new:-0}" -gt 0 ]
 		return
 	fi
 	[ "$(reg_count "$1")" -gt "${REG_MARK#n:}" ]
@@ -868,7 +872,8 @@ restart_cpmd() {
 	RESTARTS=$((RESTARTS + 1))
 	log "cpmd killed with SIG$sig; starting it again on the same ports and data dir"
 	CPMD_LOG="$LOGDIR/cpmd.restart$RESTARTS.log"
-	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" $(_auth_opts) $(_workers_opts) "$@" \
+	_cpmd_opts
+	"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" "${CPMD_EXTRA[@]}" "$@" \
 		</dev/null >"$LOGDIR/cpmd.restart$RESTARTS.stdout" 2>"$CPMD_LOG" &
 	CPMD_PID=$!
 	PIDS+=("$CPMD_PID")
