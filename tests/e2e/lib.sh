@@ -407,18 +407,8 @@ _auth_user() { # USER
 # CPMD_WORKERS=N: every cpmd of the test runs with --workers N (issue 12; CMake's workers1/
 # tests run the transfer tests with 1, the one-loop cpmd of before; unset: cpmd's default).
 # CPMD_RELAY_TEE=direct|cached: --relay-tee (CMake's teedirect/ tests).
-_workers_opts() {
-	[ -z "${CPMD_WORKERS:-}" ] || echo "--workers $CPMD_WORKERS"
-	[ -z "${CPMD_RELAY_TEE:-}" ] || echo "--relay-tee $CPMD_RELAY_TEE"
-	return 0
-}
-
-_auth_opts() {
-	[ -n "$CPM_AUTH" ] || return 0
-	touch "$AUTH_USERS"
-	echo "--users $AUTH_USERS"
-}
-# _cpmd_opts: the two above into the array CPMD_EXTRA, without a fork (start_cpmd).
+# _cpmd_opts: the options every cpmd of the test gets from the environment (CPMD_WORKERS,
+# CPMD_RELAY_TEE, CPM_AUTH) into the array CPMD_EXTRA, without a fork (start_cpmd, restarts).
 _cpmd_opts() {
 	CPMD_EXTRA=()
 	[ -z "${CPMD_WORKERS:-}" ] || CPMD_EXTRA+=(--workers "$CPMD_WORKERS")

@@ -84,8 +84,9 @@ restart_cpmd() {
 	RESTARTS=$((RESTARTS + 1))
 	for attempt in 1 2 3 4 5 6 7 8 9 10; do
 		CPMD_LOG="$LOGDIR/cpmd.r$RESTARTS.$attempt.log"
+		_cpmd_opts
 		"$CPMD" --domain "$DOMAIN" --sip "$HOST:$SIP_PORT" --msrp "$HOST:$MSRP_PORT" --data-dir "$CPMD_DATA" \
-			$(_workers_opts) "${CPMD_OPTS[@]}" </dev/null >"$LOGDIR/cpmd.r$RESTARTS.$attempt.stdout" 2>"$CPMD_LOG" &
+			"${CPMD_EXTRA[@]}" "${CPMD_OPTS[@]}" </dev/null >"$LOGDIR/cpmd.r$RESTARTS.$attempt.stdout" 2>"$CPMD_LOG" &
 		CPMD_PID=$!
 		PIDS+=("$CPMD_PID")
 		for ((i = 0; i < 300; i++)); do
