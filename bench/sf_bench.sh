@@ -8,7 +8,8 @@
 #    defers, writes the blob, fsyncs, renames, commits the item, then acks `stored`), timed end
 #    to end, next to `fio` sequential write + end fsync of the same size on the same
 #    filesystem, REPS rounds (fio then cpm in each round, `sync` before each); cpmd's CPU
-#    (utime+stime) and peak RSS (VmHWM, reset before each send).
+#    (utime+stime) and peak RSS (VmHWM, reset before each send); the store's own fsync + commit
+#    after the last byte; and fio with O_DIRECT (what cpmd's blob writes are) as a second reference.
 # 3. REGISTER -> first delivery INVITE: for each N in ITEM_COUNTS, a data dir with N stored
 #    items over N/10 users (cached in SF_CACHE, filled once by sf_fill) plus TEST_ITEMS items
 #    of the test user with real blobs; cpmd (--delivery-retry 3600:3600) starts on it, then
@@ -103,19 +104,19 @@ if [[ " $SKIP " != *" upload "* ]]; then
 	fi
 	echo "2. ${BIG_MIB} MiB upload to the store (cpm send to a never-registered user: deferred, blob fsync + rename + commit, then 'stored') vs fio"
 	echo "   fio --name=seq --rw=write --bs=1M --size=${BIG_MIB}M --end_fsync=1 --directory=$T/fio (MB/s = bytes / fio's job runtime, which includes the end fsync)"
-	declare -A C_L P_L R_L Q_L X_L Y_L RX_L RY_L
-	F_L=""
+	declare -A C_L P_L R_L Q_L X_L Y_L RX_L RY_L D_L
+	F_L="" G_L=""
 	mkdir -p "$T/fio"
-	run_fio() { # -> MB/s of one fio run (bytes / job runtime incl. the end fsync)
+	run_fio() { # [fio options] -> MB/s of one fio run (bytes / job runtime incl. the end fsync)
 		sync
-		fio --name=seq --rw=write --bs=1M --size="${BIG_MIB}M" --end_fsync=1 --directory="$T/fio" \
+		fio --name=seq --rw=write --bs=1M --size="${BIG_MIB}M" --end_fsync=1 --directory="$T/fio" "$@" \
 			--output-format=json >"$T/fio.json" 2>"$T/fio.err"
 		python3 -c "import json,sys; j=json.load(open(sys.argv[1]))['jobs'][0]; print('%.0f' % (j['write']['io_bytes'] / (j['job_runtime'] / 1e3) / 1e6))" "$T/fio.json"
 		rm -f "$T/fio"/*
 	}
 	# upload_one ROUND INDEX: one cpm send to cpmd INDEX; sets cmbs pmbs cpu hwm phase wall rc last
 	upload_one() {
-		local r=$1 i=$2 pid=${UP_PID[$2]} log=${UP_LOG[$2]} to="away$1x$2@$DOMAIN" c0 c1 t0 t1 l0 l1
+		local r=$1 i=$2 pid=${UP_PID[$2]} log=${UP_LOG[$2]} to="away$1x$2@$DOMAIN" c0 c1 t0 t1 l0 l1 le
 		sync
 		echo 5 >"/proc/$pid/clear_refs"
 		c0=$(cpu_ticks "$pid")
@@ -134,14 +135,18 @@ if [[ " $SKIP " != *" upload "* ]]; then
 		# cpmd's own phase: "deferred" (INVITE answered) -> "stored ... durable" (then the 200/REPORT)
 		l0=$(grep -a ': deferred (' "$log" | grep -a "for $to as item" | head -n 1 || true)
 		l1=$(grep -a "stored for $to" "$log" | head -n 1 || true)
-		phase=n/a pmbs=n/a
+		# the last byte written and hashed ("file received and checked"): what follows is the
+		# store's own durability (the blob's fsync, rename, commit)
+		le=$(awk -v to="for $to as item" 'index($0, to) {on = 1} on && /file received and checked/ {print; exit}' "$log")
+		phase=n/a pmbs=n/a durable=n/a
 		if [ -n "$l0" ] && [ -n "$l1" ]; then
 			phase=$(fdiv $(($(log_ms "$l1") - $(log_ms "$l0"))) 1000 %.3f)
 			pmbs=$(awk -v b="$BYTES" -v w="$phase" 'BEGIN {printf "%.0f", b / w / 1e6}')
+			[ -n "$le" ] && durable=$(fdiv $(($(log_ms "$l1") - $(log_ms "$le"))) 1000 %.3f)
 		fi
 		[ "$rc" = 0 ] && [ "$last" = stored ] || { echo "   round $r ${UP_TAG[$i]}: cpm send FAILED (rc $rc, last line '$last')"; cmbs=0; }
 	}
-	echo "   each round: fio, cpm send (to each cpmd, alternating which goes first), fio again ('sync' before each); the ratio is against the mean of the round's two fio runs"
+	echo "   each round: fio, cpm send (to each cpmd, alternating which goes first), fio again, fio O_DIRECT ('sync' before each); the ratio is against the mean of the round's two buffered fio runs"
 	for ((r = 1; r <= REPS; r++)); do
 		fa=$(run_fio)
 		order="0"
@@ -151,14 +156,18 @@ if [[ " $SKIP " != *" upload "* ]]; then
 			upload_one "$r" "$i"
 			say "round $r ${UP_TAG[$i]}: cpm send rc=$rc last='$last' wall $wall s = $cmbs MB/s, cpmd cpu $cpu s, VmHWM $hwm kB, deferred->stored $phase s (load $(loadavg))"
 			C_L[$i]+=" $cmbs" P_L[$i]+=" $cpu" R_L[$i]+=" $hwm" Q_L[$i]+=" $pmbs"
-			line+=$(printf ' | %s: cpm send %4s MB/s (wall %s s) | in cpmd (deferred -> stored %s s) %4s MB/s | cpmd CPU %s s, VmHWM %s kB' \
-				"${UP_TAG[$i]}" "$cmbs" "$wall" "$phase" "$pmbs" "$cpu" "$hwm")
+			line+=$(printf ' | %s: cpm send %4s MB/s (wall %s s) | in cpmd (deferred -> stored %s s, of them fsync+commit %s s) %4s MB/s | cpmd CPU %s s, VmHWM %s kB' \
+				"${UP_TAG[$i]}" "$cmbs" "$wall" "$phase" "$durable" "$pmbs" "$cpu" "$hwm")
+			D_L[$i]+=" $durable"
 			X_L[$i]+=" $cmbs" Y_L[$i]+=" $pmbs"
 		done
 		fb=$(run_fio)
+		# what cpmd does: O_DIRECT writes of 512 KiB from one thread, then an fsync
+		fd=$(run_fio --direct=1 --bs=512k --ioengine=psync)
+		G_L+=" $fd"
 		fmbs=$(awk -v a="$fa" -v b="$fb" 'BEGIN {printf "%.0f", (a + b) / 2}')
 		F_L+=" $fmbs"
-		printf '   round %d (load %s): fio %4s/%4s MB/s%s\n' "$r" "$(loadavg)" "$fa" "$fb" "$line"
+		printf '   round %d (load %s): fio %4s/%4s MB/s (O_DIRECT %4s)%s\n' "$r" "$(loadavg)" "$fa" "$fb" "$fd" "$line"
 		for i in $order; do
 			RX_L[$i]+=" $(fdiv "$(awk '{print $NF}' <<<"${X_L[$i]}")" "$fmbs" %.3f)"
 			RY_L[$i]+=" $(fdiv "$(awk '{print $NF}' <<<"${Y_L[$i]}")" "$fmbs" %.3f)"
@@ -169,7 +178,8 @@ if [[ " $SKIP " != *" upload "* ]]; then
 		CM=$(median <<<"${C_L[$i]}") QM=$(median <<<"${Q_L[$i]}")
 		echo "   ${UP_TAG[$i]} median: fio $FM MB/s, cpm send -> cpmd store $CM MB/s: ratio of medians $(fdiv "$CM" "$FM" %.2f), median of the per-round ratios $(median <<<"${RX_L[$i]}");" \
 			"inside cpmd (deferred -> stored) $QM MB/s = $(fdiv "$QM" "$FM" %.2f) x fio (per-round ratios: median $(median <<<"${RY_L[$i]}"));" \
-			"cpmd CPU $(median <<<"${P_L[$i]}") s per ${BIG_MIB} MiB, VmHWM median $(median <<<"${R_L[$i]}") kB (VmRSS now $(status_kb "${UP_PID[$i]}" VmRSS) kB)"
+			"cpmd CPU $(median <<<"${P_L[$i]}") s per ${BIG_MIB} MiB, VmHWM median $(median <<<"${R_L[$i]}") kB (VmRSS now $(status_kb "${UP_PID[$i]}" VmRSS) kB);" \
+			"the store's fsync + commit after the last byte: median $(median <<<"${D_L[$i]}") s; fio O_DIRECT (512 KiB writes + fsync) median $(median <<<"$G_L") MB/s = cpm send $(fdiv "$CM" "$(median <<<"$G_L")" %.2f) x"
 	done
 	sha=$( (time -p openssl dgst -sha1 "$BIG" >/dev/null) 2>&1 | awk '/^real/ {print $2}')
 	echo "   (cpm send hashes the whole file before its INVITE: openssl dgst -sha1 of it alone takes $sha s)"

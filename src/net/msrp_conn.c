@@ -390,7 +390,9 @@ void conn_respond(struct msrp_conn *c, const struct msrp_msg *req, int status, c
 		msrp_log("%s: cannot build %d response", c->peer, status);
 		return;
 	}
-	conn_send(c, buf, (size_t)n);
+	/* With the other output of this parse pass: a store-mode upload's 200s (one per chunk,
+	 * two or more chunks per read) left in a sendmsg each. */
+	conn_send_soon(c, buf, (size_t)n);
 }
 
 /* ---------------------------------------------------------------- state changes */
