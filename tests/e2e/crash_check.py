@@ -13,7 +13,11 @@
       is met (before the kill, so cpmd dies while that peer is stalled
       mid-transfer); SIGCONT after. Prints "armed" once it watches.
       If the condition is never met within --timeout, cpmd is killed anyway
-      ("timeout"). Prints one line: the outcome and what was on disk at the kill.
+      ("timeout"). --gone-pidfile F: the condition watches the transfer of the
+      process whose pid F holds (written once it started); once that process has
+      ended (exited, or a zombie not reaped yet) the condition cannot come any
+      more: cpmd is killed at once ("missed") instead of at the timeout.
+      Prints one line: the outcome and what was on disk at the kill.
 
   crash_check.py check [--logs DIR] LEDGER DATA_DIR RECV_DIR...
       The final assertions (see t_crash_safety.sh). Exit 1 with FAIL lines.
@@ -45,8 +49,25 @@ def files(d):
     return out
 
 
+def ended(pidfile):
+    """The process whose pid the file holds has exited or is a zombie (False while the
+    file does not hold a pid yet)."""
+    try:
+        with open(pidfile) as f:
+            p = int(f.read().strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        with open("/proc/%d/stat" % p) as f:
+            st = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return st[st.rindex(")") + 2] in "ZX"
+
+
 def cmd_kill(argv):
     pid = None
+    gone = None
     delay_ms = 0.0
     timeout = 30.0
     cond = None
@@ -60,6 +81,8 @@ def cmd_kill(argv):
             delay_ms = float(argv[i + 1]); i += 2
         elif a == "--timeout":
             timeout = float(argv[i + 1]); i += 2
+        elif a == "--gone-pidfile":
+            gone = argv[i + 1]; i += 2
         elif a == "--freeze-pidfile":
             freeze.append(argv[i + 1]); i += 2
         elif a == "--new-bytes":
@@ -130,6 +153,7 @@ def cmd_kill(argv):
 
     outcome = "timeout"
     detail = ""
+    next_gone = 0.0
     while time.monotonic() - t0 < timeout:
         try:
             os.kill(pid, 0)
@@ -140,6 +164,13 @@ def cmd_kill(argv):
         if ok:
             outcome = "met"
             break
+        if gone and time.monotonic() >= next_gone:
+            next_gone = time.monotonic() + 0.01
+            if ended(gone):
+                # what the process did before it ended is on disk now: look once more
+                ok, detail = met()
+                outcome = "met" if ok else "missed"
+                break
         time.sleep(0.0003)
     frozen = []
     for pf in freeze:

@@ -40,6 +40,12 @@
 # (src/client/recv_log.c) and acknowledges such a re-delivery without a second copy.
 # CRASH_ALLOW_REDELIVERY=1 still turns a double delivery into a warning (crash_check.py
 # --allow-redelivery), to watch the other assertions should it come back.
+#
+# Found in this test's harness (2026-12-04): kill_when saw the previous watcher's "armed" in
+# kill.out before the new watcher's redirection had emptied it, so transfers often started
+# before their watcher looked; their kill points timed out (10 s each, 4-6 per run) or came
+# late. kill.out is emptied before the watcher starts now; a log line "timeout" or "missed"
+# (the sender ended first: --gone-pidfile) is a kill point not met.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || fail "python3 is needed (crash_check.py)"
@@ -135,6 +141,7 @@ start_send() {
 	SPID[$n]=$!
 	PIDS+=("${SPID[$n]}")
 	LAST_N=$n
+	echo "${SPID[$n]}" >"$SENDER" # (a watcher given --gone-pidfile follows it)
 }
 
 # finish_send N PHASE POINT: wait for the sender, record what it was told. (Shell only but
@@ -165,12 +172,20 @@ finish_send() {
 # SIGKILL to the current cpmd. --freeze-pidfile "$FREEZE" stalls the peer
 # whose pid the test writes there.
 FREEZE="$T_DIR/freeze.pid"
+# SENDER: the pid of the sender whose transfer a kill point watches (phase A); once it ended,
+# the point cannot come any more and cpmd is killed at once ("missed") rather than at the
+# watcher's timeout (a fast upload done before its byte count was seen: ~10 s each).
+SENDER="$T_DIR/sender.pid"
 kill_when() {
 	local i
 	KPOINT=$1
 	shift
-	rm -f "$FREEZE"
-	"${CHECK[@]}" kill --pid "$CPMD_PID" --timeout 30 "$@" >"$T_DIR/kill.out" 2>&1 &
+	rm -f "$FREEZE" "$SENDER"
+	# emptied here, not by the watcher's redirection: that happens in the child, after this
+	# shell may already have read the last watcher's "armed" (then the transfer started
+	# before the watcher looked: its kill point was never met, a 10 s timeout instead)
+	: >"$T_DIR/kill.out"
+	"${CHECK[@]}" kill --pid "$CPMD_PID" --timeout 30 "$@" >>"$T_DIR/kill.out" 2>&1 &
 	KPID=$!
 	PIDS+=("$KPID")
 	for ((i = 0; i < 200; i++)); do
@@ -219,23 +234,25 @@ for ((r = 0; r < ROUNDS_A; r++)); do
 	0 | 1) # mid-upload, bytes flowing / sender stalled
 		sz=$(big)
 		if [ $((r % 6)) = 0 ]; then
-			kill_when upload --new-bytes "$TMP" $((sz * (5 + RANDOM % 85) / 100)) --timeout 10
+			kill_when upload --new-bytes "$TMP" $((sz * (5 + RANDOM % 85) / 100)) --timeout 10 --gone-pidfile "$SENDER"
 		else
-			kill_when upload-frozen --new-bytes "$TMP" $((sz * (5 + RANDOM % 85) / 100)) --timeout 10 --freeze-pidfile "$FREEZE"
+			kill_when upload-frozen --new-bytes "$TMP" $((sz * (5 + RANDOM % 85) / 100)) --timeout 10 --freeze-pidfile "$FREEZE" \
+				--gone-pidfile "$SENDER"
 		fi
 		start_send "$sz"
 		echo "${SPID[$LAST_N]}" >"$FREEZE"
 		ns=("$LAST_N")
 		;;
 	2) # right after the acknowledgement
-		kill_when stored --line "$LOGDIR/send.$((NT + 1)).out" '^stored$' --timeout 10
+		kill_when stored --line "$LOGDIR/send.$((NT + 1)).out" '^stored$' --timeout 10 --gone-pidfile "$SENDER"
 		start_send "$(if ((RANDOM % 2)); then big; else small; fi)"
 		ns=("$LAST_N")
 		;;
 	3 | 4) # mid-commit: last byte in, then a small delay
 		sz=$(if ((RANDOM % 3)); then big; else small; fi)
 		d=${DELAYS[$(((2 * (r / 6) + r % 6 - 3) % ${#DELAYS[@]}))]}
-		kill_when "commit+${d}ms" --new-full "$TMP" "$sz" "$CPMD_DATA/blobs" --delay-ms "$d" --timeout 10
+		kill_when "commit+${d}ms" --new-full "$TMP" "$sz" "$CPMD_DATA/blobs" --delay-ms "$d" --timeout 10 \
+			--gone-pidfile "$SENDER"
 		start_send "$sz"
 		ns=("$LAST_N")
 		;;
