@@ -236,11 +236,10 @@ for ((r = 0; r < ROUNDS_A; r++)); do
 		if [ $((r % 6)) = 0 ]; then
 			kill_when upload --new-bytes "$TMP" $((sz * (5 + RANDOM % 85) / 100)) --timeout 10 --gone-pidfile "$SENDER"
 		else
-			kill_when upload-frozen --new-bytes "$TMP" $((sz * (5 + RANDOM % 85) / 100)) --timeout 10 --freeze-pidfile "$FREEZE" \
+			kill_when upload-frozen --new-bytes "$TMP" $((sz * (5 + RANDOM % 85) / 100)) --timeout 10 --freeze-pidfile "$SENDER" \
 				--gone-pidfile "$SENDER"
 		fi
-		start_send "$sz"
-		echo "${SPID[$LAST_N]}" >"$FREEZE"
+		start_send "$sz" # (it writes SENDER: the pid to stall and to follow)
 		ns=("$LAST_N")
 		;;
 	2) # right after the acknowledgement
